@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: MIT
+/*
+ * faultline: the command line. The only code that prints or exits; every
+ * module below returns errors for this file to word.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "ipt.h"
+#include "proxy.h"
+#include "rule.h"
+
+#define PROG_NAME "faultline"
+#define VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG_NAME " <command> [options]\n"
+		"\n"
+		"commands:\n"
+		"  run       divert packets through the rules until SIGINT/SIGTERM\n"
+		"  check     parse rules and print them in canonical form\n"
+		"  cleanup   remove every chain faultline left in iptables/ip6tables\n"
+		"  version   print the version\n"
+		"\n"
+		"run options:\n"
+		"  -r, --rule LINE        a rule line (repeatable), e.g. 'udp dst port 5000 => drop 30%%'\n"
+		"  -f, --rules FILE       a rule file (repeatable), one rule per line\n"
+		"  -s, --seed N           seed for every random decision (default: random, printed)\n"
+		"  -n, --netns NAME       work in network namespace NAME (ip netns)\n"
+		"      --netns-path PATH  work in the namespace at PATH (/proc/PID/ns/net)\n"
+		"  -q, --queue N          NFQUEUE queue number (default 4242)\n"
+		"      --forward          also divert routed packets (FORWARD)\n"
+		"      --max-held N       bound on held packets (default 50000)\n"
+		"      --queue-maxlen N   kernel queue length (default 65536)\n"
+		"      --max-flows N      flows remembered for seeded decisions (default 65536)\n"
+		"      --mark N           firewall mark of injected copies (default 0xfa17)\n"
+		"  -e, --events FILE      write JSON-lines events to FILE ('-' = stdout)\n"
+		"\n"
+		"On SIGUSR1 the counters are printed as JSON; at exit too.\n");
+}
+
+struct cli_run {
+	struct rule_set *rules;
+	const char *netns, *netns_path, *events_path;
+	struct proxy_config cfg;
+	bool have_seed;
+	unsigned n_rule_args;
+};
+
+static void print_rule_error(const struct rule_error *e)
+{
+	if (e->line > 0)
+		fprintf(stderr, "%s:%d:%d: %s\n", e->file, e->line, e->col, e->msg);
+	else
+		fprintf(stderr, "%s: %s\n", e->file, e->msg);
+}
+
+static int parse_u32(const char *opt, const char *s, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || end == s || v > max) {
+		fprintf(stderr, PROG_NAME ": %s: bad number '%s'\n", opt, s);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int enter_netns(const char *name, const char *path)
+{
+	char buf[512];
+	int fd;
+
+	if (name) {
+		if (strchr(name, '/')) {
+			fprintf(stderr, PROG_NAME ": bad namespace name '%s'\n", name);
+			return -1;
+		}
+		snprintf(buf, sizeof(buf), "/run/netns/%s", name);
+		path = buf;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (name)
+			fprintf(stderr, PROG_NAME ": network namespace '%s' does not exist (see 'ip netns list')\n", name);
+		else
+			fprintf(stderr, PROG_NAME ": cannot open namespace %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (setns(fd, CLONE_NEWNET)) {
+		fprintf(stderr, PROG_NAME ": cannot enter namespace %s: %s%s\n", path, strerror(errno),
+			errno == EPERM ? " (needs root or CAP_SYS_ADMIN)" : "");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static void on_report(void *data, const char *kind, const char *json)
+{
+	const struct cli_run *r = data;
+
+	if (!strcmp(kind, "ready")) {
+		fprintf(stderr, PROG_NAME ": running (queue %u, %zu rules, seed %llu)\n", r->cfg.queue,
+			rule_set_count(r->rules), (unsigned long long)r->cfg.seed);
+		return;
+	}
+	printf("%s\n", json);
+	fflush(stdout);
+}
+
+/* Parse the rule options shared by run and check. Returns 1 if handled, -1 on error. */
+static int rule_option(struct cli_run *r, int c, const char *arg)
+{
+	struct rule_error e;
+	char name[64];
+
+	if (c == 'r') {
+		r->n_rule_args++;
+		snprintf(name, sizeof(name), "--rule %u", r->n_rule_args);
+		if (rule_set_add_line(r->rules, arg, name, 1, &e)) {
+			print_rule_error(&e);
+			return -1;
+		}
+		return 1;
+	}
+	if (c == 'f') {
+		if (rule_set_load_file(r->rules, arg, &e)) {
+			print_rule_error(&e);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+enum {
+	OPT_NETNS_PATH = 256,
+	OPT_FORWARD,
+	OPT_MAX_HELD,
+	OPT_QUEUE_MAXLEN,
+	OPT_MAX_FLOWS,
+	OPT_MARK,
+};
+
+static const struct option run_opts[] = {
+	{ "rule", required_argument, NULL, 'r' },
+	{ "rules", required_argument, NULL, 'f' },
+	{ "seed", required_argument, NULL, 's' },
+	{ "netns", required_argument, NULL, 'n' },
+	{ "netns-path", required_argument, NULL, OPT_NETNS_PATH },
+	{ "queue", required_argument, NULL, 'q' },
+	{ "forward", no_argument, NULL, OPT_FORWARD },
+	{ "max-held", required_argument, NULL, OPT_MAX_HELD },
+	{ "queue-maxlen", required_argument, NULL, OPT_QUEUE_MAXLEN },
+	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
+	{ "mark", required_argument, NULL, OPT_MARK },
+	{ "events", required_argument, NULL, 'e' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static int parse_run(int argc, char **argv, struct cli_run *r)
+{
+	uint32_t u;
+	int c, h;
+
+	while ((c = getopt_long(argc, argv, "r:f:s:n:q:e:h", run_opts, NULL)) != -1) {
+		h = rule_option(r, c, optarg);
+		if (h < 0)
+			return -1;
+		if (h)
+			continue;
+		switch (c) {
+		case 's': {
+			char *end;
+
+			errno = 0;
+			r->cfg.seed = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg) {
+				fprintf(stderr, PROG_NAME ": --seed: bad number '%s'\n", optarg);
+				return -1;
+			}
+			r->have_seed = true;
+			break;
+		}
+		case 'n':
+			r->netns = optarg;
+			break;
+		case OPT_NETNS_PATH:
+			r->netns_path = optarg;
+			break;
+		case 'q':
+			if (parse_u32("--queue", optarg, 65535, &u))
+				return -1;
+			r->cfg.queue = (uint16_t)u;
+			break;
+		case OPT_FORWARD:
+			r->cfg.forward = true;
+			break;
+		case OPT_MAX_HELD:
+			if (parse_u32("--max-held", optarg, 10000000, &r->cfg.max_held) || !r->cfg.max_held)
+				return -1;
+			break;
+		case OPT_QUEUE_MAXLEN:
+			if (parse_u32("--queue-maxlen", optarg, 1u << 24, &r->cfg.queue_maxlen))
+				return -1;
+			break;
+		case OPT_MAX_FLOWS:
+			if (parse_u32("--max-flows", optarg, 1u << 24, &r->cfg.max_flows))
+				return -1;
+			break;
+		case OPT_MARK:
+			if (parse_u32("--mark", optarg, UINT32_MAX, &r->cfg.mark) || !r->cfg.mark)
+				return -1;
+			break;
+		case 'e':
+			r->events_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG_NAME ": unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (r->netns && r->netns_path) {
+		fprintf(stderr, PROG_NAME ": --netns and --netns-path exclude each other\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct cli_run r = { 0 };
+	struct proxy *p = NULL;
+	FILE *events = NULL;
+	char err[512];
+	int ret = 2;
+
+	r.rules = rule_set_new();
+	if (!r.rules)
+		return 1;
+	r.cfg.queue = 4242;
+	/* Every rule error is reported before anything touches the system. */
+	if (parse_run(argc, argv, &r))
+		goto out;
+	if (!rule_set_count(r.rules)) {
+		fprintf(stderr, PROG_NAME ": no rules: give --rule or --rules\n");
+		goto out;
+	}
+	ret = 1;
+	if (!r.have_seed) {
+		if (getrandom(&r.cfg.seed, sizeof(r.cfg.seed), 0) != sizeof(r.cfg.seed))
+			r.cfg.seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
+		r.cfg.seed &= 0xffffffffffffull; /* short enough to retype */
+		fprintf(stderr, PROG_NAME ": seed %llu (rerun with --seed %llu)\n",
+			(unsigned long long)r.cfg.seed, (unsigned long long)r.cfg.seed);
+	}
+	if ((r.netns || r.netns_path) && enter_netns(r.netns, r.netns_path))
+		goto out;
+	if (!ipt_available()) {
+		fprintf(stderr, PROG_NAME ": iptables-restore not found: install iptables\n");
+		goto out;
+	}
+	if (r.events_path) {
+		events = strcmp(r.events_path, "-") ? fopen(r.events_path, "w") : stdout;
+		if (!events) {
+			fprintf(stderr, PROG_NAME ": %s: %s\n", r.events_path, strerror(errno));
+			goto out;
+		}
+		setvbuf(events, NULL, _IOLBF, 0);
+		r.cfg.events = events;
+	}
+	p = proxy_new(&r.cfg, r.rules, on_report, &r, err, sizeof(err));
+	if (!p) {
+		r.rules = NULL; /* taken by proxy_new */
+		fprintf(stderr, PROG_NAME ": %s\n", err);
+		goto out;
+	}
+	if (proxy_run(p, err, sizeof(err))) {
+		fprintf(stderr, PROG_NAME ": cannot install iptables chain: %s\n", err);
+		r.rules = NULL;
+		goto out;
+	}
+	r.rules = NULL; /* owned by the proxy, freed with it */
+	ret = 0;
+out:
+	proxy_free(p);
+	rule_set_free(r.rules);
+	if (events && events != stdout)
+		fclose(events);
+	return ret;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct cli_run r = { 0 };
+	static const struct option opts[] = {
+		{ "rule", required_argument, NULL, 'r' },
+		{ "rules", required_argument, NULL, 'f' },
+		{ 0 },
+	};
+	int c, ret = 2;
+
+	r.rules = rule_set_new();
+	if (!r.rules)
+		return 1;
+	while ((c = getopt_long(argc, argv, "r:f:", opts, NULL)) != -1) {
+		if (rule_option(&r, c, optarg) <= 0)
+			goto out;
+	}
+	for (size_t i = 0; i < rule_set_count(r.rules); i++) {
+		char buf[1024];
+
+		rule_print(rule_set_get(r.rules, i), buf, sizeof(buf));
+		printf("%s\n", buf);
+	}
+	ret = 0;
+out:
+	rule_set_free(r.rules);
+	return ret;
+}
+
+static int cmd_cleanup(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "netns", required_argument, NULL, 'n' },
+		{ "netns-path", required_argument, NULL, OPT_NETNS_PATH },
+		{ 0 },
+	};
+	const char *ns = NULL, *path = NULL;
+	char err[512];
+	int c, removed;
+
+	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+		if (c == 'n')
+			ns = optarg;
+		else if (c == OPT_NETNS_PATH)
+			path = optarg;
+		else
+			return 2;
+	}
+	if ((ns || path) && enter_netns(ns, path))
+		return 1;
+	if (ipt_cleanup(&removed, err, sizeof(err))) {
+		fprintf(stderr, PROG_NAME ": cleanup: %s\n", err[0] ? err : "iptables failed");
+		return 1;
+	}
+	fprintf(stderr, PROG_NAME ": removed %d chain%s\n", removed, removed == 1 ? "" : "s");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(cmd ? stdout : stderr);
+		return cmd ? 0 : 2;
+	}
+	/* Sub-commands parse argv from their own name on. */
+	argc--;
+	argv++;
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc, argv);
+	if (!strcmp(cmd, "check"))
+		return cmd_check(argc, argv);
+	if (!strcmp(cmd, "cleanup"))
+		return cmd_cleanup(argc, argv);
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf(PROG_NAME " " VERSION "\n");
+		return 0;
+	}
+	fprintf(stderr, PROG_NAME ": unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "act.h"
+#include "tcpstate.h"
+
+/* Per-rule runtime state of one queue. */
+struct rule_state {
+	struct act_counters cnt;
+	uint64_t seen;		/* packets that passed filter and qualifiers but 'every' */
+	uint64_t fired;		/* packets the rule fired on */
+	/* rate: finish times of the packets still queued, a ring of 'limit'. */
+	uint64_t next_free_ns;
+	uint64_t *ring;
+	uint32_t ring_head, ring_len, ring_cap;
+};
+
+struct act_ctx {
+	const struct rule_set *rs;
+	struct rng rng;
+	uint64_t since_ns;
+	struct rule_state *st;
+	size_t n;
+};
+
+static void states_free(struct rule_state *st, size_t n)
+{
+	for (size_t i = 0; st && i < n; i++)
+		free(st[i].ring);
+	free(st);
+}
+
+static struct rule_state *states_new(const struct rule_set *rs, size_t *n_out)
+{
+	size_t n = rule_set_count(rs);
+	struct rule_state *st = calloc(n ? n : 1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct rule *r = rule_set_get(rs, i);
+
+		for (unsigned a = 0; a < r->n_actions; a++) {
+			if (r->actions[a].type != RULE_ACT_RATE)
+				continue;
+			st[i].ring_cap = r->actions[a].u.rate.limit ? r->actions[a].u.rate.limit : 1;
+			st[i].ring = calloc(st[i].ring_cap, sizeof(uint64_t));
+			if (!st[i].ring) {
+				states_free(st, n);
+				return NULL;
+			}
+		}
+	}
+	*n_out = n;
+	return st;
+}
+
+struct act_ctx *act_ctx_new(const struct rule_set *rs, uint64_t seed, uint64_t now_ns)
+{
+	struct act_ctx *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->rs = rs;
+	c->rng.seed = seed;
+	c->since_ns = now_ns;
+	c->st = states_new(rs, &c->n);
+	if (!c->st) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void act_ctx_free(struct act_ctx *c)
+{
+	if (!c)
+		return;
+	states_free(c->st, c->n);
+	free(c);
+}
+
+int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns)
+{
+	size_t n;
+	struct rule_state *st = states_new(rs, &n);
+
+	if (!st)
+		return -ENOMEM;
+	states_free(c->st, c->n);
+	c->st = st;
+	c->n = n;
+	c->rs = rs;
+	c->since_ns = now_ns;
+	return 0;
+}
+
+const struct rule_set *act_ctx_rules(const struct act_ctx *c)
+{
+	return c->rs;
+}
+
+const struct rng *act_ctx_rng(const struct act_ctx *c)
+{
+	return &c->rng;
+}
+
+const struct act_counters *act_ctx_counters(const struct act_ctx *c, unsigned i)
+{
+	return i < c->n ? &c->st[i].cnt : NULL;
+}
+
+void act_note_released_early(struct act_ctx *c, int rule)
+{
+	if (rule >= 0 && (size_t)rule < c->n)
+		c->st[rule].cnt.released_early++;
+}
+
+static bool cond_holds(const struct rule_cond *k, const struct act_input *in)
+{
+	const struct pkt_view *v = in->v;
+	bool tcp = v->has_l4 && v->l4proto == 6;
+	uint8_t f = v->tcp_flags;
+	bool r;
+
+	switch (k->type) {
+	case RULE_COND_SYN:
+		r = tcp && (f & PKT_TCP_SYN) && !(f & PKT_TCP_ACK);
+		break;
+	case RULE_COND_SYN_ACK:
+		r = tcp && (f & PKT_TCP_SYN) && (f & PKT_TCP_ACK);
+		break;
+	case RULE_COND_FIN:
+		r = tcp && (f & PKT_TCP_FIN);
+		break;
+	case RULE_COND_RST:
+		r = tcp && (f & PKT_TCP_RST);
+		break;
+	case RULE_COND_ACK_ONLY:
+		r = tcp && (f & PKT_TCP_ACK) && !(f & (PKT_TCP_SYN | PKT_TCP_FIN | PKT_TCP_RST)) &&
+		    v->payload_len == 0;
+		break;
+	case RULE_COND_DATA:
+		r = v->has_l4 && v->payload_len > 0;
+		break;
+	case RULE_COND_STATE:
+		r = in->tcp && in->tcp->sender_state == k->state;
+		break;
+	case RULE_COND_PEER_STATE:
+		r = in->tcp && in->tcp->receiver_state == k->state;
+		break;
+	case RULE_COND_FIRST_DATA:
+		r = in->tcp && in->tcp->first_data;
+		break;
+	case RULE_COND_RETRANSMISSION:
+		r = in->tcp && in->tcp->retransmission;
+		break;
+	case RULE_COND_OUT_OF_ORDER:
+		r = in->tcp && in->tcp->out_of_order;
+		break;
+	case RULE_COND_DUP_ACK:
+		r = in->tcp && in->tcp->dup_ack;
+		break;
+	case RULE_COND_STALE:
+		r = in->tcp && in->tcp->stale;
+		break;
+	default:
+		r = false;
+	}
+	return k->negate ? !r : r;
+}
+
+/* Keys of one random draw: the packet's identity, then which rule/action asks. */
+static uint64_t pkt_key(const struct act_input *in)
+{
+	return ((uint64_t)in->id.way << 63) ^ in->id.ordinal;
+}
+
+static uint64_t purpose(unsigned rule, unsigned action, unsigned what)
+{
+	return ((uint64_t)rule << 24) | ((uint64_t)action << 8) | what;
+}
+
+static uint64_t jittered(const struct act_ctx *c, const struct act_input *in, unsigned ri,
+			 unsigned ai, const struct rule_action *a)
+{
+	double d = (double)a->u.delay.delay_ns, j = (double)a->u.delay.jitter_ns, x;
+	uint64_t k = purpose(ri, ai, 2);
+
+	if (!a->u.delay.jitter_ns)
+		return a->u.delay.delay_ns;
+	switch (a->u.delay.dist) {
+	case RULE_DIST_NORMAL:
+		x = d + j * rng_normal(&c->rng, in->id.hash, pkt_key(in), k);
+		break;
+	case RULE_DIST_PARETO:
+		/*
+		 * Pareto with shape 3 and scale 1 has mean 1.5: centre it so the
+		 * mean stays at D and the tail is long on the late side.
+		 */
+		x = d + j * (pow(1.0 - rng_unit(&c->rng, in->id.hash, pkt_key(in), k), -1.0 / 3.0) - 1.5);
+		break;
+	default:
+		x = d + j * (2.0 * rng_unit(&c->rng, in->id.hash, pkt_key(in), k) - 1.0);
+	}
+	return x > 0 ? (uint64_t)x : 0;
+}
+
+/*
+ * rate: a queue that drains at R bit/s. The packet leaves when everything
+ * before it has gone and its own bytes have; past 'limit' waiting packets it
+ * is dropped, as a full router queue would.
+ */
+static bool rate_admit(struct rule_state *s, const struct rule_action *a, uint32_t len,
+		       uint64_t now, uint64_t *wait)
+{
+	uint64_t bps = a->u.rate.bits_per_sec ? a->u.rate.bits_per_sec : 1;
+	uint64_t tx = (uint64_t)((double)len * 8.0 * 1e9 / (double)bps);
+	uint64_t start, finish;
+
+	while (s->ring_len && s->ring[s->ring_head] <= now) {
+		s->ring_head = (s->ring_head + 1) % s->ring_cap;
+		s->ring_len--;
+	}
+	if (s->ring_len >= s->ring_cap)
+		return false;
+	start = s->next_free_ns > now ? s->next_free_ns : now;
+	finish = start + tx;
+	s->next_free_ns = finish;
+	s->ring[(s->ring_head + s->ring_len) % s->ring_cap] = finish;
+	s->ring_len++;
+	*wait = finish - now;
+	return true;
+}
+
+static void fired(struct act_decision *d, unsigned rule, enum rule_action_type t)
+{
+	if (d->n_fired < ACT_MAX_FIRED) {
+		d->fired[d->n_fired].rule = (uint16_t)rule;
+		d->fired[d->n_fired].action = (uint8_t)t;
+		d->n_fired++;
+	}
+}
+
+static void hold_by(struct act_decision *d, unsigned rule)
+{
+	if (d->hold_rule < 0)
+		d->hold_rule = (int)rule;
+}
+
+/* Returns false when evaluation must stop (drop or accept). */
+static bool apply_rule(struct act_ctx *c, unsigned ri, const struct rule *r,
+		       const struct act_input *in, struct act_decision *d)
+{
+	struct rule_state *s = &c->st[ri];
+	uint64_t pk = pkt_key(in);
+
+	for (unsigned ai = 0; ai < r->n_actions; ai++) {
+		const struct rule_action *a = &r->actions[ai];
+		uint64_t wait;
+
+		if (a->type == RULE_ACT_ACCEPT)
+			return false;
+		if (!rng_chance(&c->rng, a->prob_ppm, in->id.hash, pk, purpose(ri, ai, 1)))
+			continue;
+		switch (a->type) {
+		case RULE_ACT_DROP:
+			d->drop = true;
+			s->cnt.dropped++;
+			fired(d, ri, a->type);
+			return false;
+		case RULE_ACT_DELAY:
+			d->delay_ns += jittered(c, in, ri, ai, a);
+			s->cnt.delayed++;
+			hold_by(d, ri);
+			fired(d, ri, a->type);
+			break;
+		case RULE_ACT_REORDER:
+			if (d->reorder)
+				break;
+			d->reorder = true;
+			d->reorder_rule = ri;
+			d->reorder_n = a->u.reorder.count;
+			d->reorder_timeout_ns = a->u.reorder.timeout_ns;
+			s->cnt.reordered++;
+			hold_by(d, ri);
+			fired(d, ri, a->type);
+			break;
+		case RULE_ACT_DUPLICATE:
+			d->copies += a->u.duplicate.copies;
+			s->cnt.duplicated++;
+			fired(d, ri, a->type);
+			break;
+		case RULE_ACT_CORRUPT:
+			d->corrupt = true;
+			s->cnt.corrupted++;
+			fired(d, ri, a->type);
+			break;
+		case RULE_ACT_RATE:
+			if (!rate_admit(s, a, in->v->len, in->now_ns, &wait)) {
+				d->drop = true;
+				s->cnt.rate_dropped++;
+				s->cnt.dropped++;
+				fired(d, ri, RULE_ACT_DROP);
+				return false;
+			}
+			if (wait) {
+				d->delay_ns += wait;
+				s->cnt.rate_queued++;
+				hold_by(d, ri);
+				fired(d, ri, a->type);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	return true;
+}
+
+static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct rule *r,
+			    const struct act_input *in)
+{
+	struct rule_state *s = &c->st[ri];
+	uint64_t el = in->now_ns > c->since_ns ? in->now_ns - c->since_ns : 0;
+
+	if (r->dir_mask && !(r->dir_mask & (1u << in->dir)))
+		return false;
+	if (el < r->after_ns)
+		return false;
+	if (r->for_ns && el >= r->after_ns + r->for_ns)
+		return false;
+	for (unsigned k = 0; k < r->n_conds; k++)
+		if (!cond_holds(&r->conds[k], in))
+			return false;
+	/* Only now is it a candidate: the every/first counters count these. */
+	s->seen++;
+	if (r->every > 1 && s->seen % r->every)
+		return false;
+	if (r->first && s->fired >= r->first)
+		return false;
+	s->fired++;
+	return true;
+}
+
+void act_decide(struct act_ctx *c, const struct act_input *in, struct act_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->hold_rule = -1;
+	for (unsigned ri = 0; ri < c->n; ri++) {
+		const struct rule *r = rule_set_get(c->rs, ri);
+
+		if (!rule_filter_match(r, in->v))
+			continue;
+		if (!qualifiers_hold(c, ri, r, in))
+			continue;
+		c->st[ri].cnt.matched++;
+		if (!apply_rule(c, ri, r, in, d))
+			break;
+	}
+	if (d->drop) {
+		/* A dropped packet is not held, copied or corrupted. */
+		d->delay_ns = 0;
+		d->copies = 0;
+		d->corrupt = false;
+		d->reorder = false;
+		d->hold_rule = -1;
+	}
+}
+
+int act_corrupt(const struct act_ctx *c, const struct act_input *in, uint8_t *data, size_t len)
+{
+	const struct pkt_view *v = in->v;
+	uint64_t draw = rng_draw(&c->rng, in->id.hash, pkt_key(in), 0xc0441u);
+	size_t off, span;
+
+	if (v->has_l4) {
+		/* Headers stay intact: a bare ACK or SYN has nothing to corrupt. */
+		if (!v->payload_len)
+			return -ENODATA;
+		off = v->payload_off;
+		span = v->payload_len;
+	} else {
+		off = v->l3_hdr_len;
+		span = len > off ? len - off : 0;
+	}
+	if (!span || off + span > len)
+		return -EBADMSG;
+	data[off + (draw % span)] ^= (uint8_t)(1u << ((draw >> 32) & 7));
+	return pkt_fix_checksums(data, len, v);
+}

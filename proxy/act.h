@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * act: the decision for one packet. Given the packet, its identity, the
+ * time and the seeded random source, run the rule set and say what to do:
+ * drop, hold for how long, reorder, how many copies, corrupt. Keeps the
+ * per-rule state (counters, every/first counts, token buckets) of one queue.
+ * Pure: no socket, clock or global; the proxy and replay both call it.
+ *
+ * Combining rules: rules are evaluated in order and every rule that fires
+ * adds its actions: a drop ends evaluation, delays add up, copies add up,
+ * the first reorder wins, 'accept' stops evaluation.
+ */
+#ifndef FL_ACT_H
+#define FL_ACT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "flow.h"
+#include "packet.h"
+#include "rng.h"
+#include "rule.h"
+
+/* What the TCP tracker says of a segment, for 'if' conditions. */
+struct act_tcp_info {
+	uint8_t sender_state;	/* enum tcpstate, before this segment */
+	uint8_t receiver_state;
+	bool first_data, retransmission, out_of_order, dup_ack, stale;
+};
+
+struct act_input {
+	const struct pkt_view *v;	/* borrowed */
+	enum pkt_dir dir;
+	uint64_t now_ns;
+	struct flow_id id;
+	const struct act_tcp_info *tcp;	/* NULL: no tracker info, TCP conditions fail */
+};
+
+#define ACT_MAX_FIRED 16
+
+struct act_fired {
+	uint16_t rule;
+	uint8_t action;		/* enum rule_action_type */
+};
+
+struct act_decision {
+	bool drop;
+	uint64_t delay_ns;	/* total hold from now (delays + rate queueing) */
+	uint32_t copies;	/* extra copies to send with the packet */
+	bool corrupt;
+	bool reorder;
+	uint32_t reorder_rule, reorder_n;
+	uint64_t reorder_timeout_ns;
+	int hold_rule;		/* the first rule that holds it, -1 if none */
+	unsigned n_fired;	/* actions that altered the packet, for events */
+	struct act_fired fired[ACT_MAX_FIRED];
+};
+
+struct act_counters {
+	uint64_t matched;	/* rule fired (filter and qualifiers held) */
+	uint64_t dropped, delayed, reordered, duplicated, corrupted;
+	uint64_t rate_queued, rate_dropped;
+	uint64_t released_early; /* held packets let go early at the bound or shutdown */
+};
+
+struct act_ctx;
+
+/*
+ * A per-queue context for rule set rs (borrowed; must outlive the context or
+ * be swapped out first). Returns NULL + errno.
+ */
+struct act_ctx *act_ctx_new(const struct rule_set *rs, uint64_t seed, uint64_t now_ns);
+void act_ctx_free(struct act_ctx *c);
+
+/*
+ * Replace the rule set between two packets. The per-rule state and counters
+ * start afresh and time windows ('after', 'for') count from now.
+ * Returns 0 or -ENOMEM (then the old set stays).
+ */
+int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns);
+
+const struct rule_set *act_ctx_rules(const struct act_ctx *c);
+const struct rng *act_ctx_rng(const struct act_ctx *c);
+
+/* Decide for one packet. Never fails. */
+void act_decide(struct act_ctx *c, const struct act_input *in, struct act_decision *d);
+
+/*
+ * Flip one keyed bit of the transport payload (of the IP payload for
+ * protocols faultline does not parse) of a writable copy of the packet and
+ * fix its checksums, so the corruption reaches the application. Returns 0,
+ * -ENODATA when there is no payload (headers are never corrupted) or -EBADMSG.
+ */
+int act_corrupt(const struct act_ctx *c, const struct act_input *in, uint8_t *data, size_t len);
+
+/* Counters of rule i (borrowed), or NULL past the end. */
+const struct act_counters *act_ctx_counters(const struct act_ctx *c, unsigned i);
+void act_note_released_early(struct act_ctx *c, int rule);
+
+#endif

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * capture: one NFQUEUE queue over libmnl. Binds the queue with the settings
+ * faultline needs (GSO super-packets, fail-open, large queue and socket
+ * buffer), reads packets in bounded bursts and sends verdicts, several per
+ * netlink send. Knows nothing of rules; the proxy decides.
+ */
+#ifndef FL_CAPTURE_H
+#define FL_CAPTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "packet.h"
+
+/* Verdicts, as the kernel numbers them (NF_DROP, NF_ACCEPT). */
+#define CAPTURE_DROP 0
+#define CAPTURE_ACCEPT 1
+
+struct capture_config {
+	uint16_t queue;
+	uint32_t queue_maxlen;	/* kernel queue length (default 65536) */
+	uint32_t rcvbuf;	/* SO_RCVBUFFORCE bytes (default 64 MiB) */
+	uint32_t copy_range;	/* bytes of each packet copied to us (default 0xffff) */
+};
+
+/* One queued packet. data is borrowed from the receive buffer until the next read. */
+struct capture_pkt {
+	uint32_t id;
+	uint8_t hook;		/* NF_INET_LOCAL_IN, _LOCAL_OUT, _FORWARD ... */
+	enum pkt_dir dir;	/* the hook as seen from the namespace */
+	uint16_t hw_proto;	/* ETH_P_IP / ETH_P_IPV6, host order */
+	uint8_t *data;
+	uint32_t len;		/* bytes in data */
+	uint32_t orig_len;	/* length on the wire (> len when the copy was cut) */
+	uint32_t mark;
+	bool gso;		/* a GSO super-packet: several wire segments */
+	bool csum_not_ready;	/* checksum left to offload: do not validate it */
+};
+
+typedef void (*capture_pkt_cb)(void *data, struct capture_pkt *p);
+
+struct capture_stats {
+	uint64_t packets, bursts, enobufs, sends, verdicts, batch_verdicts;
+};
+
+struct capture;
+
+/* Open the netlink socket and bind the queue. NULL with *err = -errno. */
+struct capture *capture_open(const struct capture_config *cfg, int *err);
+/* Unbind, close, free. Packets still queued are dropped by the kernel, so drain first. */
+void capture_close(struct capture *c);
+int capture_fd(const struct capture *c);
+
+/*
+ * Read up to 'budget' packets that are already waiting, calling cb for each.
+ * Returns the number read (0 when none waited) or -errno. ENOBUFS (the
+ * kernel dropped messages because our socket was full) is counted, not fatal.
+ */
+int capture_read(struct capture *c, int budget, capture_pkt_cb cb, void *data);
+
+/*
+ * Queue a verdict for id; with payload non-NULL the packet is replaced by
+ * those bytes (copied). Verdicts go out on capture_flush() or when the send
+ * buffer fills. Returns 0 or -errno.
+ */
+int capture_verdict(struct capture *c, uint32_t id, int verdict, const uint8_t *payload,
+		    uint32_t len);
+/* Accept every packet with an id <= id that still waits in the kernel. */
+int capture_accept_upto(struct capture *c, uint32_t id);
+/* Send the queued verdicts. Returns 0 or -errno. */
+int capture_flush(struct capture *c);
+
+void capture_get_stats(const struct capture *c, struct capture_stats *s);
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * events: the JSON-lines event log (--events). One object per line:
+ * verdicts that altered a packet here; tracker transitions and
+ * classifications are formatted by the tracker and written through
+ * events_write_raw. The stream is borrowed; nothing here owns a file.
+ */
+#ifndef FL_EVENTS_H
+#define FL_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "act.h"
+#include "packet.h"
+
+struct events {
+	FILE *out;		/* NULL: events off */
+	uint64_t start_ns;	/* times are written relative to this */
+};
+
+/* A verdict line: {"t":..,"ev":"verdict","flow":"..","dir":"in","ord":N,...}. */
+void events_verdict(struct events *e, uint64_t now_ns, const struct pkt_view *v, enum pkt_dir dir,
+		    const struct flow_id *id, const struct act_decision *d);
+/* A line about a malformed packet (passed unchanged). */
+void events_malformed(struct events *e, uint64_t now_ns, uint32_t len);
+/* A pre-formatted JSON object, newline appended. */
+void events_write_raw(struct events *e, const char *json);
+
+/* Escape s as a JSON string body into buf; returns the length needed. */
+size_t events_json_escape(char *buf, size_t size, const char *s);
+
+const char *events_dir_name(enum pkt_dir d);
+
+#endif

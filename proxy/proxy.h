@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proxy: the live loop. Owns the libuv loop, the NFQUEUE capture, the
+ * held-packet scheduler and its timerfd, the raw injection sockets, the
+ * decision context and the iptables chain, and wires them:
+ *   capture -> packet -> flow -> act -> (release now | sched) -> verdict.
+ * No global state: everything hangs off struct proxy.
+ */
+#ifndef FL_PROXY_H
+#define FL_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rule.h"
+
+struct proxy_config {
+	uint16_t queue;
+	uint32_t queue_maxlen;	/* default 65536 */
+	uint32_t rcvbuf;	/* default 64 MiB */
+	uint32_t mark;		/* mark of injected copies (default 0x0fa17) */
+	bool forward;		/* also hook FORWARD */
+	bool no_iptables;	/* the caller manages iptables itself */
+	uint64_t seed;
+	uint32_t max_held;	/* bound on held packets (default 50000) */
+	uint32_t max_flows;	/* flow table size (default 65536) */
+	FILE *events;		/* borrowed; NULL = no event log */
+};
+
+/*
+ * Reports are JSON texts (counters on SIGUSR1 and at exit; "ready" once the
+ * chain is installed). 'kind' is "ready", "stats" or "final".
+ */
+typedef void (*proxy_report_cb)(void *data, const char *kind, const char *json);
+
+struct proxy;
+
+/*
+ * Set up everything but the iptables chain. Takes ownership of rules.
+ * NULL on failure with a one-line reason in err.
+ */
+struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
+			proxy_report_cb report, void *report_data, char *err, size_t errlen);
+
+/*
+ * Install the chain and run until SIGINT/SIGTERM (or proxy_stop). On the way
+ * out every held packet is released in deadline order, the chain removed and
+ * the queue drained. Returns 0 or -errno with err set.
+ */
+int proxy_run(struct proxy *p, char *err, size_t errlen);
+
+/* Ask a running proxy to stop from inside the loop (tests, control API). */
+void proxy_stop(struct proxy *p);
+
+/*
+ * Swap the rule set between two packets; the proxy takes ownership of the new
+ * set and frees the old one. Returns 0 or -ENOMEM (old rules stay, new set
+ * is freed).
+ */
+int proxy_swap_rules(struct proxy *p, struct rule_set *rules);
+
+/* The counters as one JSON object (malloc'd; caller frees). */
+char *proxy_stats_json(const struct proxy *p);
+
+void proxy_free(struct proxy *p);
+
+#endif

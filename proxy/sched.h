@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sched: the held-packet scheduler. A min-heap of entries ordered by
+ * (deadline, seq): equal deadlines come out in insertion order, which makes
+ * release order reproducible for reorder and replay. Reorder groups live here
+ * too: members wait in the heap until their group fills or times out, then
+ * leave in a keyed random permutation.
+ *
+ * Pure: entries are embedded in the caller's objects (container_of) and time
+ * is passed in, so the same code runs on the live loop and on replay.
+ */
+#ifndef FL_SCHED_H
+#define FL_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rng.h"
+
+struct sched_group;
+
+struct sched_entry {
+	uint64_t deadline;	/* absolute, ns */
+	uint64_t seq;		/* tie-break, assigned by sched */
+	uint32_t heap_idx;	/* private */
+	uint64_t after_group_ns; /* extra hold once a reorder group releases it */
+	struct sched_group *group; /* non-NULL while waiting in a reorder group */
+};
+
+struct sched;
+
+/* A scheduler holding at most max entries. NULL + errno on failure. */
+struct sched *sched_new(size_t max);
+/* Frees the scheduler and its groups, not the entries (the caller owns them). */
+void sched_free(struct sched *s);
+
+size_t sched_count(const struct sched *s);
+size_t sched_capacity(const struct sched *s);
+
+/* Hold e until deadline. Returns 0, or -ENOSPC at the bound. */
+int sched_push(struct sched *s, struct sched_entry *e, uint64_t deadline);
+/* Earliest entry or NULL. Borrowed. */
+struct sched_entry *sched_peek(const struct sched *s);
+/*
+ * Take the earliest entry if its deadline is <= now, else NULL. A reorder
+ * group member that comes due by its timeout flushes its whole group first
+ * (so a partial group still leaves permuted); the caller just keeps popping.
+ */
+struct sched_entry *sched_pop_due(struct sched *s, uint64_t now, const struct rng *rng);
+/* Take the earliest entry regardless of time (shutdown, bound). */
+struct sched_entry *sched_pop(struct sched *s);
+
+/*
+ * Put e (not yet in the heap) into the open reorder group of 'key' (a rule
+ * index): a group holds up to n entries and none longer than timeout_ns.
+ * When the group fills it is released at 'now' in a permutation keyed by
+ * (key, group ordinal). Returns 0 or -ENOSPC/-ENOMEM.
+ */
+int sched_reorder_add(struct sched *s, uint32_t key, uint32_t n, uint64_t timeout_ns,
+		      struct sched_entry *e, uint64_t now, const struct rng *rng);
+
+#endif

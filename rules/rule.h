@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rule: parse, print and hold faultline rule lines.
+ *
+ *   FILTER => ITEM [, ITEM ...]
+ *
+ * FILTER is a tcpdump/pcap-filter expression (may be empty: matches every
+ * packet), compiled by libpcap for raw IP. An ITEM is an action
+ * (drop, delay, reorder, duplicate, corrupt, rate, accept) or a qualifier
+ * (in, out, fwd, every N, first N / count N, after DUR, for DUR,
+ * if COND [and COND ...]). See README.md for the grammar.
+ *
+ * A rule set is immutable once loaded, so one set can be shared by several
+ * queue workers and swapped between two packets.
+ */
+#ifndef FL_RULE_H
+#define FL_RULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet.h"
+
+#define RULE_MAX_ACTIONS 8
+#define RULE_MAX_CONDS 8
+
+/* Probability as parts per million: 1000000 = always. */
+#define RULE_PPM_ALWAYS 1000000u
+
+enum rule_action_type {
+	RULE_ACT_ACCEPT = 0, /* stop evaluating further rules, pass as decided so far */
+	RULE_ACT_DROP,
+	RULE_ACT_DELAY,
+	RULE_ACT_REORDER,
+	RULE_ACT_DUPLICATE,
+	RULE_ACT_CORRUPT,
+	RULE_ACT_RATE,
+	RULE_ACT__COUNT,
+};
+
+enum rule_dist {
+	RULE_DIST_UNIFORM = 0,
+	RULE_DIST_NORMAL,
+	RULE_DIST_PARETO,
+};
+
+struct rule_action {
+	enum rule_action_type type;
+	uint32_t prob_ppm;		/* P%: chance the action applies; default always */
+	union {
+		struct {
+			uint64_t delay_ns;
+			uint64_t jitter_ns;
+			enum rule_dist dist;
+		} delay;
+		struct {
+			uint32_t count;		/* N: group size, >= 2 */
+			uint64_t timeout_ns;	/* default 100 ms */
+		} reorder;
+		struct {
+			uint32_t copies;	/* extra copies, default 1 */
+		} duplicate;
+		struct {
+			uint64_t bits_per_sec;
+			uint32_t limit;		/* packets allowed to wait, default 1000 */
+		} rate;
+	} u;
+};
+
+/*
+ * Conditions after 'if'. Packet-only conditions are evaluated from the
+ * packet; the tracker conditions (issue 3) need the shadow TCP state.
+ */
+enum rule_cond_type {
+	RULE_COND_SYN = 0,	/* SYN without ACK */
+	RULE_COND_SYN_ACK,	/* SYN+ACK */
+	RULE_COND_FIN,
+	RULE_COND_RST,
+	RULE_COND_ACK_ONLY,	/* ACK, no payload, no SYN/FIN/RST */
+	RULE_COND_DATA,		/* transport payload length > 0 */
+	RULE_COND__PACKET_ONLY, /* conditions below need the tracker */
+	RULE_COND_STATE = RULE_COND__PACKET_ONLY, /* 'state S': sender's state */
+	RULE_COND_PEER_STATE,	/* 'peer-state S': receiver's state */
+	RULE_COND_FIRST_DATA,
+	RULE_COND_RETRANSMISSION,
+	RULE_COND_OUT_OF_ORDER,
+	RULE_COND_DUP_ACK,
+	RULE_COND_STALE,
+	RULE_COND__COUNT,
+};
+
+struct rule_cond {
+	enum rule_cond_type type;
+	bool negate;		/* 'not COND' */
+	uint8_t state;		/* for STATE/PEER_STATE: a track state number */
+};
+
+struct rule {
+	unsigned index;		/* 0-based position in the set */
+	char *text;		/* the line as given, trimmed; owned */
+	char *filter_text;	/* the filter part, trimmed; owned ("" = all) */
+	struct rule_filter *filter; /* compiled filter, NULL matches all; owned */
+
+	struct rule_action actions[RULE_MAX_ACTIONS];
+	unsigned n_actions;
+
+	/* Qualifiers: all must hold for the rule to fire. */
+	uint8_t dir_mask;	/* bit (1 << enum pkt_dir); 0 = any direction */
+	uint32_t every;		/* fire on every Nth matching packet; 0 = each */
+	uint32_t first;		/* fire on the first N matching packets only; 0 = no limit */
+	uint64_t after_ns;	/* fire only from this long after start */
+	uint64_t for_ns;	/* ... and for this long; 0 = forever */
+	struct rule_cond conds[RULE_MAX_CONDS];
+	unsigned n_conds;
+
+	/* Source location, for messages. file is owned. */
+	char *file;
+	int line;
+};
+
+/* A parse error; printed by the CLI as "file:line:col: msg". */
+struct rule_error {
+	char file[256];
+	int line;
+	int col;		/* 1-based, in bytes */
+	char msg[512];
+};
+
+struct rule_set;
+
+/* Returns an empty set or NULL (errno set). */
+struct rule_set *rule_set_new(void);
+/* Frees the set, its rules and their compiled filters. NULL-safe. */
+void rule_set_free(struct rule_set *rs);
+
+/*
+ * Parse one rule line and append it. Blank lines and '#' comments are
+ * accepted and add nothing (returns 0). 'file' names the source for error
+ * messages (copied), 'line' its line number. On error returns -EINVAL and
+ * fills err; the set is unchanged.
+ */
+int rule_set_add_line(struct rule_set *rs, const char *text, const char *file,
+		      int line, struct rule_error *err);
+
+/*
+ * Parse a whole rule file. On the first error returns -EINVAL (or -errno if
+ * the file cannot be read, with err->msg set) and the set is unchanged.
+ */
+int rule_set_load_file(struct rule_set *rs, const char *path, struct rule_error *err);
+
+size_t rule_set_count(const struct rule_set *rs);
+/* Borrowed; valid while the set lives. */
+const struct rule *rule_set_get(const struct rule_set *rs, size_t i);
+
+/*
+ * Print a rule in canonical form (parses back to an equal rule). Returns the
+ * length it needed, like snprintf.
+ */
+int rule_print(const struct rule *r, char *buf, size_t size);
+
+/* Compare the parsed content of two rules (not text or location). */
+bool rule_equal(const struct rule *a, const struct rule *b);
+
+/* Does the rule's filter match this packet? (Qualifiers are not checked.) */
+bool rule_filter_match(const struct rule *r, const struct pkt_view *v);
+
+/* Names used in the grammar, for printing and JSON. */
+const char *rule_action_name(enum rule_action_type t);
+/* "syn", "syn-ack", "state", ... (static string; "?" if out of range). */
+const char *rule_cond_name(enum rule_cond_type t);
+
+/* Parse helpers shared with the CLI (e.g. --tw-timeout 30s). Return 0 or -EINVAL. */
+int rule_parse_duration(const char *s, uint64_t *ns);
+
+#endif

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+/*
+ * udpseq: numbered UDP datagrams for the integration tests.
+ *   udpseq send HOST PORT COUNT [GAP_US] [SRCPORT]   send COUNT datagrams "seq N"
+ *   udpseq recv PORT IDLE_MS [EXPECT]                print what arrived, as JSON
+ * The receiver stops IDLE_MS after the last datagram (or after EXPECT
+ * datagrams plus IDLE_MS) and prints received, unique, duplicates,
+ * out-of-order (arrivals smaller than an earlier one) and the arrival order.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int do_send(const char *host, const char *port, long count, long gap_us, const char *sport)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai;
+	int fd;
+
+	if (getaddrinfo(host, port, &hints, &ai)) {
+		fprintf(stderr, "udpseq: bad address %s\n", host);
+		return 1;
+	}
+	fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+	if (sport) {
+		struct sockaddr_storage ss = { 0 };
+		int one = 1;
+
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		ss.ss_family = (sa_family_t)ai->ai_family;
+		if (ai->ai_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(sport));
+		else
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)atoi(sport));
+		if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen)) {
+			perror("udpseq: bind");
+			return 1;
+		}
+	}
+	for (long i = 0; i < count; i++) {
+		char buf[64];
+		int n = snprintf(buf, sizeof(buf), "seq %ld", i);
+
+		while (sendto(fd, buf, (size_t)n, 0, ai->ai_addr, ai->ai_addrlen) < 0)
+			usleep(100);
+		if (gap_us)
+			usleep((useconds_t)gap_us);
+	}
+	close(fd);
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static int do_recv(const char *port, int idle_ms, long expect)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)atoi(port)) };
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0), zero = 0, big = 8 << 20;
+	long cap = 1 << 16, n = 0, dups = 0, ooo = 0, max = -1;
+	long *order = malloc(sizeof(long) * (size_t)cap);
+	unsigned char *seen = calloc(1 << 20, 1);
+	long unique = 0;
+
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		perror("udpseq: bind");
+		return 1;
+	}
+	printf("{\"ready\":true}\n");
+	fflush(stdout);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		/* Wait long for the first datagram, then stop after a quiet spell. */
+		int t = n ? idle_ms : 30000;
+		char buf[128];
+		long s;
+		ssize_t k;
+
+		if (expect && unique >= expect)
+			t = idle_ms;
+		if (poll(&p, 1, t) <= 0)
+			break;
+		k = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (k <= 0)
+			continue;
+		buf[k] = 0;
+		if (sscanf(buf, "seq %ld", &s) != 1 || s < 0 || s >= (1 << 20))
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			order = realloc(order, sizeof(long) * (size_t)cap);
+		}
+		order[n++] = s;
+		if (seen[s])
+			dups++;
+		else
+			unique++;
+		seen[s] = 1;
+		if (s < max)
+			ooo++;
+		else
+			max = s;
+	}
+	printf("{\"received\":%ld,\"unique\":%ld,\"duplicates\":%ld,\"out_of_order\":%ld,\"order\":[", n,
+	       unique, dups, ooo);
+	for (long i = 0; i < n; i++)
+		printf("%s%ld", i ? "," : "", order[i]);
+	printf("]}\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 5 && !strcmp(argv[1], "send"))
+		return do_send(argv[2], argv[3], atol(argv[4]), argc > 5 ? atol(argv[5]) : 0,
+			       argc > 6 ? argv[6] : NULL);
+	if (argc >= 4 && !strcmp(argv[1], "recv"))
+		return do_recv(argv[2], atoi(argv[3]), argc > 4 ? atol(argv[4]) : 0);
+	fprintf(stderr, "usage: udpseq send HOST PORT COUNT [GAP_US] [SRCPORT] | recv PORT IDLE_MS [EXPECT]\n");
+	return 2;
+}
