@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# udp dst port 5000 => drop 30% on 2000 datagrams: the receiver gets 60-80 %,
+# and faultline's counters agree with what the receiver saw, exactly.
+. "$(dirname "$0")/lib.sh"
+make_pair
+udp_recv "$NS_B" 5000 1000
+fl_start "$NS_B" --rule 'udp dst port 5000 => drop 30%' --seed 7
+ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 2000 50
+udp_recv_wait
+fl_stop
+got=$(json "$T/recv.json" 'd["unique"]')
+dropped=$(json "$T/fl.out" 'd["rules"][0]["dropped"]')
+matched=$(json "$T/fl.out" 'd["rules"][0]["matched"]')
+log "received $got of 2000, faultline matched $matched dropped $dropped"
+[ "$matched" -eq 2000 ] || fail "rule matched $matched, expected 2000"
+[ "$got" -ge 1200 ] && [ "$got" -le 1600 ] || fail "received $got, outside 60-80 %"
+[ $((got + dropped)) -eq 2000 ] || fail "received $got + dropped $dropped != 2000"
+[ "$(json "$T/recv.json" 'd["duplicates"]')" -eq 0 ] || fail "duplicates seen"
+no_chain_left "$NS_B"
+echo ok

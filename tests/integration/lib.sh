@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for the integration tests: each test sources this, builds
+# its own namespaces with random names and cleans up in an EXIT trap, also
+# when it fails. Needs root. FL_BUILD points at the build directory.
+set -euo pipefail
+
+FL_BUILD=${FL_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+FL=$FL_BUILD/faultline
+UDPSEQ=$FL_BUILD/udpseq
+T=$(mktemp -d /tmp/fltest.XXXXXX)
+ID=$(printf '%04x' $((RANDOM % 65536)))
+NS_A=fla-$ID
+NS_B=flb-$ID
+NS_R=flr-$ID
+PIDS=()
+FL_PID=
+
+log() { printf '  %s\n' "$*" >&2; }
+fail() {
+	printf 'FAIL: %s\n' "$*" >&2
+	exit 1
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	for p in "${PIDS[@]}" $FL_PID; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	for ns in $NS_A $NS_B $NS_R; do
+		if ip netns list | grep -qw "$ns"; then
+			# A faultline chain left in a namespace dies with it, but say so.
+			if ip netns exec "$ns" iptables-save 2>/dev/null | grep -q FAULTLINE; then
+				echo "note: FAULTLINE chain left in $ns" >&2
+			fi
+			ip netns del "$ns"
+		fi
+	done
+	if [ $rc -ne 0 ] && [ -d "$T" ]; then
+		echo "--- logs in $T ---" >&2
+		for f in "$T"/*.err; do [ -f "$f" ] && { echo "== $f" >&2; tail -20 "$f" >&2; }; done
+	else
+		rm -rf "$T"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Two namespaces A (10.99.0.1, fd99::1) and B (10.99.0.2, fd99::2) on a veth pair.
+make_pair() {
+	ip netns add "$NS_A"
+	ip netns add "$NS_B"
+	ip link add "va-$ID" type veth peer name "vb-$ID"
+	ip link set "va-$ID" netns "$NS_A"
+	ip link set "vb-$ID" netns "$NS_B"
+	ip -n "$NS_A" addr add 10.99.0.1/24 dev "va-$ID"
+	ip -n "$NS_B" addr add 10.99.0.2/24 dev "vb-$ID"
+	ip -n "$NS_A" addr add fd99::1/64 dev "va-$ID" nodad
+	ip -n "$NS_B" addr add fd99::2/64 dev "vb-$ID" nodad
+	for ns in $NS_A $NS_B; do ip -n "$ns" link set lo up; done
+	ip -n "$NS_A" link set "va-$ID" up
+	ip -n "$NS_B" link set "vb-$ID" up
+	# First packets must not wait for ARP/ND in a timing-sensitive test.
+	ip netns exec "$NS_A" ping -c1 -W2 10.99.0.2 >/dev/null
+	ip netns exec "$NS_A" ping -c1 -W2 fd99::2 >/dev/null 2>&1 || true
+}
+
+# fl_start NS ARGS...: run faultline in NS, wait until it is ready.
+fl_start() {
+	local ns=$1
+	shift
+	"$FL" run --netns "$ns" "$@" >"$T/fl.out" 2>"$T/fl.err" &
+	FL_PID=$!
+	for _ in $(seq 1 100); do
+		grep -q 'faultline: running' "$T/fl.err" 2>/dev/null && return 0
+		kill -0 "$FL_PID" 2>/dev/null || { cat "$T/fl.err" >&2; fail "faultline did not start"; }
+		sleep 0.05
+	done
+	fail "faultline not ready after 5 s"
+}
+
+# fl_stop [SIGNAL]: stop faultline, expect exit 0; final counters in $T/fl.out.
+fl_stop() {
+	local sig=${1:-TERM} rc=0
+	kill -"$sig" "$FL_PID"
+	wait "$FL_PID" || rc=$?
+	FL_PID=
+	[ $rc -eq 0 ] || fail "faultline exited $rc"
+}
+
+# json FILE EXPR: evaluate a Python expression on the last JSON line of FILE (as d).
+json() {
+	python3 -c 'import json,sys
+lines=[l for l in open(sys.argv[1]) if l.strip().startswith("{")]
+d=json.loads(lines[-1]); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+no_chain_left() {
+	local ns=$1
+	! ip netns exec "$ns" iptables-save | grep -q FAULTLINE || fail "FAULTLINE chain left in iptables"
+	! ip netns exec "$ns" ip6tables-save | grep -q FAULTLINE || fail "FAULTLINE chain left in ip6tables"
+}
+
+# udp_recv NS PORT IDLE_MS [EXPECT]: start a receiver in the background, output in $T/recv.json.
+udp_recv() {
+	ip netns exec "$1" "$UDPSEQ" recv "$2" "$3" "${4:-0}" >"$T/recv.json" &
+	RECV_PID=$!
+	PIDS+=("$RECV_PID")
+	for _ in $(seq 1 100); do
+		grep -q ready "$T/recv.json" 2>/dev/null && return 0
+		sleep 0.02
+	done
+	fail "receiver did not start"
+}
+udp_recv_wait() { wait "$RECV_PID"; }
