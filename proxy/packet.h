@@ -45,7 +45,7 @@ struct pkt_view {
 	uint16_t l3_hdr_len;	/* IPv4 header incl. options, IPv6 incl. ext hdrs */
 	uint16_t l4_off;	/* offset of the transport header in data */
 	bool fragment;		/* non-first fragment: no transport header */
-	bool first_fragment;	/* offset 0, more follow: ports valid, L4 csum spans fragments */
+	bool first_fragment;	/* offset 0, more follow: L4 csum spans fragments */
 	bool has_l4;		/* transport header parsed */
 
 	uint16_t sport, dport;	/* TCP/UDP ports, 0 otherwise */

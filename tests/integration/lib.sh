@@ -69,6 +69,9 @@ make_pair() {
 fl_start() {
 	local ns=$1
 	shift
+	# Remove the old log first: the shell truncates it only once the
+	# background job runs, and a stale "running" line would pass the wait.
+	rm -f "$T/fl.out" "$T/fl.err"
 	"$FL" run --netns "$ns" "$@" >"$T/fl.out" 2>"$T/fl.err" &
 	FL_PID=$!
 	for _ in $(seq 1 100); do

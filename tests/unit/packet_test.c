@@ -587,7 +587,8 @@ Test(packet, v6_ext_header_chain_limit)
 		ip6_hdr(p, IPPROTO_DSTOPTS, (size_t)n * 8 + 8);
 		for (int i = 0; i < n; i++) {
 			memset(p + 40 + i * 8, 0, 8);
-			p[40 + i * 8] = i == n - 1 ? IPPROTO_UDP : IPPROTO_DSTOPTS;
+			p[40 + i * 8] = i == n - 1 ? IPPROTO_UDP :
+						     IPPROTO_DSTOPTS;
 		}
 		len = 40 + (size_t)n * 8;
 		udp_hdr(p + len, 1, 2, "");
@@ -741,11 +742,11 @@ Test(packet, bad_tcp_option_length)
 	cr_assert_eq(pkt_parse(&v, p, len), -EBADMSG);
 
 	len = mk_v4_tcp_opts(p);
-	p[47] = 30;		/* TS running past the TCP header into payload */
+	p[47] = 30;		/* TS running past the TCP header */
 	cr_assert_eq(pkt_parse(&v, p, len), -EBADMSG);
 
 	len = mk_v4_tcp_opts(p);
-	p[57] = 1;		/* NOP, NOP, then kind 2 with no room for length */
+	p[57] = 1;		/* NOP, NOP, kind 2 with no room for length */
 	p[58] = 1;
 	p[59] = 2;
 	cr_assert_eq(pkt_parse(&v, p, len), -EBADMSG);
@@ -1128,6 +1129,7 @@ Test(packet, format_flow_longest_fits)
 	put16(p + 42, 65535);
 	cr_assert_eq(pkt_parse(&v, p, len), 0);
 	cr_assert_lt(pkt_format_flow(&v, buf, sizeof(buf)), PKT_FLOW_STRLEN);
-	cr_assert_str_eq(buf, "udp [ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
-			      " > [ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
+	cr_assert_str_eq(buf,
+			 "udp [ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
+			 " > [ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
 }

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Install what faultline needs to build, test and run its demo (Debian).
+# Does nothing when everything is already there.
+set -euo pipefail
+
+PKGS=(build-essential cmake pkg-config clang
+	libnetfilter-queue-dev libmnl-dev libuv1-dev libpcap-dev libcriterion-dev
+	iptables iproute2 iputils-ping iperf3 socat netcat-openbsd curl tcpdump tshark python3)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "faultline: missing packages ${missing[*]}; run as root (sudo) to install them" >&2
+		exit 1
+	fi
+	echo "faultline: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
