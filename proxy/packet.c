@@ -135,6 +135,7 @@ static int parse_ipv6(struct pkt_view *v, size_t *off, size_t *end)
 {
 	const uint8_t *d = v->data;
 	size_t pos = IPV6_HLEN;
+	bool seen_frag = false;
 	uint8_t nh;
 	long hlen;
 	int n;
@@ -159,6 +160,14 @@ static int parse_ipv6(struct pkt_view *v, size_t *off, size_t *end)
 		if (nh == IPPROTO_FRAGMENT) {
 			uint16_t fo = get_be16(d + pos + 2);
 
+			/*
+			 * A second fragment header (RFC 8200 4.1 allows one)
+			 * would make a packet both first and later fragment;
+			 * it only shows up in evasion attempts.
+			 */
+			if (seen_frag)
+				return -EBADMSG;
+			seen_frag = true;
 			/*
 			 * Offset 0 without M is an atomic fragment
 			 * (RFC 6946): a whole packet, not a fragment.

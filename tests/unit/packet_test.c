@@ -520,6 +520,17 @@ Test(packet, v6_ext_headers_later_fragment)
 	free(c);
 }
 
+Test(packet, v6_two_fragment_headers)
+{
+	uint8_t p[256];
+	size_t len = mk_v6_ext(p, 0x0001);
+	struct pkt_view v;
+
+	/* Turn the destination options into a second fragment header. */
+	p[40] = IPPROTO_FRAGMENT;
+	cr_assert_eq(pkt_parse(&v, p, len), -EBADMSG);
+}
+
 Test(packet, v6_ext_headers_truncated)
 {
 	uint8_t p[256], *c;

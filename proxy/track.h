@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * track: the shadow TCP state tracker. It follows every TCP connection that
+ * passes the proxy, keeps the RFC 9293 state of each endpoint and classifies
+ * every segment. Pure: no I/O, no clock (time comes in as CLOCK_MONOTONIC
+ * nanoseconds), no allocation after track_new().
+ *
+ * Two views of each segment:
+ *  - ingress, at capture, before the verdict: classification as Wireshark
+ *    would make it on a capture taken where packets enter the proxy, plus
+ *    the sender-side transitions (sending SYN, FIN or RST);
+ *  - egress, when the segment goes on to its receiver (track_released()),
+ *    in release order: the receiver-side transitions (SYN_RECEIVED,
+ *    CLOSE_WAIT, FIN_WAIT_2, CLOSING, TIME_WAIT, LAST_ACK -> CLOSED) and
+ *    what the receiver sees out of order because of faultline.
+ * A dropped segment (track_dropped()) never reaches the egress view.
+ *
+ * Rule conditions read the states in struct track_seg: 'state S' is the
+ * SENDER's state before the segment (sender_state), 'peer-state S' is the
+ * receiver's (receiver_state).
+ */
+#ifndef FL_TRACK_H
+#define FL_TRACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet.h"
+#include "tcpstate.h"
+
+struct track;
+
+struct track_config {
+	uint64_t time_wait_ns;	/* 2*MSL; default 60 s. Closed flows linger as long. */
+	uint64_t idle_ns;	/* idle expiry; default 300 s; 0 = never */
+	uint32_t max_flows;	/* table capacity; default 262144 */
+};
+
+/* Fill c with the defaults above. */
+void track_config_default(struct track_config *c);
+
+/*
+ * Allocate a tracker with room for c->max_flows flows (c is copied). The
+ * table is reserved up front; pages are touched as flows arrive. Returns
+ * NULL with errno EINVAL (max_flows 0 or above 1 << 26) or ENOMEM.
+ */
+struct track *track_new(const struct track_config *c);
+/* Free the tracker. No events are emitted; NULL-safe. */
+void track_free(struct track *t);
+
+/* Segment classes, a uint32_t mask in struct track_seg. */
+enum track_class {
+	TRACK_C_HANDSHAKE = 1u << 0,	/* SYN, SYN/ACK, or the ACK completing the handshake */
+	TRACK_C_NEW_DATA = 1u << 1,	/* payload that advances the sequence */
+	TRACK_C_FIRST_DATA = 1u << 2,	/* first new data of a direction after the handshake */
+	TRACK_C_PURE_ACK = 1u << 3,	/* no payload, no SYN/FIN/RST, none of the ACK kinds below */
+	TRACK_C_WINDOW_UPDATE = 1u << 4,
+	TRACK_C_KEEPALIVE = 1u << 5,
+	TRACK_C_RETRANSMISSION = 1u << 6, /* also set with FAST and SPURIOUS, as tshark does */
+	TRACK_C_FAST_RETRANSMISSION = 1u << 7,
+	TRACK_C_SPURIOUS_RETRANSMISSION = 1u << 8,
+	TRACK_C_OUT_OF_ORDER = 1u << 9,	/* ingress: fills a gap soon after it opened (tshark) */
+	TRACK_C_DUP_ACK = 1u << 10,
+	TRACK_C_ZERO_WINDOW_PROBE = 1u << 11,
+	TRACK_C_ZERO_WINDOW = 1u << 12,	/* advertises a zero window */
+	TRACK_C_SYN = 1u << 13,		/* SYN without ACK */
+	TRACK_C_SYN_ACK = 1u << 14,
+	TRACK_C_FIN = 1u << 15,
+	TRACK_C_RST = 1u << 16,
+	TRACK_C_STALE = 1u << 17,	/* for a connection whose endpoints are all in TIME_WAIT/CLOSED */
+	TRACK_C_PICKUP = 1u << 18,	/* first segment of a connection first seen mid-stream */
+	TRACK_C_REUSE = 1u << 19,	/* SYN that started a new connection on a used tuple */
+	TRACK_C_GAP = 1u << 20,		/* starts beyond the next expected (tshark lost_segment) */
+	TRACK_C_KEEPALIVE_ACK = 1u << 21,
+	TRACK_C_ZERO_WINDOW_PROBE_ACK = 1u << 22,
+};
+#define TRACK_C__COUNT 23
+
+/* "retransmission", "dup-ack", ... for one bit; "?" otherwise. Static string. */
+const char *track_class_name(uint32_t single_bit);
+
+/*
+ * What track_ingress() tells about one segment. The caller keeps it with the
+ * packet and passes it back to track_dropped/altered/released. Fields with
+ * a leading underscore are the tracker's.
+ */
+struct track_seg {
+	uint64_t flow;		/* connection id: unique per incarnation, never reused; 0 = none */
+	uint32_t segno;		/* 1-based, both directions together, capture order */
+	uint32_t classes;	/* enum track_class bits */
+	uint32_t caused_by;	/* segno of the faultline drop/hold this repairs or answers; 0 = none */
+	uint8_t endpoint;	/* sender: 0 = client (or first sender if picked up), 1 = other */
+	uint8_t sender_state;	/* enum tcpstate, before this segment ('state') */
+	uint8_t receiver_state;	/* enum tcpstate, before this segment ('peer-state') */
+	uint8_t _flags;
+	uint32_t _seq, _end, _ack;
+	uint32_t _slot;
+};
+
+/*
+ * Track one captured TCP segment, once, before the verdict. v is borrowed.
+ * Fills seg. Returns 0, or -EINVAL if v is not a parsed TCP segment (seg is
+ * then zeroed and the other calls ignore it).
+ */
+int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now_ns,
+		  struct track_seg *seg);
+
+/* faultline dropped the segment: its receiver never sees it. */
+void track_dropped(struct track *t, const struct track_seg *seg,
+		   const struct pkt_view *v, uint64_t now_ns);
+
+enum track_alter {
+	TRACK_ALT_DELAYED = 1u << 0,
+	TRACK_ALT_REORDERED = 1u << 1,
+	TRACK_ALT_DUPLICATED = 1u << 2,
+	TRACK_ALT_CORRUPTED = 1u << 3,
+};
+/*
+ * faultline holds or changes the segment ('what': enum track_alter bits).
+ * Delayed/reordered segments are remembered until released, so what the
+ * other side does meanwhile is blamed on them. Release each copy of a
+ * duplicated segment with track_released(). A corruption the receiver
+ * will discard (bad checksum) should be reported with track_dropped().
+ */
+void track_altered(struct track *t, const struct track_seg *seg, uint32_t what);
+
+/*
+ * The segment goes on to its receiver now (at once or after a hold). The
+ * receiver-side transitions happen here, in release order. v is borrowed.
+ */
+void track_released(struct track *t, const struct track_seg *seg,
+		    const struct pkt_view *v, uint64_t now_ns);
+
+/* Expire TIME_WAIT/closed flows and idle flows due by now. O(1) if none. */
+void track_expire(struct track *t, uint64_t now_ns);
+
+enum track_end_reason {
+	TRACK_END_TIME_WAIT = 0,	/* TIME_WAIT (2*MSL) ran out */
+	TRACK_END_CLOSED,		/* closed (RST, or LAST_ACK done) and lingered */
+	TRACK_END_IDLE,
+	TRACK_END_EVICTED,		/* the table was full */
+	TRACK_END_REUSED,		/* a SYN started a new connection on the tuple */
+};
+
+/* Both endpoints of a flow: [0] is endpoint 0. family is 4 or 6. */
+struct track_addrs {
+	uint8_t family;
+	uint8_t addr[2][16];
+	uint16_t port[2];
+};
+
+/* bit (1 << enum tcpstate) */
+#define TRACK_STATE_BIT(s) (1u << (s))
+
+struct track_summary {
+	uint64_t flow;
+	struct track_addrs addrs;
+	uint16_t reached[2];	/* TRACK_STATE_BIT of every state each endpoint was in */
+	uint8_t state[2];	/* current enum tcpstate */
+	bool pickup;		/* first seen mid-stream */
+	bool reuse;		/* started by a SYN on a used tuple */
+	uint32_t segments;
+	uint32_t retransmissions, retransmissions_faultline;
+	uint32_t out_of_order, out_of_order_faultline;
+	uint32_t dup_acks, dup_acks_faultline;
+};
+
+enum track_ev_type {
+	TRACK_EV_TRANSITION = 0,
+	TRACK_EV_CLASS,		/* a classification worth a line */
+	TRACK_EV_FLOW_NEW,
+	TRACK_EV_FLOW_END,
+};
+
+struct track_event {
+	enum track_ev_type type;
+	uint64_t t_ns;		/* now - the first time the tracker saw */
+	uint64_t flow;
+	struct track_addrs addrs;
+	uint32_t seg;		/* segment number that caused it; 0 = a timer */
+	uint8_t endpoint;	/* TRANSITION: who moved; CLASS: the sender */
+	uint8_t old_state, new_state;	/* TRANSITION */
+	bool egress;		/* CLASS: seen at release (the receiver's view) */
+	uint32_t classes;	/* CLASS: the segment's classes */
+	uint32_t caused_by;	/* CLASS */
+	enum track_end_reason reason;	/* FLOW_END */
+	const struct track_summary *summary; /* FLOW_END: final, borrowed */
+	bool has_seg;		/* the fields below are valid */
+	uint32_t seq, ack, len;
+	uint8_t tcp_flags;
+};
+
+/* ev and its summary are borrowed for the call. Do not call back into t. */
+typedef void (*track_event_cb)(void *data, const struct track_event *ev);
+/* Set (or with NULL clear) the event callback. */
+void track_set_event_cb(struct track *t, track_event_cb cb, void *data);
+
+/*
+ * Format ev as one JSON object without newline. Returns the length it
+ * needed, like snprintf (output truncated if >= size).
+ */
+int track_event_json(const struct track_event *ev, char *buf, size_t size);
+
+/* s is borrowed for the call. Do not call back into t. */
+typedef void (*track_flow_cb)(void *data, const struct track_summary *s);
+/* Call cb for each flow in the table (live, TIME_WAIT and closed). */
+void track_foreach(struct track *t, track_flow_cb cb, void *data);
+/* Format s as one JSON object, like track_event_json(). */
+int track_summary_json(const struct track_summary *s, char *buf, size_t size);
+
+struct track_stats {
+	uint64_t flows_active;
+	uint64_t flows_created;
+	uint64_t evicted;
+	uint64_t expired_time_wait;	/* TIME_WAIT and closed lingering ran out */
+	uint64_t expired_idle;
+	uint64_t reused;
+	uint64_t segments;
+};
+void track_get_stats(const struct track *t, struct track_stats *st);
+
+#endif

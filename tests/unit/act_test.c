@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: MIT
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "act.h"
+#include "flow.h"
+#include "tcpstate.h"
+
+/* A minimal IPv4/UDP packet 10.0.0.1:sport -> 10.0.0.2:dport with 8 bytes of payload. */
+static size_t udp4(uint8_t *b, uint16_t sport, uint16_t dport)
+{
+	memset(b, 0, 36);
+	b[0] = 0x45;
+	b[3] = 36;
+	b[8] = 64;
+	b[9] = 17;
+	b[12] = 10, b[15] = 1;
+	b[16] = 10, b[19] = 2;
+	b[20] = sport >> 8, b[21] = sport & 0xff;
+	b[22] = dport >> 8, b[23] = dport & 0xff;
+	b[25] = 16;
+	memcpy(b + 28, "payload!", 8);
+	return 36;
+}
+
+struct fixture {
+	struct rule_set *rs;
+	struct act_ctx *ctx;
+	struct flow_table *flows;
+	uint8_t buf[64];
+	struct pkt_view v;
+};
+
+static void setup_rules(struct fixture *f, const char **lines, int n, uint64_t seed)
+{
+	struct rule_error e;
+
+	f->rs = rule_set_new();
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(rule_set_add_line(f->rs, lines[i], "t", i + 1, &e), 0, "%s: %s", lines[i], e.msg);
+	f->ctx = act_ctx_new(f->rs, seed, 0);
+	f->flows = flow_table_new(1024);
+}
+
+static void teardown_rules(struct fixture *f)
+{
+	act_ctx_free(f->ctx);
+	flow_table_free(f->flows);
+	rule_set_free(f->rs);
+}
+
+static void decide(struct fixture *f, uint16_t sport, uint16_t dport, enum pkt_dir dir, uint64_t now,
+		   struct act_decision *d)
+{
+	struct act_input in = { .v = &f->v, .dir = dir, .now_ns = now };
+	size_t n = udp4(f->buf, sport, dport);
+
+	cr_assert_eq(pkt_parse(&f->v, f->buf, n), 0);
+	flow_table_identify(f->flows, &f->v, now, &in.id);
+	act_decide(f->ctx, &in, d);
+}
+
+Test(act, drop_rate_and_determinism)
+{
+	const char *r[] = { "udp dst port 5000 => drop 30%" };
+	struct fixture f1 = { 0 }, f2 = { 0 };
+	int drops = 0;
+
+	setup_rules(&f1, r, 1, 9);
+	setup_rules(&f2, r, 1, 9);
+	for (int i = 0; i < 10000; i++) {
+		struct act_decision a, b;
+
+		decide(&f1, 40000, 5000, PKT_DIR_IN, (uint64_t)i, &a);
+		decide(&f2, 40000, 5000, PKT_DIR_IN, (uint64_t)i * 7, &b);
+		cr_assert_eq(a.drop, b.drop, "same seed, same packet, different timing: same verdict");
+		drops += a.drop;
+	}
+	cr_assert(drops > 2700 && drops < 3300, "30%% drop gave %d of 10000", drops);
+	cr_assert_eq(act_ctx_counters(f1.ctx, 0)->dropped, (uint64_t)drops);
+	cr_assert_eq(act_ctx_counters(f1.ctx, 0)->matched, 10000);
+	teardown_rules(&f1);
+	teardown_rules(&f2);
+}
+
+Test(act, other_flows_do_not_shift_decisions)
+{
+	const char *r[] = { "udp => drop 50%" };
+	struct fixture f1 = { 0 }, f2 = { 0 };
+
+	setup_rules(&f1, r, 1, 1);
+	setup_rules(&f2, r, 1, 1);
+	for (int i = 0; i < 500; i++) {
+		struct act_decision a, b, noise;
+
+		decide(&f1, 1111, 5000, PKT_DIR_IN, 0, &a);
+		decide(&f2, 2222, 6000, PKT_DIR_IN, 0, &noise); /* interleaved other flow */
+		decide(&f2, 1111, 5000, PKT_DIR_IN, 0, &b);
+		cr_assert_eq(a.drop, b.drop);
+	}
+	teardown_rules(&f1);
+	teardown_rules(&f2);
+}
+
+Test(act, non_matching_packet_passes)
+{
+	const char *r[] = { "udp dst port 5000 => drop" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 1, 1);
+	decide(&f, 1, 5001, PKT_DIR_IN, 0, &d);
+	cr_assert(!d.drop && !d.delay_ns && !d.copies && !d.reorder && d.n_fired == 0);
+	teardown_rules(&f);
+}
+
+Test(act, rules_combine_in_order)
+{
+	const char *r[] = { "udp => delay 10ms", "udp dst port 5000 => delay 5ms, duplicate 2",
+			    "udp => reorder 3", "udp => reorder 5" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 4, 1);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert_eq(d.delay_ns, 15000000);
+	cr_assert_eq(d.copies, 2);
+	cr_assert(d.reorder);
+	cr_assert_eq(d.reorder_rule, 2, "the first reorder wins");
+	cr_assert_eq(d.reorder_n, 3);
+	cr_assert_eq(d.hold_rule, 0);
+	teardown_rules(&f);
+}
+
+Test(act, accept_stops_and_drop_clears)
+{
+	const char *r[] = { "udp dst port 22 => accept", "udp => delay 1ms, duplicate", "udp => drop" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 3, 1);
+	decide(&f, 1, 22, PKT_DIR_IN, 0, &d);
+	cr_assert(!d.drop && !d.delay_ns);
+	decide(&f, 1, 23, PKT_DIR_IN, 0, &d);
+	cr_assert(d.drop);
+	cr_assert(!d.delay_ns && !d.copies, "a dropped packet is neither held nor copied");
+	teardown_rules(&f);
+}
+
+Test(act, direction_every_first)
+{
+	const char *r[] = { "udp => drop, in, every 3", "udp => drop, out, first 2" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+	int in_drops = 0, out_drops = 0;
+
+	setup_rules(&f, r, 2, 1);
+	for (int i = 1; i <= 9; i++) {
+		decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+		cr_assert_eq(d.drop, i % 3 == 0, "every 3rd: packet %d", i);
+		in_drops += d.drop;
+		decide(&f, 1, 5000, PKT_DIR_OUT, 0, &d);
+		cr_assert_eq(d.drop, i <= 2, "first 2: packet %d", i);
+		out_drops += d.drop;
+	}
+	cr_assert_eq(in_drops, 3);
+	cr_assert_eq(out_drops, 2);
+	teardown_rules(&f);
+}
+
+Test(act, time_window)
+{
+	const char *r[] = { "udp => drop, after 1s, for 2s" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 1, 1);
+	decide(&f, 1, 5000, PKT_DIR_IN, 999999999ull, &d);
+	cr_assert(!d.drop);
+	decide(&f, 1, 5000, PKT_DIR_IN, 1000000000ull, &d);
+	cr_assert(d.drop);
+	decide(&f, 1, 5000, PKT_DIR_IN, 2999999999ull, &d);
+	cr_assert(d.drop);
+	decide(&f, 1, 5000, PKT_DIR_IN, 3000000000ull, &d);
+	cr_assert(!d.drop);
+	teardown_rules(&f);
+}
+
+Test(act, jitter_stays_in_range)
+{
+	const char *r[] = { "udp => delay 100ms jitter 20ms" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	setup_rules(&f, r, 1, 4);
+	for (int i = 0; i < 2000; i++) {
+		decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+		lo = d.delay_ns < lo ? d.delay_ns : lo;
+		hi = d.delay_ns > hi ? d.delay_ns : hi;
+	}
+	cr_assert(lo >= 80000000 && hi <= 120000000, "uniform jitter out of range: %lu..%lu", lo, hi);
+	cr_assert(hi - lo > 30000000, "jitter should spread the delays");
+	teardown_rules(&f);
+}
+
+Test(act, rate_token_bucket_queues_then_drops)
+{
+	/* 36-byte packets at 288 kbit/s: 1 ms each on the wire. */
+	const char *r[] = { "udp => rate 288kbit limit 3" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 1, 1);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert_eq(d.delay_ns, 1000000);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert_eq(d.delay_ns, 2000000, "waits behind the first");
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert_eq(d.delay_ns, 3000000);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(d.drop, "the 4th exceeds limit 3");
+	decide(&f, 1, 5000, PKT_DIR_IN, 1000000, &d);
+	cr_assert(!d.drop, "one has left: room again");
+	cr_assert_eq(d.delay_ns, 3000000);
+	decide(&f, 1, 5000, PKT_DIR_IN, 100000000, &d);
+	cr_assert_eq(d.delay_ns, 1000000, "idle link: only its own transmission time");
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->rate_dropped, 1);
+	teardown_rules(&f);
+}
+
+Test(act, tcp_conditions_read_tracker_info)
+{
+	const char *r[] = { "=> drop if state LAST_ACK", "=> delay 1s if retransmission" };
+	struct fixture f = { 0 };
+	struct act_tcp_info ti = { .sender_state = TCPSTATE_LAST_ACK };
+	struct act_input in = { .v = &f.v, .dir = PKT_DIR_IN, .tcp = &ti };
+	struct act_decision d;
+
+	setup_rules(&f, r, 2, 1);
+	cr_assert_eq(pkt_parse(&f.v, f.buf, udp4(f.buf, 1, 2)), 0);
+	flow_table_identify(f.flows, &f.v, 0, &in.id);
+	act_decide(f.ctx, &in, &d);
+	cr_assert(d.drop);
+	ti.sender_state = TCPSTATE_ESTABLISHED;
+	ti.retransmission = true;
+	act_decide(f.ctx, &in, &d);
+	cr_assert(!d.drop && d.delay_ns == 1000000000ull);
+	in.tcp = NULL;
+	act_decide(f.ctx, &in, &d);
+	cr_assert(!d.drop && !d.delay_ns, "without tracker info TCP conditions do not hold");
+	teardown_rules(&f);
+}
+
+Test(act, corrupt_flips_one_payload_bit_and_fixes_checksum)
+{
+	const char *r[] = { "udp => corrupt" };
+	struct fixture f = { 0 };
+	struct act_input in = { .v = &f.v };
+	uint8_t orig[64];
+	int bits = 0;
+
+	setup_rules(&f, r, 1, 1);
+	size_t n = udp4(f.buf, 1, 2);
+	cr_assert_eq(pkt_parse(&f.v, f.buf, n), 0);
+	memcpy(orig, f.buf, n);
+	flow_table_identify(f.flows, &f.v, 0, &in.id);
+	cr_assert_eq(act_corrupt(f.ctx, &in, f.buf, n), 0);
+	for (size_t i = 28; i < n; i++)
+		bits += __builtin_popcount(orig[i] ^ f.buf[i]);
+	cr_assert_eq(bits, 1, "exactly one payload bit flips");
+	cr_assert_arr_eq(orig, f.buf, 10, "the IP header is untouched");
+	cr_assert_arr_eq(orig + 12, f.buf + 12, 8, "the addresses are untouched");
+	cr_assert_arr_eq(orig + 20, f.buf + 20, 6, "the UDP ports and length are untouched");
+	teardown_rules(&f);
+}
+
+Test(act, swap_resets_state)
+{
+	const char *r[] = { "udp => drop, first 1" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+	struct rule_set *rs2 = rule_set_new();
+	struct rule_error e;
+
+	setup_rules(&f, r, 1, 1);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(d.drop);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(!d.drop);
+	cr_assert_eq(rule_set_add_line(rs2, "udp => drop, first 1", "t", 1, &e), 0);
+	cr_assert_eq(act_ctx_swap(f.ctx, rs2, 0), 0);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(d.drop, "the new set starts afresh");
+	act_ctx_free(f.ctx);
+	f.ctx = NULL;
+	rule_set_free(rs2);
+	teardown_rules(&f);
+}

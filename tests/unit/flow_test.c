@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "flow.h"
+
+static struct pkt_view udp(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport)
+{
+	struct pkt_view v = { 0 };
+
+	v.family = 4;
+	v.l4proto = 17;
+	v.has_l4 = true;
+	memcpy(v.saddr, &src, 4);
+	memcpy(v.daddr, &dst, 4);
+	v.sport = sport;
+	v.dport = dport;
+	return v;
+}
+
+Test(flow, ordinals_per_flow_and_way)
+{
+	struct flow_table *t = flow_table_new(16);
+	struct pkt_view ab = udp(1, 1000, 2, 53), ba = udp(2, 53, 1, 1000), other = udp(3, 1, 2, 53);
+	struct flow_id a, b;
+
+	flow_table_identify(t, &ab, 0, &a);
+	cr_assert_eq(a.ordinal, 1);
+	flow_table_identify(t, &ab, 0, &a);
+	cr_assert_eq(a.ordinal, 2);
+	flow_table_identify(t, &other, 0, &b);
+	cr_assert_eq(b.ordinal, 1);
+	flow_table_identify(t, &ba, 0, &b);
+	cr_assert_eq(b.ordinal, 1, "the reply way counts on its own");
+	cr_assert_eq(b.hash, a.hash, "both ways are one flow");
+	cr_assert_neq(b.way, a.way);
+	cr_assert_eq(flow_table_count(t), 2);
+	flow_table_free(t);
+}
+
+Test(flow, eviction_at_the_cap)
+{
+	struct flow_table *t = flow_table_new(8);
+	struct flow_id id;
+
+	for (uint16_t i = 0; i < 100; i++) {
+		struct pkt_view v = udp(1, i, 2, 53);
+
+		flow_table_identify(t, &v, i, &id);
+		cr_assert_eq(id.ordinal, 1);
+	}
+	cr_assert_leq(flow_table_count(t), 8);
+	cr_assert_eq(flow_table_evictions(t), 92);
+	/* The newest flow is still known. */
+	struct pkt_view last = udp(1, 99, 2, 53);
+	flow_table_identify(t, &last, 100, &id);
+	cr_assert_eq(id.ordinal, 2);
+	flow_table_free(t);
+}

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "sched.h"
+
+static struct rng R = { .seed = 42 };
+
+Test(sched, pops_in_deadline_then_insertion_order)
+{
+	struct sched *s = sched_new(16);
+	struct sched_entry e[6] = { 0 };
+	uint64_t dl[6] = { 50, 10, 30, 10, 20, 30 };
+	int want[6] = { 1, 3, 4, 2, 5, 0 };
+
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(sched_push(s, &e[i], dl[i]), 0);
+	cr_assert_eq(sched_count(s), 6);
+	for (int i = 0; i < 6; i++) {
+		struct sched_entry *x = sched_pop_due(s, 100, &R);
+
+		cr_assert_not_null(x);
+		cr_assert_eq(x - e, want[i], "pop %d gave entry %td, want %d", i, x - e, want[i]);
+	}
+	cr_assert_null(sched_pop_due(s, 100, &R));
+	sched_free(s);
+}
+
+Test(sched, nothing_before_its_deadline)
+{
+	struct sched *s = sched_new(4);
+	struct sched_entry a = { 0 };
+
+	sched_push(s, &a, 1000);
+	cr_assert_null(sched_pop_due(s, 999, &R));
+	cr_assert_eq(sched_pop_due(s, 1000, &R), &a);
+	sched_free(s);
+}
+
+Test(sched, bound_is_enforced)
+{
+	struct sched *s = sched_new(2);
+	struct sched_entry e[3] = { 0 };
+
+	cr_assert_eq(sched_push(s, &e[0], 1), 0);
+	cr_assert_eq(sched_push(s, &e[1], 2), 0);
+	cr_assert_eq(sched_push(s, &e[2], 3), -ENOSPC);
+	cr_assert_eq(sched_pop(s), &e[0]);
+	cr_assert_eq(sched_push(s, &e[2], 3), 0);
+	sched_free(s);
+}
+
+Test(sched, random_heap_stays_sorted)
+{
+	enum { N = 2000 };
+	struct sched *s = sched_new(N);
+	struct sched_entry *e = calloc(N, sizeof(*e));
+	uint64_t last = 0;
+
+	srand(7);
+	for (int i = 0; i < N; i++)
+		sched_push(s, &e[i], (uint64_t)(rand() % 500));
+	for (int i = 0; i < N; i++) {
+		struct sched_entry *x = sched_pop(s);
+
+		cr_assert_geq(x->deadline, last);
+		last = x->deadline;
+	}
+	free(e);
+	sched_free(s);
+}
+
+/* Release order of one full group of n, as entry indexes. */
+static void group_order(uint64_t seed, uint32_t n, int *out)
+{
+	struct rng r = { .seed = seed };
+	struct sched *s = sched_new(64);
+	struct sched_entry e[16] = { 0 };
+
+	for (uint32_t i = 0; i < n; i++)
+		cr_assert_eq(sched_reorder_add(s, 0, n, 100000, &e[i], 10, &r), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		struct sched_entry *x = sched_pop_due(s, 10, &r);
+
+		cr_assert_not_null(x, "full group must be released at once");
+		out[i] = (int)(x - e);
+	}
+	sched_free(s);
+}
+
+Test(sched, reorder_group_is_a_seeded_permutation)
+{
+	int a[8], b[8], c[8], seen[8] = { 0 };
+	bool differs = false, moved = false;
+
+	group_order(1, 8, a);
+	group_order(1, 8, b);
+	group_order(2, 8, c);
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(a[i], b[i], "same seed, same permutation");
+		seen[a[i]]++;
+		differs |= a[i] != c[i];
+		moved |= a[i] != i;
+	}
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(seen[i], 1);
+	cr_assert(differs, "another seed gives another permutation");
+	cr_assert(moved, "a permutation of 8 should move something");
+}
+
+Test(sched, partial_group_leaves_at_timeout)
+{
+	struct sched *s = sched_new(16);
+	struct sched_entry e[3] = { 0 };
+	int seen[3] = { 0 };
+
+	for (int i = 0; i < 3; i++)
+		sched_reorder_add(s, 5, 4, 100, &e[i], 1000 + (uint64_t)i, &R);
+	cr_assert_null(sched_pop_due(s, 1099, &R), "held until the first member's timeout");
+	for (int i = 0; i < 3; i++) {
+		struct sched_entry *x = sched_pop_due(s, 1100, &R);
+
+		cr_assert_not_null(x);
+		seen[x - e]++;
+	}
+	cr_assert(seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
+	cr_assert_eq(sched_count(s), 0);
+	sched_free(s);
+}
+
+Test(sched, group_member_keeps_its_extra_delay)
+{
+	struct sched *s = sched_new(16);
+	struct sched_entry e[2] = { 0 };
+
+	e[0].after_group_ns = 500;
+	sched_reorder_add(s, 0, 2, 100, &e[0], 0, &R);
+	sched_reorder_add(s, 0, 2, 100, &e[1], 0, &R);
+	cr_assert_eq(sched_pop_due(s, 0, &R), &e[1]);
+	cr_assert_null(sched_pop_due(s, 499, &R));
+	cr_assert_eq(sched_pop_due(s, 500, &R), &e[0]);
+	sched_free(s);
+}
+
+Test(sched, early_pop_of_group_member_keeps_the_rest)
+{
+	struct sched *s = sched_new(16);
+	struct sched_entry e[3] = { 0 };
+
+	for (int i = 0; i < 3; i++)
+		sched_reorder_add(s, 0, 4, 100, &e[i], 0, &R);
+	cr_assert_not_null(sched_pop(s));
+	cr_assert_eq(sched_count(s), 2);
+	cr_assert_not_null(sched_pop_due(s, 100, &R));
+	cr_assert_not_null(sched_pop_due(s, 100, &R));
+	cr_assert_eq(sched_count(s), 0);
+	sched_free(s);
+}
