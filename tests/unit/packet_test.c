@@ -526,8 +526,13 @@ Test(packet, v6_two_fragment_headers)
 	size_t len = mk_v6_ext(p, 0x0001);
 	struct pkt_view v;
 
-	/* Turn the destination options into a second fragment header. */
+	/*
+	 * Turn the destination options into a first-fragment header; the
+	 * second one then follows at offset 56.
+	 */
 	p[40] = IPPROTO_FRAGMENT;
+	p[48] = IPPROTO_FRAGMENT;
+	put16(p + 50, 0x0001);
 	cr_assert_eq(pkt_parse(&v, p, len), -EBADMSG);
 }
 
