@@ -117,6 +117,10 @@ spawn()
 	local out=$1 err=$2 ns=$3
 
 	shift 3
+	# Truncate here, not only in the child's redirection: a reader polling
+	# ERR right after the fork must not see the previous program's lines.
+	: >"$out"
+	: >"$err"
 	ip netns exec "$ns" "$@" >"$out" 2>"$err" &
 	SPAWNED=$!
 	PIDS+=("$SPAWNED")
@@ -279,6 +283,21 @@ nfqueue_counter()
 # it cannot run.  stop_prog CONFIG: stop it and leave the number of packets
 # it saw in RES.
 PROG_PID=
+
+# wait_ready PID SECONDS ERRFILE: wait for the "running" line, giving up
+# early when the program has already exited.
+wait_ready()
+{
+	local tries=$(($2 * 20))
+
+	while ((tries-- > 0)); do
+		grep -q -E '(nfq_accept|faultline): running' "$3" && return 0
+		alive "$1" || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
 start_prog()
 {
 	case $1 in
@@ -292,8 +311,7 @@ start_prog()
 		;;
 	esac
 	PROG_PID=$SPAWNED
-	if ! wait_for 10 grep -q -E '(nfq_accept|faultline): running' \
-			"$TMP/prog.err"; then
+	if ! wait_ready "$PROG_PID" 10 "$TMP/prog.err"; then
 		log "  $1: program did not become ready:"
 		sed 's/^/    | /' "$TMP/prog.err" >&2 || true
 		stop_prog_raw

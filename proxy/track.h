@@ -48,6 +48,8 @@ void track_config_default(struct track_config *c);
 struct track *track_new(const struct track_config *c);
 /* Free the tracker. No events are emitted; NULL-safe. */
 void track_free(struct track *t);
+/* Bytes of one flow entry (at most 256), for sizing and benchmarks. */
+size_t track_entry_size(void);
 
 /* Segment classes, a uint32_t mask in struct track_seg. */
 enum track_class {

@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config clang
 	libnetfilter-queue-dev libmnl-dev libuv1-dev libpcap-dev libcriterion-dev
-	iptables iproute2 iputils-ping iperf3 socat netcat-openbsd curl tcpdump tshark python3)
+	iptables iproute2 iputils-ping iperf3 socat netcat-openbsd curl tcpdump tshark python3 jq)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -17,9 +17,9 @@ for ipt in iptables ip6tables; do
 done
 # iptables-save of $NS_B without comment lines and packet counters.
 ipt_state() {
-	ip netns exec "$NS_B" iptables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'
+	ip netns exec "$NS_B" iptables-save | sed -e '/^#/d' -e 's/\[[0-9]*:[0-9]*\]//'
 	echo "--- ip6"
-	ip netns exec "$NS_B" ip6tables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'
+	ip netns exec "$NS_B" ip6tables-save | sed -e '/^#/d' -e 's/\[[0-9]*:[0-9]*\]//'
 }
 ipt_state >"$T/ipt.before"
 
@@ -37,8 +37,10 @@ log "faultline killed with SIGKILL"
 wait "$SEND_PID" || fail "sender failed"
 udp_recv_wait
 
-ip netns exec "$NS_B" iptables-save | grep -q '^:FAULTLINE-4242 ' || fail "expected the chain to stay after kill -9"
-ip netns exec "$NS_B" ip6tables-save | grep -q '^:FAULTLINE-4242 ' || fail "expected the ip6 chain to stay after kill -9"
+for ipt in iptables ip6tables; do
+	ip netns exec "$NS_B" $ipt-save >"$T/save"
+	grep -q '^:FAULTLINE-4242 ' "$T/save" || fail "$ipt: expected the chain to stay after kill -9"
+done
 
 uniq=$(json "$T/recv.json" 'd["unique"]')
 maxseq=$(json "$T/recv.json" 'max(d["order"] or [-1])')

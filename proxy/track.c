@@ -1,0 +1,1520 @@
+// SPDX-License-Identifier: MIT
+/*
+ * track: the shadow TCP state tracker (see track.h for the two views).
+ *
+ * The table is a preallocated pool of fixed 256-byte entries chained from a
+ * power-of-two bucket array, both sized at track_new(). Index 0 means "none"
+ * everywhere, so a zeroed entry is an unlinked one. Every entry is on one of
+ * two lists: 'live' ordered by last activity (idle expiry, eviction), or
+ * 'timer' ordered by deadline (TIME_WAIT, or a closed flow lingering so
+ * that late segments are still recognised as stale). Deadlines are now + a
+ * constant and now never goes back, so appending keeps both lists sorted.
+ *
+ * The ingress classification follows Wireshark's
+ * tcp_analyze_sequence_number() check for check, with the per-direction
+ * state Wireshark keeps cut down to fixed fields: its list of unacked
+ * segments becomes the range [peer's last ACK, nextseq) minus the latest
+ * range never captured. Wireshark uses 0 as "unset"; here flags do, so a
+ * sequence number of 0 is an ordinary one.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "track.h"
+
+/* Sequence space comparisons modulo 2^32 (RFC 9293 3.4). */
+static inline bool seq_lt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+static inline bool seq_le(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) <= 0;
+}
+
+#define seq_gt(a, b) seq_lt(b, a)
+#define seq_ge(a, b) seq_le(b, a)
+
+/* [a0, a1) and [b0, b1) share a sequence number. */
+static inline bool seq_overlap(uint32_t a0, uint32_t a1, uint32_t b0, uint32_t b1)
+{
+	return seq_lt(a0, b1) && seq_lt(b0, a1);
+}
+
+/*
+ * Per-direction times are kept in 32-bit ticks of 1024 ns. They are only
+ * ever subtracted (wrap-safe below 73 minutes) to compare with Wireshark's
+ * 20 ms and initial-RTT windows, and 32 bits keep the entry within 256 bytes.
+ */
+#define TICK_SHIFT 10
+#define FASTRT_TICKS (20000000u >> TICK_SHIFT)
+#define OOO_DEFAULT_TICKS (3000000u >> TICK_SHIFT)
+
+static inline uint32_t tick(uint64_t ns)
+{
+	return (uint32_t)(ns >> TICK_SHIFT);
+}
+
+/* struct dir flags */
+enum {
+	D_SEEN = 1u << 0,	/* a segment of this direction was captured */
+	D_ISN = 1u << 1,
+	D_NXT = 1u << 2,	/* nxt valid (Wireshark nextseq != 0) */
+	D_WIN = 1u << 3,
+	D_ACK = 1u << 4,	/* the last segment had ACK (Wireshark lastack != 0) */
+	D_FIN = 1u << 5,	/* fin_seq valid */
+	D_FIN_DLV = 1u << 6,	/* the FIN went on to the receiver at least once */
+	D_FIN_RCVD = 1u << 7,	/* the receiver took the FIN in sequence */
+	D_RCV = 1u << 8,	/* rcv_nxt valid */
+	D_OOO = 1u << 9,	/* [ooo_lo, ooo_hi) valid */
+	D_HOLE = 1u << 10,	/* [hole_lo, hole_hi) valid */
+	D_GAP_FL = 1u << 11,	/* the receiver has a gap that faultline made */
+	D_DUP_FL = 1u << 12,	/* the receiver got data twice because of faultline */
+	D_DATA = 1u << 13,	/* new data was sent (first-data is over) */
+	D_HS_ACK = 1u << 14,	/* the handshake ACK (or SYN/ACK) was sent */
+	D_LASTLEN0 = 1u << 15,	/* Wireshark lastacklen == 0 */
+};
+
+/* struct dir lflags: the last segment's analysis, and options */
+enum {
+	L_KA = 1u << 0,
+	L_ZWP = 1u << 1,
+	L_SACK = 1u << 2,
+	L_TS = 1u << 3,		/* ts_last valid */
+};
+
+/*
+ * One direction: the stream sent by one endpoint. The ingress fields
+ * describe what was captured, rcv_nxt/ooo what its receiver was given.
+ */
+struct dir {
+	uint32_t isn;
+	uint32_t nxt;		/* highest seq+len(+SYN/FIN) captured */
+	uint32_t fin_seq;
+	uint32_t last_ack;	/* ack field of the last segment */
+	uint32_t hole_lo, hole_hi; /* latest range never captured */
+	uint32_t rcv_nxt;	/* the receiver's RCV.NXT for this stream */
+	uint32_t ooo_lo, ooo_hi; /* one block the receiver holds past rcv_nxt */
+	uint32_t ts_last;	/* last TSval */
+	uint32_t last_t;	/* ticks of the last segment captured */
+	uint16_t win;		/* raw window of the last segment */
+	uint16_t dupacks;
+	uint16_t mss;
+	uint16_t flags;
+	uint8_t lflags;
+	int8_t wscale;		/* from the SYN; -1 absent */
+	uint8_t pad[2];
+};
+
+/* flow fflags */
+enum {
+	F_PICKUP = 1u << 0,
+	F_REUSE = 1u << 1,
+	F_TIMER = 1u << 2,	/* on the timer list, tkey is a deadline */
+	F_SYN_T = 1u << 3,	/* irtt holds the tick of the last SYN */
+	F_IRTT = 1u << 4,	/* irtt holds the initial RTT */
+	F_PASSIVE0 = 1u << 5,	/* endpoint 0 went to SYN_RECEIVED from LISTEN */
+};
+
+/* record rflags */
+enum {
+	R_USED = 1u << 0,
+	R_DIR1 = 1u << 1,	/* sent by endpoint 1 */
+	R_ACK = 1u << 2,	/* a pure ACK: seq holds its ack */
+	R_HOLD = 1u << 3,	/* held by faultline (else dropped) */
+};
+
+#define NREC 3
+
+/*
+ * What faultline did to a recent segment, so that the retransmission or
+ * dup ACK it provokes can name it.
+ */
+struct rec {
+	uint32_t seq, end;
+	uint32_t segno;
+};
+
+struct flow {
+	uint8_t addr[2][16];	/* endpoint 0, endpoint 1 */
+	uint16_t port[2];
+	uint8_t family;
+	uint8_t fflags;
+	uint8_t st[2];		/* enum tcpstate */
+	uint32_t hnext;		/* bucket chain; free list */
+	uint32_t lprev, lnext;
+	uint32_t nsegs;
+	uint64_t id;
+	uint64_t tkey;		/* live: last activity; timer: deadline */
+	uint16_t reached[2];
+	uint32_t irtt;		/* ticks; see F_SYN_T and F_IRTT */
+	uint32_t n_retrans, n_retrans_fl;
+	uint32_t n_ooo, n_ooo_fl;
+	uint32_t n_dupack, n_dupack_fl;
+	struct rec rec[NREC];
+	uint8_t rflags[NREC];
+	uint8_t pad;
+	struct dir d[2];
+};
+
+_Static_assert(sizeof(struct flow) <= 256, "a flow entry must fit in 256 bytes");
+
+struct list {
+	uint32_t head, tail;
+};
+
+struct track {
+	struct track_config cfg;
+	struct flow *pool;	/* cap + 1 entries; [0] is never used */
+	uint32_t *bucket;
+	uint32_t mask;
+	uint32_t cap;
+	uint32_t hwm;		/* entries [1, hwm] were handed out once */
+	uint32_t free_head;
+	struct list live, timer;
+	uint64_t next_id;
+	uint64_t t0;
+	bool t0_set;
+	track_event_cb cb;
+	void *cb_data;
+	struct track_stats st;
+};
+
+/* The segment being processed, for events; v is NULL for a timer. */
+struct segctx {
+	uint64_t now;
+	const struct pkt_view *v;
+	uint32_t segno;
+};
+
+#define TRACK_MAX_FLOWS (1u << 26)
+
+void track_config_default(struct track_config *c)
+{
+	c->time_wait_ns = 60ull * 1000000000ull;
+	c->idle_ns = 300ull * 1000000000ull;
+	c->max_flows = 262144;
+}
+
+struct track *track_new(const struct track_config *c)
+{
+	struct track *t;
+	uint32_t nb = 1;
+
+	if (!c->max_flows || c->max_flows > TRACK_MAX_FLOWS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->cfg = *c;
+	t->cap = c->max_flows;
+	while (nb < t->cap)
+		nb <<= 1;
+	t->mask = nb - 1;
+	/*
+	 * calloc of this size maps fresh zero pages, so a big table costs
+	 * address space only until flows arrive.
+	 */
+	t->pool = calloc((size_t)t->cap + 1, sizeof(*t->pool));
+	if (!t->pool)
+		goto err_pool;
+	t->bucket = calloc(nb, sizeof(*t->bucket));
+	if (!t->bucket)
+		goto err_bucket;
+	t->next_id = 1;
+	return t;
+
+err_bucket:
+	free(t->pool);
+err_pool:
+	free(t);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void track_free(struct track *t)
+{
+	if (!t)
+		return;
+	free(t->bucket);
+	free(t->pool);
+	free(t);
+}
+
+size_t track_entry_size(void)
+{
+	return sizeof(struct flow);
+}
+
+void track_set_event_cb(struct track *t, track_event_cb cb, void *data)
+{
+	t->cb = cb;
+	t->cb_data = data;
+}
+
+void track_get_stats(const struct track *t, struct track_stats *st)
+{
+	*st = t->st;
+}
+
+/* ---- hashing and lookup ---- */
+
+static inline uint64_t fmix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ull;
+	k ^= k >> 33;
+	return k;
+}
+
+static inline uint64_t load64(const uint8_t *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, sizeof(x));
+	return x;
+}
+
+static inline uint32_t load32(const uint8_t *p)
+{
+	uint32_t x;
+
+	memcpy(&x, p, sizeof(x));
+	return x;
+}
+
+static inline uint64_t ep_hash(uint8_t family, const uint8_t *a, uint16_t port)
+{
+	if (family == 4)
+		return fmix64(((uint64_t)load32(a) << 16 | port) + 4);
+	return fmix64(load64(a) ^ fmix64(load64(a + 8) ^ ((uint64_t)port << 48 | 6)));
+}
+
+/* Adding the endpoint hashes makes both directions land on one bucket. */
+static inline uint32_t tuple_bucket(const struct track *t, uint8_t family,
+				    const uint8_t *a, uint16_t ap,
+				    const uint8_t *b, uint16_t bp)
+{
+	uint64_t h = ep_hash(family, a, ap) + ep_hash(family, b, bp);
+
+	return (uint32_t)(h ^ h >> 32) & t->mask;
+}
+
+static inline bool addr_eq(uint8_t family, const uint8_t *a, const uint8_t *b)
+{
+	if (family == 4)
+		return load32(a) == load32(b);
+	return load64(a) == load64(b) && load64(a + 8) == load64(b + 8);
+}
+
+/* Returns the entry index for v's tuple, or 0; *e is the sender's endpoint. */
+static uint32_t lookup(const struct track *t, const struct pkt_view *v, int *e)
+{
+	uint32_t i = t->bucket[tuple_bucket(t, v->family, v->saddr, v->sport,
+					    v->daddr, v->dport)];
+
+	for (; i; i = t->pool[i].hnext) {
+		const struct flow *f = &t->pool[i];
+
+		if (f->family != v->family)
+			continue;
+		if (f->port[0] == v->sport && f->port[1] == v->dport &&
+		    addr_eq(f->family, f->addr[0], v->saddr) &&
+		    addr_eq(f->family, f->addr[1], v->daddr)) {
+			*e = 0;
+			return i;
+		}
+		if (f->port[0] == v->dport && f->port[1] == v->sport &&
+		    addr_eq(f->family, f->addr[0], v->daddr) &&
+		    addr_eq(f->family, f->addr[1], v->saddr)) {
+			*e = 1;
+			return i;
+		}
+	}
+	return 0;
+}
+
+static void unhash(struct track *t, uint32_t idx)
+{
+	struct flow *f = &t->pool[idx];
+	uint32_t *p = &t->bucket[tuple_bucket(t, f->family, f->addr[0], f->port[0],
+					      f->addr[1], f->port[1])];
+
+	while (*p && *p != idx)
+		p = &t->pool[*p].hnext;
+	if (*p)
+		*p = f->hnext;
+	f->hnext = 0;
+}
+
+/* ---- lists ---- */
+
+static void list_unlink(struct track *t, struct list *l, uint32_t idx)
+{
+	struct flow *f = &t->pool[idx];
+
+	if (f->lprev)
+		t->pool[f->lprev].lnext = f->lnext;
+	else
+		l->head = f->lnext;
+	if (f->lnext)
+		t->pool[f->lnext].lprev = f->lprev;
+	else
+		l->tail = f->lprev;
+	f->lprev = f->lnext = 0;
+}
+
+static void list_append(struct track *t, struct list *l, uint32_t idx)
+{
+	struct flow *f = &t->pool[idx];
+
+	f->lnext = 0;
+	f->lprev = l->tail;
+	if (l->tail)
+		t->pool[l->tail].lnext = idx;
+	else
+		l->head = idx;
+	l->tail = idx;
+}
+
+static inline struct list *flow_list(struct track *t, const struct flow *f)
+{
+	return (f->fflags & F_TIMER) ? &t->timer : &t->live;
+}
+
+static inline uint32_t flow_idx(const struct track *t, const struct flow *f)
+{
+	return (uint32_t)(f - t->pool);
+}
+
+/* (Re)start the flow's 2*MSL deadline from now. */
+static void timer_arm(struct track *t, struct flow *f, uint64_t now)
+{
+	uint32_t idx = flow_idx(t, f);
+
+	list_unlink(t, flow_list(t, f), idx);
+	f->fflags |= F_TIMER;
+	f->tkey = now + t->cfg.time_wait_ns;
+	list_append(t, &t->timer, idx);
+}
+
+static inline bool closedish(uint8_t s)
+{
+	return s == TCPSTATE_CLOSED || s == TCPSTATE_LISTEN || s == TCPSTATE_TIME_WAIT;
+}
+
+/* No endpoint holds a live connection any more. */
+static inline bool flow_finished(const struct flow *f)
+{
+	return closedish(f->st[0]) && closedish(f->st[1]);
+}
+
+static inline bool flow_stale(const struct flow *f)
+{
+	return (f->st[0] == TCPSTATE_CLOSED || f->st[0] == TCPSTATE_TIME_WAIT) &&
+	       (f->st[1] == TCPSTATE_CLOSED || f->st[1] == TCPSTATE_TIME_WAIT);
+}
+
+/* Put the flow on the list its states call for and note the activity. */
+static void flow_place(struct track *t, struct flow *f, uint64_t now)
+{
+	uint32_t idx = flow_idx(t, f);
+	bool want_timer = f->st[0] == TCPSTATE_TIME_WAIT ||
+			  f->st[1] == TCPSTATE_TIME_WAIT || flow_finished(f);
+
+	if (f->fflags & F_TIMER) {
+		if (want_timer)
+			return;
+		list_unlink(t, &t->timer, idx);
+		f->fflags &= ~F_TIMER;
+		f->tkey = now;
+		list_append(t, &t->live, idx);
+		return;
+	}
+	if (want_timer) {
+		timer_arm(t, f, now);
+		return;
+	}
+	f->tkey = now;
+	if (t->live.tail != idx) {
+		list_unlink(t, &t->live, idx);
+		list_append(t, &t->live, idx);
+	}
+}
+
+/* ---- events ---- */
+
+static void fill_addrs(const struct flow *f, struct track_addrs *a)
+{
+	a->family = f->family;
+	memcpy(a->addr, f->addr, sizeof(a->addr));
+	a->port[0] = f->port[0];
+	a->port[1] = f->port[1];
+}
+
+static void fill_summary(const struct flow *f, struct track_summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->flow = f->id;
+	fill_addrs(f, &s->addrs);
+	for (int i = 0; i < 2; i++) {
+		s->reached[i] = f->reached[i];
+		s->state[i] = f->st[i];
+	}
+	s->pickup = f->fflags & F_PICKUP;
+	s->reuse = f->fflags & F_REUSE;
+	s->segments = f->nsegs;
+	s->retransmissions = f->n_retrans;
+	s->retransmissions_faultline = f->n_retrans_fl;
+	s->out_of_order = f->n_ooo;
+	s->out_of_order_faultline = f->n_ooo_fl;
+	s->dup_acks = f->n_dupack;
+	s->dup_acks_faultline = f->n_dupack_fl;
+}
+
+static void ev_init(const struct track *t, const struct flow *f,
+		    enum track_ev_type type, const struct segctx *c,
+		    struct track_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->t_ns = c->now > t->t0 ? c->now - t->t0 : 0;
+	ev->flow = f->id;
+	fill_addrs(f, &ev->addrs);
+	if (c->v) {
+		ev->seg = c->segno;
+		ev->has_seg = true;
+		ev->seq = c->v->seq;
+		ev->ack = c->v->ack;
+		ev->len = c->v->payload_len;
+		ev->tcp_flags = c->v->tcp_flags;
+	}
+}
+
+static void emit_class(struct track *t, const struct flow *f, int e,
+		       const struct segctx *c, uint32_t classes,
+		       uint32_t caused_by, bool egress)
+{
+	struct track_event ev;
+
+	if (!t->cb)
+		return;
+	ev_init(t, f, TRACK_EV_CLASS, c, &ev);
+	ev.endpoint = (uint8_t)e;
+	ev.classes = classes;
+	ev.caused_by = caused_by;
+	ev.egress = egress;
+	t->cb(t->cb_data, &ev);
+}
+
+static void set_state(struct track *t, struct flow *f, int e, uint8_t s,
+		      const struct segctx *c)
+{
+	struct track_event ev;
+	uint8_t old = f->st[e];
+
+	if (old == s)
+		return;
+	f->st[e] = s;
+	f->reached[e] |= TRACK_STATE_BIT(s);
+	/* Entering TIME_WAIT starts 2*MSL, whatever the other side does. */
+	if (s == TCPSTATE_TIME_WAIT)
+		timer_arm(t, f, c->now);
+	if (!t->cb)
+		return;
+	ev_init(t, f, TRACK_EV_TRANSITION, c, &ev);
+	ev.endpoint = (uint8_t)e;
+	ev.old_state = old;
+	ev.new_state = s;
+	t->cb(t->cb_data, &ev);
+}
+
+/* ---- entry lifecycle ---- */
+
+static void flow_end(struct track *t, uint32_t idx, enum track_end_reason why,
+		     uint64_t now)
+{
+	struct flow *f = &t->pool[idx];
+
+	if (t->cb) {
+		struct segctx c = { .now = now };
+		struct track_summary s;
+		struct track_event ev;
+
+		fill_summary(f, &s);
+		ev_init(t, f, TRACK_EV_FLOW_END, &c, &ev);
+		ev.reason = why;
+		ev.summary = &s;
+		t->cb(t->cb_data, &ev);
+	}
+	switch (why) {
+	case TRACK_END_TIME_WAIT:
+	case TRACK_END_CLOSED:
+		t->st.expired_time_wait++;
+		break;
+	case TRACK_END_IDLE:
+		t->st.expired_idle++;
+		break;
+	case TRACK_END_EVICTED:
+		t->st.evicted++;
+		break;
+	case TRACK_END_REUSED:
+		break;
+	}
+	list_unlink(t, flow_list(t, f), idx);
+	unhash(t, idx);
+	memset(f, 0, sizeof(*f));
+	f->hnext = t->free_head;
+	t->free_head = idx;
+	t->st.flows_active--;
+}
+
+/* The deadline of a flow on the timer list passed. */
+static void timer_expire(struct track *t, uint32_t idx, uint64_t now)
+{
+	struct flow *f = &t->pool[idx];
+	struct segctx c = { .now = now };
+	bool tw = false;
+
+	for (int e = 0; e < 2; e++) {
+		if (f->st[e] == TCPSTATE_TIME_WAIT) {
+			set_state(t, f, e, TCPSTATE_CLOSED, &c);
+			tw = true;
+		}
+	}
+	if (flow_finished(f)) {
+		flow_end(t, idx, tw ? TRACK_END_TIME_WAIT : TRACK_END_CLOSED, now);
+		return;
+	}
+	/* The TIME_WAIT side is gone; the other is still live (LAST_ACK). */
+	list_unlink(t, &t->timer, idx);
+	f->fflags &= ~F_TIMER;
+	f->tkey = now;
+	list_append(t, &t->live, idx);
+}
+
+void track_expire(struct track *t, uint64_t now)
+{
+	uint32_t idx;
+
+	while ((idx = t->timer.head) && t->pool[idx].tkey <= now)
+		timer_expire(t, idx, now);
+	if (!t->cfg.idle_ns)
+		return;
+	while ((idx = t->live.head) && t->pool[idx].tkey + t->cfg.idle_ns <= now)
+		flow_end(t, idx, TRACK_END_IDLE, now);
+}
+
+/*
+ * Expire the found entry now if its time is up, so a late segment meets
+ * what the hosts have (nothing) even if track_expire() was not called.
+ * Returns false if the entry is gone.
+ */
+static bool still_alive(struct track *t, uint32_t idx, uint64_t now)
+{
+	struct flow *f = &t->pool[idx];
+
+	if (f->fflags & F_TIMER) {
+		if (f->tkey > now)
+			return true;
+		timer_expire(t, idx, now);
+		return t->pool[idx].id != 0;
+	}
+	if (t->cfg.idle_ns && f->tkey + t->cfg.idle_ns <= now) {
+		flow_end(t, idx, TRACK_END_IDLE, now);
+		return false;
+	}
+	return true;
+}
+
+static uint32_t flow_alloc(struct track *t, uint64_t now)
+{
+	uint32_t idx;
+
+	if (t->free_head) {
+		idx = t->free_head;
+		t->free_head = t->pool[idx].hnext;
+		t->pool[idx].hnext = 0;
+		return idx;
+	}
+	if (t->hwm < t->cap)
+		return ++t->hwm;
+	/*
+	 * Full: a flow that is over (TIME_WAIT or closed) is worth least;
+	 * otherwise the one idle the longest.
+	 */
+	idx = t->timer.head ? t->timer.head : t->live.head;
+	flow_end(t, idx, TRACK_END_EVICTED, now);
+	return flow_alloc(t, now);
+}
+
+/* Copy the tuple so that endpoint 0 is the side 'zero_is_src' names. */
+static void flow_set_tuple(struct flow *f, const struct pkt_view *v, bool zero_is_src)
+{
+	int s = zero_is_src ? 0 : 1;
+
+	f->family = v->family;
+	memcpy(f->addr[s], v->saddr, 16);
+	memcpy(f->addr[!s], v->daddr, 16);
+	f->port[s] = v->sport;
+	f->port[!s] = v->dport;
+}
+
+static void init_state(struct flow *f, int e, uint8_t s)
+{
+	f->st[e] = s;
+	f->reached[e] |= TRACK_STATE_BIT(s);
+}
+
+/*
+ * Give a fresh or reused entry its first states from the segment that
+ * opens it; e is the sender. Returns the classes this adds.
+ */
+static uint32_t flow_start(struct track *t, struct flow *f, int e,
+			   const struct pkt_view *v, const struct segctx *c)
+{
+	uint8_t fl = v->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK | PKT_TCP_RST);
+	uint32_t classes = 0;
+
+	f->id = t->next_id++;
+	t->st.flows_created++;
+	if (fl == PKT_TCP_SYN) {
+		/* The receiver of a SYN is assumed listening; a RST says otherwise. */
+		init_state(f, e, TCPSTATE_CLOSED);
+		init_state(f, !e, TCPSTATE_LISTEN);
+	} else if (fl == (PKT_TCP_SYN | PKT_TCP_ACK)) {
+		/* The SYN was missed: its sender is in SYN_SENT, its ISN is ack-1. */
+		struct dir *cl = &f->d[!e];
+
+		init_state(f, e, TCPSTATE_LISTEN);
+		init_state(f, !e, TCPSTATE_SYN_SENT);
+		cl->isn = v->ack - 1;
+		cl->rcv_nxt = v->ack;
+		cl->flags |= D_ISN | D_RCV;
+	} else {
+		init_state(f, 0, TCPSTATE_ESTABLISHED);
+		init_state(f, 1, TCPSTATE_ESTABLISHED);
+		f->fflags |= F_PICKUP;
+		classes |= TRACK_C_PICKUP;
+	}
+	if (t->cb) {
+		struct track_event ev;
+
+		ev_init(t, f, TRACK_EV_FLOW_NEW, c, &ev);
+		ev.endpoint = (uint8_t)e;
+		t->cb(t->cb_data, &ev);
+	}
+	return classes;
+}
+
+/* ---- records of what faultline did ---- */
+
+static void rec_add(struct flow *f, const struct track_seg *seg, bool hold)
+{
+	bool data = seg->_end != seg->_seq;
+	uint8_t rf = R_USED | (seg->endpoint ? R_DIR1 : 0) | (hold ? R_HOLD : 0);
+	int k = 0;
+
+	if (seg->_flags & PKT_TCP_RST)
+		return;
+	if (!data) {
+		/* A lost or held pure ACK matters by the ack it carries. */
+		if (!(seg->_flags & PKT_TCP_ACK))
+			return;
+		rf |= R_ACK;
+	}
+	for (int i = 0; i < NREC; i++) {
+		if (!(f->rflags[i] & R_USED)) {
+			k = i;
+			break;
+		}
+		if (f->rec[i].segno < f->rec[k].segno)
+			k = i;
+	}
+	f->rflags[k] = rf;
+	f->rec[k].seq = data ? seg->_seq : seg->_ack;
+	f->rec[k].end = seg->_end;
+	f->rec[k].segno = seg->segno;
+}
+
+static inline bool rec_from(const struct flow *f, int i, int e)
+{
+	return (f->rflags[i] & R_USED) && !!(f->rflags[i] & R_DIR1) == !!e;
+}
+
+/* A data record of endpoint e overlapping [lo, hi); 0 if none. */
+static uint32_t rec_data_overlap(const struct flow *f, int e, uint32_t lo, uint32_t hi)
+{
+	uint32_t best = 0;
+
+	for (int i = 0; i < NREC; i++) {
+		if (!rec_from(f, i, e) || (f->rflags[i] & R_ACK))
+			continue;
+		if (!seq_overlap(f->rec[i].seq, f->rec[i].end, lo, hi))
+			continue;
+		if (!best || f->rec[i].segno < best)
+			best = f->rec[i].segno;
+	}
+	return best;
+}
+
+/*
+ * Which faultline action does a retransmission of [seq, end) by e repair?
+ * Its own lost/held copy first, then a lost/held ACK of the peer that
+ * would have covered it.
+ */
+static uint32_t blame_retrans(const struct flow *f, int e, uint32_t seq, uint32_t end)
+{
+	uint32_t n = rec_data_overlap(f, e, seq, end);
+
+	if (n)
+		return n;
+	for (int i = 0; i < NREC; i++) {
+		if (rec_from(f, i, !e) && (f->rflags[i] & R_ACK) &&
+		    seq_gt(f->rec[i].seq, seq) && (!n || f->rec[i].segno < n))
+			n = f->rec[i].segno;
+	}
+	return n;
+}
+
+/* Forget what e's receiver has now been given. */
+static void rec_repaired(struct flow *f, int e, const struct pkt_view *v)
+{
+	const struct dir *d = &f->d[e];
+
+	for (int i = 0; i < NREC; i++) {
+		if (!rec_from(f, i, e) || (f->rflags[i] & R_HOLD))
+			continue;
+		if (f->rflags[i] & R_ACK) {
+			if ((v->tcp_flags & PKT_TCP_ACK) && seq_ge(v->ack, f->rec[i].seq))
+				f->rflags[i] = 0;
+		} else if ((d->flags & D_RCV) && seq_le(f->rec[i].end, d->rcv_nxt)) {
+			f->rflags[i] = 0;
+		}
+	}
+}
+
+static inline bool rec_any(const struct flow *f)
+{
+	return f->rflags[0] | f->rflags[1] | f->rflags[2];
+}
+
+/* ---- ingress: Wireshark's sequence analysis ---- */
+
+/*
+ * Is [seq, seq+len) data captured before and not yet acked? Wireshark
+ * looks for one unacked segment containing it; we only know the unacked
+ * range and the latest capture gap.
+ */
+static bool already_seen(const struct dir *fwd, const struct dir *rev,
+			 uint32_t seq, uint32_t len)
+{
+	if ((rev->flags & D_ACK) && seq_lt(seq, rev->last_ack))
+		return false;
+	if (seq_gt(seq + len, fwd->nxt))
+		return false;
+	if ((fwd->flags & D_HOLE) &&
+	    seq_overlap(seq, seq + len + !len, fwd->hole_lo, fwd->hole_hi))
+		return false;
+	return true;
+}
+
+/*
+ * tcp_analyze_sequence_number(), same checks in the same order; the
+ * comments name Wireshark's flags. Updates the ingress bookkeeping of the
+ * sender's direction and returns the classes.
+ */
+static uint32_t analyze(struct flow *f, int e, const struct pkt_view *v, uint32_t now_t)
+{
+	struct dir *fwd = &f->d[e], *rev = &f->d[!e];
+	uint32_t seq = v->seq, ack = v->ack, len = v->payload_len;
+	uint8_t fl = v->tcp_flags;
+	bool sfr = fl & (PKT_TCP_SYN | PKT_TCP_FIN | PKT_TCP_RST);
+	uint32_t sf = (fl & (PKT_TCP_SYN | PKT_TCP_FIN)) ? 1 : 0;
+	bool nxt_ok = fwd->flags & D_NXT;
+	bool at_nxt = nxt_ok && seq == fwd->nxt;
+	bool lost = false;
+	uint32_t old_nxt = fwd->nxt, nextseq, c = 0;
+
+	/* ZERO_WINDOW_PROBE: a probe never advances nextseq. */
+	if (len == 1 && at_nxt && (rev->flags & D_WIN) && rev->win == 0) {
+		c |= TRACK_C_ZERO_WINDOW_PROBE;
+		goto finished_fwd;
+	}
+	if (v->window == 0 && !sfr)
+		c |= TRACK_C_ZERO_WINDOW;
+	/* LOST_PACKET: "previous segment not captured". */
+	if (nxt_ok && seq_gt(seq, fwd->nxt) && !(fl & PKT_TCP_RST)) {
+		c |= TRACK_C_GAP;
+		lost = true;
+	}
+	if (len <= 1 && nxt_ok && seq == fwd->nxt - 1 && !sfr)
+		c |= TRACK_C_KEEPALIVE;
+	if (len == 0 && at_nxt && ack == fwd->last_ack && !sfr) {
+		bool same_win = (fwd->flags & D_WIN) && v->window == fwd->win;
+
+		if (v->window && (fwd->flags & D_WIN) && !same_win)
+			c |= TRACK_C_WINDOW_UPDATE;
+		if (v->window && same_win && (rev->lflags & L_KA)) {
+			c |= TRACK_C_KEEPALIVE_ACK;
+			goto finished_fwd;
+		}
+	}
+	if (len == 0 && at_nxt && !sfr && v->window == 0 && (fwd->flags & D_WIN) &&
+	    fwd->win == 0 && (ack == fwd->last_ack || ack == fwd->last_ack + 1) &&
+	    (rev->lflags & L_ZWP)) {
+		c |= TRACK_C_ZERO_WINDOW_PROBE_ACK;
+		/* The receiver took the probe byte (Wireshark issue 10745). */
+		if (ack == fwd->last_ack + 1)
+			rev->nxt = ack;
+		goto finished_fwd;
+	}
+	if (len == 0 && at_nxt && ack == fwd->last_ack && !sfr && v->window &&
+	    (fwd->flags & D_WIN) && v->window == fwd->win) {
+		fwd->dupacks++;
+		c |= TRACK_C_DUP_ACK;
+	}
+
+finished_fwd:
+	if (ack != fwd->last_ack)
+		fwd->dupacks = 0;
+	/* An ACK past a zero-window probe reopens the window (issue 8404). */
+	if ((fl & PKT_TCP_ACK) && (rev->flags & D_NXT) && seq_gt(ack, rev->nxt) &&
+	    ack == fwd->last_ack + 1 && at_nxt && (rev->lflags & L_ZWP)) {
+		rev->nxt = ack;
+		c |= TRACK_C_WINDOW_UPDATE;
+	}
+
+	/* RETRANSMISSION / FAST / SPURIOUS / OUT_OF_ORDER */
+	if ((len > 0 || sf) && !(c & TRACK_C_KEEPALIVE)) {
+		bool not_adv = nxt_ok && seq_lt(seq, fwd->nxt);
+		uint32_t dt, thres;
+
+		/* More than one byte from nextseq-1 is new data after a probe. */
+		if (len > 1 && nxt_ok && fwd->nxt - 1 == seq)
+			not_adv = false;
+		if (len > 0 && (rev->flags & D_ACK) && seq_le(seq + len, rev->last_ack)) {
+			c |= TRACK_C_SPURIOUS_RETRANSMISSION | TRACK_C_RETRANSMISSION;
+			goto bookkeeping;
+		}
+		if (!not_adv)
+			goto bookkeeping;
+		dt = (rev->flags & D_SEEN) ? now_t - rev->last_t : UINT32_MAX;
+		if (dt < FASTRT_TICKS && rev->dupacks >= 2 && rev->last_ack == seq) {
+			c |= TRACK_C_FAST_RETRANSMISSION | TRACK_C_RETRANSMISSION;
+			goto bookkeeping;
+		}
+		thres = (f->fflags & F_IRTT) && f->irtt ? f->irtt : OOO_DEFAULT_TICKS;
+		if (dt < thres && !already_seen(fwd, rev, seq, len) &&
+		    (fwd->nxt != seq + len + sf || (fwd->flags & D_LASTLEN0))) {
+			c |= TRACK_C_OUT_OF_ORDER;
+			goto bookkeeping;
+		}
+		c |= TRACK_C_RETRANSMISSION;
+	}
+
+bookkeeping:
+	nextseq = seq + len + sf;
+	if (!nxt_ok || seq_gt(nextseq, old_nxt + sf)) {
+		if (len == 0)
+			fwd->flags |= D_LASTLEN0;
+		else
+			fwd->flags &= ~D_LASTLEN0;
+	}
+	if ((!nxt_ok || seq_gt(nextseq, fwd->nxt)) && !(c & TRACK_C_ZERO_WINDOW_PROBE)) {
+		fwd->nxt = nextseq;
+		fwd->flags |= D_NXT;
+	}
+	if (lost) {
+		fwd->hole_lo = old_nxt;
+		fwd->hole_hi = seq;
+		fwd->flags |= D_HOLE;
+	} else if ((fwd->flags & D_HOLE) && (len || sf) &&
+		   seq_overlap(seq, nextseq, fwd->hole_lo, fwd->hole_hi)) {
+		/* Shrink the hole from the side the segment covers. */
+		if (seq_le(seq, fwd->hole_lo))
+			fwd->hole_lo = nextseq;
+		else if (seq_ge(nextseq, fwd->hole_hi))
+			fwd->hole_hi = seq;
+		if (seq_ge(fwd->hole_lo, fwd->hole_hi))
+			fwd->flags &= ~D_HOLE;
+	}
+	fwd->win = v->window;
+	fwd->last_ack = ack;
+	fwd->last_t = now_t;
+	fwd->flags |= D_SEEN | D_WIN;
+	if (fl & PKT_TCP_ACK)
+		fwd->flags |= D_ACK;
+	else
+		fwd->flags &= ~D_ACK;
+	fwd->lflags &= ~(L_KA | L_ZWP);
+	if (c & TRACK_C_KEEPALIVE)
+		fwd->lflags |= L_KA;
+	if (c & TRACK_C_ZERO_WINDOW_PROBE)
+		fwd->lflags |= L_ZWP;
+	return c;
+}
+
+/* Options and the facts tshark does not classify. */
+static uint32_t note_segment(struct flow *f, int e, const struct pkt_view *v, uint32_t c)
+{
+	struct dir *fwd = &f->d[e], *rev = &f->d[!e];
+	uint8_t fl = v->tcp_flags;
+	uint32_t len = v->payload_len;
+
+	if (fl & PKT_TCP_SYN) {
+		if (!(fwd->flags & D_ISN)) {
+			fwd->isn = v->seq;
+			fwd->flags |= D_ISN;
+		}
+		fwd->mss = v->mss;
+		fwd->wscale = v->wscale;
+		if (v->sack_ok)
+			fwd->lflags |= L_SACK;
+		c |= TRACK_C_HANDSHAKE |
+		     ((fl & PKT_TCP_ACK) ? TRACK_C_SYN_ACK : TRACK_C_SYN);
+		if (fl & PKT_TCP_ACK)
+			fwd->flags |= D_HS_ACK;
+	} else if ((fl & PKT_TCP_ACK) && !(fl & PKT_TCP_RST) &&
+		   !(fwd->flags & D_HS_ACK) && (rev->flags & D_ISN) &&
+		   v->ack == rev->isn + 1) {
+		c |= TRACK_C_HANDSHAKE;
+		fwd->flags |= D_HS_ACK;
+	}
+	if (v->has_ts) {
+		fwd->ts_last = v->ts_val;
+		fwd->lflags |= L_TS;
+	}
+	if ((fl & PKT_TCP_FIN) && !(fwd->flags & D_FIN)) {
+		/* FIN is the last sequence number, also of a GSO super-packet. */
+		fwd->fin_seq = v->seq + len;
+		fwd->flags |= D_FIN;
+	}
+	if (fl & PKT_TCP_FIN)
+		c |= TRACK_C_FIN;
+	if (fl & PKT_TCP_RST)
+		c |= TRACK_C_RST;
+	if (len && !(c & (TRACK_C_RETRANSMISSION | TRACK_C_OUT_OF_ORDER |
+			  TRACK_C_KEEPALIVE | TRACK_C_ZERO_WINDOW_PROBE))) {
+		c |= TRACK_C_NEW_DATA;
+		if (!(fwd->flags & D_DATA) && !(fl & PKT_TCP_SYN) &&
+		    !(f->fflags & F_PICKUP))
+			c |= TRACK_C_FIRST_DATA;
+		fwd->flags |= D_DATA;
+	}
+	if (!len && (fl & PKT_TCP_ACK) &&
+	    !(fl & (PKT_TCP_SYN | PKT_TCP_FIN | PKT_TCP_RST)) &&
+	    !(c & (TRACK_C_DUP_ACK | TRACK_C_WINDOW_UPDATE | TRACK_C_KEEPALIVE |
+		   TRACK_C_KEEPALIVE_ACK | TRACK_C_ZERO_WINDOW_PROBE_ACK |
+		   TRACK_C_HANDSHAKE)))
+		c |= TRACK_C_PURE_ACK;
+	return c;
+}
+
+/* ---- state transitions ---- */
+
+/* The receiver's RCV.NXT moved: take in the out-of-order block it reaches. */
+static void rcv_advance(struct dir *d, uint32_t to)
+{
+	if (!(d->flags & D_RCV) || seq_gt(to, d->rcv_nxt))
+		d->rcv_nxt = to;
+	d->flags |= D_RCV;
+	if ((d->flags & D_OOO) && seq_ge(d->rcv_nxt, d->ooo_lo)) {
+		if (seq_gt(d->ooo_hi, d->rcv_nxt))
+			d->rcv_nxt = d->ooo_hi;
+		d->flags &= ~D_OOO;
+	}
+	if (!(d->flags & D_OOO))
+		d->flags &= ~D_GAP_FL;
+}
+
+/* Endpoint y takes the peer's FIN in sequence (RFC 9293 3.10.7.4, eighth). */
+static void fin_receipt(struct track *t, struct flow *f, int y, const struct segctx *c)
+{
+	switch (f->st[y]) {
+	case TCPSTATE_SYN_RECEIVED:
+	case TCPSTATE_ESTABLISHED:
+		set_state(t, f, y, TCPSTATE_CLOSE_WAIT, c);
+		break;
+	case TCPSTATE_FIN_WAIT_1:
+		set_state(t, f, y, TCPSTATE_CLOSING, c);
+		break;
+	case TCPSTATE_FIN_WAIT_2:
+		set_state(t, f, y, TCPSTATE_TIME_WAIT, c);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Sender-side moves of endpoint e at capture. A segment also proves what
+ * its sender has received (its ACK), which brings the sender's state up to
+ * date if the release of the peer's segment was not reported.
+ */
+static void sender_side(struct track *t, struct flow *f, int e,
+			const struct pkt_view *v, const struct segctx *c)
+{
+	struct dir *rev = &f->d[!e];
+	uint8_t fl = v->tcp_flags;
+	uint8_t s = f->st[e];
+
+	if (fl & PKT_TCP_RST) {
+		set_state(t, f, e, TCPSTATE_CLOSED, c);
+		return;
+	}
+	if (fl & PKT_TCP_SYN) {
+		if (!(fl & PKT_TCP_ACK)) {
+			if (s == TCPSTATE_CLOSED || s == TCPSTATE_LISTEN)
+				set_state(t, f, e, TCPSTATE_SYN_SENT, c);
+			return;
+		}
+		if (s == TCPSTATE_LISTEN || s == TCPSTATE_CLOSED ||
+		    s == TCPSTATE_SYN_SENT) {
+			if (s != TCPSTATE_SYN_SENT)
+				f->fflags |= F_PASSIVE0 << e;
+			set_state(t, f, e, TCPSTATE_SYN_RECEIVED, c);
+		}
+		if (!(rev->flags & D_RCV))
+			rcv_advance(rev, v->ack);
+		return;
+	}
+	if (fl & PKT_TCP_ACK) {
+		if (s == TCPSTATE_SYN_SENT && (rev->flags & D_ISN) &&
+		    v->ack == rev->isn + 1)
+			set_state(t, f, e, TCPSTATE_ESTABLISHED, c);
+		if ((rev->flags & (D_FIN | D_FIN_RCVD)) == D_FIN &&
+		    seq_gt(v->ack, rev->fin_seq)) {
+			rev->flags |= D_FIN_RCVD;
+			fin_receipt(t, f, e, c);
+		}
+		rcv_advance(rev, v->ack);
+	}
+	if (fl & PKT_TCP_FIN) {
+		s = f->st[e];
+		if (s == TCPSTATE_ESTABLISHED || s == TCPSTATE_SYN_RECEIVED)
+			set_state(t, f, e, TCPSTATE_FIN_WAIT_1, c);
+		else if (s == TCPSTATE_CLOSE_WAIT)
+			set_state(t, f, e, TCPSTATE_LAST_ACK, c);
+	}
+}
+
+/*
+ * Would the TIME_WAIT peer of e refuse e's new SYN? Linux takes it if its
+ * sequence number is past the old RCV.NXT or its TSval is newer
+ * (tcp_timewait_state_process()); else it answers with the old ACK.
+ */
+static bool tw_refuses(const struct flow *f, int e, const struct pkt_view *v)
+{
+	const struct dir *fwd = &f->d[e];
+	uint32_t rcv = (fwd->flags & D_RCV) ? fwd->rcv_nxt : fwd->nxt;
+
+	if (seq_gt(v->seq, rcv))
+		return false;
+	if (v->has_ts && (fwd->lflags & L_TS) && (int32_t)(v->ts_val - fwd->ts_last) > 0)
+		return false;
+	return true;
+}
+
+/*
+ * A SYN with a new ISN on a known tuple: a new connection (Wireshark's
+ * reused_ports, conntrack's reopen). The entry keeps its slot and gets a
+ * new id; its sender becomes endpoint 0. Returns the new sender index.
+ */
+static int flow_reincarnate(struct track *t, struct flow *f, int e,
+			    const struct pkt_view *v, const struct segctx *c)
+{
+	uint32_t idx = flow_idx(t, f);
+	uint32_t hnext = f->hnext;
+
+	if (t->cb) {
+		struct track_summary s;
+		struct track_event ev;
+		struct segctx ce = { .now = c->now };
+
+		fill_summary(f, &s);
+		ev_init(t, f, TRACK_EV_FLOW_END, &ce, &ev);
+		ev.reason = TRACK_END_REUSED;
+		ev.summary = &s;
+		t->cb(t->cb_data, &ev);
+	}
+	list_unlink(t, flow_list(t, f), idx);
+	memset(f, 0, sizeof(*f));
+	f->hnext = hnext;
+	flow_set_tuple(f, v, true);
+	f->fflags = F_REUSE;
+	f->tkey = c->now;
+	list_append(t, &t->live, idx);
+	t->st.reused++;
+	return 0;
+}
+
+int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
+		  struct track_seg *seg)
+{
+	struct segctx c = { .now = now, .v = v };
+	uint8_t fl = v->tcp_flags;
+	uint32_t classes = 0, idx, now_t = tick(now);
+	struct flow *f;
+	int e = 0;
+
+	memset(seg, 0, sizeof(*seg));
+	if (!v->has_l4 || v->fragment || v->l4proto != IPPROTO_TCP ||
+	    (v->family != 4 && v->family != 6))
+		return -EINVAL;
+	if (!t->t0_set) {
+		t->t0 = now;
+		t->t0_set = true;
+	}
+	t->st.segments++;
+
+	idx = lookup(t, v, &e);
+	if (idx && !still_alive(t, idx, now))
+		idx = 0;
+	if (!idx) {
+		bool synack = (fl & (PKT_TCP_SYN | PKT_TCP_ACK)) ==
+			      (PKT_TCP_SYN | PKT_TCP_ACK);
+
+		idx = flow_alloc(t, now);
+		f = &t->pool[idx];
+		/* Endpoint 0 is the client: the receiver of a lone SYN/ACK. */
+		e = synack ? 1 : 0;
+		flow_set_tuple(f, v, !synack);
+		f->hnext = t->bucket[tuple_bucket(t, v->family, v->saddr, v->sport,
+						  v->daddr, v->dport)];
+		t->bucket[tuple_bucket(t, v->family, v->saddr, v->sport,
+				       v->daddr, v->dport)] = idx;
+		f->tkey = now;
+		list_append(t, &t->live, idx);
+		t->st.flows_active++;
+		c.segno = 1;
+		classes |= flow_start(t, f, e, v, &c);
+	} else {
+		f = &t->pool[idx];
+		if ((fl & (PKT_TCP_SYN | PKT_TCP_ACK | PKT_TCP_RST)) == PKT_TCP_SYN &&
+		    (f->d[e].flags & D_SEEN) &&
+		    (!(f->d[e].flags & D_ISN) || v->seq != f->d[e].isn)) {
+			if (f->st[!e] == TCPSTATE_TIME_WAIT && tw_refuses(f, e, v)) {
+				/* An old SYN for TIME_WAIT: the host re-ACKs, nothing moves. */
+				seg->flow = f->id;
+				seg->segno = ++f->nsegs;
+				seg->endpoint = (uint8_t)e;
+				seg->sender_state = f->st[e];
+				seg->receiver_state = f->st[!e];
+				seg->classes = TRACK_C_SYN | TRACK_C_HANDSHAKE | TRACK_C_STALE;
+				goto out;
+			}
+			e = flow_reincarnate(t, f, e, v, &c);
+			c.segno = 1;
+			classes |= flow_start(t, f, e, v, &c) | TRACK_C_REUSE;
+		}
+	}
+
+	seg->flow = f->id;
+	seg->segno = c.segno = ++f->nsegs;
+	seg->endpoint = (uint8_t)e;
+	seg->sender_state = f->st[e];
+	seg->receiver_state = f->st[!e];
+
+	/*
+	 * Wireshark's initial RTT: from the last SYN to the first segment
+	 * with ACK and without SYN, in either direction.
+	 */
+	if ((fl & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_ACK && (f->fflags & F_SYN_T)) {
+		f->irtt = now_t - f->irtt;
+		f->fflags = (f->fflags & ~F_SYN_T) | F_IRTT;
+	} else if ((fl & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
+		   !(f->fflags & F_IRTT)) {
+		f->irtt = now_t;
+		f->fflags |= F_SYN_T;
+	}
+
+	if (flow_stale(f))
+		classes |= TRACK_C_STALE;
+	classes |= analyze(f, e, v, now_t);
+	classes = note_segment(f, e, v, classes);
+	sender_side(t, f, e, v, &c);
+
+	if (classes & TRACK_C_RETRANSMISSION) {
+		f->n_retrans++;
+		seg->caused_by = blame_retrans(f, e, v->seq,
+					       v->seq + v->payload_len +
+					       !!(fl & (PKT_TCP_SYN | PKT_TCP_FIN)));
+		if (seg->caused_by)
+			f->n_retrans_fl++;
+	}
+	if (classes & TRACK_C_OUT_OF_ORDER)
+		f->n_ooo++;
+	if (classes & TRACK_C_DUP_ACK) {
+		struct dir *rev = &f->d[!e];
+
+		f->n_dupack++;
+		/* The peer's stream has a hole or a copy at e that faultline made. */
+		if (rev->flags & (D_GAP_FL | D_DUP_FL)) {
+			f->n_dupack_fl++;
+			seg->caused_by = rec_data_overlap(f, !e, rev->rcv_nxt,
+							  rev->rcv_nxt + 0x7fffffffu);
+			rev->flags &= ~D_DUP_FL;
+		}
+	}
+	seg->classes = classes;
+	flow_place(t, f, now);
+
+out:
+	seg->_seq = v->seq;
+	seg->_end = v->seq + v->payload_len + !!(fl & (PKT_TCP_SYN | PKT_TCP_FIN));
+	seg->_ack = v->ack;
+	seg->_flags = fl;
+	seg->_slot = idx;
+	if (seg->classes & (TRACK_C_RETRANSMISSION | TRACK_C_OUT_OF_ORDER |
+			    TRACK_C_DUP_ACK | TRACK_C_STALE | TRACK_C_GAP |
+			    TRACK_C_ZERO_WINDOW_PROBE | TRACK_C_KEEPALIVE))
+		emit_class(t, f, e, &c, seg->classes, seg->caused_by, false);
+	return 0;
+}
+
+/* ---- egress ---- */
+
+/* The flow the segment belongs to, if that incarnation is still there. */
+static struct flow *seg_flow(struct track *t, const struct track_seg *seg,
+			     const struct pkt_view *v, bool *other)
+{
+	uint32_t idx = seg->_slot;
+	int e;
+
+	*other = false;
+	if (!seg->flow)
+		return NULL;
+	if (idx && idx <= t->hwm && t->pool[idx].id == seg->flow)
+		return &t->pool[idx];
+	if (!v)
+		return NULL;
+	idx = lookup(t, v, &e);
+	if (!idx)
+		return NULL;
+	*other = t->pool[idx].id != seg->flow;
+	return &t->pool[idx];
+}
+
+void track_dropped(struct track *t, const struct track_seg *seg,
+		   const struct pkt_view *v, uint64_t now)
+{
+	bool other;
+	struct flow *f = seg_flow(t, seg, v, &other);
+
+	(void)now;
+	if (!f || other)
+		return;
+	for (int i = 0; i < NREC; i++)
+		if ((f->rflags[i] & R_USED) && f->rec[i].segno == seg->segno)
+			f->rflags[i] = 0;
+	rec_add(f, seg, false);
+}
+
+void track_altered(struct track *t, const struct track_seg *seg, uint32_t what)
+{
+	bool other;
+	struct flow *f = seg_flow(t, seg, NULL, &other);
+
+	if (!f || other || !(what & (TRACK_ALT_DELAYED | TRACK_ALT_REORDERED)))
+		return;
+	rec_add(f, seg, true);
+}
+
+/* RFC 9293 3.10.7 and RFC 5961: does y accept the RST from x? */
+static bool rst_acceptable(const struct flow *f, int x, const struct pkt_view *v)
+{
+	const struct dir *d = &f->d[x], *r = &f->d[!x];
+	uint32_t wnd;
+
+	switch (f->st[!x]) {
+	case TCPSTATE_SYN_SENT:
+		return (v->tcp_flags & PKT_TCP_ACK) && (r->flags & D_ISN) &&
+		       v->ack == r->isn + 1;
+	case TCPSTATE_LISTEN:
+	case TCPSTATE_CLOSED:
+		return false;
+	case TCPSTATE_TIME_WAIT:
+		/* Linux with tcp_rfc1337=0 lets an exact RST end TIME_WAIT. */
+		return !(d->flags & D_RCV) || v->seq == d->rcv_nxt;
+	case TCPSTATE_SYN_RECEIVED:
+		if (!(d->flags & D_RCV))
+			return true;
+		wnd = (r->flags & D_WIN) ? r->win : 65535;
+		return seq_ge(v->seq, d->rcv_nxt) && seq_lt(v->seq, d->rcv_nxt + wnd + 1);
+	default:
+		/* In-window but inexact draws a challenge ACK and changes nothing. */
+		return !(d->flags & D_RCV) || v->seq == d->rcv_nxt;
+	}
+}
+
+static void deliver(struct track *t, struct flow *f, const struct track_seg *seg,
+		    const struct pkt_view *v, const struct segctx *c)
+{
+	int x = seg->endpoint, y = !x;
+	struct dir *d = &f->d[x], *r = &f->d[y];
+	uint8_t fl = v->tcp_flags, ys = f->st[y];
+	uint32_t seq = v->seq, len = v->payload_len, end;
+
+	if (fl & PKT_TCP_RST) {
+		if (ys == TCPSTATE_TIME_WAIT || ys == TCPSTATE_CLOSED)
+			emit_class(t, f, x, c, seg->classes | TRACK_C_STALE, 0, true);
+		if (!rst_acceptable(f, x, v))
+			return;
+		if (ys == TCPSTATE_SYN_RECEIVED && (f->fflags & (F_PASSIVE0 << y)))
+			set_state(t, f, y, TCPSTATE_LISTEN, c);
+		else
+			set_state(t, f, y, TCPSTATE_CLOSED, c);
+		return;
+	}
+	if (fl & PKT_TCP_SYN) {
+		if (!(fl & PKT_TCP_ACK)) {
+			/* Passive open, or simultaneous open from SYN_SENT. */
+			if (ys == TCPSTATE_LISTEN || ys == TCPSTATE_CLOSED ||
+			    ys == TCPSTATE_SYN_SENT) {
+				if (ys != TCPSTATE_SYN_SENT)
+					f->fflags |= F_PASSIVE0 << y;
+				set_state(t, f, y, TCPSTATE_SYN_RECEIVED, c);
+				d->rcv_nxt = seq + 1;
+				d->flags |= D_RCV;
+			}
+			return;
+		}
+		if ((ys == TCPSTATE_SYN_SENT || ys == TCPSTATE_SYN_RECEIVED) &&
+		    (r->flags & D_ISN) && v->ack == r->isn + 1) {
+			set_state(t, f, y, TCPSTATE_ESTABLISHED, c);
+			d->rcv_nxt = seq + 1;
+			d->flags |= D_RCV;
+		}
+		return;
+	}
+	if (ys == TCPSTATE_CLOSED || ys == TCPSTATE_LISTEN || ys == TCPSTATE_SYN_SENT) {
+		/* Nothing to take it: the host answers with a RST. */
+		if (ys == TCPSTATE_CLOSED)
+			emit_class(t, f, x, c, seg->classes | TRACK_C_STALE, 0, true);
+		return;
+	}
+
+	/* The ACK field first (RFC 9293 3.10.7.4, fifth), then the text and FIN. */
+	if (fl & PKT_TCP_ACK) {
+		if (ys == TCPSTATE_SYN_RECEIVED && (r->flags & D_ISN) &&
+		    seq_gt(v->ack, r->isn))
+			set_state(t, f, y, TCPSTATE_ESTABLISHED, c);
+		if ((r->flags & D_FIN) && seq_gt(v->ack, r->fin_seq)) {
+			if (f->st[y] == TCPSTATE_FIN_WAIT_1)
+				set_state(t, f, y, TCPSTATE_FIN_WAIT_2, c);
+			else if (f->st[y] == TCPSTATE_CLOSING)
+				set_state(t, f, y, TCPSTATE_TIME_WAIT, c);
+			else if (f->st[y] == TCPSTATE_LAST_ACK)
+				set_state(t, f, y, TCPSTATE_CLOSED, c);
+		}
+	}
+	if (ys == TCPSTATE_TIME_WAIT) {
+		/* A FIN again: the final ACK was lost; re-ACK and restart 2*MSL. */
+		if ((fl & PKT_TCP_FIN) && (d->flags & D_FIN_RCVD))
+			timer_arm(t, f, c->now);
+		else
+			emit_class(t, f, x, c, seg->classes | TRACK_C_STALE, 0, true);
+		return;
+	}
+
+	if (!(d->flags & D_RCV)) {
+		/* Picked up: take the first segment as in order. */
+		d->rcv_nxt = seq;
+		d->flags |= D_RCV;
+	}
+	end = seq + len;
+	if (len) {
+		if (seq_le(seq, d->rcv_nxt)) {
+			if (seq_gt(end, d->rcv_nxt)) {
+				rcv_advance(d, end);
+			} else if (!(seg->classes & (TRACK_C_RETRANSMISSION |
+						     TRACK_C_KEEPALIVE |
+						     TRACK_C_ZERO_WINDOW_PROBE))) {
+				/* Sent once, received twice: faultline's copy. */
+				d->flags |= D_DUP_FL;
+			}
+		} else {
+			uint32_t blame = rec_data_overlap(f, x, d->rcv_nxt, seq);
+			bool ours = blame || !(d->flags & D_HOLE) ||
+				    !seq_overlap(d->rcv_nxt, seq, d->hole_lo, d->hole_hi);
+
+			if (!(d->flags & D_OOO)) {
+				d->ooo_lo = seq;
+				d->ooo_hi = end;
+				d->flags |= D_OOO;
+			} else if (seq_le(seq, d->ooo_hi) && seq_ge(end, d->ooo_lo)) {
+				if (seq_lt(seq, d->ooo_lo))
+					d->ooo_lo = seq;
+				if (seq_gt(end, d->ooo_hi))
+					d->ooo_hi = end;
+			} else if (seq_lt(seq, d->ooo_lo)) {
+				/* Keep the block nearest RCV.NXT; ACKs resync the rest. */
+				d->ooo_lo = seq;
+				d->ooo_hi = end;
+			}
+			if (ours) {
+				f->n_ooo++;
+				f->n_ooo_fl++;
+				d->flags |= D_GAP_FL;
+				emit_class(t, f, x, c, seg->classes | TRACK_C_OUT_OF_ORDER,
+					   blame, true);
+			}
+		}
+	}
+	if (fl & PKT_TCP_FIN)
+		d->flags |= D_FIN_DLV;
+	if ((d->flags & (D_FIN | D_FIN_DLV | D_FIN_RCVD)) == (D_FIN | D_FIN_DLV) &&
+	    d->rcv_nxt == d->fin_seq) {
+		d->rcv_nxt++;
+		d->flags |= D_FIN_RCVD;
+		fin_receipt(t, f, y, c);
+	}
+}
+
+void track_released(struct track *t, const struct track_seg *seg,
+		    const struct pkt_view *v, uint64_t now)
+{
+	struct segctx c = { .now = now, .v = v, .segno = seg->segno };
+	bool other;
+	struct flow *f = seg_flow(t, seg, v, &other);
+
+	if (!f)
+		return;
+	if (other) {
+		/* Held past the end of its connection into the next one. */
+		c.segno = 0;
+		emit_class(t, f, seg->endpoint, &c, seg->classes | TRACK_C_STALE,
+			   0, true);
+		return;
+	}
+	if (rec_any(f)) {
+		for (int i = 0; i < NREC; i++)
+			if ((f->rflags[i] & R_HOLD) && f->rec[i].segno == seg->segno)
+				f->rflags[i] = 0;
+	}
+	deliver(t, f, seg, v, &c);
+	if (rec_any(f))
+		rec_repaired(f, seg->endpoint, v);
+	flow_place(t, f, now);
+}
+
+void track_foreach(struct track *t, track_flow_cb cb, void *data)
+{
+	struct track_summary s;
+	const struct list *lists[2] = { &t->live, &t->timer };
+
+	for (int l = 0; l < 2; l++) {
+		for (uint32_t i = lists[l]->head; i; i = t->pool[i].lnext) {
+			fill_summary(&t->pool[i], &s);
+			cb(data, &s);
+		}
+	}
+}

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: MIT
+/*
+ * track_json: names and JSON for tracker events and summaries. Kept apart
+ * from track.c because nothing here is on the per-packet path.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "track.h"
+
+static const char *const class_names[TRACK_C__COUNT] = {
+	"handshake",
+	"new-data",
+	"first-data",
+	"pure-ack",
+	"window-update",
+	"keepalive",
+	"retransmission",
+	"fast-retransmission",
+	"spurious-retransmission",
+	"out-of-order",
+	"dup-ack",
+	"zero-window-probe",
+	"zero-window",
+	"syn",
+	"syn-ack",
+	"fin",
+	"rst",
+	"stale",
+	"pickup",
+	"reuse",
+	"gap",
+	"keepalive-ack",
+	"zero-window-probe-ack",
+};
+
+const char *track_class_name(uint32_t bit)
+{
+	if (!bit || (bit & (bit - 1)))
+		return "?";
+	for (int i = 0; i < TRACK_C__COUNT; i++)
+		if (bit == 1u << i)
+			return class_names[i];
+	return "?";
+}
+
+static const char *const ev_names[] = {
+	[TRACK_EV_TRANSITION] = "transition",
+	[TRACK_EV_CLASS] = "class",
+	[TRACK_EV_FLOW_NEW] = "flow-new",
+	[TRACK_EV_FLOW_END] = "flow-end",
+};
+
+static const char *const end_names[] = {
+	[TRACK_END_TIME_WAIT] = "time-wait",
+	[TRACK_END_CLOSED] = "closed",
+	[TRACK_END_IDLE] = "idle",
+	[TRACK_END_EVICTED] = "evicted",
+	[TRACK_END_REUSED] = "reused",
+};
+
+/* snprintf into a growing position; len counts what was needed. */
+struct out {
+	char *buf;
+	size_t size;
+	size_t len;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	if (o->len < o->size)
+		n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
+	else
+		n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->len += (size_t)n;
+}
+
+static void put_endpoint(struct out *o, const struct track_addrs *a, int i)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	if (a->family == 4) {
+		inet_ntop(AF_INET, a->addr[i], s, sizeof(s));
+		put(o, "%s:%u", s, a->port[i]);
+	} else {
+		inet_ntop(AF_INET6, a->addr[i], s, sizeof(s));
+		put(o, "[%s]:%u", s, a->port[i]);
+	}
+}
+
+static void put_conn(struct out *o, const struct track_addrs *a)
+{
+	put(o, "\"conn\":\"");
+	put_endpoint(o, a, 0);
+	put(o, " > ");
+	put_endpoint(o, a, 1);
+	put(o, "\"");
+}
+
+/* tcpdump-like: "S", "SA", "FA", "PA", "R", "." for a bare ACK. */
+static void put_flags(struct out *o, uint8_t fl)
+{
+	static const struct {
+		uint8_t bit;
+		char c;
+	} letters[] = {
+		{ PKT_TCP_SYN, 'S' }, { PKT_TCP_FIN, 'F' }, { PKT_TCP_RST, 'R' },
+		{ PKT_TCP_PSH, 'P' }, { PKT_TCP_URG, 'U' }, { PKT_TCP_ECE, 'E' },
+		{ PKT_TCP_CWR, 'W' }, { PKT_TCP_ACK, 'A' },
+	};
+	char s[10];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(letters) / sizeof(letters[0]); i++)
+		if (fl & letters[i].bit)
+			s[n++] = letters[i].c;
+	if (n == 1 && s[0] == 'A')
+		s[0] = '.';
+	s[n] = '\0';
+	put(o, "\"flags\":\"%s\"", s);
+}
+
+static void put_classes(struct out *o, uint32_t classes)
+{
+	bool first = true;
+
+	put(o, "\"class\":[");
+	for (int i = 0; i < TRACK_C__COUNT; i++) {
+		if (!(classes & (1u << i)))
+			continue;
+		put(o, "%s\"%s\"", first ? "" : ",", class_names[i]);
+		first = false;
+	}
+	put(o, "]");
+}
+
+static void put_summary(struct out *o, const struct track_summary *s)
+{
+	put(o, "{\"flow\":%llu,", (unsigned long long)s->flow);
+	put_conn(o, &s->addrs);
+	put(o, ",\"pickup\":%s,\"reuse\":%s", s->pickup ? "true" : "false",
+	    s->reuse ? "true" : "false");
+	put(o, ",\"state\":[\"%s\",\"%s\"]", tcpstate_name(s->state[0]),
+	    tcpstate_name(s->state[1]));
+	put(o, ",\"reached\":[");
+	for (int e = 0; e < 2; e++) {
+		bool first = true;
+
+		put(o, "%s[", e ? "," : "");
+		for (int st = 0; st < TCPSTATE__COUNT; st++) {
+			if (!(s->reached[e] & TRACK_STATE_BIT(st)))
+				continue;
+			put(o, "%s\"%s\"", first ? "" : ",", tcpstate_name(st));
+			first = false;
+		}
+		put(o, "]");
+	}
+	put(o, "],\"segments\":%u,\"retransmissions\":%u,"
+	       "\"retransmissions_faultline\":%u,\"out_of_order\":%u,"
+	       "\"out_of_order_faultline\":%u,\"dup_acks\":%u,"
+	       "\"dup_acks_faultline\":%u}",
+	    s->segments, s->retransmissions, s->retransmissions_faultline,
+	    s->out_of_order, s->out_of_order_faultline, s->dup_acks,
+	    s->dup_acks_faultline);
+}
+
+int track_summary_json(const struct track_summary *s, char *buf, size_t size)
+{
+	struct out o = { .buf = buf, .size = size };
+
+	if (size)
+		buf[0] = '\0';
+	put_summary(&o, s);
+	return (int)o.len;
+}
+
+int track_event_json(const struct track_event *ev, char *buf, size_t size)
+{
+	struct out o = { .buf = buf, .size = size };
+
+	if (size)
+		buf[0] = '\0';
+	put(&o, "{\"t\":%.6f,\"ev\":\"%s\",\"flow\":%llu,", (double)ev->t_ns / 1e9,
+	    (unsigned)ev->type < sizeof(ev_names) / sizeof(ev_names[0]) ?
+		    ev_names[ev->type] : "?",
+	    (unsigned long long)ev->flow);
+	put_conn(&o, &ev->addrs);
+	switch (ev->type) {
+	case TRACK_EV_TRANSITION:
+		put(&o, ",\"endpoint\":%u,\"old\":\"%s\",\"new\":\"%s\"", ev->endpoint,
+		    tcpstate_name(ev->old_state), tcpstate_name(ev->new_state));
+		break;
+	case TRACK_EV_CLASS:
+		put(&o, ",\"endpoint\":%u,\"view\":\"%s\",", ev->endpoint,
+		    ev->egress ? "egress" : "ingress");
+		put_classes(&o, ev->classes);
+		put(&o, ",\"caused_by\":%u", ev->caused_by);
+		break;
+	case TRACK_EV_FLOW_NEW:
+		put(&o, ",\"endpoint\":%u", ev->endpoint);
+		break;
+	case TRACK_EV_FLOW_END:
+		put(&o, ",\"reason\":\"%s\"",
+		    (unsigned)ev->reason < sizeof(end_names) / sizeof(end_names[0]) ?
+			    end_names[ev->reason] : "?");
+		if (ev->summary) {
+			put(&o, ",\"summary\":");
+			put_summary(&o, ev->summary);
+		}
+		break;
+	}
+	if (ev->has_seg) {
+		put(&o, ",\"seg\":%u,\"seq\":%u,\"ack\":%u,\"len\":%u,", ev->seg,
+		    ev->seq, ev->ack, ev->len);
+		put_flags(&o, ev->tcp_flags);
+	}
+	put(&o, "}");
+	return (int)o.len;
+}
