@@ -44,6 +44,10 @@ static void usage(FILE *f)
 		"      --max-flows N      flows remembered for seeded decisions (default 65536)\n"
 		"      --mark N           firewall mark of injected copies (default 0xfa17)\n"
 		"  -e, --events FILE      write JSON-lines events to FILE ('-' = stdout)\n"
+		"      --no-track         do not run the TCP shadow-state tracker\n"
+		"      --time-wait DUR    how long the tracker keeps TIME_WAIT (2*MSL, default 60s)\n"
+		"      --track-idle DUR   forget idle connections after DUR (default 300s)\n"
+		"      --max-conns N      connections the tracker holds (default 262144)\n"
 		"\n"
 		"On SIGUSR1 the counters are printed as JSON; at exit too.\n");
 }
@@ -155,6 +159,10 @@ enum {
 	OPT_QUEUE_MAXLEN,
 	OPT_MAX_FLOWS,
 	OPT_MARK,
+	OPT_NO_TRACK,
+	OPT_TIME_WAIT,
+	OPT_TRACK_IDLE,
+	OPT_MAX_CONNS,
 };
 
 static const struct option run_opts[] = {
@@ -170,6 +178,10 @@ static const struct option run_opts[] = {
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "mark", required_argument, NULL, OPT_MARK },
 	{ "events", required_argument, NULL, 'e' },
+	{ "no-track", no_argument, NULL, OPT_NO_TRACK },
+	{ "time-wait", required_argument, NULL, OPT_TIME_WAIT },
+	{ "track-idle", required_argument, NULL, OPT_TRACK_IDLE },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -230,6 +242,28 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 			break;
 		case 'e':
 			r->events_path = optarg;
+			break;
+		case OPT_NO_TRACK:
+			r->cfg.no_track = true;
+			break;
+		case OPT_TIME_WAIT:
+		case OPT_TRACK_IDLE: {
+			uint64_t ns;
+
+			if (rule_parse_duration(optarg, &ns) || !ns) {
+				fprintf(stderr, PROG_NAME ": %s: bad duration '%s' (e.g. 30s, 500ms)\n",
+					c == OPT_TIME_WAIT ? "--time-wait" : "--track-idle", optarg);
+				return -1;
+			}
+			if (c == OPT_TIME_WAIT)
+				r->cfg.time_wait_ns = ns;
+			else
+				r->cfg.track_idle_ns = ns;
+			break;
+		}
+		case OPT_MAX_CONNS:
+			if (parse_u32("--max-conns", optarg, 1u << 26, &r->cfg.max_conns) || !r->cfg.max_conns)
+				return -1;
 			break;
 		case 'h':
 			usage(stdout);

@@ -146,11 +146,16 @@ static bool cond_holds(const struct rule_cond *k, const struct act_input *in)
 	case RULE_COND_DATA:
 		r = v->has_l4 && v->payload_len > 0;
 		break;
+	/*
+	 * 'state S' reads the endpoint the segment goes to, the one it
+	 * "arrives in": the final ACK of a teardown is the segment that
+	 * arrives in LAST_ACK. 'peer-state S' reads the sender.
+	 */
 	case RULE_COND_STATE:
-		r = in->tcp && in->tcp->sender_state == k->state;
+		r = in->tcp && in->tcp->receiver_state == k->state;
 		break;
 	case RULE_COND_PEER_STATE:
-		r = in->tcp && in->tcp->receiver_state == k->state;
+		r = in->tcp && in->tcp->sender_state == k->state;
 		break;
 	case RULE_COND_FIRST_DATA:
 		r = in->tcp && in->tcp->first_data;

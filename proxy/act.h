@@ -23,8 +23,8 @@
 
 /* What the TCP tracker says of a segment, for 'if' conditions. */
 struct act_tcp_info {
-	uint8_t sender_state;	/* enum tcpstate, before this segment */
-	uint8_t receiver_state;
+	uint8_t sender_state;	/* enum tcpstate, before this segment: 'peer-state' */
+	uint8_t receiver_state;	/* the endpoint it arrives at: 'state' */
 	bool first_data, retransmission, out_of_order, dup_ack, stale;
 };
 

@@ -20,11 +20,14 @@
 #include "packet.h"
 #include "proxy.h"
 #include "sched.h"
+#include "track.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* Packets read per poll callback: bounded so timers and signals get their turn. */
 #define READ_BUDGET 256
+/* Connections summarised in the final report; later ones are only counted. */
+#define MAX_SUMMARIES 10000
 
 /* A packet whose verdict waits in the scheduler. */
 struct held {
@@ -35,6 +38,9 @@ struct held {
 	uint8_t *data;		/* owned copy, only when it must be re-sent or rewritten */
 	uint32_t len;
 	bool mangled;		/* data replaces the packet in the verdict */
+	bool tracked;		/* a TCP segment: the tracker hears of its release */
+	struct track_seg seg;
+	struct pkt_view view;	/* parsed fields for the tracker; view.data is not kept */
 };
 
 struct totals {
@@ -60,6 +66,10 @@ struct proxy {
 	struct act_ctx *act;
 	struct events ev;
 	struct totals tot;
+	struct track *track;	/* NULL with --no-track */
+	uv_timer_t housekeeping; /* TIME_WAIT and idle expiry: coarse time is fine */
+	char *summaries;	/* JSON of connections that ended, for the final report */
+	size_t summaries_len, n_summaries;
 
 	/* Accepts of the current burst, sent as one batch verdict when nothing is held. */
 	uint32_t *accepts;
@@ -132,6 +142,14 @@ static void release(struct proxy *p, struct held *h, bool early)
 {
 	verdict(p, h->id, CAPTURE_ACCEPT, h->mangled ? h->data : NULL, h->len);
 	p->tot.released++;
+	/* The receiver sees it now: that is when the shadow state moves. */
+	if (h->tracked) {
+		uint64_t now = now_ns();
+
+		track_released(p->track, &h->seg, &h->view, now);
+		for (uint32_t i = 0; i < h->copies; i++)
+			track_released(p->track, &h->seg, &h->view, now);
+	}
 	if (early) {
 		p->tot.released_early++;
 		act_note_released_early(p->act, h->rule);
@@ -153,7 +171,7 @@ static void release_due(struct proxy *p)
 }
 
 static void hold(struct proxy *p, struct capture_pkt *cp, const struct pkt_view *v,
-		 const struct act_decision *d, uint8_t *copy, bool mangled)
+		 const struct act_decision *d, uint8_t *copy, bool mangled, const struct track_seg *seg)
 {
 	struct held *h = calloc(1, sizeof(*h));
 	int ret;
@@ -163,6 +181,8 @@ static void hold(struct proxy *p, struct capture_pkt *cp, const struct pkt_view 
 		verdict(p, cp->id, CAPTURE_ACCEPT, mangled ? copy : NULL, cp->len);
 		free(copy);
 		p->tot.released_early++;
+		if (seg)
+			track_released(p->track, seg, v, p->burst_now);
 		return;
 	}
 	h->id = cp->id;
@@ -171,6 +191,12 @@ static void hold(struct proxy *p, struct capture_pkt *cp, const struct pkt_view 
 	h->data = copy;
 	h->len = cp->len;
 	h->mangled = mangled;
+	if (seg) {
+		h->tracked = true;
+		h->seg = *seg;
+		h->view = *v;
+		h->view.data = NULL;
+	}
 	for (;;) {
 		if (d->reorder) {
 			h->e.after_group_ns = d->delay_ns;
@@ -190,7 +216,18 @@ static void hold(struct proxy *p, struct capture_pkt *cp, const struct pkt_view 
 		return;
 	}
 	p->tot.held++;
-	(void)v;
+}
+
+static void tcp_info_from(struct act_tcp_info *ti, const struct track_seg *seg)
+{
+	ti->sender_state = seg->sender_state;
+	ti->receiver_state = seg->receiver_state;
+	ti->first_data = seg->classes & TRACK_C_FIRST_DATA;
+	ti->retransmission = seg->classes & TRACK_C_RETRANSMISSION;
+	/* "Out of order" to a user: arrives beyond the next expected byte, or fills such a gap. */
+	ti->out_of_order = seg->classes & (TRACK_C_OUT_OF_ORDER | TRACK_C_GAP);
+	ti->dup_ack = seg->classes & TRACK_C_DUP_ACK;
+	ti->stale = seg->classes & TRACK_C_STALE;
 }
 
 static void accept_later(struct proxy *p, uint32_t id)
@@ -207,6 +244,8 @@ static void on_packet(void *data, struct capture_pkt *cp)
 	struct pkt_view v;
 	uint8_t *copy = NULL;
 	bool mangled = false;
+	struct track_seg seg, *segp = NULL;
+	struct act_tcp_info ti;
 
 	p->tot.packets++;
 	if (cp->gso)
@@ -222,6 +261,12 @@ static void on_packet(void *data, struct capture_pkt *cp)
 	in.dir = cp->dir;
 	in.now_ns = p->burst_now;
 	in.tcp = NULL;
+	if (p->track && v.has_l4 && v.l4proto == 6 &&
+	    track_ingress(p->track, &v, p->burst_now, &seg) == 0) {
+		tcp_info_from(&ti, &seg);
+		in.tcp = &ti;
+		segp = &seg;
+	}
 	flow_table_identify(p->flows, &v, p->burst_now, &in.id);
 	act_decide(p->act, &in, &d);
 	if (d.n_fired)
@@ -230,6 +275,8 @@ static void on_packet(void *data, struct capture_pkt *cp)
 	if (d.drop) {
 		verdict(p, cp->id, CAPTURE_DROP, NULL, 0);
 		p->tot.dropped++;
+		if (segp)
+			track_dropped(p->track, segp, &v, p->burst_now);
 		return;
 	}
 	/* A cut copy (copy range, BIG TCP) cannot be rewritten or re-sent whole. */
@@ -254,9 +301,21 @@ static void on_packet(void *data, struct capture_pkt *cp)
 	}
 	if (!copy)
 		d.copies = 0;
+	if (segp) {
+		uint32_t alt = (d.delay_ns ? TRACK_ALT_DELAYED : 0) | (d.reorder ? TRACK_ALT_REORDERED : 0) |
+			       (d.copies ? TRACK_ALT_DUPLICATED : 0) | (mangled ? TRACK_ALT_CORRUPTED : 0);
+
+		if (alt)
+			track_altered(p->track, segp, alt);
+	}
 	if (d.delay_ns || d.reorder) {
-		hold(p, cp, &v, &d, copy, mangled);
+		hold(p, cp, &v, &d, copy, mangled, segp);
 		return;
+	}
+	if (segp) {
+		track_released(p->track, segp, &v, p->burst_now);
+		for (uint32_t i = 0; i < d.copies; i++)
+			track_released(p->track, segp, &v, p->burst_now);
 	}
 	if (mangled || d.copies) {
 		verdict(p, cp->id, CAPTURE_ACCEPT, mangled ? copy : NULL, cp->len);
@@ -316,6 +375,51 @@ static void on_timer(uv_poll_t *h, int status, int events)
 		return;
 	p->armed_ns = 0;
 	release_due(p);
+}
+
+static void add_summary(struct proxy *p, const struct track_summary *sum)
+{
+	char buf[1024];
+	int n = track_summary_json(sum, buf, sizeof(buf));
+	char *q;
+
+	if (n <= 0 || (size_t)n >= sizeof(buf) || p->n_summaries >= MAX_SUMMARIES)
+		return;
+	q = realloc(p->summaries, p->summaries_len + (size_t)n + 2);
+	if (!q)
+		return;
+	p->summaries = q;
+	if (p->summaries_len)
+		p->summaries[p->summaries_len++] = ',';
+	memcpy(p->summaries + p->summaries_len, buf, (size_t)n + 1);
+	p->summaries_len += (size_t)n;
+	p->n_summaries++;
+}
+
+static void on_track_event(void *data, const struct track_event *ev)
+{
+	struct proxy *p = data;
+	char buf[1024];
+	int n;
+
+	if (ev->type == TRACK_EV_FLOW_END && ev->summary)
+		add_summary(p, ev->summary);
+	if (!p->ev.out)
+		return;
+	/* One time base for every line of the log: faultline's start. */
+	struct track_event e = *ev;
+
+	e.t_ns = now_ns() - p->ev.start_ns;
+	n = track_event_json(&e, buf, sizeof(buf));
+	if (n > 0 && (size_t)n < sizeof(buf))
+		events_write_raw(&p->ev, buf);
+}
+
+static void on_housekeeping(uv_timer_t *t)
+{
+	struct proxy *p = container_of(t, struct proxy, housekeeping);
+
+	track_expire(p->track, now_ns());
 }
 
 static void report(struct proxy *p, const char *kind)
@@ -381,6 +485,7 @@ void proxy_stop(struct proxy *p)
 	uv_close((uv_handle_t *)&p->sig_int, on_close);
 	uv_close((uv_handle_t *)&p->sig_term, on_close);
 	uv_close((uv_handle_t *)&p->sig_usr1, on_close);
+	uv_close((uv_handle_t *)&p->housekeeping, on_close);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -427,6 +532,23 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 		snprintf(err, errlen, "out of memory");
 		goto err;
 	}
+	if (!cfg->no_track) {
+		struct track_config tc;
+
+		track_config_default(&tc);
+		if (cfg->time_wait_ns)
+			tc.time_wait_ns = cfg->time_wait_ns;
+		if (cfg->track_idle_ns)
+			tc.idle_ns = cfg->track_idle_ns;
+		if (cfg->max_conns)
+			tc.max_flows = cfg->max_conns;
+		p->track = track_new(&tc);
+		if (!p->track) {
+			snprintf(err, errlen, "cannot create the TCP tracker: %s", strerror(errno));
+			goto err;
+		}
+		track_set_event_cb(p->track, on_track_event, p);
+	}
 	cc.queue = cfg->queue;
 	cc.queue_maxlen = cfg->queue_maxlen;
 	cc.rcvbuf = cfg->rcvbuf;
@@ -456,9 +578,11 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	uv_signal_init(&p->loop, &p->sig_int);
 	uv_signal_init(&p->loop, &p->sig_term);
 	uv_signal_init(&p->loop, &p->sig_usr1);
+	uv_timer_init(&p->loop, &p->housekeeping);
 	p->nfq_poll.data = p->timer_poll.data = p;
 	p->sig_int.data = p->sig_term.data = p->sig_usr1.data = p;
-	p->open_handles = 5;
+	p->housekeeping.data = p;
+	p->open_handles = 6;
 	return p;
 err:
 	proxy_free(p);
@@ -487,6 +611,8 @@ int proxy_run(struct proxy *p, char *err, size_t errlen)
 	uv_signal_start(&p->sig_int, on_signal, SIGINT);
 	uv_signal_start(&p->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&p->sig_usr1, on_signal, SIGUSR1);
+	if (p->track)
+		uv_timer_start(&p->housekeeping, on_housekeeping, 1000, 1000);
 	if (p->report)
 		p->report(p->report_data, "ready", "{}");
 	uv_run(&p->loop, UV_RUN_DEFAULT);
@@ -545,6 +671,23 @@ static void jprintf(struct jbuf *b, const char *fmt, ...)
 	}
 }
 
+struct conn_list {
+	struct jbuf *b;
+	bool first;
+};
+
+static void list_conn(void *data, const struct track_summary *s)
+{
+	struct conn_list *cl = data;
+	char buf[1024];
+	int n = track_summary_json(s, buf, sizeof(buf));
+
+	if (n <= 0 || (size_t)n >= sizeof(buf))
+		return;
+	jprintf(cl->b, "%s%s", cl->first ? "" : ",", buf);
+	cl->first = false;
+}
+
 char *proxy_stats_json(const struct proxy *p)
 {
 	struct capture_stats cs = { 0 };
@@ -584,7 +727,26 @@ char *proxy_stats_json(const struct proxy *p)
 			(unsigned long long)c->corrupted, (unsigned long long)c->rate_queued,
 			(unsigned long long)c->rate_dropped, (unsigned long long)c->released_early);
 	}
-	jprintf(&b, "]}");
+	jprintf(&b, "]");
+	if (p->track) {
+		struct track_stats ts;
+		struct conn_list cl = { .b = &b, .first = true };
+
+		track_get_stats(p->track, &ts);
+		jprintf(&b, ",\"tcp\":{\"connections\":%llu,\"active\":%llu,\"evicted\":%llu,"
+			    "\"expired_time_wait\":%llu,\"expired_idle\":%llu,\"segments\":%llu},"
+			    "\"connections\":[",
+			(unsigned long long)ts.flows_created, (unsigned long long)ts.flows_active,
+			(unsigned long long)ts.evicted, (unsigned long long)ts.expired_time_wait,
+			(unsigned long long)ts.expired_idle, (unsigned long long)ts.segments);
+		if (p->summaries_len) {
+			jprintf(&b, "%s", p->summaries);
+			cl.first = false;
+		}
+		track_foreach(p->track, list_conn, &cl);
+		jprintf(&b, "]");
+	}
+	jprintf(&b, "}");
 	if (b.oom) {
 		free(b.p);
 		return NULL;
@@ -603,13 +765,14 @@ void proxy_free(struct proxy *p)
 			held_free(container_of(e, struct held, e));
 		sched_free(p->sched);
 	}
-	if (p->open_handles == 5 && !p->stopping) {
+	if (p->open_handles == 6 && !p->stopping) {
 		/* Built but never run: the handles were initialised, close them. */
 		uv_close((uv_handle_t *)&p->nfq_poll, on_close);
 		uv_close((uv_handle_t *)&p->timer_poll, on_close);
 		uv_close((uv_handle_t *)&p->sig_int, on_close);
 		uv_close((uv_handle_t *)&p->sig_term, on_close);
 		uv_close((uv_handle_t *)&p->sig_usr1, on_close);
+		uv_close((uv_handle_t *)&p->housekeeping, on_close);
 		uv_run(&p->loop, UV_RUN_DEFAULT);
 	}
 	if (p->open_handles == 0)
@@ -619,6 +782,8 @@ void proxy_free(struct proxy *p)
 	inject_close(p->inj);
 	capture_close(p->cap);
 	act_ctx_free(p->act);
+	track_free(p->track);
+	free(p->summaries);
 	flow_table_free(p->flows);
 	rule_set_free(p->rules);
 	free(p->accepts);

@@ -10,12 +10,12 @@
  * that late segments are still recognised as stale). Deadlines are now + a
  * constant and now never goes back, so appending keeps both lists sorted.
  *
- * The ingress classification follows Wireshark's
- * tcp_analyze_sequence_number() check for check, with the per-direction
- * state Wireshark keeps cut down to fixed fields: its list of unacked
- * segments becomes the range [peer's last ACK, nextseq) minus the latest
- * range never captured. Wireshark uses 0 as "unset"; here flags do, so a
- * sequence number of 0 is an ordinary one.
+ * The ingress classification is Wireshark 4.0's
+ * tcp_analyze_sequence_number() (the tshark of Debian 12, which the
+ * integration tests compare with), check for check. Its per-direction state
+ * fits in fixed fields because 4.0 never searches its unacked-segment list
+ * to classify. Wireshark uses 0 as "unset"; here flags do, so a sequence
+ * number of 0 is an ordinary one.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -45,17 +45,17 @@ static inline bool seq_overlap(uint32_t a0, uint32_t a1, uint32_t b0, uint32_t b
 }
 
 /*
- * Per-direction times are kept in 32-bit ticks of 1024 ns. They are only
- * ever subtracted (wrap-safe below 73 minutes) to compare with Wireshark's
- * 20 ms and initial-RTT windows, and 32 bits keep the entry within 256 bytes.
+ * Per-direction times are kept in 32-bit microseconds, the resolution of a
+ * pcap, so that the 20 ms and initial-RTT windows cut where tshark cuts.
+ * They are only ever subtracted (wrap-safe below 71 minutes), and 32 bits
+ * keep the entry within 256 bytes.
  */
-#define TICK_SHIFT 10
-#define FASTRT_TICKS (20000000u >> TICK_SHIFT)
-#define OOO_DEFAULT_TICKS (3000000u >> TICK_SHIFT)
+#define FASTRT_TICKS 20000u
+#define OOO_DEFAULT_TICKS 3000u
 
 static inline uint32_t tick(uint64_t ns)
 {
-	return (uint32_t)(ns >> TICK_SHIFT);
+	return (uint32_t)(ns / 1000);
 }
 
 /* struct dir flags */
@@ -70,12 +70,12 @@ enum {
 	D_FIN_RCVD = 1u << 7,	/* the receiver took the FIN in sequence */
 	D_RCV = 1u << 8,	/* rcv_nxt valid */
 	D_OOO = 1u << 9,	/* [ooo_lo, ooo_hi) valid */
-	D_HOLE = 1u << 10,	/* [hole_lo, hole_hi) valid */
+	D_MTBA = 1u << 10,	/* mtba valid */
 	D_GAP_FL = 1u << 11,	/* the receiver has a gap that faultline made */
 	D_DUP_FL = 1u << 12,	/* the receiver got data twice because of faultline */
 	D_DATA = 1u << 13,	/* new data was sent (first-data is over) */
 	D_HS_ACK = 1u << 14,	/* the handshake ACK (or SYN/ACK) was sent */
-	D_LASTLEN0 = 1u << 15,	/* Wireshark lastacklen == 0 */
+	D_BASE = 1u << 15,	/* isn holds Wireshark's base_seq (a guess unless D_ISN) */
 };
 
 /* struct dir lflags: the last segment's analysis, and options */
@@ -93,15 +93,16 @@ enum {
 struct dir {
 	uint32_t isn;
 	uint32_t nxt;		/* highest seq+len(+SYN/FIN) captured */
+	uint32_t mtba;		/* Wireshark maxseqtobeacked: end of the contiguous part */
 	uint32_t fin_seq;
 	uint32_t last_ack;	/* ack field of the last segment */
-	uint32_t hole_lo, hole_hi; /* latest range never captured */
 	uint32_t rcv_nxt;	/* the receiver's RCV.NXT for this stream */
 	uint32_t ooo_lo, ooo_hi; /* one block the receiver holds past rcv_nxt */
 	uint32_t ts_last;	/* last TSval */
 	uint32_t last_t;	/* ticks of the last segment captured */
+	uint32_t nxt_t;		/* ticks when nxt last moved */
 	uint16_t win;		/* raw window of the last segment */
-	uint16_t dupacks;
+	uint16_t dupacks;	/* DUPACKS_RESET after an ACK of unseen data */
 	uint16_t mss;
 	uint16_t flags;
 	uint8_t lflags;
@@ -128,6 +129,13 @@ enum {
 };
 
 #define NREC 3
+
+/*
+ * Wireshark 4.0 stores -1 in its unsigned dupacknum when the other side
+ * ACKs data never captured; the next dup ACK counts as the first, and
+ * until then the value passes its ">= 2" fast-retransmission test.
+ */
+#define DUPACKS_RESET 0xffffu
 
 /*
  * What faultline did to a recent segment, so that the retransmission or
@@ -416,10 +424,20 @@ static inline bool flow_finished(const struct flow *f)
 	return closedish(f->st[0]) && closedish(f->st[1]);
 }
 
-static inline bool flow_stale(const struct flow *f)
+/*
+ * A segment for a connection whose endpoints are all in TIME_WAIT or
+ * CLOSED is stale, except a SYN of an attempt that never got through:
+ * that is the client trying again.
+ */
+static inline bool flow_stale(const struct flow *f, uint8_t tcp_flags)
 {
-	return (f->st[0] == TCPSTATE_CLOSED || f->st[0] == TCPSTATE_TIME_WAIT) &&
-	       (f->st[1] == TCPSTATE_CLOSED || f->st[1] == TCPSTATE_TIME_WAIT);
+	if ((f->st[0] != TCPSTATE_CLOSED && f->st[0] != TCPSTATE_TIME_WAIT) ||
+	    (f->st[1] != TCPSTATE_CLOSED && f->st[1] != TCPSTATE_TIME_WAIT))
+		return false;
+	if ((tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
+	    !((f->reached[0] | f->reached[1]) & TRACK_STATE_BIT(TCPSTATE_ESTABLISHED)))
+		return false;
+	return true;
 }
 
 /* Put the flow on the list its states call for and note the activity. */
@@ -697,7 +715,7 @@ static uint32_t flow_start(struct track *t, struct flow *f, int e,
 		init_state(f, !e, TCPSTATE_SYN_SENT);
 		cl->isn = v->ack - 1;
 		cl->rcv_nxt = v->ack;
-		cl->flags |= D_ISN | D_RCV;
+		cl->flags |= D_ISN | D_BASE | D_RCV;
 	} else {
 		init_state(f, 0, TCPSTATE_ESTABLISHED);
 		init_state(f, 1, TCPSTATE_ESTABLISHED);
@@ -809,27 +827,9 @@ static inline bool rec_any(const struct flow *f)
 /* ---- ingress: Wireshark's sequence analysis ---- */
 
 /*
- * Is [seq, seq+len) data captured before and not yet acked? Wireshark
- * looks for one unacked segment containing it; we only know the unacked
- * range and the latest capture gap.
- */
-static bool already_seen(const struct dir *fwd, const struct dir *rev,
-			 uint32_t seq, uint32_t len)
-{
-	if ((rev->flags & D_ACK) && seq_lt(seq, rev->last_ack))
-		return false;
-	if (seq_gt(seq + len, fwd->nxt))
-		return false;
-	if ((fwd->flags & D_HOLE) &&
-	    seq_overlap(seq, seq + len + !len, fwd->hole_lo, fwd->hole_hi))
-		return false;
-	return true;
-}
-
-/*
- * tcp_analyze_sequence_number(), same checks in the same order; the
- * comments name Wireshark's flags. Updates the ingress bookkeeping of the
- * sender's direction and returns the classes.
+ * tcp_analyze_sequence_number() of Wireshark 4.0, same checks in the same
+ * order; the comments name its flags. Updates the ingress bookkeeping of
+ * the sender's direction and returns the classes.
  */
 static uint32_t analyze(struct flow *f, int e, const struct pkt_view *v, uint32_t now_t)
 {
@@ -840,8 +840,9 @@ static uint32_t analyze(struct flow *f, int e, const struct pkt_view *v, uint32_
 	uint32_t sf = (fl & (PKT_TCP_SYN | PKT_TCP_FIN)) ? 1 : 0;
 	bool nxt_ok = fwd->flags & D_NXT;
 	bool at_nxt = nxt_ok && seq == fwd->nxt;
-	bool lost = false;
-	uint32_t old_nxt = fwd->nxt, nextseq, c = 0;
+	bool same = len == 0 && at_nxt && ack == fwd->last_ack && !sfr;
+	bool same_win = (fwd->flags & D_WIN) && v->window == fwd->win;
+	uint32_t nextseq, c = 0;
 
 	/* ZERO_WINDOW_PROBE: a probe never advances nextseq. */
 	if (len == 1 && at_nxt && (rev->flags & D_WIN) && rev->win == 0) {
@@ -851,51 +852,46 @@ static uint32_t analyze(struct flow *f, int e, const struct pkt_view *v, uint32_
 	if (v->window == 0 && !sfr)
 		c |= TRACK_C_ZERO_WINDOW;
 	/* LOST_PACKET: "previous segment not captured". */
-	if (nxt_ok && seq_gt(seq, fwd->nxt) && !(fl & PKT_TCP_RST)) {
+	if (nxt_ok && seq_gt(seq, fwd->nxt) && !(fl & PKT_TCP_RST))
 		c |= TRACK_C_GAP;
-		lost = true;
-	}
 	if (len <= 1 && nxt_ok && seq == fwd->nxt - 1 && !sfr)
 		c |= TRACK_C_KEEPALIVE;
-	if (len == 0 && at_nxt && ack == fwd->last_ack && !sfr) {
-		bool same_win = (fwd->flags & D_WIN) && v->window == fwd->win;
-
-		if (v->window && (fwd->flags & D_WIN) && !same_win)
-			c |= TRACK_C_WINDOW_UPDATE;
-		if (v->window && same_win && (rev->lflags & L_KA)) {
-			c |= TRACK_C_KEEPALIVE_ACK;
-			goto finished_fwd;
-		}
-	}
-	if (len == 0 && at_nxt && !sfr && v->window == 0 && (fwd->flags & D_WIN) &&
-	    fwd->win == 0 && (ack == fwd->last_ack || ack == fwd->last_ack + 1) &&
-	    (rev->lflags & L_ZWP)) {
-		c |= TRACK_C_ZERO_WINDOW_PROBE_ACK;
-		/* The receiver took the probe byte (Wireshark issue 10745). */
-		if (ack == fwd->last_ack + 1)
-			rev->nxt = ack;
+	if (same && v->window && (fwd->flags & D_WIN) && !same_win)
+		c |= TRACK_C_WINDOW_UPDATE;
+	if (same && v->window && same_win && (rev->lflags & L_KA)) {
+		c |= TRACK_C_KEEPALIVE_ACK;
 		goto finished_fwd;
 	}
-	if (len == 0 && at_nxt && ack == fwd->last_ack && !sfr && v->window &&
-	    (fwd->flags & D_WIN) && v->window == fwd->win) {
-		fwd->dupacks++;
+	if (same && v->window == 0 && same_win && (rev->lflags & L_ZWP)) {
+		c |= TRACK_C_ZERO_WINDOW_PROBE_ACK;
+		goto finished_fwd;
+	}
+	if (same && v->window && same_win) {
+		if (fwd->dupacks == DUPACKS_RESET)
+			fwd->dupacks = 1;
+		else if (fwd->dupacks < DUPACKS_RESET - 1)
+			fwd->dupacks++;
 		c |= TRACK_C_DUP_ACK;
 	}
 
 finished_fwd:
 	if (ack != fwd->last_ack)
 		fwd->dupacks = 0;
-	/* An ACK past a zero-window probe reopens the window (issue 8404). */
-	if ((fl & PKT_TCP_ACK) && (rev->flags & D_NXT) && seq_gt(ack, rev->nxt) &&
-	    ack == fwd->last_ack + 1 && at_nxt && (rev->lflags & L_ZWP)) {
-		rev->nxt = ack;
-		c |= TRACK_C_WINDOW_UPDATE;
+	/*
+	 * ACK_LOST_PACKET: an ACK past what was captured of the other way.
+	 * Not a class here, but Wireshark restarts that side's dup-ACK count.
+	 */
+	if ((fl & PKT_TCP_ACK) && (rev->flags & D_MTBA) && seq_gt(ack, rev->mtba)) {
+		if (seq_lt(rev->mtba, rev->nxt))
+			rev->mtba = rev->nxt;
+		else
+			rev->dupacks = DUPACKS_RESET;
 	}
 
 	/* RETRANSMISSION / FAST / SPURIOUS / OUT_OF_ORDER */
 	if ((len > 0 || sf) && !(c & TRACK_C_KEEPALIVE)) {
 		bool not_adv = nxt_ok && seq_lt(seq, fwd->nxt);
-		uint32_t dt, thres;
+		uint32_t thres;
 
 		/* More than one byte from nextseq-1 is new data after a probe. */
 		if (len > 1 && nxt_ok && fwd->nxt - 1 == seq)
@@ -906,14 +902,15 @@ finished_fwd:
 		}
 		if (!not_adv)
 			goto bookkeeping;
-		dt = (rev->flags & D_SEEN) ? now_t - rev->last_t : UINT32_MAX;
-		if (dt < FASTRT_TICKS && rev->dupacks >= 2 && rev->last_ack == seq) {
+		/* Fast: answers two dup ACKs within 20 ms of the last of them. */
+		if (rev->dupacks >= 2 && rev->last_ack == seq && (rev->flags & D_SEEN) &&
+		    now_t - rev->last_t < FASTRT_TICKS) {
 			c |= TRACK_C_FAST_RETRANSMISSION | TRACK_C_RETRANSMISSION;
 			goto bookkeeping;
 		}
-		thres = (f->fflags & F_IRTT) && f->irtt ? f->irtt : OOO_DEFAULT_TICKS;
-		if (dt < thres && !already_seen(fwd, rev, seq, len) &&
-		    (fwd->nxt != seq + len + sf || (fwd->flags & D_LASTLEN0))) {
+		/* Out of order: soon (initial RTT, else 3 ms) after nextseq moved. */
+		thres = (f->fflags & F_IRTT) ? f->irtt : OOO_DEFAULT_TICKS;
+		if (now_t - fwd->nxt_t < thres && fwd->nxt != seq + len + sf) {
 			c |= TRACK_C_OUT_OF_ORDER;
 			goto bookkeeping;
 		}
@@ -922,29 +919,15 @@ finished_fwd:
 
 bookkeeping:
 	nextseq = seq + len + sf;
-	if (!nxt_ok || seq_gt(nextseq, old_nxt + sf)) {
-		if (len == 0)
-			fwd->flags |= D_LASTLEN0;
-		else
-			fwd->flags &= ~D_LASTLEN0;
-	}
 	if ((!nxt_ok || seq_gt(nextseq, fwd->nxt)) && !(c & TRACK_C_ZERO_WINDOW_PROBE)) {
 		fwd->nxt = nextseq;
+		fwd->nxt_t = now_t;
 		fwd->flags |= D_NXT;
 	}
-	if (lost) {
-		fwd->hole_lo = old_nxt;
-		fwd->hole_hi = seq;
-		fwd->flags |= D_HOLE;
-	} else if ((fwd->flags & D_HOLE) && (len || sf) &&
-		   seq_overlap(seq, nextseq, fwd->hole_lo, fwd->hole_hi)) {
-		/* Shrink the hole from the side the segment covers. */
-		if (seq_le(seq, fwd->hole_lo))
-			fwd->hole_lo = nextseq;
-		else if (seq_ge(nextseq, fwd->hole_hi))
-			fwd->hole_hi = seq;
-		if (seq_ge(fwd->hole_lo, fwd->hole_hi))
-			fwd->flags &= ~D_HOLE;
+	if ((!(fwd->flags & D_MTBA) || seq == fwd->mtba) &&
+	    !(c & TRACK_C_ZERO_WINDOW_PROBE)) {
+		fwd->mtba = fwd->nxt;
+		fwd->flags |= D_MTBA;
 	}
 	fwd->win = v->window;
 	fwd->last_ack = ack;
@@ -970,10 +953,9 @@ static uint32_t note_segment(struct flow *f, int e, const struct pkt_view *v, ui
 	uint32_t len = v->payload_len;
 
 	if (fl & PKT_TCP_SYN) {
-		if (!(fwd->flags & D_ISN)) {
-			fwd->isn = v->seq;
-			fwd->flags |= D_ISN;
-		}
+		/* A SYN/ACK with another ISN replaces it, as in Wireshark. */
+		fwd->isn = v->seq;
+		fwd->flags |= D_ISN | D_BASE;
 		fwd->mss = v->mss;
 		fwd->wscale = v->wscale;
 		if (v->sack_ok)
@@ -1156,6 +1138,32 @@ static int flow_reincarnate(struct track *t, struct flow *f, int e,
 	return 0;
 }
 
+/*
+ * Wireshark's base_seq, which decides port reuse: the ISN, else the first
+ * sequence number minus one, else the other side's first ACK minus one.
+ * A SYN repeating it restores nextseq first (Wireshark issue 17616).
+ */
+static void wireshark_base(struct flow *f, int e, const struct pkt_view *v)
+{
+	struct dir *fwd = &f->d[e], *rev = &f->d[!e];
+	uint8_t fl = v->tcp_flags;
+
+	if ((fl & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
+	    (fwd->flags & D_BASE) && v->seq == fwd->isn) {
+		fwd->nxt = fwd->mtba;
+		if (!(fwd->flags & D_MTBA))
+			fwd->flags &= ~D_NXT;
+	}
+	if (!(fwd->flags & D_BASE)) {
+		fwd->isn = (fl & PKT_TCP_SYN) ? v->seq : v->seq - 1;
+		fwd->flags |= D_BASE;
+	}
+	if (!(rev->flags & D_BASE) && (fl & PKT_TCP_ACK)) {
+		rev->isn = v->ack - 1;
+		rev->flags |= D_BASE;
+	}
+}
+
 int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 		  struct track_seg *seg)
 {
@@ -1198,22 +1206,23 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 		classes |= flow_start(t, f, e, v, &c);
 	} else {
 		f = &t->pool[idx];
-		if ((fl & (PKT_TCP_SYN | PKT_TCP_ACK | PKT_TCP_RST)) == PKT_TCP_SYN &&
-		    (f->d[e].flags & D_SEEN) &&
-		    (!(f->d[e].flags & D_ISN) || v->seq != f->d[e].isn)) {
-			if (f->st[!e] == TCPSTATE_TIME_WAIT && tw_refuses(f, e, v)) {
-				/* An old SYN for TIME_WAIT: the host re-ACKs, nothing moves. */
-				seg->flow = f->id;
-				seg->segno = ++f->nsegs;
-				seg->endpoint = (uint8_t)e;
-				seg->sender_state = f->st[e];
-				seg->receiver_state = f->st[!e];
-				seg->classes = TRACK_C_SYN | TRACK_C_HANDSHAKE | TRACK_C_STALE;
-				goto out;
-			}
+		if ((fl & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
+		    (f->d[e].flags & D_BASE) && v->seq != f->d[e].isn) {
+			bool refused = f->st[!e] == TCPSTATE_TIME_WAIT && tw_refuses(f, e, v);
+
 			e = flow_reincarnate(t, f, e, v, &c);
 			c.segno = 1;
 			classes |= flow_start(t, f, e, v, &c) | TRACK_C_REUSE;
+			if (refused) {
+				/*
+				 * The peer's TIME_WAIT will answer with its old
+				 * ACK; the client's RST to that ends TIME_WAIT
+				 * and its next SYN gets through (8b).
+				 */
+				f->reached[!e] = 0;
+				init_state(f, !e, TCPSTATE_TIME_WAIT);
+				classes |= TRACK_C_STALE;
+			}
 		}
 	}
 
@@ -1223,11 +1232,17 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 	seg->sender_state = f->st[e];
 	seg->receiver_state = f->st[!e];
 
+	if (!(classes & TRACK_C_REUSE) && flow_stale(f, fl))
+		classes |= TRACK_C_STALE;
+	wireshark_base(f, e, v);
+	classes |= analyze(f, e, v, now_t);
 	/*
-	 * Wireshark's initial RTT: from the last SYN to the first segment
-	 * with ACK and without SYN, in either direction.
+	 * Wireshark's initial RTT, taken after the analysis as tshark does:
+	 * from the last SYN to the first segment with ACK and without SYN,
+	 * in either direction. A zero delta counts as unknown.
 	 */
-	if ((fl & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_ACK && (f->fflags & F_SYN_T)) {
+	if ((fl & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_ACK && (f->fflags & F_SYN_T) &&
+	    now_t != f->irtt) {
 		f->irtt = now_t - f->irtt;
 		f->fflags = (f->fflags & ~F_SYN_T) | F_IRTT;
 	} else if ((fl & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
@@ -1235,10 +1250,6 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 		f->irtt = now_t;
 		f->fflags |= F_SYN_T;
 	}
-
-	if (flow_stale(f))
-		classes |= TRACK_C_STALE;
-	classes |= analyze(f, e, v, now_t);
 	classes = note_segment(f, e, v, classes);
 	sender_side(t, f, e, v, &c);
 
@@ -1267,7 +1278,6 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 	seg->classes = classes;
 	flow_place(t, f, now);
 
-out:
 	seg->_seq = v->seq;
 	seg->_end = v->seq + v->payload_len + !!(fl & (PKT_TCP_SYN | PKT_TCP_FIN));
 	seg->_ack = v->ack;
@@ -1384,6 +1394,8 @@ static void deliver(struct track *t, struct flow *f, const struct track_seg *seg
 				set_state(t, f, y, TCPSTATE_SYN_RECEIVED, c);
 				d->rcv_nxt = seq + 1;
 				d->flags |= D_RCV;
+			} else if (ys == TCPSTATE_TIME_WAIT) {
+				emit_class(t, f, x, c, seg->classes | TRACK_C_STALE, 0, true);
 			}
 			return;
 		}
@@ -1442,9 +1454,20 @@ static void deliver(struct track *t, struct flow *f, const struct track_seg *seg
 				d->flags |= D_DUP_FL;
 			}
 		} else {
+			/*
+			 * Unless it already followed a gap at capture, all
+			 * before it was captured first: faultline dropped or
+			 * holds what is missing.
+			 */
 			uint32_t blame = rec_data_overlap(f, x, d->rcv_nxt, seq);
-			bool ours = blame || !(d->flags & D_HOLE) ||
-				    !seq_overlap(d->rcv_nxt, seq, d->hole_lo, d->hole_hi);
+			bool ours = blame || !(seg->classes & TRACK_C_GAP);
+			/*
+			 * One event per gap opened: segments that continue the
+			 * block already held past the gap are in order for the
+			 * receiver, as a capture there would show them.
+			 */
+			bool opens = !(d->flags & D_OOO) || seq_gt(seq, d->ooo_hi) ||
+				     seq_lt(end, d->ooo_lo);
 
 			if (!(d->flags & D_OOO)) {
 				d->ooo_lo = seq;
@@ -1460,7 +1483,7 @@ static void deliver(struct track *t, struct flow *f, const struct track_seg *seg
 				d->ooo_lo = seq;
 				d->ooo_hi = end;
 			}
-			if (ours) {
+			if (ours && opens) {
 				f->n_ooo++;
 				f->n_ooo_fl++;
 				d->flags |= D_GAP_FL;

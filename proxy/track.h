@@ -16,8 +16,8 @@
  * A dropped segment (track_dropped()) never reaches the egress view.
  *
  * Rule conditions read the states in struct track_seg: 'state S' is the
- * SENDER's state before the segment (sender_state), 'peer-state S' is the
- * receiver's (receiver_state).
+ * state of the endpoint the segment arrives at, before it arrives
+ * (receiver_state); 'peer-state S' is the sender's (sender_state).
  */
 #ifndef FL_TRACK_H
 #define FL_TRACK_H

@@ -80,8 +80,8 @@ enum rule_cond_type {
 	RULE_COND_ACK_ONLY,	/* ACK, no payload, no SYN/FIN/RST */
 	RULE_COND_DATA,		/* transport payload length > 0 */
 	RULE_COND__PACKET_ONLY, /* conditions below need the tracker */
-	RULE_COND_STATE = RULE_COND__PACKET_ONLY, /* 'state S': sender's state */
-	RULE_COND_PEER_STATE,	/* 'peer-state S': receiver's state */
+	RULE_COND_STATE = RULE_COND__PACKET_ONLY, /* 'state S': the receiving endpoint's state */
+	RULE_COND_PEER_STATE,	/* 'peer-state S': the sending endpoint's state */
 	RULE_COND_FIRST_DATA,
 	RULE_COND_RETRANSMISSION,
 	RULE_COND_OUT_OF_ORDER,

@@ -233,7 +233,8 @@ Test(act, tcp_conditions_read_tracker_info)
 {
 	const char *r[] = { "=> drop if state LAST_ACK", "=> delay 1s if retransmission" };
 	struct fixture f = { 0 };
-	struct act_tcp_info ti = { .sender_state = TCPSTATE_LAST_ACK };
+	/* The final ACK of a teardown: sent from TIME_WAIT, arriving in LAST_ACK. */
+	struct act_tcp_info ti = { .sender_state = TCPSTATE_TIME_WAIT, .receiver_state = TCPSTATE_LAST_ACK };
 	struct act_input in = { .v = &f.v, .dir = PKT_DIR_IN, .tcp = &ti };
 	struct act_decision d;
 
@@ -242,7 +243,7 @@ Test(act, tcp_conditions_read_tracker_info)
 	flow_table_identify(f.flows, &f.v, 0, &in.id);
 	act_decide(f.ctx, &in, &d);
 	cr_assert(d.drop);
-	ti.sender_state = TCPSTATE_ESTABLISHED;
+	ti.receiver_state = TCPSTATE_ESTABLISHED;
 	ti.retransmission = true;
 	act_decide(f.ctx, &in, &d);
 	cr_assert(!d.drop && d.delay_ns == 1000000000ull);
