@@ -287,10 +287,12 @@ static void on_packet(void *data, struct capture_pkt *cp)
 	}
 	if (d.corrupt && copy) {
 		/*
-		 * A super-packet whose checksum is left to offload cannot carry a
-		 * full checksum we compute: skip it rather than break the flow.
+		 * A rewritten packet loses its offload state (the kernel marks it
+		 * CHECKSUM_NONE), so act_corrupt writes a full checksum, also when
+		 * the original's was left to offload. A GSO super-packet is still
+		 * to be cut into segments, each needing its own checksum: skip it.
 		 */
-		if (!cp->csum_not_ready && !cp->gso && act_corrupt(p->act, &in, copy, cp->len) == 0) {
+		if (!cp->gso && act_corrupt(p->act, &in, copy, cp->len) == 0) {
 			mangled = true;
 			p->tot.corrupted++;
 		}

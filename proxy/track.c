@@ -9,6 +9,9 @@
  * 'timer' ordered by deadline (TIME_WAIT, or a closed flow lingering so
  * that late segments are still recognised as stale). Deadlines are now + a
  * constant and now never goes back, so appending keeps both lists sorted.
+ * A live flow moves to the tail at most once per 'gran' (idle/64): moving
+ * it for every packet costs cache misses on its list neighbours, and idle
+ * expiry only needs to be that precise.
  *
  * The ingress classification is Wireshark 4.0's
  * tcp_analyze_sequence_number() (the tshark of Debian 12, which the
@@ -18,9 +21,11 @@
  * number of 0 is an ordinary one.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "track.h"
 
@@ -146,29 +151,37 @@ struct rec {
 	uint32_t segno;
 };
 
+/*
+ * The first cache line holds what every packet reads (the key, states,
+ * id, activity time); the second what rare paths need. A packet touches
+ * line 0 and the two directions in lines 2-3.
+ */
 struct flow {
 	uint8_t addr[2][16];	/* endpoint 0, endpoint 1 */
 	uint16_t port[2];
 	uint8_t family;
 	uint8_t fflags;
 	uint8_t st[2];		/* enum tcpstate */
-	uint32_t hnext;		/* bucket chain; free list */
-	uint32_t lprev, lnext;
+	uint8_t rflags[NREC];
+	uint8_t pad;
 	uint32_t nsegs;
 	uint64_t id;
-	uint64_t tkey;		/* live: last activity; timer: deadline */
-	uint16_t reached[2];
+	uint64_t tkey;		/* live: last activity, within gran; timer: deadline */
+
+	uint32_t hnext;		/* bucket chain; free list */
+	uint32_t lprev, lnext;
 	uint32_t irtt;		/* ticks; see F_SYN_T and F_IRTT */
+	uint16_t reached[2];
 	uint32_t n_retrans, n_retrans_fl;
 	uint32_t n_ooo, n_ooo_fl;
 	uint32_t n_dupack, n_dupack_fl;
 	struct rec rec[NREC];
-	uint8_t rflags[NREC];
-	uint8_t pad;
+
 	struct dir d[2];
 };
 
 _Static_assert(sizeof(struct flow) <= 256, "a flow entry must fit in 256 bytes");
+_Static_assert(offsetof(struct flow, hnext) == 64, "the hot fields fill cache line 0");
 
 struct list {
 	uint32_t head, tail;
@@ -178,11 +191,12 @@ struct track {
 	struct track_config cfg;
 	struct flow *pool;	/* cap + 1 entries; [0] is never used */
 	uint32_t *bucket;
-	uint32_t mask;
+	uint32_t hshift;	/* 64 - log2(buckets) */
 	uint32_t cap;
 	uint32_t hwm;		/* entries [1, hwm] were handed out once */
 	uint32_t free_head;
 	struct list live, timer;
+	uint64_t gran;		/* live list resolution */
 	uint64_t next_id;
 	uint64_t t0;
 	bool t0_set;
@@ -207,10 +221,43 @@ void track_config_default(struct track_config *c)
 	c->max_flows = 262144;
 }
 
+/*
+ * Anonymous pages are zero and cost nothing until touched, so a table for a
+ * million flows takes memory as flows arrive. Huge pages, where the kernel
+ * allows them, spare the TLB a miss per lookup in a big table.
+ */
+static void *table_alloc(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (bytes >= (2u << 20))
+		madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
+}
+
+static void table_free(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes);
+}
+
+static size_t pool_bytes(const struct track *t)
+{
+	return ((size_t)t->cap + 1) * sizeof(struct flow);
+}
+
+static size_t bucket_bytes(const struct track *t)
+{
+	return ((size_t)1 << (64 - t->hshift)) * sizeof(uint32_t);
+}
+
 struct track *track_new(const struct track_config *c)
 {
 	struct track *t;
-	uint32_t nb = 1;
+	uint32_t nb = 2, bits = 1;
 
 	if (!c->max_flows || c->max_flows > TRACK_MAX_FLOWS) {
 		errno = EINVAL;
@@ -221,24 +268,23 @@ struct track *track_new(const struct track_config *c)
 		return NULL;
 	t->cfg = *c;
 	t->cap = c->max_flows;
-	while (nb < t->cap)
+	while (nb < t->cap) {
 		nb <<= 1;
-	t->mask = nb - 1;
-	/*
-	 * calloc of this size maps fresh zero pages, so a big table costs
-	 * address space only until flows arrive.
-	 */
-	t->pool = calloc((size_t)t->cap + 1, sizeof(*t->pool));
+		bits++;
+	}
+	t->hshift = 64 - bits;
+	t->pool = table_alloc(pool_bytes(t));
 	if (!t->pool)
 		goto err_pool;
-	t->bucket = calloc(nb, sizeof(*t->bucket));
+	t->bucket = table_alloc(bucket_bytes(t));
 	if (!t->bucket)
 		goto err_bucket;
 	t->next_id = 1;
+	t->gran = c->idle_ns ? c->idle_ns / 64 : 1000000000ull;
 	return t;
 
 err_bucket:
-	free(t->pool);
+	table_free(t->pool, pool_bytes(t));
 err_pool:
 	free(t);
 	errno = ENOMEM;
@@ -249,8 +295,8 @@ void track_free(struct track *t)
 {
 	if (!t)
 		return;
-	free(t->bucket);
-	free(t->pool);
+	table_free(t->bucket, bucket_bytes(t));
+	table_free(t->pool, pool_bytes(t));
 	free(t);
 }
 
@@ -272,16 +318,6 @@ void track_get_stats(const struct track *t, struct track_stats *st)
 
 /* ---- hashing and lookup ---- */
 
-static inline uint64_t fmix64(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
-	k ^= k >> 33;
-	k *= 0xc4ceb9fe1a85ec53ull;
-	k ^= k >> 33;
-	return k;
-}
-
 static inline uint64_t load64(const uint8_t *p)
 {
 	uint64_t x;
@@ -298,21 +334,29 @@ static inline uint32_t load32(const uint8_t *p)
 	return x;
 }
 
-static inline uint64_t ep_hash(uint8_t family, const uint8_t *a, uint16_t port)
+/* One endpoint in 64 bits: exact for IPv4, folded for IPv6. */
+static inline uint64_t ep_key(uint8_t family, const uint8_t *a, uint16_t port)
 {
 	if (family == 4)
-		return fmix64(((uint64_t)load32(a) << 16 | port) + 4);
-	return fmix64(load64(a) ^ fmix64(load64(a + 8) ^ ((uint64_t)port << 48 | 6)));
+		return (uint64_t)load32(a) << 16 | port;
+	return (load64(a) ^ load64(a + 8)) * 0x9e3779b97f4a7c15ull + port;
 }
 
-/* Adding the endpoint hashes makes both directions land on one bucket. */
+/*
+ * Ordering the two endpoints makes both directions land on one bucket.
+ * pkt_flow_hash() would do that too, but byte-wise FNV over the whole key
+ * costs as much as the rest of the lookup; this is two multiplies.
+ */
 static inline uint32_t tuple_bucket(const struct track *t, uint8_t family,
 				    const uint8_t *a, uint16_t ap,
 				    const uint8_t *b, uint16_t bp)
 {
-	uint64_t h = ep_hash(family, a, ap) + ep_hash(family, b, bp);
+	uint64_t x = ep_key(family, a, ap), y = ep_key(family, b, bp);
+	uint64_t lo = x < y ? x : y, hi = x ^ y ^ lo;
+	uint64_t h = (lo ^ family) * 0x9e3779b97f4a7c15ull + hi * 0xc2b2ae3d27d4eb4full;
 
-	return (uint32_t)(h ^ h >> 32) & t->mask;
+	/* The top bits of a product depend on every bit of its input. */
+	return (uint32_t)(h >> t->hshift);
 }
 
 static inline bool addr_eq(uint8_t family, const uint8_t *a, const uint8_t *b)
@@ -440,8 +484,11 @@ static inline bool flow_stale(const struct flow *f, uint8_t tcp_flags)
 	return true;
 }
 
-/* Put the flow on the list its states call for and note the activity. */
-static void flow_place(struct track *t, struct flow *f, uint64_t now)
+/*
+ * Put the flow on the list its states call for; with 'touch', note the
+ * activity too.
+ */
+static void flow_place(struct track *t, struct flow *f, uint64_t now, bool touch)
 {
 	uint32_t idx = flow_idx(t, f);
 	bool want_timer = f->st[0] == TCPSTATE_TIME_WAIT ||
@@ -460,11 +507,19 @@ static void flow_place(struct track *t, struct flow *f, uint64_t now)
 		timer_arm(t, f, now);
 		return;
 	}
+	if (!touch || now - f->tkey < t->gran)
+		return;
 	f->tkey = now;
 	if (t->live.tail != idx) {
 		list_unlink(t, &t->live, idx);
 		list_append(t, &t->live, idx);
 	}
+}
+
+/* Idle long enough: its last segment came before tkey + gran. */
+static inline bool idle_due(const struct track *t, const struct flow *f, uint64_t now)
+{
+	return t->cfg.idle_ns && f->tkey + t->cfg.idle_ns + t->gran <= now;
 }
 
 /* ---- events ---- */
@@ -624,9 +679,7 @@ void track_expire(struct track *t, uint64_t now)
 
 	while ((idx = t->timer.head) && t->pool[idx].tkey <= now)
 		timer_expire(t, idx, now);
-	if (!t->cfg.idle_ns)
-		return;
-	while ((idx = t->live.head) && t->pool[idx].tkey + t->cfg.idle_ns <= now)
+	while ((idx = t->live.head) && idle_due(t, &t->pool[idx], now))
 		flow_end(t, idx, TRACK_END_IDLE, now);
 }
 
@@ -645,7 +698,7 @@ static bool still_alive(struct track *t, uint32_t idx, uint64_t now)
 		timer_expire(t, idx, now);
 		return t->pool[idx].id != 0;
 	}
-	if (t->cfg.idle_ns && f->tkey + t->cfg.idle_ns <= now) {
+	if (idle_due(t, f, now)) {
 		flow_end(t, idx, TRACK_END_IDLE, now);
 		return false;
 	}
@@ -1276,7 +1329,7 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 		}
 	}
 	seg->classes = classes;
-	flow_place(t, f, now);
+	flow_place(t, f, now, true);
 
 	seg->_seq = v->seq;
 	seg->_end = v->seq + v->payload_len + !!(fl & (PKT_TCP_SYN | PKT_TCP_FIN));
@@ -1508,6 +1561,7 @@ void track_released(struct track *t, const struct track_seg *seg,
 	struct segctx c = { .now = now, .v = v, .segno = seg->segno };
 	bool other;
 	struct flow *f = seg_flow(t, seg, v, &other);
+	uint8_t st0, st1;
 
 	if (!f)
 		return;
@@ -1518,6 +1572,8 @@ void track_released(struct track *t, const struct track_seg *seg,
 			   0, true);
 		return;
 	}
+	st0 = f->st[0];
+	st1 = f->st[1];
 	if (rec_any(f)) {
 		for (int i = 0; i < NREC; i++)
 			if ((f->rflags[i] & R_HOLD) && f->rec[i].segno == seg->segno)
@@ -1526,7 +1582,9 @@ void track_released(struct track *t, const struct track_seg *seg,
 	deliver(t, f, seg, v, &c);
 	if (rec_any(f))
 		rec_repaired(f, seg->endpoint, v);
-	flow_place(t, f, now);
+	/* Activity was noted at capture; only a new state may move the flow. */
+	if (f->st[0] != st0 || f->st[1] != st1)
+		flow_place(t, f, now, false);
 }
 
 void track_foreach(struct track *t, track_flow_cb cb, void *data)

@@ -33,7 +33,7 @@ struct track;
 
 struct track_config {
 	uint64_t time_wait_ns;	/* 2*MSL; default 60 s. Closed flows linger as long. */
-	uint64_t idle_ns;	/* idle expiry; default 300 s; 0 = never */
+	uint64_t idle_ns;	/* idle expiry (to within idle/64); default 300 s; 0 = never */
 	uint32_t max_flows;	/* table capacity; default 262144 */
 };
 

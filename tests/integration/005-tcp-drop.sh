@@ -25,11 +25,11 @@ wait_listen "$NS_B" 9000
 before=$(retrans "$NS_A")
 fl_start "$NS_B" --rule 'tcp => drop 10%' --seed 5
 # Generous: with 10 % loss in both directions TCP runs into retransmission
-# timeouts (SYN and FIN included), but 5 MB never needs anywhere near 50 s.
-timeout 50 ip netns exec "$NS_A" socat -u OPEN:"$T/in" TCP:10.99.0.2:9000 2>"$T/send.err" ||
+# timeouts (SYN and FIN included), but 5 MB never needs anywhere near 40 s.
+timeout 40 ip netns exec "$NS_A" socat -u OPEN:"$T/in" TCP:10.99.0.2:9000 2>"$T/send.err" ||
 	fail "sender failed or timed out (rc $?)"
 rc=0
-timeout 20 tail --pid="$RECV_PID" -f /dev/null || rc=$?
+timeout 15 tail --pid="$RECV_PID" -f /dev/null || rc=$?
 [ $rc -eq 0 ] || fail "receiver did not finish after the sender closed"
 wait "$RECV_PID" || fail "receiver socat failed"
 after=$(retrans "$NS_A")

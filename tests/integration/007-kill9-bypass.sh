@@ -23,6 +23,7 @@ ipt_state() {
 }
 ipt_state >"$T/ipt.before"
 
+rm -f "$T/recv.json"  # lib.sh's udp_recv would take the old file's "ready" for the new receiver
 udp_recv "$NS_B" 5000 1500
 fl_start "$NS_B" --rule 'udp dst port 5000 => delay 10ms' --seed 2
 # 3000 datagrams, >= 1 ms apart: seq N leaves no earlier than N ms after the start.
@@ -78,6 +79,7 @@ for ipt in iptables ip6tables; do
 	[ "$jin" -eq 1 ] && [ "$jout" -eq 1 ] || fail "$ipt: expected one jump from INPUT and one from OUTPUT"
 done
 # And it works: datagrams pass through it.
+rm -f "$T/recv.json"  # lib.sh's udp_recv would take the old file's "ready" for the new receiver
 udp_recv "$NS_B" 5000 800 100
 ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 100 200
 udp_recv_wait

@@ -67,7 +67,9 @@ for args in "--seed 1" ""; do
 	# Without --seed faultline first announces its random seed; nothing else may be said.
 	others=$(grep -v 'does-not-exist' "$T/err" | grep -cv '^faultline: seed [0-9]* (rerun with --seed [0-9]*)$' || true)
 	[ "$others" -eq 0 ] || fail "more than one line about the missing namespace: $(cat "$T/err")"
-	[ -n "$args" ] && { [ "$(wc -l <"$T/err")" -eq 1 ] || fail "with --seed: expected exactly one line"; }
+	if [ -n "$args" ]; then
+		[ "$(wc -l <"$T/err")" -eq 1 ] || fail "with --seed: expected exactly one line"
+	fi
 done
 rc=0
 "$FL" cleanup --netns does-not-exist 2>"$T/err" || rc=$?

@@ -8,6 +8,7 @@ now() { date +%s.%N; }
 
 # run_case RULE COUNT [EXPECT]: faultline in $NS_B, COUNT datagrams A -> B:5000.
 run_case() {
+	rm -f "$T/recv.json"  # lib.sh's udp_recv would take the old file's "ready" for the new receiver
 	udp_recv "$NS_B" 5000 800 "${3:-0}"
 	fl_start "$NS_B" --rule "$1" --seed 3
 	ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 "$2" 300
@@ -36,6 +37,7 @@ run_case 'udp dst port 5000 => drop, out' 100 100
 
 # in: all 100 dropped. The receiver would wait long for a first datagram, so
 # once faultline is gone 10 more are sent: only those may arrive.
+rm -f "$T/recv.json"  # lib.sh's udp_recv would take the old file's "ready" for the new receiver
 udp_recv "$NS_B" 5000 800 10
 fl_start "$NS_B" --rule 'udp dst port 5000 => drop, in'
 ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 100 300
@@ -60,6 +62,7 @@ log "'udp dst port 5000 => drop, in': dropped $(json "$T/fl.out" 'd["dropped"]')
 # If the machine is too slow to send the first 50 within 0.5 s of launching faultline, retry.
 ok=0
 for attempt in 1 2 3; do
+	rm -f "$T/recv.json"  # lib.sh's udp_recv would take the old file's "ready" for the new receiver
 	udp_recv "$NS_B" 5000 2500
 	t0=$(now)
 	fl_start "$NS_B" --rule 'udp dst port 5000 => drop, after 1s' --events "$T/events"

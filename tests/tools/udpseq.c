@@ -110,6 +110,9 @@ static int do_recv(const char *port, int idle_ms, long expect)
 	for (long i = 0; i < n; i++)
 		printf("%s%ld", i ? "," : "", order[i]);
 	printf("]}\n");
+	free(order);
+	free(seen);
+	close(fd);
 	return 0;
 }
 
