@@ -76,7 +76,7 @@ struct proxy {
 	size_t n_accepts;
 	uint64_t burst_now;
 
-	bool ipt_installed, stopping;
+	bool ipt_installed, stopping, loop_ready;
 	int open_handles;
 	proxy_report_cb report;
 	void *report_data;
@@ -575,6 +575,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 		snprintf(err, errlen, "cannot create the event loop");
 		goto err;
 	}
+	p->loop_ready = true;
 	uv_poll_init(&p->loop, &p->nfq_poll, capture_fd(p->cap));
 	uv_poll_init(&p->loop, &p->timer_poll, p->timer_fd);
 	uv_signal_init(&p->loop, &p->sig_int);
@@ -777,7 +778,7 @@ void proxy_free(struct proxy *p)
 		uv_close((uv_handle_t *)&p->housekeeping, on_close);
 		uv_run(&p->loop, UV_RUN_DEFAULT);
 	}
-	if (p->open_handles == 0)
+	if (p->loop_ready && p->open_handles == 0)
 		uv_loop_close(&p->loop);
 	if (p->timer_fd >= 0)
 		close(p->timer_fd);

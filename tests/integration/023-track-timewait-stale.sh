@@ -51,6 +51,7 @@ for _ in $(seq 1 200); do
 	sleep 0.1
 done
 sleep 0.2
+cp $T/ev.jsonl /tmp/ev023.jsonl
 ss_a=$(ip netns exec "$NS_A" ss -Htan "( sport = :$P and dport = :8080 )" | awk '{print $1}')
 ss_b=$(ip netns exec "$NS_B" ss -Htan "( sport = :8080 and dport = :$P )" | awk '{print $1}')
 fl_stop
