@@ -308,8 +308,6 @@ static int cmd_run(int argc, char **argv)
 		if (getrandom(&r.cfg.seed, sizeof(r.cfg.seed), 0) != sizeof(r.cfg.seed))
 			r.cfg.seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
 		r.cfg.seed &= 0xffffffffffffull; /* short enough to retype */
-		fprintf(stderr, PROG_NAME ": seed %llu (rerun with --seed %llu)\n",
-			(unsigned long long)r.cfg.seed, (unsigned long long)r.cfg.seed);
 	}
 	if ((r.netns || r.netns_path) && enter_netns(r.netns, r.netns_path))
 		goto out;
@@ -332,6 +330,10 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, PROG_NAME ": %s\n", err);
 		goto out;
 	}
+	/* Said only once nothing can fail any more: a failed start prints one line. */
+	if (!r.have_seed)
+		fprintf(stderr, PROG_NAME ": seed %llu (rerun with --seed %llu)\n",
+			(unsigned long long)r.cfg.seed, (unsigned long long)r.cfg.seed);
 	if (proxy_run(p, err, sizeof(err))) {
 		fprintf(stderr, PROG_NAME ": cannot install iptables chain: %s\n", err);
 		r.rules = NULL;

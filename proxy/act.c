@@ -113,6 +113,12 @@ const struct act_counters *act_ctx_counters(const struct act_ctx *c, unsigned i)
 	return i < c->n ? &c->st[i].cnt : NULL;
 }
 
+void act_note_corrupted(struct act_ctx *c, uint32_t rule)
+{
+	if (rule < c->n)
+		c->st[rule].cnt.corrupted++;
+}
+
 void act_note_released_early(struct act_ctx *c, int rule)
 {
 	if (rule >= 0 && (size_t)rule < c->n)
@@ -300,8 +306,10 @@ static bool apply_rule(struct act_ctx *c, unsigned ri, const struct rule *r,
 			fired(d, ri, a->type);
 			break;
 		case RULE_ACT_CORRUPT:
+			/* Counted by act_note_corrupted: not every packet can be. */
+			if (!d->corrupt)
+				d->corrupt_rule = ri;
 			d->corrupt = true;
-			s->cnt.corrupted++;
 			fired(d, ri, a->type);
 			break;
 		case RULE_ACT_RATE:

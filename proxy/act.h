@@ -48,6 +48,7 @@ struct act_decision {
 	uint64_t delay_ns;	/* total hold from now (delays + rate queueing) */
 	uint32_t copies;	/* extra copies to send with the packet */
 	bool corrupt;
+	uint32_t corrupt_rule;	/* the rule that asked, counted once applied */
 	bool reorder;
 	uint32_t reorder_rule, reorder_n;
 	uint64_t reorder_timeout_ns;
@@ -96,5 +97,7 @@ int act_corrupt(const struct act_ctx *c, const struct act_input *in, uint8_t *da
 /* Counters of rule i (borrowed), or NULL past the end. */
 const struct act_counters *act_ctx_counters(const struct act_ctx *c, unsigned i);
 void act_note_released_early(struct act_ctx *c, int rule);
+/* The packet was really corrupted (act_corrupt succeeded and it went out). */
+void act_note_corrupted(struct act_ctx *c, uint32_t rule);
 
 #endif

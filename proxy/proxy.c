@@ -269,10 +269,10 @@ static void on_packet(void *data, struct capture_pkt *cp)
 	}
 	flow_table_identify(p->flows, &v, p->burst_now, &in.id);
 	act_decide(p->act, &in, &d);
-	if (d.n_fired)
-		events_verdict(&p->ev, p->burst_now, &v, in.dir, &in.id, &d);
 
 	if (d.drop) {
+		if (d.n_fired)
+			events_verdict(&p->ev, p->burst_now, &v, in.dir, &in.id, &d);
 		verdict(p, cp->id, CAPTURE_DROP, NULL, 0);
 		p->tot.dropped++;
 		if (segp)
@@ -295,8 +295,13 @@ static void on_packet(void *data, struct capture_pkt *cp)
 		if (!cp->gso && act_corrupt(p->act, &in, copy, cp->len) == 0) {
 			mangled = true;
 			p->tot.corrupted++;
+			act_note_corrupted(p->act, d.corrupt_rule);
 		}
 	}
+	/* SYNs, bare ACKs, GSO and cut copies stay as they were: say so. */
+	d.corrupt = mangled;
+	if (d.n_fired)
+		events_verdict(&p->ev, p->burst_now, &v, in.dir, &in.id, &d);
 	if (!d.copies && !mangled) {
 		free(copy);
 		copy = NULL;

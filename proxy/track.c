@@ -21,8 +21,8 @@
  * number of 0 is an ordinary one.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -550,6 +550,14 @@ static void fill_summary(const struct flow *f, struct track_summary *s)
 	s->out_of_order_faultline = f->n_ooo_fl;
 	s->dup_acks = f->n_dupack;
 	s->dup_acks_faultline = f->n_dupack_fl;
+	for (int i = 0; i < 2; i++) {
+		const struct dir *d = &f->d[i];
+
+		s->opt[i].mss = d->mss;
+		s->opt[i].wscale = (d->flags & D_ISN) ? d->wscale : -1;
+		s->opt[i].sack_ok = d->lflags & L_SACK;
+		s->opt[i].ts = d->lflags & L_TS;
+	}
 }
 
 static void ev_init(const struct track *t, const struct flow *f,
@@ -1242,16 +1250,16 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 	if (!idx) {
 		bool synack = (fl & (PKT_TCP_SYN | PKT_TCP_ACK)) ==
 			      (PKT_TCP_SYN | PKT_TCP_ACK);
+		uint32_t b = tuple_bucket(t, v->family, v->saddr, v->sport,
+					  v->daddr, v->dport);
 
 		idx = flow_alloc(t, now);
 		f = &t->pool[idx];
 		/* Endpoint 0 is the client: the receiver of a lone SYN/ACK. */
 		e = synack ? 1 : 0;
 		flow_set_tuple(f, v, !synack);
-		f->hnext = t->bucket[tuple_bucket(t, v->family, v->saddr, v->sport,
-						  v->daddr, v->dport)];
-		t->bucket[tuple_bucket(t, v->family, v->saddr, v->sport,
-				       v->daddr, v->dport)] = idx;
+		f->hnext = t->bucket[b];
+		t->bucket[b] = idx;
 		f->tkey = now;
 		list_append(t, &t->live, idx);
 		t->st.flows_active++;

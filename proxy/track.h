@@ -51,29 +51,49 @@ void track_free(struct track *t);
 /* Bytes of one flow entry (at most 256), for sizing and benchmarks. */
 size_t track_entry_size(void);
 
-/* Segment classes, a uint32_t mask in struct track_seg. */
+/*
+ * Segment classes, a uint32_t mask in struct track_seg. The analysis ones
+ * are tshark's (tcp.analysis.*) on a capture where packets enter the proxy:
+ *  RETRANSMISSION          also set with FAST and SPURIOUS, as tshark does
+ *  OUT_OF_ORDER            fills a gap soon after it opened
+ *  GAP                     starts beyond the next expected byte (tshark:
+ *                          lost_segment, "previous segment not captured")
+ * What faultline's own reordering does to the receiver is reported at
+ * release, as TRACK_EV_CLASS events with egress set (see track_event).
+ *  HANDSHAKE               SYN, SYN/ACK, or the ACK completing the handshake
+ *  NEW_DATA                payload that advances the sequence
+ *  FIRST_DATA              first new data of a direction after the handshake
+ *  PURE_ACK                no payload or SYN/FIN/RST, and none of the other
+ *                          ACK kinds (dup, window update, keep-alive ACK...)
+ *  STALE                   for a connection whose endpoints are all in
+ *                          TIME_WAIT or CLOSED, or a SYN a TIME_WAIT peer
+ *                          will refuse
+ *  PICKUP                  first segment of a connection seen mid-stream
+ *  REUSE                   SYN that started a new connection on a known
+ *                          tuple (tshark: reused_ports)
+ */
 enum track_class {
-	TRACK_C_HANDSHAKE = 1u << 0,	/* SYN, SYN/ACK, or the ACK completing the handshake */
-	TRACK_C_NEW_DATA = 1u << 1,	/* payload that advances the sequence */
-	TRACK_C_FIRST_DATA = 1u << 2,	/* first new data of a direction after the handshake */
-	TRACK_C_PURE_ACK = 1u << 3,	/* no payload, no SYN/FIN/RST, none of the ACK kinds below */
+	TRACK_C_HANDSHAKE = 1u << 0,
+	TRACK_C_NEW_DATA = 1u << 1,
+	TRACK_C_FIRST_DATA = 1u << 2,
+	TRACK_C_PURE_ACK = 1u << 3,
 	TRACK_C_WINDOW_UPDATE = 1u << 4,
 	TRACK_C_KEEPALIVE = 1u << 5,
-	TRACK_C_RETRANSMISSION = 1u << 6, /* also set with FAST and SPURIOUS, as tshark does */
+	TRACK_C_RETRANSMISSION = 1u << 6,
 	TRACK_C_FAST_RETRANSMISSION = 1u << 7,
 	TRACK_C_SPURIOUS_RETRANSMISSION = 1u << 8,
-	TRACK_C_OUT_OF_ORDER = 1u << 9,	/* ingress: fills a gap soon after it opened (tshark) */
+	TRACK_C_OUT_OF_ORDER = 1u << 9,
 	TRACK_C_DUP_ACK = 1u << 10,
 	TRACK_C_ZERO_WINDOW_PROBE = 1u << 11,
-	TRACK_C_ZERO_WINDOW = 1u << 12,	/* advertises a zero window */
-	TRACK_C_SYN = 1u << 13,		/* SYN without ACK */
+	TRACK_C_ZERO_WINDOW = 1u << 12,
+	TRACK_C_SYN = 1u << 13,		/* without ACK */
 	TRACK_C_SYN_ACK = 1u << 14,
 	TRACK_C_FIN = 1u << 15,
 	TRACK_C_RST = 1u << 16,
-	TRACK_C_STALE = 1u << 17,	/* for a connection whose endpoints are all in TIME_WAIT/CLOSED */
-	TRACK_C_PICKUP = 1u << 18,	/* first segment of a connection first seen mid-stream */
-	TRACK_C_REUSE = 1u << 19,	/* SYN that started a new connection on a used tuple */
-	TRACK_C_GAP = 1u << 20,		/* starts beyond the next expected (tshark lost_segment) */
+	TRACK_C_STALE = 1u << 17,
+	TRACK_C_PICKUP = 1u << 18,
+	TRACK_C_REUSE = 1u << 19,
+	TRACK_C_GAP = 1u << 20,
 	TRACK_C_KEEPALIVE_ACK = 1u << 21,
 	TRACK_C_ZERO_WINDOW_PROBE_ACK = 1u << 22,
 };
@@ -88,13 +108,13 @@ const char *track_class_name(uint32_t single_bit);
  * a leading underscore are the tracker's.
  */
 struct track_seg {
-	uint64_t flow;		/* connection id: unique per incarnation, never reused; 0 = none */
+	uint64_t flow;		/* connection id, unique per incarnation; 0 = none */
 	uint32_t segno;		/* 1-based, both directions together, capture order */
 	uint32_t classes;	/* enum track_class bits */
-	uint32_t caused_by;	/* segno of the faultline drop/hold this repairs or answers; 0 = none */
-	uint8_t endpoint;	/* sender: 0 = client (or first sender if picked up), 1 = other */
-	uint8_t sender_state;	/* enum tcpstate, before this segment ('state') */
-	uint8_t receiver_state;	/* enum tcpstate, before this segment ('peer-state') */
+	uint32_t caused_by;	/* segno of the faultline drop/hold it answers; 0 = none */
+	uint8_t endpoint;	/* sender: 0 = client (first sender if picked up) */
+	uint8_t sender_state;	/* enum tcpstate before this segment ('peer-state') */
+	uint8_t receiver_state;	/* enum tcpstate before it arrives ('state') */
 	uint8_t _flags;
 	uint32_t _seq, _end, _ack;
 	uint32_t _slot;
@@ -166,6 +186,12 @@ struct track_summary {
 	uint32_t retransmissions, retransmissions_faultline;
 	uint32_t out_of_order, out_of_order_faultline;
 	uint32_t dup_acks, dup_acks_faultline;
+	struct {
+		uint16_t mss;	/* from its SYN; 0 = none seen */
+		int8_t wscale;	/* from its SYN; -1 = absent or not seen */
+		bool sack_ok;	/* SACK permitted in its SYN */
+		bool ts;	/* sent timestamps */
+	} opt[2];		/* what each endpoint's segments carried */
 };
 
 enum track_ev_type {
@@ -197,6 +223,9 @@ struct track_event {
 typedef void (*track_event_cb)(void *data, const struct track_event *ev);
 /* Set (or with NULL clear) the event callback. */
 void track_set_event_cb(struct track *t, track_event_cb cb, void *data);
+
+/* No event or summary needs more bytes than this, with the final NUL. */
+#define TRACK_JSON_MAX 2048
 
 /*
  * Format ev as one JSON object without newline. Returns the length it

@@ -164,7 +164,13 @@ static void put_summary(struct out *o, const struct track_summary *s)
 		}
 		put(o, "]");
 	}
-	put(o, "],\"segments\":%u,\"retransmissions\":%u,"
+	put(o, "],\"opts\":[");
+	for (int e = 0; e < 2; e++)
+		put(o, "%s{\"mss\":%u,\"wscale\":%d,\"sack\":%s,\"ts\":%s}", e ? "," : "",
+		    s->opt[e].mss, s->opt[e].wscale, s->opt[e].sack_ok ? "true" : "false",
+		    s->opt[e].ts ? "true" : "false");
+	put(o, "]");
+	put(o, ",\"segments\":%u,\"retransmissions\":%u,"
 	       "\"retransmissions_faultline\":%u,\"out_of_order\":%u,"
 	       "\"out_of_order_faultline\":%u,\"dup_acks\":%u,"
 	       "\"dup_acks_faultline\":%u}",

@@ -106,6 +106,7 @@ no_chain_left() {
 
 # udp_recv NS PORT IDLE_MS [EXPECT]: start a receiver in the background, output in $T/recv.json.
 udp_recv() {
+	rm -f "$T/recv.json"
 	ip netns exec "$1" "$UDPSEQ" recv "$2" "$3" "${4:-0}" >"$T/recv.json" &
 	RECV_PID=$!
 	PIDS+=("$RECV_PID")

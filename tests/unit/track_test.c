@@ -1281,6 +1281,8 @@ Test(track, json_output)
 	cr_assert(strstr(buf, "\"reached\":[[\"CLOSED\",\"SYN_SENT\",\"ESTABLISHED\"],"
 			      "[\"LISTEN\",\"SYN_RECEIVED\",\"ESTABLISHED\"]]"), "%s", buf);
 	cr_assert(strstr(buf, "\"segments\":3,"), "%s", buf);
+	cr_assert(strstr(buf, "\"opts\":[{\"mss\":0,\"wscale\":-1,\"sack\":false,\"ts\":false},"),
+		  "%s", buf);
 	cr_assert_eq(buf[0], '{');
 	cr_assert_eq(buf[n - 1], '}');
 	/* Truncation reports the length needed, like snprintf. */
@@ -1305,6 +1307,35 @@ Test(track, json_output)
 	cr_assert_str_eq(track_class_name(3), "?");
 	cr_assert_str_eq(track_class_name(0), "?");
 	fx_fini(&x);
+}
+
+Test(track, json_fits_track_json_max)
+{
+	struct track_event ev;
+	struct track_summary s;
+	char buf[4096];
+
+	memset(&s, 0xff, sizeof(s));
+	s.addrs.family = 6;
+	s.reached[0] = s.reached[1] = (1u << TCPSTATE__COUNT) - 1;
+	s.state[0] = s.state[1] = TCPSTATE_SYN_RECEIVED;
+	s.pickup = s.reuse = true;
+	for (int e = 0; e < 2; e++) {
+		s.opt[e].wscale = -1;
+		s.opt[e].sack_ok = s.opt[e].ts = true;
+	}
+	memset(&ev, 0xff, sizeof(ev));
+	ev.type = TRACK_EV_FLOW_END;
+	ev.addrs = s.addrs;
+	ev.reason = TRACK_END_TIME_WAIT;
+	ev.summary = &s;
+	ev.egress = true;
+	ev.has_seg = true;
+	ev.t_ns = 1000000ull * SEC;
+	cr_assert_lt(track_event_json(&ev, buf, sizeof(buf)), TRACK_JSON_MAX);
+	ev.type = TRACK_EV_CLASS;
+	cr_assert_lt(track_event_json(&ev, buf, sizeof(buf)), TRACK_JSON_MAX);
+	cr_assert_lt(track_summary_json(&s, buf, sizeof(buf)), TRACK_JSON_MAX);
 }
 
 Test(track, retransmitted_syn)
