@@ -386,7 +386,7 @@ static void on_timer(uv_poll_t *h, int status, int events)
 
 static void add_summary(struct proxy *p, const struct track_summary *sum)
 {
-	char buf[1024];
+	char buf[TRACK_JSON_MAX];
 	int n = track_summary_json(sum, buf, sizeof(buf));
 	char *q;
 
@@ -406,7 +406,7 @@ static void add_summary(struct proxy *p, const struct track_summary *sum)
 static void on_track_event(void *data, const struct track_event *ev)
 {
 	struct proxy *p = data;
-	char buf[1024];
+	char buf[TRACK_JSON_MAX];
 	int n;
 
 	if (ev->type == TRACK_EV_FLOW_END && ev->summary)
@@ -687,7 +687,7 @@ struct conn_list {
 static void list_conn(void *data, const struct track_summary *s)
 {
 	struct conn_list *cl = data;
-	char buf[1024];
+	char buf[TRACK_JSON_MAX];
 	int n = track_summary_json(s, buf, sizeof(buf));
 
 	if (n <= 0 || (size_t)n >= sizeof(buf))
