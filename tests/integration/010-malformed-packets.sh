@@ -54,7 +54,7 @@ done
 malformed=$(json "$T/fl.out" 'd["malformed"]')
 delayed=$(json "$T/fl.out" 'd["rules"][0]["delayed"]')
 ev_malformed=$(grep -c '"ev":"malformed"' "$T/events" || true)
-ev_udp_len=$(grep -c '"flow":"udp 10.99.0.1:40000 > 10.99.0.2:9".*"verdict":"hold"' "$T/events" || true)
+ev_udp_len=$(grep '"ev":"verdict"' "$T/events" | grep -c '"flow":"udp 10.99.0.1:40000 > 10.99.0.2:9".*"verdict":"hold"' || true)
 log "faultline: malformed $malformed (sent $malformed_sent), malformed events $ev_malformed;" \
 	"bad-length UDP held $ev_udp_len (sent $udp_len_sent), rule delayed $delayed, verdict_errors $(json "$T/fl.out" 'd["verdict_errors"]')"
 [ "$malformed" -eq "$malformed_sent" ] || fail "malformed counter $malformed, sent $malformed_sent unparseable packets"

@@ -38,7 +38,7 @@ fl_stop
 got=$(json "$T/recv.json" 'd["unique"]')
 dropped=$(json "$T/fl.out" 'd["rules"][0]["dropped"]')
 matched=$(json "$T/fl.out" 'd["rules"][0]["matched"]')
-fwd_ev=$(grep -c '"dir":"fwd"' "$T/events" || true)
+fwd_ev=$(grep '"ev":"verdict"' "$T/events" | grep -c '"dir":"fwd"' || true)
 log "received $got of 1000 in B; faultline in R matched $matched, dropped $dropped; $fwd_ev events with dir fwd"
 [ "$matched" -eq 1000 ] || fail "rule matched $matched, expected 1000"
 [ "$got" -ge 300 ] && [ "$got" -le 700 ] || fail "received $got, outside 30-70 %"

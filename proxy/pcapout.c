@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <wiretap/wtap.h>
+
+#include "pcapout.h"
+
+#define NSEC_PER_SEC 1000000000ull
+/* pcapng option values carry a 16-bit length. */
+#define COMMENT_MAX 65535u
+
+static const struct {
+	const char *name;
+	const char *descr;
+} ifaces[] = {
+	[PCAPOUT_IN] = { "in", "as captured by faultline" },
+	[PCAPOUT_OUT] = { "out", "as released by faultline" },
+};
+
+struct pcapout {
+	wtap_dumper *wd;
+	/*
+	 * wiretap borrows the section header and the interface descriptions
+	 * until wtap_dump_close(), so they live as long as the dumper.
+	 */
+	GArray *shb_hdrs;
+	wtapng_iface_descriptions_t idb_inf;
+	/* One record reused for every packet; it owns a scratch buffer. */
+	wtap_rec rec;
+};
+
+/*
+ * wtap_init() registers the file types in process-wide tables and asserts if
+ * it runs twice; wtap_cleanup() does not undo all of it, so it cannot be
+ * paired with each open. Initialize once and leave the tables for the
+ * process (they stay reachable, so LeakSanitizer does not report them).
+ */
+static pthread_once_t wtap_once = PTHREAD_ONCE_INIT;
+
+static void wtap_once_init(void)
+{
+	wtap_init(FALSE);
+}
+
+/* wiretap errors are a positive errno or a negative WTAP_ERR_*. */
+static int wtap_to_errno(int err)
+{
+	if (err > 0)
+		return -err;
+	if (err == WTAP_ERR_PACKET_TOO_LARGE)
+		return -EMSGSIZE;
+	return -EIO;
+}
+
+static wtap_block_t new_shb(void)
+{
+	wtap_block_t shb = wtap_block_create(WTAP_BLOCK_SECTION);
+
+	/*
+	 * Only a fixed application name: no shb_os or shb_hardware, whose
+	 * values depend on the host and would make replays differ.
+	 */
+	wtap_block_add_string_option(shb, OPT_SHB_USERAPPL, "faultline", strlen("faultline"));
+	return shb;
+}
+
+static wtap_block_t new_idb(enum pcapout_iface i)
+{
+	wtap_block_t idb = wtap_block_create(WTAP_BLOCK_IF_ID_AND_INFO);
+	wtapng_if_descr_mandatory_t *m = wtap_block_get_mandatory_data(idb);
+
+	m->wtap_encap = WTAP_ENCAP_RAW_IP;
+	/*
+	 * The writer scales each timestamp by time_units_per_second; readers
+	 * learn the unit from if_tsresol, so the two must agree (10^-9 s).
+	 */
+	m->time_units_per_second = NSEC_PER_SEC;
+	m->tsprecision = WTAP_TSPREC_NSEC;
+	m->snap_len = PCAPOUT_SNAPLEN;
+	m->num_stat_entries = 0;
+	m->interface_statistics = NULL;
+	wtap_block_add_string_option(idb, OPT_IDB_NAME, ifaces[i].name, strlen(ifaces[i].name));
+	wtap_block_add_string_option(idb, OPT_IDB_DESCRIPTION, ifaces[i].descr,
+				     strlen(ifaces[i].descr));
+	wtap_block_add_uint8_option(idb, OPT_IDB_TSRESOL, 9);
+	return idb;
+}
+
+static void free_blocks(struct pcapout *o)
+{
+	if (o->shb_hdrs)
+		wtap_block_array_free(o->shb_hdrs);
+	if (o->idb_inf.interface_data)
+		wtap_block_array_free(o->idb_inf.interface_data);
+	wtap_rec_cleanup(&o->rec);
+}
+
+struct pcapout *pcapout_open(const char *path, char *err, size_t errlen)
+{
+	wtap_dump_params params = WTAP_DUMP_PARAMS_INIT;
+	struct pcapout *o;
+	wtap_block_t b;
+	gchar *info = NULL;
+	int werr = 0, e;
+
+	pthread_once(&wtap_once, wtap_once_init);
+
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		errno = e;
+		return NULL;
+	}
+	wtap_rec_init(&o->rec);
+
+	o->shb_hdrs = g_array_new(FALSE, FALSE, sizeof(wtap_block_t));
+	b = new_shb();
+	g_array_append_val(o->shb_hdrs, b);
+
+	/* The array index is the pcapng interface id, so PCAPOUT_IN is 0. */
+	o->idb_inf.interface_data = g_array_new(FALSE, FALSE, sizeof(wtap_block_t));
+	for (size_t i = 0; i < sizeof(ifaces) / sizeof(ifaces[0]); i++) {
+		b = new_idb(i);
+		g_array_append_val(o->idb_inf.interface_data, b);
+	}
+
+	params.encap = WTAP_ENCAP_RAW_IP;
+	params.snaplen = PCAPOUT_SNAPLEN;
+	params.tsprec = WTAP_TSPREC_NSEC;
+	params.shb_hdrs = o->shb_hdrs;
+	params.idb_inf = &o->idb_inf;
+
+	o->wd = wtap_dump_open(path, wtap_pcapng_file_type_subtype(), WTAP_UNCOMPRESSED, &params,
+			       &werr, &info);
+	if (!o->wd)
+		goto err_dump;
+	return o;
+
+err_dump:
+	e = -wtap_to_errno(werr);
+	snprintf(err, errlen, "%s: %s%s%s%s", path, wtap_strerror(werr), info ? " (" : "",
+		 info ? info : "", info ? ")" : "");
+	g_free(info);
+	free_blocks(o);
+	free(o);
+	errno = e;
+	return NULL;
+}
+
+int pcapout_write(struct pcapout *o, enum pcapout_iface iface, uint64_t ts_ns,
+		  const uint8_t *data, uint32_t caplen, uint32_t len, const char *comment)
+{
+	wtap_rec *rec = &o->rec;
+	gchar *info = NULL;
+	int werr = 0, ret = 0;
+
+	if ((unsigned)iface >= sizeof(ifaces) / sizeof(ifaces[0]) || caplen > len ||
+	    (caplen && !data))
+		return -EINVAL;
+	if (caplen > PCAPOUT_SNAPLEN || (comment && strlen(comment) > COMMENT_MAX))
+		return -EMSGSIZE;
+
+	rec->rec_type = REC_TYPE_PACKET;
+	rec->presence_flags = WTAP_HAS_TS | WTAP_HAS_CAP_LEN | WTAP_HAS_INTERFACE_ID;
+	rec->section_number = 0;
+	rec->ts.secs = (time_t)(ts_ns / NSEC_PER_SEC);
+	rec->ts.nsecs = (int)(ts_ns % NSEC_PER_SEC);
+	rec->tsprec = WTAP_TSPREC_NSEC;
+	memset(&rec->rec_header.packet_header, 0, sizeof(rec->rec_header.packet_header));
+	rec->rec_header.packet_header.caplen = caplen;
+	rec->rec_header.packet_header.len = len;
+	rec->rec_header.packet_header.pkt_encap = WTAP_ENCAP_RAW_IP;
+	rec->rec_header.packet_header.interface_id = iface;
+
+	/* The comment travels as an option of the packet's block (EPB opt_comment). */
+	rec->block = NULL;
+	if (comment) {
+		rec->block = wtap_block_create(WTAP_BLOCK_PACKET);
+		wtap_block_add_string_option(rec->block, OPT_COMMENT, comment, strlen(comment));
+	}
+
+	if (!wtap_dump(o->wd, rec, data, &werr, &info))
+		ret = wtap_to_errno(werr);
+	g_free(info);
+	if (rec->block) {
+		wtap_block_unref(rec->block);
+		rec->block = NULL;
+	}
+	return ret;
+}
+
+int pcapout_close(struct pcapout *o)
+{
+	gchar *info = NULL;
+	int werr = 0, ret = 0;
+
+	if (!o)
+		return 0;
+	if (!wtap_dump_close(o->wd, NULL, &werr, &info))
+		ret = wtap_to_errno(werr);
+	g_free(info);
+	free_blocks(o);
+	free(o);
+	return ret;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pcapout: the --pcap capture file. A pcapng file (written by Wireshark's
+ * libwiretap) with two raw-IP interfaces, "in" for packets as captured and
+ * "out" for packets as released, nanosecond timestamps and an optional
+ * comment per packet. The same calls with the same arguments give the same
+ * bytes: nothing host- or time-dependent goes into the file.
+ */
+#ifndef FL_PCAPOUT_H
+#define FL_PCAPOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pcapout;
+
+/* Snapshot length written in both interface descriptions (libpcap's). */
+#define PCAPOUT_SNAPLEN 262144u
+
+enum pcapout_iface {
+	PCAPOUT_IN = 0,		/* as captured */
+	PCAPOUT_OUT = 1,	/* as released */
+};
+
+/*
+ * Create (truncate) path and write the section header and both interface
+ * descriptions. path is borrowed. Returns NULL with errno set and a message
+ * in err (if errlen > 0) on failure.
+ */
+struct pcapout *pcapout_open(const char *path, char *err, size_t errlen);
+
+/*
+ * Append one packet: data[0..caplen) are the first bytes of a raw IPv4 or
+ * IPv6 packet of len bytes, ts_ns its Unix time in nanoseconds. data and
+ * comment (UTF-8, may be NULL) are copied. Returns 0, -EINVAL for a bad
+ * iface or caplen > len, -EMSGSIZE for caplen above the snapshot length or a
+ * comment over 65535 bytes, or -errno (-EIO for wiretap's own errors).
+ */
+int pcapout_write(struct pcapout *o, enum pcapout_iface iface, uint64_t ts_ns,
+		  const uint8_t *data, uint32_t caplen, uint32_t len, const char *comment);
+
+/* Flush, close and free o. NULL-safe. Returns 0 or -errno. */
+int pcapout_close(struct pcapout *o);
+
+#endif

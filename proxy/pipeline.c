@@ -1,0 +1,607 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "act.h"
+#include "events.h"
+#include "flow.h"
+#include "pipeline.h"
+#include "sched.h"
+#include "track.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* Connections summarised in the final report; later ones are only counted. */
+#define MAX_SUMMARIES 10000
+
+/* A packet whose verdict waits in the scheduler. */
+struct held {
+	struct sched_entry e;
+	uint64_t pkt;		/* capture number, for the event log */
+	uint32_t id;
+	uint32_t copies;
+	int rule;		/* the rule that holds it, for 'released early' */
+	uint8_t *data;		/* owned copy, when it must be re-sent, rewritten or kept */
+	uint32_t len;
+	bool mangled;		/* data replaces the packet in the verdict */
+	bool tracked;		/* a TCP segment: the tracker hears of its release */
+	struct track_seg seg;
+	struct pkt_view view;	/* parsed fields for the tracker; view.data is not kept */
+};
+
+struct pipeline {
+	struct pipeline_config cfg;
+	struct pipeline_ops ops;
+	void *ops_data;
+	const struct rule_set *rules;
+	struct sched *sched;
+	struct flow_table *flows;
+	struct act_ctx *act;
+	struct track *track;	/* NULL with no_track */
+	struct events ev;
+	struct pipeline_totals tot;
+	uint64_t releases;	/* release ordinal, for the event log */
+	uint64_t now;		/* time of the call in progress, for tracker events */
+	char *summaries;	/* JSON of connections that ended */
+	size_t summaries_len, n_summaries;
+};
+
+static void held_free(struct held *h)
+{
+	free(h->data);
+	free(h);
+}
+
+static void add_summary(struct pipeline *pl, const struct track_summary *sum)
+{
+	char buf[TRACK_JSON_MAX];
+	int n = track_summary_json(sum, buf, sizeof(buf));
+	char *q;
+
+	if (n <= 0 || (size_t)n >= sizeof(buf) || pl->n_summaries >= MAX_SUMMARIES)
+		return;
+	q = realloc(pl->summaries, pl->summaries_len + (size_t)n + 2);
+	if (!q)
+		return;
+	pl->summaries = q;
+	if (pl->summaries_len)
+		pl->summaries[pl->summaries_len++] = ',';
+	memcpy(pl->summaries + pl->summaries_len, buf, (size_t)n + 1);
+	pl->summaries_len += (size_t)n;
+	pl->n_summaries++;
+}
+
+static void on_track_event(void *data, const struct track_event *ev)
+{
+	struct pipeline *pl = data;
+	char buf[TRACK_JSON_MAX];
+	struct track_event e;
+	int n;
+
+	if (ev->type == TRACK_EV_FLOW_END && ev->summary)
+		add_summary(pl, ev->summary);
+	if (!pl->ev.out)
+		return;
+	/* The tracker counts time from its first packet; the log from the start. */
+	e = *ev;
+	e.t_ns = pl->now > pl->ev.start_ns ? pl->now - pl->ev.start_ns : 0;
+	n = track_event_json(&e, buf, sizeof(buf));
+	if (n > 0 && (size_t)n < sizeof(buf))
+		events_write_raw(&pl->ev, buf);
+}
+
+static void tcp_info_from(struct act_tcp_info *ti, const struct track_seg *seg)
+{
+	ti->sender_state = seg->sender_state;
+	ti->receiver_state = seg->receiver_state;
+	ti->first_data = seg->classes & TRACK_C_FIRST_DATA;
+	ti->retransmission = seg->classes & TRACK_C_RETRANSMISSION;
+	/* "Out of order" to a user: beyond the next expected byte, or filling such a gap. */
+	ti->out_of_order = seg->classes & (TRACK_C_OUT_OF_ORDER | TRACK_C_GAP);
+	ti->dup_ack = seg->classes & TRACK_C_DUP_ACK;
+	ti->stale = seg->classes & TRACK_C_STALE;
+}
+
+struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct rule_set *rules,
+			      const struct pipeline_ops *ops, void *ops_data)
+{
+	struct pipeline *pl = calloc(1, sizeof(*pl));
+
+	if (!pl)
+		return NULL;
+	pl->cfg = *cfg;
+	if (!pl->cfg.max_held)
+		pl->cfg.max_held = 50000;
+	if (!pl->cfg.max_flows)
+		pl->cfg.max_flows = 65536;
+	pl->ops = *ops;
+	pl->ops_data = ops_data;
+	pl->rules = rules;
+	pl->ev.out = cfg->events;
+	pl->ev.start_ns = cfg->start_ns;
+	pl->sched = sched_new(pl->cfg.max_held);
+	pl->flows = flow_table_new(pl->cfg.max_flows);
+	pl->act = act_ctx_new(rules, cfg->seed, cfg->start_ns);
+	if (!pl->sched || !pl->flows || !pl->act)
+		goto err;
+	if (!cfg->no_track) {
+		struct track_config tc;
+
+		track_config_default(&tc);
+		if (cfg->time_wait_ns)
+			tc.time_wait_ns = cfg->time_wait_ns;
+		if (cfg->track_idle_ns)
+			tc.idle_ns = cfg->track_idle_ns;
+		if (cfg->max_conns)
+			tc.max_flows = cfg->max_conns;
+		pl->track = track_new(&tc);
+		if (!pl->track)
+			goto err;
+		track_set_event_cb(pl->track, on_track_event, pl);
+	}
+	return pl;
+err:
+	pipeline_free(pl);
+	if (!errno)
+		errno = ENOMEM;
+	return NULL;
+}
+
+void pipeline_free(struct pipeline *pl)
+{
+	struct sched_entry *e;
+
+	if (!pl)
+		return;
+	if (pl->sched) {
+		while ((e = sched_pop(pl->sched)))
+			held_free(container_of(e, struct held, e));
+		sched_free(pl->sched);
+	}
+	act_ctx_free(pl->act);
+	track_free(pl->track);
+	flow_table_free(pl->flows);
+	free(pl->summaries);
+	free(pl);
+}
+
+static double rel_s(const struct pipeline *pl, uint64_t now)
+{
+	return now > pl->ev.start_ns ? (double)(now - pl->ev.start_ns) / 1e9 : 0.0;
+}
+
+static const char *proto_name(const struct pkt_view *v)
+{
+	switch (v->l4proto) {
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	case 1:
+		return "icmp";
+	case 58:
+		return "icmp6";
+	default:
+		return "other";
+	}
+}
+
+static void format_flags(uint8_t f, char *b)
+{
+	static const char names[] = "FSRPAUEC";
+	int n = 0;
+
+	for (int i = 0; i < 8; i++)
+		if (f & (1u << i))
+			b[n++] = names[i];
+	if (!n)
+		b[n++] = '.';
+	b[n] = 0;
+}
+
+/*
+ * One "packet" line per packet: everything a ladder diagram needs, the
+ * verdict included. Held packets get a "release" line when they leave.
+ */
+static void packet_event(struct pipeline *pl, uint64_t pkt, const struct pipeline_pkt *pk,
+			 const struct pkt_view *v, const struct flow_id *id,
+			 const struct track_seg *seg, const struct act_decision *d, uint64_t now)
+{
+	FILE *f = pl->ev.out;
+	char flow[PKT_FLOW_STRLEN];
+
+	if (!f)
+		return;
+	pkt_format_flow(v, flow, sizeof(flow));
+	fprintf(f, "{\"t\":%.6f,\"ev\":\"packet\",\"pkt\":%llu,\"proto\":\"%s\",\"flow\":\"%s\","
+		   "\"flow_hash\":\"%016llx\",\"way\":%u,\"ord\":%llu,\"dir\":\"%s\",\"len\":%u,\"plen\":%u",
+		rel_s(pl, now), (unsigned long long)pkt, proto_name(v), flow,
+		(unsigned long long)id->hash, id->way, (unsigned long long)id->ordinal,
+		events_dir_name(pk->dir), pk->orig_len, v->payload_len);
+	if (pk->gso)
+		fprintf(f, ",\"gso\":true");
+	if (seg) {
+		char fl[10];
+
+		format_flags(v->tcp_flags, fl);
+		fprintf(f, ",\"tcp_flow\":%llu,\"seg\":%u,\"endpoint\":%u,\"flags\":\"%s\",\"seq\":%u,"
+			   "\"ack\":%u,\"sender_state\":\"%s\",\"receiver_state\":\"%s\",\"class\":[",
+			(unsigned long long)seg->flow, seg->segno, seg->endpoint, fl, v->seq, v->ack,
+			tcpstate_name(seg->sender_state), tcpstate_name(seg->receiver_state));
+		for (uint32_t b = 0, n = 0; b < 32; b++)
+			if (seg->classes & (1u << b))
+				fprintf(f, "%s\"%s\"", n++ ? "," : "", track_class_name(1u << b));
+		fprintf(f, "]");
+		if (seg->caused_by)
+			fprintf(f, ",\"caused_by\":%u", seg->caused_by);
+	}
+	fprintf(f, ",\"verdict\":\"%s\"", d->drop ? "drop" : d->delay_ns || d->reorder ? "hold" : "accept");
+	if (d->delay_ns)
+		fprintf(f, ",\"delay_us\":%.1f", (double)d->delay_ns / 1e3);
+	if (d->reorder)
+		fprintf(f, ",\"reorder\":true");
+	if (d->copies)
+		fprintf(f, ",\"copies\":%u", d->copies);
+	if (d->corrupt)
+		fprintf(f, ",\"corrupt\":true");
+	fprintf(f, ",\"actions\":[");
+	for (unsigned i = 0; i < d->n_fired; i++)
+		fprintf(f, "%s{\"rule\":%u,\"action\":\"%s\"}", i ? "," : "", d->fired[i].rule,
+			rule_action_name((enum rule_action_type)d->fired[i].action));
+	fprintf(f, "]}\n");
+}
+
+static void release(struct pipeline *pl, struct held *h, bool early, uint64_t now)
+{
+	pl->now = now;
+	pl->ops.verdict(pl->ops_data, h->id, true, true, h->mangled ? h->data : NULL, h->len, h->data,
+			now);
+	pl->tot.released++;
+	pl->releases++;
+	if (pl->ev.out)
+		fprintf(pl->ev.out, "{\"t\":%.6f,\"ev\":\"release\",\"pkt\":%llu,\"rel\":%llu%s}\n",
+			rel_s(pl, now), (unsigned long long)h->pkt, (unsigned long long)pl->releases,
+			early ? ",\"early\":true" : "");
+	/* The receiver sees it now: that is when the shadow state moves. */
+	if (h->tracked) {
+		track_released(pl->track, &h->seg, &h->view, now);
+		for (uint32_t i = 0; i < h->copies; i++)
+			track_released(pl->track, &h->seg, &h->view, now);
+	}
+	if (early) {
+		pl->tot.released_early++;
+		act_note_released_early(pl->act, h->rule);
+	}
+	if (h->copies && h->data)
+		pl->ops.duplicate(pl->ops_data, h->data, h->len, h->copies, now);
+	held_free(h);
+}
+
+static void hold(struct pipeline *pl, const struct pipeline_pkt *pk, const struct pkt_view *v,
+		 const struct act_decision *d, uint8_t *copy, bool mangled,
+		 const struct track_seg *seg, uint64_t pkt, uint64_t now)
+{
+	struct held *h = calloc(1, sizeof(*h));
+	int ret;
+
+	if (!h) {
+		/* Out of memory: never lose the packet, let it go undelayed. */
+		pl->ops.verdict(pl->ops_data, pk->id, true, false, mangled ? copy : NULL, pk->len,
+				copy ? copy : pk->data, now);
+		free(copy);
+		pl->tot.released_early++;
+		if (seg)
+			track_released(pl->track, seg, v, now);
+		return;
+	}
+	h->pkt = pkt;
+	h->id = pk->id;
+	h->copies = d->copies;
+	h->rule = d->hold_rule;
+	h->data = copy;
+	h->len = pk->len;
+	h->mangled = mangled;
+	if (seg) {
+		h->tracked = true;
+		h->seg = *seg;
+		h->view = *v;
+		h->view.data = NULL;
+	}
+	for (;;) {
+		if (d->reorder) {
+			h->e.after_group_ns = d->delay_ns;
+			ret = sched_reorder_add(pl->sched, d->reorder_rule, d->reorder_n,
+						d->reorder_timeout_ns, &h->e, now, act_ctx_rng(pl->act));
+		} else {
+			ret = sched_push(pl->sched, &h->e, now + d->delay_ns);
+		}
+		if (ret != -ENOSPC)
+			break;
+		/* At the bound the packet due soonest leaves early; none is lost. */
+		release(pl, container_of(sched_pop(pl->sched), struct held, e), true, now);
+	}
+	if (ret) {
+		release(pl, h, true, now);
+		return;
+	}
+	pl->tot.held++;
+}
+
+void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_t now)
+{
+	struct act_decision d;
+	struct act_input in;
+	struct pkt_view v;
+	struct track_seg seg, *segp = NULL;
+	struct act_tcp_info ti;
+	uint8_t *copy = NULL;
+	bool mangled = false;
+	uint64_t pkt = ++pl->tot.packets;
+
+	pl->now = now;
+	if (pk->gso)
+		pl->tot.gso++;
+	if (pkt_parse(&v, pk->data, pk->len)) {
+		/* A bad packet is data: pass it unchanged and count it. */
+		pl->tot.malformed++;
+		pl->tot.accepted++;
+		events_malformed(&pl->ev, now, pk->len);
+		pl->ops.verdict(pl->ops_data, pk->id, true, false, NULL, pk->len, pk->data, now);
+		return;
+	}
+	in.v = &v;
+	in.dir = pk->dir;
+	in.now_ns = now;
+	in.tcp = NULL;
+	if (pl->track && v.has_l4 && v.l4proto == 6 && track_ingress(pl->track, &v, now, &seg) == 0) {
+		tcp_info_from(&ti, &seg);
+		in.tcp = &ti;
+		segp = &seg;
+	}
+	flow_table_identify(pl->flows, &v, now, &in.id);
+	act_decide(pl->act, &in, &d);
+
+	if (d.drop) {
+		if (d.n_fired)
+			events_verdict(&pl->ev, now, &v, in.dir, &in.id, &d);
+		packet_event(pl, pkt, pk, &v, &in.id, segp, &d, now);
+		pl->tot.dropped++;
+		if (segp)
+			track_dropped(pl->track, segp, &v, now);
+		pl->ops.verdict(pl->ops_data, pk->id, false, false, NULL, pk->len, pk->data, now);
+		return;
+	}
+	/* A cut copy (copy range, BIG TCP) cannot be rewritten or re-sent whole. */
+	bool whole = pk->len == pk->orig_len;
+	bool held = d.delay_ns || d.reorder;
+
+	if (whole && (d.corrupt || d.copies || (held && pl->cfg.keep_bytes))) {
+		copy = malloc(pk->len);
+		if (copy)
+			memcpy(copy, pk->data, pk->len);
+	}
+	if (d.corrupt && copy) {
+		/*
+		 * A rewritten packet loses its offload state (the kernel marks it
+		 * CHECKSUM_NONE), so act_corrupt writes a full checksum, also when
+		 * the original's was left to offload. A GSO super-packet is still
+		 * to be cut into segments, each needing its own checksum: skip it.
+		 */
+		if (!pk->gso && act_corrupt(pl->act, &in, copy, pk->len) == 0) {
+			mangled = true;
+			pl->tot.corrupted++;
+			act_note_corrupted(pl->act, d.corrupt_rule);
+		}
+	}
+	/* SYNs, bare ACKs, GSO and cut copies stay as they were: say so. */
+	d.corrupt = mangled;
+	if (!copy)
+		d.copies = 0;
+	if (d.copies)
+		pl->tot.duplicated_packets++;
+	if (d.n_fired)
+		events_verdict(&pl->ev, now, &v, in.dir, &in.id, &d);
+	packet_event(pl, pkt, pk, &v, &in.id, segp, &d, now);
+	if (!d.copies && !mangled && !(held && pl->cfg.keep_bytes)) {
+		free(copy);
+		copy = NULL;
+	}
+	if (segp) {
+		uint32_t alt = (d.delay_ns ? TRACK_ALT_DELAYED : 0) | (d.reorder ? TRACK_ALT_REORDERED : 0) |
+			       (d.copies ? TRACK_ALT_DUPLICATED : 0) | (mangled ? TRACK_ALT_CORRUPTED : 0);
+
+		if (alt)
+			track_altered(pl->track, segp, alt);
+	}
+	if (held) {
+		hold(pl, pk, &v, &d, copy, mangled, segp, pkt, now);
+		return;
+	}
+	if (segp) {
+		track_released(pl->track, segp, &v, now);
+		for (uint32_t i = 0; i < d.copies; i++)
+			track_released(pl->track, segp, &v, now);
+	}
+	pl->tot.accepted++;
+	pl->ops.verdict(pl->ops_data, pk->id, true, false, mangled ? copy : NULL, pk->len,
+			copy ? copy : pk->data, now);
+	if (d.copies)
+		pl->ops.duplicate(pl->ops_data, copy, pk->len, d.copies, now);
+	free(copy);
+}
+
+uint64_t pipeline_next_deadline(const struct pipeline *pl)
+{
+	struct sched_entry *e = sched_peek(pl->sched);
+
+	return e ? (e->deadline ? e->deadline : 1) : 0;
+}
+
+void pipeline_release_due(struct pipeline *pl, uint64_t now)
+{
+	struct sched_entry *e;
+
+	while ((e = sched_pop_due(pl->sched, now, act_ctx_rng(pl->act))))
+		release(pl, container_of(e, struct held, e), false, now);
+}
+
+void pipeline_release_all(struct pipeline *pl, uint64_t now, bool at_deadline)
+{
+	struct sched_entry *e;
+
+	if (at_deadline) {
+		/* Virtual time runs on: every packet leaves at its own deadline. */
+		while ((e = sched_peek(pl->sched))) {
+			uint64_t t = e->deadline > now ? e->deadline : now;
+
+			pipeline_release_due(pl, t);
+			now = t;
+		}
+		return;
+	}
+	while ((e = sched_pop(pl->sched)))
+		release(pl, container_of(e, struct held, e), true, now);
+}
+
+size_t pipeline_held(const struct pipeline *pl)
+{
+	return sched_count(pl->sched);
+}
+
+void pipeline_expire(struct pipeline *pl, uint64_t now)
+{
+	if (pl->track) {
+		pl->now = now;
+		track_expire(pl->track, now);
+	}
+}
+
+int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint64_t now)
+{
+	int ret = act_ctx_swap(pl->act, rules, now);
+
+	if (!ret)
+		pl->rules = rules;
+	return ret;
+}
+
+void pipeline_get_totals(const struct pipeline *pl, struct pipeline_totals *t)
+{
+	*t = pl->tot;
+}
+
+struct jbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void jprintf(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jprintf(struct jbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
+		char *q = realloc(b->p, cap);
+
+		if (!q) {
+			b->oom = true;
+			return;
+		}
+		b->p = q;
+		b->cap = cap;
+	}
+}
+
+struct conn_list {
+	struct jbuf *b;
+	bool first;
+};
+
+static void list_conn(void *data, const struct track_summary *s)
+{
+	struct conn_list *cl = data;
+	char buf[TRACK_JSON_MAX];
+	int n = track_summary_json(s, buf, sizeof(buf));
+
+	if (n <= 0 || (size_t)n >= sizeof(buf))
+		return;
+	jprintf(cl->b, "%s%s", cl->first ? "" : ",", buf);
+	cl->first = false;
+}
+
+char *pipeline_stats_json(const struct pipeline *pl)
+{
+	const struct pipeline_totals *t = &pl->tot;
+	size_t n = rule_set_count(pl->rules);
+	struct jbuf b = { 0 };
+
+	jprintf(&b, "\"packets\":%llu,\"accepted\":%llu,\"dropped\":%llu,\"held\":%llu,\"held_now\":%zu,"
+		    "\"released\":%llu,\"released_early\":%llu,\"malformed\":%llu,\"gso\":%llu,"
+		    "\"corrupted\":%llu,\"flows\":%u,\"flow_evictions\":%llu,\"rules\":[",
+		(unsigned long long)t->packets, (unsigned long long)t->accepted,
+		(unsigned long long)t->dropped, (unsigned long long)t->held, sched_count(pl->sched),
+		(unsigned long long)t->released, (unsigned long long)t->released_early,
+		(unsigned long long)t->malformed, (unsigned long long)t->gso,
+		(unsigned long long)t->corrupted, flow_table_count(pl->flows),
+		(unsigned long long)flow_table_evictions(pl->flows));
+	for (size_t i = 0; i < n; i++) {
+		const struct rule *r = rule_set_get(pl->rules, i);
+		const struct act_counters *c = act_ctx_counters(pl->act, (unsigned)i);
+		char text[1024], esc[2048];
+
+		rule_print(r, text, sizeof(text));
+		events_json_escape(esc, sizeof(esc), text);
+		jprintf(&b, "%s{\"index\":%zu,\"rule\":\"%s\",\"line\":%d,\"matched\":%llu,"
+			    "\"dropped\":%llu,\"delayed\":%llu,\"reordered\":%llu,\"duplicated\":%llu,"
+			    "\"corrupted\":%llu,\"rate_queued\":%llu,\"rate_dropped\":%llu,"
+			    "\"released_early\":%llu}",
+			i ? "," : "", i, esc, r->line, (unsigned long long)c->matched,
+			(unsigned long long)c->dropped, (unsigned long long)c->delayed,
+			(unsigned long long)c->reordered, (unsigned long long)c->duplicated,
+			(unsigned long long)c->corrupted, (unsigned long long)c->rate_queued,
+			(unsigned long long)c->rate_dropped, (unsigned long long)c->released_early);
+	}
+	jprintf(&b, "]");
+	if (pl->track) {
+		struct track_stats ts;
+		struct conn_list cl = { .b = &b, .first = true };
+
+		track_get_stats(pl->track, &ts);
+		jprintf(&b, ",\"tcp\":{\"connections\":%llu,\"active\":%llu,\"evicted\":%llu,"
+			    "\"expired_time_wait\":%llu,\"expired_idle\":%llu,\"segments\":%llu},"
+			    "\"connections\":[",
+			(unsigned long long)ts.flows_created, (unsigned long long)ts.flows_active,
+			(unsigned long long)ts.evicted, (unsigned long long)ts.expired_time_wait,
+			(unsigned long long)ts.expired_idle, (unsigned long long)ts.segments);
+		if (pl->summaries_len) {
+			jprintf(&b, "%s", pl->summaries);
+			cl.first = false;
+		}
+		track_foreach(pl->track, list_conn, &cl);
+		jprintf(&b, "]");
+	}
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipeline: what happens to one packet between capture and verdict, for
+ * one queue: parse -> flow -> track -> rules -> act -> hold or release.
+ * It owns the flow table, the tracker, the decision context and the held
+ * packets, and writes the event log. It does no I/O of its own: verdicts
+ * and copies go out through the owner's callbacks, and time comes in as an
+ * argument, so the live proxy and the offline replay run the same code.
+ */
+#ifndef FL_PIPELINE_H
+#define FL_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "packet.h"
+#include "rule.h"
+
+struct pipeline_ops {
+	/*
+	 * The packet leaves now: accept (with payload != NULL when its bytes
+	 * were rewritten) or drop. 'held' tells whether it waited in the
+	 * scheduler (a live owner may batch the verdicts of unheld packets).
+	 * 'data' is the packet as it leaves (NULL when no copy was kept).
+	 */
+	void (*verdict)(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
+			uint32_t len, const uint8_t *bytes, uint64_t now_ns);
+	/* Send 'copies' copies of the packet (bytes borrowed) after the original. */
+	void (*duplicate)(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies,
+			  uint64_t now_ns);
+};
+
+struct pipeline_config {
+	uint64_t seed;
+	uint32_t max_held;	/* default 50000 */
+	uint32_t max_flows;	/* default 65536 */
+	bool no_track;
+	uint64_t time_wait_ns, track_idle_ns;
+	uint32_t max_conns;
+	bool keep_bytes;	/* keep a copy of every held packet (replay needs them) */
+	FILE *events;		/* borrowed; NULL = no event log */
+	uint64_t start_ns;	/* event times are relative to this */
+};
+
+/* One packet handed to the pipeline. data is borrowed for the call. */
+struct pipeline_pkt {
+	uint32_t id;
+	enum pkt_dir dir;
+	const uint8_t *data;
+	uint32_t len;		/* bytes in data */
+	uint32_t orig_len;	/* on the wire; > len when the copy was cut */
+	bool gso;		/* a GSO super-packet */
+};
+
+struct pipeline_totals {
+	uint64_t packets, accepted, dropped, held, released, released_early;
+	uint64_t malformed, gso, corrupted, duplicated_packets;
+};
+
+struct pipeline;
+
+/* rules is borrowed and must outlive the pipeline (or be swapped out). NULL + errno. */
+struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct rule_set *rules,
+			      const struct pipeline_ops *ops, void *ops_data);
+/* Frees everything; packets still held are dropped from memory without a verdict. */
+void pipeline_free(struct pipeline *pl);
+
+/* Decide for one packet at time now. Its verdict may come now or later. */
+void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_t now_ns);
+
+/* Earliest deadline of a held packet, or 0 when nothing is held. */
+uint64_t pipeline_next_deadline(const struct pipeline *pl);
+/* Release every held packet due by now, in (deadline, seq) order. */
+void pipeline_release_due(struct pipeline *pl, uint64_t now_ns);
+/*
+ * Release every held packet now, in deadline order, counted as released
+ * early (shutdown). With 'at_deadline', each leaves at its own deadline
+ * instead (replay's end of input: virtual time just runs on).
+ */
+void pipeline_release_all(struct pipeline *pl, uint64_t now_ns, bool at_deadline);
+size_t pipeline_held(const struct pipeline *pl);
+
+/* Tracker housekeeping (TIME_WAIT and idle expiry). */
+void pipeline_expire(struct pipeline *pl, uint64_t now_ns);
+
+/* Swap the rule set between two packets (borrowed). 0 or -ENOMEM. */
+int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint64_t now_ns);
+
+void pipeline_get_totals(const struct pipeline *pl, struct pipeline_totals *t);
+
+/*
+ * Append the pipeline's part of the counters JSON (the rules array, the
+ * tracker's counts and the connection summaries, each as "key":value
+ * members, comma-separated, no braces) to a malloc'd string. NULL on OOM.
+ */
+char *pipeline_stats_json(const struct pipeline *pl);
+
+#endif
