@@ -15,6 +15,7 @@
 
 #include "ipt.h"
 #include "proxy.h"
+#include "replay.h"
 #include "rule.h"
 
 #define PROG_NAME "faultline"
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 		"\n"
 		"commands:\n"
 		"  run       divert packets through the rules until SIGINT/SIGTERM\n"
+		"  replay    run a capture file through the rules, offline (no root)\n"
 		"  check     parse rules and print them in canonical form\n"
 		"  cleanup   remove every chain faultline left in iptables/ip6tables\n"
 		"  version   print the version\n"
@@ -49,7 +51,15 @@ static void usage(FILE *f)
 		"      --track-idle DUR   forget idle connections after DUR (default 300s)\n"
 		"      --max-conns N      connections the tracker holds (default 262144)\n"
 		"\n"
-		"On SIGUSR1 the counters are printed as JSON; at exit too.\n");
+		"On SIGUSR1 the counters are printed as JSON; at exit too.\n"
+		"\n"
+		"replay IN.pcap [options]: the same decisions on a capture, in virtual time\n"
+		"  -r/--rule, -f/--rules, -s/--seed, -e/--events as for run\n"
+		"  -o, --out FILE         write the packets as they leave (nanosecond pcap, raw IP)\n"
+		"  -l, --local NET        addresses of the host faultline stood for (repeatable):\n"
+		"                         packets from them are 'out', to them 'in', others 'fwd'\n"
+		"                         (Linux cooked captures, tcpdump -i any, carry it already)\n"
+		"      --no-track, --time-wait DUR as for run\n");
 }
 
 struct cli_run {
@@ -407,6 +417,119 @@ static int cmd_cleanup(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_replay(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "rule", required_argument, NULL, 'r' },
+		{ "rules", required_argument, NULL, 'f' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "events", required_argument, NULL, 'e' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "local", required_argument, NULL, 'l' },
+		{ "no-track", no_argument, NULL, OPT_NO_TRACK },
+		{ "time-wait", required_argument, NULL, OPT_TIME_WAIT },
+		{ 0 },
+	};
+	struct replay_local locals[32];
+	struct replay_config rc = { .locals = locals };
+	struct replay_stats st;
+	struct cli_run r = { 0 };
+	const char *events_path = NULL;
+	bool have_seed = false;
+	FILE *events = NULL;
+	char err[512], *json = NULL;
+	int c, h, ret = 2;
+
+	r.rules = rule_set_new();
+	if (!r.rules)
+		return 1;
+	while ((c = getopt_long(argc, argv, "r:f:s:e:o:l:", opts, NULL)) != -1) {
+		h = rule_option(&r, c, optarg);
+		if (h < 0)
+			goto out;
+		if (h)
+			continue;
+		switch (c) {
+		case 's': {
+			char *end;
+
+			errno = 0;
+			rc.seed = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg) {
+				fprintf(stderr, PROG_NAME ": --seed: bad number '%s'\n", optarg);
+				goto out;
+			}
+			have_seed = true;
+			break;
+		}
+		case 'e':
+			events_path = optarg;
+			break;
+		case 'o':
+			rc.out_path = optarg;
+			break;
+		case 'l':
+			if (rc.n_locals == sizeof(locals) / sizeof(locals[0]) ||
+			    replay_parse_local(optarg, &locals[rc.n_locals])) {
+				fprintf(stderr, PROG_NAME ": --local: bad address '%s'\n", optarg);
+				goto out;
+			}
+			rc.n_locals++;
+			break;
+		case OPT_NO_TRACK:
+			rc.no_track = true;
+			break;
+		case OPT_TIME_WAIT:
+			if (rule_parse_duration(optarg, &rc.time_wait_ns) || !rc.time_wait_ns) {
+				fprintf(stderr, PROG_NAME ": --time-wait: bad duration '%s'\n", optarg);
+				goto out;
+			}
+			break;
+		default:
+			usage(stderr);
+			goto out;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, PROG_NAME ": replay needs exactly one capture file\n");
+		goto out;
+	}
+	if (!rule_set_count(r.rules)) {
+		fprintf(stderr, PROG_NAME ": no rules: give --rule or --rules\n");
+		goto out;
+	}
+	rc.in_path = argv[optind];
+	ret = 1;
+	if (!have_seed) {
+		if (getrandom(&rc.seed, sizeof(rc.seed), 0) != sizeof(rc.seed))
+			rc.seed = (uint64_t)getpid();
+		rc.seed &= 0xffffffffffffull;
+		fprintf(stderr, PROG_NAME ": seed %llu (rerun with --seed %llu)\n",
+			(unsigned long long)rc.seed, (unsigned long long)rc.seed);
+	}
+	if (events_path) {
+		events = strcmp(events_path, "-") ? fopen(events_path, "w") : stdout;
+		if (!events) {
+			fprintf(stderr, PROG_NAME ": %s: %s\n", events_path, strerror(errno));
+			goto out;
+		}
+		rc.events = events;
+	}
+	if (replay_run(&rc, r.rules, &st, &json, err, sizeof(err))) {
+		fprintf(stderr, PROG_NAME ": replay: %s\n", err);
+		goto out;
+	}
+	if (json)
+		printf("%s\n", json);
+	ret = 0;
+out:
+	free(json);
+	if (events && events != stdout)
+		fclose(events);
+	rule_set_free(r.rules);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -422,6 +545,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc, argv);
 	if (!strcmp(cmd, "check"))
 		return cmd_check(argc, argv);
+	if (!strcmp(cmd, "replay"))
+		return cmd_replay(argc, argv);
 	if (!strcmp(cmd, "cleanup"))
 		return cmd_cleanup(argc, argv);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

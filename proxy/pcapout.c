@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <wiretap/wtap.h>
+#include <wsutil/wslog.h>
 
 #include "pcapout.h"
 
@@ -31,7 +32,25 @@ struct pcapout {
 	wtapng_iface_descriptions_t idb_inf;
 	/* One record reused for every packet; it owns a scratch buffer. */
 	wtap_rec rec;
+	/*
+	 * The first failed wtap_dump(). The file may end in a partial block
+	 * then, so nothing more is written and close reports it too.
+	 */
+	int err;
 };
+
+/*
+ * wiretap logs through wsutil, and before ws_log_init() every level is
+ * enabled: it would print a debug line per packet on stderr. Modules do not
+ * print, and every error reaches the caller as a return value anyway.
+ */
+static void log_discard(const char *domain, enum ws_log_level level, struct timespec timestamp,
+			const char *file, long line, const char *func, const char *user_format,
+			va_list user_ap, void *user_data)
+{
+	(void)domain, (void)level, (void)timestamp, (void)file, (void)line, (void)func;
+	(void)user_format, (void)user_ap, (void)user_data;
+}
 
 /*
  * wtap_init() registers the file types in process-wide tables and asserts if
@@ -43,6 +62,8 @@ static pthread_once_t wtap_once = PTHREAD_ONCE_INIT;
 
 static void wtap_once_init(void)
 {
+	ws_log_set_writer(log_discard);
+	ws_log_set_level(LOG_LEVEL_CRITICAL);
 	wtap_init(FALSE);
 }
 
@@ -164,6 +185,8 @@ int pcapout_write(struct pcapout *o, enum pcapout_iface iface, uint64_t ts_ns,
 		return -EINVAL;
 	if (caplen > PCAPOUT_SNAPLEN || (comment && strlen(comment) > COMMENT_MAX))
 		return -EMSGSIZE;
+	if (o->err)
+		return o->err;
 
 	rec->rec_type = REC_TYPE_PACKET;
 	rec->presence_flags = WTAP_HAS_TS | WTAP_HAS_CAP_LEN | WTAP_HAS_INTERFACE_ID;
@@ -185,7 +208,7 @@ int pcapout_write(struct pcapout *o, enum pcapout_iface iface, uint64_t ts_ns,
 	}
 
 	if (!wtap_dump(o->wd, rec, data, &werr, &info))
-		ret = wtap_to_errno(werr);
+		ret = o->err = wtap_to_errno(werr);
 	g_free(info);
 	if (rec->block) {
 		wtap_block_unref(rec->block);
@@ -204,6 +227,8 @@ int pcapout_close(struct pcapout *o)
 	if (!wtap_dump_close(o->wd, NULL, &werr, &info))
 		ret = wtap_to_errno(werr);
 	g_free(info);
+	if (o->err)
+		ret = o->err;
 	free_blocks(o);
 	free(o);
 	return ret;

@@ -25,7 +25,8 @@ enum pcapout_iface {
 /*
  * Create (truncate) path and write the section header and both interface
  * descriptions. path is borrowed. Returns NULL with errno set and a message
- * in err (if errlen > 0) on failure.
+ * in err (if errlen > 0) on failure. The first call runs wtap_init() for the
+ * process (nothing else may call it again) and mutes wsutil's log output.
  */
 struct pcapout *pcapout_open(const char *path, char *err, size_t errlen);
 
@@ -34,7 +35,9 @@ struct pcapout *pcapout_open(const char *path, char *err, size_t errlen);
  * IPv6 packet of len bytes, ts_ns its Unix time in nanoseconds. data and
  * comment (UTF-8, may be NULL) are copied. Returns 0, -EINVAL for a bad
  * iface or caplen > len, -EMSGSIZE for caplen above the snapshot length or a
- * comment over 65535 bytes, or -errno (-EIO for wiretap's own errors).
+ * comment over 65535 bytes (nothing written), or -errno from the write
+ * (-EIO for wiretap's own errors). A write error is final: later writes and
+ * pcapout_close() return it again.
  */
 int pcapout_write(struct pcapout *o, enum pcapout_iface iface, uint64_t ts_ns,
 		  const uint8_t *data, uint32_t caplen, uint32_t len, const char *comment);

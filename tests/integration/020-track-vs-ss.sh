@@ -101,8 +101,9 @@ def last(port):
 def check(name, c, ss, want_reached, port):
     # ss: what the kernel showed for endpoint 0 (A) and 1 (B); no socket = CLOSED.
     want = [s or "CLOSED" for s in ss]
-    print("  %s: ss A %s, B %s; tracker %s; reached %s" % (name, ss[0] or "none", ss[1] or "none",
-          c["state"], c["reached"]), file=sys.stderr)
+    print("  %s: ss A %s, B %s; tracker %s; reached %s; %d segments, %d retransmissions"
+          % (name, ss[0] or "none", ss[1] or "none", c["state"], c["reached"], c["segments"],
+             c["retransmissions"]), file=sys.stderr)
     if c["state"] != want:
         bad.append("%s: tracker states %s, ss says %s" % (name, c["state"], want))
     for e in (0, 1):
@@ -111,9 +112,11 @@ def check(name, c, ss, want_reached, port):
             bad.append("%s: endpoint %d never reached %s" % (name, e, miss))
     if not {"LISTEN", "SYN_RECEIVED"} & set(c["reached"][1]):
         bad.append("%s: endpoint 1 reached neither LISTEN nor SYN_RECEIVED" % name)
-    # Nothing was dropped or held: no retransmission, nothing blamed on faultline.
-    if c["retransmissions"] or c["retransmissions_faultline"]:
-        bad.append("%s: %d retransmissions without faults" % (name, c["retransmissions"]))
+    # Nothing was dropped or held, so nothing is blamed on faultline (the
+    # kernel may still retransmit now and then: a tail loss probe when an
+    # ACK is slow through the queue).
+    if c["retransmissions_faultline"] or c["out_of_order_faultline"] or c["dup_acks_faultline"]:
+        bad.append("%s: blamed on faultline, which did nothing: %s" % (name, c))
     if last(port) != want:
         bad.append("%s: last transitions in the events %s, ss says %s" % (name, last(port), want))
 c1, c2 = conn(p1), conn(p2)
