@@ -46,6 +46,8 @@ static void usage(FILE *f)
 		"      --max-flows N      flows remembered for seeded decisions (default 65536)\n"
 		"      --mark N           firewall mark of injected copies (default 0xfa17)\n"
 		"  -e, --events FILE      write JSON-lines events to FILE ('-' = stdout)\n"
+		"      --pcap FILE        write every packet as captured (interface 'in') and as\n"
+		"                         released ('out') to a pcapng file, verdicts in comments\n"
 		"      --no-track         do not run the TCP shadow-state tracker\n"
 		"      --time-wait DUR    how long the tracker keeps TIME_WAIT (2*MSL, default 60s)\n"
 		"      --track-idle DUR   forget idle connections after DUR (default 300s)\n"
@@ -59,7 +61,7 @@ static void usage(FILE *f)
 		"  -l, --local NET        addresses of the host faultline stood for (repeatable):\n"
 		"                         packets from them are 'out', to them 'in', others 'fwd'\n"
 		"                         (Linux cooked captures, tcpdump -i any, carry it already)\n"
-		"      --no-track, --time-wait DUR as for run\n");
+		"      --pcap FILE, --no-track, --time-wait DUR as for run\n");
 }
 
 struct cli_run {
@@ -173,6 +175,7 @@ enum {
 	OPT_TIME_WAIT,
 	OPT_TRACK_IDLE,
 	OPT_MAX_CONNS,
+	OPT_PCAP,
 };
 
 static const struct option run_opts[] = {
@@ -189,6 +192,7 @@ static const struct option run_opts[] = {
 	{ "mark", required_argument, NULL, OPT_MARK },
 	{ "events", required_argument, NULL, 'e' },
 	{ "no-track", no_argument, NULL, OPT_NO_TRACK },
+	{ "pcap", required_argument, NULL, OPT_PCAP },
 	{ "time-wait", required_argument, NULL, OPT_TIME_WAIT },
 	{ "track-idle", required_argument, NULL, OPT_TRACK_IDLE },
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
@@ -255,6 +259,9 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 			break;
 		case OPT_NO_TRACK:
 			r->cfg.no_track = true;
+			break;
+		case OPT_PCAP:
+			r->cfg.pcap_path = optarg;
 			break;
 		case OPT_TIME_WAIT:
 		case OPT_TRACK_IDLE: {
@@ -428,6 +435,7 @@ static int cmd_replay(int argc, char **argv)
 		{ "local", required_argument, NULL, 'l' },
 		{ "no-track", no_argument, NULL, OPT_NO_TRACK },
 		{ "time-wait", required_argument, NULL, OPT_TIME_WAIT },
+		{ "pcap", required_argument, NULL, OPT_PCAP },
 		{ 0 },
 	};
 	struct replay_local locals[32];
@@ -478,6 +486,9 @@ static int cmd_replay(int argc, char **argv)
 			break;
 		case OPT_NO_TRACK:
 			rc.no_track = true;
+			break;
+		case OPT_PCAP:
+			rc.pcap_path = optarg;
 			break;
 		case OPT_TIME_WAIT:
 			if (rule_parse_duration(optarg, &rc.time_wait_ns) || !rc.time_wait_ns) {

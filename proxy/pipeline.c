@@ -8,6 +8,7 @@
 #include "act.h"
 #include "events.h"
 #include "flow.h"
+#include "pcapout.h"
 #include "pipeline.h"
 #include "sched.h"
 #include "track.h"
@@ -27,6 +28,7 @@ struct held {
 	uint8_t *data;		/* owned copy, when it must be re-sent, rewritten or kept */
 	uint32_t len;
 	bool mangled;		/* data replaces the packet in the verdict */
+	uint64_t captured_ns;	/* for the capture file's comment */
 	bool tracked;		/* a TCP segment: the tracker hears of its release */
 	struct track_seg seg;
 	struct pkt_view view;	/* parsed fields for the tracker; view.data is not kept */
@@ -202,6 +204,56 @@ static void format_flags(uint8_t f, char *b)
 	b[n] = 0;
 }
 
+/* The capture file's comment for a packet as captured: what was decided, and why. */
+static void in_comment(char *b, size_t n, uint64_t pkt, const struct act_decision *d,
+		       const struct track_seg *seg)
+{
+	size_t k = 0;
+
+	k += (size_t)snprintf(b + k, n - k, "faultline pkt %llu: %s", (unsigned long long)pkt,
+			      d->drop ? "dropped" : d->delay_ns || d->reorder ? "held" : "accepted");
+	if (d->delay_ns && k < n)
+		k += (size_t)snprintf(b + k, n - k, " %.3f ms", (double)d->delay_ns / 1e6);
+	if (d->reorder && k < n)
+		k += (size_t)snprintf(b + k, n - k, " for reorder");
+	if (d->copies && k < n)
+		k += (size_t)snprintf(b + k, n - k, ", %u cop%s", d->copies, d->copies == 1 ? "y" : "ies");
+	if (d->corrupt && k < n)
+		k += (size_t)snprintf(b + k, n - k, ", corrupted");
+	for (unsigned i = 0; i < d->n_fired && k < n; i++)
+		k += (size_t)snprintf(b + k, n - k, "%s rule %u %s", i ? "," : ";", d->fired[i].rule,
+				      rule_action_name((enum rule_action_type)d->fired[i].action));
+	if (seg && k < n) {
+		k += (size_t)snprintf(b + k, n - k, "; tcp conn %llu seg %u %s->%s",
+				      (unsigned long long)seg->flow, seg->segno,
+				      tcpstate_name(seg->sender_state), tcpstate_name(seg->receiver_state));
+		for (uint32_t bit = 0; bit < 32 && k < n; bit++)
+			if (seg->classes & (1u << bit))
+				k += (size_t)snprintf(b + k, n - k, " %s", track_class_name(1u << bit));
+		if (seg->caused_by && k < n)
+			snprintf(b + k, n - k, " (caused by faultline at seg %u)", seg->caused_by);
+	}
+}
+
+static void record(struct pipeline *pl, enum pcapout_iface iface, uint64_t now, const uint8_t *bytes,
+		   uint32_t caplen, uint32_t len, const char *comment)
+{
+	if (pl->cfg.pcap && bytes)
+		pcapout_write(pl->cfg.pcap, iface, pl->cfg.pcap_epoch_ns + now, bytes, caplen, len, comment);
+}
+
+static void record_copies(struct pipeline *pl, uint64_t pkt, uint64_t now, const uint8_t *bytes,
+			  uint32_t len, uint32_t copies)
+{
+	char c[96];
+
+	for (uint32_t i = 0; pl->cfg.pcap && i < copies; i++) {
+		snprintf(c, sizeof(c), "faultline pkt %llu: copy %u of %u", (unsigned long long)pkt, i + 1,
+			 copies);
+		record(pl, PCAPOUT_OUT, now, bytes, len, len, c);
+	}
+}
+
 /*
  * One "packet" line per packet: everything a ladder diagram needs, the
  * verdict included. Held packets get a "release" line when they leave.
@@ -261,6 +313,14 @@ static void release(struct pipeline *pl, struct held *h, bool early, uint64_t no
 			now);
 	pl->tot.released++;
 	pl->releases++;
+	if (pl->cfg.pcap) {
+		char c[128];
+
+		snprintf(c, sizeof(c), "faultline pkt %llu: released%s after %.3f ms", (unsigned long long)h->pkt,
+			 early ? " early" : "", (double)(now - h->captured_ns) / 1e6);
+		record(pl, PCAPOUT_OUT, now, h->data, h->len, h->len, c);
+		record_copies(pl, h->pkt, now, h->data, h->len, h->copies);
+	}
 	if (pl->ev.out)
 		fprintf(pl->ev.out, "{\"t\":%.6f,\"ev\":\"release\",\"pkt\":%llu,\"rel\":%llu%s}\n",
 			rel_s(pl, now), (unsigned long long)h->pkt, (unsigned long long)pl->releases,
@@ -298,6 +358,7 @@ static void hold(struct pipeline *pl, const struct pipeline_pkt *pk, const struc
 		return;
 	}
 	h->pkt = pkt;
+	h->captured_ns = now;
 	h->id = pk->id;
 	h->copies = d->copies;
 	h->rule = d->hold_rule;
@@ -349,6 +410,10 @@ void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_
 		pl->tot.malformed++;
 		pl->tot.accepted++;
 		events_malformed(&pl->ev, now, pk->len);
+		record(pl, PCAPOUT_IN, now, pk->data, pk->len, pk->orig_len,
+		       "faultline: malformed, passed unchanged");
+		record(pl, PCAPOUT_OUT, now, pk->data, pk->len, pk->orig_len,
+		       "faultline: malformed, passed unchanged");
 		pl->ops.verdict(pl->ops_data, pk->id, true, false, NULL, pk->len, pk->data, now);
 		return;
 	}
@@ -368,6 +433,12 @@ void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_
 		if (d.n_fired)
 			events_verdict(&pl->ev, now, &v, in.dir, &in.id, &d);
 		packet_event(pl, pkt, pk, &v, &in.id, segp, &d, now);
+		if (pl->cfg.pcap) {
+			char c[512];
+
+			in_comment(c, sizeof(c), pkt, &d, segp);
+			record(pl, PCAPOUT_IN, now, pk->data, pk->len, pk->orig_len, c);
+		}
 		pl->tot.dropped++;
 		if (segp)
 			track_dropped(pl->track, segp, &v, now);
@@ -378,7 +449,9 @@ void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_
 	bool whole = pk->len == pk->orig_len;
 	bool held = d.delay_ns || d.reorder;
 
-	if (whole && (d.corrupt || d.copies || (held && pl->cfg.keep_bytes))) {
+	bool keep = pl->cfg.keep_bytes || pl->cfg.pcap;
+
+	if (whole && (d.corrupt || d.copies || (held && keep))) {
 		copy = malloc(pk->len);
 		if (copy)
 			memcpy(copy, pk->data, pk->len);
@@ -405,7 +478,13 @@ void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_
 	if (d.n_fired)
 		events_verdict(&pl->ev, now, &v, in.dir, &in.id, &d);
 	packet_event(pl, pkt, pk, &v, &in.id, segp, &d, now);
-	if (!d.copies && !mangled && !(held && pl->cfg.keep_bytes)) {
+	if (pl->cfg.pcap) {
+		char c[512];
+
+		in_comment(c, sizeof(c), pkt, &d, segp);
+		record(pl, PCAPOUT_IN, now, pk->data, pk->len, pk->orig_len, c);
+	}
+	if (!d.copies && !mangled && !(held && keep)) {
 		free(copy);
 		copy = NULL;
 	}
@@ -428,6 +507,14 @@ void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_
 	pl->tot.accepted++;
 	pl->ops.verdict(pl->ops_data, pk->id, true, false, mangled ? copy : NULL, pk->len,
 			copy ? copy : pk->data, now);
+	if (pl->cfg.pcap) {
+		char c[96];
+
+		snprintf(c, sizeof(c), "faultline pkt %llu: released%s", (unsigned long long)pkt,
+			 mangled ? " corrupted" : "");
+		record(pl, PCAPOUT_OUT, now, copy ? copy : pk->data, pk->len, pk->orig_len, c);
+		record_copies(pl, pkt, now, copy, pk->len, d.copies);
+	}
 	if (d.copies)
 		pl->ops.duplicate(pl->ops_data, copy, pk->len, d.copies, now);
 	free(copy);

@@ -17,6 +17,8 @@
 #include "packet.h"
 #include "rule.h"
 
+struct pcapout;
+
 struct pipeline_ops {
 	/*
 	 * The packet leaves now: accept (with payload != NULL when its bytes
@@ -41,6 +43,8 @@ struct pipeline_config {
 	bool keep_bytes;	/* keep a copy of every held packet (replay needs them) */
 	FILE *events;		/* borrowed; NULL = no event log */
 	uint64_t start_ns;	/* event times are relative to this */
+	struct pcapout *pcap;	/* borrowed; NULL = no capture file */
+	uint64_t pcap_epoch_ns;	/* added to 'now' to get the Unix time in the file */
 };
 
 /* One packet handed to the pipeline. data is borrowed for the call. */

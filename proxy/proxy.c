@@ -15,6 +15,7 @@
 #include "inject.h"
 #include "ipt.h"
 #include "packet.h"
+#include "pcapout.h"
 #include "pipeline.h"
 #include "proxy.h"
 
@@ -37,6 +38,7 @@ struct proxy {
 	struct inject *inj;
 	struct pipeline *pl;
 	struct rule_set *rules;
+	struct pcapout *pcap;
 
 	/* Accepts of the current burst, sent as one batch verdict when nothing is held. */
 	uint32_t *accepts;
@@ -304,6 +306,17 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	pc.max_conns = cfg->max_conns;
 	pc.events = cfg->events;
 	pc.start_ns = now_ns();
+	if (cfg->pcap_path) {
+		struct timespec rt;
+
+		p->pcap = pcapout_open(cfg->pcap_path, err, errlen);
+		if (!p->pcap)
+			goto err;
+		/* The file wants wall-clock time; the pipeline runs on CLOCK_MONOTONIC. */
+		clock_gettime(CLOCK_REALTIME, &rt);
+		pc.pcap = p->pcap;
+		pc.pcap_epoch_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec - pc.start_ns;
+	}
 	p->accepts = calloc(READ_BUDGET, sizeof(*p->accepts));
 	p->pl = pipeline_new(&pc, rules, &ops, p);
 	if (!p->accepts || !p->pl) {
@@ -433,6 +446,7 @@ void proxy_free(struct proxy *p)
 	inject_close(p->inj);
 	capture_close(p->cap);
 	pipeline_free(p->pl);
+	pcapout_close(p->pcap);
 	rule_set_free(p->rules);
 	free(p->accepts);
 	free(p);

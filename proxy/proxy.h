@@ -26,6 +26,7 @@ struct proxy_config {
 	uint32_t max_held;	/* bound on held packets (default 50000) */
 	uint32_t max_flows;	/* flow table size (default 65536) */
 	FILE *events;		/* borrowed; NULL = no event log */
+	const char *pcap_path;	/* annotated pcapng of every packet in and out; NULL = none */
 	bool no_track;		/* do not run the TCP shadow tracker */
 	uint64_t time_wait_ns;	/* tracker's 2*MSL (default 60 s) */
 	uint64_t track_idle_ns;	/* tracker's idle expiry (default 300 s) */

@@ -7,6 +7,7 @@
 #include <pcap/pcap.h>
 
 #include "packet.h"
+#include "pcapout.h"
 #include "pipeline.h"
 #include "replay.h"
 
@@ -189,6 +190,21 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 		return -ENOENT;
 	}
 	dlt = pcap_datalink(in);
+	/*
+	 * Virtual time 0 is the first packet's timestamp; peek at it so the
+	 * annotated capture carries the original clock.
+	 */
+	{
+		char perr2[PCAP_ERRBUF_SIZE];
+		pcap_t *peek = pcap_open_offline_with_tstamp_precision(cfg->in_path,
+								       PCAP_TSTAMP_PRECISION_NANO, perr2);
+
+		if (peek) {
+			if (pcap_next_ex(peek, &h, &frame) == 1)
+				pc.pcap_epoch_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+			pcap_close(peek);
+		}
+	}
 	if (cfg->out_path) {
 		r.out_pcap = pcap_open_dead_with_tstamp_precision(DLT_RAW, 262144, PCAP_TSTAMP_PRECISION_NANO);
 		r.out = r.out_pcap ? pcap_dump_open(r.out_pcap, cfg->out_path) : NULL;
@@ -206,6 +222,13 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 	pc.keep_bytes = true;
 	pc.events = cfg->events;
 	pc.start_ns = 0;
+	if (cfg->pcap_path) {
+		pc.pcap = pcapout_open(cfg->pcap_path, err, errlen);
+		if (!pc.pcap) {
+			ret = -EIO;
+			goto out;
+		}
+	}
 	pl = pipeline_new(&pc, rules, &ops, &r);
 	if (!pl) {
 		snprintf(err, errlen, "out of memory");
@@ -267,6 +290,7 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 	}
 out:
 	pipeline_free(pl);
+	pcapout_close(pc.pcap);
 	if (r.out)
 		pcap_dump_close(r.out);
 	if (r.out_pcap)

@@ -27,6 +27,7 @@ struct replay_local {
 struct replay_config {
 	const char *in_path;	/* pcap or pcapng, any link type libpcap reads that carries IP */
 	const char *out_path;	/* NULL: no output capture (nanosecond pcap, raw IP) */
+	const char *pcap_path;	/* annotated pcapng of every packet in and out, as --pcap live */
 	uint64_t seed;
 	FILE *events;		/* borrowed; NULL = none */
 	const struct replay_local *locals;
