@@ -168,7 +168,9 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
 	p.id = ntohl(ph->packet_id);
 	p.hook = ph->hook;
-	p.dir = p.hook == NF_INET_LOCAL_IN ? PKT_DIR_IN : p.hook == NF_INET_LOCAL_OUT ? PKT_DIR_OUT : PKT_DIR_FWD;
+	/* Incoming packets are queued at PREROUTING (see ipt.c), or INPUT by a hand-made rule. */
+	p.dir = p.hook == NF_INET_PRE_ROUTING || p.hook == NF_INET_LOCAL_IN ? PKT_DIR_IN :
+		p.hook == NF_INET_LOCAL_OUT ? PKT_DIR_OUT : PKT_DIR_FWD;
 	p.hw_proto = ntohs(ph->hw_protocol);
 	p.data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
 	p.len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);

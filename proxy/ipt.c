@@ -183,7 +183,7 @@ static int install_family(const struct ipt_config *c, bool v6, char *err, size_t
 	const char *ch = IPT_CHAIN_PREFIX;
 	int ret = 0;
 
-	ret |= buf_printf(&b, "*filter\n:%s%u - [0:0]\n", ch, c->queue);
+	ret |= buf_printf(&b, "*mangle\n:%s%u - [0:0]\n", ch, c->queue);
 	ret |= buf_printf(&b, "-A %s%u -m mark --mark 0x%x -j RETURN\n", ch, c->queue, c->mark);
 	if (c->queues > 1)
 		ret |= buf_printf(&b, "-A %s%u -j NFQUEUE --queue-balance %u:%u --queue-bypass\n", ch,
@@ -192,8 +192,15 @@ static int install_family(const struct ipt_config *c, bool v6, char *err, size_t
 		ret |= buf_printf(&b, "-A %s%u -j NFQUEUE --queue-num %u --queue-bypass\n", ch,
 				  c->queue, c->queue);
 	ret |= buf_printf(&b, "-I OUTPUT 1 -m comment --comment faultline -j %s%u\n", ch, c->queue);
-	ret |= buf_printf(&b, "-I INPUT 1 ! -i lo -m comment --comment faultline -j %s%u\n", ch,
-			  c->queue);
+	/*
+	 * Incoming packets are taken at PREROUTING, before the routing step
+	 * where the kernel looks up their socket early (early demux): a packet
+	 * held at INPUT keeps that socket, and is silently thrown away if the
+	 * socket closes meanwhile, which is what a delayed segment meeting
+	 * TIME_WAIT must not do.
+	 */
+	ret |= buf_printf(&b, "-I PREROUTING 1 ! -i lo -m addrtype --dst-type LOCAL "
+			      "-m comment --comment faultline -j %s%u\n", ch, c->queue);
 	if (c->forward)
 		ret |= buf_printf(&b, "-I FORWARD 1 -m comment --comment faultline -j %s%u\n", ch,
 				  c->queue);
@@ -213,7 +220,7 @@ static int install_family(const struct ipt_config *c, bool v6, char *err, size_t
 static int remove_family(bool v6, const char *chain, bool exact, int *removed, char *err,
 			 size_t errlen)
 {
-	const char *argv[] = { v6 ? "ip6tables-save" : "iptables-save", "-t", "filter", NULL };
+	const char *argv[] = { v6 ? "ip6tables-save" : "iptables-save", "-t", "mangle", NULL };
 	struct buf out = { 0 }, s = { 0 }, chains = { 0 };
 	size_t clen = strlen(chain);
 	int ret, n = 0;
@@ -225,7 +232,7 @@ static int remove_family(bool v6, const char *chain, bool exact, int *removed, c
 		free(out.p);
 		return ret < 0 ? ret : -EIO;
 	}
-	buf_add(&s, "*filter\n", 8);
+	buf_add(&s, "*mangle\n", 8);
 	char *save = NULL;
 
 	for (char *line = out.p ? strtok_r(out.p, "\n", &save) : NULL; line;

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ipt: faultline's iptables/ip6tables chains. One chain per queue range,
- * FAULTLINE-<first queue>, in the filter table:
+ * FAULTLINE-<first queue>, in the mangle table:
  *   - packets carrying faultline's mark (its own injected copies) RETURN;
  *   - everything else goes to NFQUEUE with --queue-bypass, so traffic keeps
  *     flowing whenever no faultline is bound to the queue (crash, kill -9).
- * It is jumped to from OUTPUT (loopback included) and INPUT (loopback
- * excluded, so a loopback packet is seen once, on its way out), and from
- * FORWARD on request. Changes go through iptables-restore, so each one is
+ * It is jumped to from OUTPUT (loopback included), from PREROUTING for
+ * packets to a local address (loopback excluded, so a loopback packet is
+ * seen once, on its way out), and from FORWARD on request. Changes go through iptables-restore, so each one is
  * atomic. Runs in the caller's network namespace.
  */
 #ifndef FL_IPT_H

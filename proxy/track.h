@@ -113,8 +113,8 @@ struct track_seg {
 	uint32_t classes;	/* enum track_class bits */
 	uint32_t caused_by;	/* segno of the faultline drop/hold it answers; 0 = none */
 	uint8_t endpoint;	/* sender: 0 = client (first sender if picked up) */
-	uint8_t sender_state;	/* enum tcpstate before this segment ('peer-state') */
-	uint8_t receiver_state;	/* enum tcpstate before it arrives ('state') */
+	uint8_t sender_state;	/* enum tcpstate before this segment: rule 'peer-state S' */
+	uint8_t receiver_state;	/* enum tcpstate before it arrives: rule 'state S' */
 	uint8_t _flags;
 	uint32_t _seq, _end, _ack;
 	uint32_t _slot;

@@ -7,13 +7,16 @@
 . "$(dirname "$0")/lib.sh"
 make_pair
 
-# Rules of our own, so the filter tables exist before faultline touches them
-# (iptables-nft creates them on first use) and we see that they survive.
+# Rules of our own, so the filter and mangle tables exist before faultline
+# touches them (iptables-nft creates a table on first use and leaves it,
+# empty, behind) and we see that they survive.
 for ipt in iptables ip6tables; do
 	ip netns exec "$NS_B" $ipt -N MYCHAIN
 	ip netns exec "$NS_B" $ipt -A MYCHAIN -p tcp --dport 7 -j ACCEPT
 	ip netns exec "$NS_B" $ipt -A INPUT -p udp --dport 7 -j MYCHAIN
 	ip netns exec "$NS_B" $ipt -A OUTPUT -p udp --dport 9 -j ACCEPT
+	ip netns exec "$NS_B" $ipt -t mangle -A PREROUTING -p udp --dport 7 -j ACCEPT
+	ip netns exec "$NS_B" $ipt -t mangle -A OUTPUT -p udp --dport 9 -j ACCEPT
 done
 # iptables-save of $NS_B without comment lines and packet counters.
 ipt_state() {
@@ -72,11 +75,11 @@ fl_start "$NS_B" --rule 'udp dst port 5000 => delay 10ms'
 for ipt in iptables ip6tables; do
 	ip netns exec "$NS_B" $ipt-save >"$T/save"
 	chains=$(grep -c '^:FAULTLINE' "$T/save" || true)
-	jin=$(grep -c '^-A INPUT .*-j FAULTLINE-4242$' "$T/save" || true)
+	jin=$(grep -c '^-A PREROUTING .*-j FAULTLINE-4242$' "$T/save" || true)
 	jout=$(grep -c '^-A OUTPUT .*-j FAULTLINE-4242$' "$T/save" || true)
-	log "$ipt after a restart over a stale chain: $chains FAULTLINE chain(s), jumps INPUT $jin OUTPUT $jout"
+	log "$ipt after a restart over a stale chain: $chains FAULTLINE chain(s), jumps PREROUTING $jin OUTPUT $jout"
 	[ "$chains" -eq 1 ] && grep -q '^:FAULTLINE-4242 ' "$T/save" || fail "$ipt: expected exactly one chain FAULTLINE-4242"
-	[ "$jin" -eq 1 ] && [ "$jout" -eq 1 ] || fail "$ipt: expected one jump from INPUT and one from OUTPUT"
+	[ "$jin" -eq 1 ] && [ "$jout" -eq 1 ] || fail "$ipt: expected one jump from PREROUTING and one from OUTPUT"
 done
 # And it works: datagrams pass through it.
 rm -f "$T/recv.json"  # lib.sh's udp_recv would take the old file's "ready" for the new receiver

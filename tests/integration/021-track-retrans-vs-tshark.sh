@@ -24,8 +24,10 @@
 #        0 us apart for the tracker. tshark's retransmission versus
 #        out-of-order test ("less than the initial RTT since the last new
 #        data") then goes the other way for many resends: the tracker calls
-#        out-of-order what tshark calls retransmission (seen: tshark 62
-#        retransmissions / 45 out-of-order, tracker 34 / 73). Asserted here:
+#        out-of-order what tshark calls retransmission, or the other way
+#        (seen: tshark 62 retransmissions / 45 out-of-order, tracker 34 / 73;
+#        tshark 153 / 48, tracker 56 / 145; tshark 24 / 148, tracker
+#        46 / 126). Asserted here:
 #        retransmissions + out-of-order together, and dup ACKs, agree with
 #        tshark within the tolerance; the split itself only with
 #        FL_TRACK_STRICT=1 (a known discrepancy, see the report).
@@ -42,14 +44,16 @@
 # places (tcpdump at the device, the tracker at the queue read), and a
 # resend near the initial-RTT line can go either way.
 # caused_by, both transfers: every nonzero caused_by names a segment
-# faultline dropped, earlier, from the right endpoint (the sender for a
-# retransmission, the other side for a dup ACK). Paced: at least 80 % of the
+# faultline dropped, earlier, from the right endpoint (for a retransmission
+# the sender's data or the peer's pure ACK, for a dup ACK the other side's
+# data). Paced: at least 80 % of the
 # dropped original data segments (not themselves retransmissions) are named
 # by a retransmission's caused_by. Not all: the tracker remembers the three
 # most recent faultline drops per connection, so when four or more are
 # outstanding the oldest one's retransmission gets caused_by 0; and a
 # dropped retransmission is never named (the next resend of those bytes is
-# blamed on the oldest drop of them). Seen: 87-99 %; bulk: 2-7 %.
+# blamed on the oldest drop of them). Seen: paced 87-100 %, bulk 4-24 %
+# (a bulk window has many drops outstanding at once).
 . "$(dirname "$0")/lib.sh"
 make_pair
 
@@ -76,7 +80,7 @@ fi
 # Segments entering B from both CPUs could reach tcpdump's tap and the
 # queue in different orders; RPS to one CPU puts both behind one backlog.
 rps=/sys/class/net/vb-$ID/queues/rx-0/rps_cpus
-ip netns exec "$NS_B" sh -c "echo 1 >$rps" || fail "cannot set $rps"
+ip netns exec "$NS_B" sh -c "echo 1 >$rps" 2>/dev/null || log "note: no RPS ($rps), views may differ in order"
 head -c $((3 * 1024 * 1024)) /dev/urandom >"$T/in"
 
 # run NAME PORT: one transfer from A's port PORT with faultline and tcpdump

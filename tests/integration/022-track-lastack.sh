@@ -39,8 +39,9 @@ timeout 20 ip netns exec "$NS_A" socat -u OPEN:"$T/in" TCP:10.99.0.2:8080,source
 wait "$RECV_PID" || fail "receiver failed"
 cmp -s "$T/in" "$T/out" || fail "payload not delivered"
 
-# Wait until the server has retransmitted its FIN at least twice (RTO 200 ms,
-# then 400 ms: about 0.6 s) and the client answered, as the events tell.
+# Wait until the server has retransmitted its FIN at least twice (a tail
+# loss probe after about 200 ms, the RTO about 200 ms later; then 400 ms,
+# 800 ms, ...) and the client answered, as the events tell.
 # conn: this connection's tracker events; A > B: verdicts on A's segments.
 CONN="e.get('conn','').startswith('10.99.0.1:$P ')"
 ATOB="e.get('flow','') == 'tcp 10.99.0.1:$P > 10.99.0.2:8080'"

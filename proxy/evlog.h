@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * evlog: read an --events file (JSON lines) back and index it for the
+ * ladder diagrams of `faultline show` and `faultline report`. Pure: the
+ * caller reads the lines and hands them in one at a time; nothing here
+ * opens a file, prints or looks at the clock.
+ *
+ * Two layers. evlog_json_* is a small strict JSON reader (one value per
+ * call, a tree in a reusable buffer). evlog_* turns event lines into
+ * packets, tracker events and flows, and lays each flow out as rows in
+ * time order: the geometry both renderers share.
+ */
+#ifndef FL_EVLOG_H
+#define FL_EVLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+enum evlog_jtype {
+	EVLOG_J_NULL,
+	EVLOG_J_BOOL,
+	EVLOG_J_NUM,
+	EVLOG_J_STR,
+	EVLOG_J_ARR,
+	EVLOG_J_OBJ,
+};
+
+struct evlog_jval {
+	enum evlog_jtype type;
+	uint32_t n;		/* string bytes, or array/object members */
+	uint32_t child;		/* first member (index; internal) */
+	uint32_t next;		/* next sibling (index; internal) */
+	const char *key;	/* member name inside an object, else NULL */
+	union {
+		bool b;
+		double num;
+		const char *str; /* decoded UTF-8, NUL-terminated */
+	};
+};
+
+/* A parsed value and the buffers it lives in; zero-initialize before use. */
+struct evlog_json {
+	struct evlog_jval *v;
+	uint32_t nv, cap;
+	char *str;
+	size_t str_cap;
+	size_t err_off;		/* after an error: byte offset in the text */
+	const char *err;	/* after an error: what was wrong (static string) */
+};
+
+/*
+ * Parse exactly one JSON value (RFC 8259; surrounding white space allowed)
+ * from text[0..len). Replaces the previous tree; values stay valid until
+ * the next parse or close. Returns 0, -EBADMSG (err, err_off set) or -ENOMEM.
+ */
+int evlog_json_parse(struct evlog_json *j, const char *text, size_t len);
+void evlog_json_close(struct evlog_json *j);
+/* The top value of the last successful parse. Borrowed. */
+const struct evlog_jval *evlog_json_root(const struct evlog_json *j);
+/* The first member named key of object obj, or NULL (also when obj is not an object). */
+const struct evlog_jval *evlog_json_get(const struct evlog_json *j, const struct evlog_jval *obj,
+					const char *key);
+/* Iterate the members of an array or object: first, then next until NULL. */
+const struct evlog_jval *evlog_json_first(const struct evlog_json *j, const struct evlog_jval *v);
+const struct evlog_jval *evlog_json_next(const struct evlog_json *j, const struct evlog_jval *v);
+
+/* ---- events -------------------------------------------------------------- */
+
+enum evlog_verdict {
+	EVLOG_ACCEPT,
+	EVLOG_DROP,
+	EVLOG_HOLD,
+};
+
+/* TCP flag bits, as on the wire. */
+enum {
+	EVLOG_FIN = 0x01,
+	EVLOG_SYN = 0x02,
+	EVLOG_RST = 0x04,
+	EVLOG_PSH = 0x08,
+	EVLOG_ACK = 0x10,
+	EVLOG_URG = 0x20,
+	EVLOG_ECE = 0x40,
+	EVLOG_CWR = 0x80,
+};
+
+struct evlog_action {
+	unsigned rule;
+	const char *action;	/* "drop", "delay", "reorder", ... */
+};
+
+/* One "packet" line, and what its "release" line and the tracker added. */
+struct evlog_pkt {
+	unsigned line;		/* 1-based line in the events file */
+	double t;		/* capture time, s since faultline started */
+	uint64_t pkt;		/* capture number */
+	const char *proto, *flow, *flow_hash, *dir;
+	unsigned way;
+	uint64_t ord;
+	unsigned len, plen;
+	bool gso, reorder, corrupt;
+	enum evlog_verdict verdict;
+	double delay_us;
+	unsigned copies;
+	unsigned n_actions;
+	struct evlog_action *actions;
+
+	/* TCP, when the tracker numbered the segment (tcp_flow present). */
+	bool tcp;
+	uint64_t tcp_flow;
+	uint32_t seg, seq, ack, caused_by;
+	unsigned endpoint;
+	unsigned flags;		/* EVLOG_SYN | ... */
+	uint32_t classes;	/* TRACK_C_* bits, as captured (ingress) */
+	const char *sender_state, *receiver_state;
+	uint32_t egress_classes; /* how the receiver saw it after faultline ("view":"egress") */
+	uint32_t egress_caused_by;
+
+	/* Filled by evlog_finish. */
+	bool released, early;	/* a held packet's "release" line */
+	double rel_t;
+	unsigned rel_line;
+	uint64_t rel;
+	size_t flow_idx;	/* index of its flow */
+	size_t flow_pos;	/* index in that flow's pkts[] */
+	unsigned from;		/* 0: drawn left to right, 1: right to left */
+	unsigned recv_pos;	/* rank among its direction's packets in leaving order; 0: never left */
+	long cause;		/* index of the packet caused_by names, or -1 */
+	long egress_cause;
+};
+
+enum evlog_trk_type {
+	EVLOG_TRK_FLOW_NEW,
+	EVLOG_TRK_TRANSITION,
+	EVLOG_TRK_CLASS,
+	EVLOG_TRK_FLOW_END,
+};
+
+struct evlog_summary {
+	bool valid;
+	const char *state[2];
+	unsigned segments, retransmissions, retransmissions_faultline;
+	unsigned out_of_order, out_of_order_faultline, dup_acks, dup_acks_faultline;
+};
+
+/* One tracker line: flow-new, transition, class or flow-end. */
+struct evlog_trk {
+	unsigned line;
+	double t;
+	enum evlog_trk_type type;
+	uint64_t flow;
+	const char *conn;	/* "A > B": endpoint 0 > endpoint 1 */
+	unsigned endpoint;
+	const char *old_state, *new_state;	/* transition */
+	bool egress;				/* class */
+	uint32_t classes, caused_by;		/* class */
+	uint32_t seg;
+	const char *reason;			/* flow-end */
+	struct evlog_summary summary;		/* flow-end */
+};
+
+enum evlog_row_kind {
+	EVLOG_ROW_SEND,		/* a packet captured (and passed, dropped or held) */
+	EVLOG_ROW_RELEASE,	/* a held packet let go */
+	EVLOG_ROW_STATE,	/* a tracker transition */
+};
+
+struct evlog_row {
+	enum evlog_row_kind kind;
+	double t;
+	unsigned line;
+	size_t idx;		/* packet index (SEND, RELEASE) or tracker index (STATE) */
+	long pair;		/* a released packet's other row (SEND <-> RELEASE), else -1 */
+};
+
+/*
+ * A TCP connection (as the tracker numbered it) or any other flow (by
+ * flow_hash: both directions together). Left is the TCP client
+ * (endpoint 0) or the sender of a flow's first packet.
+ */
+struct evlog_flow {
+	unsigned id;		/* tcp_flow for TCP; else numbered after the largest tcp_flow */
+	bool tcp;
+	const char *proto;	/* "tcp", "udp", "icmp", ... */
+	const char *title;	/* "10.0.0.1:40000 > 10.0.0.2:5000" */
+	const char *name[2];	/* left and right endpoint */
+	size_t n_pkts, n_trks, n_rows;
+	size_t *pkts;		/* packet indices, file order */
+	size_t *trks;		/* tracker indices, file order */
+	struct evlog_row *rows;	/* by time, then file order */
+	unsigned first_way;
+	/* TCP: each side's ISN, when its SYN was seen (else its first seq - 1). */
+	bool has_isn[2];
+	uint32_t isn[2];
+	const char *first_state[2], *last_state[2]; /* from transitions, or NULL */
+	long end;		/* tracker index of its flow-end, or -1 */
+	/* Counts over its packet lines. */
+	unsigned sent[2], arrived[2], dropped, held, copies, corrupted;
+	unsigned retrans, retrans_faultline, out_of_order, dup_acks;
+};
+
+struct evlog;
+
+/* Where and why evlog_add_line refused a line. */
+struct evlog_error {
+	unsigned line, col;	/* 1-based */
+	bool json;		/* the line is not valid JSON (else: a bad event) */
+	char msg[160];
+};
+
+/* An empty log. NULL + errno. */
+struct evlog *evlog_new(void);
+void evlog_free(struct evlog *log);
+
+/*
+ * Add the next line of the file (line numbers count calls). Blank lines,
+ * unknown events and unknown keys are ignored; "verdict" and "malformed"
+ * lines too (the packet lines carry the same facts). Returns 0, -EBADMSG
+ * with *err filled (not JSON, not an object, a known event missing a
+ * required field) or -ENOMEM. The log keeps what it had.
+ */
+int evlog_add_line(struct evlog *log, const char *line, size_t len, struct evlog_error *err);
+
+/* Resolve releases and causes, group flows and lay out rows. Once. Returns 0 or -ENOMEM. */
+int evlog_finish(struct evlog *log);
+
+size_t evlog_n_pkts(const struct evlog *log);
+size_t evlog_n_trks(const struct evlog *log);
+size_t evlog_n_flows(const struct evlog *log);
+size_t evlog_n_lines(const struct evlog *log);
+/* Borrowed; valid until evlog_free. Flows come by id: TCP connections first. */
+const struct evlog_pkt *evlog_pkt(const struct evlog *log, size_t i);
+const struct evlog_trk *evlog_trk(const struct evlog *log, size_t i);
+const struct evlog_flow *evlog_flow(const struct evlog *log, size_t i);
+/* The flow with display id, or NULL. */
+const struct evlog_flow *evlog_flow_by_id(const struct evlog *log, unsigned id);
+
+/* ---- text shared by the renderers ------------------------------------------ */
+
+/*
+ * The arrow label: "SYN seq=0", "SYN+ACK seq=0 ack=1", "ACK ack=1",
+ * "data seq=1 len=1448 ack=1", "FIN seq=9 ack=1", "RST seq=5", or for
+ * other protocols "udp len=5". seq and ack relative to each side's ISN.
+ * At most max characters: ack goes first, then the tail is cut.
+ * Returns the length written (buf is always terminated when size > 0).
+ */
+size_t evlog_pkt_label(const struct evlog *log, const struct evlog_pkt *p, size_t max, char *buf,
+		       size_t size);
+
+#define EVLOG_NOTES_MAX 8
+#define EVLOG_NOTE_LEN 96
+
+struct evlog_notes {
+	unsigned n;
+	char s[EVLOG_NOTES_MAX][EVLOG_NOTE_LEN];
+};
+
+/*
+ * What to write beside a packet's arrow: on its SEND row ("DROPPED by
+ * rule 0", "held: delay 30.0 ms (rule 2)", "retransmission of seg 4
+ * (dropped)", ...) or on its RELEASE row ("delayed 30.1 ms", "sent #2,
+ * released #4", ...). Facts about when it reached the receiver go where it
+ * left: the RELEASE row of a held packet, else the SEND row.
+ */
+void evlog_pkt_notes(const struct evlog *log, const struct evlog_pkt *p, enum evlog_row_kind row,
+		     struct evlog_notes *out);
+
+/* Short name of a packet's identity in its flow: "seg 4" (TCP) or "#4" (ord). */
+size_t evlog_pkt_ident(const struct evlog_pkt *p, char *buf, size_t size);
+
+/* The rule a verdict came from: the first action named what (NULL: any). -1 if none. */
+int evlog_pkt_rule(const struct evlog_pkt *p, const char *what);
+
+#endif
