@@ -17,17 +17,14 @@
 #    tracker keeps endpoint 0 in TIME_WAIT.
 # --time-wait 30s keeps the entry in the tracker for the whole test.
 #
-# B has net.ipv4.tcp_early_demux=0. With early demux, the kernel looks the
-# socket up when the segment enters IP, before faultline holds it, and the
-# held skb keeps a reference to that socket: released after the close, it is
-# processed against the dead socket (state CLOSE) and silently discarded, no
-# RST. Early demux can only find the socket if faultline already let the
-# handshake ACK through when "hello" came in, so that is a race; without
-# early demux the lookup happens at delivery and finds nothing: B answers
-# with a RST, every time.
+# Early demux stays on (the default): faultline takes incoming packets at
+# PREROUTING, before the kernel's early socket lookup, so the held segment
+# does not carry a reference to the socket that closes meanwhile. (Held at
+# INPUT, it would be processed against the dead socket and silently dropped,
+# no RST.) The lookup happens at delivery and finds nothing: B answers with
+# a RST, every time.
 . "$(dirname "$0")/lib.sh"
 make_pair
-ip netns exec "$NS_B" sysctl -qw net.ipv4.tcp_early_demux=0
 
 wait_listen() {
 	for _ in $(seq 1 200); do
