@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  run       divert packets through the rules until SIGINT/SIGTERM\n"
 		"  replay    run a capture file through the rules, offline (no root)\n"
+		"  demo      the guided demo in namespaces it makes and removes:\n"
+		"            demo [reorder|handshake|teardown|timewait|retransmit|all] [--html FILE]\n"
 		"  check     parse rules and print them in canonical form\n"
 		"  cleanup   remove every chain faultline left in iptables/ip6tables\n"
 		"  version   print the version\n"
@@ -541,6 +543,36 @@ out:
 	return ret;
 }
 
+/*
+ * The guided demo is a script (namespaces, traffic, conclusions); run it
+ * from the source tree this binary was built from, with this build.
+ */
+static int cmd_demo(int argc, char **argv)
+{
+	char self[4096], dir[4096], script[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char **args = calloc((size_t)argc + 3, sizeof(*args));
+
+	if (n <= 0 || !args) {
+		fprintf(stderr, PROG_NAME ": demo: cannot find my own binary\n");
+		free(args);
+		return 1;
+	}
+	self[n] = 0;
+	snprintf(dir, sizeof(dir), "%s", self);
+	*strrchr(dir, '/') = 0;
+	snprintf(script, sizeof(script), "%s/scripts/demo.sh", FL_SOURCE_DIR);
+	setenv("FL_BUILD", dir, 1);
+	args[0] = "bash";
+	args[1] = script;
+	for (int i = 1; i < argc; i++)
+		args[i + 1] = argv[i];
+	execvp("bash", args);
+	fprintf(stderr, PROG_NAME ": demo: cannot run %s: %s\n", script, strerror(errno));
+	free(args);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -558,6 +590,8 @@ int main(int argc, char **argv)
 		return cmd_check(argc, argv);
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc, argv);
+	if (!strcmp(cmd, "demo"))
+		return cmd_demo(argc, argv);
 	if (!strcmp(cmd, "cleanup"))
 		return cmd_cleanup(argc, argv);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

@@ -1,25 +1,43 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The built-in demo: builds faultline, makes two network namespaces joined
-# by a veth pair, sends numbered UDP datagrams from one to the other through
-# faultline's reorder, drop and duplicate rules, shows what the receiver saw,
-# and removes everything again.
+# The guided demo: builds faultline (installing what it needs), makes two
+# network namespaces joined by a veth pair, runs real traffic through
+# faultline's rules, prints what happened and removes everything again.
+#   sudo scripts/demo.sh [reorder|handshake|teardown|timewait|retransmit|all] [--html FILE]
+# Each part ends with a one-line conclusion computed from the events faultline
+# recorded, not from fixed text. 'faultline demo' runs this script.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+PART=all
+HTML=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--html) HTML=$2; shift 2 ;;
+	reorder | handshake | teardown | timewait | retransmit | all) PART=$1; shift ;;
+	*) echo "usage: $0 [reorder|handshake|teardown|timewait|retransmit|all] [--html FILE]" >&2; exit 2 ;;
+	esac
+done
 [ "$(id -u)" -eq 0 ] || { echo "the demo needs root (namespaces, iptables): sudo $0" >&2; exit 1; }
-scripts/deps.sh
-scripts/build.sh >/dev/null
-FL=$PWD/build/faultline
-UDPSEQ=$PWD/build/udpseq
+if [ -z "${FL_BUILD:-}" ]; then
+	scripts/deps.sh
+	scripts/build.sh >/dev/null
+	FL_BUILD=$ROOT/build
+fi
+FL=$FL_BUILD/faultline
+UDPSEQ=$FL_BUILD/udpseq
 ID=$$
 A=fl-demo-a-$ID
 B=fl-demo-b-$ID
 T=$(mktemp -d /tmp/fl-demo.XXXXXX)
 FLPID=
+ALL_EVENTS=$T/all-events.jsonl
+: >"$ALL_EVENTS"
 
 cleanup() {
 	set +e
 	[ -n "$FLPID" ] && kill "$FLPID" 2>/dev/null && wait "$FLPID" 2>/dev/null
+	for p in $(ip netns pids "$A" 2>/dev/null) $(ip netns pids "$B" 2>/dev/null); do kill "$p" 2>/dev/null; done
 	ip netns del "$A" 2>/dev/null
 	ip netns del "$B" 2>/dev/null
 	rm -rf "$T"
@@ -34,49 +52,200 @@ ip link set "dvb$ID" netns "$B"
 ip -n "$A" addr add 10.123.0.1/24 dev "dva$ID"
 ip -n "$B" addr add 10.123.0.2/24 dev "dvb$ID"
 # Copies of incoming packets are delivered through lo, as in any container.
-ip -n "$A" link set lo up
-ip -n "$B" link set lo up
+for ns in $A $B; do ip -n "$ns" link set lo up; done
 ip -n "$A" link set "dva$ID" up
 ip -n "$B" link set "dvb$ID" up
+# Plain RFC back-off for SYNs, so the handshake part shows 1 s, 2 s, ...
+[ -e /proc/sys/net/ipv4/tcp_syn_linear_timeouts ] && ip netns exec "$A" sysctl -qw net.ipv4.tcp_syn_linear_timeouts=0
 ip netns exec "$A" ping -c1 -W2 10.123.0.2 >/dev/null
-echo "namespaces $A (10.123.0.1, sender) and $B (10.123.0.2, receiver, runs faultline)"
+echo "namespaces: $A (10.123.0.1, client) and $B (10.123.0.2, server; faultline runs here)"
 
-show() {
-	python3 - "$T/recv.json" "$1" <<'PY'
-import json, sys
-d = json.loads(open(sys.argv[1]).read().splitlines()[-1])
-n = int(sys.argv[2])
-print("  receiver got %d datagrams (%d distinct of %d sent, %d duplicates, %d arrived after a later one)"
-      % (d["received"], d["unique"], n, d["duplicates"], d["out_of_order"]))
-print("  arrival order:", " ".join(map(str, d["order"][:40])), "..." if len(d["order"]) > 40 else "")
-PY
-}
-
-run_case() {
-	local rule=$1 n=$2
-	echo
-	echo "== rule: $rule   ($n datagrams, seed 1)"
-	ip netns exec "$B" "$UDPSEQ" recv 5000 700 >"$T/recv.json" &
-	local rp=$!
-	sleep 0.2
-	rm -f "$T/fl.err"
-	"$FL" run --netns "$B" --seed 1 --rule "$rule" >"$T/stats.json" 2>"$T/fl.err" &
+# fl_on RULE...: start faultline in B with these rules, events in $T/ev.jsonl.
+fl_on() {
+	local args=()
+	for r in "$@"; do args+=(--rule "$r"); done
+	rm -f "$T/fl.err" "$T/ev.jsonl"
+	"$FL" run --netns "$B" --seed 1 --time-wait 60s --events "$T/ev.jsonl" "${args[@]}" >"$T/stats.json" 2>"$T/fl.err" &
 	FLPID=$!
-	until grep -q running "$T/fl.err" 2>/dev/null; do sleep 0.05; done
-	ip netns exec "$A" "$UDPSEQ" send 10.123.0.2 5000 "$n" 2000
-	wait "$rp"
+	until grep -q running "$T/fl.err" 2>/dev/null; do
+		kill -0 "$FLPID" 2>/dev/null || { cat "$T/fl.err" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+fl_off() {
 	kill "$FLPID"
 	wait "$FLPID"
 	FLPID=
-	show "$n"
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d["rules"][0]
-print("  faultline counters: matched %d, dropped %d, reordered %d, duplicated %d" % (r["matched"], r["dropped"], r["reordered"], r["duplicated"]))' "$T/stats.json"
+	cat "$T/ev.jsonl" >>"$ALL_EVENTS"
+}
+wait_listen() {
+	for _ in $(seq 1 100); do
+		ip netns exec "$B" ss -Hltn "sport = :$1" | grep -q . && return 0
+		sleep 0.05
+	done
+}
+# show [ARGS]: the ladder diagram of the events just recorded.
+show() { "$FL" show "$T/ev.jsonl" "$@" 2>&1 | sed "s/^/  /" || true; }
+# conclude PYTHON: print one line computed from the events (as 'ev', a list).
+conclude() {
+	python3 - "$T/ev.jsonl" "$T/stats.json" "$@" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+stats = json.loads([l for l in open(sys.argv[2]) if l.startswith("{")][-1])
+pk = [e for e in ev if e["ev"] == "packet"]
+cls = [e for e in ev if e["ev"] == "class"]
+tr = [e for e in ev if e["ev"] == "transition"]
+def has(e, c): return c in e.get("class", [])
+exec(sys.argv[3])
+PY
 }
 
-run_case 'udp dst port 5000 => reorder 4' 40
-run_case 'udp dst port 5000 => drop 30%' 40
-run_case 'udp dst port 5000 => duplicate' 20
-run_case 'udp dst port 5000 => delay 20ms jitter 15ms' 40
+part_reorder() {
+	echo
+	echo "=== reorder: the same 'reorder 4' rule on a UDP stream and on a TCP stream"
+	ip netns exec "$B" "$UDPSEQ" recv 5000 700 >"$T/udp.json" &
+	local rp=$!
+	sleep 0.2
+	seq 1 20000 >"$T/lines"
+	ip netns exec "$B" socat -u TCP-LISTEN:8080,reuseaddr OPEN:"$T/tcp.out",creat,trunc &
+	local sp=$!
+	wait_listen 8080
+	fl_on 'udp dst port 5000 => reorder 4' 'tcp dst port 8080 and greater 100 => reorder 4'
+	ip netns exec "$A" "$UDPSEQ" send 10.123.0.2 5000 20 2000
+	ip netns exec "$A" socat -u OPEN:"$T/lines" TCP:10.123.0.2:8080
+	wait "$rp" "$sp"
+	fl_off
+	python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().splitlines()[-1])
+print("  UDP receiver, in arrival order:", " ".join(map(str, d["order"])))' "$T/udp.json"
+	if cmp -s "$T/lines" "$T/tcp.out"; then tcp_ok=1; else tcp_ok=0; fi
+	echo "  TCP receiver: $(wc -c <"$T/tcp.out") bytes, identical to what was sent: $([ $tcp_ok = 1 ] && echo yes || echo NO)"
+	conclude "
+udp = json.loads(open('$T/udp.json').read().splitlines()[-1])
+ooo = sum(1 for e in cls if e.get('view') == 'egress' and (has(e, 'out-of-order') or has(e, 'gap')))
+dup = sum(1 for e in cls if has(e, 'dup-ack'))
+held = sum(1 for e in pk if e['proto'] == 'tcp' and e.get('reorder'))
+print('=> UDP handed the application %d of %d datagrams after a later one; TCP reordered %d segments on the wire (%d out-of-order arrivals, %d duplicate ACKs) yet delivered all bytes in order: %s.'
+      % (udp['out_of_order'], udp['received'], held, ooo, dup, 'yes' if $tcp_ok else 'NO'))"
+}
+
+part_handshake() {
+	echo
+	echo "=== handshake: a connection as a ladder, then one whose first SYN+ACK is dropped"
+	echo hi >"$T/hi"
+	ip netns exec "$B" socat -u OPEN:"$T/hi" TCP-LISTEN:8081,reuseaddr,fork &
+	ip netns exec "$B" socat -u OPEN:"$T/hi" TCP-LISTEN:8086,reuseaddr,fork &
+	wait_listen 8081
+	wait_listen 8086
+	fl_on 'tcp port 8086 => drop if syn-ack, first 1'
+	ip netns exec "$A" socat -u TCP:10.123.0.2:8081 OPEN:/dev/null
+	ip netns exec "$A" socat -u TCP:10.123.0.2:8086 OPEN:/dev/null
+	fl_off
+	show --flow 1
+	show --flow 2
+	conclude "
+c2 = [e for e in pk if e.get('tcp_flow') == 2]
+syn = [e for e in c2 if e.get('flags') == 'S']
+sa = [e for e in c2 if e.get('flags') == 'SA']
+dropped = [e for e in sa if e['verdict'] == 'drop']
+gap = syn[1]['t'] - syn[0]['t'] if len(syn) > 1 else 0
+est = [e for e in tr if e['new'] == 'ESTABLISHED' and e['flow'] == 2]
+c1 = [e for e in pk if e.get('tcp_flow') == 1 and 'handshake' in e.get('class', [])]
+print('=> connection 1 opened in %d segments (SYN, SYN+ACK, ACK); on connection 2,' % len(c1) + ' %d SYN+ACK was dropped, the client sent its SYN %d times, the retry %.2f s after the first (its retransmission timeout), and both ends still reached ESTABLISHED: %s.'
+      % (len(dropped), len(syn), gap, 'yes' if len(set(e['endpoint'] for e in est)) == 2 else 'NO'))"
+}
+
+part_teardown() {
+	echo
+	echo "=== teardown: the four-way close, every state on both sides"
+	echo bye >"$T/bye"
+	ip netns exec "$B" socat -u TCP-LISTEN:8082,reuseaddr OPEN:/dev/null &
+	local sp=$!
+	wait_listen 8082
+	fl_on 'tcp port 8082 => accept'
+	ip netns exec "$A" socat -u OPEN:"$T/bye" TCP:10.123.0.2:8082
+	wait "$sp"
+	sleep 0.2
+	ss_a=$(ip netns exec "$A" ss -Htan 'sport = :8082 or dport = :8082' | awk '{print $1}' | head -1)
+	fl_off
+	show --flow 1
+	conclude "
+seq = {0: [], 1: []}
+for e in tr:
+    seq[e['endpoint']].append(e['new'])
+print('=> client: %s; server: %s; the kernel (ss) shows the client in %s.'
+      % (' > '.join(['CLOSED'] + seq[0]), ' > '.join(['LISTEN'] + seq[1]), '${ss_a:-no socket}'))"
+}
+
+part_timewait() {
+	echo
+	echo "=== timewait: the final ACK dropped; then a segment delayed past the close"
+	ip netns exec "$B" socat -u TCP-LISTEN:8083,reuseaddr OPEN:/dev/null &
+	local sp=$!
+	wait_listen 8083
+	fl_on 'tcp port 8083 => drop if state LAST_ACK, first 1'
+	echo bye | ip netns exec "$A" socat -u - TCP:10.123.0.2:8083
+	wait "$sp"
+	sleep 1.5
+	fl_off
+	show --flow 1
+	conclude "
+drops = [e for e in pk if e['verdict'] == 'drop']
+fin_re = [e for e in cls if has(e, 'retransmission') and has(e, 'fin')]
+tw = [e for e in pk if e.get('endpoint') == 0 and e.get('sender_state') == 'TIME_WAIT' and e['t'] > (fin_re[0]['t'] if fin_re else 1e9)]
+print('=> faultline dropped %d final ACK(s) (arriving in LAST_ACK); the server retransmitted its FIN %d time(s) %.2f s later and the client, in TIME_WAIT, answered %d time(s).'
+      % (len(drops), len(fin_re), (fin_re[0]['t'] - drops[0]['t']) if fin_re and drops else 0, len(tw)))"
+	echo
+	echo "--- a data segment held 3 s: the client resends it, closes, and the original then meets TIME_WAIT"
+	ip netns exec "$B" socat -u TCP-LISTEN:8084,reuseaddr OPEN:/dev/null &
+	sp=$!
+	wait_listen 8084
+	fl_on 'tcp dst port 8084 and tcp[13] & 8 != 0 => delay 3s, first 1'
+	printf 'hello' | ip netns exec "$A" socat -u - TCP:10.123.0.2:8084
+	wait "$sp" || true
+	sleep 3.3
+	fl_off
+	conclude "
+stale = [e for e in cls if has(e, 'stale')]
+rst = [e for e in pk if 'R' in e.get('flags', '')]
+held = [e for e in pk if e['verdict'] == 'hold']
+rel = {e['pkt']: e['t'] for e in ev if e['ev'] == 'release'}
+late = rel[held[0]['pkt']] - held[0]['t'] if held and held[0]['pkt'] in rel else 0
+closed = [e for e in tr if e['new'] in ('TIME_WAIT', 'CLOSED') and e['t'] < (rel.get(held[0]['pkt'], 0) if held else 0)]
+print('=> the held segment was released %.2f s after capture, when %d state change(s) to TIME_WAIT/CLOSED had already happened; the tracker flagged %d stale segment(s) and the server answered with %d RST(s).'
+      % (late, len(closed), len(stale), len(rst)))"
+}
+
+part_retransmit() {
+	echo
+	echo "=== retransmit: a 2 MB transfer under 5 % loss; retransmissions seen by faultline and by the kernel"
+	head -c 2000000 /dev/urandom >"$T/blob"
+	ip netns exec "$B" socat -u TCP-LISTEN:8085,reuseaddr OPEN:"$T/blob.out",creat,trunc &
+	local sp=$!
+	wait_listen 8085
+	ip netns exec "$A" nstat -n
+	fl_on 'tcp dst port 8085 => drop 5%'
+	ip netns exec "$A" socat -u OPEN:"$T/blob" TCP:10.123.0.2:8085
+	wait "$sp"
+	k=$(ip netns exec "$A" nstat -a TcpRetransSegs | awk '$1 == "TcpRetransSegs" {print $2}')
+	fl_off
+	same=$(cmp -s "$T/blob" "$T/blob.out" && echo yes || echo NO)
+	conclude "
+d = [e for e in pk if e['verdict'] == 'drop']
+wire = sum(max(1, -(-e['plen'] // 1448)) for e in d)
+re = [e for e in pk if has(e, 'retransmission')]
+caused = sum(1 for e in re if e.get('caused_by'))
+print('=> faultline dropped %d packets (%d of them GSO super-packets, about %d wire segments); it saw %d retransmissions (%d tied to one of its drops); the sender\'s kernel counted %s retransmitted segments (TcpRetransSegs); the file arrived intact: $same.'
+      % (len(d), sum(1 for e in d if e.get('gso')), wire, len(re), caused, '${k:-0}'))"
+}
+
+case $PART in
+all) for p in reorder handshake teardown timewait retransmit; do "part_$p"; done ;;
+*) "part_$PART" ;;
+esac
+if [ -n "$HTML" ]; then
+	"$FL" report "$ALL_EVENTS" -o "$HTML"
+	echo
+	echo "report written to $HTML"
+fi
 echo
-echo "UDP hands every datagram to the application as it arrives: shuffled, missing and doubled."
 echo "done; namespaces and iptables rules removed."
