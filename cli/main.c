@@ -30,7 +30,7 @@ static void usage(FILE *f)
 		"  run       divert packets through the rules until SIGINT/SIGTERM\n"
 		"  replay    run a capture file through the rules, offline (no root)\n"
 		"  demo      the guided demo in namespaces it makes and removes:\n"
-		"            demo [reorder|handshake|teardown|timewait|retransmit|all] [--html FILE]\n"
+		"            demo [udp|reorder|handshake|teardown|timewait|retransmit|all] [--html FILE]\n"
 		"  check     parse rules and print them in canonical form\n"
 		"  cleanup   remove every chain faultline left in iptables/ip6tables\n"
 		"  version   print the version\n"

@@ -156,7 +156,7 @@ static const char css[] =
 	".pkt.lost{stroke:#999;stroke-dasharray:2 3}"
 	".lg{stroke-width:1.6;fill:none}.lg.pass{stroke:#333}.lg.retrans{stroke:#7b1fa2}"
 	".lg.drop{stroke:#c62828}.lg.held{stroke:#ef6c00;stroke-dasharray:6 3}"
-	"path.x{stroke:#c62828;stroke-width:2.2}"
+	"path.x,path.lgx{stroke:#c62828;stroke-width:2.2}"
 	"g.state rect{fill:#e3f2fd;stroke:#1565c0}g.state text{fill:#0d47a1;font:10px monospace}"
 	"g.state.end rect{fill:#eceff1;stroke:#546e7a}";
 
@@ -188,7 +188,7 @@ static void legend(FILE *o)
 		"<line class=\"lg pass\" x1=\"10\" y1=\"20\" x2=\"90\" y2=\"20\" marker-end=\"url(#fl-a-pass)\"/>"
 		"<text x=\"100\" y=\"24\">passed</text>\n"
 		"<line class=\"lg drop\" x1=\"170\" y1=\"20\" x2=\"225\" y2=\"20\"/>"
-		"<path class=\"x\" d=\"M220,15 L230,25 M220,25 L230,15\"/>"
+		"<path class=\"lgx\" d=\"M220,15 L230,25 M220,25 L230,15\"/>"
 		"<text x=\"240\" y=\"24\">dropped</text>\n"
 		"<line class=\"lg held\" x1=\"320\" y1=\"10\" x2=\"400\" y2=\"40\" marker-end=\"url(#fl-a-held)\"/>"
 		"<text x=\"410\" y=\"24\">held (delay, reorder, rate): capture to release</text>\n"
@@ -785,7 +785,7 @@ static int flow_section(FILE *o, const struct evlog *log, const struct evlog_flo
 	ret = diagram(o, log, f);
 	if (ret)
 		return ret;
-	for (unsigned from = 0; !f->tcp && from < 2 && !ret; from++)
+	for (unsigned from = 0; !f->tcp && (f->held || f->dropped) && from < 2 && !ret; from++)
 		ret = order_table(o, log, f, from);
 	if (ret)
 		return ret;

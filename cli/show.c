@@ -421,7 +421,8 @@ static void summary(FILE *out, const struct evlog *log, const struct evlog_flow 
 	}
 	wrap(out, sbuf_close(&b), 3);
 	free(b.s);
-	if (!f->tcp)
+	/* Only where faultline could have changed the order or the count. */
+	if (!f->tcp && (f->held || f->dropped))
 		for (unsigned from = 0; from < 2; from++)
 			order_lines(out, log, f, from);
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The guided demo runs end to end and each part's conclusion, computed from
+# the events it recorded, states what the part is there to show.
+. "$(dirname "$0")/lib.sh"
+out=$T/demo.out
+FL_BUILD=$FL_BUILD timeout 240 bash "$(dirname "$0")/../../scripts/demo.sh" all >"$out" 2>&1 ||
+	{ tail -30 "$out" >&2; fail "demo failed"; }
+grep '^=>' "$out" | sed 's/^/  /' >&2
+c() { grep -E "^=> $1" "$out" || fail "no conclusion starting '$1'"; }
+# udp: the receiver got exactly what was not dropped; copies arrive; jitter reorders.
+c 'faultline dropped .* datagrams and the receiver got exactly the other' >/dev/null
+c 'faultline sent 15 copies and the application read 30 datagrams for 15 sent' >/dev/null
+[ "$(c 'with 20 ms' | sed -E 's/.* ([0-9]+) of [0-9]+ datagrams.*/\1/')" -gt 0 ] || fail "jitter did not reorder"
+# reorder: UDP shows it, TCP hides it.
+line=$(c 'UDP handed the application')
+[ "$(sed -E 's/.*application ([0-9]+) of.*/\1/' <<<"$line")" -gt 0 ] || fail "UDP datagrams not reordered"
+grep -qF 'delivered all bytes in order: yes' <<<"$line" || fail "TCP did not deliver in order"
+[ "$(sed -E 's/.*TCP reordered ([0-9]+) segments.*/\1/' <<<"$line")" -gt 0 ] || fail "no TCP segment reordered"
+# handshake: one SYN+ACK dropped, the SYN retried about 1 s later, connection up.
+line=$(c 'connection 1 opened in 3 segments')
+grep -qF '1 SYN+ACK was dropped, the client sent its SYN 2 times' <<<"$line" || fail "handshake: $line"
+grep -qF 'ESTABLISHED: yes' <<<"$line" || fail "handshake did not complete"
+# teardown: both sides' full state sequences, and the kernel agrees on TIME-WAIT.
+c 'client: CLOSED > SYN_SENT > ESTABLISHED > FIN_WAIT_1 > FIN_WAIT_2 > TIME_WAIT; server: LISTEN > SYN_RECEIVED > ESTABLISHED > CLOSE_WAIT > LAST_ACK > CLOSED; the kernel \(ss\) shows the client in TIME-WAIT' >/dev/null
+# timewait: the FIN comes again and TIME_WAIT answers; the late segment meets a closed connection.
+line=$(c 'faultline dropped 1 final ACK')
+[ "$(sed -E 's/.*retransmitted its FIN ([0-9]+) time.*/\1/' <<<"$line")" -ge 1 ] || fail "no FIN retransmission"
+[ "$(sed -E 's/.*answered ([0-9]+) time.*/\1/' <<<"$line")" -ge 1 ] || fail "TIME_WAIT did not answer"
+line=$(c 'the held segment was released')
+[ "$(sed -E 's/.*flagged ([0-9]+) stale.*/\1/' <<<"$line")" -ge 1 ] || fail "no stale segment"
+# retransmit: drops were repaired, both counts are there, the file is intact.
+line=$(c 'faultline dropped [0-9]+ packets')
+grep -qF 'arrived intact: yes' <<<"$line" || fail "file not intact"
+[ "$(sed -E 's/.*kernel counted ([0-9]+) retransmitted.*/\1/' <<<"$line")" -gt 0 ] || fail "kernel counted no retransmission"
+grep -q 'done; namespaces and iptables rules removed' "$out" || fail "demo did not finish"
+! ip netns list | grep -q fl-demo || fail "demo namespaces left behind"
+echo ok
