@@ -16,7 +16,9 @@
 #include "ipt.h"
 #include "proxy.h"
 #include "replay.h"
+#include "report.h"
 #include "rule.h"
+#include "show.h"
 
 #define PROG_NAME "faultline"
 #define VERSION "0.1.0"
@@ -33,6 +35,8 @@ static void usage(FILE *f)
 		"            demo [udp|reorder|handshake|teardown|timewait|retransmit|all] [--html FILE]\n"
 		"  check     parse rules and print them in canonical form\n"
 		"  cleanup   remove every chain faultline left in iptables/ip6tables\n"
+		"  show      print an --events file as text ladder diagrams: show EVENTS [--flow N]\n"
+		"  report    write an --events file as one HTML page: report EVENTS -o FILE\n"
 		"  version   print the version\n"
 		"\n"
 		"run options:\n"
@@ -594,6 +598,10 @@ int main(int argc, char **argv)
 		return cmd_demo(argc, argv);
 	if (!strcmp(cmd, "cleanup"))
 		return cmd_cleanup(argc, argv);
+	if (!strcmp(cmd, "show"))
+		return cmd_show(argc, argv);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(argc, argv);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf(PROG_NAME " " VERSION "\n");
 		return 0;

@@ -190,9 +190,11 @@ static void legend(FILE *o)
 		"<line class=\"lg drop\" x1=\"170\" y1=\"20\" x2=\"225\" y2=\"20\"/>"
 		"<path class=\"lgx\" d=\"M220,15 L230,25 M220,25 L230,15\"/>"
 		"<text x=\"240\" y=\"24\">dropped</text>\n"
-		"<line class=\"lg held\" x1=\"320\" y1=\"10\" x2=\"400\" y2=\"40\" marker-end=\"url(#fl-a-held)\"/>"
+		"<line class=\"lg held\" x1=\"320\" y1=\"10\" x2=\"400\" y2=\"40\" "
+		"marker-end=\"url(#fl-a-held)\"/>"
 		"<text x=\"410\" y=\"24\">held (delay, reorder, rate): capture to release</text>\n"
-		"<line class=\"lg retrans\" x1=\"700\" y1=\"20\" x2=\"780\" y2=\"20\" marker-end=\"url(#fl-a-retrans)\"/>"
+		"<line class=\"lg retrans\" x1=\"700\" y1=\"20\" x2=\"780\" y2=\"20\" "
+		"marker-end=\"url(#fl-a-retrans)\"/>"
 		"<text x=\"790\" y=\"24\">caused by faultline</text>\n"
 		"</svg>\n"
 		"<p>Time runs down. Rows keep at least a line apart, so a burst stays legible; "
@@ -841,7 +843,8 @@ static void report_usage(FILE *f)
 		"file ('-' reads standard input), and counters per rule, connection and flow.\n"
 		"\n"
 		"  -o, --output FILE   where to write (default: standard output)\n"
-		"  -F, --flow N        only flow N (its number in `faultline show`)\n"
+		"  -F, --flow N        only flow N's diagram and rows (its number in `faultline\n"
+		"                      show`); the totals and rule counters cover the whole file\n"
 		"\n"
 		"A line that is not JSON stops with FILE:LINE: bad JSON and exit code 1.\n");
 }

@@ -331,7 +331,8 @@ static const char *sbuf_close(struct sbuf *b)
 }
 
 /* "sent:" and "arrived:" as lists of ords: a datagram flow's reordering and loss at a glance. */
-static void order_lines(FILE *out, const struct evlog *log, const struct evlog_flow *f, unsigned from)
+static void order_lines(FILE *out, const struct evlog *log, const struct evlog_flow *f,
+			unsigned from)
 {
 	struct sbuf b;
 	const char *text;
@@ -443,6 +444,7 @@ void show_flow(FILE *out, const struct evlog *log, const struct evlog_flow *f, b
 		fprintf(out, "   seq and ack count from each side's SYN; seg N: the tracker's segment number\n");
 	else
 		fprintf(out, "   #N: the packet's ordinal in its direction (\"ord\")\n");
+	fprintf(out, "   --> passed   --X dropped   --+ held by faultline, +~~> let go\n");
 	fputc('\n', out);
 	line_init(&l, true);
 	put_at(&l, 0, "     t (s)", TIME_W);

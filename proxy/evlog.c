@@ -977,12 +977,11 @@ int evlog_add_line(struct evlog *log, const char *line, size_t len, struct evlog
 
 /* ---- indexing --------------------------------------------------------------- */
 
-/* qsort has no context argument; these sorts run one at a time. */
-static const struct evlog_pkt *sort_pkts;
-
-static int cmp_pkt_num(const void *a, const void *b)
+/* Packet indices by (capture number, line); pkts is the array they index. */
+static int cmp_pkt_num(const void *a, const void *b, void *pkts)
 {
-	const struct evlog_pkt *x = &sort_pkts[*(const size_t *)a], *y = &sort_pkts[*(const size_t *)b];
+	const struct evlog_pkt *x = (struct evlog_pkt *)pkts + *(const size_t *)a;
+	const struct evlog_pkt *y = (struct evlog_pkt *)pkts + *(const size_t *)b;
 
 	if (x->pkt != y->pkt)
 		return x->pkt < y->pkt ? -1 : 1;
@@ -1048,12 +1047,11 @@ static int flow_key(struct evlog *log, bool tcp, uint64_t tcp_flow, const struct
 	return *key ? 0 : -ENOMEM;
 }
 
-static struct evlog_flow *flows_sorted;
-
-static int cmp_flow(const void *a, const void *b)
+/* Flow indices: TCP connections by id, then the others by first line. */
+static int cmp_flow(const void *a, const void *b, void *flows)
 {
-	const struct evlog_flow *x = &flows_sorted[*(const size_t *)a];
-	const struct evlog_flow *y = &flows_sorted[*(const size_t *)b];
+	const struct evlog_flow *x = (struct evlog_flow *)flows + *(const size_t *)a;
+	const struct evlog_flow *y = (struct evlog_flow *)flows + *(const size_t *)b;
 
 	if (x->tcp != y->tcp)
 		return x->tcp ? -1 : 1;
@@ -1132,8 +1130,7 @@ static int group_flows(struct evlog *log)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
-	flows_sorted = flows;
-	qsort(order, n, sizeof(*order), cmp_flow);
+	qsort_r(order, n, sizeof(*order), cmp_flow, flows);
 	for (size_t i = 0; i < n; i++) {
 		sorted[i] = flows[order[i]];
 		remap[order[i]] = i;
@@ -1233,28 +1230,64 @@ static size_t seglen(const struct evlog_pkt *p)
 	return p->plen + !!(p->flags & EVLOG_SYN) + !!(p->flags & EVLOG_FIN);
 }
 
-/* The packet of flow f with TCP segment number seg, or -1. */
-static long find_seg(const struct evlog *log, const struct evlog_flow *f, uint32_t seg)
-{
-	size_t lo = 0, hi = f->n_pkts;
+struct seg_ix {
+	uint32_t seg;
+	size_t idx;
+};
 
-	if (!seg || !f->tcp)
+static int cmp_seg(const void *a, const void *b)
+{
+	const struct seg_ix *x = a, *y = b;
+
+	if (x->seg != y->seg)
+		return x->seg < y->seg ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* The first packet with TCP segment number seg in a flow's index, or -1. */
+static long find_seg(const struct seg_ix *ix, size_t n, uint32_t seg)
+{
+	size_t lo = 0, hi = n;
+
+	if (!seg)
 		return -1;
-	/* Segment numbers grow in file order: the tracker numbers at capture. */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (log->pkts[f->pkts[mid]].seg < seg)
+		if (ix[mid].seg < seg)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo < f->n_pkts && log->pkts[f->pkts[lo]].seg == seg)
-		return (long)f->pkts[lo];
-	for (size_t i = 0; i < f->n_pkts; i++) /* not sorted after all (a trimmed file) */
-		if (log->pkts[f->pkts[i]].seg == seg)
-			return (long)f->pkts[i];
-	return -1;
+	return lo < n && ix[lo].seg == seg ? (long)ix[lo].idx : -1;
+}
+
+/* How far back to look for the segment a retransmission resends. */
+#define ORIG_SCAN_MAX 65536
+
+/*
+ * The segment a retransmission resends: walking back from it, the latest
+ * one from the same side whose sequence space holds its first byte and
+ * that is not itself a retransmission (else the earliest such one seen).
+ * Bounded, so a long flow full of retransmissions stays linear.
+ */
+static long original_of(const struct evlog *log, const struct evlog_flow *f, size_t pos)
+{
+	const uint32_t retrans = TRACK_C_RETRANSMISSION | TRACK_C_FAST_RETRANSMISSION |
+				 TRACK_C_SPURIOUS_RETRANSMISSION;
+	const struct evlog_pkt *p = &log->pkts[f->pkts[pos]];
+	long found = -1;
+
+	for (size_t i = pos, steps = 0; i-- > 0 && steps < ORIG_SCAN_MAX; steps++) {
+		const struct evlog_pkt *q = &log->pkts[f->pkts[i]];
+
+		if (q->from != p->from || !seglen(q) || (uint32_t)(p->seq - q->seq) >= seglen(q))
+			continue;
+		found = (long)f->pkts[i];
+		if (!(q->classes & retrans))
+			break;
+	}
+	return found;
 }
 
 struct leave {
@@ -1360,6 +1393,7 @@ static int index_flow(struct evlog *log, struct evlog_flow *f)
 {
 	const uint32_t retrans = TRACK_C_RETRANSMISSION | TRACK_C_FAST_RETRANSMISSION |
 				 TRACK_C_SPURIOUS_RETRANSMISSION;
+	struct seg_ix *ix;
 	int ret = set_names(log, f);
 
 	if (ret)
@@ -1405,6 +1439,13 @@ static int index_flow(struct evlog *log, struct evlog_flow *f)
 			}
 		}
 	}
+	/* Segment numbers grow in file order, but a merged file may break that: sort. */
+	ix = calloc(f->n_pkts + 1, sizeof(*ix));
+	if (!ix)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->n_pkts; i++)
+		ix[i] = (struct seg_ix){ log->pkts[f->pkts[i]].seg, f->pkts[i] };
+	qsort(ix, f->n_pkts, sizeof(*ix), cmp_seg);
 	for (size_t i = 0; i < f->n_trks; i++) {
 		const struct evlog_trk *k = &log->trks[f->trks[i]];
 		long q;
@@ -1418,7 +1459,7 @@ static int index_flow(struct evlog *log, struct evlog_flow *f)
 		case EVLOG_TRK_CLASS:
 			if (!k->egress)
 				break;
-			q = find_seg(log, f, k->seg);
+			q = f->tcp ? find_seg(ix, f->n_pkts, k->seg) : -1;
 			if (q < 0)
 				break;
 			log->pkts[q].egress_classes |= k->classes;
@@ -1438,10 +1479,16 @@ static int index_flow(struct evlog *log, struct evlog_flow *f)
 	for (size_t i = 0; i < f->n_pkts; i++) {
 		struct evlog_pkt *p = &log->pkts[f->pkts[i]];
 
-		p->cause = find_seg(log, f, p->caused_by);
-		p->egress_cause = find_seg(log, f, p->egress_caused_by);
+		p->orig = -1;
+		if (!f->tcp)
+			continue;
+		p->cause = find_seg(ix, f->n_pkts, p->caused_by);
+		p->egress_cause = find_seg(ix, f->n_pkts, p->egress_caused_by);
+		if (p->classes & retrans)
+			p->orig = original_of(log, f, i);
 		f->out_of_order += !!((p->classes | p->egress_classes) & TRACK_C_OUT_OF_ORDER);
 	}
+	free(ix);
 	ret = rank_arrivals(log, f);
 	return ret ? ret : lay_out(log, f);
 }
@@ -1458,8 +1505,7 @@ int evlog_finish(struct evlog *log)
 		return -ENOMEM;
 	for (size_t i = 0; i < log->n_pkts; i++)
 		by_num[i] = i;
-	sort_pkts = log->pkts;
-	qsort(by_num, log->n_pkts, sizeof(*by_num), cmp_pkt_num);
+	qsort_r(by_num, log->n_pkts, sizeof(*by_num), cmp_pkt_num, log->pkts);
 	resolve_releases(log, by_num);
 	free(by_num);
 	ret = group_flows(log);
@@ -1636,22 +1682,6 @@ static void class_list(uint32_t classes, char *buf, size_t size)
 	}
 }
 
-/* The earliest earlier segment from the same side whose sequence space holds p's start. */
-static long original_of(const struct evlog *log, const struct evlog_pkt *p)
-{
-	const struct evlog_flow *f = &log->flows[p->flow_idx];
-
-	for (size_t i = 0; i < f->n_pkts; i++) {
-		const struct evlog_pkt *q = &log->pkts[f->pkts[i]];
-
-		if (q == p || q->line > p->line)
-			break;
-		if (q->from == p->from && seglen(q) && (uint32_t)(p->seq - q->seq) < seglen(q))
-			return (long)f->pkts[i];
-	}
-	return -1;
-}
-
 static void arrival_notes(const struct evlog *log, const struct evlog_pkt *p,
 			  struct evlog_notes *o)
 {
@@ -1716,7 +1746,7 @@ void evlog_pkt_notes(const struct evlog *log, const struct evlog_pkt *p, enum ev
 		const char *kind = p->classes & TRACK_C_SPURIOUS_RETRANSMISSION ? "spurious retransmission" :
 				   p->classes & TRACK_C_FAST_RETRANSMISSION ? "fast retransmission" :
 									    "retransmission";
-		long orig = original_of(log, p);
+		long orig = p->orig;
 
 		/*
 		 * caused_by names what faultline did, which is not always the

@@ -130,6 +130,7 @@ struct evlog_pkt {
 	unsigned recv_pos;	/* rank among its direction's packets in leaving order; 0: never left */
 	long cause;		/* index of the packet caused_by names, or -1 */
 	long egress_cause;
+	long orig;		/* a retransmission: the segment it resends, or -1 */
 };
 
 enum evlog_trk_type {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # faultline show and faultline report on the events of a real run.
 #  1. Golden (no root, no network): `show` on tests/golden/show-basic.jsonl
 #     prints tests/golden/show-basic.txt exactly, and a line that is not
