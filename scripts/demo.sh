@@ -76,7 +76,28 @@ fl_off() {
 	kill "$FLPID"
 	wait "$FLPID"
 	FLPID=
-	cat "$T/ev.jsonl" >>"$ALL_EVENTS"
+	# Every part is its own run, counting time, packets and connections from
+	# zero: shift them past the parts before, so one report can hold them all.
+	python3 - "$T/ev.jsonl" "$ALL_EVENTS" <<'PY'
+import json, sys
+prev = [json.loads(l) for l in open(sys.argv[2])]
+t0 = max((e.get("t", 0) for e in prev), default=-1) + 1
+p0 = max((e.get("pkt", 0) for e in prev), default=0)
+f0 = max([e.get("tcp_flow", 0) for e in prev] +
+         [e["flow"] for e in prev if isinstance(e.get("flow"), int)], default=0)
+with open(sys.argv[2], "a") as out:
+    for l in open(sys.argv[1]):
+        e = json.loads(l)
+        if "t" in e:
+            e["t"] = round(e["t"] + t0, 6)
+        if "pkt" in e:
+            e["pkt"] += p0
+        if "tcp_flow" in e:
+            e["tcp_flow"] += f0
+        if isinstance(e.get("flow"), int):
+            e["flow"] += f0
+        out.write(json.dumps(e, separators=(",", ":")) + "\n")
+PY
 }
 wait_listen() {
 	for _ in $(seq 1 100); do

@@ -8,13 +8,6 @@ make_pair
 
 # Absolute TcpRetransSegs of namespace $1 (-a: ignore, -s: do not touch nstat's history).
 retrans() { ip netns exec "$1" nstat -asz TcpRetransSegs | awk '$1 == "TcpRetransSegs" {print $2}'; }
-wait_listen() {
-	for _ in $(seq 1 100); do
-		ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
-		sleep 0.05
-	done
-	fail "nothing listens on port $2 in $1"
-}
 
 head -c $((5 * 1024 * 1024)) /dev/urandom >"$T/in"
 ip netns exec "$NS_B" socat -u TCP-LISTEN:9000,reuseaddr OPEN:"$T/out",creat,trunc 2>"$T/recv.err" &

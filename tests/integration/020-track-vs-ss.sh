@@ -11,13 +11,6 @@
 . "$(dirname "$0")/lib.sh"
 make_pair
 
-wait_listen() {
-	for _ in $(seq 1 200); do
-		ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
-		sleep 0.05
-	done
-	fail "nothing listens on port $2 in $1"
-}
 # ss_states NS LOCALPORT REMOTEPORT: the states of the sockets on that pair
 # of ports (the listener excluded), one per line, as the tracker names them.
 ss_states() {

@@ -58,13 +58,6 @@
 make_pair
 
 STRICT=${FL_TRACK_STRICT:-0}
-wait_listen() {
-	for _ in $(seq 1 200); do
-		ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
-		sleep 0.05
-	done
-	fail "nothing listens on port $2 in $1"
-}
 
 if command -v ethtool >/dev/null; then
 	ip netns exec "$NS_A" ethtool -K "va-$ID" gro off gso off tso off

@@ -26,13 +26,6 @@
 . "$(dirname "$0")/lib.sh"
 make_pair
 
-wait_listen() {
-	for _ in $(seq 1 200); do
-		ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
-		sleep 0.05
-	done
-	fail "nothing listens on port $2 in $1"
-}
 
 P=$((41000 + RANDOM % 1000))
 ip netns exec "$NS_B" socat -u TCP-LISTEN:8080,reuseaddr OPEN:"$T/out",creat,trunc 2>"$T/recv.err" &

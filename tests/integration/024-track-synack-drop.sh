@@ -24,13 +24,6 @@
 . "$(dirname "$0")/lib.sh"
 make_pair
 
-wait_listen() {
-	for _ in $(seq 1 200); do
-		ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
-		sleep 0.05
-	done
-	fail "nothing listens on port $2 in $1"
-}
 
 if [ -e /proc/sys/net/ipv4/tcp_syn_linear_timeouts ]; then
 	ip netns exec "$NS_A" sysctl -qw net.ipv4.tcp_syn_linear_timeouts=0

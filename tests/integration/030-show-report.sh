@@ -36,13 +36,6 @@ fi
 
 # ---- 2. a real run ---------------------------------------------------------
 make_pair
-wait_listen() {
-	for _ in $(seq 1 200); do
-		ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
-		sleep 0.05
-	done
-	fail "nothing listens on port $2 in $1"
-}
 # count_ev PY_CONDITION: events (e) for which the condition holds.
 count_ev() {
 	python3 -c 'import json,sys

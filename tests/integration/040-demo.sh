@@ -3,7 +3,7 @@
 # the events it recorded, states what the part is there to show.
 . "$(dirname "$0")/lib.sh"
 out=$T/demo.out
-FL_BUILD=$FL_BUILD timeout 240 bash "$(dirname "$0")/../../scripts/demo.sh" all >"$out" 2>&1 ||
+FL_BUILD=$FL_BUILD timeout 240 bash "$(dirname "$0")/../../scripts/demo.sh" all --html "$T/demo.html" >"$out" 2>&1 ||
 	{ tail -30 "$out" >&2; fail "demo failed"; }
 grep '^=>' "$out" | sed 's/^/  /' >&2
 c() { grep -E "^=> $1" "$out" || fail "no conclusion starting '$1'"; }
@@ -33,5 +33,9 @@ line=$(c 'faultline dropped [0-9]+ packets')
 grep -qF 'arrived intact: yes' <<<"$line" || fail "file not intact"
 [ "$(sed -E 's/.*kernel counted ([0-9]+) retransmitted.*/\1/' <<<"$line")" -gt 0 ] || fail "kernel counted no retransmission"
 grep -q 'done; namespaces and iptables rules removed' "$out" || fail "demo did not finish"
+# --html: one report for the whole demo, every part's connections kept apart.
+[ -s "$T/demo.html" ] || fail "no HTML report"
+[ "$(grep -o 'class="pkt' "$T/demo.html" | wc -l)" -gt 100 ] || fail "the report draws too few packets"
+for n in 1 2 3 4 5 6; do grep -q "tcp connection $n[: ]" "$T/demo.html" || fail "report lacks tcp connection $n"; done
 ! ip netns list | grep -q fl-demo || fail "demo namespaces left behind"
 echo ok

@@ -117,3 +117,12 @@ udp_recv() {
 	fail "receiver did not start"
 }
 udp_recv_wait() { wait "$RECV_PID"; }
+
+# wait_listen NS PORT: wait until a TCP listener is up on PORT in NS.
+wait_listen() {
+	for _ in $(seq 1 200); do
+		ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
+		sleep 0.05
+	done
+	fail "nothing listens on port $2 in $1"
+}
