@@ -553,7 +553,7 @@ out:
  */
 static int cmd_demo(int argc, char **argv)
 {
-	char self[4096], dir[4096], script[4096];
+	char self[4096], dir[4096], script[4200], tool[4200];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	char **args = calloc((size_t)argc + 3, sizeof(*args));
 
@@ -567,8 +567,8 @@ static int cmd_demo(int argc, char **argv)
 	*strrchr(dir, '/') = 0;
 	snprintf(script, sizeof(script), "%s/scripts/demo.sh", FL_SOURCE_DIR);
 	/* An installed binary has no test tools beside it: let the script build them. */
-	snprintf(self, sizeof(self), "%s/udpseq", dir);
-	if (access(self, X_OK) == 0)
+	if ((size_t)snprintf(tool, sizeof(tool), "%s/udpseq", dir) < sizeof(tool) &&
+	    access(tool, X_OK) == 0)
 		setenv("FL_BUILD", dir, 1);
 	args[0] = "bash";
 	args[1] = script;
