@@ -101,6 +101,29 @@ static int parse_u32(const char *opt, const char *s, uint32_t max, uint32_t *out
 	return 0;
 }
 
+static int parse_seed(const char *s, uint64_t *seed)
+{
+	char *end;
+
+	errno = 0;
+	*seed = strtoull(s, &end, 0);
+	if (errno || *end || end == s) {
+		fprintf(stderr, PROG_NAME ": --seed: bad number '%s'\n", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* A seed for a run without --seed: random, and short enough to retype. */
+static uint64_t pick_seed(void)
+{
+	uint64_t seed;
+
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
+	return seed & 0xffffffffffffull;
+}
+
 static int enter_netns(const char *name, const char *path)
 {
 	char buf[512];
@@ -218,18 +241,11 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 		if (h)
 			continue;
 		switch (c) {
-		case 's': {
-			char *end;
-
-			errno = 0;
-			r->cfg.seed = strtoull(optarg, &end, 0);
-			if (errno || *end || end == optarg) {
-				fprintf(stderr, PROG_NAME ": --seed: bad number '%s'\n", optarg);
+		case 's':
+			if (parse_seed(optarg, &r->cfg.seed))
 				return -1;
-			}
 			r->have_seed = true;
 			break;
-		}
 		case 'n':
 			r->netns = optarg;
 			break;
@@ -327,11 +343,8 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	ret = 1;
-	if (!r.have_seed) {
-		if (getrandom(&r.cfg.seed, sizeof(r.cfg.seed), 0) != sizeof(r.cfg.seed))
-			r.cfg.seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
-		r.cfg.seed &= 0xffffffffffffull; /* short enough to retype */
-	}
+	if (!r.have_seed)
+		r.cfg.seed = pick_seed();
 	if ((r.netns || r.netns_path) && enter_netns(r.netns, r.netns_path))
 		goto out;
 	if (!ipt_available()) {
@@ -464,18 +477,11 @@ static int cmd_replay(int argc, char **argv)
 		if (h)
 			continue;
 		switch (c) {
-		case 's': {
-			char *end;
-
-			errno = 0;
-			rc.seed = strtoull(optarg, &end, 0);
-			if (errno || *end || end == optarg) {
-				fprintf(stderr, PROG_NAME ": --seed: bad number '%s'\n", optarg);
+		case 's':
+			if (parse_seed(optarg, &rc.seed))
 				goto out;
-			}
 			have_seed = true;
 			break;
-		}
 		case 'e':
 			events_path = optarg;
 			break;
@@ -518,9 +524,7 @@ static int cmd_replay(int argc, char **argv)
 	rc.in_path = argv[optind];
 	ret = 1;
 	if (!have_seed) {
-		if (getrandom(&rc.seed, sizeof(rc.seed), 0) != sizeof(rc.seed))
-			rc.seed = (uint64_t)getpid();
-		rc.seed &= 0xffffffffffffull;
+		rc.seed = pick_seed();
 		fprintf(stderr, PROG_NAME ": seed %llu (rerun with --seed %llu)\n",
 			(unsigned long long)rc.seed, (unsigned long long)rc.seed);
 	}

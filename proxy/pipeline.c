@@ -306,6 +306,22 @@ static void packet_event(struct pipeline *pl, uint64_t pkt, const struct pipelin
 	fprintf(f, "]}\n");
 }
 
+/* Everything that records a decision: event lines and the capture file's "in" side. */
+static void log_decision(struct pipeline *pl, uint64_t pkt, const struct pipeline_pkt *pk,
+			 const struct pkt_view *v, const struct flow_id *id,
+			 const struct track_seg *seg, const struct act_decision *d, uint64_t now)
+{
+	if (d->n_fired)
+		events_verdict(&pl->ev, now, v, pk->dir, id, d);
+	packet_event(pl, pkt, pk, v, id, seg, d, now);
+	if (pl->cfg.pcap) {
+		char c[512];
+
+		in_comment(c, sizeof(c), pkt, d, seg);
+		record(pl, PCAPOUT_IN, now, pk->data, pk->len, pk->orig_len, c);
+	}
+}
+
 static void release(struct pipeline *pl, struct held *h, bool early, uint64_t now)
 {
 	pl->now = now;
@@ -430,15 +446,7 @@ void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_
 	act_decide(pl->act, &in, &d);
 
 	if (d.drop) {
-		if (d.n_fired)
-			events_verdict(&pl->ev, now, &v, in.dir, &in.id, &d);
-		packet_event(pl, pkt, pk, &v, &in.id, segp, &d, now);
-		if (pl->cfg.pcap) {
-			char c[512];
-
-			in_comment(c, sizeof(c), pkt, &d, segp);
-			record(pl, PCAPOUT_IN, now, pk->data, pk->len, pk->orig_len, c);
-		}
+		log_decision(pl, pkt, pk, &v, &in.id, segp, &d, now);
 		pl->tot.dropped++;
 		if (segp)
 			track_dropped(pl->track, segp, &v, now);
@@ -475,15 +483,7 @@ void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_
 		d.copies = 0;
 	if (d.copies)
 		pl->tot.duplicated_packets++;
-	if (d.n_fired)
-		events_verdict(&pl->ev, now, &v, in.dir, &in.id, &d);
-	packet_event(pl, pkt, pk, &v, &in.id, segp, &d, now);
-	if (pl->cfg.pcap) {
-		char c[512];
-
-		in_comment(c, sizeof(c), pkt, &d, segp);
-		record(pl, PCAPOUT_IN, now, pk->data, pk->len, pk->orig_len, c);
-	}
+	log_decision(pl, pkt, pk, &v, &in.id, segp, &d, now);
 	if (!d.copies && !mangled && !(held && keep)) {
 		free(copy);
 		copy = NULL;
