@@ -11,49 +11,13 @@
 #include <unistd.h>
 
 #include "ipt.h"
-
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static int buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->cap ? b->cap * 2 : 4096) + n;
-		char *p = realloc(b->p, cap);
-
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-	return 0;
-}
-
-static int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int buf_printf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -EINVAL;
-	return buf_add(b, tmp, (size_t)n);
-}
+#include "strbuf.h"
 
 /*
  * Run argv with 'in' on stdin; collect stdout into *out (may be NULL) and
  * stderr into err. Returns the exit status, or -errno if it could not run.
  */
-static int run(const char *const argv[], const char *in, struct buf *out, char *err, size_t errlen)
+static int run(const char *const argv[], const char *in, struct strbuf *out, char *err, size_t errlen)
 {
 	int pin[2], pout[2], perr[2], status;
 	size_t in_len = in ? strlen(in) : 0, in_off = 0, elen = 0;
@@ -111,7 +75,7 @@ static int run(const char *const argv[], const char *in, struct buf *out, char *
 			n = read(pout[0], tmp, sizeof(tmp));
 			if (n > 0) {
 				if (out)
-					buf_add(out, tmp, (size_t)n);
+					strbuf_add(out, tmp, (size_t)n);
 			} else {
 				close(pout[0]);
 				pout[0] = -1;
@@ -179,19 +143,19 @@ bool ipt_available(void)
 
 static int install_family(const struct ipt_config *c, bool v6, char *err, size_t errlen)
 {
-	struct buf b = { 0 };
+	struct strbuf b = { 0 };
 	const char *ch = IPT_CHAIN_PREFIX;
 	int ret = 0;
 
-	ret |= buf_printf(&b, "*mangle\n:%s%u - [0:0]\n", ch, c->queue);
-	ret |= buf_printf(&b, "-A %s%u -m mark --mark 0x%x -j RETURN\n", ch, c->queue, c->mark);
+	strbuf_printf(&b, "*mangle\n:%s%u - [0:0]\n", ch, c->queue);
+	strbuf_printf(&b, "-A %s%u -m mark --mark 0x%x -j RETURN\n", ch, c->queue, c->mark);
 	if (c->queues > 1)
-		ret |= buf_printf(&b, "-A %s%u -j NFQUEUE --queue-balance %u:%u --queue-bypass\n", ch,
+		strbuf_printf(&b, "-A %s%u -j NFQUEUE --queue-balance %u:%u --queue-bypass\n", ch,
 				  c->queue, c->queue, c->queue + c->queues - 1);
 	else
-		ret |= buf_printf(&b, "-A %s%u -j NFQUEUE --queue-num %u --queue-bypass\n", ch,
+		strbuf_printf(&b, "-A %s%u -j NFQUEUE --queue-num %u --queue-bypass\n", ch,
 				  c->queue, c->queue);
-	ret |= buf_printf(&b, "-I OUTPUT 1 -m comment --comment faultline -j %s%u\n", ch, c->queue);
+	strbuf_printf(&b, "-I OUTPUT 1 -m comment --comment faultline -j %s%u\n", ch, c->queue);
 	/*
 	 * Incoming packets are taken at PREROUTING, before the routing step
 	 * where the kernel looks up their socket early (early demux): a packet
@@ -199,13 +163,13 @@ static int install_family(const struct ipt_config *c, bool v6, char *err, size_t
 	 * socket closes meanwhile, which is what a delayed segment meeting
 	 * TIME_WAIT must not do.
 	 */
-	ret |= buf_printf(&b, "-I PREROUTING 1 ! -i lo -m addrtype --dst-type LOCAL "
+	strbuf_printf(&b, "-I PREROUTING 1 ! -i lo -m addrtype --dst-type LOCAL "
 			      "-m comment --comment faultline -j %s%u\n", ch, c->queue);
 	if (c->forward)
-		ret |= buf_printf(&b, "-I FORWARD 1 -m comment --comment faultline -j %s%u\n", ch,
+		strbuf_printf(&b, "-I FORWARD 1 -m comment --comment faultline -j %s%u\n", ch,
 				  c->queue);
-	ret |= buf_printf(&b, "COMMIT\n");
-	if (ret)
+	strbuf_printf(&b, "COMMIT\n");
+	if (b.oom)
 		ret = -ENOMEM;
 	else
 		ret = restore(v6, b.p, err, errlen);
@@ -221,7 +185,7 @@ static int remove_family(bool v6, const char *chain, bool exact, int *removed, c
 			 size_t errlen)
 {
 	const char *argv[] = { v6 ? "ip6tables-save" : "iptables-save", "-t", "mangle", NULL };
-	struct buf out = { 0 }, s = { 0 }, chains = { 0 };
+	struct strbuf out = { 0 }, s = { 0 }, chains = { 0 };
 	size_t clen = strlen(chain);
 	int ret, n = 0;
 
@@ -232,7 +196,7 @@ static int remove_family(bool v6, const char *chain, bool exact, int *removed, c
 		free(out.p);
 		return ret < 0 ? ret : -EIO;
 	}
-	buf_add(&s, "*mangle\n", 8);
+	strbuf_add(&s, "*mangle\n", 8);
 	char *save = NULL;
 
 	for (char *line = out.p ? strtok_r(out.p, "\n", &save) : NULL; line;
@@ -246,19 +210,22 @@ static int remove_family(bool v6, const char *chain, bool exact, int *removed, c
 				*sp = 0;
 			if (exact && strcmp(line + 1, chain))
 				continue;
-			buf_printf(&chains, "%s\n", line + 1);
+			strbuf_printf(&chains, "%s\n", line + 1);
 			n++;
 		} else if (!strncmp(line, "-A ", 3) && j && !strncmp(j + 4, chain, clen) &&
 			   (!exact || !strcmp(j + 4, chain))) {
-			buf_printf(&s, "-D %s\n", line + 3);
+			strbuf_printf(&s, "-D %s\n", line + 3);
 		}
 	}
 	save = NULL;
 	for (char *c = chains.p ? strtok_r(chains.p, "\n", &save) : NULL; c;
 	     c = strtok_r(NULL, "\n", &save))
-		buf_printf(&s, "-F %s\n-X %s\n", c, c);
-	buf_add(&s, "COMMIT\n", 7);
-	ret = n || strstr(s.p, "-D ") ? restore(v6, s.p, err, errlen) : 0;
+		strbuf_printf(&s, "-F %s\n-X %s\n", c, c);
+	strbuf_add(&s, "COMMIT\n", 7);
+	if (s.oom || chains.oom || out.oom)
+		ret = -ENOMEM;
+	else
+		ret = n || strstr(s.p, "-D ") ? restore(v6, s.p, err, errlen) : 0;
 	if (!ret && removed)
 		*removed += n;
 	free(out.p);

@@ -11,6 +11,7 @@
 #include "pcapout.h"
 #include "pipeline.h"
 #include "sched.h"
+#include "strbuf.h"
 #include "track.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -580,46 +581,8 @@ void pipeline_get_totals(const struct pipeline *pl, struct pipeline_totals *t)
 	*t = pl->tot;
 }
 
-struct jbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void jprintf(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void jprintf(struct jbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if (b->p && b->len + (size_t)n < b->cap) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
-		char *q = realloc(b->p, cap);
-
-		if (!q) {
-			b->oom = true;
-			return;
-		}
-		b->p = q;
-		b->cap = cap;
-	}
-}
-
 struct conn_list {
-	struct jbuf *b;
+	struct strbuf *b;
 	bool first;
 };
 
@@ -631,7 +594,7 @@ static void list_conn(void *data, const struct track_summary *s)
 
 	if (n <= 0 || (size_t)n >= sizeof(buf))
 		return;
-	jprintf(cl->b, "%s%s", cl->first ? "" : ",", buf);
+	strbuf_printf(cl->b, "%s%s", cl->first ? "" : ",", buf);
 	cl->first = false;
 }
 
@@ -639,9 +602,9 @@ char *pipeline_stats_json(const struct pipeline *pl)
 {
 	const struct pipeline_totals *t = &pl->tot;
 	size_t n = rule_set_count(pl->rules);
-	struct jbuf b = { 0 };
+	struct strbuf b = { 0 };
 
-	jprintf(&b, "\"packets\":%llu,\"accepted\":%llu,\"dropped\":%llu,\"held\":%llu,\"held_now\":%zu,"
+	strbuf_printf(&b, "\"packets\":%llu,\"accepted\":%llu,\"dropped\":%llu,\"held\":%llu,\"held_now\":%zu,"
 		    "\"released\":%llu,\"released_early\":%llu,\"malformed\":%llu,\"gso\":%llu,"
 		    "\"corrupted\":%llu,\"flows\":%u,\"flow_evictions\":%llu,\"rules\":[",
 		(unsigned long long)t->packets, (unsigned long long)t->accepted,
@@ -657,7 +620,7 @@ char *pipeline_stats_json(const struct pipeline *pl)
 
 		rule_print(r, text, sizeof(text));
 		events_json_escape(esc, sizeof(esc), text);
-		jprintf(&b, "%s{\"index\":%zu,\"rule\":\"%s\",\"line\":%d,\"matched\":%llu,"
+		strbuf_printf(&b, "%s{\"index\":%zu,\"rule\":\"%s\",\"line\":%d,\"matched\":%llu,"
 			    "\"dropped\":%llu,\"delayed\":%llu,\"reordered\":%llu,\"duplicated\":%llu,"
 			    "\"corrupted\":%llu,\"rate_queued\":%llu,\"rate_dropped\":%llu,"
 			    "\"released_early\":%llu}",
@@ -667,28 +630,24 @@ char *pipeline_stats_json(const struct pipeline *pl)
 			(unsigned long long)c->corrupted, (unsigned long long)c->rate_queued,
 			(unsigned long long)c->rate_dropped, (unsigned long long)c->released_early);
 	}
-	jprintf(&b, "]");
+	strbuf_printf(&b, "]");
 	if (pl->track) {
 		struct track_stats ts;
 		struct conn_list cl = { .b = &b, .first = true };
 
 		track_get_stats(pl->track, &ts);
-		jprintf(&b, ",\"tcp\":{\"connections\":%llu,\"active\":%llu,\"evicted\":%llu,"
+		strbuf_printf(&b, ",\"tcp\":{\"connections\":%llu,\"active\":%llu,\"evicted\":%llu,"
 			    "\"expired_time_wait\":%llu,\"expired_idle\":%llu,\"segments\":%llu},"
 			    "\"connections\":[",
 			(unsigned long long)ts.flows_created, (unsigned long long)ts.flows_active,
 			(unsigned long long)ts.evicted, (unsigned long long)ts.expired_time_wait,
 			(unsigned long long)ts.expired_idle, (unsigned long long)ts.segments);
 		if (pl->summaries_len) {
-			jprintf(&b, "%s", pl->summaries);
+			strbuf_printf(&b, "%s", pl->summaries);
 			cl.first = false;
 		}
 		track_foreach(pl->track, list_conn, &cl);
-		jprintf(&b, "]");
+		strbuf_printf(&b, "]");
 	}
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
+	return strbuf_take(&b);
 }

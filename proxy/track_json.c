@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "strbuf.h"
 #include "track.h"
 
 static const char *const class_names[TRACK_C__COUNT] = {
@@ -61,53 +62,31 @@ static const char *const end_names[] = {
 	[TRACK_END_REUSED] = "reused",
 };
 
-/* snprintf into a growing position; len counts what was needed. */
-struct out {
-	char *buf;
-	size_t size;
-	size_t len;
-};
 
-__attribute__((format(printf, 2, 3)))
-static void put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	if (o->len < o->size)
-		n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
-	else
-		n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		o->len += (size_t)n;
-}
-
-static void put_endpoint(struct out *o, const struct track_addrs *a, int i)
+static void put_endpoint(struct strbuf_fixed *o, const struct track_addrs *a, int i)
 {
 	char s[INET6_ADDRSTRLEN];
 
 	if (a->family == 4) {
 		inet_ntop(AF_INET, a->addr[i], s, sizeof(s));
-		put(o, "%s:%u", s, a->port[i]);
+		strbuf_fixed_printf(o, "%s:%u", s, a->port[i]);
 	} else {
 		inet_ntop(AF_INET6, a->addr[i], s, sizeof(s));
-		put(o, "[%s]:%u", s, a->port[i]);
+		strbuf_fixed_printf(o, "[%s]:%u", s, a->port[i]);
 	}
 }
 
-static void put_conn(struct out *o, const struct track_addrs *a)
+static void put_conn(struct strbuf_fixed *o, const struct track_addrs *a)
 {
-	put(o, "\"conn\":\"");
+	strbuf_fixed_printf(o, "\"conn\":\"");
 	put_endpoint(o, a, 0);
-	put(o, " > ");
+	strbuf_fixed_printf(o, " > ");
 	put_endpoint(o, a, 1);
-	put(o, "\"");
+	strbuf_fixed_printf(o, "\"");
 }
 
 /* tcpdump-like: "S", "SA", "FA", "PA", "R", "." for a bare ACK. */
-static void put_flags(struct out *o, uint8_t fl)
+static void put_flags(struct strbuf_fixed *o, uint8_t fl)
 {
 	static const struct {
 		uint8_t bit;
@@ -126,51 +105,51 @@ static void put_flags(struct out *o, uint8_t fl)
 	if (n == 1 && s[0] == 'A')
 		s[0] = '.';
 	s[n] = '\0';
-	put(o, "\"flags\":\"%s\"", s);
+	strbuf_fixed_printf(o, "\"flags\":\"%s\"", s);
 }
 
-static void put_classes(struct out *o, uint32_t classes)
+static void put_classes(struct strbuf_fixed *o, uint32_t classes)
 {
 	bool first = true;
 
-	put(o, "\"class\":[");
+	strbuf_fixed_printf(o, "\"class\":[");
 	for (int i = 0; i < TRACK_C__COUNT; i++) {
 		if (!(classes & (1u << i)))
 			continue;
-		put(o, "%s\"%s\"", first ? "" : ",", class_names[i]);
+		strbuf_fixed_printf(o, "%s\"%s\"", first ? "" : ",", class_names[i]);
 		first = false;
 	}
-	put(o, "]");
+	strbuf_fixed_printf(o, "]");
 }
 
-static void put_summary(struct out *o, const struct track_summary *s)
+static void put_summary(struct strbuf_fixed *o, const struct track_summary *s)
 {
-	put(o, "{\"flow\":%llu,", (unsigned long long)s->flow);
+	strbuf_fixed_printf(o, "{\"flow\":%llu,", (unsigned long long)s->flow);
 	put_conn(o, &s->addrs);
-	put(o, ",\"pickup\":%s,\"reuse\":%s", s->pickup ? "true" : "false",
+	strbuf_fixed_printf(o, ",\"pickup\":%s,\"reuse\":%s", s->pickup ? "true" : "false",
 	    s->reuse ? "true" : "false");
-	put(o, ",\"state\":[\"%s\",\"%s\"]", tcpstate_name(s->state[0]),
+	strbuf_fixed_printf(o, ",\"state\":[\"%s\",\"%s\"]", tcpstate_name(s->state[0]),
 	    tcpstate_name(s->state[1]));
-	put(o, ",\"reached\":[");
+	strbuf_fixed_printf(o, ",\"reached\":[");
 	for (int e = 0; e < 2; e++) {
 		bool first = true;
 
-		put(o, "%s[", e ? "," : "");
+		strbuf_fixed_printf(o, "%s[", e ? "," : "");
 		for (int st = 0; st < TCPSTATE__COUNT; st++) {
 			if (!(s->reached[e] & TRACK_STATE_BIT(st)))
 				continue;
-			put(o, "%s\"%s\"", first ? "" : ",", tcpstate_name(st));
+			strbuf_fixed_printf(o, "%s\"%s\"", first ? "" : ",", tcpstate_name(st));
 			first = false;
 		}
-		put(o, "]");
+		strbuf_fixed_printf(o, "]");
 	}
-	put(o, "],\"opts\":[");
+	strbuf_fixed_printf(o, "],\"opts\":[");
 	for (int e = 0; e < 2; e++)
-		put(o, "%s{\"mss\":%u,\"wscale\":%d,\"sack\":%s,\"ts\":%s}", e ? "," : "",
+		strbuf_fixed_printf(o, "%s{\"mss\":%u,\"wscale\":%d,\"sack\":%s,\"ts\":%s}", e ? "," : "",
 		    s->opt[e].mss, s->opt[e].wscale, s->opt[e].sack_ok ? "true" : "false",
 		    s->opt[e].ts ? "true" : "false");
-	put(o, "]");
-	put(o, ",\"segments\":%u,\"retransmissions\":%u,"
+	strbuf_fixed_printf(o, "]");
+	strbuf_fixed_printf(o, ",\"segments\":%u,\"retransmissions\":%u,"
 	       "\"retransmissions_faultline\":%u,\"out_of_order\":%u,"
 	       "\"out_of_order_faultline\":%u,\"dup_acks\":%u,"
 	       "\"dup_acks_faultline\":%u}",
@@ -181,7 +160,7 @@ static void put_summary(struct out *o, const struct track_summary *s)
 
 int track_summary_json(const struct track_summary *s, char *buf, size_t size)
 {
-	struct out o = { .buf = buf, .size = size };
+	struct strbuf_fixed o = { .buf = buf, .size = size };
 
 	if (size)
 		buf[0] = '\0';
@@ -191,44 +170,44 @@ int track_summary_json(const struct track_summary *s, char *buf, size_t size)
 
 int track_event_json(const struct track_event *ev, char *buf, size_t size)
 {
-	struct out o = { .buf = buf, .size = size };
+	struct strbuf_fixed o = { .buf = buf, .size = size };
 
 	if (size)
 		buf[0] = '\0';
-	put(&o, "{\"t\":%.6f,\"ev\":\"%s\",\"flow\":%llu,", (double)ev->t_ns / 1e9,
+	strbuf_fixed_printf(&o, "{\"t\":%.6f,\"ev\":\"%s\",\"flow\":%llu,", (double)ev->t_ns / 1e9,
 	    (unsigned)ev->type < sizeof(ev_names) / sizeof(ev_names[0]) ?
 		    ev_names[ev->type] : "?",
 	    (unsigned long long)ev->flow);
 	put_conn(&o, &ev->addrs);
 	switch (ev->type) {
 	case TRACK_EV_TRANSITION:
-		put(&o, ",\"endpoint\":%u,\"old\":\"%s\",\"new\":\"%s\"", ev->endpoint,
+		strbuf_fixed_printf(&o, ",\"endpoint\":%u,\"old\":\"%s\",\"new\":\"%s\"", ev->endpoint,
 		    tcpstate_name(ev->old_state), tcpstate_name(ev->new_state));
 		break;
 	case TRACK_EV_CLASS:
-		put(&o, ",\"endpoint\":%u,\"view\":\"%s\",", ev->endpoint,
+		strbuf_fixed_printf(&o, ",\"endpoint\":%u,\"view\":\"%s\",", ev->endpoint,
 		    ev->egress ? "egress" : "ingress");
 		put_classes(&o, ev->classes);
-		put(&o, ",\"caused_by\":%u", ev->caused_by);
+		strbuf_fixed_printf(&o, ",\"caused_by\":%u", ev->caused_by);
 		break;
 	case TRACK_EV_FLOW_NEW:
-		put(&o, ",\"endpoint\":%u", ev->endpoint);
+		strbuf_fixed_printf(&o, ",\"endpoint\":%u", ev->endpoint);
 		break;
 	case TRACK_EV_FLOW_END:
-		put(&o, ",\"reason\":\"%s\"",
+		strbuf_fixed_printf(&o, ",\"reason\":\"%s\"",
 		    (unsigned)ev->reason < sizeof(end_names) / sizeof(end_names[0]) ?
 			    end_names[ev->reason] : "?");
 		if (ev->summary) {
-			put(&o, ",\"summary\":");
+			strbuf_fixed_printf(&o, ",\"summary\":");
 			put_summary(&o, ev->summary);
 		}
 		break;
 	}
 	if (ev->has_seg) {
-		put(&o, ",\"seg\":%u,\"seq\":%u,\"ack\":%u,\"len\":%u,", ev->seg,
+		strbuf_fixed_printf(&o, ",\"seg\":%u,\"seq\":%u,\"ack\":%u,\"len\":%u,", ev->seg,
 		    ev->seq, ev->ack, ev->len);
 		put_flags(&o, ev->tcp_flags);
 	}
-	put(&o, "}");
+	strbuf_fixed_printf(&o, "}");
 	return (int)o.len;
 }

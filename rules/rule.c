@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "filter.h"
+#include "strbuf.h"
 #include "rule.h"
 #include "tcpstate.h"
 
@@ -1123,51 +1124,31 @@ const struct rule *rule_set_get(const struct rule_set *rs, size_t i)
 
 /* ---- printing and comparing --------------------------------------------- */
 
-/* snprintf into a fixed buffer that keeps counting past its end. */
-struct out {
-	char *buf;
-	size_t size;
-	size_t len;
-};
 
-__attribute__((format(printf, 2, 3)))
-static void put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(o->len < o->size ? o->buf + o->len : NULL,
-		      o->len < o->size ? o->size - o->len : 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		o->len += n;
-}
-
-static void put_duration(struct out *o, const char *prefix, uint64_t ns)
+static void put_duration(struct strbuf_fixed *o, const char *prefix, uint64_t ns)
 {
 	const struct unit *u = &duration_units[0];
 
 	if (ns == 0) {
-		put(o, "%s0ms", prefix);
+		strbuf_fixed_printf(o, "%s0ms", prefix);
 		return;
 	}
 	while (ns % u->mult)
 		u++;
-	put(o, "%s%llu%s", prefix, (unsigned long long)(ns / u->mult), u->name);
+	strbuf_fixed_printf(o, "%s%llu%s", prefix, (unsigned long long)(ns / u->mult), u->name);
 }
 
-static void put_rate(struct out *o, uint64_t bps)
+static void put_rate(struct strbuf_fixed *o, uint64_t bps)
 {
 	const struct unit *u = &rate_units[0];
 
 	/* The "bit" unit divides everything, so the loop ends there at worst. */
 	while (u < &rate_units[N_PRINT_RATE_UNITS - 1] && bps % u->mult)
 		u++;
-	put(o, " %llu%s", (unsigned long long)(bps / u->mult), u->name);
+	strbuf_fixed_printf(o, " %llu%s", (unsigned long long)(bps / u->mult), u->name);
 }
 
-static void put_percent(struct out *o, uint32_t ppm)
+static void put_percent(struct strbuf_fixed *o, uint32_t ppm)
 {
 	uint32_t frac = ppm % PPM_PER_PERCENT;
 	int digits = PERCENT_DECIMALS;
@@ -1175,19 +1156,19 @@ static void put_percent(struct out *o, uint32_t ppm)
 	if (ppm >= RULE_PPM_ALWAYS)
 		return;
 	if (!frac) {
-		put(o, " %u%%", ppm / PPM_PER_PERCENT);
+		strbuf_fixed_printf(o, " %u%%", ppm / PPM_PER_PERCENT);
 		return;
 	}
 	while (frac % 10 == 0) {
 		frac /= 10;
 		digits--;
 	}
-	put(o, " %u.%0*u%%", ppm / PPM_PER_PERCENT, digits, frac);
+	strbuf_fixed_printf(o, " %u.%0*u%%", ppm / PPM_PER_PERCENT, digits, frac);
 }
 
-static void put_action(struct out *o, const struct rule_action *a)
+static void put_action(struct strbuf_fixed *o, const struct rule_action *a)
 {
-	put(o, "%s", rule_action_name(a->type));
+	strbuf_fixed_printf(o, "%s", rule_action_name(a->type));
 	switch (a->type) {
 	case RULE_ACT_DELAY:
 		put_duration(o, " ", a->u.delay.delay_ns);
@@ -1195,21 +1176,21 @@ static void put_action(struct out *o, const struct rule_action *a)
 			put_duration(o, " jitter ", a->u.delay.jitter_ns);
 		if (a->u.delay.dist != RULE_DIST_UNIFORM &&
 		    (unsigned)a->u.delay.dist < sizeof(dist_names) / sizeof(dist_names[0]))
-			put(o, " distribution %s", dist_names[a->u.delay.dist]);
+			strbuf_fixed_printf(o, " distribution %s", dist_names[a->u.delay.dist]);
 		break;
 	case RULE_ACT_REORDER:
-		put(o, " %u", a->u.reorder.count);
+		strbuf_fixed_printf(o, " %u", a->u.reorder.count);
 		if (a->u.reorder.timeout_ns != DEFAULT_REORDER_TIMEOUT_NS)
 			put_duration(o, " timeout ", a->u.reorder.timeout_ns);
 		break;
 	case RULE_ACT_DUPLICATE:
 		if (a->u.duplicate.copies != 1)
-			put(o, " %u", a->u.duplicate.copies);
+			strbuf_fixed_printf(o, " %u", a->u.duplicate.copies);
 		break;
 	case RULE_ACT_RATE:
 		put_rate(o, a->u.rate.bits_per_sec);
 		if (a->u.rate.limit != DEFAULT_RATE_LIMIT)
-			put(o, " limit %u", a->u.rate.limit);
+			strbuf_fixed_printf(o, " limit %u", a->u.rate.limit);
 		break;
 	default:
 		break;
@@ -1219,25 +1200,25 @@ static void put_action(struct out *o, const struct rule_action *a)
 
 int rule_print(const struct rule *r, char *buf, size_t size)
 {
-	struct out o = { .buf = buf, .size = size };
+	struct strbuf_fixed o = { .buf = buf, .size = size };
 
 	if (buf && size)
 		buf[0] = '\0';
 	if (r->filter_text && r->filter_text[0])
-		put(&o, "%s ", r->filter_text);
-	put(&o, "=>");
+		strbuf_fixed_printf(&o, "%s ", r->filter_text);
+	strbuf_fixed_printf(&o, "=>");
 	for (unsigned i = 0; i < r->n_actions; i++) {
-		put(&o, "%s", i ? ", " : " ");
+		strbuf_fixed_printf(&o, "%s", i ? ", " : " ");
 		put_action(&o, &r->actions[i]);
 	}
 	for (unsigned d = 0; d < sizeof(dir_names) / sizeof(dir_names[0]); d++) {
 		if (r->dir_mask & (1u << d))
-			put(&o, ", %s", dir_names[d]);
+			strbuf_fixed_printf(&o, ", %s", dir_names[d]);
 	}
 	if (r->every)
-		put(&o, ", every %u", r->every);
+		strbuf_fixed_printf(&o, ", every %u", r->every);
 	if (r->first)
-		put(&o, ", first %u", r->first);
+		strbuf_fixed_printf(&o, ", first %u", r->first);
 	if (r->after_ns)
 		put_duration(&o, ", after ", r->after_ns);
 	if (r->for_ns)
@@ -1245,10 +1226,10 @@ int rule_print(const struct rule *r, char *buf, size_t size)
 	for (unsigned i = 0; i < r->n_conds; i++) {
 		const struct rule_cond *c = &r->conds[i];
 
-		put(&o, "%s%s%s", i ? " and " : ", if ", c->negate ? "not " : "",
+		strbuf_fixed_printf(&o, "%s%s%s", i ? " and " : ", if ", c->negate ? "not " : "",
 		    rule_cond_name(c->type));
 		if (c->type == RULE_COND_STATE || c->type == RULE_COND_PEER_STATE)
-			put(&o, " %s", tcpstate_name(c->state));
+			strbuf_fixed_printf(&o, " %s", tcpstate_name(c->state));
 	}
 	return o.len > INT32_MAX ? INT32_MAX : (int)o.len;
 }
