@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,17 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 	p.len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
 	p.orig_len = attr[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) : p.len;
 	p.mark = attr[NFQA_MARK] ? ntohl(mnl_attr_get_u32(attr[NFQA_MARK])) : 0;
+	/*
+	 * The kernel stamps packets on receive only while some socket asked for
+	 * timestamps (tcpdump does): then this is when the packet arrived.
+	 */
+	if (attr[NFQA_TIMESTAMP] && mnl_attr_get_payload_len(attr[NFQA_TIMESTAMP]) >= 16) {
+		uint64_t ts[2];
+
+		/* Netlink aligns attributes to 4 bytes only: copy, do not cast. */
+		memcpy(ts, mnl_attr_get_payload(attr[NFQA_TIMESTAMP]), sizeof(ts));
+		p.tstamp_ns = be64toh(ts[0]) * 1000000000ull + be64toh(ts[1]) * 1000ull;
+	}
 	skbinfo = attr[NFQA_SKB_INFO] ? ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO])) : 0;
 	p.gso = skbinfo & NFQA_SKB_GSO;
 	p.csum_not_ready = skbinfo & NFQA_SKB_CSUMNOTREADY;

@@ -34,6 +34,7 @@ struct capture_pkt {
 	uint32_t len;		/* bytes in data */
 	uint32_t orig_len;	/* length on the wire (> len when the copy was cut) */
 	uint32_t mark;
+	uint64_t tstamp_ns;	/* kernel receive time (CLOCK_REALTIME), 0 when the skb has none */
 	bool gso;		/* a GSO super-packet: several wire segments */
 	bool csum_not_ready;	/* checksum left to offload: do not validate it */
 };

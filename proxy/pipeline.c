@@ -438,7 +438,15 @@ void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_
 	in.dir = pk->dir;
 	in.now_ns = now;
 	in.tcp = NULL;
-	if (pl->track && v.has_l4 && v.l4proto == 6 && track_ingress(pl->track, &v, now, &seg) == 0) {
+	/*
+	 * The tracker tells a retransmission from an out-of-order segment by
+	 * the time since the last ACK, as Wireshark does on its capture: give
+	 * it the arrival time when the kernel recorded one, not the time the
+	 * packet reached us through the queue.
+	 */
+	uint64_t seen = pk->seen_ns && pk->seen_ns <= now ? pk->seen_ns : now;
+
+	if (pl->track && v.has_l4 && v.l4proto == 6 && track_ingress(pl->track, &v, seen, &seg) == 0) {
 		tcp_info_from(&ti, &seg);
 		in.tcp = &ti;
 		segp = &seg;

@@ -55,6 +55,7 @@ struct pipeline_pkt {
 	uint32_t len;		/* bytes in data */
 	uint32_t orig_len;	/* on the wire; > len when the copy was cut */
 	bool gso;		/* a GSO super-packet */
+	uint64_t seen_ns;	/* when it arrived, if known earlier than 'now'; 0 = now */
 };
 
 struct pipeline_totals {

@@ -44,6 +44,7 @@ struct proxy {
 	uint32_t *accepts;
 	size_t n_accepts;
 	uint64_t duplicates_sent, duplicate_errors, verdict_errors;
+	int64_t rt_offset;	/* realtime - monotonic, for kernel timestamps */
 
 	bool ipt_installed, stopping, loop_ready;
 	int open_handles;
@@ -136,6 +137,16 @@ struct burst {
 	struct proxy *p;
 };
 
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC, to bring kernel timestamps onto our clock. */
+static int64_t realtime_offset(void)
+{
+	struct timespec rt, mt;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	return ((int64_t)rt.tv_sec - mt.tv_sec) * 1000000000ll + (rt.tv_nsec - mt.tv_nsec);
+}
+
 static void on_packet(void *data, struct capture_pkt *cp)
 {
 	struct burst *b = data;
@@ -153,7 +164,16 @@ static void on_packet(void *data, struct capture_pkt *cp)
 	 * from out-of-order segments by elapsed time, as Wireshark does, and
 	 * a burst can span a millisecond. (A vDSO clock read costs ~20 ns.)
 	 */
-	pipeline_packet(b->p->pl, &pk, now_ns());
+	uint64_t now = now_ns();
+
+	if (cp->tstamp_ns) {
+		int64_t seen = (int64_t)cp->tstamp_ns - b->p->rt_offset;
+
+		/* Only a plausible arrival: not in the future, not long ago. */
+		if (seen > 0 && (uint64_t)seen <= now && now - (uint64_t)seen < 1000000000ull)
+			pk.seen_ns = (uint64_t)seen;
+	}
+	pipeline_packet(b->p->pl, &pk, now);
 	/* A full accept list goes out before it overflows into single verdicts. */
 	if (b->p->n_accepts == READ_BUDGET)
 		flush_accepts(b->p);
@@ -309,6 +329,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	pc.max_conns = cfg->max_conns;
 	pc.events = cfg->events;
 	pc.start_ns = now_ns();
+	p->rt_offset = realtime_offset();
 	if (cfg->pcap_path) {
 		struct timespec rt;
 
