@@ -21,5 +21,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "faultline: installing ${missing[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
