@@ -98,11 +98,6 @@ int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns)
 	return 0;
 }
 
-const struct rule_set *act_ctx_rules(const struct act_ctx *c)
-{
-	return c->rs;
-}
-
 const struct rng *act_ctx_rng(const struct act_ctx *c)
 {
 	return &c->rng;

@@ -80,7 +80,6 @@ void act_ctx_free(struct act_ctx *c);
  */
 int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns);
 
-const struct rule_set *act_ctx_rules(const struct act_ctx *c);
 const struct rng *act_ctx_rng(const struct act_ctx *c);
 
 /* Decide for one packet. Never fails. */

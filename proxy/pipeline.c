@@ -584,11 +584,6 @@ int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint6
 	return ret;
 }
 
-void pipeline_get_totals(const struct pipeline *pl, struct pipeline_totals *t)
-{
-	*t = pl->tot;
-}
-
 struct conn_list {
 	struct strbuf *b;
 	bool first;

@@ -92,8 +92,6 @@ void pipeline_expire(struct pipeline *pl, uint64_t now_ns);
 /* Swap the rule set between two packets (borrowed). 0 or -ENOMEM. */
 int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint64_t now_ns);
 
-void pipeline_get_totals(const struct pipeline *pl, struct pipeline_totals *t);
-
 /*
  * Append the pipeline's part of the counters JSON (the rules array, the
  * tracker's counts and the connection summaries, each as "key":value

@@ -60,11 +60,6 @@ size_t sched_count(const struct sched *s)
 	return s->len;
 }
 
-size_t sched_capacity(const struct sched *s)
-{
-	return s->max;
-}
-
 static bool less(const struct sched_entry *a, const struct sched_entry *b)
 {
 	if (a->deadline != b->deadline)

@@ -35,7 +35,6 @@ struct sched *sched_new(size_t max);
 void sched_free(struct sched *s);
 
 size_t sched_count(const struct sched *s);
-size_t sched_capacity(const struct sched *s);
 
 /* Hold e until deadline. Returns 0, or -ENOSPC at the bound. */
 int sched_push(struct sched *s, struct sched_entry *e, uint64_t deadline);
