@@ -187,6 +187,7 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 		/* Netlink aligns attributes to 4 bytes only: copy, do not cast. */
 		memcpy(ts, mnl_attr_get_payload(attr[NFQA_TIMESTAMP]), sizeof(ts));
 		p.tstamp_ns = be64toh(ts[0]) * 1000000000ull + be64toh(ts[1]) * 1000ull;
+		c->st.stamped++;
 	}
 	skbinfo = attr[NFQA_SKB_INFO] ? ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO])) : 0;
 	p.gso = skbinfo & NFQA_SKB_GSO;

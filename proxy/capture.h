@@ -43,6 +43,7 @@ typedef void (*capture_pkt_cb)(void *data, struct capture_pkt *p);
 
 struct capture_stats {
 	uint64_t packets, bursts, enobufs, sends, verdicts, batch_verdicts;
+	uint64_t stamped;	/* packets that carried a kernel receive time */
 };
 
 struct capture;

@@ -276,6 +276,9 @@ static void packet_event(struct pipeline *pl, uint64_t pkt, const struct pipelin
 		events_dir_name(pk->dir), pk->orig_len, v->payload_len);
 	if (pk->gso)
 		fprintf(f, ",\"gso\":true");
+	/* The kernel's receive time, when it had one: the tracker's clock for this packet. */
+	if (pk->seen_ns && pk->seen_ns < now)
+		fprintf(f, ",\"arrived\":%.6f", rel_s(pl, pk->seen_ns));
 	if (seg) {
 		char fl[10];
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ struct proxy {
 	uv_signal_t sig_int, sig_term, sig_usr1;
 	uv_timer_t housekeeping; /* TIME_WAIT and idle expiry: coarse time is fine */
 	int timer_fd;
+	int stamp_fd;	/* holds kernel receive timestamps on, for the tracker */
 	uint64_t armed_ns;	/* deadline the timerfd is armed for, 0 = disarmed */
 
 	struct capture *cap;
@@ -45,6 +47,7 @@ struct proxy {
 	size_t n_accepts;
 	uint64_t duplicates_sent, duplicate_errors, verdict_errors;
 	int64_t rt_offset;	/* realtime - monotonic, for kernel timestamps */
+	uint64_t stamps_used;	/* kernel timestamps plausible enough to use */
 
 	bool ipt_installed, stopping, loop_ready;
 	int open_handles;
@@ -171,7 +174,7 @@ static void on_packet(void *data, struct capture_pkt *cp)
 
 		/* Only a plausible arrival: not in the future, not long ago. */
 		if (seen > 0 && (uint64_t)seen <= now && now - (uint64_t)seen < 1000000000ull)
-			pk.seen_ns = (uint64_t)seen;
+			pk.seen_ns = (uint64_t)seen, b->p->stamps_used++;
 	}
 	pipeline_packet(b->p->pl, &pk, now);
 	/* A full accept list goes out before it overflows into single verdicts. */
@@ -319,6 +322,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	p->report = report_cb;
 	p->report_data = report_data;
 	p->timer_fd = -1;
+	p->stamp_fd = -1;
 
 	pc.seed = cfg->seed;
 	pc.max_held = cfg->max_held;
@@ -330,6 +334,24 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	pc.events = cfg->events;
 	pc.start_ns = now_ns();
 	p->rt_offset = realtime_offset();
+	if (!cfg->no_track) {
+		/*
+		 * The kernel stamps received packets (and NFQUEUE passes the stamp
+		 * on) only while some socket asked for receive timestamps; the
+		 * switch is host-wide. The tracker wants the arrival time, which is
+		 * what tcpdump records, not the time the queue handed the packet
+		 * over: under load the two are milliseconds apart, and Wireshark's
+		 * retransmission/out-of-order call depends on it. One clock read
+		 * per received packet; without it the tracker uses the read time.
+		 */
+		int on = 1;
+
+		p->stamp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (p->stamp_fd >= 0 && setsockopt(p->stamp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) {
+			close(p->stamp_fd);
+			p->stamp_fd = -1;
+		}
+	}
 	if (cfg->pcap_path) {
 		struct timespec rt;
 
@@ -445,10 +467,11 @@ char *proxy_stats_json(const struct proxy *p)
 		capture_get_stats(p->cap, &cs);
 	if (asprintf(&out,
 		     "{\"seed\":%llu,\"queue\":%u,%s,\"duplicates_sent\":%llu,\"duplicate_errors\":%llu,"
-		     "\"enobufs\":%llu,\"verdict_errors\":%llu}",
+		     "\"enobufs\":%llu,\"verdict_errors\":%llu,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu}",
 		     (unsigned long long)p->cfg.seed, p->cfg.queue, inner,
 		     (unsigned long long)p->duplicates_sent, (unsigned long long)p->duplicate_errors,
-		     (unsigned long long)cs.enobufs, (unsigned long long)p->verdict_errors) < 0)
+		     (unsigned long long)cs.enobufs, (unsigned long long)p->verdict_errors,
+		     (unsigned long long)cs.stamped, (unsigned long long)p->stamps_used) < 0)
 		out = NULL;
 	free(inner);
 	return out;
@@ -467,6 +490,8 @@ void proxy_free(struct proxy *p)
 		uv_loop_close(&p->loop);
 	if (p->timer_fd >= 0)
 		close(p->timer_fd);
+	if (p->stamp_fd >= 0)
+		close(p->stamp_fd);
 	inject_close(p->inj);
 	capture_close(p->cap);
 	pipeline_free(p->pl);
