@@ -15,13 +15,15 @@
 # Tests per configuration: iperf3 TCP 1 flow, udp_blast 64-byte UDP,
 # ping -c 200 -i 0.01.  All traffic stays inside the two namespaces.
 #
-# Environment: RUNS (1), DUR seconds per throughput test (5), QUEUE (7).
+# Environment: RUNS (1), DUR seconds per throughput test (5), QUEUE (7),
+# TESTS ("tcp udp ping": which tests, e.g. TESTS=ping).
 set -euo pipefail
 
 BUILD=${1:-./build}
 RUNS=${RUNS:-1}
 DUR=${DUR:-5}
 QUEUE=${QUEUE:-7}
+TESTS=${TESTS:-tcp udp ping}
 FL_RULE='tcp port 9 => drop'
 
 SUFFIX="$$-$RANDOM"
@@ -375,7 +377,7 @@ run_config()
 		B_RULES=1
 		inB iptables -I OUTPUT -j NFQUEUE --queue-num "$QUEUE" --queue-bypass
 	fi
-	for t in tcp udp ping; do
+	for t in $TESTS; do
 		if [[ $cfg != a ]]; then
 			if ! start_prog "$cfg"; then
 				[[ $cfg == c ]] && { FL_OK=0; log "faultline: n/a"; }
@@ -429,7 +431,7 @@ run_config()
 
 # Initialise the per-test detail counters.
 for cfg in b c; do
-	for t in tcp udp ping; do DETAIL[$cfg,$t]="0/0"; done
+	for t in $TESTS; do DETAIL[$cfg,$t]="0/0"; done
 done
 
 for ((run = 1; run <= RUNS; run++)); do
@@ -491,7 +493,7 @@ echo
 for cfg in b c; do
 	[[ -n ${CNT[$cfg]:-} ]] || continue
 	line="seen/counter per test, $cfg:"
-	for t in tcp udp ping; do
+	for t in $TESTS; do
 		s=${DETAIL[$cfg,$t]%%/*}; c=${DETAIL[$cfg,$t]#*/}
 		line+=" $t $s/$c ($(pct "$s" "$c"))"
 	done

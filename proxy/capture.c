@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -29,6 +30,8 @@ struct capture {
 	char *rx;		/* RX_BATCH buffers of RX_BUF_SIZE */
 	struct mmsghdr msgs[RX_BATCH];
 	struct iovec iov[RX_BATCH];
+	int pending;		/* messages received, not yet dispatched */
+	uint64_t lost_enobufs;	/* counted by the reader, folded into st on dispatch */
 	char *tx;
 	size_t tx_len;
 };
@@ -197,38 +200,64 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int capture_read(struct capture *c, int budget, capture_pkt_cb cb, void *data)
+int capture_recv(struct capture *c, bool wait)
 {
-	int fd = mnl_socket_get_fd(c->nl), total = 0;
+	int fd = mnl_socket_get_fd(c->nl), n;
 
+	if (c->pending)
+		return -EBUSY;
+	/*
+	 * MSG_WAITFORONE sleeps in the socket itself until the first message
+	 * and then takes what else is there: the wake-up path of a bare
+	 * blocking loop, without a poll/epoll round before the read.
+	 */
+	n = recvmmsg(fd, c->msgs, RX_BATCH, wait ? MSG_WAITFORONE : MSG_DONTWAIT, NULL);
+	if (n < 0) {
+		/* The kernel dropped queue messages; fail-open or a batch verdict recovers them. */
+		if (errno == ENOBUFS)
+			c->lost_enobufs++;
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ENOBUFS ?
+			0 : -errno;
+	}
+	c->pending = n;
+	return n;
+}
+
+int capture_dispatch(struct capture *c, capture_pkt_cb cb, void *data)
+{
+	uint64_t before = c->st.packets;
+	int n = c->pending;
+
+	c->st.enobufs += c->lost_enobufs;
+	c->lost_enobufs = 0;
+	if (!n)
+		return 0;
+	c->pending = 0;
 	c->cb = cb;
 	c->cb_data = data;
+	c->st.bursts++;
+	for (int i = 0; i < n; i++)
+		mnl_cb_run(c->iov[i].iov_base, c->msgs[i].msg_len, 0, c->portid, packet_cb, c);
+	return (int)(c->st.packets - before);
+}
+
+bool capture_more(const struct capture *c, int received)
+{
+	(void)c;
+	return received == RX_BATCH;
+}
+
+int capture_read(struct capture *c, int budget, capture_pkt_cb cb, void *data)
+{
+	int total = 0;
+
 	while (total < budget) {
-		int want = budget - total < RX_BATCH ? budget - total : RX_BATCH;
-		int n = recvmmsg(fd, c->msgs, (unsigned)want, MSG_DONTWAIT, NULL);
+		int n = capture_recv(c, false);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == ENOBUFS) {
-				/* The kernel dropped queue messages; fail-open or a batch verdict recovers them. */
-				c->st.enobufs++;
-				continue;
-			}
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			return total ? total : -errno;
-		}
-		if (n == 0)
-			break;
-		c->st.bursts++;
-		for (int i = 0; i < n; i++) {
-			uint64_t before = c->st.packets;
-
-			mnl_cb_run(c->iov[i].iov_base, c->msgs[i].msg_len, 0, c->portid, packet_cb, c);
-			total += (int)(c->st.packets - before);
-		}
-		if (n < want)
+		if (n < 0)
+			return total ? total : n;
+		total += capture_dispatch(c, cb, data);
+		if (!capture_more(c, n))
 			break;
 	}
 	return total;
@@ -294,4 +323,13 @@ int capture_flush(struct capture *c)
 void capture_get_stats(const struct capture *c, struct capture_stats *s)
 {
 	*s = c->st;
+}
+
+int capture_set_recv_timeout(struct capture *c, unsigned ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	if (setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
 }

@@ -62,6 +62,21 @@ int capture_fd(const struct capture *c);
 int capture_read(struct capture *c, int budget, capture_pkt_cb cb, void *data);
 
 /*
+ * The same in two steps, for a reader thread that must not hold the
+ * queue's lock while it sleeps: capture_recv takes one batch of messages
+ * into the capture's buffers (with wait, sleeping until at least one
+ * arrives or the receive timeout passes) and returns how many, 0 on
+ * timeout/EINTR/ENOBUFS, or -errno. capture_dispatch then runs cb over
+ * them and updates the counters; only it touches shared state.
+ * capture_more says whether the batch was full, so more may wait.
+ */
+int capture_recv(struct capture *c, bool wait);
+int capture_dispatch(struct capture *c, capture_pkt_cb cb, void *data);
+bool capture_more(const struct capture *c, int received);
+/* Bound a waiting capture_recv, so its thread can notice a stop. */
+int capture_set_recv_timeout(struct capture *c, unsigned ms);
+
+/*
  * Queue a verdict for id; with payload non-NULL the packet is replaced by
  * those bytes (copied). Verdicts go out on capture_flush() or when the send
  * buffer fills. Returns 0 or -errno.

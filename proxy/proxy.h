@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * proxy: the live loop. Owns the libuv loop, the NFQUEUE capture, the
+ * proxy: the live loop. Owns the reader thread and the libuv loop, the NFQUEUE capture, the
  * held-packet scheduler and its timerfd, the raw injection sockets, the
  * decision context and the iptables chain, and wires them:
  *   capture -> packet -> flow -> act -> (release now | sched) -> verdict.
@@ -55,7 +55,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
  */
 int proxy_run(struct proxy *p, char *err, size_t errlen);
 
-/* Ask a running proxy to stop from inside the loop (tests, control API). */
+/* Ask a running proxy to stop, from the loop thread (signals, tests, control API). */
 void proxy_stop(struct proxy *p);
 
 /*
@@ -66,7 +66,7 @@ void proxy_stop(struct proxy *p);
 int proxy_swap_rules(struct proxy *p, struct rule_set *rules);
 
 /* The counters as one JSON object (malloc'd; caller frees). */
-char *proxy_stats_json(const struct proxy *p);
+char *proxy_stats_json(struct proxy *p);
 
 void proxy_free(struct proxy *p);
 
