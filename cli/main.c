@@ -55,6 +55,8 @@ static void usage(FILE *f)
 		"      --pcap FILE        write every packet as captured (interface 'in') and as\n"
 		"                         released ('out') to a pcapng file, verdicts in comments\n"
 		"      --no-track         do not run the TCP shadow-state tracker\n"
+		"      --full-copy        copy whole packets from the kernel even when the rules\n"
+		"                         need only headers\n"
 		"      --time-wait DUR    how long the tracker keeps TIME_WAIT (2*MSL, default 60s)\n"
 		"      --track-idle DUR   forget idle connections after DUR (default 300s)\n"
 		"      --max-conns N      connections the tracker holds (default 262144)\n"
@@ -205,6 +207,7 @@ enum {
 	OPT_TRACK_IDLE,
 	OPT_MAX_CONNS,
 	OPT_PCAP,
+	OPT_FULL_COPY,
 };
 
 static const struct option run_opts[] = {
@@ -221,6 +224,7 @@ static const struct option run_opts[] = {
 	{ "mark", required_argument, NULL, OPT_MARK },
 	{ "events", required_argument, NULL, 'e' },
 	{ "no-track", no_argument, NULL, OPT_NO_TRACK },
+	{ "full-copy", no_argument, NULL, OPT_FULL_COPY },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
 	{ "time-wait", required_argument, NULL, OPT_TIME_WAIT },
 	{ "track-idle", required_argument, NULL, OPT_TRACK_IDLE },
@@ -281,6 +285,9 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 			break;
 		case OPT_NO_TRACK:
 			r->cfg.no_track = true;
+			break;
+		case OPT_FULL_COPY:
+			r->cfg.full_copy = true;
 			break;
 		case OPT_PCAP:
 			r->cfg.pcap_path = optarg;

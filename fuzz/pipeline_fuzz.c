@@ -7,6 +7,7 @@
  * far the virtual clock moves before the packet. Seeds: fuzz/corpus/packet/
  * files work as single packets.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!pl)
 		__builtin_trap();
 	while (size >= 3) {
-		size_t len = (size_t)data[0] << 8 | data[1];
+		size_t len = (size_t)(data[0] & 0x7f) << 8 | data[1];
+		/* The top bit: a copy cut short (copy range), the packet longer. */
+		bool cut = data[0] & 0x80;
 		uint8_t flags = data[2];
 		struct pipeline_pkt pk = { 0 };
 
@@ -84,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pk.dir = (enum pkt_dir)(flags & 3) % 3;
 		pk.data = buf;
 		pk.len = (uint32_t)len;
-		pk.orig_len = (uint32_t)len;
+		pk.orig_len = (uint32_t)len + (cut ? 1u + flags * 211u : 0);
 		pipeline_packet(pl, &pk, now);
 		free(buf);
 		data += len;

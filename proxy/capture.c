@@ -30,6 +30,7 @@ struct capture {
 	char *rx;		/* RX_BATCH buffers of RX_BUF_SIZE */
 	struct mmsghdr msgs[RX_BATCH];
 	struct iovec iov[RX_BATCH];
+	uint32_t copy_range;
 	int pending;		/* messages received, not yet dispatched */
 	uint64_t lost_enobufs;	/* counted by the reader, folded into st on dispatch */
 	char *tx;
@@ -91,7 +92,8 @@ struct capture *capture_open(const struct capture_config *cfg, int *err)
 		goto err_close;
 
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, c->queue);
-	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, cfg->copy_range ? cfg->copy_range : 0xffff);
+	c->copy_range = cfg->copy_range ? cfg->copy_range : 0xffff;
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, c->copy_range);
 	nfq_nlmsg_cfg_put_qmaxlen(nlh, cfg->queue_maxlen ? cfg->queue_maxlen : 65536);
 	/*
 	 * GSO: take super-packets whole instead of having the kernel segment
@@ -289,6 +291,29 @@ int capture_verdict(struct capture *c, uint32_t id, int verdict, const uint8_t *
 	c->tx_len += MNL_ALIGN(nlh->nlmsg_len);
 	c->st.verdicts++;
 	return 0;
+}
+
+int capture_set_copy_range(struct capture *c, uint32_t range)
+{
+	struct nlmsghdr *nlh;
+	int ret = reserve(c, 256);
+
+	if (ret)
+		return ret;
+	/*
+	 * No ACK asked: the reader thread owns the receive side. An error
+	 * would come back as an NLMSG_ERROR among the packets.
+	 */
+	nlh = nfq_nlmsg_put(c->tx + c->tx_len, NFQNL_MSG_CONFIG, c->queue);
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, range);
+	c->tx_len += MNL_ALIGN(nlh->nlmsg_len);
+	c->copy_range = range;
+	return capture_flush(c);
+}
+
+uint32_t capture_copy_range(const struct capture *c)
+{
+	return c->copy_range;
 }
 
 int capture_accept_upto(struct capture *c, uint32_t id)

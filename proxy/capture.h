@@ -83,6 +83,9 @@ int capture_set_recv_timeout(struct capture *c, unsigned ms);
  */
 int capture_verdict(struct capture *c, uint32_t id, int verdict, const uint8_t *payload,
 		    uint32_t len);
+/* Change how many bytes of each packet are copied to us, at run time. */
+int capture_set_copy_range(struct capture *c, uint32_t range);
+uint32_t capture_copy_range(const struct capture *c);
 /* Accept every packet with an id <= id that still waits in the kernel. */
 int capture_accept_upto(struct capture *c, uint32_t id);
 /* Send the queued verdicts. Returns 0 or -errno. */

@@ -343,15 +343,21 @@ static int parse_l4(struct pkt_view *v, size_t off, size_t end)
 
 int pkt_parse(struct pkt_view *v, const uint8_t *data, size_t len)
 {
+	return pkt_parse_cut(v, data, len, len);
+}
+
+int pkt_parse_cut(struct pkt_view *v, const uint8_t *data, size_t len, size_t wirelen)
+{
 	size_t off, end;
 	int ret;
 
 	memset(v, 0, sizeof(*v));
 	v->wscale = -1;
-	if (!data || len == 0 || (uint64_t)len > UINT32_MAX)
+	if (!data || len == 0 || (uint64_t)wirelen > UINT32_MAX || wirelen < len)
 		return -EBADMSG;
 	v->data = data;
 	v->len = (uint32_t)len;
+	v->wire_len = (uint32_t)wirelen;
 
 	switch (data[0] >> 4) {
 	case 4:
@@ -365,7 +371,21 @@ int pkt_parse(struct pkt_view *v, const uint8_t *data, size_t len)
 	}
 	if (ret)
 		return ret;
-	return parse_l4(v, off, end);
+	ret = parse_l4(v, off, end);
+	if (ret || wirelen == len)
+		return ret;
+	/*
+	 * A cut copy: the payload runs on past the copy. Its length is the
+	 * whole packet's: the IP length field when it fits the packet, else
+	 * (GSO: 0 or stale) the packet's own length.
+	 */
+	end = ip_end(data, wirelen, v->family);
+	/* An ICMP header shorter than 8 bytes is taken only when the packet has no more. */
+	if (v->has_l4 && (v->l4proto == IPPROTO_ICMP || v->l4proto == IPPROTO_ICMPV6) &&
+	    v->payload_off - v->l4_off < (end - v->l4_off < 8 ? end - v->l4_off : 8))
+		return -EBADMSG;
+	v->payload_len = end > v->payload_off ? (uint32_t)(end - v->payload_off) : 0;
+	return 0;
 }
 
 /*

@@ -37,6 +37,7 @@ enum pkt_tcp_flag {
 struct pkt_view {
 	const uint8_t *data;
 	uint32_t len;		/* bytes available in data */
+	uint32_t wire_len;	/* bytes of the whole packet; > len when the copy was cut */
 
 	uint8_t family;		/* 4 or 6 */
 	uint8_t l4proto;	/* IPPROTO_TCP/UDP/ICMP/ICMPV6, or other */
@@ -50,7 +51,8 @@ struct pkt_view {
 
 	uint16_t sport, dport;	/* TCP/UDP ports, 0 otherwise */
 	uint32_t payload_off;	/* transport payload offset in data */
-	uint32_t payload_len;	/* transport payload length (from data length, GSO-safe) */
+	uint32_t payload_len;	/* transport payload length of the whole packet (GSO-safe);
+				 * may reach past len in a cut copy */
 
 	/* TCP only */
 	uint32_t seq, ack;
@@ -74,6 +76,14 @@ struct pkt_view {
  * matching). Never reads past data+len.
  */
 int pkt_parse(struct pkt_view *v, const uint8_t *data, size_t len);
+
+/*
+ * The same for a copy cut short: the first caplen bytes of a packet of
+ * wirelen bytes (NFQUEUE's copy range, a capture's snap length). Headers
+ * must lie within the copy; lengths (payload_len) are the whole packet's,
+ * from the IP length field, or wirelen where that is 0 or stale (GSO).
+ */
+int pkt_parse_cut(struct pkt_view *v, const uint8_t *data, size_t caplen, size_t wirelen);
 
 /*
  * Recompute the IPv4 header checksum (if IPv4) and the TCP/UDP/ICMP/ICMPv6

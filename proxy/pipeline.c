@@ -425,7 +425,7 @@ void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_
 	pl->now = now;
 	if (pk->gso)
 		pl->tot.gso++;
-	if (pkt_parse(&v, pk->data, pk->len)) {
+	if (pkt_parse_cut(&v, pk->data, pk->len, pk->orig_len > pk->len ? pk->orig_len : pk->len)) {
 		/* A bad packet is data: pass it unchanged and count it. */
 		pl->tot.malformed++;
 		pl->tot.accepted++;

@@ -97,6 +97,27 @@ static void rearm(struct proxy *p)
 
 static void flush_accepts(struct proxy *p);
 
+/*
+ * Bytes of each packet to copy from the kernel. The decision path reads
+ * headers only (the tracker too), unless a rule re-sends or rewrites
+ * packets, a filter reads further, or the pcapng wants them. Copying a
+ * 64 KiB GSO super-packet to user space for a verdict on its headers is
+ * most of what separated faultline from the bare accept loop on TCP.
+ * HEADER_ROOM covers IPv6 with extension headers and TCP with options; a
+ * packet whose headers reach past it is passed unchanged and counted as
+ * malformed.
+ */
+#define HEADER_ROOM 512u
+
+static uint32_t copy_range_for(const struct proxy *p, const struct rule_set *rules)
+{
+	uint32_t need = rule_set_bytes_needed(rules);
+
+	if (p->cfg.pcap_path || p->cfg.full_copy || need > 0xffffu)
+		return 0xffff;
+	return need > HEADER_ROOM ? need : HEADER_ROOM;
+}
+
 static void on_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
 		       uint32_t len, const uint8_t *bytes, uint64_t now)
 {
@@ -423,6 +444,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 		goto err;
 	}
 	cc.queue = cfg->queue;
+	cc.copy_range = copy_range_for(p, rules);
 	cc.queue_maxlen = cfg->queue_maxlen;
 	cc.rcvbuf = cfg->rcvbuf;
 	p->cap = capture_open(&cc, &ret);
@@ -523,8 +545,13 @@ int proxy_swap_rules(struct proxy *p, struct rule_set *rules)
 	pthread_mutex_lock(&p->lock);
 	ret = pipeline_swap_rules(p->pl, rules, now_ns());
 	if (!ret) {
+		uint32_t range = copy_range_for(p, rules);
+
 		old = p->rules;
 		p->rules = rules;
+		/* Widen or narrow the copy before the reader's next batch. */
+		if (range != capture_copy_range(p->cap) && capture_set_copy_range(p->cap, range) < 0)
+			p->verdict_errors++;
 	}
 	pthread_mutex_unlock(&p->lock);
 	/* The set that lost (the old one, or the new one on failure) is freed outside the lock. */
@@ -543,11 +570,12 @@ char *proxy_stats_json(struct proxy *p)
 		capture_get_stats(p->cap, &cs);
 	if (inner && asprintf(&out,
 		     "{\"seed\":%llu,\"queue\":%u,%s,\"duplicates_sent\":%llu,\"duplicate_errors\":%llu,"
-		     "\"enobufs\":%llu,\"verdict_errors\":%llu,\"read_errors\":%llu,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu}",
+		     "\"enobufs\":%llu,\"verdict_errors\":%llu,\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu}",
 		     (unsigned long long)p->cfg.seed, p->cfg.queue, inner,
 		     (unsigned long long)p->duplicates_sent, (unsigned long long)p->duplicate_errors,
 		     (unsigned long long)cs.enobufs, (unsigned long long)p->verdict_errors,
-		     (unsigned long long)p->read_errors, (unsigned long long)cs.stamped, (unsigned long long)p->stamps_used) < 0)
+		     (unsigned long long)p->read_errors, p->cap ? capture_copy_range(p->cap) : 0,
+		     (unsigned long long)cs.stamped, (unsigned long long)p->stamps_used) < 0)
 		out = NULL;
 	pthread_mutex_unlock(&p->lock);
 	free(inner);

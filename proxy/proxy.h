@@ -28,6 +28,7 @@ struct proxy_config {
 	FILE *events;		/* borrowed; NULL = no event log */
 	const char *pcap_path;	/* annotated pcapng of every packet in and out; NULL = none */
 	bool no_track;		/* do not run the TCP shadow tracker */
+	bool full_copy;		/* copy whole packets even when headers would do */
 	uint64_t time_wait_ns;	/* tracker's 2*MSL (default 60 s) */
 	uint64_t track_idle_ns;	/* tracker's idle expiry (default 300 s) */
 	uint32_t max_conns;	/* tracker's table size (default 262144) */

@@ -70,18 +70,87 @@ void rule__filter_free(struct rule_filter *f)
 	free(f);
 }
 
-bool rule__filter_run(const struct rule_filter *f, const uint8_t *data, uint32_t len)
+bool rule__filter_run(const struct rule_filter *f, const uint8_t *data, uint32_t caplen,
+		      uint32_t wirelen)
 {
 	/*
-	 * wirelen == buflen: NFQUEUE hands over the whole packet (GSO
-	 * super-packets included), so nothing is truncated.
+	 * A load past caplen ends the program with "no match"; the copy
+	 * range is chosen from rule__filter_reach so that does not happen.
 	 */
-	return bpf_filter(f->prog.bf_insns, data, len, len) != 0;
+	return bpf_filter(f->prog.bf_insns, data, wirelen, caplen) != 0;
+}
+
+static uint32_t load_size(uint16_t code)
+{
+	switch (BPF_SIZE(code)) {
+	case BPF_W:
+		return 4;
+	case BPF_H:
+		return 2;
+	default:
+		return 1;
+	}
+}
+
+uint32_t rule__filter_reach(const struct rule_filter *f)
+{
+	const struct bpf_insn *in = f->prog.bf_insns;
+	uint64_t abs = 0, ind = 0, xmax = 0;
+	bool x_bounded = true, any_ind = false;
+
+	/*
+	 * Flow-insensitive and conservative: X may hold any value any LDX
+	 * of the program loads. libpcap sets it from 4*([k]&0xf) (an IPv4 or
+	 * TCP header length, at most 60) or from a constant; anything else
+	 * (X copied from A, or from scratch memory) makes it unbounded.
+	 */
+	for (u_int i = 0; i < f->prog.bf_len; i++) {
+		uint16_t c = in[i].code;
+		uint64_t k = in[i].k;
+
+		switch (BPF_CLASS(c)) {
+		case BPF_LD:
+			if (BPF_MODE(c) == BPF_ABS && k + load_size(c) > abs)
+				abs = k + load_size(c);
+			if (BPF_MODE(c) == BPF_IND) {
+				any_ind = true;
+				if (k + load_size(c) > ind)
+					ind = k + load_size(c);
+			}
+			break;
+		case BPF_LDX:
+			if (BPF_MODE(c) == BPF_MSH) {
+				if (k + 1 > abs)
+					abs = k + 1;
+				if (xmax < 60)
+					xmax = 60;
+			} else if (BPF_MODE(c) == BPF_IMM) {
+				if (k > xmax)
+					xmax = k;
+			} else if (BPF_MODE(c) != BPF_LEN) {
+				x_bounded = false;
+			}
+			break;
+		case BPF_MISC:
+			if (BPF_MISCOP(c) == BPF_TAX)
+				x_bounded = false;
+			break;
+		default:
+			break;
+		}
+	}
+	if (any_ind) {
+		if (!x_bounded)
+			return UINT32_MAX;
+		if (ind + xmax > abs)
+			abs = ind + xmax;
+	}
+	return abs > UINT32_MAX ? UINT32_MAX : (uint32_t)abs;
 }
 
 bool rule_filter_match(const struct rule *r, const struct pkt_view *v)
 {
 	if (!r->filter)
 		return true;
-	return rule__filter_run(r->filter, v->data, v->len);
+	return rule__filter_run(r->filter, v->data, v->len, v->wire_len > v->len ? v->wire_len : v->len);
 }

@@ -23,7 +23,18 @@ int rule__filter_compile(const char *expr, struct rule_filter **out, char *msg,
 /* Frees the filter and its BPF program. NULL-safe. */
 void rule__filter_free(struct rule_filter *f);
 
-/* Runs the program over len bytes at data (borrowed). */
-bool rule__filter_run(const struct rule_filter *f, const uint8_t *data, uint32_t len);
+/*
+ * Runs the program over the caplen bytes at data (borrowed) of a packet of
+ * wirelen bytes.
+ */
+bool rule__filter_run(const struct rule_filter *f, const uint8_t *data, uint32_t caplen,
+		      uint32_t wirelen);
+
+/*
+ * How many leading bytes of a packet the program can read: enough to copy
+ * so that it decides as it would on the whole packet. UINT32_MAX when a
+ * load's offset is not bounded (an index taken from packet data).
+ */
+uint32_t rule__filter_reach(const struct rule_filter *f);
 
 #endif

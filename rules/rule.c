@@ -1122,6 +1122,26 @@ const struct rule *rule_set_get(const struct rule_set *rs, size_t i)
 	return rs->rules[i];
 }
 
+uint32_t rule_set_bytes_needed(const struct rule_set *rs)
+{
+	uint32_t need = 0;
+
+	for (size_t i = 0; rs && i < rs->n; i++) {
+		const struct rule *r = rs->rules[i];
+
+		for (unsigned a = 0; a < r->n_actions; a++)
+			if (r->actions[a].type == RULE_ACT_DUPLICATE || r->actions[a].type == RULE_ACT_CORRUPT)
+				return UINT32_MAX;
+		if (r->filter) {
+			uint32_t reach = rule__filter_reach(r->filter);
+
+			if (reach > need)
+				need = reach;
+		}
+	}
+	return need;
+}
+
 /* ---- printing and comparing --------------------------------------------- */
 
 

@@ -154,6 +154,13 @@ size_t rule_set_count(const struct rule_set *rs);
 const struct rule *rule_set_get(const struct rule_set *rs, size_t i);
 
 /*
+ * How many leading bytes of each packet the set needs to decide and act:
+ * what its filters can read, or UINT32_MAX when a rule rewrites or copies
+ * packets (duplicate, corrupt) or a filter's reach is unbounded.
+ */
+uint32_t rule_set_bytes_needed(const struct rule_set *rs);
+
+/*
  * Print a rule in canonical form (parses back to an equal rule). Returns the
  * length it needed, like snprintf.
  */

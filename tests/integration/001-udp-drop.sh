@@ -16,5 +16,7 @@ log "received $got of 2000, faultline matched $matched dropped $dropped"
 [ "$got" -ge 1200 ] && [ "$got" -le 1600 ] || fail "received $got, outside 60-80 %"
 [ $((got + dropped)) -eq 2000 ] || fail "received $got + dropped $dropped != 2000"
 [ "$(json "$T/recv.json" 'd["duplicates"]')" -eq 0 ] || fail "duplicates seen"
+# A drop needs only headers: faultline copies 512 bytes of each packet, not 64 KiB.
+[ "$(json "$T/fl.out" 'd["copy_range"]')" -eq 512 ] || fail "copy range $(json "$T/fl.out" 'd["copy_range"]'), expected 512"
 no_chain_left "$NS_B"
 echo ok

@@ -15,6 +15,8 @@ for side in "$NS_B" "$NS_A"; do
 	log "faultline in $side: received $r datagrams, $u distinct"
 	[ "$u" -eq 200 ] && [ "$r" -eq 400 ] || fail "expected 200 distinct, 400 in all (faultline in $side)"
 	[ "$(json "$T/fl.out" 'd["duplicates_sent"]')" -eq 200 ] || fail "duplicates_sent"
+	# Copies are re-sent whole: the rule makes faultline copy whole packets.
+	[ "$(json "$T/fl.out" 'd["copy_range"]')" -eq 65535 ] || fail "copy range not whole for duplicate"
 done
 # IPv6, sender side.
 udp_recv "$NS_B" 5000 800

@@ -1149,3 +1149,46 @@ Test(packet, format_flow_longest_fits)
 			 "udp [ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
 			 " > [ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
 }
+
+/* A copy cut by NFQUEUE's copy range: headers parsed, lengths the whole packet's. */
+Test(packet, cut_copy_keeps_whole_lengths)
+{
+	uint8_t p[1600];
+	char payload[1401];
+	struct pkt_view v;
+	size_t l4, len;
+
+	memset(payload, 'a', 1400);
+	payload[1400] = 0;
+	l4 = tcp_hdr(p + 20, 40000, 80, PKT_TCP_ACK, syn_opts, sizeof(syn_opts), payload);
+	len = ip4_hdr(p, IPPROTO_TCP, l4, NULL, 0) + l4;
+	cr_assert_eq(pkt_parse_cut(&v, p, 128, len), 0);
+	cr_assert_eq(v.len, 128);
+	cr_assert_eq(v.wire_len, len);
+	cr_assert_eq(v.payload_off, 60);
+	cr_assert_eq(v.payload_len, 1400);
+	cr_assert_eq(v.mss, 1460);
+
+	/* GSO: the IP length field says 0; the packet's own length counts. */
+	put16(p + 2, 0);
+	cr_assert_eq(pkt_parse_cut(&v, p, 128, 30000), 0);
+	cr_assert_eq(v.payload_len, 30000 - 60);
+
+	/* The whole copy parses as before. */
+	put16(p + 2, (uint16_t)len);
+	cr_assert_eq(pkt_parse_cut(&v, p, len, len), 0);
+	cr_assert_eq(v.payload_len, 1400);
+}
+
+Test(packet, cut_copy_needs_the_headers)
+{
+	uint8_t p[1600];
+	struct pkt_view v;
+	size_t l4 = tcp_hdr(p + 20, 40000, 80, PKT_TCP_ACK, syn_opts, sizeof(syn_opts), "x");
+	size_t len = ip4_hdr(p, IPPROTO_TCP, l4, NULL, 0) + l4;
+
+	/* Cut inside the TCP options: malformed as far as we can tell. */
+	cr_assert_eq(pkt_parse_cut(&v, p, 50, 1500), -EBADMSG);
+	/* A copy longer than the packet is a caller bug. */
+	cr_assert_eq(pkt_parse_cut(&v, p, len, len - 1), -EBADMSG);
+}

@@ -816,3 +816,53 @@ Test(rule, filter_short_packet_does_not_match)
 	cr_assert_not(matches("udp dst port 5000", pkt, 21));
 	cr_assert(matches("udp dst port 5000", pkt, len));
 }
+
+/* What the copy range is chosen from: the bytes a rule set can read. */
+static uint32_t needed(const char *line)
+{
+	struct rule_set *rs;
+	uint32_t n;
+
+	parse_one(&rs, line);
+	n = rule_set_bytes_needed(rs);
+	rule_set_free(rs);
+	return n;
+}
+
+Test(rule, bytes_needed_headers_only)
+{
+	/* Ports: an IPv4 header of up to 60 bytes, then 4 bytes of ports. */
+	cr_assert_leq(needed("tcp port 9 => drop"), 64 + 4);
+	cr_assert_geq(needed("tcp port 9 => drop"), 40 + 4);
+	cr_assert_leq(needed("udp dst port 5000 => delay 5ms, reorder 4"), 64 + 4);
+	cr_assert_eq(needed("=> delay 10ms"), 0);
+	cr_assert_leq(needed("icmp => drop 30%"), 40);
+	/* tcp[100] reads past a 60-byte IPv4 header: at least 161 bytes. */
+	cr_assert_geq(needed("tcp[100] == 1 => drop"), 161);
+	cr_assert_lt(needed("tcp[100] == 1 => drop"), 512);
+}
+
+Test(rule, bytes_needed_whole_packet)
+{
+	/* Copies and rewrites need the whole packet. */
+	cr_assert_eq(needed("udp => duplicate"), UINT32_MAX);
+	cr_assert_eq(needed("udp => drop 10%, corrupt 1%"), UINT32_MAX);
+	/* An IPv6 extension-header walk indexes by packet data: unbounded. */
+	cr_assert_eq(needed("ip6 protochain 6 => drop"), UINT32_MAX);
+}
+
+Test(rule, filter_on_cut_copy_decides_as_on_whole)
+{
+	uint8_t pkt[1500];
+	size_t len = build_ipv4(pkt, 17, 8 + 1400);
+	struct rule_set *rs;
+	const struct rule *r = parse_one(&rs, "udp dst port 5000 and greater 1000 => drop");
+	struct pkt_view cut;
+
+	put_ports(pkt + 20, 40000, 5000);
+	/* 'greater' reads the wire length, not the copy's. */
+	cr_assert_eq(pkt_parse_cut(&cut, pkt, 64, len), 0);
+	cr_assert(rule_filter_match(r, &cut));
+	cr_assert_leq(rule_set_bytes_needed(rs), 64 + 4);
+	rule_set_free(rs);
+}
