@@ -641,13 +641,11 @@ char *pipeline_stats_json(const struct pipeline *pl)
 		struct track_stats ts;
 		struct conn_list cl = { .b = &b, .first = true };
 
+		char tj[512];
+
 		track_get_stats(pl->track, &ts);
-		strbuf_printf(&b, ",\"tcp\":{\"connections\":%llu,\"active\":%llu,\"evicted\":%llu,"
-			    "\"expired_time_wait\":%llu,\"expired_idle\":%llu,\"segments\":%llu},"
-			    "\"connections\":[",
-			(unsigned long long)ts.flows_created, (unsigned long long)ts.flows_active,
-			(unsigned long long)ts.evicted, (unsigned long long)ts.expired_time_wait,
-			(unsigned long long)ts.expired_idle, (unsigned long long)ts.segments);
+		track_stats_json(&ts, tj, sizeof(tj));
+		strbuf_printf(&b, ",\"tcp\":%s,\"connections\":[", tj);
 		if (pl->summaries_len) {
 			strbuf_printf(&b, "%s", pl->summaries);
 			cl.first = false;

@@ -3,11 +3,13 @@
  * track: the shadow TCP state tracker (see track.h for the two views).
  *
  * The table is a preallocated pool of fixed 256-byte entries chained from a
- * power-of-two bucket array, both sized at track_new(). Index 0 means "none"
- * everywhere, so a zeroed entry is an unlinked one. Every entry is on one of
- * two lists: 'live' ordered by last activity (idle expiry, eviction), or
- * 'timer' ordered by deadline (TIME_WAIT, or a closed flow lingering so
- * that late segments are still recognised as stale). Deadlines are now + a
+ * bucket array that grows with the flows (linear hashing) within the room
+ * reserved at track_new(), as is a pool of records of faultline's drops and
+ * holds. Index 0 means "none" everywhere, so a zeroed entry is an unlinked
+ * one. Every entry is on one of two lists: 'live' ordered by last activity
+ * (idle expiry, eviction), or 'timer' ordered by deadline (TIME_WAIT, or a
+ * closed flow lingering so that late segments are still recognised as
+ * stale). Deadlines are now + a
  * constant and now never goes back, so appending keeps both lists sorted.
  * A live flow moves to the tail at most once per 'gran' (idle/64): moving
  * it for every packet costs cache misses on its list neighbours, and idle
@@ -88,31 +90,40 @@ enum {
 	L_KA = 1u << 0,
 	L_ZWP = 1u << 1,
 	L_SACK = 1u << 2,
-	L_TS = 1u << 3,		/* ts_last valid */
+	L_TS = 1u << 3,		/* sent timestamps */
+	L_TS_LAST = 1u << 4,	/* ts_last valid */
 };
 
 /*
  * One direction: the stream sent by one endpoint. The ingress fields
  * describe what was captured, rcv_nxt/ooo what its receiver was given.
+ * Split in two: what an established connection's every segment reads or
+ * writes (struct dir; both fill one cache line), and what only the
+ * handshake, the close, faultline's reordering or a reused tuple need
+ * (struct dirx).
  */
 struct dir {
-	uint32_t isn;
 	uint32_t nxt;		/* highest seq+len(+SYN/FIN) captured */
 	uint32_t mtba;		/* Wireshark maxseqtobeacked: end of the contiguous part */
-	uint32_t fin_seq;
 	uint32_t last_ack;	/* ack field of the last segment */
 	uint32_t rcv_nxt;	/* the receiver's RCV.NXT for this stream */
-	uint32_t ooo_lo, ooo_hi; /* one block the receiver holds past rcv_nxt */
-	uint32_t ts_last;	/* last TSval */
 	uint32_t last_t;	/* ticks of the last segment captured */
 	uint32_t nxt_t;		/* ticks when nxt last moved */
 	uint16_t win;		/* raw window of the last segment */
 	uint16_t dupacks;	/* DUPACKS_RESET after an ACK of unseen data */
-	uint16_t mss;
 	uint16_t flags;
 	uint8_t lflags;
+	uint8_t pad;
+};
+
+struct dirx {
+	uint32_t isn;
+	uint32_t fin_seq;
+	uint32_t ooo_lo, ooo_hi; /* one block the receiver holds past rcv_nxt */
+	uint32_t ts_last;	/* last TSval, from the close on (see note_segment()) */
+	uint16_t mss;
 	int8_t wscale;		/* from the SYN; -1 absent */
-	uint8_t pad[2];
+	uint8_t pad;
 };
 
 /* flow fflags */
@@ -123,17 +134,15 @@ enum {
 	F_SYN_T = 1u << 3,	/* irtt holds the tick of the last SYN */
 	F_IRTT = 1u << 4,	/* irtt holds the initial RTT */
 	F_PASSIVE0 = 1u << 5,	/* endpoint 0 went to SYN_RECEIVED from LISTEN */
+	F_REC = 1u << 7,	/* has records (nrec > 0): spares a cold line per release */
 };
 
-/* record rflags */
+/* struct rec flags */
 enum {
-	R_USED = 1u << 0,
-	R_DIR1 = 1u << 1,	/* sent by endpoint 1 */
-	R_ACK = 1u << 2,	/* a pure ACK: seq holds its ack */
-	R_HOLD = 1u << 3,	/* held by faultline (else dropped) */
+	R_DIR1 = 1u << 0,	/* sent by endpoint 1 */
+	R_ACK = 1u << 1,	/* a pure ACK: seq holds its ack */
+	R_HOLD = 1u << 2,	/* held by faultline (else dropped) */
 };
-
-#define NREC 3
 
 /*
  * Wireshark 4.0 stores -1 in its unsigned dupacknum when the other side
@@ -143,18 +152,26 @@ enum {
 #define DUPACKS_RESET 0xffffu
 
 /*
- * What faultline did to a recent segment, so that the retransmission or
- * dup ACK it provokes can name it.
+ * What faultline did to a segment, so that the retransmission or dup ACK
+ * it provokes can name it. Records live in a pool of their own, not in the
+ * flow entry: a bulk transfer under loss has dozens of drops outstanding
+ * at once, far more than 256 bytes could hold, while most flows have none.
+ * A flow chains its records newest first.
  */
 struct rec {
 	uint32_t seq, end;
 	uint32_t segno;
+	uint32_t next;		/* the flow's next older record; free list */
+	uint8_t flags;
+	uint8_t pad[3];
 };
 
 /*
- * The first cache line holds what every packet reads (the key, states,
- * id, activity time); the second what rare paths need. A packet touches
- * line 0 and the two directions in lines 2-3.
+ * The first cache line holds what every packet reads (the key and the
+ * bucket chain, states, id, activity time), the second the directions'
+ * per-segment fields, the last two what rare paths need. A segment of an
+ * established connection touches lines 0 and 1 only; a lookup that passes
+ * another flow of its bucket touches only that flow's line 0.
  */
 struct flow {
 	uint8_t addr[2][16];	/* endpoint 0, endpoint 1 */
@@ -162,26 +179,30 @@ struct flow {
 	uint8_t family;
 	uint8_t fflags;
 	uint8_t st[2];		/* enum tcpstate */
-	uint8_t rflags[NREC];
-	uint8_t pad;
+	uint32_t hnext;		/* bucket chain; free list */
 	uint32_t nsegs;
 	uint64_t id;
 	uint64_t tkey;		/* live: last activity, within gran; timer: deadline */
 
-	uint32_t hnext;		/* bucket chain; free list */
+	struct dir d[2];
+
 	uint32_t lprev, lnext;
 	uint32_t irtt;		/* ticks; see F_SYN_T and F_IRTT */
 	uint16_t reached[2];
 	uint32_t n_retrans, n_retrans_fl;
 	uint32_t n_ooo, n_ooo_fl;
 	uint32_t n_dupack, n_dupack_fl;
-	struct rec rec[NREC];
-
-	struct dir d[2];
+	uint32_t rhead;		/* newest record; 0 = none */
+	uint32_t n_rec_lost;	/* faultline actions it could not remember */
+	uint8_t nrec;		/* records on rhead's list */
+	uint8_t spare[31];
+	struct dirx x[2];
 };
 
 _Static_assert(sizeof(struct flow) <= 256, "a flow entry must fit in 256 bytes");
-_Static_assert(offsetof(struct flow, hnext) == 64, "the hot fields fill cache line 0");
+_Static_assert(sizeof(struct flow) == 256, "entries start on a cache line");
+_Static_assert(offsetof(struct flow, d) == 64, "the hot fields fill cache line 0");
+_Static_assert(offsetof(struct flow, lprev) == 128, "the directions fill cache line 1");
 
 struct list {
 	uint32_t head, tail;
@@ -190,8 +211,10 @@ struct list {
 struct track {
 	struct track_config cfg;
 	struct flow *pool;	/* cap + 1 entries; [0] is never used */
-	uint32_t *bucket;
-	uint32_t hshift;	/* 64 - log2(buckets) */
+	uint32_t *bucket;	/* nbmax reserved, [0, nb) in use */
+	uint32_t nbmax;		/* a power of two >= cap */
+	uint32_t nb;
+	uint32_t lmask;		/* 2^L - 1 for the 2^L <= nb < 2^(L+1) of linear hashing */
 	uint32_t cap;
 	uint32_t hwm;		/* entries [1, hwm] were handed out once */
 	uint32_t free_head;
@@ -200,6 +223,11 @@ struct track {
 	uint64_t next_id;
 	uint64_t t0;
 	bool t0_set;
+	struct rec *rec;	/* rcap + 1 records; [0] is never used */
+	uint32_t rcap;
+	uint32_t rhwm;		/* records [1, rhwm] were handed out once */
+	uint32_t rfree;
+	uint32_t rholds;	/* hold records in use */
 	track_event_cb cb;
 	void *cb_data;
 	struct track_stats st;
@@ -213,12 +241,21 @@ struct segctx {
 };
 
 #define TRACK_MAX_FLOWS (1u << 26)
+#define TRACK_MIN_BUCKETS 256u
+#define TRACK_MAX_RECORDS (1u << 26)
 
 void track_config_default(struct track_config *c)
 {
 	c->time_wait_ns = 60ull * 1000000000ull;
 	c->idle_ns = 300ull * 1000000000ull;
 	c->max_flows = 262144;
+	/*
+	 * A bulk transfer at 5 % loss has a few dozen drops outstanding; 64
+	 * per flow covers that, and 65536 records (1.3 MB, touched as used)
+	 * cover a thousand such flows at once.
+	 */
+	c->max_records = 65536;
+	c->records_per_flow = 64;
 }
 
 /*
@@ -251,15 +288,21 @@ static size_t pool_bytes(const struct track *t)
 
 static size_t bucket_bytes(const struct track *t)
 {
-	return ((size_t)1 << (64 - t->hshift)) * sizeof(uint32_t);
+	return (size_t)t->nbmax * sizeof(uint32_t);
+}
+
+static size_t rec_bytes(const struct track *t)
+{
+	return ((size_t)t->rcap + 1) * sizeof(struct rec);
 }
 
 struct track *track_new(const struct track_config *c)
 {
 	struct track *t;
-	uint32_t nb = 2, bits = 1;
 
-	if (!c->max_flows || c->max_flows > TRACK_MAX_FLOWS) {
+	if (!c->max_flows || c->max_flows > TRACK_MAX_FLOWS ||
+	    c->max_records > TRACK_MAX_RECORDS || !c->records_per_flow ||
+	    c->records_per_flow > UINT8_MAX) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -268,21 +311,27 @@ struct track *track_new(const struct track_config *c)
 		return NULL;
 	t->cfg = *c;
 	t->cap = c->max_flows;
-	while (nb < t->cap) {
-		nb <<= 1;
-		bits++;
-	}
-	t->hshift = 64 - bits;
+	t->nbmax = 2;
+	while (t->nbmax < t->cap)
+		t->nbmax <<= 1;
+	t->nb = t->nbmax < TRACK_MIN_BUCKETS ? t->nbmax : TRACK_MIN_BUCKETS;
+	t->lmask = t->nb - 1;
 	t->pool = table_alloc(pool_bytes(t));
 	if (!t->pool)
 		goto err_pool;
 	t->bucket = table_alloc(bucket_bytes(t));
 	if (!t->bucket)
 		goto err_bucket;
+	t->rcap = c->max_records;
+	t->rec = table_alloc(rec_bytes(t));
+	if (!t->rec)
+		goto err_rec;
 	t->next_id = 1;
 	t->gran = c->idle_ns ? c->idle_ns / 64 : 1000000000ull;
 	return t;
 
+err_rec:
+	table_free(t->bucket, bucket_bytes(t));
 err_bucket:
 	table_free(t->pool, pool_bytes(t));
 err_pool:
@@ -295,6 +344,7 @@ void track_free(struct track *t)
 {
 	if (!t)
 		return;
+	table_free(t->rec, rec_bytes(t));
 	table_free(t->bucket, bucket_bytes(t));
 	table_free(t->pool, pool_bytes(t));
 	free(t);
@@ -303,6 +353,11 @@ void track_free(struct track *t)
 size_t track_entry_size(void)
 {
 	return sizeof(struct flow);
+}
+
+size_t track_reserved_bytes(const struct track *t)
+{
+	return pool_bytes(t) + bucket_bytes(t) + rec_bytes(t);
 }
 
 void track_set_event_cb(struct track *t, track_event_cb cb, void *data)
@@ -343,20 +398,49 @@ static inline uint64_t ep_key(uint8_t family, const uint8_t *a, uint16_t port)
 }
 
 /*
- * Ordering the two endpoints makes both directions land on one bucket.
+ * Ordering the two endpoints makes both directions hash alike.
  * pkt_flow_hash() would do that too, but byte-wise FNV over the whole key
- * costs as much as the rest of the lookup; this is two multiplies.
+ * costs as much as the rest of the lookup; this is three multiplies.
  */
-static inline uint32_t tuple_bucket(const struct track *t, uint8_t family,
-				    const uint8_t *a, uint16_t ap,
-				    const uint8_t *b, uint16_t bp)
+static inline uint32_t tuple_hash(uint8_t family, const uint8_t *a, uint16_t ap,
+				  const uint8_t *b, uint16_t bp)
 {
 	uint64_t x = ep_key(family, a, ap), y = ep_key(family, b, bp);
 	uint64_t lo = x < y ? x : y, hi = x ^ y ^ lo;
 	uint64_t h = (lo ^ family) * 0x9e3779b97f4a7c15ull + hi * 0xc2b2ae3d27d4eb4full;
 
-	/* The top bits of a product depend on every bit of its input. */
-	return (uint32_t)(h >> t->hshift);
+	/*
+	 * The top bits of a product depend on every bit of its input, the low
+	 * ones only on the input's low bits; linear hashing takes low bits of
+	 * the result, so fold and multiply again and keep the top half.
+	 */
+	return (uint32_t)(((h ^ (h >> 32)) * 0x9e3779b97f4a7c15ull) >> 32);
+}
+
+/*
+ * Linear hashing: the bucket array grows one bucket at a time with the
+ * number of flows (see bucket_grow()), so that its cache footprint is that
+ * of the flows present, not of the table's capacity. At 10k flows in a
+ * table for 262144 the buckets take 80 KB instead of 1 MB, and the lookup
+ * finds its bucket in cache instead of missing twice (bucket, entry).
+ */
+static inline uint32_t hash_bucket(const struct track *t, uint32_t h)
+{
+	uint32_t b = h & (2 * t->lmask + 1);
+
+	return b < t->nb ? b : h & t->lmask;
+}
+
+static inline uint32_t tuple_bucket(const struct track *t, uint8_t family,
+				    const uint8_t *a, uint16_t ap,
+				    const uint8_t *b, uint16_t bp)
+{
+	return hash_bucket(t, tuple_hash(family, a, ap, b, bp));
+}
+
+static inline uint32_t flow_hash(const struct flow *f)
+{
+	return tuple_hash(f->family, f->addr[0], f->port[0], f->addr[1], f->port[1]);
 }
 
 static inline bool addr_eq(uint8_t family, const uint8_t *a, const uint8_t *b)
@@ -375,6 +459,11 @@ static uint32_t lookup(const struct track *t, const struct pkt_view *v, int *e)
 	for (; i; i = t->pool[i].hnext) {
 		const struct flow *f = &t->pool[i];
 
+		/*
+		 * The directions (line 1) are read next; asking for them now
+		 * overlaps their miss with that of the key in line 0.
+		 */
+		__builtin_prefetch(f->d);
 		if (f->family != v->family)
 			continue;
 		if (f->port[0] == v->sport && f->port[1] == v->dport &&
@@ -393,11 +482,55 @@ static uint32_t lookup(const struct track *t, const struct pkt_view *v, int *e)
 	return 0;
 }
 
+/*
+ * Split the next bucket in linear-hashing order while the buckets are
+ * more than half full: about two per new flow, each moving the entries of
+ * one short chain. At half load a lookup passes another flow's entry one
+ * time in four. Buckets are never merged back; the array keeps the size
+ * for the most flows seen, at most nbmax (then up to full load).
+ */
+static void bucket_grow(struct track *t)
+{
+	while (t->st.flows_active * 2 > t->nb && t->nb < t->nbmax) {
+		uint32_t half = t->lmask + 1, from = t->nb - half, to = t->nb;
+		uint32_t *p = &t->bucket[from], *q = &t->bucket[to];
+
+		t->nb++;
+		if (t->nb == 2 * half)
+			t->lmask = 2 * half - 1;
+		*q = 0;
+		while (*p) {
+			struct flow *f = &t->pool[*p];
+
+			if (flow_hash(f) & half) {
+				*q = *p;
+				q = &f->hnext;
+				*p = f->hnext;
+				f->hnext = 0;
+			} else {
+				p = &f->hnext;
+			}
+		}
+	}
+}
+
+void track_prefetch(const struct track *t, const struct pkt_view *v)
+{
+	uint32_t i;
+
+	if (!v->has_l4 || v->l4proto != IPPROTO_TCP || (v->family != 4 && v->family != 6))
+		return;
+	i = t->bucket[tuple_bucket(t, v->family, v->saddr, v->sport, v->daddr, v->dport)];
+	if (i) {
+		__builtin_prefetch(&t->pool[i]);
+		__builtin_prefetch(t->pool[i].d);
+	}
+}
+
 static void unhash(struct track *t, uint32_t idx)
 {
 	struct flow *f = &t->pool[idx];
-	uint32_t *p = &t->bucket[tuple_bucket(t, f->family, f->addr[0], f->port[0],
-					      f->addr[1], f->port[1])];
+	uint32_t *p = &t->bucket[hash_bucket(t, flow_hash(f))];
 
 	while (*p && *p != idx)
 		p = &t->pool[*p].hnext;
@@ -550,11 +683,12 @@ static void fill_summary(const struct flow *f, struct track_summary *s)
 	s->out_of_order_faultline = f->n_ooo_fl;
 	s->dup_acks = f->n_dupack;
 	s->dup_acks_faultline = f->n_dupack_fl;
+	s->records_lost = f->n_rec_lost;
 	for (int i = 0; i < 2; i++) {
 		const struct dir *d = &f->d[i];
 
-		s->opt[i].mss = d->mss;
-		s->opt[i].wscale = (d->flags & D_ISN) ? d->wscale : -1;
+		s->opt[i].mss = f->x[i].mss;
+		s->opt[i].wscale = (d->flags & D_ISN) ? f->x[i].wscale : -1;
 		s->opt[i].sack_ok = d->lflags & L_SACK;
 		s->opt[i].ts = d->lflags & L_TS;
 	}
@@ -617,6 +751,242 @@ static void set_state(struct track *t, struct flow *f, int e, uint8_t s,
 	t->cb(t->cb_data, &ev);
 }
 
+/* ---- records of what faultline did ---- */
+
+static uint32_t rec_get(struct track *t)
+{
+	uint32_t i = t->rfree;
+
+	if (i) {
+		t->rfree = t->rec[i].next;
+		return i;
+	}
+	if (t->rhwm < t->rcap)
+		return ++t->rhwm;
+	return 0;
+}
+
+/* Unlink the record *link points to and give it back to the pool. */
+static void rec_unlink(struct track *t, struct flow *f, uint32_t *link)
+{
+	uint32_t i = *link;
+	struct rec *r = &t->rec[i];
+
+	*link = r->next;
+	if (r->flags & R_HOLD)
+		t->rholds--;
+	r->next = t->rfree;
+	t->rfree = i;
+	if (!--f->nrec)
+		f->fflags &= ~F_REC;
+	t->st.records_in_use--;
+}
+
+/* A flow entry is freed or reused: so are its records. */
+static void rec_free_all(struct track *t, struct flow *f)
+{
+	while (f->rhead)
+		rec_unlink(t, f, &f->rhead);
+}
+
+/* Forget the newest hold of f to make room for a drop. */
+static bool rec_evict_hold(struct track *t, struct flow *f)
+{
+	for (uint32_t *p = &f->rhead; *p; p = &t->rec[*p].next) {
+		if (t->rec[*p].flags & R_HOLD) {
+			rec_unlink(t, f, p);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Forget the oldest record of f (the list's last). */
+static void rec_evict_oldest(struct track *t, struct flow *f)
+{
+	uint32_t *p = &f->rhead;
+
+	while (t->rec[*p].next)
+		p = &t->rec[*p].next;
+	rec_unlink(t, f, p);
+}
+
+static void rec_lost(struct track *t, struct flow *f, bool pool)
+{
+	if (pool)
+		t->st.records_lost_pool++;
+	else
+		t->st.records_lost_cap++;
+	f->n_rec_lost++;
+}
+
+/*
+ * Remember what faultline did to seg. Drops come first: a drop's record is
+ * the only way its retransmission can name it, while a hold ends at its
+ * release and its oldest records (what the sender resends first, the hole
+ * the receiver's dup ACKs point at) are kept over newer ones. So at the
+ * per-flow cap a new hold is not recorded, and a new drop pushes out the
+ * newest hold, else the oldest drop (the likeliest to be repaired already
+ * or given up on). Holds take at most half the pool, so that 'delay' on
+ * every packet of many flows leaves room for drops; with the pool used
+ * up, a drop takes its flow's newest hold.
+ */
+static void rec_add(struct track *t, struct flow *f, const struct track_seg *seg, bool hold)
+{
+	bool data = seg->_end != seg->_seq;
+	uint8_t rf = (seg->endpoint ? R_DIR1 : 0) | (hold ? R_HOLD : 0);
+	uint32_t i;
+	struct rec *r;
+
+	if (seg->_flags & PKT_TCP_RST)
+		return;
+	if (!data) {
+		/* A lost or held pure ACK matters by the ack it carries. */
+		if (!(seg->_flags & PKT_TCP_ACK))
+			return;
+		rf |= R_ACK;
+	}
+	if (f->nrec >= t->cfg.records_per_flow) {
+		if (hold) {
+			rec_lost(t, f, false);
+			return;
+		}
+		if (!rec_evict_hold(t, f))
+			rec_evict_oldest(t, f);
+		rec_lost(t, f, false);
+	}
+	if (hold && t->rholds >= t->rcap / 2) {
+		rec_lost(t, f, true);
+		return;
+	}
+	i = rec_get(t);
+	if (!i && !hold && rec_evict_hold(t, f)) {
+		t->st.records_lost_pool++;
+		f->n_rec_lost++;
+		i = rec_get(t);
+	}
+	if (!i) {
+		rec_lost(t, f, true);
+		return;
+	}
+	r = &t->rec[i];
+	r->flags = rf;
+	r->seq = data ? seg->_seq : seg->_ack;
+	r->end = seg->_end;
+	r->segno = seg->segno;
+	r->next = f->rhead;
+	f->rhead = i;
+	f->nrec++;
+	f->fflags |= F_REC;
+	t->rholds += hold;
+	t->st.records_in_use++;
+}
+
+/* Forget the records of segment segno (only holds if holds_only). */
+static void rec_forget(struct track *t, struct flow *f, uint32_t segno, bool holds_only)
+{
+	uint32_t *p = &f->rhead;
+
+	while (*p) {
+		const struct rec *r = &t->rec[*p];
+
+		if (r->segno == segno && (!holds_only || (r->flags & R_HOLD)))
+			rec_unlink(t, f, p);
+		else
+			p = &t->rec[*p].next;
+	}
+}
+
+static inline bool rec_from(const struct rec *r, int e)
+{
+	return !!(r->flags & R_DIR1) == !!e;
+}
+
+/* The oldest data record of endpoint e overlapping [lo, hi); 0 if none. */
+static uint32_t rec_data_overlap(const struct track *t, const struct flow *f, int e,
+				 uint32_t lo, uint32_t hi)
+{
+	uint32_t best = 0;
+
+	for (uint32_t i = f->rhead; i; i = t->rec[i].next) {
+		const struct rec *r = &t->rec[i];
+
+		if (!rec_from(r, e) || (r->flags & R_ACK))
+			continue;
+		if (!seq_overlap(r->seq, r->end, lo, hi))
+			continue;
+		if (!best || r->segno < best)
+			best = r->segno;
+	}
+	return best;
+}
+
+/*
+ * The newest data record of endpoint e overlapping [seq, end): the copy of
+ * those bytes faultline dropped or held last, which is the one a resend
+ * repairs (the sender resends again because its previous resend was
+ * lost). Newest first is also list order. 0 if none.
+ */
+static uint32_t rec_resent(const struct track *t, const struct flow *f, int e,
+			   uint32_t seq, uint32_t end)
+{
+	for (uint32_t i = f->rhead; i; i = t->rec[i].next) {
+		const struct rec *r = &t->rec[i];
+
+		if (rec_from(r, e) && !(r->flags & R_ACK) && seq_overlap(r->seq, r->end, seq, end))
+			return r->segno;
+	}
+	return 0;
+}
+
+/*
+ * Which faultline action does a retransmission of [seq, end) by e repair?
+ * Its own lost/held copy first, then a lost/held ACK of the peer that
+ * would have covered it.
+ */
+static uint32_t blame_retrans(const struct track *t, const struct flow *f, int e,
+			      uint32_t seq, uint32_t end)
+{
+	uint32_t n = rec_resent(t, f, e, seq, end);
+
+	if (n)
+		return n;
+	for (uint32_t i = f->rhead; i; i = t->rec[i].next) {
+		const struct rec *r = &t->rec[i];
+
+		if (rec_from(r, !e) && (r->flags & R_ACK) && seq_gt(r->seq, seq) &&
+		    (!n || r->segno < n))
+			n = r->segno;
+	}
+	return n;
+}
+
+/*
+ * Forget the drops e's receiver has now been given. Holds go at their own
+ * release instead (see rec_add()).
+ */
+static void rec_repaired(struct track *t, struct flow *f, int e, const struct pkt_view *v)
+{
+	const struct dir *d = &f->d[e];
+	uint32_t *p = &f->rhead;
+
+	while (*p) {
+		const struct rec *r = &t->rec[*p];
+		bool done = false;
+
+		if (rec_from(r, e) && !(r->flags & R_HOLD)) {
+			if (r->flags & R_ACK)
+				done = (v->tcp_flags & PKT_TCP_ACK) && seq_ge(v->ack, r->seq);
+			else
+				done = (d->flags & D_RCV) && seq_le(r->end, d->rcv_nxt);
+		}
+		if (done)
+			rec_unlink(t, f, p);
+		else
+			p = &t->rec[*p].next;
+	}
+}
+
 /* ---- entry lifecycle ---- */
 
 static void flow_end(struct track *t, uint32_t idx, enum track_end_reason why,
@@ -651,6 +1021,7 @@ static void flow_end(struct track *t, uint32_t idx, enum track_end_reason why,
 	}
 	list_unlink(t, flow_list(t, f), idx);
 	unhash(t, idx);
+	rec_free_all(t, f);
 	memset(f, 0, sizeof(*f));
 	f->hnext = t->free_head;
 	t->free_head = idx;
@@ -774,7 +1145,7 @@ static uint32_t flow_start(struct track *t, struct flow *f, int e,
 
 		init_state(f, e, TCPSTATE_LISTEN);
 		init_state(f, !e, TCPSTATE_SYN_SENT);
-		cl->isn = v->ack - 1;
+		f->x[!e].isn = v->ack - 1;
 		cl->rcv_nxt = v->ack;
 		cl->flags |= D_ISN | D_BASE | D_RCV;
 	} else {
@@ -791,98 +1162,6 @@ static uint32_t flow_start(struct track *t, struct flow *f, int e,
 		t->cb(t->cb_data, &ev);
 	}
 	return classes;
-}
-
-/* ---- records of what faultline did ---- */
-
-static void rec_add(struct flow *f, const struct track_seg *seg, bool hold)
-{
-	bool data = seg->_end != seg->_seq;
-	uint8_t rf = R_USED | (seg->endpoint ? R_DIR1 : 0) | (hold ? R_HOLD : 0);
-	int k = 0;
-
-	if (seg->_flags & PKT_TCP_RST)
-		return;
-	if (!data) {
-		/* A lost or held pure ACK matters by the ack it carries. */
-		if (!(seg->_flags & PKT_TCP_ACK))
-			return;
-		rf |= R_ACK;
-	}
-	for (int i = 0; i < NREC; i++) {
-		if (!(f->rflags[i] & R_USED)) {
-			k = i;
-			break;
-		}
-		if (f->rec[i].segno < f->rec[k].segno)
-			k = i;
-	}
-	f->rflags[k] = rf;
-	f->rec[k].seq = data ? seg->_seq : seg->_ack;
-	f->rec[k].end = seg->_end;
-	f->rec[k].segno = seg->segno;
-}
-
-static inline bool rec_from(const struct flow *f, int i, int e)
-{
-	return (f->rflags[i] & R_USED) && !!(f->rflags[i] & R_DIR1) == !!e;
-}
-
-/* A data record of endpoint e overlapping [lo, hi); 0 if none. */
-static uint32_t rec_data_overlap(const struct flow *f, int e, uint32_t lo, uint32_t hi)
-{
-	uint32_t best = 0;
-
-	for (int i = 0; i < NREC; i++) {
-		if (!rec_from(f, i, e) || (f->rflags[i] & R_ACK))
-			continue;
-		if (!seq_overlap(f->rec[i].seq, f->rec[i].end, lo, hi))
-			continue;
-		if (!best || f->rec[i].segno < best)
-			best = f->rec[i].segno;
-	}
-	return best;
-}
-
-/*
- * Which faultline action does a retransmission of [seq, end) by e repair?
- * Its own lost/held copy first, then a lost/held ACK of the peer that
- * would have covered it.
- */
-static uint32_t blame_retrans(const struct flow *f, int e, uint32_t seq, uint32_t end)
-{
-	uint32_t n = rec_data_overlap(f, e, seq, end);
-
-	if (n)
-		return n;
-	for (int i = 0; i < NREC; i++) {
-		if (rec_from(f, i, !e) && (f->rflags[i] & R_ACK) &&
-		    seq_gt(f->rec[i].seq, seq) && (!n || f->rec[i].segno < n))
-			n = f->rec[i].segno;
-	}
-	return n;
-}
-
-/* Forget what e's receiver has now been given. */
-static void rec_repaired(struct flow *f, int e, const struct pkt_view *v)
-{
-	const struct dir *d = &f->d[e];
-
-	for (int i = 0; i < NREC; i++) {
-		if (!rec_from(f, i, e) || (f->rflags[i] & R_HOLD))
-			continue;
-		if (f->rflags[i] & R_ACK) {
-			if ((v->tcp_flags & PKT_TCP_ACK) && seq_ge(v->ack, f->rec[i].seq))
-				f->rflags[i] = 0;
-		} else if ((d->flags & D_RCV) && seq_le(f->rec[i].end, d->rcv_nxt)) {
-			f->rflags[i] = 0;
-		}
-	}
-}
-
-static inline bool rec_any(const struct flow *f)
-{
-	return f->rflags[0] | f->rflags[1] | f->rflags[2];
 }
 
 /* ---- ingress: Wireshark's sequence analysis ---- */
@@ -1010,15 +1289,16 @@ bookkeeping:
 static uint32_t note_segment(struct flow *f, int e, const struct pkt_view *v, uint32_t c)
 {
 	struct dir *fwd = &f->d[e], *rev = &f->d[!e];
+	struct dirx *fx = &f->x[e];
 	uint8_t fl = v->tcp_flags;
 	uint32_t len = v->payload_len;
 
 	if (fl & PKT_TCP_SYN) {
 		/* A SYN/ACK with another ISN replaces it, as in Wireshark. */
-		fwd->isn = v->seq;
+		fx->isn = v->seq;
 		fwd->flags |= D_ISN | D_BASE;
-		fwd->mss = v->mss;
-		fwd->wscale = v->wscale;
+		fx->mss = v->mss;
+		fx->wscale = v->wscale;
 		if (v->sack_ok)
 			fwd->lflags |= L_SACK;
 		c |= TRACK_C_HANDSHAKE |
@@ -1027,17 +1307,27 @@ static uint32_t note_segment(struct flow *f, int e, const struct pkt_view *v, ui
 			fwd->flags |= D_HS_ACK;
 	} else if ((fl & PKT_TCP_ACK) && !(fl & PKT_TCP_RST) &&
 		   !(fwd->flags & D_HS_ACK) && (rev->flags & D_ISN) &&
-		   v->ack == rev->isn + 1) {
+		   v->ack == f->x[!e].isn + 1) {
 		c |= TRACK_C_HANDSHAKE;
 		fwd->flags |= D_HS_ACK;
 	}
 	if (v->has_ts) {
-		fwd->ts_last = v->ts_val;
 		fwd->lflags |= L_TS;
+		/*
+		 * Only tw_refuses() reads the last TSval, for a TIME_WAIT peer,
+		 * which got there by this side's FIN: keeping it from the FIN
+		 * on (and outside ESTABLISHED) gives the same value without a
+		 * write to a cold line for every established segment.
+		 */
+		if ((fl & (PKT_TCP_SYN | PKT_TCP_FIN | PKT_TCP_RST)) ||
+		    f->st[0] != TCPSTATE_ESTABLISHED || f->st[1] != TCPSTATE_ESTABLISHED) {
+			fx->ts_last = v->ts_val;
+			fwd->lflags |= L_TS_LAST;
+		}
 	}
 	if ((fl & PKT_TCP_FIN) && !(fwd->flags & D_FIN)) {
 		/* FIN is the last sequence number, also of a GSO super-packet. */
-		fwd->fin_seq = v->seq + len;
+		fx->fin_seq = v->seq + len;
 		fwd->flags |= D_FIN;
 	}
 	if (fl & PKT_TCP_FIN)
@@ -1063,15 +1353,21 @@ static uint32_t note_segment(struct flow *f, int e, const struct pkt_view *v, ui
 
 /* ---- state transitions ---- */
 
-/* The receiver's RCV.NXT moved: take in the out-of-order block it reaches. */
-static void rcv_advance(struct dir *d, uint32_t to)
+/*
+ * The receiver's RCV.NXT for e's stream moved: take in the out-of-order
+ * block it reaches.
+ */
+static void rcv_advance(struct flow *f, int e, uint32_t to)
 {
+	struct dir *d = &f->d[e];
+	const struct dirx *x = &f->x[e];
+
 	if (!(d->flags & D_RCV) || seq_gt(to, d->rcv_nxt))
 		d->rcv_nxt = to;
 	d->flags |= D_RCV;
-	if ((d->flags & D_OOO) && seq_ge(d->rcv_nxt, d->ooo_lo)) {
-		if (seq_gt(d->ooo_hi, d->rcv_nxt))
-			d->rcv_nxt = d->ooo_hi;
+	if ((d->flags & D_OOO) && seq_ge(d->rcv_nxt, x->ooo_lo)) {
+		if (seq_gt(x->ooo_hi, d->rcv_nxt))
+			d->rcv_nxt = x->ooo_hi;
 		d->flags &= ~D_OOO;
 	}
 	if (!(d->flags & D_OOO))
@@ -1126,19 +1422,19 @@ static void sender_side(struct track *t, struct flow *f, int e,
 			set_state(t, f, e, TCPSTATE_SYN_RECEIVED, c);
 		}
 		if (!(rev->flags & D_RCV))
-			rcv_advance(rev, v->ack);
+			rcv_advance(f, !e, v->ack);
 		return;
 	}
 	if (fl & PKT_TCP_ACK) {
 		if (s == TCPSTATE_SYN_SENT && (rev->flags & D_ISN) &&
-		    v->ack == rev->isn + 1)
+		    v->ack == f->x[!e].isn + 1)
 			set_state(t, f, e, TCPSTATE_ESTABLISHED, c);
 		if ((rev->flags & (D_FIN | D_FIN_RCVD)) == D_FIN &&
-		    seq_gt(v->ack, rev->fin_seq)) {
+		    seq_gt(v->ack, f->x[!e].fin_seq)) {
 			rev->flags |= D_FIN_RCVD;
 			fin_receipt(t, f, e, c);
 		}
-		rcv_advance(rev, v->ack);
+		rcv_advance(f, !e, v->ack);
 	}
 	if (fl & PKT_TCP_FIN) {
 		s = f->st[e];
@@ -1161,7 +1457,7 @@ static bool tw_refuses(const struct flow *f, int e, const struct pkt_view *v)
 
 	if (seq_gt(v->seq, rcv))
 		return false;
-	if (v->has_ts && (fwd->lflags & L_TS) && (int32_t)(v->ts_val - fwd->ts_last) > 0)
+	if (v->has_ts && (fwd->lflags & L_TS_LAST) && (int32_t)(v->ts_val - f->x[e].ts_last) > 0)
 		return false;
 	return true;
 }
@@ -1189,6 +1485,7 @@ static int flow_reincarnate(struct track *t, struct flow *f, int e,
 		t->cb(t->cb_data, &ev);
 	}
 	list_unlink(t, flow_list(t, f), idx);
+	rec_free_all(t, f);
 	memset(f, 0, sizeof(*f));
 	f->hnext = hnext;
 	flow_set_tuple(f, v, true);
@@ -1210,17 +1507,17 @@ static void wireshark_base(struct flow *f, int e, const struct pkt_view *v)
 	uint8_t fl = v->tcp_flags;
 
 	if ((fl & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
-	    (fwd->flags & D_BASE) && v->seq == fwd->isn) {
+	    (fwd->flags & D_BASE) && v->seq == f->x[e].isn) {
 		fwd->nxt = fwd->mtba;
 		if (!(fwd->flags & D_MTBA))
 			fwd->flags &= ~D_NXT;
 	}
 	if (!(fwd->flags & D_BASE)) {
-		fwd->isn = (fl & PKT_TCP_SYN) ? v->seq : v->seq - 1;
+		f->x[e].isn = (fl & PKT_TCP_SYN) ? v->seq : v->seq - 1;
 		fwd->flags |= D_BASE;
 	}
 	if (!(rev->flags & D_BASE) && (fl & PKT_TCP_ACK)) {
-		rev->isn = v->ack - 1;
+		f->x[!e].isn = v->ack - 1;
 		rev->flags |= D_BASE;
 	}
 }
@@ -1231,6 +1528,7 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 	struct segctx c = { .now = now, .v = v };
 	uint8_t fl = v->tcp_flags;
 	uint32_t classes = 0, idx, now_t = tick(now);
+	uint32_t end = v->seq + v->payload_len + !!(fl & (PKT_TCP_SYN | PKT_TCP_FIN));
 	struct flow *f;
 	int e = 0;
 
@@ -1263,12 +1561,13 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 		f->tkey = now;
 		list_append(t, &t->live, idx);
 		t->st.flows_active++;
+		bucket_grow(t);
 		c.segno = 1;
 		classes |= flow_start(t, f, e, v, &c);
 	} else {
 		f = &t->pool[idx];
 		if ((fl & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN &&
-		    (f->d[e].flags & D_BASE) && v->seq != f->d[e].isn) {
+		    (f->d[e].flags & D_BASE) && v->seq != f->x[e].isn) {
 			bool refused = f->st[!e] == TCPSTATE_TIME_WAIT && tw_refuses(f, e, v);
 
 			e = flow_reincarnate(t, f, e, v, &c);
@@ -1316,14 +1615,23 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 
 	if (classes & TRACK_C_RETRANSMISSION) {
 		f->n_retrans++;
-		seg->caused_by = blame_retrans(f, e, v->seq,
-					       v->seq + v->payload_len +
-					       !!(fl & (PKT_TCP_SYN | PKT_TCP_FIN)));
+		if (f->fflags & F_REC)
+			seg->caused_by = blame_retrans(t, f, e, v->seq, end);
 		if (seg->caused_by)
 			f->n_retrans_fl++;
 	}
-	if (classes & TRACK_C_OUT_OF_ORDER)
+	if (classes & TRACK_C_OUT_OF_ORDER) {
 		f->n_ooo++;
+		/*
+		 * tshark calls a resend out-of-order when it comes within the
+		 * initial RTT of the data it follows; of bytes faultline
+		 * dropped or holds, it is still their repair.
+		 */
+		if (f->fflags & F_REC)
+			seg->caused_by = rec_resent(t, f, e, v->seq, end);
+		if (seg->caused_by)
+			f->n_ooo_fl++;
+	}
 	if (classes & TRACK_C_DUP_ACK) {
 		struct dir *rev = &f->d[!e];
 
@@ -1331,7 +1639,7 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 		/* The peer's stream has a hole or a copy at e that faultline made. */
 		if (rev->flags & (D_GAP_FL | D_DUP_FL)) {
 			f->n_dupack_fl++;
-			seg->caused_by = rec_data_overlap(f, !e, rev->rcv_nxt,
+			seg->caused_by = rec_data_overlap(t, f, !e, rev->rcv_nxt,
 							  rev->rcv_nxt + 0x7fffffffu);
 			rev->flags &= ~D_DUP_FL;
 		}
@@ -1340,7 +1648,7 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 	flow_place(t, f, now, true);
 
 	seg->_seq = v->seq;
-	seg->_end = v->seq + v->payload_len + !!(fl & (PKT_TCP_SYN | PKT_TCP_FIN));
+	seg->_end = end;
 	seg->_ack = v->ack;
 	seg->_flags = fl;
 	seg->_slot = idx;
@@ -1383,10 +1691,10 @@ void track_dropped(struct track *t, const struct track_seg *seg,
 	(void)now;
 	if (!f || other)
 		return;
-	for (int i = 0; i < NREC; i++)
-		if ((f->rflags[i] & R_USED) && f->rec[i].segno == seg->segno)
-			f->rflags[i] = 0;
-	rec_add(f, seg, false);
+	/* Held first and dropped now: the drop replaces the hold. */
+	if (f->fflags & F_REC)
+		rec_forget(t, f, seg->segno, false);
+	rec_add(t, f, seg, false);
 }
 
 void track_altered(struct track *t, const struct track_seg *seg, uint32_t what)
@@ -1396,19 +1704,20 @@ void track_altered(struct track *t, const struct track_seg *seg, uint32_t what)
 
 	if (!f || other || !(what & (TRACK_ALT_DELAYED | TRACK_ALT_REORDERED)))
 		return;
-	rec_add(f, seg, true);
+	rec_add(t, f, seg, true);
 }
 
 /* RFC 9293 3.10.7 and RFC 5961: does y accept the RST from x? */
 static bool rst_acceptable(const struct flow *f, int x, const struct pkt_view *v)
 {
 	const struct dir *d = &f->d[x], *r = &f->d[!x];
+	const struct dirx *rx = &f->x[!x];
 	uint32_t wnd;
 
 	switch (f->st[!x]) {
 	case TCPSTATE_SYN_SENT:
 		return (v->tcp_flags & PKT_TCP_ACK) && (r->flags & D_ISN) &&
-		       v->ack == r->isn + 1;
+		       v->ack == rx->isn + 1;
 	case TCPSTATE_LISTEN:
 	case TCPSTATE_CLOSED:
 		return false;
@@ -1431,6 +1740,8 @@ static void deliver(struct track *t, struct flow *f, const struct track_seg *seg
 {
 	int x = seg->endpoint, y = !x;
 	struct dir *d = &f->d[x], *r = &f->d[y];
+	struct dirx *dx = &f->x[x];
+	const struct dirx *rx = &f->x[y];
 	uint8_t fl = v->tcp_flags, ys = f->st[y];
 	uint32_t seq = v->seq, len = v->payload_len, end;
 
@@ -1461,7 +1772,7 @@ static void deliver(struct track *t, struct flow *f, const struct track_seg *seg
 			return;
 		}
 		if ((ys == TCPSTATE_SYN_SENT || ys == TCPSTATE_SYN_RECEIVED) &&
-		    (r->flags & D_ISN) && v->ack == r->isn + 1) {
+		    (r->flags & D_ISN) && v->ack == rx->isn + 1) {
 			set_state(t, f, y, TCPSTATE_ESTABLISHED, c);
 			d->rcv_nxt = seq + 1;
 			d->flags |= D_RCV;
@@ -1478,9 +1789,9 @@ static void deliver(struct track *t, struct flow *f, const struct track_seg *seg
 	/* The ACK field first (RFC 9293 3.10.7.4, fifth), then the text and FIN. */
 	if (fl & PKT_TCP_ACK) {
 		if (ys == TCPSTATE_SYN_RECEIVED && (r->flags & D_ISN) &&
-		    seq_gt(v->ack, r->isn))
+		    seq_gt(v->ack, rx->isn))
 			set_state(t, f, y, TCPSTATE_ESTABLISHED, c);
-		if ((r->flags & D_FIN) && seq_gt(v->ack, r->fin_seq)) {
+		if ((r->flags & D_FIN) && seq_gt(v->ack, rx->fin_seq)) {
 			if (f->st[y] == TCPSTATE_FIN_WAIT_1)
 				set_state(t, f, y, TCPSTATE_FIN_WAIT_2, c);
 			else if (f->st[y] == TCPSTATE_CLOSING)
@@ -1507,7 +1818,7 @@ static void deliver(struct track *t, struct flow *f, const struct track_seg *seg
 	if (len) {
 		if (seq_le(seq, d->rcv_nxt)) {
 			if (seq_gt(end, d->rcv_nxt)) {
-				rcv_advance(d, end);
+				rcv_advance(f, x, end);
 			} else if (!(seg->classes & (TRACK_C_RETRANSMISSION |
 						     TRACK_C_KEEPALIVE |
 						     TRACK_C_ZERO_WINDOW_PROBE))) {
@@ -1520,29 +1831,29 @@ static void deliver(struct track *t, struct flow *f, const struct track_seg *seg
 			 * before it was captured first: faultline dropped or
 			 * holds what is missing.
 			 */
-			uint32_t blame = rec_data_overlap(f, x, d->rcv_nxt, seq);
+			uint32_t blame = rec_data_overlap(t, f, x, d->rcv_nxt, seq);
 			bool ours = blame || !(seg->classes & TRACK_C_GAP);
 			/*
 			 * One event per gap opened: segments that continue the
 			 * block already held past the gap are in order for the
 			 * receiver, as a capture there would show them.
 			 */
-			bool opens = !(d->flags & D_OOO) || seq_gt(seq, d->ooo_hi) ||
-				     seq_lt(end, d->ooo_lo);
+			bool opens = !(d->flags & D_OOO) || seq_gt(seq, dx->ooo_hi) ||
+				     seq_lt(end, dx->ooo_lo);
 
 			if (!(d->flags & D_OOO)) {
-				d->ooo_lo = seq;
-				d->ooo_hi = end;
+				dx->ooo_lo = seq;
+				dx->ooo_hi = end;
 				d->flags |= D_OOO;
-			} else if (seq_le(seq, d->ooo_hi) && seq_ge(end, d->ooo_lo)) {
-				if (seq_lt(seq, d->ooo_lo))
-					d->ooo_lo = seq;
-				if (seq_gt(end, d->ooo_hi))
-					d->ooo_hi = end;
-			} else if (seq_lt(seq, d->ooo_lo)) {
+			} else if (seq_le(seq, dx->ooo_hi) && seq_ge(end, dx->ooo_lo)) {
+				if (seq_lt(seq, dx->ooo_lo))
+					dx->ooo_lo = seq;
+				if (seq_gt(end, dx->ooo_hi))
+					dx->ooo_hi = end;
+			} else if (seq_lt(seq, dx->ooo_lo)) {
 				/* Keep the block nearest RCV.NXT; ACKs resync the rest. */
-				d->ooo_lo = seq;
-				d->ooo_hi = end;
+				dx->ooo_lo = seq;
+				dx->ooo_hi = end;
 			}
 			if (ours && opens) {
 				f->n_ooo++;
@@ -1556,7 +1867,7 @@ static void deliver(struct track *t, struct flow *f, const struct track_seg *seg
 	if (fl & PKT_TCP_FIN)
 		d->flags |= D_FIN_DLV;
 	if ((d->flags & (D_FIN | D_FIN_DLV | D_FIN_RCVD)) == (D_FIN | D_FIN_DLV) &&
-	    d->rcv_nxt == d->fin_seq) {
+	    d->rcv_nxt == dx->fin_seq) {
 		d->rcv_nxt++;
 		d->flags |= D_FIN_RCVD;
 		fin_receipt(t, f, y, c);
@@ -1582,14 +1893,11 @@ void track_released(struct track *t, const struct track_seg *seg,
 	}
 	st0 = f->st[0];
 	st1 = f->st[1];
-	if (rec_any(f)) {
-		for (int i = 0; i < NREC; i++)
-			if ((f->rflags[i] & R_HOLD) && f->rec[i].segno == seg->segno)
-				f->rflags[i] = 0;
-	}
+	if (f->fflags & F_REC)
+		rec_forget(t, f, seg->segno, true);
 	deliver(t, f, seg, v, &c);
-	if (rec_any(f))
-		rec_repaired(f, seg->endpoint, v);
+	if (f->fflags & F_REC)
+		rec_repaired(t, f, seg->endpoint, v);
 	/* Activity was noted at capture; only a new state may move the flow. */
 	if (f->st[0] != st0 || f->st[1] != st1)
 		flow_place(t, f, now, false);

@@ -35,6 +35,13 @@ struct track_config {
 	uint64_t time_wait_ns;	/* 2*MSL; default 60 s. Closed flows linger as long. */
 	uint64_t idle_ns;	/* idle expiry (to within idle/64); default 300 s; 0 = never */
 	uint32_t max_flows;	/* table capacity; default 262144 */
+	/*
+	 * Records of faultline's drops and holds, which caused_by names: a
+	 * pool shared by all flows (default 65536, 20 bytes each; 0 = keep
+	 * none) and a cap per flow (default 64, 1 to 255). See track_dropped().
+	 */
+	uint32_t max_records;
+	uint32_t records_per_flow;
 };
 
 /* Fill c with the defaults above. */
@@ -42,14 +49,18 @@ void track_config_default(struct track_config *c);
 
 /*
  * Allocate a tracker with room for c->max_flows flows (c is copied). The
- * table is reserved up front; pages are touched as flows arrive. Returns
- * NULL with errno EINVAL (max_flows 0 or above 1 << 26) or ENOMEM.
+ * table and the record pool are reserved up front; pages are touched as
+ * flows arrive. Returns NULL with errno EINVAL (max_flows 0 or above
+ * 1 << 26, max_records above 1 << 26, records_per_flow 0 or above 255) or
+ * ENOMEM.
  */
 struct track *track_new(const struct track_config *c);
 /* Free the tracker. No events are emitted; NULL-safe. */
 void track_free(struct track *t);
 /* Bytes of one flow entry (at most 256), for sizing and benchmarks. */
 size_t track_entry_size(void);
+/* Bytes t reserved (entries, buckets, records), resident or not. */
+size_t track_reserved_bytes(const struct track *t);
 
 /*
  * Segment classes, a uint32_t mask in struct track_seg. The analysis ones
@@ -128,7 +139,24 @@ struct track_seg {
 int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now_ns,
 		  struct track_seg *seg);
 
-/* faultline dropped the segment: its receiver never sees it. */
+/*
+ * Optional: start loading what track_ingress() will read for v's flow. A
+ * caller with a burst of parsed packets can call it a few packets ahead of
+ * their track_ingress(), so that the cache miss of one flow's entry
+ * overlaps the work on the others. No effect on any result.
+ */
+void track_prefetch(const struct track *t, const struct pkt_view *v);
+
+/*
+ * faultline dropped the segment: its receiver never sees it. The drop is
+ * recorded (a data segment, SYN or FIN by its sequence range; a pure ACK by
+ * its ack) until the receiver has what it carried, so that the
+ * retransmission, out-of-order resend or dup ACK it provokes names it in
+ * caused_by. Records beyond the per-flow cap push out the flow's newest
+ * hold, else its oldest drop; with the pool used up, a drop takes one of
+ * the flow's holds or goes unrecorded. Both are counted (track_stats,
+ * summary records_lost).
+ */
 void track_dropped(struct track *t, const struct track_seg *seg,
 		   const struct pkt_view *v, uint64_t now_ns);
 
@@ -141,9 +169,13 @@ enum track_alter {
 /*
  * faultline holds or changes the segment ('what': enum track_alter bits).
  * Delayed/reordered segments are remembered until released, so what the
- * other side does meanwhile is blamed on them. Release each copy of a
- * duplicated segment with track_released(). A corruption the receiver
- * will discard (bad checksum) should be reported with track_dropped().
+ * other side does meanwhile is blamed on them. A hold is recorded only
+ * while its flow is below the per-flow cap and holds fill at most half the
+ * pool: 'delay' on every packet must not crowd out the drops, whose
+ * records are the only trace of them, while a hold ends by itself at its
+ * release. Release each copy of a duplicated segment with
+ * track_released(). A corruption the receiver will discard (bad checksum)
+ * should be reported with track_dropped().
  */
 void track_altered(struct track *t, const struct track_seg *seg, uint32_t what);
 
@@ -184,8 +216,15 @@ struct track_summary {
 	bool reuse;		/* started by a SYN on a used tuple */
 	uint32_t segments;
 	uint32_t retransmissions, retransmissions_faultline;
+	/*
+	 * _faultline: how many name a faultline drop or hold in caused_by.
+	 * Out-of-order counts both kinds: a resend tshark calls out-of-order
+	 * (within the initial RTT) of data faultline dropped, and a segment
+	 * faultline's holding made arrive out of order at the receiver.
+	 */
 	uint32_t out_of_order, out_of_order_faultline;
 	uint32_t dup_acks, dup_acks_faultline;
+	uint32_t records_lost;	/* its drops/holds the tracker could not remember */
 	struct {
 		uint16_t mss;	/* from its SYN; 0 = none seen */
 		int8_t wscale;	/* from its SYN; -1 = absent or not seen */
@@ -248,7 +287,15 @@ struct track_stats {
 	uint64_t expired_idle;
 	uint64_t reused;
 	uint64_t segments;
+	uint64_t records_in_use;	/* drops and holds remembered now */
+	uint64_t records_lost_pool;	/* not remembered: the pool was used up */
+	uint64_t records_lost_cap;	/* not remembered: the flow had records_per_flow */
 };
 void track_get_stats(const struct track *t, struct track_stats *st);
+/*
+ * Format st as one JSON object, like track_event_json(): the keys of the
+ * exit statistics' "tcp" object.
+ */
+int track_stats_json(const struct track_stats *st, char *buf, size_t size);
 
 #endif

@@ -152,10 +152,10 @@ static void put_summary(struct strbuf_fixed *o, const struct track_summary *s)
 	strbuf_fixed_printf(o, ",\"segments\":%u,\"retransmissions\":%u,"
 	       "\"retransmissions_faultline\":%u,\"out_of_order\":%u,"
 	       "\"out_of_order_faultline\":%u,\"dup_acks\":%u,"
-	       "\"dup_acks_faultline\":%u}",
+	       "\"dup_acks_faultline\":%u,\"records_lost\":%u}",
 	    s->segments, s->retransmissions, s->retransmissions_faultline,
 	    s->out_of_order, s->out_of_order_faultline, s->dup_acks,
-	    s->dup_acks_faultline);
+	    s->dup_acks_faultline, s->records_lost);
 }
 
 int track_summary_json(const struct track_summary *s, char *buf, size_t size)
@@ -165,6 +165,23 @@ int track_summary_json(const struct track_summary *s, char *buf, size_t size)
 	if (size)
 		buf[0] = '\0';
 	put_summary(&o, s);
+	return (int)o.len;
+}
+
+int track_stats_json(const struct track_stats *st, char *buf, size_t size)
+{
+	struct strbuf_fixed o = { .buf = buf, .size = size };
+
+	if (size)
+		buf[0] = '\0';
+	strbuf_fixed_printf(&o, "{\"connections\":%llu,\"active\":%llu,\"evicted\":%llu,"
+	    "\"expired_time_wait\":%llu,\"expired_idle\":%llu,\"segments\":%llu,"
+	    "\"records_in_use\":%llu,\"records_lost_pool\":%llu,\"records_lost_cap\":%llu}",
+	    (unsigned long long)st->flows_created, (unsigned long long)st->flows_active,
+	    (unsigned long long)st->evicted, (unsigned long long)st->expired_time_wait,
+	    (unsigned long long)st->expired_idle, (unsigned long long)st->segments,
+	    (unsigned long long)st->records_in_use, (unsigned long long)st->records_lost_pool,
+	    (unsigned long long)st->records_lost_cap);
 	return (int)o.len;
 }
 

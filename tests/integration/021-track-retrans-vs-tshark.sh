@@ -32,21 +32,33 @@
 # tshark classify every segment exactly as the tracker did: retransmission,
 # fast, spurious, out-of-order, dup-ack, segment by segment (at most 2
 # differ, for the microsecond rounding of the times). Seen: 0 differences.
-# Tolerance: max(2, 10 %) of tshark's count. Outgoing segments carry no
-# receive stamp: the tracker times them when it reads them, tcpdump after
-# the verdict, and a resend near the initial-RTT line can go either way.
-# Seen with stamps: tracker 91/86/82 retransmissions, tshark 91/83/84.
+# Tolerance: max(2, 10 %) of tshark's count; for retransmissions also at
+# least 5 % of all resends (retransmission + out-of-order). Outgoing
+# segments carry no receive stamp: the tracker times them when it reads
+# them, tcpdump after the verdict, so an outgoing dup ACK can fall on the
+# other side of a resend in the two views, and a resend near the
+# initial-RTT line can go either way. Seen with stamps: tracker 91/86/82
+# retransmissions, tshark 91/83/84; once 33 vs 37 on a run of mostly
+# out-of-order resends.
 # caused_by, both transfers: every nonzero caused_by names a segment
 # faultline dropped, earlier, from the right endpoint (for a retransmission
-# the sender's data or the peer's pure ACK, for a dup ACK the other side's
-# data). Paced: at least 80 % of the
-# dropped original data segments (not themselves retransmissions) are named
-# by a retransmission's caused_by. Not all: the tracker remembers the three
-# most recent faultline drops per connection, so when four or more are
-# outstanding the oldest one's retransmission gets caused_by 0; and a
-# dropped retransmission is never named (the next resend of those bytes is
-# blamed on the oldest drop of them). Seen: paced 87-100 %, bulk 4-24 %
-# (a bulk window has many drops outstanding at once).
+# or out-of-order resend the sender's data, overlapping its own bytes, or
+# the peer's pure ACK; for a dup ACK the other side's data). Coverage: at
+# least 95 % of the dropped original data segments (not themselves
+# resends), and of all dropped data segments, are named by the caused_by of
+# a later resend, retransmission or out-of-order: tshark calls a resend
+# out-of-order when it comes within the initial RTT, which in bulk is most
+# of them. A resend names the newest dropped copy of its bytes, so a
+# dropped resend is named by the next one. What cannot be named: a dropped
+# copy the receiver did not need (it had the bytes from another copy, so
+# nothing resends them; counted as "never resent"), the second of two drops
+# resent in one segment, and a drop the tracker did not record (more than
+# records_per_flow, 64, outstanding in the connection, or the record pool
+# used up: the summary's records_lost). Seen (over 20 runs): originals
+# 100 % in both; all data drops 100 %, once 99 % in bulk (one copy never
+# resent); records_lost 0. Before the records moved out of the 256-byte
+# entry (3 per connection) and out-of-order resends were blamed too, bulk
+# was 4-24 %. FL_021_DEBUG=1 lists the drops no resend named.
 . "$(dirname "$0")/lib.sh"
 make_pair
 
@@ -125,7 +137,7 @@ run bulk "$P"
 run paced $((P + 1000))
 
 python3 - "$T" "$P" "$OFFLOAD" <<'PY' || exit 1
-import json, struct, subprocess, sys
+import json, os, struct, subprocess, sys
 T, port0, offload = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 bad = []
 NAMES = ["retransmission", "fast-retransmission", "spurious-retransmission", "out-of-order", "dup-ack"]
@@ -223,7 +235,7 @@ def check(name, port):
     data_drops = {n for n, v in seg.items() if v["verdict"] == "drop" and v["len"] > 80}
     resent = {e["seg"] for e in either}
     originals = data_drops - resent
-    named = {e["caused_by"] for e in rtx if e["caused_by"]}
+    named = {e["caused_by"] for e in either if e["caused_by"]}
     blamed = [e for e in ing if e["caused_by"]]
     # A retransmission repairs its sender's dropped segment, or answers the
     # loss of the peer's ACK of it (a pure ACK: the server retransmits its
@@ -234,8 +246,27 @@ def check(name, port):
         if "dup-ack" in e["class"]:
             return not same
         return same or seg[e["caused_by"]]["len"] <= 80
-    wrong = [e for e in blamed if e["caused_by"] not in drops or e["caused_by"] >= e["seg"] or not right_side(e)]
+    # A resend names a copy of its own bytes (sequence space, SYN and FIN count one).
+    def span(seq, plen, flags):
+        return seq, (seq + plen + ("S" in flags) + ("F" in flags)) % 2**32
+    def overlap(a, b):
+        lt = lambda x, y: 0 < (y - x) % 2**32 < 2**31
+        return lt(a[0], b[1]) and lt(b[0], a[1])
+    def own_bytes(e):
+        if "dup-ack" in e["class"] or seg[e["caused_by"]]["flow"] != seg[e["seg"]]["flow"]:
+            return True
+        c = seg[e["caused_by"]]
+        return overlap(span(e["seq"], e["len"], e["flags"]), span(c["seq"], c["plen"], c["flags"]))
+    wrong = [e for e in blamed if e["caused_by"] not in drops or e["caused_by"] >= e["seg"]
+             or not right_side(e) or not own_bytes(e)]
+    # Drops of a copy the receiver no longer needed (it had the bytes from
+    # another copy): nothing resends them, so nothing can name them.
+    resends = [(e["seg"], span(e["seq"], e["len"], e["flags"])) for e in either if e["endpoint"] == 0]
+    unneeded = {n for n in data_drops
+                if not any(k > n and overlap(sp, span(seg[n]["seq"], seg[n]["plen"], seg[n]["flags"]))
+                           for k, sp in resends)}
     cover = len(originals & named) / max(1, len(originals))
+    cover_all = len(data_drops & named) / max(1, len(data_drops))
     tol = lambda n: max(2, n // 10)
     print("  %s (offloads %s, seed %s): %d segments; faultline dropped %d (%d data: %d originals, %d resends)"
           % (name, offload, d["seed"], len(verdicts), len(drops), len(data_drops), len(originals),
@@ -248,10 +279,14 @@ def check(name, port):
              sum("spurious-retransmission" in e["class"] for e in rtx),
              sum("out-of-order" in e["class"] for e in ing), len(either), len(dupack),
              c["retransmissions"], c["retransmissions_faultline"]), file=sys.stderr)
-    print("    caused_by: %d events blamed (%d retransmissions, %d dup-acks), %d of %d original drops named (%.0f %%)"
+    print("    caused_by: %d events blamed (%d retransmissions, %d out-of-order, %d dup-acks);"
+          " named by a resend: %d of %d original drops (%.0f %%), %d of %d data drops (%.0f %%;"
+          " %d never resent); records lost %d"
           % (len(blamed), sum("retransmission" in e["class"] for e in blamed),
+             sum("out-of-order" in e["class"] for e in blamed),
              sum("dup-ack" in e["class"] for e in blamed), len(originals & named), len(originals),
-             100 * cover), file=sys.stderr)
+             100 * cover, len(data_drops & named), len(data_drops), 100 * cover_all,
+             len(unneeded), c.get("records_lost", -1)), file=sys.stderr)
     print("    re-timed to faultline's clock: %d of %d segments classified differently by tshark%s"
           % (len(differ), len(verdicts), (" e.g. (seg, tshark, tracker) %s" % differ[:3]) if differ else ""),
           file=sys.stderr)
@@ -269,15 +304,25 @@ def check(name, port):
         bad.append("%s: retransmission or out-of-order: tracker %d, tshark %d" % (name, len(either), ts["either"]))
     if abs(len(dupack) - ts["dupack"]) > tol(ts["dupack"]):
         bad.append("%s: dup-acks: tracker %d, tshark %d" % (name, len(dupack), ts["dupack"]))
-    if abs(len(rtx) - ts["rtx"]) > tol(ts["rtx"]):
-        msg = "%s: retransmissions: tracker %d, tshark %d (tolerance %d)" % (name, len(rtx), ts["rtx"], tol(ts["rtx"]))
+    # A resend near the initial-RTT line moves between retransmission and
+    # out-of-order, so the split also gets 5 % of all resends.
+    tol_rtx = max(tol(ts["rtx"]), ts["either"] // 20)
+    if abs(len(rtx) - ts["rtx"]) > tol_rtx:
+        msg = "%s: retransmissions: tracker %d, tshark %d (tolerance %d)" % (name, len(rtx), ts["rtx"], tol_rtx)
         bad.append(msg)
     if wrong:
         bad.append("%s: %d events blame a segment faultline did not drop (or the wrong side's), e.g. %s"
                    % (name, len(wrong), json.dumps(wrong[0])))
-    if name == "paced" and cover < 0.8:
-        bad.append("%s: only %d of %d original data drops named by a retransmission's caused_by"
+    if os.environ.get("FL_021_DEBUG"):
+        for n in sorted(data_drops - named):
+            print("    unnamed: %s%s" % (json.dumps(seg[n]), " (never resent)" if n in unneeded else ""),
+                  file=sys.stderr)
+    if cover < 0.95:
+        bad.append("%s: only %d of %d original data drops named by a resend's caused_by"
                    % (name, len(originals & named), len(originals)))
+    if cover_all < 0.95:
+        bad.append("%s: only %d of %d data drops named by a resend's caused_by"
+                   % (name, len(data_drops & named), len(data_drops)))
 
 check("bulk", port0)
 check("paced", port0 + 1000)

@@ -285,10 +285,22 @@ Test(track, config_validation)
 	cr_assert_eq(c.time_wait_ns, 60 * SEC);
 	cr_assert_eq(c.idle_ns, 300 * SEC);
 	cr_assert_eq(c.max_flows, 262144);
+	cr_assert_eq(c.max_records, 65536);
+	cr_assert_eq(c.records_per_flow, 64);
 	c.max_flows = 0;
 	errno = 0;
 	cr_assert_null(track_new(&c));
 	cr_assert_eq(errno, EINVAL);
+	track_config_default(&c);
+	c.records_per_flow = 0;
+	errno = 0;
+	cr_assert_null(track_new(&c));
+	cr_assert_eq(errno, EINVAL);
+	c.records_per_flow = 256;
+	cr_assert_null(track_new(&c));
+	track_config_default(&c);
+	c.max_records = (1u << 26) + 1;
+	cr_assert_null(track_new(&c));
 	track_free(NULL);
 }
 
@@ -1397,5 +1409,386 @@ Test(track, duplicated_segment_blames_dup_ack_on_faultline)
 	a = tx(&x, B, A_, 0);
 	cr_assert(a.s.classes & TRACK_C_DUP_ACK);
 	cr_assert_eq(summary(&x).dup_acks_faultline, 1);
+	fx_fini(&x);
+}
+
+/* ---- records of faultline's drops and holds (caused_by) ---- */
+
+static struct track_stats stats(struct fx *x)
+{
+	struct track_stats st;
+
+	track_get_stats(x->t, &st);
+	return st;
+}
+
+static void fx_init_records(struct fx *x, uint32_t max_flows, uint32_t max_records,
+			    uint32_t per_flow)
+{
+	struct track_config c;
+
+	track_config_default(&c);
+	c.max_flows = max_flows;
+	c.max_records = max_records;
+	c.records_per_flow = per_flow;
+	fx_init_cfg(x, 4, &c);
+}
+
+/* A resend of p's bytes, after an RTO (a retransmission for tshark). */
+static struct p resend(struct fx *x, const struct p *p)
+{
+	return in_raw(x, A, A_, p->v.seq, x->nxt[B], p->v.payload_len, 502);
+}
+
+Test(track, many_outstanding_drops_each_named)
+{
+	struct fx x;
+	struct p d[100], re;
+	struct track_summary s;
+
+	fx_init(&x);
+	handshake(&x);
+	/* A bulk window: every other segment dropped, 50 outstanding at once. */
+	for (int i = 0; i < 100; i++) {
+		d[i] = in(&x, A, A_, 1000);
+		if (i % 2 == 0)
+			drop(&x, &d[i]);
+		else
+			out(&x, &d[i]);
+	}
+	cr_assert_eq(stats(&x).records_in_use, 50);
+	x.now += SEC;
+	for (int i = 0; i < 100; i += 2) {
+		re = resend(&x, &d[i]);
+		cr_assert(re.s.classes & TRACK_C_RETRANSMISSION, "classes %#x", re.s.classes);
+		cr_assert_eq(re.s.caused_by, d[i].s.segno, "resend of %d names %u", i, re.s.caused_by);
+		out(&x, &re);
+		/* The receiver ACKs all it has: up to the next hole. */
+		re = in_raw(&x, B, A_, x.nxt[B], d[i + 1].v.seq + 1000, 0, 502);
+		out(&x, &re);
+	}
+	s = summary(&x);
+	cr_assert_eq(s.retransmissions, 50);
+	cr_assert_eq(s.retransmissions_faultline, 50);
+	cr_assert_eq(s.records_lost, 0);
+	cr_assert_eq(stats(&x).records_lost_pool + stats(&x).records_lost_cap, 0);
+	/* Repaired records go back to the pool as the receiver gets the bytes. */
+	tx(&x, A, A_, 0);
+	cr_assert_eq(stats(&x).records_in_use, 0);
+	fx_fini(&x);
+}
+
+Test(track, out_of_order_resend_names_its_drop)
+{
+	struct fx x;
+	struct p d1, d2, re;
+	struct track_summary s;
+
+	fx_init(&x);
+	handshake(&x);
+	d1 = in(&x, A, A_, 1000);
+	drop(&x, &d1);
+	d2 = tx(&x, A, A_, 1000);
+	/* Within the initial RTT (200 us here) of d2: tshark says out-of-order. */
+	re = resend(&x, &d1);
+	cr_assert(re.s.classes & TRACK_C_OUT_OF_ORDER, "classes %#x", re.s.classes);
+	cr_assert_not(re.s.classes & TRACK_C_RETRANSMISSION);
+	cr_assert_eq(re.s.caused_by, d1.s.segno);
+	cr_assert_eq(find_class(&x, TRACK_C_OUT_OF_ORDER, false)->caused_by, d1.s.segno);
+	out(&x, &re);
+	s = summary(&x);
+	cr_assert_eq(s.out_of_order_faultline, s.out_of_order);
+	(void)d2;
+	fx_fini(&x);
+}
+
+Test(track, dropped_resend_is_named_by_the_next)
+{
+	struct fx x;
+	struct p d, r1, r2;
+
+	fx_init(&x);
+	handshake(&x);
+	d = in(&x, A, A_, 1000);
+	drop(&x, &d);
+	x.now += SEC;
+	r1 = resend(&x, &d);
+	cr_assert_eq(r1.s.caused_by, d.s.segno);
+	drop(&x, &r1);
+	x.now += 2 * SEC;
+	r2 = resend(&x, &d);
+	cr_assert(r2.s.classes & TRACK_C_RETRANSMISSION);
+	cr_assert_eq(r2.s.caused_by, r1.s.segno);
+	out(&x, &r2);
+	tx(&x, B, A_, 0);
+	tx(&x, A, A_, 0);
+	cr_assert_eq(stats(&x).records_in_use, 0);
+	fx_fini(&x);
+}
+
+Test(track, pool_exhaustion_is_counted)
+{
+	struct fx x;
+	struct p d[20], re;
+	struct track_stats st;
+
+	fx_init_records(&x, 16, 8, 64);
+	handshake(&x);
+	for (int i = 0; i < 20; i++) {
+		d[i] = in(&x, A, A_, 1000);
+		drop(&x, &d[i]);
+	}
+	st = stats(&x);
+	cr_assert_eq(st.records_in_use, 8);
+	cr_assert_eq(st.records_lost_pool, 12);
+	cr_assert_eq(st.records_lost_cap, 0);
+	cr_assert_eq(summary(&x).records_lost, 12);
+	x.now += SEC;
+	for (int i = 0; i < 20; i++) {
+		re = resend(&x, &d[i]);
+		cr_assert_eq(re.s.caused_by, i < 8 ? d[i].s.segno : 0, "resend %d", i);
+		out(&x, &re);
+	}
+	tx(&x, B, A_, 0);
+	tx(&x, A, A_, 0);
+	cr_assert_eq(stats(&x).records_in_use, 0);
+	/* The pool is whole again. */
+	for (int i = 0; i < 8; i++)
+		drop(&x, (struct p[]){ in(&x, A, A_, 100) });
+	cr_assert_eq(stats(&x).records_in_use, 8);
+	cr_assert_eq(stats(&x).records_lost_pool, 12);
+	fx_fini(&x);
+}
+
+Test(track, no_records_at_all)
+{
+	struct fx x;
+	struct p d, re;
+
+	fx_init_records(&x, 16, 0, 64);
+	handshake(&x);
+	d = in(&x, A, A_, 1000);
+	drop(&x, &d);
+	track_altered(x.t, &d.s, TRACK_ALT_DELAYED);
+	x.now += SEC;
+	re = resend(&x, &d);
+	cr_assert(re.s.classes & TRACK_C_RETRANSMISSION);
+	cr_assert_eq(re.s.caused_by, 0);
+	cr_assert_eq(stats(&x).records_lost_pool, 2);
+	fx_fini(&x);
+}
+
+Test(track, per_flow_cap_forgets_the_oldest_drop)
+{
+	struct fx x;
+	struct p d[6], re;
+
+	fx_init_records(&x, 16, 1024, 4);
+	handshake(&x);
+	for (int i = 0; i < 6; i++) {
+		d[i] = in(&x, A, A_, 1000);
+		drop(&x, &d[i]);
+	}
+	cr_assert_eq(stats(&x).records_in_use, 4);
+	cr_assert_eq(stats(&x).records_lost_cap, 2);
+	cr_assert_eq(summary(&x).records_lost, 2);
+	x.now += SEC;
+	for (int i = 0; i < 6; i++) {
+		re = resend(&x, &d[i]);
+		cr_assert_eq(re.s.caused_by, i < 2 ? 0 : d[i].s.segno, "resend %d", i);
+		out(&x, &re);
+	}
+	fx_fini(&x);
+}
+
+Test(track, holds_never_crowd_out_drops)
+{
+	struct fx x;
+	struct p h[5], d, re;
+	struct track_stats st;
+
+	fx_init_records(&x, 16, 1024, 4);
+	handshake(&x);
+	for (int i = 0; i < 5; i++) {
+		h[i] = in(&x, A, A_, 1000);
+		track_altered(x.t, &h[i].s, TRACK_ALT_DELAYED);
+	}
+	/* At the cap a new hold is not recorded: the oldest holds matter most. */
+	st = stats(&x);
+	cr_assert_eq(st.records_in_use, 4);
+	cr_assert_eq(st.records_lost_cap, 1);
+	/* A drop pushes out the newest hold. */
+	d = in(&x, A, A_, 1000);
+	drop(&x, &d);
+	st = stats(&x);
+	cr_assert_eq(st.records_in_use, 4);
+	cr_assert_eq(st.records_lost_cap, 2);
+	x.now += SEC;
+	re = resend(&x, &h[0]);
+	cr_assert_eq(re.s.caused_by, h[0].s.segno);
+	re = resend(&x, &h[3]);
+	cr_assert_eq(re.s.caused_by, 0);
+	re = resend(&x, &d);
+	cr_assert_eq(re.s.caused_by, d.s.segno);
+	/* Each release frees its hold. */
+	for (int i = 0; i < 5; i++)
+		out(&x, &h[i]);
+	cr_assert_eq(stats(&x).records_in_use, 1);
+	fx_fini(&x);
+}
+
+Test(track, delay_on_every_segment_leaves_drops_named)
+{
+	struct fx x;
+	struct p q[8], d, re;
+	int head = 0, n = 0, named = 0, drops = 0;
+
+	/* Holds may fill at most half the pool. */
+	fx_init_records(&x, 16, 16, 64);
+	handshake(&x);
+	for (int i = 0; i < 2000; i++) {
+		x.nev = 0;
+		d = in(&x, A, A_, 1000);
+		if (i % 50 == 49) {
+			/* A drop among the holds, resent at once after an RTO. */
+			drop(&x, &d);
+			drops++;
+			x.now += SEC;
+			re = resend(&x, &d);
+			named += re.s.caused_by == d.s.segno;
+			track_altered(x.t, &re.s, TRACK_ALT_DELAYED);
+			d = re;
+		} else {
+			track_altered(x.t, &d.s, TRACK_ALT_DELAYED);
+		}
+		/* Each segment is held while the next 8 pass through faultline. */
+		if (n == 8) {
+			out(&x, &q[head]);
+			head = (head + 1) % 8;
+			n--;
+		}
+		q[(head + n) % 8] = d;
+		n++;
+		cr_assert_leq(stats(&x).records_in_use, 16);
+	}
+	cr_assert_eq(named, drops);
+	cr_assert_gt(stats(&x).records_lost_pool, 0);
+	fx_fini(&x);
+}
+
+Test(track, flow_end_frees_its_records)
+{
+	struct fx x;
+	struct p d;
+
+	fx_init_records(&x, 2, 8, 64);
+	handshake(&x);
+	for (int i = 0; i < 5; i++) {
+		d = in(&x, A, A_, 1000);
+		drop(&x, &d);
+	}
+	d = in(&x, A, A_, 1000);
+	track_altered(x.t, &d.s, TRACK_ALT_DELAYED);
+	cr_assert_eq(stats(&x).records_in_use, 6);
+	/* Two new flows: the table holds two, so the first is evicted. */
+	for (int i = 1; i <= 2; i++) {
+		x.port[A] = (uint16_t)(40000 + i);
+		tx(&x, A, S_, 0);
+	}
+	cr_assert_eq(stats(&x).evicted, 1);
+	cr_assert_eq(stats(&x).records_in_use, 0);
+	/* The held segment of the evicted flow is released into nothing. */
+	x.port[A] = 40000;
+	out(&x, &d);
+	/* All 8 records are free again; a reused tuple frees them too. */
+	x.port[A] = 40001;
+	x.nxt[A] = x.isn[A] + 1;
+	for (int i = 0; i < 8; i++) {
+		d = in(&x, A, A_, 10);
+		drop(&x, &d);
+	}
+	cr_assert_eq(stats(&x).records_in_use, 8);
+	cr_assert_eq(stats(&x).records_lost_pool, 0);
+	x.isn[A] += 100000;
+	d = tx(&x, A, S_, 0);
+	cr_assert(d.s.classes & TRACK_C_REUSE, "classes %#x", d.s.classes);
+	cr_assert_eq(stats(&x).records_in_use, 0);
+	/* And idle expiry. */
+	d = in(&x, A, A_, 10);
+	drop(&x, &d);
+	cr_assert_eq(stats(&x).records_in_use, 1);
+	track_expire(x.t, x.now + 400 * SEC);
+	cr_assert_eq(nflows(&x), 0);
+	cr_assert_eq(stats(&x).records_in_use, 0);
+	fx_fini(&x);
+}
+
+Test(track, records_in_json)
+{
+	struct fx x;
+	struct p d;
+	struct track_summary s;
+	struct track_stats st;
+	char buf[TRACK_JSON_MAX];
+
+	fx_init_records(&x, 16, 1, 64);
+	handshake(&x);
+	for (int i = 0; i < 3; i++) {
+		d = in(&x, A, A_, 1000);
+		drop(&x, &d);
+	}
+	s = summary(&x);
+	track_summary_json(&s, buf, sizeof(buf));
+	cr_assert(strstr(buf, "\"dup_acks_faultline\":0,\"records_lost\":2}"), "%s", buf);
+	st = stats(&x);
+	cr_assert_lt(track_stats_json(&st, buf, sizeof(buf)), (int)sizeof(buf));
+	cr_assert(strstr(buf, "{\"connections\":1,\"active\":1,\"evicted\":0,"), "%s", buf);
+	cr_assert(strstr(buf, "\"records_in_use\":1,\"records_lost_pool\":2,"
+			      "\"records_lost_cap\":0}"), "%s", buf);
+	fx_fini(&x);
+}
+
+Test(track, buckets_grow_with_the_flows)
+{
+	struct fx x;
+	static uint64_t id[3000];
+	struct p p;
+
+	/* From 256 buckets up: every flow stays findable from both sides. */
+	fx_init_records(&x, 4096, 16, 4);
+	for (int i = 0; i < 3000; i++) {
+		x.nev = 0;
+		x.port[A] = (uint16_t)(1000 + i);
+		x.addr[A][3] = (uint8_t)(1 + i % 7);
+		p = tx(&x, A, S_, 0);
+		id[i] = p.s.flow;
+		cr_assert_eq(p.s.segno, 1);
+	}
+	for (int i = 2999; i >= 0; i--) {
+		x.nev = 0;
+		x.port[A] = (uint16_t)(1000 + i);
+		x.addr[A][3] = (uint8_t)(1 + i % 7);
+		p = in_raw(&x, B, S_ | A_, x.isn[B], x.isn[A] + 1, 0, 502);
+		cr_assert_eq(p.s.flow, id[i], "flow %d", i);
+		cr_assert_eq(p.s.segno, 2);
+		p = in_raw(&x, A, A_, x.isn[A] + 1, x.isn[B] + 1, 0, 502);
+		cr_assert_eq(p.s.flow, id[i], "flow %d", i);
+	}
+	cr_assert_eq(stats(&x).flows_active, 3000);
+	/* They go (idle), and come back as new flows. */
+	track_set_event_cb(x.t, NULL, NULL);
+	track_expire(x.t, x.now + 400 * SEC);
+	track_set_event_cb(x.t, on_event, &x);
+	cr_assert_eq(stats(&x).flows_active, 0);
+	x.now += 400 * SEC;
+	for (int i = 0; i < 3000; i++) {
+		x.nev = 0;
+		x.port[A] = (uint16_t)(1000 + i);
+		x.addr[A][3] = (uint8_t)(1 + i % 7);
+		p = tx(&x, A, S_, 0);
+		cr_assert_eq(p.s.segno, 1);
+		cr_assert_gt(p.s.flow, id[2999]);
+	}
+	cr_assert_eq(stats(&x).flows_active, 3000);
 	fx_fini(&x);
 }
