@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * track_bench: packets per second through pkt_parse() + track_ingress() +
- * track_released(), the per-packet work of the tracker, for 1, 10k and 1M
- * concurrent connections, and the memory each connection costs.
+ * track_released(), the per-packet work of the tracker, and through the
+ * whole decision path with rules that use the tracker (pipeline_packet(),
+ * "with match"), for 1, 10k and 1M concurrent connections, and the memory
+ * each connection costs.
  *
  * The packets are raw IPv4/TCP built up front, so parsing is measured too.
  * Each connection first does its handshake, then rounds of one data
@@ -24,6 +26,8 @@
 #include <unistd.h>
 
 #include "packet.h"
+#include "pipeline.h"
+#include "rule.h"
 #include "track.h"
 
 #define STRIDE 64		/* bytes per packet buffer */
@@ -237,6 +241,79 @@ static double run_batched(struct track *tr, const struct trace *t, size_t from, 
 	return (double)(to - from) / (now_s() - t0);
 }
 
+/*
+ * The whole decision path as the live proxy runs it, pipeline_packet():
+ * parse, flow identity, tracker, the rules (a filter and a tracker
+ * condition evaluated on every packet), release. faultline sits on the
+ * server: the client's segments come in, the server's go out. No rule
+ * fires on this traffic, so every packet is accepted at once.
+ */
+static const char *const match_rules[] = {
+	"tcp dst port 9 => drop",
+	"tcp => drop if state LAST_ACK",
+};
+
+static uint64_t accepted;
+
+static void count_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
+			  uint32_t len, const uint8_t *bytes, uint64_t now_ns)
+{
+	(void)data, (void)id, (void)held, (void)payload, (void)len, (void)bytes, (void)now_ns;
+	accepted += accept;
+}
+
+static void no_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies,
+			 uint64_t now_ns)
+{
+	(void)data, (void)bytes, (void)len, (void)copies, (void)now_ns;
+}
+
+static const struct pipeline_ops bench_ops = { .verdict = count_verdict, .duplicate = no_duplicate };
+
+static double run_pipeline(struct pipeline *pl, const struct trace *t, size_t from, size_t to)
+{
+	double t0 = now_s();
+
+	for (size_t i = from; i < to; i++) {
+		const uint8_t *p = t->buf + i * STRIDE;
+		struct pipeline_pkt pk = {
+			.id = (uint32_t)i,
+			.dir = p[20] == 0 && p[21] == 80 ? PKT_DIR_OUT : PKT_DIR_IN,
+			.data = p,
+			.len = t->len[i],
+			.orig_len = t->len[i],
+		};
+
+		pipeline_packet(pl, &pk, sim_now);
+		sim_now += 1000;
+	}
+	return (double)(to - from) / (now_s() - t0);
+}
+
+static struct pipeline *match_pipeline(uint32_t flows, struct rule_set **rs)
+{
+	struct pipeline_config pc = { .seed = 1 };
+	struct rule_error err;
+	struct pipeline *pl;
+
+	*rs = rule_set_new();
+	for (size_t i = 0; *rs && i < sizeof(match_rules) / sizeof(match_rules[0]); i++)
+		if (rule_set_add_line(*rs, match_rules[i], "bench", (int)i + 1, &err)) {
+			fprintf(stderr, "bench rule %zu: %s\n", i + 1, err.msg);
+			exit(1);
+		}
+	/* Room for every flow, in the flow table and the tracker alike. */
+	pc.max_flows = flows > 65536 ? 1u << 21 : 65536;
+	pc.max_conns = flows > 262144 ? 1u << 21 : 262144;
+	pc.start_ns = SIM_START;
+	pl = *rs ? pipeline_new(&pc, *rs, &bench_ops, NULL) : NULL;
+	if (!pl) {
+		perror("pipeline_new");
+		exit(1);
+	}
+	return pl;
+}
+
 static long rss_kib(void)
 {
 	long pages = 0, rss = 0;
@@ -280,7 +357,7 @@ static void bench(uint32_t flows, size_t packets, int reps)
 	uint32_t rounds = (uint32_t)(packets / 2 / flows);
 	size_t hs;
 	double pps[MAX_REPS], hs_pps[MAX_REPS], parse_pps[MAX_REPS], rss[MAX_REPS];
-	double bat_pps[MAX_REPS], reserved = 0, pmin, pmax;
+	double bat_pps[MAX_REPS], match_pps[MAX_REPS], reserved = 0, pmin, pmax;
 	uint64_t sum0 = 0;
 	bool differ = false;
 
@@ -335,6 +412,22 @@ static void bench(uint32_t flows, size_t packets, int reps)
 		bat_pps[r] = run_batched(tr, &t, hs, t.n, &sum);
 		differ |= sum != sum0;
 		track_free(tr);
+
+		/* The live decision path, rules included, on a fresh pipeline. */
+		{
+			struct rule_set *rs;
+			struct pipeline *pl = match_pipeline(flows, &rs);
+
+			sim_now = SIM_START;
+			accepted = 0;
+			run_pipeline(pl, &t, 0, hs);
+			match_pps[r] = run_pipeline(pl, &t, hs, t.n);
+			if (accepted != t.n)
+				printf("         unexpected: %llu of %zu packets accepted\n",
+				       (unsigned long long)accepted, t.n);
+			pipeline_free(pl);
+			rule_set_free(rs);
+		}
 	}
 	pmin = pmax = pps[0];
 	for (int r = 1; r < reps; r++) {
@@ -347,6 +440,8 @@ static void bench(uint32_t flows, size_t packets, int reps)
 	       median(parse_pps, reps) / 1e6, t.n - hs);
 	printf("         batched (parse and prefetch %d ahead) %6.2f Mpps\n", AHEAD,
 	       median(bat_pps, reps) / 1e6);
+	printf("         with match (pipeline_packet: parse, flow, track, %zu rules, verdict) %6.2f Mpps\n",
+	       sizeof(match_rules) / sizeof(match_rules[0]), median(match_pps, reps) / 1e6);
 	/* A rate over a handful of packets, or pages over one flow, says nothing. */
 	if (flows >= 1000)
 		printf("         handshakes %5.2f Mpps  memory per flow: %.1f B reserved at "
@@ -367,7 +462,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "repetitions: 1 to %d\n", MAX_REPS);
 		return 2;
 	}
-	printf("track_bench: pkt_parse + track_ingress + track_released, one core\n");
+	printf("track_bench: pkt_parse + track_ingress + track_released, one core; "
+	       "'with match' is faultline's whole per-packet decision path\n");
 	printf("flow entry %zu bytes; reserved at capacity: entries, buckets and the "
 	       "record pool, per flow of max_flows\n", track_entry_size());
 	if (only) {
