@@ -7,6 +7,7 @@
  * Header length fields are only believed when they shrink the packet.
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -542,34 +543,40 @@ void pkt_flow_key(const struct pkt_view *v, struct pkt_flow_key *key,
 		*swapped = swap;
 }
 
-#define FNV64_OFFSET	0xcbf29ce484222325ULL
-#define FNV64_PRIME	0x100000001b3ULL
-
-static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
+/* Little-endian 64-bit load: the hash (part of a packet's identity) is the same on every host. */
+static uint64_t get_le64(const uint8_t *p)
 {
-	while (n--) {
-		h ^= *p++;
-		h *= FNV64_PRIME;
-	}
-	return h;
+	uint64_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return le64toh(w);
+}
+
+static uint64_t mix64(uint64_t h, uint64_t w)
+{
+	h ^= w;
+	h *= 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 29);
 }
 
 uint64_t pkt_flow_hash(const struct pkt_flow_key *key)
 {
-	/* Field by field: struct padding must never reach the hash. */
-	uint8_t ports[4] = {
-		key->aport >> 8, key->aport & 0xff,
-		key->bport >> 8, key->bport & 0xff,
-	};
-	uint8_t tail[2] = { key->family, key->l4proto };
-	uint64_t h = FNV64_OFFSET;
+	/*
+	 * Word by word, field by field (struct padding must never reach the
+	 * hash): five multiplies instead of a byte-wise FNV's 38, which was
+	 * a sixth of the decision path's time at 10k flows (track_bench).
+	 */
+	uint64_t tail = (uint64_t)key->aport | (uint64_t)key->bport << 16 |
+			(uint64_t)key->family << 32 | (uint64_t)key->l4proto << 40;
+	uint64_t h = 0x243f6a8885a308d3ULL;
 
-	h = fnv1a(h, key->a, sizeof(key->a));
-	h = fnv1a(h, key->b, sizeof(key->b));
-	h = fnv1a(h, ports, sizeof(ports));
-	h = fnv1a(h, tail, sizeof(tail));
+	h = mix64(h, get_le64(key->a));
+	h = mix64(h, get_le64(key->a + 8));
+	h = mix64(h, get_le64(key->b));
+	h = mix64(h, get_le64(key->b + 8));
+	h = mix64(h, tail);
 
-	/* FNV's low bits mix poorly; splitmix64's finalizer fixes that. */
+	/* splitmix64's finalizer: every input bit reaches the low bits the tables use. */
 	h ^= h >> 30;
 	h *= 0xbf58476d1ce4e5b9ULL;
 	h ^= h >> 27;
