@@ -49,7 +49,7 @@ static void usage(FILE *f)
 		"      --forward          also divert routed packets (FORWARD)\n"
 		"      --max-held N       bound on held packets (default 50000)\n"
 		"      --queue-maxlen N   kernel queue length (default 65536)\n"
-		"      --max-flows N      flows remembered for seeded decisions (default 65536)\n"
+		"      --max-flows N      non-TCP flows remembered for seeded decisions (default 65536)\n"
 		"      --mark N           firewall mark of injected copies (default 0xfa17)\n"
 		"  -e, --events FILE      write JSON-lines events to FILE ('-' = stdout)\n"
 		"      --pcap FILE        write every packet as captured (interface 'in') and as\n"

@@ -195,7 +195,8 @@ struct flow {
 	uint32_t rhead;		/* newest record; 0 = none */
 	uint32_t n_rec_lost;	/* faultline actions it could not remember */
 	uint8_t nrec;		/* records on rhead's list */
-	uint8_t spare[31];
+	uint8_t spare[27];
+	uint32_t nsegs0;	/* of nsegs, those endpoint 0 sent (the ordinal's count) */
 	struct dirx x[2];
 };
 
@@ -460,10 +461,12 @@ static uint32_t lookup(const struct track *t, const struct pkt_view *v, int *e)
 		const struct flow *f = &t->pool[i];
 
 		/*
-		 * The directions (line 1) are read next; asking for them now
-		 * overlaps their miss with that of the key in line 0.
+		 * The directions (line 1) are read next, and nsegs0 (line 2)
+		 * for the packet's ordinal: asking for them now overlaps their
+		 * misses with that of the key in line 0.
 		 */
 		__builtin_prefetch(f->d);
+		__builtin_prefetch(&f->nsegs0);
 		if (f->family != v->family)
 			continue;
 		if (f->port[0] == v->sport && f->port[1] == v->dport &&
@@ -524,6 +527,7 @@ void track_prefetch(const struct track *t, const struct pkt_view *v)
 	if (i) {
 		__builtin_prefetch(&t->pool[i]);
 		__builtin_prefetch(t->pool[i].d);
+		__builtin_prefetch(&t->pool[i].nsegs0);
 	}
 }
 
@@ -1589,6 +1593,7 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 	seg->flow = f->id;
 	seg->segno = c.segno = ++f->nsegs;
 	seg->endpoint = (uint8_t)e;
+	seg->ordinal = e ? f->nsegs - f->nsegs0 : ++f->nsegs0;
 	seg->sender_state = f->st[e];
 	seg->receiver_state = f->st[!e];
 

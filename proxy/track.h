@@ -123,6 +123,7 @@ struct track_seg {
 	uint32_t segno;		/* 1-based, both directions together, capture order */
 	uint32_t classes;	/* enum track_class bits */
 	uint32_t caused_by;	/* segno of the faultline drop/hold it answers; 0 = none */
+	uint32_t ordinal;	/* 1-based count of the sender's segments in this connection */
 	uint8_t endpoint;	/* sender: 0 = client (first sender if picked up) */
 	uint8_t sender_state;	/* enum tcpstate before this segment: rule 'peer-state S' */
 	uint8_t receiver_state;	/* enum tcpstate before it arrives: rule 'state S' */
