@@ -96,7 +96,7 @@ static void on_track_event(void *data, const struct track_event *ev)
 		events_write_raw(&pl->ev, buf);
 }
 
-static void tcp_info_from(struct act_tcp_info *ti, const struct track_seg *seg)
+void pipeline_tcp_info(struct act_tcp_info *ti, const struct track_seg *seg)
 {
 	ti->sender_state = seg->sender_state;
 	ti->receiver_state = seg->receiver_state;
@@ -450,7 +450,7 @@ void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_
 	uint64_t seen = pk->seen_ns && pk->seen_ns <= now ? pk->seen_ns : now;
 
 	if (pl->track && v.has_l4 && v.l4proto == 6 && track_ingress(pl->track, &v, seen, &seg) == 0) {
-		tcp_info_from(&ti, &seg);
+		pipeline_tcp_info(&ti, &seg);
 		in.tcp = &ti;
 		segp = &seg;
 	}

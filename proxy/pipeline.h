@@ -14,8 +14,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "act.h"
 #include "packet.h"
 #include "rule.h"
+#include "track.h"
 
 struct pcapout;
 
@@ -73,6 +75,9 @@ void pipeline_free(struct pipeline *pl);
 
 /* Decide for one packet at time now. Its verdict may come now or later. */
 void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_t now_ns);
+
+/* What the rules' tracker conditions see of a tracked segment. */
+void pipeline_tcp_info(struct act_tcp_info *ti, const struct track_seg *seg);
 
 /* Earliest deadline of a held packet, or 0 when nothing is held. */
 uint64_t pipeline_next_deadline(const struct pipeline *pl);
