@@ -457,7 +457,7 @@ void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_
 	/*
 	 * A TCP segment's identity counts within its connection, which the
 	 * tracker has just looked up: a second table lookup keyed by the same
-	 * tuple cost as much as the tracker itself (track_bench, "with match").
+	 * tuple cost as much as the tracker itself (track_bench, whole path).
 	 */
 	if (segp)
 		flow_identify_counted(&v, seg.ordinal, &in.id);
@@ -648,7 +648,6 @@ char *pipeline_stats_json(const struct pipeline *pl)
 	if (pl->track) {
 		struct track_stats ts;
 		struct conn_list cl = { .b = &b, .first = true };
-
 		char tj[512];
 
 		track_get_stats(pl->track, &ts);

@@ -210,8 +210,10 @@ static void on_packet(void *data, struct capture_pkt *cp)
 		int64_t seen = (int64_t)cp->tstamp_ns - b->p->rt_offset;
 
 		/* Only a plausible arrival: not in the future, not long ago. */
-		if (seen > 0 && (uint64_t)seen <= now && now - (uint64_t)seen < 1000000000ull)
-			pk.seen_ns = (uint64_t)seen, b->p->stamps_used++;
+		if (seen > 0 && (uint64_t)seen <= now && now - (uint64_t)seen < 1000000000ull) {
+			pk.seen_ns = (uint64_t)seen;
+			b->p->stamps_used++;
+		}
 	}
 	pipeline_packet(b->p->pl, &pk, now);
 	/* A full accept list goes out before it overflows into single verdicts. */
@@ -232,6 +234,8 @@ static void *reader_main(void *arg)
 				pthread_mutex_lock(&p->lock);
 				p->read_errors++;
 				pthread_mutex_unlock(&p->lock);
+				/* Counted, not fatal; but a lasting error must not spin a CPU. */
+				usleep(1000);
 			}
 			continue;
 		}
