@@ -37,6 +37,30 @@ for t in tests/integration/[0-9]*.sh; do
 	fi
 done
 
+# The proxy runs a reader thread beside the libuv loop: ThreadSanitizer
+# watches the tests that drive both at once (timer releases, SIGUSR1
+# statistics and SIGTERM while the reader runs).
+if [ $# -eq 0 ]; then
+	echo "== integration tests touching both threads (ThreadSanitizer build)"
+	if cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFL_TESTS=OFF \
+		-DCMAKE_C_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null &&
+		cmake --build build-tsan -j"$(nproc)" >/dev/null; then
+		for t in 002 003 006 014; do
+			f=$(ls tests/integration/$t-*.sh)
+			start=$(date +%s)
+			if out=$(FL_BUILD=$PWD/build-tsan TSAN_OPTIONS=halt_on_error=1:exitcode=66 timeout 180 bash "$f" 2>&1); then
+				printf 'PASS %-40s %3ss\n' "tsan $(basename "$f")" $(($(date +%s) - start))
+			else
+				printf 'FAIL %-40s %3ss\n%s\n' "tsan $(basename "$f")" $(($(date +%s) - start)) "$out"
+				fails+=("tsan-$(basename "$f")")
+			fi
+		done
+	else
+		echo "FAIL: the ThreadSanitizer build did not build"
+		fails+=(tsan-build)
+	fi
+fi
+
 if [ $# -eq 0 ] && command -v clang >/dev/null; then
 	echo "== fuzzing smoke run (${FUZZ_SECONDS:-20} s per harness)"
 	scripts/fuzz.sh "${FUZZ_SECONDS:-20}" || fails+=(fuzz)
