@@ -13,9 +13,18 @@ struct slot {
 	uint64_t last_ns;
 };
 
+/*
+ * The table starts small and doubles while it fills, up to twice max: a
+ * packet's slot is then one of few pages, not anywhere in megabytes. After
+ * an idle spell every packet's first touch of the table is a cache and TLB
+ * miss, and in a VM the latter is a two-level page walk.
+ */
+#define INITIAL_SLOTS 64u
+
 struct flow_table {
 	struct slot *slots;
-	uint32_t mask;		/* slots - 1, a power of two >= 2 * max */
+	uint32_t mask;		/* slots - 1, a power of two */
+	uint32_t full;		/* the final size: a power of two >= 2 * max */
 	uint32_t max, count;
 	uint64_t evictions;
 };
@@ -32,6 +41,9 @@ struct flow_table *flow_table_new(uint32_t max)
 	/* Half-full at most keeps linear probes short. */
 	while (n < 2 * max)
 		n <<= 1;
+	t->full = n;
+	if (n > INITIAL_SLOTS)
+		n = INITIAL_SLOTS;
 	t->slots = calloc(n, sizeof(*t->slots));
 	if (!t->slots) {
 		free(t);
@@ -40,6 +52,28 @@ struct flow_table *flow_table_new(uint32_t max)
 	t->mask = n - 1;
 	t->max = max;
 	return t;
+}
+
+/* Double the table, keeping it at most half full; on ENOMEM it stays as it is. */
+static void grow(struct flow_table *t)
+{
+	uint32_t n = (t->mask + 1) * 2;
+	struct slot *old = t->slots, *s = calloc(n, sizeof(*s));
+
+	if (!s)
+		return;
+	for (uint32_t i = 0; i <= t->mask; i++) {
+		uint32_t j;
+
+		if (!old[i].hash)
+			continue;
+		for (j = (uint32_t)old[i].hash & (n - 1); s[j].hash; j = (j + 1) & (n - 1))
+			;
+		s[j] = old[i];
+	}
+	t->slots = s;
+	t->mask = n - 1;
+	free(old);
 }
 
 void flow_table_free(struct flow_table *t)
@@ -128,7 +162,13 @@ void flow_table_identify(struct flow_table *t, const struct pkt_view *v, uint64_
 			return;
 		}
 	}
-	if (t->count >= t->max) {
+	if (t->count + 1 > (t->mask + 1) / 2 && t->mask + 1 < t->full) {
+		grow(t);
+		for (i = (uint32_t)h & t->mask; t->slots[i].hash; i = (i + 1) & t->mask)
+			;
+	}
+	/* At the cap, or when growing failed and one free slot is all that is left. */
+	if (t->count >= t->max || t->count >= t->mask) {
 		evict_one(t, (uint32_t)h & t->mask);
 		/* The eviction may have shifted slots: find a free one again. */
 		for (i = (uint32_t)h & t->mask; t->slots[i].hash; i = (i + 1) & t->mask)

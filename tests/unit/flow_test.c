@@ -57,3 +57,22 @@ Test(flow, eviction_at_the_cap)
 	cr_assert_eq(id.ordinal, 2);
 	flow_table_free(t);
 }
+
+/* The table doubles while it fills; no flow loses its count on the way. */
+Test(flow, growth_keeps_every_flow)
+{
+	struct flow_table *t = flow_table_new(65536);
+	struct flow_id id;
+
+	for (uint32_t round = 1; round <= 3; round++)
+		for (uint32_t i = 0; i < 20000; i++) {
+			struct pkt_view v = udp(i, (uint16_t)(i * 7), 0x0a000001, 53);
+
+			flow_table_identify(t, &v, round, &id);
+			cr_assert_eq(id.ordinal, round, "flow %u round %u: ordinal %llu", i, round,
+				     (unsigned long long)id.ordinal);
+		}
+	cr_assert_eq(flow_table_count(t), 20000);
+	cr_assert_eq(flow_table_evictions(t), 0);
+	flow_table_free(t);
+}
