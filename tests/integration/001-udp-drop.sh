@@ -18,5 +18,12 @@ log "received $got of 2000, faultline matched $matched dropped $dropped"
 [ "$(json "$T/recv.json" 'd["duplicates"]')" -eq 0 ] || fail "duplicates seen"
 # A drop needs only headers: faultline copies 512 bytes of each packet, not 64 KiB.
 [ "$(json "$T/fl.out" 'd["copy_range"]')" -eq 512 ] || fail "copy range $(json "$T/fl.out" 'd["copy_range"]'), expected 512"
+# --full-copy asks for whole packets anyway; a filter reading past 512 bytes widens the copy.
+fl_start "$NS_B" --rule 'udp dst port 5000 => drop' --full-copy
+fl_stop
+[ "$(json "$T/fl.out" 'd["copy_range"]')" -eq 65535 ] || fail "--full-copy: copy range $(json "$T/fl.out" 'd["copy_range"]')"
+fl_start "$NS_B" --rule 'udp[600] == 1 => drop'
+fl_stop
+[ "$(json "$T/fl.out" 'd["copy_range"]')" -gt 600 ] || fail "udp[600]: copy range $(json "$T/fl.out" 'd["copy_range"]')"
 no_chain_left "$NS_B"
 echo ok
