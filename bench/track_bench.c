@@ -270,6 +270,12 @@ static void no_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_
 	(void)data, (void)bytes, (void)len, (void)copies, (void)now_ns;
 }
 
+/* faultline sits on the server (port 80): its segments go out, the client's come in. */
+static enum pkt_dir bench_dir(const uint8_t *p)
+{
+	return p[20] == 0 && p[21] == 80 ? PKT_DIR_OUT : PKT_DIR_IN;
+}
+
 static const struct pipeline_ops bench_ops = { .verdict = count_verdict, .duplicate = no_duplicate };
 
 static double run_pipeline(struct pipeline *pl, const struct trace *t, size_t from, size_t to)
@@ -280,7 +286,7 @@ static double run_pipeline(struct pipeline *pl, const struct trace *t, size_t fr
 		const uint8_t *p = t->buf + i * STRIDE;
 		struct pipeline_pkt pk = {
 			.id = (uint32_t)i,
-			.dir = p[20] == 0 && p[21] == 80 ? PKT_DIR_OUT : PKT_DIR_IN,
+			.dir = bench_dir(p),
 			.data = p,
 			.len = t->len[i],
 			.orig_len = t->len[i],
@@ -343,7 +349,7 @@ static double run_match(struct track *tr, struct act_ctx *ac, const struct trace
 		pipeline_tcp_info(&ti, &s);
 		in = (struct act_input){
 			.v = &v,
-			.dir = p[20] == 0 && p[21] == 80 ? PKT_DIR_OUT : PKT_DIR_IN,
+			.dir = bench_dir(p),
 			.now_ns = sim_now,
 			.tcp = &ti,
 		};

@@ -308,7 +308,7 @@ static bool apply_rule(struct act_ctx *c, unsigned ri, const struct rule *r,
 			fired(d, ri, a->type);
 			break;
 		case RULE_ACT_RATE:
-			if (!rate_admit(s, a, in->v->wire_len > in->v->len ? in->v->wire_len : in->v->len, in->now_ns, &wait)) {
+			if (!rate_admit(s, a, pkt_wire_len(in->v), in->now_ns, &wait)) {
 				d->drop = true;
 				s->cnt.rate_dropped++;
 				s->cnt.dropped++;

@@ -272,6 +272,22 @@ static int reserve(struct capture *c, size_t need)
 	return capture_flush(c);
 }
 
+/*
+ * Start a message of 'type' for our queue in the send buffer, with room
+ * for 'need' bytes (flushing first if they do not fit); tx_end() commits
+ * it. NULL with *err set when the flush failed.
+ */
+static struct nlmsghdr *tx_begin(struct capture *c, uint16_t type, size_t need, int *err)
+{
+	*err = reserve(c, need);
+	return *err ? NULL : nfq_nlmsg_put(c->tx + c->tx_len, type, c->queue);
+}
+
+static void tx_end(struct capture *c, const struct nlmsghdr *nlh)
+{
+	c->tx_len += MNL_ALIGN(nlh->nlmsg_len);
+}
+
 int capture_verdict(struct capture *c, uint32_t id, int verdict, const uint8_t *payload,
 		    uint32_t len)
 {
@@ -281,32 +297,30 @@ int capture_verdict(struct capture *c, uint32_t id, int verdict, const uint8_t *
 
 	if (need > TX_BUF_SIZE)
 		return -EMSGSIZE;
-	ret = reserve(c, need);
-	if (ret)
+	nlh = tx_begin(c, NFQNL_MSG_VERDICT, need, &ret);
+	if (!nlh)
 		return ret;
-	nlh = nfq_nlmsg_put(c->tx + c->tx_len, NFQNL_MSG_VERDICT, c->queue);
 	nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
 	if (payload)
 		nfq_nlmsg_verdict_put_pkt(nlh, payload, len);
-	c->tx_len += MNL_ALIGN(nlh->nlmsg_len);
+	tx_end(c, nlh);
 	c->st.verdicts++;
 	return 0;
 }
 
 int capture_set_copy_range(struct capture *c, uint32_t range)
 {
-	struct nlmsghdr *nlh;
-	int ret = reserve(c, 256);
-
-	if (ret)
-		return ret;
+	int ret;
 	/*
 	 * No ACK asked: the reader thread owns the receive side. An error
 	 * would come back as an NLMSG_ERROR among the packets.
 	 */
-	nlh = nfq_nlmsg_put(c->tx + c->tx_len, NFQNL_MSG_CONFIG, c->queue);
+	struct nlmsghdr *nlh = tx_begin(c, NFQNL_MSG_CONFIG, 256, &ret);
+
+	if (!nlh)
+		return ret;
 	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, range);
-	c->tx_len += MNL_ALIGN(nlh->nlmsg_len);
+	tx_end(c, nlh);
 	c->copy_range = range;
 	return capture_flush(c);
 }
@@ -318,14 +332,13 @@ uint32_t capture_copy_range(const struct capture *c)
 
 int capture_accept_upto(struct capture *c, uint32_t id)
 {
-	struct nlmsghdr *nlh;
-	int ret = reserve(c, 256);
+	int ret;
+	struct nlmsghdr *nlh = tx_begin(c, NFQNL_MSG_VERDICT_BATCH, 256, &ret);
 
-	if (ret)
+	if (!nlh)
 		return ret;
-	nlh = nfq_nlmsg_put(c->tx + c->tx_len, NFQNL_MSG_VERDICT_BATCH, c->queue);
 	nfq_nlmsg_verdict_put(nlh, (int)id, NF_ACCEPT);
-	c->tx_len += MNL_ALIGN(nlh->nlmsg_len);
+	tx_end(c, nlh);
 	c->st.batch_verdicts++;
 	return 0;
 }

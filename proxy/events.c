@@ -59,7 +59,7 @@ void events_verdict(struct events *e, uint64_t now_ns, const struct pkt_view *v,
 	fprintf(e->out, "{\"t\":%.6f,\"ev\":\"verdict\",\"flow\":\"%s\",\"flow_hash\":\"%016llx\","
 			"\"way\":%u,\"dir\":\"%s\",\"ord\":%llu,\"len\":%u,\"verdict\":\"%s\"",
 		rel(e, now_ns), flow, (unsigned long long)id->hash, id->way, events_dir_name(dir),
-		(unsigned long long)id->ordinal, v->wire_len > v->len ? v->wire_len : v->len,
+		(unsigned long long)id->ordinal, pkt_wire_len(v),
 		d->drop ? "drop" : d->reorder || d->delay_ns ? "hold" : "accept");
 	if (d->delay_ns)
 		fprintf(e->out, ",\"delay_us\":%.1f", (double)d->delay_ns / 1e3);

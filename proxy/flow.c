@@ -54,6 +54,16 @@ struct flow_table *flow_table_new(uint32_t max)
 	return t;
 }
 
+/* The first empty slot on h's linear probe (the table always has one). */
+static uint32_t free_slot(const struct slot *s, uint32_t mask, uint64_t h)
+{
+	uint32_t i;
+
+	for (i = (uint32_t)h & mask; s[i].hash; i = (i + 1) & mask)
+		;
+	return i;
+}
+
 /* Double the table, keeping it at most half full; on ENOMEM it stays as it is. */
 static void grow(struct flow_table *t)
 {
@@ -62,15 +72,9 @@ static void grow(struct flow_table *t)
 
 	if (!s)
 		return;
-	for (uint32_t i = 0; i <= t->mask; i++) {
-		uint32_t j;
-
-		if (!old[i].hash)
-			continue;
-		for (j = (uint32_t)old[i].hash & (n - 1); s[j].hash; j = (j + 1) & (n - 1))
-			;
-		s[j] = old[i];
-	}
+	for (uint32_t i = 0; i <= t->mask; i++)
+		if (old[i].hash)
+			s[free_slot(s, n - 1, old[i].hash)] = old[i];
 	t->slots = s;
 	t->mask = n - 1;
 	free(old);
@@ -164,15 +168,13 @@ void flow_table_identify(struct flow_table *t, const struct pkt_view *v, uint64_
 	}
 	if (t->count + 1 > (t->mask + 1) / 2 && t->mask + 1 < t->full) {
 		grow(t);
-		for (i = (uint32_t)h & t->mask; t->slots[i].hash; i = (i + 1) & t->mask)
-			;
+		i = free_slot(t->slots, t->mask, h);
 	}
 	/* At the cap, or when growing failed and one free slot is all that is left. */
 	if (t->count >= t->max || t->count >= t->mask) {
 		evict_one(t, (uint32_t)h & t->mask);
 		/* The eviction may have shifted slots: find a free one again. */
-		for (i = (uint32_t)h & t->mask; t->slots[i].hash; i = (i + 1) & t->mask)
-			;
+		i = free_slot(t->slots, t->mask, h);
 	}
 	struct slot *s = &t->slots[i];
 

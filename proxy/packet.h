@@ -85,6 +85,12 @@ int pkt_parse(struct pkt_view *v, const uint8_t *data, size_t len);
  */
 int pkt_parse_cut(struct pkt_view *v, const uint8_t *data, size_t caplen, size_t wirelen);
 
+/* The whole packet's length (a view built by hand may leave wire_len 0). */
+static inline uint32_t pkt_wire_len(const struct pkt_view *v)
+{
+	return v->wire_len > v->len ? v->wire_len : v->len;
+}
+
 /*
  * Recompute the IPv4 header checksum (if IPv4) and the TCP/UDP/ICMP/ICMPv6
  * checksum of a packet in place, over the whole buffer. The packet must have

@@ -28,6 +28,8 @@
 #define READ_BUDGET 256
 /* How long the reader sleeps in recvmmsg before it looks at the stop flag. */
 #define READER_TICK_MS 100
+/* The loop's handles: timer poll, three signals, housekeeping. */
+#define N_HANDLES 5
 
 /*
  * Two threads. The reader sleeps in recvmmsg on the queue socket and runs
@@ -66,7 +68,7 @@ struct proxy {
 	uint64_t stamps_used;	/* kernel timestamps plausible enough to use */
 
 	bool ipt_installed, stopping, loop_ready, lock_ready;
-	int open_handles;
+	int open_handles;	/* N_HANDLES once set up, down to 0 as they close */
 	proxy_report_cb report;
 	void *report_data;
 };
@@ -173,9 +175,6 @@ static void flush_accepts(struct proxy *p)
 	p->n_accepts = 0;
 }
 
-struct burst {
-	struct proxy *p;
-};
 
 /* CLOCK_REALTIME minus CLOCK_MONOTONIC, to bring kernel timestamps onto our clock. */
 static int64_t realtime_offset(void)
@@ -189,7 +188,7 @@ static int64_t realtime_offset(void)
 
 static void on_packet(void *data, struct capture_pkt *cp)
 {
-	struct burst *b = data;
+	struct proxy *p = data;
 	struct pipeline_pkt pk = {
 		.id = cp->id,
 		.dir = cp->dir,
@@ -207,24 +206,23 @@ static void on_packet(void *data, struct capture_pkt *cp)
 	uint64_t now = now_ns();
 
 	if (cp->tstamp_ns) {
-		int64_t seen = (int64_t)cp->tstamp_ns - b->p->rt_offset;
+		int64_t seen = (int64_t)cp->tstamp_ns - p->rt_offset;
 
 		/* Only a plausible arrival: not in the future, not long ago. */
 		if (seen > 0 && (uint64_t)seen <= now && now - (uint64_t)seen < 1000000000ull) {
 			pk.seen_ns = (uint64_t)seen;
-			b->p->stamps_used++;
+			p->stamps_used++;
 		}
 	}
-	pipeline_packet(b->p->pl, &pk, now);
+	pipeline_packet(p->pl, &pk, now);
 	/* A full accept list goes out before it overflows into single verdicts. */
-	if (b->p->n_accepts == READ_BUDGET)
-		flush_accepts(b->p);
+	if (p->n_accepts == READ_BUDGET)
+		flush_accepts(p);
 }
 
 static void *reader_main(void *arg)
 {
 	struct proxy *p = arg;
-	struct burst b = { .p = p };
 
 	while (!atomic_load_explicit(&p->reader_stop, memory_order_relaxed)) {
 		int n = capture_recv(p->cap, true), total;
@@ -240,12 +238,12 @@ static void *reader_main(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&p->lock);
-		total = capture_dispatch(p->cap, on_packet, &b);
+		total = capture_dispatch(p->cap, on_packet, p);
 		while (capture_more(p->cap, n) && total < READ_BUDGET) {
 			n = capture_recv(p->cap, false);
 			if (n <= 0)
 				break;
-			total += capture_dispatch(p->cap, on_packet, &b);
+			total += capture_dispatch(p->cap, on_packet, p);
 		}
 		flush_accepts(p);
 		capture_flush(p->cap);
@@ -486,7 +484,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	p->timer_poll.data = p;
 	p->sig_int.data = p->sig_term.data = p->sig_usr1.data = p;
 	p->housekeeping.data = p;
-	p->open_handles = 5;
+	p->open_handles = N_HANDLES;
 	return p;
 err:
 	proxy_free(p);
@@ -591,7 +589,7 @@ void proxy_free(struct proxy *p)
 	if (!p)
 		return;
 	stop_reader(p);
-	if (p->loop_ready && p->open_handles == 5 && !p->stopping) {
+	if (p->loop_ready && p->open_handles == N_HANDLES && !p->stopping) {
 		/* Built but never run: the handles were initialised, close them. */
 		close_handles(p);
 		uv_run(&p->loop, UV_RUN_DEFAULT);

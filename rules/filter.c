@@ -152,5 +152,5 @@ bool rule_filter_match(const struct rule *r, const struct pkt_view *v)
 {
 	if (!r->filter)
 		return true;
-	return rule__filter_run(r->filter, v->data, v->len, v->wire_len > v->len ? v->wire_len : v->len);
+	return rule__filter_run(r->filter, v->data, v->len, pkt_wire_len(v));
 }
