@@ -346,14 +346,12 @@ static double run_match(struct track *tr, struct act_ctx *ac, const struct trace
 			fprintf(stderr, "packet %zu does not parse or track\n", i);
 			exit(1);
 		}
-		pipeline_tcp_info(&ti, &s);
 		in = (struct act_input){
 			.v = &v,
 			.dir = bench_dir(p),
 			.now_ns = sim_now,
-			.tcp = &ti,
 		};
-		flow_identify_counted(&v, s.ordinal, &in.id);
+		pipeline_tcp_input(&in, &ti, &s);
 		act_decide(ac, &in, &d);
 		track_released(tr, &s, &v, sim_now);
 		x = x * 31 + s.classes + s.segno + d.drop;

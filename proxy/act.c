@@ -20,6 +20,8 @@ struct rule_state {
 
 struct act_ctx {
 	const struct rule_set *rs;
+	uint32_t gen;		/* rule sets seen: tells their memos apart */
+	struct rule_memo_plan plan[RULE_MEMO_NCLASS];
 	struct rng rng;
 	uint64_t since_ns;
 	struct rule_state *st;
@@ -58,6 +60,22 @@ static struct rule_state *states_new(const struct rule_set *rs, size_t *n_out)
 	return st;
 }
 
+/*
+ * Which filters of the rule set a connection's memo can answer for. Each
+ * rule set gets tags of its own, so a memo filled under the last one is
+ * never taken for this one's.
+ */
+static void plan_memos(struct act_ctx *c)
+{
+	c->gen++;
+	for (int cls = 0; cls < RULE_MEMO_NCLASS; cls++) {
+		rule_memo_plan(c->rs, cls, &c->plan[cls]);
+		c->plan[cls].tag = (c->gen << 4 | (uint32_t)cls << 2) & ~3u;
+		if (!c->plan[cls].tag)	/* gen wrapped: skip the tag of an empty memo */
+			c->plan[cls].tag = 1u << 4 | (uint32_t)cls << 2;
+	}
+}
+
 struct act_ctx *act_ctx_new(const struct rule_set *rs, uint64_t seed, uint64_t now_ns)
 {
 	struct act_ctx *c = calloc(1, sizeof(*c));
@@ -72,6 +90,7 @@ struct act_ctx *act_ctx_new(const struct rule_set *rs, uint64_t seed, uint64_t n
 		free(c);
 		return NULL;
 	}
+	plan_memos(c);
 	return c;
 }
 
@@ -95,6 +114,7 @@ int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns)
 	c->n = n;
 	c->rs = rs;
 	c->since_ns = now_ns;
+	plan_memos(c);
 	return 0;
 }
 
@@ -354,15 +374,49 @@ static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct rule *r
 	return true;
 }
 
+/*
+ * The filter results the connection's memo holds for this packet (bit i of
+ * *bits for each rule i in the returned mask), running libpcap on the
+ * remembered filters first when it holds none yet.
+ */
+static uint32_t memo_results(const struct act_ctx *c, const struct act_input *in, uint32_t *bits)
+{
+	const struct rule_memo_plan *plan;
+	int cls = rule_memo_class(in->v), got;
+
+	if (cls < 0 || !c->plan[cls].rules)
+		return 0;
+	plan = &c->plan[cls];
+	got = rule_memo_get(in->memo, plan, in->v, in->id.way, bits);
+	if (got < 0)
+		return 0;
+	if (!got) {
+		*bits = 0;
+		for (unsigned i = 0; i < RULE_MEMO_MAX_RULES; i++)
+			if (plan->rules >> i & 1 && rule_filter_match(rule_set_get(c->rs, i), in->v))
+				*bits |= 1u << i;
+		rule_memo_fill(in->memo, plan, in->v, in->id.way, *bits);
+	}
+	return plan->rules;
+}
+
 void act_decide(struct act_ctx *c, const struct act_input *in, struct act_decision *d)
 {
+	uint32_t known = 0, bits = 0;
+
 	memset(d, 0, sizeof(*d));
 	d->hold_rule = -1;
+	if (in->memo)
+		known = memo_results(c, in, &bits);
 	for (unsigned ri = 0; ri < c->n; ri++) {
 		const struct rule *r = rule_set_get(c->rs, ri);
 
-		if (!rule_filter_match(r, in->v))
+		if (ri < RULE_MEMO_MAX_RULES && known >> ri & 1) {
+			if (!(bits >> ri & 1))
+				continue;
+		} else if (!rule_filter_match(r, in->v)) {
 			continue;
+		}
 		if (!qualifiers_hold(c, ri, r, in))
 			continue;
 		c->st[ri].cnt.matched++;

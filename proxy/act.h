@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "flow.h"
+#include "memo.h"
 #include "packet.h"
 #include "rng.h"
 #include "rule.h"
@@ -34,6 +35,11 @@ struct act_input {
 	uint64_t now_ns;
 	struct flow_id id;
 	const struct act_tcp_info *tcp;	/* NULL: no tracker info, TCP conditions fail */
+	/*
+	 * The connection's filter memo (in the tracker's slot), or NULL:
+	 * filters then run on every packet. Same verdicts either way.
+	 */
+	struct rule_memo *memo;
 };
 
 #define ACT_MAX_FIRED 16

@@ -186,19 +186,6 @@ void flow_table_identify(struct flow_table *t, const struct pkt_view *v, uint64_
 	id->ordinal = ++s->ordinal[id->way];
 }
 
-void flow_identify_counted(const struct pkt_view *v, uint64_t ordinal, struct flow_id *id)
-{
-	struct pkt_flow_key key;
-	bool swapped;
-	uint64_t h;
-
-	pkt_flow_key(v, &key, &swapped);
-	h = pkt_flow_hash(&key);
-	id->hash = h ? h : 1;
-	id->way = swapped ? 1 : 0;
-	id->ordinal = ordinal;
-}
-
 uint64_t flow_table_evictions(const struct flow_table *t)
 {
 	return t->evictions;

@@ -33,12 +33,6 @@ void flow_table_free(struct flow_table *t);
 void flow_table_identify(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
 			 struct flow_id *id);
 
-/*
- * The identity of a packet whose flow is counted elsewhere (the TCP
- * tracker's connection): hash and way from v, the ordinal as given. No
- * table is touched.
- */
-void flow_identify_counted(const struct pkt_view *v, uint64_t ordinal, struct flow_id *id);
 
 uint64_t flow_table_evictions(const struct flow_table *t);
 uint32_t flow_table_count(const struct flow_table *t);

@@ -76,8 +76,12 @@ void pipeline_free(struct pipeline *pl);
 /* Decide for one packet at time now. Its verdict may come now or later. */
 void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_t now_ns);
 
-/* What the rules' tracker conditions see of a tracked segment. */
-void pipeline_tcp_info(struct act_tcp_info *ti, const struct track_seg *seg);
+/*
+ * What the rules see of a tracked segment: its tracker conditions (in ti,
+ * which in->tcp then points to), its identity, counted within its
+ * connection, and the connection's filter memo.
+ */
+void pipeline_tcp_input(struct act_input *in, struct act_tcp_info *ti, const struct track_seg *seg);
 
 /* Earliest deadline of a held packet, or 0 when nothing is held. */
 uint64_t pipeline_next_deadline(const struct pipeline *pl);

@@ -169,8 +169,9 @@ struct rec {
 /*
  * The first cache line holds what every packet reads (the key and the
  * bucket chain, states, id, activity time), the second the directions'
- * per-segment fields, the last two what rare paths need. A segment of an
- * established connection touches lines 0 and 1 only; a lookup that passes
+ * per-segment fields, the third the packet's identity, the caller's slot
+ * and the lists, the last what rare paths need. A segment of an
+ * established connection touches lines 0 to 2 only; a lookup that passes
  * another flow of its bucket touches only that flow's line 0.
  */
 struct flow {
@@ -186,24 +187,31 @@ struct flow {
 
 	struct dir d[2];
 
+	/* line 2: also read or written by every segment */
+	uint64_t ident;		/* pkt_flow_hash() of the tuple: the packets' seeded identity */
+	uint32_t nsegs0;	/* of nsegs, those endpoint 0 sent (the ordinal's count) */
+	uint8_t ways;		/* bit e: flow_id.way of endpoint e's segments */
+	uint8_t nrec;		/* records on rhead's list */
+	uint8_t pad[2];
+	uint8_t slot[TRACK_SLOT_BYTES];	/* the caller's (track_seg.slot) */
 	uint32_t lprev, lnext;
 	uint32_t irtt;		/* ticks; see F_SYN_T and F_IRTT */
 	uint16_t reached[2];
-	uint32_t n_retrans, n_retrans_fl;
-	uint32_t n_ooo, n_ooo_fl;
-	uint32_t n_dupack, n_dupack_fl;
 	uint32_t rhead;		/* newest record; 0 = none */
 	uint32_t n_rec_lost;	/* faultline actions it could not remember */
-	uint8_t nrec;		/* records on rhead's list */
-	uint8_t spare[27];
-	uint32_t nsegs0;	/* of nsegs, those endpoint 0 sent (the ordinal's count) */
+	uint32_t n_retrans, n_retrans_fl;
+
+	/* line 3: rare paths */
+	uint32_t n_ooo, n_ooo_fl;
+	uint32_t n_dupack, n_dupack_fl;
 	struct dirx x[2];
 };
 
 _Static_assert(sizeof(struct flow) <= 256, "a flow entry must fit in 256 bytes");
 _Static_assert(sizeof(struct flow) == 256, "entries start on a cache line");
 _Static_assert(offsetof(struct flow, d) == 64, "the hot fields fill cache line 0");
-_Static_assert(offsetof(struct flow, lprev) == 128, "the directions fill cache line 1");
+_Static_assert(offsetof(struct flow, ident) == 128, "the directions fill cache line 1");
+_Static_assert(offsetof(struct flow, n_ooo) == 192, "what every segment touches ends in line 2");
 
 struct list {
 	uint32_t head, tail;
@@ -461,12 +469,12 @@ static uint32_t lookup(const struct track *t, const struct pkt_view *v, int *e)
 		const struct flow *f = &t->pool[i];
 
 		/*
-		 * The directions (line 1) are read next, and nsegs0 (line 2)
-		 * for the packet's ordinal: asking for them now overlaps their
-		 * misses with that of the key in line 0.
+		 * The directions (line 1) are read next, and line 2 for the
+		 * packet's identity and the caller's slot: asking for them now
+		 * overlaps their misses with that of the key in line 0.
 		 */
 		__builtin_prefetch(f->d);
-		__builtin_prefetch(&f->nsegs0);
+		__builtin_prefetch(&f->ident);
 		if (f->family != v->family)
 			continue;
 		if (f->port[0] == v->sport && f->port[1] == v->dport &&
@@ -527,7 +535,7 @@ void track_prefetch(const struct track *t, const struct pkt_view *v)
 	if (i) {
 		__builtin_prefetch(&t->pool[i]);
 		__builtin_prefetch(t->pool[i].d);
-		__builtin_prefetch(&t->pool[i].nsegs0);
+		__builtin_prefetch(&t->pool[i].ident);
 	}
 }
 
@@ -1109,16 +1117,43 @@ static uint32_t flow_alloc(struct track *t, uint64_t now)
 	return flow_alloc(t, now);
 }
 
+/*
+ * The seeded identity of v's packets (struct flow_id: pkt_flow_hash() of
+ * the canonical tuple, and which way v goes), the same value
+ * flow_table_identify() gives: computed once per connection, not hashed
+ * again for every segment.
+ */
+static uint64_t flow_ident(const struct pkt_view *v, unsigned *way)
+{
+	struct pkt_flow_key key;
+	bool swapped;
+	uint64_t h;
+
+	pkt_flow_key(v, &key, &swapped);
+	h = pkt_flow_hash(&key);
+	*way = swapped;
+	return h ? h : 1;
+}
+
+static bool tuple_self(const struct pkt_view *v)
+{
+	return v->sport == v->dport && !memcmp(v->saddr, v->daddr, sizeof(v->saddr));
+}
+
 /* Copy the tuple so that endpoint 0 is the side 'zero_is_src' names. */
 static void flow_set_tuple(struct flow *f, const struct pkt_view *v, bool zero_is_src)
 {
 	int s = zero_is_src ? 0 : 1;
+	unsigned way;
 
 	f->family = v->family;
 	memcpy(f->addr[s], v->saddr, 16);
 	memcpy(f->addr[!s], v->daddr, 16);
 	f->port[s] = v->sport;
 	f->port[!s] = v->dport;
+	f->ident = flow_ident(v, &way);
+	/* Apart from a host talking to its own port, the two senders differ in way. */
+	f->ways = (uint8_t)(way << s | (way ^ !tuple_self(v)) << !s);
 }
 
 static void init_state(struct flow *f, int e, uint8_t s)
@@ -1594,6 +1629,9 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 	seg->segno = c.segno = ++f->nsegs;
 	seg->endpoint = (uint8_t)e;
 	seg->ordinal = e ? f->nsegs - f->nsegs0 : ++f->nsegs0;
+	seg->ident = f->ident;
+	seg->way = f->ways >> e & 1;
+	seg->slot = f->slot;
 	seg->sender_state = f->st[e];
 	seg->receiver_state = f->st[!e];
 

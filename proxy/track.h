@@ -118,12 +118,23 @@ const char *track_class_name(uint32_t single_bit);
  * packet and passes it back to track_dropped/altered/released. Fields with
  * a leading underscore are the tracker's.
  */
+#define TRACK_SLOT_BYTES 16
+
 struct track_seg {
 	uint64_t flow;		/* connection id, unique per incarnation; 0 = none */
 	uint32_t segno;		/* 1-based, both directions together, capture order */
 	uint32_t classes;	/* enum track_class bits */
 	uint32_t caused_by;	/* segno of the faultline drop/hold it answers; 0 = none */
 	uint32_t ordinal;	/* 1-based count of the sender's segments in this connection */
+	uint64_t ident;		/* flow_id.hash of the tuple (pkt_flow_hash, never 0) */
+	uint8_t way;		/* flow_id.way of this segment */
+	/*
+	 * TRACK_SLOT_BYTES of the connection's entry that are the caller's:
+	 * zeroed when a connection starts, else left alone. faultline's
+	 * rules keep their filter memo there (rule_memo). Valid until the
+	 * next call into the tracker.
+	 */
+	void *slot;
 	uint8_t endpoint;	/* sender: 0 = client (first sender if picked up) */
 	uint8_t sender_state;	/* enum tcpstate before this segment: rule 'peer-state S' */
 	uint8_t receiver_state;	/* enum tcpstate before it arrives: rule 'state S' */

@@ -80,6 +80,12 @@ bool rule__filter_run(const struct rule_filter *f, const uint8_t *data, uint32_t
 	return bpf_filter(f->prog.bf_insns, data, wirelen, caplen) != 0;
 }
 
+const struct bpf_insn *rule__filter_insns(const struct rule_filter *f, unsigned *len)
+{
+	*len = f->prog.bf_len;
+	return f->prog.bf_insns;
+}
+
 static uint32_t load_size(uint16_t code)
 {
 	switch (BPF_SIZE(code)) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct rule_filter;
+struct bpf_insn;
 
 /*
  * Compile expr (borrowed, non-empty) into a new filter stored in *out.
@@ -36,5 +37,8 @@ bool rule__filter_run(const struct rule_filter *f, const uint8_t *data, uint32_t
  * load's offset is not bounded (an index taken from packet data).
  */
 uint32_t rule__filter_reach(const struct rule_filter *f);
+
+/* The compiled program (borrowed): *len instructions. */
+const struct bpf_insn *rule__filter_insns(const struct rule_filter *f, unsigned *len);
 
 #endif

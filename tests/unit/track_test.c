@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "flow.h"
 #include "track.h"
 
 #define MS 1000000ull
@@ -259,6 +260,47 @@ static const struct evrec *find_class(const struct fx *x, uint32_t cls, bool egr
 Test(track, entry_fits_256_bytes)
 {
 	cr_assert_leq(track_entry_size(), 256);
+}
+
+/*
+ * A segment's identity (the seeded decisions' key) is the flow table's for
+ * the same packet, both ways, IPv4 and IPv6, also after the tuple is
+ * reused; the caller's slot is per connection and starts zeroed.
+ */
+static void identity_case(int family)
+{
+	struct flow_table *ft = flow_table_new(64);
+	struct fx x;
+	struct p p[4];
+
+	cr_assert(ft);
+	fx_init_cfg(&x, family, NULL);
+	p[0] = tx(&x, A, S_, 0);
+	p[1] = tx(&x, B, S_ | A_, 0);
+	p[2] = tx(&x, A, A_, 0);
+	p[3] = tx(&x, B, A_ | P_, 10);
+	for (int i = 0; i < 4; i++) {
+		struct flow_id id;
+
+		flow_table_identify(ft, &p[i].v, x.now, &id);
+		cr_assert_eq(p[i].s.ident, id.hash, "segment %d", i);
+		cr_assert_eq(p[i].s.way, id.way, "segment %d", i);
+		cr_assert_eq(p[i].s.ordinal, id.ordinal, "segment %d", i);
+	}
+	cr_assert_neq(p[0].s.way, p[1].s.way);
+	for (int i = 0; i < TRACK_SLOT_BYTES; i++)
+		cr_assert_eq(((uint8_t *)p[3].s.slot)[i], 0);
+	memset(p[3].s.slot, 0xab, TRACK_SLOT_BYTES);
+	p[0] = tx(&x, A, A_ | P_, 5);
+	cr_assert_eq(((uint8_t *)p[0].s.slot)[0], 0xab, "the slot stays the caller's");
+	flow_table_free(ft);
+	fx_fini(&x);
+}
+
+Test(track, identity_is_the_flow_tables_and_the_slot_is_kept)
+{
+	identity_case(4);
+	identity_case(6);
 }
 
 Test(track, rejects_non_tcp)

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memo: remembering a connection's filter results instead of running the
+ * BPF programs on every packet.
+ *
+ * Within one connection most of a packet's header is the same every time:
+ * version, protocol, addresses, ports. A filter that reads those, plus at
+ * most RULE_MEMO_KEY_BYTES bytes that can change (the fragment field
+ * "tcp port 80" tests, TCP flags), gives the same answer on every packet of
+ * the connection that carries the same values in those few bytes: the
+ * program is deterministic and its path depends only on what it reads.
+ *
+ * Which bytes a program reads is found once per rule set by abstract
+ * interpretation of its BPF code for each packet class below, where part
+ * of the header is fixed (IPv4 without options has 0x45 in byte 0 and its
+ * ports at 20), so branches for the other IP version or for options are
+ * pruned. A program that reads the packet length or an offset taken from
+ * variable data, or more changing bytes than the key holds, is not
+ * remembered: it runs on every packet, as before. libpcap's interpreter
+ * still computes every result; the memo only replays it.
+ */
+#ifndef FL_RULES_MEMO_H
+#define FL_RULES_MEMO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "packet.h"
+
+struct rule_set;
+struct rule_filter;
+
+/* Packets whose header layout is fixed enough to remember results for. */
+enum rule_memo_class {
+	RULE_MEMO_NONE = -1,
+	RULE_MEMO_TCP4,		/* IPv4 without options, TCP, not a later fragment */
+	RULE_MEMO_UDP4,
+	RULE_MEMO_TCP6,		/* IPv6 without extension headers, TCP */
+	RULE_MEMO_UDP6,
+	RULE_MEMO_NCLASS
+};
+
+#define RULE_MEMO_KEY_BYTES 4
+#define RULE_MEMO_MAX_RULES 16	/* rules past the 16th always run their filter */
+
+/*
+ * One connection's memo, for both its directions (the addresses and ports
+ * are the other way round): 16 bytes that live in the caller's
+ * per-connection entry (the tracker's slot), all zero when empty. Valid
+ * only for packets of that one connection.
+ */
+struct rule_memo {
+	uint32_t tag;		/* rule_memo_plan.tag | bit w: way w is filled; 0 = empty */
+	uint16_t bits[2];	/* per way, bit i: rule i's filter matched */
+	uint8_t key[2][RULE_MEMO_KEY_BYTES]; /* per way, the changing bytes it was filled for */
+};
+
+/* What one rule set's filters read in one class. */
+struct rule_memo_plan {
+	uint32_t tag;		/* set by the caller: tells rule sets apart; nonzero, low 2 bits 0 */
+	uint16_t rules;		/* bit i: rule i's filter result is remembered */
+	uint32_t need;		/* bytes of packet those filters can read */
+	uint8_t nkey;
+	uint16_t key[RULE_MEMO_KEY_BYTES]; /* offsets of the bytes that can change */
+};
+
+/* The class of a parsed packet, or RULE_MEMO_NONE. */
+int rule_memo_class(const struct pkt_view *v);
+
+/*
+ * Which of rs's filters can be remembered in class cls, and by which
+ * bytes. plan->tag is left for the caller (act gives each rule set a new
+ * one, with the class in it).
+ */
+void rule_memo_plan(const struct rule_set *rs, int cls, struct rule_memo_plan *plan);
+
+/*
+ * One filter in class cls: true if its result is decided by the class's
+ * fixed bytes, the connection's and at most RULE_MEMO_KEY_BYTES changing
+ * ones, which go to key[] (sorted, *nkey of them); *need is the bytes it
+ * can read. For the plan, and for tests.
+ */
+bool rule_memo_filter(const struct rule_filter *f, int cls, uint16_t *key, uint8_t *nkey,
+		      uint32_t *need);
+
+/*
+ * The memo for packet v (parsed, of the plan's class, going way 0 or 1 of
+ * the connection m belongs to: flow_id.way): returns 1 and sets *bits to
+ * the remembered results of plan->rules; 0 when m holds nothing for these
+ * key bytes, this way and this plan (the caller runs the filters and calls
+ * rule_memo_fill()); -1 when v is too short a copy for the plan's filters
+ * (run them, remember nothing).
+ */
+int rule_memo_get(const struct rule_memo *m, const struct rule_memo_plan *plan,
+		  const struct pkt_view *v, unsigned way, uint32_t *bits);
+void rule_memo_fill(struct rule_memo *m, const struct rule_memo_plan *plan,
+		    const struct pkt_view *v, unsigned way, uint32_t bits);
+
+#endif

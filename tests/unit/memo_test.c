@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The filter memo: which bytes it finds a filter reads, and, above all,
+ * that a remembered result is always the one libpcap gives on the packet
+ * itself, whatever changes from packet to packet within a connection.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "act.h"
+#include "memo.h"
+#include "rule.h"
+
+static struct rule_set *rules(const char *const *filters, int n)
+{
+	struct rule_set *rs = rule_set_new();
+	struct rule_error e;
+	char line[256];
+
+	cr_assert(rs);
+	for (int i = 0; i < n; i++) {
+		snprintf(line, sizeof(line), "%s => drop", filters[i]);
+		cr_assert_eq(rule_set_add_line(rs, line, "t", i + 1, &e), 0, "%s: %s", line, e.msg);
+	}
+	return rs;
+}
+
+/* One filter's analysis in class cls; returns whether it is remembered. */
+static bool analyse(const char *filter, int cls, uint16_t *key, uint8_t *nkey, uint32_t *need)
+{
+	struct rule_set *rs = rules(&filter, 1);
+	bool ok = rule_memo_filter(rule_set_get(rs, 0)->filter, cls, key, nkey, need);
+
+	rule_set_free(rs);
+	return ok;
+}
+
+Test(memo, port_filter_reads_the_fragment_field_on_ipv4_only)
+{
+	uint16_t key[RULE_MEMO_KEY_BYTES];
+	uint32_t need;
+	uint8_t n;
+
+	cr_assert(analyse("tcp dst port 9", RULE_MEMO_TCP4, key, &n, &need));
+	/* The IPv6 half of the program is never reached for IPv4: no byte 40 here. */
+	cr_assert_eq(n, 2);
+	cr_assert_eq(key[0], 6);
+	cr_assert_eq(key[1], 7);
+	cr_assert_eq(need, 24);
+
+	/* IPv6: the version byte (its low nibble is traffic class) and the port at 42. */
+	cr_assert(analyse("tcp dst port 9", RULE_MEMO_TCP6, key, &n, &need));
+	cr_assert_eq(n, 1);
+	cr_assert_eq(key[0], 0);
+	cr_assert_eq(need, 44);
+}
+
+Test(memo, protocol_filter_is_decided_by_the_class)
+{
+	uint16_t key[RULE_MEMO_KEY_BYTES];
+	uint32_t need;
+	uint8_t n;
+
+	cr_assert(analyse("tcp", RULE_MEMO_TCP4, key, &n, &need));
+	cr_assert_eq(n, 0);
+	cr_assert(analyse("udp", RULE_MEMO_TCP4, key, &n, &need));
+	cr_assert_eq(n, 0);
+	cr_assert(analyse("host 10.0.0.1", RULE_MEMO_UDP4, key, &n, &need));
+	cr_assert_eq(n, 0);
+}
+
+Test(memo, tcp_flags_are_a_changing_byte)
+{
+	uint16_t key[RULE_MEMO_KEY_BYTES];
+	uint32_t need;
+	uint8_t n;
+
+	cr_assert(analyse("tcp[tcpflags] & tcp-syn != 0", RULE_MEMO_TCP4, key, &n, &need));
+	cr_assert_eq(n, 3);
+	cr_assert_eq(key[2], 33);
+	cr_assert_eq(need, 34);
+}
+
+Test(memo, what_cannot_be_remembered)
+{
+	uint16_t key[RULE_MEMO_KEY_BYTES];
+	uint32_t need;
+	uint8_t n;
+
+	/* The length changes from packet to packet. */
+	cr_assert_not(analyse("greater 100", RULE_MEMO_TCP4, key, &n, &need));
+	cr_assert_not(analyse("ip[2:2] > 100", RULE_MEMO_TCP4, key, &n, &need) && n == 0);
+	/* More changing bytes than a key holds. */
+	cr_assert_not(analyse("ip[1] = 1 and ip[2] = 1 and ip[3] = 1 and ip[4] = 1 and ip[5] = 1",
+			      RULE_MEMO_UDP4, key, &n, &need));
+	/* An offset taken from the TCP header length: a payload byte that moves. */
+	cr_assert_not(analyse("tcp[((tcp[12] & 0xf0) >> 2)] = 0x47", RULE_MEMO_TCP4, key, &n, &need));
+}
+
+Test(memo, plan_keeps_what_fits)
+{
+	const char *f[] = {
+		"tcp dst port 9",			/* key 6, 7 */
+		"greater 100",				/* never */
+		"tcp[tcpflags] & tcp-syn != 0",		/* adds 33 */
+		"ip[1] = 0 and ip[8] = 64",		/* would add 1 and 8: one too many */
+		"tcp",					/* nothing to add */
+	};
+	struct rule_set *rs = rules(f, 5);
+	struct rule_memo_plan p;
+
+	rule_memo_plan(rs, RULE_MEMO_TCP4, &p);
+	cr_assert_eq(p.rules, 1u << 0 | 1u << 2 | 1u << 4);
+	cr_assert_eq(p.nkey, 3);
+	cr_assert_eq(p.need, 34);
+	rule_set_free(rs);
+}
+
+Test(memo, rules_past_the_sixteenth_always_run)
+{
+	const char *f[20];
+	struct rule_set *rs;
+	struct rule_memo_plan p;
+
+	for (int i = 0; i < 20; i++)
+		f[i] = "tcp";
+	rs = rules(f, 20);
+	rule_memo_plan(rs, RULE_MEMO_TCP4, &p);
+	cr_assert_eq(p.rules, 0xffff);
+	rule_set_free(rs);
+}
+
+/* ---- remembered results against libpcap's, packet by packet ---- */
+
+static uint64_t rs_state = 0x2545f4914f6cdd1dull;
+
+static uint32_t rnd(void)
+{
+	rs_state ^= rs_state << 13;
+	rs_state ^= rs_state >> 7;
+	rs_state ^= rs_state << 17;
+	return (uint32_t)(rs_state >> 11);
+}
+
+/*
+ * A packet of one connection (10.0.0.1:1000 <-> 10.0.0.2:9, or the same
+ * in IPv6), way 0 or 1, with everything that may change drawn at random:
+ * TOS/traffic class, flow label, IDs, DF/MF, TTL, checksums, sequence
+ * numbers, flags, window, options, payload. Fields are drawn from a few
+ * values each so that both hits and fresh fills happen often.
+ */
+static size_t conn_packet(uint8_t *b, bool v6, bool tcp, int way)
+{
+	size_t l3 = v6 ? 40 : 20, l4 = tcp ? 20 : 8, pay = rnd() % 3 * 8;
+	size_t len = l3 + l4 + pay;
+	uint8_t a0[16] = { 0 }, a1[16] = { 0 };
+	uint8_t *p = b + l3;
+	uint16_t p0 = 1000, p1 = 9;
+
+	memset(b, 0, 128);
+	if (v6) {
+		a0[0] = a1[0] = 0xfd;
+		a0[15] = 1;
+		a1[15] = 2;
+		b[0] = (uint8_t)(0x60 | (rnd() % 8 == 0));
+		b[1] = (uint8_t)(rnd() % 8 ? 0 : 0x10);
+		b[4] = (uint8_t)((len - 40) >> 8);
+		b[5] = (uint8_t)(len - 40);
+		b[6] = tcp ? 6 : 17;
+		b[7] = (uint8_t)(rnd() % 8 ? 64 : 63);
+		memcpy(b + 8, way ? a1 : a0, 16);
+		memcpy(b + 24, way ? a0 : a1, 16);
+	} else {
+		b[0] = 0x45;
+		b[1] = (uint8_t)(rnd() % 8 ? 0 : rnd() % 4);
+		b[2] = (uint8_t)(len >> 8);
+		b[3] = (uint8_t)len;
+		b[4] = (uint8_t)rnd();
+		b[6] = (uint8_t)(rnd() % 8 ? 0x40 : rnd() % 2 ? 0x20 : 0);
+		b[8] = (uint8_t)(rnd() % 8 ? 64 : 63);
+		b[9] = tcp ? 6 : 17;
+		b[10] = (uint8_t)rnd();
+		b[12] = 10, b[15] = (uint8_t)(way ? 2 : 1);
+		b[16] = 10, b[19] = (uint8_t)(way ? 1 : 2);
+	}
+	p[0] = (uint8_t)((way ? p1 : p0) >> 8), p[1] = (uint8_t)(way ? p1 : p0);
+	p[2] = (uint8_t)((way ? p0 : p1) >> 8), p[3] = (uint8_t)(way ? p0 : p1);
+	if (tcp) {
+		p[4 + rnd() % 8] = (uint8_t)rnd();
+		p[12] = 0x50;
+		p[13] = (uint8_t)(rnd() % 4 ? 0x10 : 1u << (rnd() % 5));
+		p[14] = (uint8_t)(rnd() % 8 == 0);
+	} else {
+		p[4] = (uint8_t)((8 + pay) >> 8);
+		p[5] = (uint8_t)(8 + pay);
+	}
+	for (size_t i = 0; i < pay; i++)
+		p[l4 + i] = (uint8_t)(rnd() % 2 ? 'G' : 'P');
+	return len;
+}
+
+static void check_against_libpcap(bool v6, bool tcp)
+{
+	const char *f[] = {
+		"tcp dst port 9",
+		"udp port 9",
+		"tcp",
+		"tcp[tcpflags] & (tcp-syn|tcp-fin) != 0",
+		"ip[1] & 3 = 3",
+		"ip6[1] & 0xf0 != 0",
+		"ip[6] & 0x20 != 0",
+		"ip6 and ip6[7] = 64",
+		"host 10.0.0.1 and src port 1000",
+		"dst host fd00::2",
+		"tcp[14] = 1",
+		"ip[8] = 63",
+		"src port 9 or dst port 1000",
+		"udp[8] = 0x47",
+		"not icmp",
+		"tcp and tcp[20] = 0x47",
+	};
+	int n = (int)(sizeof(f) / sizeof(f[0]));
+	struct rule_set *rs = rules(f, n);
+	int cls = v6 ? (tcp ? RULE_MEMO_TCP6 : RULE_MEMO_UDP6) : (tcp ? RULE_MEMO_TCP4 : RULE_MEMO_UDP4);
+	struct rule_memo memo = { 0 };
+	struct rule_memo_plan plan;
+	unsigned hits = 0, fills = 0, shorts = 0;
+	uint8_t b[128];
+
+	rule_memo_plan(rs, cls, &plan);
+	plan.tag = 4;
+	cr_assert_neq(plan.rules, 0);
+	for (int i = 0; i < 20000; i++) {
+		int way = (int)(rnd() % 2);
+		size_t len = conn_packet(b, v6, tcp, way);
+		struct pkt_view v;
+		uint32_t direct = 0, got;
+		int r;
+
+		cr_assert_eq(pkt_parse(&v, b, len), 0);
+		cr_assert_eq(rule_memo_class(&v), cls);
+		for (int k = 0; k < n; k++)
+			if (rule_filter_match(rule_set_get(rs, (size_t)k), &v))
+				direct |= 1u << k;
+		r = rule_memo_get(&memo, &plan, &v, (unsigned)way, &got);
+		if (r > 0) {
+			hits++;
+			cr_assert_eq(got & plan.rules, direct & plan.rules,
+				     "packet %d way %d: remembered %#x, libpcap %#x (rules %#x)", i, way,
+				     got, direct, plan.rules);
+		} else if (r == 0) {
+			fills++;
+			rule_memo_fill(&memo, &plan, &v, (unsigned)way, direct & plan.rules);
+		} else {
+			shorts++;
+		}
+	}
+	cr_log_info("class %d: rules %#x, %u key bytes: %u hits, %u fills", cls, plan.rules,
+		    plan.nkey, hits, fills);
+	/* Both paths were taken many times, so the comparison above means something. */
+	cr_assert_gt(hits, 1000, "hits %u fills %u short %u", hits, fills, shorts);
+	cr_assert_gt(fills, 50, "hits %u fills %u short %u", hits, fills, shorts);
+	rule_set_free(rs);
+}
+
+Test(memo, matches_libpcap_tcp4) { check_against_libpcap(false, true); }
+Test(memo, matches_libpcap_udp4) { check_against_libpcap(false, false); }
+Test(memo, matches_libpcap_tcp6) { check_against_libpcap(true, true); }
+Test(memo, matches_libpcap_udp6) { check_against_libpcap(true, false); }
+
+static void one_packet(uint8_t *b, struct pkt_view *v, int way)
+{
+	size_t len;
+
+	do
+		len = conn_packet(b, false, true, way);
+	while (len != 40);
+	cr_assert_eq(pkt_parse(v, b, len), 0);
+}
+
+Test(memo, ways_rule_sets_and_short_copies_are_kept_apart)
+{
+	const char *f[] = { "tcp dst port 9" };
+	struct rule_set *rs = rules(f, 1);
+	struct rule_memo_plan plan, other;
+	struct rule_memo memo = { 0 };
+	struct pkt_view v0, v1;
+	uint8_t b0[128], b1[128];
+	uint32_t bits;
+
+	rule_memo_plan(rs, RULE_MEMO_TCP4, &plan);
+	plan.tag = 4;
+	other = plan;
+	other.tag = 8;
+	one_packet(b0, &v0, 0);
+	one_packet(b1, &v1, 1);
+	b1[6] = b0[6];	/* the same key bytes both ways */
+	b1[7] = b0[7];
+
+	cr_assert_eq(rule_memo_get(&memo, &plan, &v0, 0, &bits), 0, "an empty memo holds nothing");
+	rule_memo_fill(&memo, &plan, &v0, 0, 1);
+	cr_assert_eq(rule_memo_get(&memo, &plan, &v0, 0, &bits), 1);
+	cr_assert_eq(bits, 1);
+	cr_assert_eq(rule_memo_get(&memo, &plan, &v1, 1, &bits), 0, "the other way is not filled");
+	rule_memo_fill(&memo, &plan, &v1, 1, 0);
+	cr_assert_eq(rule_memo_get(&memo, &plan, &v1, 1, &bits), 1);
+	cr_assert_eq(bits, 0);
+	cr_assert_eq(rule_memo_get(&memo, &plan, &v0, 0, &bits), 1, "filling one way keeps the other");
+	cr_assert_eq(bits, 1);
+
+	/* Another rule set's plan finds nothing, and filling under it voids both ways. */
+	cr_assert_eq(rule_memo_get(&memo, &other, &v0, 0, &bits), 0);
+	rule_memo_fill(&memo, &other, &v0, 0, 0);
+	cr_assert_eq(rule_memo_get(&memo, &plan, &v1, 1, &bits), 0);
+
+	/* A copy shorter than what the filters read: no memo. */
+	v0.len = plan.need - 1;
+	cr_assert_eq(rule_memo_get(&memo, &other, &v0, 0, &bits), -1);
+	rule_set_free(rs);
+}
+
+Test(memo, classes)
+{
+	uint8_t b[128];
+	struct pkt_view v;
+	size_t len = conn_packet(b, false, true, 0);
+
+	cr_assert_eq(pkt_parse(&v, b, len), 0);
+	cr_assert_eq(rule_memo_class(&v), RULE_MEMO_TCP4);
+	/* IPv4 options move the ports: no class. */
+	memmove(b + 24, b + 20, len - 20);
+	memset(b + 20, 1, 4);	/* four NOPs */
+	b[0] = 0x46;
+	b[3] = (uint8_t)(b[3] + 4);
+	cr_assert_eq(pkt_parse(&v, b, len + 4), 0);
+	cr_assert_eq(rule_memo_class(&v), RULE_MEMO_NONE);
+}
+
+/* The whole decision, with the memo and without: the same, packet by packet. */
+Test(memo, act_decides_alike_with_and_without_it)
+{
+	static const char *const lines[] = {
+		"tcp dst port 9 => drop 20%",
+		"tcp[tcpflags] & tcp-syn != 0 => delay 5ms",
+		"greater 60 => duplicate 50%",
+		"ip[8] = 63 => drop",
+		"tcp => delay 1ms jitter 1ms, every 3",
+		"=> drop 5%",
+	};
+	struct rule_set *rs = rule_set_new();
+	struct act_ctx *with, *without;
+	struct rule_memo memo = { 0 };
+	struct rule_error e;
+	uint8_t b[128];
+
+	for (unsigned i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		cr_assert_eq(rule_set_add_line(rs, lines[i], "t", (int)i + 1, &e), 0, "%s", e.msg);
+	with = act_ctx_new(rs, 7, 0);
+	without = act_ctx_new(rs, 7, 0);
+	cr_assert(with && without);
+	for (uint64_t i = 1; i <= 5000; i++) {
+		int way = (int)(rnd() % 2);
+		size_t len = conn_packet(b, i % 2, true, way);
+		struct act_decision d1, d2;
+		struct pkt_view v;
+		struct act_input in = {
+			.v = &v, .dir = way ? PKT_DIR_OUT : PKT_DIR_IN, .now_ns = i * 1000,
+			.id = { .hash = 42, .way = (uint32_t)way, .ordinal = i },
+		};
+
+		cr_assert_eq(pkt_parse(&v, b, len), 0);
+		act_decide(without, &in, &d1);
+		in.memo = &memo;
+		act_decide(with, &in, &d2);
+		cr_assert_eq(d1.drop, d2.drop, "packet %llu", (unsigned long long)i);
+		cr_assert_eq(d1.delay_ns, d2.delay_ns, "packet %llu", (unsigned long long)i);
+		cr_assert_eq(d1.copies, d2.copies, "packet %llu", (unsigned long long)i);
+		cr_assert_eq(d1.n_fired, d2.n_fired, "packet %llu", (unsigned long long)i);
+	}
+	for (unsigned i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		cr_assert_eq(act_ctx_counters(with, i)->matched, act_ctx_counters(without, i)->matched);
+	cr_assert_gt(act_ctx_counters(with, 0)->matched, 0);
+	act_ctx_free(with);
+	act_ctx_free(without);
+	rule_set_free(rs);
+}
