@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "act.h"
@@ -404,7 +405,8 @@ void act_decide(struct act_ctx *c, const struct act_input *in, struct act_decisi
 {
 	uint32_t known = 0, bits = 0;
 
-	memset(d, 0, sizeof(*d));
+	/* fired[] is read only up to n_fired: clearing it cost a third of this function. */
+	memset(d, 0, offsetof(struct act_decision, fired));
 	d->hold_rule = -1;
 	if (in->memo)
 		known = memo_results(c, in, &bits);

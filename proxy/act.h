@@ -60,7 +60,7 @@ struct act_decision {
 	uint64_t reorder_timeout_ns;
 	int hold_rule;		/* the first rule that holds it, -1 if none */
 	unsigned n_fired;	/* actions that altered the packet, for events */
-	struct act_fired fired[ACT_MAX_FIRED];
+	struct act_fired fired[ACT_MAX_FIRED];	/* last: only [0, n_fired) is set */
 };
 
 struct act_counters {

@@ -26,6 +26,7 @@
 
 /* Packets handled per lock hold: bounded so releases and signals get their turn. */
 #define READ_BUDGET 256
+#define BURST 32		/* packets decided together: one recvmmsg's worth */
 /* How long the reader sleeps in recvmmsg before it looks at the stop flag. */
 #define READER_TICK_MS 100
 /* The loop's handles: timer poll, three signals, housekeeping. */
@@ -63,6 +64,10 @@ struct proxy {
 	/* Accepts of the current burst, sent as one batch verdict when nothing is held. */
 	uint32_t *accepts;
 	size_t n_accepts;
+	/* Packets read but not decided yet: decided together (pipeline_burst). */
+	struct pipeline_pkt burst[BURST];
+	uint64_t burst_now[BURST];
+	unsigned n_burst;
 	uint64_t duplicates_sent, duplicate_errors, verdict_errors, read_errors;
 	int64_t rt_offset;	/* realtime - monotonic, for kernel timestamps */
 	uint64_t stamps_used;	/* kernel timestamps plausible enough to use */
@@ -186,6 +191,16 @@ static int64_t realtime_offset(void)
 	return ((int64_t)rt.tv_sec - mt.tv_sec) * 1000000000ll + (rt.tv_nsec - mt.tv_nsec);
 }
 
+/* Decide the packets read so far; their verdicts go to the send buffer. */
+static void decide_burst(struct proxy *p)
+{
+	/* A full accept list would overflow into single verdicts: send it first. */
+	if (p->n_accepts + p->n_burst > READ_BUDGET)
+		flush_accepts(p);
+	pipeline_burst(p->pl, p->burst, p->burst_now, p->n_burst);
+	p->n_burst = 0;
+}
+
 static void on_packet(void *data, struct capture_pkt *cp)
 {
 	struct proxy *p = data;
@@ -214,10 +229,10 @@ static void on_packet(void *data, struct capture_pkt *cp)
 			p->stamps_used++;
 		}
 	}
-	pipeline_packet(p->pl, &pk, now);
-	/* A full accept list goes out before it overflows into single verdicts. */
-	if (p->n_accepts == READ_BUDGET)
-		flush_accepts(p);
+	if (p->n_burst == BURST)
+		decide_burst(p);
+	p->burst[p->n_burst] = pk;
+	p->burst_now[p->n_burst++] = now;
 }
 
 static void *reader_main(void *arg)
@@ -239,11 +254,13 @@ static void *reader_main(void *arg)
 		}
 		pthread_mutex_lock(&p->lock);
 		total = capture_dispatch(p->cap, on_packet, p);
+		decide_burst(p);
 		while (capture_more(p->cap, n) && total < READ_BUDGET) {
 			n = capture_recv(p->cap, false);
 			if (n <= 0)
 				break;
 			total += capture_dispatch(p->cap, on_packet, p);
+			decide_burst(p);
 		}
 		flush_accepts(p);
 		capture_flush(p->cap);

@@ -10,24 +10,6 @@
 #include "memo.h"
 #include "rule.h"
 
-int rule_memo_class(const struct pkt_view *v)
-{
-	if (!v->has_l4 || v->fragment)
-		return RULE_MEMO_NONE;
-	if (v->family == 4 && v->l3_hdr_len == 20) {
-		if (v->l4proto == IPPROTO_TCP)
-			return RULE_MEMO_TCP4;
-		if (v->l4proto == IPPROTO_UDP)
-			return RULE_MEMO_UDP4;
-	} else if (v->family == 6 && v->l3_hdr_len == 40) {
-		if (v->l4proto == IPPROTO_TCP)
-			return RULE_MEMO_TCP6;
-		if (v->l4proto == IPPROTO_UDP)
-			return RULE_MEMO_UDP6;
-	}
-	return RULE_MEMO_NONE;
-}
-
 /* ---- what a packet byte is in a class ---- */
 
 enum byte_kind {
@@ -409,32 +391,9 @@ void rule_memo_plan(const struct rule_set *rs, int cls, struct rule_memo_plan *p
 		*plan = p;
 next:;
 	}
-}
-
-static void gather(const struct rule_memo_plan *plan, const struct pkt_view *v,
-		   uint8_t key[RULE_MEMO_KEY_BYTES])
-{
-	memset(key, 0, RULE_MEMO_KEY_BYTES);
-	for (unsigned i = 0; i < plan->nkey; i++)
-		key[i] = v->data[plan->key[i]];
-}
-
-int rule_memo_get(const struct rule_memo *m, const struct rule_memo_plan *plan,
-		  const struct pkt_view *v, unsigned way, uint32_t *bits)
-{
-	uint8_t key[RULE_MEMO_KEY_BYTES];
-
-	/* Short of the bytes a filter reads, it answers "no match" (a cut copy). */
-	if (v->len < plan->need)
-		return -1;
-	way &= 1;
-	if (m->tag != (plan->tag | 1u << way) && m->tag != (plan->tag | 3u))
-		return 0;
-	gather(plan, v, key);
-	if (memcmp(key, m->key[way], sizeof(key)))
-		return 0;
-	*bits = m->bits[way];
-	return 1;
+	/* The unused key bytes read the protocol byte, the same in every packet of the class. */
+	for (unsigned q = plan->nkey; q < RULE_MEMO_KEY_BYTES; q++)
+		plan->key[q] = cls == RULE_MEMO_TCP6 || cls == RULE_MEMO_UDP6 ? 6 : 9;
 }
 
 void rule_memo_fill(struct rule_memo *m, const struct rule_memo_plan *plan,
@@ -444,7 +403,7 @@ void rule_memo_fill(struct rule_memo *m, const struct rule_memo_plan *plan,
 	/* Another rule set's results, either way, are void. */
 	if ((m->tag & ~3u) != plan->tag)
 		m->tag = plan->tag;
-	gather(plan, v, m->key[way]);
+	m->key[way] = rule_memo_key(plan, v);
 	m->bits[way] = (uint16_t)bits;
 	m->tag |= 1u << way;
 }

@@ -25,6 +25,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
 #include "packet.h"
 
 struct rule_set;
@@ -52,7 +54,7 @@ enum rule_memo_class {
 struct rule_memo {
 	uint32_t tag;		/* rule_memo_plan.tag | bit w: way w is filled; 0 = empty */
 	uint16_t bits[2];	/* per way, bit i: rule i's filter matched */
-	uint8_t key[2][RULE_MEMO_KEY_BYTES]; /* per way, the changing bytes it was filled for */
+	uint32_t key[2];	/* per way, the changing bytes it was filled for (rule_memo_key) */
 };
 
 /* What one rule set's filters read in one class. */
@@ -61,11 +63,20 @@ struct rule_memo_plan {
 	uint16_t rules;		/* bit i: rule i's filter result is remembered */
 	uint32_t need;		/* bytes of packet those filters can read */
 	uint8_t nkey;
-	uint16_t key[RULE_MEMO_KEY_BYTES]; /* offsets of the bytes that can change */
+	uint16_t key[RULE_MEMO_KEY_BYTES]; /* offsets of the bytes that can change, then fixed ones */
 };
 
 /* The class of a parsed packet, or RULE_MEMO_NONE. */
-int rule_memo_class(const struct pkt_view *v);
+static inline int rule_memo_class(const struct pkt_view *v)
+{
+	if (!v->has_l4 || v->fragment || (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP))
+		return RULE_MEMO_NONE;
+	if (v->family == 4 && v->l3_hdr_len == 20)
+		return v->l4proto == IPPROTO_TCP ? RULE_MEMO_TCP4 : RULE_MEMO_UDP4;
+	if (v->family == 6 && v->l3_hdr_len == 40)
+		return v->l4proto == IPPROTO_TCP ? RULE_MEMO_TCP6 : RULE_MEMO_UDP6;
+	return RULE_MEMO_NONE;
+}
 
 /*
  * Which of rs's filters can be remembered in class cls, and by which
@@ -91,9 +102,32 @@ bool rule_memo_filter(const struct rule_filter *f, int cls, uint16_t *key, uint8
  * rule_memo_fill()); -1 when v is too short a copy for the plan's filters
  * (run them, remember nothing).
  */
-int rule_memo_get(const struct rule_memo *m, const struct rule_memo_plan *plan,
-		  const struct pkt_view *v, unsigned way, uint32_t *bits);
 void rule_memo_fill(struct rule_memo *m, const struct rule_memo_plan *plan,
 		    const struct pkt_view *v, unsigned way, uint32_t bits);
+
+/* The plan's changing bytes of v, in one word. */
+static inline uint32_t rule_memo_key(const struct rule_memo_plan *plan, const struct pkt_view *v)
+{
+	_Static_assert(RULE_MEMO_KEY_BYTES == 4, "the key is one 32-bit word");
+	const uint8_t *d = v->data;
+
+	return (uint32_t)d[plan->key[0]] | (uint32_t)d[plan->key[1]] << 8 |
+	       (uint32_t)d[plan->key[2]] << 16 | (uint32_t)d[plan->key[3]] << 24;
+}
+
+/* Inline: it runs for every TCP segment, and is a few compares. */
+static inline int rule_memo_get(const struct rule_memo *m, const struct rule_memo_plan *plan,
+				const struct pkt_view *v, unsigned way, uint32_t *bits)
+{
+	/* Short of the bytes a filter reads, it answers "no match" (a cut copy). */
+	if (v->len < plan->need)
+		return -1;
+	way &= 1;
+	if ((m->tag & ~3u) != plan->tag || !(m->tag >> way & 1) ||
+	    m->key[way] != rule_memo_key(plan, v))
+		return 0;
+	*bits = m->bits[way];
+	return 1;
+}
 
 #endif
