@@ -5,10 +5,13 @@
  * callers rely on, trapping when one breaks.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "memo.h"
 #include "packet.h"
+#include "rule.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -58,6 +61,44 @@ out:
 	free(b);
 }
 
+/*
+ * What the filter memo takes as decided by a packet's class must be what
+ * libpcap says on any packet the parser puts in that class.
+ */
+static const char *const class_filters[] = {
+	"tcp", "udp", "icmp", "icmp6", "tcp port 80", "udp port 53", "ip6", "ip",
+	"tcp[tcpflags] & tcp-syn != 0", "ip[6] & 0x1f != 0", "ip6[6] = 6", "not ip6",
+	"host 10.0.0.1", "icmp[icmptype] = icmp-echo", "ip[0] = 0x45", "ip6[0] & 0xf0 = 0x60",
+};
+
+static void check_class(const struct pkt_view *v)
+{
+	static struct rule_set *rs;
+	static struct rule_memo_plan plan[RULE_MEMO_NCLASS];
+	int cls = rule_memo_class(v);
+	uint32_t direct = 0;
+
+	if (!rs) {
+		struct rule_error e;
+		char line[128];
+
+		rs = rule_set_new();
+		for (size_t i = 0; rs && i < sizeof(class_filters) / sizeof(class_filters[0]); i++) {
+			snprintf(line, sizeof(line), "%s => drop", class_filters[i]);
+			CHECK(rule_set_add_line(rs, line, "fuzz", (int)i + 1, &e) == 0);
+		}
+		CHECK(rs);
+		for (int c = 0; c < RULE_MEMO_NCLASS; c++)
+			rule_memo_plan(rs, c, &plan[c]);
+	}
+	if (cls < 0)
+		return;
+	for (size_t i = 0; i < rule_set_count(rs); i++)
+		if (rule_filter_match(rule_set_get(rs, i), v))
+			direct |= 1u << i;
+	CHECK((direct & plan[cls].decided) == plan[cls].matches);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* An exact-size heap copy, so ASan flags any read past the end. */
@@ -81,6 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(n > 0 && n < (int)sizeof(str));
 	CHECK(strlen(str) == (size_t)n);
 	check_fix(&v, buf, size);
+	check_class(&v);
 	/*
 	 * The same bytes as a copy cut at every tenth of the packet (NFQUEUE
 	 * copy range, snap length): never a read past the cut, and what

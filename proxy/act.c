@@ -376,29 +376,35 @@ static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct rule *r
 }
 
 /*
- * The filter results the connection's memo holds for this packet (bit i of
- * *bits for each rule i in the returned mask), running libpcap on the
- * remembered filters first when it holds none yet.
+ * The filter results known without running them (bit i of *bits for each
+ * rule i in the returned mask): those the packet's class decides, and
+ * those the connection's memo holds, running libpcap on the remembered
+ * filters first when it holds none yet.
  */
-static uint32_t memo_results(const struct act_ctx *c, const struct act_input *in, uint32_t *bits)
+static uint32_t known_results(const struct act_ctx *c, const struct act_input *in, uint32_t *bits)
 {
 	const struct rule_memo_plan *plan;
 	int cls = rule_memo_class(in->v), got;
+	uint32_t memo;
 
-	if (cls < 0 || !c->plan[cls].rules)
+	if (cls < 0)
 		return 0;
 	plan = &c->plan[cls];
-	got = rule_memo_get(in->memo, plan, in->v, in->id.way, bits);
+	*bits = plan->matches;
+	if (!in->memo || !plan->rules)
+		return plan->decided;
+	got = rule_memo_get(in->memo, plan, in->v, in->id.way, &memo);
 	if (got < 0)
-		return 0;
+		return plan->decided;
 	if (!got) {
-		*bits = 0;
+		memo = 0;
 		for (unsigned i = 0; i < RULE_MEMO_MAX_RULES; i++)
 			if (plan->rules >> i & 1 && rule_filter_match(rule_set_get(c->rs, i), in->v))
-				*bits |= 1u << i;
-		rule_memo_fill(in->memo, plan, in->v, in->id.way, *bits);
+				memo |= 1u << i;
+		rule_memo_fill(in->memo, plan, in->v, in->id.way, memo);
 	}
-	return plan->rules;
+	*bits |= memo & plan->rules;
+	return plan->decided | plan->rules;
 }
 
 void act_decide(struct act_ctx *c, const struct act_input *in, struct act_decision *d)
@@ -408,8 +414,7 @@ void act_decide(struct act_ctx *c, const struct act_input *in, struct act_decisi
 	/* fired[] is read only up to n_fired: clearing it cost a third of this function. */
 	memset(d, 0, offsetof(struct act_decision, fired));
 	d->hold_rule = -1;
-	if (in->memo)
-		known = memo_results(c, in, &bits);
+	known = known_results(c, in, &bits);
 	for (unsigned ri = 0; ri < c->n; ri++) {
 		const struct rule *r = rule_set_get(c->rs, ri);
 

@@ -14,7 +14,7 @@
 
 enum byte_kind {
 	B_FIXED,	/* the same in every packet of the class: known bits in mask/val */
-	B_CONN,		/* the same in every packet of one connection */
+	B_CONN,		/* the same in every packet of one connection, one way */
 	B_CHANGES,	/* may differ between packets of one connection */
 };
 
@@ -25,15 +25,23 @@ struct byte_info {
 
 static struct byte_info byte_at(int cls, uint32_t off)
 {
-	bool v6 = cls == RULE_MEMO_TCP6 || cls == RULE_MEMO_UDP6;
-	uint8_t proto = cls == RULE_MEMO_TCP4 || cls == RULE_MEMO_TCP6 ? IPPROTO_TCP : IPPROTO_UDP;
+	bool v6 = cls >= RULE_MEMO_TCP6;
+	int l4 = v6 ? cls - RULE_MEMO_TCP6 : cls - RULE_MEMO_TCP4;
+	uint8_t proto = l4 == 0 ? IPPROTO_TCP : l4 == 1 ? IPPROTO_UDP :
+			v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	/* TCP and UDP have their ports in the first four bytes; ICMP's change. */
+	uint32_t conn_end = l4 == 2 ? (v6 ? 40 : 20) : (v6 ? 44 : 24);
 
 	if (!v6) {
 		if (off == 0)	/* version 4, header length 5 words */
 			return (struct byte_info){ B_FIXED, 0xff, 0x45 };
+		if (off == 6)	/* flags, then the fragment offset: 0, not a later fragment */
+			return (struct byte_info){ B_CHANGES, 0x1f, 0 };
+		if (off == 7)
+			return (struct byte_info){ B_FIXED, 0xff, 0 };
 		if (off == 9)
 			return (struct byte_info){ B_FIXED, 0xff, proto };
-		if (off >= 12 && off < 24) /* addresses, then the ports at 20 */
+		if (off >= 12 && off < conn_end) /* addresses, then the ports */
 			return (struct byte_info){ B_CONN, 0, 0 };
 		return (struct byte_info){ B_CHANGES, 0, 0 };
 	}
@@ -41,35 +49,78 @@ static struct byte_info byte_at(int cls, uint32_t off)
 		return (struct byte_info){ B_CHANGES, 0xf0, 0x60 };
 	if (off == 6)		/* next header: the transport, no extension headers */
 		return (struct byte_info){ B_FIXED, 0xff, proto };
-	if (off >= 8 && off < 44) /* addresses, then the ports at 40 */
+	if (off >= 8 && off < conn_end) /* addresses, then the ports */
 		return (struct byte_info){ B_CONN, 0, 0 };
 	return (struct byte_info){ B_CHANGES, 0, 0 };
 }
 
 /* ---- abstract interpretation of a BPF program ---- */
 
-/* A 32-bit value of which the bits in mask are known to be val. */
+#define TAINT_MAX 8
+
+/*
+ * A 32-bit value: the bits in mask are known to be val; the others come
+ * from the connection's bytes (conn) and from the changing bytes in pos[]
+ * (over: more than TAINT_MAX of them). A load only taints a value; the
+ * bytes count as read when the value's unknown bits decide something: a
+ * jump that known bits do not settle, or the result. So "ip[0] & 0xf0"
+ * reads nothing of IPv6's traffic class.
+ */
 struct av {
 	uint32_t mask, val;
+	bool conn, over;
+	uint8_t n;
+	uint16_t pos[TAINT_MAX];
 };
-
-#define AV_UNKNOWN ((struct av){ 0, 0 })
 
 static inline struct av av_const(uint32_t v)
 {
-	return (struct av){ 0xffffffffu, v };
+	return (struct av){ .mask = 0xffffffffu, .val = v };
 }
 
-static inline bool av_known(struct av a)
+static inline bool av_known(const struct av *a)
 {
-	return a.mask == 0xffffffffu;
+	return a->mask == 0xffffffffu;
 }
 
-static struct av av_join(struct av a, struct av b)
+static void taint_add(struct av *a, uint16_t off)
 {
-	uint32_t m = a.mask & b.mask & ~(a.val ^ b.val);
+	for (unsigned i = 0; i < a->n; i++)
+		if (a->pos[i] == off)
+			return;
+	if (a->n == TAINT_MAX)
+		a->over = true;
+	else
+		a->pos[a->n++] = off;
+}
 
-	return (struct av){ m, a.val & m };
+/* to's unknown bits also come from what from's came from. */
+static void taint_merge(struct av *to, const struct av *from)
+{
+	to->conn |= from->conn;
+	to->over |= from->over;
+	for (unsigned i = 0; i < from->n; i++)
+		taint_add(to, from->pos[i]);
+}
+
+/* A fully known value owes nothing to any byte. */
+static void settle(struct av *a)
+{
+	a->val &= a->mask;
+	if (av_known(a)) {
+		a->conn = a->over = false;
+		a->n = 0;
+	}
+}
+
+static struct av av_join(const struct av *a, const struct av *b)
+{
+	struct av r = *a;
+
+	r.mask = a->mask & b->mask & ~(a->val ^ b->val);
+	taint_merge(&r, b);
+	settle(&r);
+	return r;
 }
 
 struct astate {
@@ -83,18 +134,20 @@ static void state_join(struct astate *to, const struct astate *from)
 		*to = *from;
 		return;
 	}
-	to->a = av_join(to->a, from->a);
-	to->x = av_join(to->x, from->x);
+	to->a = av_join(&to->a, &from->a);
+	to->x = av_join(&to->x, &from->x);
 	for (int i = 0; i < BPF_MEMWORDS; i++)
-		to->m[i] = av_join(to->m[i], from->m[i]);
+		to->m[i] = av_join(&to->m[i], &from->m[i]);
 }
 
 struct reads {
 	int cls;
 	bool bad;		/* not rememberable */
+	bool conn;		/* the connection's bytes decide something */
 	uint32_t need;
 	uint8_t nkey;
 	uint16_t key[RULE_MEMO_KEY_BYTES];
+	uint8_t results;	/* bit 0: some return says no match, bit 1: match */
 };
 
 static void note_changing(struct reads *r, uint16_t off)
@@ -114,26 +167,45 @@ static void note_changing(struct reads *r, uint16_t off)
 	r->nkey++;
 }
 
-/* A load of size bytes at off: what it gives, and what it makes the key. */
+/* Value a decides something: the bytes its unknown bits came from are read. */
+static void use(struct reads *r, const struct av *a)
+{
+	if (av_known(a))
+		return;
+	if (a->over)
+		r->bad = true;
+	r->conn |= a->conn;
+	for (unsigned i = 0; i < a->n; i++)
+		note_changing(r, a->pos[i]);
+}
+
+/* A load of size bytes at off. */
 static struct av load(struct reads *r, uint64_t off, uint32_t size)
 {
-	struct av v = { 0, 0 };
+	struct av v = { 0 };
 
 	/* Past 64 KiB nothing is an IP packet's byte (libpcap's extensions live there). */
 	if (off + size > 65535) {
 		r->bad = true;
-		return AV_UNKNOWN;
+		return v;
 	}
+	/* A load past the copy ends the program: the plan needs this much. */
 	if (off + size > r->need)
 		r->need = (uint32_t)(off + size);
 	for (uint32_t i = 0; i < size; i++) {
 		struct byte_info b = byte_at(r->cls, (uint32_t)off + i);
 
-		if (b.kind == B_CHANGES)
-			note_changing(r, (uint16_t)(off + i));
 		v.mask = v.mask << 8 | b.mask;
 		v.val = v.val << 8 | b.val;
+		if (b.kind == B_CONN)
+			v.conn = true;
+		else if (b.kind == B_CHANGES && b.mask != 0xff)
+			taint_add(&v, (uint16_t)(off + i));
 	}
+	/* A byte or half-word load leaves the upper bits 0. */
+	if (size < 4)
+		v.mask |= ~((1u << (8 * size)) - 1);
+	settle(&v);
 	return v;
 }
 
@@ -149,10 +221,12 @@ static uint32_t load_size(uint16_t code)
 	}
 }
 
-static struct av alu(struct reads *r, uint16_t op, struct av a, struct av s)
+static struct av alu(struct reads *r, uint16_t op, const struct av *a, const struct av *s)
 {
+	struct av v = *a;
+
 	if (av_known(a) && av_known(s)) {
-		uint32_t x = a.val, y = s.val;
+		uint32_t x = a->val, y = s->val;
 
 		switch (op) {
 		case BPF_ADD: return av_const(x + y);
@@ -166,61 +240,78 @@ static struct av alu(struct reads *r, uint16_t op, struct av a, struct av s)
 		case BPF_NEG: return av_const(-x);
 		case BPF_DIV:
 		case BPF_MOD:
-			if (!y)
-				break;
-			return av_const(op == BPF_DIV ? x / y : x % y);
+			if (y)
+				return av_const(op == BPF_DIV ? x / y : x % y);
+			break;
 		default:
 			break;
 		}
 		r->bad = true;
-		return AV_UNKNOWN;
+		return v;
 	}
-	if (!av_known(s))
-		return op == BPF_DIV || op == BPF_MOD ? (r->bad = true, AV_UNKNOWN) : AV_UNKNOWN;
+	if (op == BPF_NEG) {
+		v.mask = 0;
+		return v;
+	}
+	taint_merge(&v, s);
+	if (!av_known(s)) {
+		if (op == BPF_DIV || op == BPF_MOD)
+			r->bad = true;	/* a divisor of 0 ends the program */
+		v.mask = 0;
+		return v;
+	}
 	/* A partly known value against a constant: the bits that stay known. */
 	switch (op) {
 	case BPF_AND:
-		return (struct av){ a.mask | ~s.val, a.val & s.val };
+		v.mask = a->mask | ~s->val;
+		v.val = a->val & s->val;
+		break;
 	case BPF_OR:
-		return (struct av){ a.mask | s.val, a.val | s.val };
+		v.mask = a->mask | s->val;
+		v.val = a->val | s->val;
+		break;
 	case BPF_LSH:
-		if (s.val >= 32)
-			return AV_UNKNOWN;
-		return (struct av){ a.mask << s.val | ((1u << s.val) - 1), a.val << s.val };
+		v.mask = s->val < 32 ? a->mask << s->val | ((1u << s->val) - 1) : 0xffffffffu;
+		v.val = s->val < 32 ? a->val << s->val : 0;
+		break;
 	case BPF_RSH:
-		if (s.val >= 32)
-			return AV_UNKNOWN;
-		return (struct av){ a.mask >> s.val | ~(0xffffffffu >> s.val), a.val >> s.val };
+		v.mask = s->val < 32 ? a->mask >> s->val | ~(0xffffffffu >> s->val) : 0xffffffffu;
+		v.val = s->val < 32 ? a->val >> s->val : 0;
+		break;
 	case BPF_DIV:
 	case BPF_MOD:
-		if (!s.val)
+		if (!s->val)
 			r->bad = true;
-		return AV_UNKNOWN;
+		v.mask = 0;
+		break;
 	default:
-		return AV_UNKNOWN;
+		v.mask = 0;
+		break;
 	}
+	settle(&v);
+	return v;
 }
 
 /* Which ways a conditional jump can go: bit 0 false, bit 1 true. */
-static unsigned jump_ways(uint16_t op, struct av a, struct av s)
+static unsigned jump_ways(uint16_t op, const struct av *a, const struct av *s)
 {
 	if (av_known(a) && av_known(s)) {
 		switch (op) {
-		case BPF_JEQ: return a.val == s.val ? 2 : 1;
-		case BPF_JGT: return a.val > s.val ? 2 : 1;
-		case BPF_JGE: return a.val >= s.val ? 2 : 1;
-		case BPF_JSET: return a.val & s.val ? 2 : 1;
+		case BPF_JEQ: return a->val == s->val ? 2 : 1;
+		case BPF_JGT: return a->val > s->val ? 2 : 1;
+		case BPF_JGE: return a->val >= s->val ? 2 : 1;
+		case BPF_JSET: return a->val & s->val ? 2 : 1;
 		default: return 3;
 		}
 	}
 	if (!av_known(s))
 		return 3;
-	if (op == BPF_JEQ && (a.mask & (a.val ^ s.val)))
+	if (op == BPF_JEQ && (a->mask & (a->val ^ s->val)))
 		return 1;	/* a known bit differs */
 	if (op == BPF_JSET) {
-		if (a.mask & a.val & s.val)
+		if (a->mask & a->val & s->val)
 			return 2;
-		if (!(s.val & ~a.mask))
+		if (!(s->val & ~a->mask))
 			return 1;	/* every tested bit known to be 0 */
 	}
 	return 3;
@@ -236,28 +327,15 @@ static void flow_to(struct astate *st, unsigned len, unsigned to, const struct a
 	state_join(&st[to], s);
 }
 
-bool rule_memo_filter(const struct rule_filter *f, int cls, uint16_t *key, uint8_t *nkey,
-		      uint32_t *need)
+/* Abstract interpretation of one program; jumps only go forward, so one pass in order. */
+static void interpret(const struct bpf_insn *in, unsigned len, struct astate *st, struct reads *r)
 {
-	unsigned len;
-	const struct bpf_insn *in = rule__filter_insns(f, &len);
-	struct reads r = { .cls = cls };
-	struct astate *st;
-
-	*nkey = 0;
-	*need = 0;
-	if (cls < 0 || cls >= RULE_MEMO_NCLASS || !len)
-		return false;
-	st = calloc(len, sizeof(*st));
-	if (!st)
-		return false;
 	st[0].live = true;
+	st[0].a = st[0].x = av_const(0);
 	for (int i = 0; i < BPF_MEMWORDS; i++)
 		st[0].m[i] = av_const(0);	/* libpcap zeroes scratch memory */
-	st[0].a = st[0].x = av_const(0);
 
-	/* Jumps only go forward: one pass in order sees every way into an instruction. */
-	for (unsigned pc = 0; pc < len && !r.bad; pc++) {
+	for (unsigned pc = 0; pc < len && !r->bad; pc++) {
 		struct astate s = st[pc];
 		uint16_t c = in[pc].code;
 		uint32_t k = in[pc].k;
@@ -267,7 +345,6 @@ bool rule_memo_filter(const struct rule_filter *f, int cls, uint16_t *key, uint8
 		switch (BPF_CLASS(c)) {
 		case BPF_LD:
 		case BPF_LDX: {
-			bool ldx = BPF_CLASS(c) == BPF_LDX;
 			struct av v;
 
 			switch (BPF_MODE(c)) {
@@ -276,86 +353,126 @@ bool rule_memo_filter(const struct rule_filter *f, int cls, uint16_t *key, uint8
 				break;
 			case BPF_MEM:
 				if (k >= BPF_MEMWORDS) {
-					r.bad = true;
+					r->bad = true;
 					continue;
 				}
 				v = s.m[k];
 				break;
 			case BPF_ABS:
-				v = load(&r, k, load_size(c));
+				v = load(r, k, load_size(c));
 				break;
 			case BPF_IND:
-				/* An offset from data that changes: any byte may be read. */
-				if (!av_known(s.x)) {
-					r.bad = true;
+				/* An offset from changing data: any byte may be read. */
+				if (!av_known(&s.x)) {
+					r->bad = true;
 					continue;
 				}
-				v = load(&r, (uint64_t)s.x.val + k, load_size(c));
+				v = load(r, (uint64_t)s.x.val + k, load_size(c));
 				break;
 			case BPF_MSH: {
-				struct av b = load(&r, k, 1);
+				struct av b = load(r, k, 1);
 
-				v = (b.mask & 0xf) == 0xf ? av_const((b.val & 0xf) << 2) : AV_UNKNOWN;
+				if ((b.mask & 0xf) == 0xf) {
+					v = av_const((b.val & 0xf) << 2);
+				} else {
+					/* An offset from the connection's or changing bytes. */
+					r->bad = true;
+					continue;
+				}
 				break;
 			}
 			default:	/* BPF_LEN: the length changes from packet to packet */
-				r.bad = true;
+				r->bad = true;
 				continue;
 			}
-			if (ldx)
+			if (BPF_CLASS(c) == BPF_LDX)
 				s.x = v;
 			else
 				s.a = v;
-			flow_to(st, len, pc + 1, &s, &r);
+			flow_to(st, len, pc + 1, &s, r);
 			break;
 		}
 		case BPF_ST:
 		case BPF_STX:
 			if (k >= BPF_MEMWORDS) {
-				r.bad = true;
+				r->bad = true;
 				continue;
 			}
 			s.m[k] = BPF_CLASS(c) == BPF_ST ? s.a : s.x;
-			flow_to(st, len, pc + 1, &s, &r);
+			flow_to(st, len, pc + 1, &s, r);
 			break;
-		case BPF_ALU:
-			s.a = alu(&r, BPF_OP(c), s.a, BPF_SRC(c) == BPF_X ? s.x : av_const(k));
-			flow_to(st, len, pc + 1, &s, &r);
+		case BPF_ALU: {
+			struct av src = BPF_SRC(c) == BPF_X ? s.x : av_const(k);
+
+			s.a = alu(r, BPF_OP(c), &s.a, &src);
+			flow_to(st, len, pc + 1, &s, r);
 			break;
+		}
 		case BPF_JMP: {
+			struct av src = BPF_SRC(c) == BPF_X ? s.x : av_const(k);
 			unsigned ways;
 
 			if (BPF_OP(c) == BPF_JA) {
-				flow_to(st, len, pc + 1 + k, &s, &r);
+				flow_to(st, len, pc + 1 + k, &s, r);
 				break;
 			}
-			ways = jump_ways(BPF_OP(c), s.a, BPF_SRC(c) == BPF_X ? s.x : av_const(k));
+			ways = jump_ways(BPF_OP(c), &s.a, &src);
+			if (ways == 3) {
+				use(r, &s.a);
+				use(r, &src);
+			}
 			if (ways & 2)
-				flow_to(st, len, pc + 1 + in[pc].jt, &s, &r);
+				flow_to(st, len, pc + 1 + in[pc].jt, &s, r);
 			if (ways & 1)
-				flow_to(st, len, pc + 1 + in[pc].jf, &s, &r);
+				flow_to(st, len, pc + 1 + in[pc].jf, &s, r);
 			break;
 		}
 		case BPF_RET:
+			if (BPF_RVAL(c) == BPF_K) {
+				r->results |= k ? 2 : 1;
+			} else if (BPF_RVAL(c) == BPF_A && av_known(&s.a)) {
+				r->results |= s.a.val ? 2 : 1;
+			} else {
+				use(r, &s.a);
+				r->results |= 3;
+			}
 			break;
 		case BPF_MISC:
 			if (BPF_MISCOP(c) == BPF_TAX)
 				s.x = s.a;
 			else
 				s.a = s.x;
-			flow_to(st, len, pc + 1, &s, &r);
+			flow_to(st, len, pc + 1, &s, r);
 			break;
 		default:
-			r.bad = true;
+			r->bad = true;
 			break;
 		}
 	}
+}
+
+bool rule_memo_filter(const struct rule_filter *f, int cls, struct rule_memo_reads *out)
+{
+	unsigned len;
+	const struct bpf_insn *in = rule__filter_insns(f, &len);
+	struct reads r = { .cls = cls };
+	struct astate *st;
+
+	memset(out, 0, sizeof(*out));
+	if (cls < 0 || cls >= RULE_MEMO_NCLASS || !len)
+		return false;
+	st = calloc(len, sizeof(*st));
+	if (!st)
+		return false;
+	interpret(in, len, st, &r);
 	free(st);
 	if (r.bad)
 		return false;
-	memcpy(key, r.key, r.nkey * sizeof(key[0]));
-	*nkey = r.nkey;
-	*need = r.need;
+	out->fixed = !r.conn && !r.nkey && (r.results == 1 || r.results == 2);
+	out->match = r.results == 2;
+	out->nkey = r.nkey;
+	memcpy(out->key, r.key, r.nkey * sizeof(r.key[0]));
+	out->need = r.need;
 	return true;
 }
 
@@ -366,34 +483,42 @@ void rule_memo_plan(const struct rule_set *rs, int cls, struct rule_memo_plan *p
 	memset(plan, 0, sizeof(*plan));
 	for (size_t i = 0; i < n && i < RULE_MEMO_MAX_RULES; i++) {
 		const struct rule *r = rule_set_get(rs, i);
-		uint16_t key[RULE_MEMO_KEY_BYTES];
 		struct rule_memo_plan p = *plan;
-		uint32_t need;
-		uint8_t nkey;
+		struct rule_memo_reads rd;
+		uint16_t bit = (uint16_t)(1u << i);
 
-		if (!r->filter || !rule_memo_filter(r->filter, cls, key, &nkey, &need))
+		if (!r->filter || !rule_memo_filter(r->filter, cls, &rd))
 			continue;
+		if (rd.fixed) {
+			/* No memo: but a copy too short for its loads still says no. */
+			if (rd.need <= (cls >= RULE_MEMO_TCP6 ? 40u : 20u)) {
+				plan->decided |= bit;
+				if (rd.match)
+					plan->matches |= bit;
+				continue;
+			}
+		}
 		/* Merge its changing bytes into the plan's key, if they fit. */
-		for (unsigned j = 0; j < nkey; j++) {
+		for (unsigned j = 0; j < rd.nkey; j++) {
 			unsigned q = 0;
 
-			while (q < p.nkey && p.key[q] != key[j])
+			while (q < p.nkey && p.key[q] != rd.key[j])
 				q++;
 			if (q < p.nkey)
 				continue;
 			if (p.nkey == RULE_MEMO_KEY_BYTES)
 				goto next;
-			p.key[p.nkey++] = key[j];
+			p.key[p.nkey++] = rd.key[j];
 		}
-		p.rules = (uint16_t)(p.rules | 1u << i);
-		if (need > p.need)
-			p.need = need;
+		p.rules |= bit;
+		if (rd.need > p.need)
+			p.need = rd.need;
 		*plan = p;
 next:;
 	}
 	/* The unused key bytes read the protocol byte, the same in every packet of the class. */
 	for (unsigned q = plan->nkey; q < RULE_MEMO_KEY_BYTES; q++)
-		plan->key[q] = cls == RULE_MEMO_TCP6 || cls == RULE_MEMO_UDP6 ? 6 : 9;
+		plan->key[q] = cls >= RULE_MEMO_TCP6 ? 6 : 9;
 }
 
 void rule_memo_fill(struct rule_memo *m, const struct rule_memo_plan *plan,

@@ -32,13 +32,20 @@
 struct rule_set;
 struct rule_filter;
 
-/* Packets whose header layout is fixed enough to remember results for. */
+/*
+ * Packets whose header layout is fixed enough to know what a filter reads:
+ * IPv4 without options, IPv6 without extension headers, not a later
+ * fragment. Even the eight bytes of an ICMP header are enough for a filter
+ * on other protocols ("tcp port 80") to be decided by the class alone.
+ */
 enum rule_memo_class {
 	RULE_MEMO_NONE = -1,
-	RULE_MEMO_TCP4,		/* IPv4 without options, TCP, not a later fragment */
+	RULE_MEMO_TCP4,
 	RULE_MEMO_UDP4,
-	RULE_MEMO_TCP6,		/* IPv6 without extension headers, TCP */
+	RULE_MEMO_ICMP4,
+	RULE_MEMO_TCP6,
 	RULE_MEMO_UDP6,
+	RULE_MEMO_ICMP6,
 	RULE_MEMO_NCLASS
 };
 
@@ -60,6 +67,13 @@ struct rule_memo {
 /* What one rule set's filters read in one class. */
 struct rule_memo_plan {
 	uint32_t tag;		/* set by the caller: tells rule sets apart; nonzero, low 2 bits 0 */
+	/*
+	 * Filters the class alone decides ("tcp port 80" for any ICMP
+	 * packet, "tcp" for TCP): bit i of 'decided' says rule i's result
+	 * is bit i of 'matches', for every packet of the class, no memo
+	 * needed. 'rules' are those a connection's memo remembers.
+	 */
+	uint16_t decided, matches;
 	uint16_t rules;		/* bit i: rule i's filter result is remembered */
 	uint32_t need;		/* bytes of packet those filters can read */
 	uint8_t nkey;
@@ -69,30 +83,47 @@ struct rule_memo_plan {
 /* The class of a parsed packet, or RULE_MEMO_NONE. */
 static inline int rule_memo_class(const struct pkt_view *v)
 {
-	if (!v->has_l4 || v->fragment || (v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP))
+	int l4;
+
+	if (!v->has_l4 || v->fragment)
+		return RULE_MEMO_NONE;
+	if (v->l4proto == IPPROTO_TCP)
+		l4 = 0;
+	else if (v->l4proto == IPPROTO_UDP)
+		l4 = 1;
+	else if (v->l4proto == (v->family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6))
+		l4 = 2;
+	else
 		return RULE_MEMO_NONE;
 	if (v->family == 4 && v->l3_hdr_len == 20)
-		return v->l4proto == IPPROTO_TCP ? RULE_MEMO_TCP4 : RULE_MEMO_UDP4;
+		return RULE_MEMO_TCP4 + l4;
 	if (v->family == 6 && v->l3_hdr_len == 40)
-		return v->l4proto == IPPROTO_TCP ? RULE_MEMO_TCP6 : RULE_MEMO_UDP6;
+		return RULE_MEMO_TCP6 + l4;
 	return RULE_MEMO_NONE;
 }
 
 /*
- * Which of rs's filters can be remembered in class cls, and by which
- * bytes. plan->tag is left for the caller (act gives each rule set a new
- * one, with the class in it).
+ * Which of rs's filters class cls decides, which a connection's memo can
+ * remember, and by which bytes. plan->tag is left for the caller (act
+ * gives each rule set a new one, with the class in it).
  */
 void rule_memo_plan(const struct rule_set *rs, int cls, struct rule_memo_plan *plan);
+
+/* What a filter reads in one class (rule_memo_filter). */
+struct rule_memo_reads {
+	bool fixed;		/* it reads only bytes the class fixes: its result is 'match' */
+	bool match;
+	uint8_t nkey;		/* the changing bytes it reads, sorted */
+	uint16_t key[RULE_MEMO_KEY_BYTES];
+	uint32_t need;		/* bytes of packet it can read */
+};
 
 /*
  * One filter in class cls: true if its result is decided by the class's
  * fixed bytes, the connection's and at most RULE_MEMO_KEY_BYTES changing
- * ones, which go to key[] (sorted, *nkey of them); *need is the bytes it
- * can read. For the plan, and for tests.
+ * ones (then *r says which). For the plan, and for tests.
  */
-bool rule_memo_filter(const struct rule_filter *f, int cls, uint16_t *key, uint8_t *nkey,
-		      uint32_t *need);
+bool rule_memo_filter(const struct rule_filter *f, int cls, struct rule_memo_reads *r);
 
 /*
  * The memo for packet v (parsed, of the plan's class, going way 0 or 1 of

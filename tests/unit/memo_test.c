@@ -26,93 +26,108 @@ static struct rule_set *rules(const char *const *filters, int n)
 	return rs;
 }
 
-/* One filter's analysis in class cls; returns whether it is remembered. */
-static bool analyse(const char *filter, int cls, uint16_t *key, uint8_t *nkey, uint32_t *need)
+/* One filter's analysis in class cls; returns whether it can be remembered. */
+static bool analyse(const char *filter, int cls, struct rule_memo_reads *r)
 {
 	struct rule_set *rs = rules(&filter, 1);
-	bool ok = rule_memo_filter(rule_set_get(rs, 0)->filter, cls, key, nkey, need);
+	bool ok = rule_memo_filter(rule_set_get(rs, 0)->filter, cls, r);
 
 	rule_set_free(rs);
 	return ok;
 }
 
-Test(memo, port_filter_reads_the_fragment_field_on_ipv4_only)
+Test(memo, port_filter_reads_only_the_connections_bytes)
 {
-	uint16_t key[RULE_MEMO_KEY_BYTES];
-	uint32_t need;
-	uint8_t n;
+	struct rule_memo_reads r;
 
-	cr_assert(analyse("tcp dst port 9", RULE_MEMO_TCP4, key, &n, &need));
-	/* The IPv6 half of the program is never reached for IPv4: no byte 40 here. */
-	cr_assert_eq(n, 2);
-	cr_assert_eq(key[0], 6);
-	cr_assert_eq(key[1], 7);
-	cr_assert_eq(need, 24);
+	/*
+	 * IPv4: the program tests the fragment offset, which the class fixes
+	 * at 0, and the port; its IPv6 half (byte 40 on) is never reached.
+	 */
+	cr_assert(analyse("tcp dst port 9", RULE_MEMO_TCP4, &r));
+	cr_assert_not(r.fixed);
+	cr_assert_eq(r.nkey, 0);
+	cr_assert_eq(r.need, 24);
 
-	/* IPv6: the version byte (its low nibble is traffic class) and the port at 42. */
-	cr_assert(analyse("tcp dst port 9", RULE_MEMO_TCP6, key, &n, &need));
-	cr_assert_eq(n, 1);
-	cr_assert_eq(key[0], 0);
-	cr_assert_eq(need, 44);
+	/* IPv6: "ip6[0] & 0xf0" leaves nothing of the traffic class to read. */
+	cr_assert(analyse("tcp dst port 9", RULE_MEMO_TCP6, &r));
+	cr_assert_not(r.fixed);
+	cr_assert_eq(r.nkey, 0);
+	cr_assert_eq(r.need, 44);
 }
 
-Test(memo, protocol_filter_is_decided_by_the_class)
+Test(memo, the_class_alone_decides_other_protocols)
 {
-	uint16_t key[RULE_MEMO_KEY_BYTES];
-	uint32_t need;
-	uint8_t n;
+	struct rule_memo_reads r;
 
-	cr_assert(analyse("tcp", RULE_MEMO_TCP4, key, &n, &need));
-	cr_assert_eq(n, 0);
-	cr_assert(analyse("udp", RULE_MEMO_TCP4, key, &n, &need));
-	cr_assert_eq(n, 0);
-	cr_assert(analyse("host 10.0.0.1", RULE_MEMO_UDP4, key, &n, &need));
-	cr_assert_eq(n, 0);
+	cr_assert(analyse("tcp dst port 9", RULE_MEMO_ICMP4, &r));
+	cr_assert(r.fixed);
+	cr_assert_not(r.match);
+	cr_assert(analyse("tcp dst port 9", RULE_MEMO_ICMP6, &r));
+	cr_assert(r.fixed);
+	cr_assert_not(r.match);
+	cr_assert(analyse("tcp", RULE_MEMO_TCP4, &r));
+	cr_assert(r.fixed);
+	cr_assert(r.match);
+	cr_assert(analyse("udp", RULE_MEMO_TCP6, &r));
+	cr_assert(r.fixed);
+	cr_assert_not(r.match);
+	cr_assert(analyse("icmp", RULE_MEMO_ICMP4, &r));
+	cr_assert(r.fixed);
+	cr_assert(r.match);
+	/* An address is the connection's: remembered, not decided. */
+	cr_assert(analyse("host 10.0.0.1", RULE_MEMO_UDP4, &r));
+	cr_assert_not(r.fixed);
+	cr_assert_eq(r.nkey, 0);
 }
 
 Test(memo, tcp_flags_are_a_changing_byte)
 {
-	uint16_t key[RULE_MEMO_KEY_BYTES];
-	uint32_t need;
-	uint8_t n;
+	struct rule_memo_reads r;
 
-	cr_assert(analyse("tcp[tcpflags] & tcp-syn != 0", RULE_MEMO_TCP4, key, &n, &need));
-	cr_assert_eq(n, 3);
-	cr_assert_eq(key[2], 33);
-	cr_assert_eq(need, 34);
+	cr_assert(analyse("tcp[tcpflags] & tcp-syn != 0", RULE_MEMO_TCP4, &r));
+	cr_assert_not(r.fixed);
+	cr_assert_eq(r.nkey, 1);
+	cr_assert_eq(r.key[0], 33);
+	cr_assert_eq(r.need, 34);
+	/* The DF bit: the flags half of the fragment field changes. */
+	cr_assert(analyse("ip[6] & 0x40 != 0", RULE_MEMO_UDP4, &r));
+	cr_assert_eq(r.nkey, 1);
+	cr_assert_eq(r.key[0], 6);
 }
 
 Test(memo, what_cannot_be_remembered)
 {
-	uint16_t key[RULE_MEMO_KEY_BYTES];
-	uint32_t need;
-	uint8_t n;
+	struct rule_memo_reads r;
 
 	/* The length changes from packet to packet. */
-	cr_assert_not(analyse("greater 100", RULE_MEMO_TCP4, key, &n, &need));
-	cr_assert_not(analyse("ip[2:2] > 100", RULE_MEMO_TCP4, key, &n, &need) && n == 0);
+	cr_assert_not(analyse("greater 100", RULE_MEMO_TCP4, &r));
 	/* More changing bytes than a key holds. */
 	cr_assert_not(analyse("ip[1] = 1 and ip[2] = 1 and ip[3] = 1 and ip[4] = 1 and ip[5] = 1",
-			      RULE_MEMO_UDP4, key, &n, &need));
+			      RULE_MEMO_UDP4, &r));
 	/* An offset taken from the TCP header length: a payload byte that moves. */
-	cr_assert_not(analyse("tcp[((tcp[12] & 0xf0) >> 2)] = 0x47", RULE_MEMO_TCP4, key, &n, &need));
+	cr_assert_not(analyse("tcp[((tcp[12] & 0xf0) >> 2)] = 0x47", RULE_MEMO_TCP4, &r));
 }
 
 Test(memo, plan_keeps_what_fits)
 {
 	const char *f[] = {
-		"tcp dst port 9",			/* key 6, 7 */
-		"greater 100",				/* never */
-		"tcp[tcpflags] & tcp-syn != 0",		/* adds 33 */
-		"ip[1] = 0 and ip[8] = 64",		/* would add 1 and 8: one too many */
-		"tcp",					/* nothing to add */
+		"tcp dst port 9",				/* memo, no key */
+		"greater 100",					/* never */
+		"tcp[tcpflags] & tcp-syn != 0",			/* key 33 */
+		"ip[1] = 0 and ip[8] = 64 and ip[10] = 1 and ip[11] = 2", /* 4 more: too many */
+		"tcp",						/* decided: matches */
+		"udp",						/* decided: does not */
+		"ip[8] = 64",					/* key 8 */
 	};
-	struct rule_set *rs = rules(f, 5);
+	struct rule_set *rs = rules(f, 7);
 	struct rule_memo_plan p;
 
 	rule_memo_plan(rs, RULE_MEMO_TCP4, &p);
-	cr_assert_eq(p.rules, 1u << 0 | 1u << 2 | 1u << 4);
-	cr_assert_eq(p.nkey, 3);
+	cr_assert_eq(p.rules, 1u << 0 | 1u << 2 | 1u << 6);
+	cr_assert_eq(p.decided, 1u << 4 | 1u << 5);
+	cr_assert_eq(p.matches, 1u << 4);
+	cr_assert_eq(p.nkey, 2);
 	cr_assert_eq(p.need, 34);
 	rule_set_free(rs);
 }
@@ -124,10 +139,13 @@ Test(memo, rules_past_the_sixteenth_always_run)
 	struct rule_memo_plan p;
 
 	for (int i = 0; i < 20; i++)
-		f[i] = "tcp";
+		f[i] = "tcp port 80";
 	rs = rules(f, 20);
 	rule_memo_plan(rs, RULE_MEMO_TCP4, &p);
 	cr_assert_eq(p.rules, 0xffff);
+	rule_memo_plan(rs, RULE_MEMO_UDP6, &p);
+	cr_assert_eq(p.decided, 0xffff);
+	cr_assert_eq(p.matches, 0);
 	rule_set_free(rs);
 }
 
@@ -150,8 +168,10 @@ static uint32_t rnd(void)
  * numbers, flags, window, options, payload. Fields are drawn from a few
  * values each so that both hits and fresh fills happen often.
  */
-static size_t conn_packet(uint8_t *b, bool v6, bool tcp, int way)
+static size_t conn_packet(uint8_t *b, bool v6, int l4p, int way)
 {
+	bool tcp = l4p == 0;
+	uint8_t proto = l4p == 0 ? 6 : l4p == 1 ? 17 : v6 ? 58 : 1;
 	size_t l3 = v6 ? 40 : 20, l4 = tcp ? 20 : 8, pay = rnd() % 3 * 8;
 	size_t len = l3 + l4 + pay;
 	uint8_t a0[16] = { 0 }, a1[16] = { 0 };
@@ -167,7 +187,7 @@ static size_t conn_packet(uint8_t *b, bool v6, bool tcp, int way)
 		b[1] = (uint8_t)(rnd() % 8 ? 0 : 0x10);
 		b[4] = (uint8_t)((len - 40) >> 8);
 		b[5] = (uint8_t)(len - 40);
-		b[6] = tcp ? 6 : 17;
+		b[6] = proto;
 		b[7] = (uint8_t)(rnd() % 8 ? 64 : 63);
 		memcpy(b + 8, way ? a1 : a0, 16);
 		memcpy(b + 24, way ? a0 : a1, 16);
@@ -179,7 +199,7 @@ static size_t conn_packet(uint8_t *b, bool v6, bool tcp, int way)
 		b[4] = (uint8_t)rnd();
 		b[6] = (uint8_t)(rnd() % 8 ? 0x40 : rnd() % 2 ? 0x20 : 0);
 		b[8] = (uint8_t)(rnd() % 8 ? 64 : 63);
-		b[9] = tcp ? 6 : 17;
+		b[9] = proto;
 		b[10] = (uint8_t)rnd();
 		b[12] = 10, b[15] = (uint8_t)(way ? 2 : 1);
 		b[16] = 10, b[19] = (uint8_t)(way ? 1 : 2);
@@ -191,18 +211,28 @@ static size_t conn_packet(uint8_t *b, bool v6, bool tcp, int way)
 		p[12] = 0x50;
 		p[13] = (uint8_t)(rnd() % 4 ? 0x10 : 1u << (rnd() % 5));
 		p[14] = (uint8_t)(rnd() % 8 == 0);
-	} else {
+	} else if (l4p == 1) {
 		p[4] = (uint8_t)((8 + pay) >> 8);
 		p[5] = (uint8_t)(8 + pay);
+	} else {
+		/* An echo request or reply: type, code, checksum, then id and sequence. */
+		p[0] = (uint8_t)(v6 ? (way ? 129 : 128) : (way ? 0 : 8));
+		p[1] = 0;
+		p[2] = (uint8_t)rnd();
+		p[3] = (uint8_t)rnd();
+		p[7] = (uint8_t)(rnd() % 4);
 	}
 	for (size_t i = 0; i < pay; i++)
 		p[l4 + i] = (uint8_t)(rnd() % 2 ? 'G' : 'P');
 	return len;
 }
 
-static void check_against_libpcap(bool v6, bool tcp)
+static void check_against_libpcap(bool v6, int l4p)
 {
 	const char *f[] = {
+		"icmp[icmptype] = icmp-echo",
+		"icmp6 and ip6[40] = 128",
+		"not icmp",
 		"tcp dst port 9",
 		"udp port 9",
 		"tcp",
@@ -217,12 +247,11 @@ static void check_against_libpcap(bool v6, bool tcp)
 		"ip[8] = 63",
 		"src port 9 or dst port 1000",
 		"udp[8] = 0x47",
-		"not icmp",
 		"tcp and tcp[20] = 0x47",
 	};
 	int n = (int)(sizeof(f) / sizeof(f[0]));
 	struct rule_set *rs = rules(f, n);
-	int cls = v6 ? (tcp ? RULE_MEMO_TCP6 : RULE_MEMO_UDP6) : (tcp ? RULE_MEMO_TCP4 : RULE_MEMO_UDP4);
+	int cls = (v6 ? RULE_MEMO_TCP6 : RULE_MEMO_TCP4) + l4p;
 	struct rule_memo memo = { 0 };
 	struct rule_memo_plan plan;
 	unsigned hits = 0, fills = 0, shorts = 0;
@@ -231,9 +260,10 @@ static void check_against_libpcap(bool v6, bool tcp)
 	rule_memo_plan(rs, cls, &plan);
 	plan.tag = 4;
 	cr_assert_neq(plan.rules, 0);
+	cr_assert_neq(plan.decided, 0);
 	for (int i = 0; i < 20000; i++) {
 		int way = (int)(rnd() % 2);
-		size_t len = conn_packet(b, v6, tcp, way);
+		size_t len = conn_packet(b, v6, l4p, way);
 		struct pkt_view v;
 		uint32_t direct = 0, got;
 		int r;
@@ -243,6 +273,9 @@ static void check_against_libpcap(bool v6, bool tcp)
 		for (int k = 0; k < n; k++)
 			if (rule_filter_match(rule_set_get(rs, (size_t)k), &v))
 				direct |= 1u << k;
+		cr_assert_eq(direct & plan.decided, plan.matches,
+			     "packet %d: libpcap %#x, the class decided %#x as %#x", i, direct,
+			     plan.decided, plan.matches);
 		r = rule_memo_get(&memo, &plan, &v, (unsigned)way, &got);
 		if (r > 0) {
 			hits++;
@@ -256,25 +289,27 @@ static void check_against_libpcap(bool v6, bool tcp)
 			shorts++;
 		}
 	}
-	cr_log_info("class %d: rules %#x, %u key bytes: %u hits, %u fills", cls, plan.rules,
-		    plan.nkey, hits, fills);
+	cr_log_info("class %d: decided %#x, remembered %#x by %u key bytes: %u hits, %u fills",
+		    cls, plan.decided, plan.rules, plan.nkey, hits, fills);
 	/* Both paths were taken many times, so the comparison above means something. */
 	cr_assert_gt(hits, 1000, "hits %u fills %u short %u", hits, fills, shorts);
 	cr_assert_gt(fills, 50, "hits %u fills %u short %u", hits, fills, shorts);
 	rule_set_free(rs);
 }
 
-Test(memo, matches_libpcap_tcp4) { check_against_libpcap(false, true); }
-Test(memo, matches_libpcap_udp4) { check_against_libpcap(false, false); }
-Test(memo, matches_libpcap_tcp6) { check_against_libpcap(true, true); }
-Test(memo, matches_libpcap_udp6) { check_against_libpcap(true, false); }
+Test(memo, matches_libpcap_tcp4) { check_against_libpcap(false, 0); }
+Test(memo, matches_libpcap_udp4) { check_against_libpcap(false, 1); }
+Test(memo, matches_libpcap_icmp4) { check_against_libpcap(false, 2); }
+Test(memo, matches_libpcap_tcp6) { check_against_libpcap(true, 0); }
+Test(memo, matches_libpcap_udp6) { check_against_libpcap(true, 1); }
+Test(memo, matches_libpcap_icmp6) { check_against_libpcap(true, 2); }
 
 static void one_packet(uint8_t *b, struct pkt_view *v, int way)
 {
 	size_t len;
 
 	do
-		len = conn_packet(b, false, true, way);
+		len = conn_packet(b, false, 0, way);
 	while (len != 40);
 	cr_assert_eq(pkt_parse(v, b, len), 0);
 }
@@ -324,7 +359,7 @@ Test(memo, classes)
 {
 	uint8_t b[128];
 	struct pkt_view v;
-	size_t len = conn_packet(b, false, true, 0);
+	size_t len = conn_packet(b, false, 0, 0);
 
 	cr_assert_eq(pkt_parse(&v, b, len), 0);
 	cr_assert_eq(rule_memo_class(&v), RULE_MEMO_TCP4);
@@ -361,7 +396,7 @@ Test(memo, act_decides_alike_with_and_without_it)
 	cr_assert(with && without);
 	for (uint64_t i = 1; i <= 5000; i++) {
 		int way = (int)(rnd() % 2);
-		size_t len = conn_packet(b, i % 2, true, way);
+		size_t len = conn_packet(b, i % 2, 0, way);
 		struct act_decision d1, d2;
 		struct pkt_view v;
 		struct act_input in = {
