@@ -503,4 +503,8 @@ echo "TCP ratio c/b: $(ratio "${M_TCP[c]}" "${M_TCP[b]}")   c/a: $(ratio "${M_TC
 echo "UDP ratio c/b: $(ratio "${M_UDP[c]}" "${M_UDP[b]}")   c/a: $(ratio "${M_UDP[c]}" "${M_UDP[a]}")   b/a: $(ratio "${M_UDP[b]}" "${M_UDP[a]}")"
 echo "RTT added vs a (avg µs): b $(diff_us "${M_RTT[b]}" "${M_RTT[a]}")   c $(diff_us "${M_RTT[c]}" "${M_RTT[a]}")"
 echo "RTT added vs a (p50 µs): b $(diff_us "${M_P50[b]}" "${M_P50[a]}")   c $(diff_us "${M_P50[c]}" "${M_P50[a]}")"
+# A ping crosses the queue twice (request in, reply out): per packet is half the RTT difference.
+if [[ -n ${M_P50[b]:-} && -n ${M_P50[c]:-} ]]; then
+	echo "added per packet by c over b (p50 RTT difference / 2 queue crossings): $(awk -v c="${M_P50[c]}" -v b="${M_P50[b]}" 'BEGIN { printf "%+.1f", (c - b) / 2 }') µs"
+fi
 ((FL_OK)) || echo "faultline: n/a"

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * track_bench: packets per second through pkt_parse() + track_ingress() +
- * track_released(), the per-packet work of the tracker, and through the
- * whole decision path with rules that use the tracker (pipeline_packet(),
- * "with match"), for 1, 10k and 1M concurrent connections, and the memory
- * each connection costs.
+ * track_released(), the per-packet work of the tracker; the same with two
+ * rules deciding (parse + track + match); and the whole decision path
+ * (pipeline_burst()); for 1, 10k and 1M concurrent connections, and the
+ * memory each connection costs. Each is measured packet by packet and in
+ * bursts, the way faultline's pipeline decides what one recvmmsg read.
  *
  * The packets are raw IPv4/TCP built up front, so parsing is measured too.
  * Each connection first does its handshake, then rounds of one data
@@ -573,7 +574,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	printf("track_bench: pkt_parse + track_ingress + track_released, one core; then the\n"
-	       "same with the rules deciding, and faultline's whole per-packet decision path\n");
+	       "same with the rules deciding, and faultline's whole decision path\n");
 	printf("flow entry %zu bytes; reserved at capacity: entries, buckets and the "
 	       "record pool, per flow of max_flows\n", track_entry_size());
 	if (only) {
