@@ -251,6 +251,7 @@ static struct av alu(struct reads *r, uint16_t op, const struct av *a, const str
 	}
 	if (op == BPF_NEG) {
 		v.mask = 0;
+		settle(&v);
 		return v;
 	}
 	taint_merge(&v, s);
@@ -258,6 +259,7 @@ static struct av alu(struct reads *r, uint16_t op, const struct av *a, const str
 		if (op == BPF_DIV || op == BPF_MOD)
 			r->bad = true;	/* a divisor of 0 ends the program */
 		v.mask = 0;
+		settle(&v);
 		return v;
 	}
 	/* A partly known value against a constant: the bits that stay known. */
