@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "act.h"
+#include "hot.h"
 #include "tcpstate.h"
 
 /* Per-rule runtime state of one queue. */
@@ -279,7 +280,7 @@ static void hold_by(struct act_decision *d, unsigned rule)
 }
 
 /* Returns false when evaluation must stop (drop or accept). */
-static bool apply_rule(struct act_ctx *c, unsigned ri, const struct rule *r,
+FL_HOT static bool apply_rule(struct act_ctx *c, unsigned ri, const struct rule *r,
 		       const struct act_input *in, struct act_decision *d)
 {
 	struct rule_state *s = &c->st[ri];
@@ -350,7 +351,7 @@ static bool apply_rule(struct act_ctx *c, unsigned ri, const struct rule *r,
 	return true;
 }
 
-static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct rule *r,
+FL_HOT static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct rule *r,
 			    const struct act_input *in)
 {
 	struct rule_state *s = &c->st[ri];
@@ -381,7 +382,7 @@ static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct rule *r
  * those the connection's memo holds, running libpcap on the remembered
  * filters first when it holds none yet.
  */
-static uint32_t known_results(const struct act_ctx *c, const struct act_input *in, uint32_t *bits)
+FL_HOT static uint32_t known_results(const struct act_ctx *c, const struct act_input *in, uint32_t *bits)
 {
 	const struct rule_memo_plan *plan;
 	int cls = rule_memo_class(in->v), got;
@@ -407,7 +408,7 @@ static uint32_t known_results(const struct act_ctx *c, const struct act_input *i
 	return plan->decided | plan->rules;
 }
 
-void act_decide(struct act_ctx *c, const struct act_input *in, struct act_decision *d)
+FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act_decision *d)
 {
 	uint32_t known = 0, bits = 0;
 

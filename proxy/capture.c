@@ -14,6 +14,7 @@
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
 #include "capture.h"
+#include "hot.h"
 
 /* As libnetfilter_queue's example: one full packet plus netlink overhead. */
 #define RX_BUF_SIZE (0xffff + MNL_SOCKET_BUFFER_SIZE / 2)
@@ -161,7 +162,7 @@ int capture_fd(const struct capture *c)
 	return mnl_socket_get_fd(c->nl);
 }
 
-static int packet_cb(const struct nlmsghdr *nlh, void *data)
+FL_HOT static int packet_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct capture *c = data;
 	struct nlattr *attr[NFQA_MAX + 1] = { 0 };
@@ -202,7 +203,7 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int capture_recv(struct capture *c, bool wait)
+FL_HOT int capture_recv(struct capture *c, bool wait)
 {
 	int fd = mnl_socket_get_fd(c->nl), n;
 
@@ -225,7 +226,7 @@ int capture_recv(struct capture *c, bool wait)
 	return n;
 }
 
-int capture_dispatch(struct capture *c, capture_pkt_cb cb, void *data)
+FL_HOT int capture_dispatch(struct capture *c, capture_pkt_cb cb, void *data)
 {
 	uint64_t before = c->st.packets;
 	int n = c->pending;
@@ -265,7 +266,7 @@ int capture_read(struct capture *c, int budget, capture_pkt_cb cb, void *data)
 	return total;
 }
 
-static int reserve(struct capture *c, size_t need)
+FL_HOT static int reserve(struct capture *c, size_t need)
 {
 	if (c->tx_len + need <= TX_BUF_SIZE)
 		return 0;
@@ -277,13 +278,13 @@ static int reserve(struct capture *c, size_t need)
  * for 'need' bytes (flushing first if they do not fit); tx_end() commits
  * it. NULL with *err set when the flush failed.
  */
-static struct nlmsghdr *tx_begin(struct capture *c, uint16_t type, size_t need, int *err)
+FL_HOT static struct nlmsghdr *tx_begin(struct capture *c, uint16_t type, size_t need, int *err)
 {
 	*err = reserve(c, need);
 	return *err ? NULL : nfq_nlmsg_put(c->tx + c->tx_len, type, c->queue);
 }
 
-static void tx_end(struct capture *c, const struct nlmsghdr *nlh)
+FL_HOT static void tx_end(struct capture *c, const struct nlmsghdr *nlh)
 {
 	c->tx_len += MNL_ALIGN(nlh->nlmsg_len);
 }
@@ -330,7 +331,7 @@ uint32_t capture_copy_range(const struct capture *c)
 	return c->copy_range;
 }
 
-int capture_accept_upto(struct capture *c, uint32_t id)
+FL_HOT int capture_accept_upto(struct capture *c, uint32_t id)
 {
 	int ret;
 	struct nlmsghdr *nlh = tx_begin(c, NFQNL_MSG_VERDICT_BATCH, 256, &ret);
@@ -343,7 +344,7 @@ int capture_accept_upto(struct capture *c, uint32_t id)
 	return 0;
 }
 
-int capture_flush(struct capture *c)
+FL_HOT int capture_flush(struct capture *c)
 {
 	ssize_t n;
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "flow.h"
+#include "hot.h"
 
 #define PROBE_LIMIT 16
 
@@ -142,7 +143,7 @@ static void evict_one(struct flow_table *t, uint32_t near)
 	}
 }
 
-void flow_table_identify(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
+FL_HOT void flow_table_identify(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
 			 struct flow_id *id)
 {
 	struct pkt_flow_key key;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hot.h"
 #include "packet.h"
 
 #define IPV4_MIN_HLEN	20
@@ -48,7 +49,7 @@ static inline uint32_t get_be32(const uint8_t *p)
  * packets carry 0 there, and the NFQUEUE copy range may cut a packet short
  * of what its header claims. In both cases the buffer is the truth.
  */
-static size_t ip_end(const uint8_t *data, size_t len, uint8_t family)
+FL_HOT static size_t ip_end(const uint8_t *data, size_t len, uint8_t family)
 {
 	size_t tot;
 
@@ -63,7 +64,7 @@ static size_t ip_end(const uint8_t *data, size_t len, uint8_t family)
 	return tot && tot < len ? tot : len;
 }
 
-static int parse_ipv4(struct pkt_view *v, size_t *off, size_t *end)
+FL_HOT static int parse_ipv4(struct pkt_view *v, size_t *off, size_t *end)
 {
 	const uint8_t *d = v->data;
 	size_t ihl;
@@ -98,7 +99,7 @@ static int parse_ipv4(struct pkt_view *v, size_t *off, size_t *end)
  * we walk past (an upper-layer protocol, ESP, or no-next-header), or
  * -EBADMSG if its length field does not fit before end.
  */
-static long ipv6_ext_len(uint8_t nh, const uint8_t *d, size_t pos, size_t end)
+FL_HOT static long ipv6_ext_len(uint8_t nh, const uint8_t *d, size_t pos, size_t end)
 {
 	size_t hlen;
 
@@ -132,7 +133,7 @@ static long ipv6_ext_len(uint8_t nh, const uint8_t *d, size_t pos, size_t end)
 	return (long)hlen;
 }
 
-static int parse_ipv6(struct pkt_view *v, size_t *off, size_t *end)
+FL_HOT static int parse_ipv6(struct pkt_view *v, size_t *off, size_t *end)
 {
 	const uint8_t *d = v->data;
 	size_t pos = IPV6_HLEN;
@@ -189,7 +190,7 @@ static int parse_ipv6(struct pkt_view *v, size_t *off, size_t *end)
 	return 0;
 }
 
-static int parse_tcp_options(struct pkt_view *v, const uint8_t *opt, size_t len)
+FL_HOT static int parse_tcp_options(struct pkt_view *v, const uint8_t *opt, size_t len)
 {
 	size_t i = 0, olen;
 
@@ -244,7 +245,7 @@ static int parse_tcp_options(struct pkt_view *v, const uint8_t *opt, size_t len)
 	return 0;
 }
 
-static int parse_tcp(struct pkt_view *v, size_t off, size_t end)
+FL_HOT static int parse_tcp(struct pkt_view *v, size_t off, size_t end)
 {
 	const uint8_t *th = v->data + off;
 	size_t hlen;
@@ -273,7 +274,7 @@ static int parse_tcp(struct pkt_view *v, size_t off, size_t end)
 	return 0;
 }
 
-static int parse_udp(struct pkt_view *v, size_t off, size_t end)
+FL_HOT static int parse_udp(struct pkt_view *v, size_t off, size_t end)
 {
 	const uint8_t *uh = v->data + off;
 
@@ -288,7 +289,7 @@ static int parse_udp(struct pkt_view *v, size_t off, size_t end)
 	return 0;
 }
 
-static int parse_icmp(struct pkt_view *v, size_t off, size_t end)
+FL_HOT static int parse_icmp(struct pkt_view *v, size_t off, size_t end)
 {
 	const uint8_t *ih = v->data + off;
 	size_t hlen = end - off;
@@ -319,7 +320,7 @@ static int parse_icmp(struct pkt_view *v, size_t off, size_t end)
 	return 0;
 }
 
-static int parse_l4(struct pkt_view *v, size_t off, size_t end)
+FL_HOT static int parse_l4(struct pkt_view *v, size_t off, size_t end)
 {
 	/* Without a known transport, everything after L3 is payload. */
 	v->l4_off = (uint16_t)off;
@@ -342,12 +343,12 @@ static int parse_l4(struct pkt_view *v, size_t off, size_t end)
 	}
 }
 
-int pkt_parse(struct pkt_view *v, const uint8_t *data, size_t len)
+FL_HOT int pkt_parse(struct pkt_view *v, const uint8_t *data, size_t len)
 {
 	return pkt_parse_cut(v, data, len, len);
 }
 
-int pkt_parse_cut(struct pkt_view *v, const uint8_t *data, size_t len, size_t wirelen)
+FL_HOT int pkt_parse_cut(struct pkt_view *v, const uint8_t *data, size_t len, size_t wirelen)
 {
 	size_t off, end;
 	int ret;
@@ -513,7 +514,7 @@ int pkt_fix_checksums(uint8_t *data, size_t len, const struct pkt_view *v)
 	return 0;
 }
 
-void pkt_flow_key(const struct pkt_view *v, struct pkt_flow_key *key,
+FL_HOT void pkt_flow_key(const struct pkt_view *v, struct pkt_flow_key *key,
 		  bool *swapped)
 {
 	uint16_t sport = v->sport, dport = v->dport;
@@ -559,7 +560,7 @@ static uint64_t mix64(uint64_t h, uint64_t w)
 	return h ^ (h >> 29);
 }
 
-uint64_t pkt_flow_hash(const struct pkt_flow_key *key)
+FL_HOT uint64_t pkt_flow_hash(const struct pkt_flow_key *key)
 {
 	/*
 	 * Word by word, field by field (struct padding must never reach the

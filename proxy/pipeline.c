@@ -8,6 +8,7 @@
 #include "act.h"
 #include "events.h"
 #include "flow.h"
+#include "hot.h"
 #include "pcapout.h"
 #include "pipeline.h"
 #include "sched.h"
@@ -98,7 +99,7 @@ static void on_track_event(void *data, const struct track_event *ev)
 
 _Static_assert(sizeof(struct rule_memo) <= TRACK_SLOT_BYTES, "the memo lives in the tracker's slot");
 
-void pipeline_tcp_input(struct act_input *in, struct act_tcp_info *ti, const struct track_seg *seg)
+FL_HOT void pipeline_tcp_input(struct act_input *in, struct act_tcp_info *ti, const struct track_seg *seg)
 {
 	/*
 	 * The tracker has just looked the connection up and keeps its
@@ -323,9 +324,10 @@ static void packet_event(struct pipeline *pl, uint64_t pkt, const struct pipelin
 }
 
 /* Everything that records a decision: event lines and the capture file's "in" side. */
-static void log_decision(struct pipeline *pl, uint64_t pkt, const struct pipeline_pkt *pk,
-			 const struct pkt_view *v, const struct flow_id *id,
-			 const struct track_seg *seg, const struct act_decision *d, uint64_t now)
+/* Out of the packets' way: only with --events or --pcap. */
+FL_COLD static void log_slow(struct pipeline *pl, uint64_t pkt, const struct pipeline_pkt *pk,
+			     const struct pkt_view *v, const struct flow_id *id,
+			     const struct track_seg *seg, const struct act_decision *d, uint64_t now)
 {
 	if (d->n_fired)
 		events_verdict(&pl->ev, now, v, pk->dir, id, d);
@@ -336,6 +338,14 @@ static void log_decision(struct pipeline *pl, uint64_t pkt, const struct pipelin
 		in_comment(c, sizeof(c), pkt, d, seg);
 		record(pl, PCAPOUT_IN, now, pk->data, pk->len, pk->orig_len, c);
 	}
+}
+
+static inline void log_decision(struct pipeline *pl, uint64_t pkt, const struct pipeline_pkt *pk,
+				const struct pkt_view *v, const struct flow_id *id,
+				const struct track_seg *seg, const struct act_decision *d, uint64_t now)
+{
+	if (pl->ev.out || pl->cfg.pcap)
+		log_slow(pl, pkt, pk, v, id, seg, d, now);
 }
 
 static void release(struct pipeline *pl, struct held *h, bool early, uint64_t now)
@@ -424,13 +434,13 @@ static void hold(struct pipeline *pl, const struct pipeline_pkt *pk, const struc
 }
 
 /* Parse pk into v; 0 or the parser's error. */
-static int parse(struct pkt_view *v, const struct pipeline_pkt *pk)
+FL_HOT static int parse(struct pkt_view *v, const struct pipeline_pkt *pk)
 {
 	return pkt_parse_cut(v, pk->data, pk->len, pk->orig_len > pk->len ? pk->orig_len : pk->len);
 }
 
 /* The decision for pk, parsed into v by parse(), which returned bad. */
-static void decide(struct pipeline *pl, const struct pipeline_pkt *pk, const struct pkt_view *v,
+FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk, const struct pkt_view *v,
 		   int bad, uint64_t now)
 {
 	struct act_decision d;
@@ -552,7 +562,7 @@ static void decide(struct pipeline *pl, const struct pipeline_pkt *pk, const str
 	free(copy);
 }
 
-void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_t now)
+FL_HOT void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_t now)
 {
 	struct pkt_view v;
 	int bad = parse(&v, pk);
@@ -568,7 +578,7 @@ void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_
  */
 #define BURST_AHEAD 4
 
-void pipeline_burst(struct pipeline *pl, const struct pipeline_pkt *pk, const uint64_t *now,
+FL_HOT void pipeline_burst(struct pipeline *pl, const struct pipeline_pkt *pk, const uint64_t *now,
 		    unsigned n)
 {
 	struct pkt_view v[BURST_AHEAD + 1];

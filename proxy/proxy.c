@@ -15,8 +15,10 @@
 #include <uv.h>
 
 #include "capture.h"
+#include "hot.h"
 #include "inject.h"
 #include "ipt.h"
+#include "lock.h"
 #include "packet.h"
 #include "pcapout.h"
 #include "pipeline.h"
@@ -48,7 +50,7 @@ struct proxy {
 	pthread_t reader;
 	bool reader_started;
 	atomic_bool reader_stop;
-	pthread_mutex_t lock;
+	struct lock lock;
 	uv_signal_t sig_int, sig_term, sig_usr1;
 	uv_timer_t housekeeping; /* TIME_WAIT and idle expiry: coarse time is fine */
 	int timer_fd;
@@ -72,7 +74,7 @@ struct proxy {
 	int64_t rt_offset;	/* realtime - monotonic, for kernel timestamps */
 	uint64_t stamps_used;	/* kernel timestamps plausible enough to use */
 
-	bool ipt_installed, stopping, loop_ready, lock_ready;
+	bool ipt_installed, stopping, loop_ready;
 	int open_handles;	/* N_HANDLES once set up, down to 0 as they close */
 	proxy_report_cb report;
 	void *report_data;
@@ -125,7 +127,7 @@ static uint32_t copy_range_for(const struct proxy *p, const struct rule_set *rul
 	return need > HEADER_ROOM ? need : HEADER_ROOM;
 }
 
-static void on_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
+FL_HOT static void on_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
 		       uint32_t len, const uint8_t *bytes, uint64_t now)
 {
 	struct proxy *p = data;
@@ -156,7 +158,7 @@ static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_
 	}
 }
 
-static void flush_accepts(struct proxy *p)
+FL_HOT static void flush_accepts(struct proxy *p)
 {
 	if (!p->n_accepts)
 		return;
@@ -192,7 +194,7 @@ static int64_t realtime_offset(void)
 }
 
 /* Decide the packets read so far; their verdicts go to the send buffer. */
-static void decide_burst(struct proxy *p)
+FL_HOT static void decide_burst(struct proxy *p)
 {
 	/* A full accept list would overflow into single verdicts: send it first. */
 	if (p->n_accepts + p->n_burst > READ_BUDGET)
@@ -201,7 +203,7 @@ static void decide_burst(struct proxy *p)
 	p->n_burst = 0;
 }
 
-static void on_packet(void *data, struct capture_pkt *cp)
+FL_HOT static void on_packet(void *data, struct capture_pkt *cp)
 {
 	struct proxy *p = data;
 	struct pipeline_pkt pk = {
@@ -235,7 +237,7 @@ static void on_packet(void *data, struct capture_pkt *cp)
 	p->burst_now[p->n_burst++] = now;
 }
 
-static void *reader_main(void *arg)
+FL_HOT static void *reader_main(void *arg)
 {
 	struct proxy *p = arg;
 
@@ -244,15 +246,15 @@ static void *reader_main(void *arg)
 
 		if (n <= 0) {
 			if (n < 0) {
-				pthread_mutex_lock(&p->lock);
+				lock_take(&p->lock);
 				p->read_errors++;
-				pthread_mutex_unlock(&p->lock);
+				lock_give(&p->lock);
 				/* Counted, not fatal; but a lasting error must not spin a CPU. */
 				usleep(1000);
 			}
 			continue;
 		}
-		pthread_mutex_lock(&p->lock);
+		lock_take(&p->lock);
 		total = capture_dispatch(p->cap, on_packet, p);
 		decide_burst(p);
 		while (capture_more(p->cap, n) && total < READ_BUDGET) {
@@ -265,7 +267,7 @@ static void *reader_main(void *arg)
 		flush_accepts(p);
 		capture_flush(p->cap);
 		rearm(p);
-		pthread_mutex_unlock(&p->lock);
+		lock_give(&p->lock);
 	}
 	return NULL;
 }
@@ -277,22 +279,22 @@ static void on_timer(uv_poll_t *h, int status, int events)
 
 	if (read(p->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		return;
-	pthread_mutex_lock(&p->lock);
+	lock_take(&p->lock);
 	p->armed_ns = 0;
 	pipeline_release_due(p->pl, now_ns());
 	flush_accepts(p);
 	capture_flush(p->cap);
 	rearm(p);
-	pthread_mutex_unlock(&p->lock);
+	lock_give(&p->lock);
 }
 
 static void on_housekeeping(uv_timer_t *t)
 {
 	struct proxy *p = container_of(t, struct proxy, housekeeping);
 
-	pthread_mutex_lock(&p->lock);
+	lock_take(&p->lock);
 	pipeline_expire(p->pl, now_ns());
-	pthread_mutex_unlock(&p->lock);
+	lock_give(&p->lock);
 }
 
 static void report(struct proxy *p, const char *kind)
@@ -409,13 +411,6 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	p->report_data = report_data;
 	p->timer_fd = -1;
 	p->stamp_fd = -1;
-	if (pthread_mutex_init(&p->lock, NULL)) {
-		snprintf(err, errlen, "cannot create a lock");
-		free(p);
-		rule_set_free(rules);
-		return NULL;
-	}
-	p->lock_ready = true;
 
 	pc.seed = cfg->seed;
 	pc.max_held = cfg->max_held;
@@ -561,7 +556,7 @@ int proxy_swap_rules(struct proxy *p, struct rule_set *rules)
 	struct rule_set *old = rules;
 	int ret;
 
-	pthread_mutex_lock(&p->lock);
+	lock_take(&p->lock);
 	ret = pipeline_swap_rules(p->pl, rules, now_ns());
 	if (!ret) {
 		uint32_t range = copy_range_for(p, rules);
@@ -572,7 +567,7 @@ int proxy_swap_rules(struct proxy *p, struct rule_set *rules)
 		if (range != capture_copy_range(p->cap) && capture_set_copy_range(p->cap, range) < 0)
 			p->verdict_errors++;
 	}
-	pthread_mutex_unlock(&p->lock);
+	lock_give(&p->lock);
 	/* The set that lost (the old one, or the new one on failure) is freed outside the lock. */
 	rule_set_free(old);
 	return ret;
@@ -583,7 +578,7 @@ char *proxy_stats_json(struct proxy *p)
 	struct capture_stats cs = { 0 };
 	char *inner, *out = NULL;
 
-	pthread_mutex_lock(&p->lock);
+	lock_take(&p->lock);
 	inner = pipeline_stats_json(p->pl);
 	if (p->cap)
 		capture_get_stats(p->cap, &cs);
@@ -596,7 +591,7 @@ char *proxy_stats_json(struct proxy *p)
 		     (unsigned long long)p->read_errors, p->cap ? capture_copy_range(p->cap) : 0,
 		     (unsigned long long)cs.stamped, (unsigned long long)p->stamps_used) < 0)
 		out = NULL;
-	pthread_mutex_unlock(&p->lock);
+	lock_give(&p->lock);
 	free(inner);
 	return out;
 }
@@ -623,7 +618,5 @@ void proxy_free(struct proxy *p)
 	pcapout_close(p->pcap);
 	rule_set_free(p->rules);
 	free(p->accepts);
-	if (p->lock_ready)
-		pthread_mutex_destroy(&p->lock);
 	free(p);
 }

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hot.h"
 #include "track.h"
 
 /* Sequence space comparisons modulo 2^32 (RFC 9293 3.4). */
@@ -460,7 +461,7 @@ static inline bool addr_eq(uint8_t family, const uint8_t *a, const uint8_t *b)
 }
 
 /* Returns the entry index for v's tuple, or 0; *e is the sender's endpoint. */
-static uint32_t lookup(const struct track *t, const struct pkt_view *v, int *e)
+FL_HOT static uint32_t lookup(const struct track *t, const struct pkt_view *v, int *e)
 {
 	uint32_t i = t->bucket[tuple_bucket(t, v->family, v->saddr, v->sport,
 					    v->daddr, v->dport)];
@@ -525,7 +526,7 @@ static void bucket_grow(struct track *t)
 	}
 }
 
-void track_prefetch(const struct track *t, const struct pkt_view *v)
+FL_HOT void track_prefetch(const struct track *t, const struct pkt_view *v)
 {
 	uint32_t i;
 
@@ -633,7 +634,7 @@ static inline bool flow_stale(const struct flow *f, uint8_t tcp_flags)
  * Put the flow on the list its states call for; with 'touch', note the
  * activity too.
  */
-static void flow_place(struct track *t, struct flow *f, uint64_t now, bool touch)
+FL_HOT static void flow_place(struct track *t, struct flow *f, uint64_t now, bool touch)
 {
 	uint32_t idx = flow_idx(t, f);
 	bool want_timer = f->st[0] == TCPSTATE_TIME_WAIT ||
@@ -1079,7 +1080,7 @@ void track_expire(struct track *t, uint64_t now)
  * what the hosts have (nothing) even if track_expire() was not called.
  * Returns false if the entry is gone.
  */
-static bool still_alive(struct track *t, uint32_t idx, uint64_t now)
+FL_HOT static bool still_alive(struct track *t, uint32_t idx, uint64_t now)
 {
 	struct flow *f = &t->pool[idx];
 
@@ -1210,7 +1211,7 @@ static uint32_t flow_start(struct track *t, struct flow *f, int e,
  * order; the comments name its flags. Updates the ingress bookkeeping of
  * the sender's direction and returns the classes.
  */
-static uint32_t analyze(struct flow *f, int e, const struct pkt_view *v, uint32_t now_t)
+FL_HOT static uint32_t analyze(struct flow *f, int e, const struct pkt_view *v, uint32_t now_t)
 {
 	struct dir *fwd = &f->d[e], *rev = &f->d[!e];
 	uint32_t seq = v->seq, ack = v->ack, len = v->payload_len;
@@ -1325,7 +1326,7 @@ bookkeeping:
 }
 
 /* Options and the facts tshark does not classify. */
-static uint32_t note_segment(struct flow *f, int e, const struct pkt_view *v, uint32_t c)
+FL_HOT static uint32_t note_segment(struct flow *f, int e, const struct pkt_view *v, uint32_t c)
 {
 	struct dir *fwd = &f->d[e], *rev = &f->d[!e];
 	struct dirx *fx = &f->x[e];
@@ -1396,7 +1397,7 @@ static uint32_t note_segment(struct flow *f, int e, const struct pkt_view *v, ui
  * The receiver's RCV.NXT for e's stream moved: take in the out-of-order
  * block it reaches.
  */
-static void rcv_advance(struct flow *f, int e, uint32_t to)
+FL_HOT static void rcv_advance(struct flow *f, int e, uint32_t to)
 {
 	struct dir *d = &f->d[e];
 	const struct dirx *x = &f->x[e];
@@ -1437,7 +1438,7 @@ static void fin_receipt(struct track *t, struct flow *f, int y, const struct seg
  * its sender has received (its ACK), which brings the sender's state up to
  * date if the release of the peer's segment was not reported.
  */
-static void sender_side(struct track *t, struct flow *f, int e,
+FL_HOT static void sender_side(struct track *t, struct flow *f, int e,
 			const struct pkt_view *v, const struct segctx *c)
 {
 	struct dir *rev = &f->d[!e];
@@ -1540,7 +1541,7 @@ static int flow_reincarnate(struct track *t, struct flow *f, int e,
  * sequence number minus one, else the other side's first ACK minus one.
  * A SYN repeating it restores nextseq first (Wireshark issue 17616).
  */
-static void wireshark_base(struct flow *f, int e, const struct pkt_view *v)
+FL_HOT static void wireshark_base(struct flow *f, int e, const struct pkt_view *v)
 {
 	struct dir *fwd = &f->d[e], *rev = &f->d[!e];
 	uint8_t fl = v->tcp_flags;
@@ -1561,7 +1562,7 @@ static void wireshark_base(struct flow *f, int e, const struct pkt_view *v)
 	}
 }
 
-int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
+FL_HOT int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 		  struct track_seg *seg)
 {
 	struct segctx c = { .now = now, .v = v };
@@ -1705,7 +1706,7 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
 /* ---- egress ---- */
 
 /* The flow the segment belongs to, if that incarnation is still there. */
-static struct flow *seg_flow(struct track *t, const struct track_seg *seg,
+FL_HOT static struct flow *seg_flow(struct track *t, const struct track_seg *seg,
 			     const struct pkt_view *v, bool *other)
 {
 	uint32_t idx = seg->_slot;
@@ -1778,7 +1779,7 @@ static bool rst_acceptable(const struct flow *f, int x, const struct pkt_view *v
 	}
 }
 
-static void deliver(struct track *t, struct flow *f, const struct track_seg *seg,
+FL_HOT static void deliver(struct track *t, struct flow *f, const struct track_seg *seg,
 		    const struct pkt_view *v, const struct segctx *c)
 {
 	int x = seg->endpoint, y = !x;
@@ -1917,7 +1918,7 @@ static void deliver(struct track *t, struct flow *f, const struct track_seg *seg
 	}
 }
 
-void track_released(struct track *t, const struct track_seg *seg,
+FL_HOT void track_released(struct track *t, const struct track_seg *seg,
 		    const struct pkt_view *v, uint64_t now)
 {
 	struct segctx c = { .now = now, .v = v, .segno = seg->segno };

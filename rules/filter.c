@@ -6,6 +6,7 @@
 #include <pcap/pcap.h>
 
 #include "filter.h"
+#include "hot.h"
 #include "rule.h"
 
 /* Same snap length as tcpdump: large enough that no length test is cut. */
@@ -70,7 +71,7 @@ void rule__filter_free(struct rule_filter *f)
 	free(f);
 }
 
-bool rule__filter_run(const struct rule_filter *f, const uint8_t *data, uint32_t caplen,
+FL_HOT bool rule__filter_run(const struct rule_filter *f, const uint8_t *data, uint32_t caplen,
 		      uint32_t wirelen)
 {
 	/*
@@ -154,7 +155,7 @@ uint32_t rule__filter_reach(const struct rule_filter *f)
 	return abs > UINT32_MAX ? UINT32_MAX : (uint32_t)abs;
 }
 
-bool rule_filter_match(const struct rule *r, const struct pkt_view *v)
+FL_HOT bool rule_filter_match(const struct rule *r, const struct pkt_view *v)
 {
 	if (!r->filter)
 		return true;

@@ -8,8 +8,9 @@
 #include <strings.h>
 
 #include "filter.h"
-#include "strbuf.h"
+#include "hot.h"
 #include "rule.h"
+#include "strbuf.h"
 #include "tcpstate.h"
 
 #define NS_PER_MS 1000000ull
@@ -1115,7 +1116,7 @@ size_t rule_set_count(const struct rule_set *rs)
 	return rs ? rs->n : 0;
 }
 
-const struct rule *rule_set_get(const struct rule_set *rs, size_t i)
+FL_HOT const struct rule *rule_set_get(const struct rule_set *rs, size_t i)
 {
 	if (!rs || i >= rs->n)
 		return NULL;
