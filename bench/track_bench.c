@@ -384,6 +384,28 @@ static double run_match(struct track *tr, struct act_ctx *ac, const struct trace
 	return (double)(to - from) / (now_s() - t0);
 }
 
+/* run_match() over the steady rounds, after the handshakes, with a fresh tracker and rule state. */
+static double match_case(const struct track_config *cfg, const struct rule_set *rs,
+			 const struct trace *t, size_t hs, bool burst)
+{
+	struct act_ctx *ac = act_ctx_new(rs, 1, SIM_START);
+	struct track *tr = track_new(cfg);
+	uint64_t sum = 0;
+	double pps;
+
+	if (!tr || !ac) {
+		perror("track_new/act_ctx_new");
+		exit(1);
+	}
+	sim_now = SIM_START;
+	run_match(tr, ac, t, 0, hs, burst, &sum);
+	pps = run_match(tr, ac, t, hs, t->n, burst, &sum);
+	sink += sum;
+	act_ctx_free(ac);
+	track_free(tr);
+	return pps;
+}
+
 static long rss_kib(void)
 {
 	long pages = 0, rss = 0;
@@ -484,39 +506,13 @@ static void bench(uint32_t flows, size_t packets, int reps)
 		differ |= sum != sum0;
 		track_free(tr);
 
-		/* Parse + track + match, on a fresh tracker. */
+		/* Parse + track + match, on a fresh tracker each way. */
 		{
 			struct rule_set *rs;
 			struct pipeline *pl = match_pipeline(flows, &rs); /* only for its rules */
-			struct act_ctx *ac = act_ctx_new(rs, 1, SIM_START);
 
-			tr = track_new(&cfg);
-			if (!tr || !ac) {
-				perror("track_new/act_ctx_new");
-				exit(1);
-			}
-			sim_now = SIM_START;
-			sum = 0;
-			run_match(tr, ac, &t, 0, hs, false, &sum);
-			ptm1_pps[r] = run_match(tr, ac, &t, hs, t.n, false, &sum);
-			sink += sum;
-			act_ctx_free(ac);
-			track_free(tr);
-
-			/* Again, in bursts, on a fresh tracker and rule state. */
-			ac = act_ctx_new(rs, 1, SIM_START);
-			tr = track_new(&cfg);
-			if (!tr || !ac) {
-				perror("track_new/act_ctx_new");
-				exit(1);
-			}
-			sim_now = SIM_START;
-			sum = 0;
-			run_match(tr, ac, &t, 0, hs, true, &sum);
-			ptm_pps[r] = run_match(tr, ac, &t, hs, t.n, true, &sum);
-			sink += sum;
-			act_ctx_free(ac);
-			track_free(tr);
+			ptm1_pps[r] = match_case(&cfg, rs, &t, hs, false);
+			ptm_pps[r] = match_case(&cfg, rs, &t, hs, true);
 			pipeline_free(pl);
 			rule_set_free(rs);
 		}

@@ -87,7 +87,7 @@ const struct bpf_insn *rule__filter_insns(const struct rule_filter *f, unsigned 
 	return f->prog.bf_insns;
 }
 
-static uint32_t load_size(uint16_t code)
+uint32_t rule__filter_load_size(uint16_t code)
 {
 	switch (BPF_SIZE(code)) {
 	case BPF_W:
@@ -117,12 +117,12 @@ uint32_t rule__filter_reach(const struct rule_filter *f)
 
 		switch (BPF_CLASS(c)) {
 		case BPF_LD:
-			if (BPF_MODE(c) == BPF_ABS && k + load_size(c) > abs)
-				abs = k + load_size(c);
+			if (BPF_MODE(c) == BPF_ABS && k + rule__filter_load_size(c) > abs)
+				abs = k + rule__filter_load_size(c);
 			if (BPF_MODE(c) == BPF_IND) {
 				any_ind = true;
-				if (k + load_size(c) > ind)
-					ind = k + load_size(c);
+				if (k + rule__filter_load_size(c) > ind)
+					ind = k + rule__filter_load_size(c);
 			}
 			break;
 		case BPF_LDX:

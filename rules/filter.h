@@ -38,6 +38,9 @@ bool rule__filter_run(const struct rule_filter *f, const uint8_t *data, uint32_t
  */
 uint32_t rule__filter_reach(const struct rule_filter *f);
 
+/* Bytes a BPF load instruction reads. */
+uint32_t rule__filter_load_size(uint16_t code);
+
 /* The compiled program (borrowed): *len instructions. */
 const struct bpf_insn *rule__filter_insns(const struct rule_filter *f, unsigned *len);
 

@@ -209,18 +209,6 @@ static struct av load(struct reads *r, uint64_t off, uint32_t size)
 	return v;
 }
 
-static uint32_t load_size(uint16_t code)
-{
-	switch (BPF_SIZE(code)) {
-	case BPF_W:
-		return 4;
-	case BPF_H:
-		return 2;
-	default:
-		return 1;
-	}
-}
-
 static struct av alu(struct reads *r, uint16_t op, const struct av *a, const struct av *s)
 {
 	struct av v = *a;
@@ -361,7 +349,7 @@ static void interpret(const struct bpf_insn *in, unsigned len, struct astate *st
 				v = s.m[k];
 				break;
 			case BPF_ABS:
-				v = load(r, k, load_size(c));
+				v = load(r, k, rule__filter_load_size(c));
 				break;
 			case BPF_IND:
 				/* An offset from changing data: any byte may be read. */
@@ -369,7 +357,7 @@ static void interpret(const struct bpf_insn *in, unsigned len, struct astate *st
 					r->bad = true;
 					continue;
 				}
-				v = load(r, (uint64_t)s.x.val + k, load_size(c));
+				v = load(r, (uint64_t)s.x.val + k, rule__filter_load_size(c));
 				break;
 			case BPF_MSH: {
 				struct av b = load(r, k, 1);
