@@ -69,12 +69,13 @@ static struct rule_state *states_new(const struct rule_set *rs, size_t *n_out)
  */
 static void plan_memos(struct act_ctx *c)
 {
-	c->gen++;
+	_Static_assert(RULE_MEMO_NCLASS <= 8, "the class takes bits 2-4 of a tag");
+	/* Tags never 0 (an empty memo): past 2^27 rule sets, gen starts again at 1. */
+	if (!(++c->gen << 5))
+		c->gen = 1;
 	for (int cls = 0; cls < RULE_MEMO_NCLASS; cls++) {
 		rule_memo_plan(c->rs, cls, &c->plan[cls]);
-		c->plan[cls].tag = (c->gen << 4 | (uint32_t)cls << 2) & ~3u;
-		if (!c->plan[cls].tag)	/* gen wrapped: skip the tag of an empty memo */
-			c->plan[cls].tag = 1u << 4 | (uint32_t)cls << 2;
+		c->plan[cls].tag = c->gen << 5 | (uint32_t)cls << 2;
 	}
 }
 
@@ -281,7 +282,7 @@ static void hold_by(struct act_decision *d, unsigned rule)
 
 /* Returns false when evaluation must stop (drop or accept). */
 FL_HOT static bool apply_rule(struct act_ctx *c, unsigned ri, const struct rule *r,
-		       const struct act_input *in, struct act_decision *d)
+			      const struct act_input *in, struct act_decision *d)
 {
 	struct rule_state *s = &c->st[ri];
 	uint64_t pk = pkt_key(in);
@@ -352,7 +353,7 @@ FL_HOT static bool apply_rule(struct act_ctx *c, unsigned ri, const struct rule 
 }
 
 FL_HOT static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct rule *r,
-			    const struct act_input *in)
+				   const struct act_input *in)
 {
 	struct rule_state *s = &c->st[ri];
 	uint64_t el = in->now_ns > c->since_ns ? in->now_ns - c->since_ns : 0;

@@ -144,7 +144,7 @@ static void evict_one(struct flow_table *t, uint32_t near)
 }
 
 FL_HOT void flow_table_identify(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
-			 struct flow_id *id)
+				struct flow_id *id)
 {
 	struct pkt_flow_key key;
 	bool swapped;

@@ -515,7 +515,7 @@ int pkt_fix_checksums(uint8_t *data, size_t len, const struct pkt_view *v)
 }
 
 FL_HOT void pkt_flow_key(const struct pkt_view *v, struct pkt_flow_key *key,
-		  bool *swapped)
+			 bool *swapped)
 {
 	uint16_t sport = v->sport, dport = v->dport;
 	bool swap;

@@ -323,8 +323,10 @@ static void packet_event(struct pipeline *pl, uint64_t pkt, const struct pipelin
 	fprintf(f, "]}\n");
 }
 
-/* Everything that records a decision: event lines and the capture file's "in" side. */
-/* Out of the packets' way: only with --events or --pcap. */
+/*
+ * Everything that records a decision: event lines and the capture file's
+ * "in" side. Out of the packets' way: only with --events or --pcap.
+ */
 FL_COLD static void log_slow(struct pipeline *pl, uint64_t pkt, const struct pipeline_pkt *pk,
 			     const struct pkt_view *v, const struct flow_id *id,
 			     const struct track_seg *seg, const struct act_decision *d, uint64_t now)
@@ -440,8 +442,8 @@ FL_HOT static int parse(struct pkt_view *v, const struct pipeline_pkt *pk)
 }
 
 /* The decision for pk, parsed into v by parse(), which returned bad. */
-FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk, const struct pkt_view *v,
-		   int bad, uint64_t now)
+FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
+			  const struct pkt_view *v, int bad, uint64_t now)
 {
 	struct act_decision d;
 	struct act_input in;
@@ -579,7 +581,7 @@ FL_HOT void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, 
 #define BURST_AHEAD 4
 
 FL_HOT void pipeline_burst(struct pipeline *pl, const struct pipeline_pkt *pk, const uint64_t *now,
-		    unsigned n)
+			   unsigned n)
 {
 	struct pkt_view v[BURST_AHEAD + 1];
 	int bad[BURST_AHEAD + 1];

@@ -128,7 +128,7 @@ static uint32_t copy_range_for(const struct proxy *p, const struct rule_set *rul
 }
 
 FL_HOT static void on_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
-		       uint32_t len, const uint8_t *bytes, uint64_t now)
+			      uint32_t len, const uint8_t *bytes, uint64_t now)
 {
 	struct proxy *p = data;
 

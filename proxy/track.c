@@ -1439,7 +1439,7 @@ static void fin_receipt(struct track *t, struct flow *f, int y, const struct seg
  * date if the release of the peer's segment was not reported.
  */
 FL_HOT static void sender_side(struct track *t, struct flow *f, int e,
-			const struct pkt_view *v, const struct segctx *c)
+			       const struct pkt_view *v, const struct segctx *c)
 {
 	struct dir *rev = &f->d[!e];
 	uint8_t fl = v->tcp_flags;
@@ -1563,7 +1563,7 @@ FL_HOT static void wireshark_base(struct flow *f, int e, const struct pkt_view *
 }
 
 FL_HOT int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now,
-		  struct track_seg *seg)
+			 struct track_seg *seg)
 {
 	struct segctx c = { .now = now, .v = v };
 	uint8_t fl = v->tcp_flags;
@@ -1707,7 +1707,7 @@ FL_HOT int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now
 
 /* The flow the segment belongs to, if that incarnation is still there. */
 FL_HOT static struct flow *seg_flow(struct track *t, const struct track_seg *seg,
-			     const struct pkt_view *v, bool *other)
+				    const struct pkt_view *v, bool *other)
 {
 	uint32_t idx = seg->_slot;
 	int e;
@@ -1780,7 +1780,7 @@ static bool rst_acceptable(const struct flow *f, int x, const struct pkt_view *v
 }
 
 FL_HOT static void deliver(struct track *t, struct flow *f, const struct track_seg *seg,
-		    const struct pkt_view *v, const struct segctx *c)
+			   const struct pkt_view *v, const struct segctx *c)
 {
 	int x = seg->endpoint, y = !x;
 	struct dir *d = &f->d[x], *r = &f->d[y];
@@ -1919,7 +1919,7 @@ FL_HOT static void deliver(struct track *t, struct flow *f, const struct track_s
 }
 
 FL_HOT void track_released(struct track *t, const struct track_seg *seg,
-		    const struct pkt_view *v, uint64_t now)
+			   const struct pkt_view *v, uint64_t now)
 {
 	struct segctx c = { .now = now, .v = v, .segno = seg->segno };
 	bool other;

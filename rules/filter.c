@@ -72,7 +72,7 @@ void rule__filter_free(struct rule_filter *f)
 }
 
 FL_HOT bool rule__filter_run(const struct rule_filter *f, const uint8_t *data, uint32_t caplen,
-		      uint32_t wirelen)
+			     uint32_t wirelen)
 {
 	/*
 	 * A load past caplen ends the program with "no match"; the copy
