@@ -36,8 +36,9 @@ struct act_input {
 	struct flow_id id;
 	const struct act_tcp_info *tcp;	/* NULL: no tracker info, TCP conditions fail */
 	/*
-	 * The connection's filter memo (in the tracker's slot), or NULL:
-	 * filters then run on every packet. Same verdicts either way.
+	 * The flow's filter memo (in the tracker's or the flow table's
+	 * slot), or NULL: filters then run on every packet. Same verdicts
+	 * either way.
 	 */
 	struct rule_memo *memo;
 };

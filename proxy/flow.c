@@ -12,6 +12,7 @@ struct slot {
 	uint64_t hash;		/* 0 = empty (a real hash of 0 is remapped to 1) */
 	uint64_t ordinal[2];
 	uint64_t last_ns;
+	uint8_t user[FLOW_SLOT_BYTES];	/* the caller's */
 };
 
 /*
@@ -143,8 +144,8 @@ static void evict_one(struct flow_table *t, uint32_t near)
 	}
 }
 
-FL_HOT void flow_table_identify(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
-				struct flow_id *id)
+FL_HOT void *flow_table_identify(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
+				 struct flow_id *id)
 {
 	struct pkt_flow_key key;
 	bool swapped;
@@ -164,7 +165,7 @@ FL_HOT void flow_table_identify(struct flow_table *t, const struct pkt_view *v, 
 		if (s->hash == h && key_eq(&s->key, &key)) {
 			s->last_ns = now_ns;
 			id->ordinal = ++s->ordinal[id->way];
-			return;
+			return s->user;
 		}
 	}
 	if (t->count + 1 > (t->mask + 1) / 2 && t->mask + 1 < t->full) {
@@ -183,8 +184,10 @@ FL_HOT void flow_table_identify(struct flow_table *t, const struct pkt_view *v, 
 	s->hash = h;
 	s->ordinal[0] = s->ordinal[1] = 0;
 	s->last_ns = now_ns;
+	memset(s->user, 0, sizeof(s->user));
 	t->count++;
 	id->ordinal = ++s->ordinal[id->way];
+	return s->user;
 }
 
 uint64_t flow_table_evictions(const struct flow_table *t)

@@ -25,14 +25,18 @@ struct flow_id {
 struct flow_table *flow_table_new(uint32_t max);
 void flow_table_free(struct flow_table *t);
 
+#define FLOW_SLOT_BYTES 16
+
 /*
  * Identify v. When the table is full the flow idle longest among a few
  * probed slots is evicted (counted), so a flow may restart its ordinals
- * after a long silence under pressure. Never fails.
+ * after a long silence under pressure. Never fails. Returns
+ * FLOW_SLOT_BYTES of the flow's entry that are the caller's: zeroed when
+ * the flow enters the table, else left alone (faultline's rules keep
+ * their filter memo there); valid until the next call.
  */
-void flow_table_identify(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
-			 struct flow_id *id);
-
+void *flow_table_identify(struct flow_table *t, const struct pkt_view *v, uint64_t now_ns,
+			  struct flow_id *id);
 
 uint64_t flow_table_evictions(const struct flow_table *t);
 uint32_t flow_table_count(const struct flow_table *t);

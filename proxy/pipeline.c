@@ -98,6 +98,7 @@ static void on_track_event(void *data, const struct track_event *ev)
 }
 
 _Static_assert(sizeof(struct rule_memo) <= TRACK_SLOT_BYTES, "the memo lives in the tracker's slot");
+_Static_assert(sizeof(struct rule_memo) <= FLOW_SLOT_BYTES, "or in the flow table's");
 
 FL_HOT void pipeline_tcp_input(struct act_input *in, struct act_tcp_info *ti, const struct track_seg *seg)
 {
@@ -485,7 +486,7 @@ FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
 		pipeline_tcp_input(&in, &ti, &seg);
 		segp = &seg;
 	} else {
-		flow_table_identify(pl->flows, v, now, &in.id);
+		in.memo = flow_table_identify(pl->flows, v, now, &in.id);
 	}
 	act_decide(pl->act, &in, &d);
 

@@ -55,8 +55,9 @@ enum rule_memo_class {
 /*
  * One connection's memo, for both its directions (the addresses and ports
  * are the other way round): 16 bytes that live in the caller's
- * per-connection entry (the tracker's slot), all zero when empty. Valid
- * only for packets of that one connection.
+ * per-connection entry (the tracker's slot, the flow table's), all zero
+ * when empty. Valid only for packets of that one connection or flow: the
+ * same protocol, addresses and ports.
  */
 struct rule_memo {
 	uint32_t tag;		/* rule_memo_plan.tag | bit w: way w is filled; 0 = empty */

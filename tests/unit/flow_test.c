@@ -76,3 +76,31 @@ Test(flow, growth_keeps_every_flow)
 	cr_assert_eq(flow_table_evictions(t), 0);
 	flow_table_free(t);
 }
+
+/* The caller's bytes: one place per flow (both ways), zeroed when the flow enters, kept after. */
+Test(flow, slot_is_the_callers_per_flow)
+{
+	struct flow_table *t = flow_table_new(1000);
+	struct pkt_view ab = udp(1, 1000, 2, 53), ba = udp(2, 53, 1, 1000), other = udp(3, 1, 2, 53);
+	struct flow_id id;
+	uint8_t *s1, *s2;
+
+	s1 = flow_table_identify(t, &ab, 0, &id);
+	for (int i = 0; i < FLOW_SLOT_BYTES; i++)
+		cr_assert_eq(s1[i], 0);
+	memset(s1, 0x5a, FLOW_SLOT_BYTES);
+	s2 = flow_table_identify(t, &other, 0, &id);
+	cr_assert_eq(s2[0], 0, "a new flow starts zeroed");
+	s1 = flow_table_identify(t, &ba, 0, &id);
+	cr_assert_eq(s1[FLOW_SLOT_BYTES - 1], 0x5a, "the reply way finds the flow's bytes");
+	/* Growing the table (64 slots first) moves the bytes with their flow. */
+	for (uint16_t p = 0; p < 100; p++) {
+		struct pkt_view v = udp(100u + p, p, 2, 53);
+
+		flow_table_identify(t, &v, 0, &id);
+	}
+	cr_assert_eq(flow_table_count(t), 102);
+	s1 = flow_table_identify(t, &ab, 1, &id);
+	cr_assert_eq(s1[0], 0x5a);
+	flow_table_free(t);
+}
