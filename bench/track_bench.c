@@ -208,43 +208,7 @@ static double run(struct track *tr, const struct trace *t, size_t from, size_t t
 #define BURST 32	/* packets per pipeline_burst(): one recvmmsg's worth, as proxy.c reads them */
 
 /*
- * The same work as run() with the tracker, the way faultline's pipeline
- * decides a burst (pipeline_burst()): each packet is parsed and its flow
- * prefetched (track_prefetch()) AHEAD packets before it is tracked.
- */
-static double run_batched(struct track *tr, const struct trace *t, size_t from, size_t to,
-			  uint64_t *sum)
-{
-	struct pkt_view ring[AHEAD + 1];
-	double t0 = now_s();
-	uint64_t x = 0;
-
-	for (size_t i = from; i < to + AHEAD; i++) {
-		if (i < to) {
-			struct pkt_view *v = &ring[i % (AHEAD + 1)];
-
-			if (pkt_parse(v, t->buf + i * STRIDE, t->len[i]) < 0) {
-				fprintf(stderr, "packet %zu does not parse\n", i);
-				exit(1);
-			}
-			track_prefetch(tr, v);
-		}
-		if (i >= from + AHEAD) {
-			struct pkt_view *v = &ring[(i - AHEAD) % (AHEAD + 1)];
-			struct track_seg s;
-
-			track_ingress(tr, v, sim_now, &s);
-			track_released(tr, &s, v, sim_now);
-			x = x * 31 + s.classes + s.segno;
-			sim_now += 1000;
-		}
-	}
-	*sum += x;
-	return (double)(to - from) / (now_s() - t0);
-}
-
-/*
- * The whole decision path as the live proxy runs it, pipeline_packet():
+ * The whole decision path as the live proxy runs it, pipeline_burst():
  * parse, flow identity, tracker, the rules (a filter and a tracker
  * condition evaluated on every packet), release. faultline sits on the
  * server: the client's segments come in, the server's go out. No rule
@@ -333,7 +297,10 @@ static struct pipeline *match_pipeline(uint32_t flows, struct rule_set **rs)
  * Parse + track + match, the three steps the tracker's target names: the
  * rules (their filters and tracker conditions) decide on every tracked
  * segment, with the seeded identity they need; none of the pipeline's
- * bookkeeping (counters, events, verdict calls).
+ * bookkeeping (counters, events, verdict calls). Without ac, parse +
+ * track only: run()'s work and checksum. With burst, the way
+ * pipeline_burst() decides a burst: each packet parsed and its flow
+ * prefetched (track_prefetch()) AHEAD packets before its turn.
  */
 static double run_match(struct track *tr, struct act_ctx *ac, const struct trace *t, size_t from,
 			size_t to, bool burst, uint64_t *sum)
@@ -343,7 +310,6 @@ static double run_match(struct track *tr, struct act_ctx *ac, const struct trace
 	double t0 = now_s();
 	uint64_t x = 0;
 
-	/* In bursts, as pipeline_burst() does: parse and prefetch ahead. */
 	for (size_t i = from; i < to + ahead; i++) {
 		if (i < to) {
 			struct pkt_view *v = &ring[i % (AHEAD + 1)];
@@ -359,7 +325,7 @@ static double run_match(struct track *tr, struct act_ctx *ac, const struct trace
 			size_t k = i - ahead;
 			const struct pkt_view *v = &ring[k % (AHEAD + 1)];
 			const uint8_t *p = t->buf + k * STRIDE;
-			struct act_decision d;
+			struct act_decision d = { .drop = false };
 			struct act_tcp_info ti;
 			struct act_input in;
 			struct track_seg s;
@@ -368,13 +334,15 @@ static double run_match(struct track *tr, struct act_ctx *ac, const struct trace
 				fprintf(stderr, "packet %zu does not track\n", k);
 				exit(1);
 			}
-			in = (struct act_input){
-				.v = v,
-				.dir = bench_dir(p),
-				.now_ns = sim_now,
-			};
-			pipeline_tcp_input(&in, &ti, &s);
-			act_decide(ac, &in, &d);
+			if (ac) {
+				in = (struct act_input){
+					.v = v,
+					.dir = bench_dir(p),
+					.now_ns = sim_now,
+				};
+				pipeline_tcp_input(&in, &ti, &s);
+				act_decide(ac, &in, &d);
+			}
 			track_released(tr, &s, v, sim_now);
 			x = x * 31 + s.classes + s.segno + d.drop;
 			sim_now += 1000;
@@ -502,7 +470,7 @@ static void bench(uint32_t flows, size_t packets, int reps)
 		sim_now = SIM_START;
 		sum = 0;
 		run(tr, &t, 0, hs, true, &sum);
-		bat_pps[r] = run_batched(tr, &t, hs, t.n, &sum);
+		bat_pps[r] = run_match(tr, NULL, &t, hs, t.n, true, &sum);
 		differ |= sum != sum0;
 		track_free(tr);
 

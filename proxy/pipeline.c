@@ -473,7 +473,6 @@ FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
 	in.dir = pk->dir;
 	in.now_ns = now;
 	in.tcp = NULL;
-	in.memo = NULL;
 	/*
 	 * The tracker tells a retransmission from an out-of-order segment by
 	 * the time since the last ACK, as Wireshark does on its capture: give

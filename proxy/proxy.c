@@ -259,14 +259,13 @@ FL_HOT static void *reader_main(void *arg)
 			continue;
 		}
 		lock_take(&p->lock);
-		total = capture_dispatch(p->cap, on_packet, p);
-		decide_burst(p);
-		while (capture_more(p->cap, n) && total < READ_BUDGET) {
-			n = capture_recv(p->cap, false);
-			if (n <= 0)
-				break;
+		/* This batch, then what else is there while batches come full, up to the budget. */
+		for (total = 0;;) {
 			total += capture_dispatch(p->cap, on_packet, p);
 			decide_burst(p);
+			if (!capture_more(p->cap, n) || total >= READ_BUDGET ||
+			    (n = capture_recv(p->cap, false)) <= 0)
+				break;
 		}
 		flush_accepts(p);
 		capture_flush(p->cap);

@@ -1145,7 +1145,6 @@ uint32_t rule_set_bytes_needed(const struct rule_set *rs)
 
 /* ---- printing and comparing --------------------------------------------- */
 
-
 static void put_duration(struct strbuf_fixed *o, const char *prefix, uint64_t ns)
 {
 	const struct unit *u = &duration_units[0];
