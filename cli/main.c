@@ -378,7 +378,7 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, PROG_NAME ": seed %llu (rerun with --seed %llu)\n",
 			(unsigned long long)r.cfg.seed, (unsigned long long)r.cfg.seed);
 	if (proxy_run(p, err, sizeof(err))) {
-		fprintf(stderr, PROG_NAME ": cannot install iptables chain: %s\n", err);
+		fprintf(stderr, PROG_NAME ": %s\n", err);
 		r.rules = NULL;
 		goto out;
 	}

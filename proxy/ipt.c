@@ -281,3 +281,15 @@ int ipt_cleanup(int *removed, char *err, size_t errlen)
 	r6 = remove_family(true, IPT_CHAIN_PREFIX, false, removed, err, errlen);
 	return r4 ? r4 : r6;
 }
+
+bool ipt_legacy(void)
+{
+	const char *argv[] = { "iptables-restore", "--version", NULL };
+	struct strbuf out = { 0 };
+	char err[16];
+	bool legacy;
+
+	legacy = run(argv, NULL, &out, err, sizeof(err)) == 0 && out.p && strstr(out.p, "legacy");
+	strbuf_free(&out);
+	return legacy;
+}

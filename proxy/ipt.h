@@ -45,4 +45,10 @@ int ipt_cleanup(int *removed, char *err, size_t errlen);
 /* Is the iptables-restore binary there? */
 bool ipt_available(void);
 
+/*
+ * Is it the legacy backend? Its iptables-restore opens a raw socket, so
+ * removing the chain at exit needs CAP_NET_RAW besides CAP_NET_ADMIN.
+ */
+bool ipt_legacy(void);
+
 #endif

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,6 +23,7 @@
 #include "packet.h"
 #include "pcapout.h"
 #include "pipeline.h"
+#include "priv.h"
 #include "proxy.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -79,6 +81,7 @@ struct proxy {
 	uint64_t stamps_used;	/* kernel timestamps plausible enough to use */
 
 	bool ipt_installed, stopping, loop_ready;
+	char stop_err[300];	/* what went wrong on the way out, "" if nothing */
 	int open_handles;	/* N_HANDLES once set up, down to 0 as they close */
 	proxy_report_cb report;
 	void *report_data;
@@ -155,7 +158,8 @@ static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_
 	flush_accepts(p);
 	capture_flush(p->cap);
 	for (uint32_t i = 0; i < copies; i++) {
-		if (inject_send(p->inj, &v) < 0)
+		/* No raw sockets: no rule duplicated when they would have been opened. */
+		if (!p->inj || inject_send(p->inj, &v) < 0)
 			p->duplicate_errors++;
 		else
 			p->duplicates_sent++;
@@ -361,7 +365,10 @@ void proxy_stop(struct proxy *p)
 	flush_accepts(p);
 	capture_flush(p->cap);
 	if (p->ipt_installed) {
-		ipt_remove(p->cfg.queue, true, err, sizeof(err));
+		/* With the capabilities kept after setup (priv_keep_only): tests/integration/071. */
+		if (ipt_remove(p->cfg.queue, true, err, sizeof(err)))
+			snprintf(p->stop_err, sizeof(p->stop_err), "cannot remove the iptables chain: %s",
+				 err[0] ? err : "iptables-restore failed");
 		p->ipt_installed = false;
 	}
 	/*
@@ -387,6 +394,41 @@ static void on_signal(uv_signal_t *h, int signum)
 		report(p, "stats");
 	else
 		proxy_stop(p);
+}
+
+/* The first rule that sends copies, or NULL. */
+static const struct rule *duplicating_rule(const struct rule_set *rules)
+{
+	for (size_t i = 0; i < rule_set_count(rules); i++) {
+		const struct rule *r = rule_set_get(rules, i);
+
+		for (unsigned a = 0; a < r->n_actions; a++)
+			if (r->actions[a].type == RULE_ACT_DUPLICATE)
+				return r;
+	}
+	return NULL;
+}
+
+/*
+ * Raw sockets only when a rule sends copies: opening one takes
+ * CAP_NET_RAW, which a container given only CAP_NET_ADMIN lacks, and an
+ * open raw socket is one more thing to hold. Sending on it later takes no
+ * capability, so CAP_NET_RAW is not kept after setup.
+ */
+static int open_inject(struct proxy *p, char *err, size_t errlen)
+{
+	const struct rule *r = duplicating_rule(p->rules);
+	int ret;
+
+	if (!r)
+		return 0;
+	p->inj = inject_open(p->cfg.mark, &ret);
+	if (!p->inj) {
+		snprintf(err, errlen, "%s:%d: 'duplicate' sends copies through raw sockets, and opening one failed: %s%s",
+			 r->file, r->line, strerror(-ret), ret == -EPERM ? " (needs CAP_NET_RAW)" : "");
+		return ret;
+	}
+	return 0;
 }
 
 struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
@@ -475,11 +517,8 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 		snprintf(err, errlen, "cannot set the queue socket's timeout: %s", strerror(-ret));
 		goto err;
 	}
-	p->inj = inject_open(p->cfg.mark, &ret);
-	if (!p->inj) {
-		snprintf(err, errlen, "cannot open raw sockets: %s", strerror(-ret));
+	if (open_inject(p, err, errlen))
 		goto err;
-	}
 	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (p->timer_fd < 0) {
 		snprintf(err, errlen, "timerfd: %s", strerror(errno));
@@ -505,6 +544,25 @@ err:
 	return NULL;
 }
 
+/*
+ * Once the queue is bound, the raw sockets open, the namespace entered and
+ * the chain installed, the packet path needs one capability: the kernel
+ * checks CAP_NET_ADMIN on every nfnetlink message, verdicts included
+ * (nfnetlink_rcv), and a copy-range change is one too. So does
+ * iptables-restore at exit, a child that as uid 0 gets what the bounding
+ * set leaves it; the legacy backend's also opens a raw socket, hence
+ * CAP_NET_RAW with it. Before the reader thread starts: it inherits.
+ */
+static int drop_privileges(struct proxy *p)
+{
+	unsigned keep[2] = { CAP_NET_ADMIN };
+	size_t n = 1;
+
+	if (p->ipt_installed && ipt_legacy())
+		keep[n++] = CAP_NET_RAW;
+	return priv_keep_only(keep, n);
+}
+
 int proxy_run(struct proxy *p, char *err, size_t errlen)
 {
 	struct ipt_config ic = {
@@ -517,10 +575,21 @@ int proxy_run(struct proxy *p, char *err, size_t errlen)
 	int ret;
 
 	if (!p->cfg.no_iptables) {
-		ret = ipt_install(&ic, err, errlen);
-		if (ret)
+		char why[256];
+
+		ret = ipt_install(&ic, why, sizeof(why));
+		if (ret) {
+			snprintf(err, errlen, "cannot install iptables chain: %s", why);
 			return ret;
+		}
 		p->ipt_installed = true;
+	}
+	ret = drop_privileges(p);
+	if (ret) {
+		snprintf(err, errlen, "cannot drop capabilities: %s", strerror(-ret));
+		proxy_stop(p);
+		uv_run(&p->loop, UV_RUN_DEFAULT);
+		return ret;
 	}
 	{
 		/* Signals belong to the loop thread: the reader inherits a full mask. */
@@ -550,6 +619,10 @@ int proxy_run(struct proxy *p, char *err, size_t errlen)
 	/* proxy_stop closed every handle; this run lets their close callbacks finish. */
 	uv_run(&p->loop, UV_RUN_DEFAULT);
 	report(p, "final");
+	if (p->stop_err[0]) {
+		snprintf(err, errlen, "%s", p->stop_err);
+		return -EIO;
+	}
 	return 0;
 }
 

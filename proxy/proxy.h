@@ -50,9 +50,13 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 			proxy_report_cb report, void *report_data, char *err, size_t errlen);
 
 /*
- * Install the chain and run until SIGINT/SIGTERM (or proxy_stop). On the way
- * out every held packet is released in deadline order, the chain removed and
- * the queue drained. Returns 0 or -errno with err set.
+ * Install the chain, give up every capability but CAP_NET_ADMIN (and
+ * CAP_NET_RAW with legacy iptables), and run until
+ * SIGINT/SIGTERM (or proxy_stop). The caller must not have started
+ * threads: capabilities are per thread. On the way out every held packet
+ * is released in deadline order, the chain removed and the queue drained.
+ * Returns 0 or -errno with a one-line reason in err (the chain could not
+ * be installed, or not removed).
  */
 int proxy_run(struct proxy *p, char *err, size_t errlen);
 

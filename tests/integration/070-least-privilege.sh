@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Once running, faultline keeps CAP_NET_ADMIN only (effective, permitted and
+# bounding sets of every thread; no_new_privs set) and holds no raw socket
+# unless a rule duplicates. With those capabilities SIGTERM still releases
+# held packets and removes the chain (iptables-restore runs as a child).
+. "$(dirname "$0")/lib.sh"
+make_pair
+NET_ADMIN=0000000000001000	# 1 << CAP_NET_ADMIN (12)
+
+# check_caps: every thread of faultline has exactly CAP_NET_ADMIN.
+check_caps() {
+	local t n=0
+	for t in /proc/"$FL_PID"/task/*; do
+		for f in CapEff CapPrm CapBnd; do
+			v=$(awk -v f="$f:" '$1 == f {print $2}' "$t/status")
+			[ "$v" = "$NET_ADMIN" ] || fail "$f of thread ${t##*/} is $v, expected $NET_ADMIN"
+		done
+		[ "$(awk '$1 == "NoNewPrivs:" {print $2}' "$t/status")" = 1 ] || fail "no_new_privs not set"
+		n=$((n + 1))
+	done
+	[ "$n" -ge 2 ] || fail "expected the loop and the reader thread, saw $n threads"
+	log "$n threads: CapEff=CapPrm=CapBnd=$NET_ADMIN, NoNewPrivs 1"
+}
+# raw_sockets: how many of faultline's descriptors are raw sockets of its namespace.
+raw_sockets() {
+	local inodes
+	inodes=$(awk 'NR > 1 {print $10}' /proc/"$FL_PID"/net/raw /proc/"$FL_PID"/net/raw6)
+	find /proc/"$FL_PID"/fd -lname 'socket:*' -printf '%l\n' | tr -d 'socket:[]' |
+		grep -cxF -f <(echo "$inodes"; echo none) || true
+}
+
+log "before: CapEff of this shell $(awk '$1 == "CapEff:" {print $2}' /proc/self/status)"
+# No rule duplicates: no raw socket. The delay outlasts the test: only
+# SIGTERM can release the datagrams.
+udp_recv "$NS_B" 5000 1500 200
+fl_start "$NS_B" --rule 'udp dst port 5000 => delay 60s' --seed 1
+check_caps
+n=$(raw_sockets)
+log "raw sockets without a duplicate rule: $n"
+[ "$n" -eq 0 ] || fail "$n raw sockets open with no duplicate rule"
+ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 200 100
+for _ in $(seq 1 100); do
+	kill -USR1 "$FL_PID"
+	sleep 0.05
+	[ "$(json "$T/fl.out" 'd["held_now"]')" -eq 200 ] && break
+done
+[ "$(json "$T/fl.out" 'd["held_now"]')" -eq 200 ] || fail "the datagrams were not held"
+fl_stop TERM
+udp_recv_wait
+log "after SIGTERM: received $(json "$T/recv.json" 'd["unique"]') of 200, $(json "$T/fl.out" 'd["released_early"]') released early"
+[ "$(json "$T/recv.json" 'd["unique"]')" -eq 200 ] || fail "held datagrams lost at SIGTERM"
+grep -q 'cannot remove' "$T/fl.err" && fail "$(cat "$T/fl.err")"
+no_chain_left "$NS_B"
+
+# A duplicate rule: raw sockets (IPv4 and IPv6) opened at setup, the same capabilities after.
+udp_recv "$NS_B" 5000 800
+fl_start "$NS_B" --rule 'udp dst port 5000 => duplicate' --seed 1
+check_caps
+n=$(raw_sockets)
+log "raw sockets with a duplicate rule: $n"
+[ "$n" -eq 2 ] || fail "expected 2 raw sockets (IPv4, IPv6), found $n"
+ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 100 500
+udp_recv_wait
+fl_stop TERM
+[ "$(json "$T/recv.json" 'd["received"]')" -eq 200 ] || fail "copies were not sent without CAP_NET_RAW"
+no_chain_left "$NS_B"
+echo ok
