@@ -208,16 +208,18 @@ struct sched_entry *sched_pop(struct sched *s)
 
 struct sched_entry *sched_pop_due(struct sched *s, uint64_t now, const struct rng *rng)
 {
-	struct sched_entry *e = sched_peek(s);
+	struct sched_entry *e;
 
+	/*
+	 * A due member flushes its group first. The new earliest entry can be
+	 * a member of another group (another reorder rule) that is due too:
+	 * it must flush its own group, not leave while that group still lists
+	 * it, or the group would later read and move a released entry.
+	 */
+	while ((e = sched_peek(s)) && e->deadline <= now && e->group)
+		group_flush(s, e->group, now, rng);
 	if (!e || e->deadline > now)
 		return NULL;
-	if (e->group) {
-		group_flush(s, e->group, now, rng);
-		e = sched_peek(s);
-		if (!e || e->deadline > now)
-			return NULL;
-	}
 	heap_remove(s, e);
 	return e;
 }

@@ -157,3 +157,32 @@ Test(sched, early_pop_of_group_member_keeps_the_rest)
 	cr_assert_eq(sched_count(s), 0);
 	sched_free(s);
 }
+
+/*
+ * Two reorder rules' groups time out before one release round: flushing
+ * the first must not hand out the second's member while its group still
+ * lists it (the soak found a use-after-free there). Every entry leaves
+ * free of its group, and the next packet of the second rule opens a fresh
+ * group with its own timeout.
+ */
+Test(sched, two_groups_due_at_once_both_flush)
+{
+	struct sched *s = sched_new(16);
+	struct sched_entry a = { 0 }, b = { 0 }, c = { 0 };
+	struct sched_entry *x;
+
+	cr_assert_eq(sched_reorder_add(s, 1, 4, 100, &a, 0, &R), 0);
+	cr_assert_eq(sched_reorder_add(s, 2, 4, 100, &b, 10, &R), 0);
+	for (int i = 0; i < 2; i++) {
+		x = sched_pop_due(s, 200, &R);
+		cr_assert_not_null(x);
+		cr_assert_null(x->group, "entry %s left while still in its group", x == &a ? "a" : "b");
+	}
+	cr_assert_eq(sched_count(s), 0);
+	cr_assert_eq(sched_reorder_add(s, 2, 4, 100, &c, 300, &R), 0);
+	cr_assert_eq(c.deadline, 400, "joined a stale group: deadline %llu",
+		     (unsigned long long)c.deadline);
+	cr_assert_null(sched_pop_due(s, 399, &R));
+	cr_assert_eq(sched_pop_due(s, 400, &R), &c);
+	sched_free(s);
+}
