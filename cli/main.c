@@ -52,6 +52,8 @@ static void usage(FILE *f)
 		"      --max-flows N      non-TCP flows remembered for seeded decisions (default 65536)\n"
 		"      --mark N           firewall mark of injected copies (default 0xfa17)\n"
 		"  -e, --events FILE      write JSON-lines events to FILE ('-' = stdout)\n"
+		"      --events-backlog N bytes of event lines that may wait for a slow reader\n"
+		"                         (default 4194304); lines beyond are dropped and counted\n"
 		"      --pcap FILE        write every packet as captured (interface 'in') and as\n"
 		"                         released ('out') to a pcapng file, verdicts in comments\n"
 		"      --no-track         do not run the TCP shadow-state tracker\n"
@@ -208,6 +210,7 @@ enum {
 	OPT_MAX_CONNS,
 	OPT_PCAP,
 	OPT_FULL_COPY,
+	OPT_EVENTS_BACKLOG,
 };
 
 static const struct option run_opts[] = {
@@ -223,6 +226,7 @@ static const struct option run_opts[] = {
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "mark", required_argument, NULL, OPT_MARK },
 	{ "events", required_argument, NULL, 'e' },
+	{ "events-backlog", required_argument, NULL, OPT_EVENTS_BACKLOG },
 	{ "no-track", no_argument, NULL, OPT_NO_TRACK },
 	{ "full-copy", no_argument, NULL, OPT_FULL_COPY },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
@@ -282,6 +286,13 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 			break;
 		case 'e':
 			r->events_path = optarg;
+			break;
+		case OPT_EVENTS_BACKLOG:
+			if (parse_u32("--events-backlog", optarg, 1u << 30, &u) || u < 4096) {
+				fprintf(stderr, PROG_NAME ": --events-backlog: at least 4096 bytes\n");
+				return -1;
+			}
+			r->cfg.events_backlog = u;
 			break;
 		case OPT_NO_TRACK:
 			r->cfg.no_track = true;
@@ -384,6 +395,18 @@ static int cmd_run(int argc, char **argv)
 	}
 	r.rules = NULL; /* owned by the proxy, freed with it */
 	ret = 0;
+	if (events) {
+		int werr;
+		uint64_t lost = proxy_events_dropped(p, &werr);
+
+		/* Lost event lines are lost output, as a failed write is: said, and the exit says it. */
+		if (lost) {
+			fprintf(stderr, PROG_NAME ": %s: %llu event lines not written (\"events_dropped\"): %s\n",
+				strcmp(r.events_path, "-") ? r.events_path : "standard output", (unsigned long long)lost,
+				werr ? strerror(-werr) : "the reader fell behind by more than --events-backlog bytes");
+			ret = 1;
+		}
+	}
 out:
 	proxy_free(p);
 	rule_set_free(r.rules);

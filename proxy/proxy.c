@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "capture.h"
+#include "evq.h"
 #include "hot.h"
 #include "inject.h"
 #include "ipt.h"
@@ -35,6 +36,10 @@
 #define READER_TICK_MS 100
 /* The loop's handles: timer poll, three signals, housekeeping. */
 #define N_HANDLES 5
+/* Bytes of event lines that may wait for a slow reader (--events-backlog). */
+#define EVENTS_BACKLOG (4u << 20)
+/* At exit, a reader of the event log that takes nothing this long is given up on. */
+#define EVENTS_STALL_MS 2000
 
 /*
  * Two threads. The reader sleeps in recvmmsg on the queue socket and runs
@@ -64,6 +69,7 @@ struct proxy {
 	struct pipeline *pl;
 	struct rule_set *rules;
 	struct pcapout *pcap;
+	struct evq *evq;	/* the event log's lines on their way to the file */
 
 	/*
 	 * Packets read but not decided yet: decided together (pipeline_burst).
@@ -464,7 +470,20 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	pc.time_wait_ns = cfg->time_wait_ns;
 	pc.track_idle_ns = cfg->track_idle_ns;
 	pc.max_conns = cfg->max_conns;
-	pc.events = cfg->events;
+	if (cfg->events) {
+		/*
+		 * The packet path writes event lines into a bounded queue that a
+		 * thread of its own writes out: a pipe or FIFO whose reader stops
+		 * would otherwise stop the reader thread in write(), with the queue's
+		 * lock held, and every packet with it.
+		 */
+		p->evq = evq_new(fileno(cfg->events), cfg->events_backlog ? cfg->events_backlog : EVENTS_BACKLOG);
+		if (!p->evq) {
+			snprintf(err, errlen, "cannot set up the event log: %s", strerror(errno));
+			goto err;
+		}
+		pc.events = evq_stream(p->evq);
+	}
 	pc.start_ns = now_ns();
 	p->rt_offset = realtime_offset();
 	if (!cfg->no_track) {
@@ -618,6 +637,8 @@ int proxy_run(struct proxy *p, char *err, size_t errlen)
 	uv_run(&p->loop, UV_RUN_DEFAULT);
 	/* proxy_stop closed every handle; this run lets their close callbacks finish. */
 	uv_run(&p->loop, UV_RUN_DEFAULT);
+	/* The event lines still queued go out before the final counters count them. */
+	evq_close(p->evq, EVENTS_STALL_MS);
 	report(p, "final");
 	if (p->stop_err[0]) {
 		snprintf(err, errlen, "%s", p->stop_err);
@@ -648,23 +669,39 @@ int proxy_swap_rules(struct proxy *p, struct rule_set *rules)
 	return ret;
 }
 
+uint64_t proxy_events_dropped(struct proxy *p, int *err)
+{
+	struct evq_stats es = { 0 };
+
+	if (p->evq)
+		evq_get_stats(p->evq, &es);
+	*err = es.err;
+	return es.dropped;
+}
+
 char *proxy_stats_json(struct proxy *p)
 {
+	struct evq_stats es = { 0 };
 	struct capture_stats cs = { 0 };
 	char *inner, *out = NULL;
 
 	lock_take(&p->lock);
 	inner = pipeline_stats_json(p->pl);
+	if (p->evq)
+		evq_get_stats(p->evq, &es);
 	if (p->cap)
 		capture_get_stats(p->cap, &cs);
 	if (inner && asprintf(&out,
 		     "{\"seed\":%llu,\"queue\":%u,%s,\"duplicates_sent\":%llu,\"duplicate_errors\":%llu,"
-		     "\"enobufs\":%llu,\"verdict_errors\":%llu,\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu}",
+		     "\"enobufs\":%llu,\"verdict_errors\":%llu,\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu,"
+		     "\"events_written\":%llu,\"events_dropped\":%llu,\"events_dropped_full\":%llu}",
 		     (unsigned long long)p->cfg.seed, p->cfg.queue, inner,
 		     (unsigned long long)p->duplicates_sent, (unsigned long long)p->duplicate_errors,
 		     (unsigned long long)cs.enobufs, (unsigned long long)p->verdict_errors,
 		     (unsigned long long)p->read_errors, p->cap ? capture_copy_range(p->cap) : 0,
-		     (unsigned long long)cs.stamped, (unsigned long long)p->stamps_used) < 0)
+		     (unsigned long long)cs.stamped, (unsigned long long)p->stamps_used,
+		     (unsigned long long)es.written, (unsigned long long)es.dropped,
+		     (unsigned long long)es.full) < 0)
 		out = NULL;
 	lock_give(&p->lock);
 	free(inner);
@@ -690,6 +727,7 @@ void proxy_free(struct proxy *p)
 	inject_close(p->inj);
 	capture_close(p->cap);
 	pipeline_free(p->pl);
+	evq_free(p->evq);
 	pcapout_close(p->pcap);
 	rule_set_free(p->rules);
 	free(p);

@@ -25,7 +25,8 @@ struct proxy_config {
 	uint64_t seed;
 	uint32_t max_held;	/* bound on held packets (default 50000) */
 	uint32_t max_flows;	/* flow table size (default 65536) */
-	FILE *events;		/* borrowed; NULL = no event log */
+	FILE *events;		/* borrowed; NULL = no event log. Written through its fd only */
+	size_t events_backlog;	/* bytes of event lines that may wait for the reader (default 4 MiB) */
 	const char *pcap_path;	/* annotated pcapng of every packet in and out; NULL = none */
 	bool no_track;		/* do not run the TCP shadow tracker */
 	bool full_copy;		/* copy whole packets even when headers would do */
@@ -69,6 +70,13 @@ void proxy_stop(struct proxy *p);
  * is freed).
  */
 int proxy_swap_rules(struct proxy *p, struct rule_set *rules);
+
+/*
+ * Event lines not written so far (no room while the reader lagged, a
+ * failed write, a reader that stalled at exit); *err is 0 or the -errno
+ * of the failed write.
+ */
+uint64_t proxy_events_dropped(struct proxy *p, int *err);
 
 /* The counters as one JSON object (malloc'd; caller frees). */
 char *proxy_stats_json(struct proxy *p);
