@@ -3,6 +3,8 @@
 # bounding sets of every thread; no_new_privs set) and holds no raw socket
 # unless a rule duplicates. With those capabilities SIGTERM still releases
 # held packets and removes the chain (iptables-restore runs as a child).
+# With the legacy iptables backend, whose iptables-restore opens a raw
+# socket, CAP_NET_RAW stays as well, and the chain still goes at exit.
 . "$(dirname "$0")/lib.sh"
 make_pair
 NET_ADMIN=0000000000001000	# 1 << CAP_NET_ADMIN (12)
@@ -14,6 +16,7 @@ BND=$NET_ADMIN
 
 # check_caps: every thread of faultline has exactly CAP_NET_ADMIN.
 check_caps() {
+	local NET_ADMIN=${1:-$NET_ADMIN} BND=${1:-$BND}
 	local t n=0
 	for t in /proc/"$FL_PID"/task/*; do
 		for f in CapEff CapPrm CapBnd; do
@@ -71,4 +74,23 @@ udp_recv_wait
 fl_stop TERM
 [ "$(json "$T/recv.json" 'd["received"]')" -eq 200 ] || fail "copies were not sent without CAP_NET_RAW"
 no_chain_left "$NS_B"
+
+# The legacy backend, put first on PATH.
+if ip netns exec "$NS_B" iptables-legacy-save >/dev/null 2>&1; then
+	mkdir "$T/legacy"
+	for t in iptables ip6tables; do
+		for c in restore save; do ln -s "$(command -v $t-legacy-$c)" "$T/legacy/$t-$c"; done
+	done
+	PATH=$T/legacy:$PATH fl_start "$NS_B" --rule 'udp dst port 5000 => delay 1ms' --seed 1
+	ip netns exec "$NS_B" iptables-legacy-save | grep -q FAULTLINE || fail "no legacy chain"
+	[ "$BND" = "$NET_ADMIN" ] && check_caps 0000000000003000	# + CAP_NET_RAW (13)
+	fl_stop TERM
+	for t in iptables ip6tables; do
+		! ip netns exec "$NS_B" $t-legacy-save | grep -q FAULTLINE || fail "legacy chain left ($t)"
+	done
+	grep -q 'cannot remove' "$T/fl.err" && fail "$(cat "$T/fl.err")"
+	log "legacy iptables: chain removed at exit"
+else
+	log "no legacy iptables here: that part skipped"
+fi
 echo ok
