@@ -196,7 +196,6 @@ struct evq *evq_new(int fd, size_t cap)
 {
 	static const cookie_io_functions_t io = { .write = stream_write };
 	struct evq *q = calloc(1, sizeof(*q));
-	sigset_t all, old;
 	int ret;
 
 	if (!q)
@@ -211,6 +210,19 @@ struct evq *evq_new(int fd, size_t cap)
 		goto err;
 	/* A line at a time, as the file was written before: a tail -f sees each at once. */
 	setvbuf(q->stream, NULL, _IOLBF, 0);
+	return q;
+err:
+	ret = errno;
+	evq_free(q);
+	errno = ret;
+	return NULL;
+}
+
+int evq_start(struct evq *q)
+{
+	sigset_t all, old;
+	int ret;
+
 	/*
 	 * Signals stay with the loop thread; a blocked SIGPIPE also turns a
 	 * reader that went away into EPIPE, counted, instead of death.
@@ -219,17 +231,10 @@ struct evq *evq_new(int fd, size_t cap)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = pthread_create(&q->thread, NULL, writer_main, q);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret) {
-		errno = ret;
-		goto err;
-	}
+	if (ret)
+		return -ret;
 	q->started = true;
-	return q;
-err:
-	ret = errno;
-	evq_free(q);
-	errno = ret;
-	return NULL;
+	return 0;
 }
 
 FILE *evq_stream(struct evq *q)
@@ -251,6 +256,9 @@ void evq_close(struct evq *q, unsigned stall_ms)
 		pthread_join(q->thread, NULL);
 	q->started = false;
 	pthread_mutex_lock(&q->lock);
+	/* Never started (setup failed): what was queued is lost too. */
+	q->st.dropped += count_lines(q, q->tail, q->commit);
+	q->tail = q->commit;
 	q->closed = true;
 	pthread_mutex_unlock(&q->lock);
 }

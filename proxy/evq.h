@@ -23,10 +23,16 @@ struct evq_stats {
 };
 
 /*
- * Start the writer thread for fd (borrowed: it stays open), with room for
- * cap bytes of lines. NULL with errno set.
+ * A queue for fd (borrowed: it stays open) with room for cap bytes of
+ * lines. Nothing is written before evq_start. NULL with errno set.
  */
 struct evq *evq_new(int fd, size_t cap);
+
+/*
+ * Start the writer thread. It inherits the caller's capabilities and
+ * blocks every signal. Returns 0 or -errno.
+ */
+int evq_start(struct evq *q);
 
 /*
  * The stream to write lines to (owned by the queue, line-buffered). Never

@@ -610,6 +610,14 @@ int proxy_run(struct proxy *p, char *err, size_t errlen)
 		uv_run(&p->loop, UV_RUN_DEFAULT);
 		return ret;
 	}
+	/* Threads only now: each keeps the capabilities its creator had. */
+	ret = p->evq ? evq_start(p->evq) : 0;
+	if (ret) {
+		snprintf(err, errlen, "cannot start the event log's writer: %s", strerror(-ret));
+		proxy_stop(p);
+		uv_run(&p->loop, UV_RUN_DEFAULT);
+		return ret;
+	}
 	{
 		/* Signals belong to the loop thread: the reader inherits a full mask. */
 		sigset_t all, old;

@@ -14,9 +14,10 @@ BND=$NET_ADMIN
 (( 0x$(awk '$1 == "CapEff:" {print $2}' /proc/self/status) & (1 << 8) )) ||
 	BND=$(awk '$1 == "CapBnd:" {print $2}' /proc/self/status)
 
-# check_caps: every thread of faultline has exactly CAP_NET_ADMIN.
+# check_caps [THREADS [CAPS]]: each of faultline's threads (at least THREADS)
+# has exactly CAPS (CAP_NET_ADMIN) effective, permitted and bounding.
 check_caps() {
-	local NET_ADMIN=${1:-$NET_ADMIN} BND=${1:-$BND}
+	local want_threads=${1:-2} NET_ADMIN=${2:-$NET_ADMIN} BND=${2:-$BND}
 	local t n=0
 	for t in /proc/"$FL_PID"/task/*; do
 		for f in CapEff CapPrm CapBnd; do
@@ -28,7 +29,7 @@ check_caps() {
 		[ "$(awk '$1 == "NoNewPrivs:" {print $2}' "$t/status")" = 1 ] || fail "no_new_privs not set"
 		n=$((n + 1))
 	done
-	[ "$n" -ge 2 ] || fail "expected the loop and the reader thread, saw $n threads"
+	[ "$n" -ge "$want_threads" ] || fail "expected $want_threads threads (loop, reader, events writer), saw $n"
 	log "$n threads: CapEff=CapPrm=$NET_ADMIN, CapBnd=$BND, NoNewPrivs 1"
 }
 # raw_sockets: how many of faultline's descriptors are raw sockets of its namespace.
@@ -43,8 +44,9 @@ log "before: CapEff of this shell $(awk '$1 == "CapEff:" {print $2}' /proc/self/
 # No rule duplicates: no raw socket. The delay outlasts the test: only
 # SIGTERM can release the datagrams.
 udp_recv "$NS_B" 5000 1500 200
-fl_start "$NS_B" --rule 'udp dst port 5000 => delay 60s' --seed 1
-check_caps
+# With --events: the event log's writer thread is checked too.
+fl_start "$NS_B" --rule 'udp dst port 5000 => delay 60s' --seed 1 --events "$T/ev"
+check_caps 3
 n=$(raw_sockets)
 log "raw sockets without a duplicate rule: $n"
 [ "$n" -eq 0 ] || fail "$n raw sockets open with no duplicate rule"
@@ -83,7 +85,7 @@ if ip netns exec "$NS_B" iptables-legacy-save >/dev/null 2>&1; then
 	done
 	PATH=$T/legacy:$PATH fl_start "$NS_B" --rule 'udp dst port 5000 => delay 1ms' --seed 1
 	ip netns exec "$NS_B" iptables-legacy-save | grep -q FAULTLINE || fail "no legacy chain"
-	[ "$BND" = "$NET_ADMIN" ] && check_caps 0000000000003000	# + CAP_NET_RAW (13)
+	[ "$BND" = "$NET_ADMIN" ] && check_caps 2 0000000000003000	# + CAP_NET_RAW (13)
 	fl_stop TERM
 	for t in iptables ip6tables; do
 		! ip netns exec "$NS_B" $t-legacy-save | grep -q FAULTLINE || fail "legacy chain left ($t)"

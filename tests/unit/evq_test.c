@@ -40,6 +40,7 @@ Test(evq, every_line_reaches_a_reader_that_keeps_up)
 	cr_assert_eq(pipe(p), 0);
 	q = evq_new(p[1], 4096);
 	cr_assert_not_null(q);
+	cr_assert_eq(evq_start(q), 0);
 	for (int i = 0; i < 100; i++)
 		fprintf(evq_stream(q), "{\"line\":%d}\n", i);
 	evq_close(q, 1000);
@@ -74,6 +75,7 @@ Test(evq, a_stalled_reader_costs_lines_not_time)
 	fcntl(p[1], F_SETPIPE_SZ, 4096);
 	q = evq_new(p[1], 8192);
 	cr_assert_not_null(q);
+	cr_assert_eq(evq_start(q), 0);
 	memset(line, 'x', sizeof(line));
 	/* Partial lines too: the stream may hand a line over in pieces. */
 	for (int i = 0; i < 2000; i++) {
@@ -114,6 +116,7 @@ Test(evq, a_failed_write_is_counted_and_fails_the_stream)
 	close(p[0]);	/* no reader: EPIPE (SIGPIPE is blocked in the writer thread) */
 	q = evq_new(p[1], 4096);
 	cr_assert_not_null(q);
+	cr_assert_eq(evq_start(q), 0);
 	fprintf(evq_stream(q), "one\n");
 	evq_close(q, 1000);
 	evq_get_stats(q, &st);
@@ -134,6 +137,7 @@ Test(evq, after_a_failed_write_the_stream_fails_with_its_error)
 	close(p[0]);
 	q = evq_new(p[1], 4096);
 	cr_assert_not_null(q);
+	cr_assert_eq(evq_start(q), 0);
 	fprintf(evq_stream(q), "one\n");
 	/* Until the writer thread has met the error (bounded, not timed). */
 	for (int i = 0; i < 10000; i++) {
@@ -147,5 +151,26 @@ Test(evq, after_a_failed_write_the_stream_fails_with_its_error)
 	fprintf(evq_stream(q), "two\n");
 	cr_assert(ferror(evq_stream(q)));
 	evq_free(q);
+	close(p[1]);
+}
+
+Test(evq, lines_wait_for_the_start_and_count_as_dropped_without_it)
+{
+	int p[2];
+	char buf[4096];
+	struct evq_stats st;
+	struct evq *q;
+
+	cr_assert_eq(pipe(p), 0);
+	q = evq_new(p[1], 4096);
+	cr_assert_not_null(q);
+	fprintf(evq_stream(q), "one\n");
+	cr_assert_eq(drain(p[0], buf, sizeof(buf)), 0);
+	evq_close(q, 1000);
+	evq_get_stats(q, &st);
+	cr_assert_eq(st.written, 0);
+	cr_assert_eq(st.dropped, 1);
+	evq_free(q);
+	close(p[0]);
 	close(p[1]);
 }
