@@ -660,6 +660,14 @@ int proxy_swap_rules(struct proxy *p, struct rule_set *rules)
 	struct rule_set *old = rules;
 	int ret;
 
+	/*
+	 * Raw sockets exist only if the first set duplicated, and CAP_NET_RAW
+	 * is gone now: a set that starts duplicating cannot have its copies.
+	 */
+	if (!p->inj && duplicating_rule(rules)) {
+		rule_set_free(rules);
+		return -EPERM;
+	}
 	lock_take(&p->lock);
 	ret = pipeline_swap_rules(p->pl, rules, now_ns());
 	if (!ret) {

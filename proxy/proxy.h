@@ -66,8 +66,10 @@ void proxy_stop(struct proxy *p);
 
 /*
  * Swap the rule set between two packets; the proxy takes ownership of the new
- * set and frees the old one. Returns 0 or -ENOMEM (old rules stay, new set
- * is freed).
+ * set and frees the old one. Returns 0, -ENOMEM, or -EPERM for a set that
+ * duplicates when the first did not (raw sockets are opened at setup only,
+ * before CAP_NET_RAW is dropped); on failure the old rules stay and the new
+ * set is freed.
  */
 int proxy_swap_rules(struct proxy *p, struct rule_set *rules);
 
