@@ -222,9 +222,9 @@ static const char *const match_rules[] = {
 static uint64_t accepted;
 
 static void count_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
-			  uint32_t len, const uint8_t *bytes, uint64_t now_ns)
+			  uint32_t len, uint32_t wire_len, const uint8_t *bytes, uint64_t now_ns)
 {
-	(void)data, (void)id, (void)held, (void)payload, (void)len, (void)bytes, (void)now_ns;
+	(void)data, (void)id, (void)held, (void)payload, (void)len, (void)wire_len, (void)bytes, (void)now_ns;
 	accepted += accept;
 }
 

@@ -23,6 +23,9 @@
 #define PROG_NAME "faultline"
 #define VERSION "0.1.0"
 
+/* A failed write to stdout was reported already: say it once. */
+static bool stdout_failed;
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -80,7 +83,49 @@ struct cli_run {
 	struct proxy_config cfg;
 	bool have_seed;
 	unsigned n_rule_args;
+	bool write_failed;	/* an output failed: the exit status says so */
+	bool events_failed;	/* ... the event log, and that was said */
 };
+
+/* How a file given on the command line is named in a message ('-' is stdout). */
+static const char *out_name(const char *path)
+{
+	return strcmp(path, "-") ? path : "standard output";
+}
+
+/*
+ * Check a stream after writing to it: 0, or -1 with the failure reported
+ * (once for stdout, whoever wrote to it). errno is the write's.
+ */
+static int check_written(FILE *f, const char *name)
+{
+	if (fflush(f) == 0 && !ferror(f))
+		return 0;
+	if (f == stdout) {
+		if (stdout_failed)
+			return -1;
+		stdout_failed = true;
+	}
+	fprintf(stderr, PROG_NAME ": %s: write failed: %s\n", name, strerror(errno ? errno : EIO));
+	return -1;
+}
+
+/*
+ * Finish a file written to (closed unless it is stdout): 0, or -1 with the
+ * failure reported. 'failed': a failure was reported already, say nothing.
+ */
+static int close_written(FILE *f, const char *name, bool failed)
+{
+	int ret = failed ? -1 : check_written(f, name);
+
+	if (f == stdout)
+		return ret;
+	if (fclose(f) && !ret) {
+		fprintf(stderr, PROG_NAME ": %s: write failed: %s\n", name, strerror(errno));
+		ret = -1;
+	}
+	return ret;
+}
 
 static void print_rule_error(const struct rule_error *e)
 {
@@ -161,7 +206,7 @@ static int enter_netns(const char *name, const char *path)
 
 static void on_report(void *data, const char *kind, const char *json)
 {
-	const struct cli_run *r = data;
+	struct cli_run *r = data;
 
 	if (!strcmp(kind, "ready")) {
 		fprintf(stderr, PROG_NAME ": running (queue %u, %zu rules, seed %llu)\n", r->cfg.queue,
@@ -169,7 +214,23 @@ static void on_report(void *data, const char *kind, const char *json)
 		return;
 	}
 	printf("%s\n", json);
-	fflush(stdout);
+	if (check_written(stdout, "standard output (counters)"))
+		r->write_failed = true;
+}
+
+/* From the proxy, once per output, at its first failed write: packets keep flowing. */
+static void on_output_error(void *data, enum pipeline_output out, int err)
+{
+	struct cli_run *r = data;
+
+	r->write_failed = true;
+	r->events_failed |= out == PIPELINE_OUT_EVENTS;
+	if (out == PIPELINE_OUT_EVENTS)
+		fprintf(stderr, PROG_NAME ": %s: cannot write the event log: %s; no more events are written, "
+			"packets keep flowing\n", out_name(r->events_path), strerror(-err));
+	else
+		fprintf(stderr, PROG_NAME ": %s: cannot write the capture file: %s; no more packets are recorded, "
+			"packets keep flowing\n", r->cfg.pcap_path, strerror(-err));
 }
 
 /* Parse the rule options shared by run and check. Returns 1 if handled, -1 on error. */
@@ -378,6 +439,7 @@ static int cmd_run(int argc, char **argv)
 		setvbuf(events, NULL, _IOLBF, 0);
 		r.cfg.events = events;
 	}
+	r.cfg.output_error = on_output_error;
 	p = proxy_new(&r.cfg, r.rules, on_report, &r, err, sizeof(err));
 	if (!p) {
 		r.rules = NULL; /* taken by proxy_new */
@@ -410,8 +472,14 @@ static int cmd_run(int argc, char **argv)
 out:
 	proxy_free(p);
 	rule_set_free(r.rules);
-	if (events && events != stdout)
-		fclose(events);
+	/* The proxy flushed the log; a failure it told us of is not said twice. */
+	if (events && close_written(events, out_name(r.events_path), r.events_failed))
+		r.write_failed = true;
+	if (r.write_failed && !ret) {
+		fprintf(stderr, PROG_NAME ": packets were forwarded, but not everything was written "
+			"(\"write_errors\" in the counters)\n");
+		ret = 1;
+	}
 	return ret;
 }
 
@@ -489,7 +557,7 @@ static int cmd_replay(int argc, char **argv)
 	};
 	struct replay_local locals[32];
 	struct replay_config rc = { .locals = locals };
-	struct replay_stats st;
+	struct replay_stats st = { 0 };
 	struct cli_run r = { 0 };
 	const char *events_path = NULL;
 	bool have_seed = false;
@@ -565,18 +633,24 @@ static int cmd_replay(int argc, char **argv)
 			goto out;
 		}
 		rc.events = events;
+		rc.events_path = out_name(events_path);
 	}
+	ret = 0;
 	if (replay_run(&rc, r.rules, &st, &json, err, sizeof(err))) {
 		fprintf(stderr, PROG_NAME ": replay: %s\n", err);
-		goto out;
+		ret = 1;
 	}
-	if (json)
+	/* The counters come also after a failure: they say how far it got. */
+	if (json) {
 		printf("%s\n", json);
-	ret = 0;
+		if (check_written(stdout, "standard output (counters)"))
+			ret = 1;
+	}
 out:
 	free(json);
-	if (events && events != stdout)
-		fclose(events);
+	/* replay reported a failure of the log already; the close can still fail on its own. */
+	if (events && close_written(events, out_name(events_path), st.events_err))
+		ret = 1;
 	rule_set_free(r.rules);
 	return ret;
 }
@@ -614,10 +688,24 @@ static int cmd_demo(int argc, char **argv)
 	return 1;
 }
 
+static int dispatch(const char *cmd, int argc, char **argv);
+
+/*
+ * Whatever a command printed must have reached stdout: a full disk or a
+ * closed pipe makes the exit status non-zero, as for any other output.
+ */
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	int ret = dispatch(cmd, argc, argv);
 
+	if (check_written(stdout, "standard output") && !ret)
+		ret = 1;
+	return ret;
+}
+
+static int dispatch(const char *cmd, int argc, char **argv)
+{
 	if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
 		usage(cmd ? stdout : stderr);
 		return cmd ? 0 : 2;

@@ -4,6 +4,10 @@
  * verdicts that altered a packet here; tracker transitions and
  * classifications are formatted by the tracker and written through
  * events_write_raw. The stream is borrowed; nothing here owns a file.
+ *
+ * A failed write is final: the log keeps its first error (err) and writes
+ * nothing more, so the file ends at the failure rather than going on after
+ * a hole; every line it would have had is counted in 'lost'.
  */
 #ifndef FL_EVENTS_H
 #define FL_EVENTS_H
@@ -18,7 +22,19 @@
 struct events {
 	FILE *out;		/* NULL: events off */
 	uint64_t start_ns;	/* times are written relative to this */
+	int err;		/* 0, or -errno of the first failed write */
+	uint64_t lost;		/* lines not written (or not wholly) since then */
 };
+
+/*
+ * The stream to write the next line to, or NULL: events off, or failed
+ * (then the line is counted as lost). Finish the line with events_end().
+ */
+FILE *events_begin(struct events *e);
+/* After a line: a stream in error fails the log. Returns e->err. */
+int events_end(struct events *e);
+/* Flush the stream (end of run). Returns e->err, which a failed flush sets. */
+int events_flush(struct events *e);
 
 /* A verdict line: {"t":..,"ev":"verdict","flow":"..","dir":"in","ord":N,...}. */
 void events_verdict(struct events *e, uint64_t now_ns, const struct pkt_view *v, enum pkt_dir dir,

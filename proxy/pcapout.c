@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <wiretap/wtap.h>
 #include <wsutil/wslog.h>
@@ -34,9 +38,11 @@ struct pcapout {
 	wtap_rec rec;
 	/*
 	 * The first failed wtap_dump(). The file may end in a partial block
-	 * then, so nothing more is written and close reports it too.
+	 * then, so nothing more is written and close reports it too, after
+	 * cutting the file back to its last whole block.
 	 */
 	int err;
+	char *path;
 };
 
 /*
@@ -111,6 +117,46 @@ static wtap_block_t new_idb(enum pcapout_iface i)
 	return idb;
 }
 
+/*
+ * A file that filled up ends in part of a block, which readers call "cut
+ * short" and may refuse. Walk the blocks from the start (each says its
+ * length at offset 4, in the section's byte order) and cut the file after
+ * the last whole one. Best effort, on regular files only: the error is
+ * reported either way. Only after wtap_dump_close(): nothing writes then.
+ */
+static void cut_to_last_block(const char *path)
+{
+	uint8_t h[12];
+	struct stat st;
+	off_t pos = 0;
+	bool swap = false;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		goto out;
+	while (pos + (off_t)sizeof(h) <= st.st_size) {
+		uint32_t len;
+
+		if (pread(fd, h, sizeof(h), pos) != (ssize_t)sizeof(h))
+			goto out;
+		/* The section header's byte-order magic tells how lengths are written. */
+		if (pos == 0)
+			swap = h[8] == 0x1a;
+		memcpy(&len, h + 4, 4);
+		if (swap)
+			len = __builtin_bswap32(len);
+		if (len < 12 || len % 4 || pos + (off_t)len > st.st_size)
+			break;
+		pos += len;
+	}
+	if (pos < st.st_size && ftruncate(fd, pos))
+		goto out;
+out:
+	close(fd);
+}
+
 static void free_blocks(struct pcapout *o)
 {
 	if (o->shb_hdrs)
@@ -135,6 +181,13 @@ struct pcapout *pcapout_open(const char *path, char *err, size_t errlen)
 		e = errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(e));
 		errno = e;
+		return NULL;
+	}
+	o->path = strdup(path);
+	if (!o->path) {
+		free(o);
+		snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
+		errno = ENOMEM;
 		return NULL;
 	}
 	wtap_rec_init(&o->rec);
@@ -168,6 +221,7 @@ err_dump:
 		 info ? info : "", info ? ")" : "");
 	g_free(info);
 	free_blocks(o);
+	free(o->path);
 	free(o);
 	errno = e;
 	return NULL;
@@ -229,7 +283,10 @@ int pcapout_close(struct pcapout *o)
 	g_free(info);
 	if (o->err)
 		ret = o->err;
+	if (ret)
+		cut_to_last_block(o->path);
 	free_blocks(o);
+	free(o->path);
 	free(o);
 	return ret;
 }

@@ -42,7 +42,11 @@ struct pcapout *pcapout_open(const char *path, char *err, size_t errlen);
 int pcapout_write(struct pcapout *o, enum pcapout_iface iface, uint64_t ts_ns,
 		  const uint8_t *data, uint32_t caplen, uint32_t len, const char *comment);
 
-/* Flush, close and free o. NULL-safe. Returns 0 or -errno. */
+/*
+ * Flush, close and free o. NULL-safe. Returns 0 or -errno (the first write
+ * error, if there was one); a file that failed is cut back to its last
+ * whole block, so that it still reads as a (shorter) capture.
+ */
 int pcapout_close(struct pcapout *o);
 
 #endif

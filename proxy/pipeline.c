@@ -28,7 +28,8 @@ struct held {
 	uint32_t copies;
 	int rule;		/* the rule that holds it, for 'released early' */
 	uint8_t *data;		/* owned copy, when it must be re-sent, rewritten or kept */
-	uint32_t len;
+	uint32_t len;		/* bytes of it (a cut copy keeps what there was) */
+	uint32_t wire_len;	/* the packet's whole length */
 	bool mangled;		/* data replaces the packet in the verdict */
 	uint64_t captured_ns;	/* for the capture file's comment */
 	bool tracked;		/* a TCP segment: the tracker hears of its release */
@@ -51,7 +52,28 @@ struct pipeline {
 	uint64_t now;		/* time of the call in progress, for tracker events */
 	char *summaries;	/* JSON of connections that ended */
 	size_t summaries_len, n_summaries;
+	/* The capture file's first error and the records it lost; ev has the log's. */
+	int pcap_err;
+	uint64_t pcap_lost;
+	bool told[2];		/* ops.output_error called, per enum pipeline_output */
 };
+
+/* The first failure of an output goes to the owner once; the rest are counted. */
+static void tell(struct pipeline *pl, enum pipeline_output out, int err)
+{
+	if (pl->told[out])
+		return;
+	pl->told[out] = true;
+	if (pl->ops.output_error)
+		pl->ops.output_error(pl->ops_data, out, err);
+}
+
+/* After an event line: a failure of the log is told once. */
+static void ev_check(struct pipeline *pl)
+{
+	if (pl->ev.err)
+		tell(pl, PIPELINE_OUT_EVENTS, pl->ev.err);
+}
 
 static void held_free(struct held *h)
 {
@@ -93,8 +115,10 @@ static void on_track_event(void *data, const struct track_event *ev)
 	e = *ev;
 	e.t_ns = pl->now > pl->ev.start_ns ? pl->now - pl->ev.start_ns : 0;
 	n = track_event_json(&e, buf, sizeof(buf));
-	if (n > 0 && (size_t)n < sizeof(buf))
+	if (n > 0 && (size_t)n < sizeof(buf)) {
 		events_write_raw(&pl->ev, buf);
+		ev_check(pl);
+	}
 }
 
 _Static_assert(sizeof(struct rule_memo) <= TRACK_SLOT_BYTES, "the memo lives in the tracker's slot");
@@ -127,8 +151,11 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct ru
 {
 	struct pipeline *pl = calloc(1, sizeof(*pl));
 
-	if (!pl)
+	if (!pl) {
+		pcapout_close(cfg->pcap);
+		errno = ENOMEM;
 		return NULL;
+	}
 	pl->cfg = *cfg;
 	if (!pl->cfg.max_held)
 		pl->cfg.max_held = 50000;
@@ -178,6 +205,7 @@ void pipeline_free(struct pipeline *pl)
 			held_free(container_of(e, struct held, e));
 		sched_free(pl->sched);
 	}
+	pcapout_close(pl->cfg.pcap);
 	act_ctx_free(pl->act);
 	track_free(pl->track);
 	flow_table_free(pl->flows);
@@ -253,8 +281,19 @@ static void in_comment(char *b, size_t n, uint64_t pkt, const struct act_decisio
 static void record(struct pipeline *pl, enum pcapout_iface iface, uint64_t now, const uint8_t *bytes,
 		   uint32_t caplen, uint32_t len, const char *comment)
 {
-	if (pl->cfg.pcap && bytes)
-		pcapout_write(pl->cfg.pcap, iface, pl->cfg.pcap_epoch_ns + now, bytes, caplen, len, comment);
+	int ret;
+
+	if (!pl->cfg.pcap)
+		return;
+	/* Every packet has its bytes when a capture file is written; count one that had not. */
+	ret = bytes ? pcapout_write(pl->cfg.pcap, iface, pl->cfg.pcap_epoch_ns + now, bytes, caplen,
+				    len, comment) : -ENOMEM;
+	if (ret) {
+		pl->pcap_lost++;
+		if (!pl->pcap_err)
+			pl->pcap_err = ret;
+		tell(pl, PIPELINE_OUT_PCAP, pl->pcap_err);
+	}
 }
 
 static void record_copies(struct pipeline *pl, uint64_t pkt, uint64_t now, const uint8_t *bytes,
@@ -277,7 +316,7 @@ static void packet_event(struct pipeline *pl, uint64_t pkt, const struct pipelin
 			 const struct pkt_view *v, const struct flow_id *id,
 			 const struct track_seg *seg, const struct act_decision *d, uint64_t now)
 {
-	FILE *f = pl->ev.out;
+	FILE *f = events_begin(&pl->ev);
 	char flow[PKT_FLOW_STRLEN];
 
 	if (!f)
@@ -322,6 +361,7 @@ static void packet_event(struct pipeline *pl, uint64_t pkt, const struct pipelin
 		fprintf(f, "%s{\"rule\":%u,\"action\":\"%s\"}", i ? "," : "", d->fired[i].rule,
 			rule_action_name((enum rule_action_type)d->fired[i].action));
 	fprintf(f, "]}\n");
+	events_end(&pl->ev);
 }
 
 /*
@@ -335,6 +375,7 @@ FL_COLD static void log_slow(struct pipeline *pl, uint64_t pkt, const struct pip
 	if (d->n_fired)
 		events_verdict(&pl->ev, now, v, pk->dir, id, d);
 	packet_event(pl, pkt, pk, v, id, seg, d, now);
+	ev_check(pl);
 	if (pl->cfg.pcap) {
 		char c[512];
 
@@ -353,9 +394,11 @@ static inline void log_decision(struct pipeline *pl, uint64_t pkt, const struct 
 
 static void release(struct pipeline *pl, struct held *h, bool early, uint64_t now)
 {
+	FILE *f;
+
 	pl->now = now;
-	pl->ops.verdict(pl->ops_data, h->id, true, true, h->mangled ? h->data : NULL, h->len, h->data,
-			now);
+	pl->ops.verdict(pl->ops_data, h->id, true, true, h->mangled ? h->data : NULL, h->len,
+			h->wire_len, h->data, now);
 	pl->tot.released++;
 	pl->releases++;
 	if (pl->cfg.pcap) {
@@ -363,13 +406,17 @@ static void release(struct pipeline *pl, struct held *h, bool early, uint64_t no
 
 		snprintf(c, sizeof(c), "faultline pkt %llu: released%s after %.3f ms", (unsigned long long)h->pkt,
 			 early ? " early" : "", (double)(now - h->captured_ns) / 1e6);
-		record(pl, PCAPOUT_OUT, now, h->data, h->len, h->len, c);
+		record(pl, PCAPOUT_OUT, now, h->data, h->len, h->wire_len, c);
 		record_copies(pl, h->pkt, now, h->data, h->len, h->copies);
 	}
-	if (pl->ev.out)
-		fprintf(pl->ev.out, "{\"t\":%.6f,\"ev\":\"release\",\"pkt\":%llu,\"rel\":%llu%s}\n",
+	f = events_begin(&pl->ev);
+	if (f) {
+		fprintf(f, "{\"t\":%.6f,\"ev\":\"release\",\"pkt\":%llu,\"rel\":%llu%s}\n",
 			rel_s(pl, now), (unsigned long long)h->pkt, (unsigned long long)pl->releases,
 			early ? ",\"early\":true" : "");
+		events_end(&pl->ev);
+		ev_check(pl);
+	}
 	/* The receiver sees it now: that is when the shadow state moves. */
 	if (h->tracked) {
 		track_released(pl->track, &h->seg, &h->view, now);
@@ -395,7 +442,7 @@ static void hold(struct pipeline *pl, const struct pipeline_pkt *pk, const struc
 	if (!h) {
 		/* Out of memory: never lose the packet, let it go undelayed. */
 		pl->ops.verdict(pl->ops_data, pk->id, true, false, mangled ? copy : NULL, pk->len,
-				copy ? copy : pk->data, now);
+				pk->orig_len, copy ? copy : pk->data, now);
 		free(copy);
 		pl->tot.released_early++;
 		if (seg)
@@ -409,6 +456,7 @@ static void hold(struct pipeline *pl, const struct pipeline_pkt *pk, const struc
 	h->rule = d->hold_rule;
 	h->data = copy;
 	h->len = pk->len;
+	h->wire_len = pk->orig_len;
 	h->mangled = mangled;
 	if (seg) {
 		h->tracked = true;
@@ -462,11 +510,13 @@ FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
 		pl->tot.malformed++;
 		pl->tot.accepted++;
 		events_malformed(&pl->ev, now, pk->len);
+		ev_check(pl);
 		record(pl, PCAPOUT_IN, now, pk->data, pk->len, pk->orig_len,
 		       "faultline: malformed, passed unchanged");
 		record(pl, PCAPOUT_OUT, now, pk->data, pk->len, pk->orig_len,
 		       "faultline: malformed, passed unchanged");
-		pl->ops.verdict(pl->ops_data, pk->id, true, false, NULL, pk->len, pk->data, now);
+		pl->ops.verdict(pl->ops_data, pk->id, true, false, NULL, pk->len, pk->orig_len, pk->data,
+				now);
 		return;
 	}
 	in.v = v;
@@ -494,21 +544,25 @@ FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
 		pl->tot.dropped++;
 		if (segp)
 			track_dropped(pl->track, segp, v, now);
-		pl->ops.verdict(pl->ops_data, pk->id, false, false, NULL, pk->len, pk->data, now);
+		pl->ops.verdict(pl->ops_data, pk->id, false, false, NULL, pk->len, pk->orig_len, pk->data,
+				now);
 		return;
 	}
-	/* A cut copy (copy range, BIG TCP) cannot be rewritten or re-sent whole. */
+	/*
+	 * A cut copy (copy range, BIG TCP, a capture's snapshot length) cannot
+	 * be rewritten or re-sent whole. Held, it is still kept as it came,
+	 * cut: replay and the capture file write it out when it leaves.
+	 */
 	bool whole = pk->len == pk->orig_len;
 	bool held = d.delay_ns || d.reorder;
+	bool keep = held && (pl->cfg.keep_bytes || pl->cfg.pcap);
 
-	bool keep = pl->cfg.keep_bytes || pl->cfg.pcap;
-
-	if (whole && (d.corrupt || d.copies || (held && keep))) {
-		copy = malloc(pk->len);
+	if ((whole && (d.corrupt || d.copies)) || keep) {
+		copy = malloc(pk->len ? pk->len : 1);
 		if (copy)
 			memcpy(copy, pk->data, pk->len);
 	}
-	if (d.corrupt && copy) {
+	if (d.corrupt && copy && whole) {
 		/*
 		 * A rewritten packet loses its offload state (the kernel marks it
 		 * CHECKSUM_NONE), so act_corrupt writes a full checksum, also when
@@ -523,12 +577,12 @@ FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
 	}
 	/* SYNs, bare ACKs, GSO and cut copies stay as they were: say so. */
 	d.corrupt = mangled;
-	if (!copy)
+	if (!copy || !whole)
 		d.copies = 0;
 	if (d.copies)
 		pl->tot.duplicated_packets++;
 	log_decision(pl, pkt, pk, v, &in.id, segp, &d, now);
-	if (!d.copies && !mangled && !(held && keep)) {
+	if (!d.copies && !mangled && !keep) {
 		free(copy);
 		copy = NULL;
 	}
@@ -550,7 +604,7 @@ FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
 	}
 	pl->tot.accepted++;
 	pl->ops.verdict(pl->ops_data, pk->id, true, false, mangled ? copy : NULL, pk->len,
-			copy ? copy : pk->data, now);
+			pk->orig_len, copy ? copy : pk->data, now);
 	if (pl->cfg.pcap) {
 		char c[96];
 
@@ -635,6 +689,30 @@ void pipeline_release_all(struct pipeline *pl, uint64_t now, bool at_deadline)
 		release(pl, container_of(e, struct held, e), true, now);
 }
 
+int pipeline_close_outputs(struct pipeline *pl)
+{
+	int ret;
+
+	if (events_flush(&pl->ev))
+		ev_check(pl);
+	if (pl->cfg.pcap) {
+		/* The last blocks are still buffered: closing is a write too. */
+		ret = pcapout_close(pl->cfg.pcap);
+		pl->cfg.pcap = NULL;
+		if (ret && !pl->pcap_err) {
+			pl->pcap_err = ret;
+			pl->pcap_lost++;
+			tell(pl, PIPELINE_OUT_PCAP, ret);
+		}
+	}
+	return pl->ev.err ? pl->ev.err : pl->pcap_err;
+}
+
+int pipeline_output_error(const struct pipeline *pl, enum pipeline_output out)
+{
+	return out == PIPELINE_OUT_EVENTS ? pl->ev.err : pl->pcap_err;
+}
+
 size_t pipeline_held(const struct pipeline *pl)
 {
 	return sched_count(pl->sched);
@@ -682,13 +760,14 @@ char *pipeline_stats_json(const struct pipeline *pl)
 
 	strbuf_printf(&b, "\"packets\":%llu,\"accepted\":%llu,\"dropped\":%llu,\"held\":%llu,\"held_now\":%zu,"
 		    "\"released\":%llu,\"released_early\":%llu,\"malformed\":%llu,\"gso\":%llu,"
-		    "\"corrupted\":%llu,\"flows\":%u,\"flow_evictions\":%llu,\"rules\":[",
+		    "\"corrupted\":%llu,\"flows\":%u,\"flow_evictions\":%llu,\"write_errors\":%llu,\"rules\":[",
 		(unsigned long long)t->packets, (unsigned long long)t->accepted,
 		(unsigned long long)t->dropped, (unsigned long long)t->held, sched_count(pl->sched),
 		(unsigned long long)t->released, (unsigned long long)t->released_early,
 		(unsigned long long)t->malformed, (unsigned long long)t->gso,
 		(unsigned long long)t->corrupted, flow_table_count(pl->flows),
-		(unsigned long long)flow_table_evictions(pl->flows));
+		(unsigned long long)flow_table_evictions(pl->flows),
+		(unsigned long long)(pl->ev.lost + pl->pcap_lost));
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = rule_set_get(pl->rules, i);
 		const struct act_counters *c = act_ctx_counters(pl->act, (unsigned)i);

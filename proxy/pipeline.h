@@ -21,18 +21,31 @@
 
 struct pcapout;
 
+/* What the pipeline writes. */
+enum pipeline_output {
+	PIPELINE_OUT_EVENTS,	/* the event log (config.events) */
+	PIPELINE_OUT_PCAP,	/* the capture file (config.pcap) */
+};
+
 struct pipeline_ops {
 	/*
 	 * The packet leaves now: accept (with payload != NULL when its bytes
 	 * were rewritten) or drop. 'held' tells whether it waited in the
 	 * scheduler (a live owner may batch the verdicts of unheld packets).
-	 * 'data' is the packet as it leaves (NULL when no copy was kept).
+	 * 'bytes' is the packet as it leaves (NULL when no copy was kept):
+	 * len bytes of a packet of wire_len bytes (more when the copy was cut).
 	 */
 	void (*verdict)(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
-			uint32_t len, const uint8_t *bytes, uint64_t now_ns);
+			uint32_t len, uint32_t wire_len, const uint8_t *bytes, uint64_t now_ns);
 	/* Send 'copies' copies of the packet (bytes borrowed) after the original. */
 	void (*duplicate)(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies,
 			  uint64_t now_ns);
+	/*
+	 * Optional: an output failed (err is -errno), called once per output,
+	 * at its first failed write. That output gets nothing more; packets
+	 * go on as before.
+	 */
+	void (*output_error)(void *data, enum pipeline_output out, int err);
 };
 
 struct pipeline_config {
@@ -45,7 +58,8 @@ struct pipeline_config {
 	bool keep_bytes;	/* keep a copy of every held packet (replay needs them) */
 	FILE *events;		/* borrowed; NULL = no event log */
 	uint64_t start_ns;	/* event times are relative to this */
-	struct pcapout *pcap;	/* borrowed; NULL = no capture file */
+	/* Taken, also when pipeline_new fails; NULL = no capture file. */
+	struct pcapout *pcap;
 	uint64_t pcap_epoch_ns;	/* added to 'now' to get the Unix time in the file */
 };
 
@@ -70,8 +84,22 @@ struct pipeline;
 /* rules is borrowed and must outlive the pipeline (or be swapped out). NULL + errno. */
 struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct rule_set *rules,
 			      const struct pipeline_ops *ops, void *ops_data);
-/* Frees everything; packets still held are dropped from memory without a verdict. */
+/*
+ * Frees everything; packets still held are dropped from memory without a
+ * verdict. Closes the capture file if pipeline_close_outputs() did not.
+ */
 void pipeline_free(struct pipeline *pl);
+
+/*
+ * End of run: flush the event log (the stream stays open: it is borrowed)
+ * and close the capture file, counting and reporting (ops.output_error) a
+ * failure as any other write's. Nothing is written afterwards. Returns 0
+ * or the first error of any output (-errno).
+ */
+int pipeline_close_outputs(struct pipeline *pl);
+
+/* The first error of an output so far: 0 or -errno. */
+int pipeline_output_error(const struct pipeline *pl, enum pipeline_output out);
 
 /* Decide for one packet at time now. Its verdict may come now or later. */
 void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_t now_ns);
@@ -114,6 +142,7 @@ int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint6
  * Append the pipeline's part of the counters JSON (the rules array, the
  * tracker's counts and the connection summaries, each as "key":value
  * members, comma-separated, no braces) to a malloc'd string. NULL on OOM.
+ * "write_errors" counts event lines and capture records not written.
  */
 char *pipeline_stats_json(const struct pipeline *pl);
 

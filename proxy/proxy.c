@@ -68,7 +68,6 @@ struct proxy {
 	struct inject *inj;
 	struct pipeline *pl;
 	struct rule_set *rules;
-	struct pcapout *pcap;
 	struct evq *evq;	/* the event log's lines on their way to the file */
 
 	/*
@@ -141,7 +140,7 @@ static uint32_t copy_range_for(const struct proxy *p, const struct rule_set *rul
 }
 
 FL_HOT static void on_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
-			      uint32_t len, const uint8_t *bytes, uint64_t now)
+			      uint32_t len, uint32_t wire_len, const uint8_t *bytes, uint64_t now)
 {
 	struct proxy *p = data;
 
@@ -151,6 +150,14 @@ FL_HOT static void on_verdict(void *data, uint32_t id, bool accept, bool held, c
 	}
 	if (capture_verdict(p->cap, id, accept ? CAPTURE_ACCEPT : CAPTURE_DROP, payload, len) < 0)
 		p->verdict_errors++;
+}
+
+static void on_output_error(void *data, enum pipeline_output out, int err)
+{
+	struct proxy *p = data;
+
+	if (p->cfg.output_error)
+		p->cfg.output_error(p->report_data, out, err);
 }
 
 static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies, uint64_t now)
@@ -446,6 +453,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	static const struct pipeline_ops ops = {
 		.verdict = on_verdict,
 		.duplicate = on_duplicate,
+		.output_error = on_output_error,
 	};
 	int ret;
 
@@ -507,12 +515,12 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	if (cfg->pcap_path) {
 		struct timespec rt;
 
-		p->pcap = pcapout_open(cfg->pcap_path, err, errlen);
-		if (!p->pcap)
+		/* The pipeline takes the file: it writes it and closes it. */
+		pc.pcap = pcapout_open(cfg->pcap_path, err, errlen);
+		if (!pc.pcap)
 			goto err;
 		/* The file wants wall-clock time; the pipeline runs on CLOCK_MONOTONIC. */
 		clock_gettime(CLOCK_REALTIME, &rt);
-		pc.pcap = p->pcap;
 		pc.pcap_epoch_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec - pc.start_ns;
 	}
 	p->pl = pipeline_new(&pc, rules, &ops, p);
@@ -645,6 +653,8 @@ int proxy_run(struct proxy *p, char *err, size_t errlen)
 	uv_run(&p->loop, UV_RUN_DEFAULT);
 	/* proxy_stop closed every handle; this run lets their close callbacks finish. */
 	uv_run(&p->loop, UV_RUN_DEFAULT);
+	/* The last event lines into the queue, the capture file's last blocks to disk. */
+	pipeline_close_outputs(p->pl);
 	/* The event lines still queued go out before the final counters count them. */
 	evq_close(p->evq, EVENTS_STALL_MS);
 	report(p, "final");
@@ -744,7 +754,6 @@ void proxy_free(struct proxy *p)
 	capture_close(p->cap);
 	pipeline_free(p->pl);
 	evq_free(p->evq);
-	pcapout_close(p->pcap);
 	rule_set_free(p->rules);
 	free(p);
 }

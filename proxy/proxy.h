@@ -13,7 +13,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pipeline.h"
 #include "rule.h"
+
+/*
+ * An output (the event log or the capture file) failed: err is -errno.
+ * Called once per output, at its first failed write, from the thread that
+ * wrote (the reader or the loop), with the report callback's data. The
+ * proxy goes on forwarding packets; the output gets nothing more.
+ */
+typedef void (*proxy_output_error_cb)(void *data, enum pipeline_output out, int err);
 
 struct proxy_config {
 	uint16_t queue;
@@ -33,6 +42,7 @@ struct proxy_config {
 	uint64_t time_wait_ns;	/* tracker's 2*MSL (default 60 s) */
 	uint64_t track_idle_ns;	/* tracker's idle expiry (default 300 s) */
 	uint32_t max_conns;	/* tracker's table size (default 262144) */
+	proxy_output_error_cb output_error;	/* NULL: failures are only counted */
 };
 
 /*
@@ -58,6 +68,9 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
  * is released in deadline order, the chain removed and the queue drained.
  * Returns 0 or -errno with a one-line reason in err (the chain could not
  * be installed, or not removed).
+ * The outputs are flushed and closed before the final report; a failed
+ * output does not make it fail (see proxy_config.output_error and the
+ * "write_errors" counter).
  */
 int proxy_run(struct proxy *p, char *err, size_t errlen);
 

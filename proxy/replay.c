@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <pcap/pcap.h>
 
@@ -15,10 +16,25 @@
 #define DLT_LINUX_SLL2 276
 #endif
 
+/*
+ * --out is written through a stdio buffer of our own, flushed by us before
+ * it can fill: then stdio never writes on its own, each failure surfaces
+ * at one of our flushes, and the packets since the last good one are
+ * exactly those lost. The file is cut back to that flush, so it stays a
+ * capture every reader opens, complete up to the failure.
+ */
+#define OUT_BUF (1u << 20)
+/* Flush at this much; a record (at most the snapshot length + 16) still fits. */
+#define OUT_FLUSH_AT (OUT_BUF / 2)
+
 struct replay {
 	const struct replay_config *cfg;
 	pcap_t *out_pcap;
 	pcap_dumper_t *out;
+	char *out_buf;
+	size_t out_pending;	/* bytes written since the last flush */
+	uint64_t out_pending_pkts;
+	off_t out_good;		/* the file's length after the last good flush */
 	struct replay_stats *st;
 	uint64_t first_ns;	/* capture time of the first packet: virtual time 0 */
 };
@@ -133,37 +149,138 @@ static int ip_offset(int dlt, const uint8_t *f, uint32_t len, int *way)
 	}
 }
 
-static void write_pkt(struct replay *r, const uint8_t *bytes, uint32_t len, uint64_t now)
+/*
+ * Push --out to the file. On failure, keep the first error, count the
+ * packets since the last good flush as not written, and cut the file back
+ * to that flush (a device that cannot be truncated keeps what it got).
+ * From then on --out gets nothing more.
+ */
+static int out_flush(struct replay *r)
+{
+	FILE *f = pcap_dump_file(r->out);
+
+	if (r->st->out_err)
+		return r->st->out_err;
+	/* pcap_dump() returns nothing: a failed write shows only as the stream's error flag. */
+	if (fflush(f) == 0 && !ferror(f)) {
+		r->st->written += r->out_pending_pkts;
+		r->out_good = ftello(f);
+	} else {
+		r->st->out_err = -(errno ? errno : EIO);
+		r->st->unwritten += r->out_pending_pkts;
+		if (ftruncate(fileno(f), r->out_good) == 0)
+			clearerr(f);
+	}
+	r->out_pending = 0;
+	r->out_pending_pkts = 0;
+	return r->st->out_err;
+}
+
+static void write_pkt(struct replay *r, const uint8_t *bytes, uint32_t len, uint32_t wire_len,
+		      uint64_t now)
 {
 	struct pcap_pkthdr h;
 	/* Virtual nanoseconds back onto the capture's own clock. */
 	uint64_t t = r->first_ns + now;
 
-	if (!r->out || !bytes)
+	if (!r->out)
 		return;
+	/* The pipeline keeps every held packet's bytes for replay: none is expected without. */
+	if (!bytes || r->st->out_err) {
+		r->st->unwritten++;
+		return;
+	}
 	h.ts.tv_sec = (time_t)(t / 1000000000ull);
 	/* A nanosecond dump file keeps nanoseconds in tv_usec. */
 	h.ts.tv_usec = (suseconds_t)(t % 1000000000ull);
-	h.caplen = h.len = len;
+	/* As captured: a snapshot length cut the copy, not the packet. */
+	h.caplen = len;
+	h.len = wire_len > len ? wire_len : len;
 	pcap_dump((u_char *)r->out, &h, bytes);
-	r->st->written++;
+	r->out_pending += 16 + (size_t)len;
+	r->out_pending_pkts++;
+	if (r->out_pending >= OUT_FLUSH_AT)
+		out_flush(r);
+}
+
+/* Open --out with our buffer (see OUT_BUF). 0 or -errno with a message. */
+static int out_open(struct replay *r, const char *path, char *err, size_t errlen)
+{
+	FILE *f;
+	int e;
+
+	r->out_pcap = pcap_open_dead_with_tstamp_precision(DLT_RAW, 262144, PCAP_TSTAMP_PRECISION_NANO);
+	r->out_buf = malloc(OUT_BUF);
+	if (!r->out_pcap || !r->out_buf) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	f = fopen(path, "wb");
+	if (!f) {
+		e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	setvbuf(f, r->out_buf, _IOFBF, OUT_BUF);
+	/* The file header waits in the buffer like a packet: the first flush writes it. */
+	r->out = pcap_dump_fopen(r->out_pcap, f);
+	if (!r->out) {
+		snprintf(err, errlen, "%s: %s", path, pcap_geterr(r->out_pcap));
+		fclose(f);
+		return -EIO;
+	}
+	r->out_pending = 24;
+	return 0;
 }
 
 static void on_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
-		       uint32_t len, const uint8_t *bytes, uint64_t now)
+		       uint32_t len, uint32_t wire_len, const uint8_t *bytes, uint64_t now)
 {
 	struct replay *r = data;
 
 	if (accept)
-		write_pkt(r, payload ? payload : bytes, len, now);
+		write_pkt(r, payload ? payload : bytes, len, wire_len, now);
 }
 
 static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies, uint64_t now)
 {
 	struct replay *r = data;
 
+	/* Only whole packets are copied. */
 	for (uint32_t i = 0; i < copies; i++)
-		write_pkt(r, bytes, len, now);
+		write_pkt(r, bytes, len, len, now);
+}
+
+/* End of run: the last buffered packets go out, or are counted. */
+static void out_finish(struct replay *r)
+{
+	if (r->out)
+		out_flush(r);
+}
+
+/* Where the next record starts in the input, for a message about a cut; -1 if unknown. */
+static int64_t in_offset(pcap_t *in)
+{
+	FILE *f = pcap_file(in);
+
+	return f ? (int64_t)ftello(f) : -1;
+}
+
+/* Message and return value for a run whose outputs failed, naming what replay knows. */
+static int outputs_failed(const struct replay_config *cfg, const struct replay_stats *st, char *err,
+			  size_t errlen, size_t k)
+{
+	if (st->out_err && k < errlen)
+		k += (size_t)snprintf(err + k, errlen - k, "%s%s: cannot write the replayed packets: %s (%llu not written)",
+				      k ? "; " : "", cfg->out_path, strerror(-st->out_err),
+				      (unsigned long long)st->unwritten);
+	if (st->pcap_err && k < errlen)
+		k += (size_t)snprintf(err + k, errlen - k, "%s%s: cannot write the annotated capture: %s", k ? "; " : "",
+				      cfg->pcap_path, strerror(-st->pcap_err));
+	if (st->events_err && k < errlen)
+		snprintf(err + k, errlen - k, "%s%s: cannot write the event log: %s", k ? "; " : "",
+			 cfg->events_path ? cfg->events_path : "events", strerror(-st->events_err));
+	return st->out_err ? st->out_err : st->pcap_err ? st->pcap_err : st->events_err;
 }
 
 int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
@@ -177,11 +294,13 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 	struct pcap_pkthdr *h;
 	const u_char *frame;
 	uint64_t now = 0;
+	int64_t at = -1;
 	pcap_t *in;
 	int dlt, ret = 0, rc;
 	uint32_t id = 0;
 
 	memset(st, 0, sizeof(*st));
+	st->cut_at = -1;
 	if (json)
 		*json = NULL;
 	in = pcap_open_offline_with_tstamp_precision(cfg->in_path, PCAP_TSTAMP_PRECISION_NANO, perr);
@@ -206,14 +325,9 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 		}
 	}
 	if (cfg->out_path) {
-		r.out_pcap = pcap_open_dead_with_tstamp_precision(DLT_RAW, 262144, PCAP_TSTAMP_PRECISION_NANO);
-		r.out = r.out_pcap ? pcap_dump_open(r.out_pcap, cfg->out_path) : NULL;
-		if (!r.out) {
-			snprintf(err, errlen, "%s: %s", cfg->out_path,
-				 r.out_pcap ? pcap_geterr(r.out_pcap) : "out of memory");
-			ret = -EIO;
+		ret = out_open(&r, cfg->out_path, err, errlen);
+		if (ret)
 			goto out;
-		}
 	}
 	pc.seed = cfg->seed;
 	pc.max_held = cfg->max_held ? cfg->max_held : 1000000;
@@ -229,18 +343,26 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 			goto out;
 		}
 	}
+	/* The pipeline takes the capture file, also when it fails. */
 	pl = pipeline_new(&pc, rules, &ops, &r);
+	pc.pcap = NULL;
 	if (!pl) {
 		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto out;
 	}
-	while ((rc = pcap_next_ex(in, &h, &frame)) == 1) {
-		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+	for (;;) {
+		uint64_t ts;
 		struct pipeline_pkt pk = { 0 };
 		struct pkt_view v;
-		int way, off = ip_offset(dlt, frame, h->caplen, &way);
+		int way, off;
 
+		at = in_offset(in);
+		rc = pcap_next_ex(in, &h, &frame);
+		if (rc != 1)
+			break;
+		ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+		off = ip_offset(dlt, frame, h->caplen, &way);
 		st->read++;
 		if (off < 0) {
 			st->skipped++;
@@ -254,7 +376,8 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 		pk.id = ++id;
 		pk.data = frame + off;
 		pk.len = h->caplen - (uint32_t)off;
-		pk.orig_len = h->len - (uint32_t)off;
+		/* A record claiming fewer bytes on the wire than it holds has them all. */
+		pk.orig_len = (h->len > h->caplen ? h->len : h->caplen) - (uint32_t)off;
 		if (way >= 0) {
 			pk.dir = way ? PKT_DIR_OUT : PKT_DIR_IN;
 		} else {
@@ -272,27 +395,55 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 		pipeline_packet(pl, &pk, now);
 	}
 	if (rc == PCAP_ERROR) {
-		snprintf(err, errlen, "%s: %s", cfg->in_path, pcap_geterr(in));
-		ret = -EIO;
-		goto out;
+		/*
+		 * A capture cut short (a full disk, a killed tcpdump, a copy in
+		 * progress) breaks off in its last record. What came before is
+		 * replayed to the end all the same: the packets still held leave
+		 * and are written, and then the break is reported.
+		 */
+		st->in_err = -EIO;
+		st->cut_at = at;
+		if (at >= 0)
+			snprintf(err, errlen, "%s: packet %llu (at byte %lld) cannot be read: %s; "
+				 "the %llu packets before it were replayed",
+				 cfg->in_path, (unsigned long long)st->read + 1, (long long)at,
+				 pcap_geterr(in), (unsigned long long)st->read);
+		else
+			snprintf(err, errlen, "%s: packet %llu cannot be read: %s; "
+				 "the %llu packets before it were replayed",
+				 cfg->in_path, (unsigned long long)st->read + 1, pcap_geterr(in),
+				 (unsigned long long)st->read);
+		ret = st->in_err;
 	}
 	/* End of input: virtual time runs on until every held packet has left. */
 	pipeline_release_all(pl, now, true);
+	pipeline_close_outputs(pl);
+	out_finish(&r);
+	st->pcap_err = pipeline_output_error(pl, PIPELINE_OUT_PCAP);
+	st->events_err = pipeline_output_error(pl, PIPELINE_OUT_EVENTS);
+	if (st->out_err || st->pcap_err || st->events_err) {
+		int oret = outputs_failed(cfg, st, err, errlen, ret ? strlen(err) : 0);
+
+		if (!ret)
+			ret = oret;
+	}
 	if (json) {
 		char *inner = pipeline_stats_json(pl);
 
-		if (inner && asprintf(json, "{\"seed\":%llu,\"read\":%llu,\"written\":%llu,\"skipped\":%llu,%s}",
+		if (inner && asprintf(json, "{\"seed\":%llu,\"read\":%llu,\"written\":%llu,\"unwritten\":%llu,"
+				      "\"skipped\":%llu,%s}",
 				      (unsigned long long)cfg->seed, (unsigned long long)st->read,
-				      (unsigned long long)st->written, (unsigned long long)st->skipped,
-				      inner) < 0)
+				      (unsigned long long)st->written, (unsigned long long)st->unwritten,
+				      (unsigned long long)st->skipped, inner) < 0)
 			*json = NULL;
 		free(inner);
 	}
 out:
 	pipeline_free(pl);
-	pcapout_close(pc.pcap);
+	/* Everything was flushed, or failed and was counted: closing writes nothing. */
 	if (r.out)
 		pcap_dump_close(r.out);
+	free(r.out_buf);
 	if (r.out_pcap)
 		pcap_close(r.out_pcap);
 	pcap_close(in);

@@ -6,6 +6,12 @@
  * timestamps, reorders permute them, duplicates copy them, corruption flips
  * their bits. No root, no kernel, no iptables. The same input and seed give
  * byte-identical output.
+ *
+ * Nothing is lost silently: every packet that leaves is written with the
+ * length it was captured with and its length on the wire (held ones too),
+ * and one that cannot be is counted. A capture cut short is replayed up to
+ * the cut, everything held before it written, and then reported. An output
+ * that fails is reported after the run (its first error), which goes on.
  */
 #ifndef FL_REPLAY_H
 #define FL_REPLAY_H
@@ -30,6 +36,7 @@ struct replay_config {
 	const char *pcap_path;	/* annotated pcapng of every packet in and out, as --pcap live */
 	uint64_t seed;
 	FILE *events;		/* borrowed; NULL = none */
+	const char *events_path; /* its name in messages; NULL: "events" */
 	const struct replay_local *locals;
 	size_t n_locals;
 	bool no_track;
@@ -39,12 +46,21 @@ struct replay_config {
 
 struct replay_stats {
 	uint64_t read, written, skipped;	/* skipped: not IP (ARP, ...) */
+	uint64_t unwritten;	/* released for --out but not in it (write failed, no bytes) */
+	/* The first error of each output, 0 or -errno; events: the pipeline's lines. */
+	int out_err, pcap_err, events_err;
+	/* The input: 0, or -errno when it broke off after 'read' packets, at byte 'cut_at'. */
+	int in_err;
+	int64_t cut_at;
 };
 
 /*
- * Replay the capture. Returns 0, or -errno with a message in err. The
- * counters JSON (as the live run prints it) is returned in *json (malloc'd)
- * when json is not NULL.
+ * Replay the capture. Returns 0, or -errno with a message in err: the input
+ * cannot be opened or read to its end (in_err: what came before the break
+ * was replayed and written), or an output failed (out_err, pcap_err,
+ * events_err say which; the message names the file where replay knows it).
+ * The counters JSON (as the live run prints it) is returned in *json
+ * (malloc'd) when json is not NULL, whenever the replay ran.
  */
 int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 	       struct replay_stats *st, char **json, char *err, size_t errlen);
