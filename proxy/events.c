@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,6 +59,11 @@ static void cut_to_last_line(FILE *f)
 static int fail(struct events *e, int err)
 {
 	e->err = -(err ? err : EIO);
+	/*
+	 * The rest of the line may wait in the buffer: dropped, or closing
+	 * the stream would write it after the cut below.
+	 */
+	__fpurge(e->out);
 	cut_to_last_line(e->out);
 	/* The line that failed, or the buffered lines it flushed, did not all get out. */
 	e->lost++;

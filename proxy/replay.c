@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -168,6 +169,8 @@ static int out_flush(struct replay *r)
 	} else {
 		r->st->out_err = -(errno ? errno : EIO);
 		r->st->unwritten += r->out_pending_pkts;
+		/* Nothing left for the close to write after the cut. */
+		__fpurge(f);
 		if (ftruncate(fileno(f), r->out_good) == 0)
 			clearerr(f);
 	}
@@ -229,7 +232,9 @@ static int out_open(struct replay *r, const char *path, char *err, size_t errlen
 		fclose(f);
 		return -EIO;
 	}
+	/* The header goes now: a file that fails later is cut back to a capture, never to nothing. */
 	r->out_pending = 24;
+	out_flush(r);
 	return 0;
 }
 

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pipeline: what it hands its owner for a packet that leaves (bytes, both
+ * lengths, held or not), and how a failed output is told and counted.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline.h"
+#include "rule.h"
+
+#define WIRE 1000u
+#define CUT 96u
+
+struct seen {
+	unsigned verdicts, with_bytes, cut_ok;
+	unsigned errors[2];
+	int err[2];
+};
+
+static void on_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
+		       uint32_t len, uint32_t wire_len, const uint8_t *bytes, uint64_t now)
+{
+	struct seen *s = data;
+
+	s->verdicts++;
+	s->with_bytes += bytes != NULL;
+	s->cut_ok += len == CUT && wire_len == WIRE;
+}
+
+static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies, uint64_t now)
+{
+}
+
+static void on_output_error(void *data, enum pipeline_output out, int err)
+{
+	struct seen *s = data;
+
+	s->errors[out]++;
+	s->err[out] = err;
+}
+
+static const struct pipeline_ops ops = {
+	.verdict = on_verdict,
+	.duplicate = on_duplicate,
+	.output_error = on_output_error,
+};
+
+/* A UDP datagram 10.0.0.1:1000 -> 10.0.0.2:5000 of WIRE bytes; the first CUT of it. */
+static void udp_packet(uint8_t *p, uint8_t n)
+{
+	memset(p, 0, CUT);
+	p[0] = 0x45;
+	p[2] = WIRE >> 8, p[3] = WIRE & 0xff;
+	p[8] = 64, p[9] = 17;
+	p[12] = 10, p[15] = 1, p[16] = 10, p[19] = 2;
+	p[20] = 1000 >> 8, p[21] = 1000 & 0xff, p[22] = 5000 >> 8, p[23] = 5000 & 0xff;
+	p[24] = (WIRE - 20) >> 8, p[25] = (WIRE - 20) & 0xff;
+	p[28] = n;
+}
+
+static struct pipeline *new_pipeline(const char *rule, FILE *events, bool keep, struct seen *s,
+				     struct rule_set **rs)
+{
+	struct pipeline_config pc = { .seed = 1, .keep_bytes = keep, .events = events };
+	struct rule_error e;
+	struct pipeline *pl;
+
+	*rs = rule_set_new();
+	cr_assert(*rs);
+	cr_assert_eq(rule_set_add_line(*rs, rule, "test", 1, &e), 0, "%s", e.msg);
+	pl = pipeline_new(&pc, *rs, &ops, s);
+	cr_assert(pl);
+	return pl;
+}
+
+static void feed(struct pipeline *pl, unsigned n)
+{
+	uint8_t p[CUT];
+
+	for (unsigned i = 0; i < n; i++) {
+		struct pipeline_pkt pk = { .id = i + 1, .dir = PKT_DIR_IN, .data = p, .len = CUT,
+					   .orig_len = WIRE };
+
+		udp_packet(p, (uint8_t)i);
+		pipeline_packet(pl, &pk, 1000000ull * (i + 1));
+	}
+}
+
+static void held_cut_copy_is_kept(const char *rule)
+{
+	struct seen s = { 0 };
+	struct rule_set *rs;
+	struct pipeline *pl = new_pipeline(rule, NULL, true, &s, &rs);
+
+	feed(pl, 9);
+	pipeline_release_all(pl, 100000000ull, true);
+	cr_assert_eq(s.verdicts, 9);
+	/* Each leaves with its bytes as captured and its length on the wire. */
+	cr_assert_eq(s.with_bytes, 9);
+	cr_assert_eq(s.cut_ok, 9);
+	cr_assert_eq(pipeline_close_outputs(pl), 0);
+	pipeline_free(pl);
+	rule_set_free(rs);
+}
+
+Test(pipeline, held_cut_copy_is_kept_delay)
+{
+	held_cut_copy_is_kept("udp => delay 5ms");
+}
+
+Test(pipeline, held_cut_copy_is_kept_reorder)
+{
+	held_cut_copy_is_kept("ip => reorder 3");
+}
+
+Test(pipeline, cut_copy_is_never_duplicated)
+{
+	struct seen s = { 0 };
+	struct rule_set *rs;
+	struct pipeline *pl = new_pipeline("udp => duplicate, delay 1ms", NULL, true, &s, &rs);
+	char *json;
+
+	feed(pl, 3);
+	pipeline_release_all(pl, 100000000ull, true);
+	cr_assert_eq(s.verdicts, 3);
+	cr_assert_eq(s.cut_ok, 3);
+	json = pipeline_stats_json(pl);
+	cr_assert(strstr(json, "\"held\":3,"), "%s", json);
+	free(json);
+	pipeline_free(pl);
+	rule_set_free(rs);
+}
+
+Test(pipeline, failed_event_log_is_told_once_and_counted)
+{
+	struct seen s = { 0 };
+	struct rule_set *rs;
+	FILE *full = fopen("/dev/full", "w");
+	struct pipeline *pl;
+	char *json;
+
+	cr_assert(full);
+	/* Line-buffered as in a live run: the first line fails. */
+	setvbuf(full, NULL, _IOLBF, 0);
+	pl = new_pipeline("udp => delay 1ms", full, false, &s, &rs);
+	feed(pl, 50);
+	pipeline_release_all(pl, 100000000ull, true);
+	/* Packets are not affected. */
+	cr_assert_eq(s.verdicts, 50);
+	cr_assert_eq(s.errors[PIPELINE_OUT_EVENTS], 1);
+	cr_assert_eq(s.err[PIPELINE_OUT_EVENTS], -ENOSPC);
+	cr_assert_eq(s.errors[PIPELINE_OUT_PCAP], 0);
+	cr_assert_eq(pipeline_output_error(pl, PIPELINE_OUT_EVENTS), -ENOSPC);
+	cr_assert_eq(pipeline_close_outputs(pl), -ENOSPC);
+	cr_assert_eq(s.errors[PIPELINE_OUT_EVENTS], 1);
+	/* Two lines per packet (packet, release), at least: every one of them lost. */
+	json = pipeline_stats_json(pl);
+	cr_assert(strstr(json, "\"write_errors\":"), "%s", json);
+	cr_assert_geq(strtoull(strstr(json, "\"write_errors\":") + 15, NULL, 10), 100, "%s", json);
+	free(json);
+	pipeline_free(pl);
+	rule_set_free(rs);
+	fclose(full);
+}
+
+Test(pipeline, good_event_log_has_no_write_errors)
+{
+	struct seen s = { 0 };
+	struct rule_set *rs;
+	FILE *f = tmpfile();
+	struct pipeline *pl;
+	char *json;
+
+	cr_assert(f);
+	pl = new_pipeline("udp => delay 1ms", f, false, &s, &rs);
+	feed(pl, 50);
+	pipeline_release_all(pl, 100000000ull, true);
+	cr_assert_eq(pipeline_close_outputs(pl), 0);
+	cr_assert_eq(s.errors[PIPELINE_OUT_EVENTS], 0);
+	json = pipeline_stats_json(pl);
+	cr_assert(strstr(json, "\"write_errors\":0,"), "%s", json);
+	free(json);
+	cr_assert_gt(ftell(f), 0);
+	pipeline_free(pl);
+	rule_set_free(rs);
+	fclose(f);
+}
