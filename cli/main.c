@@ -476,8 +476,8 @@ out:
 	if (events && close_written(events, out_name(r.events_path), r.events_failed))
 		r.write_failed = true;
 	if (r.write_failed && !ret) {
-		fprintf(stderr, PROG_NAME ": packets were forwarded, but not everything was written "
-			"(\"write_errors\" in the counters)\n");
+		fprintf(stderr, PROG_NAME ": packets were forwarded, but not every output was written "
+			"(see above)\n");
 		ret = 1;
 	}
 	return ret;

@@ -12,7 +12,7 @@ FILE *events_begin(struct events *e)
 {
 	if (!e->out)
 		return NULL;
-	if (e->err) {
+	if (e->err && !e->counts_own) {
 		e->lost++;
 		return NULL;
 	}
@@ -24,11 +24,11 @@ FILE *events_begin(struct events *e)
  * last whole line, so that every reader (show, report, jq) takes all of it.
  * The stream is write-only: read through a descriptor of our own.
  */
-static void cut_to_last_line(FILE *f)
+void events_cut_fd(int wfd)
 {
 	char path[64], buf[4096];
 	struct stat st;
-	int wfd = fileno(f), rfd;
+	int rfd;
 	off_t end;
 
 	if (wfd < 0 || fstat(wfd, &st) || !S_ISREG(st.st_mode))
@@ -59,12 +59,17 @@ static void cut_to_last_line(FILE *f)
 static int fail(struct events *e, int err)
 {
 	e->err = -(err ? err : EIO);
+	/* It drops what it cannot write, whole lines, and counts them: go on writing. */
+	if (e->counts_own) {
+		clearerr(e->out);
+		return e->err;
+	}
 	/*
 	 * The rest of the line may wait in the buffer: dropped, or closing
 	 * the stream would write it after the cut below.
 	 */
 	__fpurge(e->out);
-	cut_to_last_line(e->out);
+	events_cut_fd(fileno(e->out));
 	/* The line that failed, or the buffered lines it flushed, did not all get out. */
 	e->lost++;
 	return e->err;
@@ -76,15 +81,15 @@ int events_end(struct events *e)
 	 * Checked after every line, right after the write that failed:
 	 * errno is still the one write(2) left (stdio keeps only a flag).
 	 */
-	if (e->out && !e->err && ferror(e->out))
-		return fail(e, errno);
+	if (e->out && ferror(e->out))
+		return e->err && !e->counts_own ? e->err : fail(e, e->err ? -e->err : errno);
 	return e->err;
 }
 
 int events_flush(struct events *e)
 {
-	if (e->out && !e->err && (fflush(e->out) || ferror(e->out)))
-		return fail(e, errno);
+	if (e->out && (!e->err || e->counts_own) && (fflush(e->out) || ferror(e->out)))
+		return fail(e, e->err ? -e->err : errno);
 	return e->err;
 }
 

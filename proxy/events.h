@@ -7,11 +7,15 @@
  *
  * A failed write is final: the log keeps its first error (err) and writes
  * nothing more, so the file ends at the failure rather than going on after
- * a hole; every line it would have had is counted in 'lost'.
+ * a hole; every line it would have had is counted in 'lost'. A regular
+ * file is cut back to its last whole line. A stream that drops and counts
+ * whole lines itself (counts_own: the live event queue) is noted as
+ * failed and written on.
  */
 #ifndef FL_EVENTS_H
 #define FL_EVENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +28,7 @@ struct events {
 	uint64_t start_ns;	/* times are written relative to this */
 	int err;		/* 0, or -errno of the first failed write */
 	uint64_t lost;		/* lines not written (or not wholly) since then */
+	bool counts_own;	/* out counts the lines it loses (see above) */
 };
 
 /*
@@ -35,6 +40,11 @@ FILE *events_begin(struct events *e);
 int events_end(struct events *e);
 /* Flush the stream (end of run). Returns e->err, which a failed flush sets. */
 int events_flush(struct events *e);
+/*
+ * Cut a regular file that a failed write left in the middle of a line back
+ * to its last whole line (best effort; anything else is left alone).
+ */
+void events_cut_fd(int fd);
 
 /* A verdict line: {"t":..,"ev":"verdict","flow":"..","dir":"in","ord":N,...}. */
 void events_verdict(struct events *e, uint64_t now_ns, const struct pkt_view *v, enum pkt_dir dir,

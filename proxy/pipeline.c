@@ -165,6 +165,7 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct ru
 	pl->ops_data = ops_data;
 	pl->rules = rules;
 	pl->ev.out = cfg->events;
+	pl->ev.counts_own = cfg->events_count_own;
 	pl->ev.start_ns = cfg->start_ns;
 	pl->sched = sched_new(pl->cfg.max_held);
 	pl->flows = flow_table_new(pl->cfg.max_flows);

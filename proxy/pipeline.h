@@ -57,6 +57,12 @@ struct pipeline_config {
 	uint32_t max_conns;
 	bool keep_bytes;	/* keep a copy of every held packet (replay needs them) */
 	FILE *events;		/* borrowed; NULL = no event log */
+	/*
+	 * events drops and counts the lines it cannot write itself (the live
+	 * event queue): after a failure, which is told all the same, the
+	 * pipeline writes on instead of counting lost lines in write_errors.
+	 */
+	bool events_count_own;
 	uint64_t start_ns;	/* event times are relative to this */
 	/* Taken, also when pipeline_new fails; NULL = no capture file. */
 	struct pcapout *pcap;

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "capture.h"
+#include "events.h"
 #include "evq.h"
 #include "hot.h"
 #include "inject.h"
@@ -158,6 +159,25 @@ static void on_output_error(void *data, enum pipeline_output out, int err)
 
 	if (p->cfg.output_error)
 		p->cfg.output_error(p->report_data, out, err);
+}
+
+/*
+ * After the event log's writer stopped: a write that failed (maybe only at
+ * the end, where the pipeline no longer saw it) is told once, and a file
+ * it left in the middle of a line is cut back to its last whole one.
+ */
+static void events_close_failed(struct proxy *p)
+{
+	struct evq_stats es = { 0 };
+
+	if (!p->evq)
+		return;
+	evq_get_stats(p->evq, &es);
+	if (!es.err)
+		return;
+	if (!pipeline_output_error(p->pl, PIPELINE_OUT_EVENTS))
+		on_output_error(p, PIPELINE_OUT_EVENTS, es.err);
+	events_cut_fd(fileno(p->cfg.events));
 }
 
 static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies, uint64_t now)
@@ -491,6 +511,8 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 			goto err;
 		}
 		pc.events = evq_stream(p->evq);
+		/* The queue counts what it drops (events_dropped): nothing is counted twice. */
+		pc.events_count_own = true;
 	}
 	pc.start_ns = now_ns();
 	p->rt_offset = realtime_offset();
@@ -657,6 +679,7 @@ int proxy_run(struct proxy *p, char *err, size_t errlen)
 	pipeline_close_outputs(p->pl);
 	/* The event lines still queued go out before the final counters count them. */
 	evq_close(p->evq, EVENTS_STALL_MS);
+	events_close_failed(p);
 	report(p, "final");
 	if (p->stop_err[0]) {
 		snprintf(err, errlen, "%s", p->stop_err);

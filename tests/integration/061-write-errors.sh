@@ -3,7 +3,7 @@
 # --events, --pcap, the counters on stdout; run --events, --pcap, stdout;
 # /dev/full and a full tmpfs) is reported once, naming the file, and the
 # exit status is 1. A live run keeps forwarding every packet meanwhile and
-# counts what it could not write ("write_errors"). A file that filled up is
+# counts what it could not write ("write_errors", "events_dropped"). A file that filled up is
 # cut back to its last whole line or block, so it still reads.
 . "$(dirname "$0")/lib.sh"
 make_pair
@@ -71,7 +71,10 @@ write_errors() { json "$1" 'd["write_errors"]'; }
 
 live run-events "$T/run-events.json" -- --events /dev/full
 said_once run-events "/dev/full: cannot write the event log: No space left on device; no more events are written, packets keep flowing"
-[ "$(write_errors "$T/run-events.json")" -gt "$N" ] || fail "run-events: write_errors not counted"
+# The event queue counts the lines it could not write (events_dropped), and says how many at exit.
+[ "$(json "$T/run-events.json" 'd["events_dropped"]')" -gt "$N" ] || fail "run-events: lost lines not counted"
+grep -q '/dev/full: [0-9]* event lines not written ("events_dropped"): No space left on device' "$T/run-events.err" ||
+	fail "run-events: no count of the lost lines at exit"
 
 live run-pcap "$T/run-pcap.json" -- --pcap /dev/full
 said_once run-pcap "/dev/full: cannot write the capture file: No space left on device; no more packets are recorded, packets keep flowing"
