@@ -93,6 +93,12 @@ enum {
 	L_SACK = 1u << 2,
 	L_TS = 1u << 3,		/* sent timestamps */
 	L_TS_LAST = 1u << 4,	/* ts_last valid */
+	/*
+	 * faultline dropped or held data of this direction that it could not
+	 * record (see rec_add()); until its receiver has all that was
+	 * captured, a gap no record explains may still be faultline's.
+	 */
+	L_UNREC = 1u << 5,
 };
 
 /*
@@ -193,7 +199,7 @@ struct flow {
 	uint32_t nsegs0;	/* of nsegs, those endpoint 0 sent (the ordinal's count) */
 	uint8_t ways;		/* bit e: flow_id.way of endpoint e's segments */
 	uint8_t nrec;		/* records on rhead's list */
-	uint8_t pad[2];
+	uint16_t last_rel;	/* low bits of the segno released last: tells a copy */
 	uint8_t slot[TRACK_SLOT_BYTES];	/* the caller's (track_seg.slot) */
 	uint32_t lprev, lnext;
 	uint32_t irtt;		/* ticks; see F_SYN_T and F_IRTT */
@@ -802,12 +808,32 @@ static void rec_free_all(struct track *t, struct flow *f)
 		rec_unlink(t, f, &f->rhead);
 }
 
+/*
+ * Endpoint e's data lost its record, or never got one: say so on its
+ * direction, so that the gap it leaves can still be put down to faultline
+ * (deliver()). A pure ACK needs no such note: only resends name it.
+ */
+static void rec_unrecorded(struct flow *f, int e, bool data)
+{
+	if (data)
+		f->d[e].lflags |= L_UNREC;
+}
+
+/* Give back a record that is still needed, and note what it was. */
+static void rec_evict(struct track *t, struct flow *f, uint32_t *link)
+{
+	const struct rec *r = &t->rec[*link];
+
+	rec_unrecorded(f, !!(r->flags & R_DIR1), !(r->flags & R_ACK));
+	rec_unlink(t, f, link);
+}
+
 /* Forget the newest hold of f to make room for a drop. */
 static bool rec_evict_hold(struct track *t, struct flow *f)
 {
 	for (uint32_t *p = &f->rhead; *p; p = &t->rec[*p].next) {
 		if (t->rec[*p].flags & R_HOLD) {
-			rec_unlink(t, f, p);
+			rec_evict(t, f, p);
 			return true;
 		}
 	}
@@ -821,7 +847,7 @@ static void rec_evict_oldest(struct track *t, struct flow *f)
 
 	while (t->rec[*p].next)
 		p = &t->rec[*p].next;
-	rec_unlink(t, f, p);
+	rec_evict(t, f, p);
 }
 
 static void rec_lost(struct track *t, struct flow *f, bool pool)
@@ -862,6 +888,7 @@ static void rec_add(struct track *t, struct flow *f, const struct track_seg *seg
 	if (f->nrec >= t->cfg.records_per_flow) {
 		if (hold) {
 			rec_lost(t, f, false);
+			rec_unrecorded(f, seg->endpoint, data);
 			return;
 		}
 		if (!rec_evict_hold(t, f))
@@ -870,6 +897,7 @@ static void rec_add(struct track *t, struct flow *f, const struct track_seg *seg
 	}
 	if (hold && t->rholds >= t->rcap / 2) {
 		rec_lost(t, f, true);
+		rec_unrecorded(f, seg->endpoint, data);
 		return;
 	}
 	i = rec_get(t);
@@ -880,6 +908,7 @@ static void rec_add(struct track *t, struct flow *f, const struct track_seg *seg
 	}
 	if (!i) {
 		rec_lost(t, f, true);
+		rec_unrecorded(f, seg->endpoint, data);
 		return;
 	}
 	r = &t->rec[i];
@@ -895,19 +924,26 @@ static void rec_add(struct track *t, struct flow *f, const struct track_seg *seg
 	t->st.records_in_use++;
 }
 
-/* Forget the records of segment segno (only holds if holds_only). */
-static void rec_forget(struct track *t, struct flow *f, uint32_t segno, bool holds_only)
+/*
+ * Forget the records of segment segno (only holds if holds_only). Returns
+ * whether there was one.
+ */
+static bool rec_forget(struct track *t, struct flow *f, uint32_t segno, bool holds_only)
 {
 	uint32_t *p = &f->rhead;
+	bool found = false;
 
 	while (*p) {
 		const struct rec *r = &t->rec[*p];
 
-		if (r->segno == segno && (!holds_only || (r->flags & R_HOLD)))
+		if (r->segno == segno && (!holds_only || (r->flags & R_HOLD))) {
 			rec_unlink(t, f, p);
-		else
+			found = true;
+		} else {
 			p = &t->rec[*p].next;
+		}
 	}
+	return found;
 }
 
 static inline bool rec_from(const struct rec *r, int e)
@@ -1412,6 +1448,10 @@ FL_HOT static void rcv_advance(struct flow *f, int e, uint32_t to)
 	}
 	if (!(d->flags & D_OOO))
 		d->flags &= ~D_GAP_FL;
+	/* The receiver has all that was captured: nothing unrecorded is missing. */
+	if ((d->lflags & L_UNREC) && !(d->flags & D_OOO) && (d->flags & D_NXT) &&
+	    seq_ge(d->rcv_nxt, d->nxt))
+		d->lflags &= ~L_UNREC;
 }
 
 /* Endpoint y takes the peer's FIN in sequence (RFC 9293 3.10.7.4, eighth). */
@@ -1779,8 +1819,13 @@ static bool rst_acceptable(const struct flow *f, int x, const struct pkt_view *v
 	}
 }
 
+/*
+ * seg reaches its receiver. 'again' says that faultline would be why the
+ * receiver has its bytes already: it is a copy faultline made, or faultline
+ * held it (and a resend may have got through first).
+ */
 FL_HOT static void deliver(struct track *t, struct flow *f, const struct track_seg *seg,
-			   const struct pkt_view *v, const struct segctx *c)
+			   const struct pkt_view *v, const struct segctx *c, bool again)
 {
 	int x = seg->endpoint, y = !x;
 	struct dir *d = &f->d[x], *r = &f->d[y];
@@ -1865,18 +1910,33 @@ FL_HOT static void deliver(struct track *t, struct flow *f, const struct track_s
 				rcv_advance(f, x, end);
 			} else if (!(seg->classes & (TRACK_C_RETRANSMISSION |
 						     TRACK_C_KEEPALIVE |
-						     TRACK_C_ZERO_WINDOW_PROBE))) {
-				/* Sent once, received twice: faultline's copy. */
+						     TRACK_C_ZERO_WINDOW_PROBE)) &&
+				   (again || seg->caused_by || (d->lflags & L_UNREC))) {
+				/*
+				 * Received twice because of faultline: its copy,
+				 * a segment it held, or a resend (out-of-order
+				 * to tshark) of bytes it dropped or holds. A
+				 * resend of bytes lost before or after the
+				 * capture point is the network's: the shadow
+				 * receiver, which saw every captured copy, only
+				 * thinks it has them.
+				 */
 				d->flags |= D_DUP_FL;
 			}
 		} else {
 			/*
-			 * Unless it already followed a gap at capture, all
-			 * before it was captured first: faultline dropped or
-			 * holds what is missing.
+			 * The receiver lacks [rcv_nxt, seq). It is faultline's
+			 * gap only if faultline dropped or holds some of it:
+			 * a record says which, or faultline acted on this
+			 * direction without one (L_UNREC) and nothing was
+			 * missing at capture. A gap with neither was there
+			 * before faultline (loss upstream of the capture), or
+			 * is one the shadow receiver, keeping one block past
+			 * RCV.NXT, lost track of.
 			 */
 			uint32_t blame = rec_data_overlap(t, f, x, d->rcv_nxt, seq);
-			bool ours = blame || !(seg->classes & TRACK_C_GAP);
+			bool ours = blame || (!(seg->classes & TRACK_C_GAP) &&
+					      (d->lflags & L_UNREC));
 			/*
 			 * One event per gap opened: segments that continue the
 			 * block already held past the gap are in order for the
@@ -1922,7 +1982,7 @@ FL_HOT void track_released(struct track *t, const struct track_seg *seg,
 			   const struct pkt_view *v, uint64_t now)
 {
 	struct segctx c = { .now = now, .v = v, .segno = seg->segno };
-	bool other;
+	bool other, again;
 	struct flow *f = seg_flow(t, seg, v, &other);
 	uint8_t st0, st1;
 
@@ -1937,9 +1997,15 @@ FL_HOT void track_released(struct track *t, const struct track_seg *seg,
 	}
 	st0 = f->st[0];
 	st1 = f->st[1];
-	if (f->fflags & F_REC)
-		rec_forget(t, f, seg->segno, true);
-	deliver(t, f, seg, v, &c);
+	/*
+	 * The same segment released again right after itself is one of
+	 * faultline's copies (track_altered(), TRACK_ALT_DUPLICATED).
+	 */
+	again = f->last_rel == (uint16_t)seg->segno;
+	f->last_rel = (uint16_t)seg->segno;
+	if ((f->fflags & F_REC) && rec_forget(t, f, seg->segno, true))
+		again = true;
+	deliver(t, f, seg, v, &c, again);
 	if (f->fflags & F_REC)
 		rec_repaired(t, f, seg->endpoint, v);
 	/* Activity was noted at capture; only a new state may move the flow. */

@@ -186,8 +186,10 @@ enum track_alter {
  * pool: 'delay' on every packet must not crowd out the drops, whose
  * records are the only trace of them, while a hold ends by itself at its
  * release. Release each copy of a duplicated segment with
- * track_released(). A corruption the receiver will discard (bad checksum)
- * should be reported with track_dropped().
+ * track_released(), right after the original: a segment released twice in
+ * a row is how the tracker tells faultline's copy from the sender's resend.
+ * A corruption the receiver will discard (bad checksum) should be reported
+ * with track_dropped().
  */
 void track_altered(struct track *t, const struct track_seg *seg, uint32_t what);
 

@@ -1444,12 +1444,15 @@ Test(track, duplicated_segment_blames_dup_ack_on_faultline)
 	handshake(&x);
 	d = in(&x, A, P_ | A_, 100);
 	track_altered(x.t, &d.s, TRACK_ALT_DUPLICATED);
+	/* The copy goes out right after the original, as the pipeline does. */
+	out(&x, &d);
 	out(&x, &d);
 	a = tx(&x, B, A_, 0);
 	cr_assert(a.s.classes & TRACK_C_PURE_ACK);
-	out(&x, &d);
 	a = tx(&x, B, A_, 0);
 	cr_assert(a.s.classes & TRACK_C_DUP_ACK);
+	cr_assert_eq(a.s.caused_by, 0);
+	cr_assert_eq(summary(&x).dup_acks, 1);
 	cr_assert_eq(summary(&x).dup_acks_faultline, 1);
 	fx_fini(&x);
 }
@@ -1480,6 +1483,201 @@ static void fx_init_records(struct fx *x, uint32_t max_flows, uint32_t max_recor
 static struct p resend(struct fx *x, const struct p *p)
 {
 	return in_raw(x, A, A_, p->v.seq, x->nxt[B], p->v.payload_len, 502);
+}
+
+/* B acknowledges up to 'ack' with an ACK of no data, captured and released. */
+static struct p ack_to(struct fx *x, uint32_t ack)
+{
+	struct p a = in_raw(x, B, A_, x->nxt[B], ack, 0, 502);
+
+	out(x, &a);
+	return a;
+}
+
+/* Every class event so far names no segment in caused_by. */
+static void assert_nothing_blamed(const struct fx *x)
+{
+	for (int i = 0; i < x->nev; i++)
+		if (x->ev[i].type == TRACK_EV_CLASS)
+			cr_assert_eq(x->ev[i].caused_by, 0, "%s", x->ev[i].json);
+}
+
+/*
+ * A capture taken downstream of a lossy link: two segments never reached
+ * the capture (gaps), then each is resent. The shadow receiver keeps one
+ * block past RCV.NXT, so after the second gap it no longer knows d2 arrived:
+ * d5, in sequence at capture, seems to leave a hole. Without a drop or hold
+ * of faultline's there, that hole, the dup ACKs and the resends are not
+ * faultline's. A faultline drop later in the same connection still is.
+ */
+Test(track, loss_before_the_capture_is_not_faultline)
+{
+	struct fx x;
+	struct p d2, d4, d5, a, re, d7, d8;
+	uint32_t h1, h3;
+	struct track_summary s;
+
+	fx_init(&x);
+	handshake(&x);
+	tx(&x, A, A_, 1000);
+	h1 = x.nxt[A];
+	x.nxt[A] += 1000;
+	d2 = tx(&x, A, A_, 1000);
+	cr_assert(d2.s.classes & TRACK_C_GAP);
+	h3 = x.nxt[A];
+	x.nxt[A] += 1000;
+	d4 = tx(&x, A, A_, 1000);
+	cr_assert(d4.s.classes & TRACK_C_GAP);
+	d5 = tx(&x, A, A_, 1000);
+	cr_assert_not(d5.s.classes & TRACK_C_GAP);
+	cr_assert_null(find_class(&x, TRACK_C_OUT_OF_ORDER, true));
+	/* B lacks h1: it ACKs it, then repeats that ACK. */
+	ack_to(&x, h1);
+	for (int i = 0; i < 3; i++) {
+		a = ack_to(&x, h1);
+		cr_assert(a.s.classes & TRACK_C_DUP_ACK, "classes %#x", a.s.classes);
+		cr_assert_eq(a.s.caused_by, 0);
+	}
+	re = in_raw(&x, A, A_, h1, x.nxt[B], 1000, 502);
+	cr_assert(re.s.classes & TRACK_C_RETRANSMISSION, "classes %#x", re.s.classes);
+	cr_assert_eq(re.s.caused_by, 0);
+	out(&x, &re);
+	ack_to(&x, h3);
+	a = ack_to(&x, h3);
+	cr_assert(a.s.classes & TRACK_C_DUP_ACK);
+	x.now += 300 * MS;
+	re = in_raw(&x, A, A_, h3, x.nxt[B], 1000, 502);
+	cr_assert(re.s.classes & TRACK_C_RETRANSMISSION);
+	out(&x, &re);
+	ack_to(&x, x.nxt[A]);
+	s = summary(&x);
+	cr_assert_eq(s.dup_acks, 4);
+	cr_assert_eq(s.retransmissions, 2);
+	cr_assert_eq(s.dup_acks_faultline, 0);
+	cr_assert_eq(s.retransmissions_faultline, 0);
+	cr_assert_eq(s.out_of_order_faultline, 0);
+	assert_nothing_blamed(&x);
+
+	/* Now faultline drops d7: its hole, dup ACK and resend are its own. */
+	d7 = in(&x, A, A_, 1000);
+	drop(&x, &d7);
+	d8 = tx(&x, A, A_, 1000);
+	cr_assert_eq(find_class(&x, TRACK_C_OUT_OF_ORDER, true)->caused_by, d7.s.segno);
+	a = ack_to(&x, d7.v.seq);
+	cr_assert(a.s.classes & TRACK_C_DUP_ACK, "classes %#x", a.s.classes);
+	cr_assert_eq(a.s.caused_by, d7.s.segno);
+	x.now += 300 * MS;
+	re = resend(&x, &d7);
+	cr_assert_eq(re.s.caused_by, d7.s.segno);
+	out(&x, &re);
+	ack_to(&x, d8.s._end);
+	s = summary(&x);
+	cr_assert_eq(s.dup_acks, 5);
+	cr_assert_eq(s.dup_acks_faultline, 1);
+	cr_assert_eq(s.retransmissions, 3);
+	cr_assert_eq(s.retransmissions_faultline, 1);
+	cr_assert_eq(s.out_of_order, 1);
+	cr_assert_eq(s.out_of_order_faultline, 1);
+	fx_fini(&x);
+}
+
+/*
+ * A capture taken upstream of a lossy link: the capture has every segment,
+ * but h1 was lost after it. The shadow receiver thinks B has h1, so the
+ * sender's early resend of it (out-of-order to tshark: within the initial
+ * RTT) reaches B "twice". That is the network's loss, not a faultline copy:
+ * the dup ACK that follows names nothing and is not faultline's.
+ */
+Test(track, loss_after_the_capture_is_not_faultline)
+{
+	struct fx x;
+	struct p d[6], a, re;
+	struct track_summary s;
+
+	fx_init(&x);
+	tx(&x, A, S_, 0);
+	x.now += 5 * MS;
+	tx(&x, B, S_ | A_, 0);
+	x.now += 5 * MS;
+	tx(&x, A, A_, 0);
+	for (int i = 0; i < 5; i++)
+		d[i] = tx(&x, A, A_, 1000);
+	/* B got d0 only, then d2..d4 (d1 and d3 were lost past the capture). */
+	ack_to(&x, d[1].v.seq);
+	a = ack_to(&x, d[1].v.seq);
+	cr_assert(a.s.classes & TRACK_C_DUP_ACK);
+	re = resend(&x, &d[1]);
+	cr_assert(re.s.classes & TRACK_C_OUT_OF_ORDER, "classes %#x", re.s.classes);
+	cr_assert_eq(re.s.caused_by, 0);
+	out(&x, &re);
+	ack_to(&x, d[3].v.seq);
+	d[5] = tx(&x, A, A_, 1000);
+	a = ack_to(&x, d[3].v.seq);
+	cr_assert(a.s.classes & TRACK_C_DUP_ACK, "classes %#x", a.s.classes);
+	cr_assert_eq(a.s.caused_by, 0);
+	s = summary(&x);
+	cr_assert_eq(s.dup_acks, 2);
+	cr_assert_eq(s.out_of_order, 1);
+	cr_assert_eq(s.dup_acks_faultline, 0);
+	cr_assert_eq(s.out_of_order_faultline, 0);
+	assert_nothing_blamed(&x);
+	fx_fini(&x);
+}
+
+/*
+ * A segment faultline held while the sender's resend got through reaches
+ * B a second time: that copy is faultline's, and so is B's dup ACK for it.
+ */
+Test(track, held_segment_arriving_after_its_resend_is_faultline)
+{
+	struct fx x;
+	struct p d, re, a;
+
+	fx_init(&x);
+	handshake(&x);
+	tx(&x, A, A_, 100);
+	ack_to(&x, x.nxt[A]);
+	d = in(&x, A, A_, 1000);
+	track_altered(x.t, &d.s, TRACK_ALT_DELAYED);
+	x.now += 300 * MS;
+	re = resend(&x, &d);
+	cr_assert(re.s.classes & TRACK_C_RETRANSMISSION);
+	cr_assert_eq(re.s.caused_by, d.s.segno);
+	out(&x, &re);
+	ack_to(&x, x.nxt[A]);
+	out(&x, &d);
+	a = ack_to(&x, x.nxt[A]);
+	cr_assert(a.s.classes & TRACK_C_DUP_ACK, "classes %#x", a.s.classes);
+	cr_assert_eq(summary(&x).dup_acks_faultline, 1);
+	fx_fini(&x);
+}
+
+/*
+ * With its record pool used up, faultline's drop leaves a gap no record
+ * explains; it is still faultline's (the drop was counted as records_lost),
+ * with caused_by 0.
+ */
+Test(track, unrecorded_drop_still_makes_faultline_gap)
+{
+	struct fx x;
+	struct p d1, d2, a;
+
+	fx_init_records(&x, 16, 0, 64);
+	handshake(&x);
+	tx(&x, A, A_, 100);
+	d1 = in(&x, A, A_, 1000);
+	drop(&x, &d1);
+	cr_assert_eq(summary(&x).records_lost, 1);
+	d2 = tx(&x, A, A_, 1000);
+	cr_assert_eq(find_class(&x, TRACK_C_OUT_OF_ORDER, true)->caused_by, 0);
+	a = ack_to(&x, d1.v.seq);
+	a = ack_to(&x, d1.v.seq);
+	cr_assert(a.s.classes & TRACK_C_DUP_ACK, "classes %#x", a.s.classes);
+	cr_assert_eq(a.s.caused_by, 0);
+	cr_assert_eq(summary(&x).out_of_order_faultline, 1);
+	cr_assert_eq(summary(&x).dup_acks_faultline, 1);
+	(void)d2;
+	fx_fini(&x);
 }
 
 Test(track, many_outstanding_drops_each_named)
