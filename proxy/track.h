@@ -231,10 +231,14 @@ struct track_summary {
 	uint32_t segments;
 	uint32_t retransmissions, retransmissions_faultline;
 	/*
-	 * _faultline: how many name a faultline drop or hold in caused_by.
-	 * Out-of-order counts both kinds: a resend tshark calls out-of-order
-	 * (within the initial RTT) of data faultline dropped, and a segment
-	 * faultline's holding made arrive out of order at the receiver.
+	 * _faultline: those faultline caused, counted only where it acted. A
+	 * retransmission or out-of-order resend whose caused_by names its
+	 * drop or hold. Out-of-order also counts a segment that arrives out
+	 * of order at the receiver because faultline dropped or holds what
+	 * comes before it. A dup ACK while the receiver has such a gap, or
+	 * got data twice because of faultline (its copy, a segment it held,
+	 * a resend of bytes it dropped or holds). Loss elsewhere, before or
+	 * after the capture point, counts in the totals only.
 	 */
 	uint32_t out_of_order, out_of_order_faultline;
 	uint32_t dup_acks, dup_acks_faultline;
