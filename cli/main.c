@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "ipt.h"
 #include "proxy.h"
 #include "replay.h"
@@ -26,6 +28,15 @@
 /* A failed write to stdout was reported already: say it once. */
 static bool stdout_failed;
 
+/* Bounds of the numeric options: what each field holds and what works. */
+#define MAX_HELD 10000000u
+#define MAX_QUEUE_MAXLEN (1u << 24)
+#define MAX_FLOWS (1u << 24)
+#define MAX_CONNS (1u << 26)
+#define MAX_DURATION_NS (7 * 24 * 3600 * 1000000000ull)	/* --time-wait, --track-idle */
+/* Indexes a seen[] by option value: characters, and the OPT_* from 256. */
+#define OPT_SEEN_MAX 512
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -36,8 +47,10 @@ static void usage(FILE *f)
 		"  replay    run a capture file through the rules, offline (no root)\n"
 		"  demo      the guided demo in namespaces it makes and removes:\n"
 		"            demo [udp|reorder|handshake|teardown|timewait|retransmit|all] [--html FILE]\n"
-		"  check     parse rules and print them in canonical form\n"
-		"  cleanup   remove every chain faultline left in iptables/ip6tables\n"
+		"  check     parse rules and print them in canonical form:\n"
+		"            check [FILE ...] [-r LINE] [-f FILE] (a FILE is read as with -f)\n"
+		"  cleanup   remove every chain faultline left in iptables/ip6tables:\n"
+		"            cleanup [NAME | --netns NAME | --netns-path PATH] (NAME: a namespace)\n"
 		"  show      print an --events file as text ladder diagrams: show EVENTS [--flow N]\n"
 		"  report    write an --events file as one HTML page: report EVENTS -o FILE\n"
 		"  version   print the version\n"
@@ -67,6 +80,8 @@ static void usage(FILE *f)
 		"      --max-conns N      connections the tracker holds (default 262144)\n"
 		"\n"
 		"On SIGUSR1 the counters are printed as JSON; at exit too.\n"
+		"Numbers are decimal or 0x hex; only -r, -f and -l may be given more than once.\n"
+		"A rule file has at most 1 MiB, a line 64 KiB, a rule set 10000 rules.\n"
 		"\n"
 		"replay IN.pcap [options]: the same decisions on a capture, in virtual time\n"
 		"  -r/--rule, -f/--rules, -s/--seed, -e/--events as for run\n"
@@ -85,6 +100,10 @@ struct cli_run {
 	unsigned n_rule_args;
 	bool write_failed;	/* an output failed: the exit status says so */
 	bool events_failed;	/* ... the event log, and that was said */
+	/* The rule files read, so that no output overwrites one. */
+	const char **rule_files;
+	size_t n_rule_files;
+	bool seen[OPT_SEEN_MAX];
 };
 
 /* How a file given on the command line is named in a message ('-' is stdout). */
@@ -127,38 +146,45 @@ static int close_written(FILE *f, const char *name, bool failed)
 	return ret;
 }
 
+
+/* "file:line:col: msg" as compilers write it; without a line, about the file. */
 static void print_rule_error(const struct rule_error *e)
 {
-	if (e->line > 0)
+	if (e->line > 0 && e->col > 0)
 		fprintf(stderr, "%s:%d:%d: %s\n", e->file, e->line, e->col, e->msg);
+	else if (e->line > 0)
+		fprintf(stderr, "%s:%d: %s\n", e->file, e->line, e->msg);
 	else
-		fprintf(stderr, "%s: %s\n", e->file, e->msg);
+		fprintf(stderr, PROG_NAME ": %s: %s\n", e->file, e->msg);
 }
 
-static int parse_u32(const char *opt, const char *s, uint32_t max, uint32_t *out)
+static int opt_u32(const char *opt, const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {
-	char *end;
-	unsigned long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || *end || end == s || v > max) {
-		fprintf(stderr, PROG_NAME ": %s: bad number '%s'\n", opt, s);
+	if (args_uint(opt, s, min, max, &v))
 		return -1;
-	}
 	*out = (uint32_t)v;
 	return 0;
 }
 
-static int parse_seed(const char *s, uint64_t *seed)
+/*
+ * An option with a value may be given once: a second --queue or --seed is
+ * a mistake, not an override. Flags may repeat; -r, -f and -l add up.
+ */
+static int once(const struct option *opts, int c, bool seen[static OPT_SEEN_MAX])
 {
-	char *end;
-
-	errno = 0;
-	*seed = strtoull(s, &end, 0);
-	if (errno || *end || end == s) {
-		fprintf(stderr, PROG_NAME ": --seed: bad number '%s'\n", s);
-		return -1;
+	if (c < 0 || c >= OPT_SEEN_MAX || c == 'r' || c == 'f' || c == 'l')
+		return 0;
+	for (const struct option *o = opts; o->name; o++) {
+		if (o->val != c || o->has_arg == no_argument)
+			continue;
+		if (seen[c]) {
+			fprintf(stderr, PROG_NAME ": --%s given twice\n", o->name);
+			return -1;
+		}
+		seen[c] = true;
+		return 0;
 	}
 	return 0;
 }
@@ -173,16 +199,32 @@ static uint64_t pick_seed(void)
 	return seed & 0xffffffffffffull;
 }
 
+/* What `ip netns add` accepts: a file name in /run/netns. */
+static int check_netns_name(const char *opt, const char *name)
+{
+	const char *why = NULL;
+
+	if (args_value(opt, name))
+		return -1;
+	if (strchr(name, '/'))
+		why = "a name cannot contain '/' (for a path use --netns-path)";
+	else if (!strcmp(name, ".") || !strcmp(name, ".."))
+		why = "not a namespace name";
+	else if (strlen(name) > NAME_MAX)
+		why = "longer than 255 bytes";
+	if (!why)
+		return 0;
+	fprintf(stderr, PROG_NAME ": %s '%s': %s\n", opt, name, why);
+	return -1;
+}
+
 static int enter_netns(const char *name, const char *path)
 {
-	char buf[512];
+	char buf[sizeof("/run/netns/") + NAME_MAX];
 	int fd;
 
 	if (name) {
-		if (strchr(name, '/')) {
-			fprintf(stderr, PROG_NAME ": bad namespace name '%s'\n", name);
-			return -1;
-		}
+		/* check_netns_name() bounded it, so this cannot be cut. */
 		snprintf(buf, sizeof(buf), "/run/netns/%s", name);
 		path = buf;
 	}
@@ -196,7 +238,8 @@ static int enter_netns(const char *name, const char *path)
 	}
 	if (setns(fd, CLONE_NEWNET)) {
 		fprintf(stderr, PROG_NAME ": cannot enter namespace %s: %s%s\n", path, strerror(errno),
-			errno == EPERM ? " (needs root or CAP_SYS_ADMIN)" : "");
+			errno == EPERM ? " (needs root or CAP_SYS_ADMIN)" :
+			errno == EINVAL ? " (not a network namespace)" : "");
 		close(fd);
 		return -1;
 	}
@@ -233,11 +276,28 @@ static void on_output_error(void *data, enum pipeline_output out, int err)
 			"packets keep flowing\n", r->cfg.pcap_path, strerror(-err));
 }
 
-/* Parse the rule options shared by run and check. Returns 1 if handled, -1 on error. */
+static int add_rule_file(struct cli_run *r, const char *path)
+{
+	struct rule_error e;
+	int ret;
+
+	if (args_value("--rules", path))
+		return -1;
+	ret = rule_set_load_file(r->rules, path, &e);
+	if (ret) {
+		print_rule_error(&e);
+		return -1;
+	}
+	r->rule_files[r->n_rule_files++] = path;
+	return 0;
+}
+
+/* Parse the rule options shared by run, replay and check. 1 if handled, -1 on error. */
 static int rule_option(struct cli_run *r, int c, const char *arg)
 {
 	struct rule_error e;
-	char name[64];
+	size_t before = rule_set_count(r->rules);
+	char name[sizeof("--rule ") + 10];
 
 	if (c == 'r') {
 		r->n_rule_args++;
@@ -246,16 +306,54 @@ static int rule_option(struct cli_run *r, int c, const char *arg)
 			print_rule_error(&e);
 			return -1;
 		}
-		return 1;
-	}
-	if (c == 'f') {
-		if (rule_set_load_file(r->rules, arg, &e)) {
-			print_rule_error(&e);
+		/* A file may have blank and comment lines; an argument is one rule. */
+		if (rule_set_count(r->rules) == before) {
+			fprintf(stderr, PROG_NAME ": %s: no rule in '%s' (blank or a comment)\n", name,
+				arg);
 			return -1;
 		}
 		return 1;
 	}
+	if (c == 'f')
+		return add_rule_file(r, arg) ? -1 : 1;
 	return 0;
+}
+
+/* No output may overwrite a rule file or another output. */
+static int check_outputs(const struct cli_run *r, const char *const *opt, const char *const *path,
+			 size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < r->n_rule_files; j++) {
+			if (args_same_file(opt[i], path[i], "--rules", r->rule_files[j]))
+				return -1;
+		}
+		for (size_t j = i + 1; j < n; j++) {
+			if (args_same_file(opt[i], path[i], opt[j], path[j]))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int cli_run_init(struct cli_run *r, int argc)
+{
+	memset(r, 0, sizeof(*r));
+	r->rules = rule_set_new();
+	r->rule_files = calloc((size_t)argc + 1, sizeof(*r->rule_files));
+	if (!r->rules || !r->rule_files) {
+		fprintf(stderr, PROG_NAME ": out of memory\n");
+		return -1;
+	}
+	/* Messages name the option; getopt's own would name the subcommand as a program. */
+	opterr = 0;
+	return 0;
+}
+
+static void cli_run_close(struct cli_run *r)
+{
+	rule_set_free(r->rules);
+	free(r->rule_files);
 }
 
 enum {
@@ -272,6 +370,7 @@ enum {
 	OPT_PCAP,
 	OPT_FULL_COPY,
 	OPT_EVENTS_BACKLOG,
+	OPT_HTML,
 };
 
 static const struct option run_opts[] = {
@@ -300,10 +399,15 @@ static const struct option run_opts[] = {
 
 static int parse_run(int argc, char **argv, struct cli_run *r)
 {
-	uint32_t u;
 	int c, h;
 
-	while ((c = getopt_long(argc, argv, "r:f:s:n:q:e:h", run_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":r:f:s:n:q:e:h", run_opts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			args_getopt_error("run", c, argv, run_opts);
+			return -1;
+		}
+		if (once(run_opts, c, r->seen))
+			return -1;
 		h = rule_option(r, c, optarg);
 		if (h < 0)
 			return -1;
@@ -311,50 +415,61 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 			continue;
 		switch (c) {
 		case 's':
-			if (parse_seed(optarg, &r->cfg.seed))
+			if (args_uint("--seed", optarg, 0, UINT64_MAX, &r->cfg.seed))
 				return -1;
 			r->have_seed = true;
 			break;
 		case 'n':
+			if (check_netns_name("--netns", optarg))
+				return -1;
 			r->netns = optarg;
 			break;
 		case OPT_NETNS_PATH:
+			if (args_value("--netns-path", optarg))
+				return -1;
 			r->netns_path = optarg;
 			break;
-		case 'q':
-			if (parse_u32("--queue", optarg, 65535, &u))
+		case 'q': {
+			uint32_t q;
+
+			if (opt_u32("--queue", optarg, 0, UINT16_MAX, &q))
 				return -1;
-			r->cfg.queue = (uint16_t)u;
+			r->cfg.queue = (uint16_t)q;
 			break;
+		}
 		case OPT_FORWARD:
 			r->cfg.forward = true;
 			break;
 		case OPT_MAX_HELD:
-			if (parse_u32("--max-held", optarg, 10000000, &r->cfg.max_held) || !r->cfg.max_held)
+			if (opt_u32("--max-held", optarg, 1, MAX_HELD, &r->cfg.max_held))
 				return -1;
 			break;
 		case OPT_QUEUE_MAXLEN:
-			if (parse_u32("--queue-maxlen", optarg, 1u << 24, &r->cfg.queue_maxlen))
+			if (opt_u32("--queue-maxlen", optarg, 1, MAX_QUEUE_MAXLEN, &r->cfg.queue_maxlen))
 				return -1;
 			break;
 		case OPT_MAX_FLOWS:
-			if (parse_u32("--max-flows", optarg, 1u << 24, &r->cfg.max_flows))
+			if (opt_u32("--max-flows", optarg, 1, MAX_FLOWS, &r->cfg.max_flows))
 				return -1;
 			break;
 		case OPT_MARK:
-			if (parse_u32("--mark", optarg, UINT32_MAX, &r->cfg.mark) || !r->cfg.mark)
+			/* 0 is every unmarked packet: the chain would let them all pass. */
+			if (opt_u32("--mark", optarg, 1, UINT32_MAX, &r->cfg.mark))
 				return -1;
 			break;
 		case 'e':
+			if (args_value("--events", optarg))
+				return -1;
 			r->events_path = optarg;
 			break;
-		case OPT_EVENTS_BACKLOG:
-			if (parse_u32("--events-backlog", optarg, 1u << 30, &u) || u < 4096) {
-				fprintf(stderr, PROG_NAME ": --events-backlog: at least 4096 bytes\n");
+		case OPT_EVENTS_BACKLOG: {
+			uint64_t v;
+
+			if (args_uint("--events-backlog", optarg, 4096, 1u << 30, &v))
 				return -1;
-			}
-			r->cfg.events_backlog = u;
+			r->cfg.events_backlog = (size_t)v;
 			break;
+		}
 		case OPT_NO_TRACK:
 			r->cfg.no_track = true;
 			break;
@@ -362,65 +477,58 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 			r->cfg.full_copy = true;
 			break;
 		case OPT_PCAP:
+			if (args_value("--pcap", optarg))
+				return -1;
 			r->cfg.pcap_path = optarg;
 			break;
 		case OPT_TIME_WAIT:
-		case OPT_TRACK_IDLE: {
-			uint64_t ns;
-
-			if (rule_parse_duration(optarg, &ns) || !ns) {
-				fprintf(stderr, PROG_NAME ": %s: bad duration '%s' (e.g. 30s, 500ms)\n",
-					c == OPT_TIME_WAIT ? "--time-wait" : "--track-idle", optarg);
+			if (args_duration("--time-wait", optarg, MAX_DURATION_NS, &r->cfg.time_wait_ns))
 				return -1;
-			}
-			if (c == OPT_TIME_WAIT)
-				r->cfg.time_wait_ns = ns;
-			else
-				r->cfg.track_idle_ns = ns;
 			break;
-		}
+		case OPT_TRACK_IDLE:
+			if (args_duration("--track-idle", optarg, MAX_DURATION_NS, &r->cfg.track_idle_ns))
+				return -1;
+			break;
 		case OPT_MAX_CONNS:
-			if (parse_u32("--max-conns", optarg, 1u << 26, &r->cfg.max_conns) || !r->cfg.max_conns)
+			if (opt_u32("--max-conns", optarg, 1, MAX_CONNS, &r->cfg.max_conns))
 				return -1;
 			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
 		default:
-			usage(stderr);
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, PROG_NAME ": unexpected argument '%s'\n", argv[optind]);
-		return -1;
-	}
+	if (optind < argc)
+		return args_stray("run", argv[optind],
+				  access(argv[optind], F_OK) == 0 ? "a rule file needs -f" : NULL);
 	if (r->netns && r->netns_path) {
 		fprintf(stderr, PROG_NAME ": --netns and --netns-path exclude each other\n");
 		return -1;
 	}
-	return 0;
+	if (!rule_set_count(r->rules)) {
+		fprintf(stderr, PROG_NAME ": no rules: give --rule or --rules\n");
+		return -1;
+	}
+	return check_outputs(r, (const char *const[]){ "--events", "--pcap" },
+			     (const char *const[]){ r->events_path, r->cfg.pcap_path }, 2);
 }
 
 static int cmd_run(int argc, char **argv)
 {
-	struct cli_run r = { 0 };
+	struct cli_run r;
 	struct proxy *p = NULL;
 	FILE *events = NULL;
 	char err[512];
 	int ret = 2;
 
-	r.rules = rule_set_new();
-	if (!r.rules)
-		return 1;
+	if (cli_run_init(&r, argc))
+		goto out;
 	r.cfg.queue = 4242;
-	/* Every rule error is reported before anything touches the system. */
+	/* Every rule and usage error is reported before anything touches the system. */
 	if (parse_run(argc, argv, &r))
 		goto out;
-	if (!rule_set_count(r.rules)) {
-		fprintf(stderr, PROG_NAME ": no rules: give --rule or --rules\n");
-		goto out;
-	}
 	ret = 1;
 	if (!r.have_seed)
 		r.cfg.seed = pick_seed();
@@ -471,7 +579,7 @@ static int cmd_run(int argc, char **argv)
 	}
 out:
 	proxy_free(p);
-	rule_set_free(r.rules);
+	cli_run_close(&r);
 	/* The proxy flushed the log; a failure it told us of is not said twice. */
 	if (events && close_written(events, out_name(r.events_path), r.events_failed))
 		r.write_failed = true;
@@ -485,30 +593,63 @@ out:
 
 static int cmd_check(int argc, char **argv)
 {
-	struct cli_run r = { 0 };
 	static const struct option opts[] = {
 		{ "rule", required_argument, NULL, 'r' },
 		{ "rules", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	struct cli_run r;
 	int c, ret = 2;
 
-	r.rules = rule_set_new();
-	if (!r.rules)
-		return 1;
-	while ((c = getopt_long(argc, argv, "r:f:", opts, NULL)) != -1) {
-		if (rule_option(&r, c, optarg) <= 0)
+	if (cli_run_init(&r, argc))
+		goto out;
+	/*
+	 * '-' first: a FILE argument comes back as option 1 in its place, so
+	 * rules keep the order of the command line, as nft -c -f reads files.
+	 */
+	while ((c = getopt_long(argc, argv, "-:r:f:h", opts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			args_getopt_error("check", c, argv, opts);
+			goto out;
+		}
+		if (c == 'h') {
+			usage(stdout);
+			ret = 0;
+			goto out;
+		}
+		if (c == 1 && access(optarg, F_OK) && strstr(optarg, "=>")) {
+			fprintf(stderr, PROG_NAME ": check: '%s' is no file; a rule line needs --rule\n",
+				optarg);
+			goto out;
+		}
+		if (rule_option(&r, c == 1 ? 'f' : c, optarg) < 0)
 			goto out;
 	}
-	for (size_t i = 0; i < rule_set_count(r.rules); i++) {
-		char buf[1024];
-
-		rule_print(rule_set_get(r.rules, i), buf, sizeof(buf));
-		printf("%s\n", buf);
+	if (!r.n_rule_args && !r.n_rule_files) {
+		fprintf(stderr, PROG_NAME ": check: nothing to check: give FILE, --rule or --rules\n");
+		goto out;
 	}
+	if (!rule_set_count(r.rules)) {
+		fprintf(stderr, PROG_NAME ": check: no rules (only blank lines and comments)\n");
+		goto out;
+	}
+	ret = 1;
+	for (size_t i = 0; i < rule_set_count(r.rules); i++) {
+		/* Whole, however long: a cut line would drop the rule's actions. */
+		char *text = rule_print_alloc(rule_set_get(r.rules, i));
+
+		if (!text) {
+			fprintf(stderr, PROG_NAME ": check: out of memory\n");
+			goto out;
+		}
+		printf("%s\n", text);
+		free(text);
+	}
+	/* main() checks that stdout took it all. */
 	ret = 0;
 out:
-	rule_set_free(r.rules);
+	cli_run_close(&r);
 	return ret;
 }
 
@@ -517,19 +658,53 @@ static int cmd_cleanup(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "netns", required_argument, NULL, 'n' },
 		{ "netns-path", required_argument, NULL, OPT_NETNS_PATH },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *ns = NULL, *path = NULL;
+	bool seen[OPT_SEEN_MAX] = { false };
 	char err[512];
 	int c, removed;
 
-	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
-		if (c == 'n')
-			ns = optarg;
-		else if (c == OPT_NETNS_PATH)
-			path = optarg;
-		else
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			args_getopt_error("cleanup", c, argv, opts);
 			return 2;
+		}
+		if (once(opts, c, seen))
+			return 2;
+		if (c == 'n') {
+			if (check_netns_name("--netns", optarg))
+				return 2;
+			ns = optarg;
+		} else if (c == OPT_NETNS_PATH) {
+			if (args_value("--netns-path", optarg))
+				return 2;
+			path = optarg;
+		} else if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+	}
+	/* 'cleanup NAME' is 'cleanup --netns NAME', as 'ip netns exec NAME' reads. */
+	if (optind < argc) {
+		if (ns || path) {
+			fprintf(stderr, PROG_NAME ": cleanup: namespace '%s' given besides %s\n",
+				argv[optind], ns ? "--netns" : "--netns-path");
+			return 2;
+		}
+		if (optind + 1 < argc) {
+			args_stray("cleanup", argv[optind + 1], "one namespace at a time");
+			return 2;
+		}
+		if (check_netns_name("cleanup", argv[optind]))
+			return 2;
+		ns = argv[optind];
+	}
+	if (ns && path) {
+		fprintf(stderr, PROG_NAME ": --netns and --netns-path exclude each other\n");
+		return 2;
 	}
 	if ((ns || path) && enter_netns(ns, path))
 		return 1;
@@ -540,6 +715,8 @@ static int cmd_cleanup(int argc, char **argv)
 	fprintf(stderr, PROG_NAME ": removed %d chain%s\n", removed, removed == 1 ? "" : "s");
 	return 0;
 }
+
+#define MAX_LOCALS 32
 
 static int cmd_replay(int argc, char **argv)
 {
@@ -553,22 +730,28 @@ static int cmd_replay(int argc, char **argv)
 		{ "no-track", no_argument, NULL, OPT_NO_TRACK },
 		{ "time-wait", required_argument, NULL, OPT_TIME_WAIT },
 		{ "pcap", required_argument, NULL, OPT_PCAP },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct replay_local locals[32];
+	struct replay_local locals[MAX_LOCALS];
 	struct replay_config rc = { .locals = locals };
 	struct replay_stats st = { 0 };
-	struct cli_run r = { 0 };
+	struct cli_run r;
 	const char *events_path = NULL;
 	bool have_seed = false;
 	FILE *events = NULL;
 	char err[512], *json = NULL;
 	int c, h, ret = 2;
 
-	r.rules = rule_set_new();
-	if (!r.rules)
-		return 1;
-	while ((c = getopt_long(argc, argv, "r:f:s:e:o:l:", opts, NULL)) != -1) {
+	if (cli_run_init(&r, argc))
+		goto out;
+	while ((c = getopt_long(argc, argv, ":r:f:s:e:o:l:h", opts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			args_getopt_error("replay", c, argv, opts);
+			goto out;
+		}
+		if (once(opts, c, r.seen))
+			goto out;
 		h = rule_option(&r, c, optarg);
 		if (h < 0)
 			goto out;
@@ -576,20 +759,29 @@ static int cmd_replay(int argc, char **argv)
 			continue;
 		switch (c) {
 		case 's':
-			if (parse_seed(optarg, &rc.seed))
+			if (args_uint("--seed", optarg, 0, UINT64_MAX, &rc.seed))
 				goto out;
 			have_seed = true;
 			break;
 		case 'e':
+			if (args_value("--events", optarg))
+				goto out;
 			events_path = optarg;
 			break;
 		case 'o':
+			if (args_value("--out", optarg))
+				goto out;
 			rc.out_path = optarg;
 			break;
 		case 'l':
-			if (rc.n_locals == sizeof(locals) / sizeof(locals[0]) ||
-			    replay_parse_local(optarg, &locals[rc.n_locals])) {
-				fprintf(stderr, PROG_NAME ": --local: bad address '%s'\n", optarg);
+			if (rc.n_locals == MAX_LOCALS) {
+				fprintf(stderr, PROG_NAME ": --local '%s': at most %d networks\n", optarg,
+					MAX_LOCALS);
+				goto out;
+			}
+			if (replay_parse_local(optarg, &locals[rc.n_locals])) {
+				fprintf(stderr, PROG_NAME ": --local '%s': not an address or network (10.0.0.2, fd00::/64)\n",
+					optarg);
 				goto out;
 			}
 			rc.n_locals++;
@@ -598,28 +790,49 @@ static int cmd_replay(int argc, char **argv)
 			rc.no_track = true;
 			break;
 		case OPT_PCAP:
+			if (args_value("--pcap", optarg))
+				goto out;
 			rc.pcap_path = optarg;
 			break;
 		case OPT_TIME_WAIT:
-			if (rule_parse_duration(optarg, &rc.time_wait_ns) || !rc.time_wait_ns) {
-				fprintf(stderr, PROG_NAME ": --time-wait: bad duration '%s'\n", optarg);
+			if (args_duration("--time-wait", optarg, MAX_DURATION_NS, &rc.time_wait_ns))
 				goto out;
-			}
 			break;
+		case 'h':
+			usage(stdout);
+			ret = 0;
+			goto out;
 		default:
-			usage(stderr);
 			goto out;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, PROG_NAME ": replay needs exactly one capture file\n");
+	if (optind == argc) {
+		fprintf(stderr, PROG_NAME ": replay: which capture? (replay IN.pcap --rule ...)\n");
 		goto out;
 	}
+	if (optind + 1 < argc) {
+		args_stray("replay", argv[optind + 1], "one capture at a time");
+		goto out;
+	}
+	if (args_value("replay", argv[optind]))
+		goto out;
 	if (!rule_set_count(r.rules)) {
 		fprintf(stderr, PROG_NAME ": no rules: give --rule or --rules\n");
 		goto out;
 	}
 	rc.in_path = argv[optind];
+	/* An output opened over the capture or a rule file would destroy it. */
+	{
+		const char *const names[] = { "--out", "--events", "--pcap" };
+		const char *const paths[] = { rc.out_path, events_path, rc.pcap_path };
+
+		for (size_t i = 0; i < 3; i++) {
+			if (args_same_file(names[i], paths[i], "capture", rc.in_path))
+				goto out;
+		}
+		if (check_outputs(&r, names, paths, 3))
+			goto out;
+	}
 	ret = 1;
 	if (!have_seed) {
 		rc.seed = pick_seed();
@@ -651,40 +864,89 @@ out:
 	/* replay reported a failure of the log already; the close can still fail on its own. */
 	if (events && close_written(events, out_name(events_path), st.events_err))
 		ret = 1;
-	rule_set_free(r.rules);
+	cli_run_close(&r);
 	return ret;
 }
 
 /*
  * The guided demo is a script (namespaces, traffic, conclusions); run it
- * from the source tree this binary was built from, with this build.
+ * from the source tree this binary was built from, with this build. Its
+ * arguments are checked here, so that a mistake is one line before the
+ * script builds or installs anything.
  */
 static int cmd_demo(int argc, char **argv)
 {
+	static const char *const parts[] = {
+		"udp", "reorder", "handshake", "teardown", "timewait", "retransmit", "all",
+	};
+	static const struct option opts[] = {
+		{ "html", required_argument, NULL, OPT_HTML },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
 	char self[4096], dir[4096], script[4200], tool[4200];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char **args = calloc((size_t)argc + 3, sizeof(*args));
+	const char *part = NULL, *html = NULL;
+	bool seen[OPT_SEEN_MAX] = { false };
+	char *args[6] = { "bash", script };
+	size_t na = 2;
+	ssize_t n;
+	int c;
 
-	if (n <= 0 || !args) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "-:h", opts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			args_getopt_error("demo", c, argv, opts);
+			return 2;
+		}
+		if (once(opts, c, seen))
+			return 2;
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		if (c == OPT_HTML) {
+			if (args_value("--html", optarg))
+				return 2;
+			html = optarg;
+			continue;
+		}
+		if (part) {
+			args_stray("demo", optarg, "one part at a time, or all");
+			return 2;
+		}
+		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && !part; i++) {
+			if (!strcmp(optarg, parts[i]))
+				part = parts[i];
+		}
+		if (!part) {
+			fprintf(stderr, PROG_NAME ": demo: unknown part '%s' (udp, reorder, handshake, teardown, timewait, retransmit or all)\n",
+				optarg);
+			return 2;
+		}
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self));
+	if (n <= 0 || (size_t)n >= sizeof(self) ||
+	    (size_t)snprintf(script, sizeof(script), "%s/scripts/demo.sh", FL_SOURCE_DIR) >=
+		    sizeof(script)) {
 		fprintf(stderr, PROG_NAME ": demo: cannot find my own binary\n");
-		free(args);
 		return 1;
 	}
 	self[n] = 0;
-	snprintf(dir, sizeof(dir), "%s", self);
+	memcpy(dir, self, (size_t)n + 1);
 	*strrchr(dir, '/') = 0;
-	snprintf(script, sizeof(script), "%s/scripts/demo.sh", FL_SOURCE_DIR);
 	/* An installed binary has no test tools beside it: let the script build them. */
 	if ((size_t)snprintf(tool, sizeof(tool), "%s/udpseq", dir) < sizeof(tool) &&
 	    access(tool, X_OK) == 0)
 		setenv("FL_BUILD", dir, 1);
-	args[0] = "bash";
-	args[1] = script;
-	for (int i = 1; i < argc; i++)
-		args[i + 1] = argv[i];
+	if (part)
+		args[na++] = (char *)part;
+	if (html) {
+		args[na++] = "--html";
+		args[na++] = (char *)html;
+	}
+	args[na] = NULL;
 	execvp("bash", args);
 	fprintf(stderr, PROG_NAME ": demo: cannot run %s: %s\n", script, strerror(errno));
-	free(args);
 	return 1;
 }
 
@@ -706,9 +968,24 @@ int main(int argc, char **argv)
 
 static int dispatch(const char *cmd, int argc, char **argv)
 {
-	if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-		usage(cmd ? stdout : stderr);
-		return cmd ? 0 : 2;
+	bool help = cmd && (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"));
+	bool version = cmd && (!strcmp(cmd, "version") || !strcmp(cmd, "--version"));
+
+	if (!cmd) {
+		usage(stderr);
+		return 2;
+	}
+	if ((help || version) && argc > 2) {
+		args_stray(cmd, argv[2], NULL);
+		return 2;
+	}
+	if (help) {
+		usage(stdout);
+		return 0;
+	}
+	if (version) {
+		printf(PROG_NAME " " VERSION "\n");
+		return 0;
 	}
 	/* Sub-commands parse argv from their own name on. */
 	argc--;
@@ -727,11 +1004,7 @@ static int dispatch(const char *cmd, int argc, char **argv)
 		return cmd_show(argc, argv);
 	if (!strcmp(cmd, "report"))
 		return cmd_report(argc, argv);
-	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-		printf(PROG_NAME " " VERSION "\n");
-		return 0;
-	}
-	fprintf(stderr, PROG_NAME ": unknown command '%s'\n", cmd);
-	usage(stderr);
+	fprintf(stderr, PROG_NAME ": unknown command '%s' (run, replay, demo, check, cleanup, show, report, version; see " PROG_NAME " --help)\n",
+		cmd);
 	return 2;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "evlog.h"
 #include "report.h"
 #include "show.h"
@@ -858,42 +859,52 @@ int cmd_report(int argc, char **argv)
 		{ 0 },
 	};
 	const char *out_path = NULL, *tmp_suffix = ".tmp";
-	char *tmp = NULL, *end;
-	unsigned long flow = 0;
+	bool seen_out = false, seen_flow = false;
+	char *tmp = NULL;
+	uint64_t flow = 0;
 	struct evlog *log;
 	FILE *out = stdout;
 	int c, ret = 1;
 
-	while ((c = getopt_long(argc, argv, "o:F:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:F:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
+			if (args_once("--output", &seen_out) || args_value("--output", optarg))
+				return 2;
 			out_path = strcmp(optarg, "-") ? optarg : NULL;
 			break;
 		case 'F':
-			errno = 0;
-			flow = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || !flow || flow > UINT32_MAX) {
-				fprintf(stderr, PROG_NAME " report: --flow: bad number '%s'\n", optarg);
+			if (args_once("--flow", &seen_flow) ||
+			    args_uint("--flow", optarg, 1, UINT32_MAX, &flow))
 				return 2;
-			}
 			break;
 		case 'h':
 			report_usage(stdout);
 			return 0;
 		default:
-			report_usage(stderr);
+			args_getopt_error("report", c, argv, opts);
 			return 2;
 		}
 	}
-	if (optind != argc - 1) {
-		report_usage(stderr);
+	if (optind == argc) {
+		fprintf(stderr, PROG_NAME ": report: which events file? (report EVENTS -o FILE [--flow N])\n");
 		return 2;
 	}
+	if (optind + 1 < argc) {
+		args_stray("report", argv[optind + 1], "one events file at a time");
+		return 2;
+	}
+	/* The page is renamed over --output: never over the events it is made from. */
+	if (args_value("report", argv[optind]) ||
+	    args_same_file("--output", out_path, "events file", argv[optind]))
+		return 2;
 	log = show_load(argv[optind]);
 	if (!log)
 		return 1;
 	if (flow && !evlog_flow_by_id(log, (unsigned)flow)) {
-		fprintf(stderr, PROG_NAME " report: %s has no flow %lu\n", argv[optind], flow);
+		fprintf(stderr, PROG_NAME ": report: %s has no flow %llu\n", argv[optind],
+			(unsigned long long)flow);
 		goto out;
 	}
 	if (out_path) {

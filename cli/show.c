@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "evlog.h"
 #include "show.h"
 
@@ -567,21 +568,18 @@ int cmd_show(int argc, char **argv)
 	};
 	const struct evlog_flow *only = NULL;
 	bool color = false, have_flow = false;
-	unsigned long flow = 0;
+	uint64_t flow = 0;
 	struct evlog *log;
-	char *end;
 	int c, ret = 0;
 
-	while ((c = getopt_long(argc, argv, "F:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":F:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'F':
-			errno = 0;
-			flow = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || flow > UINT32_MAX) {
-				fprintf(stderr, PROG_NAME " show: --flow: bad number '%s'\n", optarg);
+			/* Flows are numbered from 1. */
+			if (args_once("--flow", &have_flow) ||
+			    args_uint("--flow", optarg, 1, UINT32_MAX, &flow))
 				return 2;
-			}
-			have_flow = true;
 			break;
 		case 'c':
 			color = true;
@@ -590,21 +588,28 @@ int cmd_show(int argc, char **argv)
 			show_usage(stdout);
 			return 0;
 		default:
-			show_usage(stderr);
+			args_getopt_error("show", c, argv, opts);
 			return 2;
 		}
 	}
-	if (optind != argc - 1) {
-		show_usage(stderr);
+	if (optind == argc) {
+		fprintf(stderr, PROG_NAME ": show: which events file? (show EVENTS [--flow N] [--color])\n");
 		return 2;
 	}
+	if (optind + 1 < argc) {
+		args_stray("show", argv[optind + 1], "one events file at a time");
+		return 2;
+	}
+	if (args_value("show", argv[optind]))
+		return 2;
 	log = show_load(argv[optind]);
 	if (!log)
 		return 1;
 	if (have_flow) {
 		only = evlog_flow_by_id(log, (unsigned)flow);
 		if (!only) {
-			fprintf(stderr, PROG_NAME " show: %s has no flow %lu\n", argv[optind], flow);
+			fprintf(stderr, PROG_NAME ": show: %s has no flow %llu\n", argv[optind],
+				(unsigned long long)flow);
 			ret = 1;
 			goto out;
 		}

@@ -772,10 +772,18 @@ char *pipeline_stats_json(const struct pipeline *pl)
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = rule_set_get(pl->rules, i);
 		const struct act_counters *c = act_ctx_counters(pl->act, (unsigned)i);
-		char text[1024], esc[2048];
+		/* Whole, however long the rule: a cut text would lose its actions. */
+		char *text = rule_print_alloc(r), *esc = NULL;
+		size_t len = text ? events_json_escape(NULL, 0, text) : 0;
 
-		rule_print(r, text, sizeof(text));
-		events_json_escape(esc, sizeof(esc), text);
+		if (text)
+			esc = malloc(len + 1);
+		if (!esc) {
+			free(text);
+			b.oom = true;
+			break;
+		}
+		events_json_escape(esc, len + 1, text);
 		strbuf_printf(&b, "%s{\"index\":%zu,\"rule\":\"%s\",\"line\":%d,\"matched\":%llu,"
 			    "\"dropped\":%llu,\"delayed\":%llu,\"reordered\":%llu,\"duplicated\":%llu,"
 			    "\"corrupted\":%llu,\"rate_queued\":%llu,\"rate_dropped\":%llu,"
@@ -785,6 +793,8 @@ char *pipeline_stats_json(const struct pipeline *pl)
 			(unsigned long long)c->reordered, (unsigned long long)c->duplicated,
 			(unsigned long long)c->corrupted, (unsigned long long)c->rate_queued,
 			(unsigned long long)c->rate_dropped, (unsigned long long)c->released_early);
+		free(esc);
+		free(text);
 	}
 	strbuf_printf(&b, "]");
 	if (pl->track) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
@@ -54,8 +55,11 @@ int replay_parse_local(const char *s, struct replay_local *l)
 		char *end;
 
 		*slash = 0;
+		/* Digits only: strtol would read "/-5" as a prefix to ignore. */
+		if (!isdigit((unsigned char)slash[1]) || strlen(slash + 1) > 3)
+			return -EINVAL;
 		prefix = strtol(slash + 1, &end, 10);
-		if (*end || end == slash + 1)
+		if (*end)
 			return -EINVAL;
 	}
 	memset(l, 0, sizeof(*l));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "filter.h"
 #include "hot.h"
@@ -21,6 +22,9 @@
 /* 1% in parts per million; a probability has at most 4 decimals. */
 #define PPM_PER_PERCENT 10000u
 #define PERCENT_DECIMALS 4
+
+/* User text quoted in a message: at most this many bytes, then "...". */
+#define SHOWN_MAX 60
 
 #define ACTION_LIST "drop, delay, reorder, duplicate, corrupt, rate, accept"
 #define QUALIFIER_LIST "in, out, fwd, every, first, count, after, for, if"
@@ -274,11 +278,11 @@ static int duration_why(const char *s, uint64_t *ns, const char **why)
 	return 0;
 }
 
-int rule_parse_duration(const char *s, uint64_t *ns)
+int rule_parse_duration(const char *s, uint64_t *ns, const char **why)
 {
-	const char *why;
+	const char *dummy;
 
-	return duration_why(s, ns, &why);
+	return duration_why(s, ns, why ? why : &dummy);
 }
 
 static int rate_why(const char *s, uint64_t *bps, const char **why)
@@ -375,17 +379,44 @@ struct parser {
 	/* Which qualifier already appeared, for "given twice". */
 	bool seen_every, seen_first, seen_after, seen_for;
 	const char *first_word;	/* 'first' or 'count', as the user wrote it */
+
+	char shown[SHOWN_MAX + 4];	/* see shown() */
 };
+
+/*
+ * The user's text s as quoted in an error message: whole if short, else its
+ * first SHOWN_MAX bytes and "...". A message quotes at most one such text,
+ * so one buffer is enough; the column already points at the whole of it, and
+ * the reason after it must never be the part that is cut.
+ */
+static const char *shown(struct parser *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n <= SHOWN_MAX + 3)
+		return s;
+	n = SHOWN_MAX;
+	/* Do not split a UTF-8 sequence: back up over continuation bytes. */
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	memcpy(p->shown, s, n);
+	memcpy(p->shown + n, "...", 4);
+	return p->shown;
+}
 
 __attribute__((format(printf, 3, 4)))
 static int fail(struct parser *p, int col, const char *fmt, ...)
 {
 	va_list ap;
+	int n;
 
 	p->err->col = col;
 	va_start(ap, fmt);
-	vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
+	n = vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
 	va_end(ap);
+	/* Cannot happen with shown() quotes; if it does, it is not silent. */
+	if (n >= (int)sizeof(p->err->msg))
+		memcpy(p->err->msg + sizeof(p->err->msg) - 4, "...", 4);
 	return -EINVAL;
 }
 
@@ -457,7 +488,8 @@ static int expect_duration(struct parser *p, const struct tok *kw, const char *w
 		return fail(p, kw->col, "'%s' needs a %s, e.g. 50ms", kw->s, what);
 	next(p);
 	if (duration_why(t->s, ns, &why) < 0)
-		return fail(p, t->col, "bad duration '%s' after '%s': %s", t->s, kw->s, why);
+		return fail(p, t->col, "bad duration '%s' after '%s': %s", shown(p, t->s), kw->s,
+			    why);
 	return 0;
 }
 
@@ -473,9 +505,9 @@ static int expect_uint(struct parser *p, const struct tok *kw, uint64_t min, uin
 	next(p);
 	ret = parse_uint(t->s, max, out);
 	if (ret == -EINVAL)
-		return fail(p, t->col, "'%s' needs a number, got '%s'", kw->s, t->s);
+		return fail(p, t->col, "'%s' needs a number, got '%s'", kw->s, shown(p, t->s));
 	if (ret < 0 || *out < min)
-		return fail(p, t->col, "'%s %s' out of range (%llu to %llu)", kw->s, t->s,
+		return fail(p, t->col, "'%s %s' out of range (%llu to %llu)", kw->s, shown(p, t->s),
 			    (unsigned long long)min, (unsigned long long)max);
 	return 0;
 }
@@ -503,7 +535,7 @@ static int parse_state(struct parser *p, const struct tok *kw, uint8_t *state)
 				tcpstate_name(i));
 	if (t->type != TOK_WORD)
 		return fail(p, kw->col, "'%s' needs a TCP state (%s)", kw->s, names);
-	return fail(p, t->col, "unknown TCP state '%s' (expected %s)", t->s, names);
+	return fail(p, t->col, "unknown TCP state '%s' (expected %s)", shown(p, t->s), names);
 }
 
 /* After 'if' (given as kw): COND [and COND ...] up to ',' or the end. */
@@ -536,8 +568,8 @@ static int parse_conds(struct parser *p, const struct tok *kw)
 				type = i;
 		}
 		if (type < 0)
-			return fail(p, t->col, "unknown condition '%s' (expected %s)", t->s,
-				    COND_LIST);
+			return fail(p, t->col, "unknown condition '%s' (expected %s)",
+				    shown(p, t->s), COND_LIST);
 		c.type = type;
 		if (type == RULE_COND_STATE || type == RULE_COND_PEER_STATE) {
 			ret = parse_state(p, t, &c.state);
@@ -553,7 +585,7 @@ static int parse_conds(struct parser *p, const struct tok *kw)
 			return 0;
 		if (strcmp(t->s, "and"))
 			return fail(p, t->col, "expected 'and' or ',' after condition, got '%s'",
-				    t->s);
+				    shown(p, t->s));
 		kw = next(p);
 	}
 }
@@ -569,8 +601,8 @@ static int finish_item(struct parser *p, const struct tok *kw)
 		next(p);
 		return parse_conds(p, t);
 	}
-	return fail(p, t->col, "unexpected '%s' after '%s' (separate items with ',')", t->s,
-		    kw->s);
+	return fail(p, t->col, "unexpected '%s' after '%s' (separate items with ',')",
+		    shown(p, t->s), kw->s);
 }
 
 /* One option word of an action after its positional argument. */
@@ -606,7 +638,7 @@ static int action_option(struct parser *p, struct rule_action *a, const struct t
 			}
 			return fail(p, d->col,
 				    "unknown distribution '%s' (expected uniform, normal or pareto)",
-				    d->s);
+				    shown(p, d->s));
 		}
 		break;
 	case RULE_ACT_REORDER:
@@ -630,11 +662,11 @@ static int action_option(struct parser *p, struct rule_action *a, const struct t
 			seen[0] = true;
 			ret = parse_uint(t->s, MAX_COPIES, &v);
 			if (ret == -EINVAL)
-				return fail(p, t->col, "bad copy count '%s' (1 to %u)", t->s,
-					    MAX_COPIES);
+				return fail(p, t->col, "bad copy count '%s' (1 to %u)",
+					    shown(p, t->s), MAX_COPIES);
 			if (ret < 0 || v < 1)
 				return fail(p, t->col, "'duplicate %s' out of range (1 to %u copies)",
-					    t->s, MAX_COPIES);
+					    shown(p, t->s), MAX_COPIES);
 			a->u.duplicate.copies = (uint32_t)v;
 			return 0;
 		}
@@ -654,7 +686,7 @@ static int action_option(struct parser *p, struct rule_action *a, const struct t
 	default:
 		break;
 	}
-	return fail(p, t->col, "unexpected '%s' in '%s' (expected %s)", t->s,
+	return fail(p, t->col, "unexpected '%s' in '%s' (expected %s)", shown(p, t->s),
 		    action_names[a->type], action_options[a->type]);
 }
 
@@ -702,7 +734,7 @@ static int parse_action(struct parser *p, const struct tok *kw, enum rule_action
 			return fail(p, kw->col, "'rate' needs a rate, e.g. rate 1mbit");
 		next(p);
 		if (rate_why(t->s, &a.u.rate.bits_per_sec, &why) < 0)
-			return fail(p, t->col, "bad rate '%s': %s", t->s, why);
+			return fail(p, t->col, "bad rate '%s': %s", shown(p, t->s), why);
 		a.u.rate.limit = DEFAULT_RATE_LIMIT;
 		break;
 	default:
@@ -716,7 +748,8 @@ static int parse_action(struct parser *p, const struct tok *kw, enum rule_action
 				return fail(p, t->col, "probability given twice");
 			seen_prob = true;
 			if (percent_why(t->s, &a.prob_ppm, &why) < 0)
-				return fail(p, t->col, "bad probability '%s': %s", t->s, why);
+				return fail(p, t->col, "bad probability '%s': %s", shown(p, t->s),
+					    why);
 			continue;
 		}
 		ret = action_option(p, &a, t, &dist_tok, seen_opt);
@@ -789,7 +822,7 @@ static int parse_qualifier(struct parser *p, const struct tok *kw)
 		return fail(p, kw->col,
 			    "unknown action '%s' (expected " ACTION_LIST
 			    ", or a qualifier " QUALIFIER_LIST ")",
-			    kw->s);
+			    shown(p, kw->s));
 	}
 	return finish_item(p, kw);
 }
@@ -878,8 +911,13 @@ static int parse_line(const char *text, const char *file, int line, struct rule 
 
 	*out = NULL;
 	memset(err, 0, sizeof(*err));
-	snprintf(err->file, sizeof(err->file), "%s", file ? file : "");
+	err->file = file ? file : "";
 	err->line = line;
+	if (strnlen(text, RULE_MAX_LINE + 1) > RULE_MAX_LINE) {
+		err->col = RULE_MAX_LINE + 1;
+		snprintf(err->msg, sizeof(err->msg), "line longer than %d bytes", RULE_MAX_LINE);
+		return -EINVAL;
+	}
 
 	/* A filter never contains '#', so it starts a comment anywhere. */
 	hash = strchr(text, '#');
@@ -933,7 +971,8 @@ static int parse_line(const char *text, const char *file, int line, struct rule 
 		if (ret == -ENOMEM)
 			goto err_nomem;
 		if (ret < 0) {
-			fail(&p, (int)fstart + 1, "bad filter '%s': %s", r->filter_text, pmsg);
+			fail(&p, (int)fstart + 1, "bad filter '%s': %s", shown(&p, r->filter_text),
+			     pmsg);
 			goto err;
 		}
 	}
@@ -1009,6 +1048,15 @@ static void append(struct rule_set *rs, struct rule **rules, size_t n)
 	}
 }
 
+/* The error for a rule past RULE_MAX_RULES: at the rule's first character. */
+static int too_many_rules(const char *text, struct rule_error *err)
+{
+	err->col = (int)strspn(text, " \t") + 1;
+	snprintf(err->msg, sizeof(err->msg), "too many rules (at most %d in a set)",
+		 RULE_MAX_RULES);
+	return -E2BIG;
+}
+
 int rule_set_add_line(struct rule_set *rs, const char *text, const char *file, int line,
 		      struct rule_error *err)
 {
@@ -1021,6 +1069,10 @@ int rule_set_add_line(struct rule_set *rs, const char *text, const char *file, i
 	ret = parse_line(text, file, line, &r, err);
 	if (ret < 0 || !r)
 		return ret;
+	if (rs->n >= RULE_MAX_RULES) {
+		rule_free(r);
+		return too_many_rules(text, err);
+	}
 	ret = reserve(rs, 1);
 	if (ret < 0) {
 		rule_free(r);
@@ -1031,72 +1083,135 @@ int rule_set_add_line(struct rule_set *rs, const char *text, const char *file, i
 	return 0;
 }
 
+/*
+ * Read one line of f into buf (RULE_MAX_LINE + 1 bytes), without its end of
+ * line, counting every byte into *total. Returns 1 with *len set, 0 at the
+ * end of the file, -EINVAL for a line longer than RULE_MAX_LINE (*len =
+ * RULE_MAX_LINE), -EFBIG once *total passes RULE_MAX_FILE (*len = the bytes
+ * of this line before that), -EIO on a read error (errno says why). Reading
+ * stops at the limit: a file of endless bytes costs a bounded buffer.
+ */
+static int read_line(FILE *f, char *buf, size_t *len, size_t *total)
+{
+	int c;
+
+	*len = 0;
+	while ((c = getc(f)) != EOF) {
+		if (++*total > RULE_MAX_FILE)
+			return -EFBIG;
+		if (c == '\n')
+			return 1;
+		if (*len == RULE_MAX_LINE)
+			return -EINVAL;
+		buf[(*len)++] = (char)c;
+	}
+	if (ferror(f))
+		return -EIO;
+	return *len ? 1 : 0;
+}
+
+/* Fill err for line:col of the file being loaded; returns ret. */
+__attribute__((format(printf, 5, 6)))
+static int file_error(struct rule_error *err, int ret, int line, int col, const char *fmt, ...)
+{
+	const char *file = err->file;
+	va_list ap;
+
+	memset(err, 0, sizeof(*err));
+	err->file = file;
+	err->line = line;
+	err->col = col;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
 int rule_set_load_file(struct rule_set *rs, const char *path, struct rule_error *err)
 {
 	struct rule_error dummy;
 	struct rule **tmp = NULL, **grown;
-	size_t n = 0, cap = 0, linecap = 0;
+	size_t n = 0, cap = 0, len, total = 0;
 	char *line = NULL;
-	ssize_t len;
 	int lineno = 0;
+	struct stat st;
 	FILE *f;
 	int ret;
 
 	if (!err)
 		err = &dummy;
 	memset(err, 0, sizeof(*err));
-	snprintf(err->file, sizeof(err->file), "%s", path);
+	err->file = path;
 	f = fopen(path, "re");
 	if (!f) {
 		ret = -errno;
-		snprintf(err->msg, sizeof(err->msg), "cannot open: %s", strerror(errno));
-		return ret;
+		return file_error(err, ret, 0, 0, "cannot open: %s", strerror(-ret));
+	}
+	/* fopen() opens a directory for reading; only the first read fails. */
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		ret = file_error(err, -EISDIR, 0, 0, "is a directory, not a rule file");
+		goto out;
+	}
+	line = malloc(RULE_MAX_LINE + 1);
+	if (!line) {
+		ret = file_error(err, -ENOMEM, 0, 0, "out of memory");
+		goto out;
 	}
 
 	/* Parse into tmp first: a bad line must leave the set as it was. */
-	while ((len = getline(&line, &linecap, f)) >= 0) {
+	while ((ret = read_line(f, line, &len, &total)) > 0) {
 		struct rule *r;
 
 		lineno++;
+		line[len] = '\0';
 		if (memchr(line, '\0', len)) {
-			memset(err, 0, sizeof(*err));
-			snprintf(err->file, sizeof(err->file), "%s", path);
-			err->line = lineno;
-			err->col = (int)((char *)memchr(line, '\0', len) - line) + 1;
-			snprintf(err->msg, sizeof(err->msg), "NUL byte in rule line");
-			ret = -EINVAL;
+			ret = file_error(err, -EINVAL, lineno, (int)strlen(line) + 1,
+					 "NUL byte in rule line");
 			goto out;
 		}
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		while (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
 		ret = parse_line(line, path, lineno, &r, err);
 		if (ret < 0)
 			goto out;
 		if (!r)
 			continue;
+		if (rs->n + n >= RULE_MAX_RULES) {
+			rule_free(r);
+			ret = too_many_rules(line, err);
+			goto out;
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			grown = realloc(tmp, cap * sizeof(*tmp));
 			if (!grown) {
 				rule_free(r);
-				ret = -ENOMEM;
-				snprintf(err->msg, sizeof(err->msg), "out of memory");
+				ret = file_error(err, -ENOMEM, lineno, 0, "out of memory");
 				goto out;
 			}
 			tmp = grown;
 		}
 		tmp[n++] = r;
 	}
-	if (ferror(f)) {
-		ret = -EIO;
-		err->line = lineno + 1;
-		err->col = 0;
-		snprintf(err->msg, sizeof(err->msg), "read error");
+	if (ret == -EINVAL) {
+		ret = file_error(err, ret, lineno + 1, RULE_MAX_LINE + 1,
+				 "line longer than %d bytes", RULE_MAX_LINE);
+		goto out;
+	}
+	if (ret == -EFBIG) {
+		ret = file_error(err, ret, lineno + 1, (int)len + 1,
+				 "rule file longer than %d bytes", RULE_MAX_FILE);
+		goto out;
+	}
+	if (ret == -EIO) {
+		ret = -errno;
+		ret = file_error(err, ret ? ret : -EIO, lineno + 1, 0, "read error: %s",
+				 strerror(ret ? -ret : EIO));
 		goto out;
 	}
 	ret = reserve(rs, n);
 	if (ret < 0) {
-		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		ret = file_error(err, ret, 0, 0, "out of memory");
 		goto out;
 	}
 	append(rs, tmp, n);
@@ -1216,6 +1331,16 @@ static void put_action(struct strbuf_fixed *o, const struct rule_action *a)
 		break;
 	}
 	put_percent(o, a->prob_ppm);
+}
+
+char *rule_print_alloc(const struct rule *r)
+{
+	int n = rule_print(r, NULL, 0);
+	char *buf = malloc((size_t)n + 1);
+
+	if (buf)
+		rule_print(r, buf, (size_t)n + 1);
+	return buf;
 }
 
 int rule_print(const struct rule *r, char *buf, size_t size)

@@ -25,6 +25,16 @@
 #define RULE_MAX_ACTIONS 8
 #define RULE_MAX_CONDS 8
 
+/*
+ * Bounds on what a rule set is made of; past them the parser stops with a
+ * located error, it never cuts. Each rule is evaluated for every packet and
+ * act reports a rule by a 16-bit index; a filter of 64 KiB already takes
+ * libpcap's optimiser seconds.
+ */
+#define RULE_MAX_RULES 10000		/* rules in one set */
+#define RULE_MAX_LINE 65536		/* bytes in one line, comment included */
+#define RULE_MAX_FILE (1024 * 1024)	/* bytes in one rule file */
+
 /* Probability as parts per million: 1000000 = always. */
 #define RULE_PPM_ALWAYS 1000000u
 
@@ -119,9 +129,14 @@ struct rule {
 	int line;
 };
 
-/* A parse error; printed by the CLI as "file:line:col: msg". */
+/*
+ * A parse error; printed by the CLI as "file:line:col: msg". file is
+ * borrowed from the caller's argument ("" if none). line 0: the error is
+ * about the file as a whole; col 0: about the line. msg is never cut: user
+ * text quoted in it is shortened to its first 60 bytes and "...".
+ */
 struct rule_error {
-	char file[256];
+	const char *file;
 	int line;
 	int col;		/* 1-based, in bytes */
 	char msg[512];
@@ -137,15 +152,20 @@ void rule_set_free(struct rule_set *rs);
 /*
  * Parse one rule line and append it. Blank lines and '#' comments are
  * accepted and add nothing (returns 0). 'file' names the source for error
- * messages (copied), 'line' its line number. On error returns -EINVAL and
- * fills err; the set is unchanged.
+ * messages (copied into the rule, borrowed by err), 'line' its line number.
+ * On error returns -EINVAL (a bad rule, a line over RULE_MAX_LINE bytes),
+ * -E2BIG (the set already has RULE_MAX_RULES rules) or -ENOMEM, and fills
+ * err; the set is unchanged.
  */
 int rule_set_add_line(struct rule_set *rs, const char *text, const char *file,
 		      int line, struct rule_error *err);
 
 /*
- * Parse a whole rule file. On the first error returns -EINVAL (or -errno if
- * the file cannot be read, with err->msg set) and the set is unchanged.
+ * Parse a whole rule file (path borrowed by err). On the first error
+ * returns -EINVAL (a bad line, a line over RULE_MAX_LINE bytes), -EFBIG
+ * (more than RULE_MAX_FILE bytes), -E2BIG (more than RULE_MAX_RULES rules in
+ * the set), -EISDIR, or -errno if the file cannot be opened or read; err
+ * says where and why, and the set is unchanged.
  */
 int rule_set_load_file(struct rule_set *rs, const char *path, struct rule_error *err);
 
@@ -165,6 +185,8 @@ uint32_t rule_set_bytes_needed(const struct rule_set *rs);
  * length it needed, like snprintf.
  */
 int rule_print(const struct rule *r, char *buf, size_t size);
+/* The canonical form, whole, in a new string (caller frees); NULL on ENOMEM. */
+char *rule_print_alloc(const struct rule *r);
 
 /* Compare the parsed content of two rules (not text or location). */
 bool rule_equal(const struct rule *a, const struct rule *b);
@@ -177,7 +199,11 @@ const char *rule_action_name(enum rule_action_type t);
 /* "syn", "syn-ack", "state", ... (static string; "?" if out of range). */
 const char *rule_cond_name(enum rule_cond_type t);
 
-/* Parse helpers shared with the CLI (e.g. --tw-timeout 30s). Return 0 or -EINVAL. */
-int rule_parse_duration(const char *s, uint64_t *ns);
+/*
+ * Parse a duration as the rules write it ("30s", "1.5ms"), for the CLI's
+ * options. Returns 0, or -EINVAL with *why (a static string) saying what is
+ * wrong when why is not NULL.
+ */
+int rule_parse_duration(const char *s, uint64_t *ns, const char **why);
 
 #endif

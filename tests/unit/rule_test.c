@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <pcap/pcap.h>
 
 #include "packet.h"
 #include "rule.h"
@@ -601,9 +602,9 @@ Test(rule, load_file_good)
 	struct rule_set *rs = rule_set_new();
 	struct rule_error err;
 	const struct rule *r;
-	size_t pad = 100000;
+	/* A line of RULE_MAX_LINE bytes, its '\r' included: the longest there may be. */
+	size_t pad = RULE_MAX_LINE - strlen("=> delay 10ms, every 2 #\r");
 
-	/* One line longer than any fixed buffer a reader might use. */
 	text = malloc(pad + 256);
 	cr_assert_not_null(text);
 	p = text + sprintf(text, "# rules\n\n   \nudp => drop 30%%   # lossy\n"
@@ -652,6 +653,280 @@ Test(rule, load_file_missing)
 	rule_set_free(rs);
 }
 
+/* ---- limits, and messages that are never cut ----------------------------- */
+
+/* A string of n copies of c (caller frees). */
+static char *repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	cr_assert_not_null(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), m = strlen(tail);
+
+	return n >= m && !strcmp(s + n - m, tail);
+}
+
+Test(rule, long_user_text_is_shortened_not_the_reason)
+{
+	/* %s is a 5000-byte word; the reason after it must arrive whole. */
+	static const struct {
+		const char *fmt, *prefix, *tail;
+	} cases[] = {
+		{ "udp => %s", "", "...' (expected drop, delay, reorder, duplicate, corrupt, "
+				       "rate, accept, or a qualifier in, out, fwd, every, first, "
+				       "count, after, for, if)" },
+		{ "udp => delay 5%s", "5", "...' after 'delay': unknown unit (expected ns, us, "
+					      "ms, s or m)" },
+		{ "udp => drop, every %s", "", "...'" },
+		{ "udp => drop %s", "", "...' in 'drop' (expected P%, 'if' or ',')" },
+		{ "udp => rate 1%s", "1", "...': unknown unit (expected bit, kbit, mbit, gbit, "
+					     "tbit, or bps, kbps, mbps, gbps, tbps for bytes)" },
+		{ "tcp => drop if state %s", "", "...' (expected CLOSED, LISTEN, SYN_SENT, "
+						     "SYN_RECEIVED, ESTABLISHED, FIN_WAIT_1, "
+						     "FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, "
+						     "TIME_WAIT)" },
+		{ "tcp => drop if %s", "", "...' (expected syn, syn-ack, fin, rst, ack-only, "
+					       "data, state S, peer-state S, first-data, "
+					       "retransmission, out-of-order, dup-ack, stale)" },
+		{ "tcp => drop if syn %s", "", "...'" },
+		{ "udp => delay 1ms jitter 1ms distribution %s", "",
+		  "...' (expected uniform, normal or pareto)" },
+		{ "udp => drop, in %s", "", "...' after 'in' (separate items with ',')" },
+	};
+	char *word = repeat('x', 5000), *line = malloc(6000);
+
+	cr_assert_not_null(line);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rule_set *rs = rule_set_new();
+		struct rule_error err;
+		char want[128];
+
+		snprintf(line, 6000, cases[i].fmt, word);
+		cr_assert_eq(rule_set_add_line(rs, line, "t", 1, &err), -EINVAL, "%s", cases[i].fmt);
+		cr_assert_lt(strlen(err.msg), sizeof(err.msg) - 1, "%s: '%s'", cases[i].fmt, err.msg);
+		cr_assert(ends_with(err.msg, cases[i].tail), "%s: '%s'", cases[i].fmt, err.msg);
+		/* The quote: the word's first 60 bytes, then "...". */
+		snprintf(want, sizeof(want), "'%s%.*s...'", cases[i].prefix,
+			 60 - (int)strlen(cases[i].prefix), word);
+		cr_assert_not_null(strstr(err.msg, want), "%s: '%s' lacks %s", cases[i].fmt, err.msg,
+				   want);
+		rule_set_free(rs);
+	}
+	free(word);
+	free(line);
+}
+
+Test(rule, filter_error_keeps_libpcap_reason)
+{
+	/* Nested so deep that libpcap's parser gives up: its reason must survive. */
+	char *open = repeat('(', 20000), *close = repeat(')', 20000), *line, *want;
+	char errbuf[PCAP_ERRBUF_SIZE], *expr;
+	struct rule_set *rs = rule_set_new();
+	struct bpf_program prog;
+	struct rule_error err;
+	pcap_t *pcap;
+
+	cr_assert(asprintf(&expr, "%sudp%s", open, close) > 0);
+	cr_assert(asprintf(&line, "%s => drop", expr) > 0);
+	pcap = pcap_open_dead(DLT_RAW, 262144);
+	cr_assert_lt(pcap_compile(pcap, &prog, expr, 1, PCAP_NETMASK_UNKNOWN), 0);
+	snprintf(errbuf, sizeof(errbuf), "%s", pcap_geterr(pcap));
+	pcap_close(pcap);
+	cr_assert(asprintf(&want, "bad filter '%.60s...': %s", open, errbuf) > 0);
+
+	cr_assert_eq(rule_set_add_line(rs, line, "--rule 1", 1, &err), -EINVAL);
+	cr_assert_str_eq(err.msg, want);
+	cr_assert_eq(err.col, 1);
+	cr_assert_eq(rule_set_count(rs), 0);
+	rule_set_free(rs);
+	free(open);
+	free(close);
+	free(expr);
+	free(line);
+	free(want);
+}
+
+Test(rule, print_alloc_is_whole)
+{
+	/* Longer than the 1024 bytes 'check' used to print. */
+	struct rule_set *rs, *back;
+	char *filter = malloc(8000), *line, *text;
+	const struct rule *r;
+	size_t n = 0;
+
+	cr_assert_not_null(filter);
+	for (int i = 0; n < 3000; i++)
+		n += (size_t)sprintf(filter + n, "%sudp port %d", i ? " or " : "", 1000 + i);
+	cr_assert(asprintf(&line, "%s => drop 30%%, delay 5ms jitter 1ms, in, every 3", filter) > 0);
+	r = parse_one(&rs, line);
+	text = rule_print_alloc(r);
+	cr_assert_not_null(text);
+	cr_assert_eq(strlen(text), (size_t)rule_print(r, NULL, 0));
+	cr_assert(ends_with(text, " => drop 30%, delay 5ms jitter 1ms, in, every 3"), "%s",
+		  text + strlen(text) - 60);
+	cr_assert_eq(strncmp(text, filter, strlen(filter)), 0);
+	r = parse_one(&back, text);
+	cr_assert(rule_equal(r, rule_set_get(rs, 0)));
+	free(text);
+	free(line);
+	free(filter);
+	rule_set_free(rs);
+	rule_set_free(back);
+}
+
+Test(rule, line_limit)
+{
+	struct rule_set *rs = rule_set_new();
+	struct rule_error err;
+	char path[32], *line, *text;
+
+	/* RULE_MAX_LINE bytes pass, one more is refused where it starts. */
+	line = repeat(' ', RULE_MAX_LINE + 1);
+	memcpy(line, "udp => drop #", 13);
+	line[RULE_MAX_LINE] = '\0';
+	cr_assert_eq(rule_set_add_line(rs, line, "--rule 1", 1, &err), 0, "%s", err.msg);
+	line[RULE_MAX_LINE] = ' ';
+	cr_assert_eq(rule_set_add_line(rs, line, "--rule 2", 1, &err), -EINVAL);
+	cr_assert_str_eq(err.file, "--rule 2");
+	cr_assert_eq(err.col, RULE_MAX_LINE + 1);
+	cr_assert_str_eq(err.msg, "line longer than 65536 bytes");
+	cr_assert_eq(rule_set_count(rs), 1);
+
+	/* In a file: the line and column of the first byte too many. */
+	cr_assert(asprintf(&text, "tcp => drop\n# next line is too long\n%s\nudp => drop\n", line) > 0);
+	write_temp(path, text);
+	cr_assert_eq(rule_set_load_file(rs, path, &err), -EINVAL);
+	cr_assert_str_eq(err.file, path);
+	cr_assert_eq(err.line, 3);
+	cr_assert_eq(err.col, RULE_MAX_LINE + 1);
+	cr_assert_str_eq(err.msg, "line longer than 65536 bytes");
+	cr_assert_eq(rule_set_count(rs), 1);
+	unlink(path);
+	free(text);
+	free(line);
+	rule_set_free(rs);
+}
+
+Test(rule, file_size_limit)
+{
+	/* Comment lines of 1024 bytes with their '\n': exactly RULE_MAX_FILE passes. */
+	size_t lines = RULE_MAX_FILE / 1024;
+	char *text = malloc(RULE_MAX_FILE + 64), *p = text, path[32];
+	struct rule_set *rs = rule_set_new();
+	struct rule_error err;
+
+	cr_assert_not_null(text);
+	for (size_t i = 0; i < lines; i++) {
+		memset(p, '#', 1023);
+		p[1023] = '\n';
+		p += 1024;
+	}
+	memcpy(text, "udp => drop", 11);
+	*p = '\0';
+	write_temp(path, text);
+	cr_assert_eq(rule_set_load_file(rs, path, &err), 0, "%d:%d: %s", err.line, err.col,
+		     err.msg);
+	cr_assert_eq(rule_set_count(rs), 1);
+	unlink(path);
+
+	/* One byte more: refused at that byte, nothing added. */
+	strcpy(p, "u");
+	write_temp(path, text);
+	cr_assert_eq(rule_set_load_file(rs, path, &err), -EFBIG);
+	cr_assert_eq(err.line, (int)lines + 1);
+	cr_assert_eq(err.col, 1);
+	cr_assert_str_eq(err.msg, "rule file longer than 1048576 bytes");
+	cr_assert_eq(rule_set_count(rs), 1);
+	unlink(path);
+	free(text);
+	rule_set_free(rs);
+}
+
+Test(rule, rule_count_limit)
+{
+	struct rule_set *rs = rule_set_new(), *fs = rule_set_new();
+	char path[32], *text = malloc(20 * (RULE_MAX_RULES + 2)), *p = text;
+	struct rule_error err;
+
+	for (int i = 0; i < RULE_MAX_RULES; i++)
+		cr_assert_eq(rule_set_add_line(rs, "udp => drop", "x", i + 1, &err), 0);
+	cr_assert_eq(rule_set_add_line(rs, "  tcp => drop", "--rule 10001", 1, &err), -E2BIG);
+	cr_assert_str_eq(err.file, "--rule 10001");
+	cr_assert_eq(err.line, 1);
+	cr_assert_eq(err.col, 3);
+	cr_assert_str_eq(err.msg, "too many rules (at most 10000 in a set)");
+	cr_assert_eq(rule_set_count(rs), RULE_MAX_RULES);
+	/* Blank lines and comments still pass: they add no rule. */
+	cr_assert_eq(rule_set_add_line(rs, "# more", "x", 1, &err), 0);
+
+	/* A file: located at the first rule too many, and the set stays as it was. */
+	cr_assert_not_null(text);
+	p += sprintf(p, "# header\n");
+	for (int i = 0; i <= RULE_MAX_RULES; i++)
+		p += sprintf(p, "udp => drop\n");
+	write_temp(path, text);
+	cr_assert_eq(rule_set_add_line(fs, "icmp => drop", "x", 1, &err), 0);
+	cr_assert_eq(rule_set_load_file(fs, path, &err), -E2BIG);
+	cr_assert_str_eq(err.file, path);
+	cr_assert_eq(err.line, RULE_MAX_RULES + 1);
+	cr_assert_eq(err.col, 1);
+	cr_assert_str_eq(err.msg, "too many rules (at most 10000 in a set)");
+	cr_assert_eq(rule_set_count(fs), 1);
+	unlink(path);
+	free(text);
+	rule_set_free(rs);
+	rule_set_free(fs);
+}
+
+Test(rule, load_file_not_a_file)
+{
+	struct rule_set *rs = rule_set_new();
+	struct rule_error err;
+
+	cr_assert_eq(rule_set_load_file(rs, "/tmp", &err), -EISDIR);
+	cr_assert_str_eq(err.file, "/tmp");
+	cr_assert_eq(err.line, 0);
+	cr_assert_str_eq(err.msg, "is a directory, not a rule file");
+
+	/* Opens, but reading fails (no page at address 0): errno says why. */
+	cr_assert_eq(rule_set_load_file(rs, "/proc/self/mem", &err), -EIO);
+	cr_assert_eq(err.line, 1);
+	cr_assert_eq(err.col, 0);
+	cr_assert_str_eq(err.msg, "read error: Input/output error");
+
+	cr_assert_eq(rule_set_count(rs), 0);
+	rule_set_free(rs);
+}
+
+Test(rule, load_file_nul_byte)
+{
+	static const char text[] = "udp => drop\nudp => d\0rop\n";
+	struct rule_set *rs = rule_set_new();
+	struct rule_error err;
+	char path[32];
+	int fd;
+
+	strcpy(path, "/tmp/rule_test.XXXXXX");
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	cr_assert_eq(rule_set_load_file(rs, path, &err), -EINVAL);
+	cr_assert_eq(err.line, 2);
+	cr_assert_eq(err.col, 9);
+	cr_assert_str_eq(err.msg, "NUL byte in rule line");
+	cr_assert_eq(rule_set_count(rs), 0);
+	unlink(path);
+	rule_set_free(rs);
+}
+
 Test(rule, parse_duration)
 {
 	static const struct {
@@ -662,17 +937,38 @@ Test(rule, parse_duration)
 		{ "7ns", 7 },	     { "2m", 120 * SEC },   { "0.001s", MS },
 		{ "0ms", 0 },	     { "1.50s", 1500 * MS },
 	};
-	static const char *const bad[] = { "5",	   "",	  "ms",	 "-5ms", "5 ms",   "1.s",
-					   ".5s",  "5h",  "5MS", "0.1ns", "1e3ms", "5ms5",
-					   "99999999999999999999ns" };
+	/* What the CLI prints after "--time-wait 'X': ". */
+	static const struct {
+		const char *s, *why;
+	} bad[] = {
+		{ "5", "missing unit (ns, us, ms, s or m)" },
+		{ "", "expected a number with a unit, e.g. 50ms or 1.5s" },
+		{ "ms", "expected a number with a unit, e.g. 50ms or 1.5s" },
+		{ "-5ms", "negative" },
+		{ "5 ms", "unknown unit (expected ns, us, ms, s or m)" },
+		{ "1.s", "expected a number with a unit, e.g. 50ms or 1.5s" },
+		{ ".5s", "expected a number with a unit, e.g. 50ms or 1.5s" },
+		{ "5h", "unknown unit (expected ns, us, ms, s or m)" },
+		{ "5MS", "unknown unit (expected ns, us, ms, s or m)" },
+		{ "0.1ns", "not a whole number of nanoseconds" },
+		{ "1e3ms", "unknown unit (expected ns, us, ms, s or m)" },
+		{ "5ms5", "unknown unit (expected ns, us, ms, s or m)" },
+		{ "99999999999999999999ns", "too large" },
+		{ "307445734562m", "too large" },
+	};
+	const char *why;
 	uint64_t ns;
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		cr_assert_eq(rule_parse_duration(good[i].s, &ns), 0, "%s", good[i].s);
+		cr_assert_eq(rule_parse_duration(good[i].s, &ns, NULL), 0, "%s", good[i].s);
 		cr_assert_eq(ns, good[i].ns, "%s", good[i].s);
 	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(rule_parse_duration(bad[i], &ns), -EINVAL, "'%s'", bad[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		cr_assert_eq(rule_parse_duration(bad[i].s, &ns, &why), -EINVAL, "'%s'", bad[i].s);
+		cr_assert_str_eq(why, bad[i].why, "'%s'", bad[i].s);
+		cr_assert_eq(rule_parse_duration(bad[i].s, &ns, NULL), -EINVAL, "'%s'", bad[i].s);
+	}
 }
 
 Test(rule, names)
