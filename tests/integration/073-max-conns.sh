@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # --max-conns: 120 TCP connections open at once through a tracker of 50.
 # Each sends twice, then all close. The tracker holds 50 at most, evicts
-# the one idle longest (counted: tcp.evicted), picks an evicted one up
+# the one idle longest (counted: tcp.evicted, and a "flow-end" event with
+# "reason":"evicted" each), picks an evicted one up
 # again mid-stream when it sends (pickup), and every connection's bytes
 # arrive, each segment delayed as the rule says.
 . "$(dirname "$0")/lib.sh"
@@ -29,7 +30,7 @@ print(json.dumps({"connections": n, "bytes": total}), flush=True)
 SERVER=$!
 PIDS+=("$SERVER")
 for _ in $(seq 1 100); do grep -q ready "$T/server.json" && break; sleep 0.05; done
-fl_start "$NS_B" --rule 'tcp port 7000 => delay 1ms' --seed 1 --max-conns 50
+fl_start "$NS_B" --rule 'tcp port 7000 => delay 1ms' --seed 1 --max-conns 50 --events "$T/ev"
 ip netns exec "$NS_A" python3 -c '
 import socket, sys
 n = int(sys.argv[1])
@@ -51,6 +52,8 @@ log "$N connections, max 50: server got $bytes bytes of $((N * 200)); tracker: $
 [ "$active" -le 50 ] || fail "$active connections tracked, above --max-conns 50"
 [ "$evicted" -ge $((N - 50)) ] || fail "evicted $evicted, expected at least $((N - 50))"
 [ "$pickups" -gt 0 ] || fail "no evicted connection was picked up again"
+ends=$(grep -c '"ev":"flow-end".*"reason":"evicted"' "$T/ev" || true)
+[ "$ends" -eq "$evicted" ] || fail "$ends flow-end events with reason evicted, tcp.evicted $evicted"
 # Every entry beyond the first 50 pushed one out.
 [ "$evicted" -ge $((created - 50)) ] || fail "$created entries in a table of 50, only $evicted evicted"
 no_chain_left "$NS_B"
