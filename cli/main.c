@@ -34,6 +34,11 @@ static bool stdout_failed;
 #define MAX_FLOWS (1u << 24)
 #define MAX_CONNS (1u << 26)
 #define MAX_DURATION_NS (7 * 24 * 3600 * 1000000000ull)	/* --time-wait, --track-idle */
+/*
+ * Messages from the modules below: room for three file names of PATH_MAX
+ * (replay's outputs) and their reasons, so that none is cut.
+ */
+#define ERR_LEN (3 * PATH_MAX + 1024)
 /* Indexes a seen[] by option value: characters, and the OPT_* from 256. */
 #define OPT_SEEN_MAX 512
 
@@ -520,7 +525,7 @@ static int cmd_run(int argc, char **argv)
 	struct cli_run r;
 	struct proxy *p = NULL;
 	FILE *events = NULL;
-	char err[512];
+	char err[ERR_LEN];
 	int ret = 2;
 
 	if (cli_run_init(&r, argc))
@@ -663,7 +668,7 @@ static int cmd_cleanup(int argc, char **argv)
 	};
 	const char *ns = NULL, *path = NULL;
 	bool seen[OPT_SEEN_MAX] = { false };
-	char err[512];
+	char err[ERR_LEN];
 	int c, removed;
 
 	opterr = 0;
@@ -740,7 +745,7 @@ static int cmd_replay(int argc, char **argv)
 	const char *events_path = NULL;
 	bool have_seed = false;
 	FILE *events = NULL;
-	char err[512], *json = NULL;
+	char err[ERR_LEN], *json = NULL;
 	int c, h, ret = 2;
 
 	if (cli_run_init(&r, argc))

@@ -124,13 +124,28 @@ static void esc(FILE *o, const char *s)
 __attribute__((format(printf, 2, 3)))
 static void escf(FILE *o, const char *fmt, ...)
 {
-	char buf[512];
+	char buf[512], *text = buf;
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	esc(o, buf);
+	/* Names and reasons come from the events file: any length, never cut. */
+	if (n >= (int)sizeof(buf)) {
+		text = malloc((size_t)n + 1);
+		if (!text) {
+			esc(o, buf);
+			esc(o, "...");
+			return;
+		}
+		va_start(ap, fmt);
+		vsnprintf(text, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	esc(o, text);
+	if (text != buf)
+		free(text);
 }
 
 /* ---- the page ----------------------------------------------------------------------- */

@@ -122,6 +122,14 @@ EOF
 "$FL" replay "$T/one.pcap" -r "$rule" --seed 1 >"$T/rep.json" 2>"$T/err" || fail "replay: $(cat "$T/err")"
 [ "$(json "$T/rep.json" 'd["rules"][0]["rule"]')" = "$rule" ] || fail "replay's counters cut the rule"
 
+# ... and report, a reason from the events file longer than its old 512-byte buffer.
+long=$(python3 -c "print('r' * 700 + 'END')")
+cp "$(dirname "$0")/../golden/show-basic.jsonl" "$T/ev.jsonl"
+printf '{"t":0.2,"ev":"flow-end","flow":1,"conn":"10.99.0.1:41000 > 10.99.0.2:8080","endpoint":0,"old":"","new":"","reason":"%s"}\n' \
+	"$long" >>"$T/ev.jsonl"
+"$FL" report "$T/ev.jsonl" -o "$T/ev.html" 2>"$T/err" || fail "report: $(cat "$T/err")"
+grep -q "ended: $long" "$T/ev.html" || fail "report cut a long reason"
+
 # Limits: 10000 rules, 1 MiB a file, 64 KiB a line; past them a located error.
 python3 -c "print('# header'); print('udp => drop\n' * 10000, end='')" >"$T/max.rules"
 "$FL" check "$T/max.rules" >"$T/out" 2>"$T/err" || fail "10000 rules refused: $(cat "$T/err")"
