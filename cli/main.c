@@ -69,6 +69,8 @@ static void usage(FILE *f)
 		"  -q, --queue N          NFQUEUE queue number (default 4242)\n"
 		"      --forward          also divert routed packets (FORWARD)\n"
 		"      --max-held N       bound on held packets (default 50000)\n"
+		"      --max-held-bytes N bound on their bytes on the wire, k/M/G suffixes\n"
+		"                         (default 256M); at a bound the soonest due leaves early\n"
 		"      --queue-maxlen N   kernel queue length (default 65536)\n"
 		"      --max-flows N      non-TCP flows remembered for seeded decisions (default 65536)\n"
 		"      --mark N           firewall mark of injected copies (default 0xfa17)\n"
@@ -170,6 +172,28 @@ static int opt_u32(const char *opt, const char *s, uint32_t min, uint32_t max, u
 	if (args_uint(opt, s, min, max, &v))
 		return -1;
 	*out = (uint32_t)v;
+	return 0;
+}
+
+/* A byte count, with an optional k, M or G (powers of 1024), at least 1, at most 1 TiB. */
+static int parse_bytes(const char *opt, const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!errno && end != s && *end && !end[1]) {
+		shift = *end == 'k' || *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 64;
+		end++;
+	}
+	if (errno || end == s || *end || *s == '-' || shift == 64 || !v || v > (1ull << 40) >> shift) {
+		fprintf(stderr, PROG_NAME ": %s: bad size '%s' (a positive number of bytes, "
+			"k, M or G allowed, at most 1024G)\n", opt, s);
+		return -1;
+	}
+	*out = (uint64_t)v << shift;
 	return 0;
 }
 
@@ -365,6 +389,7 @@ enum {
 	OPT_NETNS_PATH = 256,
 	OPT_FORWARD,
 	OPT_MAX_HELD,
+	OPT_MAX_HELD_BYTES,
 	OPT_QUEUE_MAXLEN,
 	OPT_MAX_FLOWS,
 	OPT_MARK,
@@ -387,6 +412,7 @@ static const struct option run_opts[] = {
 	{ "queue", required_argument, NULL, 'q' },
 	{ "forward", no_argument, NULL, OPT_FORWARD },
 	{ "max-held", required_argument, NULL, OPT_MAX_HELD },
+	{ "max-held-bytes", required_argument, NULL, OPT_MAX_HELD_BYTES },
 	{ "queue-maxlen", required_argument, NULL, OPT_QUEUE_MAXLEN },
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "mark", required_argument, NULL, OPT_MARK },
@@ -447,6 +473,10 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 			break;
 		case OPT_MAX_HELD:
 			if (opt_u32("--max-held", optarg, 1, MAX_HELD, &r->cfg.max_held))
+				return -1;
+			break;
+		case OPT_MAX_HELD_BYTES:
+			if (parse_bytes("--max-held-bytes", optarg, &r->cfg.max_held_bytes))
 				return -1;
 			break;
 		case OPT_QUEUE_MAXLEN:
@@ -581,6 +611,12 @@ static int cmd_run(int argc, char **argv)
 				werr ? strerror(-werr) : "the reader fell behind by more than --events-backlog bytes");
 			ret = 1;
 		}
+	}
+	if (proxy_verdict_errors(p)) {
+		fprintf(stderr, PROG_NAME ": %llu verdicts did not reach the kernel or were refused by it "
+			"(verdict_errors): their packets may be lost\n",
+			(unsigned long long)proxy_verdict_errors(p));
+		ret = 1;
 	}
 out:
 	proxy_free(p);

@@ -20,6 +20,10 @@
 #define RX_BUF_SIZE (0xffff + MNL_SOCKET_BUFFER_SIZE / 2)
 #define RX_BATCH 32
 #define TX_BUF_SIZE (1u << 18)
+/* netlink_sendmsg() refuses (EMSGSIZE) a send longer than sk_sndbuf - 32. */
+#define SNDBUF_SLACK 32
+/* Room for one verdict without payload, or one config message. */
+#define MSG_ROOM 256
 
 struct capture {
 	struct mnl_socket *nl;
@@ -36,7 +40,37 @@ struct capture {
 	uint64_t lost_enobufs;	/* counted by the reader, folded into st on dispatch */
 	char *tx;
 	size_t tx_len;
+	size_t tx_max;		/* bytes one send may carry: the socket's send buffer allows no more */
 };
+
+/* The most one send may carry, from the socket's send buffer as the kernel set it. */
+static size_t send_limit(struct capture *c)
+{
+	int sz = 0;
+	socklen_t len = sizeof(sz);
+	size_t max = TX_BUF_SIZE;
+
+	if (!getsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_SNDBUF, &sz, &len) &&
+	    sz > SNDBUF_SLACK && (size_t)(sz - SNDBUF_SLACK) < max)
+		max = (size_t)(sz - SNDBUF_SLACK);
+	return max;
+}
+
+/*
+ * A send of the whole transmit buffer needs a send buffer at least as
+ * large; the default (212,992 bytes) carries about 6,600 verdicts, fewer
+ * than one shutdown can release. Ask for enough (the kernel doubles the
+ * value); without CAP_NET_ADMIN the plain option is capped at wmem_max.
+ * Whatever we get, send_limit() says what one send may carry.
+ */
+static void size_send_buffer(struct capture *c, uint32_t want)
+{
+	int fd = mnl_socket_get_fd(c->nl), sz = (int)(want ? want : TX_BUF_SIZE);
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	c->tx_max = send_limit(c);
+}
 
 static int send_config(struct capture *c, struct nlmsghdr *nlh)
 {
@@ -117,6 +151,7 @@ struct capture *capture_open(const struct capture_config *cfg, int *err)
 			setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	}
 
+	size_send_buffer(c, cfg->sndbuf);
 	for (int i = 0; i < RX_BATCH; i++) {
 		c->iov[i].iov_base = c->rx + (size_t)i * RX_BUF_SIZE;
 		c->iov[i].iov_len = RX_BUF_SIZE;
@@ -127,9 +162,10 @@ struct capture *capture_open(const struct capture_config *cfg, int *err)
 	return c;
 
 err_unbind:
+	/* Best effort: closing the socket below unbinds the queue anyway. */
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, c->queue);
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_UNBIND);
-	mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len);
+	(void)mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len);
 err_close:
 	mnl_socket_close(c->nl);
 err_free:
@@ -147,10 +183,15 @@ void capture_close(struct capture *c)
 
 	if (!c)
 		return;
+	/* Verdicts that fail here are counted, but nobody reads the count: flush before. */
 	capture_flush(c);
+	/*
+	 * Best effort: when the socket closes the kernel destroys the queue
+	 * all the same (NETLINK_URELEASE), dropping what it still holds.
+	 */
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, c->queue);
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_UNBIND);
-	mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len);
+	(void)mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len);
 	mnl_socket_close(c->nl);
 	free(c->rx);
 	free(c->tx);
@@ -203,6 +244,37 @@ FL_HOT static int packet_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+static bool is_verdict(uint16_t type)
+{
+	return type == ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT) ||
+	       type == ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT_BATCH);
+}
+
+/*
+ * The kernel answers a message that failed with an NLMSG_ERROR even
+ * unasked (no NLM_F_ACK): a verdict for an id it no longer holds
+ * (ENOENT), a bad config. They come among the packets; count them
+ * instead of letting libmnl stop the batch at the first.
+ */
+static int error_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct capture *c = data;
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)) || !e->error)
+		return MNL_CB_OK; /* cut short, or a plain ACK */
+	if (is_verdict(e->msg.nlmsg_type))
+		c->st.refused++;
+	else
+		c->st.config_errors++;
+	return MNL_CB_OK;
+}
+
+/* libmnl takes the array without const; it only reads it. */
+static mnl_cb_t ctl_cb[NLMSG_MIN_TYPE] = {
+	[NLMSG_ERROR] = error_cb,
+};
+
 FL_HOT int capture_recv(struct capture *c, bool wait)
 {
 	int fd = mnl_socket_get_fd(c->nl), n;
@@ -240,7 +312,8 @@ FL_HOT int capture_dispatch(struct capture *c, capture_pkt_cb cb, void *data)
 	c->cb_data = data;
 	c->st.bursts++;
 	for (int i = 0; i < n; i++)
-		mnl_cb_run(c->iov[i].iov_base, c->msgs[i].msg_len, 0, c->portid, packet_cb, c);
+		mnl_cb_run2(c->iov[i].iov_base, c->msgs[i].msg_len, 0, c->portid, packet_cb, c,
+			    ctl_cb, NLMSG_MIN_TYPE);
 	return (int)(c->st.packets - before);
 }
 
@@ -266,22 +339,23 @@ int capture_read(struct capture *c, int budget, capture_pkt_cb cb, void *data)
 	return total;
 }
 
-FL_HOT static int reserve(struct capture *c, size_t need)
-{
-	if (c->tx_len + need <= TX_BUF_SIZE)
-		return 0;
-	return capture_flush(c);
-}
-
 /*
  * Start a message of 'type' for our queue in the send buffer, with room
- * for 'need' bytes (flushing first if they do not fit); tx_end() commits
- * it. NULL with *err set when the flush failed.
+ * for 'need' bytes; tx_end() commits it. What is queued goes out first
+ * when the message would not fit in one send: a failure there is counted
+ * against those verdicts (capture_flush), not this one. NULL with
+ * -EMSGSIZE when no send can carry the message.
  */
 FL_HOT static struct nlmsghdr *tx_begin(struct capture *c, uint16_t type, size_t need, int *err)
 {
-	*err = reserve(c, need);
-	return *err ? NULL : nfq_nlmsg_put(c->tx + c->tx_len, type, c->queue);
+	*err = 0;
+	if (need > c->tx_max) {
+		*err = -EMSGSIZE;
+		return NULL;
+	}
+	if (c->tx_len + need > c->tx_max)
+		capture_flush(c);
+	return nfq_nlmsg_put(c->tx + c->tx_len, type, c->queue);
 }
 
 FL_HOT static void tx_end(struct capture *c, const struct nlmsghdr *nlh)
@@ -293,11 +367,9 @@ int capture_verdict(struct capture *c, uint32_t id, int verdict, const uint8_t *
 		    uint32_t len)
 {
 	struct nlmsghdr *nlh;
-	size_t need = MNL_ALIGN(sizeof(struct nlmsghdr)) + 256 + (payload ? MNL_ALIGN(len) : 0);
+	size_t need = MNL_ALIGN(sizeof(struct nlmsghdr)) + MSG_ROOM + (payload ? MNL_ALIGN(len) : 0);
 	int ret;
 
-	if (need > TX_BUF_SIZE)
-		return -EMSGSIZE;
 	nlh = tx_begin(c, NFQNL_MSG_VERDICT, need, &ret);
 	if (!nlh)
 		return ret;
@@ -316,7 +388,7 @@ int capture_set_copy_range(struct capture *c, uint32_t range)
 	 * No ACK asked: the reader thread owns the receive side. An error
 	 * would come back as an NLMSG_ERROR among the packets.
 	 */
-	struct nlmsghdr *nlh = tx_begin(c, NFQNL_MSG_CONFIG, 256, &ret);
+	struct nlmsghdr *nlh = tx_begin(c, NFQNL_MSG_CONFIG, MSG_ROOM, &ret);
 
 	if (!nlh)
 		return ret;
@@ -334,7 +406,7 @@ uint32_t capture_copy_range(const struct capture *c)
 FL_HOT int capture_accept_upto(struct capture *c, uint32_t id)
 {
 	int ret;
-	struct nlmsghdr *nlh = tx_begin(c, NFQNL_MSG_VERDICT_BATCH, 256, &ret);
+	struct nlmsghdr *nlh = tx_begin(c, NFQNL_MSG_VERDICT_BATCH, MSG_ROOM, &ret);
 
 	if (!nlh)
 		return ret;
@@ -344,19 +416,86 @@ FL_HOT int capture_accept_upto(struct capture *c, uint32_t id)
 	return 0;
 }
 
+/* Bytes of the whole messages at buf that fit in max, at least one message. */
+static size_t whole_msgs(const char *buf, size_t len, size_t max)
+{
+	size_t n = 0;
+
+	while (n < len) {
+		const struct nlmsghdr *nlh = (const void *)(buf + n);
+		size_t sz = MNL_ALIGN(nlh->nlmsg_len);
+
+		if (n && n + sz > max)
+			break;
+		n += sz;
+	}
+	return n < len ? n : len;
+}
+
+static uint64_t count_verdicts(const char *buf, size_t len)
+{
+	uint64_t v = 0;
+
+	for (size_t n = 0; n < len; n += MNL_ALIGN(((const struct nlmsghdr *)(buf + n))->nlmsg_len))
+		v += is_verdict(((const struct nlmsghdr *)(buf + n))->nlmsg_type);
+	return v;
+}
+
+/* One send. EINTR and EAGAIN (nothing was taken) are tried again, a few times. */
+static int send_once(struct capture *c, const char *buf, size_t len)
+{
+	for (int tries = 0;; tries++) {
+		if (mnl_socket_sendto(c->nl, buf, len) >= 0) {
+			c->st.sends++;
+			return 0;
+		}
+		if ((errno != EINTR && errno != EAGAIN) || tries == 8)
+			return -errno;
+	}
+}
+
+/*
+ * Send len bytes of whole messages, at most max per send. The kernel
+ * takes a send whole or not at all: EMSGSIZE (longer than the send
+ * buffer, which may have shrunk), ENOBUFS/ENOMEM (no memory for that
+ * large a buffer) leave nothing done, so the same messages go again in
+ * halves. Netlink runs them in order, and a message that fails in the
+ * kernel does not stop the ones after it (its error comes back, see
+ * error_cb). What cannot go at all, one message alone, is counted lost.
+ */
+static int send_split(struct capture *c, const char *buf, size_t len, size_t max)
+{
+	int ret = 0;
+
+	for (size_t off = 0, n; off < len; off += n) {
+		int err;
+
+		n = whole_msgs(buf + off, len - off, max);
+		err = send_once(c, buf + off, n);
+		if ((err == -EMSGSIZE || err == -ENOBUFS || err == -ENOMEM) &&
+		    whole_msgs(buf + off, n, n / 2) < n) {
+			if (err == -EMSGSIZE)
+				c->tx_max = send_limit(c);
+			err = send_split(c, buf + off, n, n / 2);
+		} else if (err) {
+			c->st.lost += count_verdicts(buf + off, n);
+		}
+		if (err && !ret)
+			ret = err;
+	}
+	return ret;
+}
+
 FL_HOT int capture_flush(struct capture *c)
 {
-	ssize_t n;
+	int ret;
 
 	if (!c->tx_len)
 		return 0;
-	/* One send carries every queued verdict: netlink runs them in order. */
-	do {
-		n = mnl_socket_sendto(c->nl, c->tx, c->tx_len);
-	} while (n < 0 && errno == EINTR);
+	/* Usually one send carries every queued verdict: tx_begin keeps them within tx_max. */
+	ret = send_split(c, c->tx, c->tx_len, c->tx_max);
 	c->tx_len = 0;
-	c->st.sends++;
-	return n < 0 ? -errno : 0;
+	return ret;
 }
 
 void capture_get_stats(const struct capture *c, struct capture_stats *s)

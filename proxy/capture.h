@@ -22,6 +22,7 @@ struct capture_config {
 	uint32_t queue_maxlen;	/* kernel queue length (default 65536) */
 	uint32_t rcvbuf;	/* SO_RCVBUFFORCE bytes (default 64 MiB) */
 	uint32_t copy_range;	/* bytes of each packet copied to us (default 0xffff) */
+	uint32_t sndbuf;	/* SO_SNDBUFFORCE bytes (default 256 KiB: one full transmit buffer) */
 };
 
 /* One queued packet. data is borrowed from the receive buffer until the next read. */
@@ -44,6 +45,9 @@ typedef void (*capture_pkt_cb)(void *data, struct capture_pkt *p);
 struct capture_stats {
 	uint64_t packets, bursts, enobufs, sends, verdicts, batch_verdicts;
 	uint64_t stamped;	/* packets that carried a kernel receive time */
+	uint64_t lost;		/* verdict messages no send could carry to the kernel */
+	uint64_t refused;	/* verdict messages the kernel answered with an error */
+	uint64_t config_errors;	/* other messages the kernel answered with an error */
 };
 
 struct capture;
@@ -78,8 +82,9 @@ int capture_set_recv_timeout(struct capture *c, unsigned ms);
 
 /*
  * Queue a verdict for id; with payload non-NULL the packet is replaced by
- * those bytes (copied). Verdicts go out on capture_flush() or when the send
- * buffer fills. Returns 0 or -errno.
+ * those bytes (copied). Verdicts go out on capture_flush() or when one
+ * send would carry no more. Returns 0, or -EMSGSIZE when no send can
+ * carry it (a payload larger than the socket's send buffer).
  */
 int capture_verdict(struct capture *c, uint32_t id, int verdict, const uint8_t *payload,
 		    uint32_t len);
@@ -88,7 +93,13 @@ int capture_set_copy_range(struct capture *c, uint32_t range);
 uint32_t capture_copy_range(const struct capture *c);
 /* Accept every packet with an id <= id that still waits in the kernel. */
 int capture_accept_upto(struct capture *c, uint32_t id);
-/* Send the queued verdicts. Returns 0 or -errno. */
+/*
+ * Send the queued verdicts, in as many sends as the socket's send buffer
+ * needs. Returns 0, or the first -errno of a verdict that could not be
+ * sent; those are counted in capture_stats.lost. Errors the kernel
+ * reports for verdicts it took come back on the socket and are counted
+ * (refused) by the next capture_dispatch.
+ */
 int capture_flush(struct capture *c);
 
 void capture_get_stats(const struct capture *c, struct capture_stats *s);

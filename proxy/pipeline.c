@@ -172,6 +172,7 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct ru
 	pl->act = act_ctx_new(rules, cfg->seed, cfg->start_ns);
 	if (!pl->sched || !pl->flows || !pl->act)
 		goto err;
+	sched_set_max_bytes(pl->sched, pl->cfg.max_held_bytes);
 	if (!cfg->no_track) {
 		struct track_config tc;
 
@@ -459,6 +460,8 @@ static void hold(struct pipeline *pl, const struct pipeline_pkt *pk, const struc
 	h->len = pk->len;
 	h->wire_len = pk->orig_len;
 	h->mangled = mangled;
+	/* What the kernel keeps queued for it, whatever part of it we copied. */
+	h->e.bytes = pk->orig_len > pk->len ? pk->orig_len : pk->len;
 	if (seg) {
 		h->tracked = true;
 		h->seg = *seg;
@@ -473,9 +476,13 @@ static void hold(struct pipeline *pl, const struct pipeline_pkt *pk, const struc
 		} else {
 			ret = sched_push(pl->sched, &h->e, now + d->delay_ns);
 		}
-		if (ret != -ENOSPC)
+		if (ret != -ENOSPC && ret != -ENOBUFS)
 			break;
-		/* At the bound the packet due soonest leaves early; none is lost. */
+		/* At a bound the packet due soonest leaves early; none is lost. */
+		if (ret == -ENOSPC)
+			pl->tot.early_max_held++;
+		else
+			pl->tot.early_max_held_bytes++;
 		release(pl, container_of(sched_pop(pl->sched), struct held, e), true, now);
 	}
 	if (ret) {
@@ -760,11 +767,14 @@ char *pipeline_stats_json(const struct pipeline *pl)
 	struct strbuf b = { 0 };
 
 	strbuf_printf(&b, "\"packets\":%llu,\"accepted\":%llu,\"dropped\":%llu,\"held\":%llu,\"held_now\":%zu,"
-		    "\"released\":%llu,\"released_early\":%llu,\"malformed\":%llu,\"gso\":%llu,"
+		    "\"held_bytes_now\":%llu,\"released\":%llu,\"released_early\":%llu,"
+		    "\"early_max_held\":%llu,\"early_max_held_bytes\":%llu,\"malformed\":%llu,\"gso\":%llu,"
 		    "\"corrupted\":%llu,\"flows\":%u,\"flow_evictions\":%llu,\"write_errors\":%llu,\"rules\":[",
 		(unsigned long long)t->packets, (unsigned long long)t->accepted,
 		(unsigned long long)t->dropped, (unsigned long long)t->held, sched_count(pl->sched),
+		(unsigned long long)sched_bytes(pl->sched),
 		(unsigned long long)t->released, (unsigned long long)t->released_early,
+		(unsigned long long)t->early_max_held, (unsigned long long)t->early_max_held_bytes,
 		(unsigned long long)t->malformed, (unsigned long long)t->gso,
 		(unsigned long long)t->corrupted, flow_table_count(pl->flows),
 		(unsigned long long)flow_table_evictions(pl->flows),

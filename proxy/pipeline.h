@@ -51,6 +51,7 @@ struct pipeline_ops {
 struct pipeline_config {
 	uint64_t seed;
 	uint32_t max_held;	/* default 50000 */
+	uint64_t max_held_bytes; /* bound on held packets' bytes on the wire; 0 = none */
 	uint32_t max_flows;	/* default 65536 */
 	bool no_track;
 	uint64_t time_wait_ns, track_idle_ns;
@@ -83,6 +84,8 @@ struct pipeline_pkt {
 struct pipeline_totals {
 	uint64_t packets, accepted, dropped, held, released, released_early;
 	uint64_t malformed, gso, corrupted, duplicated_packets;
+	/* Held packets that left early to make room, by the bound that was hit. */
+	uint64_t early_max_held, early_max_held_bytes;
 };
 
 struct pipeline;

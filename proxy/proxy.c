@@ -407,12 +407,14 @@ void proxy_stop(struct proxy *p)
 	/*
 	 * Packets queued before the chain went away are in our socket; the
 	 * kernel drops them when the socket closes, so accept them first.
+	 * The last read also collects the kernel's errors for the verdicts
+	 * just sent (it answers within the send), for the final counters.
 	 */
 	for (int i = 0; i < 64; i++) {
-		if (capture_read(p->cap, READ_BUDGET, drain_accept, p) <= 0)
-			break;
 		flush_accepts(p);
 		capture_flush(p->cap);
+		if (capture_read(p->cap, READ_BUDGET, drain_accept, p) <= 0)
+			break;
 	}
 	flush_accepts(p);
 	capture_flush(p->cap);
@@ -493,6 +495,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 
 	pc.seed = cfg->seed;
 	pc.max_held = cfg->max_held;
+	pc.max_held_bytes = cfg->max_held_bytes ? cfg->max_held_bytes : PROXY_MAX_HELD_BYTES;
 	pc.max_flows = cfg->max_flows;
 	pc.no_track = cfg->no_track;
 	pc.time_wait_ns = cfg->time_wait_ns;
@@ -728,6 +731,25 @@ uint64_t proxy_events_dropped(struct proxy *p, int *err)
 	return es.dropped;
 }
 
+/* Under the lock. */
+static uint64_t verdict_errors(const struct proxy *p, const struct capture_stats *cs)
+{
+	return p->verdict_errors + cs->lost + cs->refused;
+}
+
+uint64_t proxy_verdict_errors(struct proxy *p)
+{
+	struct capture_stats cs = { 0 };
+	uint64_t n;
+
+	lock_take(&p->lock);
+	if (p->cap)
+		capture_get_stats(p->cap, &cs);
+	n = verdict_errors(p, &cs);
+	lock_give(&p->lock);
+	return n;
+}
+
 char *proxy_stats_json(struct proxy *p)
 {
 	struct evq_stats es = { 0 };
@@ -740,13 +762,18 @@ char *proxy_stats_json(struct proxy *p)
 		evq_get_stats(p->evq, &es);
 	if (p->cap)
 		capture_get_stats(p->cap, &cs);
+	/* verdict_errors: every verdict that did not take effect; the rest say why. */
 	if (inner && asprintf(&out,
 		     "{\"seed\":%llu,\"queue\":%u,%s,\"duplicates_sent\":%llu,\"duplicate_errors\":%llu,"
-		     "\"enobufs\":%llu,\"verdict_errors\":%llu,\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu,"
+		     "\"enobufs\":%llu,\"verdict_errors\":%llu,\"verdicts_unsent\":%llu,"
+		     "\"verdicts_refused\":%llu,\"verdict_sends\":%llu,\"config_errors\":%llu,"
+		     "\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu,"
 		     "\"events_written\":%llu,\"events_dropped\":%llu,\"events_dropped_full\":%llu}",
 		     (unsigned long long)p->cfg.seed, p->cfg.queue, inner,
 		     (unsigned long long)p->duplicates_sent, (unsigned long long)p->duplicate_errors,
-		     (unsigned long long)cs.enobufs, (unsigned long long)p->verdict_errors,
+		     (unsigned long long)cs.enobufs, (unsigned long long)verdict_errors(p, &cs),
+		     (unsigned long long)(p->verdict_errors + cs.lost), (unsigned long long)cs.refused,
+		     (unsigned long long)cs.sends, (unsigned long long)cs.config_errors,
 		     (unsigned long long)p->read_errors, p->cap ? capture_copy_range(p->cap) : 0,
 		     (unsigned long long)cs.stamped, (unsigned long long)p->stamps_used,
 		     (unsigned long long)es.written, (unsigned long long)es.dropped,

@@ -24,6 +24,12 @@
  */
 typedef void (*proxy_output_error_cb)(void *data, enum pipeline_output out, int err);
 
+/*
+ * Held packets stay queued in the kernel, each with all its bytes (up to
+ * 64 KiB for a GSO super-packet): this bounds that memory by default.
+ */
+#define PROXY_MAX_HELD_BYTES (256ull << 20)
+
 struct proxy_config {
 	uint16_t queue;
 	uint32_t queue_maxlen;	/* default 65536 */
@@ -33,6 +39,7 @@ struct proxy_config {
 	bool no_iptables;	/* the caller manages iptables itself */
 	uint64_t seed;
 	uint32_t max_held;	/* bound on held packets (default 50000) */
+	uint64_t max_held_bytes; /* bound on their bytes on the wire (default 256 MiB) */
 	uint32_t max_flows;	/* flow table size (default 65536) */
 	FILE *events;		/* borrowed; NULL = no event log. Written through its fd only */
 	size_t events_backlog;	/* bytes of event lines that may wait for the reader (default 4 MiB) */
@@ -95,6 +102,13 @@ uint64_t proxy_events_dropped(struct proxy *p, int *err);
 
 /* The counters as one JSON object (malloc'd; caller frees). */
 char *proxy_stats_json(struct proxy *p);
+
+/*
+ * Verdicts that did not take effect: not queued, not sent (the kernel
+ * then drops their packets when the queue closes) or refused by the
+ * kernel. Non-zero means packets may have been lost: the run failed.
+ */
+uint64_t proxy_verdict_errors(struct proxy *p);
 
 void proxy_free(struct proxy *p);
 

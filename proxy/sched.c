@@ -19,6 +19,7 @@ struct sched_group {
 struct sched {
 	struct sched_entry **heap;
 	size_t len, max;
+	uint64_t bytes, max_bytes;	/* held, and their bound (0 = none) */
 	uint64_t next_seq;
 	struct sched_group *open;	/* open groups, one per key */
 	uint64_t *group_ordinals;	/* per key, grown on demand */
@@ -58,6 +59,27 @@ void sched_free(struct sched *s)
 size_t sched_count(const struct sched *s)
 {
 	return s->len;
+}
+
+uint64_t sched_bytes(const struct sched *s)
+{
+	return s->bytes;
+}
+
+void sched_set_max_bytes(struct sched *s, uint64_t max_bytes)
+{
+	s->max_bytes = max_bytes;
+}
+
+/* Room for e? Every way into the heap asks this first. */
+static int room_for(const struct sched *s, const struct sched_entry *e)
+{
+	if (s->len >= s->max)
+		return -ENOSPC;
+	/* With nothing held there is nothing to make room with: a large one waits alone. */
+	if (s->max_bytes && s->len && s->bytes + e->bytes > s->max_bytes)
+		return -ENOBUFS;
+	return 0;
 }
 
 static bool less(const struct sched_entry *a, const struct sched_entry *b)
@@ -110,8 +132,10 @@ static void sift_down(struct sched *s, size_t i)
 	place(s, i, e);
 }
 
+/* Bytes are counted here and in heap_remove, so a group's reshuffle leaves them unchanged. */
 static void heap_insert(struct sched *s, struct sched_entry *e)
 {
+	s->bytes += e->bytes;
 	place(s, s->len++, e);
 	sift_up(s, s->len - 1);
 }
@@ -121,6 +145,7 @@ static void heap_remove(struct sched *s, struct sched_entry *e)
 	size_t i = e->heap_idx;
 	struct sched_entry *last = s->heap[--s->len];
 
+	s->bytes -= e->bytes;
 	if (i == s->len)
 		return;
 	place(s, i, last);
@@ -130,8 +155,10 @@ static void heap_remove(struct sched *s, struct sched_entry *e)
 
 int sched_push(struct sched *s, struct sched_entry *e, uint64_t deadline)
 {
-	if (s->len >= s->max)
-		return -ENOSPC;
+	int ret = room_for(s, e);
+
+	if (ret)
+		return ret;
 	e->deadline = deadline;
 	e->seq = s->next_seq++;
 	e->group = NULL;
@@ -244,9 +271,10 @@ int sched_reorder_add(struct sched *s, uint32_t key, uint32_t n, uint64_t timeou
 		      struct sched_entry *e, uint64_t now, const struct rng *rng)
 {
 	struct sched_group *g;
+	int ret = room_for(s, e);
 
-	if (s->len >= s->max)
-		return -ENOSPC;
+	if (ret)
+		return ret;
 	if (n < 2)
 		n = 2;
 	if (n > GROUP_MAX)

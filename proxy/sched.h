@@ -22,6 +22,7 @@ struct sched_group;
 struct sched_entry {
 	uint64_t deadline;	/* absolute, ns */
 	uint64_t seq;		/* tie-break, assigned by sched */
+	uint32_t bytes;		/* set by the caller before it holds e: counted against max_bytes */
 	uint32_t heap_idx;	/* private */
 	uint64_t after_group_ns; /* extra hold once a reorder group releases it */
 	struct sched_group *group; /* non-NULL while waiting in a reorder group */
@@ -35,8 +36,20 @@ struct sched *sched_new(size_t max);
 void sched_free(struct sched *s);
 
 size_t sched_count(const struct sched *s);
+/* Bytes of the entries held (their 'bytes'). */
+uint64_t sched_bytes(const struct sched *s);
+/*
+ * Bound the bytes held: an entry that would take them past max_bytes is
+ * refused (-ENOBUFS), unless nothing is held (one larger entry may wait
+ * alone). 0 = no bound, the default.
+ */
+void sched_set_max_bytes(struct sched *s, uint64_t max_bytes);
 
-/* Hold e until deadline. Returns 0, or -ENOSPC at the bound. */
+/*
+ * Hold e until deadline. Returns 0, -ENOSPC at the bound on entries or
+ * -ENOBUFS at the bound on bytes: the caller makes room (sched_pop) and
+ * tries again.
+ */
 int sched_push(struct sched *s, struct sched_entry *e, uint64_t deadline);
 /* Earliest entry or NULL. Borrowed. */
 struct sched_entry *sched_peek(const struct sched *s);
@@ -53,7 +66,7 @@ struct sched_entry *sched_pop(struct sched *s);
  * Put e (not yet in the heap) into the open reorder group of 'key' (a rule
  * index): a group holds up to n entries and none longer than timeout_ns.
  * When the group fills it is released at 'now' in a permutation keyed by
- * (key, group ordinal). Returns 0 or -ENOSPC/-ENOMEM.
+ * (key, group ordinal). Returns 0 or -ENOSPC/-ENOBUFS (as sched_push)/-ENOMEM.
  */
 int sched_reorder_add(struct sched *s, uint32_t key, uint32_t n, uint64_t timeout_ns,
 		      struct sched_entry *e, uint64_t now, const struct rng *rng);

@@ -104,10 +104,11 @@ no_chain_left() {
 	! ip netns exec "$ns" ip6tables-save | grep -q FAULTLINE || fail "FAULTLINE chain left in ip6tables"
 }
 
-# udp_recv NS PORT IDLE_MS [EXPECT]: start a receiver in the background, output in $T/recv.json.
+# udp_recv NS PORT IDLE_MS [EXPECT [WAIT_MS]]: start a receiver in the background, output
+# in $T/recv.json. WAIT_MS: the quiet spell that ends it while fewer than EXPECT came.
 udp_recv() {
 	rm -f "$T/recv.json"
-	ip netns exec "$1" "$UDPSEQ" recv "$2" "$3" "${4:-0}" >"$T/recv.json" &
+	ip netns exec "$1" "$UDPSEQ" recv "$2" "$3" "${4:-0}" ${5:+"$5"} >"$T/recv.json" &
 	RECV_PID=$!
 	PIDS+=("$RECV_PID")
 	for _ in $(seq 1 100); do

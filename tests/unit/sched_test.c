@@ -184,5 +184,73 @@ Test(sched, two_groups_due_at_once_both_flush)
 		     (unsigned long long)c.deadline);
 	cr_assert_null(sched_pop_due(s, 399, &R));
 	cr_assert_eq(sched_pop_due(s, 400, &R), &c);
+
+Test(sched, byte_bound_refuses_what_would_pass_it)
+{
+	struct sched *s = sched_new(16);
+	struct sched_entry e[4] = { { .bytes = 600 }, { .bytes = 400 }, { .bytes = 1 }, { .bytes = 500 } };
+
+	sched_set_max_bytes(s, 1000);
+	cr_assert_eq(sched_push(s, &e[0], 10), 0);
+	cr_assert_eq(sched_push(s, &e[1], 20), 0);
+	cr_assert_eq(sched_bytes(s), 1000);
+	/* Full to the byte: one more byte is refused, with the bytes error, not the count's. */
+	cr_assert_eq(sched_push(s, &e[2], 30), -ENOBUFS);
+	cr_assert_eq(sched_count(s), 2);
+	/* Making room is the caller's: the soonest due leaves, then it fits. */
+	cr_assert_eq(sched_pop(s), &e[0]);
+	cr_assert_eq(sched_bytes(s), 400);
+	cr_assert_eq(sched_push(s, &e[3], 5), 0);
+	cr_assert_eq(sched_bytes(s), 900);
+	cr_assert_eq(sched_pop_due(s, 100, &R), &e[3]);
+	cr_assert_eq(sched_pop_due(s, 100, &R), &e[1]);
+	cr_assert_eq(sched_bytes(s), 0);
+	sched_free(s);
+}
+
+Test(sched, one_entry_larger_than_the_byte_bound_waits_alone)
+{
+	struct sched *s = sched_new(16);
+	struct sched_entry big = { .bytes = 5000 }, small = { .bytes = 1 };
+
+	sched_set_max_bytes(s, 1000);
+	cr_assert_eq(sched_push(s, &big, 10), 0);
+	cr_assert_eq(sched_push(s, &small, 20), -ENOBUFS);
+	cr_assert_eq(sched_pop(s), &big);
+	cr_assert_eq(sched_bytes(s), 0);
+	sched_free(s);
+}
+
+Test(sched, count_bound_reports_enospc_before_bytes)
+{
+	struct sched *s = sched_new(1);
+	struct sched_entry a = { .bytes = 10 }, b = { .bytes = 10 };
+
+	sched_set_max_bytes(s, 15);
+	cr_assert_eq(sched_push(s, &a, 1), 0);
+	cr_assert_eq(sched_push(s, &b, 2), -ENOSPC);
+	sched_free(s);
+}
+
+Test(sched, reorder_groups_count_bytes_through_their_release)
+{
+	struct sched *s = sched_new(64);
+	struct sched_entry e[5];
+
+	sched_set_max_bytes(s, 350);
+	for (int i = 0; i < 5; i++)
+		e[i] = (struct sched_entry){ .bytes = 100 };
+	/* A group of 4 fills and is re-sorted: the bytes held stay what they were. */
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(sched_reorder_add(s, 0, 4, 1000, &e[i], 0, &R), 0);
+	cr_assert_eq(sched_bytes(s), 300);
+	cr_assert_eq(sched_reorder_add(s, 0, 4, 1000, &e[3], 0, &R), -ENOBUFS);
+	cr_assert_not_null(sched_pop(s));
+	cr_assert_eq(sched_reorder_add(s, 0, 4, 1000, &e[3], 0, &R), 0);
+	cr_assert_eq(sched_bytes(s), 300);
+	while (sched_pop_due(s, 2000, &R))
+		;
+	cr_assert_eq(sched_count(s), 0);
+	cr_assert_eq(sched_bytes(s), 0);
 	sched_free(s);
 }

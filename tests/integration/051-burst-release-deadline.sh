@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# udp dst port 5000 => delay 5s, with faultline stopped (SIGSTOP) while the
+# deadlines pass: on SIGCONT the release timer finds 20,000, then 50,000
+# held datagrams due at once and releases them in one go, while running.
+# One netlink send carries about 6,600 verdicts at the default send buffer:
+# the receiver must still get every datagram exactly once, all released at
+# their deadline (none early), no verdict error, and faultline exits 0.
+. "$(dirname "$0")/lib.sh"
+make_pair
+
+stats() {
+	local n
+	n=$(grep -c '^{' "$T/fl.out" || true)
+	kill -USR1 "$FL_PID"
+	for _ in $(seq 1 500); do
+		[ "$(grep -c '^{' "$T/fl.out" || true)" -gt "$n" ] && return 0
+		sleep 0.01
+	done
+	fail "no counters on SIGUSR1"
+}
+
+burst() {
+	local n=$1 held=0 uniq
+	udp_recv "$NS_B" 5000 1000 "$n" 30000
+	fl_start "$NS_B" --rule 'udp dst port 5000 => delay 5s' --seed 1 --no-track
+	ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 "$n"
+	for _ in $(seq 1 100); do
+		stats
+		held=$(json "$T/fl.out" 'd["held_now"]')
+		[ "$held" -eq "$n" ] && break
+		sleep 0.05
+	done
+	[ "$held" -eq "$n" ] || fail "$n sent, faultline holds $held"
+	kill -STOP "$FL_PID"
+	# Every deadline is at most 5 s after this point: let them all pass.
+	sleep 5.5
+	kill -CONT "$FL_PID"
+	udp_recv_wait
+	uniq=$(json "$T/recv.json" 'd["unique"]')
+	stats
+	log "held $n, stopped past their deadline: delivered $uniq" \
+		"($(json "$T/recv.json" 'd["received"]') in all), released" \
+		"$(json "$T/fl.out" 'd["released"]') (early $(json "$T/fl.out" 'd["released_early"]')), verdict_errors" \
+		"$(json "$T/fl.out" 'd["verdict_errors"]') in $(json "$T/fl.out" 'd["verdict_sends"]') sends"
+	[ "$uniq" -eq "$n" ] || fail "receiver got $uniq of $n datagrams released at their deadline"
+	[ "$(json "$T/recv.json" 'd["received"]')" -eq "$n" ] || fail "duplicates after the release"
+	[ "$(json "$T/fl.out" 'd["released"]')" -eq "$n" ] || fail "released != $n"
+	[ "$(json "$T/fl.out" 'd["released_early"]')" -eq 0 ] || fail "released early"
+	[ "$(json "$T/fl.out" 'd["verdict_errors"]')" -eq 0 ] || fail "verdict errors"
+	fl_stop TERM
+	[ "$(json "$T/fl.out" 'd["verdict_errors"]')" -eq 0 ] || fail "verdict errors at exit"
+	no_chain_left "$NS_B"
+}
+
+for n in ${BURSTS:-20000 50000}; do
+	burst "$n"
+done
+echo ok
