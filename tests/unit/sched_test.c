@@ -184,6 +184,8 @@ Test(sched, two_groups_due_at_once_both_flush)
 		     (unsigned long long)c.deadline);
 	cr_assert_null(sched_pop_due(s, 399, &R));
 	cr_assert_eq(sched_pop_due(s, 400, &R), &c);
+	sched_free(s);
+}
 
 Test(sched, byte_bound_refuses_what_would_pass_it)
 {
