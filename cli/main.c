@@ -749,11 +749,14 @@ static int cmd_cleanup(int argc, char **argv)
 	}
 	if ((ns || path) && enter_netns(ns, path))
 		return 1;
-	if (ipt_cleanup(&removed, err, sizeof(err))) {
+	c = ipt_cleanup(&removed, err, sizeof(err));
+	/* -EBUSY: the stale chains went, a running faultline's stay. */
+	if (!c || c == -EBUSY)
+		fprintf(stderr, PROG_NAME ": removed %d chain%s\n", removed, removed == 1 ? "" : "s");
+	if (c) {
 		fprintf(stderr, PROG_NAME ": cleanup: %s\n", err[0] ? err : "iptables failed");
 		return 1;
 	}
-	fprintf(stderr, PROG_NAME ": removed %d chain%s\n", removed, removed == 1 ? "" : "s");
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "capture.h"
 #include "hot.h"
+#include "ipt.h"
 
 /* As libnetfilter_queue's example: one full packet plus netlink overhead. */
 #define RX_BUF_SIZE (0xffff + MNL_SOCKET_BUFFER_SIZE / 2)
@@ -123,6 +124,12 @@ struct capture *capture_open(const struct capture_config *cfg, int *err)
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, c->queue);
 	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
 	ret = send_config(c, nlh);
+	/*
+	 * The kernel says EPERM, as for a missing CAP_NET_ADMIN, when another
+	 * socket holds the queue: tell the two apart by what it lists as bound.
+	 */
+	if (ret == -EPERM && ipt_queue_owner(c->queue, NULL) == 1)
+		ret = -EBUSY;
 	if (ret)
 		goto err_close;
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -116,14 +118,374 @@ static int run(const char *const argv[], const char *in, struct strbuf *out, cha
 	return -EINTR;
 }
 
-static const char *restore_bin(bool v6)
+/* Read a small /proc file whole into *out. Returns 0 or -errno. */
+static int slurp(const char *path, struct strbuf *out)
 {
-	return v6 ? "ip6tables-restore" : "iptables-restore";
+	char tmp[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+		strbuf_add(out, tmp, (size_t)n);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	strbuf_add(out, "", 0);
+	return out->oom ? -ENOMEM : 0;
 }
 
-static int restore(bool v6, const char *script, char *err, size_t errlen)
+/* The next line of *p (not NUL-terminated: *len bytes), or NULL at the end. */
+static const char *next_line(const char **p, size_t *len)
 {
-	const char *argv[] = { restore_bin(v6), "-w", "--noflush", NULL };
+	const char *s = *p, *nl;
+
+	if (!s || !*s)
+		return NULL;
+	nl = strchr(s, '\n');
+	*len = nl ? (size_t)(nl - s) : strlen(s);
+	*p = nl ? nl + 1 : s + *len;
+	return s;
+}
+
+int ipt_parse_queues(const char *text, uint16_t queue, uint32_t *portid)
+{
+	const char *p = text, *l;
+	size_t len;
+
+	/* "%5u %6u ..." per bound queue: queue number, then the peer's port id. */
+	while ((l = next_line(&p, &len))) {
+		unsigned long q, port;
+		char *end;
+
+		q = strtoul(l, &end, 10);
+		if (end == l || end > l + len)
+			continue;
+		port = strtoul(end, &end, 10);
+		if (end > l + len)
+			continue;
+		if (q == queue) {
+			*portid = (uint32_t)port;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int ipt_parse_netlink(const char *text, uint32_t portid, unsigned long *inode)
+{
+	const char *p = text, *l;
+	size_t len;
+
+	/* sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode; Eth 12 is NETLINK_NETFILTER. */
+	while ((l = next_line(&p, &len))) {
+		char line[256];
+		unsigned long ino;
+		unsigned port;
+		int proto;
+
+		if (len >= sizeof(line))
+			continue;
+		memcpy(line, l, len);
+		line[len] = 0;
+		if (sscanf(line, "%*s %d %u %*s %*s %*s %*s %*s %*s %lu", &proto, &port, &ino) != 3)
+			continue;
+		if (proto == 12 && port == portid) {
+			*inode = ino;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The process with a descriptor on socket 'inode': a walk over /proc/<pid>/fd. */
+static int socket_pid(unsigned long inode)
+{
+	char want[64], path[300], link[64];
+	struct dirent *de, *fe;
+	DIR *proc, *fds;
+	int pid = 0;
+
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	proc = opendir("/proc");
+	if (!proc)
+		return 0;
+	while (!pid && (de = readdir(proc))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", de->d_name);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while ((fe = readdir(fds))) {
+			ssize_t n;
+
+			n = readlinkat(dirfd(fds), fe->d_name, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = 0;
+			if (!strcmp(link, want)) {
+				pid = atoi(de->d_name);
+				break;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return pid;
+}
+
+int ipt_queue_owner(uint16_t queue, struct ipt_queue_owner *o)
+{
+	struct strbuf q = { 0 }, nl = { 0 };
+	unsigned long inode;
+	uint32_t portid;
+	int bound = 0;
+
+	/*
+	 * thread-self, not self: /proc/self/net is the main thread's namespace,
+	 * and the caller may have entered another one in this thread only. The
+	 * file is missing until nfnetlink_queue is loaded: then nothing is bound.
+	 */
+	if (slurp("/proc/thread-self/net/netfilter/nfnetlink_queue", &q) ||
+	    !ipt_parse_queues(q.p, queue, &portid))
+		goto out;
+	bound = 1;
+	if (!o)
+		goto out;
+	memset(o, 0, sizeof(*o));
+	o->portid = portid;
+	/*
+	 * The port id equals the pid only for a process's first netlink socket;
+	 * the socket's inode names its holder for sure.
+	 */
+	if (!slurp("/proc/thread-self/net/netlink", &nl) && ipt_parse_netlink(nl.p, portid, &inode))
+		o->pid = socket_pid(inode);
+	if (o->pid) {
+		char path[64];
+		struct strbuf comm = { 0 };
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", o->pid);
+		if (!slurp(path, &comm) && comm.p) {
+			comm.p[strcspn(comm.p, "\n")] = 0;
+			snprintf(o->comm, sizeof(o->comm), "%s", comm.p);
+		}
+		free(comm.p);
+	}
+out:
+	free(q.p);
+	free(nl.p);
+	return bound;
+}
+
+void ipt_owner_str(const struct ipt_queue_owner *o, char *buf, size_t len)
+{
+	if (o->pid)
+		snprintf(buf, len, "pid %d (%s)", o->pid, o->comm[0] ? o->comm : "?");
+	else
+		snprintf(buf, len, "netlink port %u, process not found", o->portid);
+}
+
+/* The queue of a chain named FAULTLINE-<queue> (len bytes at name), or -1. */
+static int chain_queue(const char *name, size_t len)
+{
+	size_t pl = strlen(IPT_CHAIN_PREFIX);
+	unsigned long q = 0;
+
+	if (len <= pl || len > pl + 5 || strncmp(name, IPT_CHAIN_PREFIX, pl))
+		return -1;
+	for (size_t i = pl; i < len; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return -1;
+		q = q * 10 + (unsigned long)(name[i] - '0');
+	}
+	return q <= UINT16_MAX ? (int)q : -1;
+}
+
+/* Length of the space-separated token at s, within the line's end. */
+static size_t tok_len(const char *s, const char *end)
+{
+	const char *t = s;
+
+	while (t < end && *t != ' ')
+		t++;
+	return (size_t)(t - s);
+}
+
+static bool in_set(int q, const uint16_t *set, int n)
+{
+	for (int i = 0; q >= 0 && i < n; i++)
+		if (set[i] == q)
+			return true;
+	return false;
+}
+
+/* The target of a rule line "-A CHAIN ... -j TARGET ...", or NULL. */
+static const char *rule_target(const char *l, const char *end, size_t *tlen)
+{
+	for (const char *s = l; s + 4 <= end; s++) {
+		if (!memcmp(s, " -j ", 4)) {
+			*tlen = tok_len(s + 4, end);
+			return s + 4;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * One pass over the mangle table of an iptables-save output, calling 'fn'
+ * for each chain declaration (':') and each rule ('-A') in it.
+ */
+typedef void (*mangle_line_cb)(void *data, const char *l, size_t len);
+
+static bool mangle_walk(const char *save, mangle_line_cb fn, void *data)
+{
+	const char *p = save, *l;
+	bool in = false, exists = false;
+	size_t len;
+
+	while ((l = next_line(&p, &len))) {
+		if (len && l[0] == '*') {
+			in = len == 7 && !memcmp(l, "*mangle", 7);
+			exists |= in;
+		} else if (len == 6 && !memcmp(l, "COMMIT", 6)) {
+			in = false;
+		} else if (in && len && (l[0] == ':' || !strncmp(l, "-A ", 3))) {
+			fn(data, l, len);
+		}
+	}
+	return exists;
+}
+
+static bool has_mark(const char *l, size_t len)
+{
+	size_t ml = strlen(IPT_CREATED_MARK);
+
+	for (size_t i = 0; i + ml <= len; i++)
+		if (!memcmp(l + i, IPT_CREATED_MARK, ml))
+			return true;
+	return false;
+}
+
+static void parse_line(void *data, const char *l, size_t len)
+{
+	struct ipt_mangle *m = data;
+	const char *end = l + len;
+	int q;
+
+	if (l[0] == ':') {
+		q = chain_queue(l + 1, tok_len(l + 1, end));
+		if (q >= 0 && m->n_chains < IPT_MAX_CHAINS && !in_set(q, m->queue, m->n_chains))
+			m->queue[m->n_chains++] = (uint16_t)q;
+		return;
+	}
+	if (chain_queue(l + 3, tok_len(l + 3, end)) >= 0 && has_mark(l, len))
+		m->created = true;
+}
+
+int ipt_parse_save(const char *save, struct ipt_mangle *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->exists = save && mangle_walk(save, parse_line, m);
+	return 0;
+}
+
+struct removal {
+	const uint16_t *q;
+	int n;
+	int removed;
+	bool created, foreign;
+	struct strbuf deletes, chains;
+};
+
+static void removal_line(void *data, const char *l, size_t len)
+{
+	struct removal *r = data;
+	const char *end = l + len, *t;
+	size_t nl, tl;
+
+	if (l[0] == ':') {
+		const char *policy;
+
+		nl = tok_len(l + 1, end);
+		policy = l + 1 + nl + 1;
+		if (in_set(chain_queue(l + 1, nl), r->q, r->n)) {
+			r->removed++;
+			strbuf_printf(&r->chains, "-F %.*s\n-X %.*s\n", (int)nl, l + 1, (int)nl, l + 1);
+		} else if (policy >= end || strncmp(policy, "ACCEPT ", 7)) {
+			/* A user chain ("-") or a built-in one with another policy. */
+			r->foreign = true;
+		}
+		return;
+	}
+	nl = tok_len(l + 3, end);
+	if (in_set(chain_queue(l + 3, nl), r->q, r->n)) {
+		r->created |= has_mark(l, len);
+		return;
+	}
+	t = rule_target(l, end, &tl);
+	if (t && in_set(chain_queue(t, tl), r->q, r->n))
+		strbuf_printf(&r->deletes, "-D %.*s\n", (int)(len - 3), l + 3);
+	else
+		r->foreign = true;
+}
+
+int ipt_removal_script(const char *save, const uint16_t *q, int n, struct strbuf *script,
+		       bool *flush)
+{
+	struct removal r = { .q = q, .n = n };
+	int ret;
+
+	*flush = false;
+	if (!save)
+		return 0;
+	mangle_walk(save, removal_line, &r);
+	if (!r.removed) {
+		ret = 0;
+	} else if (r.created && !r.foreign) {
+		/*
+		 * Nothing but faultline's chains in a table faultline made: a
+		 * restore that flushes the table deletes it (nf_tables backend;
+		 * the legacy kernel keeps its table, empty). That is one atomic
+		 * step, chains, jumps and table together.
+		 */
+		*flush = true;
+		strbuf_printf(script, "*mangle\nCOMMIT\n");
+		ret = r.removed;
+	} else {
+		/* Jumps first: a chain still referenced cannot be deleted. */
+		strbuf_printf(script, "*mangle\n");
+		if (r.deletes.p)
+			strbuf_add(script, r.deletes.p, r.deletes.len);
+		if (r.chains.p)
+			strbuf_add(script, r.chains.p, r.chains.len);
+		strbuf_printf(script, "COMMIT\n");
+		ret = r.removed;
+	}
+	if (r.deletes.oom || r.chains.oom || script->oom)
+		ret = -ENOMEM;
+	free(r.deletes.p);
+	free(r.chains.p);
+	return ret;
+}
+
+/* One iptables backend of one family: its save and restore programs. */
+struct backend {
+	char save[40], restore[40];
+	bool is_default;	/* the system's iptables-restore: new chains go there */
+};
+
+/* What one backend's mangle table holds now. */
+struct view {
+	struct backend be;
+	char *save;		/* owned: iptables-save output */
+	struct ipt_mangle m;
+};
+
+static int restore(const struct backend *be, bool flush, const char *script, char *err, size_t errlen)
+{
+	const char *argv[] = { be->restore, "-w", flush ? NULL : "--noflush", NULL };
 	int ret = run(argv, script, NULL, err, errlen);
 
 	if (ret == -ENOENT)
@@ -141,21 +503,172 @@ bool ipt_available(void)
 	return run(argv, NULL, NULL, err, sizeof(err)) == 0;
 }
 
-static int install_family(const struct ipt_config *c, bool v6, char *err, size_t errlen)
+/*
+ * The legacy backend's tables come into being in a namespace when first
+ * used, and never go: iptables-legacy-save -t mangle would create one. Only
+ * look at it when the kernel lists it already.
+ */
+static bool legacy_has_mangle(bool v6)
 {
 	struct strbuf b = { 0 };
+	bool has = false;
+	const char *p, *l;
+	size_t len;
+
+	if (!slurp(v6 ? "/proc/thread-self/net/ip6_tables_names" : "/proc/thread-self/net/ip_tables_names", &b)) {
+		p = b.p;
+		while (!has && (l = next_line(&p, &len)))
+			has = len == 6 && !memcmp(l, "mangle", 6);
+	}
+	free(b.p);
+	return has;
+}
+
+/*
+ * The backends to look at for one family: the system's iptables-save, and
+ * the other backend's where it is installed and may hold chains (a legacy
+ * faultline chain is invisible to iptables-nft-save, and the reverse).
+ * Returns how many (1 or 2) or -errno.
+ */
+static int backends(bool v6, struct backend be[2], char *err, size_t errlen)
+{
+	const char *base = v6 ? "ip6tables" : "iptables";
+	const char *argv[] = { be[0].save, "--version", NULL };
+	struct strbuf out = { 0 };
+	bool nft;
+	int ret;
+
+	memset(be, 0, 2 * sizeof(*be));
+	snprintf(be[0].save, sizeof(be[0].save), "%s-save", base);
+	snprintf(be[0].restore, sizeof(be[0].restore), "%s-restore", base);
+	be[0].is_default = true;
+	ret = run(argv, NULL, &out, err, errlen);
+	nft = out.p && strstr(out.p, "nf_tables");
+	free(out.p);
+	if (ret) {
+		if (ret == -ENOENT)
+			snprintf(err, errlen, "%s not found: install iptables", be[0].save);
+		return ret < 0 ? ret : -EIO;
+	}
+	if (nft && !legacy_has_mangle(v6))
+		return 1;
+	snprintf(be[1].save, sizeof(be[1].save), "%s-%s-save", base, nft ? "legacy" : "nft");
+	snprintf(be[1].restore, sizeof(be[1].restore), "%s-%s-restore", base, nft ? "legacy" : "nft");
+	return 2;
+}
+
+static void views_free(struct view *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(v[i].save);
+		v[i].save = NULL;
+	}
+}
+
+/* Read the mangle table of every backend of one family. Returns the count or -errno. */
+static int load_views(bool v6, struct view v[2], char *err, size_t errlen)
+{
+	struct backend be[2];
+	int nb = backends(v6, be, err, errlen), n = 0;
+
+	if (nb < 0)
+		return nb;
+	for (int i = 0; i < nb; i++) {
+		const char *argv[] = { be[i].save, NULL };
+		struct strbuf out = { 0 };
+		int ret;
+
+		/* Every table, not -t mangle: iptables-nft-save -t mangle shows one that does not exist. */
+		ret = run(argv, NULL, &out, err, errlen);
+		if (ret && !be[i].is_default) {
+			/* The other backend is optional (not installed, or no kernel support). */
+			free(out.p);
+			continue;
+		}
+		if (!ret && out.oom)
+			ret = -ENOMEM;
+		if (ret) {
+			free(out.p);
+			views_free(v, n);
+			return ret < 0 ? ret : -EIO;
+		}
+		v[n].be = be[i];
+		v[n].save = out.p;
+		ipt_parse_save(out.p, &v[n].m);
+		n++;
+	}
+	return n;
+}
+
+/* Remove the chains of queues q[0..n) from one backend. *flushed: the table went too. */
+static int remove_in(const struct view *v, const uint16_t *q, int n, int *removed, bool *flushed,
+		     char *err, size_t errlen)
+{
+	struct strbuf s = { 0 };
+	int ret;
+
+	*flushed = false;
+	ret = ipt_removal_script(v->save, q, n, &s, flushed);
+	if (ret > 0) {
+		int count = ret;
+
+		ret = restore(&v->be, *flushed, s.p, err, errlen);
+		if (!ret && removed)
+			*removed += count;
+	}
+	if (ret)
+		*flushed = false;
+	free(s.p);
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * One faultline changes iptables at a time, host-wide (the file lock is
+ * not per namespace, but each change takes milliseconds): without it two
+ * runs starting together would each see no other chain and both install.
+ * Best effort: where /run is not writable, go on unlocked.
+ */
+static int lock_take(void)
+{
+	int fd = open("/run/faultline.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	while (fd >= 0 && flock(fd, LOCK_EX)) {
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+static void lock_drop(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+static int install_family(const struct ipt_config *c, bool v6, bool created, char *err,
+			  size_t errlen)
+{
+	struct backend b = { .is_default = true };
+	struct strbuf s = { 0 };
 	const char *ch = IPT_CHAIN_PREFIX;
 	int ret = 0;
 
-	strbuf_printf(&b, "*mangle\n:%s%u - [0:0]\n", ch, c->queue);
-	strbuf_printf(&b, "-A %s%u -m mark --mark 0x%x -j RETURN\n", ch, c->queue, c->mark);
+	snprintf(b.restore, sizeof(b.restore), "%s-restore", v6 ? "ip6tables" : "iptables");
+	strbuf_printf(&s, "*mangle\n:%s%u - [0:0]\n", ch, c->queue);
+	strbuf_printf(&s, "-A %s%u -m mark --mark 0x%x -j RETURN\n", ch, c->queue, c->mark);
 	if (c->queues > 1)
-		strbuf_printf(&b, "-A %s%u -j NFQUEUE --queue-balance %u:%u --queue-bypass\n", ch,
-				  c->queue, c->queue, c->queue + c->queues - 1);
+		strbuf_printf(&s, "-A %s%u -j NFQUEUE --queue-balance %u:%u --queue-bypass\n", ch,
+			      c->queue, c->queue, c->queue + c->queues - 1);
 	else
-		strbuf_printf(&b, "-A %s%u -j NFQUEUE --queue-num %u --queue-bypass\n", ch,
-				  c->queue, c->queue);
-	strbuf_printf(&b, "-I OUTPUT 1 -m comment --comment faultline -j %s%u\n", ch, c->queue);
+		strbuf_printf(&s, "-A %s%u -j NFQUEUE --queue-num %u --queue-bypass\n", ch,
+			      c->queue, c->queue);
+	/* After the NFQUEUE rule, which ends the chain: a note, never reached. */
+	if (created)
+		strbuf_printf(&s, "-A %s%u -m comment --comment " IPT_CREATED_MARK " -j RETURN\n",
+			      ch, c->queue);
+	strbuf_printf(&s, "-I OUTPUT 1 -m comment --comment faultline -j %s%u\n", ch, c->queue);
 	/*
 	 * Incoming packets are taken at PREROUTING, before the routing step
 	 * where the kernel looks up their socket early (early demux): a packet
@@ -163,123 +676,169 @@ static int install_family(const struct ipt_config *c, bool v6, char *err, size_t
 	 * socket closes meanwhile, which is what a delayed segment meeting
 	 * TIME_WAIT must not do.
 	 */
-	strbuf_printf(&b, "-I PREROUTING 1 ! -i lo -m addrtype --dst-type LOCAL "
-			      "-m comment --comment faultline -j %s%u\n", ch, c->queue);
+	strbuf_printf(&s, "-I PREROUTING 1 ! -i lo -m addrtype --dst-type LOCAL "
+			  "-m comment --comment faultline -j %s%u\n", ch, c->queue);
 	if (c->forward)
-		strbuf_printf(&b, "-I FORWARD 1 -m comment --comment faultline -j %s%u\n", ch,
-				  c->queue);
-	strbuf_printf(&b, "COMMIT\n");
-	if (b.oom)
+		strbuf_printf(&s, "-I FORWARD 1 -m comment --comment faultline -j %s%u\n", ch,
+			      c->queue);
+	strbuf_printf(&s, "COMMIT\n");
+	if (s.oom)
 		ret = -ENOMEM;
 	else
-		ret = restore(v6, b.p, err, errlen);
-	free(b.p);
+		ret = restore(&b, false, s.p, err, errlen);
+	free(s.p);
 	return ret;
 }
 
-/*
- * Build a script that deletes the jumps to, then flushes and deletes, every
- * chain whose name starts with 'chain' (exact name when exact).
- */
-static int remove_family(bool v6, const char *chain, bool exact, int *removed, char *err,
-			 size_t errlen)
+/* Remove queue's chain from every backend of one family; the lock is held. */
+static int remove_queue(bool v6, uint16_t queue, char *err, size_t errlen)
 {
-	const char *argv[] = { v6 ? "ip6tables-save" : "iptables-save", "-t", "mangle", NULL };
-	struct strbuf out = { 0 }, s = { 0 }, chains = { 0 };
-	size_t clen = strlen(chain);
-	int ret, n = 0;
+	struct view v[2];
+	int n = load_views(v6, v, err, errlen), ret = 0;
+	bool flushed;
 
-	ret = run(argv, NULL, &out, err, errlen);
-	if (ret) {
-		if (ret == -ENOENT)
-			snprintf(err, errlen, "%s not found: install iptables", argv[0]);
-		free(out.p);
-		return ret < 0 ? ret : -EIO;
+	for (int i = 0; i < n; i++) {
+		int r = remove_in(&v[i], &queue, 1, NULL, &flushed, err, errlen);
+
+		if (r && !ret)
+			ret = r;
 	}
-	strbuf_add(&s, "*mangle\n", 8);
-	char *save = NULL;
+	views_free(v, n > 0 ? n : 0);
+	return n < 0 ? n : ret;
+}
 
-	for (char *line = out.p ? strtok_r(out.p, "\n", &save) : NULL; line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *j = strstr(line, " -j ");
+static void busy_message(uint16_t q, const struct ipt_queue_owner *o, char *err, size_t errlen)
+{
+	char who[64];
 
-		if (line[0] == ':' && !strncmp(line + 1, chain, clen)) {
-			char *sp = strchr(line, ' ');
-
-			if (sp)
-				*sp = 0;
-			if (exact && strcmp(line + 1, chain))
-				continue;
-			strbuf_printf(&chains, "%s\n", line + 1);
-			n++;
-		} else if (!strncmp(line, "-A ", 3) && j && !strncmp(j + 4, chain, clen) &&
-			   (!exact || !strcmp(j + 4, chain))) {
-			strbuf_printf(&s, "-D %s\n", line + 3);
-		}
-	}
-	save = NULL;
-	for (char *c = chains.p ? strtok_r(chains.p, "\n", &save) : NULL; c;
-	     c = strtok_r(NULL, "\n", &save))
-		strbuf_printf(&s, "-F %s\n-X %s\n", c, c);
-	strbuf_add(&s, "COMMIT\n", 7);
-	if (s.oom || chains.oom || out.oom)
-		ret = -ENOMEM;
-	else
-		ret = n || strstr(s.p, "-D ") ? restore(v6, s.p, err, errlen) : 0;
-	if (!ret && removed)
-		*removed += n;
-	free(out.p);
-	free(s.p);
-	free(chains.p);
-	return ret;
+	ipt_owner_str(o, who, sizeof(who));
+	snprintf(err, errlen,
+		 "another faultline runs in this network namespace: chain " IPT_CHAIN_PREFIX
+		 "%u sends its packets to queue %u, held by %s. An NFQUEUE verdict ends a "
+		 "packet's way through the hook, so a second chain would hide them from it: "
+		 "give all the rules to one run (--rule and --rules repeat), or stop that one "
+		 "first (SIGTERM)", q, q, who);
 }
 
 int ipt_install(const struct ipt_config *c, char *err, size_t errlen)
 {
-	char chain[64];
-	int ret;
+	struct view v[2][2];
+	int nv[2] = { 0 }, fams = c->ipv6 ? 2 : 1, lock = lock_take(), ret = 0;
+	bool created[2] = { true, true };
 
-	snprintf(chain, sizeof(chain), IPT_CHAIN_PREFIX "%u", c->queue);
-	/* A chain of an earlier, crashed run on this queue goes first. */
-	remove_family(false, chain, true, NULL, err, errlen);
-	if (c->ipv6)
-		remove_family(true, chain, true, NULL, err, errlen);
+	for (int f = 0; f < fams; f++) {
+		nv[f] = load_views(f, v[f], err, errlen);
+		if (nv[f] < 0) {
+			ret = nv[f];
+			nv[f] = 0;
+			goto out;
+		}
+	}
+	/*
+	 * A chain whose queue is bound has a live owner: faultline binds its
+	 * queue before it installs, and removes its chain before it unbinds.
+	 * Our own queue is bound by us, so a chain of it is a crashed run's.
+	 */
+	for (int f = 0; f < fams; f++)
+		for (int i = 0; i < nv[f]; i++)
+			for (int k = 0; k < v[f][i].m.n_chains; k++) {
+				uint16_t q = v[f][i].m.queue[k];
+				struct ipt_queue_owner o;
 
-	ret = install_family(c, false, err, errlen);
-	if (ret)
-		return ret;
-	if (c->ipv6) {
-		ret = install_family(c, true, err, errlen);
+				if (q != c->queue && ipt_queue_owner(q, &o) == 1) {
+					busy_message(q, &o, err, errlen);
+					ret = -EBUSY;
+					goto out;
+				}
+			}
+	/* The rest is stale: gone first, tables that only they kept going too. */
+	for (int f = 0; f < fams; f++)
+		for (int i = 0; i < nv[f]; i++) {
+			const struct view *w = &v[f][i];
+			bool flushed = false;
+
+			ret = remove_in(w, w->m.queue, w->m.n_chains, NULL, &flushed, err, errlen);
+			if (ret)
+				goto out;
+			if (w->be.is_default)
+				created[f] = !w->m.exists || flushed;
+		}
+	ret = install_family(c, false, created[0], err, errlen);
+	if (!ret && c->ipv6) {
+		ret = install_family(c, true, created[1], err, errlen);
 		if (ret) {
 			char ignore[256];
 
-			remove_family(false, chain, true, NULL, ignore, sizeof(ignore));
-			return ret;
+			remove_queue(false, c->queue, ignore, sizeof(ignore));
 		}
 	}
-	return 0;
+out:
+	for (int f = 0; f < fams; f++)
+		views_free(v[f], nv[f]);
+	lock_drop(lock);
+	return ret;
 }
 
 int ipt_remove(uint16_t queue, bool ipv6, char *err, size_t errlen)
 {
-	char chain[64];
-	int r4, r6 = 0;
+	int lock = lock_take(), r4, r6 = 0;
+	char err6[256];
 
-	snprintf(chain, sizeof(chain), IPT_CHAIN_PREFIX "%u", queue);
-	r4 = remove_family(false, chain, true, NULL, err, errlen);
+	r4 = remove_queue(false, queue, err, errlen);
 	if (ipv6)
-		r6 = remove_family(true, chain, true, NULL, err, errlen);
+		r6 = remove_queue(true, queue, err6, sizeof(err6));
+	if (!r4 && r6)
+		snprintf(err, errlen, "%s", err6);
+	lock_drop(lock);
 	return r4 ? r4 : r6;
 }
 
 int ipt_cleanup(int *removed, char *err, size_t errlen)
 {
-	int r4, r6;
+	struct ipt_queue_owner live = { 0 };
+	int lock = lock_take(), ret = 0, n_live = 0;
+	uint16_t live_q = 0;
 
 	*removed = 0;
-	r4 = remove_family(false, IPT_CHAIN_PREFIX, false, removed, err, errlen);
-	r6 = remove_family(true, IPT_CHAIN_PREFIX, false, removed, err, errlen);
-	return r4 ? r4 : r6;
+	for (int f = 0; f < 2; f++) {
+		struct view v[2];
+		int n = load_views(f, v, err, errlen);
+
+		if (n < 0) {
+			ret = n;
+			break;
+		}
+		for (int i = 0; i < n && !ret; i++) {
+			uint16_t stale[IPT_MAX_CHAINS];
+			int ns = 0;
+			bool flushed;
+
+			for (int k = 0; k < v[i].m.n_chains; k++) {
+				uint16_t q = v[i].m.queue[k];
+				struct ipt_queue_owner o;
+
+				if (ipt_queue_owner(q, &o) != 1) {
+					stale[ns++] = q;
+				} else if (!n_live++) {
+					live = o;
+					live_q = q;
+				}
+			}
+			ret = remove_in(&v[i], stale, ns, removed, &flushed, err, errlen);
+		}
+		views_free(v, n);
+	}
+	lock_drop(lock);
+	if (!ret && n_live) {
+		char who[64];
+
+		ipt_owner_str(&live, who, sizeof(who));
+		snprintf(err, errlen, "kept %d chain%s of a running faultline: " IPT_CHAIN_PREFIX
+			 "%u, whose queue %u is held by %s; stop it (SIGTERM) and it removes its chain",
+			 n_live, n_live == 1 ? "" : "s", live_q, live_q, who);
+		ret = -EBUSY;
+	}
+	return ret;
 }
 
 bool ipt_legacy(void)

@@ -4,11 +4,19 @@
  * FAULTLINE-<first queue>, in the mangle table:
  *   - packets carrying faultline's mark (its own injected copies) RETURN;
  *   - everything else goes to NFQUEUE with --queue-bypass, so traffic keeps
- *     flowing whenever no faultline is bound to the queue (crash, kill -9).
+ *     flowing whenever no faultline is bound to the queue (crash, kill -9);
+ *   - when faultline had to create the mangle table, a last rule (never
+ *     reached: NFQUEUE ends the chain) says so, so that whoever removes the
+ *     chain, even after a kill -9, also removes the table if it is empty.
  * It is jumped to from OUTPUT (loopback included), from PREROUTING for
  * packets to a local address (loopback excluded, so a loopback packet is
- * seen once, on its way out), and from FORWARD on request. Changes go through iptables-restore, so each one is
- * atomic. Runs in the caller's network namespace.
+ * seen once, on its way out), and from FORWARD on request. Changes go
+ * through iptables-restore, so each one is atomic. One faultline per
+ * network namespace: a chain whose queue is bound belongs to a running
+ * faultline; a chain whose queue nobody holds is stale and is removed.
+ * Chains are looked for with both iptables backends (nf_tables and legacy)
+ * where both are installed; new chains go where the system's iptables-restore
+ * puts them. Runs in the calling thread's network namespace.
  */
 #ifndef FL_IPT_H
 #define FL_IPT_H
@@ -17,7 +25,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "strbuf.h"
+
 #define IPT_CHAIN_PREFIX "FAULTLINE-"
+/* The comment of the rule that says faultline created the mangle table. */
+#define IPT_CREATED_MARK "faultline-created-table"
+/* FAULTLINE chains of one table that ipt_parse_save() lists (more are ignored). */
+#define IPT_MAX_CHAINS 32
 
 struct ipt_config {
 	uint16_t queue;		/* first queue */
@@ -28,17 +42,28 @@ struct ipt_config {
 };
 
 /*
- * Install the chain for both families (IPv6 if asked). On failure nothing
- * stays installed. Returns 0 or -errno with a message in err.
+ * Install the chain for both families (IPv6 if asked), after removing stale
+ * FAULTLINE chains. Refuses with -EBUSY, and a message naming the other
+ * instance's queue, chain and process, when a chain of another queue is live
+ * (its queue is bound): an NFQUEUE verdict ends the hook for the packet, so
+ * the second chain would hide the first. The caller must hold c->queue
+ * bound already (a chain of that queue is then stale by definition). On
+ * failure nothing new stays installed. Returns 0 or -errno, message in err.
  */
 int ipt_install(const struct ipt_config *c, char *err, size_t errlen);
 
-/* Remove the chain of queue 'queue' and its jumps. Returns 0 or -errno. */
+/*
+ * Remove the chain of queue 'queue' and its jumps, and the mangle table if
+ * faultline created it and it is empty now. Returns 0 or -errno.
+ */
 int ipt_remove(uint16_t queue, bool ipv6, char *err, size_t errlen);
 
 /*
- * Remove every FAULTLINE-* chain and jump (both families), e.g. after a
- * crash. *removed counts the chains removed. Returns 0 or -errno.
+ * Remove every stale FAULTLINE chain (both families, both backends) and
+ * every mangle table that faultline created and that is empty then.
+ * *removed counts the chains removed. Chains of a running faultline stay:
+ * then -EBUSY, with err naming the first of them and its process.
+ * Returns 0 or -errno.
  */
 int ipt_cleanup(int *removed, char *err, size_t errlen);
 
@@ -50,5 +75,58 @@ bool ipt_available(void);
  * removing the chain at exit needs CAP_NET_RAW besides CAP_NET_ADMIN.
  */
 bool ipt_legacy(void);
+
+/* Who holds an NFQUEUE queue in this namespace. */
+struct ipt_queue_owner {
+	uint32_t portid;	/* netlink port id of the bound socket */
+	int pid;		/* its process, 0 if not found */
+	char comm[16];		/* the process's name, "" if not found */
+};
+
+/*
+ * Is queue 'queue' bound in this namespace (per /proc/net/netfilter/
+ * nfnetlink_queue)? If so, and o is not NULL, fill *o, finding the
+ * process through the socket's inode. Returns 1 if bound, 0 if not.
+ */
+int ipt_queue_owner(uint16_t queue, struct ipt_queue_owner *o);
+
+/* "pid 1234 (faultline)" or "netlink port 1234" into buf (copied). */
+void ipt_owner_str(const struct ipt_queue_owner *o, char *buf, size_t len);
+
+/*
+ * The pure parts, exposed for tests. Text is borrowed.
+ * ipt_parse_queues: the portid bound to 'queue' in the text of
+ * /proc/net/netfilter/nfnetlink_queue. Returns 1 if listed, 0 if not.
+ */
+int ipt_parse_queues(const char *text, uint16_t queue, uint32_t *portid);
+
+/*
+ * ipt_parse_netlink: the socket inode of the NETLINK_NETFILTER socket with
+ * port id 'portid' in the text of /proc/net/netlink. Returns 1 or 0.
+ */
+int ipt_parse_netlink(const char *text, uint32_t portid, unsigned long *inode);
+
+/* The mangle table of an iptables-save output, as faultline sees it. */
+struct ipt_mangle {
+	bool exists;		/* there is a *mangle table */
+	bool created;		/* one of its FAULTLINE chains says faultline created it */
+	int n_chains;		/* FAULTLINE-<queue> chains listed below */
+	uint16_t queue[IPT_MAX_CHAINS];
+};
+
+/* Parse the whole output of iptables-save (every table). Returns 0 or -ENOMEM. */
+int ipt_parse_save(const char *save, struct ipt_mangle *m);
+
+/*
+ * Append to *script an iptables-restore input removing the FAULTLINE chains
+ * of queues q[0..n) and every rule jumping to them from the mangle table of
+ * 'save'. If one of them says faultline created the table and nothing else
+ * is left in it (no other rule or chain, every policy ACCEPT), the script
+ * deletes the whole table instead and *flush is set: it must then be fed to
+ * iptables-restore without --noflush. Returns the number of chains removed
+ * (0: nothing to do, script untouched) or -ENOMEM.
+ */
+int ipt_removal_script(const char *save, const uint16_t *q, int n, struct strbuf *script,
+		       bool *flush);
 
 #endif

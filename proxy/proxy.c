@@ -559,9 +559,21 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	cc.rcvbuf = cfg->rcvbuf;
 	p->cap = capture_open(&cc, &ret);
 	if (!p->cap) {
-		snprintf(err, errlen, "cannot bind NFQUEUE queue %u: %s%s", cfg->queue, strerror(-ret),
-			 ret == -EPERM ? " (needs root or CAP_NET_ADMIN)" :
-			 ret == -EBUSY ? " (another program is bound to it; pick --queue)" : "");
+		struct ipt_queue_owner o = { 0 };
+		char who[64] = "process not found";
+
+		if (ret == -EBUSY && ipt_queue_owner(cfg->queue, &o) == 1)
+			ipt_owner_str(&o, who, sizeof(who));
+		if (ret == -EBUSY && !strcmp(o.comm, "faultline"))
+			snprintf(err, errlen, "cannot bind NFQUEUE queue %u: a faultline already runs in "
+				 "this network namespace and holds it: %s. Give all the rules to one "
+				 "run, or stop that one first (SIGTERM)", cfg->queue, who);
+		else if (ret == -EBUSY)
+			snprintf(err, errlen, "cannot bind NFQUEUE queue %u: another program holds it: "
+				 "%s. Stop it, or pick another --queue", cfg->queue, who);
+		else
+			snprintf(err, errlen, "cannot bind NFQUEUE queue %u: %s%s", cfg->queue,
+				 strerror(-ret), ret == -EPERM ? " (needs root or CAP_NET_ADMIN)" : "");
 		goto err;
 	}
 	ret = capture_set_recv_timeout(p->cap, READER_TICK_MS);
@@ -627,7 +639,7 @@ int proxy_run(struct proxy *p, char *err, size_t errlen)
 	int ret;
 
 	if (!p->cfg.no_iptables) {
-		char why[256];
+		char why[512];
 
 		ret = ipt_install(&ic, why, sizeof(why));
 		if (ret) {
