@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Crash safety: a TCP stream crosses a delay rule while faultline is killed
-# with SIGKILL 20 times, each at a random moment of its run (and 5 more times
+# with SIGKILL 20 times, each at a random moment of its run (and 4 more times
 # while it is still starting: installing its chain). After each kill the
 # stream moves on (--queue-bypass; TCP resends what was held), and the next
 # run starts cleanly on the same queue with one chain and one jump of each
@@ -94,8 +94,8 @@ one_chain() {
 RULE='tcp port 5001 => delay 5ms'
 running=0
 starting=0
-for i in $(seq 1 25); do
-	if [ $((i % 5)) -eq 0 ]; then
+for i in $(seq 1 24); do
+	if [ $((i % 6)) -eq 0 ]; then
 		# During start-up: binding the queue, installing the chain.
 		"$FL" run --netns "$NS_B" --rule "$RULE" >/dev/null 2>"$T/fl.err" &
 		FL_PID=$!
@@ -104,7 +104,7 @@ for i in $(seq 1 25); do
 	else
 		fl_start "$NS_B" --rule "$RULE"
 		one_chain "run $i"
-		sleep "0.$(printf '%03d' $((RANDOM % 700)))"
+		sleep "0.$(printf '%03d' $((RANDOM % 500)))"
 		running=$((running + 1))
 	fi
 	kill -9 "$FL_PID"
