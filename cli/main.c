@@ -428,6 +428,7 @@ static const struct option run_opts[] = {
 	{ 0 },
 };
 
+/* 0, -1 after a usage error (printed), 1 after --help. */
 static int parse_run(int argc, char **argv, struct cli_run *r)
 {
 	int c, h;
@@ -530,7 +531,7 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 			break;
 		case 'h':
 			usage(stdout);
-			exit(0);
+			return 1;
 		default:
 			return -1;
 		}
@@ -558,12 +559,17 @@ static int cmd_run(int argc, char **argv)
 	char err[ERR_LEN];
 	int ret = 2;
 
-	if (cli_run_init(&r, argc))
+	if (cli_run_init(&r, argc)) {
+		ret = 1;	/* out of memory, not a usage error */
 		goto out;
+	}
 	r.cfg.queue = 4242;
 	/* Every rule and usage error is reported before anything touches the system. */
-	if (parse_run(argc, argv, &r))
+	ret = parse_run(argc, argv, &r);
+	if (ret) {
+		ret = ret > 0 ? 0 : 2;	/* 1: --help was printed */
 		goto out;
+	}
 	ret = 1;
 	if (!r.have_seed)
 		r.cfg.seed = pick_seed();
@@ -643,8 +649,10 @@ static int cmd_check(int argc, char **argv)
 	struct cli_run r;
 	int c, ret = 2;
 
-	if (cli_run_init(&r, argc))
+	if (cli_run_init(&r, argc)) {
+		ret = 1;	/* out of memory, not a usage error */
 		goto out;
+	}
 	/*
 	 * '-' first: a FILE argument comes back as option 1 in its place, so
 	 * rules keep the order of the command line, as nft -c -f reads files.
@@ -787,8 +795,10 @@ static int cmd_replay(int argc, char **argv)
 	char err[ERR_LEN], *json = NULL;
 	int c, h, ret = 2;
 
-	if (cli_run_init(&r, argc))
+	if (cli_run_init(&r, argc)) {
+		ret = 1;	/* out of memory, not a usage error */
 		goto out;
+	}
 	while ((c = getopt_long(argc, argv, ":r:f:s:e:o:l:h", opts, NULL)) != -1) {
 		if (c == '?' || c == ':') {
 			args_getopt_error("replay", c, argv, opts);

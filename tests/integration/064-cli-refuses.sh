@@ -79,6 +79,12 @@ refuse 2 "faultline: --rule 2: no rule in '# only a comment' (blank or a comment
 refuse 2 "faultline: --netns and --netns-path exclude each other" cleanup --netns a --netns-path /proc/1/ns/net
 refuse 2 "faultline: no rules: give --rule or --rules" run --netns "$NONE"
 
+# --help is no error, on any command.
+for cmd in run check replay cleanup demo show report; do
+	"$FL" $cmd --help >"$T/out" 2>"$T/err" || fail "$cmd --help: exit $?"
+	grep -q "^usage: faultline" "$T/out" || fail "$cmd --help printed no usage"
+done
+
 # No output over an input or another output.
 refuse 2 "faultline: --events '$T/r.rules' and --rules '$T/r.rules' are the same file" run --netns "$NONE" -f "$T/r.rules" -e "$T/r.rules"
 refuse 2 "faultline: --events '$T/o' and --pcap '$T/o' are the same file" run "${R[@]}" -e "$T/o" --pcap "$T/o"
