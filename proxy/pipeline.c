@@ -52,6 +52,7 @@ struct pipeline {
 	uint64_t now;		/* time of the call in progress, for tracker events */
 	char *summaries;	/* JSON of connections that ended */
 	size_t summaries_len, n_summaries;
+	uint64_t summaries_omitted;	/* ended connections past MAX_SUMMARIES or unprintable */
 	/* The capture file's first error and the records it lost; ev has the log's. */
 	int pcap_err;
 	uint64_t pcap_lost;
@@ -87,11 +88,16 @@ static void add_summary(struct pipeline *pl, const struct track_summary *sum)
 	int n = track_summary_json(sum, buf, sizeof(buf));
 	char *q;
 
-	if (n <= 0 || (size_t)n >= sizeof(buf) || pl->n_summaries >= MAX_SUMMARIES)
+	/* The list is bounded; what it leaves out is counted, not silently lost. */
+	if (n <= 0 || (size_t)n >= sizeof(buf) || pl->n_summaries >= MAX_SUMMARIES) {
+		pl->summaries_omitted++;
 		return;
+	}
 	q = realloc(pl->summaries, pl->summaries_len + (size_t)n + 2);
-	if (!q)
+	if (!q) {
+		pl->summaries_omitted++;
 		return;
+	}
 	pl->summaries = q;
 	if (pl->summaries_len)
 		pl->summaries[pl->summaries_len++] = ',';
@@ -814,7 +820,8 @@ char *pipeline_stats_json(const struct pipeline *pl)
 
 		track_get_stats(pl->track, &ts);
 		track_stats_json(&ts, tj, sizeof(tj));
-		strbuf_printf(&b, ",\"tcp\":%s,\"connections\":[", tj);
+		strbuf_printf(&b, ",\"tcp\":%s,\"connections_omitted\":%llu,\"connections\":[", tj,
+			      (unsigned long long)pl->summaries_omitted);
 		if (pl->summaries_len) {
 			strbuf_printf(&b, "%s", pl->summaries);
 			cl.first = false;

@@ -185,8 +185,11 @@ static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_
 	struct proxy *p = data;
 	struct pkt_view v;
 
-	if (pkt_parse(&v, bytes, len))
+	/* Bytes the pipeline parsed should parse again; if not, the copies are counted as lost. */
+	if (pkt_parse(&v, bytes, len)) {
+		p->duplicate_errors += copies;
 		return;
+	}
 	/* The original goes first: send its verdict before the copies leave. */
 	flush_accepts(p);
 	capture_flush(p->cap);

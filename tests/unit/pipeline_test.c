@@ -189,3 +189,52 @@ Test(pipeline, good_event_log_has_no_write_errors)
 	rule_set_free(rs);
 	fclose(f);
 }
+
+/* A SYN 10.0.0.1:1000 -> 10.0.0.2:80 with initial sequence number isn. */
+static void tcp_syn(uint8_t *p, uint32_t isn)
+{
+	memset(p, 0, 40);
+	p[0] = 0x45;
+	p[3] = 40;
+	p[8] = 64, p[9] = 6;
+	p[12] = 10, p[15] = 1, p[16] = 10, p[19] = 2;
+	p[20] = 1000 >> 8, p[21] = 1000 & 0xff, p[23] = 80;
+	p[24] = isn >> 24, p[25] = isn >> 16, p[26] = isn >> 8, p[27] = isn;
+	p[32] = 5 << 4, p[33] = 0x02;
+	p[34] = 0xff, p[35] = 0xff;
+}
+
+/*
+ * The exit statistics list ended connections up to a bound; the ones past
+ * it are counted (connections_omitted), not silently left out. Each SYN
+ * with a new ISN on the same ports ends the connection before it.
+ */
+Test(pipeline, ended_connections_past_the_list_bound_are_counted)
+{
+	struct pipeline_config pc = { .seed = 1 };
+	struct seen s = { 0 };
+	struct rule_set *rs = rule_set_new();
+	struct pipeline *pl;
+	uint8_t p[40];
+	char *json;
+	const char *o;
+
+	cr_assert(rs);
+	pl = pipeline_new(&pc, rs, &ops, &s);
+	cr_assert(pl);
+	for (uint32_t i = 0; i < 10003; i++) {
+		struct pipeline_pkt pk = { .id = i + 1, .dir = PKT_DIR_IN, .data = p, .len = 40,
+					   .orig_len = 40 };
+
+		tcp_syn(p, 1000000u * (i + 1));
+		pipeline_packet(pl, &pk, 1000000ull * (i + 1));
+	}
+	json = pipeline_stats_json(pl);
+	cr_assert(json);
+	o = strstr(json, "\"connections_omitted\":");
+	cr_assert(o, "no connections_omitted in %.200s", json);
+	cr_assert_eq(atoi(o + strlen("\"connections_omitted\":")), 2, "%.40s", o);
+	free(json);
+	pipeline_free(pl);
+	rule_set_free(rs);
+}
