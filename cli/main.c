@@ -1015,9 +1015,10 @@ int main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 	int ret = dispatch(cmd, argc, argv);
 
-	if (check_written(stdout, "standard output") && !ret)
-		ret = 1;
-	return ret;
+	/* A command that failed said why (show reports its own write errors). */
+	if (ret)
+		return ret;
+	return check_written(stdout, "standard output") ? 1 : 0;
 }
 
 static int dispatch(const char *cmd, int argc, char **argv)

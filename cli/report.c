@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -846,7 +847,8 @@ int report_write(FILE *o, const struct evlog *log, const char *source, unsigned 
 	if (ret)
 		return ret;
 	fprintf(o, "</body>\n</html>\n");
-	return fflush(o) || ferror(o) ? -EIO : 0;
+	/* errno is the failed write's: a full disk says so, not "I/O error". */
+	return fflush(o) || ferror(o) ? -(errno ? errno : EIO) : 0;
 }
 
 static void report_usage(FILE *f)
@@ -879,6 +881,7 @@ int cmd_report(int argc, char **argv)
 	uint64_t flow = 0;
 	struct evlog *log;
 	FILE *out = stdout;
+	struct stat st;
 	int c, ret = 1;
 
 	opterr = 0;
@@ -922,7 +925,14 @@ int cmd_report(int argc, char **argv)
 			(unsigned long long)flow);
 		goto out;
 	}
-	if (out_path) {
+	if (out_path && !stat(out_path, &st) && !S_ISREG(st.st_mode)) {
+		/* A device or a pipe: renaming a file over it would replace it. Written in place. */
+		out = fopen(out_path, "w");
+		if (!out) {
+			fprintf(stderr, PROG_NAME " report: %s: %s\n", out_path, strerror(errno));
+			goto out;
+		}
+	} else if (out_path) {
 		/* Written aside and renamed: a failed run leaves no half page behind. */
 		tmp = malloc(strlen(out_path) + strlen(tmp_suffix) + 1);
 		if (!tmp) {

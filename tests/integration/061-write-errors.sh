@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Nothing silent: every output that cannot be written (replay --out,
 # --events, --pcap, the counters on stdout; run --events, --pcap, stdout;
-# /dev/full and a full tmpfs) is reported once, naming the file, and the
-# exit status is 1. A live run keeps forwarding every packet meanwhile and
-# counts what it could not write ("write_errors", "events_dropped"). A file that filled up is
-# cut back to its last whole line or block, so it still reads.
+# show's stdout, report -o; on /dev/full and on a full tmpfs) is reported
+# once, naming the file, and the exit status is 1. A live run keeps
+# forwarding every packet meanwhile and counts what it could not write
+# ("write_errors", "events_dropped"). A file that filled up is cut back to
+# its last whole line or block, so it still reads.
 . "$(dirname "$0")/lib.sh"
 make_pair
 RULE='udp dst port 5000 => delay 2ms'
@@ -39,6 +40,14 @@ expect_fail replay-pcap "/dev/full: cannot write the annotated capture: No space
 	rep --pcap /dev/full
 expect_fail replay-stdout "standard output (counters): write failed: No space left on device" \
 	bash -c '"$@" >/dev/full' _ "$FL" replay "$T/cap.pcap" --rule "$RULE" --seed 1
+# show and report, from an event log of the same capture; report -o to a
+# device writes to it, never renames a file over it.
+rep --events "$T/ev.jsonl"
+expect_fail show-stdout "write error" bash -c '"$@" >/dev/full' _ "$FL" show "$T/ev.jsonl"
+# A full device node of our own: a faultline that renamed over it would not harm /dev/full.
+mknod "$T/full" c 1 7
+expect_fail report-out "$T/full: No space left on device" "$FL" report "$T/ev.jsonl" -o "$T/full"
+[ -c "$T/full" ] || fail "report -o replaced the device with a file"
 
 # --- live runs: N datagrams through a delay, every one must arrive -----------
 # live NAME STDOUT [WRAPPER...] -- FAULTLINE-ARGS...: a run with traffic; its exit code in $T/NAME.rc.
