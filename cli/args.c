@@ -11,44 +11,86 @@
 #define PROG_NAME "faultline"
 #define NS_PER_S 1000000000ull
 
-int args_uint(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+/*
+ * The whole of s as a number: 0, -EINVAL (not a number) or -ERANGE (past
+ * 2^64-1). strtoull would take " 5", "+5", "-1" (as 2^64-1) and "010" (as 8).
+ */
+static int parse_whole(const char *s, size_t len, uint64_t *out)
 {
-	const char *p = s;
 	unsigned base = 10;
 	uint64_t v = 0;
 	bool range = false;
+	size_t i = 0;
 
-	/* strtoull would take " 5", "+5", "-1" (as 2^64-1) and "010" (as 8). */
-	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+	if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
 		base = 16;
-		p += 2;
+		i = 2;
 	}
-	if (!*p || !isxdigit((unsigned char)*p))
-		goto bad;
-	for (; *p; p++) {
+	if (i == len)
+		return -EINVAL;
+	for (; i < len; i++) {
 		unsigned d;
 
-		if (isdigit((unsigned char)*p))
-			d = (unsigned)(*p - '0');
-		else if (base == 16 && isxdigit((unsigned char)*p))
-			d = (unsigned)(tolower((unsigned char)*p) - 'a' + 10);
+		if (isdigit((unsigned char)s[i]))
+			d = (unsigned)(s[i] - '0');
+		else if (base == 16 && isxdigit((unsigned char)s[i]))
+			d = (unsigned)(tolower((unsigned char)s[i]) - 'a' + 10);
 		else
-			goto bad;
+			return -EINVAL;
 		if (__builtin_mul_overflow(v, base, &v) || __builtin_add_overflow(v, d, &v))
 			range = true;
 	}
-	if (range || v < min || v > max) {
+	*out = v;
+	return range ? -ERANGE : 0;
+}
+
+static const char *bad_number(const char *s)
+{
+	return !*s ? "empty" : *s == '-' ? "negative" : "not a number";
+}
+
+int args_uint(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v;
+	int ret = parse_whole(s, strlen(s), &v);
+
+	if (ret == -EINVAL) {
+		fprintf(stderr, PROG_NAME ": %s '%s': %s (expected %llu to %llu, decimal or 0x hex)\n",
+			opt, s, bad_number(s), (unsigned long long)min, (unsigned long long)max);
+		return -1;
+	}
+	if (ret < 0 || v < min || v > max) {
 		fprintf(stderr, PROG_NAME ": %s '%s': out of range (%llu to %llu)\n", opt, s,
 			(unsigned long long)min, (unsigned long long)max);
 		return -1;
 	}
 	*out = v;
 	return 0;
-bad:
-	fprintf(stderr, PROG_NAME ": %s '%s': %s (expected %llu to %llu, decimal or 0x hex)\n",
-		opt, s, !*s ? "empty" : *s == '-' ? "negative" : "not a number",
-		(unsigned long long)min, (unsigned long long)max);
-	return -1;
+}
+
+int args_size(const char *opt, const char *s, uint64_t max_g, uint64_t *out)
+{
+	static const char units[] = "kKMG";
+	static const unsigned shifts[] = { 10, 10, 20, 30 };
+	size_t len = strlen(s);
+	const char *u = len > 1 ? strchr(units, s[len - 1]) : NULL;
+	unsigned shift = u && *u ? shifts[u - units] : 0;
+	const char *why = NULL;
+	uint64_t v;
+	int ret;
+
+	ret = parse_whole(s, len - (shift ? 1 : 0), &v);
+	if (ret == -EINVAL)
+		why = bad_number(s);
+	else if (ret < 0 || !v || v > (max_g << 30) >> shift)
+		why = "out of range";
+	if (why) {
+		fprintf(stderr, PROG_NAME ": %s '%s': %s (bytes, 1 to %lluG; k, M or G allowed)\n",
+			opt, s, why, (unsigned long long)max_g);
+		return -1;
+	}
+	*out = v << shift;
+	return 0;
 }
 
 int args_duration(const char *opt, const char *s, uint64_t max_ns, uint64_t *ns)

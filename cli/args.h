@@ -18,6 +18,9 @@
 /* Parse s as a whole number in [min, max] into *out. 0 or -1 (printed). */
 int args_uint(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* A size in bytes, with an optional k, M or G (powers of 1024), 1 to max_g G. */
+int args_size(const char *opt, const char *s, uint64_t max_g, uint64_t *out);
+
 /* A duration as the rules write it (500ms, 1.5s), > 0 and <= max_ns. 0 or -1. */
 int args_duration(const char *opt, const char *s, uint64_t max_ns, uint64_t *ns);
 

@@ -175,28 +175,6 @@ static int opt_u32(const char *opt, const char *s, uint32_t min, uint32_t max, u
 	return 0;
 }
 
-/* A byte count, with an optional k, M or G (powers of 1024), at least 1, at most 1 TiB. */
-static int parse_bytes(const char *opt, const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-	unsigned shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (!errno && end != s && *end && !end[1]) {
-		shift = *end == 'k' || *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 64;
-		end++;
-	}
-	if (errno || end == s || *end || *s == '-' || shift == 64 || !v || v > (1ull << 40) >> shift) {
-		fprintf(stderr, PROG_NAME ": %s: bad size '%s' (a positive number of bytes, "
-			"k, M or G allowed, at most 1024G)\n", opt, s);
-		return -1;
-	}
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 /*
  * An option with a value may be given once: a second --queue or --seed is
  * a mistake, not an override. Flags may repeat; -r, -f and -l add up.
@@ -477,7 +455,7 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 				return -1;
 			break;
 		case OPT_MAX_HELD_BYTES:
-			if (parse_bytes("--max-held-bytes", optarg, &r->cfg.max_held_bytes))
+			if (args_size("--max-held-bytes", optarg, 1024, &r->cfg.max_held_bytes))
 				return -1;
 			break;
 		case OPT_QUEUE_MAXLEN:

@@ -11,7 +11,7 @@ for bad in 0 12X -5 2000G; do
 	rc=0
 	"$FL" run --rule 'udp => delay 1s' --max-held-bytes "$bad" 2>"$T/bad.err" || rc=$?
 	[ $rc -eq 2 ] || fail "--max-held-bytes $bad: exit $rc, not 2"
-	grep -q -- "--max-held-bytes: bad size '$bad'" "$T/bad.err" || fail "--max-held-bytes $bad: $(cat "$T/bad.err")"
+	grep -q -- "^faultline: --max-held-bytes '$bad': " "$T/bad.err" || fail "--max-held-bytes $bad: $(cat "$T/bad.err")"
 done
 
 n=10000 bound=102400
