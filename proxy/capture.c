@@ -439,13 +439,15 @@ static size_t whole_msgs(const char *buf, size_t len, size_t max)
 	return n < len ? n : len;
 }
 
-static uint64_t count_verdicts(const char *buf, size_t len)
+/* Count the messages at buf that no send could carry: verdicts as lost, the rest as config errors. */
+static void count_unsent(struct capture *c, const char *buf, size_t len)
 {
-	uint64_t v = 0;
-
-	for (size_t n = 0; n < len; n += MNL_ALIGN(((const struct nlmsghdr *)(buf + n))->nlmsg_len))
-		v += is_verdict(((const struct nlmsghdr *)(buf + n))->nlmsg_type);
-	return v;
+	for (size_t n = 0; n < len; n += MNL_ALIGN(((const struct nlmsghdr *)(buf + n))->nlmsg_len)) {
+		if (is_verdict(((const struct nlmsghdr *)(buf + n))->nlmsg_type))
+			c->st.lost++;
+		else
+			c->st.config_errors++;
+	}
 }
 
 /* One send. EINTR and EAGAIN (nothing was taken) are tried again, a few times. */
@@ -485,7 +487,7 @@ static int send_split(struct capture *c, const char *buf, size_t len, size_t max
 				c->tx_max = send_limit(c);
 			err = send_split(c, buf + off, n, n / 2);
 		} else if (err) {
-			c->st.lost += count_verdicts(buf + off, n);
+			count_unsent(c, buf + off, n);
 		}
 		if (err && !ret)
 			ret = err;

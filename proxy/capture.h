@@ -47,7 +47,7 @@ struct capture_stats {
 	uint64_t stamped;	/* packets that carried a kernel receive time */
 	uint64_t lost;		/* verdict messages no send could carry to the kernel */
 	uint64_t refused;	/* verdict messages the kernel answered with an error */
-	uint64_t config_errors;	/* other messages the kernel answered with an error */
+	uint64_t config_errors;	/* other messages not sent, or answered with an error */
 };
 
 struct capture;
