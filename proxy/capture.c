@@ -19,6 +19,8 @@
 
 /* As libnetfilter_queue's example: one full packet plus netlink overhead. */
 #define RX_BUF_SIZE (0xffff + MNL_SOCKET_BUFFER_SIZE / 2)
+/* RX_BUF_SIZE is odd: each buffer starts aligned, as netlink headers must be. */
+#define RX_STRIDE MNL_ALIGN(RX_BUF_SIZE)
 #define RX_BATCH 32
 #define TX_BUF_SIZE (1u << 18)
 /* netlink_sendmsg() refuses (EMSGSIZE) a send longer than sk_sndbuf - 32. */
@@ -33,7 +35,7 @@ struct capture {
 	struct capture_stats st;
 	capture_pkt_cb cb;
 	void *cb_data;
-	char *rx;		/* RX_BATCH buffers of RX_BUF_SIZE */
+	char *rx;		/* RX_BATCH buffers of RX_BUF_SIZE, RX_STRIDE apart */
 	struct mmsghdr msgs[RX_BATCH];
 	struct iovec iov[RX_BATCH];
 	uint32_t copy_range;
@@ -104,7 +106,7 @@ struct capture *capture_open(const struct capture_config *cfg, int *err)
 		return NULL;
 	}
 	c->queue = cfg->queue;
-	c->rx = malloc((size_t)RX_BUF_SIZE * RX_BATCH);
+	c->rx = malloc((size_t)RX_STRIDE * RX_BATCH);
 	c->tx = malloc(TX_BUF_SIZE);
 	if (!c->rx || !c->tx) {
 		ret = -ENOMEM;
@@ -160,7 +162,7 @@ struct capture *capture_open(const struct capture_config *cfg, int *err)
 
 	size_send_buffer(c, cfg->sndbuf);
 	for (int i = 0; i < RX_BATCH; i++) {
-		c->iov[i].iov_base = c->rx + (size_t)i * RX_BUF_SIZE;
+		c->iov[i].iov_base = c->rx + (size_t)i * RX_STRIDE;
 		c->iov[i].iov_len = RX_BUF_SIZE;
 		c->msgs[i].msg_hdr.msg_iov = &c->iov[i];
 		c->msgs[i].msg_hdr.msg_iovlen = 1;
