@@ -431,6 +431,26 @@ static void removal_line(void *data, const char *l, size_t len)
 		r->foreign = true;
 }
 
+int ipt_detach_script(const char *save, uint16_t queue, struct strbuf *script)
+{
+	struct removal r = { .q = &queue, .n = 1 };
+	int ret = 0;
+
+	if (save)
+		mangle_walk(save, removal_line, &r);
+	if (r.deletes.len) {
+		strbuf_printf(script, "*mangle\n");
+		strbuf_add(script, r.deletes.p, r.deletes.len);
+		strbuf_printf(script, "COMMIT\n");
+		ret = 1;
+	}
+	if (r.deletes.oom || r.chains.oom || script->oom)
+		ret = -ENOMEM;
+	free(r.deletes.p);
+	free(r.chains.p);
+	return ret;
+}
+
 int ipt_removal_script(const char *save, const uint16_t *q, int n, struct strbuf *script,
 		       bool *flush)
 {
@@ -777,6 +797,40 @@ out:
 		views_free(v[f], nv[f]);
 	lock_drop(lock);
 	return ret;
+}
+
+/* Delete the jumps to queue's chain in every backend of one family; the lock is held. */
+static int detach_queue(bool v6, uint16_t queue, char *err, size_t errlen)
+{
+	struct view v[2];
+	int n = load_views(v6, v, err, errlen), ret = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct strbuf s = { 0 };
+		int r = ipt_detach_script(v[i].save, queue, &s);
+
+		if (r > 0)
+			r = restore(&v[i].be, false, s.p, err, errlen);
+		if (r && !ret)
+			ret = r < 0 ? r : -EIO;
+		free(s.p);
+	}
+	views_free(v, n > 0 ? n : 0);
+	return n < 0 ? n : ret;
+}
+
+int ipt_detach(uint16_t queue, bool ipv6, char *err, size_t errlen)
+{
+	int lock = lock_take(), r4, r6 = 0;
+	char err6[256];
+
+	r4 = detach_queue(false, queue, err, errlen);
+	if (ipv6)
+		r6 = detach_queue(true, queue, err6, sizeof(err6));
+	if (!r4 && r6)
+		snprintf(err, errlen, "%s", err6);
+	lock_drop(lock);
+	return r4 ? r4 : r6;
 }
 
 int ipt_remove(uint16_t queue, bool ipv6, char *err, size_t errlen)

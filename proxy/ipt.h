@@ -53,8 +53,18 @@ struct ipt_config {
 int ipt_install(const struct ipt_config *c, char *err, size_t errlen);
 
 /*
+ * Delete the jumps to queue's chain, keeping the chain (and its note that
+ * faultline created the table): no new packet is queued, and none already
+ * queued is lost. Returns 0 or -errno.
+ */
+int ipt_detach(uint16_t queue, bool ipv6, char *err, size_t errlen);
+
+/*
  * Remove the chain of queue 'queue' and its jumps, and the mangle table if
- * faultline created it and it is empty now. Returns 0 or -errno.
+ * faultline created it and it is empty now. Deleting a table unregisters
+ * its hooks, and the kernel then drops every packet still queued in the
+ * namespace (nfqnl_nf_hook_drop): detach, answer what is queued, then
+ * remove. Returns 0 or -errno.
  */
 int ipt_remove(uint16_t queue, bool ipv6, char *err, size_t errlen);
 
@@ -128,5 +138,12 @@ int ipt_parse_save(const char *save, struct ipt_mangle *m);
  */
 int ipt_removal_script(const char *save, const uint16_t *q, int n, struct strbuf *script,
 		       bool *flush);
+
+/*
+ * Append to *script an iptables-restore --noflush input deleting the
+ * rules that jump to queue's chain. Returns 1, 0 if there are none
+ * (script untouched), or -ENOMEM.
+ */
+int ipt_detach_script(const char *save, uint16_t queue, struct strbuf *script);
 
 #endif

@@ -400,15 +400,17 @@ void proxy_stop(struct proxy *p)
 	pipeline_release_all(p->pl, now_ns(), false);
 	flush_accepts(p);
 	capture_flush(p->cap);
-	if (p->ipt_installed) {
-		/* With the capabilities kept after setup (priv_keep_only): tests/integration/071. */
-		if (ipt_remove(p->cfg.queue, true, err, sizeof(err)))
-			snprintf(p->stop_err, sizeof(p->stop_err), "cannot remove the iptables chain: %s",
-				 err[0] ? err : "iptables-restore failed");
-		p->ipt_installed = false;
-	}
 	/*
-	 * Packets queued before the chain went away are in our socket; the
+	 * The jumps go first: removing the chain may delete the mangle table,
+	 * whose hooks going away makes the kernel drop every packet still
+	 * queued. With the capabilities kept after setup (priv_keep_only):
+	 * tests/integration/071.
+	 */
+	if (p->ipt_installed && ipt_detach(p->cfg.queue, true, err, sizeof(err)))
+		snprintf(p->stop_err, sizeof(p->stop_err), "cannot remove the iptables chain: %s",
+			 err[0] ? err : "iptables-restore failed");
+	/*
+	 * Packets queued before the jumps went away are in our socket; the
 	 * kernel drops them when the socket closes, so accept them first.
 	 * The last read also collects the kernel's errors for the verdicts
 	 * just sent (it answers within the send), for the final counters.
@@ -421,6 +423,12 @@ void proxy_stop(struct proxy *p)
 	}
 	flush_accepts(p);
 	capture_flush(p->cap);
+	if (p->ipt_installed) {
+		if (ipt_remove(p->cfg.queue, true, err, sizeof(err)) && !p->stop_err[0])
+			snprintf(p->stop_err, sizeof(p->stop_err), "cannot remove the iptables chain: %s",
+				 err[0] ? err : "iptables-restore failed");
+		p->ipt_installed = false;
+	}
 	close_handles(p);
 }
 

@@ -191,3 +191,18 @@ Test(ipt, removal_of_nothing_writes_nothing)
 	cr_assert_eq(ret, 0);
 	cr_assert_null(s);
 }
+
+Test(ipt, detach_deletes_the_jumps_only)
+{
+	struct strbuf s = { 0 };
+
+	cr_assert_eq(ipt_detach_script(save_mixed, 11, &s), 1);
+	cr_assert_str_eq(s.p, "*mangle\n"
+			      "-D PREROUTING ! -i lo -m addrtype --dst-type LOCAL -m comment --comment faultline -j FAULTLINE-11\n"
+			      "-D OUTPUT -m comment --comment faultline -j FAULTLINE-11\n"
+			      "COMMIT\n");
+	free(s.p);
+	s = (struct strbuf){ 0 };
+	cr_assert_eq(ipt_detach_script(save_mixed, 12, &s), 0);
+	cr_assert_null(s.p);
+}
