@@ -329,7 +329,9 @@ static int rules_table(FILE *o, const struct evlog *log)
 				r->other++;
 		}
 	}
-	qsort(rows, n, sizeof(*rows), cmp_rule);
+	/* rows is NULL when no rule acted, and qsort() wants a real array. */
+	if (n)
+		qsort(rows, n, sizeof(*rows), cmp_rule);
 	fprintf(o, "<h2 id=\"rules\">Rules</h2>\n");
 	if (!n) {
 		fprintf(o, "<p>No rule acted on any packet.</p>\n");
