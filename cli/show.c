@@ -96,6 +96,23 @@ static void put_time(struct line *l, double t)
 	put_at(l, 0, s, TIME_W + 2);
 }
 
+/*
+ * Names and states come from the events file and go to a terminal: a
+ * control character among them (an escape sequence, a line end) would
+ * drive the terminal or break the columns, so it prints as '?', as
+ * report.c's esc() does for the HTML page.
+ */
+static bool is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+static void put_text(FILE *out, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fputc(is_control((unsigned char)s[i]) ? '?' : s[i], out);
+}
+
 static void emit(FILE *out, struct line *l, bool color)
 {
 	size_t n = sizeof(l->b) - 1;
@@ -103,6 +120,9 @@ static void emit(FILE *out, struct line *l, bool color)
 	while (n && l->b[n - 1] == ' ')
 		n--;
 	l->b[n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (is_control((unsigned char)l->b[i]))
+			l->b[i] = '?';
 	if (color && l->color)
 		fprintf(out, "%s%s%s\n", l->color, l->b, C_OFF);
 	else
@@ -301,7 +321,7 @@ static void wrap(FILE *out, const char *s, int indent)
 			fputc(' ', out);
 			col++;
 		}
-		fwrite(s, 1, w, out);
+		put_text(out, s, w);
 		col += (int)w;
 		s += w;
 		while (*s == ' ')
@@ -434,13 +454,17 @@ void show_flow(FILE *out, const struct evlog *log, const struct evlog_flow *f, b
 	struct pending ps = { 0 };
 	struct line l;
 
-	if (f->tcp)
-		fprintf(out, "== tcp connection %u: %s (%zu segment%s)\n", f->id, f->title, f->n_pkts,
-			f->n_pkts == 1 ? "" : "s");
-	else
-		fprintf(out, "== flow %u: %s (%zu packet%s)\n", f->id,
-			f->n_pkts ? evlog_pkt(log, f->pkts[0])->flow : f->title, f->n_pkts,
-			f->n_pkts == 1 ? "" : "s");
+	if (f->tcp) {
+		fprintf(out, "== tcp connection %u: ", f->id);
+		put_text(out, f->title, strlen(f->title));
+		fprintf(out, " (%zu segment%s)\n", f->n_pkts, f->n_pkts == 1 ? "" : "s");
+	} else {
+		const char *name = f->n_pkts ? evlog_pkt(log, f->pkts[0])->flow : f->title;
+
+		fprintf(out, "== flow %u: ", f->id);
+		put_text(out, name, strlen(name));
+		fprintf(out, " (%zu packet%s)\n", f->n_pkts, f->n_pkts == 1 ? "" : "s");
+	}
 	if (f->tcp)
 		fprintf(out, "   seq and ack count from each side's SYN; seg N: the tracker's segment number\n");
 	else
