@@ -572,6 +572,12 @@ static const char *intern_n(struct evlog *log, const char *s, size_t n)
 	size_t i;
 	char *copy;
 
+	/*
+	 * A decoded JSON string may hold a NUL (\u0000). Every user reads a C
+	 * string, and the map compares keys as C strings: a key that ended
+	 * early would be read past its end.
+	 */
+	n = strnlen(s, n);
 	if (m->n * 2 >= m->cap && smap_grow(m))
 		return NULL;
 	i = smap_slot(m, s, n);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "evlog.h"
@@ -431,5 +432,64 @@ Test(evlog, rst_fin_and_pickup_labels)
 	cr_assert(has_note(&n, "retransmission of seg 1"));
 	evlog_pkt_notes(log, evlog_pkt(log, 0), EVLOG_ROW_SEND, &n);
 	cr_assert(has_note(&n, "pickup"));
+	evlog_free(log);
+}
+
+/* FNV-1a, as evlog.c hashes interned strings. */
+static uint64_t fnv(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/*
+ * A string with an escaped NUL (\u0000) is the C string before it. It used
+ * to be interned with its full length, and looking it up beside a key equal
+ * to its head read the key's byte at that length: past the end of the
+ * string arena when the key was the last one of a chunk (ASan: heap
+ * overflow). The lines fill the arena's first 64 KiB chunk with 16-byte
+ * strings, "ab" last, then ask for "ab\0" + a tail hashing to "ab"'s slot.
+ */
+Test(evlog, escaped_nul_ends_a_string)
+{
+	struct evlog *log = evlog_new();
+	struct evlog_error err;
+	char line[512], tail[24];
+	uint64_t want = fnv("ab", 2) & 0xfffff;
+	unsigned i;
+
+	cr_assert_not_null(log);
+	for (i = 0; i < 819; i++) {
+		snprintf(line, sizeof(line),
+			 "{\"t\":1,\"ev\":\"packet\",\"pkt\":%u,\"proto\":\"p%014u\",\"flow\":\"f%014u\","
+			 "\"flow_hash\":\"h%014u\",\"dir\":\"d%014u\",\"verdict\":\"v%014u\"}",
+			 i + 1, i, i, i, i, i);
+		cr_assert_eq(add(log, line, &err), 0, "%s", err.msg);
+	}
+	snprintf(line, sizeof(line),
+		 "{\"t\":1,\"ev\":\"packet\",\"pkt\":%u,\"proto\":\"ab\",\"flow\":\"x\",\"flow_hash\":\"x\","
+		 "\"dir\":\"in\",\"verdict\":\"accept\"}", i + 1);
+	cr_assert_eq(add(log, line, &err), 0, "%s", err.msg);
+	/* A tail that puts "ab\0tail" in the slot "ab" hashed to, for any table up to 2^20. */
+	for (uint32_t k = 0;; k++) {
+		char s[3 + sizeof(tail)] = "ab";
+
+		snprintf(tail, sizeof(tail), "%020u", k);
+		memcpy(s + 3, tail, 20);
+		if ((fnv(s, 23) & 0xfffff) == want)
+			break;
+	}
+	snprintf(line, sizeof(line),
+		 "{\"t\":2,\"ev\":\"packet\",\"pkt\":%u,\"proto\":\"ab\\u0000%s\",\"flow\":\"x\","
+		 "\"flow_hash\":\"x\",\"dir\":\"in\",\"verdict\":\"accept\"}", i + 2, tail);
+	cr_assert_eq(add(log, line, &err), 0, "%s", err.msg);
+	cr_assert_eq(evlog_finish(log), 0);
+	cr_assert_eq(evlog_n_pkts(log), 821);
+	cr_assert_str_eq(evlog_pkt(log, 820)->proto, "ab");
+	/* One string, not two copies that print the same. */
+	cr_assert_eq(evlog_pkt(log, 820)->proto, evlog_pkt(log, 819)->proto);
 	evlog_free(log);
 }
