@@ -1,27 +1,70 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Build the libFuzzer harnesses with clang and run each for N seconds
-# (default 60) from its seed corpus. A crash leaves its input in build-fuzz/.
+# Build the libFuzzer harnesses (fuzz/*_fuzz.c) with clang and run each for
+# SECONDS (default 60), one after the other, one process each, from its
+# committed seeds (fuzz/corpus/NAME/) and its dictionary (fuzz/NAME.dict)
+# when it has one. What a run finds is kept in build-fuzz/corpus-NAME/ for
+# the next run. A crash, leak, sanitizer report or hang leaves its input in
+# build-fuzz/artifacts/NAME/ and makes the exit status 1; once fixed, the
+# input goes to fuzz/regress/NAME/, where ctest runs it (fuzz.NAME).
+#   scripts/fuzz.sh [SECONDS] [NAME...]     e.g. scripts/fuzz.sh 300 events replay
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
+shift || true
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+	for f in fuzz/*_fuzz.c; do
+		names+=("$(basename "$f" _fuzz.c)")
+	done
+fi
 CC=clang cmake -S . -B build-fuzz -DFL_FUZZ=ON -DFL_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build build-fuzz -j"$(nproc)" >/dev/null
+targets=()
+for n in "${names[@]}"; do
+	targets+=(--target "${n}_fuzz")
+done
+cmake --build build-fuzz -j"$(nproc)" "${targets[@]}" >/dev/null
+
+# The longest input libFuzzer makes: events files and packet streams need
+# several lines or packets to reach the code that relates them.
+max_len() {
+	case "$1" in
+	events | pipeline) echo 8192 ;;
+	*) echo 4096 ;;
+	esac
+}
+
+# libpcap resolves host names in filters ("host example") through DNS, so a
+# mutated rule line can wait seconds for the resolver. Without a network
+# (a namespace of our own) the lookup fails at once.
+nonet=()
+if unshare -n true 2>/dev/null; then
+	nonet=(unshare -n)
+elif unshare -rn true 2>/dev/null; then
+	nonet=(unshare -rn)
+fi
+
 rc=0
-for f in build-fuzz/*_fuzz; do
-	name=$(basename "$f" _fuzz)
-	work=build-fuzz/corpus-$name
-	mkdir -p "$work"
-	seeds=fuzz/corpus/$name
-	[ -d "$seeds" ] || seeds=
-	echo "fuzz $name: ${secs}s"
-	if ! (cd build-fuzz && "./$(basename "$f")" -max_total_time="$secs" -max_len=4096 \
-		-print_final_stats=1 "corpus-$name" ${seeds:+"../$seeds"} 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ); then
-		:
-	fi
-	if ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* >/dev/null 2>&1; then
-		echo "fuzz $name: found a failing input:" build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* 2>/dev/null
+summary=()
+for n in "${names[@]}"; do
+	work=build-fuzz/corpus-$n
+	art=build-fuzz/artifacts/$n
+	log=build-fuzz/fuzz-$n.log
+	mkdir -p "$work" "$art"
+	args=(-max_total_time="$secs" -max_len="$(max_len "$n")" -timeout=25 -print_final_stats=1
+		-artifact_prefix="$art/")
+	[ -f "fuzz/$n.dict" ] && args+=(-dict="fuzz/$n.dict")
+	echo "fuzz $n: ${secs}s"
+	"${nonet[@]}" build-fuzz/"${n}_fuzz" "${args[@]}" "$work" "fuzz/corpus/$n" >"$log" 2>&1 || true
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+	cov=$(sed -n 's/^#[0-9]*[[:space:]]*DONE .* cov: \([0-9]*\).*/\1/p' "$log")
+	summary+=("$(printf '%-10s %10s runs in %4ss, %5s edges, corpus %s' "$n" "${runs:-?}" "$secs" \
+		"${cov:-?}" "$(find "$work" -type f | wc -l)")")
+	if [ -n "$(ls -A "$art")" ] || [ -z "$runs" ]; then
+		grep -E -A12 'ERROR|runtime error|SUMMARY' "$log" | head -40 || tail -20 "$log"
+		echo "fuzz $n: FAILED; inputs in $art/, log in $log" >&2
 		rc=1
 	fi
 done
+printf '%s\n' "${summary[@]}"
 exit $rc
