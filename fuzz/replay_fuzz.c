@@ -92,15 +92,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(ftruncate(s->fd, 0) == 0);
 	CHECK(pwrite(s->fd, data, size, 0) == (ssize_t)size);
 	ret = replay_run(&cfg, s->rules, &st, &json, err, sizeof(err));
-	/* A bad file is an error with a message, never a silent success. */
-	if (ret) {
+	/* A bad or cut file is an error with a message, never a silent success. */
+	if (ret)
 		CHECK(ret < 0 && err[0]);
-		CHECK(!json);
-	} else {
-		CHECK(json && json[0] == '{');
-		CHECK(st.skipped <= st.read);
-	}
 	CHECK(strnlen(err, sizeof(err)) < sizeof(err));
+	CHECK(st.in_err == 0 || st.in_err == ret);
+	/* /dev/null takes every write: nothing may be lost or failed on the way out. */
+	CHECK(!st.out_err && !st.pcap_err && !st.events_err);
+	CHECK(st.unwritten == 0);
+	CHECK(st.skipped <= st.read);
+	if (!ret)
+		CHECK(json && json[0] == '{');
 	free(json);
 	return 0;
 }
