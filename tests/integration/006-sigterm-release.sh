@@ -9,18 +9,6 @@ make_pair
 # UDP datagrams delivered to sockets in namespace $1 (absolute, nstat history untouched).
 udp_in() { ip netns exec "$1" nstat -asz UdpInDatagrams | awk '$1 == "UdpInDatagrams" {print $2}'; }
 now() { date +%s.%N; }
-# SIGUSR1 makes faultline print its counters as one more JSON line on stdout.
-stats() {
-	local n
-	n=$(grep -c '^{' "$T/fl.out" || true)
-	kill -USR1 "$FL_PID"
-	for _ in $(seq 1 200); do
-		[ "$(grep -c '^{' "$T/fl.out" || true)" -gt "$n" ] && return 0
-		sleep 0.01
-	done
-	fail "no counters on SIGUSR1"
-}
-
 # The SIGTERM must come well before the 2 s are up: on a machine so loaded
 # that it does not (1.5 s after the first datagram left), start over.
 ok=0
@@ -33,7 +21,7 @@ for attempt in 1 2 3; do
 	ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 1000 20
 	# Wait (briefly) until faultline has read all 1000 from its queue.
 	for _ in $(seq 1 20); do
-		stats
+		fl_stats
 		[ "$(json "$T/fl.out" 'd["held_now"]')" -eq 1000 ] && break
 		sleep 0.05
 	done

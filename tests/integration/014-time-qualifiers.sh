@@ -43,9 +43,7 @@ fl_start "$NS_B" --rule 'udp dst port 5000 => drop, in'
 ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 100 300
 # Let faultline read all 100 before it stops (on SIGTERM it accepts what is still queued).
 for _ in $(seq 1 50); do
-	n=$(grep -c '^{' "$T/fl.out" || true)
-	kill -USR1 "$FL_PID"
-	for _ in $(seq 1 100); do [ "$(grep -c '^{' "$T/fl.out" || true)" -gt "$n" ] && break; sleep 0.01; done
+	fl_stats
 	[ "$(json "$T/fl.out" 'd["dropped"]')" -ge 100 ] && break
 	sleep 0.1
 done

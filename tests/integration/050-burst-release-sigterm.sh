@@ -12,18 +12,6 @@
 . "$(dirname "$0")/lib.sh"
 make_pair
 
-# SIGUSR1 makes faultline print its counters as one more JSON line on stdout.
-stats() {
-	local n
-	n=$(grep -c '^{' "$T/fl.out" || true)
-	kill -USR1 "$FL_PID"
-	for _ in $(seq 1 500); do
-		[ "$(grep -c '^{' "$T/fl.out" || true)" -gt "$n" ] && return 0
-		sleep 0.01
-	done
-	fail "no counters on SIGUSR1"
-}
-
 burst() {
 	local n=$1 held=0 total=0 early=0 rc=0 bound=50000
 	[ "$n" -lt $bound ] && bound=$n
@@ -32,7 +20,7 @@ burst() {
 	ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 "$n"
 	# Until faultline has read every one of them (one json call a round: python is slow to start).
 	for _ in $(seq 1 100); do
-		stats
+		fl_stats
 		read -r held total early <<<"$(json "$T/fl.out" \
 			'"%d %d %d" % (d["held_now"], d["held"], d["early_max_held"])')"
 		[ "$total" -eq "$n" ] && break

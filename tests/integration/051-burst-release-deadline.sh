@@ -8,24 +8,13 @@
 . "$(dirname "$0")/lib.sh"
 make_pair
 
-stats() {
-	local n
-	n=$(grep -c '^{' "$T/fl.out" || true)
-	kill -USR1 "$FL_PID"
-	for _ in $(seq 1 500); do
-		[ "$(grep -c '^{' "$T/fl.out" || true)" -gt "$n" ] && return 0
-		sleep 0.01
-	done
-	fail "no counters on SIGUSR1"
-}
-
 burst() {
 	local n=$1 held=0 rel=0 uniq recvd early verr sends
 	udp_recv "$NS_B" 5000 1000 "$n" 30000
 	fl_start "$NS_B" --rule 'udp dst port 5000 => delay 5s' --seed 1 --no-track
 	ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 "$n"
 	for _ in $(seq 1 100); do
-		stats
+		fl_stats
 		read -r held rel <<<"$(json "$T/fl.out" '"%d %d" % (d["held_now"], d["released"])')"
 		[ "$held" -eq "$n" ] && break
 		sleep 0.05
@@ -36,7 +25,7 @@ burst() {
 	sleep 5.5
 	kill -CONT "$FL_PID"
 	udp_recv_wait
-	stats
+	fl_stats
 	read -r uniq recvd <<<"$(json "$T/recv.json" '"%d %d" % (d["unique"], d["received"])')"
 	read -r rel early verr sends <<<"$(json "$T/fl.out" \
 		'"%d %d %d %d" % (d["released"], d["released_early"], d["verdict_errors"], d["verdict_sends"])')"

@@ -91,6 +91,19 @@ fl_stop() {
 	[ $rc -eq 0 ] || fail "faultline exited $rc"
 }
 
+# fl_stats: SIGUSR1 makes faultline print its counters as one more JSON line
+# on stdout; wait (up to 5 s) until it is there.
+fl_stats() {
+	local n
+	n=$(grep -c '^{' "$T/fl.out" || true)
+	kill -USR1 "$FL_PID"
+	for _ in $(seq 1 500); do
+		[ "$(grep -c '^{' "$T/fl.out" || true)" -gt "$n" ] && return 0
+		sleep 0.01
+	done
+	fail "no counters on SIGUSR1"
+}
+
 # json FILE EXPR: evaluate a Python expression on the last JSON line of FILE (as d).
 json() {
 	python3 -c 'import json,sys
