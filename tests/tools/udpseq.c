@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * udpseq: numbered UDP datagrams for the integration tests.
- *   udpseq send HOST PORT COUNT [GAP_US] [SRCPORT]   send COUNT datagrams "seq N"
+ *   udpseq send HOST PORT COUNT [GAP_US] [SRCPORT] [FIRST]
+ *                                                   send COUNT datagrams "seq N", N from
+ *                                                   FIRST (default 0); SRCPORT 0: any
  *   udpseq recv PORT IDLE_MS [EXPECT [WAIT_MS]]      print what arrived, as JSON
  * The receiver stops IDLE_MS after the last datagram (or after EXPECT
  * datagrams plus IDLE_MS; while fewer than EXPECT have come, a quiet spell
@@ -17,7 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int do_send(const char *host, const char *port, long count, long gap_us, const char *sport)
+static int do_send(const char *host, const char *port, long count, long gap_us, const char *sport,
+		   long first)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai;
 	int fd;
@@ -27,7 +30,7 @@ static int do_send(const char *host, const char *port, long count, long gap_us, 
 		return 1;
 	}
 	fd = socket(ai->ai_family, SOCK_DGRAM, 0);
-	if (sport) {
+	if (sport && atoi(sport)) {
 		struct sockaddr_storage ss = { 0 };
 		int one = 1;
 
@@ -42,7 +45,7 @@ static int do_send(const char *host, const char *port, long count, long gap_us, 
 			return 1;
 		}
 	}
-	for (long i = 0; i < count; i++) {
+	for (long i = first; i < first + count; i++) {
 		char buf[64];
 		int n = snprintf(buf, sizeof(buf), "seq %ld", i);
 
@@ -125,10 +128,10 @@ int main(int argc, char **argv)
 {
 	if (argc >= 5 && !strcmp(argv[1], "send"))
 		return do_send(argv[2], argv[3], atol(argv[4]), argc > 5 ? atol(argv[5]) : 0,
-			       argc > 6 ? argv[6] : NULL);
+			       argc > 6 ? argv[6] : NULL, argc > 7 ? atol(argv[7]) : 0);
 	if (argc >= 4 && !strcmp(argv[1], "recv"))
 		return do_recv(argv[2], atoi(argv[3]), argc > 4 ? atol(argv[4]) : 0,
 			       argc > 5 ? atoi(argv[5]) : atoi(argv[3]));
-	fprintf(stderr, "usage: udpseq send HOST PORT COUNT [GAP_US] [SRCPORT] | recv PORT IDLE_MS [EXPECT [WAIT_MS]]\n");
+	fprintf(stderr, "usage: udpseq send HOST PORT COUNT [GAP_US] [SRCPORT] [FIRST] | recv PORT IDLE_MS [EXPECT [WAIT_MS]]\n");
 	return 2;
 }
