@@ -259,6 +259,10 @@ static void on_report(void *data, const char *kind, const char *json)
 	struct cli_run *r = data;
 
 	if (!strcmp(kind, "ready")) {
+		/* Said once the run is up (chain installed): a failed start prints one line only. */
+		if (!r->have_seed)
+			fprintf(stderr, PROG_NAME ": seed %llu (rerun with --seed %llu)\n",
+				(unsigned long long)r->cfg.seed, (unsigned long long)r->cfg.seed);
 		fprintf(stderr, PROG_NAME ": running (queue %u, %zu rules, seed %llu)\n", r->cfg.queue,
 			rule_set_count(r->rules), (unsigned long long)r->cfg.seed);
 		return;
@@ -573,10 +577,6 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, PROG_NAME ": %s\n", err);
 		goto out;
 	}
-	/* Said only once nothing can fail any more: a failed start prints one line. */
-	if (!r.have_seed)
-		fprintf(stderr, PROG_NAME ": seed %llu (rerun with --seed %llu)\n",
-			(unsigned long long)r.cfg.seed, (unsigned long long)r.cfg.seed);
 	if (proxy_run(p, err, sizeof(err))) {
 		fprintf(stderr, PROG_NAME ": %s\n", err);
 		r.rules = NULL;
