@@ -79,6 +79,8 @@ static void usage(FILE *f)
 		"                         (default 4194304); lines beyond are dropped and counted\n"
 		"      --pcap FILE        write every packet as captured (interface 'in') and as\n"
 		"                         released ('out') to a pcapng file, verdicts in comments\n"
+		"      --pcap-backlog N   bytes of --pcap records that may wait for a slow reader\n"
+		"                         (default 16777216); records beyond are dropped and counted\n"
 		"      --no-track         do not run the TCP shadow-state tracker\n"
 		"      --full-copy        copy whole packets from the kernel even when the rules\n"
 		"                         need only headers\n"
@@ -382,6 +384,7 @@ enum {
 	OPT_PCAP,
 	OPT_FULL_COPY,
 	OPT_EVENTS_BACKLOG,
+	OPT_PCAP_BACKLOG,
 	OPT_HTML,
 };
 
@@ -400,6 +403,7 @@ static const struct option run_opts[] = {
 	{ "mark", required_argument, NULL, OPT_MARK },
 	{ "events", required_argument, NULL, 'e' },
 	{ "events-backlog", required_argument, NULL, OPT_EVENTS_BACKLOG },
+	{ "pcap-backlog", required_argument, NULL, OPT_PCAP_BACKLOG },
 	{ "no-track", no_argument, NULL, OPT_NO_TRACK },
 	{ "full-copy", no_argument, NULL, OPT_FULL_COPY },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
@@ -486,6 +490,14 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 			if (args_uint("--events-backlog", optarg, 4096, 1u << 30, &v))
 				return -1;
 			r->cfg.events_backlog = (size_t)v;
+			break;
+		}
+		case OPT_PCAP_BACKLOG: {
+			uint64_t v;
+
+			if (args_uint("--pcap-backlog", optarg, 4096, 1u << 30, &v))
+				return -1;
+			r->cfg.pcap_backlog = (size_t)v;
 			break;
 		}
 		case OPT_NO_TRACK:
@@ -593,6 +605,18 @@ static int cmd_run(int argc, char **argv)
 			fprintf(stderr, PROG_NAME ": %s: %llu event lines not written (\"events_dropped\"): %s\n",
 				strcmp(r.events_path, "-") ? r.events_path : "standard output", (unsigned long long)lost,
 				werr ? strerror(-werr) : "the reader fell behind by more than --events-backlog bytes");
+			ret = 1;
+		}
+	}
+	if (r.cfg.pcap_path) {
+		int werr;
+		uint64_t lost = proxy_pcap_dropped(p, &werr);
+
+		/* As for the event log: lost packets in the capture are lost output. */
+		if (lost) {
+			fprintf(stderr, PROG_NAME ": %s: %llu packet records not written (\"pcap_dropped\"): %s\n",
+				r.cfg.pcap_path, (unsigned long long)lost,
+				werr ? strerror(-werr) : "the reader fell behind by more than --pcap-backlog bytes");
 			ret = 1;
 		}
 	}

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <wiretap/wtap.h>
@@ -43,6 +47,13 @@ struct pcapout {
 	 */
 	int err;
 	char *path;
+	/*
+	 * The file's descriptor (wiretap owns it) and whether it is a stream
+	 * (a pipe, a FIFO, a terminal) rather than a regular file: a stream
+	 * gets each block in a write of its own, flushed at once.
+	 */
+	int fd;
+	bool stream, fifo;
 };
 
 /*
@@ -170,6 +181,7 @@ struct pcapout *pcapout_open(const char *path, char *err, size_t errlen)
 {
 	wtap_dump_params params = WTAP_DUMP_PARAMS_INIT;
 	struct pcapout *o;
+	struct stat st;
 	wtap_block_t b;
 	gchar *info = NULL;
 	int werr = 0, e;
@@ -209,10 +221,20 @@ struct pcapout *pcapout_open(const char *path, char *err, size_t errlen)
 	params.shb_hdrs = o->shb_hdrs;
 	params.idb_inf = &o->idb_inf;
 
-	o->wd = wtap_dump_open(path, wtap_pcapng_file_type_subtype(), WTAP_UNCOMPRESSED, &params,
-			       &werr, &info);
-	if (!o->wd)
+	/* Opened here, not by wiretap: pcapout_wait_room() polls the descriptor. */
+	o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (o->fd < 0) {
+		werr = errno;
 		goto err_dump;
+	}
+	o->stream = !fstat(o->fd, &st) && !S_ISREG(st.st_mode);
+	o->fifo = o->stream && S_ISFIFO(st.st_mode);
+	o->wd = wtap_dump_fdopen(o->fd, wtap_pcapng_file_type_subtype(), WTAP_UNCOMPRESSED, &params,
+				 &werr, &info);
+	if (!o->wd) {
+		close(o->fd);
+		goto err_dump;
+	}
 	return o;
 
 err_dump:
@@ -261,7 +283,12 @@ int pcapout_write(struct pcapout *o, enum pcapout_iface iface, uint64_t ts_ns,
 		wtap_block_add_string_option(rec->block, OPT_COMMENT, comment, strlen(comment));
 	}
 
-	if (!wtap_dump(o->wd, rec, data, &werr, &info))
+	/*
+	 * A stream gets the block at once, in one write when it fits in a
+	 * pipe's atomic size: a reader that stops then holds whole blocks.
+	 */
+	if (!wtap_dump(o->wd, rec, data, &werr, &info) ||
+	    (o->stream && !wtap_dump_flush(o->wd, &werr)))
 		ret = o->err = wtap_to_errno(werr);
 	g_free(info);
 	if (rec->block) {
@@ -269,6 +296,48 @@ int pcapout_write(struct pcapout *o, enum pcapout_iface iface, uint64_t ts_ns,
 		rec->block = NULL;
 	}
 	return ret;
+}
+
+/* An upper bound on the bytes of an Enhanced Packet Block with this data and comment. */
+static size_t block_bound(uint32_t caplen, const char *comment)
+{
+	size_t n = 32 + ((size_t)caplen + 3) / 4 * 4 + 4;
+
+	if (comment)
+		n += 4 + (strlen(comment) + 3) / 4 * 4;
+	return n;
+}
+
+int pcapout_wait_room(struct pcapout *o, uint32_t caplen, const char *comment, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = o->fd, .events = POLLOUT };
+	int r, queued = 0;
+
+	if (!o->stream || o->err)
+		return 1;
+	r = poll(&pfd, 1, timeout_ms);
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (r == 0)
+		return 0;
+	if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL))
+		return 1; /* the write says what is wrong */
+	/*
+	 * A pipe with a free page takes PIPE_BUF bytes whole; a bigger block
+	 * waits for an empty pipe, which takes a block of its size (64 KiB by
+	 * default) without blocking.
+	 */
+	if (!o->fifo || block_bound(caplen, comment) <= PIPE_BUF)
+		return 1;
+	if (ioctl(o->fd, FIONREAD, &queued) == 0 && queued > 0) {
+		struct timespec ts = { 0, 10 * 1000000L };
+
+		if (timeout_ms < 10)
+			ts.tv_nsec = (long)timeout_ms * 1000000L;
+		nanosleep(&ts, NULL);
+		return 0;
+	}
+	return 1;
 }
 
 int pcapout_close(struct pcapout *o)

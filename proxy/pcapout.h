@@ -43,6 +43,16 @@ int pcapout_write(struct pcapout *o, enum pcapout_iface iface, uint64_t ts_ns,
 		  const uint8_t *data, uint32_t caplen, uint32_t len, const char *comment);
 
 /*
+ * Wait up to timeout_ms until the file takes the block of a packet of
+ * caplen bytes with comment (borrowed) without blocking: 1 (at once for a
+ * regular file, or after a failed write: the write reports it), 0 when
+ * the time ran out, or -errno. A pipe or FIFO gets every block in one go
+ * (flushed by pcapout_write): if its reader stops, it holds whole blocks
+ * (those up to PIPE_BUF bytes, and larger ones that fit the empty pipe).
+ */
+int pcapout_wait_room(struct pcapout *o, uint32_t caplen, const char *comment, int timeout_ms);
+
+/*
  * Flush, close and free o. NULL-safe. Returns 0 or -errno (the first write
  * error, if there was one); a file that failed is cut back to its last
  * whole block, so that it still reads as a (shorter) capture.

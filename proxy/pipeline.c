@@ -10,6 +10,7 @@
 #include "flow.h"
 #include "hot.h"
 #include "pcapout.h"
+#include "pcapq.h"
 #include "pipeline.h"
 #include "sched.h"
 #include "strbuf.h"
@@ -294,11 +295,27 @@ static void in_comment(char *b, size_t n, uint64_t pkt, const struct act_decisio
 	}
 }
 
+/* A capture file is written, directly or through the live queue. */
+static bool recording(const struct pipeline *pl)
+{
+	return pl->cfg.pcap || pl->cfg.pcapq;
+}
+
 static void record(struct pipeline *pl, enum pcapout_iface iface, uint64_t now, const uint8_t *bytes,
 		   uint32_t caplen, uint32_t len, const char *comment)
 {
 	int ret;
 
+	if (pl->cfg.pcapq) {
+		/* The queue counts every record it does not write (pcap_dropped). */
+		ret = pcapq_write(pl->cfg.pcapq, iface, pl->cfg.pcap_epoch_ns + now, bytes, caplen, len,
+				  comment);
+		if (ret && !pl->pcap_err)
+			pl->pcap_err = ret;
+		if (ret)
+			tell(pl, PIPELINE_OUT_PCAP, ret);
+		return;
+	}
 	if (!pl->cfg.pcap)
 		return;
 	/* Every packet has its bytes when a capture file is written; count one that had not. */
@@ -317,7 +334,7 @@ static void record_copies(struct pipeline *pl, uint64_t pkt, uint64_t now, const
 {
 	char c[96];
 
-	for (uint32_t i = 0; pl->cfg.pcap && i < copies; i++) {
+	for (uint32_t i = 0; recording(pl) && i < copies; i++) {
 		snprintf(c, sizeof(c), "faultline pkt %llu: copy %u of %u", (unsigned long long)pkt, i + 1,
 			 copies);
 		record(pl, PCAPOUT_OUT, now, bytes, len, len, c);
@@ -392,7 +409,7 @@ FL_COLD static void log_slow(struct pipeline *pl, uint64_t pkt, const struct pip
 		events_verdict(&pl->ev, now, v, pk->dir, id, d);
 	packet_event(pl, pkt, pk, v, id, seg, d, now);
 	ev_check(pl);
-	if (pl->cfg.pcap) {
+	if (recording(pl)) {
 		char c[512];
 
 		in_comment(c, sizeof(c), pkt, d, seg);
@@ -404,7 +421,7 @@ static inline void log_decision(struct pipeline *pl, uint64_t pkt, const struct 
 				const struct pkt_view *v, const struct flow_id *id,
 				const struct track_seg *seg, const struct act_decision *d, uint64_t now)
 {
-	if (pl->ev.out || pl->cfg.pcap)
+	if (pl->ev.out || recording(pl))
 		log_slow(pl, pkt, pk, v, id, seg, d, now);
 }
 
@@ -417,7 +434,7 @@ static void release(struct pipeline *pl, struct held *h, bool early, uint64_t no
 			h->wire_len, h->data, now);
 	pl->tot.released++;
 	pl->releases++;
-	if (pl->cfg.pcap) {
+	if (recording(pl)) {
 		char c[128];
 
 		snprintf(c, sizeof(c), "faultline pkt %llu: released%s after %.3f ms", (unsigned long long)h->pkt,
@@ -577,7 +594,7 @@ FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
 	 */
 	bool whole = pk->len == pk->orig_len;
 	bool held = d.delay_ns || d.reorder;
-	bool keep = held && (pl->cfg.keep_bytes || pl->cfg.pcap);
+	bool keep = held && (pl->cfg.keep_bytes || recording(pl));
 
 	if ((whole && (d.corrupt || d.copies)) || keep) {
 		copy = malloc(pk->len ? pk->len : 1);
@@ -627,7 +644,7 @@ FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
 	pl->tot.accepted++;
 	pl->ops.verdict(pl->ops_data, pk->id, true, false, mangled ? copy : NULL, pk->len,
 			pk->orig_len, copy ? copy : pk->data, now);
-	if (pl->cfg.pcap) {
+	if (recording(pl)) {
 		char c[96];
 
 		snprintf(c, sizeof(c), "faultline pkt %llu: released%s", (unsigned long long)pkt,

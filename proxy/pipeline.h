@@ -20,6 +20,7 @@
 #include "track.h"
 
 struct pcapout;
+struct pcapq;
 
 /* What the pipeline writes. */
 enum pipeline_output {
@@ -68,6 +69,12 @@ struct pipeline_config {
 	/* Taken, also when pipeline_new fails; NULL = no capture file. */
 	struct pcapout *pcap;
 	uint64_t pcap_epoch_ns;	/* added to 'now' to get the Unix time in the file */
+	/*
+	 * Borrowed; instead of pcap: records are queued for a writer thread
+	 * (the live run), which counts the records it cannot write itself.
+	 * A failure is told all the same; write_errors does not count them.
+	 */
+	struct pcapq *pcapq;
 };
 
 /* One packet handed to the pipeline. data is borrowed for the call. */

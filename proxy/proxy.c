@@ -24,6 +24,7 @@
 #include "lock.h"
 #include "packet.h"
 #include "pcapout.h"
+#include "pcapq.h"
 #include "pipeline.h"
 #include "priv.h"
 #include "proxy.h"
@@ -41,6 +42,8 @@
 #define EVENTS_BACKLOG (4u << 20)
 /* At exit, a reader of the event log that takes nothing this long is given up on. */
 #define EVENTS_STALL_MS 2000
+/* Bytes of records that may wait for a slow reader of --pcap (--pcap-backlog). */
+#define PCAP_BACKLOG (16u << 20)
 
 /*
  * Two threads. The reader sleeps in recvmmsg on the queue socket and runs
@@ -70,6 +73,7 @@ struct proxy {
 	struct pipeline *pl;
 	struct rule_set *rules;
 	struct evq *evq;	/* the event log's lines on their way to the file */
+	struct pcapq *pcapq;	/* the --pcap records on their way to the file */
 
 	/*
 	 * Packets read but not decided yet: decided together (pipeline_burst).
@@ -178,6 +182,18 @@ static void events_close_failed(struct proxy *p)
 	if (!pipeline_output_error(p->pl, PIPELINE_OUT_EVENTS))
 		on_output_error(p, PIPELINE_OUT_EVENTS, es.err);
 	events_cut_fd(fileno(p->cfg.events));
+}
+
+/* After the capture's writer stopped: a failure only the close saw is told once too. */
+static void pcap_close_failed(struct proxy *p)
+{
+	struct pcapq_stats qs = { 0 };
+
+	if (!p->pcapq)
+		return;
+	pcapq_get_stats(p->pcapq, &qs);
+	if (qs.err && !pipeline_output_error(p->pl, PIPELINE_OUT_PCAP))
+		on_output_error(p, PIPELINE_OUT_PCAP, qs.err);
 }
 
 static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies, uint64_t now)
@@ -551,10 +567,21 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	if (cfg->pcap_path) {
 		struct timespec rt;
 
-		/* The pipeline takes the file: it writes it and closes it. */
-		pc.pcap = pcapout_open(cfg->pcap_path, err, errlen);
-		if (!pc.pcap)
+		struct pcapout *o = pcapout_open(cfg->pcap_path, err, errlen);
+
+		if (!o)
 			goto err;
+		/*
+		 * As the event log: records go through a bounded queue and a
+		 * thread of its own, so a FIFO whose reader (Wireshark) stops
+		 * cannot stop the packet path in write().
+		 */
+		p->pcapq = pcapq_new(o, cfg->pcap_backlog ? cfg->pcap_backlog : PCAP_BACKLOG);
+		if (!p->pcapq) {
+			snprintf(err, errlen, "cannot set up the capture file: %s", strerror(errno));
+			goto err;
+		}
+		pc.pcapq = p->pcapq;
 		/* The file wants wall-clock time; the pipeline runs on CLOCK_MONOTONIC. */
 		clock_gettime(CLOCK_REALTIME, &rt);
 		pc.pcap_epoch_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec - pc.start_ns;
@@ -674,6 +701,13 @@ int proxy_run(struct proxy *p, char *err, size_t errlen)
 		uv_run(&p->loop, UV_RUN_DEFAULT);
 		return ret;
 	}
+	ret = p->pcapq ? pcapq_start(p->pcapq) : 0;
+	if (ret) {
+		snprintf(err, errlen, "cannot start the capture file's writer: %s", strerror(-ret));
+		proxy_stop(p);
+		uv_run(&p->loop, UV_RUN_DEFAULT);
+		return ret;
+	}
 	{
 		/* Signals belong to the loop thread: the reader inherits a full mask. */
 		sigset_t all, old;
@@ -706,6 +740,8 @@ int proxy_run(struct proxy *p, char *err, size_t errlen)
 	/* The event lines still queued go out before the final counters count them. */
 	evq_close(p->evq, EVENTS_STALL_MS);
 	events_close_failed(p);
+	pcapq_close(p->pcapq, EVENTS_STALL_MS);
+	pcap_close_failed(p);
 	report(p, "final");
 	if (p->stop_err[0]) {
 		snprintf(err, errlen, "%s", p->stop_err);
@@ -754,6 +790,16 @@ uint64_t proxy_events_dropped(struct proxy *p, int *err)
 	return es.dropped;
 }
 
+uint64_t proxy_pcap_dropped(struct proxy *p, int *err)
+{
+	struct pcapq_stats qs = { 0 };
+
+	if (p->pcapq)
+		pcapq_get_stats(p->pcapq, &qs);
+	*err = qs.err;
+	return qs.dropped;
+}
+
 /* Under the lock. */
 static uint64_t verdict_errors(const struct proxy *p, const struct capture_stats *cs)
 {
@@ -776,6 +822,7 @@ uint64_t proxy_verdict_errors(struct proxy *p)
 char *proxy_stats_json(struct proxy *p)
 {
 	struct evq_stats es = { 0 };
+	struct pcapq_stats qs = { 0 };
 	struct capture_stats cs = { 0 };
 	char *inner, *out = NULL;
 
@@ -783,6 +830,8 @@ char *proxy_stats_json(struct proxy *p)
 	inner = pipeline_stats_json(p->pl);
 	if (p->evq)
 		evq_get_stats(p->evq, &es);
+	if (p->pcapq)
+		pcapq_get_stats(p->pcapq, &qs);
 	if (p->cap)
 		capture_get_stats(p->cap, &cs);
 	/* verdict_errors: every verdict that did not take effect; the rest say why. */
@@ -791,7 +840,8 @@ char *proxy_stats_json(struct proxy *p)
 		     "\"enobufs\":%llu,\"verdict_errors\":%llu,\"verdicts_unsent\":%llu,"
 		     "\"verdicts_refused\":%llu,\"verdict_sends\":%llu,\"config_errors\":%llu,"
 		     "\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu,"
-		     "\"events_written\":%llu,\"events_dropped\":%llu,\"events_dropped_full\":%llu}",
+		     "\"events_written\":%llu,\"events_dropped\":%llu,\"events_dropped_full\":%llu,"
+		     "\"pcap_written\":%llu,\"pcap_dropped\":%llu,\"pcap_dropped_full\":%llu}",
 		     (unsigned long long)p->cfg.seed, p->cfg.queue, inner,
 		     (unsigned long long)p->duplicates_sent, (unsigned long long)p->duplicate_errors,
 		     (unsigned long long)cs.enobufs, (unsigned long long)verdict_errors(p, &cs),
@@ -800,7 +850,8 @@ char *proxy_stats_json(struct proxy *p)
 		     (unsigned long long)p->read_errors, p->cap ? capture_copy_range(p->cap) : 0,
 		     (unsigned long long)cs.stamped, (unsigned long long)p->stamps_used,
 		     (unsigned long long)es.written, (unsigned long long)es.dropped,
-		     (unsigned long long)es.full) < 0)
+		     (unsigned long long)es.full, (unsigned long long)qs.written,
+		     (unsigned long long)qs.dropped, (unsigned long long)qs.full) < 0)
 		out = NULL;
 	lock_give(&p->lock);
 	free(inner);
@@ -827,6 +878,7 @@ void proxy_free(struct proxy *p)
 	capture_close(p->cap);
 	pipeline_free(p->pl);
 	evq_free(p->evq);
+	pcapq_free(p->pcapq);
 	rule_set_free(p->rules);
 	free(p);
 }

@@ -44,6 +44,7 @@ struct proxy_config {
 	FILE *events;		/* borrowed; NULL = no event log. Written through its fd only */
 	size_t events_backlog;	/* bytes of event lines that may wait for the reader (default 4 MiB) */
 	const char *pcap_path;	/* annotated pcapng of every packet in and out; NULL = none */
+	size_t pcap_backlog;	/* bytes of its records that may wait for the reader (default 16 MiB) */
 	bool no_track;		/* do not run the TCP shadow tracker */
 	bool full_copy;		/* copy whole packets even when headers would do */
 	uint64_t time_wait_ns;	/* tracker's 2*MSL (default 60 s) */
@@ -99,6 +100,13 @@ int proxy_swap_rules(struct proxy *p, struct rule_set *rules);
  * of the failed write.
  */
 uint64_t proxy_events_dropped(struct proxy *p, int *err);
+
+/*
+ * --pcap records not written so far (no room while the reader lagged, a
+ * failed write, a reader that stalled at exit); *err is 0 or the -errno of
+ * the failed write.
+ */
+uint64_t proxy_pcap_dropped(struct proxy *p, int *err);
 
 /* The counters as one JSON object (malloc'd; caller frees). */
 char *proxy_stats_json(struct proxy *p);
