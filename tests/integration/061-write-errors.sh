@@ -4,7 +4,7 @@
 # show's stdout, report -o; on /dev/full and on a full tmpfs) is reported
 # once, naming the file, and the exit status is 1. A live run keeps
 # forwarding every packet meanwhile and counts what it could not write
-# ("write_errors", "events_dropped"). A file that filled up is cut back to
+# ("write_errors", "events_dropped", "pcap_dropped"). A file that filled up is cut back to
 # its last whole line or block, so it still reads.
 . "$(dirname "$0")/lib.sh"
 make_pair
@@ -87,7 +87,10 @@ grep -q '/dev/full: [0-9]* event lines not written ("events_dropped"): No space 
 
 live run-pcap "$T/run-pcap.json" -- --pcap /dev/full
 said_once run-pcap "/dev/full: cannot write the capture file: No space left on device; no more packets are recorded, packets keep flowing"
-[ "$(write_errors "$T/run-pcap.json")" -gt "$N" ] || fail "run-pcap: write_errors not counted"
+# The capture's queue counts the records it could not write (pcap_dropped), and says how many at exit.
+[ "$(json "$T/run-pcap.json" 'd["pcap_dropped"]')" -gt "$N" ] || fail "run-pcap: lost records not counted"
+grep -q '/dev/full: [0-9]* packet records not written ("pcap_dropped"): No space left on device' "$T/run-pcap.err" ||
+	fail "run-pcap: no count of the lost records at exit"
 
 live run-stdout /dev/full --
 said_once run-stdout "standard output (counters): write failed: No space left on device"

@@ -29,7 +29,7 @@ check_caps() {
 		[ "$(awk '$1 == "NoNewPrivs:" {print $2}' "$t/status")" = 1 ] || fail "no_new_privs not set"
 		n=$((n + 1))
 	done
-	[ "$n" -ge "$want_threads" ] || fail "expected $want_threads threads (loop, reader, events writer), saw $n"
+	[ "$n" -ge "$want_threads" ] || fail "expected $want_threads threads (loop, reader, events and pcap writers), saw $n"
 	log "$n threads: CapEff=CapPrm=$NET_ADMIN, CapBnd=$BND, NoNewPrivs 1"
 }
 # raw_sockets: how many of faultline's descriptors are raw sockets of its namespace.
@@ -44,9 +44,9 @@ log "before: CapEff of this shell $(awk '$1 == "CapEff:" {print $2}' /proc/self/
 # No rule duplicates: no raw socket. The delay outlasts the test: only
 # SIGTERM can release the datagrams.
 udp_recv "$NS_B" 5000 1500 200
-# With --events: the event log's writer thread is checked too.
-fl_start "$NS_B" --rule 'udp dst port 5000 => delay 60s' --seed 1 --events "$T/ev"
-check_caps 3
+# With --events and --pcap: both writer threads are checked too.
+fl_start "$NS_B" --rule 'udp dst port 5000 => delay 60s' --seed 1 --events "$T/ev" --pcap "$T/cap.pcapng"
+check_caps 4
 n=$(raw_sockets)
 log "raw sockets without a duplicate rule: $n"
 [ "$n" -eq 0 ] || fail "$n raw sockets open with no duplicate rule"
