@@ -37,7 +37,8 @@ struct pcapout *pcapout_open(const char *path, char *err, size_t errlen);
  * iface or caplen > len, -EMSGSIZE for caplen above the snapshot length or a
  * comment over 65535 bytes (nothing written), or -errno from the write
  * (-EIO for wiretap's own errors). A write error is final: later writes and
- * pcapout_close() return it again.
+ * pcapout_close() return it again. A pipe, FIFO or device gets the block at
+ * once (flushed); a regular file is buffered.
  */
 int pcapout_write(struct pcapout *o, enum pcapout_iface iface, uint64_t ts_ns,
 		  const uint8_t *data, uint32_t caplen, uint32_t len, const char *comment);

@@ -40,7 +40,7 @@
 #define N_HANDLES 5
 /* Bytes of event lines that may wait for a slow reader (--events-backlog). */
 #define EVENTS_BACKLOG (4u << 20)
-/* At exit, a reader of the event log that takes nothing this long is given up on. */
+/* At exit, a reader of --events or --pcap that takes nothing this long is given up on. */
 #define EVENTS_STALL_MS 2000
 /* Bytes of records that may wait for a slow reader of --pcap (--pcap-backlog). */
 #define PCAP_BACKLOG (16u << 20)

@@ -226,12 +226,12 @@ static void stalled_fifo(uint32_t len)
 	free(buf);
 }
 
-Test(pcapq, stalled_fifo_reader_small_blocks)
+Test(pcapq, stalled_fifo_reader_small_blocks, .timeout = 30)
 {
 	stalled_fifo(1000);
 }
 
-Test(pcapq, stalled_fifo_reader_blocks_over_pipe_buf)
+Test(pcapq, stalled_fifo_reader_blocks_over_pipe_buf, .timeout = 30)
 {
 	stalled_fifo(9000);
 }
