@@ -53,6 +53,8 @@ refuse 2 "faultline: --queue '0x': not a number $E0" run "${R[@]}" --queue 0x
 refuse 2 "faultline: --queue-maxlen '0': out of range (1 to 16777216)" run "${R[@]}" --queue-maxlen 0
 refuse 2 "faultline: --max-flows '16777217': out of range (1 to 16777216)" run "${R[@]}" --max-flows 16777217
 refuse 2 "faultline: --max-conns '0': out of range (1 to 67108864)" run "${R[@]}" --max-conns 0
+refuse 2 "faultline: --events-backlog '100': out of range (4096 to 1073741824)" run "${R[@]}" --events-backlog 100
+refuse 2 "faultline: --pcap-backlog '1073741825': out of range (4096 to 1073741824)" run "${R[@]}" --pcap-backlog 1073741825
 refuse 2 "faultline: --max-held-bytes '12X': not a number (bytes, 1 to 1024G; k, M or G allowed)" run "${R[@]}" --max-held-bytes 12X
 refuse 2 "faultline: --max-held-bytes '1025G': out of range (bytes, 1 to 1024G; k, M or G allowed)" run "${R[@]}" --max-held-bytes 1025G
 refuse 2 "faultline: --time-wait '5': missing unit (ns, us, ms, s or m)" run "${R[@]}" --time-wait 5
