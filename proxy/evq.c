@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "evq.h"
+#include "thread.h"
 
 /*
  * One write at most: a pipe takes a write of PIPE_BUF bytes or less whole
@@ -220,19 +220,11 @@ err:
 
 int evq_start(struct evq *q)
 {
-	sigset_t all, old;
-	int ret;
+	/* A reader that went away gives EPIPE, counted, not SIGPIPE (thread.h). */
+	int ret = thread_start(&q->thread, writer_main, q);
 
-	/*
-	 * Signals stay with the loop thread; a blocked SIGPIPE also turns a
-	 * reader that went away into EPIPE, counted, instead of death.
-	 */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&q->thread, NULL, writer_main, q);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret)
-		return -ret;
+		return ret;
 	q->started = true;
 	return 0;
 }

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "pcapq.h"
+#include "thread.h"
 
 /* How often the writer looks at the stop flag while the file takes nothing. */
 #define TICK_MS 100
@@ -213,19 +213,11 @@ struct pcapq *pcapq_new(struct pcapout *o, size_t cap)
 
 int pcapq_start(struct pcapq *q)
 {
-	sigset_t all, old;
-	int ret;
+	/* A reader that went away gives EPIPE, counted, not SIGPIPE (thread.h). */
+	int ret = thread_start(&q->thread, writer_main, q);
 
-	/*
-	 * Signals stay with the loop thread; a blocked SIGPIPE also turns a
-	 * reader that went away into EPIPE, counted, instead of death.
-	 */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&q->thread, NULL, writer_main, q);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret)
-		return -ret;
+		return ret;
 	q->started = true;
 	return 0;
 }

@@ -28,6 +28,7 @@
 #include "pipeline.h"
 #include "priv.h"
 #include "proxy.h"
+#include "thread.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -708,22 +709,15 @@ int proxy_run(struct proxy *p, char *err, size_t errlen)
 		uv_run(&p->loop, UV_RUN_DEFAULT);
 		return ret;
 	}
-	{
-		/* Signals belong to the loop thread: the reader inherits a full mask. */
-		sigset_t all, old;
-
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		ret = pthread_create(&p->reader, NULL, reader_main, p);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (ret) {
-			snprintf(err, errlen, "cannot start the reader thread: %s", strerror(ret));
-			proxy_stop(p);
-			uv_run(&p->loop, UV_RUN_DEFAULT);
-			return -ret;
-		}
-		p->reader_started = true;
+	/* Signals belong to the loop thread (thread.h). */
+	ret = thread_start(&p->reader, reader_main, p);
+	if (ret) {
+		snprintf(err, errlen, "cannot start the reader thread: %s", strerror(-ret));
+		proxy_stop(p);
+		uv_run(&p->loop, UV_RUN_DEFAULT);
+		return ret;
 	}
+	p->reader_started = true;
 	uv_poll_start(&p->timer_poll, UV_READABLE, on_timer);
 	uv_signal_start(&p->sig_int, on_signal, SIGINT);
 	uv_signal_start(&p->sig_term, on_signal, SIGTERM);
