@@ -451,8 +451,8 @@ int ipt_detach_script(const char *save, uint16_t queue, struct strbuf *script)
 	return ret;
 }
 
-int ipt_removal_script(const char *save, const uint16_t *q, int n, bool keep_table,
-		       struct strbuf *script, bool *flush)
+int ipt_removal_script(const char *save, const uint16_t *q, int n, struct strbuf *script,
+		       bool *flush)
 {
 	struct removal r = { .q = q, .n = n };
 	int ret;
@@ -463,7 +463,7 @@ int ipt_removal_script(const char *save, const uint16_t *q, int n, bool keep_tab
 	mangle_walk(save, removal_line, &r);
 	if (!r.removed) {
 		ret = 0;
-	} else if (r.created && !r.foreign && !keep_table) {
+	} else if (r.created && !r.foreign) {
 		/*
 		 * Nothing but faultline's chains in a table faultline made: a
 		 * restore that flushes the table deletes it (nf_tables backend;
@@ -474,7 +474,6 @@ int ipt_removal_script(const char *save, const uint16_t *q, int n, bool keep_tab
 		strbuf_printf(script, "*mangle\nCOMMIT\n");
 		ret = r.removed;
 	} else {
-		*flush = r.created && !r.foreign;
 		/* Jumps first: a chain still referenced cannot be deleted. */
 		strbuf_printf(script, "*mangle\n");
 		if (r.deletes.p)
@@ -622,18 +621,18 @@ static int load_views(bool v6, struct view v[2], char *err, size_t errlen)
 }
 
 /* Remove the chains of queues q[0..n) from one backend. *flushed: the table went too. */
-static int remove_in(const struct view *v, const uint16_t *q, int n, bool keep_table, int *removed,
-		     bool *flushed, char *err, size_t errlen)
+static int remove_in(const struct view *v, const uint16_t *q, int n, int *removed, bool *flushed,
+		     char *err, size_t errlen)
 {
 	struct strbuf s = { 0 };
 	int ret;
 
 	*flushed = false;
-	ret = ipt_removal_script(v->save, q, n, keep_table, &s, flushed);
+	ret = ipt_removal_script(v->save, q, n, &s, flushed);
 	if (ret > 0) {
 		int count = ret;
 
-		ret = restore(&v->be, *flushed && !keep_table, s.p, err, errlen);
+		ret = restore(&v->be, *flushed, s.p, err, errlen);
 		if (!ret && removed)
 			*removed += count;
 	}
@@ -719,7 +718,7 @@ static int remove_queue(bool v6, uint16_t queue, char *err, size_t errlen)
 	bool flushed;
 
 	for (int i = 0; i < n; i++) {
-		int r = remove_in(&v[i], &queue, 1, false, NULL, &flushed, err, errlen);
+		int r = remove_in(&v[i], &queue, 1, NULL, &flushed, err, errlen);
 
 		if (r && !ret)
 			ret = r;
@@ -772,18 +771,13 @@ int ipt_install(const struct ipt_config *c, char *err, size_t errlen)
 					goto out;
 				}
 			}
-	/*
-	 * The rest is stale and goes first. A table only they kept stays, and
-	 * our chain takes over its note: deleting it would unregister its
-	 * hooks, and the kernel would drop what a stale chain of our queue
-	 * has sent to our socket since we bound it (refused verdicts, 055).
-	 */
+	/* The rest is stale: gone first, tables that only they kept going too. */
 	for (int f = 0; f < fams; f++)
 		for (int i = 0; i < nv[f]; i++) {
 			const struct view *w = &v[f][i];
 			bool flushed = false;
 
-			ret = remove_in(w, w->m.queue, w->m.n_chains, true, NULL, &flushed, err, errlen);
+			ret = remove_in(w, w->m.queue, w->m.n_chains, NULL, &flushed, err, errlen);
 			if (ret)
 				goto out;
 			if (w->be.is_default)
@@ -884,7 +878,7 @@ int ipt_cleanup(int *removed, char *err, size_t errlen)
 					live_q = q;
 				}
 			}
-			ret = remove_in(&v[i], stale, ns, false, removed, &flushed, err, errlen);
+			ret = remove_in(&v[i], stale, ns, removed, &flushed, err, errlen);
 		}
 		views_free(v, n);
 	}

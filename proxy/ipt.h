@@ -131,13 +131,13 @@ int ipt_parse_save(const char *save, struct ipt_mangle *m);
  * Append to *script an iptables-restore input removing the FAULTLINE chains
  * of queues q[0..n) and every rule jumping to them from the mangle table of
  * 'save'. If one of them says faultline created the table and nothing else
- * is left in it (no other rule or chain, every policy ACCEPT), *flush is
- * set, and unless keep_table the script deletes the whole table instead: it
- * must then be fed to iptables-restore without --noflush. Returns the
- * number of chains removed (0: nothing to do, script untouched) or -ENOMEM.
+ * is left in it (no other rule or chain, every policy ACCEPT), the script
+ * deletes the whole table instead and *flush is set: it must then be fed to
+ * iptables-restore without --noflush. Returns the number of chains removed
+ * (0: nothing to do, script untouched) or -ENOMEM.
  */
-int ipt_removal_script(const char *save, const uint16_t *q, int n, bool keep_table,
-		       struct strbuf *script, bool *flush);
+int ipt_removal_script(const char *save, const uint16_t *q, int n, struct strbuf *script,
+		       bool *flush);
 
 /*
  * Append to *script an iptables-restore --noflush input deleting the

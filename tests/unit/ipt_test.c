@@ -88,7 +88,7 @@ static char *script_for(const char *save, const uint16_t *q, int n, int *ret, bo
 {
 	struct strbuf s = { 0 };
 
-	*ret = ipt_removal_script(save, q, n, false, &s, flush);
+	*ret = ipt_removal_script(save, q, n, &s, flush);
 	return s.p;
 }
 
@@ -137,35 +137,6 @@ Test(ipt, removal_of_all_in_a_created_table_left_empty_deletes_it)
 	cr_assert(flush);
 	cr_assert_str_eq(s, "*mangle\nCOMMIT\n");
 	free(s);
-}
-
-/*
- * A run installing over a stale chain keeps the table (deleting it would
- * drop what is queued to the run's socket) but learns that it was
- * faultline's, so its own chain carries the note on.
- */
-Test(ipt, removal_keeping_the_table_says_it_was_faultlines)
-{
-	static const char only_ours[] =
-		"*mangle\n"
-		":PREROUTING ACCEPT [5:300]\n"
-		":OUTPUT ACCEPT [0:0]\n"
-		":FAULTLINE-11 - [0:0]\n"
-		"-A OUTPUT -m comment --comment faultline -j FAULTLINE-11\n"
-		"-A FAULTLINE-11 -j NFQUEUE --queue-num 11 --queue-bypass\n"
-		"-A FAULTLINE-11 -m comment --comment faultline-created-table -j RETURN\n"
-		"COMMIT\n";
-	uint16_t q = 11;
-	struct strbuf s = { 0 };
-	bool flush = false;
-
-	cr_assert_eq(ipt_removal_script(only_ours, &q, 1, true, &s, &flush), 1);
-	cr_assert(flush, "the table was faultline's alone");
-	cr_assert(strstr(s.p, "-D OUTPUT -m comment --comment faultline -j FAULTLINE-11\n"));
-	cr_assert(strstr(s.p, "-F FAULTLINE-11\n-X FAULTLINE-11\n"));
-	cr_assert(strstr(s.p, "COMMIT\n"));
-	cr_assert(s.p[0] == '*' && strncmp(s.p, "*mangle\nCOMMIT\n", 14), "the table must stay: %s", s.p);
-	free(s.p);
 }
 
 Test(ipt, removal_keeps_a_table_faultline_did_not_create_or_that_is_not_empty)
