@@ -18,11 +18,7 @@ fl_start "$NS_B" --rule 'udp dst port 5000 => delay 10ms' --seed 1 --events "$T/
 ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 $N 200
 udp_recv_wait
 got=$(json "$T/recv.json" 'd["unique"]')
-kill -USR1 "$FL_PID"
-for _ in $(seq 1 100); do
-	grep -q '^{' "$T/fl.out" && break
-	sleep 0.05
-done
+fl_stats
 read -r delayed dropped full <<<"$(json "$T/fl.out" '"%d %d %d" % (d["rules"][0]["delayed"], d["events_dropped"], d["events_dropped_full"])')"
 log "reader stalled: received $got of $N, $delayed delayed; events_dropped $dropped (ring full: $full)"
 [ "$got" -eq $N ] || fail "received $got of $N datagrams while the event reader stalled"

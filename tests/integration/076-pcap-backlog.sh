@@ -18,11 +18,7 @@ kill -STOP "$READER"
 ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 $N 200
 udp_recv_wait
 got=$(json "$T/recv.json" 'd["unique"]')
-kill -USR1 "$FL_PID"
-for _ in $(seq 1 100); do
-	grep -q '^{' "$T/fl.out" && break
-	sleep 0.05
-done
+fl_stats
 read -r delayed dropped full <<<"$(json "$T/fl.out" '"%d %d %d" % (d["rules"][0]["delayed"], d["pcap_dropped"], d["pcap_dropped_full"])')"
 log "reader stopped: received $got of $N, $delayed delayed; pcap_dropped $dropped (ring full: $full)"
 [ "$got" -eq $N ] || fail "received $got of $N datagrams while the capture's reader was stopped"
