@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for proxy/packet.c. Packets are built byte by byte here, and
+ * Unit tests for proxy/core/packet.c. Packets are built byte by byte here, and
  * checksums are checked against a deliberately naive RFC 1071 reference
  * (16-bit big-endian words, one carry fold at a time) rather than the
  * 32-bit accumulator under test.
