@@ -15,23 +15,35 @@
 #include "ipt.h"
 #include "strbuf.h"
 
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 /*
  * Run argv with 'in' on stdin; collect stdout into *out (may be NULL) and
  * stderr into err. Returns the exit status, or -errno if it could not run.
  */
 static int run(const char *const argv[], const char *in, struct strbuf *out, char *err, size_t errlen)
 {
-	int pin[2], pout[2], perr[2], status;
+	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 }, status, ret;
 	size_t in_len = in ? strlen(in) : 0, in_off = 0, elen = 0;
 	pid_t pid;
 
 	if (errlen)
 		err[0] = 0;
-	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC))
-		return -errno;
+	/* pipe2 leaves its array untouched on failure: what is still -1 was never opened. */
+	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC)) {
+		ret = -errno;
+		goto out;
+	}
 	pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		ret = -errno;
+		goto out;
+	}
 	if (pid == 0) {
 		dup2(pin[0], 0);
 		dup2(pout[1], 1);
@@ -40,13 +52,11 @@ static int run(const char *const argv[], const char *in, struct strbuf *out, cha
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	if (!in_len) {
-		close(pin[1]);
-		pin[1] = -1;
-	}
+	close_fd(&pin[0]);
+	close_fd(&pout[1]);
+	close_fd(&perr[1]);
+	if (!in_len)
+		close_fd(&pin[1]);
 	/* poll all three pipes so a large output never blocks the child. */
 	for (;;) {
 		struct pollfd fds[3] = {
@@ -68,10 +78,8 @@ static int run(const char *const argv[], const char *in, struct strbuf *out, cha
 			n = write(pin[1], in + in_off, in_len - in_off);
 			if (n > 0)
 				in_off += (size_t)n;
-			if (n <= 0 || in_off == in_len) {
-				close(pin[1]);
-				pin[1] = -1;
-			}
+			if (n <= 0 || in_off == in_len)
+				close_fd(&pin[1]);
 		}
 		if (fds[1].revents) {
 			n = read(pout[0], tmp, sizeof(tmp));
@@ -79,8 +87,7 @@ static int run(const char *const argv[], const char *in, struct strbuf *out, cha
 				if (out)
 					strbuf_add(out, tmp, (size_t)n);
 			} else {
-				close(pout[0]);
-				pout[0] = -1;
+				close_fd(&pout[0]);
 			}
 		}
 		if (fds[2].revents) {
@@ -96,16 +103,20 @@ static int run(const char *const argv[], const char *in, struct strbuf *out, cha
 					err[elen] = 0;
 				}
 			} else {
-				close(perr[0]);
-				perr[0] = -1;
+				close_fd(&perr[0]);
 			}
 		}
 	}
-	if (pin[1] >= 0)
-		close(pin[1]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
+	/* A failed poll leaves the child's pipes open: closed now, it sees EOF or EPIPE and ends. */
+	close_fd(&pin[1]);
+	close_fd(&pout[0]);
+	close_fd(&perr[0]);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			ret = -errno;
+			goto out;
+		}
+	}
 	/* Keep the first line of the tool's complaint: that is the message. */
 	if (elen) {
 		char *nl = strchr(err, '\n');
@@ -114,8 +125,17 @@ static int run(const char *const argv[], const char *in, struct strbuf *out, cha
 			*nl = 0;
 	}
 	if (WIFEXITED(status))
-		return WEXITSTATUS(status) == 127 ? -ENOENT : WEXITSTATUS(status);
-	return -EINTR;
+		ret = WEXITSTATUS(status) == 127 ? -ENOENT : WEXITSTATUS(status);
+	else
+		ret = -EINTR;
+out:
+	/* Every end still open: a pipe2 or fork that failed leaves the earlier pipes here. */
+	for (int i = 0; i < 2; i++) {
+		close_fd(&pin[i]);
+		close_fd(&pout[i]);
+		close_fd(&perr[i]);
+	}
+	return ret;
 }
 
 /* Read a small /proc file whole into *out. Returns 0 or -errno. */

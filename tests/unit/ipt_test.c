@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "ipt.h"
 
@@ -205,4 +209,61 @@ Test(ipt, detach_deletes_the_jumps_only)
 	s = (struct strbuf){ 0 };
 	cr_assert_eq(ipt_detach_script(save_mixed, 12, &s), 0);
 	cr_assert_null(s.p);
+}
+
+/* Open descriptors of this process (the directory's own not counted). */
+static int open_fds(int *highest)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	*highest = -1;
+	while ((de = readdir(d))) {
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = atoi(de->d_name);
+		if (fd == dirfd(d))
+			continue;
+		n++;
+		if (fd > *highest)
+			*highest = fd;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Running iptables takes three pipes and a fork. With the descriptor limit
+ * set just above what is open, the second or third pipe2 fails (EMFILE):
+ * every pipe opened before must be closed again. Each limit from "not even
+ * one pipe" to "all three and some room" is tried.
+ */
+Test(ipt, a_failed_pipe_leaves_no_descriptor_open)
+{
+	struct rlimit old, lim;
+	int highest, before, after, h;
+
+	/* No holes below the limit: each pipe2 takes the next two numbers. */
+	before = open_fds(&highest);
+	for (int fd = 0; fd < highest; fd++) {
+		if (fcntl(fd, F_GETFD) < 0)
+			cr_assert_geq(open("/dev/null", O_RDONLY), 0);
+	}
+	before = open_fds(&highest);
+	cr_assert_eq(before, highest + 1);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	for (rlim_t extra = 0; extra <= 8; extra++) {
+		lim = old;
+		lim.rlim_cur = (rlim_t)highest + 1 + extra;
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+		(void)ipt_available();
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+		after = open_fds(&h);
+		cr_assert_eq(after, before, "limit %d + %d: %d descriptors open, %d before",
+			     highest + 1, (int)extra, after, before);
+	}
 }
