@@ -21,6 +21,7 @@
 #include "report.h"
 #include "rule.h"
 #include "show.h"
+#include "usage.h"
 
 #define PROG_NAME "faultline"
 #define VERSION "0.1.0"
@@ -41,65 +42,6 @@ static bool stdout_failed;
 #define ERR_LEN (3 * PATH_MAX + 1024)
 /* Indexes a seen[] by option value: characters, and the OPT_* from 256. */
 #define OPT_SEEN_MAX 512
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: " PROG_NAME " <command> [options]\n"
-		"\n"
-		"commands:\n"
-		"  run       divert packets through the rules until SIGINT/SIGTERM\n"
-		"  replay    run a capture file through the rules, offline (no root)\n"
-		"  demo      the guided demo in namespaces it makes and removes:\n"
-		"            demo [udp|reorder|handshake|teardown|timewait|retransmit|all] [--html FILE]\n"
-		"  check     parse rules and print them in canonical form:\n"
-		"            check [FILE ...] [-r LINE] [-f FILE] (a FILE is read as with -f)\n"
-		"  cleanup   remove every chain faultline left in iptables/ip6tables:\n"
-		"            cleanup [NAME | --netns NAME | --netns-path PATH] (NAME: a namespace)\n"
-		"  show      print an --events file as text ladder diagrams: show EVENTS [--flow N]\n"
-		"  report    write an --events file as one HTML page: report EVENTS -o FILE\n"
-		"  version   print the version\n"
-		"\n"
-		"run options:\n"
-		"  -r, --rule LINE        a rule line (repeatable), e.g. 'udp dst port 5000 => drop 30%%'\n"
-		"  -f, --rules FILE       a rule file (repeatable), one rule per line\n"
-		"  -s, --seed N           seed for every random decision (default: random, printed)\n"
-		"  -n, --netns NAME       work in network namespace NAME (ip netns)\n"
-		"      --netns-path PATH  work in the namespace at PATH (/proc/PID/ns/net)\n"
-		"  -q, --queue N          NFQUEUE queue number (default 4242)\n"
-		"      --forward          also divert routed packets (FORWARD)\n"
-		"      --max-held N       bound on held packets (default 50000)\n"
-		"      --max-held-bytes N bound on their bytes on the wire, k/M/G suffixes\n"
-		"                         (default 256M); at a bound the soonest due leaves early\n"
-		"      --queue-maxlen N   kernel queue length (default 65536)\n"
-		"      --max-flows N      non-TCP flows remembered for seeded decisions (default 65536)\n"
-		"      --mark N           firewall mark of injected copies (default 0xfa17)\n"
-		"  -e, --events FILE      write JSON-lines events to FILE ('-' = stdout)\n"
-		"      --events-backlog N bytes of event lines that may wait for a slow reader\n"
-		"                         (default 4194304); lines beyond are dropped and counted\n"
-		"      --pcap FILE        write every packet as captured (interface 'in') and as\n"
-		"                         released ('out') to a pcapng file, verdicts in comments\n"
-		"      --pcap-backlog N   bytes of --pcap records that may wait for a slow reader\n"
-		"                         (default 16777216); records beyond are dropped and counted\n"
-		"      --no-track         do not run the TCP shadow-state tracker\n"
-		"      --full-copy        copy whole packets from the kernel even when the rules\n"
-		"                         need only headers\n"
-		"      --time-wait DUR    how long the tracker keeps TIME_WAIT (2*MSL, default 60s)\n"
-		"      --track-idle DUR   forget idle connections after DUR (default 300s)\n"
-		"      --max-conns N      connections the tracker holds (default 262144)\n"
-		"\n"
-		"On SIGUSR1 the counters are printed as JSON; at exit too.\n"
-		"Numbers are decimal or 0x hex; only -r, -f and -l may be given more than once.\n"
-		"A rule file has at most 1 MiB, a line 64 KiB, a rule set 10000 rules.\n"
-		"\n"
-		"replay IN.pcap [options]: the same decisions on a capture, in virtual time\n"
-		"  -r/--rule, -f/--rules, -s/--seed, -e/--events as for run\n"
-		"  -o, --out FILE         write the packets as they leave (nanosecond pcap, raw IP)\n"
-		"  -l, --local NET        addresses of the host faultline stood for (repeatable):\n"
-		"                         packets from them are 'out', to them 'in', others 'fwd'\n"
-		"                         (Linux cooked captures, tcpdump -i any, carry it already)\n"
-		"      --pcap FILE, --no-track, --time-wait DUR as for run\n");
-}
 
 struct cli_run {
 	struct rule_set *rules;
@@ -524,7 +466,7 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 				return -1;
 			break;
 		case 'h':
-			usage(stdout);
+			usage_print(stdout);
 			return 1;
 		default:
 			return -1;
@@ -557,7 +499,7 @@ static int cmd_run(int argc, char **argv)
 		ret = 1;	/* out of memory, not a usage error */
 		goto out;
 	}
-	r.cfg.queue = 4242;
+	r.cfg.queue = PROXY_DEFAULT_QUEUE;
 	/* Every rule and usage error is reported before anything touches the system. */
 	ret = parse_run(argc, argv, &r);
 	if (ret) {
@@ -665,7 +607,7 @@ static int cmd_check(int argc, char **argv)
 			goto out;
 		}
 		if (c == 'h') {
-			usage(stdout);
+			usage_print(stdout);
 			ret = 0;
 			goto out;
 		}
@@ -734,7 +676,7 @@ static int cmd_cleanup(int argc, char **argv)
 				return 2;
 			path = optarg;
 		} else if (c == 'h') {
-			usage(stdout);
+			usage_print(stdout);
 			return 0;
 		}
 	}
@@ -855,7 +797,7 @@ static int cmd_replay(int argc, char **argv)
 				goto out;
 			break;
 		case 'h':
-			usage(stdout);
+			usage_print(stdout);
 			ret = 0;
 			goto out;
 		default:
@@ -957,7 +899,7 @@ static int cmd_demo(int argc, char **argv)
 		if (once(opts, c, seen))
 			return 2;
 		if (c == 'h') {
-			usage(stdout);
+			usage_print(stdout);
 			return 0;
 		}
 		if (c == OPT_HTML) {
@@ -1029,7 +971,7 @@ static int dispatch(const char *cmd, int argc, char **argv)
 	bool version = cmd && (!strcmp(cmd, "version") || !strcmp(cmd, "--version"));
 
 	if (!cmd) {
-		usage(stderr);
+		usage_print(stderr);
 		return 2;
 	}
 	if ((help || version) && argc > 2) {
@@ -1037,7 +979,7 @@ static int dispatch(const char *cmd, int argc, char **argv)
 		return 2;
 	}
 	if (help) {
-		usage(stdout);
+		usage_print(stdout);
 		return 0;
 	}
 	if (version) {

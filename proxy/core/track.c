@@ -262,9 +262,9 @@ struct segctx {
 
 void track_config_default(struct track_config *c)
 {
-	c->time_wait_ns = 60ull * 1000000000ull;
-	c->idle_ns = 300ull * 1000000000ull;
-	c->max_flows = 262144;
+	c->time_wait_ns = TRACK_DEFAULT_TIME_WAIT_NS;
+	c->idle_ns = TRACK_DEFAULT_IDLE_NS;
+	c->max_flows = TRACK_DEFAULT_MAX_FLOWS;
 	/*
 	 * A bulk transfer at 5 % loss has a few dozen drops outstanding; 64
 	 * per flow covers that, and 65536 records (1.3 MB, touched as used)

@@ -31,6 +31,11 @@
 
 struct track;
 
+/* The defaults of track_config_default(), which run, replay and the usage text share. */
+#define TRACK_DEFAULT_TIME_WAIT_NS (60ull * 1000000000ull)
+#define TRACK_DEFAULT_IDLE_NS (300ull * 1000000000ull)
+#define TRACK_DEFAULT_MAX_FLOWS 262144u
+
 struct track_config {
 	uint64_t time_wait_ns;	/* 2*MSL; default 60 s. Closed flows linger as long. */
 	uint64_t idle_ns;	/* idle expiry (to within idle/64); default 300 s; 0 = never */

@@ -173,9 +173,9 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct ru
 	}
 	pl->cfg = *cfg;
 	if (!pl->cfg.max_held)
-		pl->cfg.max_held = 50000;
+		pl->cfg.max_held = PIPELINE_DEFAULT_MAX_HELD;
 	if (!pl->cfg.max_flows)
-		pl->cfg.max_flows = 65536;
+		pl->cfg.max_flows = PIPELINE_DEFAULT_MAX_FLOWS;
 	pl->ops = *ops;
 	pl->ops_data = ops_data;
 	pl->rules = rules;

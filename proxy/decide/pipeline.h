@@ -49,11 +49,15 @@ struct pipeline_ops {
 	void (*output_error)(void *data, enum pipeline_output out, int err);
 };
 
+/* What a 0 in pipeline_config stands for (the live run's defaults too). */
+#define PIPELINE_DEFAULT_MAX_HELD 50000u
+#define PIPELINE_DEFAULT_MAX_FLOWS 65536u
+
 struct pipeline_config {
 	uint64_t seed;
-	uint32_t max_held;	/* default 50000 */
+	uint32_t max_held;	/* 0: PIPELINE_DEFAULT_MAX_HELD */
 	uint64_t max_held_bytes; /* bound on held packets' bytes on the wire; 0 = none */
-	uint32_t max_flows;	/* default 65536 */
+	uint32_t max_flows;	/* 0: PIPELINE_DEFAULT_MAX_FLOWS */
 	bool no_track;
 	uint64_t time_wait_ns, track_idle_ns;
 	uint32_t max_conns;

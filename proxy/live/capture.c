@@ -138,7 +138,7 @@ struct capture *capture_open(const struct capture_config *cfg, int *err)
 	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, c->queue);
 	c->copy_range = cfg->copy_range ? cfg->copy_range : 0xffff;
 	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, c->copy_range);
-	nfq_nlmsg_cfg_put_qmaxlen(nlh, cfg->queue_maxlen ? cfg->queue_maxlen : 65536);
+	nfq_nlmsg_cfg_put_qmaxlen(nlh, cfg->queue_maxlen ? cfg->queue_maxlen : CAPTURE_DEFAULT_QUEUE_MAXLEN);
 	/*
 	 * GSO: take super-packets whole instead of having the kernel segment
 	 * and checksum them in software first (3x the TCP throughput here).
@@ -154,7 +154,7 @@ struct capture *capture_open(const struct capture_config *cfg, int *err)
 
 	/* Best effort: without CAP_NET_ADMIN the force variant fails, try the plain one. */
 	{
-		int sz = (int)(cfg->rcvbuf ? cfg->rcvbuf : 64u << 20);
+		int sz = (int)(cfg->rcvbuf ? cfg->rcvbuf : CAPTURE_DEFAULT_RCVBUF);
 
 		if (setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
 			setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));

@@ -17,10 +17,14 @@
 #define CAPTURE_DROP 0
 #define CAPTURE_ACCEPT 1
 
+/* What a 0 in capture_config stands for. */
+#define CAPTURE_DEFAULT_QUEUE_MAXLEN 65536u
+#define CAPTURE_DEFAULT_RCVBUF (64u << 20)
+
 struct capture_config {
 	uint16_t queue;
-	uint32_t queue_maxlen;	/* kernel queue length (default 65536) */
-	uint32_t rcvbuf;	/* SO_RCVBUFFORCE bytes (default 64 MiB) */
+	uint32_t queue_maxlen;	/* kernel queue length (0: CAPTURE_DEFAULT_QUEUE_MAXLEN) */
+	uint32_t rcvbuf;	/* SO_RCVBUFFORCE bytes (0: CAPTURE_DEFAULT_RCVBUF) */
 	uint32_t copy_range;	/* bytes of each packet copied to us (default 0xffff) */
 	uint32_t sndbuf;	/* SO_SNDBUFFORCE bytes (default 256 KiB: one full transmit buffer) */
 };

@@ -39,12 +39,8 @@
 #define READER_TICK_MS 100
 /* The loop's handles: timer poll, three signals, housekeeping. */
 #define N_HANDLES 5
-/* Bytes of event lines that may wait for a slow reader (--events-backlog). */
-#define EVENTS_BACKLOG (4u << 20)
 /* At exit, a reader of --events or --pcap that takes nothing this long is given up on. */
 #define EVENTS_STALL_MS 2000
-/* Bytes of records that may wait for a slow reader of --pcap (--pcap-backlog). */
-#define PCAP_BACKLOG (16u << 20)
 
 /*
  * Two threads. The reader sleeps in recvmmsg on the queue socket and runs
@@ -514,7 +510,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	}
 	p->cfg = *cfg;
 	if (!p->cfg.mark)
-		p->cfg.mark = 0x0fa17;
+		p->cfg.mark = PROXY_DEFAULT_MARK;
 	p->rules = rules;
 	p->report = report_cb;
 	p->report_data = report_data;
@@ -523,7 +519,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 
 	pc.seed = cfg->seed;
 	pc.max_held = cfg->max_held;
-	pc.max_held_bytes = cfg->max_held_bytes ? cfg->max_held_bytes : PROXY_MAX_HELD_BYTES;
+	pc.max_held_bytes = cfg->max_held_bytes ? cfg->max_held_bytes : PROXY_DEFAULT_MAX_HELD_BYTES;
 	pc.max_flows = cfg->max_flows;
 	pc.no_track = cfg->no_track;
 	pc.time_wait_ns = cfg->time_wait_ns;
@@ -536,7 +532,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 		 * would otherwise stop the reader thread in write(), with the queue's
 		 * lock held, and every packet with it.
 		 */
-		p->evq = evq_new(fileno(cfg->events), cfg->events_backlog ? cfg->events_backlog : EVENTS_BACKLOG);
+		p->evq = evq_new(fileno(cfg->events), cfg->events_backlog ? cfg->events_backlog : PROXY_DEFAULT_EVENTS_BACKLOG);
 		if (!p->evq) {
 			snprintf(err, errlen, "cannot set up the event log: %s", strerror(errno));
 			goto err;
@@ -577,7 +573,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 		 * thread of its own, so a FIFO whose reader (Wireshark) stops
 		 * cannot stop the packet path in write().
 		 */
-		p->pcapq = pcapq_new(o, cfg->pcap_backlog ? cfg->pcap_backlog : PCAP_BACKLOG);
+		p->pcapq = pcapq_new(o, cfg->pcap_backlog ? cfg->pcap_backlog : PROXY_DEFAULT_PCAP_BACKLOG);
 		if (!p->pcapq) {
 			snprintf(err, errlen, "cannot set up the capture file: %s", strerror(errno));
 			goto err;

@@ -24,32 +24,45 @@
  */
 typedef void (*proxy_output_error_cb)(void *data, enum pipeline_output out, int err);
 
+/* The queue a run binds unless told otherwise (0 is a queue too: the caller sets it). */
+#define PROXY_DEFAULT_QUEUE 4242u
+/* The firewall mark of injected copies. */
+#define PROXY_DEFAULT_MARK 0x0fa17u
 /*
  * Held packets stay queued in the kernel, each with all its bytes (up to
  * 64 KiB for a GSO super-packet): this bounds that memory by default.
  */
-#define PROXY_MAX_HELD_BYTES (256ull << 20)
+#define PROXY_DEFAULT_MAX_HELD_BYTES (256ull << 20)
+/* Bytes of event lines that may wait for a slow reader (--events-backlog). */
+#define PROXY_DEFAULT_EVENTS_BACKLOG (4u << 20)
+/* Bytes of records that may wait for a slow reader of --pcap (--pcap-backlog). */
+#define PROXY_DEFAULT_PCAP_BACKLOG (16u << 20)
 
+/*
+ * A 0 in a field below stands for its default: the PROXY_DEFAULT_*
+ * above, CAPTURE_DEFAULT_* (capture.h), PIPELINE_DEFAULT_* (pipeline.h)
+ * and TRACK_DEFAULT_* (track.h). The usage text prints the same constants.
+ */
 struct proxy_config {
 	uint16_t queue;
-	uint32_t queue_maxlen;	/* default 65536 */
-	uint32_t rcvbuf;	/* default 64 MiB */
-	uint32_t mark;		/* mark of injected copies (default 0x0fa17) */
+	uint32_t queue_maxlen;	/* CAPTURE_DEFAULT_QUEUE_MAXLEN */
+	uint32_t rcvbuf;	/* CAPTURE_DEFAULT_RCVBUF */
+	uint32_t mark;		/* mark of injected copies (PROXY_DEFAULT_MARK) */
 	bool forward;		/* also hook FORWARD */
 	bool no_iptables;	/* the caller manages iptables itself */
 	uint64_t seed;
-	uint32_t max_held;	/* bound on held packets (default 50000) */
-	uint64_t max_held_bytes; /* bound on their bytes on the wire (default 256 MiB) */
-	uint32_t max_flows;	/* flow table size (default 65536) */
+	uint32_t max_held;	/* bound on held packets (PIPELINE_DEFAULT_MAX_HELD) */
+	uint64_t max_held_bytes; /* bound on their bytes on the wire (PROXY_DEFAULT_MAX_HELD_BYTES) */
+	uint32_t max_flows;	/* flow table size (PIPELINE_DEFAULT_MAX_FLOWS) */
 	FILE *events;		/* borrowed; NULL = no event log. Written through its fd only */
-	size_t events_backlog;	/* bytes of event lines that may wait for the reader (default 4 MiB) */
+	size_t events_backlog;	/* bytes of event lines that may wait for the reader (PROXY_DEFAULT_EVENTS_BACKLOG) */
 	const char *pcap_path;	/* annotated pcapng of every packet in and out; NULL = none */
-	size_t pcap_backlog;	/* bytes of its records that may wait for the reader (default 16 MiB) */
+	size_t pcap_backlog;	/* bytes of its records that may wait for the reader (PROXY_DEFAULT_PCAP_BACKLOG) */
 	bool no_track;		/* do not run the TCP shadow tracker */
 	bool full_copy;		/* copy whole packets even when headers would do */
-	uint64_t time_wait_ns;	/* tracker's 2*MSL (default 60 s) */
-	uint64_t track_idle_ns;	/* tracker's idle expiry (default 300 s) */
-	uint32_t max_conns;	/* tracker's table size (default 262144) */
+	uint64_t time_wait_ns;	/* tracker's 2*MSL (TRACK_DEFAULT_TIME_WAIT_NS) */
+	uint64_t track_idle_ns;	/* tracker's idle expiry (TRACK_DEFAULT_IDLE_NS) */
+	uint32_t max_conns;	/* tracker's table size (TRACK_DEFAULT_MAX_FLOWS) */
 	proxy_output_error_cb output_error;	/* NULL: failures are only counted */
 };
 

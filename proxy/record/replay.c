@@ -339,7 +339,7 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 			goto out;
 	}
 	pc.seed = cfg->seed;
-	pc.max_held = cfg->max_held ? cfg->max_held : 1000000;
+	pc.max_held = cfg->max_held ? cfg->max_held : REPLAY_DEFAULT_MAX_HELD;
 	pc.no_track = cfg->no_track;
 	pc.time_wait_ns = cfg->time_wait_ns;
 	pc.keep_bytes = true;

@@ -30,6 +30,9 @@ struct replay_local {
 	uint8_t prefix;
 };
 
+/* Held packets a replay may keep when replay_config.max_held is 0. */
+#define REPLAY_DEFAULT_MAX_HELD 1000000u
+
 struct replay_config {
 	const char *in_path;	/* pcap or pcapng, any link type libpcap reads that carries IP */
 	const char *out_path;	/* NULL: no output capture (nanosecond pcap, raw IP) */
@@ -41,7 +44,7 @@ struct replay_config {
 	size_t n_locals;
 	bool no_track;
 	uint64_t time_wait_ns;
-	uint32_t max_held;
+	uint32_t max_held;	/* 0: REPLAY_DEFAULT_MAX_HELD */
 };
 
 struct replay_stats {

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "pipeline.h"
+#include "proxy.h"
+#include "track.h"
+#include "usage.h"
+
+static char *usage_text(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	cr_assert_not_null(f);
+	usage_print(f);
+	cr_assert_eq(fclose(f), 0);
+	return text;
+}
+
+/* The line of the usage text that starts with 'start' (after blanks) must contain 'want'. */
+static void line_says(const char *text, const char *start, const char *want)
+{
+	const char *p = text;
+
+	while (p && *p) {
+		const char *nl = strchr(p, '\n'), *s = p + strspn(p, " ");
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (!strncmp(s, start, strlen(start))) {
+			char *line = strndup(p, len);
+
+			cr_assert(strstr(line, want), "'%s' does not say '%s'", line, want);
+			free(line);
+			return;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	cr_assert_fail("no line starts with '%s'", start);
+}
+
+static void line_says_u(const char *text, const char *start, const char *fmt, unsigned long long v)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), fmt, v);
+	line_says(text, start, want);
+}
+
+/* The same for options whose default is said on the line after theirs. */
+static void next_line_says(const char *text, const char *opt, const char *fmt, unsigned long long v)
+{
+	const char *at = strstr(text, opt), *next;
+	char want[64];
+
+	cr_assert_not_null(at, "no '%s' in the usage text", opt);
+	next = strchr(at, '\n');
+	cr_assert_not_null(next);
+	snprintf(want, sizeof(want), fmt, v);
+	line_says(next + 1, "(default", want);
+}
+
+Test(usage, every_default_is_the_constant_the_code_uses)
+{
+	char *t = usage_text();
+
+	line_says_u(t, "-q, --queue N", "(default %llu)", PROXY_DEFAULT_QUEUE);
+	line_says_u(t, "--max-held N", "(default %llu)", PIPELINE_DEFAULT_MAX_HELD);
+	/* "--max-held-bytes N" ends its line; the default is on the next one. */
+	next_line_says(t, "--max-held-bytes N", "(default %lluM)", PROXY_DEFAULT_MAX_HELD_BYTES >> 20);
+	line_says_u(t, "--queue-maxlen N", "(default %llu)", CAPTURE_DEFAULT_QUEUE_MAXLEN);
+	line_says_u(t, "--max-flows N", "(default %llu)", PIPELINE_DEFAULT_MAX_FLOWS);
+	line_says_u(t, "--mark N", "(default %#llx)", PROXY_DEFAULT_MARK);
+	line_says_u(t, "--time-wait DUR", "default %llus)", TRACK_DEFAULT_TIME_WAIT_NS / 1000000000ull);
+	line_says_u(t, "--track-idle DUR", "(default %llus)", TRACK_DEFAULT_IDLE_NS / 1000000000ull);
+	line_says_u(t, "--max-conns N", "(default %llu)", TRACK_DEFAULT_MAX_FLOWS);
+	next_line_says(t, "--events-backlog N", "(default %llu);", PROXY_DEFAULT_EVENTS_BACKLOG);
+	next_line_says(t, "--pcap-backlog N", "(default %llu);", PROXY_DEFAULT_PCAP_BACKLOG);
+	free(t);
+}
+
+/* The tracker's defaults are the constants the usage text prints. */
+Test(usage, tracker_defaults_are_the_constants)
+{
+	struct track_config c;
+
+	track_config_default(&c);
+	cr_assert_eq(c.time_wait_ns, TRACK_DEFAULT_TIME_WAIT_NS);
+	cr_assert_eq(c.idle_ns, TRACK_DEFAULT_IDLE_NS);
+	cr_assert_eq(c.max_flows, TRACK_DEFAULT_MAX_FLOWS);
+}
