@@ -5,28 +5,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
+#include "actions.h"
 #include "filter.h"
 #include "hot.h"
+#include "parser.h"
 #include "rule.h"
 #include "strbuf.h"
 #include "tcpstate.h"
+#include "units.h"
 
-#define NS_PER_MS 1000000ull
-#define DEFAULT_REORDER_TIMEOUT_NS (100 * NS_PER_MS)
-#define DEFAULT_RATE_LIMIT 1000u
-#define MAX_REORDER 1024u
-#define MAX_COPIES 16u
-/* 1% in parts per million; a probability has at most 4 decimals. */
-#define PPM_PER_PERCENT 10000u
-#define PERCENT_DECIMALS 4
-
-/* User text quoted in a message: at most this many bytes, then "...". */
-#define SHOWN_MAX 60
-
-#define ACTION_LIST "drop, delay, reorder, duplicate, corrupt, rate, accept"
 #define QUALIFIER_LIST "in, out, fwd, every, first, count, after, for, if"
 #define COND_LIST                                                              \
 	"syn, syn-ack, fin, rst, ack-only, data, state S, peer-state S, "     \
@@ -35,27 +24,6 @@
 struct rule_set {
 	struct rule **rules;	/* pointers, so rule_set_get stays valid */
 	size_t n, cap;
-};
-
-static const char *const action_names[RULE_ACT__COUNT] = {
-	[RULE_ACT_ACCEPT] = "accept",
-	[RULE_ACT_DROP] = "drop",
-	[RULE_ACT_DELAY] = "delay",
-	[RULE_ACT_REORDER] = "reorder",
-	[RULE_ACT_DUPLICATE] = "duplicate",
-	[RULE_ACT_CORRUPT] = "corrupt",
-	[RULE_ACT_RATE] = "rate",
-};
-
-/* What may follow each action's own arguments, for error messages. */
-static const char *const action_options[RULE_ACT__COUNT] = {
-	[RULE_ACT_ACCEPT] = "P%, 'if' or ','",
-	[RULE_ACT_DROP] = "P%, 'if' or ','",
-	[RULE_ACT_DELAY] = "jitter, distribution, P%, 'if' or ','",
-	[RULE_ACT_REORDER] = "timeout, P%, 'if' or ','",
-	[RULE_ACT_DUPLICATE] = "COPIES, P%, 'if' or ','",
-	[RULE_ACT_CORRUPT] = "P%, 'if' or ','",
-	[RULE_ACT_RATE] = "limit, P%, 'if' or ','",
 };
 
 static const char *const cond_names[RULE_COND__COUNT] = {
@@ -74,65 +42,28 @@ static const char *const cond_names[RULE_COND__COUNT] = {
 	[RULE_COND_STALE] = "stale",
 };
 
-static const char *const dist_names[] = {
-	[RULE_DIST_UNIFORM] = "uniform",
-	[RULE_DIST_NORMAL] = "normal",
-	[RULE_DIST_PARETO] = "pareto",
-};
-
 static const char *const dir_names[] = {
 	[PKT_DIR_IN] = "in",
 	[PKT_DIR_OUT] = "out",
 	[PKT_DIR_FWD] = "fwd",
 };
 
-struct unit {
-	const char *name;
-	uint64_t mult;
-};
+/* The actions' names, "drop, delay, ...", for messages. */
+static const char *action_list(char *buf, size_t size)
+{
+	struct strbuf_fixed o = { .buf = buf, .size = size };
 
-/* Printing takes the first unit that divides exactly, so largest first. */
-static const struct unit duration_units[] = {
-	{ "m", 60000000000ull },
-	{ "s", 1000000000ull },
-	{ "ms", 1000000ull },
-	{ "us", 1000ull },
-	{ "ns", 1ull },
-};
-
-/*
- * tc's rate units (tc/tc_util.c): SI and IEC multiples of bit/s, and
- * "bps" meaning bytes per second. The decimal bit units come first so the
- * printer prefers them.
- */
-static const struct unit rate_units[] = {
-	{ "tbit", 1000000000000ull },
-	{ "gbit", 1000000000ull },
-	{ "mbit", 1000000ull },
-	{ "kbit", 1000ull },
-	{ "bit", 1ull },
-	{ "tibit", 1099511627776ull },
-	{ "gibit", 1073741824ull },
-	{ "mibit", 1048576ull },
-	{ "kibit", 1024ull },
-	{ "tbps", 8000000000000ull },
-	{ "gbps", 8000000000ull },
-	{ "mbps", 8000000ull },
-	{ "kbps", 8000ull },
-	{ "bps", 8ull },
-	{ "tibps", 8796093022208ull },
-	{ "gibps", 8589934592ull },
-	{ "mibps", 8388608ull },
-	{ "kibps", 8192ull },
-	{ "", 1ull },	/* a plain number is bit/s, as in tc */
-};
-#define N_PRINT_RATE_UNITS 5
+	buf[0] = '\0';
+	for (int i = 0; i < RULE_ACT__COUNT; i++)
+		strbuf_fixed_printf(&o, "%s%s", i ? ", " : "", rule_action_name(i));
+	return buf;
+}
 
 const char *rule_action_name(enum rule_action_type t)
 {
-	if ((unsigned)t >= RULE_ACT__COUNT)
-		return "?";
-	return action_names[t];
+	const struct rule_action_ops *ops = rule__action_ops(t);
+
+	return ops ? ops->name : "?";
 }
 
 const char *rule_cond_name(enum rule_cond_type t)
@@ -142,387 +73,22 @@ const char *rule_cond_name(enum rule_cond_type t)
 	return cond_names[t];
 }
 
-/* ---- numbers ---------------------------------------------------------- */
-
-/*
- * A decimal number "123" or "1.25" at s, as mantissa / 10^frac with
- * trailing fraction zeros dropped. *rest points past the digits (the unit).
- * Returns 0, -EINVAL if s does not start with a digit or has a dangling
- * '.', -ERANGE if the digits do not fit in 64 bits.
- */
-static int parse_decimal(const char *s, uint64_t *mant, unsigned *frac, const char **rest)
-{
-	uint64_t m = 0;
-	unsigned f = 0;
-	bool dot = false;
-
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	for (;; s++) {
-		if (*s == '.' && !dot) {
-			dot = true;
-			if (!isdigit((unsigned char)s[1]))
-				return -EINVAL;
-			continue;
-		}
-		if (!isdigit((unsigned char)*s))
-			break;
-		if (__builtin_mul_overflow(m, 10, &m) ||
-		    __builtin_add_overflow(m, (uint64_t)(*s - '0'), &m))
-			return -ERANGE;
-		if (dot)
-			f++;
-	}
-	while (f > 0 && m % 10 == 0) {
-		m /= 10;
-		f--;
-	}
-	*mant = m;
-	*frac = f;
-	*rest = s;
-	return 0;
-}
-
-/*
- * mant / 10^frac * mult as an exact integer. Returns 0, -ERANGE on
- * overflow, -EDOM if the result is not whole.
- */
-static int scale_exact(uint64_t mant, unsigned frac, uint64_t mult, uint64_t *out)
-{
-	unsigned __int128 v = (unsigned __int128)mant * mult;
-	unsigned __int128 div = 1;
-
-	/* 10^39 > 2^128: beyond that no mantissa can be a whole number. */
-	if (frac > 38)
-		return mant ? -EDOM : 0;
-	for (unsigned i = 0; i < frac; i++)
-		div *= 10;
-	if (v % div)
-		return -EDOM;
-	v /= div;
-	if (v > UINT64_MAX)
-		return -ERANGE;
-	*out = (uint64_t)v;
-	return 0;
-}
-
-/* Digits only, no sign, 0..max. Returns 0, -EINVAL or -ERANGE. */
-static int parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (!isdigit((unsigned char)*s))
-			return -EINVAL;
-		if (__builtin_mul_overflow(v, 10, &v) ||
-		    __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v) || v > max)
-			return -ERANGE;
-	}
-	*out = v;
-	return 0;
-}
-
-static const struct unit *find_unit(const struct unit *units, size_t n, const char *name,
-				    bool icase)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (icase ? !strcasecmp(units[i].name, name) : !strcmp(units[i].name, name))
-			return &units[i];
-	}
-	return NULL;
-}
-
-/* Fills why (for "bad duration 'X': why") and returns -EINVAL. */
-static int duration_why(const char *s, uint64_t *ns, const char **why)
-{
-	const struct unit *u;
-	const char *rest;
-	uint64_t mant;
-	unsigned frac;
-	int ret;
-
-	if (*s == '-') {
-		*why = "negative";
-		return -EINVAL;
-	}
-	ret = parse_decimal(s, &mant, &frac, &rest);
-	if (ret == -ERANGE) {
-		*why = "too large";
-		return -EINVAL;
-	}
-	if (ret < 0) {
-		*why = "expected a number with a unit, e.g. 50ms or 1.5s";
-		return -EINVAL;
-	}
-	if (!*rest) {
-		*why = "missing unit (ns, us, ms, s or m)";
-		return -EINVAL;
-	}
-	u = find_unit(duration_units, sizeof(duration_units) / sizeof(duration_units[0]),
-		      rest, false);
-	if (!u) {
-		*why = "unknown unit (expected ns, us, ms, s or m)";
-		return -EINVAL;
-	}
-	ret = scale_exact(mant, frac, u->mult, ns);
-	if (ret == -ERANGE) {
-		*why = "too large";
-		return -EINVAL;
-	}
-	if (ret < 0) {
-		*why = "not a whole number of nanoseconds";
-		return -EINVAL;
-	}
-	return 0;
-}
-
 int rule_parse_duration(const char *s, uint64_t *ns, const char **why)
 {
-	const char *dummy;
-
-	return duration_why(s, ns, why ? why : &dummy);
+	return units_parse_duration(s, ns, why);
 }
 
-static int rate_why(const char *s, uint64_t *bps, const char **why)
-{
-	const struct unit *u;
-	const char *rest;
-	uint64_t mant;
-	unsigned frac;
-	int ret;
-
-	if (*s == '-') {
-		*why = "negative";
-		return -EINVAL;
-	}
-	ret = parse_decimal(s, &mant, &frac, &rest);
-	if (ret == -ERANGE) {
-		*why = "too large";
-		return -EINVAL;
-	}
-	if (ret < 0) {
-		*why = "expected e.g. 100kbit, 1mbit or 1mbps";
-		return -EINVAL;
-	}
-	u = find_unit(rate_units, sizeof(rate_units) / sizeof(rate_units[0]), rest, true);
-	if (!u) {
-		*why = "unknown unit (expected bit, kbit, mbit, gbit, tbit, or bps, kbps, mbps, gbps, tbps for bytes)";
-		return -EINVAL;
-	}
-	ret = scale_exact(mant, frac, u->mult, bps);
-	if (ret == -ERANGE) {
-		*why = "too large";
-		return -EINVAL;
-	}
-	if (ret < 0) {
-		*why = "not a whole number of bit/s";
-		return -EINVAL;
-	}
-	if (*bps == 0) {
-		*why = "must be greater than 0";
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int percent_why(const char *s, uint32_t *ppm, const char **why)
-{
-	const char *rest;
-	uint64_t mant, v;
-	unsigned frac;
-
-	if (parse_decimal(s, &mant, &frac, &rest) < 0 || strcmp(rest, "%")) {
-		*why = "expected e.g. 30% or 0.5%";
-		return -EINVAL;
-	}
-	if (frac > PERCENT_DECIMALS) {
-		*why = "at most 4 decimals (resolution 0.0001%)";
-		return -EINVAL;
-	}
-	if (scale_exact(mant, frac, PPM_PER_PERCENT, &v) < 0 || v > RULE_PPM_ALWAYS) {
-		*why = "must be at most 100%";
-		return -EINVAL;
-	}
-	if (v == 0) {
-		*why = "must be greater than 0%";
-		return -EINVAL;
-	}
-	*ppm = (uint32_t)v;
-	return 0;
-}
-
-/* ---- tokens and the parser -------------------------------------------- */
-
-enum tok_type {
-	TOK_END = 0,
-	TOK_WORD,
-	TOK_COMMA,
-};
-
-struct tok {
-	enum tok_type type;
-	const char *s;	/* NUL-terminated, inside parser.buf */
-	int col;	/* 1-based byte column in the original line */
-};
-
-struct parser {
-	struct rule *r;
-	struct rule_error *err;
-	char *buf;		/* copy of the line, words NUL-terminated in place */
-	struct tok *toks;	/* always ends with TOK_END */
-	size_t pos;
-	int arrow_col;
-	int eol_col;		/* one past the last character before any comment */
-
-	/* Which qualifier already appeared, for "given twice". */
-	bool seen_every, seen_first, seen_after, seen_for;
-	const char *first_word;	/* 'first' or 'count', as the user wrote it */
-
-	char shown[SHOWN_MAX + 4];	/* see shown() */
-};
-
-/*
- * The user's text s as quoted in an error message: whole if short, else its
- * first SHOWN_MAX bytes and "...". A message quotes at most one such text,
- * so one buffer is enough; the column already points at the whole of it, and
- * the reason after it must never be the part that is cut.
- */
-static const char *shown(struct parser *p, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n <= SHOWN_MAX + 3)
-		return s;
-	n = SHOWN_MAX;
-	/* Do not split a UTF-8 sequence: back up over continuation bytes. */
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	memcpy(p->shown, s, n);
-	memcpy(p->shown + n, "...", 4);
-	return p->shown;
-}
-
-__attribute__((format(printf, 3, 4)))
-static int fail(struct parser *p, int col, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	p->err->col = col;
-	va_start(ap, fmt);
-	n = vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
-	va_end(ap);
-	/* Cannot happen with shown() quotes; if it does, it is not silent. */
-	if (n >= (int)sizeof(p->err->msg))
-		memcpy(p->err->msg + sizeof(p->err->msg) - 4, "...", 4);
-	return -EINVAL;
-}
-
-static const struct tok *peek(const struct parser *p)
-{
-	return &p->toks[p->pos];
-}
-
-static const struct tok *next(struct parser *p)
-{
-	const struct tok *t = &p->toks[p->pos];
-
-	/* TOK_END is sticky so callers need not check before advancing. */
-	if (t->type != TOK_END)
-		p->pos++;
-	return t;
-}
-
-/* The word ends an item's own arguments: ',', end or an 'if' clause. */
-static bool ends_args(const struct tok *t)
-{
-	return t->type != TOK_WORD || !strcmp(t->s, "if");
-}
-
-static bool ends_with_percent(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n > 0 && s[n - 1] == '%';
-}
-
-/*
- * Split [from, to) of p->buf into words and commas. Words are cut at
- * whitespace and commas, which are overwritten with NULs.
- */
-static int tokenize(struct parser *p, size_t from, size_t to)
-{
-	size_t n = 0;
-	char *s = p->buf;
-
-	/* Every token takes at least one byte, plus the final TOK_END. */
-	p->toks = calloc(to - from + 1, sizeof(*p->toks));
-	if (!p->toks)
-		return -ENOMEM;
-	for (size_t i = from; i < to;) {
-		if (isspace((unsigned char)s[i])) {
-			s[i++] = '\0';
-		} else if (s[i] == ',') {
-			p->toks[n++] = (struct tok){ TOK_COMMA, ",", (int)i + 1 };
-			s[i++] = '\0';
-		} else {
-			p->toks[n++] = (struct tok){ TOK_WORD, &s[i], (int)i + 1 };
-			while (i < to && s[i] != ',' && !isspace((unsigned char)s[i]))
-				i++;
-		}
-	}
-	s[to] = '\0';
-	p->toks[n] = (struct tok){ TOK_END, "", p->eol_col };
-	return 0;
-}
-
-static int expect_duration(struct parser *p, const struct tok *kw, const char *what,
-			   uint64_t *ns)
-{
-	const struct tok *t = peek(p);
-	const char *why;
-
-	if (ends_args(t) || ends_with_percent(t->s))
-		return fail(p, kw->col, "'%s' needs a %s, e.g. 50ms", kw->s, what);
-	next(p);
-	if (duration_why(t->s, ns, &why) < 0)
-		return fail(p, t->col, "bad duration '%s' after '%s': %s", shown(p, t->s), kw->s,
-			    why);
-	return 0;
-}
-
-static int expect_uint(struct parser *p, const struct tok *kw, uint64_t min, uint64_t max,
-		       uint64_t *out)
-{
-	const struct tok *t = peek(p);
-	int ret;
-
-	if (ends_args(t) || ends_with_percent(t->s))
-		return fail(p, kw->col, "'%s' needs a number (%llu to %llu)", kw->s,
-			    (unsigned long long)min, (unsigned long long)max);
-	next(p);
-	ret = parse_uint(t->s, max, out);
-	if (ret == -EINVAL)
-		return fail(p, t->col, "'%s' needs a number, got '%s'", kw->s, shown(p, t->s));
-	if (ret < 0 || *out < min)
-		return fail(p, t->col, "'%s %s' out of range (%llu to %llu)", kw->s, shown(p, t->s),
-			    (unsigned long long)min, (unsigned long long)max);
-	return 0;
-}
-
-static int parse_state(struct parser *p, const struct tok *kw, uint8_t *state)
+static int parse_state(struct rule_parser *p, const struct rule_tok *kw, uint8_t *state)
 {
 	char names[256];
-	const struct tok *t = peek(p);
+	const struct rule_tok *t = rule__peek(p);
 	size_t len = 0;
 	int s;
 
-	if (t->type != TOK_WORD) {
+	if (t->type != RULE_TOK_WORD) {
 		s = -1;
 	} else {
-		next(p);
+		rule__next(p);
 		s = tcpstate_parse(t->s);
 		if (s >= 0) {
 			*state = (uint8_t)s;
@@ -533,43 +99,44 @@ static int parse_state(struct parser *p, const struct tok *kw, uint8_t *state)
 	for (int i = 0; i < TCPSTATE__COUNT && len < sizeof(names); i++)
 		len += snprintf(names + len, sizeof(names) - len, "%s%s", i ? ", " : "",
 				tcpstate_name(i));
-	if (t->type != TOK_WORD)
-		return fail(p, kw->col, "'%s' needs a TCP state (%s)", kw->s, names);
-	return fail(p, t->col, "unknown TCP state '%s' (expected %s)", shown(p, t->s), names);
+	if (t->type != RULE_TOK_WORD)
+		return rule__fail(p, kw->col, "'%s' needs a TCP state (%s)", kw->s, names);
+	return rule__fail(p, t->col, "unknown TCP state '%s' (expected %s)", rule__shown(p, t->s),
+			  names);
 }
 
 /* After 'if' (given as kw): COND [and COND ...] up to ',' or the end. */
-static int parse_conds(struct parser *p, const struct tok *kw)
+static int parse_conds(struct rule_parser *p, const struct rule_tok *kw)
 {
 	struct rule *r = p->r;
-	const struct tok *t;
+	const struct rule_tok *t;
 	int ret;
 
 	for (;;) {
 		struct rule_cond c = { 0 };
 		int type = -1;
 
-		t = peek(p);
-		if (t->type != TOK_WORD)
-			return fail(p, kw->col, "expected a condition after '%s' (%s)", kw->s,
-				    COND_LIST);
-		next(p);
+		t = rule__peek(p);
+		if (t->type != RULE_TOK_WORD)
+			return rule__fail(p, kw->col, "expected a condition after '%s' (%s)", kw->s,
+					  COND_LIST);
+		rule__next(p);
 		if (!strcmp(t->s, "not")) {
 			c.negate = true;
 			kw = t;
-			t = peek(p);
-			if (t->type != TOK_WORD)
-				return fail(p, kw->col, "expected a condition after 'not' (%s)",
-					    COND_LIST);
-			next(p);
+			t = rule__peek(p);
+			if (t->type != RULE_TOK_WORD)
+				return rule__fail(p, kw->col, "expected a condition after 'not' (%s)",
+						  COND_LIST);
+			rule__next(p);
 		}
 		for (int i = 0; i < RULE_COND__COUNT; i++) {
 			if (!strcmp(t->s, cond_names[i]))
 				type = i;
 		}
 		if (type < 0)
-			return fail(p, t->col, "unknown condition '%s' (expected %s)",
-				    shown(p, t->s), COND_LIST);
+			return rule__fail(p, t->col, "unknown condition '%s' (expected %s)",
+					  rule__shown(p, t->s), COND_LIST);
 		c.type = type;
 		if (type == RULE_COND_STATE || type == RULE_COND_PEER_STATE) {
 			ret = parse_state(p, t, &c.state);
@@ -577,198 +144,107 @@ static int parse_conds(struct parser *p, const struct tok *kw)
 				return ret;
 		}
 		if (r->n_conds >= RULE_MAX_CONDS)
-			return fail(p, t->col, "too many conditions (at most %d)", RULE_MAX_CONDS);
+			return rule__fail(p, t->col, "too many conditions (at most %d)", RULE_MAX_CONDS);
 		r->conds[r->n_conds++] = c;
 
-		t = peek(p);
-		if (t->type != TOK_WORD)
+		t = rule__peek(p);
+		if (t->type != RULE_TOK_WORD)
 			return 0;
 		if (strcmp(t->s, "and"))
-			return fail(p, t->col, "expected 'and' or ',' after condition, got '%s'",
-				    shown(p, t->s));
-		kw = next(p);
+			return rule__fail(p, t->col, "expected 'and' or ',' after condition, got '%s'",
+					  rule__shown(p, t->s));
+		kw = rule__next(p);
 	}
 }
 
 /* The rest of an item: nothing, or an 'if' clause that applies to the rule. */
-static int finish_item(struct parser *p, const struct tok *kw)
+static int finish_item(struct rule_parser *p, const struct rule_tok *kw)
 {
-	const struct tok *t = peek(p);
+	const struct rule_tok *t = rule__peek(p);
 
-	if (t->type != TOK_WORD)
+	if (t->type != RULE_TOK_WORD)
 		return 0;
 	if (!strcmp(t->s, "if")) {
-		next(p);
+		rule__next(p);
 		return parse_conds(p, t);
 	}
-	return fail(p, t->col, "unexpected '%s' after '%s' (separate items with ',')",
-		    shown(p, t->s), kw->s);
+	return rule__fail(p, t->col, "unexpected '%s' after '%s' (separate items with ',')",
+			  rule__shown(p, t->s), kw->s);
 }
 
-/* One option word of an action after its positional argument. */
-static int action_option(struct parser *p, struct rule_action *a, const struct tok *t,
-			 const struct tok **dist_tok, bool *seen)
-{
-	uint64_t v;
-	int ret;
-
-	switch (a->type) {
-	case RULE_ACT_DELAY:
-		if (!strcmp(t->s, "jitter")) {
-			if (seen[0])
-				return fail(p, t->col, "'jitter' given twice");
-			seen[0] = true;
-			return expect_duration(p, t, "duration", &a->u.delay.jitter_ns);
-		}
-		if (!strcmp(t->s, "distribution")) {
-			const struct tok *d = peek(p);
-
-			if (*dist_tok)
-				return fail(p, t->col, "'distribution' given twice");
-			*dist_tok = t;
-			if (ends_args(d) || ends_with_percent(d->s))
-				return fail(p, t->col,
-					    "'distribution' needs uniform, normal or pareto");
-			next(p);
-			for (size_t i = 0; i < sizeof(dist_names) / sizeof(dist_names[0]); i++) {
-				if (!strcmp(d->s, dist_names[i])) {
-					a->u.delay.dist = i;
-					return 0;
-				}
-			}
-			return fail(p, d->col,
-				    "unknown distribution '%s' (expected uniform, normal or pareto)",
-				    shown(p, d->s));
-		}
-		break;
-	case RULE_ACT_REORDER:
-		if (!strcmp(t->s, "timeout")) {
-			if (seen[0])
-				return fail(p, t->col, "'timeout' given twice");
-			seen[0] = true;
-			ret = expect_duration(p, t, "duration", &a->u.reorder.timeout_ns);
-			if (ret < 0)
-				return ret;
-			if (a->u.reorder.timeout_ns == 0)
-				return fail(p, p->toks[p->pos - 1].col,
-					    "reorder timeout must be greater than 0");
-			return 0;
-		}
-		break;
-	case RULE_ACT_DUPLICATE:
-		if (isdigit((unsigned char)t->s[0])) {
-			if (seen[0])
-				return fail(p, t->col, "duplicate copies given twice");
-			seen[0] = true;
-			ret = parse_uint(t->s, MAX_COPIES, &v);
-			if (ret == -EINVAL)
-				return fail(p, t->col, "bad copy count '%s' (1 to %u)",
-					    shown(p, t->s), MAX_COPIES);
-			if (ret < 0 || v < 1)
-				return fail(p, t->col, "'duplicate %s' out of range (1 to %u copies)",
-					    shown(p, t->s), MAX_COPIES);
-			a->u.duplicate.copies = (uint32_t)v;
-			return 0;
-		}
-		break;
-	case RULE_ACT_RATE:
-		if (!strcmp(t->s, "limit")) {
-			if (seen[0])
-				return fail(p, t->col, "'limit' given twice");
-			seen[0] = true;
-			ret = expect_uint(p, t, 1, UINT32_MAX, &v);
-			if (ret < 0)
-				return ret;
-			a->u.rate.limit = (uint32_t)v;
-			return 0;
-		}
-		break;
-	default:
-		break;
-	}
-	return fail(p, t->col, "unexpected '%s' in '%s' (expected %s)", shown(p, t->s),
-		    action_names[a->type], action_options[a->type]);
-}
-
-static int parse_action(struct parser *p, const struct tok *kw, enum rule_action_type type)
+/* An action appears once in a rule, and an 'alone' one only by itself. */
+static int check_action_fits(struct rule_parser *p, const struct rule_tok *kw,
+			     const struct rule_action_ops *ops, enum rule_action_type type)
 {
 	struct rule *r = p->r;
-	struct rule_action a = { .type = type, .prob_ppm = RULE_PPM_ALWAYS };
-	const struct tok *dist_tok = NULL;
-	bool seen_opt[1] = { false };
-	bool seen_prob = false;
-	const struct tok *t;
-	const char *why;
-	uint64_t v;
-	int ret;
 
 	for (unsigned i = 0; i < r->n_actions; i++) {
+		const struct rule_action_ops *other = rule__action_ops(r->actions[i].type);
+
 		if (r->actions[i].type == type)
-			return fail(p, kw->col, "'%s' given twice in one rule", kw->s);
-		if (r->actions[i].type == RULE_ACT_ACCEPT || type == RULE_ACT_ACCEPT)
-			return fail(p, kw->col, "'accept' cannot be combined with other actions");
+			return rule__fail(p, kw->col, "'%s' given twice in one rule", kw->s);
+		if (other->alone || ops->alone)
+			return rule__fail(p, kw->col, "'%s' cannot be combined with other actions",
+					  other->alone ? other->name : ops->name);
 	}
 	if (r->n_actions >= RULE_MAX_ACTIONS)
-		return fail(p, kw->col, "too many actions (at most %d)", RULE_MAX_ACTIONS);
+		return rule__fail(p, kw->col, "too many actions (at most %d)", RULE_MAX_ACTIONS);
+	return 0;
+}
 
-	/* The positional argument, where the action has one. */
-	t = peek(p);
-	switch (type) {
-	case RULE_ACT_DELAY:
-		ret = expect_duration(p, kw, "duration", &a.u.delay.delay_ns);
-		if (ret < 0)
-			return ret;
-		break;
-	case RULE_ACT_REORDER:
-		ret = expect_uint(p, kw, 2, MAX_REORDER, &v);
-		if (ret < 0)
-			return ret;
-		a.u.reorder.count = (uint32_t)v;
-		a.u.reorder.timeout_ns = DEFAULT_REORDER_TIMEOUT_NS;
-		break;
-	case RULE_ACT_DUPLICATE:
-		a.u.duplicate.copies = 1;
-		break;
-	case RULE_ACT_RATE:
-		if (ends_args(t) || ends_with_percent(t->s))
-			return fail(p, kw->col, "'rate' needs a rate, e.g. rate 1mbit");
-		next(p);
-		if (rate_why(t->s, &a.u.rate.bits_per_sec, &why) < 0)
-			return fail(p, t->col, "bad rate '%s': %s", shown(p, t->s), why);
-		a.u.rate.limit = DEFAULT_RATE_LIMIT;
-		break;
-	default:
-		break;
-	}
+/* The words after an action's argument: its options and a probability, in any order. */
+static int parse_action_options(struct rule_parser *p, const struct rule_action_ops *ops,
+				struct rule_action *a, const struct rule_tok **seen)
+{
+	bool seen_prob = false;
+	const struct rule_tok *t;
+	const char *why;
+	int ret;
 
-	while (!ends_args(t = peek(p))) {
-		next(p);
-		if (ends_with_percent(t->s)) {
+	while (!rule__ends_args(t = rule__peek(p))) {
+		rule__next(p);
+		if (rule__ends_with_percent(t->s)) {
 			if (seen_prob)
-				return fail(p, t->col, "probability given twice");
+				return rule__fail(p, t->col, "probability given twice");
 			seen_prob = true;
-			if (percent_why(t->s, &a.prob_ppm, &why) < 0)
-				return fail(p, t->col, "bad probability '%s': %s", shown(p, t->s),
-					    why);
+			if (units_parse_percent(t->s, &a->prob_ppm, &why) < 0)
+				return rule__fail(p, t->col, "bad probability '%s': %s",
+						  rule__shown(p, t->s), why);
 			continue;
 		}
-		ret = action_option(p, &a, t, &dist_tok, seen_opt);
+		ret = ops->parse_option ? ops->parse_option(p, t, a, seen) : RULE_ACTION_NOT_OPTION;
+		if (ret == RULE_ACTION_NOT_OPTION)
+			return rule__fail(p, t->col, "unexpected '%s' in '%s' (expected %s)",
+					  rule__shown(p, t->s), ops->name, ops->follows);
 		if (ret < 0)
 			return ret;
 	}
+	return 0;
+}
 
-	if (type == RULE_ACT_DELAY) {
-		if (dist_tok && !seen_opt[0])
-			return fail(p, dist_tok->col, "'distribution' needs 'jitter'");
-		/* Without jitter the distribution means nothing: keep one form. */
-		if (a.u.delay.jitter_ns == 0)
-			a.u.delay.dist = RULE_DIST_UNIFORM;
-	}
-	r->actions[r->n_actions++] = a;
+/* The action named by kw, its arguments and options, through its entry in actions.c. */
+static int parse_action(struct rule_parser *p, const struct rule_tok *kw,
+			enum rule_action_type type)
+{
+	const struct rule_action_ops *ops = rule__action_ops(type);
+	const struct rule_tok *seen[RULE_ACTION_MAX_OPTS] = { NULL };
+	struct rule_action a = { .type = type, .prob_ppm = RULE_PPM_ALWAYS };
+	int ret;
+
+	ret = check_action_fits(p, kw, ops, type);
+	if (!ret && ops->parse_args)
+		ret = ops->parse_args(p, kw, &a);
+	if (!ret)
+		ret = parse_action_options(p, ops, &a, seen);
+	if (!ret && ops->parse_end)
+		ret = ops->parse_end(p, &a, seen);
+	if (ret < 0)
+		return ret;
+	p->r->actions[p->r->n_actions++] = a;
 	return finish_item(p, kw);
 }
 
-static int parse_qualifier(struct parser *p, const struct tok *kw)
+static int parse_qualifier(struct rule_parser *p, const struct rule_tok *kw)
 {
 	struct rule *r = p->r;
 	uint64_t v;
@@ -778,90 +254,93 @@ static int parse_qualifier(struct parser *p, const struct tok *kw)
 		if (strcmp(kw->s, dir_names[d]))
 			continue;
 		if (r->dir_mask & (1u << d))
-			return fail(p, kw->col, "'%s' given twice", kw->s);
+			return rule__fail(p, kw->col, "'%s' given twice", kw->s);
 		r->dir_mask |= 1u << d;
 		return finish_item(p, kw);
 	}
 	if (!strcmp(kw->s, "every")) {
 		if (p->seen_every)
-			return fail(p, kw->col, "'every' given twice");
+			return rule__fail(p, kw->col, "'every' given twice");
 		p->seen_every = true;
-		ret = expect_uint(p, kw, 1, UINT32_MAX, &v);
+		ret = rule__expect_uint(p, kw, 1, UINT32_MAX, &v);
 		if (ret < 0)
 			return ret;
 		r->every = (uint32_t)v;
 	} else if (!strcmp(kw->s, "first") || !strcmp(kw->s, "count")) {
 		if (p->first_word)
-			return fail(p, kw->col, "'%s' given twice (count is an alias of first)",
-				    kw->s);
+			return rule__fail(p, kw->col, "'%s' given twice (count is an alias of first)",
+					  kw->s);
 		p->first_word = kw->s;
-		ret = expect_uint(p, kw, 1, UINT32_MAX, &v);
+		ret = rule__expect_uint(p, kw, 1, UINT32_MAX, &v);
 		if (ret < 0)
 			return ret;
 		r->first = (uint32_t)v;
 	} else if (!strcmp(kw->s, "after")) {
 		if (p->seen_after)
-			return fail(p, kw->col, "'after' given twice");
+			return rule__fail(p, kw->col, "'after' given twice");
 		p->seen_after = true;
-		ret = expect_duration(p, kw, "duration", &r->after_ns);
+		ret = rule__expect_duration(p, kw, &r->after_ns);
 		if (ret < 0)
 			return ret;
 	} else if (!strcmp(kw->s, "for")) {
 		if (p->seen_for)
-			return fail(p, kw->col, "'for' given twice");
+			return rule__fail(p, kw->col, "'for' given twice");
 		p->seen_for = true;
-		ret = expect_duration(p, kw, "duration", &r->for_ns);
+		ret = rule__expect_duration(p, kw, &r->for_ns);
 		if (ret < 0)
 			return ret;
 		/* 0 means "forever" in struct rule, so 'for 0s' cannot be kept. */
 		if (r->for_ns == 0)
-			return fail(p, p->toks[p->pos - 1].col, "'for' needs a duration > 0");
+			return rule__fail(p, rule__prev(p)->col, "'for' needs a duration > 0");
 	} else if (!strcmp(kw->s, "if")) {
 		return parse_conds(p, kw);
 	} else {
-		return fail(p, kw->col,
-			    "unknown action '%s' (expected " ACTION_LIST
-			    ", or a qualifier " QUALIFIER_LIST ")",
-			    shown(p, kw->s));
+		char list[256];
+
+		return rule__fail(p, kw->col,
+				  "unknown action '%s' (expected %s, or a qualifier " QUALIFIER_LIST ")",
+				  rule__shown(p, kw->s), action_list(list, sizeof(list)));
 	}
 	return finish_item(p, kw);
 }
 
-static int parse_item(struct parser *p)
+static int parse_item(struct rule_parser *p)
 {
-	const struct tok *kw = next(p);
+	const struct rule_tok *kw = rule__next(p);
 
 	for (int i = 0; i < RULE_ACT__COUNT; i++) {
-		if (!strcmp(kw->s, action_names[i]))
+		if (!strcmp(kw->s, rule_action_name(i)))
 			return parse_action(p, kw, i);
 	}
 	return parse_qualifier(p, kw);
 }
 
-static int parse_items(struct parser *p)
+static int parse_items(struct rule_parser *p)
 {
-	const struct tok *t;
+	const struct rule_tok *t;
+	char list[256];
 	int ret;
 
-	if (peek(p)->type == TOK_END)
-		return fail(p, p->eol_col, "expected an action after '=>' (" ACTION_LIST ")");
+	if (rule__peek(p)->type == RULE_TOK_END)
+		return rule__fail(p, p->eol_col, "expected an action after '=>' (%s)",
+				  action_list(list, sizeof(list)));
 	for (;;) {
-		t = peek(p);
-		if (t->type == TOK_COMMA)
-			return fail(p, t->col, "empty item before ','");
+		t = rule__peek(p);
+		if (t->type == RULE_TOK_COMMA)
+			return rule__fail(p, t->col, "empty item before ','");
 		ret = parse_item(p);
 		if (ret < 0)
 			return ret;
 		/* Items consume words up to ',' or the end. */
-		t = next(p);
-		if (t->type == TOK_END)
+		t = rule__next(p);
+		if (t->type == RULE_TOK_END)
 			break;
-		if (peek(p)->type == TOK_END)
-			return fail(p, t->col, "trailing ',' (expected another item)");
+		if (rule__peek(p)->type == RULE_TOK_END)
+			return rule__fail(p, t->col, "trailing ',' (expected another item)");
 	}
 	if (p->r->n_actions == 0)
-		return fail(p, p->arrow_col,
-			    "rule has no action (expected one of " ACTION_LIST ")");
+		return rule__fail(p, p->arrow_col, "rule has no action (expected one of %s)",
+				  action_list(list, sizeof(list)));
 	return 0;
 }
 
@@ -881,15 +360,14 @@ static void rule_free(struct rule *r)
 /* The first word of s, for guessing whether '=>' was forgotten. */
 static bool starts_with_keyword(const char *s, size_t len)
 {
-	static const char *const kws[] = {
-		"drop", "delay", "reorder", "duplicate", "corrupt", "rate", "accept",
-	};
 	size_t n = 0;
 
 	while (n < len && !isspace((unsigned char)s[n]) && s[n] != ',')
 		n++;
-	for (size_t i = 0; i < sizeof(kws) / sizeof(kws[0]); i++) {
-		if (strlen(kws[i]) == n && !strncmp(s, kws[i], n))
+	for (int i = 0; i < RULE_ACT__COUNT; i++) {
+		const char *kw = rule_action_name(i);
+
+		if (strlen(kw) == n && !strncmp(s, kw, n))
 			return true;
 	}
 	return false;
@@ -902,7 +380,7 @@ static bool starts_with_keyword(const char *s, size_t len)
 static int parse_line(const char *text, const char *file, int line, struct rule **out,
 		      struct rule_error *err)
 {
-	struct parser p = { .err = err };
+	struct rule_parser p = { .err = err };
 	char pmsg[512];
 	size_t len, start, end, arrow, fstart, fend;
 	struct rule *r = NULL;
@@ -971,13 +449,13 @@ static int parse_line(const char *text, const char *file, int line, struct rule 
 		if (ret == -ENOMEM)
 			goto err_nomem;
 		if (ret < 0) {
-			fail(&p, (int)fstart + 1, "bad filter '%s': %s", shown(&p, r->filter_text),
-			     pmsg);
+			rule__fail(&p, (int)fstart + 1, "bad filter '%s': %s",
+				   rule__shown(&p, r->filter_text), pmsg);
 			goto err;
 		}
 	}
 
-	ret = tokenize(&p, arrow + 2, end);
+	ret = rule__tokenize(&p, arrow + 2, end);
 	if (ret < 0)
 		goto err_nomem;
 	ret = parse_items(&p);
@@ -1246,7 +724,7 @@ uint32_t rule_set_bytes_needed(const struct rule_set *rs)
 		const struct rule *r = rs->rules[i];
 
 		for (unsigned a = 0; a < r->n_actions; a++)
-			if (r->actions[a].type == RULE_ACT_DUPLICATE || r->actions[a].type == RULE_ACT_CORRUPT)
+			if (rule__action_ops(r->actions[a].type)->whole_packet)
 				return UINT32_MAX;
 		if (r->filter) {
 			uint32_t reach = rule__filter_reach(r->filter);
@@ -1259,78 +737,14 @@ uint32_t rule_set_bytes_needed(const struct rule_set *rs)
 }
 
 /* ---- printing and comparing --------------------------------------------- */
-
-static void put_duration(struct strbuf_fixed *o, const char *prefix, uint64_t ns)
-{
-	const struct unit *u = &duration_units[0];
-
-	if (ns == 0) {
-		strbuf_fixed_printf(o, "%s0ms", prefix);
-		return;
-	}
-	while (ns % u->mult)
-		u++;
-	strbuf_fixed_printf(o, "%s%llu%s", prefix, (unsigned long long)(ns / u->mult), u->name);
-}
-
-static void put_rate(struct strbuf_fixed *o, uint64_t bps)
-{
-	const struct unit *u = &rate_units[0];
-
-	/* The "bit" unit divides everything, so the loop ends there at worst. */
-	while (u < &rate_units[N_PRINT_RATE_UNITS - 1] && bps % u->mult)
-		u++;
-	strbuf_fixed_printf(o, " %llu%s", (unsigned long long)(bps / u->mult), u->name);
-}
-
-static void put_percent(struct strbuf_fixed *o, uint32_t ppm)
-{
-	uint32_t frac = ppm % PPM_PER_PERCENT;
-	int digits = PERCENT_DECIMALS;
-
-	if (ppm >= RULE_PPM_ALWAYS)
-		return;
-	if (!frac) {
-		strbuf_fixed_printf(o, " %u%%", ppm / PPM_PER_PERCENT);
-		return;
-	}
-	while (frac % 10 == 0) {
-		frac /= 10;
-		digits--;
-	}
-	strbuf_fixed_printf(o, " %u.%0*u%%", ppm / PPM_PER_PERCENT, digits, frac);
-}
-
 static void put_action(struct strbuf_fixed *o, const struct rule_action *a)
 {
+	const struct rule_action_ops *ops = rule__action_ops(a->type);
+
 	strbuf_fixed_printf(o, "%s", rule_action_name(a->type));
-	switch (a->type) {
-	case RULE_ACT_DELAY:
-		put_duration(o, " ", a->u.delay.delay_ns);
-		if (a->u.delay.jitter_ns || a->u.delay.dist != RULE_DIST_UNIFORM)
-			put_duration(o, " jitter ", a->u.delay.jitter_ns);
-		if (a->u.delay.dist != RULE_DIST_UNIFORM &&
-		    (unsigned)a->u.delay.dist < sizeof(dist_names) / sizeof(dist_names[0]))
-			strbuf_fixed_printf(o, " distribution %s", dist_names[a->u.delay.dist]);
-		break;
-	case RULE_ACT_REORDER:
-		strbuf_fixed_printf(o, " %u", a->u.reorder.count);
-		if (a->u.reorder.timeout_ns != DEFAULT_REORDER_TIMEOUT_NS)
-			put_duration(o, " timeout ", a->u.reorder.timeout_ns);
-		break;
-	case RULE_ACT_DUPLICATE:
-		if (a->u.duplicate.copies != 1)
-			strbuf_fixed_printf(o, " %u", a->u.duplicate.copies);
-		break;
-	case RULE_ACT_RATE:
-		put_rate(o, a->u.rate.bits_per_sec);
-		if (a->u.rate.limit != DEFAULT_RATE_LIMIT)
-			strbuf_fixed_printf(o, " limit %u", a->u.rate.limit);
-		break;
-	default:
-		break;
-	}
-	put_percent(o, a->prob_ppm);
+	if (ops && ops->print)
+		ops->print(o, a);
+	units_put_percent(o, " ", a->prob_ppm);
 }
 
 char *rule_print_alloc(const struct rule *r)
@@ -1365,9 +779,9 @@ int rule_print(const struct rule *r, char *buf, size_t size)
 	if (r->first)
 		strbuf_fixed_printf(&o, ", first %u", r->first);
 	if (r->after_ns)
-		put_duration(&o, ", after ", r->after_ns);
+		units_put_duration(&o, ", after ", r->after_ns);
 	if (r->for_ns)
-		put_duration(&o, ", for ", r->for_ns);
+		units_put_duration(&o, ", for ", r->for_ns);
 	for (unsigned i = 0; i < r->n_conds; i++) {
 		const struct rule_cond *c = &r->conds[i];
 
@@ -1378,28 +792,14 @@ int rule_print(const struct rule *r, char *buf, size_t size)
 	}
 	return o.len > INT32_MAX ? INT32_MAX : (int)o.len;
 }
-
 static bool action_equal(const struct rule_action *a, const struct rule_action *b)
 {
+	const struct rule_action_ops *ops = rule__action_ops(a->type);
+
 	if (a->type != b->type || a->prob_ppm != b->prob_ppm)
 		return false;
-	/* Field by field: the union's unused bytes are not part of the rule. */
-	switch (a->type) {
-	case RULE_ACT_DELAY:
-		return a->u.delay.delay_ns == b->u.delay.delay_ns &&
-		       a->u.delay.jitter_ns == b->u.delay.jitter_ns &&
-		       a->u.delay.dist == b->u.delay.dist;
-	case RULE_ACT_REORDER:
-		return a->u.reorder.count == b->u.reorder.count &&
-		       a->u.reorder.timeout_ns == b->u.reorder.timeout_ns;
-	case RULE_ACT_DUPLICATE:
-		return a->u.duplicate.copies == b->u.duplicate.copies;
-	case RULE_ACT_RATE:
-		return a->u.rate.bits_per_sec == b->u.rate.bits_per_sec &&
-		       a->u.rate.limit == b->u.rate.limit;
-	default:
-		return true;
-	}
+	/* Argument by argument: the union's unused bytes are not part of the rule. */
+	return !ops || !ops->equal || ops->equal(a, b);
 }
 
 static bool cond_equal(const struct rule_cond *a, const struct rule_cond *b)

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "packet.h"
+#include "units.h"
 
 #define RULE_MAX_ACTIONS 8
 #define RULE_MAX_CONDS 8
@@ -36,16 +37,22 @@
 #define RULE_MAX_FILE (1024 * 1024)	/* bytes in one rule file */
 
 /* Probability as parts per million: 1000000 = always. */
-#define RULE_PPM_ALWAYS 1000000u
+#define RULE_PPM_ALWAYS UNITS_PPM_ALWAYS
 
+/*
+ * The actions. Each has one entry in two tables indexed by this enum: its
+ * syntax in rules/actions.c (name, parser, printer, equality) and its
+ * decision step in proxy/decide/act.c (what it does, its counter, its
+ * event name). The order is the one messages and the report list them in.
+ */
 enum rule_action_type {
-	RULE_ACT_ACCEPT = 0, /* stop evaluating further rules, pass as decided so far */
-	RULE_ACT_DROP,
+	RULE_ACT_DROP = 0,
 	RULE_ACT_DELAY,
 	RULE_ACT_REORDER,
 	RULE_ACT_DUPLICATE,
 	RULE_ACT_CORRUPT,
 	RULE_ACT_RATE,
+	RULE_ACT_ACCEPT,	/* stop evaluating further rules, pass as decided so far */
 	RULE_ACT__COUNT,
 };
 
@@ -201,8 +208,8 @@ const char *rule_cond_name(enum rule_cond_type t);
 
 /*
  * Parse a duration as the rules write it ("30s", "1.5ms"), for the CLI's
- * options. Returns 0, or -EINVAL with *why (a static string) saying what is
- * wrong when why is not NULL.
+ * options: units_parse_duration(). Returns 0, or -EINVAL with *why (a
+ * static string) saying what is wrong when why is not NULL.
  */
 int rule_parse_duration(const char *s, uint64_t *ns, const char **why);
 
