@@ -7,9 +7,15 @@
  *
  * Two layers. evlog_json_* (evlog/json.h) is a small strict JSON reader
  * (one value per call, a tree in a reusable buffer). evlog_* turns event
- * lines into packets, tracker events and flows, and lays each flow out as
- * rows in time order: the geometry both renderers share. The code lives
- * in cli/evlog/; evlog/internal.h says which file does what.
+ * lines into packets, tracker events and conversations, and lays each
+ * conversation out as rows in time order: the geometry both renderers
+ * share. The code lives in cli/evlog/; evlog/internal.h says which file
+ * does what.
+ *
+ * "flow" keeps the meaning it has in the file: the packet's flow text and
+ * hash, the tracker's connection number (tcp_flow, "flow"). What one
+ * ladder diagram draws is a conversation (the CLI still calls it a flow:
+ * `--flow N`, "== flow N").
  */
 #ifndef FL_EVLOG_H
 #define FL_EVLOG_H
@@ -77,8 +83,8 @@ struct evlog_pkt {
 	double rel_t;
 	unsigned rel_line;
 	uint64_t rel;
-	size_t flow_idx;	/* index of its flow */
-	size_t flow_pos;	/* index in that flow's pkts[] */
+	size_t conv_idx;	/* index of its conversation */
+	size_t conv_pos;	/* index in that conversation's pkts[] */
 	unsigned from;		/* 0: drawn left to right, 1: right to left */
 	unsigned recv_pos;	/* rank among its direction's packets in leaving order; 0: never left */
 	long cause;		/* index of the packet caused_by names, or -1 */
@@ -131,11 +137,12 @@ struct evlog_row {
 };
 
 /*
- * A TCP connection (as the tracker numbered it) or any other flow (by
- * flow_hash: both directions together). Left is the TCP client
- * (endpoint 0) or the sender of a flow's first packet.
+ * A conversation: a TCP connection (as the tracker numbered it) or any
+ * other flow (by flow_hash: both directions together), drawn as one
+ * ladder diagram. Left is the TCP client (endpoint 0) or the sender of
+ * the first packet.
  */
-struct evlog_flow {
+struct evlog_conv {
 	unsigned id;		/* tcp_flow for TCP; else numbered after the largest tcp_flow */
 	bool tcp;
 	const char *proto;	/* "tcp", "udp", "icmp", ... */
@@ -178,19 +185,19 @@ void evlog_free(struct evlog *log);
  */
 int evlog_add_line(struct evlog *log, const char *line, size_t len, struct evlog_error *err);
 
-/* Resolve releases and causes, group flows and lay out rows. Once. Returns 0 or -ENOMEM. */
+/* Resolve releases and causes, group conversations, lay out rows. Once. 0 or -ENOMEM. */
 int evlog_finish(struct evlog *log);
 
 size_t evlog_n_pkts(const struct evlog *log);
 size_t evlog_n_trks(const struct evlog *log);
-size_t evlog_n_flows(const struct evlog *log);
+size_t evlog_n_convs(const struct evlog *log);
 size_t evlog_n_lines(const struct evlog *log);
-/* Borrowed; valid until evlog_free. Flows come by id: TCP connections first. */
+/* Borrowed; valid until evlog_free. Conversations come by id: TCP connections first. */
 const struct evlog_pkt *evlog_pkt(const struct evlog *log, size_t i);
 const struct evlog_trk *evlog_trk(const struct evlog *log, size_t i);
-const struct evlog_flow *evlog_flow(const struct evlog *log, size_t i);
-/* The flow with display id, or NULL. */
-const struct evlog_flow *evlog_flow_by_id(const struct evlog *log, unsigned id);
+const struct evlog_conv *evlog_conv(const struct evlog *log, size_t i);
+/* The conversation with display id (the CLI's --flow N), or NULL. */
+const struct evlog_conv *evlog_conv_by_id(const struct evlog *log, unsigned id);
 
 /* ---- text shared by the renderers ------------------------------------------ */
 
@@ -222,7 +229,7 @@ struct evlog_notes {
 void evlog_pkt_notes(const struct evlog *log, const struct evlog_pkt *p, enum evlog_row_kind row,
 		     struct evlog_notes *out);
 
-/* Short name of a packet's identity in its flow: "seg 4" (TCP) or "#4" (ord). */
+/* Short name of a packet's identity in its conversation: "seg 4" (TCP) or "#4" (ord). */
 size_t evlog_pkt_ident(const struct evlog_pkt *p, char *buf, size_t size);
 
 /* The rule a verdict came from: the first action named what (NULL: any). -1 if none. */

@@ -247,14 +247,14 @@ static void overview(FILE *o, const struct evlog *log, const char *source)
 		if (p->released && p->rel_t > t1)
 			t1 = p->rel_t;
 	}
-	for (size_t i = 0; i < evlog_n_flows(log); i++)
-		tcp += evlog_flow(log, i)->tcp;
+	for (size_t i = 0; i < evlog_n_convs(log); i++)
+		tcp += evlog_conv(log, i)->tcp;
 	fprintf(o, "<p>Events file <code>");
 	esc(o, source);
 	fprintf(o, "</code>: %zu lines, %zu packets from %.6f s to %.6f s, %u TCP connection%s, "
 		   "%zu other flow%s.</p>\n",
-		evlog_n_lines(log), n, t0, t1, tcp, tcp == 1 ? "" : "s", evlog_n_flows(log) - tcp,
-		evlog_n_flows(log) - tcp == 1 ? "" : "s");
+		evlog_n_lines(log), n, t0, t1, tcp, tcp == 1 ? "" : "s", evlog_n_convs(log) - tcp,
+		evlog_n_convs(log) - tcp == 1 ? "" : "s");
 	fprintf(o, "<h2 id=\"totals\">Totals</h2>\n<table><tr><th>packets</th><th>passed</th>"
 		   "<th>dropped</th><th>held</th><th>released</th><th>released early</th>"
 		   "<th>never released</th><th>extra copies</th><th>corrupted</th>"
@@ -358,16 +358,16 @@ static int rules_table(FILE *o, const struct evlog *log)
 /* ---- counters per connection and flow ---------------------------------------------------- */
 
 /* "CLOSED → SYN_SENT → ..." for one endpoint, from its transitions. */
-static void states_reached(FILE *o, const struct evlog *log, const struct evlog_flow *f, unsigned e)
+static void states_reached(FILE *o, const struct evlog *log, const struct evlog_conv *conv, unsigned e)
 {
 	bool any = false;
 
-	if (f->first_state[e]) {
-		esc(o, f->first_state[e]);
+	if (conv->first_state[e]) {
+		esc(o, conv->first_state[e]);
 		any = true;
 	}
-	for (size_t i = 0; i < f->n_trks; i++) {
-		const struct evlog_trk *k = evlog_trk(log, f->trks[i]);
+	for (size_t i = 0; i < conv->n_trks; i++) {
+		const struct evlog_trk *k = evlog_trk(log, conv->trks[i]);
 
 		if (k->type != EVLOG_TRK_TRANSITION || k->endpoint != e)
 			continue;
@@ -384,10 +384,10 @@ static void conn_table(FILE *o, const struct evlog *log, unsigned only)
 {
 	bool any = false;
 
-	for (size_t i = 0; i < evlog_n_flows(log); i++) {
-		const struct evlog_flow *f = evlog_flow(log, i);
+	for (size_t i = 0; i < evlog_n_convs(log); i++) {
+		const struct evlog_conv *conv = evlog_conv(log, i);
 
-		if (!f->tcp || (only && f->id != only))
+		if (!conv->tcp || (only && conv->id != only))
 			continue;
 		if (!any) {
 			fprintf(o, "<h2 id=\"connections\">TCP connections</h2>\n"
@@ -401,18 +401,18 @@ static void conn_table(FILE *o, const struct evlog *log, unsigned only)
 				   "</tr>\n");
 			any = true;
 		}
-		fprintf(o, "<tr><td><a href=\"#flow-%u\">%u</a></td><td class=\"l\">", f->id, f->id);
-		esc(o, f->title);
+		fprintf(o, "<tr><td><a href=\"#flow-%u\">%u</a></td><td class=\"l\">", conv->id, conv->id);
+		esc(o, conv->title);
 		fprintf(o, "</td><td>%zu</td><td>%u</td><td>%u</td><td>%u (%u)</td><td>%u</td>"
 			   "<td>%u</td><td class=\"l\">",
-			f->n_pkts, f->dropped, f->held, f->retrans, f->retrans_faultline, f->out_of_order,
-			f->dup_acks);
-		states_reached(o, log, f, 0);
+			conv->n_pkts, conv->dropped, conv->held, conv->retrans, conv->retrans_faultline, conv->out_of_order,
+			conv->dup_acks);
+		states_reached(o, log, conv, 0);
 		fprintf(o, "</td><td class=\"l\">");
-		states_reached(o, log, f, 1);
+		states_reached(o, log, conv, 1);
 		fprintf(o, "</td><td class=\"l\">");
-		if (f->end >= 0) {
-			const struct evlog_trk *k = evlog_trk(log, (size_t)f->end);
+		if (conv->end >= 0) {
+			const struct evlog_trk *k = evlog_trk(log, (size_t)conv->end);
 			const struct evlog_summary *s = &k->summary;
 
 			escf(o, "ended: %s", k->reason);
@@ -435,10 +435,10 @@ static void flow_table(FILE *o, const struct evlog *log, unsigned only)
 {
 	bool any = false;
 
-	for (size_t i = 0; i < evlog_n_flows(log); i++) {
-		const struct evlog_flow *f = evlog_flow(log, i);
+	for (size_t i = 0; i < evlog_n_convs(log); i++) {
+		const struct evlog_conv *conv = evlog_conv(log, i);
 
-		if (f->tcp || (only && f->id != only))
+		if (conv->tcp || (only && conv->id != only))
 			continue;
 		if (!any) {
 			fprintf(o, "<h2 id=\"flows\">Other flows</h2>\n"
@@ -447,21 +447,21 @@ static void flow_table(FILE *o, const struct evlog *log, unsigned only)
 				   "<th>sent &#8594; arrived</th><th>sent &#8592; arrived</th></tr>\n");
 			any = true;
 		}
-		fprintf(o, "<tr><td><a href=\"#flow-%u\">%u</a></td><td class=\"l\">", f->id, f->id);
-		esc(o, f->n_pkts ? evlog_pkt(log, f->pkts[0])->flow : f->title);
+		fprintf(o, "<tr><td><a href=\"#flow-%u\">%u</a></td><td class=\"l\">", conv->id, conv->id);
+		esc(o, conv->n_pkts ? evlog_pkt(log, conv->pkts[0])->flow : conv->title);
 		fprintf(o, "</td><td>%zu</td><td>%u</td><td>%u</td><td>%u</td><td>%u &#8594; %u</td>"
 			   "<td>%u &#8594; %u</td></tr>\n",
-			f->n_pkts, f->dropped, f->held, f->copies, f->sent[0], f->arrived[0], f->sent[1],
-			f->arrived[1]);
+			conv->n_pkts, conv->dropped, conv->held, conv->copies, conv->sent[0], conv->arrived[0], conv->sent[1],
+			conv->arrived[1]);
 	}
 	if (any)
 		fprintf(o, "</table>\n");
 }
 
 /* A datagram flow's send order beside its arrival order, per direction. */
-static int order_table(FILE *o, const struct evlog *log, const struct evlog_flow *f, unsigned from)
+static int order_table(FILE *o, const struct evlog *log, const struct evlog_conv *conv, unsigned from)
 {
-	size_t n = f->sent[from], rows, k = 0;
+	size_t n = conv->sent[from], rows, k = 0;
 	const struct evlog_pkt **sent, **arr;
 
 	if (!n)
@@ -473,8 +473,8 @@ static int order_table(FILE *o, const struct evlog *log, const struct evlog_flow
 		free(arr);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < f->n_pkts; i++) {
-		const struct evlog_pkt *p = evlog_pkt(log, f->pkts[i]);
+	for (size_t i = 0; i < conv->n_pkts; i++) {
+		const struct evlog_pkt *p = evlog_pkt(log, conv->pkts[i]);
 
 		if (p->from != from)
 			continue;
@@ -483,15 +483,15 @@ static int order_table(FILE *o, const struct evlog *log, const struct evlog_flow
 			arr[p->recv_pos - 1] = p;
 	}
 	fprintf(o, "<h4>");
-	esc(o, f->name[from]);
+	esc(o, conv->name[from]);
 	fprintf(o, " &#8594; ");
-	esc(o, f->name[!from]);
+	esc(o, conv->name[!from]);
 	fprintf(o, ": %zu sent, %u arrived</h4>\n<p>The receiver gets datagrams in the order they "
 		   "leave faultline: a reorder or a delay shows as a number out of place, a drop as "
 		   "a missing one.</p>\n"
 		   "<table><tr><th>position</th><th>sent (ord)</th><th>arrived (ord)</th>"
 		   "<th class=\"l\">what faultline did to the one sent here</th></tr>\n",
-		n, f->arrived[from]);
+		n, conv->arrived[from]);
 	rows = n < ORDER_ROWS_MAX ? n : ORDER_ROWS_MAX;
 	for (size_t i = 0; i < rows; i++) {
 		const struct evlog_pkt *s = sent[i], *a = arr[i];
@@ -546,25 +546,25 @@ static unsigned note_count(const struct evlog *log, const struct evlog_row *r)
  * to GAP_MAX. Consecutive transitions at one instant for the two
  * endpoints share a line, as in the text diagram.
  */
-static int lay_out(const struct evlog *log, const struct evlog_flow *f, struct layout *L)
+static int lay_out(const struct evlog *log, const struct evlog_conv *conv, struct layout *L)
 {
 	bool used[2] = { false, false };
 	double y = TOP, prev_t = 0;
 	unsigned prev_notes = 1;
-	bool have_states = f->first_state[0] || f->first_state[1];
+	bool have_states = conv->first_state[0] || conv->first_state[1];
 
-	L->y = calloc(f->n_rows + 1, sizeof(*L->y));
-	L->merged = calloc(f->n_rows + 1, sizeof(*L->merged));
+	L->y = calloc(conv->n_rows + 1, sizeof(*L->y));
+	L->merged = calloc(conv->n_rows + 1, sizeof(*L->merged));
 	if (!L->y || !L->merged)
 		return -ENOMEM;
 	L->start = TOP;
 	if (have_states)
 		y += STEP_STATE;
-	for (size_t i = 0; i < f->n_rows; i++) {
-		const struct evlog_row *r = &f->rows[i];
+	for (size_t i = 0; i < conv->n_rows; i++) {
+		const struct evlog_row *r = &conv->rows[i];
 		double step = r->kind == EVLOG_ROW_STATE ? STEP_STATE : STEP, gap;
 
-		if (r->kind == EVLOG_ROW_STATE && i && f->rows[i - 1].kind == EVLOG_ROW_STATE &&
+		if (r->kind == EVLOG_ROW_STATE && i && conv->rows[i - 1].kind == EVLOG_ROW_STATE &&
 		    r->t == prev_t && !used[evlog_trk(log, r->idx)->endpoint]) {
 			L->merged[i] = true;
 			L->y[i] = L->y[i - 1];
@@ -648,10 +648,10 @@ static void notes_text(FILE *o, const struct evlog *log, const struct evlog_pkt 
  * to the receiver's (slanted down to the release row if faultline held
  * it), or to two thirds of the way for a drop, which gets an X beside it.
  */
-static void packet(FILE *o, const struct evlog *log, const struct evlog_flow *f,
+static void packet(FILE *o, const struct evlog *log, const struct evlog_conv *conv,
 		   const struct layout *L, size_t i)
 {
-	const struct evlog_row *r = &f->rows[i];
+	const struct evlog_row *r = &conv->rows[i];
 	const struct evlog_pkt *p = evlog_pkt(log, r->idx);
 	double xs = p->from ? X_R : X_L, xr = p->from ? X_L : X_R, y = L->y[i], x2, y2, lx;
 	const char *cls, *head = NULL, *anchor = "middle";
@@ -718,25 +718,25 @@ static void gap_mark(FILE *o, double y0, double y1, double dt)
 		dt * 1e3);
 }
 
-static int diagram(FILE *o, const struct evlog *log, const struct evlog_flow *f)
+static int diagram(FILE *o, const struct evlog *log, const struct evlog_conv *conv)
 {
 	struct layout L = { 0 };
 	double last_t = -1;
-	int ret = lay_out(log, f, &L);
+	int ret = lay_out(log, conv, &L);
 
 	if (ret)
 		goto out;
 	fprintf(o, "<svg class=\"ladder\" width=\"%d\" height=\"%.0f\" role=\"img\" "
 		   "aria-label=\"ladder diagram of flow %u\">\n",
-		SVG_W, L.bottom + 10, f->id);
+		SVG_W, L.bottom + 10, conv->id);
 	/* Endpoints, lanes and the axis first, so arrows draw over them. */
 	fprintf(o, "<text class=\"role\" x=\"%d\" y=\"18\" text-anchor=\"middle\">%s</text>"
 		   "<text class=\"role\" x=\"%d\" y=\"18\" text-anchor=\"middle\">%s</text>\n",
-		X_L, f->tcp ? "client" : "", X_R, f->tcp ? "server" : "");
+		X_L, conv->tcp ? "client" : "", X_R, conv->tcp ? "server" : "");
 	fprintf(o, "<text class=\"ep\" x=\"%d\" y=\"36\" text-anchor=\"middle\">", X_L);
-	esc(o, f->name[0]);
+	esc(o, conv->name[0]);
 	fprintf(o, "</text><text class=\"ep\" x=\"%d\" y=\"36\" text-anchor=\"middle\">", X_R);
-	esc(o, f->name[1]);
+	esc(o, conv->name[1]);
 	fprintf(o, "</text>\n<text class=\"time\" x=\"%d\" y=\"36\" text-anchor=\"end\">t (s)</text>\n",
 		X_AXIS - 6);
 	fprintf(o, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%.1f\"/>\n", X_AXIS,
@@ -745,18 +745,18 @@ static int diagram(FILE *o, const struct evlog *log, const struct evlog_flow *f)
 		   "<line class=\"lane\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%.1f\"/>\n",
 		X_L, TOP - 20, X_L, L.bottom, X_R, TOP - 20, X_R, L.bottom);
 
-	if (f->n_rows && (f->first_state[0] || f->first_state[1])) {
-		time_label(o, L.start, f->rows[0].t);
-		last_t = f->rows[0].t;
+	if (conv->n_rows && (conv->first_state[0] || conv->first_state[1])) {
+		time_label(o, L.start, conv->rows[0].t);
+		last_t = conv->rows[0].t;
 		for (unsigned e = 0; e < 2; e++)
-			if (f->first_state[e])
-				state_box(o, e ? X_R : X_L, L.start, f->first_state[e], false);
+			if (conv->first_state[e])
+				state_box(o, e ? X_R : X_L, L.start, conv->first_state[e], false);
 	}
-	for (size_t i = 0; i < f->n_rows; i++) {
-		const struct evlog_row *r = &f->rows[i];
+	for (size_t i = 0; i < conv->n_rows; i++) {
+		const struct evlog_row *r = &conv->rows[i];
 
-		if (i && L.y[i] - L.y[i - 1] >= GAP_MAX && r->t - f->rows[i - 1].t > GAP_MAX / PX_PER_MS / 1e3)
-			gap_mark(o, L.y[i - 1], L.y[i], r->t - f->rows[i - 1].t);
+		if (i && L.y[i] - L.y[i - 1] >= GAP_MAX && r->t - conv->rows[i - 1].t > GAP_MAX / PX_PER_MS / 1e3)
+			gap_mark(o, L.y[i - 1], L.y[i], r->t - conv->rows[i - 1].t);
 		if (r->t != last_t && !L.merged[i]) {
 			time_label(o, L.y[i], r->t);
 			last_t = r->t;
@@ -767,16 +767,16 @@ static int diagram(FILE *o, const struct evlog *log, const struct evlog_flow *f)
 			state_box(o, k->endpoint ? X_R : X_L, L.y[i], k->new_state, false);
 			continue;
 		}
-		packet(o, log, f, &L, i);
+		packet(o, log, conv, &L, i);
 	}
-	if (f->last_state[0] || f->last_state[1]) {
+	if (conv->last_state[0] || conv->last_state[1]) {
 		double y = L.bottom - STEP / 2.0;
 
 		fprintf(o, "<text class=\"time\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">end</text>\n",
 			X_AXIS - 6, y + 3.5);
 		for (unsigned e = 0; e < 2; e++)
-			if (f->last_state[e])
-				state_box(o, e ? X_R : X_L, y, f->last_state[e], true);
+			if (conv->last_state[e])
+				state_box(o, e ? X_R : X_L, y, conv->last_state[e], true);
 	}
 	fprintf(o, "</svg>\n");
 out:
@@ -785,38 +785,38 @@ out:
 	return ret;
 }
 
-static int flow_section(FILE *o, const struct evlog *log, const struct evlog_flow *f)
+static int conv_section(FILE *o, const struct evlog *log, const struct evlog_conv *conv)
 {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *m;
 	int ret;
 
-	fprintf(o, "<h3 id=\"flow-%u\">", f->id);
-	if (f->tcp) {
-		escf(o, "tcp connection %u: %s", f->id, f->title);
+	fprintf(o, "<h3 id=\"flow-%u\">", conv->id);
+	if (conv->tcp) {
+		escf(o, "tcp connection %u: %s", conv->id, conv->title);
 	} else {
-		escf(o, "flow %u: ", f->id);
-		esc(o, f->n_pkts ? evlog_pkt(log, f->pkts[0])->flow : f->title);
+		escf(o, "flow %u: ", conv->id);
+		esc(o, conv->n_pkts ? evlog_pkt(log, conv->pkts[0])->flow : conv->title);
 	}
-	fprintf(o, " (%zu packet%s)</h3>\n", f->n_pkts, f->n_pkts == 1 ? "" : "s");
-	if (f->tcp)
+	fprintf(o, " (%zu packet%s)</h3>\n", conv->n_pkts, conv->n_pkts == 1 ? "" : "s");
+	if (conv->tcp)
 		fprintf(o, "<p>seq and ack count from each side's SYN; seg N is the tracker's "
 			   "segment number, both directions together.</p>\n");
-	ret = diagram(o, log, f);
+	ret = diagram(o, log, conv);
 	if (ret)
 		return ret;
-	for (unsigned from = 0; !f->tcp && (f->held || f->dropped) && from < 2 && !ret; from++)
-		ret = order_table(o, log, f, from);
+	for (unsigned from = 0; !conv->tcp && (conv->held || conv->dropped) && from < 2 && !ret; from++)
+		ret = order_table(o, log, conv, from);
 	if (ret)
 		return ret;
-	/* The same flow as `faultline show` prints it, for copying into a bug report. */
+	/* The same conversation as `faultline show` prints it, for copying into a bug report. */
 	m = open_memstream(&text, &len);
 	if (!m)
 		return -ENOMEM;
-	show_flow(m, log, f, false);
+	show_conv(m, log, conv, false);
 	fclose(m);
-	fprintf(o, "<details><summary>as text (faultline show --flow %u)</summary><pre>", f->id);
+	fprintf(o, "<details><summary>as text (faultline show --flow %u)</summary><pre>", conv->id);
 	esc(o, text ? text : "");
 	fprintf(o, "</pre></details>\n");
 	free(text);
@@ -840,11 +840,11 @@ int report_write(FILE *o, const struct evlog *log, const char *source, unsigned 
 	flow_table(o, log, only);
 	fprintf(o, "<h2 id=\"diagrams\">Ladder diagrams</h2>\n");
 	legend(o);
-	for (size_t i = 0; i < evlog_n_flows(log) && !ret; i++) {
-		const struct evlog_flow *f = evlog_flow(log, i);
+	for (size_t i = 0; i < evlog_n_convs(log) && !ret; i++) {
+		const struct evlog_conv *conv = evlog_conv(log, i);
 
-		if (!only || f->id == only)
-			ret = flow_section(o, log, f);
+		if (!only || conv->id == only)
+			ret = conv_section(o, log, conv);
 	}
 	if (ret)
 		return ret;
@@ -880,7 +880,7 @@ int cmd_report(int argc, char **argv)
 	const char *out_path = NULL, *tmp_suffix = ".tmp";
 	bool seen_out = false, seen_flow = false;
 	char *tmp = NULL;
-	uint64_t flow = 0;
+	uint64_t conv_id = 0;
 	struct evlog *log;
 	FILE *out = stdout;
 	struct stat st;
@@ -896,7 +896,7 @@ int cmd_report(int argc, char **argv)
 			break;
 		case 'F':
 			if (args_once("--flow", &seen_flow) ||
-			    args_uint("--flow", optarg, 1, UINT32_MAX, &flow))
+			    args_uint("--flow", optarg, 1, UINT32_MAX, &conv_id))
 				return 2;
 			break;
 		case 'h':
@@ -922,9 +922,9 @@ int cmd_report(int argc, char **argv)
 	log = show_load(argv[optind]);
 	if (!log)
 		return 1;
-	if (flow && !evlog_flow_by_id(log, (unsigned)flow)) {
+	if (conv_id && !evlog_conv_by_id(log, (unsigned)conv_id)) {
 		fprintf(stderr, PROG_NAME ": report: %s has no flow %llu\n", argv[optind],
-			(unsigned long long)flow);
+			(unsigned long long)conv_id);
 		goto out;
 	}
 	if (out_path && !stat(out_path, &st) && !S_ISREG(st.st_mode)) {
@@ -948,7 +948,7 @@ int cmd_report(int argc, char **argv)
 			goto out;
 		}
 	}
-	c = report_write(out, log, argv[optind], (unsigned)flow);
+	c = report_write(out, log, argv[optind], (unsigned)conv_id);
 	if (out != stdout && fclose(out) && !c)
 		c = -EIO;
 	if (c) {

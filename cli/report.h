@@ -16,8 +16,9 @@ int cmd_report(int argc, char **argv);
 
 /*
  * Write the report of log (borrowed, finished) to out. source names the
- * events file in the text. only: a flow id, or 0 for every flow. Every
- * packet drawn is one SVG element of class "pkt". Returns 0 or -EIO.
+ * events file in the text. only: a conversation id (--flow), or 0 for
+ * all. Every packet drawn is one SVG element of class "pkt". Returns 0
+ * or -EIO.
  */
 int report_write(FILE *out, const struct evlog *log, const char *source, unsigned only);
 

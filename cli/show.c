@@ -352,18 +352,18 @@ static const char *sbuf_close(struct sbuf *b)
 }
 
 /* "sent:" and "arrived:" as lists of ords: a datagram flow's reordering and loss at a glance. */
-static void order_lines(FILE *out, const struct evlog *log, const struct evlog_flow *f,
+static void order_lines(FILE *out, const struct evlog *log, const struct evlog_conv *conv,
 			unsigned from)
 {
 	struct sbuf b;
 	const char *text;
-	size_t n = f->arrived[from];
+	size_t n = conv->arrived[from];
 	const struct evlog_pkt **by_pos;
 
-	if (!f->sent[from] || sbuf_open(&b))
+	if (!conv->sent[from] || sbuf_open(&b))
 		return;
-	fprintf(b.f, "%s > %s:", f->name[from], f->name[!from]);
-	fprintf(b.f, " sent %u, arrived %u", f->sent[from], f->arrived[from]);
+	fprintf(b.f, "%s > %s:", conv->name[from], conv->name[!from]);
+	fprintf(b.f, " sent %u, arrived %u", conv->sent[from], conv->arrived[from]);
 	text = sbuf_close(&b);
 	wrap(out, text, 3);
 	free(b.s);
@@ -371,8 +371,8 @@ static void order_lines(FILE *out, const struct evlog *log, const struct evlog_f
 	if (sbuf_open(&b))
 		return;
 	fprintf(b.f, "sent:");
-	for (size_t i = 0; i < f->n_pkts; i++) {
-		const struct evlog_pkt *p = evlog_pkt(log, f->pkts[i]);
+	for (size_t i = 0; i < conv->n_pkts; i++) {
+		const struct evlog_pkt *p = evlog_pkt(log, conv->pkts[i]);
 
 		if (p->from == from)
 			fprintf(b.f, " %llu", (unsigned long long)p->ord);
@@ -386,8 +386,8 @@ static void order_lines(FILE *out, const struct evlog *log, const struct evlog_f
 		free(by_pos);
 		return;
 	}
-	for (size_t i = 0; i < f->n_pkts; i++) {
-		const struct evlog_pkt *p = evlog_pkt(log, f->pkts[i]);
+	for (size_t i = 0; i < conv->n_pkts; i++) {
+		const struct evlog_pkt *p = evlog_pkt(log, conv->pkts[i]);
 
 		if (p->from == from && p->recv_pos && p->recv_pos <= n)
 			by_pos[p->recv_pos - 1] = p;
@@ -402,11 +402,11 @@ static void order_lines(FILE *out, const struct evlog *log, const struct evlog_f
 	free(b.s);
 	free(by_pos);
 
-	if (f->arrived[from] == f->sent[from] || sbuf_open(&b))
+	if (conv->arrived[from] == conv->sent[from] || sbuf_open(&b))
 		return;
 	fprintf(b.f, "never arrived:");
-	for (size_t i = 0; i < f->n_pkts; i++) {
-		const struct evlog_pkt *p = evlog_pkt(log, f->pkts[i]);
+	for (size_t i = 0; i < conv->n_pkts; i++) {
+		const struct evlog_pkt *p = evlog_pkt(log, conv->pkts[i]);
 
 		if (p->from == from && !p->recv_pos)
 			fprintf(b.f, " %llu%s", (unsigned long long)p->ord,
@@ -417,55 +417,55 @@ static void order_lines(FILE *out, const struct evlog *log, const struct evlog_f
 	free(b.s);
 }
 
-static void summary(FILE *out, const struct evlog *log, const struct evlog_flow *f)
+static void summary(FILE *out, const struct evlog *log, const struct evlog_conv *conv)
 {
-	const char *unit = f->tcp ? "segment" : !strcmp(f->proto, "udp") ? "datagram" : "packet";
-	size_t n = f->n_pkts;
+	const char *unit = conv->tcp ? "segment" : !strcmp(conv->proto, "udp") ? "datagram" : "packet";
+	size_t n = conv->n_pkts;
 	struct sbuf b;
 
 	if (sbuf_open(&b))
 		return;
-	fprintf(b.f, "%zu %s%s: %u dropped, %u held", n, unit, n == 1 ? "" : "s", f->dropped,
-		f->held);
-	if (f->copies)
-		fprintf(b.f, ", %u extra cop%s", f->copies, f->copies == 1 ? "y" : "ies");
-	if (f->corrupted)
-		fprintf(b.f, ", %u corrupted", f->corrupted);
-	if (f->tcp)
+	fprintf(b.f, "%zu %s%s: %u dropped, %u held", n, unit, n == 1 ? "" : "s", conv->dropped,
+		conv->held);
+	if (conv->copies)
+		fprintf(b.f, ", %u extra cop%s", conv->copies, conv->copies == 1 ? "y" : "ies");
+	if (conv->corrupted)
+		fprintf(b.f, ", %u corrupted", conv->corrupted);
+	if (conv->tcp)
 		fprintf(b.f, "; %u retransmission%s (%u caused by faultline), %u out-of-order, "
 			     "%u dup-ack%s",
-			f->retrans, f->retrans == 1 ? "" : "s", f->retrans_faultline, f->out_of_order,
-			f->dup_acks, f->dup_acks == 1 ? "" : "s");
-	if (f->end >= 0) {
-		const struct evlog_trk *k = evlog_trk(log, (size_t)f->end);
+			conv->retrans, conv->retrans == 1 ? "" : "s", conv->retrans_faultline, conv->out_of_order,
+			conv->dup_acks, conv->dup_acks == 1 ? "" : "s");
+	if (conv->end >= 0) {
+		const struct evlog_trk *k = evlog_trk(log, (size_t)conv->end);
 
 		fprintf(b.f, "; the tracker ended it (%s)", *k->reason ? k->reason : "?");
 	}
 	wrap(out, sbuf_close(&b), 3);
 	free(b.s);
 	/* Only where faultline could have changed the order or the count. */
-	if (!f->tcp && (f->held || f->dropped))
+	if (!conv->tcp && (conv->held || conv->dropped))
 		for (unsigned from = 0; from < 2; from++)
-			order_lines(out, log, f, from);
+			order_lines(out, log, conv, from);
 }
 
-void show_flow(FILE *out, const struct evlog *log, const struct evlog_flow *f, bool color)
+void show_conv(FILE *out, const struct evlog *log, const struct evlog_conv *conv, bool color)
 {
 	struct pending ps = { 0 };
 	struct line l;
 
-	if (f->tcp) {
-		fprintf(out, "== tcp connection %u: ", f->id);
-		put_text(out, f->title, strlen(f->title));
-		fprintf(out, " (%zu segment%s)\n", f->n_pkts, f->n_pkts == 1 ? "" : "s");
+	if (conv->tcp) {
+		fprintf(out, "== tcp connection %u: ", conv->id);
+		put_text(out, conv->title, strlen(conv->title));
+		fprintf(out, " (%zu segment%s)\n", conv->n_pkts, conv->n_pkts == 1 ? "" : "s");
 	} else {
-		const char *name = f->n_pkts ? evlog_pkt(log, f->pkts[0])->flow : f->title;
+		const char *name = conv->n_pkts ? evlog_pkt(log, conv->pkts[0])->flow : conv->title;
 
-		fprintf(out, "== flow %u: ", f->id);
+		fprintf(out, "== flow %u: ", conv->id);
 		put_text(out, name, strlen(name));
-		fprintf(out, " (%zu packet%s)\n", f->n_pkts, f->n_pkts == 1 ? "" : "s");
+		fprintf(out, " (%zu packet%s)\n", conv->n_pkts, conv->n_pkts == 1 ? "" : "s");
 	}
-	if (f->tcp)
+	if (conv->tcp)
 		fprintf(out, "   seq and ack count from each side's SYN; seg N: the tracker's segment number\n");
 	else
 		fprintf(out, "   #N: the packet's ordinal in its direction (\"ord\")\n");
@@ -473,25 +473,25 @@ void show_flow(FILE *out, const struct evlog *log, const struct evlog_flow *f, b
 	fputc('\n', out);
 	line_init(&l, true);
 	put_at(&l, 0, "     t (s)", TIME_W);
-	if (f->tcp) {
+	if (conv->tcp) {
 		put_right(&l, TIME_W + 1, LANE_L - 1, "client");
 		put_at(&l, RIGHT, "server", NOTE_W);
 	}
 	emit(out, &l, false);
 	line_init(&l, true);
-	put_name(&l, f->name[0]);
-	put_at(&l, RIGHT, f->name[1], NOTE_W);
+	put_name(&l, conv->name[0]);
+	put_at(&l, RIGHT, conv->name[1], NOTE_W);
 	emit(out, &l, false);
 
-	if (f->n_rows && (f->first_state[0] || f->first_state[1])) {
+	if (conv->n_rows && (conv->first_state[0] || conv->first_state[1])) {
 		ps.any = true;
-		ps.t = f->rows[0].t;
-		ps.state[0] = f->first_state[0];
-		ps.state[1] = f->first_state[1];
+		ps.t = conv->rows[0].t;
+		ps.state[0] = conv->first_state[0];
+		ps.state[1] = conv->first_state[1];
 		flush_states(out, &ps, color);
 	}
-	for (size_t i = 0; i < f->n_rows; i++) {
-		const struct evlog_row *r = &f->rows[i];
+	for (size_t i = 0; i < conv->n_rows; i++) {
+		const struct evlog_row *r = &conv->rows[i];
 
 		if (r->kind == EVLOG_ROW_STATE) {
 			state_row(out, &ps, evlog_trk(log, r->idx), color);
@@ -501,18 +501,18 @@ void show_flow(FILE *out, const struct evlog *log, const struct evlog_flow *f, b
 		packet_row(out, log, r, color);
 	}
 	flush_states(out, &ps, color);
-	if (f->last_state[0] || f->last_state[1]) {
+	if (conv->last_state[0] || conv->last_state[1]) {
 		line_init(&l, true);
 		l.color = C_CYAN;
 		put_at(&l, 0, "       end", TIME_W);
-		if (f->last_state[0])
-			put_right(&l, TIME_W + 1, LANE_L - 1, f->last_state[0]);
-		if (f->last_state[1])
-			put_at(&l, RIGHT, f->last_state[1], NOTE_W);
+		if (conv->last_state[0])
+			put_right(&l, TIME_W + 1, LANE_L - 1, conv->last_state[0]);
+		if (conv->last_state[1])
+			put_at(&l, RIGHT, conv->last_state[1], NOTE_W);
 		emit(out, &l, color);
 	}
 	fputc('\n', out);
-	summary(out, log, f);
+	summary(out, log, conv);
 }
 
 struct evlog *show_load(const char *path)
@@ -590,9 +590,9 @@ int cmd_show(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const struct evlog_flow *only = NULL;
+	const struct evlog_conv *only = NULL;
 	bool color = false, have_flow = false;
-	uint64_t flow = 0;
+	uint64_t conv_id = 0;
 	struct evlog *log;
 	int c, ret = 0;
 
@@ -602,7 +602,7 @@ int cmd_show(int argc, char **argv)
 		case 'F':
 			/* Flows are numbered from 1. */
 			if (args_once("--flow", &have_flow) ||
-			    args_uint("--flow", optarg, 1, UINT32_MAX, &flow))
+			    args_uint("--flow", optarg, 1, UINT32_MAX, &conv_id))
 				return 2;
 			break;
 		case 'c':
@@ -630,21 +630,21 @@ int cmd_show(int argc, char **argv)
 	if (!log)
 		return 1;
 	if (have_flow) {
-		only = evlog_flow_by_id(log, (unsigned)flow);
+		only = evlog_conv_by_id(log, (unsigned)conv_id);
 		if (!only) {
 			fprintf(stderr, PROG_NAME ": show: %s has no flow %llu\n", argv[optind],
-				(unsigned long long)flow);
+				(unsigned long long)conv_id);
 			ret = 1;
 			goto out;
 		}
-		show_flow(stdout, log, only, color);
+		show_conv(stdout, log, only, color);
 	} else {
-		if (!evlog_n_flows(log))
+		if (!evlog_n_convs(log))
 			printf("no packets in %s\n", argv[optind]);
-		for (size_t i = 0; i < evlog_n_flows(log); i++) {
+		for (size_t i = 0; i < evlog_n_convs(log); i++) {
 			if (i)
 				putchar('\n');
-			show_flow(stdout, log, evlog_flow(log, i), color);
+			show_conv(stdout, log, evlog_conv(log, i), color);
 		}
 	}
 	if (fflush(stdout) || ferror(stdout)) {

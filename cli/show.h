@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 struct evlog;
-struct evlog_flow;
+struct evlog_conv;
 
 /* The subcommand; argv[0] is its name. Returns the exit code: 0, 1 (bad file), 2 (usage). */
 int cmd_show(int argc, char **argv);
@@ -25,7 +25,7 @@ int cmd_show(int argc, char **argv);
  */
 struct evlog *show_load(const char *path);
 
-/* The ladder diagram of flow f (borrowed) into out. */
-void show_flow(FILE *out, const struct evlog *log, const struct evlog_flow *f, bool color);
+/* The ladder diagram of conversation conv (borrowed) into out. */
+void show_conv(FILE *out, const struct evlog *log, const struct evlog_conv *conv, bool color);
 
 #endif

@@ -68,14 +68,14 @@ static void check_json(const uint8_t *data, size_t size)
 
 static void check_layout(const struct evlog *log)
 {
-	for (size_t i = 0; i < evlog_n_flows(log); i++) {
-		const struct evlog_flow *f = evlog_flow(log, i);
+	for (size_t i = 0; i < evlog_n_convs(log); i++) {
+		const struct evlog_conv *f = evlog_conv(log, i);
 
-		CHECK(evlog_flow_by_id(log, f->id) == f);
+		CHECK(evlog_conv_by_id(log, f->id) == f);
 		for (size_t k = 0; k < f->n_pkts; k++) {
 			const struct evlog_pkt *p = evlog_pkt(log, f->pkts[k]);
 
-			CHECK(p && p->flow_idx == i && p->flow_pos == k);
+			CHECK(p && p->conv_idx == i && p->conv_pos == k);
 		}
 		for (size_t k = 0; k < f->n_trks; k++)
 			CHECK(evlog_trk(log, f->trks[k]));
@@ -107,15 +107,15 @@ static void render(const struct evlog *log)
 	FILE *out = open_memstream(&buf, &len);
 
 	CHECK(out);
-	for (size_t i = 0; i < evlog_n_flows(log); i++)
-		show_flow(out, log, evlog_flow(log, i), false);
+	for (size_t i = 0; i < evlog_n_convs(log); i++)
+		show_conv(out, log, evlog_conv(log, i), false);
 	CHECK(fflush(out) == 0);
 	check_text(buf, len);
-	for (size_t i = 0; i < evlog_n_flows(log); i++)
-		show_flow(out, log, evlog_flow(log, i), true);
+	for (size_t i = 0; i < evlog_n_convs(log); i++)
+		show_conv(out, log, evlog_conv(log, i), true);
 	CHECK(report_write(out, log, "fuzz <&\"'>.jsonl", 0) == 0);
-	if (evlog_n_flows(log))
-		CHECK(report_write(out, log, "fuzz", evlog_flow(log, 0)->id) == 0);
+	if (evlog_n_convs(log))
+		CHECK(report_write(out, log, "fuzz", evlog_conv(log, 0)->id) == 0);
 	CHECK(fclose(out) == 0);
 	free(buf);
 }

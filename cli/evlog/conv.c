@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * evlog conv: evlog_finish. Releases go to their packets, packets and
- * tracker lines are grouped into flows (a TCP connection by the tracker's
- * number, any other flow by its hash), flows are ordered and named, and
- * layout.c lays each one out.
+ * evlog conv: evlog_finish. Releases go to their packets; packets and
+ * tracker lines are grouped into conversations, what one ladder diagram
+ * draws: a TCP connection (by the tracker's number) or any other flow (by
+ * its hash, both directions together). Conversations are ordered and
+ * named, and layout.c lays each one out.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -55,7 +56,7 @@ static void resolve_releases(struct evlog *log, const size_t *by_num)
 	}
 }
 
-static int flow_key(struct evlog *log, bool tcp, uint64_t tcp_flow, const struct evlog_pkt *p,
+static int conv_key(struct evlog *log, bool tcp, uint64_t tcp_flow, const struct evlog_pkt *p,
 		    const char **key)
 {
 	char buf[64];
@@ -77,126 +78,162 @@ static int flow_key(struct evlog *log, bool tcp, uint64_t tcp_flow, const struct
 	return *key ? 0 : -ENOMEM;
 }
 
-/* Flow indices: TCP connections by id, then the others by first line. */
-static int cmp_flow(const void *a, const void *b, void *flows)
+/* Conversation indices: TCP connections by id, then the others by first line. */
+static int cmp_conv(const void *a, const void *b, void *convs)
 {
-	const struct evlog_flow *x = (struct evlog_flow *)flows + *(const size_t *)a;
-	const struct evlog_flow *y = (struct evlog_flow *)flows + *(const size_t *)b;
+	const struct evlog_conv *x = (struct evlog_conv *)convs + *(const size_t *)a;
+	const struct evlog_conv *y = (struct evlog_conv *)convs + *(const size_t *)b;
 
 	if (x->tcp != y->tcp)
 		return x->tcp ? -1 : 1;
 	if (x->tcp && x->id != y->id)
 		return x->id < y->id ? -1 : 1;
-	/* id holds the first line until non-TCP flows are numbered. */
+	/* id holds the first line until the other conversations are numbered. */
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/*
- * Group packets and tracker lines into flows, then order flows: TCP
- * connections by tracker id, the others by first appearance, numbered
- * after the largest TCP id so that one number names one flow.
- */
-static int group_flows(struct evlog *log)
+/* The conversations as first met, before they are ordered. */
+struct grouping {
+	struct evlog__smap map;	/* conv_key -> index in convs */
+	struct evlog_conv *convs;
+	size_t n, cap;
+	size_t *pkt_conv;	/* each packet's conversation */
+	size_t *trk_conv;	/* each tracker line's conversation */
+	unsigned max_tcp;	/* the largest TCP id: the others are numbered after it */
+};
+
+/* The conversation of key, made (empty) when it is the first of its kind. */
+static int find_or_add(struct grouping *g, const char *key, bool tcp, size_t *idx)
 {
-	size_t n = 0, cap = 0, *order = NULL, *fidx = NULL, *tidx = NULL, *remap = NULL;
-	struct evlog_flow *flows = NULL, *sorted = NULL;
-	struct evlog__smap map = { 0 };
-	unsigned max_tcp = 0;
+	size_t slot;
+
+	if (g->map.n * 2 >= g->map.cap && evlog__smap_grow(&g->map))
+		return -ENOMEM;
+	slot = evlog__smap_slot(&g->map, key, strlen(key));
+	if (g->map.keys[slot]) {
+		*idx = g->map.vals[slot];
+		return 0;
+	}
+	if (evlog__grow((void **)&g->convs, &g->cap, g->n, sizeof(*g->convs)))
+		return -ENOMEM;
+	*idx = g->n++;
+	memset(&g->convs[*idx], 0, sizeof(g->convs[*idx]));
+	g->convs[*idx].tcp = tcp;
+	g->convs[*idx].end = -1;
+	g->convs[*idx].id = UINT32_MAX;
+	g->map.keys[slot] = key;
+	g->map.vals[slot] = *idx;
+	g->map.n++;
+	return 0;
+}
+
+/* Record k (a packet below n_pkts, else a tracker line) into its conversation. */
+static int assign(struct evlog *log, struct grouping *g, size_t k)
+{
+	bool is_pkt = k < log->n_pkts;
+	const struct evlog_pkt *p = is_pkt ? &log->pkts[k] : NULL;
+	const struct evlog_trk *t = is_pkt ? NULL : &log->trks[k - log->n_pkts];
+	bool tcp = p ? p->tcp : true;
+	struct evlog_conv *conv;
+	const char *key;
+	size_t idx;
+
+	if (conv_key(log, tcp, p ? p->tcp_flow : t->flow, p, &key) ||
+	    find_or_add(g, key, tcp, &idx))
+		return -ENOMEM;
+	conv = &g->convs[idx];
+	if (tcp) {
+		uint64_t id = p ? p->tcp_flow : t->flow;
+
+		conv->id = id > UINT32_MAX - 1 ? UINT32_MAX - 1 : (unsigned)id;
+		if (conv->id > g->max_tcp)
+			g->max_tcp = conv->id;
+	} else if (p->line < conv->id) {
+		conv->id = p->line;
+	}
+	if (p) {
+		g->pkt_conv[k] = idx;
+		conv->n_pkts++;
+	} else {
+		g->trk_conv[k - log->n_pkts] = idx;
+		conv->n_trks++;
+	}
+	return 0;
+}
+
+/*
+ * Order g's conversations into log->convs, number the non-TCP ones, and
+ * list each one's packets and tracker lines.
+ */
+static int order_convs(struct evlog *log, struct grouping *g)
+{
+	size_t n = g->n, *order = calloc(n + 1, sizeof(*order)), *remap = calloc(n + 1, sizeof(*remap));
+	struct evlog_conv *sorted = calloc(n + 1, sizeof(*sorted));
 	int ret = -ENOMEM;
 
-	fidx = calloc(log->n_pkts + 1, sizeof(*fidx));
-	tidx = calloc(log->n_trks + 1, sizeof(*tidx));
-	if (!fidx || !tidx)
-		goto out;
-	for (size_t k = 0; k < log->n_pkts + log->n_trks; k++) {
-		bool is_pkt = k < log->n_pkts;
-		const struct evlog_pkt *p = is_pkt ? &log->pkts[k] : NULL;
-		const struct evlog_trk *t = is_pkt ? NULL : &log->trks[k - log->n_pkts];
-		bool tcp = p ? p->tcp : true;
-		const char *key;
-		size_t slot, f;
-
-		if (flow_key(log, tcp, p ? p->tcp_flow : t->flow, p, &key))
-			goto out;
-		if (map.n * 2 >= map.cap && evlog__smap_grow(&map))
-			goto out;
-		slot = evlog__smap_slot(&map, key, strlen(key));
-		if (map.keys[slot]) {
-			f = map.vals[slot];
-		} else {
-			if (evlog__grow((void **)&flows, &cap, n, sizeof(*flows)))
-				goto out;
-			f = n++;
-			memset(&flows[f], 0, sizeof(flows[f]));
-			flows[f].tcp = tcp;
-			flows[f].end = -1;
-			flows[f].id = UINT32_MAX;
-			map.keys[slot] = key;
-			map.vals[slot] = f;
-			map.n++;
-		}
-		if (tcp) {
-			uint64_t id = p ? p->tcp_flow : t->flow;
-
-			flows[f].id = id > UINT32_MAX - 1 ? UINT32_MAX - 1 : (unsigned)id;
-			if (flows[f].id > max_tcp)
-				max_tcp = flows[f].id;
-		} else if (p->line < flows[f].id) {
-			flows[f].id = p->line;
-		}
-		if (p) {
-			fidx[k] = f;
-			flows[f].n_pkts++;
-		} else {
-			tidx[k - log->n_pkts] = f;
-			flows[f].n_trks++;
-		}
-	}
-
-	order = calloc(n + 1, sizeof(*order));
-	remap = calloc(n + 1, sizeof(*remap));
-	sorted = calloc(n + 1, sizeof(*sorted));
 	if (!order || !remap || !sorted)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
-	qsort_r(order, n, sizeof(*order), cmp_flow, flows);
+	qsort_r(order, n, sizeof(*order), cmp_conv, g->convs);
 	for (size_t i = 0; i < n; i++) {
-		sorted[i] = flows[order[i]];
+		sorted[i] = g->convs[order[i]];
 		remap[order[i]] = i;
 		if (!sorted[i].tcp)
-			sorted[i].id = ++max_tcp;
+			sorted[i].id = ++g->max_tcp;
 		sorted[i].pkts = calloc(sorted[i].n_pkts + 1, sizeof(size_t));
 		sorted[i].trks = calloc(sorted[i].n_trks + 1, sizeof(size_t));
 		sorted[i].n_pkts = sorted[i].n_trks = 0;
 	}
-	log->flows = sorted;
-	log->n_flows = n;
+	log->convs = sorted;
+	log->n_convs = n;
 	sorted = NULL; /* the log's now: evlog_free frees what follows */
 	for (size_t i = 0; i < n; i++)
-		if (!log->flows[i].pkts || !log->flows[i].trks)
+		if (!log->convs[i].pkts || !log->convs[i].trks)
 			goto out;
 	for (size_t k = 0; k < log->n_pkts; k++) {
-		struct evlog_flow *f = &log->flows[remap[fidx[k]]];
+		struct evlog_conv *conv = &log->convs[remap[g->pkt_conv[k]]];
 
-		log->pkts[k].flow_idx = remap[fidx[k]];
-		log->pkts[k].flow_pos = f->n_pkts;
-		f->pkts[f->n_pkts++] = k;
+		log->pkts[k].conv_idx = remap[g->pkt_conv[k]];
+		log->pkts[k].conv_pos = conv->n_pkts;
+		conv->pkts[conv->n_pkts++] = k;
 	}
 	for (size_t k = 0; k < log->n_trks; k++) {
-		struct evlog_flow *f = &log->flows[remap[tidx[k]]];
+		struct evlog_conv *conv = &log->convs[remap[g->trk_conv[k]]];
 
-		f->trks[f->n_trks++] = k;
+		conv->trks[conv->n_trks++] = k;
 	}
 	ret = 0;
 out:
 	free(sorted);
-	free(flows);
 	free(order);
 	free(remap);
-	free(fidx);
-	free(tidx);
-	evlog__smap_free(&map);
+	return ret;
+}
+
+/*
+ * Group packets and tracker lines into conversations, then order them: TCP
+ * connections by tracker id, the others by first appearance, numbered
+ * after the largest TCP id so that one number names one conversation.
+ */
+static int group_convs(struct evlog *log)
+{
+	struct grouping g = { 0 };
+	int ret = -ENOMEM;
+
+	g.pkt_conv = calloc(log->n_pkts + 1, sizeof(*g.pkt_conv));
+	g.trk_conv = calloc(log->n_trks + 1, sizeof(*g.trk_conv));
+	if (!g.pkt_conv || !g.trk_conv)
+		goto out;
+	for (size_t k = 0; k < log->n_pkts + log->n_trks; k++)
+		if (assign(log, &g, k))
+			goto out;
+	ret = order_convs(log, &g);
+out:
+	free(g.convs);
+	free(g.pkt_conv);
+	free(g.trk_conv);
+	evlog__smap_free(&g.map);
 	return ret;
 }
 
@@ -219,40 +256,40 @@ static int split_ends(struct evlog *log, const char *s, bool has_proto, const ch
 	return *a && *b ? 0 : -ENOMEM;
 }
 
-static int set_names(struct evlog *log, struct evlog_flow *f)
+static int set_names(struct evlog *log, struct evlog_conv *conv)
 {
-	const struct evlog_pkt *p0 = f->n_pkts ? &log->pkts[f->pkts[0]] : NULL;
+	const struct evlog_pkt *p0 = conv->n_pkts ? &log->pkts[conv->pkts[0]] : NULL;
 	const char *conn = NULL;
 	char *t;
 	int ret;
 
-	for (size_t i = 0; i < f->n_trks && !conn; i++)
-		if (*log->trks[f->trks[i]].conn)
-			conn = log->trks[f->trks[i]].conn;
-	f->proto = evlog__intern(log, p0 ? p0->proto : "tcp");
-	if (!f->proto)
+	for (size_t i = 0; i < conv->n_trks && !conn; i++)
+		if (*log->trks[conv->trks[i]].conn)
+			conn = log->trks[conv->trks[i]].conn;
+	conv->proto = evlog__intern(log, p0 ? p0->proto : "tcp");
+	if (!conv->proto)
 		return -ENOMEM;
 	if (conn) {
-		ret = split_ends(log, conn, false, &f->name[0], &f->name[1]);
+		ret = split_ends(log, conn, false, &conv->name[0], &conv->name[1]);
 	} else if (p0) {
-		const char **n = &f->name[f->tcp && p0->endpoint ? 1 : 0];
-		const char **m = &f->name[f->tcp && p0->endpoint ? 0 : 1];
+		const char **n = &conv->name[conv->tcp && p0->endpoint ? 1 : 0];
+		const char **m = &conv->name[conv->tcp && p0->endpoint ? 0 : 1];
 
 		ret = split_ends(log, p0->flow, true, n, m);
 	} else {
-		f->name[0] = f->name[1] = evlog__intern(log, "?");
-		ret = f->name[0] ? 0 : -ENOMEM;
+		conv->name[0] = conv->name[1] = evlog__intern(log, "?");
+		ret = conv->name[0] ? 0 : -ENOMEM;
 	}
 	if (ret)
 		return ret;
-	f->first_way = p0 ? p0->way : 0;
-	t = malloc(strlen(f->name[0]) + strlen(f->name[1]) + 4);
+	conv->first_way = p0 ? p0->way : 0;
+	t = malloc(strlen(conv->name[0]) + strlen(conv->name[1]) + 4);
 	if (!t)
 		return -ENOMEM;
-	sprintf(t, "%s > %s", f->name[0], f->name[1]);
-	f->title = evlog__intern(log, t);
+	sprintf(t, "%s > %s", conv->name[0], conv->name[1]);
+	conv->title = evlog__intern(log, t);
 	free(t);
-	return f->title ? 0 : -ENOMEM;
+	return conv->title ? 0 : -ENOMEM;
 }
 
 int evlog_finish(struct evlog *log)
@@ -270,11 +307,11 @@ int evlog_finish(struct evlog *log)
 	qsort_r(by_num, log->n_pkts, sizeof(*by_num), cmp_pkt_num, log->pkts);
 	resolve_releases(log, by_num);
 	free(by_num);
-	ret = group_flows(log);
-	for (size_t i = 0; !ret && i < log->n_flows; i++) {
-		ret = set_names(log, &log->flows[i]);
+	ret = group_convs(log);
+	for (size_t i = 0; !ret && i < log->n_convs; i++) {
+		ret = set_names(log, &log->convs[i]);
 		if (!ret)
-			ret = evlog__index_flow(log, &log->flows[i]);
+			ret = evlog__index_conv(log, &log->convs[i]);
 	}
 	if (!ret)
 		log->finished = true;

@@ -6,8 +6,8 @@
  * The files, in the order a line travels through them:
  *   json.c    one line of text to a tree of JSON values (struct evlog_json)
  *   decode.c  a tree to a packet, release or tracker record (evlog_add_line)
- *   conv.c    evlog_finish: releases to their packets, records to flows
- *   layout.c  one flow's numbers, causes, arrival order and rows
+ *   conv.c    evlog_finish: releases to their packets, records to conversations
+ *   layout.c  one conversation's numbers, causes, arrival order and rows
  *   notes.c   the text beside an arrow (labels and notes)
  *   log.c     the log itself: its memory, its strings and its accessors
  */
@@ -52,8 +52,8 @@ struct evlog {
 	size_t n_trks, cap_trks;
 	struct evlog__rel *rels;
 	size_t n_rels, cap_rels;
-	struct evlog_flow *flows;
-	size_t n_flows;
+	struct evlog_conv *convs;
+	size_t n_convs;
 	struct evlog__smap strs;	/* the intern table */
 	struct evlog__chunk *arena;
 };
@@ -78,10 +78,10 @@ void evlog__smap_free(struct evlog__smap *m);
 int evlog__grow(void **arr, size_t *cap, size_t n, size_t size);
 
 /*
- * Index flow f once its packets and tracker lines are listed and it is
+ * Index conversation conv once its packets and tracker lines are listed and it is
  * named: sides, ISNs, causes, arrival order, counts and rows (layout.c).
  * Returns 0 or -ENOMEM.
  */
-int evlog__index_flow(struct evlog *log, struct evlog_flow *f);
+int evlog__index_conv(struct evlog *log, struct evlog_conv *conv);
 
 #endif

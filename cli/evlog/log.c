@@ -147,12 +147,12 @@ void evlog_free(struct evlog *log)
 {
 	if (!log)
 		return;
-	for (size_t i = 0; i < log->n_flows; i++) {
-		free(log->flows[i].pkts);
-		free(log->flows[i].trks);
-		free(log->flows[i].rows);
+	for (size_t i = 0; i < log->n_convs; i++) {
+		free(log->convs[i].pkts);
+		free(log->convs[i].trks);
+		free(log->convs[i].rows);
 	}
-	free(log->flows);
+	free(log->convs);
 	free(log->pkts);
 	free(log->trks);
 	free(log->rels);
@@ -179,9 +179,9 @@ size_t evlog_n_trks(const struct evlog *log)
 	return log->n_trks;
 }
 
-size_t evlog_n_flows(const struct evlog *log)
+size_t evlog_n_convs(const struct evlog *log)
 {
-	return log->n_flows;
+	return log->n_convs;
 }
 
 size_t evlog_n_lines(const struct evlog *log)
@@ -199,15 +199,15 @@ const struct evlog_trk *evlog_trk(const struct evlog *log, size_t i)
 	return i < log->n_trks ? &log->trks[i] : NULL;
 }
 
-const struct evlog_flow *evlog_flow(const struct evlog *log, size_t i)
+const struct evlog_conv *evlog_conv(const struct evlog *log, size_t i)
 {
-	return i < log->n_flows ? &log->flows[i] : NULL;
+	return i < log->n_convs ? &log->convs[i] : NULL;
 }
 
-const struct evlog_flow *evlog_flow_by_id(const struct evlog *log, unsigned id)
+const struct evlog_conv *evlog_conv_by_id(const struct evlog *log, unsigned id)
 {
-	for (size_t i = 0; i < log->n_flows; i++)
-		if (log->flows[i].id == id)
-			return &log->flows[i];
+	for (size_t i = 0; i < log->n_convs; i++)
+		if (log->convs[i].id == id)
+			return &log->convs[i];
 	return NULL;
 }

@@ -13,7 +13,7 @@
 size_t evlog_pkt_label(const struct evlog *log, const struct evlog_pkt *p, size_t max, char *buf,
 		       size_t size)
 {
-	const struct evlog_flow *f = evlog_flow(log, p->flow_idx);
+	const struct evlog_conv *conv = evlog_conv(log, p->conv_idx);
 	char head[48], ack[24] = "";
 	const char *name;
 	uint32_t seq, rack;
@@ -26,8 +26,8 @@ size_t evlog_pkt_label(const struct evlog *log, const struct evlog_pkt *p, size_
 		goto cut;
 	}
 	/* uint32_t arithmetic: sequence numbers wrap, and so do their differences. */
-	seq = p->seq - (f->has_isn[p->from] ? f->isn[p->from] : 0);
-	rack = p->ack - (f->has_isn[!p->from] ? f->isn[!p->from] : 0);
+	seq = p->seq - (conv->has_isn[p->from] ? conv->isn[p->from] : 0);
+	rack = p->ack - (conv->has_isn[!p->from] ? conv->isn[!p->from] : 0);
 	if (p->flags & EVLOG_RST)
 		name = p->flags & EVLOG_ACK ? "RST+ACK" : "RST";
 	else if (p->flags & EVLOG_SYN)

@@ -205,13 +205,13 @@ static const char *const conn[] = {
 Test(evlog, tcp_labels_count_from_the_isn_across_the_wrap)
 {
 	struct evlog *log = LOAD(conn);
-	const struct evlog_flow *f;
+	const struct evlog_conv *f;
 	char b[64];
 
 	cr_assert_eq(evlog_n_pkts(log), 6);
 	cr_assert_eq(evlog_n_lines(log), sizeof(conn) / sizeof(conn[0]));
-	cr_assert_eq(evlog_n_flows(log), 1);
-	f = evlog_flow(log, 0);
+	cr_assert_eq(evlog_n_convs(log), 1);
+	f = evlog_conv(log, 0);
 	cr_assert(f->tcp);
 	cr_assert_eq(f->id, 1);
 	cr_assert_str_eq(f->title, C2S);
@@ -271,7 +271,7 @@ Test(evlog, notes_name_the_drop_the_delay_and_the_cause)
 Test(evlog, rows_are_in_time_order_with_releases_paired)
 {
 	struct evlog *log = LOAD(conn);
-	const struct evlog_flow *f = evlog_flow(log, 0);
+	const struct evlog_conv *f = evlog_conv(log, 0);
 	size_t sends = 0, rels = 0, states = 0;
 
 	cr_assert_eq(f->n_rows, 8);
@@ -329,20 +329,20 @@ Test(evlog, udp_arrival_order_follows_releases)
 		"\"old\":\"LISTEN\",\"new\":\"SYN_RECEIVED\",\"seg\":1}",
 	};
 	struct evlog *log = LOAD(lines);
-	const struct evlog_flow *f;
+	const struct evlog_conv *f;
 	struct evlog_notes n;
 	char b[64];
 
-	cr_assert_eq(evlog_n_flows(log), 3);
+	cr_assert_eq(evlog_n_convs(log), 3);
 	/* TCP connections first by tracker id; the others numbered after the largest. */
-	cr_assert_eq(evlog_flow(log, 0)->id, 5);
-	cr_assert(evlog_flow(log, 0)->tcp);
-	cr_assert_eq(evlog_flow(log, 0)->n_pkts, 0);
-	cr_assert_eq(evlog_flow(log, 1)->id, 6);
-	cr_assert_eq(evlog_flow(log, 2)->id, 7);
-	f = evlog_flow_by_id(log, 6);
+	cr_assert_eq(evlog_conv(log, 0)->id, 5);
+	cr_assert(evlog_conv(log, 0)->tcp);
+	cr_assert_eq(evlog_conv(log, 0)->n_pkts, 0);
+	cr_assert_eq(evlog_conv(log, 1)->id, 6);
+	cr_assert_eq(evlog_conv(log, 2)->id, 7);
+	f = evlog_conv_by_id(log, 6);
 	cr_assert_not_null(f);
-	cr_assert_null(evlog_flow_by_id(log, 8));
+	cr_assert_null(evlog_conv_by_id(log, 8));
 	cr_assert_str_eq(f->proto, "udp");
 	cr_assert_eq(f->n_pkts, 4);
 	cr_assert_eq(f->sent[0], 4);
@@ -399,7 +399,7 @@ Test(evlog, bad_lines_are_refused_with_their_line)
 	cr_assert_eq(add(log, "{\"ev\":7}", &err), 0);
 	cr_assert_eq(evlog_finish(log), 0);
 	cr_assert_eq(evlog_n_pkts(log), 0);
-	cr_assert_eq(evlog_n_flows(log), 0);
+	cr_assert_eq(evlog_n_convs(log), 0);
 	evlog_free(log);
 	evlog_free(NULL);
 }
