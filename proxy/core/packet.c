@@ -586,6 +586,26 @@ FL_HOT uint64_t pkt_flow_hash(const struct pkt_flow_key *key)
 	return h;
 }
 
+const char *pkt_proto_name(uint8_t l4proto)
+{
+	/*
+	 * The rules' own words (pcap-filter): the event log, show and report
+	 * name a protocol the way the user filters on it.
+	 */
+	switch (l4proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmp6";
+	default:
+		return NULL;
+	}
+}
+
 int pkt_format_flow(const struct pkt_view *v, char *buf, size_t size)
 {
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], pname[16];
@@ -600,23 +620,10 @@ int pkt_format_flow(const struct pkt_view *v, char *buf, size_t size)
 	    !inet_ntop(af, v->daddr, dst, sizeof(dst)))
 		return -errno;
 
-	switch (v->l4proto) {
-	case IPPROTO_TCP:
-		strcpy(pname, "tcp");
-		break;
-	case IPPROTO_UDP:
-		strcpy(pname, "udp");
-		break;
-	case IPPROTO_ICMP:
-		strcpy(pname, "icmp");
-		break;
-	case IPPROTO_ICMPV6:
-		strcpy(pname, "icmpv6");
-		break;
-	default:
+	if (pkt_proto_name(v->l4proto))
+		snprintf(pname, sizeof(pname), "%s", pkt_proto_name(v->l4proto));
+	else
 		snprintf(pname, sizeof(pname), "proto %u", v->l4proto);
-		break;
-	}
 
 	if (!ports)
 		return snprintf(buf, size, "%s %s > %s", pname, src, dst);

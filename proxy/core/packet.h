@@ -111,8 +111,15 @@ void pkt_flow_key(const struct pkt_view *v, struct pkt_flow_key *key, bool *swap
 uint64_t pkt_flow_hash(const struct pkt_flow_key *key);
 
 /*
- * Format "udp 10.0.0.1:1234 > 10.0.0.2:5000" into buf; returns length as
- * snprintf does (the untruncated length), or -EINVAL for a bad family.
+ * The name of a transport protocol as pcap-filter spells it ("tcp", "udp",
+ * "icmp", "icmp6"), or NULL for one faultline does not parse. Static.
+ */
+const char *pkt_proto_name(uint8_t l4proto);
+
+/*
+ * Format "udp 10.0.0.1:1234 > 10.0.0.2:5000" into buf ("proto 47 ..." for a
+ * protocol pkt_proto_name does not name); returns length as snprintf does
+ * (the untruncated length), or -EINVAL for a bad family.
  * PKT_FLOW_STRLEN bytes always suffice.
  */
 #define PKT_FLOW_STRLEN 128

@@ -235,20 +235,12 @@ static double rel_s(const struct pipeline *pl, uint64_t now)
 	return now > pl->ev.start_ns ? (double)(now - pl->ev.start_ns) / 1e9 : 0.0;
 }
 
+/* As the flow string names it (pkt_format_flow), one word. */
 static const char *proto_name(const struct pkt_view *v)
 {
-	switch (v->l4proto) {
-	case 6:
-		return "tcp";
-	case 17:
-		return "udp";
-	case 1:
-		return "icmp";
-	case 58:
-		return "icmp6";
-	default:
-		return "other";
-	}
+	const char *name = pkt_proto_name(v->l4proto);
+
+	return name ? name : "other";
 }
 
 static void format_flags(uint8_t f, char *b)

@@ -1112,7 +1112,7 @@ Test(packet, format_flow)
 
 	cr_assert_eq(pkt_parse(&v, p, mk_v6_icmp(p, 128, 1)), 0);
 	pkt_format_flow(&v, buf, sizeof(buf));
-	cr_assert_str_eq(buf, "icmpv6 fd00::1 > fd00::2");
+	cr_assert_str_eq(buf, "icmp6 fd00::1 > fd00::2");
 
 	len = ip4_hdr(p, 47, 4, NULL, 0) + 4;
 	cr_assert_eq(pkt_parse(&v, p, len), 0);
