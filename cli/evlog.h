@@ -49,6 +49,7 @@ enum {
 struct evlog_action {
 	unsigned rule;
 	const char *action;	/* "drop", "delay", "reorder", ... */
+	const char *reason;	/* why it dropped ("queue-full"), or "" */
 };
 
 /* One "packet" line, and what its "release" line and the tracker added. */

@@ -196,7 +196,8 @@ static int add_packet(struct evlog *log, const struct evlog_jval *o, struct evlo
 				continue;
 			x->rule = get_uint(log, a, "rule");
 			x->action = get_str(log, a, "action");
-			if (!x->action)
+			x->reason = get_str(log, a, "reason");
+			if (!x->action || !x->reason)
 				return -ENOMEM;
 			p->n_actions++;
 		}

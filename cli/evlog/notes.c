@@ -80,6 +80,15 @@ size_t evlog_pkt_ident(const struct evlog_pkt *p, char *buf, size_t size)
 	return n < 0 ? 0 : (size_t)n;
 }
 
+/* The rule whose rate queue was full and dropped the packet, or -1. */
+static int rate_full_rule(const struct evlog_pkt *p)
+{
+	for (unsigned i = 0; i < p->n_actions; i++)
+		if (!strcmp(p->actions[i].action, "rate") && !strcmp(p->actions[i].reason, "queue-full"))
+			return (int)p->actions[i].rule;
+	return -1;
+}
+
 /* What faultline did to a packet, as a past participle. */
 static const char *fate(const struct evlog_pkt *q)
 {
@@ -198,7 +207,7 @@ void evlog_pkt_notes(const struct evlog *log, const struct evlog_pkt *p, enum ev
 	if (p->verdict == EVLOG_DROP) {
 		if ((r = evlog_pkt_rule(p, "drop")) >= 0)
 			note(o, "DROPPED by rule %d", r);
-		else if ((r = evlog_pkt_rule(p, "rate")) >= 0)
+		else if ((r = rate_full_rule(p)) >= 0)
 			note(o, "DROPPED by rule %d (rate queue full)", r);
 		else if ((r = evlog_pkt_rule(p, NULL)) >= 0)
 			note(o, "DROPPED by rule %d", r);

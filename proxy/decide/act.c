@@ -137,6 +137,11 @@ void act_note_corrupted(struct act_ctx *c, uint32_t rule)
 		c->st[rule].cnt.corrupted++;
 }
 
+const char *act_reason_name(enum act_reason r)
+{
+	return r == ACT_REASON_QUEUE_FULL ? "queue-full" : NULL;
+}
+
 void act_note_released_early(struct act_ctx *c, int rule)
 {
 	if (rule >= 0 && (size_t)rule < c->n)
@@ -265,13 +270,20 @@ static bool rate_admit(struct rule_state *s, const struct rule_action *a, uint32
 	return true;
 }
 
-static void fired(struct act_decision *d, unsigned rule, enum rule_action_type t)
+static void fired_why(struct act_decision *d, unsigned rule, enum rule_action_type t,
+		      enum act_reason why)
 {
 	if (d->n_fired < ACT_MAX_FIRED) {
 		d->fired[d->n_fired].rule = (uint16_t)rule;
 		d->fired[d->n_fired].action = (uint8_t)t;
+		d->fired[d->n_fired].reason = (uint8_t)why;
 		d->n_fired++;
 	}
+}
+
+static void fired(struct act_decision *d, unsigned rule, enum rule_action_type t)
+{
+	fired_why(d, rule, t, ACT_REASON_NONE);
 }
 
 static void hold_by(struct act_decision *d, unsigned rule)
@@ -335,7 +347,8 @@ FL_HOT static bool apply_rule(struct act_ctx *c, unsigned ri, const struct rule 
 				d->drop = true;
 				s->cnt.rate_dropped++;
 				s->cnt.dropped++;
-				fired(d, ri, RULE_ACT_DROP);
+				/* The rate action dropped it, not a drop action: say so. */
+				fired_why(d, ri, RULE_ACT_RATE, ACT_REASON_QUEUE_FULL);
 				return false;
 			}
 			if (wait) {

@@ -45,9 +45,16 @@ struct act_input {
 
 #define ACT_MAX_FIRED 16
 
+/* Why an action that does not always drop dropped the packet. */
+enum act_reason {
+	ACT_REASON_NONE,
+	ACT_REASON_QUEUE_FULL,	/* rate: its queue held 'limit' packets already */
+};
+
 struct act_fired {
 	uint16_t rule;
 	uint8_t action;		/* enum rule_action_type */
+	uint8_t reason;		/* enum act_reason */
 };
 
 struct act_decision {
@@ -99,6 +106,9 @@ void act_decide(struct act_ctx *c, const struct act_input *in, struct act_decisi
  * -ENODATA when there is no payload (headers are never corrupted) or -EBADMSG.
  */
 int act_corrupt(const struct act_ctx *c, const struct act_input *in, uint8_t *data, size_t len);
+
+/* "queue-full" for ACT_REASON_QUEUE_FULL; NULL for none (or unknown). Static. */
+const char *act_reason_name(enum act_reason r);
 
 /* Counters of rule i (borrowed), or NULL past the end. */
 const struct act_counters *act_ctx_counters(const struct act_ctx *c, unsigned i);

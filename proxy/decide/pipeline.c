@@ -273,8 +273,9 @@ static void in_comment(char *b, size_t n, uint64_t pkt, const struct act_decisio
 	if (d->corrupt && k < n)
 		k += (size_t)snprintf(b + k, n - k, ", corrupted");
 	for (unsigned i = 0; i < d->n_fired && k < n; i++)
-		k += (size_t)snprintf(b + k, n - k, "%s rule %u %s", i ? "," : ";", d->fired[i].rule,
-				      rule_action_name((enum rule_action_type)d->fired[i].action));
+		k += (size_t)snprintf(b + k, n - k, "%s rule %u %s%s", i ? "," : ";", d->fired[i].rule,
+				      rule_action_name((enum rule_action_type)d->fired[i].action),
+				      d->fired[i].reason == ACT_REASON_QUEUE_FULL ? " (queue full)" : "");
 	if (seg && k < n) {
 		k += (size_t)snprintf(b + k, n - k, "; tcp conn %llu seg %u %s->%s",
 				      (unsigned long long)seg->flow, seg->segno,
@@ -381,11 +382,8 @@ static void packet_event(struct pipeline *pl, uint64_t pkt, const struct pipelin
 		fprintf(f, ",\"copies\":%u", d->copies);
 	if (d->corrupt)
 		fprintf(f, ",\"corrupt\":true");
-	fprintf(f, ",\"actions\":[");
-	for (unsigned i = 0; i < d->n_fired; i++)
-		fprintf(f, "%s{\"rule\":%u,\"action\":\"%s\"}", i ? "," : "", d->fired[i].rule,
-			rule_action_name((enum rule_action_type)d->fired[i].action));
-	fprintf(f, "]}\n");
+	events_actions(f, d);
+	fprintf(f, "}\n");
 	events_end(&pl->ev);
 }
 

@@ -133,6 +133,21 @@ size_t events_json_escape(char *buf, size_t size, const char *s)
 	return n;
 }
 
+void events_actions(FILE *f, const struct act_decision *d)
+{
+	fprintf(f, ",\"actions\":[");
+	for (unsigned i = 0; i < d->n_fired; i++) {
+		const char *why = act_reason_name((enum act_reason)d->fired[i].reason);
+
+		fprintf(f, "%s{\"rule\":%u,\"action\":\"%s\"", i ? "," : "", d->fired[i].rule,
+			rule_action_name((enum rule_action_type)d->fired[i].action));
+		if (why)
+			fprintf(f, ",\"reason\":\"%s\"", why);
+		fprintf(f, "}");
+	}
+	fprintf(f, "]");
+}
+
 static double rel(const struct events *e, uint64_t now_ns)
 {
 	return now_ns > e->start_ns ? (double)(now_ns - e->start_ns) / 1e9 : 0.0;
@@ -160,11 +175,8 @@ void events_verdict(struct events *e, uint64_t now_ns, const struct pkt_view *v,
 		fprintf(f, ",\"corrupt\":true");
 	if (d->reorder)
 		fprintf(f, ",\"reorder_rule\":%u", d->reorder_rule);
-	fprintf(f, ",\"actions\":[");
-	for (unsigned i = 0; i < d->n_fired; i++)
-		fprintf(f, "%s{\"rule\":%u,\"action\":\"%s\"}", i ? "," : "", d->fired[i].rule,
-			rule_action_name((enum rule_action_type)d->fired[i].action));
-	fprintf(f, "]}\n");
+	events_actions(f, d);
+	fprintf(f, "}\n");
 	events_end(e);
 }
 

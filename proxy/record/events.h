@@ -49,6 +49,11 @@ void events_cut_fd(int fd);
 /* A verdict line: {"t":..,"ev":"verdict","flow":"..","dir":"in","ord":N,...}. */
 void events_verdict(struct events *e, uint64_t now_ns, const struct pkt_view *v, enum pkt_dir dir,
 		    const struct flow_id *id, const struct act_decision *d);
+/*
+ * The member ,"actions":[{"rule":R,"action":"A"[,"reason":"W"]},...] of a
+ * line about decision d, onto f (a stream events_begin returned).
+ */
+void events_actions(FILE *f, const struct act_decision *d);
 /* A line about a malformed packet (passed unchanged). */
 void events_malformed(struct events *e, uint64_t now_ns, uint32_t len);
 /* A pre-formatted JSON object, newline appended. */

@@ -89,9 +89,11 @@ python3 -c "import sys; sys.exit(0 if $dur >= $want else 1)" || fail "200 x 1028
 [ "$queued" -gt 0 ] || fail "rate_queued is 0"
 [ "$(json "$T/fl.out" 'd["rules"][0]["rate_dropped"]')" -eq 0 ] || fail "rate dropped below its limit"
 
-# 3. rate 100kbit limit 10: a burst of 200 overflows the queue.
+# 3. rate 100kbit limit 10: a burst of 200 overflows the queue. Each drop is
+#    the rate action's, with its reason, in the event log, and show and report
+#    say "rate queue full" (not a plain drop).
 recv_start 2
-fl_start "$NS_B" --rule 'udp dst port 5000 => rate 100kbit limit 10'
+fl_start "$NS_B" --rule 'udp dst port 5000 => rate 100kbit limit 10' --events "$T/rate.jsonl"
 send 200 1000 0 0
 udp_recv_wait
 fl_stop
@@ -102,6 +104,17 @@ log "rate 100kbit limit 10: $n of 200 arrived, rate_dropped $rdrop, dropped $(js
 [ "$n" -ge 10 ] || fail "fewer than the 10 queued datagrams arrived"
 [ $((n + rdrop)) -eq 200 ] || fail "arrived $n + rate_dropped $rdrop != 200"
 [ "$(json "$T/fl.out" 'd["dropped"]')" -eq "$rdrop" ] || fail "dropped != rate_dropped"
+full=$(python3 -c 'import json, sys
+print(sum(1 for l in open(sys.argv[1]) for e in [json.loads(l)] if e["ev"] == "packet" and e["verdict"] == "drop"
+          and e["actions"] == [{"rule": 0, "action": "rate", "reason": "queue-full"}]))' "$T/rate.jsonl")
+[ "$full" -eq "$rdrop" ] || fail "$full packet lines say the rate queue was full, rate_dropped $rdrop"
+"$FL" show "$T/rate.jsonl" >"$T/rate.txt" || fail "show failed"
+"$FL" report "$T/rate.jsonl" -o "$T/rate.html" || fail "report failed"
+# show wraps a long note at its column's width: the start of it is on one line.
+[ "$(grep -c 'DROPPED by rule 0 (rate queue' "$T/rate.txt")" -eq "$rdrop" ] ||
+	fail "show does not say 'rate queue full' for each of the $rdrop drops"
+[ "$(grep -o 'DROPPED by rule 0 (rate queue full)' "$T/rate.html" | wc -l)" -eq "$rdrop" ] ||
+	fail "report does not say 'rate queue full' for each of the $rdrop drops"
 
 # 4. corrupt on ordinary datagrams: the UDP checksum is left to offload (veth), so
 #    faultline sees them with CSUMNOTREADY. They must still come out altered, and the

@@ -298,3 +298,32 @@ Test(act, swap_resets_state)
 	rule_set_free(rs2);
 	teardown_rules(&f);
 }
+
+/*
+ * A full rate queue drops the packet as the rate action's doing, with its
+ * reason, not as a drop action: the event log and report tell it apart.
+ */
+Test(act, rate_queue_full_drop_names_rate_and_its_reason)
+{
+	const char *r[] = { "udp => rate 288kbit limit 1" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 1, 1);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(!d.drop);
+	cr_assert_eq(d.n_fired, 1);
+	cr_assert_eq(d.fired[0].action, RULE_ACT_RATE);
+	cr_assert_eq(d.fired[0].reason, ACT_REASON_NONE, "queued, not dropped");
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(d.drop, "the 2nd exceeds limit 1");
+	cr_assert_eq(d.n_fired, 1);
+	cr_assert_eq(d.fired[0].rule, 0);
+	cr_assert_eq(d.fired[0].action, RULE_ACT_RATE);
+	cr_assert_eq(d.fired[0].reason, ACT_REASON_QUEUE_FULL);
+	cr_assert_str_eq(act_reason_name(ACT_REASON_QUEUE_FULL), "queue-full");
+	cr_assert_null(act_reason_name(ACT_REASON_NONE));
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->rate_dropped, 1);
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->dropped, 1);
+	teardown_rules(&f);
+}

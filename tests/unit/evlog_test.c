@@ -493,3 +493,26 @@ Test(evlog, escaped_nul_ends_a_string)
 	cr_assert_eq(evlog_pkt(log, 820)->proto, evlog_pkt(log, 819)->proto);
 	evlog_free(log);
 }
+
+/* A packet a full rate queue dropped says so; a plain drop does not. */
+Test(evlog, rate_queue_full_drop_has_its_note)
+{
+	static const char *const lines[] = {
+		UDP(1, 1.0, 1, "hold") ",\"delay_us\":80.0,\"actions\":[{\"rule\":0,\"action\":\"rate\"}]}",
+		UDP(2, 1.0, 2, "drop") ",\"actions\":[{\"rule\":0,\"action\":\"rate\"},"
+				       "{\"rule\":1,\"action\":\"rate\",\"reason\":\"queue-full\"}]}",
+		UDP(3, 1.0, 3, "drop") ",\"actions\":[{\"rule\":0,\"action\":\"rate\"},"
+				       "{\"rule\":2,\"action\":\"drop\"}]}",
+	};
+	struct evlog *log = LOAD(lines);
+	struct evlog_notes n;
+
+	evlog_pkt_notes(log, evlog_pkt(log, 0), EVLOG_ROW_SEND, &n);
+	cr_assert(has_note(&n, "queued by rate limit (rule 0)"));
+	evlog_pkt_notes(log, evlog_pkt(log, 1), EVLOG_ROW_SEND, &n);
+	cr_assert(has_note(&n, "DROPPED by rule 1 (rate queue full)"), "the rule whose queue was full");
+	evlog_pkt_notes(log, evlog_pkt(log, 2), EVLOG_ROW_SEND, &n);
+	cr_assert(has_note(&n, "DROPPED by rule 2"));
+	cr_assert_not(has_note(&n, "DROPPED by rule 0 (rate queue full)"));
+	evlog_free(log);
+}
