@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Check faultline's JSON output against docs/events.schema.json.
+
+  evschema.py events FILE...        every line of event logs (--events)
+  evschema.py counters FILE         every JSON line of `faultline run`'s stdout
+  evschema.py replay-counters FILE  the same for `faultline replay`
+  evschema.py check-schema          every field has a description; optional ones say when
+  evschema.py check-reader SRC...   the events reader (cli/evlog*) asks only for keys,
+                                    kinds and values the schema defines
+  evschema.py check-writers SRC...  every key the writers print is in the schema
+  evschema.py check                 the three checks above on the tree (ctest runs this)
+
+Validation goes by the line's "ev": an unknown kind, an unknown key, a
+missing one or a wrong type fails, with FILE:LINE and the path of the value;
+so does a packet line whose flow string names its protocol otherwise than
+its "proto".
+"events" prints one JSON line on stdout: lines per kind and a few facts
+about what was seen (the integration test asserts its coverage with them).
+Exit status 0 when everything conforms, 1 otherwise, 2 on bad usage.
+"""
+import json
+import os
+import re
+import sys
+
+import jsonschema
+
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                           "events.schema.json")
+
+
+def load_schema(path=SCHEMA_PATH):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def validator(schema, name):
+    """A validator for $defs/NAME, its references resolved within the file."""
+    sub = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/" + name}
+    cls = jsonschema.Draft202012Validator
+    cls.check_schema(sub)
+    return cls(sub)
+
+
+def event_kinds(schema):
+    """The kinds the top level allows: {"packet": "packet", ...} (ev value -> $defs name)."""
+    kinds = {}
+    for alt in schema["oneOf"]:
+        name = alt["$ref"].rsplit("/", 1)[1]
+        kinds[schema["$defs"][name]["properties"]["ev"]["const"]] = name
+    return kinds
+
+
+def errors_of(v, obj):
+    out = []
+    for e in sorted(v.iter_errors(obj), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in e.absolute_path)
+        out.append((where + ": " if where else "") + e.message)
+    return out
+
+
+def lines_of(path):
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            yield n, line
+
+
+def cmd_events(schema, paths):
+    kinds = event_kinds(schema)
+    vals = {k: validator(schema, d) for k, d in kinds.items()}
+    bad = 0
+    seen = {"lines": 0, "kinds": {}, "proto": {}, "verdict": {}, "actions": {}, "reasons": {},
+            "early": 0, "tcp_flow": 0, "caused_by": 0, "classes": {}}
+    for path in paths:
+        for n, line in lines_of(path):
+            seen["lines"] += 1
+            try:
+                obj = json.loads(line)
+            except ValueError as e:
+                print(f"{path}:{n}: not JSON: {e}", file=sys.stderr)
+                bad += 1
+                continue
+            ev = obj.get("ev") if isinstance(obj, dict) else None
+            if ev not in vals:
+                print(f"{path}:{n}: unknown event kind {ev!r} (the schema has {sorted(vals)})",
+                      file=sys.stderr)
+                bad += 1
+                continue
+            errs = errors_of(vals[ev], obj)
+            for e in errs:
+                print(f"{path}:{n}: {ev}: {e}", file=sys.stderr)
+            bad += bool(errs)
+            seen["kinds"][ev] = seen["kinds"].get(ev, 0) + 1
+            if ev == "packet" and not errs and obj["proto"] != "other" and \
+                    not obj["flow"].startswith(obj["proto"] + " "):
+                # One spelling per protocol: the flow string names it as "proto" does.
+                print(f"{path}:{n}: packet: proto {obj['proto']!r} but flow {obj['flow']!r}",
+                      file=sys.stderr)
+                bad += 1
+            if ev == "packet":
+                for k in ("proto", "verdict"):
+                    seen[k][obj[k]] = seen[k].get(obj[k], 0) + 1
+                seen["tcp_flow"] += "tcp_flow" in obj
+                seen["caused_by"] += "caused_by" in obj
+                for a in obj.get("actions", []):
+                    seen["actions"][a["action"]] = seen["actions"].get(a["action"], 0) + 1
+                    if "reason" in a:
+                        r = a["action"] + ":" + a["reason"]
+                        seen["reasons"][r] = seen["reasons"].get(r, 0) + 1
+            if ev == "release":
+                seen["early"] += "early" in obj
+            if ev == "class":
+                for c in obj.get("class", []):
+                    seen["classes"][c] = seen["classes"].get(c, 0) + 1
+    print(json.dumps(seen, sort_keys=True))
+    return 1 if bad else 0
+
+
+def cmd_counters(schema, name, paths):
+    v = validator(schema, name)
+    bad = found = 0
+    for path in paths:
+        for n, line in lines_of(path):
+            if not line.lstrip().startswith("{"):
+                continue
+            found += 1
+            errs = errors_of(v, json.loads(line))
+            for e in errs:
+                print(f"{path}:{n}: {name}: {e}", file=sys.stderr)
+            bad += bool(errs)
+    if not found:
+        print(f"{' '.join(paths)}: no JSON line to check", file=sys.stderr)
+        return 1
+    print(json.dumps({"checked": found, "bad": bad}))
+    return 1 if bad else 0
+
+
+# ---- the schema itself ---------------------------------------------------------------
+
+def resolve(schema, node):
+    while isinstance(node, dict) and "$ref" in node and "description" not in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def objects(schema):
+    """Every object schema with properties: (path, schema)."""
+    out = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if "properties" in node:
+                out.append((path, node))
+            for k, v in node.items():
+                walk(v, path + "/" + k)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, path + "/" + str(i))
+    walk(schema, "#")
+    return out
+
+
+def all_keys(schema):
+    return {k for _, o in objects(schema) for k in o["properties"]}
+
+
+def cmd_check_schema(schema):
+    bad = []
+    for path, o in objects(schema):
+        req = set(o.get("required", []))
+        for k, p in o["properties"].items():
+            if p is True:
+                continue
+            if not isinstance(resolve(schema, p), dict) or "description" not in resolve(schema, p):
+                bad.append(f"{path}/properties/{k}: no description")
+            if k not in req and "x-present" not in p:
+                bad.append(f"{path}/properties/{k}: optional but no x-present (when is it there?)")
+            if k in req and "x-present" in p:
+                bad.append(f"{path}/properties/{k}: required and x-present")
+        for k in req:
+            if k not in o["properties"] and not any(
+                    k in resolve(schema, a).get("properties", {}) for a in o.get("allOf", [])):
+                bad.append(f"{path}: requires {k}, which it does not define")
+        if "additionalProperties" not in o and "unevaluatedProperties" not in o and \
+                not path.endswith(("seg-fields", "pipeline-counters")):
+            bad.append(f"{path}: open object (additionalProperties: false missing)")
+    for name in ["counters", "replay-counters"] + sorted(event_kinds(schema).values()):
+        validator(schema, name)
+    for b in bad:
+        print("docs/events.schema.json: " + b, file=sys.stderr)
+    return 1 if bad else 0
+
+
+# ---- the reader and the writers --------------------------------------------------------
+
+def c_source(paths):
+    text = ""
+    for p in paths:
+        with open(p, encoding="utf-8") as f:
+            # Comments name keys in prose; only code counts.
+            text += re.sub(r"/\*.*?\*/|//[^\n]*", " ", f.read(), flags=re.S)
+    return text
+
+
+def enum_of(schema, *path):
+    node = schema["$defs"]
+    for p in path:
+        node = node[p]
+    return set(resolve(schema, node)["enum"])
+
+
+def cmd_check_reader(schema, paths):
+    src = c_source(paths)
+    keys = all_keys(schema)
+    # get_str(log, o, "proto"), get(log, o, "actions", ...), evlog_json_get(j, obj, "ev")...
+    asked = re.findall(r"\b\w*get\w*\(\s*[^,()]+,\s*[^,()]+,\s*\"([^\"]*)\"", src)
+    kinds = set(event_kinds(schema))
+    ev_cmp = re.findall(r"strcmp\(\s*ev->str\s*,\s*\"([^\"]*)\"", src)
+    acts = re.findall(r"evlog_pkt_rule\(\s*[^,()]+,\s*\"([^\"]*)\"", src)
+    verdicts = re.findall(r"strcmp\(\s*verdict\s*,\s*\"([^\"]*)\"", src)
+    views = re.findall(r"strcmp\(\s*view\s*,\s*\"([^\"]*)\"", src)
+    # strcmp(p->actions[i].action, "rate"), strcmp(x.reason, "queue-full")
+    acts += re.findall(r"strcmp\(\s*[\w.>\[\]-]*action\s*,\s*\"([^\"]*)\"", src)
+    reasons = re.findall(r"strcmp\(\s*[\w.>\[\]-]*reason\s*,\s*\"([^\"]*)\"", src)
+    bad = [f"reads key \"{k}\", which the schema does not define" for k in sorted(set(asked) - keys)]
+    bad += [f"compares ev with \"{k}\", not an event kind of the schema" for k in sorted(set(ev_cmp) - kinds)]
+    bad += [f"looks for action \"{a}\", not an action of the schema"
+            for a in sorted(set(acts) - enum_of(schema, "action", "properties", "action"))]
+    bad += [f"compares verdict with \"{v}\", not a verdict of the schema"
+            for v in sorted(set(verdicts) - enum_of(schema, "verdict-name"))]
+    bad += [f"compares view with \"{v}\", not a view of the schema"
+            for v in sorted(set(views) - enum_of(schema, "class", "properties", "view"))]
+    bad += [f"compares a reason with \"{v}\", not a reason of the schema"
+            for v in sorted(set(reasons) - enum_of(schema, "action", "properties", "reason") -
+                            enum_of(schema, "flow-end", "properties", "reason"))]
+    # Found too few: the reader changed shape and the patterns above went blind.
+    if len(set(asked)) < 40 or len(set(ev_cmp)) < 6 or not acts or not verdicts or not views:
+        bad.append(f"found only {len(set(asked))} keys, {len(set(ev_cmp))} kinds, {len(acts)} actions, "
+                   f"{len(verdicts)} verdicts, {len(views)} views in {' '.join(paths)}: update "
+                   "tests/tools/evschema.py to how the reader looks keys up")
+    for b in bad:
+        print("events reader: " + b, file=sys.stderr)
+    if not bad:
+        print(json.dumps({"keys": len(set(asked)), "kinds": sorted(set(ev_cmp))}))
+    return 1 if bad else 0
+
+
+def cmd_check_writers(schema, paths):
+    src = c_source(paths)
+    keys = all_keys(schema)
+    # "\"proto\":%s" in a format string: an escaped quote, the key, an escaped quote, a colon.
+    printed = set(re.findall(r"\\\"([A-Za-z_][A-Za-z0-9_]*)\\\":", src))
+    bad = sorted(printed - keys)
+    for k in bad:
+        print(f"writers: print key \"{k}\", which docs/events.schema.json does not define",
+              file=sys.stderr)
+    if len(printed) < 60:
+        print(f"writers: found only {len(printed)} keys in {' '.join(paths)}", file=sys.stderr)
+        return 1
+    if not bad:
+        print(json.dumps({"keys": len(printed)}))
+    return 1 if bad else 0
+
+
+def cmd_check(schema):
+    import glob
+    top = os.path.join(os.path.dirname(SCHEMA_PATH), "..")
+    reader = sorted(glob.glob(os.path.join(top, "cli", "evlog*.c")) +
+                    glob.glob(os.path.join(top, "cli", "evlog", "*.c")))
+    writers = sorted(glob.glob(os.path.join(top, "proxy", "**", "*.c"), recursive=True))
+    rc = cmd_check_schema(schema)
+    rc |= cmd_check_reader(schema, reader)
+    rc |= cmd_check_writers(schema, writers)
+    return rc
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    cmd, args = argv[1], argv[2:]
+    schema = load_schema()
+    if cmd == "events" and args:
+        return cmd_events(schema, args)
+    if cmd in ("counters", "replay-counters") and args:
+        return cmd_counters(schema, cmd, args)
+    if cmd == "check-schema" and not args:
+        return cmd_check_schema(schema)
+    if cmd == "check" and not args:
+        return cmd_check(schema)
+    if cmd == "check-reader" and args:
+        return cmd_check_reader(schema, args)
+    if cmd == "check-writers" and args:
+        return cmd_check_writers(schema, args)
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
