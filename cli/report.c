@@ -869,6 +869,65 @@ static void report_usage(FILE *f)
 		"A line that is not JSON stops with FILE:LINE: bad JSON and exit code 1.\n");
 }
 
+/*
+ * Open where the page goes: out_path itself when it is a device or a pipe
+ * (renaming a file over it would replace it), else *tmp (taken by the
+ * caller) beside it. Standard output without out_path. Returns 0 or -1
+ * after saying why.
+ */
+static int open_output(const char *out_path, FILE **out, char **tmp)
+{
+	static const char tmp_suffix[] = ".tmp";
+	struct stat st;
+
+	if (!out_path)
+		return 0;
+	if (!stat(out_path, &st) && !S_ISREG(st.st_mode)) {
+		*out = fopen(out_path, "w");
+		if (!*out) {
+			fprintf(stderr, PROG_NAME " report: %s: %s\n", out_path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	/* Written aside and renamed: a failed run leaves no half page behind. */
+	*tmp = malloc(strlen(out_path) + sizeof(tmp_suffix));
+	if (!*tmp) {
+		fprintf(stderr, PROG_NAME " report: out of memory\n");
+		return -1;
+	}
+	sprintf(*tmp, "%s%s", out_path, tmp_suffix);
+	*out = fopen(*tmp, "w");
+	if (!*out) {
+		fprintf(stderr, PROG_NAME " report: %s: %s\n", *tmp, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Close out and put the page in place; err: report_write's result.
+ * Returns the exit code: 0, or 1 after saying why (the half page removed).
+ */
+static int close_output(const char *out_path, FILE *out, const char *tmp, int err)
+{
+	if (out != stdout && fclose(out) && !err)
+		err = -EIO;
+	if (err) {
+		fprintf(stderr, PROG_NAME " report: %s: %s\n", out_path ? out_path : "stdout",
+			strerror(-err));
+		if (tmp)
+			unlink(tmp);
+		return 1;
+	}
+	if (tmp && rename(tmp, out_path)) {
+		fprintf(stderr, PROG_NAME " report: %s: %s\n", out_path, strerror(errno));
+		unlink(tmp);
+		return 1;
+	}
+	return 0;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -877,13 +936,12 @@ int cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *out_path = NULL, *tmp_suffix = ".tmp";
+	const char *out_path = NULL;
 	bool seen_out = false, seen_flow = false;
 	char *tmp = NULL;
 	uint64_t conv_id = 0;
 	struct evlog *log;
 	FILE *out = stdout;
-	struct stat st;
 	int c, ret = 1;
 
 	opterr = 0;
@@ -927,43 +985,10 @@ int cmd_report(int argc, char **argv)
 			(unsigned long long)conv_id);
 		goto out;
 	}
-	if (out_path && !stat(out_path, &st) && !S_ISREG(st.st_mode)) {
-		/* A device or a pipe: renaming a file over it would replace it. Written in place. */
-		out = fopen(out_path, "w");
-		if (!out) {
-			fprintf(stderr, PROG_NAME " report: %s: %s\n", out_path, strerror(errno));
-			goto out;
-		}
-	} else if (out_path) {
-		/* Written aside and renamed: a failed run leaves no half page behind. */
-		tmp = malloc(strlen(out_path) + strlen(tmp_suffix) + 1);
-		if (!tmp) {
-			fprintf(stderr, PROG_NAME " report: out of memory\n");
-			goto out;
-		}
-		sprintf(tmp, "%s%s", out_path, tmp_suffix);
-		out = fopen(tmp, "w");
-		if (!out) {
-			fprintf(stderr, PROG_NAME " report: %s: %s\n", tmp, strerror(errno));
-			goto out;
-		}
-	}
+	if (open_output(out_path, &out, &tmp))
+		goto out;
 	c = report_write(out, log, argv[optind], (unsigned)conv_id);
-	if (out != stdout && fclose(out) && !c)
-		c = -EIO;
-	if (c) {
-		fprintf(stderr, PROG_NAME " report: %s: %s\n", out_path ? out_path : "stdout",
-			strerror(-c));
-		if (tmp)
-			unlink(tmp);
-		goto out;
-	}
-	if (tmp && rename(tmp, out_path)) {
-		fprintf(stderr, PROG_NAME " report: %s: %s\n", out_path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	ret = 0;
+	ret = close_output(out_path, out, tmp, c);
 out:
 	free(tmp);
 	evlog_free(log);

@@ -145,10 +145,58 @@ static int bad_event(struct evlog *log, struct evlog_error *err, const char *fmt
 	return -EBADMSG;
 }
 
+/* A packet line's "actions": the rules that matched it and what each did. */
+static int decode_actions(struct evlog *log, const struct evlog_jval *o, struct evlog_pkt *p)
+{
+	const struct evlog_jval *acts = get(log, o, "actions", EVLOG_J_ARR);
+
+	if (!acts || !acts->n)
+		return 0;
+	p->actions = evlog__arena_alloc(log, acts->n * sizeof(*p->actions));
+	if (!p->actions)
+		return -ENOMEM;
+	for (const struct evlog_jval *a = evlog_json_first(&log->j, acts); a;
+	     a = evlog_json_next(&log->j, a)) {
+		struct evlog_action *x = &p->actions[p->n_actions];
+
+		if (a->type != EVLOG_J_OBJ)
+			continue;
+		x->rule = get_uint(log, a, "rule");
+		x->action = get_str(log, a, "action");
+		x->reason = get_str(log, a, "reason");
+		if (!x->action || !x->reason)
+			return -ENOMEM;
+		p->n_actions++;
+	}
+	return 0;
+}
+
+/* What the tracker said about a TCP segment, when it numbered it ("tcp_flow"). */
+static int decode_tcp(struct evlog *log, const struct evlog_jval *o, struct evlog_pkt *p)
+{
+	const char *fl;
+
+	if (!get_u64(log, o, "tcp_flow", &p->tcp_flow))
+		return 0;
+	p->tcp = true;
+	get_u32(log, o, "seg", &p->seg);
+	get_u32(log, o, "seq", &p->seq);
+	get_u32(log, o, "ack", &p->ack);
+	get_u32(log, o, "caused_by", &p->caused_by);
+	p->endpoint = get_uint(log, o, "endpoint") ? 1 : 0;
+	fl = get_str(log, o, "flags");
+	p->sender_state = get_str(log, o, "sender_state");
+	p->receiver_state = get_str(log, o, "receiver_state");
+	if (!fl || !p->sender_state || !p->receiver_state)
+		return -ENOMEM;
+	p->flags = parse_flags(fl);
+	p->classes = get_classes(log, o, "class");
+	return 0;
+}
+
 static int add_packet(struct evlog *log, const struct evlog_jval *o, struct evlog_error *err)
 {
-	const struct evlog_jval *acts;
-	const char *verdict, *fl;
+	const char *verdict;
 	struct evlog_pkt *p;
 	uint64_t u;
 	double d;
@@ -182,43 +230,8 @@ static int add_packet(struct evlog *log, const struct evlog_jval *o, struct evlo
 		return -ENOMEM;
 	p->verdict = !strcmp(verdict, "drop") ? EVLOG_DROP :
 		     !strcmp(verdict, "hold") ? EVLOG_HOLD : EVLOG_ACCEPT;
-
-	acts = get(log, o, "actions", EVLOG_J_ARR);
-	if (acts && acts->n) {
-		p->actions = evlog__arena_alloc(log, acts->n * sizeof(*p->actions));
-		if (!p->actions)
-			return -ENOMEM;
-		for (const struct evlog_jval *a = evlog_json_first(&log->j, acts); a;
-		     a = evlog_json_next(&log->j, a)) {
-			struct evlog_action *x = &p->actions[p->n_actions];
-
-			if (a->type != EVLOG_J_OBJ)
-				continue;
-			x->rule = get_uint(log, a, "rule");
-			x->action = get_str(log, a, "action");
-			x->reason = get_str(log, a, "reason");
-			if (!x->action || !x->reason)
-				return -ENOMEM;
-			p->n_actions++;
-		}
-	}
-
-	if (get_u64(log, o, "tcp_flow", &u)) {
-		p->tcp = true;
-		p->tcp_flow = u;
-		get_u32(log, o, "seg", &p->seg);
-		get_u32(log, o, "seq", &p->seq);
-		get_u32(log, o, "ack", &p->ack);
-		get_u32(log, o, "caused_by", &p->caused_by);
-		p->endpoint = get_uint(log, o, "endpoint") ? 1 : 0;
-		fl = get_str(log, o, "flags");
-		p->sender_state = get_str(log, o, "sender_state");
-		p->receiver_state = get_str(log, o, "receiver_state");
-		if (!fl || !p->sender_state || !p->receiver_state)
-			return -ENOMEM;
-		p->flags = parse_flags(fl);
-		p->classes = get_classes(log, o, "class");
-	}
+	if (decode_actions(log, o, p) || decode_tcp(log, o, p))
+		return -ENOMEM;
 	log->n_pkts++;
 	return 0;
 }

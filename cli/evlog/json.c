@@ -112,6 +112,63 @@ static void put_utf8(struct jp *jp, unsigned cp)
 }
 
 /*
+ * The four hex digits after "\u" (jp->p on the first), and the low half
+ * when they are a high surrogate, to UTF-8. A lone surrogate is legal
+ * JSON but not a character: it becomes U+FFFD, as browsers decode it.
+ */
+static int parse_u_escape(struct jp *jp)
+{
+	unsigned cp, lo;
+	int ret = hex4(jp, &cp);
+
+	if (ret)
+		return ret;
+	if (cp >= 0xd800 && cp < 0xdc00) {
+		if (jp->end - jp->p >= 6 && jp->p[0] == '\\' && jp->p[1] == 'u') {
+			const char *save = jp->p;
+
+			jp->p += 2;
+			ret = hex4(jp, &lo);
+			if (ret)
+				return ret;
+			if (lo >= 0xdc00 && lo < 0xe000) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			} else {
+				cp = 0xfffd;
+				jp->p = save;
+			}
+		} else {
+			cp = 0xfffd;
+		}
+	} else if (cp >= 0xdc00 && cp < 0xe000) {
+		cp = 0xfffd;
+	}
+	put_utf8(jp, cp);
+	return 0;
+}
+
+/* One escape (jp->p on the backslash, at least two bytes left), decoded. */
+static int parse_escape(struct jp *jp)
+{
+	static const char simple[256] = {
+		['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
+		['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+	};
+	unsigned char c;
+
+	jp->p++;
+	c = (unsigned char)*jp->p++;
+	if (c == 'u')
+		return parse_u_escape(jp);
+	if (!simple[c]) {
+		jp->p--;
+		return jerr(jp, "bad escape in string");
+	}
+	*jp->out++ = simple[c];
+	return 0;
+}
+
+/*
  * A string at jp->p (on the opening quote), decoded into the string
  * buffer. The buffer is as long as the whole text plus one, which always
  * suffices: a string's decoded bytes plus its NUL never outnumber its
@@ -125,6 +182,7 @@ static int parse_string(struct jp *jp, const char **str, uint32_t *len)
 	jp->p++;
 	for (;;) {
 		unsigned char c;
+		int ret;
 
 		if (jp->p >= jp->end)
 			return jerr(jp, "unterminated string");
@@ -142,69 +200,9 @@ static int parse_string(struct jp *jp, const char **str, uint32_t *len)
 		}
 		if (jp->end - jp->p < 2)
 			return jerr(jp, "unterminated string");
-		jp->p++;
-		switch (*jp->p++) {
-		case '"':
-			*jp->out++ = '"';
-			break;
-		case '\\':
-			*jp->out++ = '\\';
-			break;
-		case '/':
-			*jp->out++ = '/';
-			break;
-		case 'b':
-			*jp->out++ = '\b';
-			break;
-		case 'f':
-			*jp->out++ = '\f';
-			break;
-		case 'n':
-			*jp->out++ = '\n';
-			break;
-		case 'r':
-			*jp->out++ = '\r';
-			break;
-		case 't':
-			*jp->out++ = '\t';
-			break;
-		case 'u': {
-			unsigned cp, lo;
-			int ret = hex4(jp, &cp);
-
-			if (ret)
-				return ret;
-			/*
-			 * A lone surrogate is legal JSON but not a character:
-			 * it becomes U+FFFD, as browsers decode it.
-			 */
-			if (cp >= 0xd800 && cp < 0xdc00) {
-				if (jp->end - jp->p >= 6 && jp->p[0] == '\\' && jp->p[1] == 'u') {
-					const char *save = jp->p;
-
-					jp->p += 2;
-					ret = hex4(jp, &lo);
-					if (ret)
-						return ret;
-					if (lo >= 0xdc00 && lo < 0xe000) {
-						cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-					} else {
-						cp = 0xfffd;
-						jp->p = save;
-					}
-				} else {
-					cp = 0xfffd;
-				}
-			} else if (cp >= 0xdc00 && cp < 0xe000) {
-				cp = 0xfffd;
-			}
-			put_utf8(jp, cp);
-			break;
-		}
-		default:
-			jp->p--;
-			return jerr(jp, "bad escape in string");
-		}
+		ret = parse_escape(jp);
+		if (ret)
+			return ret;
 	}
 	*jp->out++ = '\0';
 	*str = start;

@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * evlog layout: one conversation, indexed for drawing. Each packet gets its side,
- * its cause and the segment it resends; each side its ISN and the order
- * its packets reached the receiver; the conversation its counts and its rows in
- * time order, a held packet's capture paired with its release.
+ * evlog layout: one conversation, indexed for drawing. Each packet gets
+ * its side, its cause and the segment it resends; each side its ISN and
+ * the order its packets reached the receiver; the conversation its counts
+ * and its rows in time order, a held packet's capture paired with its
+ * release.
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "internal.h"
 #include "track.h"
+
+/* Every class that makes a segment a retransmission. */
+#define RETRANS_CLASSES \
+	(TRACK_C_RETRANSMISSION | TRACK_C_FAST_RETRANSMISSION | TRACK_C_SPURIOUS_RETRANSMISSION)
 
 static size_t seglen(const struct evlog_pkt *p)
 {
@@ -59,8 +64,6 @@ static long find_seg(const struct seg_ix *ix, size_t n, uint32_t seg)
  */
 static long original_of(const struct evlog *log, const struct evlog_conv *conv, size_t pos)
 {
-	const uint32_t retrans = TRACK_C_RETRANSMISSION | TRACK_C_FAST_RETRANSMISSION |
-				 TRACK_C_SPURIOUS_RETRANSMISSION;
 	const struct evlog_pkt *p = &log->pkts[conv->pkts[pos]];
 	long found = -1;
 
@@ -70,7 +73,7 @@ static long original_of(const struct evlog *log, const struct evlog_conv *conv, 
 		if (q->from != p->from || !seglen(q) || (uint32_t)(p->seq - q->seq) >= seglen(q))
 			continue;
 		found = (long)conv->pkts[i];
-		if (!(q->classes & retrans))
+		if (!(q->classes & RETRANS_CLASSES))
 			break;
 	}
 	return found;
@@ -175,13 +178,9 @@ static int lay_out(struct evlog *log, struct evlog_conv *conv)
 	return 0;
 }
 
-int evlog__index_conv(struct evlog *log, struct evlog_conv *conv)
+/* Each packet's side, and the counts over the conversation's packet lines. */
+static void count_pkts(struct evlog *log, struct evlog_conv *conv)
 {
-	const uint32_t retrans = TRACK_C_RETRANSMISSION | TRACK_C_FAST_RETRANSMISSION |
-				 TRACK_C_SPURIOUS_RETRANSMISSION;
-	struct seg_ix *ix;
-	int ret;
-
 	for (size_t i = 0; i < conv->n_pkts; i++) {
 		struct evlog_pkt *p = &log->pkts[conv->pkts[i]];
 
@@ -194,17 +193,21 @@ int evlog__index_conv(struct evlog *log, struct evlog_conv *conv)
 		conv->corrupted += p->corrupt;
 		if (!conv->tcp)
 			continue;
-		if (p->classes & retrans) {
+		if (p->classes & RETRANS_CLASSES) {
 			conv->retrans++;
 			conv->retrans_faultline += !!p->caused_by;
 		}
 		conv->dup_acks += !!(p->classes & TRACK_C_DUP_ACK);
 	}
-	/*
-	 * Relative numbers count from each side's SYN, as Wireshark's do;
-	 * a connection picked up mid-stream counts from its first seq - 1, so
-	 * that the first byte seen is byte 1.
-	 */
+}
+
+/*
+ * Relative numbers count from each side's SYN, as Wireshark's do; a
+ * connection picked up mid-stream counts from its first seq - 1, so that
+ * the first byte seen is byte 1.
+ */
+static void find_isns(const struct evlog *log, struct evlog_conv *conv)
+{
 	for (int e = 0; conv->tcp && e < 2; e++) {
 		for (size_t i = 0; i < conv->n_pkts && !conv->has_isn[e]; i++) {
 			const struct evlog_pkt *p = &log->pkts[conv->pkts[i]];
@@ -223,13 +226,15 @@ int evlog__index_conv(struct evlog *log, struct evlog_conv *conv)
 			}
 		}
 	}
-	/* Segment numbers grow in file order, but a merged file may break that: sort. */
-	ix = calloc(conv->n_pkts + 1, sizeof(*ix));
-	if (!ix)
-		return -ENOMEM;
-	for (size_t i = 0; i < conv->n_pkts; i++)
-		ix[i] = (struct seg_ix){ log->pkts[conv->pkts[i]].seg, conv->pkts[i] };
-	qsort(ix, conv->n_pkts, sizeof(*ix), cmp_seg);
+}
+
+/*
+ * What the tracker lines add: each side's first and last state, the
+ * flow-end line, and the classes the receiver saw ("view":"egress") on
+ * the segments they name. ix: the segment index (find_seg).
+ */
+static void apply_trks(struct evlog *log, struct evlog_conv *conv, const struct seg_ix *ix)
+{
 	for (size_t i = 0; i < conv->n_trks; i++) {
 		const struct evlog_trk *k = &log->trks[conv->trks[i]];
 		long q;
@@ -260,6 +265,11 @@ int evlog__index_conv(struct evlog *log, struct evlog_conv *conv)
 			break;
 		}
 	}
+}
+
+/* Each TCP packet's cause (as sent and as received) and what a retransmission resends. */
+static void link_causes(struct evlog *log, struct evlog_conv *conv, const struct seg_ix *ix)
+{
 	for (size_t i = 0; i < conv->n_pkts; i++) {
 		struct evlog_pkt *p = &log->pkts[conv->pkts[i]];
 
@@ -268,10 +278,28 @@ int evlog__index_conv(struct evlog *log, struct evlog_conv *conv)
 			continue;
 		p->cause = find_seg(ix, conv->n_pkts, p->caused_by);
 		p->egress_cause = find_seg(ix, conv->n_pkts, p->egress_caused_by);
-		if (p->classes & retrans)
+		if (p->classes & RETRANS_CLASSES)
 			p->orig = original_of(log, conv, i);
 		conv->out_of_order += !!((p->classes | p->egress_classes) & TRACK_C_OUT_OF_ORDER);
 	}
+}
+
+int evlog__index_conv(struct evlog *log, struct evlog_conv *conv)
+{
+	struct seg_ix *ix;
+	int ret;
+
+	count_pkts(log, conv);
+	find_isns(log, conv);
+	/* Segment numbers grow in file order, but a merged file may break that: sort. */
+	ix = calloc(conv->n_pkts + 1, sizeof(*ix));
+	if (!ix)
+		return -ENOMEM;
+	for (size_t i = 0; i < conv->n_pkts; i++)
+		ix[i] = (struct seg_ix){ log->pkts[conv->pkts[i]].seg, conv->pkts[i] };
+	qsort(ix, conv->n_pkts, sizeof(*ix), cmp_seg);
+	apply_trks(log, conv, ix);
+	link_causes(log, conv, ix);
 	free(ix);
 	ret = rank_arrivals(log, conv);
 	return ret ? ret : lay_out(log, conv);
