@@ -425,8 +425,8 @@ static void bench(uint32_t flows, size_t packets, int reps)
 	if (rounds < 2)
 		rounds = 2;
 	track_config_default(&cfg);
-	if (cfg.max_flows < flows)
-		cfg.max_flows = 1u << 20;
+	if (cfg.max_conns < flows)
+		cfg.max_conns = 1u << 20;
 	trace_init(&t, (size_t)flows * 3 + (size_t)flows * 2 * rounds);
 	build_handshakes(&t, flows);
 	hs = t.n;
@@ -446,15 +446,15 @@ static void bench(uint32_t flows, size_t packets, int reps)
 			perror("track_new");
 			exit(1);
 		}
-		reserved = (double)track_reserved_bytes(tr) / cfg.max_flows;
+		reserved = (double)track_reserved_bytes(tr) / cfg.max_conns;
 		sim_now = SIM_START;
 		hs_pps[r] = run(tr, &t, 0, hs, true, &sum);
 		rss[r] = (double)(rss_kib() - rss0) * 1024.0 / flows;
 		pps[r] = run(tr, &t, hs, t.n, true, &sum);
 		track_get_stats(tr, &st);
-		if (st.flows_active != flows || st.evicted)
+		if (st.conns_active != flows || st.evicted)
 			printf("         unexpected: %llu active, %llu evicted\n",
-			       (unsigned long long)st.flows_active, (unsigned long long)st.evicted);
+			       (unsigned long long)st.conns_active, (unsigned long long)st.evicted);
 		if (r == 0)
 			sum0 = sum;
 		differ |= sum != sum0;
@@ -506,7 +506,7 @@ static void bench(uint32_t flows, size_t packets, int reps)
 		pmin = pps[r] < pmin ? pps[r] : pmin;
 		pmax = pps[r] > pmax ? pps[r] : pmax;
 	}
-	printf("%8u flows  max_flows %7u  %zu pkts  parse only %6.2f Mpps\n", flows, cfg.max_flows,
+	printf("%8u flows  max_flows %7u  %zu pkts  parse only %6.2f Mpps\n", flows, cfg.max_conns,
 	       t.n - hs, median(parse_pps, reps) / 1e6);
 	printf("         parse + track              %6.2f Mpps in bursts, %6.2f one at a time "
 	       "(median of %d, %.2f-%.2f)\n", median(bat_pps, reps) / 1e6, median(pps, reps) / 1e6,

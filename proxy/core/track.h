@@ -34,35 +34,36 @@ struct track;
 /* The defaults of track_config_default(), which run, replay and the usage text share. */
 #define TRACK_DEFAULT_TIME_WAIT_NS (60ull * 1000000000ull)
 #define TRACK_DEFAULT_IDLE_NS (300ull * 1000000000ull)
-#define TRACK_DEFAULT_MAX_FLOWS 262144u
+#define TRACK_DEFAULT_MAX_CONNS 262144u
 
 struct track_config {
-	uint64_t time_wait_ns;	/* 2*MSL; default 60 s. Closed flows linger as long. */
+	uint64_t time_wait_ns;	/* 2*MSL; default 60 s. Closed connections linger as long */
 	uint64_t idle_ns;	/* idle expiry (to within idle/64); default 300 s; 0 = never */
-	uint32_t max_flows;	/* table capacity; default 262144 */
+	uint32_t max_conns;	/* table capacity; default 262144 */
 	/*
 	 * Records of faultline's drops and holds, which caused_by names: a
-	 * pool shared by all flows (default 65536, 20 bytes each; 0 = keep
-	 * none) and a cap per flow (default 64, 1 to 255). See track_dropped().
+	 * pool shared by all connections (default 65536, 20 bytes each;
+	 * 0 = keep none) and a cap per connection (default 64, 1 to 255).
+	 * See track_dropped().
 	 */
 	uint32_t max_records;
-	uint32_t records_per_flow;
+	uint32_t records_per_conn;
 };
 
 /* Fill c with the defaults above. */
 void track_config_default(struct track_config *c);
 
 /*
- * Allocate a tracker with room for c->max_flows flows (c is copied). The
- * table and the record pool are reserved up front; pages are touched as
- * flows arrive. Returns NULL with errno EINVAL (max_flows 0 or above
- * 1 << 26, max_records above 1 << 26, records_per_flow 0 or above 255) or
- * ENOMEM.
+ * Allocate a tracker with room for c->max_conns connections (c is
+ * copied). The table and the record pool are reserved up front; pages are
+ * touched as connections arrive. Returns NULL with errno EINVAL (max_conns
+ * 0 or above 1 << 26, max_records above 1 << 26, records_per_conn 0 or
+ * above 255) or ENOMEM.
  */
 struct track *track_new(const struct track_config *c);
 /* Free the tracker. No events are emitted; NULL-safe. */
 void track_free(struct track *t);
-/* Bytes of one flow entry (at most 256), for sizing and benchmarks. */
+/* Bytes of one connection entry (at most 256), for sizing and benchmarks. */
 size_t track_entry_size(void);
 /* Bytes t reserved (entries, buckets, records), resident or not. */
 size_t track_reserved_bytes(const struct track *t);
@@ -126,7 +127,7 @@ const char *track_class_name(uint32_t single_bit);
 #define TRACK_SLOT_BYTES 16
 
 struct track_seg {
-	uint64_t flow;		/* connection id, unique per incarnation; 0 = none */
+	uint64_t conn;		/* connection id, unique per incarnation; 0 = none */
 	uint32_t segno;		/* 1-based, both directions together, capture order */
 	uint32_t classes;	/* enum track_class bits */
 	uint32_t caused_by;	/* segno of the faultline drop/hold it answers; 0 = none */
@@ -157,10 +158,11 @@ int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now_ns,
 		  struct track_seg *seg);
 
 /*
- * Optional: start loading what track_ingress() will read for v's flow. A
- * caller with a burst of parsed packets can call it a few packets ahead of
- * their track_ingress(), so that the cache miss of one flow's entry
- * overlaps the work on the others. No effect on any result.
+ * Optional: start loading what track_ingress() will read for v's
+ * connection. A caller with a burst of parsed packets can call it a few
+ * packets ahead of their track_ingress(), so that the cache miss of one
+ * connection's entry overlaps the work on the others. No effect on any
+ * result.
  */
 void track_prefetch(const struct track *t, const struct pkt_view *v);
 
@@ -169,10 +171,10 @@ void track_prefetch(const struct track *t, const struct pkt_view *v);
  * recorded (a data segment, SYN or FIN by its sequence range; a pure ACK by
  * its ack) until the receiver has what it carried, so that the
  * retransmission, out-of-order resend or dup ACK it provokes names it in
- * caused_by. Records beyond the per-flow cap push out the flow's newest
- * hold, else its oldest drop; with the pool used up, a drop takes one of
- * the flow's holds or goes unrecorded. Both are counted (track_stats,
- * summary records_lost).
+ * caused_by. Records beyond the per-connection cap push out the
+ * connection's newest hold, else its oldest drop; with the pool used up, a
+ * drop takes one of the connection's holds or goes unrecorded. Both are
+ * counted (track_stats, summary records_lost).
  */
 void track_dropped(struct track *t, const struct track_seg *seg,
 		   const struct pkt_view *v, uint64_t now_ns);
@@ -187,10 +189,10 @@ enum track_alter {
  * faultline holds or changes the segment ('what': enum track_alter bits).
  * Delayed/reordered segments are remembered until released, so what the
  * other side does meanwhile is blamed on them. A hold is recorded only
- * while its flow is below the per-flow cap and holds fill at most half the
- * pool: 'delay' on every packet must not crowd out the drops, whose
- * records are the only trace of them, while a hold ends by itself at its
- * release. Release each copy of a duplicated segment with
+ * while its connection is below the per-connection cap and holds fill at
+ * most half the pool: 'delay' on every packet must not crowd out the
+ * drops, whose records are the only trace of them, while a hold ends by
+ * itself at its release. Release each copy of a duplicated segment with
  * track_released(), right after the original: a segment released twice in
  * a row is how the tracker tells faultline's copy from the sender's resend.
  * A corruption the receiver will discard (bad checksum) should be reported
@@ -205,7 +207,7 @@ void track_altered(struct track *t, const struct track_seg *seg, uint32_t what);
 void track_released(struct track *t, const struct track_seg *seg,
 		    const struct pkt_view *v, uint64_t now_ns);
 
-/* Expire TIME_WAIT/closed flows and idle flows due by now. O(1) if none. */
+/* Expire TIME_WAIT/closed and idle connections due by now. O(1) if none. */
 void track_expire(struct track *t, uint64_t now_ns);
 
 enum track_end_reason {
@@ -216,7 +218,7 @@ enum track_end_reason {
 	TRACK_END_REUSED,		/* a SYN started a new connection on the tuple */
 };
 
-/* Both endpoints of a flow: [0] is endpoint 0. family is 4 or 6. */
+/* Both endpoints of a connection: [0] is endpoint 0. family is 4 or 6. */
 struct track_addrs {
 	uint8_t family;
 	uint8_t addr[2][16];
@@ -227,7 +229,7 @@ struct track_addrs {
 #define TRACK_STATE_BIT(s) (1u << (s))
 
 struct track_summary {
-	uint64_t flow;
+	uint64_t conn;
 	struct track_addrs addrs;
 	uint16_t reached[2];	/* TRACK_STATE_BIT of every state each endpoint was in */
 	uint8_t state[2];	/* current enum tcpstate */
@@ -259,14 +261,14 @@ struct track_summary {
 enum track_ev_type {
 	TRACK_EV_TRANSITION = 0,
 	TRACK_EV_CLASS,		/* a classification worth a line */
-	TRACK_EV_FLOW_NEW,
-	TRACK_EV_FLOW_END,
+	TRACK_EV_CONN_NEW,	/* "flow-new" in the event log */
+	TRACK_EV_CONN_END,	/* "flow-end" in the event log */
 };
 
 struct track_event {
 	enum track_ev_type type;
 	uint64_t t_ns;		/* now - the first time the tracker saw */
-	uint64_t flow;
+	uint64_t conn;
 	struct track_addrs addrs;
 	uint32_t seg;		/* segment number that caused it; 0 = a timer */
 	uint8_t endpoint;	/* TRANSITION: who moved; CLASS: the sender */
@@ -296,15 +298,15 @@ void track_set_event_cb(struct track *t, track_event_cb cb, void *data);
 int track_event_json(const struct track_event *ev, char *buf, size_t size);
 
 /* s is borrowed for the call. Do not call back into t. */
-typedef void (*track_flow_cb)(void *data, const struct track_summary *s);
-/* Call cb for each flow in the table (live, TIME_WAIT and closed). */
-void track_foreach(struct track *t, track_flow_cb cb, void *data);
+typedef void (*track_conn_cb)(void *data, const struct track_summary *s);
+/* Call cb for each connection in the table (live, TIME_WAIT and closed). */
+void track_foreach(struct track *t, track_conn_cb cb, void *data);
 /* Format s as one JSON object, like track_event_json(). */
 int track_summary_json(const struct track_summary *s, char *buf, size_t size);
 
 struct track_stats {
-	uint64_t flows_active;
-	uint64_t flows_created;
+	uint64_t conns_active;
+	uint64_t conns_created;
 	uint64_t evicted;
 	uint64_t expired_time_wait;	/* TIME_WAIT and closed lingering ran out */
 	uint64_t expired_idle;
@@ -312,7 +314,7 @@ struct track_stats {
 	uint64_t segments;
 	uint64_t records_in_use;	/* drops and holds remembered now */
 	uint64_t records_lost_pool;	/* not remembered: the pool was used up */
-	uint64_t records_lost_cap;	/* not remembered: the flow had records_per_flow */
+	uint64_t records_lost_cap;	/* not remembered: its connection had records_per_conn */
 };
 void track_get_stats(const struct track *t, struct track_stats *st);
 /*

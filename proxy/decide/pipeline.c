@@ -122,7 +122,7 @@ static void on_track_event(void *data, const struct track_event *ev)
 	struct track_event e;
 	int n;
 
-	if (ev->type == TRACK_EV_FLOW_END && ev->summary)
+	if (ev->type == TRACK_EV_CONN_END && ev->summary)
 		add_summary(pl, ev->summary);
 	if (!pl->ev.out)
 		return;
@@ -197,7 +197,7 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct ru
 		if (cfg->track_idle_ns)
 			tc.idle_ns = cfg->track_idle_ns;
 		if (cfg->max_conns)
-			tc.max_flows = cfg->max_conns;
+			tc.max_conns = cfg->max_conns;
 		pl->track = track_new(&tc);
 		if (!pl->track)
 			goto err;
@@ -278,7 +278,7 @@ static void in_comment(char *b, size_t n, uint64_t pkt, const struct act_decisio
 				      d->fired[i].reason == ACT_REASON_QUEUE_FULL ? " (queue full)" : "");
 	if (seg && k < n) {
 		k += (size_t)snprintf(b + k, n - k, "; tcp conn %llu seg %u %s->%s",
-				      (unsigned long long)seg->flow, seg->segno,
+				      (unsigned long long)seg->conn, seg->segno,
 				      tcpstate_name(seg->sender_state), tcpstate_name(seg->receiver_state));
 		for (uint32_t bit = 0; bit < 32 && k < n; bit++)
 			if (seg->classes & (1u << bit))
@@ -364,7 +364,7 @@ static void packet_event(struct pipeline *pl, uint64_t pkt, const struct pipelin
 		format_flags(v->tcp_flags, fl);
 		fprintf(f, ",\"tcp_flow\":%llu,\"seg\":%u,\"endpoint\":%u,\"flags\":\"%s\",\"seq\":%u,"
 			   "\"ack\":%u,\"sender_state\":\"%s\",\"receiver_state\":\"%s\",\"class\":[",
-			(unsigned long long)seg->flow, seg->segno, seg->endpoint, fl, v->seq, v->ack,
+			(unsigned long long)seg->conn, seg->segno, seg->endpoint, fl, v->seq, v->ack,
 			tcpstate_name(seg->sender_state), tcpstate_name(seg->receiver_state));
 		for (uint32_t b = 0, n = 0; b < 32; b++)
 			if (seg->classes & (1u << b))

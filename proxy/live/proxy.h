@@ -62,7 +62,7 @@ struct proxy_config {
 	bool full_copy;		/* copy whole packets even when headers would do */
 	uint64_t time_wait_ns;	/* tracker's 2*MSL (TRACK_DEFAULT_TIME_WAIT_NS) */
 	uint64_t track_idle_ns;	/* tracker's idle expiry (TRACK_DEFAULT_IDLE_NS) */
-	uint32_t max_conns;	/* tracker's table size (TRACK_DEFAULT_MAX_FLOWS) */
+	uint32_t max_conns;	/* tracker's table size (TRACK_DEFAULT_MAX_CONNS) */
 	proxy_output_error_cb output_error;	/* NULL: failures are only counted */
 };
 

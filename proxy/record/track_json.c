@@ -50,8 +50,8 @@ const char *track_class_name(uint32_t bit)
 static const char *const ev_names[] = {
 	[TRACK_EV_TRANSITION] = "transition",
 	[TRACK_EV_CLASS] = "class",
-	[TRACK_EV_FLOW_NEW] = "flow-new",
-	[TRACK_EV_FLOW_END] = "flow-end",
+	[TRACK_EV_CONN_NEW] = "flow-new",
+	[TRACK_EV_CONN_END] = "flow-end",
 };
 
 static const char *const end_names[] = {
@@ -124,7 +124,7 @@ static void put_classes(struct strbuf_fixed *o, uint32_t classes)
 
 static void put_summary(struct strbuf_fixed *o, const struct track_summary *s)
 {
-	strbuf_fixed_printf(o, "{\"flow\":%llu,", (unsigned long long)s->flow);
+	strbuf_fixed_printf(o, "{\"flow\":%llu,", (unsigned long long)s->conn);
 	put_conn(o, &s->addrs);
 	strbuf_fixed_printf(o, ",\"pickup\":%s,\"reuse\":%s", s->pickup ? "true" : "false",
 	    s->reuse ? "true" : "false");
@@ -177,7 +177,7 @@ int track_stats_json(const struct track_stats *st, char *buf, size_t size)
 	strbuf_fixed_printf(&o, "{\"connections\":%llu,\"active\":%llu,\"evicted\":%llu,"
 	    "\"expired_time_wait\":%llu,\"expired_idle\":%llu,\"segments\":%llu,"
 	    "\"records_in_use\":%llu,\"records_lost_pool\":%llu,\"records_lost_cap\":%llu}",
-	    (unsigned long long)st->flows_created, (unsigned long long)st->flows_active,
+	    (unsigned long long)st->conns_created, (unsigned long long)st->conns_active,
 	    (unsigned long long)st->evicted, (unsigned long long)st->expired_time_wait,
 	    (unsigned long long)st->expired_idle, (unsigned long long)st->segments,
 	    (unsigned long long)st->records_in_use, (unsigned long long)st->records_lost_pool,
@@ -194,7 +194,7 @@ int track_event_json(const struct track_event *ev, char *buf, size_t size)
 	strbuf_fixed_printf(&o, "{\"t\":%.6f,\"ev\":\"%s\",\"flow\":%llu,", (double)ev->t_ns / 1e9,
 	    (unsigned)ev->type < sizeof(ev_names) / sizeof(ev_names[0]) ?
 		    ev_names[ev->type] : "?",
-	    (unsigned long long)ev->flow);
+	    (unsigned long long)ev->conn);
 	put_conn(&o, &ev->addrs);
 	switch (ev->type) {
 	case TRACK_EV_TRANSITION:
@@ -207,10 +207,10 @@ int track_event_json(const struct track_event *ev, char *buf, size_t size)
 		put_classes(&o, ev->classes);
 		strbuf_fixed_printf(&o, ",\"caused_by\":%u", ev->caused_by);
 		break;
-	case TRACK_EV_FLOW_NEW:
+	case TRACK_EV_CONN_NEW:
 		strbuf_fixed_printf(&o, ",\"endpoint\":%u", ev->endpoint);
 		break;
-	case TRACK_EV_FLOW_END:
+	case TRACK_EV_CONN_END:
 		strbuf_fixed_printf(&o, ",\"reason\":\"%s\"",
 		    (unsigned)ev->reason < sizeof(end_names) / sizeof(end_names[0]) ?
 			    end_names[ev->reason] : "?");

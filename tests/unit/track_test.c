@@ -24,7 +24,7 @@ enum { A = 0, B = 1 };
 
 struct evrec {
 	enum track_ev_type type;
-	uint64_t flow;
+	uint64_t conn;
 	int endpoint, old, new_;
 	uint32_t seg, classes, caused_by;
 	bool egress;
@@ -59,7 +59,7 @@ static void on_event(void *data, const struct track_event *ev)
 	cr_assert(x->nev < 512);
 	r = &x->ev[x->nev++];
 	r->type = ev->type;
-	r->flow = ev->flow;
+	r->conn = ev->conn;
 	r->endpoint = ev->endpoint;
 	r->old = ev->old_state;
 	r->new_ = ev->new_state;
@@ -78,7 +78,7 @@ static void fx_init_cfg(struct fx *x, int family, const struct track_config *cfg
 		x->cfg = *cfg;
 	} else {
 		track_config_default(&x->cfg);
-		x->cfg.max_flows = 1024;
+		x->cfg.max_conns = 1024;
 	}
 	x->t = track_new(&x->cfg);
 	cr_assert_not_null(x->t);
@@ -243,7 +243,7 @@ static const struct evrec *find_transition(const struct fx *x, int e, int old, i
 static const struct evrec *find_end(const struct fx *x)
 {
 	for (int i = 0; i < x->nev; i++)
-		if (x->ev[i].type == TRACK_EV_FLOW_END)
+		if (x->ev[i].type == TRACK_EV_CONN_END)
 			return &x->ev[i];
 	return NULL;
 }
@@ -313,7 +313,7 @@ Test(track, rejects_non_tcp)
 	v = mkv(&x, A, S_, 1, 0, 0, 100);
 	v.l4proto = IPPROTO_UDP;
 	cr_assert_eq(track_ingress(x.t, &v, x.now, &s), -EINVAL);
-	cr_assert_eq(s.flow, 0);
+	cr_assert_eq(s.conn, 0);
 	track_released(x.t, &s, &v, x.now); /* ignored */
 	cr_assert_eq(nflows(&x), 0);
 	fx_fini(&x);
@@ -326,19 +326,19 @@ Test(track, config_validation)
 	track_config_default(&c);
 	cr_assert_eq(c.time_wait_ns, 60 * SEC);
 	cr_assert_eq(c.idle_ns, 300 * SEC);
-	cr_assert_eq(c.max_flows, 262144);
+	cr_assert_eq(c.max_conns, 262144);
 	cr_assert_eq(c.max_records, 65536);
-	cr_assert_eq(c.records_per_flow, 64);
-	c.max_flows = 0;
+	cr_assert_eq(c.records_per_conn, 64);
+	c.max_conns = 0;
 	errno = 0;
 	cr_assert_null(track_new(&c));
 	cr_assert_eq(errno, EINVAL);
 	track_config_default(&c);
-	c.records_per_flow = 0;
+	c.records_per_conn = 0;
 	errno = 0;
 	cr_assert_null(track_new(&c));
 	cr_assert_eq(errno, EINVAL);
-	c.records_per_flow = 256;
+	c.records_per_conn = 256;
 	cr_assert_null(track_new(&c));
 	track_config_default(&c);
 	c.max_records = (1u << 26) + 1;
@@ -389,7 +389,7 @@ Test(track, normal_open)
 	struct p r = tx(&x, B, P_ | A_, 10);
 	cr_assert(r.s.classes & TRACK_C_FIRST_DATA);
 	cr_assert_eq(count_ev(&x, TRACK_EV_CLASS), 0);
-	cr_assert_eq(count_ev(&x, TRACK_EV_FLOW_NEW), 1);
+	cr_assert_eq(count_ev(&x, TRACK_EV_CONN_NEW), 1);
 	fx_fini(&x);
 }
 
@@ -414,7 +414,7 @@ Test(track, transition_events_have_old_and_new)
 	cr_assert_eq(r->seg, 3);
 	cr_assert_eq(count_ev(&x, TRACK_EV_TRANSITION), 4);
 	/* The order of the transitions follows the segments. */
-	cr_assert_eq(x.ev[0].type, TRACK_EV_FLOW_NEW);
+	cr_assert_eq(x.ev[0].type, TRACK_EV_CONN_NEW);
 	fx_fini(&x);
 }
 
@@ -735,7 +735,7 @@ Test(track, syn_on_time_wait_tuple_starts_new_flow)
 
 	fx_init(&x);
 	handshake(&x);
-	old = summary(&x).flow;
+	old = summary(&x).conn;
 	tx(&x, B, F_ | A_, 0);
 	tx(&x, A, F_ | A_, 0);
 	tx(&x, B, A_, 0);
@@ -747,15 +747,15 @@ Test(track, syn_on_time_wait_tuple_starts_new_flow)
 	cr_assert(syn.s.classes & TRACK_C_REUSE);
 	cr_assert(syn.s.classes & TRACK_C_SYN);
 	cr_assert_not(syn.s.classes & TRACK_C_STALE);
-	cr_assert_neq(syn.s.flow, old);
+	cr_assert_neq(syn.s.conn, old);
 	cr_assert_eq(syn.s.segno, 1);
 	cr_assert_eq(syn.s.endpoint, A);
 	for (int i = 0; i < x.nev; i++)
-		if (x.ev[i].type == TRACK_EV_FLOW_END)
+		if (x.ev[i].type == TRACK_EV_CONN_END)
 			end = &x.ev[i];
 	cr_assert_not_null(end);
 	cr_assert_eq(end->reason, TRACK_END_REUSED);
-	cr_assert_eq(end->flow, old);
+	cr_assert_eq(end->conn, old);
 	out(&x, &syn);
 	assert_states(&x, TCPSTATE_SYN_SENT, TCPSTATE_SYN_RECEIVED);
 	tx(&x, B, S_ | A_, 0);
@@ -773,7 +773,7 @@ Test(track, syn_refused_by_time_wait_then_rst_gets_through)
 
 	fx_init(&x);
 	handshake(&x);
-	old = summary(&x).flow;
+	old = summary(&x).conn;
 	tx(&x, B, F_ | A_, 0);
 	tx(&x, A, F_ | A_, 0);
 	tx(&x, B, A_, 0);
@@ -785,7 +785,7 @@ Test(track, syn_refused_by_time_wait_then_rst_gets_through)
 	syn = in_raw(&x, A, S_, 10, 0, 0, 502);
 	cr_assert(syn.s.classes & TRACK_C_REUSE);
 	cr_assert(syn.s.classes & TRACK_C_STALE);
-	cr_assert_neq(syn.s.flow, old);
+	cr_assert_neq(syn.s.conn, old);
 	cr_assert_eq(syn.s.receiver_state, TCPSTATE_TIME_WAIT);
 	out(&x, &syn);
 	assert_states(&x, TCPSTATE_SYN_SENT, TCPSTATE_TIME_WAIT);
@@ -843,7 +843,7 @@ Test(track, delayed_segment_from_old_connection_is_stale_in_new_one)
 	x.nev = 0;
 	out(&x, &d);
 	cr_assert_not_null(find_class(&x, TRACK_C_STALE, true));
-	cr_assert_eq(x.ev[0].flow, syn.s.flow);
+	cr_assert_eq(x.ev[0].conn, syn.s.conn);
 	fx_fini(&x);
 }
 
@@ -1155,14 +1155,14 @@ Test(track, time_wait_expires_after_2msl)
 	cr_assert_not_null(r);
 	cr_assert_eq(r->seg, 0);
 	r = &x.ev[x.nev - 1];
-	cr_assert_eq(r->type, TRACK_EV_FLOW_END);
+	cr_assert_eq(r->type, TRACK_EV_CONN_END);
 	cr_assert_eq(r->reason, TRACK_END_TIME_WAIT);
 	cr_assert(strstr(r->json, "\"reason\":\"time-wait\""), "%s", r->json);
 	cr_assert(strstr(r->json, "\"state\":[\"CLOSED\",\"CLOSED\"]"), "%s", r->json);
 	track_get_stats(x.t, &st);
 	cr_assert_eq(st.expired_time_wait, 1);
-	cr_assert_eq(st.flows_active, 0);
-	cr_assert_eq(st.flows_created, 1);
+	cr_assert_eq(st.conns_active, 0);
+	cr_assert_eq(st.conns_created, 1);
 	fx_fini(&x);
 }
 
@@ -1214,26 +1214,26 @@ Test(track, eviction_at_capacity)
 	struct p d;
 
 	track_config_default(&c);
-	c.max_flows = 4;
+	c.max_conns = 4;
 	fx_init_cfg(&x, 4, &c);
 	for (int i = 0; i < 5; i++) {
 		x.port[A] = (uint16_t)(40000 + i);
 		d = tx(&x, A, S_, 0);
 		if (i == 0)
-			first = d.s.flow;
+			first = d.s.conn;
 	}
 	track_get_stats(x.t, &st);
 	cr_assert_eq(st.evicted, 1);
-	cr_assert_eq(st.flows_active, 4);
-	cr_assert_eq(st.flows_created, 5);
+	cr_assert_eq(st.conns_active, 4);
+	cr_assert_eq(st.conns_created, 5);
 	cr_assert_eq(nflows(&x), 4);
 	cr_assert_not_null(find_end(&x));
 	cr_assert_eq(find_end(&x)->reason, TRACK_END_EVICTED);
-	cr_assert_eq(find_end(&x)->flow, first);
+	cr_assert_eq(find_end(&x)->conn, first);
 	/* The oldest went; its tuple comes back as a new flow. */
 	x.port[A] = 40000;
 	d = in_raw(&x, A, A_, x.isn[A] + 1, 1, 0, 502);
-	cr_assert_neq(d.s.flow, first);
+	cr_assert_neq(d.s.conn, first);
 	cr_assert(d.s.classes & TRACK_C_PICKUP);
 	fx_fini(&x);
 }
@@ -1245,7 +1245,7 @@ Test(track, closed_flows_are_evicted_first)
 	struct p d;
 
 	track_config_default(&c);
-	c.max_flows = 2;
+	c.max_conns = 2;
 	fx_init_cfg(&x, 4, &c);
 	x.port[A] = 1;
 	tx(&x, A, S_, 0);
@@ -1296,7 +1296,7 @@ Test(track, ipv4_and_ipv6_with_same_bytes_are_different_flows)
 	cr_assert_eq(track_ingress(x.t, &v, x.now, &s4), 0);
 	v.family = 6;
 	cr_assert_eq(track_ingress(x.t, &v, x.now, &s6), 0);
-	cr_assert_neq(s4.flow, s6.flow);
+	cr_assert_neq(s4.conn, s6.conn);
 	cr_assert_eq(nflows(&x), 2);
 	fx_fini(&x);
 }
@@ -1379,7 +1379,7 @@ Test(track, json_fits_track_json_max)
 		s.opt[e].sack_ok = s.opt[e].ts = true;
 	}
 	memset(&ev, 0xff, sizeof(ev));
-	ev.type = TRACK_EV_FLOW_END;
+	ev.type = TRACK_EV_CONN_END;
 	ev.addrs = s.addrs;
 	ev.reason = TRACK_END_TIME_WAIT;
 	ev.summary = &s;
@@ -1404,7 +1404,7 @@ Test(track, retransmitted_syn)
 	re = in_raw(&x, A, S_, x.isn[A], 0, 0, 502);
 	cr_assert(re.s.classes & TRACK_C_RETRANSMISSION);
 	cr_assert_not(re.s.classes & TRACK_C_REUSE);
-	cr_assert_eq(re.s.flow, syn.s.flow);
+	cr_assert_eq(re.s.conn, syn.s.conn);
 	cr_assert_eq(re.s.caused_by, 1);
 	assert_states(&x, TCPSTATE_SYN_SENT, TCPSTATE_LISTEN);
 	out(&x, &re);
@@ -1467,15 +1467,15 @@ static struct track_stats stats(struct fx *x)
 	return st;
 }
 
-static void fx_init_records(struct fx *x, uint32_t max_flows, uint32_t max_records,
-			    uint32_t per_flow)
+static void fx_init_records(struct fx *x, uint32_t max_conns, uint32_t max_records,
+			    uint32_t per_conn)
 {
 	struct track_config c;
 
 	track_config_default(&c);
-	c.max_flows = max_flows;
+	c.max_conns = max_conns;
 	c.max_records = max_records;
-	c.records_per_flow = per_flow;
+	c.records_per_conn = per_conn;
 	fx_init_cfg(x, 4, &c);
 }
 
@@ -2001,7 +2001,7 @@ Test(track, buckets_grow_with_the_flows)
 		x.port[A] = (uint16_t)(1000 + i);
 		x.addr[A][3] = (uint8_t)(1 + i % 7);
 		p = tx(&x, A, S_, 0);
-		id[i] = p.s.flow;
+		id[i] = p.s.conn;
 		cr_assert_eq(p.s.segno, 1);
 	}
 	for (int i = 2999; i >= 0; i--) {
@@ -2009,17 +2009,17 @@ Test(track, buckets_grow_with_the_flows)
 		x.port[A] = (uint16_t)(1000 + i);
 		x.addr[A][3] = (uint8_t)(1 + i % 7);
 		p = in_raw(&x, B, S_ | A_, x.isn[B], x.isn[A] + 1, 0, 502);
-		cr_assert_eq(p.s.flow, id[i], "flow %d", i);
+		cr_assert_eq(p.s.conn, id[i], "flow %d", i);
 		cr_assert_eq(p.s.segno, 2);
 		p = in_raw(&x, A, A_, x.isn[A] + 1, x.isn[B] + 1, 0, 502);
-		cr_assert_eq(p.s.flow, id[i], "flow %d", i);
+		cr_assert_eq(p.s.conn, id[i], "flow %d", i);
 	}
-	cr_assert_eq(stats(&x).flows_active, 3000);
+	cr_assert_eq(stats(&x).conns_active, 3000);
 	/* They go (idle), and come back as new flows. */
 	track_set_event_cb(x.t, NULL, NULL);
 	track_expire(x.t, x.now + 400 * SEC);
 	track_set_event_cb(x.t, on_event, &x);
-	cr_assert_eq(stats(&x).flows_active, 0);
+	cr_assert_eq(stats(&x).conns_active, 0);
 	x.now += 400 * SEC;
 	for (int i = 0; i < 3000; i++) {
 		x.nev = 0;
@@ -2027,8 +2027,8 @@ Test(track, buckets_grow_with_the_flows)
 		x.addr[A][3] = (uint8_t)(1 + i % 7);
 		p = tx(&x, A, S_, 0);
 		cr_assert_eq(p.s.segno, 1);
-		cr_assert_gt(p.s.flow, id[2999]);
+		cr_assert_gt(p.s.conn, id[2999]);
 	}
-	cr_assert_eq(stats(&x).flows_active, 3000);
+	cr_assert_eq(stats(&x).conns_active, 3000);
 	fx_fini(&x);
 }

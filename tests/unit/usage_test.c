@@ -77,7 +77,7 @@ Test(usage, every_default_is_the_constant_the_code_uses)
 	line_says_u(t, "--mark N", "(default %#llx)", PROXY_DEFAULT_MARK);
 	line_says_u(t, "--time-wait DUR", "default %llus)", TRACK_DEFAULT_TIME_WAIT_NS / 1000000000ull);
 	line_says_u(t, "--track-idle DUR", "(default %llus)", TRACK_DEFAULT_IDLE_NS / 1000000000ull);
-	line_says_u(t, "--max-conns N", "(default %llu)", TRACK_DEFAULT_MAX_FLOWS);
+	line_says_u(t, "--max-conns N", "(default %llu)", TRACK_DEFAULT_MAX_CONNS);
 	next_line_says(t, "--events-backlog N", "(default %llu);", PROXY_DEFAULT_EVENTS_BACKLOG);
 	next_line_says(t, "--pcap-backlog N", "(default %llu);", PROXY_DEFAULT_PCAP_BACKLOG);
 	free(t);
@@ -91,5 +91,5 @@ Test(usage, tracker_defaults_are_the_constants)
 	track_config_default(&c);
 	cr_assert_eq(c.time_wait_ns, TRACK_DEFAULT_TIME_WAIT_NS);
 	cr_assert_eq(c.idle_ns, TRACK_DEFAULT_IDLE_NS);
-	cr_assert_eq(c.max_flows, TRACK_DEFAULT_MAX_FLOWS);
+	cr_assert_eq(c.max_conns, TRACK_DEFAULT_MAX_CONNS);
 }
