@@ -36,13 +36,6 @@ static inline uint32_t tick(uint64_t ns)
 	return (uint32_t)(ns / 1000);
 }
 
-/*
- * Wireshark 4.0 stores -1 in its unsigned dupacknum when the other side
- * ACKs data never captured; the next dup ACK counts as the first, and
- * until then the value passes its ">= 2" fast-retransmission test.
- */
-#define DUPACKS_RESET 0xffffu
-
 /* ---- lookup ---- */
 
 static inline bool addr_eq(uint8_t family, const uint8_t *a, const uint8_t *b)

@@ -75,11 +75,18 @@ enum {
 	L_TS_LAST = 1u << 4,	/* ts_last valid */
 	/*
 	 * faultline dropped or held data of this direction that it could not
-	 * record (see rec_add()); until its receiver has all that was
+	 * record (see track__rec_add()); until its receiver has all that was
 	 * captured, a gap no record explains may still be faultline's.
 	 */
 	L_UNREC = 1u << 5,
 };
+
+/*
+ * Wireshark 4.0 stores -1 in its unsigned dupacknum when the other side
+ * ACKs data never captured; the next dup ACK counts as the first, and
+ * until then the value passes its ">= 2" fast-retransmission test.
+ */
+#define DUPACKS_RESET 0xffffu
 
 /*
  * One direction: the stream sent by one endpoint. The ingress fields
@@ -390,7 +397,7 @@ uint32_t track__conn_insert(struct track *t, const struct pkt_view *v, bool zero
 			    uint64_t now);
 /*
  * Give a fresh or reused entry its id and first states from the segment
- * that opens it (e is the sender), with the conn-new event. Returns the
+ * that opens it (e is the sender), with its TRACK_EV_CONN_NEW. Returns the
  * classes this adds.
  */
 uint32_t track__conn_start(struct track *t, struct conn *cn, int e,
