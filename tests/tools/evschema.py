@@ -10,6 +10,8 @@
                                     kinds and values the schema defines
   evschema.py check-writers SRC...  every key the writers print is in the schema
   evschema.py check                 the three checks above on the tree (ctest runs this)
+  evschema.py doc                   every kind and field as text (name, type, when, meaning):
+                                    the source of a future faultline-events(5)
 
 Validation goes by the line's "ev": an unknown kind, an unknown key, a
 missing one or a wrong type fails, with FILE:LINE and the path of the value;
@@ -263,6 +265,53 @@ def cmd_check_writers(schema, paths):
     return 1 if bad else 0
 
 
+def type_of(schema, node):
+    """A short type for a field: "integer", "string", "one of a, b", "array of ..."."""
+    if node is True:
+        return "any"
+    if "$ref" in node:
+        return type_of(schema, schema["$defs"][node["$ref"].rsplit("/", 1)[1]])
+    if "const" in node:
+        return json.dumps(node["const"])
+    if "enum" in node:
+        return "one of " + ", ".join(json.dumps(v) for v in node["enum"])
+    if node.get("type") == "array":
+        return "array of " + type_of(schema, node.get("items", True))
+    return node.get("type", "any")
+
+
+def fields(schema, node):
+    """The fields of an object schema, those of its allOf parts included: (properties, required)."""
+    props, req = {}, set(node.get("required", []))
+    for part in [resolve(schema, a) for a in node.get("allOf", [])] + [node]:
+        props.update(part.get("properties", {}))
+        req |= set(part.get("required", []))
+    return props, req
+
+
+def doc_fields(schema, node, indent):
+    props, req = fields(schema, node)
+    for k, p in props.items():
+        when = "always" if k in req else p.get("x-present", "")
+        desc = resolve(schema, p).get("description", "")
+        print(f"{indent}{k} ({type_of(schema, p)}; {when})\n{indent}    {desc}")
+        # An object, or an array of objects: its own fields, indented.
+        sub = resolve(schema, p)
+        while isinstance(sub, dict) and ("$ref" in sub or sub.get("type") == "array"):
+            sub = schema["$defs"][sub["$ref"].rsplit("/", 1)[1]] if "$ref" in sub else sub.get("items", {})
+        if isinstance(sub, dict) and "properties" in sub:
+            doc_fields(schema, sub, indent + "    ")
+
+
+def cmd_doc(schema):
+    for name in list(event_kinds(schema).values()) + ["counters", "replay-counters"]:
+        node = schema["$defs"][name]
+        print(f"{name}\n    {node['description']}")
+        doc_fields(schema, node, "  ")
+        print()
+    return 0
+
+
 def cmd_check(schema):
     import glob
     top = os.path.join(os.path.dirname(SCHEMA_PATH), "..")
@@ -272,6 +321,11 @@ def cmd_check(schema):
     rc = cmd_check_schema(schema)
     rc |= cmd_check_reader(schema, reader)
     rc |= cmd_check_writers(schema, writers)
+    # The reference text must come out of the schema too (it raises if it cannot).
+    import contextlib
+    import io
+    with contextlib.redirect_stdout(io.StringIO()):
+        cmd_doc(schema)
     return rc
 
 
@@ -287,6 +341,8 @@ def main(argv):
         return cmd_counters(schema, cmd, args)
     if cmd == "check-schema" and not args:
         return cmd_check_schema(schema)
+    if cmd == "doc" and not args:
+        return cmd_doc(schema)
     if cmd == "check" and not args:
         return cmd_check(schema)
     if cmd == "check-reader" and args:
