@@ -16,6 +16,7 @@
 
 #include "args.h"
 #include "ipt.h"
+#include "msg.h"
 #include "proxy.h"
 #include "replay.h"
 #include "report.h"
@@ -491,6 +492,7 @@ static int cmd_run(int argc, char **argv)
 {
 	struct cli_run r;
 	struct proxy *p = NULL;
+	struct proxy_error pe;
 	FILE *events = NULL;
 	char err[ERR_LEN];
 	int ret = 2;
@@ -525,13 +527,15 @@ static int cmd_run(int argc, char **argv)
 		r.cfg.events = events;
 	}
 	r.cfg.output_error = on_output_error;
-	p = proxy_new(&r.cfg, r.rules, on_report, &r, err, sizeof(err));
+	p = proxy_new(&r.cfg, r.rules, on_report, &r, &pe);
 	if (!p) {
 		r.rules = NULL; /* taken by proxy_new */
+		msg_proxy(&pe, &r.cfg, err, sizeof(err));
 		fprintf(stderr, PROG_NAME ": %s\n", err);
 		goto out;
 	}
-	if (proxy_run(p, err, sizeof(err))) {
+	if (proxy_run(p, &pe)) {
+		msg_proxy(&pe, &r.cfg, err, sizeof(err));
 		fprintf(stderr, PROG_NAME ": %s\n", err);
 		r.rules = NULL;
 		goto out;
@@ -656,6 +660,7 @@ static int cmd_cleanup(int argc, char **argv)
 	};
 	const char *ns = NULL, *path = NULL;
 	bool seen[OPT_SEEN_MAX] = { false };
+	struct ipt_error e;
 	char err[ERR_LEN];
 	int c, removed;
 
@@ -701,11 +706,12 @@ static int cmd_cleanup(int argc, char **argv)
 	}
 	if ((ns || path) && enter_netns(ns, path))
 		return 1;
-	c = ipt_cleanup(&removed, err, sizeof(err));
+	c = ipt_cleanup(&removed, &e);
 	/* -EBUSY: the stale chains went, a running faultline's stay. */
 	if (!c || c == -EBUSY)
 		fprintf(stderr, PROG_NAME ": removed %d chain%s\n", removed, removed == 1 ? "" : "s");
 	if (c) {
+		msg_ipt(&e, err, sizeof(err));
 		fprintf(stderr, PROG_NAME ": cleanup: %s\n", err[0] ? err : "iptables failed");
 		return 1;
 	}
@@ -732,6 +738,7 @@ static int cmd_replay(int argc, char **argv)
 	struct replay_local locals[MAX_LOCALS];
 	struct replay_config rc = { .locals = locals };
 	struct replay_stats st = { 0 };
+	struct replay_error re;
 	struct cli_run r;
 	const char *events_path = NULL;
 	bool have_seed = false;
@@ -847,7 +854,8 @@ static int cmd_replay(int argc, char **argv)
 		rc.events_path = out_name(events_path);
 	}
 	ret = 0;
-	if (replay_run(&rc, r.rules, &st, &json, err, sizeof(err))) {
+	if (replay_run(&rc, r.rules, &st, &json, &re)) {
+		msg_replay(&re, &rc, &st, err, sizeof(err));
 		fprintf(stderr, PROG_NAME ": replay: %s\n", err);
 		ret = 1;
 	}

@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "msg.h"
 #include "replay.h"
 #include "rule.h"
 
@@ -86,12 +87,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.max_held = 64,
 	};
 	struct replay_stats st;
+	struct replay_error e;
 	char err[512] = "", *json = NULL;
 	int ret;
 
 	CHECK(ftruncate(s->fd, 0) == 0);
 	CHECK(pwrite(s->fd, data, size, 0) == (ssize_t)size);
-	ret = replay_run(&cfg, s->rules, &st, &json, err, sizeof(err));
+	ret = replay_run(&cfg, s->rules, &st, &json, &e);
+	if (ret)
+		msg_replay(&e, &cfg, &st, err, sizeof(err));
 	/* A bad or cut file is an error with a message, never a silent success. */
 	if (ret)
 		CHECK(ret < 0 && err[0]);

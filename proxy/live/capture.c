@@ -92,7 +92,7 @@ static int send_config(struct capture *c, struct nlmsghdr *nlh)
 	return ret < 0 ? -errno : 0;
 }
 
-struct capture *capture_open(const struct capture_config *cfg, int *err)
+struct capture *capture_open(const struct capture_config *cfg)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
@@ -101,10 +101,8 @@ struct capture *capture_open(const struct capture_config *cfg, int *err)
 	uint32_t flags;
 
 	c = calloc(1, sizeof(*c));
-	if (!c) {
-		*err = -ENOMEM;
+	if (!c)
 		return NULL;
-	}
 	c->queue = cfg->queue;
 	c->rx = malloc((size_t)RX_STRIDE * RX_BATCH);
 	c->tx = malloc(TX_BUF_SIZE);
@@ -167,7 +165,6 @@ struct capture *capture_open(const struct capture_config *cfg, int *err)
 		c->msgs[i].msg_hdr.msg_iov = &c->iov[i];
 		c->msgs[i].msg_hdr.msg_iovlen = 1;
 	}
-	*err = 0;
 	return c;
 
 err_unbind:
@@ -181,7 +178,7 @@ err_free:
 	free(c->rx);
 	free(c->tx);
 	free(c);
-	*err = ret;
+	errno = -ret;
 	return NULL;
 }
 

@@ -56,8 +56,12 @@ struct capture_stats {
 
 struct capture;
 
-/* Open the netlink socket and bind the queue. NULL with *err = -errno. */
-struct capture *capture_open(const struct capture_config *cfg, int *err);
+/*
+ * Open the netlink socket and bind the queue (cfg is copied). NULL with
+ * errno set: EBUSY when another socket holds the queue, EPERM without
+ * CAP_NET_ADMIN.
+ */
+struct capture *capture_open(const struct capture_config *cfg);
 /* Unbind, close, free. Packets still queued are dropped by the kernel, so drain first. */
 void capture_close(struct capture *c);
 int capture_fd(const struct capture *c);

@@ -39,23 +39,22 @@ static int open_raw(int family, uint32_t mark)
 	return fd;
 }
 
-struct inject *inject_open(uint32_t mark, int *err)
+struct inject *inject_open(uint32_t mark)
 {
 	struct inject *j = calloc(1, sizeof(*j));
 
-	if (!j) {
-		*err = -ENOMEM;
+	if (!j)
 		return NULL;
-	}
 	j->fd4 = open_raw(AF_INET, mark);
 	if (j->fd4 < 0) {
-		*err = j->fd4;
+		int e = -j->fd4;
+
 		free(j);
+		errno = e;
 		return NULL;
 	}
 	/* A namespace without IPv6 still works for IPv4. */
 	j->fd6 = open_raw(AF_INET6, mark);
-	*err = 0;
 	return j;
 }
 

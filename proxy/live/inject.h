@@ -15,8 +15,8 @@
 
 struct inject;
 
-/* Open raw IPv4 and IPv6 sockets marked with mark. NULL with *err = -errno. */
-struct inject *inject_open(uint32_t mark, int *err);
+/* Open raw IPv4 and IPv6 sockets marked with mark. NULL with errno set (EPERM without CAP_NET_RAW). */
+struct inject *inject_open(uint32_t mark);
 void inject_close(struct inject *j);
 
 /*

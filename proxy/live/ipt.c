@@ -24,16 +24,18 @@ static void close_fd(int *fd)
 
 /*
  * Run argv with 'in' on stdin; collect stdout into *out (may be NULL) and
- * stderr into err. Returns the exit status, or -errno if it could not run.
+ * the first line of stderr into e->said (e becomes IPT_FAIL_TOOL, argv[0]).
+ * Returns the exit status, or -errno if it could not run.
  */
-static int run(const char *const argv[], const char *in, struct strbuf *out, char *err, size_t errlen)
+static int run(const char *const argv[], const char *in, struct strbuf *out, struct ipt_error *e)
 {
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 }, status, ret;
-	size_t in_len = in ? strlen(in) : 0, in_off = 0, elen = 0;
+	size_t in_len = in ? strlen(in) : 0, in_off = 0, slen = 0;
 	pid_t pid;
 
-	if (errlen)
-		err[0] = 0;
+	memset(e, 0, sizeof(*e));
+	e->why = IPT_FAIL_TOOL;
+	snprintf(e->tool, sizeof(e->tool), "%s", argv[0]);
 	/* pipe2 leaves its array untouched on failure: what is still -1 was never opened. */
 	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC)) {
 		ret = -errno;
@@ -95,12 +97,12 @@ static int run(const char *const argv[], const char *in, struct strbuf *out, cha
 			if (n > 0) {
 				size_t k = (size_t)n;
 
-				if (errlen && elen + 1 < errlen) {
-					if (k > errlen - 1 - elen)
-						k = errlen - 1 - elen;
-					memcpy(err + elen, tmp, k);
-					elen += k;
-					err[elen] = 0;
+				if (slen + 1 < sizeof(e->said)) {
+					if (k > sizeof(e->said) - 1 - slen)
+						k = sizeof(e->said) - 1 - slen;
+					memcpy(e->said + slen, tmp, k);
+					slen += k;
+					e->said[slen] = 0;
 				}
 			} else {
 				close_fd(&perr[0]);
@@ -118,8 +120,8 @@ static int run(const char *const argv[], const char *in, struct strbuf *out, cha
 		}
 	}
 	/* Keep the first line of the tool's complaint: that is the message. */
-	if (elen) {
-		char *nl = strchr(err, '\n');
+	if (slen) {
+		char *nl = strchr(e->said, '\n');
 
 		if (nl)
 			*nl = 0;
@@ -297,14 +299,6 @@ out:
 	free(q.p);
 	free(nl.p);
 	return bound;
-}
-
-void ipt_owner_str(const struct ipt_queue_owner *o, char *buf, size_t len)
-{
-	if (o->pid)
-		snprintf(buf, len, "pid %d (%s)", o->pid, o->comm[0] ? o->comm : "?");
-	else
-		snprintf(buf, len, "netlink port %u, process not found", o->portid);
 }
 
 /* The queue of a chain named FAULTLINE-<queue> (len bytes at name), or -1. */
@@ -523,13 +517,13 @@ struct view {
 	struct ipt_mangle m;
 };
 
-static int restore(const struct backend *be, bool flush, const char *script, char *err, size_t errlen)
+static int restore(const struct backend *be, bool flush, const char *script, struct ipt_error *e)
 {
 	const char *argv[] = { be->restore, "-w", flush ? NULL : "--noflush", NULL };
-	int ret = run(argv, script, NULL, err, errlen);
+	int ret = run(argv, script, NULL, e);
 
 	if (ret == -ENOENT)
-		snprintf(err, errlen, "%s not found: install iptables", argv[0]);
+		e->why = IPT_FAIL_NO_TOOL;
 	else if (ret > 0)
 		return -EIO;
 	return ret;
@@ -538,9 +532,9 @@ static int restore(const struct backend *be, bool flush, const char *script, cha
 bool ipt_available(void)
 {
 	const char *argv[] = { "iptables-restore", "--version", NULL };
-	char err[16];
+	struct ipt_error e;
 
-	return run(argv, NULL, NULL, err, sizeof(err)) == 0;
+	return run(argv, NULL, NULL, &e) == 0;
 }
 
 /*
@@ -570,7 +564,7 @@ static bool legacy_has_mangle(bool v6)
  * faultline chain is invisible to iptables-nft-save, and the reverse).
  * Returns how many (1 or 2) or -errno.
  */
-static int backends(bool v6, struct backend be[2], char *err, size_t errlen)
+static int backends(bool v6, struct backend be[2], struct ipt_error *e)
 {
 	const char *base = v6 ? "ip6tables" : "iptables";
 	const char *argv[] = { be[0].save, "--version", NULL };
@@ -582,12 +576,12 @@ static int backends(bool v6, struct backend be[2], char *err, size_t errlen)
 	snprintf(be[0].save, sizeof(be[0].save), "%s-save", base);
 	snprintf(be[0].restore, sizeof(be[0].restore), "%s-restore", base);
 	be[0].is_default = true;
-	ret = run(argv, NULL, &out, err, errlen);
+	ret = run(argv, NULL, &out, e);
 	nft = out.p && strstr(out.p, "nf_tables");
 	free(out.p);
 	if (ret) {
 		if (ret == -ENOENT)
-			snprintf(err, errlen, "%s not found: install iptables", be[0].save);
+			e->why = IPT_FAIL_NO_TOOL;
 		return ret < 0 ? ret : -EIO;
 	}
 	if (nft && !legacy_has_mangle(v6))
@@ -606,10 +600,10 @@ static void views_free(struct view *v, int n)
 }
 
 /* Read the mangle table of every backend of one family. Returns the count or -errno. */
-static int load_views(bool v6, struct view v[2], char *err, size_t errlen)
+static int load_views(bool v6, struct view v[2], struct ipt_error *e)
 {
 	struct backend be[2];
-	int nb = backends(v6, be, err, errlen), n = 0;
+	int nb = backends(v6, be, e), n = 0;
 
 	if (nb < 0)
 		return nb;
@@ -619,7 +613,7 @@ static int load_views(bool v6, struct view v[2], char *err, size_t errlen)
 		int ret;
 
 		/* Every table, not -t mangle: iptables-nft-save -t mangle shows one that does not exist. */
-		ret = run(argv, NULL, &out, err, errlen);
+		ret = run(argv, NULL, &out, e);
 		if (ret && !be[i].is_default) {
 			/* The other backend is optional (not installed, or no kernel support). */
 			free(out.p);
@@ -642,7 +636,7 @@ static int load_views(bool v6, struct view v[2], char *err, size_t errlen)
 
 /* Remove the chains of queues q[0..n) from one backend. *flushed: the table went too. */
 static int remove_in(const struct view *v, const uint16_t *q, int n, int *removed, bool *flushed,
-		     char *err, size_t errlen)
+		     struct ipt_error *e)
 {
 	struct strbuf s = { 0 };
 	int ret;
@@ -652,7 +646,7 @@ static int remove_in(const struct view *v, const uint16_t *q, int n, int *remove
 	if (ret > 0) {
 		int count = ret;
 
-		ret = restore(&v->be, *flushed, s.p, err, errlen);
+		ret = restore(&v->be, *flushed, s.p, e);
 		if (!ret && removed)
 			*removed += count;
 	}
@@ -687,8 +681,7 @@ static void lock_drop(int fd)
 		close(fd);
 }
 
-static int install_family(const struct ipt_config *c, bool v6, bool created, char *err,
-			  size_t errlen)
+static int install_family(const struct ipt_config *c, bool v6, bool created, struct ipt_error *e)
 {
 	struct backend b = { .is_default = true };
 	struct strbuf s = { 0 };
@@ -725,20 +718,20 @@ static int install_family(const struct ipt_config *c, bool v6, bool created, cha
 	if (s.oom)
 		ret = -ENOMEM;
 	else
-		ret = restore(&b, false, s.p, err, errlen);
+		ret = restore(&b, false, s.p, e);
 	free(s.p);
 	return ret;
 }
 
 /* Remove queue's chain from every backend of one family; the lock is held. */
-static int remove_queue(bool v6, uint16_t queue, char *err, size_t errlen)
+static int remove_queue(bool v6, uint16_t queue, struct ipt_error *e)
 {
 	struct view v[2];
-	int n = load_views(v6, v, err, errlen), ret = 0;
+	int n = load_views(v6, v, e), ret = 0;
 	bool flushed;
 
 	for (int i = 0; i < n; i++) {
-		int r = remove_in(&v[i], &queue, 1, NULL, &flushed, err, errlen);
+		int r = remove_in(&v[i], &queue, 1, NULL, &flushed, e);
 
 		if (r && !ret)
 			ret = r;
@@ -747,27 +740,14 @@ static int remove_queue(bool v6, uint16_t queue, char *err, size_t errlen)
 	return n < 0 ? n : ret;
 }
 
-static void busy_message(uint16_t q, const struct ipt_queue_owner *o, char *err, size_t errlen)
-{
-	char who[64];
-
-	ipt_owner_str(o, who, sizeof(who));
-	snprintf(err, errlen,
-		 "another faultline runs in this network namespace: chain " IPT_CHAIN_PREFIX
-		 "%u sends its packets to queue %u, held by %s. An NFQUEUE verdict ends a "
-		 "packet's way through the hook, so a second chain would hide them from it: "
-		 "give all the rules to one run (--rule and --rules repeat), or stop that one "
-		 "first (SIGTERM)", q, q, who);
-}
-
-int ipt_install(const struct ipt_config *c, char *err, size_t errlen)
+int ipt_install(const struct ipt_config *c, struct ipt_error *e)
 {
 	struct view v[2][2];
 	int nv[2] = { 0 }, fams = c->ipv6 ? 2 : 1, lock = lock_take(), ret = 0;
 	bool created[2] = { true, true };
 
 	for (int f = 0; f < fams; f++) {
-		nv[f] = load_views(f, v[f], err, errlen);
+		nv[f] = load_views(f, v[f], e);
 		if (nv[f] < 0) {
 			ret = nv[f];
 			nv[f] = 0;
@@ -786,7 +766,10 @@ int ipt_install(const struct ipt_config *c, char *err, size_t errlen)
 				struct ipt_queue_owner o;
 
 				if (q != c->queue && ipt_queue_owner(q, &o) == 1) {
-					busy_message(q, &o, err, errlen);
+					memset(e, 0, sizeof(*e));
+					e->why = IPT_FAIL_BUSY;
+					e->queue = q;
+					e->owner = o;
 					ret = -EBUSY;
 					goto out;
 				}
@@ -797,19 +780,19 @@ int ipt_install(const struct ipt_config *c, char *err, size_t errlen)
 			const struct view *w = &v[f][i];
 			bool flushed = false;
 
-			ret = remove_in(w, w->m.queue, w->m.n_chains, NULL, &flushed, err, errlen);
+			ret = remove_in(w, w->m.queue, w->m.n_chains, NULL, &flushed, e);
 			if (ret)
 				goto out;
 			if (w->be.is_default)
 				created[f] = !w->m.exists || flushed;
 		}
-	ret = install_family(c, false, created[0], err, errlen);
+	ret = install_family(c, false, created[0], e);
 	if (!ret && c->ipv6) {
-		ret = install_family(c, true, created[1], err, errlen);
+		ret = install_family(c, true, created[1], e);
 		if (ret) {
-			char ignore[256];
+			struct ipt_error ignore;
 
-			remove_queue(false, c->queue, ignore, sizeof(ignore));
+			remove_queue(false, c->queue, &ignore);
 		}
 	}
 out:
@@ -820,17 +803,17 @@ out:
 }
 
 /* Delete the jumps to queue's chain in every backend of one family; the lock is held. */
-static int detach_queue(bool v6, uint16_t queue, char *err, size_t errlen)
+static int detach_queue(bool v6, uint16_t queue, struct ipt_error *e)
 {
 	struct view v[2];
-	int n = load_views(v6, v, err, errlen), ret = 0;
+	int n = load_views(v6, v, e), ret = 0;
 
 	for (int i = 0; i < n; i++) {
 		struct strbuf s = { 0 };
 		int r = ipt_detach_script(v[i].save, queue, &s);
 
 		if (r > 0)
-			r = restore(&v[i].be, false, s.p, err, errlen);
+			r = restore(&v[i].be, false, s.p, e);
 		if (r && !ret)
 			ret = r < 0 ? r : -EIO;
 		free(s.p);
@@ -839,35 +822,35 @@ static int detach_queue(bool v6, uint16_t queue, char *err, size_t errlen)
 	return n < 0 ? n : ret;
 }
 
-int ipt_detach(uint16_t queue, bool ipv6, char *err, size_t errlen)
+int ipt_detach(uint16_t queue, bool ipv6, struct ipt_error *e)
 {
 	int lock = lock_take(), r4, r6 = 0;
-	char err6[256];
+	struct ipt_error e6;
 
-	r4 = detach_queue(false, queue, err, errlen);
+	r4 = detach_queue(false, queue, e);
 	if (ipv6)
-		r6 = detach_queue(true, queue, err6, sizeof(err6));
+		r6 = detach_queue(true, queue, &e6);
 	if (!r4 && r6)
-		snprintf(err, errlen, "%s", err6);
+		*e = e6;
 	lock_drop(lock);
 	return r4 ? r4 : r6;
 }
 
-int ipt_remove(uint16_t queue, bool ipv6, char *err, size_t errlen)
+int ipt_remove(uint16_t queue, bool ipv6, struct ipt_error *e)
 {
 	int lock = lock_take(), r4, r6 = 0;
-	char err6[256];
+	struct ipt_error e6;
 
-	r4 = remove_queue(false, queue, err, errlen);
+	r4 = remove_queue(false, queue, e);
 	if (ipv6)
-		r6 = remove_queue(true, queue, err6, sizeof(err6));
+		r6 = remove_queue(true, queue, &e6);
 	if (!r4 && r6)
-		snprintf(err, errlen, "%s", err6);
+		*e = e6;
 	lock_drop(lock);
 	return r4 ? r4 : r6;
 }
 
-int ipt_cleanup(int *removed, char *err, size_t errlen)
+int ipt_cleanup(int *removed, struct ipt_error *e)
 {
 	struct ipt_queue_owner live = { 0 };
 	int lock = lock_take(), ret = 0, n_live = 0;
@@ -876,7 +859,7 @@ int ipt_cleanup(int *removed, char *err, size_t errlen)
 	*removed = 0;
 	for (int f = 0; f < 2; f++) {
 		struct view v[2];
-		int n = load_views(f, v, err, errlen);
+		int n = load_views(f, v, e);
 
 		if (n < 0) {
 			ret = n;
@@ -898,18 +881,17 @@ int ipt_cleanup(int *removed, char *err, size_t errlen)
 					live_q = q;
 				}
 			}
-			ret = remove_in(&v[i], stale, ns, removed, &flushed, err, errlen);
+			ret = remove_in(&v[i], stale, ns, removed, &flushed, e);
 		}
 		views_free(v, n);
 	}
 	lock_drop(lock);
 	if (!ret && n_live) {
-		char who[64];
-
-		ipt_owner_str(&live, who, sizeof(who));
-		snprintf(err, errlen, "kept %d chain%s of a running faultline: " IPT_CHAIN_PREFIX
-			 "%u, whose queue %u is held by %s; stop it (SIGTERM) and it removes its chain",
-			 n_live, n_live == 1 ? "" : "s", live_q, live_q, who);
+		memset(e, 0, sizeof(*e));
+		e->why = IPT_FAIL_KEPT;
+		e->kept = n_live;
+		e->queue = live_q;
+		e->owner = live;
 		ret = -EBUSY;
 	}
 	return ret;
@@ -919,10 +901,10 @@ bool ipt_legacy(void)
 {
 	const char *argv[] = { "iptables-restore", "--version", NULL };
 	struct strbuf out = { 0 };
-	char err[16];
+	struct ipt_error e;
 	bool legacy;
 
-	legacy = run(argv, NULL, &out, err, sizeof(err)) == 0 && out.p && strstr(out.p, "legacy");
+	legacy = run(argv, NULL, &out, &e) == 0 && out.p && strstr(out.p, "legacy");
 	strbuf_free(&out);
 	return legacy;
 }

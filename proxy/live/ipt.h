@@ -33,6 +33,33 @@
 /* FAULTLINE chains of one table that ipt_parse_save() lists (more are ignored). */
 #define IPT_MAX_CHAINS 32
 
+/* Who holds an NFQUEUE queue in this namespace. */
+struct ipt_queue_owner {
+	uint32_t portid;	/* netlink port id of the bound socket */
+	int pid;		/* its process, 0 if not found */
+	char comm[16];		/* the process's name, "" if not found */
+};
+
+/*
+ * Why a call below failed, beside its -errno: what the caller needs to
+ * word a message (ipt prints nothing). Filled on failure only.
+ */
+enum ipt_failure {
+	IPT_FAIL_TOOL,		/* 'tool' failed or could not run; 'said': the first line of its stderr, or "" */
+	IPT_FAIL_NO_TOOL,	/* 'tool' is not installed */
+	IPT_FAIL_BUSY,		/* a chain of another running faultline: 'queue', held by 'owner' */
+	IPT_FAIL_KEPT,		/* ipt_cleanup kept 'kept' chains of running faultlines; the first: 'queue', 'owner' */
+};
+
+struct ipt_error {
+	enum ipt_failure why;
+	char tool[40];		/* the iptables program, e.g. "ip6tables-restore" */
+	char said[512];
+	uint16_t queue;
+	struct ipt_queue_owner owner;
+	int kept;
+};
+
 struct ipt_config {
 	uint16_t queue;		/* first queue */
 	uint16_t queues;	/* number of queues (>= 1): --queue-balance */
@@ -43,39 +70,39 @@ struct ipt_config {
 
 /*
  * Install the chain for both families (IPv6 if asked), after removing stale
- * FAULTLINE chains. Refuses with -EBUSY, and a message naming the other
- * instance's queue, chain and process, when a chain of another queue is live
+ * FAULTLINE chains. Refuses with -EBUSY (IPT_FAIL_BUSY: the other
+ * instance's queue and process) when a chain of another queue is live
  * (its queue is bound): an NFQUEUE verdict ends the hook for the packet, so
  * the second chain would hide the first. The caller must hold c->queue
  * bound already (a chain of that queue is then stale by definition). On
- * failure nothing new stays installed. Returns 0 or -errno, message in err.
+ * failure nothing new stays installed. Returns 0 or -errno, the detail in *e.
  */
-int ipt_install(const struct ipt_config *c, char *err, size_t errlen);
+int ipt_install(const struct ipt_config *c, struct ipt_error *e);
 
 /*
  * Delete the jumps to queue's chain, keeping the chain (and its note that
  * faultline created the table): no new packet is queued, and none already
- * queued is lost. Returns 0 or -errno.
+ * queued is lost. Returns 0 or -errno, the detail in *e.
  */
-int ipt_detach(uint16_t queue, bool ipv6, char *err, size_t errlen);
+int ipt_detach(uint16_t queue, bool ipv6, struct ipt_error *e);
 
 /*
  * Remove the chain of queue 'queue' and its jumps, and the mangle table if
  * faultline created it and it is empty now. Deleting a table unregisters
  * its hooks, and the kernel then drops every packet still queued in the
  * namespace (nfqnl_nf_hook_drop): detach, answer what is queued, then
- * remove. Returns 0 or -errno.
+ * remove. Returns 0 or -errno, the detail in *e.
  */
-int ipt_remove(uint16_t queue, bool ipv6, char *err, size_t errlen);
+int ipt_remove(uint16_t queue, bool ipv6, struct ipt_error *e);
 
 /*
  * Remove every stale FAULTLINE chain (both families, both backends) and
  * every mangle table that faultline created and that is empty then.
  * *removed counts the chains removed. Chains of a running faultline stay:
- * then -EBUSY, with err naming the first of them and its process.
- * Returns 0 or -errno.
+ * then -EBUSY (IPT_FAIL_KEPT: the first of them and its process).
+ * Returns 0 or -errno, the detail in *e.
  */
-int ipt_cleanup(int *removed, char *err, size_t errlen);
+int ipt_cleanup(int *removed, struct ipt_error *e);
 
 /* Is the iptables-restore binary there? */
 bool ipt_available(void);
@@ -86,22 +113,12 @@ bool ipt_available(void);
  */
 bool ipt_legacy(void);
 
-/* Who holds an NFQUEUE queue in this namespace. */
-struct ipt_queue_owner {
-	uint32_t portid;	/* netlink port id of the bound socket */
-	int pid;		/* its process, 0 if not found */
-	char comm[16];		/* the process's name, "" if not found */
-};
-
 /*
  * Is queue 'queue' bound in this namespace (per /proc/net/netfilter/
  * nfnetlink_queue)? If so, and o is not NULL, fill *o, finding the
  * process through the socket's inode. Returns 1 if bound, 0 if not.
  */
 int ipt_queue_owner(uint16_t queue, struct ipt_queue_owner *o);
-
-/* "pid 1234 (faultline)" or "netlink port 1234" into buf (copied). */
-void ipt_owner_str(const struct ipt_queue_owner *o, char *buf, size_t len);
 
 /*
  * The pure parts, exposed for tests. Text is borrowed.

@@ -88,7 +88,9 @@ struct proxy {
 	uint64_t stamps_used;	/* kernel timestamps plausible enough to use */
 
 	bool ipt_installed, stopping, loop_ready;
-	char stop_err[300];	/* what went wrong on the way out, "" if nothing */
+	/* What went wrong first on the way out: the chain could not be removed. */
+	int stop_ret;		/* 0 or -errno */
+	struct ipt_error stop_ipt;
 	int open_handles;	/* N_HANDLES once set up, down to 0 as they close */
 	proxy_report_cb report;
 	void *report_data;
@@ -402,7 +404,8 @@ static void stop_reader(struct proxy *p)
 /* From here on one thread only: the reader is gone. */
 void proxy_stop(struct proxy *p)
 {
-	char err[256];
+	struct ipt_error e;
+	int ret;
 
 	if (p->stopping)
 		return;
@@ -419,9 +422,13 @@ void proxy_stop(struct proxy *p)
 	 * queued. With the capabilities kept after setup (priv_keep_only):
 	 * tests/integration/071.
 	 */
-	if (p->ipt_installed && ipt_detach(p->cfg.queue, true, err, sizeof(err)))
-		snprintf(p->stop_err, sizeof(p->stop_err), "cannot remove the iptables chain: %s",
-			 err[0] ? err : "iptables-restore failed");
+	if (p->ipt_installed) {
+		ret = ipt_detach(p->cfg.queue, true, &e);
+		if (ret) {
+			p->stop_ret = ret;
+			p->stop_ipt = e;
+		}
+	}
 	/*
 	 * Packets queued before the jumps went away are in our socket; the
 	 * kernel drops them when the socket closes, so accept them first.
@@ -437,9 +444,11 @@ void proxy_stop(struct proxy *p)
 	flush_accepts(p);
 	capture_flush(p->cap);
 	if (p->ipt_installed) {
-		if (ipt_remove(p->cfg.queue, true, err, sizeof(err)) && !p->stop_err[0])
-			snprintf(p->stop_err, sizeof(p->stop_err), "cannot remove the iptables chain: %s",
-				 err[0] ? err : "iptables-restore failed");
+		ret = ipt_remove(p->cfg.queue, true, &e);
+		if (ret && !p->stop_ret) {
+			p->stop_ret = ret;
+			p->stop_ipt = e;
+		}
 		p->ipt_installed = false;
 	}
 	close_handles(p);
@@ -468,164 +477,166 @@ static const struct rule *duplicating_rule(const struct rule_set *rules)
 	return NULL;
 }
 
+/* Record which step failed and how; e may be NULL. Returns err. */
+static int fail(struct proxy_error *e, enum proxy_step step, int err)
+{
+	if (e) {
+		e->step = step;
+		e->err = err;
+	}
+	return err;
+}
+
 /*
  * Raw sockets only when a rule sends copies: opening one takes
  * CAP_NET_RAW, which a container given only CAP_NET_ADMIN lacks, and an
  * open raw socket is one more thing to hold. Sending on it later takes no
  * capability, so CAP_NET_RAW is not kept after setup.
  */
-static int open_inject(struct proxy *p, char *err, size_t errlen)
+static int open_inject(struct proxy *p, struct proxy_error *e)
 {
 	const struct rule *r = duplicating_rule(p->rules);
-	int ret;
 
 	if (!r)
 		return 0;
-	p->inj = inject_open(p->cfg.mark, &ret);
-	if (!p->inj) {
-		snprintf(err, errlen, "%s:%d: 'duplicate' sends copies through raw sockets, and opening one failed: %s%s",
-			 r->file, r->line, strerror(-ret), ret == -EPERM ? " (needs CAP_NET_RAW)" : "");
-		return ret;
+	p->inj = inject_open(p->cfg.mark);
+	if (p->inj)
+		return 0;
+	if (e) {
+		snprintf(e->rule_file, sizeof(e->rule_file), "%s", r->file);
+		e->rule_line = r->line;
+	}
+	return fail(e, PROXY_STEP_INJECT, -errno);
+}
+
+/* The pipeline's settings from the proxy's: 0 still means "the default" to it. */
+static void pipeline_config_for(const struct proxy *p, struct pipeline_config *pc)
+{
+	const struct proxy_config *cfg = &p->cfg;
+
+	pc->seed = cfg->seed;
+	pc->max_held = cfg->max_held;
+	pc->max_held_bytes = cfg->max_held_bytes ? cfg->max_held_bytes : PROXY_DEFAULT_MAX_HELD_BYTES;
+	pc->max_flows = cfg->max_flows;
+	pc->no_track = cfg->no_track;
+	pc->time_wait_ns = cfg->time_wait_ns;
+	pc->track_idle_ns = cfg->track_idle_ns;
+	pc->max_conns = cfg->max_conns;
+}
+
+/* The event log's queue, if there is a log. */
+static int open_events(struct proxy *p, struct pipeline_config *pc, struct proxy_error *e)
+{
+	const struct proxy_config *cfg = &p->cfg;
+
+	if (!cfg->events)
+		return 0;
+	/*
+	 * The packet path writes event lines into a bounded queue that a
+	 * thread of its own writes out: a pipe or FIFO whose reader stops
+	 * would otherwise stop the reader thread in write(), with the queue's
+	 * lock held, and every packet with it.
+	 */
+	p->evq = evq_new(fileno(cfg->events),
+			 cfg->events_backlog ? cfg->events_backlog : PROXY_DEFAULT_EVENTS_BACKLOG);
+	if (!p->evq)
+		return fail(e, PROXY_STEP_EVENTS, -errno);
+	pc->events = evq_stream(p->evq);
+	/* The queue counts what it drops (events_dropped): nothing is counted twice. */
+	pc->events_count_own = true;
+	return 0;
+}
+
+/*
+ * The kernel stamps received packets (and NFQUEUE passes the stamp on)
+ * only while some socket asked for receive timestamps; the switch is
+ * host-wide. The tracker wants the arrival time, which is what tcpdump
+ * records, not the time the queue handed the packet over: under load the
+ * two are milliseconds apart, and Wireshark's retransmission/out-of-order
+ * call depends on it. One clock read per received packet; without it the
+ * tracker uses the read time. Best effort: nothing fails.
+ */
+static void open_stamps(struct proxy *p)
+{
+	int on = 1;
+
+	p->rt_offset = realtime_offset();
+	if (p->cfg.no_track)
+		return;
+	p->stamp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (p->stamp_fd >= 0 && setsockopt(p->stamp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) {
+		close(p->stamp_fd);
+		p->stamp_fd = -1;
+	}
+}
+
+/* The --pcap file and its queue, if asked for. */
+static int open_pcap(struct proxy *p, struct pipeline_config *pc, struct proxy_error *e)
+{
+	const struct proxy_config *cfg = &p->cfg;
+	struct pcapout *o;
+	struct timespec rt;
+
+	if (!cfg->pcap_path)
+		return 0;
+	o = pcapout_open(cfg->pcap_path, e ? &e->pcap : NULL);
+	if (!o)
+		return fail(e, PROXY_STEP_PCAP_OPEN, -errno);
+	/*
+	 * As the event log: records go through a bounded queue and a
+	 * thread of its own, so a FIFO whose reader (Wireshark) stops
+	 * cannot stop the packet path in write().
+	 */
+	p->pcapq = pcapq_new(o, cfg->pcap_backlog ? cfg->pcap_backlog : PROXY_DEFAULT_PCAP_BACKLOG);
+	if (!p->pcapq)
+		return fail(e, PROXY_STEP_PCAP_QUEUE, -errno);
+	pc->pcapq = p->pcapq;
+	/* The file wants wall-clock time; the pipeline runs on CLOCK_MONOTONIC. */
+	clock_gettime(CLOCK_REALTIME, &rt);
+	pc->pcap_epoch_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec - pc->start_ns;
+	return 0;
+}
+
+/* Bind the queue; when another socket holds it, find out whose it is. */
+static int bind_queue(struct proxy *p, struct proxy_error *e)
+{
+	struct capture_config cc = {
+		.queue = p->cfg.queue,
+		.copy_range = copy_range_for(p, p->rules),
+		.queue_maxlen = p->cfg.queue_maxlen,
+		.rcvbuf = p->cfg.rcvbuf,
+	};
+	int ret;
+
+	p->cap = capture_open(&cc);
+	if (!p->cap) {
+		ret = -errno;
+		if (e) {
+			e->queue = p->cfg.queue;
+			if (ret == -EBUSY)
+				e->owner_found = ipt_queue_owner(p->cfg.queue, &e->owner) == 1;
+		}
+		return fail(e, PROXY_STEP_BIND, ret);
+	}
+	ret = capture_set_recv_timeout(p->cap, READER_TICK_MS);
+	if (ret) {
+		capture_close(p->cap);
+		p->cap = NULL;
+		return fail(e, PROXY_STEP_QUEUE_TIMEOUT, ret);
 	}
 	return 0;
 }
 
-struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
-			proxy_report_cb report_cb, void *report_data, char *err, size_t errlen)
+/* The release timer and the loop with its handles; nothing is left behind on failure. */
+static int init_loop(struct proxy *p, struct proxy_error *e)
 {
-	struct proxy *p = calloc(1, sizeof(*p));
-	struct capture_config cc = { 0 };
-	struct pipeline_config pc = { 0 };
-	static const struct pipeline_ops ops = {
-		.verdict = on_verdict,
-		.duplicate = on_duplicate,
-		.output_error = on_output_error,
-	};
-	int ret;
-
-	if (!p) {
-		snprintf(err, errlen, "out of memory");
-		rule_set_free(rules);
-		return NULL;
-	}
-	p->cfg = *cfg;
-	if (!p->cfg.mark)
-		p->cfg.mark = PROXY_DEFAULT_MARK;
-	p->rules = rules;
-	p->report = report_cb;
-	p->report_data = report_data;
-	p->timer_fd = -1;
-	p->stamp_fd = -1;
-
-	pc.seed = cfg->seed;
-	pc.max_held = cfg->max_held;
-	pc.max_held_bytes = cfg->max_held_bytes ? cfg->max_held_bytes : PROXY_DEFAULT_MAX_HELD_BYTES;
-	pc.max_flows = cfg->max_flows;
-	pc.no_track = cfg->no_track;
-	pc.time_wait_ns = cfg->time_wait_ns;
-	pc.track_idle_ns = cfg->track_idle_ns;
-	pc.max_conns = cfg->max_conns;
-	if (cfg->events) {
-		/*
-		 * The packet path writes event lines into a bounded queue that a
-		 * thread of its own writes out: a pipe or FIFO whose reader stops
-		 * would otherwise stop the reader thread in write(), with the queue's
-		 * lock held, and every packet with it.
-		 */
-		p->evq = evq_new(fileno(cfg->events), cfg->events_backlog ? cfg->events_backlog : PROXY_DEFAULT_EVENTS_BACKLOG);
-		if (!p->evq) {
-			snprintf(err, errlen, "cannot set up the event log: %s", strerror(errno));
-			goto err;
-		}
-		pc.events = evq_stream(p->evq);
-		/* The queue counts what it drops (events_dropped): nothing is counted twice. */
-		pc.events_count_own = true;
-	}
-	pc.start_ns = now_ns();
-	p->rt_offset = realtime_offset();
-	if (!cfg->no_track) {
-		/*
-		 * The kernel stamps received packets (and NFQUEUE passes the stamp
-		 * on) only while some socket asked for receive timestamps; the
-		 * switch is host-wide. The tracker wants the arrival time, which is
-		 * what tcpdump records, not the time the queue handed the packet
-		 * over: under load the two are milliseconds apart, and Wireshark's
-		 * retransmission/out-of-order call depends on it. One clock read
-		 * per received packet; without it the tracker uses the read time.
-		 */
-		int on = 1;
-
-		p->stamp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (p->stamp_fd >= 0 && setsockopt(p->stamp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) {
-			close(p->stamp_fd);
-			p->stamp_fd = -1;
-		}
-	}
-	if (cfg->pcap_path) {
-		struct timespec rt;
-
-		struct pcapout *o = pcapout_open(cfg->pcap_path, err, errlen);
-
-		if (!o)
-			goto err;
-		/*
-		 * As the event log: records go through a bounded queue and a
-		 * thread of its own, so a FIFO whose reader (Wireshark) stops
-		 * cannot stop the packet path in write().
-		 */
-		p->pcapq = pcapq_new(o, cfg->pcap_backlog ? cfg->pcap_backlog : PROXY_DEFAULT_PCAP_BACKLOG);
-		if (!p->pcapq) {
-			snprintf(err, errlen, "cannot set up the capture file: %s", strerror(errno));
-			goto err;
-		}
-		pc.pcapq = p->pcapq;
-		/* The file wants wall-clock time; the pipeline runs on CLOCK_MONOTONIC. */
-		clock_gettime(CLOCK_REALTIME, &rt);
-		pc.pcap_epoch_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec - pc.start_ns;
-	}
-	p->pl = pipeline_new(&pc, rules, &ops, p);
-	if (!p->pl) {
-		snprintf(err, errlen, "cannot set up: %s", strerror(errno ? errno : ENOMEM));
-		goto err;
-	}
-	cc.queue = cfg->queue;
-	cc.copy_range = copy_range_for(p, rules);
-	cc.queue_maxlen = cfg->queue_maxlen;
-	cc.rcvbuf = cfg->rcvbuf;
-	p->cap = capture_open(&cc, &ret);
-	if (!p->cap) {
-		struct ipt_queue_owner o = { 0 };
-		char who[64] = "process not found";
-
-		if (ret == -EBUSY && ipt_queue_owner(cfg->queue, &o) == 1)
-			ipt_owner_str(&o, who, sizeof(who));
-		if (ret == -EBUSY && !strcmp(o.comm, "faultline"))
-			snprintf(err, errlen, "cannot bind NFQUEUE queue %u: a faultline already runs in "
-				 "this network namespace and holds it: %s. Give all the rules to one "
-				 "run, or stop that one first (SIGTERM)", cfg->queue, who);
-		else if (ret == -EBUSY)
-			snprintf(err, errlen, "cannot bind NFQUEUE queue %u: another program holds it: "
-				 "%s. Stop it, or pick another --queue", cfg->queue, who);
-		else
-			snprintf(err, errlen, "cannot bind NFQUEUE queue %u: %s%s", cfg->queue,
-				 strerror(-ret), ret == -EPERM ? " (needs root or CAP_NET_ADMIN)" : "");
-		goto err;
-	}
-	ret = capture_set_recv_timeout(p->cap, READER_TICK_MS);
-	if (ret) {
-		snprintf(err, errlen, "cannot set the queue socket's timeout: %s", strerror(-ret));
-		goto err;
-	}
-	if (open_inject(p, err, errlen))
-		goto err;
 	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (p->timer_fd < 0) {
-		snprintf(err, errlen, "timerfd: %s", strerror(errno));
-		goto err;
-	}
+	if (p->timer_fd < 0)
+		return fail(e, PROXY_STEP_TIMERFD, -errno);
 	if (uv_loop_init(&p->loop)) {
-		snprintf(err, errlen, "cannot create the event loop");
-		goto err;
+		close(p->timer_fd);
+		p->timer_fd = -1;
+		return fail(e, PROXY_STEP_LOOP, -ENOMEM);
 	}
 	p->loop_ready = true;
 	uv_poll_init(&p->loop, &p->timer_poll, p->timer_fd);
@@ -637,9 +648,79 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	p->sig_int.data = p->sig_term.data = p->sig_usr1.data = p;
 	p->housekeeping.data = p;
 	p->open_handles = N_HANDLES;
+	return 0;
+}
+
+struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
+			proxy_report_cb report_cb, void *report_data, struct proxy_error *e)
+{
+	static const struct pipeline_ops ops = {
+		.verdict = on_verdict,
+		.duplicate = on_duplicate,
+		.output_error = on_output_error,
+	};
+	struct pipeline_config pc = { 0 };
+	struct proxy *p;
+	int ret;
+
+	if (e)
+		memset(e, 0, sizeof(*e));
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		ret = fail(e, PROXY_STEP_MEMORY, -ENOMEM);
+		rule_set_free(rules);
+		goto err;
+	}
+	p->cfg = *cfg;
+	if (!p->cfg.mark)
+		p->cfg.mark = PROXY_DEFAULT_MARK;
+	p->rules = rules;
+	p->report = report_cb;
+	p->report_data = report_data;
+	p->timer_fd = -1;
+	p->stamp_fd = -1;
+
+	pipeline_config_for(p, &pc);
+	pc.start_ns = now_ns();
+	ret = open_events(p, &pc, e);
+	if (ret)
+		goto err_free;
+	open_stamps(p);
+	ret = open_pcap(p, &pc, e);
+	if (ret)
+		goto err_outputs;
+	p->pl = pipeline_new(&pc, rules, &ops, p);
+	if (!p->pl) {
+		ret = fail(e, PROXY_STEP_PIPELINE, errno ? -errno : -ENOMEM);
+		goto err_outputs;
+	}
+	ret = bind_queue(p, e);
+	if (ret)
+		goto err_pipeline;
+	ret = open_inject(p, e);
+	if (ret)
+		goto err_capture;
+	ret = init_loop(p, e);
+	if (ret)
+		goto err_inject;
 	return p;
+
+err_inject:
+	inject_close(p->inj);
+err_capture:
+	capture_close(p->cap);
+err_pipeline:
+	pipeline_free(p->pl);
+err_outputs:
+	if (p->stamp_fd >= 0)
+		close(p->stamp_fd);
+	evq_free(p->evq);
+	pcapq_free(p->pcapq);
+err_free:
+	rule_set_free(p->rules);
+	free(p);
 err:
-	proxy_free(p);
+	errno = -ret;
 	return NULL;
 }
 
@@ -662,7 +743,15 @@ static int drop_privileges(struct proxy *p)
 	return priv_keep_only(keep, n);
 }
 
-int proxy_run(struct proxy *p, char *err, size_t errlen)
+/* A start that failed after the chain went in: take everything down again. */
+static int stop_failed(struct proxy *p, struct proxy_error *e, enum proxy_step step, int ret)
+{
+	proxy_stop(p);
+	uv_run(&p->loop, UV_RUN_DEFAULT);
+	return fail(e, step, ret);
+}
+
+int proxy_run(struct proxy *p, struct proxy_error *e)
 {
 	struct ipt_config ic = {
 		.queue = p->cfg.queue,
@@ -673,46 +762,28 @@ int proxy_run(struct proxy *p, char *err, size_t errlen)
 	};
 	int ret;
 
+	if (e)
+		memset(e, 0, sizeof(*e));
 	if (!p->cfg.no_iptables) {
-		char why[512];
-
-		ret = ipt_install(&ic, why, sizeof(why));
-		if (ret) {
-			snprintf(err, errlen, "cannot install iptables chain: %s", why);
-			return ret;
-		}
+		ret = ipt_install(&ic, e ? &e->ipt : &(struct ipt_error){ 0 });
+		if (ret)
+			return fail(e, PROXY_STEP_IPT_INSTALL, ret);
 		p->ipt_installed = true;
 	}
 	ret = drop_privileges(p);
-	if (ret) {
-		snprintf(err, errlen, "cannot drop capabilities: %s", strerror(-ret));
-		proxy_stop(p);
-		uv_run(&p->loop, UV_RUN_DEFAULT);
-		return ret;
-	}
+	if (ret)
+		return stop_failed(p, e, PROXY_STEP_CAPS, ret);
 	/* Threads only now: each keeps the capabilities its creator had. */
 	ret = p->evq ? evq_start(p->evq) : 0;
-	if (ret) {
-		snprintf(err, errlen, "cannot start the event log's writer: %s", strerror(-ret));
-		proxy_stop(p);
-		uv_run(&p->loop, UV_RUN_DEFAULT);
-		return ret;
-	}
+	if (ret)
+		return stop_failed(p, e, PROXY_STEP_EVENTS_START, ret);
 	ret = p->pcapq ? pcapq_start(p->pcapq) : 0;
-	if (ret) {
-		snprintf(err, errlen, "cannot start the capture file's writer: %s", strerror(-ret));
-		proxy_stop(p);
-		uv_run(&p->loop, UV_RUN_DEFAULT);
-		return ret;
-	}
+	if (ret)
+		return stop_failed(p, e, PROXY_STEP_PCAP_START, ret);
 	/* Signals belong to the loop thread (thread.h). */
 	ret = thread_start(&p->reader, reader_main, p);
-	if (ret) {
-		snprintf(err, errlen, "cannot start the reader thread: %s", strerror(-ret));
-		proxy_stop(p);
-		uv_run(&p->loop, UV_RUN_DEFAULT);
-		return ret;
-	}
+	if (ret)
+		return stop_failed(p, e, PROXY_STEP_READER_START, ret);
 	p->reader_started = true;
 	uv_poll_start(&p->timer_poll, UV_READABLE, on_timer);
 	uv_signal_start(&p->sig_int, on_signal, SIGINT);
@@ -733,9 +804,10 @@ int proxy_run(struct proxy *p, char *err, size_t errlen)
 	pcapq_close(p->pcapq, EVENTS_STALL_MS);
 	pcap_close_failed(p);
 	report(p, "final");
-	if (p->stop_err[0]) {
-		snprintf(err, errlen, "%s", p->stop_err);
-		return -EIO;
+	if (p->stop_ret) {
+		if (e)
+			e->ipt = p->stop_ipt;
+		return fail(e, PROXY_STEP_IPT_REMOVE, -EIO);
 	}
 	return 0;
 }

@@ -9,10 +9,13 @@
 #ifndef FL_PROXY_H
 #define FL_PROXY_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ipt.h"
+#include "pcapout.h"
 #include "pipeline.h"
 #include "rule.h"
 
@@ -72,14 +75,51 @@ struct proxy_config {
  */
 typedef void (*proxy_report_cb)(void *data, const char *kind, const char *json);
 
+/* The step of proxy_new or proxy_run that failed. */
+enum proxy_step {
+	PROXY_STEP_MEMORY,		/* the proxy itself */
+	PROXY_STEP_EVENTS,		/* the event log's queue */
+	PROXY_STEP_PCAP_OPEN,		/* creating cfg.pcap_path: wiretap's words in 'pcap' */
+	PROXY_STEP_PCAP_QUEUE,		/* the capture file's queue */
+	PROXY_STEP_PIPELINE,		/* the decision pipeline */
+	PROXY_STEP_BIND,		/* binding 'queue' (EBUSY: another socket holds it, see owner) */
+	PROXY_STEP_QUEUE_TIMEOUT,	/* the queue socket's receive timeout */
+	PROXY_STEP_INJECT,		/* raw sockets for the rule at rule_file:rule_line, which duplicates */
+	PROXY_STEP_TIMERFD,		/* the release timer */
+	PROXY_STEP_LOOP,		/* the event loop */
+	PROXY_STEP_IPT_INSTALL,		/* installing the chain: the detail in 'ipt' */
+	PROXY_STEP_CAPS,		/* giving up capabilities */
+	PROXY_STEP_EVENTS_START,	/* the event log's writer thread */
+	PROXY_STEP_PCAP_START,		/* the capture file's writer thread */
+	PROXY_STEP_READER_START,	/* the reader thread */
+	PROXY_STEP_IPT_REMOVE,		/* removing the chain on the way out: the detail in 'ipt' */
+};
+
+/*
+ * Why proxy_new or proxy_run failed, for the caller to word (the proxy
+ * prints nothing). Fields beyond step and err are set by the steps named.
+ */
+struct proxy_error {
+	enum proxy_step step;
+	int err;			/* -errno */
+	uint16_t queue;			/* PROXY_STEP_BIND */
+	bool owner_found;		/* PROXY_STEP_BIND, -EBUSY: the queue is listed as bound */
+	struct ipt_queue_owner owner;	/* ... and who holds it (owner.pid 0: not found) */
+	char rule_file[PATH_MAX];	/* PROXY_STEP_INJECT */
+	int rule_line;
+	struct ipt_error ipt;		/* PROXY_STEP_IPT_INSTALL, PROXY_STEP_IPT_REMOVE */
+	struct pcapout_error pcap;	/* PROXY_STEP_PCAP_OPEN */
+};
+
 struct proxy;
 
 /*
- * Set up everything but the iptables chain. Takes ownership of rules.
- * NULL on failure with a one-line reason in err.
+ * Set up everything but the iptables chain. Takes ownership of rules (also
+ * on failure). NULL on failure with errno set and the detail in *e (e may
+ * be NULL).
  */
 struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
-			proxy_report_cb report, void *report_data, char *err, size_t errlen);
+			proxy_report_cb report, void *report_data, struct proxy_error *e);
 
 /*
  * Install the chain, give up every capability but CAP_NET_ADMIN (and
@@ -87,13 +127,13 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
  * SIGINT/SIGTERM (or proxy_stop). The caller must not have started
  * threads: capabilities are per thread. On the way out every held packet
  * is released in deadline order, the chain removed and the queue drained.
- * Returns 0 or -errno with a one-line reason in err (the chain could not
- * be installed, or not removed).
+ * Returns 0 or -errno with the detail in *e (e may be NULL): the chain
+ * could not be installed, a thread not started, or the chain not removed.
  * The outputs are flushed and closed before the final report; a failed
  * output does not make it fail (see proxy_config.output_error and the
  * "write_errors" counter).
  */
-int proxy_run(struct proxy *p, char *err, size_t errlen);
+int proxy_run(struct proxy *p, struct proxy_error *e);
 
 /* Ask a running proxy to stop, from the loop thread (signals, tests, control API). */
 void proxy_stop(struct proxy *p);

@@ -177,28 +177,24 @@ static void free_blocks(struct pcapout *o)
 	wtap_rec_cleanup(&o->rec);
 }
 
-struct pcapout *pcapout_open(const char *path, char *err, size_t errlen)
+struct pcapout *pcapout_open(const char *path, struct pcapout_error *e)
 {
 	wtap_dump_params params = WTAP_DUMP_PARAMS_INIT;
 	struct pcapout *o;
 	struct stat st;
 	wtap_block_t b;
 	gchar *info = NULL;
-	int werr = 0, e;
+	int werr = 0, ret;
 
 	pthread_once(&wtap_once, wtap_once_init);
-
+	if (e)
+		memset(e, 0, sizeof(*e));
 	o = calloc(1, sizeof(*o));
-	if (!o) {
-		e = errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(e));
-		errno = e;
+	if (!o)
 		return NULL;
-	}
 	o->path = strdup(path);
 	if (!o->path) {
 		free(o);
-		snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -238,14 +234,16 @@ struct pcapout *pcapout_open(const char *path, char *err, size_t errlen)
 	return o;
 
 err_dump:
-	e = -wtap_to_errno(werr);
-	snprintf(err, errlen, "%s: %s%s%s%s", path, wtap_strerror(werr), info ? " (" : "",
-		 info ? info : "", info ? ")" : "");
+	ret = -wtap_to_errno(werr);
+	if (e) {
+		snprintf(e->lib, sizeof(e->lib), "%s", wtap_strerror(werr));
+		snprintf(e->info, sizeof(e->info), "%s", info ? info : "");
+	}
 	g_free(info);
 	free_blocks(o);
 	free(o->path);
 	free(o);
-	errno = e;
+	errno = ret;
 	return NULL;
 }
 

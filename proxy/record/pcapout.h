@@ -23,12 +23,23 @@ enum pcapout_iface {
 };
 
 /*
- * Create (truncate) path and write the section header and both interface
- * descriptions. path is borrowed. Returns NULL with errno set and a message
- * in err (if errlen > 0) on failure. The first call runs wtap_init() for the
- * process (nothing else may call it again) and mutes wsutil's log output.
+ * Why pcapout_open failed beyond errno, in wiretap's own words, for the
+ * caller to quote after the file's name: 'lib' is wtap_strerror() of the
+ * failure ("" when it was no wiretap call: then strerror(errno) says it),
+ * 'info' wiretap's further detail ("" if none).
  */
-struct pcapout *pcapout_open(const char *path, char *err, size_t errlen);
+struct pcapout_error {
+	char lib[160];
+	char info[256];
+};
+
+/*
+ * Create (truncate) path and write the section header and both interface
+ * descriptions. path is borrowed. Returns NULL with errno set on failure,
+ * and the detail in *e (e may be NULL). The first call runs wtap_init() for
+ * the process (nothing else may call it again) and mutes wsutil's log output.
+ */
+struct pcapout *pcapout_open(const char *path, struct pcapout_error *e);
 
 /*
  * Append one packet: data[0..caplen) are the first bytes of a raw IPv4 or

@@ -210,29 +210,23 @@ static void write_pkt(struct replay *r, const uint8_t *bytes, uint32_t len, uint
 		out_flush(r);
 }
 
-/* Open --out with our buffer (see OUT_BUF). 0 or -errno with a message. */
-static int out_open(struct replay *r, const char *path, char *err, size_t errlen)
+/* Open --out with our buffer (see OUT_BUF). 0 or -errno; libpcap's words in e->lib. */
+static int out_open(struct replay *r, const char *path, struct replay_error *e)
 {
 	FILE *f;
-	int e;
 
 	r->out_pcap = pcap_open_dead_with_tstamp_precision(DLT_RAW, 262144, PCAP_TSTAMP_PRECISION_NANO);
 	r->out_buf = malloc(OUT_BUF);
-	if (!r->out_pcap || !r->out_buf) {
-		snprintf(err, errlen, "%s: out of memory", path);
+	if (!r->out_pcap || !r->out_buf)
 		return -ENOMEM;
-	}
 	f = fopen(path, "wb");
-	if (!f) {
-		e = errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(e));
-		return -e;
-	}
+	if (!f)
+		return -errno;
 	setvbuf(f, r->out_buf, _IOFBF, OUT_BUF);
 	/* The file header waits in the buffer like a packet: the first flush writes it. */
 	r->out = pcap_dump_fopen(r->out_pcap, f);
 	if (!r->out) {
-		snprintf(err, errlen, "%s: %s", path, pcap_geterr(r->out_pcap));
+		snprintf(e->lib, sizeof(e->lib), "%s", pcap_geterr(r->out_pcap));
 		fclose(f);
 		return -EIO;
 	}
@@ -275,25 +269,16 @@ static int64_t in_offset(pcap_t *in)
 	return f ? (int64_t)ftello(f) : -1;
 }
 
-/* Message and return value for a run whose outputs failed, naming what replay knows. */
-static int outputs_failed(const struct replay_config *cfg, const struct replay_stats *st, char *err,
-			  size_t errlen, size_t k)
+/* Record which step failed and how. Returns err. */
+static int fail(struct replay_error *e, enum replay_step step, int err)
 {
-	if (st->out_err && k < errlen)
-		k += (size_t)snprintf(err + k, errlen - k, "%s%s: cannot write the replayed packets: %s (%llu not written)",
-				      k ? "; " : "", cfg->out_path, strerror(-st->out_err),
-				      (unsigned long long)st->unwritten);
-	if (st->pcap_err && k < errlen)
-		k += (size_t)snprintf(err + k, errlen - k, "%s%s: cannot write the annotated capture: %s", k ? "; " : "",
-				      cfg->pcap_path, strerror(-st->pcap_err));
-	if (st->events_err && k < errlen)
-		snprintf(err + k, errlen - k, "%s%s: cannot write the event log: %s", k ? "; " : "",
-			 cfg->events_path ? cfg->events_path : "events", strerror(-st->events_err));
-	return st->out_err ? st->out_err : st->pcap_err ? st->pcap_err : st->events_err;
+	e->step = step;
+	e->err = err;
+	return err;
 }
 
 int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
-	       struct replay_stats *st, char **json, char *err, size_t errlen)
+	       struct replay_stats *st, char **json, struct replay_error *e)
 {
 	static const struct pipeline_ops ops = { .verdict = on_verdict, .duplicate = on_duplicate };
 	char perr[PCAP_ERRBUF_SIZE];
@@ -309,13 +294,14 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 	uint32_t id = 0;
 
 	memset(st, 0, sizeof(*st));
+	memset(e, 0, sizeof(*e));
 	st->cut_at = -1;
 	if (json)
 		*json = NULL;
 	in = pcap_open_offline_with_tstamp_precision(cfg->in_path, PCAP_TSTAMP_PRECISION_NANO, perr);
 	if (!in) {
-		snprintf(err, errlen, "%s", perr);
-		return -ENOENT;
+		snprintf(e->lib, sizeof(e->lib), "%s", perr);
+		return fail(e, REPLAY_STEP_IN_OPEN, -ENOENT);
 	}
 	dlt = pcap_datalink(in);
 	/*
@@ -334,9 +320,11 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 		}
 	}
 	if (cfg->out_path) {
-		ret = out_open(&r, cfg->out_path, err, errlen);
-		if (ret)
+		ret = out_open(&r, cfg->out_path, e);
+		if (ret) {
+			fail(e, REPLAY_STEP_OUT_OPEN, ret);
 			goto out;
+		}
 	}
 	pc.seed = cfg->seed;
 	pc.max_held = cfg->max_held ? cfg->max_held : REPLAY_DEFAULT_MAX_HELD;
@@ -346,8 +334,9 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 	pc.events = cfg->events;
 	pc.start_ns = 0;
 	if (cfg->pcap_path) {
-		pc.pcap = pcapout_open(cfg->pcap_path, err, errlen);
+		pc.pcap = pcapout_open(cfg->pcap_path, &e->pcap);
 		if (!pc.pcap) {
+			fail(e, REPLAY_STEP_PCAP_OPEN, -errno);
 			ret = -EIO;
 			goto out;
 		}
@@ -356,8 +345,7 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 	pl = pipeline_new(&pc, rules, &ops, &r);
 	pc.pcap = NULL;
 	if (!pl) {
-		snprintf(err, errlen, "out of memory");
-		ret = -ENOMEM;
+		ret = fail(e, REPLAY_STEP_MEMORY, -ENOMEM);
 		goto out;
 	}
 	for (;;) {
@@ -412,17 +400,8 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 		 */
 		st->in_err = -EIO;
 		st->cut_at = at;
-		if (at >= 0)
-			snprintf(err, errlen, "%s: packet %llu (at byte %lld) cannot be read: %s; "
-				 "the %llu packets before it were replayed",
-				 cfg->in_path, (unsigned long long)st->read + 1, (long long)at,
-				 pcap_geterr(in), (unsigned long long)st->read);
-		else
-			snprintf(err, errlen, "%s: packet %llu cannot be read: %s; "
-				 "the %llu packets before it were replayed",
-				 cfg->in_path, (unsigned long long)st->read + 1, pcap_geterr(in),
-				 (unsigned long long)st->read);
-		ret = st->in_err;
+		snprintf(e->lib, sizeof(e->lib), "%s", pcap_geterr(in));
+		ret = fail(e, REPLAY_STEP_RAN, st->in_err);
 	}
 	/* End of input: virtual time runs on until every held packet has left. */
 	pipeline_release_all(pl, now, true);
@@ -430,12 +409,9 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 	out_finish(&r);
 	st->pcap_err = pipeline_output_error(pl, PIPELINE_OUT_PCAP);
 	st->events_err = pipeline_output_error(pl, PIPELINE_OUT_EVENTS);
-	if (st->out_err || st->pcap_err || st->events_err) {
-		int oret = outputs_failed(cfg, st, err, errlen, ret ? strlen(err) : 0);
-
-		if (!ret)
-			ret = oret;
-	}
+	if (!ret && (st->out_err || st->pcap_err || st->events_err))
+		ret = fail(e, REPLAY_STEP_RAN, st->out_err ? st->out_err : st->pcap_err ? st->pcap_err :
+						st->events_err);
 	if (json) {
 		char *inner = pipeline_stats_json(pl);
 

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pcapout.h"
 #include "rule.h"
 
 /* An address block that is "this host": packets from it are 'out', to it 'in'. */
@@ -57,16 +58,38 @@ struct replay_stats {
 	int64_t cut_at;
 };
 
+/* The step of replay_run that failed. */
+enum replay_step {
+	REPLAY_STEP_IN_OPEN,	/* opening in_path: libpcap's words in 'lib' */
+	REPLAY_STEP_OUT_OPEN,	/* creating out_path: libpcap's words in 'lib' ("": strerror says it) */
+	REPLAY_STEP_PCAP_OPEN,	/* creating pcap_path: wiretap's words in 'pcap' */
+	REPLAY_STEP_MEMORY,	/* the pipeline */
+	/*
+	 * The replay ran, but the input broke off (replay_stats.in_err, with
+	 * libpcap's words in 'lib') or outputs failed (out_err, pcap_err,
+	 * events_err): either or both.
+	 */
+	REPLAY_STEP_RAN,
+};
+
+/* Why replay_run failed, for the caller to word (replay prints nothing). */
+struct replay_error {
+	enum replay_step step;
+	int err;		/* -errno of the step (for REPLAY_STEP_PCAP_OPEN replay_run returns -EIO) */
+	char lib[256];		/* libpcap's message (PCAP_ERRBUF_SIZE) */
+	struct pcapout_error pcap;
+};
+
 /*
- * Replay the capture. Returns 0, or -errno with a message in err: the input
+ * Replay the capture. Returns 0, or -errno with the detail in *e: the input
  * cannot be opened or read to its end (in_err: what came before the break
  * was replayed and written), or an output failed (out_err, pcap_err,
- * events_err say which; the message names the file where replay knows it).
+ * events_err say which).
  * The counters JSON (as the live run prints it) is returned in *json
  * (malloc'd) when json is not NULL, whenever the replay ran.
  */
 int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
-	       struct replay_stats *st, char **json, char *err, size_t errlen);
+	       struct replay_stats *st, char **json, struct replay_error *e);
 
 /* Parse "10.0.0.0/8", "fd00::1", "10.1.2.3" into l. 0 or -EINVAL. */
 int replay_parse_local(const char *s, struct replay_local *l);

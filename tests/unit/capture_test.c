@@ -20,14 +20,13 @@ static struct capture *open_alone(uint32_t sndbuf)
 {
 	struct capture_config cfg = { .queue = 7, .sndbuf = sndbuf };
 	struct capture *c;
-	int err;
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root (a namespace and an NFQUEUE queue of its own)");
 	if (unshare(CLONE_NEWNET))
 		cr_skip_test("unshare(CLONE_NEWNET): %s", strerror(errno));
-	c = capture_open(&cfg, &err);
-	cr_assert_not_null(c, "capture_open: %s", strerror(-err));
+	c = capture_open(&cfg);
+	cr_assert_not_null(c, "capture_open: %s", strerror(errno));
 	return c;
 }
 

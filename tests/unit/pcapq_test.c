@@ -115,7 +115,7 @@ static void give(struct pcapq *q, unsigned n, uint32_t len)
 
 Test(pcapq, full_ring_drops_whole_records_and_counts_them)
 {
-	char path[64], err[256];
+	char path[64];
 	struct pcapq_stats st;
 	struct blocks b;
 	struct pcapq *q;
@@ -123,7 +123,7 @@ Test(pcapq, full_ring_drops_whole_records_and_counts_them)
 	size_t n;
 
 	tmp_path(path, sizeof(path));
-	q = pcapq_new(pcapout_open(path, err, sizeof(err)), 4096);
+	q = pcapq_new(pcapout_open(path, NULL), 4096);
 	cr_assert(q);
 	/* Not started yet: the ring fills, the rest is dropped. */
 	give(q, 100, 200);
@@ -157,7 +157,7 @@ Test(pcapq, full_ring_drops_whole_records_and_counts_them)
 
 Test(pcapq, records_wrap_around_the_ring_intact)
 {
-	char path[64], err[256];
+	char path[64];
 	struct pcapq_stats st;
 	struct blocks b;
 	struct pcapq *q;
@@ -166,7 +166,7 @@ Test(pcapq, records_wrap_around_the_ring_intact)
 
 	tmp_path(path, sizeof(path));
 	/* Room for a few records only: they wrap many times, at odd offsets. */
-	q = pcapq_new(pcapout_open(path, err, sizeof(err)), 5000);
+	q = pcapq_new(pcapout_open(path, NULL), 5000);
 	cr_assert(q);
 	cr_assert_eq(pcapq_start(q), 0);
 	give(q, 2000, 333);
@@ -188,7 +188,7 @@ Test(pcapq, records_wrap_around_the_ring_intact)
 /* A FIFO whose reader never reads: close gives up, the FIFO holds whole blocks. */
 static void stalled_fifo(uint32_t len)
 {
-	char dir[] = "/tmp/pcapq_test.XXXXXX", path[96], err[256];
+	char dir[] = "/tmp/pcapq_test.XXXXXX", path[96];
 	struct pcapq_stats st;
 	struct blocks b;
 	struct pcapq *q;
@@ -202,8 +202,8 @@ static void stalled_fifo(uint32_t len)
 	cr_assert_eq(mkfifo(path, 0600), 0);
 	rd = open(path, O_RDONLY | O_NONBLOCK);
 	cr_assert(rd >= 0);
-	q = pcapq_new(pcapout_open(path, err, sizeof(err)), 1u << 20);
-	cr_assert(q, "%s", err);
+	q = pcapq_new(pcapout_open(path, NULL), 1u << 20);
+	cr_assert(q, "%s", strerror(errno));
 	cr_assert_eq(pcapq_start(q), 0);
 	give(q, 400, len);
 	/* Returns although the reader takes nothing. */
@@ -238,13 +238,13 @@ Test(pcapq, stalled_fifo_reader_blocks_over_pipe_buf, .timeout = 30)
 
 Test(pcapq, bad_record_is_dropped_not_fatal)
 {
-	char path[64], err[256];
+	char path[64];
 	struct pcapq_stats st;
 	struct pcapq *q;
 	uint8_t b[100];
 
 	tmp_path(path, sizeof(path));
-	q = pcapq_new(pcapout_open(path, err, sizeof(err)), 1u << 16);
+	q = pcapq_new(pcapout_open(path, NULL), 1u << 16);
 	cr_assert(q);
 	cr_assert_eq(pcapq_start(q), 0);
 	packet(b, sizeof(b), 1);

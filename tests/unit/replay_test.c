@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <wiretap/wtap.h>
 
+#include "msg.h"
 #include "replay.h"
 #include "rule.h"
 
@@ -125,10 +126,14 @@ static int run(const char *rule, struct replay_config *c, struct replay_stats *s
 	       char *err, size_t errlen)
 {
 	struct rule_set *rs = rules(rule);
+	struct replay_error e;
 	int ret;
 
 	c->seed = 7;
-	ret = replay_run(c, rs, st, json, err, errlen);
+	ret = replay_run(c, rs, st, json, &e);
+	/* The message as the CLI words it, from what replay reported. */
+	if (ret)
+		msg_replay(&e, c, st, err, errlen);
 	rule_set_free(rs);
 	return ret;
 }
