@@ -218,13 +218,13 @@ static void on_report(void *data, const char *kind, const char *json)
 }
 
 /* From the proxy, once per output, at its first failed write: packets keep flowing. */
-static void on_output_error(void *data, enum pipeline_output out, int err)
+static void on_output_error(void *data, enum proxy_output out, int err)
 {
 	struct cli_run *r = data;
 
 	r->write_failed = true;
-	r->events_failed |= out == PIPELINE_OUT_EVENTS;
-	if (out == PIPELINE_OUT_EVENTS)
+	r->events_failed |= out == PROXY_OUT_EVENTS;
+	if (out == PROXY_OUT_EVENTS)
 		fprintf(stderr, PROG_NAME ": %s: cannot write the event log: %s; no more events are written, "
 			"packets keep flowing\n", out_name(r->events_path), strerror(-err));
 	else

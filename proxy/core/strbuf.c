@@ -35,6 +35,20 @@ void strbuf_add(struct strbuf *b, const char *s, size_t n)
 	b->p[b->len] = 0;
 }
 
+void strbuf_add_json(struct strbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			strbuf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			strbuf_printf(b, "\\u%04x", c);
+		else
+			strbuf_add(b, (const char *)&c, 1);
+	}
+}
+
 void strbuf_printf(struct strbuf *b, const char *fmt, ...)
 {
 	va_list ap;

@@ -21,6 +21,11 @@ struct strbuf {
 
 void strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void strbuf_add(struct strbuf *b, const char *s, size_t n);
+/*
+ * Append s (borrowed) as the body of a JSON string: '"' and '\\' escaped,
+ * control characters as \u00XX, everything else as it is.
+ */
+void strbuf_add_json(struct strbuf *b, const char *s);
 /* Hand over the text (caller frees), or NULL after an allocation failure. */
 char *strbuf_take(struct strbuf *b);
 void strbuf_free(struct strbuf *b);

@@ -1,16 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "act.h"
-#include "events.h"
 #include "flow.h"
 #include "hot.h"
-#include "pcapout.h"
-#include "pcapq.h"
 #include "pipeline.h"
 #include "sched.h"
 #include "strbuf.h"
@@ -47,35 +43,26 @@ struct pipeline {
 	struct flow_table *flows;
 	struct act_ctx *act;
 	struct track *track;	/* NULL with no_track */
-	struct events ev;
 	struct pipeline_totals tot;
-	uint64_t releases;	/* release ordinal, for the event log */
+	uint64_t releases;	/* release ordinal, for the observers */
 	uint64_t now;		/* time of the call in progress, for tracker events */
 	char *summaries;	/* JSON of connections that ended */
 	size_t summaries_len, summaries_cap, n_summaries;
 	uint64_t summaries_omitted;	/* ended connections past MAX_SUMMARIES or unprintable */
-	/* The capture file's first error and the records it lost; ev has the log's. */
-	int pcap_err;
-	uint64_t pcap_lost;
-	bool told[2];		/* ops.output_error called, per enum pipeline_output */
+	unsigned n_obs;
+	struct {
+		const struct pipeline_observer_ops *ops;
+		void *data;
+	} obs[PIPELINE_MAX_OBSERVERS];
 };
 
-/* The first failure of an output goes to the owner once; the rest are counted. */
-static void tell(struct pipeline *pl, enum pipeline_output out, int err)
-{
-	if (pl->told[out])
-		return;
-	pl->told[out] = true;
-	if (pl->ops.output_error)
-		pl->ops.output_error(pl->ops_data, out, err);
-}
-
-/* After an event line: a failure of the log is told once. */
-static void ev_check(struct pipeline *pl)
-{
-	if (pl->ev.err)
-		tell(pl, PIPELINE_OUT_EVENTS, pl->ev.err);
-}
+/* Every observer's cb, if it has one, with its data and the arguments. */
+#define OBSERVE(pl, cb, ...)                                                   \
+	do {                                                                   \
+		for (unsigned o_ = 0; o_ < (pl)->n_obs; o_++)                  \
+			if ((pl)->obs[o_].ops->cb)                             \
+				(pl)->obs[o_].ops->cb((pl)->obs[o_].data, __VA_ARGS__); \
+	} while (0)
 
 static void held_free(struct held *h)
 {
@@ -118,22 +105,11 @@ static void add_summary(struct pipeline *pl, const struct track_summary *sum)
 static void on_track_event(void *data, const struct track_event *ev)
 {
 	struct pipeline *pl = data;
-	char buf[TRACK_JSON_MAX];
-	struct track_event e;
-	int n;
 
 	if (ev->type == TRACK_EV_CONN_END && ev->summary)
 		add_summary(pl, ev->summary);
-	if (!pl->ev.out)
-		return;
-	/* The tracker counts time from its first packet; the log from the start. */
-	e = *ev;
-	e.t_ns = pl->now > pl->ev.start_ns ? pl->now - pl->ev.start_ns : 0;
-	n = track_event_json(&e, buf, sizeof(buf));
-	if (n > 0 && (size_t)n < sizeof(buf)) {
-		events_write_raw(&pl->ev, buf);
-		ev_check(pl);
-	}
+	/* The tracker counts time from its first packet: the observers get ours. */
+	OBSERVE(pl, track_event, ev, pl->now);
 }
 
 _Static_assert(sizeof(struct rule_memo) <= TRACK_SLOT_BYTES, "the memo lives in the tracker's slot");
@@ -165,12 +141,10 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct ru
 			      const struct pipeline_ops *ops, void *ops_data)
 {
 	struct pipeline *pl = calloc(1, sizeof(*pl));
+	int ret;
 
-	if (!pl) {
-		pcapout_close(cfg->pcap);
-		errno = ENOMEM;
+	if (!pl)
 		return NULL;
-	}
 	pl->cfg = *cfg;
 	if (!pl->cfg.max_held)
 		pl->cfg.max_held = PIPELINE_DEFAULT_MAX_HELD;
@@ -179,13 +153,15 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct ru
 	pl->ops = *ops;
 	pl->ops_data = ops_data;
 	pl->rules = rules;
-	pl->ev.out = cfg->events;
-	pl->ev.counts_own = cfg->events_count_own;
-	pl->ev.start_ns = cfg->start_ns;
+	/* Each checked at once: errno is the failed constructor's. */
 	pl->sched = sched_new(pl->cfg.max_held);
+	if (!pl->sched)
+		goto err;
 	pl->flows = flow_table_new(pl->cfg.max_flows);
+	if (!pl->flows)
+		goto err;
 	pl->act = act_ctx_new(rules, cfg->seed, cfg->start_ns);
-	if (!pl->sched || !pl->flows || !pl->act)
+	if (!pl->act)
 		goto err;
 	sched_set_max_bytes(pl->sched, pl->cfg.max_held_bytes);
 	if (!cfg->no_track) {
@@ -205,10 +181,22 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct ru
 	}
 	return pl;
 err:
+	/* The constructor that failed set errno; freeing must not lose it. */
+	ret = errno;
 	pipeline_free(pl);
-	if (!errno)
-		errno = ENOMEM;
+	errno = ret;
 	return NULL;
+}
+
+int pipeline_add_observer(struct pipeline *pl, const struct pipeline_observer_ops *ops, void *data)
+{
+	if (pl->n_obs == PIPELINE_MAX_OBSERVERS)
+		return -ENOSPC;
+	pl->obs[pl->n_obs].ops = ops;
+	pl->obs[pl->n_obs++].data = data;
+	if (ops->keep_bytes)
+		pl->cfg.keep_bytes = true;
+	return 0;
 }
 
 void pipeline_free(struct pipeline *pl)
@@ -222,7 +210,6 @@ void pipeline_free(struct pipeline *pl)
 			held_free(container_of(e, struct held, e));
 		sched_free(pl->sched);
 	}
-	pcapout_close(pl->cfg.pcap);
 	act_ctx_free(pl->act);
 	track_free(pl->track);
 	flow_table_free(pl->flows);
@@ -230,215 +217,71 @@ void pipeline_free(struct pipeline *pl)
 	free(pl);
 }
 
-static double rel_s(const struct pipeline *pl, uint64_t now)
+/* One packet on its way through decide(): what its steps share. */
+struct pass {
+	const struct pipeline_pkt *pk;
+	const struct pkt_view *v;
+	uint64_t pkt;			/* its number in this run */
+	uint64_t now;
+	struct act_input in;
+	struct act_tcp_info ti;
+	struct track_seg seg;
+	const struct track_seg *segp;	/* &seg when the tracker has the segment, else NULL */
+	struct act_decision d;
+	uint8_t *copy;			/* owned: the bytes kept, rewritten or sent again */
+	bool mangled;			/* copy is rewritten and replaces the packet */
+};
+
+/* Out of the packets' way: only with an observer installed. */
+FL_COLD static void observe_decided(struct pipeline *pl, const struct pass *p)
 {
-	return now > pl->ev.start_ns ? (double)(now - pl->ev.start_ns) / 1e9 : 0.0;
+	struct pipeline_decided e = {
+		.pkt = p->pkt,
+		.in = p->pk,
+		.v = p->v,
+		.id = &p->in.id,
+		.seg = p->segp,
+		.d = &p->d,
+		.now_ns = p->now,
+	};
+
+	OBSERVE(pl, packet, &e);
 }
 
-/* As the flow string names it (pkt_format_flow), one word. */
-static const char *proto_name(const struct pkt_view *v)
+static inline void log_decision(struct pipeline *pl, const struct pass *p)
 {
-	const char *name = pkt_proto_name(v->l4proto);
-
-	return name ? name : "other";
+	if (pl->n_obs)
+		observe_decided(pl, p);
 }
 
-static void format_flags(uint8_t f, char *b)
+FL_COLD static void observe_left(struct pipeline *pl, const struct pipeline_left *e)
 {
-	static const char names[] = "FSRPAUEC";
-	int n = 0;
-
-	for (int i = 0; i < 8; i++)
-		if (f & (1u << i))
-			b[n++] = names[i];
-	if (!n)
-		b[n++] = '.';
-	b[n] = 0;
-}
-
-/* The capture file's comment for a packet as captured: what was decided, and why. */
-static void in_comment(char *b, size_t n, uint64_t pkt, const struct act_decision *d,
-		       const struct track_seg *seg)
-{
-	size_t k = 0;
-
-	k += (size_t)snprintf(b + k, n - k, "faultline pkt %llu: %s", (unsigned long long)pkt,
-			      d->drop ? "dropped" : d->delay_ns || d->reorder ? "held" : "accepted");
-	if (d->delay_ns && k < n)
-		k += (size_t)snprintf(b + k, n - k, " %.3f ms", (double)d->delay_ns / 1e6);
-	if (d->reorder && k < n)
-		k += (size_t)snprintf(b + k, n - k, " for reorder");
-	if (d->copies && k < n)
-		k += (size_t)snprintf(b + k, n - k, ", %u cop%s", d->copies, d->copies == 1 ? "y" : "ies");
-	if (d->corrupt && k < n)
-		k += (size_t)snprintf(b + k, n - k, ", corrupted");
-	for (unsigned i = 0; i < d->n_fired && k < n; i++)
-		k += (size_t)snprintf(b + k, n - k, "%s rule %u %s%s", i ? "," : ";", d->fired[i].rule,
-				      rule_action_name((enum rule_action_type)d->fired[i].action),
-				      d->fired[i].reason == ACT_REASON_QUEUE_FULL ? " (queue full)" : "");
-	if (seg && k < n) {
-		k += (size_t)snprintf(b + k, n - k, "; tcp conn %llu seg %u %s->%s",
-				      (unsigned long long)seg->conn, seg->segno,
-				      tcpstate_name(seg->sender_state), tcpstate_name(seg->receiver_state));
-		for (uint32_t bit = 0; bit < 32 && k < n; bit++)
-			if (seg->classes & (1u << bit))
-				k += (size_t)snprintf(b + k, n - k, " %s", track_class_name(1u << bit));
-		if (seg->caused_by && k < n)
-			snprintf(b + k, n - k, " (caused by faultline at seg %u)", seg->caused_by);
-	}
-}
-
-/* A capture file is written, directly or through the live queue. */
-static bool recording(const struct pipeline *pl)
-{
-	return pl->cfg.pcap || pl->cfg.pcapq;
-}
-
-static void record(struct pipeline *pl, enum pcapout_iface iface, uint64_t now, const uint8_t *bytes,
-		   uint32_t caplen, uint32_t len, const char *comment)
-{
-	int ret;
-
-	if (pl->cfg.pcapq) {
-		/* The queue counts every record it does not write (pcap_dropped). */
-		ret = pcapq_write(pl->cfg.pcapq, iface, pl->cfg.pcap_epoch_ns + now, bytes, caplen, len,
-				  comment);
-		if (ret && !pl->pcap_err)
-			pl->pcap_err = ret;
-		if (ret)
-			tell(pl, PIPELINE_OUT_PCAP, ret);
-		return;
-	}
-	if (!pl->cfg.pcap)
-		return;
-	/* Every packet has its bytes when a capture file is written; count one that had not. */
-	ret = bytes ? pcapout_write(pl->cfg.pcap, iface, pl->cfg.pcap_epoch_ns + now, bytes, caplen,
-				    len, comment) : -ENOMEM;
-	if (ret) {
-		pl->pcap_lost++;
-		if (!pl->pcap_err)
-			pl->pcap_err = ret;
-		tell(pl, PIPELINE_OUT_PCAP, pl->pcap_err);
-	}
-}
-
-static void record_copies(struct pipeline *pl, uint64_t pkt, uint64_t now, const uint8_t *bytes,
-			  uint32_t len, uint32_t copies)
-{
-	char c[96];
-
-	for (uint32_t i = 0; recording(pl) && i < copies; i++) {
-		snprintf(c, sizeof(c), "faultline pkt %llu: copy %u of %u", (unsigned long long)pkt, i + 1,
-			 copies);
-		record(pl, PCAPOUT_OUT, now, bytes, len, len, c);
-	}
-}
-
-/*
- * One "packet" line per packet: everything a ladder diagram needs, the
- * verdict included. Held packets get a "release" line when they leave.
- */
-static void packet_event(struct pipeline *pl, uint64_t pkt, const struct pipeline_pkt *pk,
-			 const struct pkt_view *v, const struct flow_id *id,
-			 const struct track_seg *seg, const struct act_decision *d, uint64_t now)
-{
-	FILE *f = events_begin(&pl->ev);
-	char flow[PKT_FLOW_STRLEN];
-
-	if (!f)
-		return;
-	pkt_format_flow(v, flow, sizeof(flow));
-	fprintf(f, "{\"t\":%.6f,\"ev\":\"packet\",\"pkt\":%llu,\"proto\":\"%s\",\"flow\":\"%s\","
-		   "\"flow_hash\":\"%016llx\",\"way\":%u,\"ord\":%llu,\"dir\":\"%s\",\"len\":%u,\"plen\":%u",
-		rel_s(pl, now), (unsigned long long)pkt, proto_name(v), flow,
-		(unsigned long long)id->hash, id->way, (unsigned long long)id->ordinal,
-		events_dir_name(pk->dir), pk->orig_len, v->payload_len);
-	if (pk->gso)
-		fprintf(f, ",\"gso\":true");
-	/* The kernel's receive time, when it had one: the tracker's clock for this packet. */
-	if (pk->seen_ns && pk->seen_ns < now)
-		fprintf(f, ",\"arrived\":%.6f", rel_s(pl, pk->seen_ns));
-	if (seg) {
-		char fl[10];
-
-		format_flags(v->tcp_flags, fl);
-		fprintf(f, ",\"tcp_flow\":%llu,\"seg\":%u,\"endpoint\":%u,\"flags\":\"%s\",\"seq\":%u,"
-			   "\"ack\":%u,\"sender_state\":\"%s\",\"receiver_state\":\"%s\",\"class\":[",
-			(unsigned long long)seg->conn, seg->segno, seg->endpoint, fl, v->seq, v->ack,
-			tcpstate_name(seg->sender_state), tcpstate_name(seg->receiver_state));
-		for (uint32_t b = 0, n = 0; b < 32; b++)
-			if (seg->classes & (1u << b))
-				fprintf(f, "%s\"%s\"", n++ ? "," : "", track_class_name(1u << b));
-		fprintf(f, "]");
-		if (seg->caused_by)
-			fprintf(f, ",\"caused_by\":%u", seg->caused_by);
-	}
-	fprintf(f, ",\"verdict\":\"%s\"", d->drop ? "drop" : d->delay_ns || d->reorder ? "hold" : "accept");
-	if (d->delay_ns)
-		fprintf(f, ",\"delay_us\":%.1f", (double)d->delay_ns / 1e3);
-	if (d->reorder)
-		fprintf(f, ",\"reorder\":true");
-	if (d->copies)
-		fprintf(f, ",\"copies\":%u", d->copies);
-	if (d->corrupt)
-		fprintf(f, ",\"corrupt\":true");
-	events_actions(f, d);
-	fprintf(f, "}\n");
-	events_end(&pl->ev);
-}
-
-/*
- * Everything that records a decision: event lines and the capture file's
- * "in" side. Out of the packets' way: only with --events or --pcap.
- */
-FL_COLD static void log_slow(struct pipeline *pl, uint64_t pkt, const struct pipeline_pkt *pk,
-			     const struct pkt_view *v, const struct flow_id *id,
-			     const struct track_seg *seg, const struct act_decision *d, uint64_t now)
-{
-	if (d->n_fired)
-		events_verdict(&pl->ev, now, v, pk->dir, id, d);
-	packet_event(pl, pkt, pk, v, id, seg, d, now);
-	ev_check(pl);
-	if (recording(pl)) {
-		char c[512];
-
-		in_comment(c, sizeof(c), pkt, d, seg);
-		record(pl, PCAPOUT_IN, now, pk->data, pk->len, pk->orig_len, c);
-	}
-}
-
-static inline void log_decision(struct pipeline *pl, uint64_t pkt, const struct pipeline_pkt *pk,
-				const struct pkt_view *v, const struct flow_id *id,
-				const struct track_seg *seg, const struct act_decision *d, uint64_t now)
-{
-	if (pl->ev.out || recording(pl))
-		log_slow(pl, pkt, pk, v, id, seg, d, now);
+	OBSERVE(pl, left, e);
 }
 
 static void release(struct pipeline *pl, struct held *h, bool early, uint64_t now)
 {
-	FILE *f;
-
 	pl->now = now;
 	pl->ops.verdict(pl->ops_data, h->id, true, true, h->mangled ? h->data : NULL, h->len,
 			h->wire_len, h->data, now);
 	pl->tot.released++;
 	pl->releases++;
-	if (recording(pl)) {
-		char c[128];
+	if (pl->n_obs) {
+		struct pipeline_left e = {
+			.pkt = h->pkt,
+			.bytes = h->data,
+			.len = h->len,
+			.wire_len = h->wire_len,
+			.copies = h->copies,
+			.corrupted = h->mangled,
+			.held = true,
+			.early = early,
+			.release = pl->releases,
+			.held_since_ns = h->captured_ns,
+			.now_ns = now,
+		};
 
-		snprintf(c, sizeof(c), "faultline pkt %llu: released%s after %.3f ms", (unsigned long long)h->pkt,
-			 early ? " early" : "", (double)(now - h->captured_ns) / 1e6);
-		record(pl, PCAPOUT_OUT, now, h->data, h->len, h->wire_len, c);
-		record_copies(pl, h->pkt, now, h->data, h->len, h->copies);
-	}
-	f = events_begin(&pl->ev);
-	if (f) {
-		fprintf(f, "{\"t\":%.6f,\"ev\":\"release\",\"pkt\":%llu,\"rel\":%llu%s}\n",
-			rel_s(pl, now), (unsigned long long)h->pkt, (unsigned long long)pl->releases,
-			early ? ",\"early\":true" : "");
-		events_end(&pl->ev);
-		ev_check(pl);
+		observe_left(pl, &e);
 	}
 	/* The receiver sees it now: that is when the shadow state moves. */
 	if (h->tracked) {
@@ -455,62 +298,70 @@ static void release(struct pipeline *pl, struct held *h, bool early, uint64_t no
 	held_free(h);
 }
 
-static void hold(struct pipeline *pl, const struct pipeline_pkt *pk, const struct pkt_view *v,
-		 const struct act_decision *d, uint8_t *copy, bool mangled,
-		 const struct track_seg *seg, uint64_t pkt, uint64_t now)
+/* Schedule h as p's decision says; at a bound the packet due soonest leaves early. */
+static void schedule(struct pipeline *pl, const struct pass *p, struct held *h)
 {
-	struct held *h = calloc(1, sizeof(*h));
+	const struct act_decision *d = &p->d;
 	int ret;
 
-	if (!h) {
-		/* Out of memory: never lose the packet, let it go undelayed. */
-		pl->ops.verdict(pl->ops_data, pk->id, true, false, mangled ? copy : NULL, pk->len,
-				pk->orig_len, copy ? copy : pk->data, now);
-		free(copy);
-		pl->tot.released_early++;
-		if (seg)
-			track_released(pl->track, seg, v, now);
-		return;
-	}
-	h->pkt = pkt;
-	h->captured_ns = now;
-	h->id = pk->id;
-	h->copies = d->copies;
-	h->rule = d->hold_rule;
-	h->data = copy;
-	h->len = pk->len;
-	h->wire_len = pk->orig_len;
-	h->mangled = mangled;
-	/* What the kernel keeps queued for it, whatever part of it we copied. */
-	h->e.bytes = pk->orig_len > pk->len ? pk->orig_len : pk->len;
-	if (seg) {
-		h->tracked = true;
-		h->seg = *seg;
-		h->view = *v;
-		h->view.data = NULL;
-	}
 	for (;;) {
 		if (d->reorder) {
 			h->e.after_group_ns = d->delay_ns;
 			ret = sched_reorder_add(pl->sched, d->reorder_rule, d->reorder_n,
-						d->reorder_timeout_ns, &h->e, now, act_ctx_rng(pl->act));
+						d->reorder_timeout_ns, &h->e, p->now, act_ctx_rng(pl->act));
 		} else {
-			ret = sched_push(pl->sched, &h->e, now + d->delay_ns);
+			ret = sched_push(pl->sched, &h->e, p->now + d->delay_ns);
 		}
 		if (ret != -ENOSPC && ret != -ENOBUFS)
 			break;
-		/* At a bound the packet due soonest leaves early; none is lost. */
+		/* None is lost: the one due soonest makes room. */
 		if (ret == -ENOSPC)
 			pl->tot.early_max_held++;
 		else
 			pl->tot.early_max_held_bytes++;
-		release(pl, container_of(sched_pop(pl->sched), struct held, e), true, now);
+		release(pl, container_of(sched_pop(pl->sched), struct held, e), true, p->now);
 	}
 	if (ret) {
-		release(pl, h, true, now);
+		release(pl, h, true, p->now);
 		return;
 	}
 	pl->tot.held++;
+}
+
+/* Hold p's packet; its copy (p->copy) goes with it. */
+static void hold(struct pipeline *pl, const struct pass *p)
+{
+	const struct pipeline_pkt *pk = p->pk;
+	struct held *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		/* Out of memory: never lose the packet, let it go undelayed. */
+		pl->ops.verdict(pl->ops_data, pk->id, true, false, p->mangled ? p->copy : NULL, pk->len,
+				pk->orig_len, p->copy ? p->copy : pk->data, p->now);
+		free(p->copy);
+		pl->tot.released_early++;
+		if (p->segp)
+			track_released(pl->track, p->segp, p->v, p->now);
+		return;
+	}
+	h->pkt = p->pkt;
+	h->captured_ns = p->now;
+	h->id = pk->id;
+	h->copies = p->d.copies;
+	h->rule = p->d.hold_rule;
+	h->data = p->copy;
+	h->len = pk->len;
+	h->wire_len = pk->orig_len;
+	h->mangled = p->mangled;
+	/* What the kernel keeps queued for it, whatever part of it we copied. */
+	h->e.bytes = pk->orig_len > pk->len ? pk->orig_len : pk->len;
+	if (p->segp) {
+		h->tracked = true;
+		h->seg = *p->segp;
+		h->view = *p->v;
+		h->view.data = NULL;
+	}
+	schedule(pl, p, h);
 }
 
 /* Parse pk into v; 0 or the parser's error. */
@@ -519,62 +370,154 @@ FL_HOT static int parse(struct pkt_view *v, const struct pipeline_pkt *pk)
 	return pkt_parse_cut(v, pk->data, pk->len, pk->orig_len > pk->len ? pk->orig_len : pk->len);
 }
 
-/* The decision for pk, parsed into v by parse(), which returned bad. */
-FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
-			  const struct pkt_view *v, int bad, uint64_t now)
+/* A bad packet is data: pass it unchanged and count it. */
+static void pass_malformed(struct pipeline *pl, const struct pass *p)
 {
-	struct act_decision d;
-	struct act_input in;
-	struct track_seg seg, *segp = NULL;
-	struct act_tcp_info ti;
-	uint8_t *copy = NULL;
-	bool mangled = false;
-	uint64_t pkt = ++pl->tot.packets;
+	const struct pipeline_pkt *pk = p->pk;
 
-	pl->now = now;
-	if (pk->gso)
-		pl->tot.gso++;
-	if (bad) {
-		/* A bad packet is data: pass it unchanged and count it. */
-		pl->tot.malformed++;
-		pl->tot.accepted++;
-		events_malformed(&pl->ev, now, pk->len);
-		ev_check(pl);
-		record(pl, PCAPOUT_IN, now, pk->data, pk->len, pk->orig_len,
-		       "faultline: malformed, passed unchanged");
-		record(pl, PCAPOUT_OUT, now, pk->data, pk->len, pk->orig_len,
-		       "faultline: malformed, passed unchanged");
-		pl->ops.verdict(pl->ops_data, pk->id, true, false, NULL, pk->len, pk->orig_len, pk->data,
-				now);
-		return;
-	}
-	in.v = v;
-	in.dir = pk->dir;
-	in.now_ns = now;
-	in.tcp = NULL;
+	pl->tot.malformed++;
+	pl->tot.accepted++;
+	OBSERVE(pl, malformed, p->pkt, pk, p->now);
+	pl->ops.verdict(pl->ops_data, pk->id, true, false, NULL, pk->len, pk->orig_len, pk->data, p->now);
+}
+
+/* The packet's identity and the rules' input: from the tracker for TCP, else the flow table. */
+FL_HOT static void identify(struct pipeline *pl, struct pass *p)
+{
+	const struct pkt_view *v = p->v;
 	/*
 	 * The tracker tells a retransmission from an out-of-order segment by
 	 * the time since the last ACK, as Wireshark does on its capture: give
 	 * it the arrival time when the kernel recorded one, not the time the
 	 * packet reached us through the queue.
 	 */
-	uint64_t seen = pk->seen_ns && pk->seen_ns <= now ? pk->seen_ns : now;
+	uint64_t seen = p->pk->seen_ns && p->pk->seen_ns <= p->now ? p->pk->seen_ns : p->now;
 
-	if (pl->track && v->has_l4 && v->l4proto == 6 && track_ingress(pl->track, v, seen, &seg) == 0) {
-		pipeline_tcp_input(&in, &ti, &seg);
-		segp = &seg;
+	p->in.v = v;
+	p->in.dir = p->pk->dir;
+	p->in.now_ns = p->now;
+	p->in.tcp = NULL;
+	p->segp = NULL;
+	if (pl->track && v->has_l4 && v->l4proto == 6 && track_ingress(pl->track, v, seen, &p->seg) == 0) {
+		pipeline_tcp_input(&p->in, &p->ti, &p->seg);
+		p->segp = &p->seg;
 	} else {
-		in.memo = flow_table_identify(pl->flows, v, now, &in.id);
+		p->in.memo = flow_table_identify(pl->flows, v, p->now, &p->in.id);
 	}
-	act_decide(pl->act, &in, &d);
+}
 
-	if (d.drop) {
-		log_decision(pl, pkt, pk, v, &in.id, segp, &d, now);
-		pl->tot.dropped++;
-		if (segp)
-			track_dropped(pl->track, segp, v, now);
-		pl->ops.verdict(pl->ops_data, pk->id, false, false, NULL, pk->len, pk->orig_len, pk->data,
-				now);
+static void drop(struct pipeline *pl, const struct pass *p)
+{
+	const struct pipeline_pkt *pk = p->pk;
+
+	log_decision(pl, p);
+	pl->tot.dropped++;
+	if (p->segp)
+		track_dropped(pl->track, p->segp, p->v, p->now);
+	pl->ops.verdict(pl->ops_data, pk->id, false, false, NULL, pk->len, pk->orig_len, pk->data, p->now);
+}
+
+/*
+ * Copy the packet when it is to be rewritten, sent again or kept while
+ * held, and rewrite the copy; then make p->d say what really happens.
+ */
+static void rewrite(struct pipeline *pl, struct pass *p, bool whole, bool keep)
+{
+	const struct pipeline_pkt *pk = p->pk;
+
+	if ((whole && (p->d.corrupt || p->d.copies)) || keep) {
+		p->copy = malloc(pk->len ? pk->len : 1);
+		if (p->copy)
+			memcpy(p->copy, pk->data, pk->len);
+	}
+	if (p->d.corrupt && p->copy && whole) {
+		/*
+		 * A rewritten packet loses its offload state (the kernel marks it
+		 * CHECKSUM_NONE), so act_corrupt writes a full checksum, also when
+		 * the original's was left to offload. A GSO super-packet is still
+		 * to be cut into segments, each needing its own checksum: skip it.
+		 */
+		if (!pk->gso && act_corrupt(pl->act, &p->in, p->copy, pk->len) == 0) {
+			p->mangled = true;
+			pl->tot.corrupted++;
+			act_note_corrupted(pl->act, p->d.corrupt_rule);
+		}
+	}
+	/* SYNs, bare ACKs, GSO and cut copies stay as they were: say so. */
+	p->d.corrupt = p->mangled;
+	if (!p->copy || !whole)
+		p->d.copies = 0;
+	if (p->d.copies)
+		pl->tot.duplicated_packets++;
+}
+
+/* The tracker hears what faultline did to the segment. */
+static void note_altered(struct pipeline *pl, const struct pass *p)
+{
+	const struct act_decision *d = &p->d;
+	uint32_t alt = (d->delay_ns ? TRACK_ALT_DELAYED : 0) | (d->reorder ? TRACK_ALT_REORDERED : 0) |
+		       (d->copies ? TRACK_ALT_DUPLICATED : 0) | (p->mangled ? TRACK_ALT_CORRUPTED : 0);
+
+	if (p->segp && alt)
+		track_altered(pl->track, p->segp, alt);
+}
+
+/* Not held: the packet leaves now, its copies after it. */
+static void pass_now(struct pipeline *pl, const struct pass *p)
+{
+	const struct pipeline_pkt *pk = p->pk;
+	const uint8_t *bytes = p->copy ? p->copy : pk->data;
+
+	if (p->segp) {
+		track_released(pl->track, p->segp, p->v, p->now);
+		for (uint32_t i = 0; i < p->d.copies; i++)
+			track_released(pl->track, p->segp, p->v, p->now);
+	}
+	pl->tot.accepted++;
+	pl->ops.verdict(pl->ops_data, pk->id, true, false, p->mangled ? p->copy : NULL, pk->len,
+			pk->orig_len, bytes, p->now);
+	if (pl->n_obs) {
+		struct pipeline_left e = {
+			.pkt = p->pkt,
+			.bytes = bytes,
+			.len = pk->len,
+			.wire_len = pk->orig_len,
+			.copies = p->d.copies,
+			.corrupted = p->mangled,
+			.now_ns = p->now,
+		};
+
+		observe_left(pl, &e);
+	}
+	if (p->d.copies)
+		pl->ops.duplicate(pl->ops_data, p->copy, pk->len, p->d.copies, p->now);
+	free(p->copy);
+}
+
+/* The decision for pk, parsed into v by parse(), which returned bad. */
+FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
+			  const struct pkt_view *v, int bad, uint64_t now)
+{
+	/* Not zeroed as a whole: act_decide fills the decision, the steps the rest. */
+	struct pass p;
+
+	p.pk = pk;
+	p.v = v;
+	p.pkt = ++pl->tot.packets;
+	p.now = now;
+	p.copy = NULL;
+	p.mangled = false;
+	pl->now = now;
+	if (pk->gso)
+		pl->tot.gso++;
+	if (bad) {
+		pass_malformed(pl, &p);
+		return;
+	}
+	identify(pl, &p);
+	act_decide(pl->act, &p.in, &p.d);
+	if (p.d.drop) {
+		drop(pl, &p);
 		return;
 	}
 	/*
@@ -582,69 +525,20 @@ FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
 	 * be rewritten or re-sent whole. Held, it is still kept as it came,
 	 * cut: replay and the capture file write it out when it leaves.
 	 */
-	bool whole = pk->len == pk->orig_len;
-	bool held = d.delay_ns || d.reorder;
-	bool keep = held && (pl->cfg.keep_bytes || recording(pl));
+	bool held = p.d.delay_ns || p.d.reorder;
+	bool keep = held && pl->cfg.keep_bytes;
 
-	if ((whole && (d.corrupt || d.copies)) || keep) {
-		copy = malloc(pk->len ? pk->len : 1);
-		if (copy)
-			memcpy(copy, pk->data, pk->len);
+	rewrite(pl, &p, pk->len == pk->orig_len, keep);
+	log_decision(pl, &p);
+	if (!p.d.copies && !p.mangled && !keep) {
+		free(p.copy);
+		p.copy = NULL;
 	}
-	if (d.corrupt && copy && whole) {
-		/*
-		 * A rewritten packet loses its offload state (the kernel marks it
-		 * CHECKSUM_NONE), so act_corrupt writes a full checksum, also when
-		 * the original's was left to offload. A GSO super-packet is still
-		 * to be cut into segments, each needing its own checksum: skip it.
-		 */
-		if (!pk->gso && act_corrupt(pl->act, &in, copy, pk->len) == 0) {
-			mangled = true;
-			pl->tot.corrupted++;
-			act_note_corrupted(pl->act, d.corrupt_rule);
-		}
-	}
-	/* SYNs, bare ACKs, GSO and cut copies stay as they were: say so. */
-	d.corrupt = mangled;
-	if (!copy || !whole)
-		d.copies = 0;
-	if (d.copies)
-		pl->tot.duplicated_packets++;
-	log_decision(pl, pkt, pk, v, &in.id, segp, &d, now);
-	if (!d.copies && !mangled && !keep) {
-		free(copy);
-		copy = NULL;
-	}
-	if (segp) {
-		uint32_t alt = (d.delay_ns ? TRACK_ALT_DELAYED : 0) | (d.reorder ? TRACK_ALT_REORDERED : 0) |
-			       (d.copies ? TRACK_ALT_DUPLICATED : 0) | (mangled ? TRACK_ALT_CORRUPTED : 0);
-
-		if (alt)
-			track_altered(pl->track, segp, alt);
-	}
-	if (held) {
-		hold(pl, pk, v, &d, copy, mangled, segp, pkt, now);
-		return;
-	}
-	if (segp) {
-		track_released(pl->track, segp, v, now);
-		for (uint32_t i = 0; i < d.copies; i++)
-			track_released(pl->track, segp, v, now);
-	}
-	pl->tot.accepted++;
-	pl->ops.verdict(pl->ops_data, pk->id, true, false, mangled ? copy : NULL, pk->len,
-			pk->orig_len, copy ? copy : pk->data, now);
-	if (recording(pl)) {
-		char c[96];
-
-		snprintf(c, sizeof(c), "faultline pkt %llu: released%s", (unsigned long long)pkt,
-			 mangled ? " corrupted" : "");
-		record(pl, PCAPOUT_OUT, now, copy ? copy : pk->data, pk->len, pk->orig_len, c);
-		record_copies(pl, pkt, now, copy, pk->len, d.copies);
-	}
-	if (d.copies)
-		pl->ops.duplicate(pl->ops_data, copy, pk->len, d.copies, now);
-	free(copy);
+	note_altered(pl, &p);
+	if (held)
+		hold(pl, &p);
+	else
+		pass_now(pl, &p);
 }
 
 FL_HOT void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_t now)
@@ -718,30 +612,6 @@ void pipeline_release_all(struct pipeline *pl, uint64_t now, bool at_deadline)
 		release(pl, container_of(e, struct held, e), true, now);
 }
 
-int pipeline_close_outputs(struct pipeline *pl)
-{
-	int ret;
-
-	if (events_flush(&pl->ev))
-		ev_check(pl);
-	if (pl->cfg.pcap) {
-		/* The last blocks are still buffered: closing is a write too. */
-		ret = pcapout_close(pl->cfg.pcap);
-		pl->cfg.pcap = NULL;
-		if (ret && !pl->pcap_err) {
-			pl->pcap_err = ret;
-			pl->pcap_lost++;
-			tell(pl, PIPELINE_OUT_PCAP, ret);
-		}
-	}
-	return pl->ev.err ? pl->ev.err : pl->pcap_err;
-}
-
-int pipeline_output_error(const struct pipeline *pl, enum pipeline_output out)
-{
-	return out == PIPELINE_OUT_EVENTS ? pl->ev.err : pl->pcap_err;
-}
-
 size_t pipeline_held(const struct pipeline *pl)
 {
 	return sched_count(pl->sched);
@@ -790,7 +660,7 @@ char *pipeline_stats_json(const struct pipeline *pl)
 	strbuf_printf(&b, "\"packets\":%llu,\"accepted\":%llu,\"dropped\":%llu,\"held\":%llu,\"held_now\":%zu,"
 		    "\"held_bytes_now\":%llu,\"released\":%llu,\"released_early\":%llu,"
 		    "\"early_max_held\":%llu,\"early_max_held_bytes\":%llu,\"malformed\":%llu,\"gso\":%llu,"
-		    "\"corrupted\":%llu,\"flows\":%u,\"flow_evictions\":%llu,\"write_errors\":%llu,\"rules\":[",
+		    "\"corrupted\":%llu,\"flows\":%u,\"flow_evictions\":%llu,\"rules\":[",
 		(unsigned long long)t->packets, (unsigned long long)t->accepted,
 		(unsigned long long)t->dropped, (unsigned long long)t->held, sched_count(pl->sched),
 		(unsigned long long)sched_bytes(pl->sched),
@@ -798,33 +668,28 @@ char *pipeline_stats_json(const struct pipeline *pl)
 		(unsigned long long)t->early_max_held, (unsigned long long)t->early_max_held_bytes,
 		(unsigned long long)t->malformed, (unsigned long long)t->gso,
 		(unsigned long long)t->corrupted, flow_table_count(pl->flows),
-		(unsigned long long)flow_table_evictions(pl->flows),
-		(unsigned long long)(pl->ev.lost + pl->pcap_lost));
+		(unsigned long long)flow_table_evictions(pl->flows));
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = rule_set_get(pl->rules, i);
 		const struct act_counters *c = act_ctx_counters(pl->act, (unsigned)i);
 		/* Whole, however long the rule: a cut text would lose its actions. */
-		char *text = rule_print_alloc(r), *esc = NULL;
-		size_t len = text ? events_json_escape(NULL, 0, text) : 0;
+		char *text = rule_print_alloc(r);
 
-		if (text)
-			esc = malloc(len + 1);
-		if (!esc) {
-			free(text);
+		if (!text) {
 			b.oom = true;
 			break;
 		}
-		events_json_escape(esc, len + 1, text);
-		strbuf_printf(&b, "%s{\"index\":%zu,\"rule\":\"%s\",\"line\":%d,\"matched\":%llu,"
+		strbuf_printf(&b, "%s{\"index\":%zu,\"rule\":\"", i ? "," : "", i);
+		strbuf_add_json(&b, text);
+		strbuf_printf(&b, "\",\"line\":%d,\"matched\":%llu,"
 			    "\"dropped\":%llu,\"delayed\":%llu,\"reordered\":%llu,\"duplicated\":%llu,"
 			    "\"corrupted\":%llu,\"rate_queued\":%llu,\"rate_dropped\":%llu,"
 			    "\"released_early\":%llu}",
-			i ? "," : "", i, esc, r->line, (unsigned long long)c->matched,
+			r->line, (unsigned long long)c->matched,
 			(unsigned long long)c->dropped, (unsigned long long)c->delayed,
 			(unsigned long long)c->reordered, (unsigned long long)c->duplicated,
 			(unsigned long long)c->corrupted, (unsigned long long)c->rate_queued,
 			(unsigned long long)c->rate_dropped, (unsigned long long)c->released_early);
-		free(esc);
 		free(text);
 	}
 	strbuf_printf(&b, "]");

@@ -3,30 +3,22 @@
  * pipeline: what happens to one packet between capture and verdict, for
  * one queue: parse -> flow -> track -> rules -> act -> hold or release.
  * It owns the flow table, the tracker, the decision context and the held
- * packets, and writes the event log. It does no I/O of its own: verdicts
- * and copies go out through the owner's callbacks, and time comes in as an
- * argument, so the live proxy and the offline replay run the same code.
+ * packets. It does no I/O: verdicts and copies go out through the owner's
+ * callbacks (pipeline_ops), what it decided is reported as data to the
+ * observers the owner installs (the event log and the capture file are
+ * such observers, in proxy/record/), and time comes in as an argument, so
+ * the live proxy, the offline replay and the tests run the same code.
  */
 #ifndef FL_PIPELINE_H
 #define FL_PIPELINE_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "act.h"
 #include "packet.h"
 #include "rule.h"
 #include "track.h"
-
-struct pcapout;
-struct pcapq;
-
-/* What the pipeline writes. */
-enum pipeline_output {
-	PIPELINE_OUT_EVENTS,	/* the event log (config.events) */
-	PIPELINE_OUT_PCAP,	/* the capture file (config.pcap) */
-};
 
 struct pipeline_ops {
 	/*
@@ -41,12 +33,6 @@ struct pipeline_ops {
 	/* Send 'copies' copies of the packet (bytes borrowed) after the original. */
 	void (*duplicate)(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies,
 			  uint64_t now_ns);
-	/*
-	 * Optional: an output failed (err is -errno), called once per output,
-	 * at its first failed write. That output gets nothing more; packets
-	 * go on as before.
-	 */
-	void (*output_error)(void *data, enum pipeline_output out, int err);
 };
 
 /* What a 0 in pipeline_config stands for (the live run's defaults too). */
@@ -62,23 +48,7 @@ struct pipeline_config {
 	uint64_t time_wait_ns, track_idle_ns;
 	uint32_t max_conns;
 	bool keep_bytes;	/* keep a copy of every held packet (replay needs them) */
-	FILE *events;		/* borrowed; NULL = no event log */
-	/*
-	 * events drops and counts the lines it cannot write itself (the live
-	 * event queue): after a failure, which is told all the same, the
-	 * pipeline writes on instead of counting lost lines in write_errors.
-	 */
-	bool events_count_own;
-	uint64_t start_ns;	/* event times are relative to this */
-	/* Taken, also when pipeline_new fails; NULL = no capture file. */
-	struct pcapout *pcap;
-	uint64_t pcap_epoch_ns;	/* added to 'now' to get the Unix time in the file */
-	/*
-	 * Borrowed; instead of pcap: records are queued for a writer thread
-	 * (the live run), which counts the records it cannot write itself.
-	 * A failure is told all the same; write_errors does not count them.
-	 */
-	struct pcapq *pcapq;
+	uint64_t start_ns;	/* the run's start: rules' time windows count from it */
 };
 
 /* One packet handed to the pipeline. data is borrowed for the call. */
@@ -99,27 +69,74 @@ struct pipeline_totals {
 	uint64_t early_max_held, early_max_held_bytes;
 };
 
+/*
+ * What an observer hears, as data; everything is borrowed for the call.
+ * A packet decided: what came in and what is done with it. d is the
+ * decision as carried out: corrupt and copies only when they happened.
+ */
+struct pipeline_decided {
+	uint64_t pkt;			/* the packet's number in this run, from 1 */
+	const struct pipeline_pkt *in;	/* as handed over (bytes as captured) */
+	const struct pkt_view *v;
+	const struct flow_id *id;
+	const struct track_seg *seg;	/* NULL: not a tracked TCP segment */
+	const struct act_decision *d;
+	uint64_t now_ns;
+};
+
+/* A packet leaving (accepted), at once or after it was held. */
+struct pipeline_left {
+	uint64_t pkt;			/* as in its pipeline_decided */
+	const uint8_t *bytes;		/* as it leaves; NULL when no copy was kept */
+	uint32_t len, wire_len;		/* bytes in 'bytes', and on the wire */
+	uint32_t copies;		/* copies sent after it (whole: len bytes each) */
+	bool corrupted;			/* its bytes were rewritten */
+	bool held;			/* it waited in the scheduler; then: */
+	bool early;			/* it left before its time (a bound, shutdown) */
+	uint64_t release;		/* its ordinal among the releases, from 1 */
+	uint64_t held_since_ns;		/* when it was decided */
+	uint64_t now_ns;
+};
+
+/*
+ * An observer: every callback is optional. Called on the packet path (the
+ * live reader thread, under the queue's lock): it must not block. A
+ * packet is observed at most once as decided or malformed and once as
+ * left (dropped packets never leave), in the order things happen.
+ */
+struct pipeline_observer_ops {
+	void (*packet)(void *data, const struct pipeline_decided *e);
+	void (*left)(void *data, const struct pipeline_left *e);
+	/* A packet that does not parse: passed unchanged, not decided. */
+	void (*malformed)(void *data, uint64_t pkt, const struct pipeline_pkt *in, uint64_t now_ns);
+	/* A tracker transition, class or connection start or end, at now_ns. */
+	void (*track_event)(void *data, const struct track_event *ev, uint64_t now_ns);
+	/* Wants the bytes of held packets when they leave (pipeline_left.bytes). */
+	bool keep_bytes;
+};
+
+/*
+ * Observers a pipeline takes at most. A small fixed array, not a chain the
+ * owner composes: the live run and replay install two (event log, capture
+ * file) independently of each other, a test one more, and with none
+ * installed the packet path tests one count and formats nothing.
+ */
+#define PIPELINE_MAX_OBSERVERS 4
+
 struct pipeline;
 
 /* rules is borrowed and must outlive the pipeline (or be swapped out). NULL + errno. */
 struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct rule_set *rules,
 			      const struct pipeline_ops *ops, void *ops_data);
-/*
- * Frees everything; packets still held are dropped from memory without a
- * verdict. Closes the capture file if pipeline_close_outputs() did not.
- */
+/* Frees everything; packets still held are dropped from memory without a verdict. */
 void pipeline_free(struct pipeline *pl);
 
 /*
- * End of run: flush the event log (the stream stays open: it is borrowed)
- * and close the capture file, counting and reporting (ops.output_error) a
- * failure as any other write's. Nothing is written afterwards. Returns 0
- * or the first error of any output (-errno).
+ * Install an observer before the first packet; ops and data are borrowed
+ * and must outlive the pipeline. Observers are called in the order they
+ * were added. Returns 0 or -ENOSPC past PIPELINE_MAX_OBSERVERS.
  */
-int pipeline_close_outputs(struct pipeline *pl);
-
-/* The first error of an output so far: 0 or -errno. */
-int pipeline_output_error(const struct pipeline *pl, enum pipeline_output out);
+int pipeline_add_observer(struct pipeline *pl, const struct pipeline_observer_ops *ops, void *data);
 
 /* Decide for one packet at time now. Its verdict may come now or later. */
 void pipeline_packet(struct pipeline *pl, const struct pipeline_pkt *pk, uint64_t now_ns);
@@ -162,7 +179,7 @@ int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint6
  * Append the pipeline's part of the counters JSON (the rules array, the
  * tracker's counts and the connection summaries, each as "key":value
  * members, comma-separated, no braces) to a malloc'd string. NULL on OOM.
- * "write_errors" counts event lines and capture records not written.
+ * Formatted in memory: the owner writes it.
  */
 char *pipeline_stats_json(const struct pipeline *pl);
 

@@ -23,6 +23,7 @@
 #include "ipt.h"
 #include "lock.h"
 #include "packet.h"
+#include "pcaplog.h"
 #include "pcapout.h"
 #include "pcapq.h"
 #include "pipeline.h"
@@ -71,6 +72,8 @@ struct proxy {
 	struct rule_set *rules;
 	struct evq *evq;	/* the event log's lines on their way to the file */
 	struct pcapq *pcapq;	/* the --pcap records on their way to the file */
+	struct events ev;	/* the event log's observer, writing into evq */
+	struct pcaplog pcap;	/* the capture file's observer, writing into pcapq */
 
 	/*
 	 * Packets read but not decided yet: decided together (pipeline_burst).
@@ -156,12 +159,27 @@ FL_HOT static void on_verdict(void *data, uint32_t id, bool accept, bool held, c
 		p->verdict_errors++;
 }
 
-static void on_output_error(void *data, enum pipeline_output out, int err)
+static void on_events_error(void *data, int err)
 {
 	struct proxy *p = data;
 
 	if (p->cfg.output_error)
-		p->cfg.output_error(p->report_data, out, err);
+		p->cfg.output_error(p->report_data, PROXY_OUT_EVENTS, err);
+}
+
+static void on_pcap_error(void *data, int err)
+{
+	struct proxy *p = data;
+
+	if (p->cfg.output_error)
+		p->cfg.output_error(p->report_data, PROXY_OUT_PCAP, err);
+}
+
+/* The capture file's records go into the queue, never to the file from the packet path. */
+static int pcapq_sink(void *sink, enum pcapout_iface iface, uint64_t ts_ns, const uint8_t *data,
+		      uint32_t caplen, uint32_t len, const char *comment)
+{
+	return pcapq_write(sink, iface, ts_ns, data, caplen, len, comment);
 }
 
 /*
@@ -178,8 +196,7 @@ static void events_close_failed(struct proxy *p)
 	evq_get_stats(p->evq, &es);
 	if (!es.err)
 		return;
-	if (!pipeline_output_error(p->pl, PIPELINE_OUT_EVENTS))
-		on_output_error(p, PIPELINE_OUT_EVENTS, es.err);
+	events_note_error(&p->ev, es.err);
 	events_cut_fd(fileno(p->cfg.events));
 }
 
@@ -191,8 +208,7 @@ static void pcap_close_failed(struct proxy *p)
 	if (!p->pcapq)
 		return;
 	pcapq_get_stats(p->pcapq, &qs);
-	if (qs.err && !pipeline_output_error(p->pl, PIPELINE_OUT_PCAP))
-		on_output_error(p, PIPELINE_OUT_PCAP, qs.err);
+	pcaplog_note_error(&p->pcap, qs.err);
 }
 
 static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies, uint64_t now)
@@ -541,9 +557,8 @@ static int open_events(struct proxy *p, struct pipeline_config *pc, struct proxy
 			 cfg->events_backlog ? cfg->events_backlog : PROXY_DEFAULT_EVENTS_BACKLOG);
 	if (!p->evq)
 		return fail(e, PROXY_STEP_EVENTS, -errno);
-	pc->events = evq_stream(p->evq);
 	/* The queue counts what it drops (events_dropped): nothing is counted twice. */
-	pc->events_count_own = true;
+	events_init(&p->ev, evq_stream(p->evq), pc->start_ns, true, on_events_error, p);
 	return 0;
 }
 
@@ -590,10 +605,12 @@ static int open_pcap(struct proxy *p, struct pipeline_config *pc, struct proxy_e
 	p->pcapq = pcapq_new(o, cfg->pcap_backlog ? cfg->pcap_backlog : PROXY_DEFAULT_PCAP_BACKLOG);
 	if (!p->pcapq)
 		return fail(e, PROXY_STEP_PCAP_QUEUE, -errno);
-	pc->pcapq = p->pcapq;
 	/* The file wants wall-clock time; the pipeline runs on CLOCK_MONOTONIC. */
 	clock_gettime(CLOCK_REALTIME, &rt);
-	pc->pcap_epoch_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec - pc->start_ns;
+	/* As the event log's queue, this one counts what it drops (pcap_dropped). */
+	pcaplog_init(&p->pcap, pcapq_sink, p->pcapq, true,
+		     (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec - pc->start_ns,
+		     on_pcap_error, p);
 	return 0;
 }
 
@@ -657,7 +674,6 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	static const struct pipeline_ops ops = {
 		.verdict = on_verdict,
 		.duplicate = on_duplicate,
-		.output_error = on_output_error,
 	};
 	struct pipeline_config pc = { 0 };
 	struct proxy *p;
@@ -691,9 +707,14 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 		goto err_outputs;
 	p->pl = pipeline_new(&pc, rules, &ops, p);
 	if (!p->pl) {
-		ret = fail(e, PROXY_STEP_PIPELINE, errno ? -errno : -ENOMEM);
+		ret = fail(e, PROXY_STEP_PIPELINE, -errno);
 		goto err_outputs;
 	}
+	/* At most two of PIPELINE_MAX_OBSERVERS: these cannot fail. */
+	if (p->evq)
+		pipeline_add_observer(p->pl, &events_observer, &p->ev);
+	if (p->pcapq)
+		pipeline_add_observer(p->pl, &pcaplog_observer, &p->pcap);
 	ret = bind_queue(p, e);
 	if (ret)
 		goto err_pipeline;
@@ -796,8 +817,9 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 	uv_run(&p->loop, UV_RUN_DEFAULT);
 	/* proxy_stop closed every handle; this run lets their close callbacks finish. */
 	uv_run(&p->loop, UV_RUN_DEFAULT);
-	/* The last event lines into the queue, the capture file's last blocks to disk. */
-	pipeline_close_outputs(p->pl);
+	/* The last event lines into the queue. */
+	if (p->evq)
+		events_flush(&p->ev);
 	/* The event lines still queued go out before the final counters count them. */
 	evq_close(p->evq, EVENTS_STALL_MS);
 	events_close_failed(p);
@@ -898,13 +920,14 @@ char *proxy_stats_json(struct proxy *p)
 		capture_get_stats(p->cap, &cs);
 	/* verdict_errors: every verdict that did not take effect; the rest say why. */
 	if (inner && asprintf(&out,
-		     "{\"seed\":%llu,\"queue\":%u,%s,\"duplicates_sent\":%llu,\"duplicate_errors\":%llu,"
+		     "{\"seed\":%llu,\"queue\":%u,\"write_errors\":%llu,%s,\"duplicates_sent\":%llu,\"duplicate_errors\":%llu,"
 		     "\"enobufs\":%llu,\"verdict_errors\":%llu,\"verdicts_unsent\":%llu,"
 		     "\"verdicts_refused\":%llu,\"verdict_sends\":%llu,\"config_errors\":%llu,"
 		     "\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu,"
 		     "\"events_written\":%llu,\"events_dropped\":%llu,\"events_dropped_full\":%llu,"
 		     "\"pcap_written\":%llu,\"pcap_dropped\":%llu,\"pcap_dropped_full\":%llu}",
-		     (unsigned long long)p->cfg.seed, p->cfg.queue, inner,
+		     (unsigned long long)p->cfg.seed, p->cfg.queue,
+		     (unsigned long long)(p->ev.lost + p->pcap.lost), inner,
 		     (unsigned long long)p->duplicates_sent, (unsigned long long)p->duplicate_errors,
 		     (unsigned long long)cs.enobufs, (unsigned long long)verdict_errors(p, &cs),
 		     (unsigned long long)(p->verdict_errors + cs.lost), (unsigned long long)cs.refused,

@@ -19,13 +19,19 @@
 #include "pipeline.h"
 #include "rule.h"
 
+/* The outputs a run writes besides its verdicts. */
+enum proxy_output {
+	PROXY_OUT_EVENTS,	/* the event log (proxy_config.events) */
+	PROXY_OUT_PCAP,		/* the capture file (proxy_config.pcap_path) */
+};
+
 /*
  * An output (the event log or the capture file) failed: err is -errno.
  * Called once per output, at its first failed write, from the thread that
  * wrote (the reader or the loop), with the report callback's data. The
  * proxy goes on forwarding packets; the output gets nothing more.
  */
-typedef void (*proxy_output_error_cb)(void *data, enum pipeline_output out, int err);
+typedef void (*proxy_output_error_cb)(void *data, enum proxy_output out, int err);
 
 /* The queue a run binds unless told otherwise (0 is a queue too: the caller sets it). */
 #define PROXY_DEFAULT_QUEUE 4242u

@@ -7,8 +7,43 @@
 #include <unistd.h>
 
 #include "events.h"
+#include "tcpstate.h"
+#include "track.h"
 
-FILE *events_begin(struct events *e)
+void events_init(struct events *e, FILE *out, uint64_t start_ns, bool counts_own,
+		 events_error_cb on_error, void *on_error_data)
+{
+	*e = (struct events){
+		.out = out,
+		.start_ns = start_ns,
+		.counts_own = counts_own,
+		.on_error = on_error,
+		.on_error_data = on_error_data,
+	};
+}
+
+/* A failure of the log goes to the owner once; the rest are counted. */
+static void tell(struct events *e)
+{
+	if (!e->err || e->told)
+		return;
+	e->told = true;
+	if (e->on_error)
+		e->on_error(e->on_error_data, e->err);
+}
+
+void events_note_error(struct events *e, int err)
+{
+	if (!e->err)
+		e->err = err;
+	tell(e);
+}
+
+/*
+ * The stream to write the next line to, or NULL: events off, or failed
+ * (then the line is counted as lost). Finish the line with end().
+ */
+static FILE *begin(struct events *e)
 {
 	if (!e->out)
 		return NULL;
@@ -75,25 +110,28 @@ static int fail(struct events *e, int err)
 	return e->err;
 }
 
-int events_end(struct events *e)
+/* After a line: a stream in error fails the log, which is told once. */
+static void end(struct events *e)
 {
 	/*
 	 * Checked after every line, right after the write that failed:
 	 * errno is still the one write(2) left (stdio keeps only a flag).
 	 */
-	if (e->out && ferror(e->out))
-		return e->err && !e->counts_own ? e->err : fail(e, e->err ? -e->err : errno);
-	return e->err;
+	if (e->out && ferror(e->out) && (!e->err || e->counts_own))
+		fail(e, e->err ? -e->err : errno);
+	tell(e);
 }
 
 int events_flush(struct events *e)
 {
-	if (e->out && (!e->err || e->counts_own) && (fflush(e->out) || ferror(e->out)))
-		return fail(e, e->err ? -e->err : errno);
+	if (e->out && (!e->err || e->counts_own) && (fflush(e->out) || ferror(e->out))) {
+		fail(e, e->err ? -e->err : errno);
+		tell(e);
+	}
 	return e->err;
 }
 
-const char *events_dir_name(enum pkt_dir d)
+static const char *dir_name(enum pkt_dir d)
 {
 	switch (d) {
 	case PKT_DIR_IN:
@@ -105,35 +143,39 @@ const char *events_dir_name(enum pkt_dir d)
 	}
 }
 
-size_t events_json_escape(char *buf, size_t size, const char *s)
+static double rel(const struct events *e, uint64_t now_ns)
 {
-	size_t n = 0;
-
-	for (; *s; s++) {
-		char tmp[8];
-		unsigned char c = (unsigned char)*s;
-		size_t k;
-
-		if (c == '"' || c == '\\') {
-			tmp[0] = '\\';
-			tmp[1] = (char)c;
-			k = 2;
-		} else if (c < 0x20) {
-			k = (size_t)snprintf(tmp, sizeof(tmp), "\\u%04x", c);
-		} else {
-			tmp[0] = (char)c;
-			k = 1;
-		}
-		for (size_t i = 0; i < k; i++, n++)
-			if (n + 1 < size)
-				buf[n] = tmp[i];
-	}
-	if (size)
-		buf[n < size ? n : size - 1] = 0;
-	return n;
+	return now_ns > e->start_ns ? (double)(now_ns - e->start_ns) / 1e9 : 0.0;
 }
 
-void events_actions(FILE *f, const struct act_decision *d)
+/* As the flow string names it (pkt_format_flow), one word. */
+static const char *proto_name(const struct pkt_view *v)
+{
+	const char *name = pkt_proto_name(v->l4proto);
+
+	return name ? name : "other";
+}
+
+static void format_flags(uint8_t f, char *b)
+{
+	static const char names[] = "FSRPAUEC";
+	int n = 0;
+
+	for (int i = 0; i < 8; i++)
+		if (f & (1u << i))
+			b[n++] = names[i];
+	if (!n)
+		b[n++] = '.';
+	b[n] = 0;
+}
+
+static const char *verdict_name(const struct act_decision *d)
+{
+	return d->drop ? "drop" : d->reorder || d->delay_ns ? "hold" : "accept";
+}
+
+/* The member ,"actions":[{"rule":R,"action":"A"[,"reason":"W"]},...] and the line's end. */
+static void put_actions(FILE *f, const struct act_decision *d)
 {
 	fprintf(f, ",\"actions\":[");
 	for (unsigned i = 0; i < d->n_fired; i++) {
@@ -145,28 +187,24 @@ void events_actions(FILE *f, const struct act_decision *d)
 			fprintf(f, ",\"reason\":\"%s\"", why);
 		fprintf(f, "}");
 	}
-	fprintf(f, "]");
+	fprintf(f, "]}\n");
 }
 
-static double rel(const struct events *e, uint64_t now_ns)
+/* A verdict line: {"t":..,"ev":"verdict","flow":"..","dir":"in","ord":N,...}. */
+static void put_verdict(struct events *e, const struct pipeline_decided *p)
 {
-	return now_ns > e->start_ns ? (double)(now_ns - e->start_ns) / 1e9 : 0.0;
-}
-
-void events_verdict(struct events *e, uint64_t now_ns, const struct pkt_view *v, enum pkt_dir dir,
-		    const struct flow_id *id, const struct act_decision *d)
-{
-	char flow[160];
-	FILE *f = events_begin(e);
+	const struct act_decision *d = p->d;
+	char flow[PKT_FLOW_STRLEN];
+	FILE *f = begin(e);
 
 	if (!f)
 		return;
-	pkt_format_flow(v, flow, sizeof(flow));
+	pkt_format_flow(p->v, flow, sizeof(flow));
 	fprintf(f, "{\"t\":%.6f,\"ev\":\"verdict\",\"flow\":\"%s\",\"flow_hash\":\"%016llx\","
 			"\"way\":%u,\"dir\":\"%s\",\"ord\":%llu,\"len\":%u,\"verdict\":\"%s\"",
-		rel(e, now_ns), flow, (unsigned long long)id->hash, id->way, events_dir_name(dir),
-		(unsigned long long)id->ordinal, pkt_wire_len(v),
-		d->drop ? "drop" : d->reorder || d->delay_ns ? "hold" : "accept");
+		rel(e, p->now_ns), flow, (unsigned long long)p->id->hash, p->id->way,
+		dir_name(p->in->dir), (unsigned long long)p->id->ordinal, pkt_wire_len(p->v),
+		verdict_name(d));
 	if (d->delay_ns)
 		fprintf(f, ",\"delay_us\":%.1f", (double)d->delay_ns / 1e3);
 	if (d->copies)
@@ -175,29 +213,128 @@ void events_verdict(struct events *e, uint64_t now_ns, const struct pkt_view *v,
 		fprintf(f, ",\"corrupt\":true");
 	if (d->reorder)
 		fprintf(f, ",\"reorder_rule\":%u", d->reorder_rule);
-	events_actions(f, d);
-	fprintf(f, "}\n");
-	events_end(e);
+	put_actions(f, d);
+	end(e);
 }
 
-void events_malformed(struct events *e, uint64_t now_ns, uint32_t len)
+/* What the tracker made of a segment, inside a packet line. */
+static void put_segment(FILE *f, const struct pkt_view *v, const struct track_seg *seg)
 {
-	FILE *f = events_begin(e);
+	char fl[10];
+
+	format_flags(v->tcp_flags, fl);
+	fprintf(f, ",\"tcp_flow\":%llu,\"seg\":%u,\"endpoint\":%u,\"flags\":\"%s\",\"seq\":%u,"
+		   "\"ack\":%u,\"sender_state\":\"%s\",\"receiver_state\":\"%s\",\"class\":[",
+		(unsigned long long)seg->conn, seg->segno, seg->endpoint, fl, v->seq, v->ack,
+		tcpstate_name(seg->sender_state), tcpstate_name(seg->receiver_state));
+	for (uint32_t b = 0, n = 0; b < 32; b++)
+		if (seg->classes & (1u << b))
+			fprintf(f, "%s\"%s\"", n++ ? "," : "", track_class_name(1u << b));
+	fprintf(f, "]");
+	if (seg->caused_by)
+		fprintf(f, ",\"caused_by\":%u", seg->caused_by);
+}
+
+/*
+ * One "packet" line per packet: everything a ladder diagram needs, the
+ * verdict included. Held packets get a "release" line when they leave.
+ */
+static void put_packet(struct events *e, const struct pipeline_decided *p)
+{
+	const struct pipeline_pkt *pk = p->in;
+	const struct act_decision *d = p->d;
+	char flow[PKT_FLOW_STRLEN];
+	FILE *f = begin(e);
+
+	if (!f)
+		return;
+	pkt_format_flow(p->v, flow, sizeof(flow));
+	fprintf(f, "{\"t\":%.6f,\"ev\":\"packet\",\"pkt\":%llu,\"proto\":\"%s\",\"flow\":\"%s\","
+		   "\"flow_hash\":\"%016llx\",\"way\":%u,\"ord\":%llu,\"dir\":\"%s\",\"len\":%u,\"plen\":%u",
+		rel(e, p->now_ns), (unsigned long long)p->pkt, proto_name(p->v), flow,
+		(unsigned long long)p->id->hash, p->id->way, (unsigned long long)p->id->ordinal,
+		dir_name(pk->dir), pk->orig_len, p->v->payload_len);
+	if (pk->gso)
+		fprintf(f, ",\"gso\":true");
+	/* The kernel's receive time, when it had one: the tracker's clock for this packet. */
+	if (pk->seen_ns && pk->seen_ns < p->now_ns)
+		fprintf(f, ",\"arrived\":%.6f", rel(e, pk->seen_ns));
+	if (p->seg)
+		put_segment(f, p->v, p->seg);
+	fprintf(f, ",\"verdict\":\"%s\"", verdict_name(d));
+	if (d->delay_ns)
+		fprintf(f, ",\"delay_us\":%.1f", (double)d->delay_ns / 1e3);
+	if (d->reorder)
+		fprintf(f, ",\"reorder\":true");
+	if (d->copies)
+		fprintf(f, ",\"copies\":%u", d->copies);
+	if (d->corrupt)
+		fprintf(f, ",\"corrupt\":true");
+	put_actions(f, d);
+	end(e);
+}
+
+static void on_packet(void *data, const struct pipeline_decided *p)
+{
+	struct events *e = data;
+
+	if (p->d->n_fired)
+		put_verdict(e, p);
+	put_packet(e, p);
+}
+
+static void on_left(void *data, const struct pipeline_left *l)
+{
+	struct events *e = data;
+	FILE *f;
+
+	/* A packet that was not held leaves with its decision: its packet line says so. */
+	if (!l->held)
+		return;
+	f = begin(e);
+	if (!f)
+		return;
+	fprintf(f, "{\"t\":%.6f,\"ev\":\"release\",\"pkt\":%llu,\"rel\":%llu%s}\n", rel(e, l->now_ns),
+		(unsigned long long)l->pkt, (unsigned long long)l->release, l->early ? ",\"early\":true" : "");
+	end(e);
+}
+
+static void on_malformed(void *data, uint64_t pkt, const struct pipeline_pkt *in, uint64_t now_ns)
+{
+	struct events *e = data;
+	FILE *f = begin(e);
 
 	if (!f)
 		return;
 	fprintf(f, "{\"t\":%.6f,\"ev\":\"malformed\",\"len\":%u,\"verdict\":\"accept\"}\n",
-		rel(e, now_ns), len);
-	events_end(e);
+		rel(e, now_ns), in->len);
+	end(e);
 }
 
-void events_write_raw(struct events *e, const char *json)
+static void on_track_event(void *data, const struct track_event *ev, uint64_t now_ns)
 {
-	FILE *f = events_begin(e);
+	struct events *e = data;
+	char buf[TRACK_JSON_MAX];
+	struct track_event te = *ev;
+	FILE *f;
+	int n;
 
+	/* The tracker counts time from its first packet; the log from the start. */
+	te.t_ns = now_ns > e->start_ns ? now_ns - e->start_ns : 0;
+	n = track_event_json(&te, buf, sizeof(buf));
+	if (n <= 0 || (size_t)n >= sizeof(buf))
+		return;
+	f = begin(e);
 	if (!f)
 		return;
-	fputs(json, f);
+	fputs(buf, f);
 	fputc('\n', f);
-	events_end(e);
+	end(e);
 }
+
+const struct pipeline_observer_ops events_observer = {
+	.packet = on_packet,
+	.left = on_left,
+	.malformed = on_malformed,
+	.track_event = on_track_event,
+};

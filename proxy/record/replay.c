@@ -9,7 +9,9 @@
 
 #include <pcap/pcap.h>
 
+#include "events.h"
 #include "packet.h"
+#include "pcaplog.h"
 #include "pcapout.h"
 #include "pipeline.h"
 #include "replay.h"
@@ -31,6 +33,13 @@
 
 struct replay {
 	const struct replay_config *cfg;
+	pcap_t *in;
+	int dlt;		/* the input's link type */
+	uint64_t epoch_ns;	/* the input's first timestamp, for the annotated capture */
+	struct pipeline *pl;
+	struct events ev;	/* the event log's observer */
+	struct pcapout *pcap;	/* the annotated capture, written by... */
+	struct pcaplog pcaplog;	/* ...its observer */
 	pcap_t *out_pcap;
 	pcap_dumper_t *out;
 	char *out_buf;
@@ -277,121 +286,196 @@ static int fail(struct replay_error *e, enum replay_step step, int err)
 	return err;
 }
 
+/* Open the input; virtual time 0 is its first packet's timestamp. 0 or -errno. */
+static int in_open(struct replay *r, struct replay_error *e)
+{
+	char perr[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *frame;
+	pcap_t *peek;
+
+	r->in = pcap_open_offline_with_tstamp_precision(r->cfg->in_path, PCAP_TSTAMP_PRECISION_NANO, perr);
+	if (!r->in) {
+		snprintf(e->lib, sizeof(e->lib), "%s", perr);
+		return fail(e, REPLAY_STEP_IN_OPEN, -ENOENT);
+	}
+	r->dlt = pcap_datalink(r->in);
+	/* Peek at the first timestamp so the annotated capture carries the original clock. */
+	peek = pcap_open_offline_with_tstamp_precision(r->cfg->in_path, PCAP_TSTAMP_PRECISION_NANO, perr);
+	if (peek) {
+		if (pcap_next_ex(peek, &h, &frame) == 1)
+			r->epoch_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+		pcap_close(peek);
+	}
+	return 0;
+}
+
+/* --out, then --pcap and the event log as observers of the pipeline. 0 or -errno. */
+static int outputs_open(struct replay *r, struct replay_error *e)
+{
+	const struct replay_config *cfg = r->cfg;
+	int ret;
+
+	if (cfg->out_path) {
+		ret = out_open(r, cfg->out_path, e);
+		if (ret)
+			return fail(e, REPLAY_STEP_OUT_OPEN, ret);
+	}
+	if (cfg->pcap_path) {
+		r->pcap = pcapout_open(cfg->pcap_path, &e->pcap);
+		if (!r->pcap) {
+			fail(e, REPLAY_STEP_PCAP_OPEN, -errno);
+			return -EIO;
+		}
+		pcaplog_init(&r->pcaplog, pcaplog_write_file, r->pcap, false, r->epoch_ns, NULL, NULL);
+		pipeline_add_observer(r->pl, &pcaplog_observer, &r->pcaplog);
+	}
+	if (cfg->events) {
+		events_init(&r->ev, cfg->events, 0, false, NULL, NULL);
+		pipeline_add_observer(r->pl, &events_observer, &r->ev);
+	}
+	return 0;
+}
+
+/* Which way pk went: from the link header (way >= 0), or from --local. */
+static enum pkt_dir direction(const struct replay_config *cfg, const struct pipeline_pkt *pk, int way)
+{
+	struct pkt_view v;
+
+	if (way >= 0)
+		return way ? PKT_DIR_OUT : PKT_DIR_IN;
+	if (cfg->n_locals && pkt_parse(&v, pk->data, pk->len) == 0) {
+		if (is_local(cfg, v.family, v.saddr))
+			return PKT_DIR_OUT;
+		if (!is_local(cfg, v.family, v.daddr))
+			return PKT_DIR_FWD;
+	}
+	return PKT_DIR_IN;
+}
+
+/*
+ * Every record of the input through the pipeline, in virtual time. Returns
+ * pcap_next_ex()'s last result; *at is where the last record started.
+ */
+static int feed(struct replay *r, struct replay_stats *st, uint64_t *now, int64_t *at)
+{
+	struct pcap_pkthdr *h;
+	const u_char *frame;
+	uint32_t id = 0;
+	int rc;
+
+	for (;;) {
+		struct pipeline_pkt pk = { 0 };
+		uint64_t ts;
+		int way, off;
+
+		*at = in_offset(r->in);
+		rc = pcap_next_ex(r->in, &h, &frame);
+		if (rc != 1)
+			return rc;
+		ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+		off = ip_offset(r->dlt, frame, h->caplen, &way);
+		st->read++;
+		if (off < 0) {
+			st->skipped++;
+			continue;
+		}
+		if (st->read == 1 || !r->first_ns)
+			r->first_ns = ts;
+		/* Capture clocks can step back a little; virtual time never does. */
+		if (ts >= r->first_ns && ts - r->first_ns > *now)
+			*now = ts - r->first_ns;
+		pk.id = ++id;
+		pk.data = frame + off;
+		pk.len = h->caplen - (uint32_t)off;
+		/* A record claiming fewer bytes on the wire than it holds has them all. */
+		pk.orig_len = (h->len > h->caplen ? h->len : h->caplen) - (uint32_t)off;
+		pk.dir = direction(r->cfg, &pk, way);
+		/* What was due before this packet leaves first. */
+		pipeline_release_due(r->pl, *now);
+		pipeline_expire(r->pl, *now);
+		pipeline_packet(r->pl, &pk, *now);
+	}
+}
+
+/* End of run: every output flushed and closed, its first error in st. */
+static void outputs_close(struct replay *r, struct replay_stats *st)
+{
+	if (r->cfg->events)
+		events_flush(&r->ev);
+	if (r->pcap) {
+		/* The last blocks are still buffered: closing is a write too. */
+		pcaplog_closed(&r->pcaplog, pcapout_close(r->pcap));
+		r->pcap = NULL;
+	}
+	out_finish(r);
+	st->pcap_err = r->pcaplog.err;
+	st->events_err = r->ev.err;
+}
+
+/* The counters JSON, as the live run prints it, with replay's own in front. */
+static char *stats_json(const struct replay *r, const struct replay_stats *st)
+{
+	char *inner = pipeline_stats_json(r->pl), *json = NULL;
+
+	if (inner && asprintf(&json, "{\"seed\":%llu,\"read\":%llu,\"written\":%llu,\"unwritten\":%llu,"
+			      "\"skipped\":%llu,\"write_errors\":%llu,%s}",
+			      (unsigned long long)r->cfg->seed, (unsigned long long)st->read,
+			      (unsigned long long)st->written, (unsigned long long)st->unwritten,
+			      (unsigned long long)st->skipped,
+			      (unsigned long long)(r->ev.lost + r->pcaplog.lost), inner) < 0)
+		json = NULL;
+	free(inner);
+	return json;
+}
+
+static void replay_close(struct replay *r)
+{
+	pipeline_free(r->pl);
+	pcapout_close(r->pcap);
+	/* Everything was flushed, or failed and was counted: closing writes nothing. */
+	if (r->out)
+		pcap_dump_close(r->out);
+	free(r->out_buf);
+	if (r->out_pcap)
+		pcap_close(r->out_pcap);
+	if (r->in)
+		pcap_close(r->in);
+}
+
 int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 	       struct replay_stats *st, char **json, struct replay_error *e)
 {
 	static const struct pipeline_ops ops = { .verdict = on_verdict, .duplicate = on_duplicate };
-	char perr[PCAP_ERRBUF_SIZE];
-	struct pipeline_config pc = { 0 };
+	struct pipeline_config pc = {
+		.seed = cfg->seed,
+		.max_held = cfg->max_held ? cfg->max_held : REPLAY_DEFAULT_MAX_HELD,
+		.no_track = cfg->no_track,
+		.time_wait_ns = cfg->time_wait_ns,
+		.keep_bytes = true,
+	};
 	struct replay r = { .cfg = cfg, .st = st };
-	struct pipeline *pl = NULL;
-	struct pcap_pkthdr *h;
-	const u_char *frame;
 	uint64_t now = 0;
 	int64_t at = -1;
-	pcap_t *in;
-	int dlt, ret = 0, rc;
-	uint32_t id = 0;
+	int ret;
 
 	memset(st, 0, sizeof(*st));
 	memset(e, 0, sizeof(*e));
 	st->cut_at = -1;
 	if (json)
 		*json = NULL;
-	in = pcap_open_offline_with_tstamp_precision(cfg->in_path, PCAP_TSTAMP_PRECISION_NANO, perr);
-	if (!in) {
-		snprintf(e->lib, sizeof(e->lib), "%s", perr);
-		return fail(e, REPLAY_STEP_IN_OPEN, -ENOENT);
-	}
-	dlt = pcap_datalink(in);
-	/*
-	 * Virtual time 0 is the first packet's timestamp; peek at it so the
-	 * annotated capture carries the original clock.
-	 */
-	{
-		char perr2[PCAP_ERRBUF_SIZE];
-		pcap_t *peek = pcap_open_offline_with_tstamp_precision(cfg->in_path,
-								       PCAP_TSTAMP_PRECISION_NANO, perr2);
-
-		if (peek) {
-			if (pcap_next_ex(peek, &h, &frame) == 1)
-				pc.pcap_epoch_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
-			pcap_close(peek);
-		}
-	}
-	if (cfg->out_path) {
-		ret = out_open(&r, cfg->out_path, e);
-		if (ret) {
-			fail(e, REPLAY_STEP_OUT_OPEN, ret);
-			goto out;
-		}
-	}
-	pc.seed = cfg->seed;
-	pc.max_held = cfg->max_held ? cfg->max_held : REPLAY_DEFAULT_MAX_HELD;
-	pc.no_track = cfg->no_track;
-	pc.time_wait_ns = cfg->time_wait_ns;
-	pc.keep_bytes = true;
-	pc.events = cfg->events;
-	pc.start_ns = 0;
-	if (cfg->pcap_path) {
-		pc.pcap = pcapout_open(cfg->pcap_path, &e->pcap);
-		if (!pc.pcap) {
-			fail(e, REPLAY_STEP_PCAP_OPEN, -errno);
-			ret = -EIO;
-			goto out;
-		}
-	}
-	/* The pipeline takes the capture file, also when it fails. */
-	pl = pipeline_new(&pc, rules, &ops, &r);
-	pc.pcap = NULL;
-	if (!pl) {
+	ret = in_open(&r, e);
+	if (ret)
+		return ret;
+	r.pl = pipeline_new(&pc, rules, &ops, &r);
+	if (!r.pl) {
 		ret = fail(e, REPLAY_STEP_MEMORY, -ENOMEM);
 		goto out;
 	}
-	for (;;) {
-		uint64_t ts;
-		struct pipeline_pkt pk = { 0 };
-		struct pkt_view v;
-		int way, off;
-
-		at = in_offset(in);
-		rc = pcap_next_ex(in, &h, &frame);
-		if (rc != 1)
-			break;
-		ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
-		off = ip_offset(dlt, frame, h->caplen, &way);
-		st->read++;
-		if (off < 0) {
-			st->skipped++;
-			continue;
-		}
-		if (st->read == 1 || !r.first_ns)
-			r.first_ns = ts;
-		/* Capture clocks can step back a little; virtual time never does. */
-		if (ts >= r.first_ns && ts - r.first_ns > now)
-			now = ts - r.first_ns;
-		pk.id = ++id;
-		pk.data = frame + off;
-		pk.len = h->caplen - (uint32_t)off;
-		/* A record claiming fewer bytes on the wire than it holds has them all. */
-		pk.orig_len = (h->len > h->caplen ? h->len : h->caplen) - (uint32_t)off;
-		if (way >= 0) {
-			pk.dir = way ? PKT_DIR_OUT : PKT_DIR_IN;
-		} else {
-			pk.dir = PKT_DIR_IN;
-			if (cfg->n_locals && pkt_parse(&v, pk.data, pk.len) == 0) {
-				if (is_local(cfg, v.family, v.saddr))
-					pk.dir = PKT_DIR_OUT;
-				else if (!is_local(cfg, v.family, v.daddr))
-					pk.dir = PKT_DIR_FWD;
-			}
-		}
-		/* What was due before this packet leaves first. */
-		pipeline_release_due(pl, now);
-		pipeline_expire(pl, now);
-		pipeline_packet(pl, &pk, now);
-	}
-	if (rc == PCAP_ERROR) {
+	ret = outputs_open(&r, e);
+	if (ret)
+		goto out;
+	if (feed(&r, st, &now, &at) == PCAP_ERROR) {
 		/*
 		 * A capture cut short (a full disk, a killed tcpdump, a copy in
 		 * progress) breaks off in its last record. What came before is
@@ -400,37 +484,18 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 		 */
 		st->in_err = -EIO;
 		st->cut_at = at;
-		snprintf(e->lib, sizeof(e->lib), "%s", pcap_geterr(in));
+		snprintf(e->lib, sizeof(e->lib), "%s", pcap_geterr(r.in));
 		ret = fail(e, REPLAY_STEP_RAN, st->in_err);
 	}
 	/* End of input: virtual time runs on until every held packet has left. */
-	pipeline_release_all(pl, now, true);
-	pipeline_close_outputs(pl);
-	out_finish(&r);
-	st->pcap_err = pipeline_output_error(pl, PIPELINE_OUT_PCAP);
-	st->events_err = pipeline_output_error(pl, PIPELINE_OUT_EVENTS);
+	pipeline_release_all(r.pl, now, true);
+	outputs_close(&r, st);
 	if (!ret && (st->out_err || st->pcap_err || st->events_err))
 		ret = fail(e, REPLAY_STEP_RAN, st->out_err ? st->out_err : st->pcap_err ? st->pcap_err :
 						st->events_err);
-	if (json) {
-		char *inner = pipeline_stats_json(pl);
-
-		if (inner && asprintf(json, "{\"seed\":%llu,\"read\":%llu,\"written\":%llu,\"unwritten\":%llu,"
-				      "\"skipped\":%llu,%s}",
-				      (unsigned long long)cfg->seed, (unsigned long long)st->read,
-				      (unsigned long long)st->written, (unsigned long long)st->unwritten,
-				      (unsigned long long)st->skipped, inner) < 0)
-			*json = NULL;
-		free(inner);
-	}
+	if (json)
+		*json = stats_json(&r, st);
 out:
-	pipeline_free(pl);
-	/* Everything was flushed, or failed and was counted: closing writes nothing. */
-	if (r.out)
-		pcap_dump_close(r.out);
-	free(r.out_buf);
-	if (r.out_pcap)
-		pcap_close(r.out_pcap);
-	pcap_close(in);
+	replay_close(&r);
 	return ret;
 }

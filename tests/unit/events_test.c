@@ -1,33 +1,48 @@
 // SPDX-License-Identifier: MIT
 /*
- * events: the lines the event log writes about a decision, as
- * docs/events.schema.json defines them.
+ * events: the event log as a pipeline observer: the lines it writes about
+ * a decision, as docs/events.schema.json defines them, what it writes for
+ * a run, and how a failed write is told once and every lost line counted.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "events.h"
+#include "pipeline.h"
+#include "rule.h"
 
-/* The text events_verdict writes for decision d about a UDP datagram. */
+/*
+ * The verdict line the observer writes for decision d about a UDP
+ * datagram (the first of its lines: the packet line follows).
+ */
 static char *verdict_line(const struct act_decision *d)
 {
 	uint8_t p[36] = { 0x45, 0, 0, 36, 0, 0, 0, 0, 64, 17 };
 	struct flow_id id = { .hash = 0xab, .way = 1, .ordinal = 7 };
+	struct pipeline_pkt pk = { .id = 1, .dir = PKT_DIR_IN, .data = p, .len = 36, .orig_len = 36 };
+	struct pipeline_decided dec = { .pkt = 1, .in = &pk, .id = &id, .d = d, .now_ns = 1500000 };
 	struct pkt_view v;
-	struct events e = { 0 };
-	char *text = NULL;
+	struct events e;
+	char *text = NULL, *nl;
 	size_t size = 0;
+	FILE *f;
 
 	p[12] = 10, p[15] = 1, p[16] = 10, p[19] = 2;
 	p[20] = 0x30, p[21] = 0x39, p[22] = 0x13, p[23] = 0x88, p[25] = 16;
 	cr_assert_eq(pkt_parse(&v, p, sizeof(p)), 0);
-	e.out = open_memstream(&text, &size);
-	cr_assert_not_null(e.out);
-	events_verdict(&e, 1500000, &v, PKT_DIR_IN, &id, d);
+	dec.v = &v;
+	f = open_memstream(&text, &size);
+	cr_assert_not_null(f);
+	events_init(&e, f, 0, false, NULL, NULL);
+	events_observer.packet(&e, &dec);
 	cr_assert_eq(events_flush(&e), 0);
-	fclose(e.out);
+	fclose(f);
+	nl = strchr(text, '\n');
+	cr_assert_not_null(nl);
+	nl[1] = 0;
 	return text;
 }
 
@@ -57,4 +72,138 @@ Test(events, verdict_line_of_a_plain_drop_has_no_reason)
 	cr_assert(strstr(s, ",\"actions\":[{\"rule\":3,\"action\":\"drop\"}]}\n"), "%s", s);
 	cr_assert_null(strstr(s, "reason"), "%s", s);
 	free(s);
+}
+
+#define LEN 64u
+
+struct told {
+	unsigned n;
+	int err;
+};
+
+static void on_error(void *data, int err)
+{
+	struct told *t = data;
+
+	t->n++;
+	t->err = err;
+}
+
+static void on_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
+		       uint32_t len, uint32_t wire_len, const uint8_t *bytes, uint64_t now)
+{
+	unsigned *verdicts = data;
+
+	(*verdicts)++;
+}
+
+static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies, uint64_t now)
+{
+}
+
+static const struct pipeline_ops ops = { .verdict = on_verdict, .duplicate = on_duplicate };
+
+/* A UDP datagram 10.0.0.1:1000 -> 10.0.0.2:5000 of LEN bytes. */
+static void udp_packet(uint8_t *p, uint8_t n)
+{
+	memset(p, 0, LEN);
+	p[0] = 0x45;
+	p[3] = LEN;
+	p[8] = 64, p[9] = 17;
+	p[12] = 10, p[15] = 1, p[16] = 10, p[19] = 2;
+	p[20] = 1000 >> 8, p[21] = 1000 & 0xff, p[22] = 5000 >> 8, p[23] = 5000 & 0xff;
+	p[25] = LEN - 20;
+	p[28] = n;
+}
+
+/* n packets through a pipeline with rule, the log writing to f, everything released. */
+static void run(const char *rule, FILE *f, unsigned n, struct events *ev, struct told *t,
+		unsigned *verdicts)
+{
+	struct pipeline_config pc = { .seed = 1 };
+	struct rule_error e;
+	struct rule_set *rs = rule_set_new();
+	struct pipeline *pl;
+	uint8_t p[LEN];
+
+	cr_assert(rs);
+	cr_assert_eq(rule_set_add_line(rs, rule, "test", 1, &e), 0, "%s", e.msg);
+	pl = pipeline_new(&pc, rs, &ops, verdicts);
+	cr_assert(pl);
+	events_init(ev, f, 0, false, on_error, t);
+	cr_assert_eq(pipeline_add_observer(pl, &events_observer, ev), 0);
+	for (unsigned i = 0; i < n; i++) {
+		struct pipeline_pkt pk = { .id = i + 1, .dir = PKT_DIR_IN, .data = p, .len = LEN,
+					   .orig_len = LEN };
+
+		udp_packet(p, (uint8_t)i);
+		pipeline_packet(pl, &pk, 1000000ull * (i + 1));
+	}
+	pipeline_release_all(pl, 100000000ull, true);
+	events_flush(ev);
+	pipeline_free(pl);
+	rule_set_free(rs);
+}
+
+Test(events, failed_event_log_is_told_once_and_counted)
+{
+	struct events ev;
+	struct told t = { 0 };
+	unsigned verdicts = 0;
+	FILE *full = fopen("/dev/full", "w");
+
+	cr_assert(full);
+	/* Line-buffered as in a live run: the first line fails. */
+	setvbuf(full, NULL, _IOLBF, 0);
+	run("udp => delay 1ms", full, 50, &ev, &t, &verdicts);
+	/* Packets are not affected. */
+	cr_assert_eq(verdicts, 50);
+	cr_assert_eq(t.n, 1);
+	cr_assert_eq(t.err, -ENOSPC);
+	cr_assert_eq(ev.err, -ENOSPC);
+	cr_assert_eq(events_flush(&ev), -ENOSPC);
+	cr_assert_eq(t.n, 1);
+	/* Three lines per packet (verdict, packet, release), at least: every one of them lost. */
+	cr_assert_geq(ev.lost, 100);
+	fclose(full);
+}
+
+Test(events, good_event_log_has_no_write_errors)
+{
+	struct events ev;
+	struct told t = { 0 };
+	unsigned verdicts = 0, lines = 0, packets = 0, releases = 0;
+	FILE *f = tmpfile();
+	char line[4096];
+
+	cr_assert(f);
+	run("udp => delay 1ms", f, 50, &ev, &t, &verdicts);
+	cr_assert_eq(t.n, 0);
+	cr_assert_eq(ev.err, 0);
+	cr_assert_eq(ev.lost, 0);
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		lines++;
+		packets += strstr(line, "\"ev\":\"packet\"") != NULL;
+		releases += strstr(line, "\"ev\":\"release\"") != NULL;
+	}
+	cr_assert_eq(packets, 50);
+	cr_assert_eq(releases, 50);
+	/* And a verdict line for each: a rule altered them. */
+	cr_assert_eq(lines, 150);
+	fclose(f);
+}
+
+/* The log's own failure found by someone else (the live queue's writer) is told once. */
+Test(events, a_failure_noted_from_outside_is_told_once)
+{
+	struct events ev;
+	struct told t = { 0 };
+
+	events_init(&ev, NULL, 0, true, on_error, &t);
+	events_note_error(&ev, -EPIPE);
+	events_note_error(&ev, -EIO);
+	cr_assert_eq(t.n, 1);
+	cr_assert_eq(t.err, -EPIPE);
+	cr_assert_eq(ev.err, -EPIPE);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * pipeline: what it hands its owner for a packet that leaves (bytes, both
- * lengths, held or not), and how a failed output is told and counted.
+ * lengths, held or not), and what its observers hear of each packet.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -17,8 +17,6 @@
 
 struct seen {
 	unsigned verdicts, with_bytes, cut_ok;
-	unsigned errors[2];
-	int err[2];
 };
 
 static void on_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
@@ -35,18 +33,9 @@ static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_
 {
 }
 
-static void on_output_error(void *data, enum pipeline_output out, int err)
-{
-	struct seen *s = data;
-
-	s->errors[out]++;
-	s->err[out] = err;
-}
-
 static const struct pipeline_ops ops = {
 	.verdict = on_verdict,
 	.duplicate = on_duplicate,
-	.output_error = on_output_error,
 };
 
 /* A UDP datagram 10.0.0.1:1000 -> 10.0.0.2:5000 of WIRE bytes; the first CUT of it. */
@@ -62,10 +51,10 @@ static void udp_packet(uint8_t *p, uint8_t n)
 	p[28] = n;
 }
 
-static struct pipeline *new_pipeline(const char *rule, FILE *events, bool keep, struct seen *s,
+static struct pipeline *new_pipeline(const char *rule, bool keep, struct seen *s,
 				     struct rule_set **rs)
 {
-	struct pipeline_config pc = { .seed = 1, .keep_bytes = keep, .events = events };
+	struct pipeline_config pc = { .seed = 1, .keep_bytes = keep };
 	struct rule_error e;
 	struct pipeline *pl;
 
@@ -94,7 +83,7 @@ static void held_cut_copy_is_kept(const char *rule)
 {
 	struct seen s = { 0 };
 	struct rule_set *rs;
-	struct pipeline *pl = new_pipeline(rule, NULL, true, &s, &rs);
+	struct pipeline *pl = new_pipeline(rule, true, &s, &rs);
 
 	feed(pl, 9);
 	pipeline_release_all(pl, 100000000ull, true);
@@ -102,7 +91,6 @@ static void held_cut_copy_is_kept(const char *rule)
 	/* Each leaves with its bytes as captured and its length on the wire. */
 	cr_assert_eq(s.with_bytes, 9);
 	cr_assert_eq(s.cut_ok, 9);
-	cr_assert_eq(pipeline_close_outputs(pl), 0);
 	pipeline_free(pl);
 	rule_set_free(rs);
 }
@@ -121,7 +109,7 @@ Test(pipeline, cut_copy_is_never_duplicated)
 {
 	struct seen s = { 0 };
 	struct rule_set *rs;
-	struct pipeline *pl = new_pipeline("udp => duplicate, delay 1ms", NULL, true, &s, &rs);
+	struct pipeline *pl = new_pipeline("udp => duplicate, delay 1ms", true, &s, &rs);
 	char *json;
 
 	feed(pl, 3);
@@ -133,61 +121,6 @@ Test(pipeline, cut_copy_is_never_duplicated)
 	free(json);
 	pipeline_free(pl);
 	rule_set_free(rs);
-}
-
-Test(pipeline, failed_event_log_is_told_once_and_counted)
-{
-	struct seen s = { 0 };
-	struct rule_set *rs;
-	FILE *full = fopen("/dev/full", "w");
-	struct pipeline *pl;
-	char *json;
-
-	cr_assert(full);
-	/* Line-buffered as in a live run: the first line fails. */
-	setvbuf(full, NULL, _IOLBF, 0);
-	pl = new_pipeline("udp => delay 1ms", full, false, &s, &rs);
-	feed(pl, 50);
-	pipeline_release_all(pl, 100000000ull, true);
-	/* Packets are not affected. */
-	cr_assert_eq(s.verdicts, 50);
-	cr_assert_eq(s.errors[PIPELINE_OUT_EVENTS], 1);
-	cr_assert_eq(s.err[PIPELINE_OUT_EVENTS], -ENOSPC);
-	cr_assert_eq(s.errors[PIPELINE_OUT_PCAP], 0);
-	cr_assert_eq(pipeline_output_error(pl, PIPELINE_OUT_EVENTS), -ENOSPC);
-	cr_assert_eq(pipeline_close_outputs(pl), -ENOSPC);
-	cr_assert_eq(s.errors[PIPELINE_OUT_EVENTS], 1);
-	/* Two lines per packet (packet, release), at least: every one of them lost. */
-	json = pipeline_stats_json(pl);
-	cr_assert(strstr(json, "\"write_errors\":"), "%s", json);
-	cr_assert_geq(strtoull(strstr(json, "\"write_errors\":") + 15, NULL, 10), 100, "%s", json);
-	free(json);
-	pipeline_free(pl);
-	rule_set_free(rs);
-	fclose(full);
-}
-
-Test(pipeline, good_event_log_has_no_write_errors)
-{
-	struct seen s = { 0 };
-	struct rule_set *rs;
-	FILE *f = tmpfile();
-	struct pipeline *pl;
-	char *json;
-
-	cr_assert(f);
-	pl = new_pipeline("udp => delay 1ms", f, false, &s, &rs);
-	feed(pl, 50);
-	pipeline_release_all(pl, 100000000ull, true);
-	cr_assert_eq(pipeline_close_outputs(pl), 0);
-	cr_assert_eq(s.errors[PIPELINE_OUT_EVENTS], 0);
-	json = pipeline_stats_json(pl);
-	cr_assert(strstr(json, "\"write_errors\":0,"), "%s", json);
-	free(json);
-	cr_assert_gt(ftell(f), 0);
-	pipeline_free(pl);
-	rule_set_free(rs);
-	fclose(f);
 }
 
 /* A SYN 10.0.0.1:1000 -> 10.0.0.2:80 with initial sequence number isn. */
