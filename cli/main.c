@@ -20,6 +20,7 @@
 #include "proxy.h"
 #include "replay.h"
 #include "report.h"
+#include "file.h"
 #include "rule.h"
 #include "show.h"
 #include "usage.h"

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "actions.h"
 #include "filter.h"
@@ -561,20 +560,50 @@ int rule_set_add_line(struct rule_set *rs, const char *text, const char *file, i
 	return 0;
 }
 
+/* The text being loaded, read through the caller's callback a block at a time. */
+struct source {
+	rule_read_cb read;
+	void *data;
+	char buf[4096];
+	size_t pos, n;
+	int err;		/* 0, or the -errno the callback returned */
+	bool end;
+};
+
+/* The next byte, or -1 at the end of the text or after a read error (src->err). */
+static int next_byte(struct source *src)
+{
+	ssize_t n;
+
+	if (src->pos == src->n) {
+		if (src->end)
+			return -1;
+		n = src->read(src->data, src->buf, sizeof(src->buf));
+		if (n <= 0) {
+			src->err = n < 0 ? (int)n : 0;
+			src->end = true;
+			return -1;
+		}
+		src->pos = 0;
+		src->n = (size_t)n;
+	}
+	return (unsigned char)src->buf[src->pos++];
+}
+
 /*
- * Read one line of f into buf (RULE_MAX_LINE + 1 bytes), without its end of
- * line, counting every byte into *total. Returns 1 with *len set, 0 at the
- * end of the file, -EINVAL for a line longer than RULE_MAX_LINE (*len =
+ * Read one line of src into buf (RULE_MAX_LINE + 1 bytes), without its end
+ * of line, counting every byte into *total. Returns 1 with *len set, 0 at
+ * the end of the text, -EINVAL for a line longer than RULE_MAX_LINE (*len =
  * RULE_MAX_LINE), -EFBIG once *total passes RULE_MAX_FILE (*len = the bytes
- * of this line before that), -EIO on a read error (errno says why). Reading
- * stops at the limit: a file of endless bytes costs a bounded buffer.
+ * of this line before that), -EIO on a read error (src->err says why).
+ * Reading stops at the limit: a file of endless bytes costs a bounded buffer.
  */
-static int read_line(FILE *f, char *buf, size_t *len, size_t *total)
+static int read_line(struct source *src, char *buf, size_t *len, size_t *total)
 {
 	int c;
 
 	*len = 0;
-	while ((c = getc(f)) != EOF) {
+	while ((c = next_byte(src)) >= 0) {
 		if (++*total > RULE_MAX_FILE)
 			return -EFBIG;
 		if (c == '\n')
@@ -583,7 +612,7 @@ static int read_line(FILE *f, char *buf, size_t *len, size_t *total)
 			return -EINVAL;
 		buf[(*len)++] = (char)c;
 	}
-	if (ferror(f))
+	if (src->err)
 		return -EIO;
 	return *len ? 1 : 0;
 }
@@ -605,36 +634,29 @@ static int file_error(struct rule_error *err, int ret, int line, int col, const 
 	return ret;
 }
 
-int rule_set_load_file(struct rule_set *rs, const char *path, struct rule_error *err)
+int rule_set_load(struct rule_set *rs, const char *path, rule_read_cb read, void *data,
+		  struct rule_error *err)
 {
 	struct rule_error dummy;
 	struct rule **tmp = NULL, **grown;
 	size_t n = 0, cap = 0, len, total = 0;
 	char *line = NULL;
 	int lineno = 0;
-	struct stat st;
-	FILE *f;
+	struct source *f;
 	int ret;
 
 	if (!err)
 		err = &dummy;
 	memset(err, 0, sizeof(*err));
 	err->file = path;
-	f = fopen(path, "re");
-	if (!f) {
-		ret = -errno;
-		return file_error(err, ret, 0, 0, "cannot open: %s", strerror(-ret));
-	}
-	/* fopen() opens a directory for reading; only the first read fails. */
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		ret = file_error(err, -EISDIR, 0, 0, "is a directory, not a rule file");
-		goto out;
-	}
+	f = calloc(1, sizeof(*f));
 	line = malloc(RULE_MAX_LINE + 1);
-	if (!line) {
+	if (!f || !line) {
 		ret = file_error(err, -ENOMEM, 0, 0, "out of memory");
 		goto out;
 	}
+	f->read = read;
+	f->data = data;
 
 	/* Parse into tmp first: a bad line must leave the set as it was. */
 	while ((ret = read_line(f, line, &len, &total)) > 0) {
@@ -682,9 +704,7 @@ int rule_set_load_file(struct rule_set *rs, const char *path, struct rule_error 
 		goto out;
 	}
 	if (ret == -EIO) {
-		ret = -errno;
-		ret = file_error(err, ret ? ret : -EIO, lineno + 1, 0, "read error: %s",
-				 strerror(ret ? -ret : EIO));
+		ret = file_error(err, f->err, lineno + 1, 0, "read error: %s", strerror(-f->err));
 		goto out;
 	}
 	ret = reserve(rs, n);
@@ -700,7 +720,7 @@ out:
 		rule_free(tmp[i]);
 	free(tmp);
 	free(line);
-	fclose(f);
+	free(f);
 	return ret;
 }
 

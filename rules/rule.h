@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "packet.h"
 #include "units.h"
@@ -168,13 +169,22 @@ int rule_set_add_line(struct rule_set *rs, const char *text, const char *file,
 		      int line, struct rule_error *err);
 
 /*
- * Parse a whole rule file (path borrowed by err). On the first error
- * returns -EINVAL (a bad line, a line over RULE_MAX_LINE bytes), -EFBIG
- * (more than RULE_MAX_FILE bytes), -E2BIG (more than RULE_MAX_RULES rules in
- * the set), -EISDIR, or -errno if the file cannot be opened or read; err
- * says where and why, and the set is unchanged.
+ * Where rule_set_load() reads a rule file's text: up to size bytes into
+ * buf. Returns the count, 0 at the end, or -errno. (rules/file.c reads a
+ * file with it, outside the core: the core opens no file.)
  */
-int rule_set_load_file(struct rule_set *rs, const char *path, struct rule_error *err);
+typedef ssize_t (*rule_read_cb)(void *data, char *buf, size_t size);
+
+/*
+ * Parse a whole rule file's text, read through read(data, ...); path names
+ * it in rules and messages (borrowed by err). On the first error returns
+ * -EINVAL (a bad line, a line over RULE_MAX_LINE bytes), -EFBIG (more than
+ * RULE_MAX_FILE bytes), -E2BIG (more than RULE_MAX_RULES rules in the set),
+ * -ENOMEM, or the -errno of a failed read; err says where and why, and the
+ * set is unchanged.
+ */
+int rule_set_load(struct rule_set *rs, const char *path, rule_read_cb read, void *data,
+		  struct rule_error *err);
 
 size_t rule_set_count(const struct rule_set *rs);
 /* Borrowed; valid while the set lives. */

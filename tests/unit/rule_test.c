@@ -9,6 +9,7 @@
 #include <pcap/pcap.h>
 
 #include "packet.h"
+#include "file.h"
 #include "rule.h"
 #include "tcpstate.h"
 
