@@ -171,3 +171,214 @@ Test(pipeline, ended_connections_past_the_list_bound_are_counted)
 	pipeline_free(pl);
 	rule_set_free(rs);
 }
+
+/* What a recording observer heard. */
+struct heard {
+	unsigned packets, left, held_left, malformed, track_events, conn_new;
+	unsigned drops, with_bytes, whole_lengths, copies;
+	uint64_t last_pkt, last_release;
+	bool in_order;		/* releases numbered 1, 2, ... as they came */
+};
+
+static void heard_packet(void *data, const struct pipeline_decided *e)
+{
+	struct heard *h = data;
+
+	h->packets++;
+	h->drops += e->d->drop;
+	h->last_pkt = e->pkt;
+	cr_assert(e->v && e->id && e->in);
+}
+
+static void heard_left(void *data, const struct pipeline_left *e)
+{
+	struct heard *h = data;
+
+	h->left++;
+	h->copies += e->copies;
+	h->with_bytes += e->bytes != NULL;
+	h->whole_lengths += e->len == CUT && e->wire_len == WIRE;
+	if (e->held) {
+		h->held_left++;
+		h->in_order &= e->release == h->last_release + 1 && e->now_ns >= e->held_since_ns;
+		h->last_release = e->release;
+	}
+}
+
+static void heard_malformed(void *data, uint64_t pkt, const struct pipeline_pkt *in, uint64_t now)
+{
+	struct heard *h = data;
+
+	h->malformed++;
+	h->last_pkt = pkt;
+}
+
+static void heard_track_event(void *data, const struct track_event *ev, uint64_t now)
+{
+	struct heard *h = data;
+
+	h->track_events++;
+	h->conn_new += ev->type == TRACK_EV_CONN_NEW && now == 1000000;
+}
+
+static const struct pipeline_observer_ops recorder = {
+	.packet = heard_packet,
+	.left = heard_left,
+	.malformed = heard_malformed,
+	.track_event = heard_track_event,
+};
+
+static const struct pipeline_observer_ops recorder_keeping = {
+	.packet = heard_packet,
+	.left = heard_left,
+	.keep_bytes = true,
+};
+
+Test(pipeline, observers_hear_each_packet_decided_and_released)
+{
+	struct heard h = { .in_order = true }, k = { .in_order = true };
+	struct seen s = { 0 };
+	struct rule_set *rs;
+	struct pipeline *pl = new_pipeline("udp => delay 5ms", false, &s, &rs);
+
+	cr_assert_eq(pipeline_add_observer(pl, &recorder, &h), 0);
+	cr_assert_eq(pipeline_add_observer(pl, &recorder_keeping, &k), 0);
+	feed(pl, 9);
+	pipeline_release_all(pl, 100000000ull, true);
+	/* Both observers, each packet once as decided and once as it left, held. */
+	for (struct heard *o = &h; o; o = o == &h ? &k : NULL) {
+		cr_assert_eq(o->packets, 9);
+		cr_assert_eq(o->left, 9);
+		cr_assert_eq(o->held_left, 9);
+		cr_assert(o->in_order);
+		cr_assert_eq(o->last_pkt, 9);
+		/* An observer that wants the bytes makes the pipeline keep them, as cut. */
+		cr_assert_eq(o->with_bytes, 9);
+		cr_assert_eq(o->whole_lengths, 9);
+	}
+	cr_assert_eq(s.verdicts, 9);
+	pipeline_free(pl);
+	rule_set_free(rs);
+}
+
+Test(pipeline, without_an_observer_that_keeps_bytes_none_are_kept)
+{
+	struct heard h = { .in_order = true };
+	struct seen s = { 0 };
+	struct rule_set *rs;
+	struct pipeline *pl = new_pipeline("udp => delay 5ms", false, &s, &rs);
+
+	cr_assert_eq(pipeline_add_observer(pl, &recorder, &h), 0);
+	feed(pl, 4);
+	pipeline_release_all(pl, 100000000ull, true);
+	cr_assert_eq(h.held_left, 4);
+	cr_assert_eq(h.with_bytes, 0);
+	pipeline_free(pl);
+	rule_set_free(rs);
+}
+
+Test(pipeline, a_dropped_packet_is_decided_and_never_leaves)
+{
+	struct heard h = { .in_order = true };
+	struct seen s = { 0 };
+	struct rule_set *rs;
+	struct pipeline *pl = new_pipeline("udp => drop", false, &s, &rs);
+
+	cr_assert_eq(pipeline_add_observer(pl, &recorder, &h), 0);
+	feed(pl, 3);
+	cr_assert_eq(h.packets, 3);
+	cr_assert_eq(h.drops, 3);
+	cr_assert_eq(h.left, 0);
+	pipeline_free(pl);
+	rule_set_free(rs);
+}
+
+Test(pipeline, an_unheld_packet_leaves_at_once_with_its_copies)
+{
+	struct heard h = { .in_order = true };
+	struct seen s = { 0 };
+	struct rule_set *rs;
+	struct pipeline *pl = new_pipeline("udp => duplicate", false, &s, &rs);
+	uint8_t p[WIRE] = { 0 };
+	struct pipeline_pkt pk = { .id = 1, .dir = PKT_DIR_IN, .data = p, .len = WIRE, .orig_len = WIRE };
+
+	cr_assert_eq(pipeline_add_observer(pl, &recorder, &h), 0);
+	udp_packet(p, 1);
+	pipeline_packet(pl, &pk, 1000000);
+	cr_assert_eq(h.packets, 1);
+	cr_assert_eq(h.left, 1);
+	cr_assert_eq(h.held_left, 0);
+	cr_assert_eq(h.copies, 1);
+	cr_assert_eq(h.with_bytes, 1);
+	pipeline_free(pl);
+	rule_set_free(rs);
+}
+
+Test(pipeline, a_malformed_packet_is_observed_and_passed)
+{
+	struct heard h = { .in_order = true };
+	struct seen s = { 0 };
+	struct rule_set *rs;
+	struct pipeline *pl = new_pipeline("udp => drop", false, &s, &rs);
+	uint8_t junk[8] = { 0x45, 1, 2, 3 };
+	struct pipeline_pkt pk = { .id = 1, .dir = PKT_DIR_IN, .data = junk, .len = 8, .orig_len = 8 };
+
+	cr_assert_eq(pipeline_add_observer(pl, &recorder, &h), 0);
+	pipeline_packet(pl, &pk, 1000000);
+	cr_assert_eq(h.malformed, 1);
+	cr_assert_eq(h.last_pkt, 1);
+	cr_assert_eq(h.packets, 0);
+	cr_assert_eq(s.verdicts, 1);
+	pipeline_free(pl);
+	rule_set_free(rs);
+}
+
+Test(pipeline, tracker_events_reach_observers_at_the_pipelines_time)
+{
+	struct pipeline_config pc = { .seed = 1 };
+	struct heard h = { .in_order = true };
+	struct seen s = { 0 };
+	struct rule_set *rs = rule_set_new();
+	struct pipeline *pl;
+	uint8_t p[40];
+	struct pipeline_pkt pk = { .id = 1, .dir = PKT_DIR_IN, .data = p, .len = 40, .orig_len = 40 };
+
+	cr_assert(rs);
+	pl = pipeline_new(&pc, rs, &ops, &s);
+	cr_assert(pl);
+	cr_assert_eq(pipeline_add_observer(pl, &recorder, &h), 0);
+	tcp_syn(p, 1000);
+	pipeline_packet(pl, &pk, 1000000);
+	cr_assert_eq(h.conn_new, 1);
+	cr_assert_geq(h.track_events, 1);
+	pipeline_free(pl);
+	rule_set_free(rs);
+}
+
+Test(pipeline, observers_past_the_bound_are_refused)
+{
+	struct heard h = { 0 };
+	struct seen s = { 0 };
+	struct rule_set *rs;
+	struct pipeline *pl = new_pipeline("udp => drop", false, &s, &rs);
+
+	for (int i = 0; i < PIPELINE_MAX_OBSERVERS; i++)
+		cr_assert_eq(pipeline_add_observer(pl, &recorder, &h), 0);
+	cr_assert_eq(pipeline_add_observer(pl, &recorder, &h), -ENOSPC);
+	pipeline_free(pl);
+	rule_set_free(rs);
+}
+
+/* A constructor that failed inside pipeline_new decides errno, not what was left in it. */
+Test(pipeline, new_fails_with_the_failed_parts_errno)
+{
+	struct pipeline_config pc = { .seed = 1, .max_conns = (1u << 26) + 1u };
+	struct seen s = { 0 };
+	struct rule_set *rs = rule_set_new();
+
+	cr_assert(rs);
+	errno = ENOENT;
+	cr_assert_null(pipeline_new(&pc, rs, &ops, &s));
+	cr_assert_eq(errno, EINVAL);
+	rule_set_free(rs);
+}
