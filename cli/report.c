@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "act.h"
 #include "args.h"
 #include "evlog.h"
 #include "report.h"
@@ -266,13 +267,10 @@ static void overview(FILE *o, const struct evlog *log, const char *source)
 
 /* ---- counters per rule ---------------------------------------------------------------- */
 
-static const char *const act_cols[] = { "drop", "delay", "reorder", "duplicate", "corrupt", "rate",
-					"accept" };
-#define N_ACT (sizeof(act_cols) / sizeof(act_cols[0]))
-
+/* A column per action (act_ops), in the table's order; "other" counts names it does not know. */
 struct rule_row {
 	unsigned rule, pkts, other;
-	unsigned act[N_ACT];
+	unsigned act[RULE_ACT__COUNT];
 };
 
 static int cmp_rule(const void *a, const void *b)
@@ -310,7 +308,7 @@ static int rules_table(FILE *o, const struct evlog *log)
 		for (unsigned a = 0; a < p->n_actions; a++) {
 			struct rule_row *r = rule_get(&rows, &n, p->actions[a].rule);
 			bool seen = false;
-			size_t k;
+			int k;
 
 			if (!r) {
 				free(rows);
@@ -320,10 +318,8 @@ static int rules_table(FILE *o, const struct evlog *log)
 			for (unsigned b = 0; b < a; b++)
 				seen |= p->actions[b].rule == p->actions[a].rule;
 			r->pkts += !seen;
-			for (k = 0; k < N_ACT; k++)
-				if (!strcmp(p->actions[a].action, act_cols[k]))
-					break;
-			if (k < N_ACT)
+			k = act_event_lookup(p->actions[a].action);
+			if (k >= 0)
 				r->act[k]++;
 			else
 				r->other++;
@@ -341,12 +337,12 @@ static int rules_table(FILE *o, const struct evlog *log)
 		   "(rule 0 is the first of the rule list). A rule that matched but whose "
 		   "action did not fire (a probability) is not counted.</p>\n");
 	fprintf(o, "<table><tr><th>rule</th><th>packets acted on</th>");
-	for (size_t k = 0; k < N_ACT; k++)
-		fprintf(o, "<th>%s</th>", act_cols[k]);
+	for (int k = 0; k < RULE_ACT__COUNT; k++)
+		fprintf(o, "<th>%s</th>", act_event_name(k));
 	fprintf(o, "<th>other</th></tr>\n");
 	for (size_t i = 0; i < n; i++) {
 		fprintf(o, "<tr><td>%u</td><td>%u</td>", rows[i].rule, rows[i].pkts);
-		for (size_t k = 0; k < N_ACT; k++)
+		for (int k = 0; k < RULE_ACT__COUNT; k++)
 			fprintf(o, "<td>%u</td>", rows[i].act[k]);
 		fprintf(o, "<td>%u</td></tr>\n", rows[i].other);
 	}

@@ -134,7 +134,7 @@ const struct act_counters *act_ctx_counters(const struct act_ctx *c, unsigned i)
 void act_note_corrupted(struct act_ctx *c, uint32_t rule)
 {
 	if (rule < c->n)
-		c->st[rule].cnt.corrupted++;
+		c->st[rule].cnt.acted[RULE_ACT_CORRUPT]++;
 }
 
 const char *act_reason_name(enum act_reason r)
@@ -292,75 +292,168 @@ static void hold_by(struct act_decision *d, unsigned rule)
 		d->hold_rule = (int)rule;
 }
 
-/* Returns false when evaluation must stop (drop or accept). */
+/* ---- the decision step of each action ---------------------------------- */
+
+/* One action of a rule that fired, as its step sees it. */
+struct act_step {
+	struct act_ctx *c;
+	const struct act_input *in;
+	struct act_decision *d;
+	struct rule_state *s;	/* the rule's */
+	unsigned rule, action;	/* indexes: keys of the action's random draws */
+};
+
+/* What a step did, for apply_rule. 0: nothing (the packet is as it was). */
+enum {
+	STEP_FIRED = 1 << 0,	/* it altered the packet: listed in the packet's event */
+	STEP_COUNT = 1 << 1,	/* ... and counted now, in its action's counter */
+	STEP_STOP = 1 << 2,	/* no further action or rule runs */
+};
+
+static unsigned step_drop(struct act_step *x, const struct rule_action *a)
+{
+	x->d->drop = true;
+	return STEP_FIRED | STEP_COUNT | STEP_STOP;
+}
+
+static unsigned step_delay(struct act_step *x, const struct rule_action *a)
+{
+	x->d->delay_ns += jittered(x->c, x->in, x->rule, x->action, a);
+	hold_by(x->d, x->rule);
+	return STEP_FIRED | STEP_COUNT;
+}
+
+/* The first reorder wins: one packet joins one group. */
+static unsigned step_reorder(struct act_step *x, const struct rule_action *a)
+{
+	struct act_decision *d = x->d;
+
+	if (d->reorder)
+		return 0;
+	d->reorder = true;
+	d->reorder_rule = x->rule;
+	d->reorder_n = a->u.reorder.count;
+	d->reorder_timeout_ns = a->u.reorder.timeout_ns;
+	hold_by(d, x->rule);
+	return STEP_FIRED | STEP_COUNT;
+}
+
+static unsigned step_duplicate(struct act_step *x, const struct rule_action *a)
+{
+	x->d->copies += a->u.duplicate.copies;
+	return STEP_FIRED | STEP_COUNT;
+}
+
+/* Counted by act_note_corrupted: not every packet can be corrupted. */
+static unsigned step_corrupt(struct act_step *x, const struct rule_action *a)
+{
+	if (!x->d->corrupt)
+		x->d->corrupt_rule = x->rule;
+	x->d->corrupt = true;
+	return STEP_FIRED;
+}
+
+static unsigned step_rate(struct act_step *x, const struct rule_action *a)
+{
+	uint64_t wait;
+
+	if (!rate_admit(x->s, a, pkt_wire_len(x->in->v), x->in->now_ns, &wait)) {
+		/*
+		 * A full queue drops: counted as a drop of this rule, and
+		 * listed as the rate action's with its reason, not as a drop
+		 * action.
+		 */
+		x->d->drop = true;
+		x->s->cnt.rate_dropped++;
+		x->s->cnt.acted[RULE_ACT_DROP]++;
+		fired_why(x->d, x->rule, RULE_ACT_RATE, ACT_REASON_QUEUE_FULL);
+		return STEP_STOP;
+	}
+	if (!wait)
+		return 0;
+	x->d->delay_ns += wait;
+	hold_by(x->d, x->rule);
+	return STEP_FIRED | STEP_COUNT;
+}
+
+static unsigned step_accept(struct act_step *x, const struct rule_action *a)
+{
+	return STEP_STOP;
+}
+
+/*
+ * The decision half of every action, indexed like the syntax half in
+ * rules/actions.c. The counter names are the keys of the per-rule stats,
+ * in this order; the event names are what packet events list.
+ */
+static const struct act_ops ops[RULE_ACT__COUNT] = {
+	[RULE_ACT_DROP] = { .step = step_drop, .counter = "dropped", .event = "drop" },
+	[RULE_ACT_DELAY] = { .step = step_delay, .counter = "delayed", .event = "delay" },
+	[RULE_ACT_REORDER] = { .step = step_reorder, .counter = "reordered", .event = "reorder" },
+	[RULE_ACT_DUPLICATE] = { .step = step_duplicate, .counter = "duplicated",
+				 .event = "duplicate" },
+	[RULE_ACT_CORRUPT] = { .step = step_corrupt, .counter = "corrupted", .event = "corrupt" },
+	[RULE_ACT_RATE] = { .step = step_rate, .counter = "rate_queued", .event = "rate" },
+	/* accept stops evaluation whatever its P%: the chance was never drawn for it. */
+	[RULE_ACT_ACCEPT] = { .step = step_accept, .event = "accept", .undrawn = true },
+};
+
+const struct act_ops *act_ops(enum rule_action_type t)
+{
+	return (unsigned)t < RULE_ACT__COUNT ? &ops[t] : NULL;
+}
+
+const char *act_event_name(unsigned action)
+{
+	return action < RULE_ACT__COUNT ? ops[action].event : "?";
+}
+
+int act_event_lookup(const char *name)
+{
+	for (int t = 0; t < RULE_ACT__COUNT; t++)
+		if (name && !strcmp(name, ops[t].event))
+			return t;
+	return -1;
+}
+
+void act_counters_json(const struct act_counters *c, struct strbuf *b)
+{
+	strbuf_printf(b, "\"matched\":%llu", (unsigned long long)c->matched);
+	for (int t = 0; t < RULE_ACT__COUNT; t++)
+		if (ops[t].counter)
+			strbuf_printf(b, ",\"%s\":%llu", ops[t].counter,
+				      (unsigned long long)c->acted[t]);
+	strbuf_printf(b, ",\"rate_dropped\":%llu,\"released_early\":%llu",
+		      (unsigned long long)c->rate_dropped, (unsigned long long)c->released_early);
+}
+
+/*
+ * Each action of the rule in order: its chance, then its step, one
+ * indirect call per action that passed its chance. Returns false when
+ * evaluation must stop (drop or accept).
+ */
 FL_HOT static bool apply_rule(struct act_ctx *c, unsigned ri, const struct rule *r,
 			      const struct act_input *in, struct act_decision *d)
 {
-	struct rule_state *s = &c->st[ri];
+	struct act_step x = { .c = c, .in = in, .d = d, .s = &c->st[ri], .rule = ri };
 	uint64_t pk = pkt_key(in);
 
 	for (unsigned ai = 0; ai < r->n_actions; ai++) {
 		const struct rule_action *a = &r->actions[ai];
-		uint64_t wait;
+		const struct act_ops *o = &ops[a->type];
+		unsigned did;
 
-		if (a->type == RULE_ACT_ACCEPT)
-			return false;
-		if (!rng_chance(&c->rng, a->prob_ppm, in->id.hash, pk, purpose(ri, ai, 1)))
+		if (!o->undrawn &&
+		    !rng_chance(&c->rng, a->prob_ppm, in->id.hash, pk, purpose(ri, ai, 1)))
 			continue;
-		switch (a->type) {
-		case RULE_ACT_DROP:
-			d->drop = true;
-			s->cnt.dropped++;
+		x.action = ai;
+		did = o->step(&x, a);
+		if (did & STEP_COUNT)
+			x.s->cnt.acted[a->type]++;
+		if (did & STEP_FIRED)
 			fired(d, ri, a->type);
+		if (did & STEP_STOP)
 			return false;
-		case RULE_ACT_DELAY:
-			d->delay_ns += jittered(c, in, ri, ai, a);
-			s->cnt.delayed++;
-			hold_by(d, ri);
-			fired(d, ri, a->type);
-			break;
-		case RULE_ACT_REORDER:
-			if (d->reorder)
-				break;
-			d->reorder = true;
-			d->reorder_rule = ri;
-			d->reorder_n = a->u.reorder.count;
-			d->reorder_timeout_ns = a->u.reorder.timeout_ns;
-			s->cnt.reordered++;
-			hold_by(d, ri);
-			fired(d, ri, a->type);
-			break;
-		case RULE_ACT_DUPLICATE:
-			d->copies += a->u.duplicate.copies;
-			s->cnt.duplicated++;
-			fired(d, ri, a->type);
-			break;
-		case RULE_ACT_CORRUPT:
-			/* Counted by act_note_corrupted: not every packet can be. */
-			if (!d->corrupt)
-				d->corrupt_rule = ri;
-			d->corrupt = true;
-			fired(d, ri, a->type);
-			break;
-		case RULE_ACT_RATE:
-			if (!rate_admit(s, a, pkt_wire_len(in->v), in->now_ns, &wait)) {
-				d->drop = true;
-				s->cnt.rate_dropped++;
-				s->cnt.dropped++;
-				/* The rate action dropped it, not a drop action: say so. */
-				fired_why(d, ri, RULE_ACT_RATE, ACT_REASON_QUEUE_FULL);
-				return false;
-			}
-			if (wait) {
-				d->delay_ns += wait;
-				s->cnt.rate_queued++;
-				hold_by(d, ri);
-				fired(d, ri, a->type);
-			}
-			break;
-		default:
-			break;
-		}
 	}
 	return true;
 }

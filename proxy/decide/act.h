@@ -21,6 +21,7 @@
 #include "packet.h"
 #include "rng.h"
 #include "rule.h"
+#include "strbuf.h"
 
 /* What the TCP tracker says of a segment, for 'if' conditions. */
 struct act_tcp_info {
@@ -73,10 +74,45 @@ struct act_decision {
 
 struct act_counters {
 	uint64_t matched;	/* rule fired (filter and qualifiers held) */
-	uint64_t dropped, delayed, reordered, duplicated, corrupted;
-	uint64_t rate_queued, rate_dropped;
+	/*
+	 * By action: packets it altered (named act_ops(t)->counter). A full
+	 * rate queue's drop counts in acted[RULE_ACT_DROP] and rate_dropped.
+	 */
+	uint64_t acted[RULE_ACT__COUNT];
+	uint64_t rate_dropped;
 	uint64_t released_early; /* held packets let go early at the bound or shutdown */
 };
+
+/*
+ * The decision half of one action (the syntax half is rules/actions.c),
+ * one entry per enum rule_action_type. A new action adds one here, with
+ * its step; act_test checks every action has one.
+ */
+struct act_step;
+struct act_ops {
+	/*
+	 * What the action does to the decision once its chance passed;
+	 * returns what it did (act.c's STEP_* flags). Called on the packet
+	 * path, one call per action that passed its chance.
+	 */
+	unsigned (*step)(struct act_step *x, const struct rule_action *a);
+	const char *counter;	/* its key in the per-rule stats; NULL: none */
+	const char *event;	/* its name in the packet events' "actions" */
+	bool undrawn;		/* runs whatever its P% (accept) */
+};
+
+/* The entry of action t (static), or NULL out of range. */
+const struct act_ops *act_ops(enum rule_action_type t);
+/* The event name of action t ("drop", "delay", ...), "?" out of range. */
+const char *act_event_name(unsigned t);
+/* The action an event names, or -1 (NULL or unknown name). */
+int act_event_lookup(const char *name);
+
+/*
+ * One rule's counters as JSON members, "matched":N,"dropped":N,...,
+ * appended to b (no braces).
+ */
+void act_counters_json(const struct act_counters *c, struct strbuf *b);
 
 struct act_ctx;
 

@@ -681,15 +681,9 @@ char *pipeline_stats_json(const struct pipeline *pl)
 		}
 		strbuf_printf(&b, "%s{\"index\":%zu,\"rule\":\"", i ? "," : "", i);
 		strbuf_add_json(&b, text);
-		strbuf_printf(&b, "\",\"line\":%d,\"matched\":%llu,"
-			    "\"dropped\":%llu,\"delayed\":%llu,\"reordered\":%llu,\"duplicated\":%llu,"
-			    "\"corrupted\":%llu,\"rate_queued\":%llu,\"rate_dropped\":%llu,"
-			    "\"released_early\":%llu}",
-			r->line, (unsigned long long)c->matched,
-			(unsigned long long)c->dropped, (unsigned long long)c->delayed,
-			(unsigned long long)c->reordered, (unsigned long long)c->duplicated,
-			(unsigned long long)c->corrupted, (unsigned long long)c->rate_queued,
-			(unsigned long long)c->rate_dropped, (unsigned long long)c->released_early);
+		strbuf_printf(&b, "\",\"line\":%d,", r->line);
+		act_counters_json(c, &b);
+		strbuf_printf(&b, "}");
 		free(text);
 	}
 	strbuf_printf(&b, "]");

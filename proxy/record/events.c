@@ -182,7 +182,7 @@ static void put_actions(FILE *f, const struct act_decision *d)
 		const char *why = act_reason_name((enum act_reason)d->fired[i].reason);
 
 		fprintf(f, "%s{\"rule\":%u,\"action\":\"%s\"", i ? "," : "", d->fired[i].rule,
-			rule_action_name((enum rule_action_type)d->fired[i].action));
+			act_event_name(d->fired[i].action));
 		if (why)
 			fprintf(f, ",\"reason\":\"%s\"", why);
 		fprintf(f, "}");

@@ -91,7 +91,7 @@ static void in_comment(char *b, size_t n, const struct pipeline_decided *p)
 		k += (size_t)snprintf(b + k, n - k, ", corrupted");
 	for (unsigned i = 0; i < d->n_fired && k < n; i++)
 		k += (size_t)snprintf(b + k, n - k, "%s rule %u %s%s", i ? "," : ";", d->fired[i].rule,
-				      rule_action_name((enum rule_action_type)d->fired[i].action),
+				      act_event_name(d->fired[i].action),
 				      d->fired[i].reason == ACT_REASON_QUEUE_FULL ? " (queue full)" : "");
 	if (seg && k < n) {
 		k += (size_t)snprintf(b + k, n - k, "; tcp conn %llu seg %u %s->%s",

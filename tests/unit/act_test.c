@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "act.h"
+#include "actions.h"
 #include "flow.h"
 #include "tcpstate.h"
 
@@ -77,7 +80,7 @@ Test(act, drop_rate_and_determinism)
 		drops += a.drop;
 	}
 	cr_assert(drops > 2700 && drops < 3300, "30%% drop gave %d of 10000", drops);
-	cr_assert_eq(act_ctx_counters(f1.ctx, 0)->dropped, (uint64_t)drops);
+	cr_assert_eq(act_ctx_counters(f1.ctx, 0)->acted[RULE_ACT_DROP], (uint64_t)drops);
 	cr_assert_eq(act_ctx_counters(f1.ctx, 0)->matched, 10000);
 	teardown_rules(&f1);
 	teardown_rules(&f2);
@@ -324,6 +327,101 @@ Test(act, rate_queue_full_drop_names_rate_and_its_reason)
 	cr_assert_str_eq(act_reason_name(ACT_REASON_QUEUE_FULL), "queue-full");
 	cr_assert_null(act_reason_name(ACT_REASON_NONE));
 	cr_assert_eq(act_ctx_counters(f.ctx, 0)->rate_dropped, 1);
-	cr_assert_eq(act_ctx_counters(f.ctx, 0)->dropped, 1);
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->acted[RULE_ACT_DROP], 1);
+	teardown_rules(&f);
+}
+
+/* ---- the table of actions: every action has its decision half ---- */
+
+Test(act, every_action_has_a_step_a_counter_and_an_event_name)
+{
+	for (int t = 0; t < RULE_ACT__COUNT; t++) {
+		const struct act_ops *o = act_ops(t);
+
+		cr_assert_not_null(o, "action %d", t);
+		cr_assert_not_null(o->step, "%s", rule_action_name(t));
+		/* Events name an action as the rules do. */
+		cr_assert_str_eq(o->event, rule_action_name(t));
+		cr_assert_str_eq(act_event_name(t), o->event);
+		cr_assert_eq(act_event_lookup(o->event), t);
+		/* accept alone never alters a packet, so it alone has nothing to count. */
+		cr_assert_eq(!o->counter, t == RULE_ACT_ACCEPT, "%s", o->event);
+		for (int u = 0; u < t; u++) {
+			cr_assert_str_neq(act_ops(u)->event, o->event);
+			if (o->counter && act_ops(u)->counter)
+				cr_assert_str_neq(act_ops(u)->counter, o->counter);
+		}
+	}
+	cr_assert_null(act_ops(RULE_ACT__COUNT));
+	cr_assert_str_eq(act_event_name(RULE_ACT__COUNT), "?");
+	cr_assert_eq(act_event_lookup("bogus"), -1);
+	cr_assert_eq(act_event_lookup(NULL), -1);
+}
+
+/*
+ * Each action's own example (rules/actions.c) over 400 packets: its step
+ * fires, the packet events list it, and its counter counts what fired.
+ */
+Test(act, every_action_steps_from_its_example)
+{
+	for (int t = 0; t < RULE_ACT__COUNT; t++) {
+		const char *ex = rule__action_ops(t)->example;
+		char line[256];
+		const char *r[] = { line };
+		struct fixture f = { 0 };
+		uint64_t n = 0;
+
+		if (t == RULE_ACT_ACCEPT)
+			continue;	/* it stops evaluation: accept_stops_and_drop_clears */
+		snprintf(line, sizeof(line), "udp => %s", ex);
+		setup_rules(&f, r, 1, 3);
+		for (int i = 0; i < 400; i++) {
+			struct act_decision d;
+
+			decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+			for (unsigned k = 0; k < d.n_fired; k++)
+				n += d.fired[k].action == t && d.fired[k].reason == ACT_REASON_NONE;
+		}
+		cr_assert_gt(n, 0, "'%s' never fired", line);
+		/* corrupt counts once the packet really was corrupted (act_note_corrupted). */
+		cr_assert_eq(act_ctx_counters(f.ctx, 0)->acted[t], t == RULE_ACT_CORRUPT ? 0 : n,
+			     "%s", line);
+		teardown_rules(&f);
+	}
+}
+
+/* 'accept 50%' parses, and accept stops evaluation whatever its P%. */
+Test(act, accept_ignores_its_probability)
+{
+	const char *r[] = { "udp => accept 50%", "udp => drop" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 2, 1);
+	for (int i = 0; i < 200; i++) {
+		decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+		cr_assert(!d.drop && d.n_fired == 0);
+	}
+	cr_assert_eq(act_ctx_counters(f.ctx, 1)->matched, 0);
+	teardown_rules(&f);
+}
+
+/* The per-rule stats keep their keys and their order. */
+Test(act, counters_json_names_every_counter_in_order)
+{
+	const char *r[] = { "udp => drop" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+	struct strbuf b = { 0 };
+	char *s;
+
+	setup_rules(&f, r, 1, 1);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	act_counters_json(act_ctx_counters(f.ctx, 0), &b);
+	s = strbuf_take(&b);
+	cr_assert_str_eq(s, "\"matched\":1,\"dropped\":1,\"delayed\":0,\"reordered\":0,"
+			    "\"duplicated\":0,\"corrupted\":0,\"rate_queued\":0,\"rate_dropped\":0,"
+			    "\"released_early\":0");
+	free(s);
 	teardown_rules(&f);
 }
