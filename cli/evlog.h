@@ -48,7 +48,8 @@ enum {
 
 struct evlog_action {
 	unsigned rule;
-	const char *action;	/* "drop", "delay", "reorder", ... */
+	const char *action;	/* as written: "drop", "delay", "reorder", ... */
+	int type;		/* its enum rule_action_type (act_event_lookup), -1: unknown */
 	const char *reason;	/* why it dropped ("queue-full"), or "" */
 };
 
@@ -233,7 +234,10 @@ void evlog_pkt_notes(const struct evlog *log, const struct evlog_pkt *p, enum ev
 /* Short name of a packet's identity in its conversation: "seg 4" (TCP) or "#4" (ord). */
 size_t evlog_pkt_ident(const struct evlog_pkt *p, char *buf, size_t size);
 
-/* The rule a verdict came from: the first action named what (NULL: any). -1 if none. */
-int evlog_pkt_rule(const struct evlog_pkt *p, const char *what);
+/*
+ * The rule a verdict came from: that of the packet's first action of type t
+ * (an enum rule_action_type; -1: of any action). -1 if none.
+ */
+int evlog_pkt_rule(const struct evlog_pkt *p, int t);
 
 #endif

@@ -318,7 +318,7 @@ static int rules_table(FILE *o, const struct evlog *log)
 			for (unsigned b = 0; b < a; b++)
 				seen |= p->actions[b].rule == p->actions[a].rule;
 			r->pkts += !seen;
-			k = act_event_lookup(p->actions[a].action);
+			k = p->actions[a].type;
 			if (k >= 0)
 				r->act[k]++;
 			else

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act.h"
 #include "internal.h"
 #include "track.h"
 
@@ -166,6 +167,7 @@ static int decode_actions(struct evlog *log, const struct evlog_jval *o, struct 
 		x->reason = get_str(log, a, "reason");
 		if (!x->action || !x->reason)
 			return -ENOMEM;
+		x->type = act_event_lookup(x->action);
 		p->n_actions++;
 	}
 	return 0;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "act.h"
 #include "evlog.h"
 #include "track.h"
 
@@ -61,10 +62,10 @@ cut:
 	return n;
 }
 
-int evlog_pkt_rule(const struct evlog_pkt *p, const char *what)
+int evlog_pkt_rule(const struct evlog_pkt *p, int t)
 {
 	for (unsigned i = 0; i < p->n_actions; i++)
-		if (!what || !strcmp(p->actions[i].action, what))
+		if (t < 0 || p->actions[i].type == t)
 			return (int)p->actions[i].rule;
 	return -1;
 }
@@ -84,7 +85,8 @@ size_t evlog_pkt_ident(const struct evlog_pkt *p, char *buf, size_t size)
 static int rate_full_rule(const struct evlog_pkt *p)
 {
 	for (unsigned i = 0; i < p->n_actions; i++)
-		if (!strcmp(p->actions[i].action, "rate") && !strcmp(p->actions[i].reason, "queue-full"))
+		if (p->actions[i].type == RULE_ACT_RATE &&
+		    !strcmp(p->actions[i].reason, act_reason_name(ACT_REASON_QUEUE_FULL)))
 			return (int)p->actions[i].rule;
 	return -1;
 }
@@ -96,11 +98,11 @@ static const char *fate(const struct evlog_pkt *q)
 		return "dropped";
 	if (q->verdict != EVLOG_HOLD)
 		return "passed";
-	if (evlog_pkt_rule(q, "delay") >= 0)
+	if (evlog_pkt_rule(q, RULE_ACT_DELAY) >= 0)
 		return "delayed";
 	if (q->reorder)
 		return "reordered";
-	if (evlog_pkt_rule(q, "rate") >= 0)
+	if (evlog_pkt_rule(q, RULE_ACT_RATE) >= 0)
 		return "rate-queued";
 	return "held";
 }
@@ -195,8 +197,8 @@ void evlog_pkt_notes(const struct evlog *log, const struct evlog_pkt *p, enum ev
 	if (row == EVLOG_ROW_RELEASE) {
 		double ms = (p->rel_t - p->t) * 1e3;
 
-		note(o, "%s %.1f ms%s", evlog_pkt_rule(p, "delay") >= 0 ? "delayed" : "held", ms,
-		     p->early ? " (released early)" : "");
+		note(o, "%s %.1f ms%s", evlog_pkt_rule(p, RULE_ACT_DELAY) >= 0 ? "delayed" : "held",
+		     ms, p->early ? " (released early)" : "");
 		if (p->reorder || (p->recv_pos && p->recv_pos != p->ord))
 			note(o, "sent #%llu, released #%u", (unsigned long long)p->ord, p->recv_pos);
 		arrival_notes(log, p, o);
@@ -205,26 +207,26 @@ void evlog_pkt_notes(const struct evlog *log, const struct evlog_pkt *p, enum ev
 	if (row != EVLOG_ROW_SEND)
 		return;
 	if (p->verdict == EVLOG_DROP) {
-		if ((r = evlog_pkt_rule(p, "drop")) >= 0)
+		if ((r = evlog_pkt_rule(p, RULE_ACT_DROP)) >= 0)
 			note(o, "DROPPED by rule %d", r);
 		else if ((r = rate_full_rule(p)) >= 0)
 			note(o, "DROPPED by rule %d (rate queue full)", r);
-		else if ((r = evlog_pkt_rule(p, NULL)) >= 0)
+		else if ((r = evlog_pkt_rule(p, -1)) >= 0)
 			note(o, "DROPPED by rule %d", r);
 		else
 			note(o, "DROPPED");
 	} else if (held) {
-		if ((r = evlog_pkt_rule(p, "delay")) >= 0)
+		if ((r = evlog_pkt_rule(p, RULE_ACT_DELAY)) >= 0)
 			note(o, "held: delay %.1f ms (rule %d)", p->delay_us / 1e3, r);
-		if ((r = evlog_pkt_rule(p, "reorder")) >= 0 || p->reorder)
+		if ((r = evlog_pkt_rule(p, RULE_ACT_REORDER)) >= 0 || p->reorder)
 			note(o, r >= 0 ? "held for reorder (rule %d)" : "held for reorder", r);
-		if ((r = evlog_pkt_rule(p, "rate")) >= 0)
+		if ((r = evlog_pkt_rule(p, RULE_ACT_RATE)) >= 0)
 			note(o, "queued by rate limit (rule %d)", r);
 		if (!p->released)
 			note(o, "never released");
 	}
 	if (p->corrupt)
-		note(o, "corrupted (rule %d)", evlog_pkt_rule(p, "corrupt"));
+		note(o, "corrupted (rule %d)", evlog_pkt_rule(p, RULE_ACT_CORRUPT));
 	if (p->tcp && p->classes & (TRACK_C_RETRANSMISSION | TRACK_C_FAST_RETRANSMISSION |
 				    TRACK_C_SPURIOUS_RETRANSMISSION))
 		retrans_notes(log, p, o);

@@ -224,6 +224,8 @@ def cmd_check_reader(schema, paths):
     views = re.findall(r"strcmp\(\s*view\s*,\s*\"([^\"]*)\"", src)
     # strcmp(p->actions[i].action, "rate"), strcmp(x.reason, "queue-full")
     acts += re.findall(r"strcmp\(\s*[\w.>\[\]-]*action\s*,\s*\"([^\"]*)\"", src)
+    # evlog_pkt_rule(p, RULE_ACT_DELAY): the name is the action table's, which check-writers checks.
+    acts_by_enum = re.findall(r"evlog_pkt_rule\(\s*[^,()]+,\s*RULE_ACT_\w+", src)
     reasons = re.findall(r"strcmp\(\s*[\w.>\[\]-]*reason\s*,\s*\"([^\"]*)\"", src)
     bad = [f"reads key \"{k}\", which the schema does not define" for k in sorted(set(asked) - keys)]
     bad += [f"compares ev with \"{k}\", not an event kind of the schema" for k in sorted(set(ev_cmp) - kinds)]
@@ -237,8 +239,9 @@ def cmd_check_reader(schema, paths):
             for v in sorted(set(reasons) - enum_of(schema, "action", "properties", "reason") -
                             enum_of(schema, "flow-end", "properties", "reason"))]
     # Found too few: the reader changed shape and the patterns above went blind.
-    if len(set(asked)) < 40 or len(set(ev_cmp)) < 6 or not acts or not verdicts or not views:
-        bad.append(f"found only {len(set(asked))} keys, {len(set(ev_cmp))} kinds, {len(acts)} actions, "
+    if len(set(asked)) < 40 or len(set(ev_cmp)) < 6 or not (acts or acts_by_enum) or not verdicts or not views:
+        bad.append(f"found only {len(set(asked))} keys, {len(set(ev_cmp))} kinds, "
+                   f"{len(acts) + len(acts_by_enum)} actions, "
                    f"{len(verdicts)} verdicts, {len(views)} views in {' '.join(paths)}: update "
                    "tests/tools/evschema.py to how the reader looks keys up")
     for b in bad:
@@ -253,10 +256,28 @@ def cmd_check_writers(schema, paths):
     keys = all_keys(schema)
     # "\"proto\":%s" in a format string: an escaped quote, the key, an escaped quote, a colon.
     printed = set(re.findall(r"\\\"([A-Za-z_][A-Za-z0-9_]*)\\\":", src))
+    # The table of actions (proxy/decide/act.c) names the per-rule counters and the actions.
+    # An action without a counter (accept) never alters a packet, so no event lists it.
+    counters, events = set(), set()
+    for entry in re.findall(r"\[RULE_ACT_\w+\]\s*=\s*\{([^}]*)\}", src):
+        counter = re.search(r"\.counter\s*=\s*\"([^\"]*)\"", entry)
+        event = re.search(r"\.event\s*=\s*\"([^\"]*)\"", entry)
+        if counter and event:
+            counters.add(counter.group(1))
+            events.add(event.group(1))
+    printed |= counters
     bad = sorted(printed - keys)
     for k in bad:
         print(f"writers: print key \"{k}\", which docs/events.schema.json does not define",
               file=sys.stderr)
+    for a in sorted(events - enum_of(schema, "action", "properties", "action")):
+        print(f"writers: name action \"{a}\", which docs/events.schema.json does not list",
+              file=sys.stderr)
+        bad.append(a)
+    if not counters or not events:
+        print(f"writers: found no table of actions (.counter, .event) in {' '.join(paths)}",
+              file=sys.stderr)
+        return 1
     if len(printed) < 60:
         print(f"writers: found only {len(printed)} keys in {' '.join(paths)}", file=sys.stderr)
         return 1

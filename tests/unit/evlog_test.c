@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "evlog.h"
+#include "rule.h"
 
 /* ---- the JSON reader ---------------------------------------------------------- */
 
@@ -253,8 +254,8 @@ Test(evlog, notes_name_the_drop_the_delay_and_the_cause)
 
 	evlog_pkt_notes(log, drop, EVLOG_ROW_SEND, &n);
 	cr_assert(has_note(&n, "DROPPED by rule 3"));
-	cr_assert_eq(evlog_pkt_rule(drop, "drop"), 3);
-	cr_assert_eq(evlog_pkt_rule(drop, "delay"), -1);
+	cr_assert_eq(evlog_pkt_rule(drop, RULE_ACT_DROP), 3);
+	cr_assert_eq(evlog_pkt_rule(drop, RULE_ACT_DELAY), -1);
 
 	cr_assert(rx->released);
 	cr_assert_float_eq(rx->rel_t, 0.53, 1e-9);
