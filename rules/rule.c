@@ -372,6 +372,80 @@ static bool starts_with_keyword(const char *s, size_t len)
 	return false;
 }
 
+/* Where the parts of a rule line are, as byte offsets. */
+struct line_parts {
+	size_t start, end;	/* the rule: no comment, no blanks around */
+	size_t arrow;		/* the '=>' */
+	size_t fstart, fend;	/* the filter, trimmed (empty: fstart == fend) */
+};
+
+/*
+ * Find the parts of text. Returns 1 for a rule, 0 for a blank or comment
+ * line, -EINVAL with err filled when there is no '=>'.
+ */
+static int split_line(const char *text, struct line_parts *lp, struct rule_error *err)
+{
+	/* A filter never contains '#', so it starts a comment anywhere. */
+	const char *hash = strchr(text, '#');
+	size_t len = hash ? (size_t)(hash - text) : strlen(text);
+	size_t start, end, arrow;
+
+	for (start = 0; start < len && isspace((unsigned char)text[start]); start++)
+		;
+	for (end = len; end > start && isspace((unsigned char)text[end - 1]); end--)
+		;
+	if (start == end)
+		return 0;
+	for (arrow = start; arrow + 1 < end; arrow++) {
+		if (text[arrow] == '=' && text[arrow + 1] == '>')
+			break;
+	}
+	if (arrow + 1 >= end) {
+		if (starts_with_keyword(text + start, end - start)) {
+			err->col = (int)start + 1;
+			snprintf(err->msg, sizeof(err->msg),
+				 "missing '=>' before the actions (write '=> ...' to match every packet)");
+		} else {
+			err->col = (int)end + 1;
+			snprintf(err->msg, sizeof(err->msg),
+				 "missing '=>' and an action after the filter");
+		}
+		return -EINVAL;
+	}
+	*lp = (struct line_parts){ .start = start, .end = end, .arrow = arrow, .fstart = start,
+				   .fend = arrow };
+	while (lp->fstart < arrow && isspace((unsigned char)text[lp->fstart]))
+		lp->fstart++;
+	while (lp->fend > lp->fstart && isspace((unsigned char)text[lp->fend - 1]))
+		lp->fend--;
+	return 1;
+}
+
+/*
+ * A new rule holding its copies of the line's parts, and in p->buf the
+ * parser's copy of the line. NULL on ENOMEM (nothing left allocated).
+ */
+static struct rule *rule_new(const char *text, const struct line_parts *lp, const char *file,
+			     int line, struct rule_parser *p)
+{
+	struct rule *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->line = line;
+	r->text = strndup(text + lp->start, lp->end - lp->start);
+	r->filter_text = strndup(text + lp->fstart, lp->fend - lp->fstart);
+	r->file = strdup(file ? file : "");
+	p->buf = strndup(text, lp->end);
+	if (!r->text || !r->filter_text || !r->file || !p->buf) {
+		free(p->buf);
+		p->buf = NULL;
+		rule_free(r);
+		return NULL;
+	}
+	return r;
+}
+
 /*
  * Parse one line into a new rule in *out (NULL for blank and comment
  * lines). Returns 0, -EINVAL with err filled, or -ENOMEM.
@@ -380,10 +454,9 @@ static int parse_line(const char *text, const char *file, int line, struct rule 
 		      struct rule_error *err)
 {
 	struct rule_parser p = { .err = err };
+	struct line_parts lp;
 	char pmsg[512];
-	size_t len, start, end, arrow, fstart, fend;
-	struct rule *r = NULL;
-	const char *hash;
+	struct rule *r;
 	int ret;
 
 	*out = NULL;
@@ -395,66 +468,28 @@ static int parse_line(const char *text, const char *file, int line, struct rule 
 		snprintf(err->msg, sizeof(err->msg), "line longer than %d bytes", RULE_MAX_LINE);
 		return -EINVAL;
 	}
-
-	/* A filter never contains '#', so it starts a comment anywhere. */
-	hash = strchr(text, '#');
-	len = hash ? (size_t)(hash - text) : strlen(text);
-	for (start = 0; start < len && isspace((unsigned char)text[start]); start++)
-		;
-	for (end = len; end > start && isspace((unsigned char)text[end - 1]); end--)
-		;
-	if (start == end)
-		return 0;
-	p.eol_col = (int)end + 1;
-
-	for (arrow = start; arrow + 1 < end; arrow++) {
-		if (text[arrow] == '=' && text[arrow + 1] == '>')
-			break;
-	}
-	if (arrow + 1 >= end) {
-		if (starts_with_keyword(text + start, end - start)) {
-			err->col = (int)start + 1;
-			snprintf(err->msg, sizeof(err->msg),
-				 "missing '=>' before the actions (write '=> ...' to match every packet)");
-		} else {
-			err->col = p.eol_col;
-			snprintf(err->msg, sizeof(err->msg),
-				 "missing '=>' and an action after the filter");
-		}
-		return -EINVAL;
-	}
-	p.arrow_col = (int)arrow + 1;
-	for (fstart = start; fstart < arrow && isspace((unsigned char)text[fstart]); fstart++)
-		;
-	for (fend = arrow; fend > fstart && isspace((unsigned char)text[fend - 1]); fend--)
-		;
-
-	ret = -ENOMEM;
-	r = calloc(1, sizeof(*r));
+	ret = split_line(text, &lp, err);
+	if (ret <= 0)
+		return ret;
+	p.eol_col = (int)lp.end + 1;
+	p.arrow_col = (int)lp.arrow + 1;
+	r = p.r = rule_new(text, &lp, file, line, &p);
 	if (!r)
-		goto err_nomem;
-	p.r = r;
-	r->line = line;
-	r->text = strndup(text + start, end - start);
-	r->filter_text = strndup(text + fstart, fend - fstart);
-	r->file = strdup(file ? file : "");
-	p.buf = strndup(text, end);
-	if (!r->text || !r->filter_text || !r->file || !p.buf)
 		goto err_nomem;
 
 	/* The filter comes first on the line, so its error is reported first. */
-	if (fend > fstart) {
+	if (lp.fend > lp.fstart) {
 		ret = rule__filter_compile(r->filter_text, &r->filter, pmsg, sizeof(pmsg));
 		if (ret == -ENOMEM)
 			goto err_nomem;
 		if (ret < 0) {
-			rule__fail(&p, (int)fstart + 1, "bad filter '%s': %s",
+			rule__fail(&p, (int)lp.fstart + 1, "bad filter '%s': %s",
 				   rule__shown(&p, r->filter_text), pmsg);
 			goto err;
 		}
 	}
 
-	ret = rule__tokenize(&p, arrow + 2, end);
+	ret = rule__tokenize(&p, lp.arrow + 2, lp.end);
 	if (ret < 0)
 		goto err_nomem;
 	ret = parse_items(&p);
@@ -634,14 +669,104 @@ static int file_error(struct rule_error *err, int ret, int line, int col, const 
 	return ret;
 }
 
+/* Rules read from a file, before they join the set. */
+struct pending {
+	struct rule **rules;
+	size_t n, cap;
+};
+
+/* Takes r (freed on failure). Returns 0 or -ENOMEM. */
+static int pending_add(struct pending *pend, struct rule *r)
+{
+	struct rule **grown;
+
+	if (pend->n == pend->cap) {
+		size_t cap = pend->cap ? pend->cap * 2 : 16;
+
+		grown = realloc(pend->rules, cap * sizeof(*grown));
+		if (!grown) {
+			rule_free(r);
+			return -ENOMEM;
+		}
+		pend->rules = grown;
+		pend->cap = cap;
+	}
+	pend->rules[pend->n++] = r;
+	return 0;
+}
+
+static void pending_free(struct pending *pend)
+{
+	for (size_t i = 0; i < pend->n; i++)
+		rule_free(pend->rules[i]);
+	free(pend->rules);
+}
+
+/*
+ * r (taken) joins pend, unless the set would pass RULE_MAX_RULES. Returns 0
+ * or -errno with err filled.
+ */
+static int keep_rule(const struct rule_set *rs, struct pending *pend, struct rule *r,
+		     const char *line, int lineno, struct rule_error *err)
+{
+	if (rs->n + pend->n >= RULE_MAX_RULES) {
+		rule_free(r);
+		return too_many_rules(line, err);
+	}
+	if (pending_add(pend, r) < 0)
+		return file_error(err, -ENOMEM, lineno, 0, "out of memory");
+	return 0;
+}
+
+/* The error for read_line()'s ret at line lineno + 1, of len bytes so far. */
+static int read_failed(struct rule_error *err, const struct source *src, int ret, int lineno,
+		       size_t len)
+{
+	if (ret == -EINVAL)
+		return file_error(err, ret, lineno + 1, RULE_MAX_LINE + 1,
+				  "line longer than %d bytes", RULE_MAX_LINE);
+	if (ret == -EFBIG)
+		return file_error(err, ret, lineno + 1, (int)len + 1,
+				  "rule file longer than %d bytes", RULE_MAX_FILE);
+	return file_error(err, src->err, lineno + 1, 0, "read error: %s", strerror(-src->err));
+}
+
+/*
+ * Every line of src into pend, in order, through line (RULE_MAX_LINE + 1
+ * bytes); the set rs is only counted, for RULE_MAX_RULES. Returns 0 or
+ * -errno with err filled.
+ */
+static int parse_lines(struct source *src, const struct rule_set *rs, const char *path,
+		       char *line, struct pending *pend, struct rule_error *err)
+{
+	size_t len, total = 0;
+	int lineno = 0, ret;
+
+	while ((ret = read_line(src, line, &len, &total)) > 0) {
+		struct rule *r;
+
+		lineno++;
+		line[len] = '\0';
+		if (memchr(line, '\0', len))
+			return file_error(err, -EINVAL, lineno, (int)strlen(line) + 1,
+					  "NUL byte in rule line");
+		while (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		ret = parse_line(line, path, lineno, &r, err);
+		if (!ret && r)
+			ret = keep_rule(rs, pend, r, line, lineno, err);
+		if (ret < 0)
+			return ret;
+	}
+	return ret < 0 ? read_failed(err, src, ret, lineno, len) : 0;
+}
+
 int rule_set_load(struct rule_set *rs, const char *path, rule_read_cb read, void *data,
 		  struct rule_error *err)
 {
+	struct pending pend = { 0 };
 	struct rule_error dummy;
-	struct rule **tmp = NULL, **grown;
-	size_t n = 0, cap = 0, len, total = 0;
-	char *line = NULL;
-	int lineno = 0;
+	char *line;
 	struct source *f;
 	int ret;
 
@@ -657,68 +782,19 @@ int rule_set_load(struct rule_set *rs, const char *path, rule_read_cb read, void
 	}
 	f->read = read;
 	f->data = data;
-
-	/* Parse into tmp first: a bad line must leave the set as it was. */
-	while ((ret = read_line(f, line, &len, &total)) > 0) {
-		struct rule *r;
-
-		lineno++;
-		line[len] = '\0';
-		if (memchr(line, '\0', len)) {
-			ret = file_error(err, -EINVAL, lineno, (int)strlen(line) + 1,
-					 "NUL byte in rule line");
-			goto out;
-		}
-		while (len > 0 && line[len - 1] == '\r')
-			line[--len] = '\0';
-		ret = parse_line(line, path, lineno, &r, err);
-		if (ret < 0)
-			goto out;
-		if (!r)
-			continue;
-		if (rs->n + n >= RULE_MAX_RULES) {
-			rule_free(r);
-			ret = too_many_rules(line, err);
-			goto out;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			grown = realloc(tmp, cap * sizeof(*tmp));
-			if (!grown) {
-				rule_free(r);
-				ret = file_error(err, -ENOMEM, lineno, 0, "out of memory");
-				goto out;
-			}
-			tmp = grown;
-		}
-		tmp[n++] = r;
-	}
-	if (ret == -EINVAL) {
-		ret = file_error(err, ret, lineno + 1, RULE_MAX_LINE + 1,
-				 "line longer than %d bytes", RULE_MAX_LINE);
+	/* Parse into pend first: a bad line must leave the set as it was. */
+	ret = parse_lines(f, rs, path, line, &pend, err);
+	if (ret < 0)
 		goto out;
-	}
-	if (ret == -EFBIG) {
-		ret = file_error(err, ret, lineno + 1, (int)len + 1,
-				 "rule file longer than %d bytes", RULE_MAX_FILE);
-		goto out;
-	}
-	if (ret == -EIO) {
-		ret = file_error(err, f->err, lineno + 1, 0, "read error: %s", strerror(-f->err));
-		goto out;
-	}
-	ret = reserve(rs, n);
+	ret = reserve(rs, pend.n);
 	if (ret < 0) {
 		ret = file_error(err, ret, 0, 0, "out of memory");
 		goto out;
 	}
-	append(rs, tmp, n);
-	n = 0;
-	ret = 0;
+	append(rs, pend.rules, pend.n);
+	pend.n = 0;
 out:
-	for (size_t i = 0; i < n; i++)
-		rule_free(tmp[i]);
-	free(tmp);
+	pending_free(&pend);
 	free(line);
 	free(f);
 	return ret;
