@@ -37,9 +37,9 @@ struct track;
 #define TRACK_DEFAULT_MAX_CONNS 262144u
 
 struct track_config {
-	uint64_t time_wait_ns;	/* 2*MSL; default 60 s. Closed connections linger as long */
-	uint64_t idle_ns;	/* idle expiry (to within idle/64); default 300 s; 0 = never */
-	uint32_t max_conns;	/* table capacity; default 262144 */
+	uint64_t time_wait_ns;	/* 2*MSL (TRACK_DEFAULT_TIME_WAIT_NS). Closed connections linger as long */
+	uint64_t idle_ns;	/* idle expiry, to within idle/64 (TRACK_DEFAULT_IDLE_NS); 0 = never */
+	uint32_t max_conns;	/* table capacity (TRACK_DEFAULT_MAX_CONNS) */
 	/*
 	 * Records of faultline's drops and holds, which caused_by names: a
 	 * pool shared by all connections (default 65536, 20 bytes each;
