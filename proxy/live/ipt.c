@@ -22,30 +22,23 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/*
- * Run argv with 'in' on stdin; collect stdout into *out (may be NULL) and
- * the first line of stderr into e->said (e becomes IPT_FAIL_TOOL, argv[0]).
- * Returns the exit status, or -errno if it could not run.
- */
-static int run(const char *const argv[], const char *in, struct strbuf *out, struct ipt_error *e)
+/* Close both ends of a pipe; an end already closed (-1) is skipped. */
+static void close_pipe(int p[2])
 {
-	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 }, status, ret;
-	size_t in_len = in ? strlen(in) : 0, in_off = 0, slen = 0;
-	pid_t pid;
+	close_fd(&p[0]);
+	close_fd(&p[1]);
+}
 
-	memset(e, 0, sizeof(*e));
-	e->why = IPT_FAIL_TOOL;
-	snprintf(e->tool, sizeof(e->tool), "%s", argv[0]);
-	/* pipe2 leaves its array untouched on failure: what is still -1 was never opened. */
-	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) || pipe2(perr, O_CLOEXEC)) {
-		ret = -errno;
-		goto out;
-	}
-	pid = fork();
-	if (pid < 0) {
-		ret = -errno;
-		goto out;
-	}
+/*
+ * Fork argv with pin/pout/perr as its stdin/stdout/stderr. Returns the
+ * child's pid, or -errno with every pipe still the caller's to close.
+ */
+static pid_t spawn(const char *const argv[], int pin[2], int pout[2], int perr[2])
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
 	if (pid == 0) {
 		dup2(pin[0], 0);
 		dup2(pout[1], 1);
@@ -54,9 +47,34 @@ static int run(const char *const argv[], const char *in, struct strbuf *out, str
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
+	/* The child's ends: closed here, the parent sees EOF when the child ends. */
 	close_fd(&pin[0]);
 	close_fd(&pout[1]);
 	close_fd(&perr[1]);
+	return pid;
+}
+
+/* Append n bytes of the tool's stderr to e->said, as much as fits. */
+static void keep_said(struct ipt_error *e, size_t *slen, const char *buf, size_t n)
+{
+	if (*slen + 1 >= sizeof(e->said))
+		return;
+	if (n > sizeof(e->said) - 1 - *slen)
+		n = sizeof(e->said) - 1 - *slen;
+	memcpy(e->said + *slen, buf, n);
+	*slen += n;
+	e->said[*slen] = 0;
+}
+
+/*
+ * Feed 'in' to the child and drain its stdout (into out, if not NULL) and
+ * stderr (into e->said) until both are closed or poll fails.
+ */
+static void pump(int pin[2], int pout[2], int perr[2], const char *in, struct strbuf *out,
+		 struct ipt_error *e)
+{
+	size_t in_len = in ? strlen(in) : 0, in_off = 0, slen = 0;
+
 	if (!in_len)
 		close_fd(&pin[1]);
 	/* poll all three pipes so a large output never blocks the child. */
@@ -94,49 +112,77 @@ static int run(const char *const argv[], const char *in, struct strbuf *out, str
 		}
 		if (fds[2].revents) {
 			n = read(perr[0], tmp, sizeof(tmp));
-			if (n > 0) {
-				size_t k = (size_t)n;
-
-				if (slen + 1 < sizeof(e->said)) {
-					if (k > sizeof(e->said) - 1 - slen)
-						k = sizeof(e->said) - 1 - slen;
-					memcpy(e->said + slen, tmp, k);
-					slen += k;
-					e->said[slen] = 0;
-				}
-			} else {
+			if (n > 0)
+				keep_said(e, &slen, tmp, (size_t)n);
+			else
 				close_fd(&perr[0]);
-			}
 		}
 	}
 	/* A failed poll leaves the child's pipes open: closed now, it sees EOF or EPIPE and ends. */
 	close_fd(&pin[1]);
 	close_fd(&pout[0]);
 	close_fd(&perr[0]);
+}
+
+/* Wait for the child; its exit status, -ENOENT if it could not be run, or -errno. */
+static int reap(pid_t pid, struct ipt_error *e)
+{
+	char *nl;
+	int status;
+
 	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			ret = -errno;
-			goto out;
-		}
+		if (errno != EINTR)
+			return -errno;
 	}
 	/* Keep the first line of the tool's complaint: that is the message. */
-	if (slen) {
-		char *nl = strchr(e->said, '\n');
-
-		if (nl)
-			*nl = 0;
-	}
+	nl = strchr(e->said, '\n');
+	if (nl)
+		*nl = 0;
 	if (WIFEXITED(status))
-		ret = WEXITSTATUS(status) == 127 ? -ENOENT : WEXITSTATUS(status);
-	else
-		ret = -EINTR;
-out:
-	/* Every end still open: a pipe2 or fork that failed leaves the earlier pipes here. */
-	for (int i = 0; i < 2; i++) {
-		close_fd(&pin[i]);
-		close_fd(&pout[i]);
-		close_fd(&perr[i]);
+		return WEXITSTATUS(status) == 127 ? -ENOENT : WEXITSTATUS(status);
+	return -EINTR;
+}
+
+/*
+ * Run argv with 'in' on stdin; collect stdout into *out (may be NULL) and
+ * the first line of stderr into e->said (e becomes IPT_FAIL_TOOL, argv[0]).
+ * Returns the exit status, or -errno if it could not run.
+ */
+static int run(const char *const argv[], const char *in, struct strbuf *out, struct ipt_error *e)
+{
+	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 }, ret;
+	pid_t pid;
+
+	memset(e, 0, sizeof(*e));
+	e->why = IPT_FAIL_TOOL;
+	snprintf(e->tool, sizeof(e->tool), "%s", argv[0]);
+	if (pipe2(pin, O_CLOEXEC)) {
+		ret = -errno;
+		goto out;
 	}
+	if (pipe2(pout, O_CLOEXEC)) {
+		ret = -errno;
+		goto err_pin;
+	}
+	if (pipe2(perr, O_CLOEXEC)) {
+		ret = -errno;
+		goto err_pout;
+	}
+	pid = spawn(argv, pin, pout, perr);
+	if (pid < 0) {
+		ret = (int)pid;
+		goto err_perr;
+	}
+	pump(pin, pout, perr, in, out, e);
+	ret = reap(pid, e);
+	/* Also the way out after success: pump closed every end, and close_pipe skips them. */
+err_perr:
+	close_pipe(perr);
+err_pout:
+	close_pipe(pout);
+err_pin:
+	close_pipe(pin);
+out:
 	return ret;
 }
 
