@@ -332,6 +332,84 @@ enum {
 	OPT_HTML,
 };
 
+/* Where the options run and replay share land: the proxy's or the replay's config. */
+struct shared_dst {
+	uint64_t *seed;
+	const char **pcap_path;
+	bool *no_track;
+	uint64_t *time_wait_ns;
+};
+
+/*
+ * The options run and replay both take, read the same way for both: 1 if
+ * handled, 0 if c is not one of them, -1 after an error (printed), 2 for --help.
+ */
+static int shared_option(struct cli_run *r, const struct shared_dst *d, int c, const char *arg)
+{
+	int h = rule_option(r, c, arg);
+
+	if (h)
+		return h;
+	switch (c) {
+	case 's':
+		if (args_uint("--seed", arg, 0, UINT64_MAX, d->seed))
+			return -1;
+		r->have_seed = true;
+		return 1;
+	case 'e':
+		if (args_value("--events", arg))
+			return -1;
+		r->events_path = arg;
+		return 1;
+	case OPT_PCAP:
+		if (args_value("--pcap", arg))
+			return -1;
+		*d->pcap_path = arg;
+		return 1;
+	case OPT_NO_TRACK:
+		*d->no_track = true;
+		return 1;
+	case OPT_TIME_WAIT:
+		return args_duration("--time-wait", arg, MAX_DURATION_NS, d->time_wait_ns) ? -1 : 1;
+	case 'h':
+		return 2;
+	}
+	return 0;
+}
+
+/* A subcommand's own options: 1 if handled, -1 after an error (printed). */
+typedef int (*own_option_cb)(struct cli_run *r, void *data, int c, const char *arg);
+
+/*
+ * The option loop of run and replay: 0, -1 after a usage error (printed),
+ * 1 after --help. Operands are left at argv[optind].
+ */
+static int parse_options(int argc, char **argv, const char *cmd, const char *shortopts,
+			 const struct option *opts, struct cli_run *r, const struct shared_dst *d,
+			 own_option_cb own, void *data)
+{
+	int c, h;
+
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			args_getopt_error(cmd, c, argv, opts);
+			return -1;
+		}
+		if (once(opts, c, r->seen))
+			return -1;
+		h = shared_option(r, d, c, optarg);
+		if (!h)
+			h = own(r, data, c, optarg);
+		if (h < 0)
+			return -1;
+		if (h == 2) {
+			usage_print(stdout);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static const struct option run_opts[] = {
 	{ "rule", required_argument, NULL, 'r' },
 	{ "rules", required_argument, NULL, 'f' },
@@ -358,122 +436,95 @@ static const struct option run_opts[] = {
 	{ 0 },
 };
 
+/* --*-backlog: bytes that may wait for a slow reader. */
+static int opt_backlog(const char *opt, const char *s, size_t *out)
+{
+	uint64_t v;
+
+	if (args_uint(opt, s, 4096, 1u << 30, &v))
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+/* Where the run goes: namespace and queue. */
+static int run_place_option(struct cli_run *r, int c, const char *arg)
+{
+	uint32_t q;
+
+	switch (c) {
+	case 'n':
+		if (check_netns_name("--netns", arg))
+			return -1;
+		r->netns = arg;
+		return 1;
+	case OPT_NETNS_PATH:
+		if (args_value("--netns-path", arg))
+			return -1;
+		r->netns_path = arg;
+		return 1;
+	case 'q':
+		if (opt_u32("--queue", arg, 0, UINT16_MAX, &q))
+			return -1;
+		r->cfg.queue = (uint16_t)q;
+		return 1;
+	case OPT_FORWARD:
+		r->cfg.forward = true;
+		return 1;
+	case OPT_MARK:
+		/* 0 is every unmarked packet: the chain would let them all pass. */
+		return opt_u32("--mark", arg, 1, UINT32_MAX, &r->cfg.mark) ? -1 : 1;
+	}
+	return 0;
+}
+
+/* run's own options beyond those it shares with replay. */
+static int run_option(struct cli_run *r, void *data, int c, const char *arg)
+{
+	struct proxy_config *cfg = &r->cfg;
+	int h = run_place_option(r, c, arg);
+
+	(void)data;
+	if (h)
+		return h;
+	switch (c) {
+	case OPT_MAX_HELD:
+		return opt_u32("--max-held", arg, 1, MAX_HELD, &cfg->max_held) ? -1 : 1;
+	case OPT_MAX_HELD_BYTES:
+		return args_size("--max-held-bytes", arg, 1024, &cfg->max_held_bytes) ? -1 : 1;
+	case OPT_QUEUE_MAXLEN:
+		return opt_u32("--queue-maxlen", arg, 1, MAX_QUEUE_MAXLEN, &cfg->queue_maxlen) ? -1 : 1;
+	case OPT_MAX_FLOWS:
+		return opt_u32("--max-flows", arg, 1, MAX_FLOWS, &cfg->max_flows) ? -1 : 1;
+	case OPT_EVENTS_BACKLOG:
+		return opt_backlog("--events-backlog", arg, &cfg->events_backlog) ? -1 : 1;
+	case OPT_PCAP_BACKLOG:
+		return opt_backlog("--pcap-backlog", arg, &cfg->pcap_backlog) ? -1 : 1;
+	case OPT_FULL_COPY:
+		cfg->full_copy = true;
+		return 1;
+	case OPT_TRACK_IDLE:
+		return args_duration("--track-idle", arg, MAX_DURATION_NS, &cfg->track_idle_ns) ? -1 : 1;
+	case OPT_MAX_CONNS:
+		return opt_u32("--max-conns", arg, 1, MAX_CONNS, &cfg->max_conns) ? -1 : 1;
+	}
+	return -1;
+}
+
 /* 0, -1 after a usage error (printed), 1 after --help. */
 static int parse_run(int argc, char **argv, struct cli_run *r)
 {
-	int c, h;
+	const struct shared_dst d = {
+		.seed = &r->cfg.seed,
+		.pcap_path = &r->cfg.pcap_path,
+		.no_track = &r->cfg.no_track,
+		.time_wait_ns = &r->cfg.time_wait_ns,
+	};
+	int ret;
 
-	while ((c = getopt_long(argc, argv, ":r:f:s:n:q:e:h", run_opts, NULL)) != -1) {
-		if (c == '?' || c == ':') {
-			args_getopt_error("run", c, argv, run_opts);
-			return -1;
-		}
-		if (once(run_opts, c, r->seen))
-			return -1;
-		h = rule_option(r, c, optarg);
-		if (h < 0)
-			return -1;
-		if (h)
-			continue;
-		switch (c) {
-		case 's':
-			if (args_uint("--seed", optarg, 0, UINT64_MAX, &r->cfg.seed))
-				return -1;
-			r->have_seed = true;
-			break;
-		case 'n':
-			if (check_netns_name("--netns", optarg))
-				return -1;
-			r->netns = optarg;
-			break;
-		case OPT_NETNS_PATH:
-			if (args_value("--netns-path", optarg))
-				return -1;
-			r->netns_path = optarg;
-			break;
-		case 'q': {
-			uint32_t q;
-
-			if (opt_u32("--queue", optarg, 0, UINT16_MAX, &q))
-				return -1;
-			r->cfg.queue = (uint16_t)q;
-			break;
-		}
-		case OPT_FORWARD:
-			r->cfg.forward = true;
-			break;
-		case OPT_MAX_HELD:
-			if (opt_u32("--max-held", optarg, 1, MAX_HELD, &r->cfg.max_held))
-				return -1;
-			break;
-		case OPT_MAX_HELD_BYTES:
-			if (args_size("--max-held-bytes", optarg, 1024, &r->cfg.max_held_bytes))
-				return -1;
-			break;
-		case OPT_QUEUE_MAXLEN:
-			if (opt_u32("--queue-maxlen", optarg, 1, MAX_QUEUE_MAXLEN, &r->cfg.queue_maxlen))
-				return -1;
-			break;
-		case OPT_MAX_FLOWS:
-			if (opt_u32("--max-flows", optarg, 1, MAX_FLOWS, &r->cfg.max_flows))
-				return -1;
-			break;
-		case OPT_MARK:
-			/* 0 is every unmarked packet: the chain would let them all pass. */
-			if (opt_u32("--mark", optarg, 1, UINT32_MAX, &r->cfg.mark))
-				return -1;
-			break;
-		case 'e':
-			if (args_value("--events", optarg))
-				return -1;
-			r->events_path = optarg;
-			break;
-		case OPT_EVENTS_BACKLOG: {
-			uint64_t v;
-
-			if (args_uint("--events-backlog", optarg, 4096, 1u << 30, &v))
-				return -1;
-			r->cfg.events_backlog = (size_t)v;
-			break;
-		}
-		case OPT_PCAP_BACKLOG: {
-			uint64_t v;
-
-			if (args_uint("--pcap-backlog", optarg, 4096, 1u << 30, &v))
-				return -1;
-			r->cfg.pcap_backlog = (size_t)v;
-			break;
-		}
-		case OPT_NO_TRACK:
-			r->cfg.no_track = true;
-			break;
-		case OPT_FULL_COPY:
-			r->cfg.full_copy = true;
-			break;
-		case OPT_PCAP:
-			if (args_value("--pcap", optarg))
-				return -1;
-			r->cfg.pcap_path = optarg;
-			break;
-		case OPT_TIME_WAIT:
-			if (args_duration("--time-wait", optarg, MAX_DURATION_NS, &r->cfg.time_wait_ns))
-				return -1;
-			break;
-		case OPT_TRACK_IDLE:
-			if (args_duration("--track-idle", optarg, MAX_DURATION_NS, &r->cfg.track_idle_ns))
-				return -1;
-			break;
-		case OPT_MAX_CONNS:
-			if (opt_u32("--max-conns", optarg, 1, MAX_CONNS, &r->cfg.max_conns))
-				return -1;
-			break;
-		case 'h':
-			usage_print(stdout);
-			return 1;
-		default:
-			return -1;
-		}
-	}
+	ret = parse_options(argc, argv, "run", ":r:f:s:n:q:e:h", run_opts, r, &d, run_option, NULL);
+	if (ret)
+		return ret;
 	if (optind < argc)
 		return args_stray("run", argv[optind],
 				  access(argv[optind], F_OK) == 0 ? "a rule file needs -f" : NULL);
@@ -489,13 +540,92 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 			     (const char *const[]){ r->events_path, r->cfg.pcap_path }, 2);
 }
 
+/* Open --events ('-' is stdout): 0, or -1 with the failure reported. */
+static int open_events(const char *path, FILE **f)
+{
+	*f = strcmp(path, "-") ? fopen(path, "w") : stdout;
+	if (!*f) {
+		fprintf(stderr, PROG_NAME ": %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Enter the namespace, check for iptables, open the event log: 0 or -1 (reported). */
+static int run_prepare(struct cli_run *r, FILE **events)
+{
+	if ((r->netns || r->netns_path) && enter_netns(r->netns, r->netns_path))
+		return -1;
+	if (!ipt_available()) {
+		fprintf(stderr, PROG_NAME ": iptables-restore not found: install iptables\n");
+		return -1;
+	}
+	if (r->events_path) {
+		if (open_events(r->events_path, events))
+			return -1;
+		setvbuf(*events, NULL, _IOLBF, 0);
+		r->cfg.events = *events;
+	}
+	r->cfg.output_error = on_output_error;
+	return 0;
+}
+
+/*
+ * Start the proxy and run it until a signal: 0, or -1 after a failure
+ * (reported). The rules are the proxy's from here, whatever happens.
+ */
+static int run_proxy(struct cli_run *r, struct proxy **p)
+{
+	struct proxy_error pe;
+	char err[ERR_LEN];
+	int ret = -1;
+
+	*p = proxy_new(&r->cfg, r->rules, on_report, r, &pe);
+	/* on_report counts the rules while the proxy runs: they are let go after it. */
+	if (*p)
+		ret = proxy_run(*p, &pe) ? -1 : 0;
+	r->rules = NULL;	/* taken by proxy_new, freed with the proxy */
+	if (!ret)
+		return 0;
+	msg_proxy(&pe, &r->cfg, err, sizeof(err));
+	fprintf(stderr, PROG_NAME ": %s\n", err);
+	return -1;
+}
+
+/* Output lost on the way (event lines, capture records, verdicts): 1 if any (reported), else 0. */
+static int run_losses(const struct cli_run *r, struct proxy *p, bool events)
+{
+	uint64_t lost;
+	int werr, ret = 0;
+
+	/* Lost event lines are lost output, as a failed write is: said, and the exit says it. */
+	if (events && (lost = proxy_events_dropped(p, &werr))) {
+		fprintf(stderr, PROG_NAME ": %s: %llu event lines not written (\"events_dropped\"): %s\n",
+			strcmp(r->events_path, "-") ? r->events_path : "standard output", (unsigned long long)lost,
+			werr ? strerror(-werr) : "the reader fell behind by more than --events-backlog bytes");
+		ret = 1;
+	}
+	/* As for the event log: lost packets in the capture are lost output. */
+	if (r->cfg.pcap_path && (lost = proxy_pcap_dropped(p, &werr))) {
+		fprintf(stderr, PROG_NAME ": %s: %llu packet records not written (\"pcap_dropped\"): %s\n",
+			r->cfg.pcap_path, (unsigned long long)lost,
+			werr ? strerror(-werr) : "the reader fell behind by more than --pcap-backlog bytes");
+		ret = 1;
+	}
+	if (proxy_verdict_errors(p)) {
+		fprintf(stderr, PROG_NAME ": %llu verdicts did not reach the kernel or were refused by it "
+			"(verdict_errors): their packets may be lost\n",
+			(unsigned long long)proxy_verdict_errors(p));
+		ret = 1;
+	}
+	return ret;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct cli_run r;
 	struct proxy *p = NULL;
-	struct proxy_error pe;
 	FILE *events = NULL;
-	char err[ERR_LEN];
 	int ret = 2;
 
 	if (cli_run_init(&r, argc)) {
@@ -512,67 +642,9 @@ static int cmd_run(int argc, char **argv)
 	ret = 1;
 	if (!r.have_seed)
 		r.cfg.seed = pick_seed();
-	if ((r.netns || r.netns_path) && enter_netns(r.netns, r.netns_path))
+	if (run_prepare(&r, &events) || run_proxy(&r, &p))
 		goto out;
-	if (!ipt_available()) {
-		fprintf(stderr, PROG_NAME ": iptables-restore not found: install iptables\n");
-		goto out;
-	}
-	if (r.events_path) {
-		events = strcmp(r.events_path, "-") ? fopen(r.events_path, "w") : stdout;
-		if (!events) {
-			fprintf(stderr, PROG_NAME ": %s: %s\n", r.events_path, strerror(errno));
-			goto out;
-		}
-		setvbuf(events, NULL, _IOLBF, 0);
-		r.cfg.events = events;
-	}
-	r.cfg.output_error = on_output_error;
-	p = proxy_new(&r.cfg, r.rules, on_report, &r, &pe);
-	if (!p) {
-		r.rules = NULL; /* taken by proxy_new */
-		msg_proxy(&pe, &r.cfg, err, sizeof(err));
-		fprintf(stderr, PROG_NAME ": %s\n", err);
-		goto out;
-	}
-	if (proxy_run(p, &pe)) {
-		msg_proxy(&pe, &r.cfg, err, sizeof(err));
-		fprintf(stderr, PROG_NAME ": %s\n", err);
-		r.rules = NULL;
-		goto out;
-	}
-	r.rules = NULL; /* owned by the proxy, freed with it */
-	ret = 0;
-	if (events) {
-		int werr;
-		uint64_t lost = proxy_events_dropped(p, &werr);
-
-		/* Lost event lines are lost output, as a failed write is: said, and the exit says it. */
-		if (lost) {
-			fprintf(stderr, PROG_NAME ": %s: %llu event lines not written (\"events_dropped\"): %s\n",
-				strcmp(r.events_path, "-") ? r.events_path : "standard output", (unsigned long long)lost,
-				werr ? strerror(-werr) : "the reader fell behind by more than --events-backlog bytes");
-			ret = 1;
-		}
-	}
-	if (r.cfg.pcap_path) {
-		int werr;
-		uint64_t lost = proxy_pcap_dropped(p, &werr);
-
-		/* As for the event log: lost packets in the capture are lost output. */
-		if (lost) {
-			fprintf(stderr, PROG_NAME ": %s: %llu packet records not written (\"pcap_dropped\"): %s\n",
-				r.cfg.pcap_path, (unsigned long long)lost,
-				werr ? strerror(-werr) : "the reader fell behind by more than --pcap-backlog bytes");
-			ret = 1;
-		}
-	}
-	if (proxy_verdict_errors(p)) {
-		fprintf(stderr, PROG_NAME ": %llu verdicts did not reach the kernel or were refused by it "
-			"(verdict_errors): their packets may be lost\n",
-			(unsigned long long)proxy_verdict_errors(p));
-		ret = 1;
-	}
+	ret = run_losses(&r, p, events != NULL);
 out:
 	proxy_free(p);
 	cli_run_close(&r);
@@ -721,142 +793,133 @@ static int cmd_cleanup(int argc, char **argv)
 
 #define MAX_LOCALS 32
 
+static const struct option replay_opts[] = {
+	{ "rule", required_argument, NULL, 'r' },
+	{ "rules", required_argument, NULL, 'f' },
+	{ "seed", required_argument, NULL, 's' },
+	{ "events", required_argument, NULL, 'e' },
+	{ "out", required_argument, NULL, 'o' },
+	{ "local", required_argument, NULL, 'l' },
+	{ "no-track", no_argument, NULL, OPT_NO_TRACK },
+	{ "time-wait", required_argument, NULL, OPT_TIME_WAIT },
+	{ "pcap", required_argument, NULL, OPT_PCAP },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+/* A replay's configuration and the networks its --local options name. */
+struct replay_args {
+	struct replay_config rc;
+	struct replay_local locals[MAX_LOCALS];
+};
+
+/* replay's own options beyond those it shares with run. */
+static int replay_option(struct cli_run *r, void *data, int c, const char *arg)
+{
+	struct replay_args *a = data;
+
+	(void)r;
+	switch (c) {
+	case 'o':
+		if (args_value("--out", arg))
+			return -1;
+		a->rc.out_path = arg;
+		return 1;
+	case 'l':
+		if (a->rc.n_locals == MAX_LOCALS) {
+			fprintf(stderr, PROG_NAME ": --local '%s': at most %d networks\n", arg, MAX_LOCALS);
+			return -1;
+		}
+		if (replay_parse_local(arg, &a->locals[a->rc.n_locals])) {
+			fprintf(stderr, PROG_NAME ": --local '%s': not an address or network (10.0.0.2, fd00::/64)\n",
+				arg);
+			return -1;
+		}
+		a->rc.n_locals++;
+		return 1;
+	}
+	return -1;
+}
+
+/* An output opened over the capture or a rule file would destroy it: 0 or -1 (reported). */
+static int replay_outputs_ok(const struct cli_run *r, const struct replay_config *rc)
+{
+	const char *const names[] = { "--out", "--events", "--pcap" };
+	const char *const paths[] = { rc->out_path, r->events_path, rc->pcap_path };
+
+	for (size_t i = 0; i < 3; i++) {
+		if (args_same_file(names[i], paths[i], "capture", rc->in_path))
+			return -1;
+	}
+	return check_outputs(r, names, paths, 3);
+}
+
+/* 0, -1 after a usage error (printed), 1 after --help. */
+static int parse_replay(int argc, char **argv, struct cli_run *r, struct replay_args *a)
+{
+	struct replay_config *rc = &a->rc;
+	const struct shared_dst d = {
+		.seed = &rc->seed,
+		.pcap_path = &rc->pcap_path,
+		.no_track = &rc->no_track,
+		.time_wait_ns = &rc->time_wait_ns,
+	};
+	int ret;
+
+	ret = parse_options(argc, argv, "replay", ":r:f:s:e:o:l:h", replay_opts, r, &d, replay_option, a);
+	if (ret)
+		return ret;
+	if (optind == argc) {
+		fprintf(stderr, PROG_NAME ": replay: which capture? (replay IN.pcap --rule ...)\n");
+		return -1;
+	}
+	if (optind + 1 < argc)
+		return args_stray("replay", argv[optind + 1], "one capture at a time");
+	if (args_value("replay", argv[optind]))
+		return -1;
+	if (!rule_set_count(r->rules)) {
+		fprintf(stderr, PROG_NAME ": no rules: give --rule or --rules\n");
+		return -1;
+	}
+	rc->in_path = argv[optind];
+	return replay_outputs_ok(r, rc);
+}
+
 static int cmd_replay(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "rule", required_argument, NULL, 'r' },
-		{ "rules", required_argument, NULL, 'f' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "events", required_argument, NULL, 'e' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "local", required_argument, NULL, 'l' },
-		{ "no-track", no_argument, NULL, OPT_NO_TRACK },
-		{ "time-wait", required_argument, NULL, OPT_TIME_WAIT },
-		{ "pcap", required_argument, NULL, OPT_PCAP },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct replay_local locals[MAX_LOCALS];
-	struct replay_config rc = { .locals = locals };
+	struct replay_args a = { .rc = { .locals = a.locals } };
+	struct replay_config *rc = &a.rc;
 	struct replay_stats st = { 0 };
 	struct replay_error re;
 	struct cli_run r;
-	const char *events_path = NULL;
-	bool have_seed = false;
 	FILE *events = NULL;
 	char err[ERR_LEN], *json = NULL;
-	int c, h, ret = 2;
+	int ret = 2;
 
 	if (cli_run_init(&r, argc)) {
 		ret = 1;	/* out of memory, not a usage error */
 		goto out;
 	}
-	while ((c = getopt_long(argc, argv, ":r:f:s:e:o:l:h", opts, NULL)) != -1) {
-		if (c == '?' || c == ':') {
-			args_getopt_error("replay", c, argv, opts);
-			goto out;
-		}
-		if (once(opts, c, r.seen))
-			goto out;
-		h = rule_option(&r, c, optarg);
-		if (h < 0)
-			goto out;
-		if (h)
-			continue;
-		switch (c) {
-		case 's':
-			if (args_uint("--seed", optarg, 0, UINT64_MAX, &rc.seed))
-				goto out;
-			have_seed = true;
-			break;
-		case 'e':
-			if (args_value("--events", optarg))
-				goto out;
-			events_path = optarg;
-			break;
-		case 'o':
-			if (args_value("--out", optarg))
-				goto out;
-			rc.out_path = optarg;
-			break;
-		case 'l':
-			if (rc.n_locals == MAX_LOCALS) {
-				fprintf(stderr, PROG_NAME ": --local '%s': at most %d networks\n", optarg,
-					MAX_LOCALS);
-				goto out;
-			}
-			if (replay_parse_local(optarg, &locals[rc.n_locals])) {
-				fprintf(stderr, PROG_NAME ": --local '%s': not an address or network (10.0.0.2, fd00::/64)\n",
-					optarg);
-				goto out;
-			}
-			rc.n_locals++;
-			break;
-		case OPT_NO_TRACK:
-			rc.no_track = true;
-			break;
-		case OPT_PCAP:
-			if (args_value("--pcap", optarg))
-				goto out;
-			rc.pcap_path = optarg;
-			break;
-		case OPT_TIME_WAIT:
-			if (args_duration("--time-wait", optarg, MAX_DURATION_NS, &rc.time_wait_ns))
-				goto out;
-			break;
-		case 'h':
-			usage_print(stdout);
-			ret = 0;
-			goto out;
-		default:
-			goto out;
-		}
-	}
-	if (optind == argc) {
-		fprintf(stderr, PROG_NAME ": replay: which capture? (replay IN.pcap --rule ...)\n");
+	ret = parse_replay(argc, argv, &r, &a);
+	if (ret) {
+		ret = ret > 0 ? 0 : 2;	/* 1: --help was printed */
 		goto out;
-	}
-	if (optind + 1 < argc) {
-		args_stray("replay", argv[optind + 1], "one capture at a time");
-		goto out;
-	}
-	if (args_value("replay", argv[optind]))
-		goto out;
-	if (!rule_set_count(r.rules)) {
-		fprintf(stderr, PROG_NAME ": no rules: give --rule or --rules\n");
-		goto out;
-	}
-	rc.in_path = argv[optind];
-	/* An output opened over the capture or a rule file would destroy it. */
-	{
-		const char *const names[] = { "--out", "--events", "--pcap" };
-		const char *const paths[] = { rc.out_path, events_path, rc.pcap_path };
-
-		for (size_t i = 0; i < 3; i++) {
-			if (args_same_file(names[i], paths[i], "capture", rc.in_path))
-				goto out;
-		}
-		if (check_outputs(&r, names, paths, 3))
-			goto out;
 	}
 	ret = 1;
-	if (!have_seed) {
-		rc.seed = pick_seed();
+	if (!r.have_seed) {
+		rc->seed = pick_seed();
 		fprintf(stderr, PROG_NAME ": seed %llu (rerun with --seed %llu)\n",
-			(unsigned long long)rc.seed, (unsigned long long)rc.seed);
+			(unsigned long long)rc->seed, (unsigned long long)rc->seed);
 	}
-	if (events_path) {
-		events = strcmp(events_path, "-") ? fopen(events_path, "w") : stdout;
-		if (!events) {
-			fprintf(stderr, PROG_NAME ": %s: %s\n", events_path, strerror(errno));
+	if (r.events_path) {
+		if (open_events(r.events_path, &events))
 			goto out;
-		}
-		rc.events = events;
-		rc.events_path = out_name(events_path);
+		rc->events = events;
+		rc->events_path = out_name(r.events_path);
 	}
 	ret = 0;
-	if (replay_run(&rc, r.rules, &st, &json, &re)) {
-		msg_replay(&re, &rc, &st, err, sizeof(err));
+	if (replay_run(rc, r.rules, &st, &json, &re)) {
+		msg_replay(&re, rc, &st, err, sizeof(err));
 		fprintf(stderr, PROG_NAME ": replay: %s\n", err);
 		ret = 1;
 	}
@@ -869,7 +932,7 @@ static int cmd_replay(int argc, char **argv)
 out:
 	free(json);
 	/* replay reported a failure of the log already; the close can still fail on its own. */
-	if (events && close_written(events, out_name(events_path), st.events_err))
+	if (events && close_written(events, out_name(r.events_path), st.events_err))
 		ret = 1;
 	cli_run_close(&r);
 	return ret;
