@@ -316,6 +316,58 @@ static void flow_to(struct astate *st, unsigned len, unsigned to, const struct a
 	state_join(&st[to], s);
 }
 
+/*
+ * The value a BPF_LD or BPF_LDX instruction loads in state s, into *v.
+ * false (and r->bad) when it depends on what changes between packets.
+ */
+static bool ld_value(const struct astate *s, uint16_t c, uint32_t k, struct reads *r, struct av *v)
+{
+	switch (BPF_MODE(c)) {
+	case BPF_IMM:
+		*v = av_const(k);
+		return true;
+	case BPF_MEM:
+		if (k >= BPF_MEMWORDS)
+			break;
+		*v = s->m[k];
+		return true;
+	case BPF_ABS:
+		*v = load(r, k, rule__filter_load_size(c));
+		return true;
+	case BPF_IND:
+		/* An offset from changing data: any byte may be read. */
+		if (!av_known(&s->x))
+			break;
+		*v = load(r, (uint64_t)s->x.val + k, rule__filter_load_size(c));
+		return true;
+	case BPF_MSH: {
+		struct av b = load(r, k, 1);
+
+		/* An offset from the connection's or changing bytes. */
+		if ((b.mask & 0xf) != 0xf)
+			break;
+		*v = av_const((b.val & 0xf) << 2);
+		return true;
+	}
+	}
+	/* And BPF_LEN: the length changes from packet to packet. */
+	r->bad = true;
+	return false;
+}
+
+/* What a BPF_RET may answer in state s, added to r->results (1: no match, 2: a match). */
+static void ret_results(const struct astate *s, uint16_t c, uint32_t k, struct reads *r)
+{
+	if (BPF_RVAL(c) == BPF_K) {
+		r->results |= k ? 2 : 1;
+	} else if (BPF_RVAL(c) == BPF_A && av_known(&s->a)) {
+		r->results |= s->a.val ? 2 : 1;
+	} else {
+		use(r, &s->a);
+		r->results |= 3;
+	}
+}
+
 /* Abstract interpretation of one program; jumps only go forward, so one pass in order. */
 static void interpret(const struct bpf_insn *in, unsigned len, struct astate *st, struct reads *r)
 {
@@ -336,44 +388,8 @@ static void interpret(const struct bpf_insn *in, unsigned len, struct astate *st
 		case BPF_LDX: {
 			struct av v;
 
-			switch (BPF_MODE(c)) {
-			case BPF_IMM:
-				v = av_const(k);
-				break;
-			case BPF_MEM:
-				if (k >= BPF_MEMWORDS) {
-					r->bad = true;
-					continue;
-				}
-				v = s.m[k];
-				break;
-			case BPF_ABS:
-				v = load(r, k, rule__filter_load_size(c));
-				break;
-			case BPF_IND:
-				/* An offset from changing data: any byte may be read. */
-				if (!av_known(&s.x)) {
-					r->bad = true;
-					continue;
-				}
-				v = load(r, (uint64_t)s.x.val + k, rule__filter_load_size(c));
-				break;
-			case BPF_MSH: {
-				struct av b = load(r, k, 1);
-
-				if ((b.mask & 0xf) == 0xf) {
-					v = av_const((b.val & 0xf) << 2);
-				} else {
-					/* An offset from the connection's or changing bytes. */
-					r->bad = true;
-					continue;
-				}
-				break;
-			}
-			default:	/* BPF_LEN: the length changes from packet to packet */
-				r->bad = true;
+			if (!ld_value(&s, c, k, r, &v))
 				continue;
-			}
 			if (BPF_CLASS(c) == BPF_LDX)
 				s.x = v;
 			else
@@ -417,14 +433,7 @@ static void interpret(const struct bpf_insn *in, unsigned len, struct astate *st
 			break;
 		}
 		case BPF_RET:
-			if (BPF_RVAL(c) == BPF_K) {
-				r->results |= k ? 2 : 1;
-			} else if (BPF_RVAL(c) == BPF_A && av_known(&s.a)) {
-				r->results |= s.a.val ? 2 : 1;
-			} else {
-				use(r, &s.a);
-				r->results |= 3;
-			}
+			ret_results(&s, c, k, r);
 			break;
 		case BPF_MISC:
 			if (BPF_MISCOP(c) == BPF_TAX)
