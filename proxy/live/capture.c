@@ -92,13 +92,61 @@ static int send_config(struct capture *c, struct nlmsghdr *nlh)
 	return ret < 0 ? -errno : 0;
 }
 
+/* Bind the socket to c->queue: 0, -EBUSY if another socket holds it, or -errno. */
+static int bind_queue(struct capture *c)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, c->queue);
+	int ret;
+
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
+	ret = send_config(c, nlh);
+	/*
+	 * The kernel says EPERM, as for a missing CAP_NET_ADMIN, when another
+	 * socket holds the queue: tell the two apart by what it lists as bound.
+	 */
+	if (ret == -EPERM && ipt_queue_owner(c->queue, NULL) == 1)
+		ret = -EBUSY;
+	return ret;
+}
+
+/* Copy range, queue length and flags of the bound queue: 0 or -errno. */
+static int set_params(struct capture *c, const struct capture_config *cfg)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, c->queue);
+	uint32_t flags;
+
+	c->copy_range = cfg->copy_range ? cfg->copy_range : 0xffff;
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, c->copy_range);
+	nfq_nlmsg_cfg_put_qmaxlen(nlh, cfg->queue_maxlen ? cfg->queue_maxlen : CAPTURE_DEFAULT_QUEUE_MAXLEN);
+	/*
+	 * GSO: take super-packets whole instead of having the kernel segment
+	 * and checksum them in software first (3x the TCP throughput here).
+	 * FAIL_OPEN: when the queue is full, let packets through rather than
+	 * drop them: faultline must never lose what no rule dropped.
+	 */
+	flags = NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN;
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags));
+	return send_config(c, nlh);
+}
+
+/* Best effort: without CAP_NET_ADMIN the force variant fails, try the plain one. */
+static void size_receive_buffer(struct capture *c, uint32_t rcvbuf)
+{
+	int sz = (int)(rcvbuf ? rcvbuf : CAPTURE_DEFAULT_RCVBUF);
+
+	if (setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
+		setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
 struct capture *capture_open(const struct capture_config *cfg)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 	struct capture *c;
 	int ret;
-	uint32_t flags;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -121,43 +169,13 @@ struct capture *capture_open(const struct capture_config *cfg)
 	}
 	c->portid = mnl_socket_get_portid(c->nl);
 
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, c->queue);
-	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
-	ret = send_config(c, nlh);
-	/*
-	 * The kernel says EPERM, as for a missing CAP_NET_ADMIN, when another
-	 * socket holds the queue: tell the two apart by what it lists as bound.
-	 */
-	if (ret == -EPERM && ipt_queue_owner(c->queue, NULL) == 1)
-		ret = -EBUSY;
+	ret = bind_queue(c);
 	if (ret)
 		goto err_close;
-
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, c->queue);
-	c->copy_range = cfg->copy_range ? cfg->copy_range : 0xffff;
-	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, c->copy_range);
-	nfq_nlmsg_cfg_put_qmaxlen(nlh, cfg->queue_maxlen ? cfg->queue_maxlen : CAPTURE_DEFAULT_QUEUE_MAXLEN);
-	/*
-	 * GSO: take super-packets whole instead of having the kernel segment
-	 * and checksum them in software first (3x the TCP throughput here).
-	 * FAIL_OPEN: when the queue is full, let packets through rather than
-	 * drop them: faultline must never lose what no rule dropped.
-	 */
-	flags = NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN;
-	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
-	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags));
-	ret = send_config(c, nlh);
+	ret = set_params(c, cfg);
 	if (ret)
 		goto err_unbind;
-
-	/* Best effort: without CAP_NET_ADMIN the force variant fails, try the plain one. */
-	{
-		int sz = (int)(cfg->rcvbuf ? cfg->rcvbuf : CAPTURE_DEFAULT_RCVBUF);
-
-		if (setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
-			setsockopt(mnl_socket_get_fd(c->nl), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	}
-
+	size_receive_buffer(c, cfg->rcvbuf);
 	size_send_buffer(c, cfg->sndbuf);
 	for (int i = 0; i < RX_BATCH; i++) {
 		c->iov[i].iov_base = c->rx + (size_t)i * RX_STRIDE;
