@@ -16,9 +16,11 @@ line=$(c 'UDP handed the application')
 [ "$(sed -E 's/.*application ([0-9]+) of.*/\1/' <<<"$line")" -gt 0 ] || fail "UDP datagrams not reordered"
 grep -qF 'delivered all bytes in order: yes' <<<"$line" || fail "TCP did not deliver in order"
 [ "$(sed -E 's/.*TCP reordered ([0-9]+) segments.*/\1/' <<<"$line")" -gt 0 ] || fail "no TCP segment reordered"
-# handshake: one SYN+ACK dropped, the SYN retried about 1 s later, connection up.
+# handshake: one SYN+ACK dropped, repaired about 1 s later, connection up. The
+# client's SYN and the server's SYN+ACK time out together; the client's
+# usually first, the server's on a busy machine (then the client never retries).
 line=$(c 'connection 1 opened in 3 segments')
-grep -qF '1 SYN+ACK was dropped, the client sent its SYN 2 times' <<<"$line" || fail "handshake: $line"
+grep -qE "1 SYN\+ACK was dropped, (the client sent its SYN 2 times|the server sent its SYN\+ACK again)" <<<"$line" || fail "handshake: $line"
 grep -qF 'ESTABLISHED: yes' <<<"$line" || fail "handshake did not complete"
 # teardown: both sides' full state sequences, and the kernel agrees on TIME-WAIT.
 c 'client: CLOSED > SYN_SENT > ESTABLISHED > FIN_WAIT_1 > FIN_WAIT_2 > TIME_WAIT; server: LISTEN > SYN_RECEIVED > ESTABLISHED > CLOSE_WAIT > LAST_ACK > CLOSED; the kernel \(ss\) shows the client in TIME-WAIT' >/dev/null
