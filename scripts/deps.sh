@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config clang
 	libnetfilter-queue-dev libmnl-dev libuv1-dev libpcap-dev libcriterion-dev libcap-ng-dev
-	libwiretap-dev libwsutil-dev libglib2.0-dev
+	libwiretap-dev libwsutil-dev libglib2.0-dev libmicrohttpd-dev libjansson-dev
 	iptables iproute2 iputils-ping iperf3 socat netcat-openbsd curl tcpdump tshark python3 python3-jsonschema jq chromium ethtool)
 
 missing=()
