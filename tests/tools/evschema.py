@@ -338,7 +338,10 @@ def cmd_check(schema):
     top = os.path.join(os.path.dirname(SCHEMA_PATH), "..")
     reader = sorted(glob.glob(os.path.join(top, "cli", "evlog*.c")) +
                     glob.glob(os.path.join(top, "cli", "evlog", "*.c")))
-    writers = sorted(glob.glob(os.path.join(top, "proxy", "**", "*.c"), recursive=True))
+    # The control layer writes replies to its clients, not events or counters (those it
+    # passes on as the live layer wrote them): its keys are not the schema's.
+    writers = sorted(f for f in glob.glob(os.path.join(top, "proxy", "**", "*.c"), recursive=True)
+                     if os.sep + "control" + os.sep not in f)
     rc = cmd_check_schema(schema)
     rc |= cmd_check_reader(schema, reader)
     rc |= cmd_check_writers(schema, writers)
