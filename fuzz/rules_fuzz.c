@@ -195,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rule_set_count(b) != 1)
 		abort();
 	rb = rule_set_get(b, 0);
-	if (!rule_equal(ra, rb)) {
+	if (!rule_equal(ra, rb) || ra->named != rb->named || strcmp(ra->name, rb->name)) {
 		fprintf(stderr, "input '%s'\nprinted '%s' parses differently\n", line, p1);
 		abort();
 	}

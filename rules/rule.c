@@ -23,6 +23,13 @@
 struct rule_set {
 	struct rule **rules;	/* pointers, so rule_set_get stays valid */
 	size_t n, cap;
+	/*
+	 * The names, hashed for rule_set_find and the duplicate check: each
+	 * slot holds a rule's index + 1, or 0. Open addressing, at most half
+	 * full (nslots >= 2 * cap), so a lookup ends at an empty slot.
+	 */
+	uint32_t *slots;
+	size_t nslots;
 };
 
 static const char *const cond_names[RULE_COND__COUNT] = {
@@ -350,6 +357,7 @@ static void rule_free(struct rule *r)
 	if (!r)
 		return;
 	rule__filter_free(r->filter);
+	free(r->name);
 	free(r->text);
 	free(r->filter_text);
 	free(r->file);
@@ -375,9 +383,66 @@ static bool starts_with_keyword(const char *s, size_t len)
 /* Where the parts of a rule line are, as byte offsets. */
 struct line_parts {
 	size_t start, end;	/* the rule: no comment, no blanks around */
+	size_t nstart, nend;	/* its name, without ':' (none: nstart == nend) */
 	size_t arrow;		/* the '=>' */
 	size_t fstart, fend;	/* the filter, trimmed (empty: fstart == fend) */
 };
+
+static bool name_char(char c, bool first)
+{
+	return isalpha((unsigned char)c) ||
+	       (!first && (isdigit((unsigned char)c) || c == '_' || c == '.' || c == '-'));
+}
+
+static bool name_valid(const char *s, size_t len)
+{
+	if (!len || len > RULE_MAX_NAME)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!name_char(s[i], i == 0))
+			return false;
+	return true;
+}
+
+bool rule_name_valid(const char *s)
+{
+	return s && name_valid(s, strnlen(s, RULE_MAX_NAME + 1));
+}
+
+#define NAME_RULES "a name is a letter, then letters, digits, '_', '.' or '-', at most 64 bytes"
+
+/*
+ * A name leads the line when its first word ends in ':' followed by a
+ * blank. Only that shape is a name: the colons of a filter (ip6 host
+ * fe80::1, ether host 00:11:22:33:44:55) sit inside a later word or are
+ * followed by another colon or a digit, and no pcap filter's first word
+ * ends in ':'. Returns 0 (lp->nstart/nend set, none when equal) or -EINVAL
+ * with err filled for a first word "X: " whose X is not a valid name.
+ */
+static int split_name(const char *text, struct line_parts *lp, struct rule_error *err)
+{
+	size_t i = lp->start;
+
+	lp->nstart = lp->nend = lp->start;
+	while (i < lp->arrow && text[i] != ':' && !isspace((unsigned char)text[i]))
+		i++;
+	if (i >= lp->arrow || text[i] != ':' || (text[i + 1] != ' ' && text[i + 1] != '\t'))
+		return 0;
+	if (!name_valid(text + lp->start, i - lp->start)) {
+		int n = (int)(i - lp->start);
+
+		err->col = (int)lp->start + 1;
+		snprintf(err->msg, sizeof(err->msg), "bad rule name '%.*s%s' (" NAME_RULES ")",
+			 n > RULE_SHOWN_MAX ? RULE_SHOWN_MAX : n, text + lp->start,
+			 n > RULE_SHOWN_MAX ? "..." : "");
+		return -EINVAL;
+	}
+	lp->nend = i;
+	lp->fstart = i + 1;
+	while (lp->fstart < lp->arrow && isspace((unsigned char)text[lp->fstart]))
+		lp->fstart++;
+	return 0;
+}
 
 /*
  * Find the parts of text. Returns 1 for a rule, 0 for a blank or comment
@@ -414,6 +479,8 @@ static int split_line(const char *text, struct line_parts *lp, struct rule_error
 	}
 	*lp = (struct line_parts){ .start = start, .end = end, .arrow = arrow, .fstart = start,
 				   .fend = arrow };
+	if (split_name(text, lp, err) < 0)
+		return -EINVAL;
 	while (lp->fstart < arrow && isspace((unsigned char)text[lp->fstart]))
 		lp->fstart++;
 	while (lp->fend > lp->fstart && isspace((unsigned char)text[lp->fend - 1]))
@@ -436,8 +503,12 @@ static struct rule *rule_new(const char *text, const struct line_parts *lp, cons
 	r->text = strndup(text + lp->start, lp->end - lp->start);
 	r->filter_text = strndup(text + lp->fstart, lp->fend - lp->fstart);
 	r->file = strdup(file ? file : "");
+	if (lp->nend > lp->nstart) {
+		r->named = true;
+		r->name = strndup(text + lp->nstart, lp->nend - lp->nstart);
+	}
 	p->buf = strndup(text, lp->end);
-	if (!r->text || !r->filter_text || !r->file || !p->buf) {
+	if (!r->text || !r->filter_text || !r->file || !p->buf || (r->named && !r->name)) {
 		free(p->buf);
 		p->buf = NULL;
 		rule_free(r);
@@ -448,10 +519,12 @@ static struct rule *rule_new(const char *text, const struct line_parts *lp, cons
 
 /*
  * Parse one line into a new rule in *out (NULL for blank and comment
- * lines). Returns 0, -EINVAL with err filled, or -ENOMEM.
+ * lines), and in *name_col the column of its name (of the rule when it has
+ * none), for the set's name check. Returns 0, -EINVAL with err filled, or
+ * -ENOMEM.
  */
 static int parse_line(const char *text, const char *file, int line, struct rule **out,
-		      struct rule_error *err)
+		      int *name_col, struct rule_error *err)
 {
 	struct rule_parser p = { .err = err };
 	struct line_parts lp;
@@ -471,6 +544,7 @@ static int parse_line(const char *text, const char *file, int line, struct rule 
 	ret = split_line(text, &lp, err);
 	if (ret <= 0)
 		return ret;
+	*name_col = (int)lp.start + 1;
 	p.eol_col = (int)lp.end + 1;
 	p.arrow_col = (int)lp.arrow + 1;
 	r = p.r = rule_new(text, &lp, file, line, &p);
@@ -526,38 +600,99 @@ void rule_set_free(struct rule_set *rs)
 	for (size_t i = 0; i < rs->n; i++)
 		rule_free(rs->rules[i]);
 	free(rs->rules);
+	free(rs->slots);
 	free(rs);
 }
 
+/* FNV-1a: names are short, and the index is only used off the packet path. */
+static size_t name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return (size_t)h;
+}
+
+/* The slot holding name, or the empty slot where it would go. nslots > 0. */
+static size_t name_slot(const struct rule_set *rs, const char *name)
+{
+	size_t mask = rs->nslots - 1, i = name_hash(name) & mask;
+
+	while (rs->slots[i] && strcmp(rs->rules[rs->slots[i] - 1]->name, name))
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Index every rule again, in place (after rules left or moved): cannot fail. */
+static void names_refill(struct rule_set *rs)
+{
+	if (!rs->nslots)
+		return;
+	memset(rs->slots, 0, rs->nslots * sizeof(*rs->slots));
+	for (size_t i = 0; i < rs->n; i++)
+		rs->slots[name_slot(rs, rs->rules[i]->name)] = (uint32_t)i + 1;
+}
+
+int rule_set_find(const struct rule_set *rs, const char *name)
+{
+	uint32_t v;
+
+	if (!rs || !name || !rs->nslots)
+		return -ENOENT;
+	v = rs->slots[name_slot(rs, name)];
+	return v ? (int)v - 1 : -ENOENT;
+}
+
+/* Room for extra more rules, and for their names in the index. 0 or -ENOMEM. */
 static int reserve(struct rule_set *rs, size_t extra)
 {
 	struct rule **n;
-	size_t cap = rs->cap ? rs->cap : 8;
+	size_t cap = rs->cap ? rs->cap : 8, nslots;
+	uint32_t *slots;
 
 	if (extra > SIZE_MAX / sizeof(*n) - rs->n)
 		return -ENOMEM;
 	while (cap < rs->n + extra) {
-		if (cap > SIZE_MAX / 2 / sizeof(*n))
+		if (cap > SIZE_MAX / 4 / sizeof(*n))
 			return -ENOMEM;
 		cap *= 2;
 	}
-	if (cap == rs->cap)
+	if (cap != rs->cap) {
+		n = realloc(rs->rules, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		rs->rules = n;
+		rs->cap = cap;
+	}
+	if (rs->nslots >= 2 * cap)
 		return 0;
-	n = realloc(rs->rules, cap * sizeof(*n));
-	if (!n)
+	for (nslots = 16; nslots < 2 * cap; nslots *= 2)
+		;
+	slots = calloc(nslots, sizeof(*slots));
+	if (!slots)
 		return -ENOMEM;
-	rs->rules = n;
-	rs->cap = cap;
+	free(rs->slots);
+	rs->slots = slots;
+	rs->nslots = nslots;
+	names_refill(rs);
 	return 0;
 }
 
-/* Takes the rules; cannot fail once reserve() succeeded. */
-static void append(struct rule_set *rs, struct rule **rules, size_t n)
+/* Takes r, named; cannot fail once reserve() succeeded. */
+static void append(struct rule_set *rs, struct rule *r)
 {
-	for (size_t i = 0; i < n; i++) {
-		rules[i]->index = (unsigned)rs->n;
-		rs->rules[rs->n++] = rules[i];
-	}
+	r->index = (unsigned)rs->n;
+	rs->rules[rs->n++] = r;
+	rs->slots[name_slot(rs, r->name)] = (uint32_t)rs->n;
+}
+
+/* Drop the rules past the first n (a load that failed): the set is as it was. */
+static void truncate_to(struct rule_set *rs, size_t n)
+{
+	while (rs->n > n)
+		rule_free(rs->rules[--rs->n]);
+	names_refill(rs);
 }
 
 /* The error for a rule past RULE_MAX_RULES: at the rule's first character. */
@@ -569,29 +704,207 @@ static int too_many_rules(const char *text, struct rule_error *err)
 	return -E2BIG;
 }
 
+static int out_of_memory(struct rule_error *err)
+{
+	err->col = 0;
+	snprintf(err->msg, sizeof(err->msg), "out of memory");
+	return -ENOMEM;
+}
+
+/* The error for a name of r, found at col, that rule o has already. */
+static int name_taken(const struct rule *r, const char *name, const struct rule *o, int col,
+		      struct rule_error *err)
+{
+	err->col = col;
+	if (!r->named)
+		snprintf(err->msg, sizeof(err->msg),
+			 "this unnamed rule would be named '%s' by its position, but the rule at "
+			 "%s:%d has that name: name one of them",
+			 name, o->file, o->line);
+	else if (o->named)
+		snprintf(err->msg, sizeof(err->msg), "rule name '%s' given twice (first at %s:%d)",
+			 name, o->file, o->line);
+	else
+		snprintf(err->msg, sizeof(err->msg),
+			 "rule name '%s' is already the name of the unnamed rule at %s:%d "
+			 "(unnamed rules are named rule-N by their position)",
+			 name, o->file, o->line);
+	return -EEXIST;
+}
+
+/*
+ * Name r, which is to join rs at its end: its own name must be free; an
+ * unnamed rule is named rule-N, N its position from 1, or with first_free
+ * the first free N above that. Returns 0, or -EEXIST/-ENOMEM with err
+ * filled (at column col).
+ */
+static int name_rule(struct rule_set *rs, struct rule *r, bool first_free, int col,
+		     struct rule_error *err)
+{
+	char name[32];
+	size_t n = rs->n + 1;
+	int other;
+
+	if (r->named) {
+		other = rule_set_find(rs, r->name);
+		return other < 0 ? 0 : name_taken(r, r->name, rs->rules[other], col, err);
+	}
+	for (;; n++) {
+		snprintf(name, sizeof(name), "rule-%zu", n);
+		other = rule_set_find(rs, name);
+		if (other < 0)
+			break;
+		if (!first_free)
+			return name_taken(r, name, rs->rules[other], col, err);
+	}
+	free(r->name);
+	r->name = strdup(name);
+	return r->name ? 0 : out_of_memory(err);
+}
+
+/*
+ * r (taken, parsed from text) joins the end of rs, named as name_rule()
+ * says. Returns 0 or -errno with err filled; r is freed on failure.
+ */
+static int join(struct rule_set *rs, struct rule *r, const char *text, bool first_free,
+		int name_col, struct rule_error *err)
+{
+	int ret;
+
+	if (rs->n >= RULE_MAX_RULES)
+		ret = too_many_rules(text, err);
+	else if (reserve(rs, 1) < 0)
+		ret = out_of_memory(err);
+	else
+		ret = name_rule(rs, r, first_free, name_col, err);
+	if (ret < 0) {
+		rule_free(r);
+		return ret;
+	}
+	append(rs, r);
+	return 0;
+}
+
 int rule_set_add_line(struct rule_set *rs, const char *text, const char *file, int line,
 		      struct rule_error *err)
 {
 	struct rule_error dummy;
 	struct rule *r;
-	int ret;
+	int ret, col;
 
 	if (!err)
 		err = &dummy;
-	ret = parse_line(text, file, line, &r, err);
+	ret = parse_line(text, file, line, &r, &col, err);
 	if (ret < 0 || !r)
 		return ret;
-	if (rs->n >= RULE_MAX_RULES) {
-		rule_free(r);
-		return too_many_rules(text, err);
+	return join(rs, r, text, false, col, err);
+}
+
+int rule_set_add(struct rule_set *rs, const char *text, const char *name, const char *file,
+		 int line, struct rule_error *err)
+{
+	struct rule_error dummy;
+	struct rule *r;
+	int ret, col = 1;
+
+	if (!err)
+		err = &dummy;
+	if (name && !rule_name_valid(name)) {
+		memset(err, 0, sizeof(*err));
+		err->file = file ? file : "";
+		err->line = line;
+		snprintf(err->msg, sizeof(err->msg), "bad rule name '%.*s%s' (" NAME_RULES ")",
+			 RULE_SHOWN_MAX, name, strlen(name) > RULE_SHOWN_MAX ? "..." : "");
+		return -EINVAL;
 	}
-	ret = reserve(rs, 1);
-	if (ret < 0) {
-		rule_free(r);
-		snprintf(err->msg, sizeof(err->msg), "out of memory");
+	ret = parse_line(text, file, line, &r, &col, err);
+	if (ret < 0)
 		return ret;
+	if (!r) {
+		err->col = 1;
+		snprintf(err->msg, sizeof(err->msg), "no rule: the line is blank or a comment");
+		return -EINVAL;
 	}
-	append(rs, &r, 1);
+	if (name && r->named && strcmp(name, r->name)) {
+		err->col = col;
+		snprintf(err->msg, sizeof(err->msg),
+			 "two names: the line names the rule '%s', the request '%s'", r->name, name);
+		rule_free(r);
+		return -EINVAL;
+	}
+	if (name && !r->named) {
+		r->name = strdup(name);
+		r->named = true;
+		if (!r->name) {
+			rule_free(r);
+			return out_of_memory(err);
+		}
+	}
+	return join(rs, r, text, true, col, err);
+}
+
+struct rule_set *rule_set_clone(const struct rule_set *rs)
+{
+	struct rule_set *c = rule_set_new();
+	struct rule_error err;
+	int ret = 0, col;
+
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < rule_set_count(rs) && !ret; i++) {
+		const struct rule *o = rs->rules[i];
+		struct rule *r;
+
+		/* The text parsed once already: only memory can fail now. */
+		ret = parse_line(o->text, o->file, o->line, &r, &col, &err);
+		if (!ret && !r)
+			ret = -EINVAL;
+		if (ret < 0)
+			break;
+		r->disabled = o->disabled;
+		if (!r->named) {
+			r->name = strdup(o->name);
+			if (!r->name)
+				ret = -ENOMEM;
+		}
+		if (!ret)
+			ret = reserve(c, 1);
+		if (ret < 0) {
+			rule_free(r);
+			break;
+		}
+		append(c, r);
+	}
+	if (ret < 0) {
+		rule_set_free(c);
+		errno = -ret;
+		return NULL;
+	}
+	return c;
+}
+
+int rule_set_del(struct rule_set *rs, const char *name)
+{
+	int i = rule_set_find(rs, name);
+
+	if (i < 0)
+		return i;
+	rule_free(rs->rules[i]);
+	memmove(&rs->rules[i], &rs->rules[i + 1], (rs->n - (size_t)i - 1) * sizeof(*rs->rules));
+	rs->n--;
+	for (size_t k = (size_t)i; k < rs->n; k++)
+		rs->rules[k]->index = (unsigned)k;
+	names_refill(rs);
+	return 0;
+}
+
+int rule_set_enable(struct rule_set *rs, const char *name, bool enabled)
+{
+	int i = rule_set_find(rs, name);
+
+	if (i < 0)
+		return i;
+	rs->rules[i]->disabled = !enabled;
 	return 0;
 }
 
@@ -669,55 +982,6 @@ static int file_error(struct rule_error *err, int ret, int line, int col, const 
 	return ret;
 }
 
-/* Rules read from a file, before they join the set. */
-struct pending {
-	struct rule **rules;
-	size_t n, cap;
-};
-
-/* Takes r (freed on failure). Returns 0 or -ENOMEM. */
-static int pending_add(struct pending *pend, struct rule *r)
-{
-	struct rule **grown;
-
-	if (pend->n == pend->cap) {
-		size_t cap = pend->cap ? pend->cap * 2 : 16;
-
-		grown = realloc(pend->rules, cap * sizeof(*grown));
-		if (!grown) {
-			rule_free(r);
-			return -ENOMEM;
-		}
-		pend->rules = grown;
-		pend->cap = cap;
-	}
-	pend->rules[pend->n++] = r;
-	return 0;
-}
-
-static void pending_free(struct pending *pend)
-{
-	for (size_t i = 0; i < pend->n; i++)
-		rule_free(pend->rules[i]);
-	free(pend->rules);
-}
-
-/*
- * r (taken) joins pend, unless the set would pass RULE_MAX_RULES. Returns 0
- * or -errno with err filled.
- */
-static int keep_rule(const struct rule_set *rs, struct pending *pend, struct rule *r,
-		     const char *line, int lineno, struct rule_error *err)
-{
-	if (rs->n + pend->n >= RULE_MAX_RULES) {
-		rule_free(r);
-		return too_many_rules(line, err);
-	}
-	if (pending_add(pend, r) < 0)
-		return file_error(err, -ENOMEM, lineno, 0, "out of memory");
-	return 0;
-}
-
 /* The error for read_line()'s ret at line lineno + 1, of len bytes so far. */
 static int read_failed(struct rule_error *err, const struct source *src, int ret, int lineno,
 		       size_t len)
@@ -732,15 +996,15 @@ static int read_failed(struct rule_error *err, const struct source *src, int ret
 }
 
 /*
- * Every line of src into pend, in order, through line (RULE_MAX_LINE + 1
- * bytes); the set rs is only counted, for RULE_MAX_RULES. Returns 0 or
- * -errno with err filled.
+ * Every line of src joins rs, in order, read through line (RULE_MAX_LINE +
+ * 1 bytes). Returns 0 or -errno with err filled; the caller takes the
+ * rules back out on failure.
  */
-static int parse_lines(struct source *src, const struct rule_set *rs, const char *path,
-		       char *line, struct pending *pend, struct rule_error *err)
+static int parse_lines(struct source *src, struct rule_set *rs, const char *path, char *line,
+		       struct rule_error *err)
 {
 	size_t len, total = 0;
-	int lineno = 0, ret;
+	int lineno = 0, ret, col;
 
 	while ((ret = read_line(src, line, &len, &total)) > 0) {
 		struct rule *r;
@@ -752,9 +1016,9 @@ static int parse_lines(struct source *src, const struct rule_set *rs, const char
 					  "NUL byte in rule line");
 		while (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
-		ret = parse_line(line, path, lineno, &r, err);
+		ret = parse_line(line, path, lineno, &r, &col, err);
 		if (!ret && r)
-			ret = keep_rule(rs, pend, r, line, lineno, err);
+			ret = join(rs, r, line, false, col, err);
 		if (ret < 0)
 			return ret;
 	}
@@ -764,7 +1028,7 @@ static int parse_lines(struct source *src, const struct rule_set *rs, const char
 int rule_set_load(struct rule_set *rs, const char *path, rule_read_cb read, void *data,
 		  struct rule_error *err)
 {
-	struct pending pend = { 0 };
+	size_t before = rs->n;
 	struct rule_error dummy;
 	char *line;
 	struct source *f;
@@ -782,19 +1046,14 @@ int rule_set_load(struct rule_set *rs, const char *path, rule_read_cb read, void
 	}
 	f->read = read;
 	f->data = data;
-	/* Parse into pend first: a bad line must leave the set as it was. */
-	ret = parse_lines(f, rs, path, line, &pend, err);
+	/*
+	 * Rules join the set as they are read, so that names are checked
+	 * against earlier lines; a bad line takes them all back out.
+	 */
+	ret = parse_lines(f, rs, path, line, err);
 	if (ret < 0)
-		goto out;
-	ret = reserve(rs, pend.n);
-	if (ret < 0) {
-		ret = file_error(err, ret, 0, 0, "out of memory");
-		goto out;
-	}
-	append(rs, pend.rules, pend.n);
-	pend.n = 0;
+		truncate_to(rs, before);
 out:
-	pending_free(&pend);
 	free(line);
 	free(f);
 	return ret;
@@ -843,22 +1102,42 @@ static void put_action(struct strbuf_fixed *o, const struct rule_action *a)
 	units_put_percent(o, " ", a->prob_ppm);
 }
 
-char *rule_print_alloc(const struct rule *r)
+static int print(const struct rule *r, bool with_name, char *buf, size_t size);
+
+static char *print_alloc(const struct rule *r, bool with_name)
 {
-	int n = rule_print(r, NULL, 0);
+	int n = print(r, with_name, NULL, 0);
 	char *buf = malloc((size_t)n + 1);
 
 	if (buf)
-		rule_print(r, buf, (size_t)n + 1);
+		print(r, with_name, buf, (size_t)n + 1);
 	return buf;
 }
 
+char *rule_print_alloc(const struct rule *r)
+{
+	return print_alloc(r, true);
+}
+
+char *rule_print_body_alloc(const struct rule *r)
+{
+	return print_alloc(r, false);
+}
+
 int rule_print(const struct rule *r, char *buf, size_t size)
+{
+	return print(r, true, buf, size);
+}
+
+static int print(const struct rule *r, bool with_name, char *buf, size_t size)
 {
 	struct strbuf_fixed o = { .buf = buf, .size = size };
 
 	if (buf && size)
 		buf[0] = '\0';
+	/* Only a given name: an automatic one follows the position, wherever the rule goes. */
+	if (with_name && r->named)
+		strbuf_fixed_printf(&o, "%s: ", r->name);
 	if (r->filter_text && r->filter_text[0])
 		strbuf_fixed_printf(&o, "%s ", r->filter_text);
 	strbuf_fixed_printf(&o, "=>");

@@ -2,8 +2,10 @@
 /*
  * rule: parse, print and hold faultline rule lines.
  *
- *   FILTER => ITEM [, ITEM ...]
+ *   [NAME: ] FILTER => ITEM [, ITEM ...]
  *
+ * NAME is [A-Za-z][A-Za-z0-9_.-]* (at most RULE_MAX_NAME bytes), unique in
+ * its set; an unnamed rule is named "rule-N" after its position N, from 1.
  * FILTER is a tcpdump/pcap-filter expression (may be empty: matches every
  * packet), compiled by libpcap for raw IP. An ITEM is an action
  * (drop, delay, reorder, duplicate, corrupt, rate, accept) or a qualifier
@@ -36,6 +38,7 @@
 #define RULE_MAX_RULES 10000		/* rules in one set */
 #define RULE_MAX_LINE 65536		/* bytes in one line, comment included */
 #define RULE_MAX_FILE (1024 * 1024)	/* bytes in one rule file */
+#define RULE_MAX_NAME 64		/* bytes in a rule's name */
 
 /* Probability as parts per million: 1000000 = always. */
 #define RULE_PPM_ALWAYS UNITS_PPM_ALWAYS
@@ -115,7 +118,10 @@ struct rule_cond {
 };
 
 struct rule {
-	unsigned index;		/* 0-based position in the set */
+	unsigned index;		/* 0-based position in the set (users see index + 1) */
+	char *name;		/* always set: as given, or "rule-N"; owned */
+	bool named;		/* the name was given (rule_print writes it) */
+	bool disabled;		/* act skips it; its counters stay (rule_set_enable) */
 	char *text;		/* the line as given, trimmed; owned */
 	char *filter_text;	/* the filter part, trimmed; owned ("" = all) */
 	struct rule_filter *filter; /* compiled filter, NULL matches all; owned */
@@ -161,9 +167,11 @@ void rule_set_free(struct rule_set *rs);
  * Parse one rule line and append it. Blank lines and '#' comments are
  * accepted and add nothing (returns 0). 'file' names the source for error
  * messages (copied into the rule, borrowed by err), 'line' its line number.
+ * An unnamed rule is named "rule-N", N its position in the set from 1.
  * On error returns -EINVAL (a bad rule, a line over RULE_MAX_LINE bytes),
- * -E2BIG (the set already has RULE_MAX_RULES rules) or -ENOMEM, and fills
- * err; the set is unchanged.
+ * -EEXIST (its name, given or automatic, is another rule's already: the
+ * message says where that one is), -E2BIG (the set already has
+ * RULE_MAX_RULES rules) or -ENOMEM, and fills err; the set is unchanged.
  */
 int rule_set_add_line(struct rule_set *rs, const char *text, const char *file,
 		      int line, struct rule_error *err);
@@ -177,8 +185,9 @@ typedef ssize_t (*rule_read_cb)(void *data, char *buf, size_t size);
 
 /*
  * Parse a whole rule file's text, read through read(data, ...); path names
- * it in rules and messages (borrowed by err). On the first error returns
- * -EINVAL (a bad line, a line over RULE_MAX_LINE bytes), -EFBIG (more than
+ * it in rules and messages (borrowed by err). Rules are named as by
+ * rule_set_add_line(). On the first error returns -EINVAL (a bad line, a
+ * line over RULE_MAX_LINE bytes), -EEXIST (a name taken), -EFBIG (more than
  * RULE_MAX_FILE bytes), -E2BIG (more than RULE_MAX_RULES rules in the set),
  * -ENOMEM, or the -errno of a failed read; err says where and why, and the
  * set is unchanged.
@@ -189,6 +198,44 @@ int rule_set_load(struct rule_set *rs, const char *path, rule_read_cb read, void
 size_t rule_set_count(const struct rule_set *rs);
 /* Borrowed; valid while the set lives. */
 const struct rule *rule_set_get(const struct rule_set *rs, size_t i);
+/* The 0-based index of the rule named name (borrowed), or -ENOENT. */
+int rule_set_find(const struct rule_set *rs, const char *name);
+
+/*
+ * Building a new set from a running one (the control layer): a set is
+ * immutable once the pipeline has it, so a change is made on a clone,
+ * which then replaces the old set whole. Names stay with their rules:
+ * the pipeline carries a rule's counters over to the new set by name.
+ */
+
+/*
+ * A new set holding the rules of rs, parsed again from their text, with
+ * their names (given or automatic), enabled state and file:line. Returns
+ * NULL + errno (ENOMEM).
+ */
+struct rule_set *rule_set_clone(const struct rule_set *rs);
+
+/*
+ * Parse one rule line and append it to a set being built, as
+ * rule_set_add_line() with these differences: 'name' (borrowed; NULL: the
+ * line's own "NAME: ", if any) names the rule; an unnamed rule is named
+ * "rule-N" with N its position, or the first free N above it (a name
+ * carried from the older set may hold it); a blank or comment line is an
+ * error. Returns 0, -EINVAL (a bad line or name, a blank line, two
+ * different names), -EEXIST (the name is taken), -E2BIG or -ENOMEM, with
+ * err filled; the set is unchanged on error.
+ */
+int rule_set_add(struct rule_set *rs, const char *text, const char *name, const char *file,
+		 int line, struct rule_error *err);
+
+/* Remove the rule named name (borrowed); later rules move up. 0 or -ENOENT. */
+int rule_set_del(struct rule_set *rs, const char *name);
+
+/* Enable or disable the rule named name (borrowed) of a set being built. 0 or -ENOENT. */
+int rule_set_enable(struct rule_set *rs, const char *name, bool enabled);
+
+/* Is s a valid rule name ([A-Za-z][A-Za-z0-9_.-]*, at most RULE_MAX_NAME bytes)? */
+bool rule_name_valid(const char *s);
 
 /*
  * How many leading bytes of each packet the set needs to decide and act:
@@ -198,14 +245,17 @@ const struct rule *rule_set_get(const struct rule_set *rs, size_t i);
 uint32_t rule_set_bytes_needed(const struct rule_set *rs);
 
 /*
- * Print a rule in canonical form (parses back to an equal rule). Returns the
- * length it needed, like snprintf.
+ * Print a rule in canonical form (parses back to an equal rule with the
+ * same name), "NAME: " first when the name was given. Returns the length
+ * it needed, like snprintf.
  */
 int rule_print(const struct rule *r, char *buf, size_t size);
 /* The canonical form, whole, in a new string (caller frees); NULL on ENOMEM. */
 char *rule_print_alloc(const struct rule *r);
+/* The same without the name ("FILTER => ITEMS"), for where the name has its own field. */
+char *rule_print_body_alloc(const struct rule *r);
 
-/* Compare the parsed content of two rules (not text or location). */
+/* Compare the parsed content of two rules (not name, text, location or enabled state). */
 bool rule_equal(const struct rule *a, const struct rule *b);
 
 /* Does the rule's filter match this packet? (Qualifiers are not checked.) */

@@ -9,7 +9,8 @@
 
 struct sched_group {
 	struct sched_group *next;
-	uint32_t key;
+	uint32_t key;		/* whose group it is (a rule index); SCHED_KEY_NONE: no one's */
+	uint32_t perm_key;	/* the key it opened with, which keys its permutation */
 	uint32_t n;		/* size at which it releases */
 	uint32_t count;
 	uint64_t ordinal;	/* how many groups this key opened before */
@@ -192,7 +193,7 @@ static void group_flush(struct sched *s, struct sched_group *g, uint64_t now,
 	uint32_t perm[GROUP_MAX];
 	uint64_t base = s->next_seq;
 
-	rng_permute(rng, 0x72656f72ull ^ g->key, g->ordinal, perm, g->count);
+	rng_permute(rng, 0x72656f72ull ^ g->perm_key, g->ordinal, perm, g->count);
 	s->next_seq += g->count;
 	for (uint32_t i = 0; i < g->count; i++) {
 		struct sched_entry *e = g->members[perm[i]];
@@ -291,6 +292,7 @@ int sched_reorder_add(struct sched *s, uint32_t key, uint32_t n, uint64_t timeou
 		if (!g)
 			return -ENOMEM;
 		g->key = key;
+		g->perm_key = key;
 		g->n = n;
 		g->ordinal = ord;
 		g->next = s->open;
@@ -308,4 +310,25 @@ int sched_reorder_add(struct sched *s, uint32_t key, uint32_t n, uint64_t timeou
 	if (g->count >= g->n)
 		group_flush(s, g, now, rng);
 	return 0;
+}
+
+void sched_foreach(struct sched *s, sched_entry_cb cb, void *data)
+{
+	for (size_t i = 0; i < s->len; i++)
+		cb(s->heap[i], data);
+}
+
+void sched_rekey(struct sched *s, const int *map, size_t n)
+{
+	/*
+	 * Only the lookup key moves: the permutation and the ordinal stay
+	 * those the group opened with, and the group keeps its size and
+	 * deadline, so what it holds leaves as it would have.
+	 */
+	for (struct sched_group *g = s->open; g; g = g->next) {
+		if (g->key < n && map[g->key] >= 0)
+			g->key = (uint32_t)map[g->key];
+		else
+			g->key = SCHED_KEY_NONE;
+	}
 }

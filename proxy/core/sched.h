@@ -71,4 +71,17 @@ struct sched_entry *sched_pop(struct sched *s);
 int sched_reorder_add(struct sched *s, uint32_t key, uint32_t n, uint64_t timeout_ns,
 		      struct sched_entry *e, uint64_t now, const struct rng *rng);
 
+typedef void (*sched_entry_cb)(struct sched_entry *e, void *data);
+/* Call cb on every entry held, in no particular order; cb must not change the scheduler. */
+void sched_foreach(struct sched *s, sched_entry_cb cb, void *data);
+
+/* A group key no caller uses: a group whose owner is gone. */
+#define SCHED_KEY_NONE UINT32_MAX
+/*
+ * The keys changed (a new rule set): the open group of key k is now key
+ * map[k]'s, or no one's (SCHED_KEY_NONE) when k >= n or map[k] < 0; new
+ * entries of a key then join the group it took over. Cannot fail.
+ */
+void sched_rekey(struct sched *s, const int *map, size_t n);
+
 #endif

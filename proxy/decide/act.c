@@ -12,6 +12,7 @@
 /* Per-rule runtime state of one queue. */
 struct rule_state {
 	struct act_counters cnt;
+	uint64_t since_ns;	/* its 'after'/'for' count from here: the run's start, or its set's */
 	uint64_t seen;		/* packets that passed filter and qualifiers but 'every' */
 	uint64_t fired;		/* packets the rule fired on */
 	/* rate: finish times of the packets still queued, a ring of 'limit'. */
@@ -25,7 +26,6 @@ struct act_ctx {
 	uint32_t gen;		/* rule sets seen: tells their memos apart */
 	struct rule_memo_plan plan[RULE_MEMO_NCLASS];
 	struct rng rng;
-	uint64_t since_ns;
 	struct rule_state *st;
 	size_t n;
 };
@@ -37,7 +37,7 @@ static void states_free(struct rule_state *st, size_t n)
 	free(st);
 }
 
-static struct rule_state *states_new(const struct rule_set *rs, size_t *n_out)
+static struct rule_state *states_new(const struct rule_set *rs, uint64_t now_ns, size_t *n_out)
 {
 	size_t n = rule_set_count(rs);
 	struct rule_state *st = calloc(n ? n : 1, sizeof(*st));
@@ -47,6 +47,7 @@ static struct rule_state *states_new(const struct rule_set *rs, size_t *n_out)
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = rule_set_get(rs, i);
 
+		st[i].since_ns = now_ns;
 		for (unsigned a = 0; a < r->n_actions; a++) {
 			if (r->actions[a].type != RULE_ACT_RATE)
 				continue;
@@ -87,8 +88,7 @@ struct act_ctx *act_ctx_new(const struct rule_set *rs, uint64_t seed, uint64_t n
 		return NULL;
 	c->rs = rs;
 	c->rng.seed = seed;
-	c->since_ns = now_ns;
-	c->st = states_new(rs, &c->n);
+	c->st = states_new(rs, now_ns, &c->n);
 	if (!c->st) {
 		free(c);
 		return NULL;
@@ -105,18 +105,60 @@ void act_ctx_free(struct act_ctx *c)
 	free(c);
 }
 
-int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns)
+/* The old rule r was rate limited as the new one is: its queue (finish times) carries over. */
+static void carry_rate(struct rule_state *to, const struct rule_state *from)
+{
+	uint32_t skip;
+
+	if (!to->ring || !from->ring)
+		return;
+	to->next_free_ns = from->next_free_ns;
+	/* A smaller limit keeps the latest finish times: the queue's tail. */
+	skip = from->ring_len > to->ring_cap ? from->ring_len - to->ring_cap : 0;
+	for (uint32_t k = skip; k < from->ring_len; k++)
+		to->ring[to->ring_len++] = from->ring[(from->ring_head + k) % from->ring_cap];
+}
+
+/*
+ * The state of old rule o goes to new rule r (st) when r has o's name, and
+ * for an automatic name (rule-N, from a position) only when the rule is the
+ * same too: a line inserted above unnamed rules shifts their names, and
+ * their counters must not follow the position to another rule.
+ */
+static void carry_over(const struct act_ctx *c, const struct rule_set *rs, struct rule_state *st,
+		       int *map)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		const struct rule *o = rule_set_get(c->rs, i);
+		int j = rule_set_find(rs, o->name);
+		const struct rule *r = j >= 0 ? rule_set_get(rs, (size_t)j) : NULL;
+
+		if (map)
+			map[i] = -1;
+		if (!r || r->named != o->named || (!r->named && !rule_equal(r, o)))
+			continue;
+		st[j].cnt = c->st[i].cnt;
+		st[j].since_ns = c->st[i].since_ns;
+		st[j].seen = c->st[i].seen;
+		st[j].fired = c->st[i].fired;
+		carry_rate(&st[j], &c->st[i]);
+		if (map)
+			map[i] = j;
+	}
+}
+
+int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, int *map)
 {
 	size_t n;
-	struct rule_state *st = states_new(rs, &n);
+	struct rule_state *st = states_new(rs, now_ns, &n);
 
 	if (!st)
 		return -ENOMEM;
+	carry_over(c, rs, st, map);
 	states_free(c->st, c->n);
 	c->st = st;
 	c->n = n;
 	c->rs = rs;
-	c->since_ns = now_ns;
 	plan_memos(c);
 	return 0;
 }
@@ -462,7 +504,7 @@ FL_HOT static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct 
 				   const struct act_input *in)
 {
 	struct rule_state *s = &c->st[ri];
-	uint64_t el = in->now_ns > c->since_ns ? in->now_ns - c->since_ns : 0;
+	uint64_t el = in->now_ns > s->since_ns ? in->now_ns - s->since_ns : 0;
 
 	if (r->dir_mask && !(r->dir_mask & (1u << in->dir)))
 		return false;
@@ -526,6 +568,9 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 	for (unsigned ri = 0; ri < c->n; ri++) {
 		const struct rule *r = rule_set_get(c->rs, ri);
 
+		/* Disabled: as if absent, but its counters and every/first counts stay. */
+		if (r->disabled)
+			continue;
 		if (ri < RULE_MEMO_MAX_RULES && known >> ri & 1) {
 			if (!(bits >> ri & 1))
 				continue;

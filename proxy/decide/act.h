@@ -124,11 +124,15 @@ struct act_ctx *act_ctx_new(const struct rule_set *rs, uint64_t seed, uint64_t n
 void act_ctx_free(struct act_ctx *c);
 
 /*
- * Replace the rule set between two packets. The per-rule state and counters
- * start afresh and time windows ('after', 'for') count from now.
+ * Replace the rule set between two packets. A rule of the new set whose
+ * name was in the old one (and, for an automatic name rule-N, with the
+ * same content) keeps its counters, every/first counts, rate queue and the
+ * start of its time windows ('after', 'for'); the other rules start at
+ * zero with windows counting from now. With map non-NULL (one int per
+ * rule of the old set), map[i] is the new index of old rule i, or -1.
  * Returns 0 or -ENOMEM (then the old set stays).
  */
-int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns);
+int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, int *map);
 
 const struct rng *act_ctx_rng(const struct act_ctx *c);
 

@@ -625,12 +625,35 @@ void pipeline_expire(struct pipeline *pl, uint64_t now)
 	}
 }
 
+/* A held packet names its rule by index: the index it has in the new set, or -1. */
+static void rehome(struct sched_entry *e, void *data)
+{
+	struct held *h = container_of(e, struct held, e);
+	const int *map = data;
+
+	if (h->rule >= 0)
+		h->rule = map[h->rule];
+}
+
 int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint64_t now)
 {
-	int ret = act_ctx_swap(pl->act, rules, now);
+	size_t n = rule_set_count(pl->rules);
+	int *map = calloc(n ? n : 1, sizeof(*map));
+	int ret;
 
-	if (!ret)
+	if (!map)
+		return -ENOMEM;
+	ret = act_ctx_swap(pl->act, rules, now, map);
+	if (!ret) {
+		/*
+		 * Held packets keep their release times; what refers to a
+		 * rule by index follows the rule to its new index.
+		 */
+		sched_foreach(pl->sched, rehome, map);
+		sched_rekey(pl->sched, map, n);
 		pl->rules = rules;
+	}
+	free(map);
 	return ret;
 }
 
@@ -673,15 +696,18 @@ char *pipeline_stats_json(const struct pipeline *pl)
 		const struct rule *r = rule_set_get(pl->rules, i);
 		const struct act_counters *c = act_ctx_counters(pl->act, (unsigned)i);
 		/* Whole, however long the rule: a cut text would lose its actions. */
-		char *text = rule_print_alloc(r);
+		char *text = rule_print_body_alloc(r);
 
 		if (!text) {
 			b.oom = true;
 			break;
 		}
-		strbuf_printf(&b, "%s{\"index\":%zu,\"rule\":\"", i ? "," : "", i);
+		strbuf_printf(&b, "%s{\"index\":%zu,\"name\":\"", i ? "," : "", i + 1);
+		strbuf_add_json(&b, r->name);
+		strbuf_printf(&b, "\",\"rule\":\"");
 		strbuf_add_json(&b, text);
-		strbuf_printf(&b, "\",\"line\":%d,", r->line);
+		strbuf_printf(&b, "\",\"enabled\":%s,\"line\":%d,", r->disabled ? "false" : "true",
+			      r->line);
 		act_counters_json(c, &b);
 		strbuf_printf(&b, "}");
 		free(text);

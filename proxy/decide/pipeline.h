@@ -172,7 +172,12 @@ size_t pipeline_held(const struct pipeline *pl);
 /* Tracker housekeeping (TIME_WAIT and idle expiry). */
 void pipeline_expire(struct pipeline *pl, uint64_t now_ns);
 
-/* Swap the rule set between two packets (borrowed). 0 or -ENOMEM. */
+/*
+ * Swap the rule set between two packets (borrowed). Rules that keep their
+ * name keep their counters (act_ctx_swap); held packets keep their release
+ * times, and what they owe to a rule follows it to its new index.
+ * 0 or -ENOMEM (then the old set stays).
+ */
 int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint64_t now_ns);
 
 /*

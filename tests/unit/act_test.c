@@ -279,26 +279,140 @@ Test(act, corrupt_flips_one_payload_bit_and_fixes_checksum)
 	teardown_rules(&f);
 }
 
-Test(act, swap_resets_state)
+/* A set of the given lines, for a swap. */
+static struct rule_set *set_of(const char **lines, int n)
 {
-	const char *r[] = { "udp => drop, first 1" };
-	struct fixture f = { 0 };
-	struct act_decision d;
-	struct rule_set *rs2 = rule_set_new();
+	struct rule_set *rs = rule_set_new();
 	struct rule_error e;
 
-	setup_rules(&f, r, 1, 1);
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(rule_set_add_line(rs, lines[i], "new", i + 1, &e), 0, "%s: %s", lines[i],
+			     e.msg);
+	return rs;
+}
+
+/* Swap f's context to rs, which f then owns (the old set is freed). */
+static void swap_to(struct fixture *f, struct rule_set *rs, uint64_t now, int *map)
+{
+	cr_assert_eq(act_ctx_swap(f->ctx, rs, now, map), 0);
+	rule_set_free(f->rs);
+	f->rs = rs;
+}
+
+Test(act, swap_carries_state_by_name)
+{
+	const char *r[] = { "once: udp => drop, first 1", "udp => delay 1ms" };
+	const char *r2[] = { "fresh: udp => drop, first 1", "udp => delay 1ms",
+			     "once: udp => drop, first 1" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+	int map[2];
+
+	setup_rules(&f, r, 2, 1);
 	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
 	cr_assert(d.drop);
 	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
-	cr_assert(!d.drop);
-	cr_assert_eq(rule_set_add_line(rs2, "udp => drop, first 1", "t", 1, &e), 0);
-	cr_assert_eq(act_ctx_swap(f.ctx, rs2, 0), 0);
+	cr_assert(!d.drop && d.delay_ns == 1000000);
+	swap_to(&f, set_of(r2, 3), 10, map);
+	cr_assert_eq(map[0], 2, "'once' moved to the third place");
+	cr_assert_eq(map[1], 1, "rule-2: the same rule at the same place");
+	/* 'once' kept its counters and its first-1 count, at its new index. */
+	cr_assert_eq(act_ctx_counters(f.ctx, 2)->matched, 1);
+	cr_assert_eq(act_ctx_counters(f.ctx, 2)->acted[RULE_ACT_DROP], 1);
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->matched, 0, "a new rule starts at zero");
+	decide(&f, 1, 5000, PKT_DIR_IN, 20, &d);
+	cr_assert(d.drop, "the new rule 'fresh' fires its first");
+	decide(&f, 1, 5000, PKT_DIR_IN, 20, &d);
+	cr_assert(!d.drop, "'once' fired once before the swap: not again");
+	cr_assert_eq(act_ctx_counters(f.ctx, 2)->acted[RULE_ACT_DROP], 1);
+	teardown_rules(&f);
+}
+
+/* An automatic name (rule-N) is a position: it carries over only with the same rule. */
+Test(act, swap_carries_unnamed_rule_only_when_unchanged)
+{
+	const char *r[] = { "udp => drop, every 2", "tcp => drop" };
+	const char *same[] = { "udp => drop, every 2", "tcp => delay 1ms" };
+	const char *shifted[] = { "icmp => drop", "udp => drop, every 2" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 2, 1);
 	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
-	cr_assert(d.drop, "the new set starts afresh");
-	act_ctx_free(f.ctx);
-	f.ctx = NULL;
-	rule_set_free(rs2);
+	cr_assert(!d.drop, "every 2: the first passes");
+	swap_to(&f, set_of(same, 2), 0, NULL);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(d.drop, "rule-1 unchanged: its every-2 count went on");
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->matched, 1);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(!d.drop, "the third passes");
+	swap_to(&f, set_of(shifted, 2), 0, NULL);
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->matched, 0, "rule-1 is another rule now");
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(!d.drop, "the moved udp rule is rule-2 now: its every-2 count starts again");
+	cr_assert_eq(act_ctx_counters(f.ctx, 1)->matched, 0);
+	teardown_rules(&f);
+}
+
+/* Survivors keep the start of their time windows; new rules count from the swap. */
+Test(act, swap_time_windows)
+{
+	const char *r[] = { "late: udp => drop, after 100ns" };
+	const char *r2[] = { "late: udp => drop, after 100ns", "new: udp => delay 1ms, after 100ns" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 1, 1);
+	swap_to(&f, set_of(r2, 2), 90, NULL);
+	decide(&f, 1, 5000, PKT_DIR_IN, 150, &d);
+	cr_assert(d.drop, "'late' counts from the run's start (0): open at 150");
+	cr_assert_eq(d.n_fired, 1);
+	cr_assert_eq(act_ctx_counters(f.ctx, 1)->matched, 0,
+		     "'new' counts from the swap (90): closed until 190");
+	teardown_rules(&f);
+}
+
+Test(act, swap_keeps_rate_queue)
+{
+	/* 36-byte packets at 288 bit/s: one a second, at most 3 waiting. */
+	const char *r[] = { "slow: udp => rate 288bit limit 3" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 1, 1);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert_eq(d.delay_ns, 1000000000ull);
+	swap_to(&f, set_of(r, 1), 0, NULL);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert_eq(d.delay_ns, 2000000000ull, "the queue still holds the first packet");
+	teardown_rules(&f);
+}
+
+Test(act, disabled_rule_is_skipped_and_keeps_counters)
+{
+	const char *r[] = { "cut: udp => drop", "udp => delay 1ms" };
+	struct fixture f = { 0 };
+	struct rule_set *rs2;
+	struct act_decision d;
+
+	setup_rules(&f, r, 2, 1);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(d.drop);
+	rs2 = rule_set_clone(f.rs);
+	cr_assert_not_null(rs2);
+	cr_assert_eq(rule_set_enable(rs2, "cut", false), 0);
+	swap_to(&f, rs2, 0, NULL);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(!d.drop && d.delay_ns == 1000000, "the disabled rule is skipped, the next runs");
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->matched, 1, "its counters stay");
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->acted[RULE_ACT_DROP], 1);
+	rs2 = rule_set_clone(f.rs);
+	cr_assert_not_null(rs2);
+	cr_assert_eq(rule_set_enable(rs2, "cut", true), 0);
+	swap_to(&f, rs2, 0, NULL);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(d.drop, "enabled again");
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->acted[RULE_ACT_DROP], 2);
 	teardown_rules(&f);
 }
 

@@ -382,3 +382,103 @@ Test(pipeline, new_fails_with_the_failed_parts_errno)
 	cr_assert_eq(errno, EINVAL);
 	rule_set_free(rs);
 }
+
+/* ---- a new rule set while packets are held ------------------------------------------- */
+
+static void feed_one(struct pipeline *pl, uint32_t id, uint64_t now)
+{
+	uint8_t p[CUT];
+	struct pipeline_pkt pk = { .id = id, .dir = PKT_DIR_IN, .data = p, .len = CUT,
+				   .orig_len = WIRE };
+
+	udp_packet(p, (uint8_t)id);
+	pipeline_packet(pl, &pk, now);
+}
+
+static struct rule_set *set_of(const char *a, const char *b)
+{
+	struct rule_set *rs = rule_set_new();
+	struct rule_error e;
+
+	cr_assert_eq(rule_set_add_line(rs, a, "new", 1, &e), 0, "%s", e.msg);
+	if (b)
+		cr_assert_eq(rule_set_add_line(rs, b, "new", 2, &e), 0, "%s", e.msg);
+	return rs;
+}
+
+#define MS 1000000ull
+
+/*
+ * Held packets keep their release times across a swap, and what they owe
+ * their rule (released_early) goes to it at its new index.
+ */
+Test(pipeline, swap_keeps_held_packets_and_their_rule)
+{
+	struct seen s = { 0 };
+	struct rule_set *rs, *rs2 = set_of("b: icmp => drop", "a: udp => delay 10ms");
+	struct pipeline *pl = new_pipeline("a: udp => delay 10ms", false, &s, &rs);
+	char *json;
+
+	feed_one(pl, 1, 1 * MS);
+	feed_one(pl, 2, 2 * MS);
+	cr_assert_eq(pipeline_swap_rules(pl, rs2, 3 * MS), 0);
+	rule_set_free(rs);
+	cr_assert_eq(pipeline_next_deadline(pl), 11 * MS, "the release time stays");
+	pipeline_release_due(pl, 11 * MS);
+	cr_assert_eq(s.verdicts, 1);
+	pipeline_release_all(pl, 11 * MS, false);
+	cr_assert_eq(s.verdicts, 2);
+	json = pipeline_stats_json(pl);
+	cr_assert_not_null(strstr(json, "{\"index\":1,\"name\":\"b\",\"rule\":\"icmp => drop\","
+					"\"enabled\":true,\"line\":1,\"matched\":0,"), "%s", json);
+	cr_assert_not_null(strstr(json, "{\"index\":2,\"name\":\"a\",\"rule\":\"udp => delay 10ms\","
+					"\"enabled\":true,\"line\":2,\"matched\":2,\"dropped\":0,"
+					"\"delayed\":2,"), "%s", json);
+	cr_assert_not_null(strstr(json, "\"released_early\":1}]"), "%s", json);
+	free(json);
+	pipeline_free(pl);
+	rule_set_free(rs2);
+}
+
+/* An open reorder group follows its rule to the new index: the next packet fills it. */
+Test(pipeline, swap_keeps_reorder_group_of_a_surviving_rule)
+{
+	struct seen s = { 0 };
+	struct rule_set *rs, *rs2 = set_of("x: icmp => drop", "r: udp => reorder 3 timeout 50ms");
+	struct pipeline *pl = new_pipeline("r: udp => reorder 3 timeout 50ms", false, &s, &rs);
+
+	feed_one(pl, 1, 1 * MS);
+	feed_one(pl, 2, 2 * MS);
+	cr_assert_eq(pipeline_swap_rules(pl, rs2, 3 * MS), 0);
+	rule_set_free(rs);
+	feed_one(pl, 3, 4 * MS);
+	pipeline_release_due(pl, 4 * MS);
+	cr_assert_eq(s.verdicts, 3, "the group of three filled and left");
+	pipeline_free(pl);
+	rule_set_free(rs2);
+}
+
+/*
+ * A group whose rule is gone takes no one new and leaves at its timeout;
+ * the rule now at its index opens a group of its own.
+ */
+Test(pipeline, swap_closes_reorder_group_of_a_removed_rule)
+{
+	struct seen s = { 0 };
+	struct rule_set *rs, *rs2 = set_of("other: udp => reorder 3 timeout 50ms", NULL);
+	struct pipeline *pl = new_pipeline("r: udp => reorder 3 timeout 50ms", false, &s, &rs);
+
+	feed_one(pl, 1, 1 * MS);
+	feed_one(pl, 2, 2 * MS);
+	cr_assert_eq(pipeline_swap_rules(pl, rs2, 3 * MS), 0);
+	rule_set_free(rs);
+	feed_one(pl, 3, 4 * MS);
+	pipeline_release_due(pl, 4 * MS);
+	cr_assert_eq(s.verdicts, 0, "nothing joined the old group");
+	pipeline_release_due(pl, 51 * MS);
+	cr_assert_eq(s.verdicts, 2, "the old group left at its timeout");
+	pipeline_release_due(pl, 54 * MS);
+	cr_assert_eq(s.verdicts, 3, "the new group at its own");
+	pipeline_free(pl);
+	rule_set_free(rs2);
+}

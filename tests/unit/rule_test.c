@@ -56,6 +56,11 @@ static const char *const extra_lines[] = {
 	"udp => delay 18446744073709551615ns",
 	"udp => delay 2m, after 0s, for 1ns",
 	"udp => reorder 1024 timeout 100ms",
+	"slow-db: tcp port 5432 => delay 200ms",
+	"a: => drop",
+	"A.b_c-9:\tudp => drop, if syn",
+	"v6: ip6 host fe80::1 => drop",
+	"rule-1: udp => drop",
 };
 
 /* Parse one line into a fresh set; the set owns the returned rule. */
@@ -368,6 +373,8 @@ static void check_round_trip(const char *line)
 	cr_assert_lt(rule_print(ra, p1, sizeof(p1)), (int)sizeof(p1));
 	rb = parse_one(&b, p1);
 	cr_assert(rule_equal(ra, rb), "'%s' printed as '%s' parses differently", line, p1);
+	cr_assert_str_eq(ra->name, rb->name, "'%s' printed as '%s'", line, p1);
+	cr_assert_eq(ra->named, rb->named, "'%s' printed as '%s'", line, p1);
 	rule_print(rb, p2, sizeof(p2));
 	cr_assert_str_eq(p1, p2, "printing '%s' is not stable", line);
 	rule_set_free(a);
@@ -477,6 +484,20 @@ static const struct {
 	{ "udp => drop 30", 13, "unexpected '30' in 'drop'" },
 	{ "udp => drop => delay 1ms", 13, "unexpected '=>'" },
 	{ "\tudp => drop, every 0 # comment", 21, "out of range" },
+	{ "1x: udp => drop", 1, "bad rule name '1x' (a name is a letter, then letters, digits" },
+	{ "  -x: => drop", 3, "bad rule name '-x'" },
+	{ ": udp => drop", 1, "bad rule name ''" },
+	{ "a/b: udp => drop", 1, "bad rule name 'a/b'" },
+	{ "x12345678901234567890123456789012345678901234567890123456789012345: => drop", 1,
+	  "bad rule name 'x12345678901234567890123456789012345678901234567890123456789...'" },
+	/* Raw IP has no Ethernet header: refused by libpcap as before names, not taken for one. */
+	{ "ether host 00:11:22:33:44:55 => drop", 1,
+	  "bad filter 'ether host 00:11:22:33:44:55': ethernet addresses supported only" },
+	{ "mac: ether host 00:11:22:33:44:55 => drop", 6,
+	  "bad filter 'ether host 00:11:22:33:44:55': ethernet addresses supported only" },
+	{ "name: udp => dorp", 14, "unknown action 'dorp'" },
+	{ "name:udp => drop", 1, "bad filter 'name:udp'" },
+	{ "name: name2: udp => drop", 7, "bad filter 'name2: udp'" },
 };
 
 Test(rule, bad_lines)
@@ -1162,4 +1183,234 @@ Test(rule, filter_on_cut_copy_decides_as_on_whole)
 	cr_assert(rule_filter_match(r, &cut));
 	cr_assert_leq(rule_set_bytes_needed(rs), 64 + 4);
 	rule_set_free(rs);
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+Test(rule, name_given_and_automatic)
+{
+	struct rule_set *rs = rule_set_new();
+	struct rule_error err;
+	char buf[128];
+
+	cr_assert_eq(rule_set_add_line(rs, "udp => drop", "n", 1, &err), 0);
+	cr_assert_eq(rule_set_add_line(rs, "  slow-db: tcp port 5432 => delay 200ms", "n", 2, &err), 0);
+	cr_assert_eq(rule_set_add_line(rs, "=> delay 1ms", "n", 3, &err), 0);
+	cr_assert_str_eq(rule_set_get(rs, 0)->name, "rule-1");
+	cr_assert_not(rule_set_get(rs, 0)->named);
+	cr_assert_str_eq(rule_set_get(rs, 1)->name, "slow-db");
+	cr_assert(rule_set_get(rs, 1)->named);
+	cr_assert_str_eq(rule_set_get(rs, 1)->filter_text, "tcp port 5432");
+	cr_assert_str_eq(rule_set_get(rs, 2)->name, "rule-3", "named by position, from 1");
+	cr_assert_eq(rule_set_find(rs, "slow-db"), 1);
+	cr_assert_eq(rule_set_find(rs, "rule-3"), 2);
+	cr_assert_eq(rule_set_find(rs, "rule-2"), -ENOENT);
+	cr_assert_eq(rule_set_find(rs, "nope"), -ENOENT);
+	rule_print(rule_set_get(rs, 1), buf, sizeof(buf));
+	cr_assert_str_eq(buf, "slow-db: tcp port 5432 => delay 200ms");
+	rule_print(rule_set_get(rs, 0), buf, sizeof(buf));
+	cr_assert_str_eq(buf, "udp => drop", "an automatic name is not printed");
+	rule_set_free(rs);
+}
+
+Test(rule, print_body_leaves_the_name_out)
+{
+	struct rule_set *rs;
+	const struct rule *r = parse_one(&rs, "x: udp => drop 50%");
+	char *body = rule_print_body_alloc(r), *whole = rule_print_alloc(r);
+
+	cr_assert_str_eq(body, "udp => drop 50%");
+	cr_assert_str_eq(whole, "x: udp => drop 50%");
+	free(body);
+	free(whole);
+	rule_set_free(rs);
+}
+
+/* Colons inside a filter are not a name: these parse as they did before names. */
+Test(rule, colon_filters_are_not_names)
+{
+	static const char *const lines[] = {
+		"ip6 host fe80::1 => drop",
+		"ip6 host ::1 => drop",
+		"ip6 and host fe80::1:2 => delay 1ms",
+	};
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		struct rule_set *rs;
+		const struct rule *r = parse_one(&rs, lines[i]);
+		char buf[128];
+
+		cr_assert_not(r->named, "%s", lines[i]);
+		cr_assert_str_eq(r->name, "rule-1");
+		cr_assert_eq(strncmp(r->filter_text, lines[i], strlen(r->filter_text)), 0);
+		cr_assert_not_null(strstr(lines[i], r->filter_text), "%s", lines[i]);
+		cr_assert_eq(strlen(r->filter_text), (size_t)(strstr(lines[i], " =>") - lines[i]));
+		rule_print(r, buf, sizeof(buf));
+		cr_assert_str_eq(buf, lines[i]);
+		rule_set_free(rs);
+	}
+}
+
+static const struct {
+	const char *first, *second;
+	int col;
+	const char *msg;
+} name_clashes[] = {
+	{ "a: udp => drop", "  a: tcp => drop", 3, "rule name 'a' given twice (first at one.rules:4)" },
+	{ "udp => drop", "rule-1: tcp => drop", 1,
+	  "rule name 'rule-1' is already the name of the unnamed rule at one.rules:4 "
+	  "(unnamed rules are named rule-N by their position)" },
+	{ "rule-2: udp => drop", "\ttcp => drop", 2,
+	  "this unnamed rule would be named 'rule-2' by its position, but the rule at one.rules:4 "
+	  "has that name: name one of them" },
+};
+
+Test(rule, duplicate_names_are_located_errors)
+{
+	for (size_t i = 0; i < sizeof(name_clashes) / sizeof(name_clashes[0]); i++) {
+		struct rule_set *rs = rule_set_new();
+		struct rule_error err;
+
+		cr_assert_eq(rule_set_add_line(rs, name_clashes[i].first, "one.rules", 4, &err), 0);
+		cr_assert_eq(rule_set_add_line(rs, name_clashes[i].second, "two.rules", 9, &err),
+			     -EEXIST, "%s", name_clashes[i].second);
+		cr_assert_eq(rule_set_count(rs), 1, "the set is unchanged");
+		cr_assert_str_eq(err.file, "two.rules");
+		cr_assert_eq(err.line, 9);
+		cr_assert_eq(err.col, name_clashes[i].col, "%s: col %d", err.msg, err.col);
+		cr_assert_str_eq(err.msg, name_clashes[i].msg);
+		rule_set_free(rs);
+	}
+}
+
+Test(rule, duplicate_name_in_file_leaves_set_unchanged)
+{
+	char path[] = "/tmp/fl-names-XXXXXX";
+	int fd = mkstemp(path);
+	struct rule_set *rs = rule_set_new();
+	struct rule_error err;
+	const char *text = "x: udp => drop\n# c\nudp => delay 1ms\n\nx: tcp => drop\n";
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	cr_assert_eq(rule_set_add_line(rs, "pre: icmp => drop", "--rule 1", 1, &err), 0);
+	cr_assert_eq(rule_set_load_file(rs, path, &err), -EEXIST);
+	cr_assert_eq(err.line, 5);
+	cr_assert_eq(err.col, 1);
+	cr_assert_not_null(strstr(err.msg, "rule name 'x' given twice (first at /tmp/fl-names-"));
+	cr_assert_not_null(strstr(err.msg, ":1)"), "%s", err.msg);
+	cr_assert_eq(rule_set_count(rs), 1, "the file's rules are taken back out");
+	cr_assert_eq(rule_set_find(rs, "x"), -ENOENT);
+	cr_assert_eq(rule_set_find(rs, "rule-3"), -ENOENT);
+	/* The same file loads once the set has room for its names. */
+	cr_assert_eq(rule_set_add_line(rs, "udp => drop", "--rule 2", 1, &err), 0);
+	unlink(path);
+	rule_set_free(rs);
+}
+
+/* Lookups stay right over many names (the index grows with the set). */
+Test(rule, find_among_many)
+{
+	struct rule_set *rs = rule_set_new();
+	struct rule_error err;
+	char line[64], name[32];
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(line, sizeof(line), i % 2 ? "n%d: udp => drop" : "udp => drop", i);
+		cr_assert_eq(rule_set_add_line(rs, line, "m", i + 1, &err), 0, "%s", err.msg);
+	}
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), i % 2 ? "n%d" : "rule-%d", i % 2 ? i : i + 1);
+		cr_assert_eq(rule_set_find(rs, name), i, "%s", name);
+	}
+	rule_set_free(rs);
+}
+
+Test(rule, clone_keeps_names_origins_and_state)
+{
+	struct rule_set *rs = rule_set_new(), *c;
+	struct rule_error err;
+
+	cr_assert_eq(rule_set_add_line(rs, "udp => drop", "f.rules", 3, &err), 0);
+	cr_assert_eq(rule_set_add_line(rs, "b: tcp => delay 1ms", "f.rules", 5, &err), 0);
+	cr_assert_eq(rule_set_add_line(rs, "icmp => drop", "f.rules", 6, &err), 0);
+	cr_assert_eq(rule_set_enable(rs, "b", false), 0);
+	cr_assert_eq(rule_set_enable(rs, "nope", false), -ENOENT);
+	c = rule_set_clone(rs);
+	cr_assert_not_null(c);
+	cr_assert_eq(rule_set_count(c), 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct rule *a = rule_set_get(rs, i), *b = rule_set_get(c, i);
+
+		cr_assert(rule_equal(a, b));
+		cr_assert_str_eq(a->name, b->name);
+		cr_assert_eq(a->named, b->named);
+		cr_assert_eq(a->disabled, b->disabled);
+		cr_assert_str_eq(a->file, b->file);
+		cr_assert_eq(a->line, b->line);
+		cr_assert_eq(b->index, i);
+	}
+	cr_assert(rule_set_get(c, 1)->disabled);
+	rule_set_free(rs);
+	rule_set_free(c);
+}
+
+/* The control layer's edits: delete by name, add with a name or the first free rule-N. */
+Test(rule, build_by_name)
+{
+	struct rule_set *rs = rule_set_new(), *c;
+	struct rule_error err;
+
+	cr_assert_eq(rule_set_add_line(rs, "udp => drop", "f", 1, &err), 0);
+	cr_assert_eq(rule_set_add_line(rs, "tcp => drop", "f", 2, &err), 0);
+	cr_assert_eq(rule_set_add_line(rs, "icmp => drop", "f", 3, &err), 0);
+	c = rule_set_clone(rs);
+	cr_assert_eq(rule_set_del(c, "rule-2"), 0);
+	cr_assert_eq(rule_set_del(c, "rule-2"), -ENOENT);
+	cr_assert_eq(rule_set_count(c), 2);
+	cr_assert_str_eq(rule_set_get(c, 1)->name, "rule-3", "a carried rule keeps its name");
+	cr_assert_eq(rule_set_get(c, 1)->index, 1);
+	cr_assert_eq(rule_set_find(c, "rule-3"), 1);
+	/* At position 3, rule-3 is taken: the first free number after it. */
+	cr_assert_eq(rule_set_add(c, "ip6 => drop", NULL, "ctl", 1, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(rule_set_get(c, 2)->name, "rule-4");
+	cr_assert_eq(rule_set_add(c, "=> delay 1ms", "slow", "ctl", 1, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(rule_set_get(c, 3)->name, "slow");
+	cr_assert(rule_set_get(c, 3)->named);
+	cr_assert_eq(rule_set_add(c, "slow: => delay 1ms", "slow", "ctl", 1, &err), -EEXIST);
+	cr_assert_str_eq(err.msg, "rule name 'slow' given twice (first at ctl:1)");
+	cr_assert_eq(rule_set_add(c, "a: => delay 1ms", "b", "ctl", 1, &err), -EINVAL);
+	cr_assert_eq(err.col, 1);
+	cr_assert_eq(rule_set_add(c, "=> delay 1ms", "9b", "ctl", 1, &err), -EINVAL);
+	cr_assert_not_null(strstr(err.msg, "bad rule name '9b'"));
+	cr_assert_eq(rule_set_add(c, "  # nothing", NULL, "ctl", 1, &err), -EINVAL);
+	cr_assert_eq(rule_set_add(c, "udp => dorp", NULL, "ctl", 1, &err), -EINVAL);
+	cr_assert_eq(rule_set_count(c), 4, "refused lines leave the set as it was");
+	cr_assert_eq(rule_set_count(rs), 3, "the original is untouched");
+	cr_assert_eq(rule_set_del(c, "slow"), 0);
+	cr_assert_eq(rule_set_find(c, "slow"), -ENOENT);
+	cr_assert_eq(rule_set_add(c, "=> delay 2ms", "slow", "ctl", 2, &err), 0, "a freed name is free");
+	rule_set_free(rs);
+	rule_set_free(c);
+}
+
+Test(rule, name_valid)
+{
+	char longest[RULE_MAX_NAME + 2];
+
+	cr_assert(rule_name_valid("a"));
+	cr_assert(rule_name_valid("slow-db.v2_x"));
+	cr_assert_not(rule_name_valid(""));
+	cr_assert_not(rule_name_valid("-a"));
+	cr_assert_not(rule_name_valid("1a"));
+	cr_assert_not(rule_name_valid("a b"));
+	cr_assert_not(rule_name_valid("a:"));
+	cr_assert_not(rule_name_valid(NULL));
+	memset(longest, 'a', RULE_MAX_NAME);
+	longest[RULE_MAX_NAME] = '\0';
+	cr_assert(rule_name_valid(longest));
+	longest[RULE_MAX_NAME] = 'a';
+	longest[RULE_MAX_NAME + 1] = '\0';
+	cr_assert_not(rule_name_valid(longest));
 }
