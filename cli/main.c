@@ -21,6 +21,7 @@
 #include "replay.h"
 #include "report.h"
 #include "file.h"
+#include "profile.h"
 #include "rule.h"
 #include "show.h"
 #include "usage.h"
@@ -659,6 +660,27 @@ out:
 	return ret;
 }
 
+/*
+ * What each profile of rule r expands to, as a comment under it, so the
+ * output still loads as a rule file.
+ */
+static void check_print_profiles(const struct rule *r)
+{
+	for (unsigned a = 0; a < r->n_actions; a++) {
+		const struct rule_profile *p;
+		char buf[512];
+		struct strbuf_fixed o = { .buf = buf, .size = sizeof(buf) };
+
+		if (r->actions[a].type != RULE_ACT_PROFILE)
+			continue;
+		p = rule_profile_get(r->actions[a].u.profile.id);
+		if (!p)
+			continue;
+		rule_profile_expand(&o, r->actions[a].u.profile.id);
+		printf("#   profile %s = %s (%s)\n", p->name, buf, p->source);
+	}
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -715,6 +737,7 @@ static int cmd_check(int argc, char **argv)
 		}
 		printf("%s\n", text);
 		free(text);
+		check_print_profiles(rule_set_get(r.rules, i));
 	}
 	/* main() checks that stdout took it all. */
 	ret = 0;

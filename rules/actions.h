@@ -22,7 +22,7 @@
 #include "strbuf.h"
 
 /* Options an action may take after its argument, for "given twice". */
-#define RULE_ACTION_MAX_OPTS 2
+#define RULE_ACTION_MAX_OPTS 4
 
 /* A parse_option answer: the word is none of this action's options. */
 #define RULE_ACTION_NOT_OPTION 1

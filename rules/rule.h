@@ -57,6 +57,8 @@ enum rule_action_type {
 	RULE_ACT_CORRUPT,
 	RULE_ACT_RATE,
 	RULE_ACT_ACCEPT,	/* stop evaluating further rules, pass as decided so far */
+	RULE_ACT_SLOT,		/* netem's slotted delivery */
+	RULE_ACT_PROFILE,	/* a named link: delay, jitter, loss and rate each way */
 	RULE_ACT__COUNT,
 };
 
@@ -64,16 +66,38 @@ enum rule_dist {
 	RULE_DIST_UNIFORM = 0,
 	RULE_DIST_NORMAL,
 	RULE_DIST_PARETO,
+	RULE_DIST_PARETONORMAL,	/* netem's: 1/4 normal + 3/4 pareto of one draw */
 };
+
+/* How 'drop' decides (the models' state lives per rule and flow direction). */
+enum rule_loss_model {
+	RULE_LOSS_BERNOULLI = 0,	/* each packet on its own, with P% */
+	RULE_LOSS_CORRELATED,		/* 'correlation C%': rate P, lag-1 correlation C */
+	RULE_LOSS_GEMODEL,		/* Gilbert-Elliott: p, r, 1-h, 1-k */
+	RULE_LOSS_STATE,		/* netem's 4-state model: p13, p31, p32, p23, p14 */
+};
+
+#define RULE_LOSS_MAX_PARAMS 5
 
 struct rule_action {
 	enum rule_action_type type;
 	uint32_t prob_ppm;		/* P%: chance the action applies; default always */
 	union {
 		struct {
+			enum rule_loss_model model;
+			/*
+			 * In ppm. CORRELATED: P (the action's prob_ppm is
+			 * then always), C. GEMODEL: p, r, 1-h,
+			 * 1-k. STATE: p13, p31, p32, p23, p14. Defaults
+			 * (netem's) filled in by the parser.
+			 */
+			uint32_t param[RULE_LOSS_MAX_PARAMS];
+		} drop;
+		struct {
 			uint64_t delay_ns;
 			uint64_t jitter_ns;
 			enum rule_dist dist;
+			uint32_t corr_ppm;	/* 'correlation C%', 0: none */
 		} delay;
 		struct {
 			uint32_t count;		/* N: group size, >= 2 */
@@ -86,6 +110,14 @@ struct rule_action {
 			uint64_t bits_per_sec;
 			uint32_t limit;		/* packets allowed to wait, default 1000 */
 		} rate;
+		struct {
+			uint64_t min_ns, max_ns;	/* the gap between slots, max >= min */
+			uint32_t packets;		/* per slot, 0: no limit */
+			uint64_t bytes;			/* per slot, 0: no limit */
+		} slot;
+		struct {
+			unsigned id;			/* index in rule_profiles() */
+		} profile;
 	} u;
 };
 

@@ -7,7 +7,12 @@
 
 #include "act.h"
 #include "hot.h"
+#include "model.h"
+#include "profile.h"
 #include "tcpstate.h"
+
+/* A profile's rate queues hold as many packets as 'rate' does by default. */
+#define PROFILE_QUEUE_LIMIT 1000
 
 /* Per-rule runtime state of one queue. */
 struct rule_state {
@@ -19,6 +24,7 @@ struct rule_state {
 	uint64_t next_free_ns;
 	uint64_t *ring;
 	uint32_t ring_head, ring_len, ring_cap;
+	struct model_rule *model;	/* the models' state, made on first use; owned */
 };
 
 struct act_ctx {
@@ -32,8 +38,10 @@ struct act_ctx {
 
 static void states_free(struct rule_state *st, size_t n)
 {
-	for (size_t i = 0; st && i < n; i++)
+	for (size_t i = 0; st && i < n; i++) {
 		free(st[i].ring);
+		model_rule_free(st[i].model);
+	}
 	free(st);
 }
 
@@ -260,14 +268,60 @@ static uint64_t purpose(unsigned rule, unsigned action, unsigned what)
 	return ((uint64_t)rule << 24) | ((uint64_t)action << 8) | what;
 }
 
-static uint64_t jittered(const struct act_ctx *c, const struct act_input *in, unsigned ri,
-			 unsigned ai, const struct rule_action *a)
+/*
+ * A standard normal deviate z turned into jitter units of distribution
+ * dist, through the uniform u = Phi(z) it stands for: so the correlated
+ * deviates of 'correlation' keep every distribution's shape, and
+ * paretonormal mixes netem's way, a quarter normal and three quarters
+ * pareto of one draw (iproute2 netem/paretonormal.c).
+ */
+static double from_normal(enum rule_dist dist, double z)
 {
-	double d = (double)a->u.delay.delay_ns, j = (double)a->u.delay.jitter_ns, x;
+	double upper = 0.5 * erfc(z / M_SQRT2);	/* 1 - Phi(z), exact in the tail */
+	double pareto = pow(upper > 0x1p-53 ? upper : 0x1p-53, -1.0 / 3.0) - 1.5;
+
+	switch (dist) {
+	case RULE_DIST_NORMAL:
+		return z;
+	case RULE_DIST_PARETO:
+		return pareto;
+	case RULE_DIST_PARETONORMAL:
+		return 0.25 * z + 0.75 * pareto;
+	default:
+		return 1.0 - 2.0 * upper;
+	}
+}
+
+/* The flow direction's model state for this rule, or NULL without memory. */
+static struct model_flow *flow_state(struct rule_state *s, const struct act_input *in)
+{
+	if (!s->model && !(s->model = model_rule_new()))
+		return NULL;
+	return model_rule_flow(s->model, in->id.hash, in->id.way);
+}
+
+static uint64_t jittered(const struct act_ctx *c, struct rule_state *s, const struct act_input *in,
+			 unsigned ri, unsigned ai, const struct rule_action *a)
+{
+	double d = (double)a->u.delay.delay_ns, j = (double)a->u.delay.jitter_ns, x, z;
 	uint64_t k = purpose(ri, ai, 2);
+	struct model_flow *f;
 
 	if (!a->u.delay.jitter_ns)
 		return a->u.delay.delay_ns;
+	if (a->u.delay.corr_ppm || a->u.delay.dist == RULE_DIST_PARETONORMAL) {
+		/*
+		 * Correlation chains the normal deviates of a flow direction
+		 * (an AR(1) process), so each delay keeps the distribution
+		 * and consecutive ones are correlated.
+		 */
+		z = rng_normal(&c->rng, in->id.hash, pkt_key(in), k);
+		if (a->u.delay.corr_ppm && (f = flow_state(s, in)))
+			z = model_delay_z(f, (double)a->u.delay.corr_ppm / 1e6, z);
+		x = d + j * from_normal(a->u.delay.dist, z);
+		return x > 0 ? (uint64_t)x : 0;
+	}
+	/* Without correlation, the draws of the first seeds stay as they were. */
 	switch (a->u.delay.dist) {
 	case RULE_DIST_NORMAL:
 		x = d + j * rng_normal(&c->rng, in->id.hash, pkt_key(in), k);
@@ -352,6 +406,33 @@ enum {
 	STEP_STOP = 1 << 2,	/* no further action or rule runs */
 };
 
+/* The action's own P%: one keyed draw per packet. */
+static bool chance_of(struct act_step *x, const struct rule_action *a)
+{
+	return rng_chance(&x->c->rng, a->prob_ppm, x->in->id.hash, pkt_key(x->in),
+			  purpose(x->rule, x->action, 1));
+}
+
+/*
+ * drop's loss models remember the flow direction's last packets; plain
+ * 'drop P%' draws as every action does.
+ */
+static bool chance_drop(struct act_step *x, const struct rule_action *a)
+{
+	struct model_flow *f;
+	uint8_t fresh = 0;
+	double u[3];
+
+	if (a->u.drop.model == RULE_LOSS_BERNOULLI)
+		return chance_of(x, a);
+	for (unsigned i = 0; i < 3; i++)
+		u[i] = rng_unit(&x->c->rng, x->in->id.hash, pkt_key(x->in),
+				purpose(x->rule, x->action, 4 + i));
+	/* Without memory for its state, the packet is decided as a flow's first. */
+	f = flow_state(x->s, x->in);
+	return model_loss(a, f ? &f->loss : &fresh, u);
+}
+
 static unsigned step_drop(struct act_step *x, const struct rule_action *a)
 {
 	x->d->drop = true;
@@ -360,7 +441,7 @@ static unsigned step_drop(struct act_step *x, const struct rule_action *a)
 
 static unsigned step_delay(struct act_step *x, const struct rule_action *a)
 {
-	x->d->delay_ns += jittered(x->c, x->in, x->rule, x->action, a);
+	x->d->delay_ns += jittered(x->c, x->s, x->in, x->rule, x->action, a);
 	hold_by(x->d, x->rule);
 	return STEP_FIRED | STEP_COUNT;
 }
@@ -424,12 +505,75 @@ static unsigned step_accept(struct act_step *x, const struct rule_action *a)
 }
 
 /*
+ * slot: the packet leaves with the next slot that has room, once the
+ * delays before it are over. Packets of one slot share its deadline, so
+ * the scheduler lets them go together, in their order.
+ */
+static unsigned step_slot(struct act_step *x, const struct rule_action *a)
+{
+	uint64_t ready = x->in->now_ns + x->d->delay_ns, at;
+
+	if (!x->s->model && !(x->s->model = model_rule_new()))
+		return 0;
+	at = model_slot(x->s->model, x->in->dir, a, ready, pkt_wire_len(x->in->v), &x->c->rng,
+			purpose(x->rule, x->action, 3));
+	x->d->delay_ns = at - x->in->now_ns;
+	hold_by(x->d, x->rule);
+	return STEP_FIRED | STEP_COUNT;
+}
+
+/*
+ * profile: the direction's loss, then its delay with uniform jitter, then
+ * its rate queue (rules/profile.c has the figures). A loss or a full queue
+ * counts as a drop of the rule, listed as the profile's.
+ */
+static unsigned step_profile(struct act_step *x, const struct rule_action *a)
+{
+	const struct rule_profile *p = rule_profile_get(a->u.profile.id);
+	const struct rule_profile_dir *pd;
+	const struct act_input *in = x->in;
+	uint64_t pk = pkt_key(in), wait = 0;
+	double j;
+	int ret;
+
+	if (!p)
+		return 0;
+	pd = in->dir == PKT_DIR_OUT ? &p->up : &p->down;
+	if (rng_chance(&x->c->rng, pd->loss_ppm, in->id.hash, pk, purpose(x->rule, x->action, 8))) {
+		x->d->drop = true;
+		x->s->cnt.acted[RULE_ACT_DROP]++;
+		return STEP_FIRED | STEP_COUNT | STEP_STOP;
+	}
+	j = (2.0 * rng_unit(&x->c->rng, in->id.hash, pk, purpose(x->rule, x->action, 9)) - 1.0) *
+	    (double)pd->jitter_ns;
+	x->d->delay_ns += (uint64_t)((double)pd->delay_ns + j > 0 ? (double)pd->delay_ns + j : 0);
+	if (pd->rate_bps) {
+		if (!x->s->model && !(x->s->model = model_rule_new()))
+			ret = -ENOMEM;
+		else
+			ret = model_queue(x->s->model, in->dir, pd->rate_bps, PROFILE_QUEUE_LIMIT,
+					  pkt_wire_len(in->v), in->now_ns, &wait);
+		if (ret == -ENOBUFS) {
+			x->d->drop = true;
+			x->s->cnt.rate_dropped++;
+			x->s->cnt.acted[RULE_ACT_DROP]++;
+			fired_why(x->d, x->rule, RULE_ACT_PROFILE, ACT_REASON_QUEUE_FULL);
+			return STEP_STOP;
+		}
+		x->d->delay_ns += wait;
+	}
+	hold_by(x->d, x->rule);
+	return STEP_FIRED | STEP_COUNT;
+}
+
+/*
  * The decision half of every action, indexed like the syntax half in
  * rules/actions.c. The counter names are the keys of the per-rule stats,
  * in this order; the event names are what packet events list.
  */
 static const struct act_ops ops[RULE_ACT__COUNT] = {
-	[RULE_ACT_DROP] = { .step = step_drop, .counter = "dropped", .event = "drop" },
+	[RULE_ACT_DROP] = { .step = step_drop, .chance = chance_drop, .counter = "dropped",
+			    .event = "drop" },
 	[RULE_ACT_DELAY] = { .step = step_delay, .counter = "delayed", .event = "delay" },
 	[RULE_ACT_REORDER] = { .step = step_reorder, .counter = "reordered", .event = "reorder" },
 	[RULE_ACT_DUPLICATE] = { .step = step_duplicate, .counter = "duplicated",
@@ -438,6 +582,8 @@ static const struct act_ops ops[RULE_ACT__COUNT] = {
 	[RULE_ACT_RATE] = { .step = step_rate, .counter = "rate_queued", .event = "rate" },
 	/* accept stops evaluation whatever its P%: the chance was never drawn for it. */
 	[RULE_ACT_ACCEPT] = { .step = step_accept, .event = "accept", .undrawn = true },
+	[RULE_ACT_SLOT] = { .step = step_slot, .counter = "slotted", .event = "slot" },
+	[RULE_ACT_PROFILE] = { .step = step_profile, .counter = "profiled", .event = "profile" },
 };
 
 const struct act_ops *act_ops(enum rule_action_type t)
@@ -478,17 +624,15 @@ FL_HOT static bool apply_rule(struct act_ctx *c, unsigned ri, const struct rule 
 			      const struct act_input *in, struct act_decision *d)
 {
 	struct act_step x = { .c = c, .in = in, .d = d, .s = &c->st[ri], .rule = ri };
-	uint64_t pk = pkt_key(in);
 
 	for (unsigned ai = 0; ai < r->n_actions; ai++) {
 		const struct rule_action *a = &r->actions[ai];
 		const struct act_ops *o = &ops[a->type];
 		unsigned did;
 
-		if (!o->undrawn &&
-		    !rng_chance(&c->rng, a->prob_ppm, in->id.hash, pk, purpose(ri, ai, 1)))
-			continue;
 		x.action = ai;
+		if (!o->undrawn && !(o->chance ? o->chance(&x, a) : chance_of(&x, a)))
+			continue;
 		did = o->step(&x, a);
 		if (did & STEP_COUNT)
 			x.s->cnt.acted[a->type]++;

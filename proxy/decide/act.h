@@ -96,6 +96,12 @@ struct act_ops {
 	 * path, one call per action that passed its chance.
 	 */
 	unsigned (*step)(struct act_step *x, const struct rule_action *a);
+	/*
+	 * Whether the action applies to this packet, for an action whose
+	 * chance is a model of its own (drop's loss models); NULL: its P%,
+	 * one keyed draw.
+	 */
+	bool (*chance)(struct act_step *x, const struct rule_action *a);
 	const char *counter;	/* its key in the per-rule stats; NULL: none */
 	const char *event;	/* its name in the packet events' "actions" */
 	bool undrawn;		/* runs whatever its P% (accept) */

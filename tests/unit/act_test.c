@@ -534,8 +534,8 @@ Test(act, counters_json_names_every_counter_in_order)
 	act_counters_json(act_ctx_counters(f.ctx, 0), &b);
 	s = strbuf_take(&b);
 	cr_assert_str_eq(s, "\"matched\":1,\"dropped\":1,\"delayed\":0,\"reordered\":0,"
-			    "\"duplicated\":0,\"corrupted\":0,\"rate_queued\":0,\"rate_dropped\":0,"
-			    "\"released_early\":0");
+			    "\"duplicated\":0,\"corrupted\":0,\"rate_queued\":0,\"slotted\":0,"
+			    "\"profiled\":0,\"rate_dropped\":0,\"released_early\":0");
 	free(s);
 	teardown_rules(&f);
 }

@@ -126,5 +126,139 @@ Test(actions, listed_in_messages_in_table_order)
 	cr_assert_null(parse("udp =>", &err));
 	cr_assert_str_eq(err.msg, want);
 	cr_assert_str_eq(want, "expected an action after '=>' (drop, delay, reorder, duplicate, "
-			       "corrupt, rate, accept)");
+			       "corrupt, rate, accept, slot, profile)");
+}
+
+/*
+ * The loss and delay models, slot and profile (issue 12): each form as
+ * written, its canonical print, and a second parse of the print gives an
+ * equal rule. Defaults that are netem's print no more.
+ */
+Test(actions, model_forms_round_trip)
+{
+	static const char *const forms[][2] = {
+		{ "=> drop 30% correlation 25%", "=> drop 30% correlation 25%" },
+		{ "=> drop correlation 25% 30%", "=> drop 30% correlation 25%" },
+		{ "=> drop 30% correlation 0%", "=> drop 30%" },
+		{ "=> drop 1% correlation 100%", "=> drop 1% correlation 100%" },
+		{ "=> drop gemodel 1%", "=> drop gemodel 1%" },
+		{ "=> drop gemodel 1% 99%", "=> drop gemodel 1%" },
+		{ "=> drop gemodel 1% 10%", "=> drop gemodel 1% 10%" },
+		{ "=> drop gemodel 1% 10% 100% 0%", "=> drop gemodel 1% 10%" },
+		{ "=> drop gemodel 1% 10% 70% 0.1%", "=> drop gemodel 1% 10% 70% 0.1%" },
+		{ "=> drop gemodel 1% 99% 100% 0.1%", "=> drop gemodel 1% 99% 100% 0.1%" },
+		{ "=> drop state 2%", "=> drop state 2%" },
+		{ "=> drop state 2% 98% 0% 100% 0%", "=> drop state 2%" },
+		{ "=> drop state 1% 30% 10% 40% 0.5%", "=> drop state 1% 30% 10% 40% 0.5%" },
+		{ "=> drop state 1% 30% 10%", "=> drop state 1% 30% 10%" },
+		{ "udp => drop gemodel 5% 20% if syn, in", "udp => drop gemodel 5% 20%, in, if syn" },
+		{ "=> delay 10ms jitter 2ms correlation 25%", "=> delay 10ms jitter 2ms correlation 25%" },
+		{ "=> delay 10ms jitter 2ms distribution paretonormal",
+		  "=> delay 10ms jitter 2ms distribution paretonormal" },
+		{ "=> delay 10ms distribution pareto correlation 5% jitter 1ms 50%",
+		  "=> delay 10ms jitter 1ms correlation 5% distribution pareto 50%" },
+		{ "=> delay 10ms jitter 0ms correlation 25%", "=> delay 10ms" },
+		{ "=> delay 10ms jitter 2ms correlation 0%", "=> delay 10ms jitter 2ms" },
+		{ "=> slot 5ms", "=> slot 5ms" },
+		{ "=> slot 5ms 5ms", "=> slot 5ms" },
+		{ "=> slot 0ms 10ms", "=> slot 0ms 10ms" },
+		{ "=> slot 5ms 10ms bytes 12000 packets 8", "=> slot 5ms 10ms packets 8 bytes 12000" },
+		{ "=> slot 800us packets 1 50%", "=> slot 800us packets 1 50%" },
+		{ "=> profile satellite", "=> profile satellite" },
+		{ "tcp => profile wifi, out", "tcp => profile wifi, out" },
+	};
+
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		struct rule_error err;
+		struct rule_set *a = parse(forms[i][0], &err), *b;
+		char printed[256];
+
+		cr_assert_not_null(a, "'%s': %s", forms[i][0], err.msg);
+		rule_print(rule_set_get(a, 0), printed, sizeof(printed));
+		cr_assert_str_eq(printed, forms[i][1], "'%s'", forms[i][0]);
+		b = parse(printed, &err);
+		cr_assert_not_null(b, "'%s': %s", printed, err.msg);
+		cr_assert(rule_equal(rule_set_get(a, 0), rule_set_get(b, 0)), "'%s'", printed);
+		rule_set_free(a);
+		rule_set_free(b);
+	}
+}
+
+/* Different parameters are different rules. */
+Test(actions, model_forms_differ)
+{
+	static const char *const pairs[][2] = {
+		{ "=> drop 30% correlation 25%", "=> drop 30% correlation 26%" },
+		{ "=> drop 30% correlation 25%", "=> drop 30%" },
+		{ "=> drop gemodel 1%", "=> drop state 1%" },
+		{ "=> drop gemodel 1% 10%", "=> drop gemodel 1% 11%" },
+		{ "=> drop state 1% 30% 10% 40% 0.5%", "=> drop state 1% 30% 10% 40% 0.6%" },
+		{ "=> delay 10ms jitter 2ms correlation 25%", "=> delay 10ms jitter 2ms" },
+		{ "=> delay 10ms jitter 2ms distribution pareto",
+		  "=> delay 10ms jitter 2ms distribution paretonormal" },
+		{ "=> slot 5ms", "=> slot 5ms 6ms" },
+		{ "=> slot 5ms packets 2", "=> slot 5ms bytes 2" },
+		{ "=> profile 3g", "=> profile edge" },
+	};
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		struct rule_error err;
+		struct rule_set *a = parse(pairs[i][0], &err), *b = parse(pairs[i][1], &err);
+
+		cr_assert(a && b, "%s / %s", pairs[i][0], pairs[i][1]);
+		cr_assert_not(rule_equal(rule_set_get(a, 0), rule_set_get(b, 0)), "'%s' vs '%s'",
+			      pairs[i][0], pairs[i][1]);
+		rule_set_free(a);
+		rule_set_free(b);
+	}
+}
+
+/* Bad parameters: the message and the column of the word at fault. */
+Test(actions, model_errors_are_located)
+{
+	static const struct {
+		const char *line;
+		int col;
+		const char *msg;
+	} bad[] = {
+		{ "=> drop gemodel", 9, "'gemodel' needs at least p, e.g. drop gemodel 1%" },
+		{ "=> drop gemodel x", 9, "'gemodel' needs at least p" },
+		{ "=> drop gemodel 1% 2% 3% 4% 5%", 29, "'gemodel' takes at most 4 rates" },
+		{ "=> drop state 1% 2% 3% 4% 5% 6%", 30, "'state' takes at most 5 rates" },
+		{ "=> drop gemodel 101%", 17, "bad p '101%': must be at most 100%" },
+		{ "=> drop gemodel 1% -2%", 20, "bad r '-2%'" },
+		{ "=> drop state 60% 50% 0% 100% 50%", 9, "'state': p13 + p14 exceed 100%" },
+		{ "=> drop state 10% 60% 50%", 9, "'state': p31 + p32 exceed 100%" },
+		{ "=> drop 30% gemodel 1%", 13, "'gemodel' must come right after 'drop'" },
+		{ "=> drop gemodel 1% correlation 5%", 20, "'correlation' does not go with 'gemodel'" },
+		{ "=> drop 30% correlation", 13, "'correlation' needs a percentage" },
+		{ "=> drop 30% correlation 5", 13, "'correlation' needs a percentage" },
+		{ "=> drop 30% correlation 5% correlation 6%", 28, "'correlation' given twice" },
+		{ "=> drop 30% correlation 120%", 25, "bad correlation '120%'" },
+		{ "=> delay 10ms correlation 25%", 15, "'correlation' needs 'jitter'" },
+		{ "=> delay 10ms jitter 1ms correlation", 26, "'correlation' needs a percentage" },
+		{ "=> delay 10ms jitter 1ms distribution lognormal", 39,
+		  "unknown distribution 'lognormal' (expected uniform, normal, pareto or paretonormal)" },
+		{ "=> slot", 4, "'slot' needs a duration" },
+		{ "=> slot 10ms 5ms", 14, "slot MAX '5ms' is shorter than MIN" },
+		{ "=> slot 0ms", 4, "'slot' needs a gap greater than 0" },
+		{ "=> slot 5ms packets 0", 21, "'packets 0' out of range" },
+		{ "=> slot 5ms bytes", 13, "'bytes' needs a number" },
+		{ "=> slot 5ms packets 2 packets 3", 23, "'packets' given twice" },
+		{ "=> slot 5ms bogus", 13, "unexpected 'bogus' in 'slot' (expected MAX, packets, bytes" },
+		{ "=> profile", 4, "'profile' needs a name (gprs, edge, 3g, dialup, dsl-poor, dsl, wifi, "
+			       "satellite)" },
+		{ "=> profile 5g", 12, "unknown profile '5g' (expected gprs, edge, 3g," },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct rule_error err;
+		struct rule_set *rs = parse(bad[i].line, &err);
+
+		cr_assert_null(rs, "'%s' parsed", bad[i].line);
+		cr_assert(strstr(err.msg, bad[i].msg), "'%s': '%s' lacks '%s'", bad[i].line, err.msg,
+			  bad[i].msg);
+		cr_assert_eq(err.col, bad[i].col, "'%s': column %d, not %d (%s)", bad[i].line, err.col,
+			     bad[i].col, err.msg);
+	}
 }

@@ -423,7 +423,7 @@ static const struct {
 	{ "   (udp => drop", 4, "bad filter '(udp': " },
 	{ "udp => dorp", 8,
 	  "unknown action 'dorp' (expected drop, delay, reorder, duplicate, corrupt, rate, "
-	  "accept, or a qualifier in, out, fwd, every, first, count, after, for, if)" },
+	  "accept, slot, profile, or a qualifier in, out, fwd, every, first, count, after, for, if)" },
 	{ "udp drop", 9, "missing '=>'" },
 	{ "drop 30%", 1, "missing '=>' before the actions" },
 	{ "udp => in", 5, "rule has no action" },
@@ -594,7 +594,8 @@ Test(rule, load_file_golden_errors)
 		  "%s:3:1: bad filter 'udp dst prot 5000': unknown host 'prot'" },
 		{ "udp => drop\n  udp => dorp 30%\n",
 		  "%s:2:10: unknown action 'dorp' (expected drop, delay, reorder, duplicate, "
-		  "corrupt, rate, accept, or a qualifier in, out, fwd, every, first, count, "
+		  "corrupt, rate, accept, slot, profile, or a qualifier in, out, fwd, every, "
+		  "first, count, "
 		  "after, for, if)" },
 		{ "udp => delay 50\n", "%s:1:14: bad duration '50' after 'delay': missing unit "
 				       "(ns, us, ms, s or m)" },
@@ -702,12 +703,13 @@ Test(rule, long_user_text_is_shortened_not_the_reason)
 		const char *fmt, *prefix, *tail;
 	} cases[] = {
 		{ "udp => %s", "", "...' (expected drop, delay, reorder, duplicate, corrupt, "
-				       "rate, accept, or a qualifier in, out, fwd, every, first, "
+				       "rate, accept, slot, profile, or a qualifier in, out, fwd, "
+				       "every, first, "
 				       "count, after, for, if)" },
 		{ "udp => delay 5%s", "5", "...' after 'delay': unknown unit (expected ns, us, "
 					      "ms, s or m)" },
 		{ "udp => drop, every %s", "", "...'" },
-		{ "udp => drop %s", "", "...' in 'drop' (expected P%, 'if' or ',')" },
+		{ "udp => drop %s", "", "...' in 'drop' (expected correlation, P%, 'if' or ',')" },
 		{ "udp => rate 1%s", "1", "...': unknown unit (expected bit, kbit, mbit, gbit, "
 					     "tbit, or bps, kbps, mbps, gbps, tbps for bytes)" },
 		{ "tcp => drop if state %s", "", "...' (expected CLOSED, LISTEN, SYN_SENT, "
@@ -719,7 +721,7 @@ Test(rule, long_user_text_is_shortened_not_the_reason)
 					       "retransmission, out-of-order, dup-ack, stale)" },
 		{ "tcp => drop if syn %s", "", "...'" },
 		{ "udp => delay 1ms jitter 1ms distribution %s", "",
-		  "...' (expected uniform, normal or pareto)" },
+		  "...' (expected uniform, normal, pareto or paretonormal)" },
 		{ "udp => drop, in %s", "", "...' after 'in' (separate items with ',')" },
 	};
 	char *word = repeat('x', 5000), *line = malloc(6000);
