@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "capture.h"
+#include "evfan.h"
 #include "events.h"
 #include "evq.h"
 #include "hot.h"
@@ -38,8 +39,8 @@
 #define BURST 32		/* packets decided together: one recvmmsg's worth */
 /* How long the reader sleeps in recvmmsg before it looks at the stop flag. */
 #define READER_TICK_MS 100
-/* The loop's handles: timer poll, three signals, housekeeping. */
-#define N_HANDLES 5
+/* The loop's handles: timer poll, three signals, housekeeping, the event stream's wake-up. */
+#define N_HANDLES 6
 /* At exit, a reader of --events or --pcap that takes nothing this long is given up on. */
 #define EVENTS_STALL_MS 2000
 
@@ -73,6 +74,14 @@ struct proxy {
 	struct evq *evq;	/* the event log's lines on their way to the file */
 	struct pcapq *pcapq;	/* the --pcap records on their way to the file */
 	struct events ev;	/* the event log's observer, writing into evq */
+	/*
+	 * The control API's event stream: a second event log observer, gated
+	 * on anyone listening, writing into the fan-out ring that the loop
+	 * thread drains (fan_async) into its subscribers.
+	 */
+	struct evfan *fan;
+	struct events fan_ev;
+	uv_async_t fan_async;
 	struct pcaplog pcap;	/* the capture file's observer, writing into pcapq */
 
 	/*
@@ -401,6 +410,7 @@ static void drain_accept(void *data, struct capture_pkt *cp)
 
 static void close_handles(struct proxy *p)
 {
+	uv_close((uv_handle_t *)&p->fan_async, on_close);
 	uv_close((uv_handle_t *)&p->timer_poll, on_close);
 	uv_close((uv_handle_t *)&p->sig_int, on_close);
 	uv_close((uv_handle_t *)&p->sig_term, on_close);
@@ -467,6 +477,8 @@ void proxy_stop(struct proxy *p)
 		}
 		p->ipt_installed = false;
 	}
+	/* The stream's last lines (the releases above), then its end, to every subscriber. */
+	evfan_end(p->fan);
 	close_handles(p);
 }
 
@@ -644,6 +656,38 @@ static int bind_queue(struct proxy *p, struct proxy_error *e)
 	return 0;
 }
 
+/* Lines wait in the event stream's ring: hand them to the subscribers. */
+static void on_fan(uv_async_t *h)
+{
+	struct proxy *p = h->data;
+
+	evfan_drain(p->fan);
+}
+
+/* A writer (any thread) put lines into the stream's ring; uv_async_send is thread-safe. */
+static void fan_wake(void *data)
+{
+	struct proxy *p = data;
+
+	uv_async_send(&p->fan_async);
+}
+
+/*
+ * The control API's event stream: the same lines as the event log, from
+ * the same observer code, fanned out to whoever subscribes. With nobody
+ * subscribed its gate is shut and the observer formats nothing.
+ */
+static int open_stream(struct proxy *p, struct pipeline_config *pc, struct proxy_error *e)
+{
+	p->fan = evfan_new(p->cfg.events_backlog ? p->cfg.events_backlog : PROXY_DEFAULT_EVENTS_BACKLOG,
+			   fan_wake, p);
+	if (!p->fan)
+		return fail(e, PROXY_STEP_EVENTS, -errno);
+	events_init(&p->fan_ev, evfan_stream(p->fan), pc->start_ns, true, NULL, NULL);
+	events_set_gate(&p->fan_ev, evfan_gate(p->fan));
+	return 0;
+}
+
 /* The release timer and the loop with its handles; nothing is left behind on failure. */
 static int init_loop(struct proxy *p, struct proxy_error *e)
 {
@@ -661,6 +705,8 @@ static int init_loop(struct proxy *p, struct proxy_error *e)
 	uv_signal_init(&p->loop, &p->sig_term);
 	uv_signal_init(&p->loop, &p->sig_usr1);
 	uv_timer_init(&p->loop, &p->housekeeping);
+	uv_async_init(&p->loop, &p->fan_async, on_fan);
+	p->fan_async.data = p;
 	p->timer_poll.data = p;
 	p->sig_int.data = p->sig_term.data = p->sig_usr1.data = p;
 	p->housekeeping.data = p;
@@ -701,6 +747,9 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	ret = open_events(p, &pc, e);
 	if (ret)
 		goto err_free;
+	ret = open_stream(p, &pc, e);
+	if (ret)
+		goto err_outputs;
 	open_stamps(p);
 	ret = open_pcap(p, &pc, e);
 	if (ret)
@@ -710,9 +759,10 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 		ret = fail(e, PROXY_STEP_PIPELINE, -errno);
 		goto err_outputs;
 	}
-	/* At most two of PIPELINE_MAX_OBSERVERS: these cannot fail. */
+	/* At most three of PIPELINE_MAX_OBSERVERS: these cannot fail. */
 	if (p->evq)
 		pipeline_add_observer(p->pl, &events_observer, &p->ev);
+	pipeline_add_observer(p->pl, &events_observer, &p->fan_ev);
 	if (p->pcapq)
 		pipeline_add_observer(p->pl, &pcaplog_observer, &p->pcap);
 	ret = bind_queue(p, e);
@@ -736,6 +786,7 @@ err_outputs:
 	if (p->stamp_fd >= 0)
 		close(p->stamp_fd);
 	evq_free(p->evq);
+	evfan_free(p->fan);
 	pcapq_free(p->pcapq);
 err_free:
 	rule_set_free(p->rules);
@@ -903,14 +954,14 @@ uint64_t proxy_verdict_errors(struct proxy *p)
 	return n;
 }
 
-char *proxy_stats_json(struct proxy *p)
+/* The counters JSON; the caller holds the lock. */
+static char *stats_json_locked(struct proxy *p)
 {
 	struct evq_stats es = { 0 };
 	struct pcapq_stats qs = { 0 };
 	struct capture_stats cs = { 0 };
 	char *inner, *out = NULL;
 
-	lock_take(&p->lock);
 	inner = pipeline_stats_json(p->pl);
 	if (p->evq)
 		evq_get_stats(p->evq, &es);
@@ -938,9 +989,64 @@ char *proxy_stats_json(struct proxy *p)
 		     (unsigned long long)es.full, (unsigned long long)qs.written,
 		     (unsigned long long)qs.dropped, (unsigned long long)qs.full) < 0)
 		out = NULL;
-	lock_give(&p->lock);
 	free(inner);
 	return out;
+}
+
+char *proxy_stats_json(struct proxy *p)
+{
+	char *out;
+
+	lock_take(&p->lock);
+	out = stats_json_locked(p);
+	lock_give(&p->lock);
+	return out;
+}
+
+/*
+ * Under the queue's lock no observer is in the middle of a line: the new
+ * subscriber starts at a line boundary, and the counters taken in the
+ * same hold are exactly those its first line comes after.
+ */
+int proxy_events_subscribe(struct proxy *p, evfan_cb cb, void *data, char **stats)
+{
+	int id;
+
+	if (p->stopping)
+		return -ESHUTDOWN;
+	lock_take(&p->lock);
+	id = evfan_subscribe(p->fan, cb, data);
+	if (id > 0 && stats) {
+		*stats = stats_json_locked(p);
+		if (!*stats) {
+			evfan_unsubscribe(p->fan, id);
+			id = -ENOMEM;
+		}
+	}
+	lock_give(&p->lock);
+	return id;
+}
+
+void proxy_events_unsubscribe(struct proxy *p, int id)
+{
+	evfan_unsubscribe(p->fan, id);
+}
+
+void proxy_log_event(struct proxy *p, const char *ev, const char *members)
+{
+	uint64_t now = now_ns();
+
+	/* Under the lock: the packet path writes to the same two logs. */
+	lock_take(&p->lock);
+	if (p->evq)
+		events_put(&p->ev, now, ev, members);
+	events_put(&p->fan_ev, now, ev, members);
+	lock_give(&p->lock);
+}
+
+uv_loop_t *proxy_loop(struct proxy *p)
+{
+	return &p->loop;
 }
 
 void proxy_free(struct proxy *p)
@@ -963,6 +1069,7 @@ void proxy_free(struct proxy *p)
 	capture_close(p->cap);
 	pipeline_free(p->pl);
 	evq_free(p->evq);
+	evfan_free(p->fan);
 	pcapq_free(p->pcapq);
 	rule_set_free(p->rules);
 	free(p);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "evfan.h"
 #include "ipt.h"
 #include "pcapout.h"
 #include "pipeline.h"
@@ -169,6 +170,29 @@ uint64_t proxy_pcap_dropped(struct proxy *p, int *err);
 
 /* The counters as one JSON object (malloc'd; caller frees). */
 char *proxy_stats_json(struct proxy *p);
+
+/*
+ * Subscribe to the run's event lines (the lines --events writes, written
+ * whether or not --events was given, while anyone subscribes): cb hears
+ * them on the loop thread as evfan_cb says, from the next line on, and
+ * the end of the stream when the proxy stops. With stats non-NULL,
+ * *stats is the counters JSON (as proxy_stats_json) at the instant the
+ * subscription starts (malloc'd; caller frees). From the loop thread.
+ * Returns a subscription id > 0, -ENOMEM, or -ESHUTDOWN once stopping.
+ */
+int proxy_events_subscribe(struct proxy *p, evfan_cb cb, void *data, char **stats);
+
+/* End a subscription without another call to its cb. From the loop thread. */
+void proxy_events_unsubscribe(struct proxy *p, int id);
+
+/*
+ * Write the line {"t":T,"ev":"EV",MEMBERS} to the event log and the event
+ * stream, T now; MEMBERS as events_put() takes them. Any thread.
+ */
+void proxy_log_event(struct proxy *p, const char *ev, const char *members);
+
+/* The proxy's libuv loop (for the control layer's handles and timers). */
+struct uv_loop_s *proxy_loop(struct proxy *p);
 
 /*
  * Verdicts that did not take effect: not queued, not sent (the kernel

@@ -32,6 +32,17 @@ static void tell(struct events *e)
 		e->on_error(e->on_error_data, e->err);
 }
 
+void events_set_gate(struct events *e, const atomic_bool *gate)
+{
+	e->gate = gate;
+}
+
+/* Nobody listens: format nothing (the control API's stream, see evfan.h). */
+static bool shut(const struct events *e)
+{
+	return e->gate && !atomic_load_explicit(e->gate, memory_order_relaxed);
+}
+
 void events_note_error(struct events *e, int err)
 {
 	if (!e->err)
@@ -278,6 +289,8 @@ static void on_packet(void *data, const struct pipeline_decided *p)
 {
 	struct events *e = data;
 
+	if (shut(e))
+		return;
 	if (p->d->n_fired)
 		put_verdict(e, p);
 	put_packet(e, p);
@@ -289,7 +302,7 @@ static void on_left(void *data, const struct pipeline_left *l)
 	FILE *f;
 
 	/* A packet that was not held leaves with its decision: its packet line says so. */
-	if (!l->held)
+	if (!l->held || shut(e))
 		return;
 	f = begin(e);
 	if (!f)
@@ -302,7 +315,7 @@ static void on_left(void *data, const struct pipeline_left *l)
 static void on_malformed(void *data, uint64_t pkt, const struct pipeline_pkt *in, uint64_t now_ns)
 {
 	struct events *e = data;
-	FILE *f = begin(e);
+	FILE *f = shut(e) ? NULL : begin(e);
 
 	if (!f)
 		return;
@@ -319,6 +332,8 @@ static void on_track_event(void *data, const struct track_event *ev, uint64_t no
 	FILE *f;
 	int n;
 
+	if (shut(e))
+		return;
 	/* The tracker counts time from its first packet; the log from the start. */
 	te.t_ns = now_ns > e->start_ns ? now_ns - e->start_ns : 0;
 	n = track_event_json(&te, buf, sizeof(buf));
@@ -329,6 +344,17 @@ static void on_track_event(void *data, const struct track_event *ev, uint64_t no
 		return;
 	fputs(buf, f);
 	fputc('\n', f);
+	end(e);
+}
+
+void events_put(struct events *e, uint64_t now_ns, const char *ev, const char *members)
+{
+	FILE *f = shut(e) ? NULL : begin(e);
+
+	if (!f)
+		return;
+	fprintf(f, "{\"t\":%.6f,\"ev\":\"%s\"%s%s}\n", rel(e, now_ns), ev, *members ? "," : "",
+		members);
 	end(e);
 }
 

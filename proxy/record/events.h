@@ -17,6 +17,7 @@
 #ifndef FL_EVENTS_H
 #define FL_EVENTS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +36,11 @@ struct events {
 	bool told;		/* on_error was called */
 	events_error_cb on_error;	/* NULL: failures are only counted */
 	void *on_error_data;
+	/*
+	 * NULL, or a flag read before each line (borrowed): while it is false
+	 * nothing is formatted (a stream nobody listens to: events_set_gate).
+	 */
+	const atomic_bool *gate;
 };
 
 /*
@@ -43,6 +49,19 @@ struct events {
  */
 void events_init(struct events *e, FILE *out, uint64_t start_ns, bool counts_own,
 		 events_error_cb on_error, void *on_error_data);
+
+/*
+ * Write only while *gate is true (borrowed; NULL: always). The test is one
+ * relaxed atomic load per observed event, before any formatting.
+ */
+void events_set_gate(struct events *e, const atomic_bool *gate);
+
+/*
+ * One line of a kind the pipeline does not report (a scenario step):
+ * {"t":T,"ev":"EV",MEMBERS} with MEMBERS (borrowed) as given, already
+ * JSON ("key":value,... without braces; "" for none). Subject to the gate.
+ */
+void events_put(struct events *e, uint64_t now_ns, const char *ev, const char *members);
 
 /* The observer: install it with the struct events as its data. */
 extern const struct pipeline_observer_ops events_observer;
