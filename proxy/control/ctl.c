@@ -17,6 +17,7 @@
 #include "file.h"
 #include "proxy.h"
 #include "rule.h"
+#include "stream.h"
 
 struct entry {
 	char *name;	/* given by the user, or NULL: "rule-N" by position */
@@ -39,11 +40,7 @@ struct ctl {
 	struct model rules;		/* what runs now */
 	struct model initial;		/* what the run started with, for reset */
 	bool stopped;
-};
-
-/* An asynchronous call: none yet (wait and events come with their ops). */
-struct ctl_call {
-	struct ctl *c;
+	struct ctl__calls calls;	/* events and waits in progress (stream.c) */
 };
 
 /* ---- replies ---- */
@@ -636,7 +633,9 @@ struct ctl_call *ctl_exec(struct ctl *c, const struct ctl_req *req, ctl_reply_cb
 		op_reload(c, cb, data);
 		break;
 	case CTL_OP_EVENTS:
+		return ctl__events(&c->calls, &c->cfg, cb, data);
 	case CTL_OP_WAIT:
+		return ctl__wait(&c->calls, &c->cfg, req, cb, data);
 	default:
 		reply_error(cb, data, CTL_STATUS_NOT_IMPLEMENTED, "op \"%s\" is not implemented yet",
 			    ctl_op_name(req->op) ? ctl_op_name(req->op) : "?");
@@ -662,7 +661,7 @@ struct ctl_call *ctl_exec_text(struct ctl *c, const char *text, size_t len, ctl_
 
 void ctl_call_cancel(struct ctl_call *call)
 {
-	(void)call;
+	ctl__call_cancel(call);
 }
 
 /* ---- life ---- */
@@ -677,9 +676,25 @@ static char *stats_proxy(void *data)
 	return proxy_stats_json(data);
 }
 
+static int subscribe_proxy(void *data, evfan_cb cb, void *cb_data, char **stats)
+{
+	return proxy_events_subscribe(data, cb, cb_data, stats);
+}
+
+static void unsubscribe_proxy(void *data, int id)
+{
+	proxy_events_unsubscribe(data, id);
+}
+
 struct ctl_target ctl_proxy_target(struct proxy *p)
 {
-	return (struct ctl_target){ .swap_rules = swap_proxy, .stats_json = stats_proxy, .data = p };
+	return (struct ctl_target){
+		.swap_rules = swap_proxy,
+		.stats_json = stats_proxy,
+		.subscribe = subscribe_proxy,
+		.unsubscribe = unsubscribe_proxy,
+		.data = p,
+	};
 }
 
 struct ctl *ctl_new(const struct ctl_config *cfg, struct ctl_error *err)
@@ -718,14 +733,18 @@ err:
 
 void ctl_stop(struct ctl *c)
 {
-	if (c)
-		c->stopped = true;
+	if (!c)
+		return;
+	c->stopped = true;
+	ctl__calls_stop(&c->calls);
 }
 
 void ctl_free(struct ctl *c)
 {
 	if (!c)
 		return;
+	while (c->calls.head)
+		ctl__call_cancel(c->calls.head);
 	model_close(&c->rules);
 	model_close(&c->initial);
 	sources_free(c->sources, c->n_sources);

@@ -43,6 +43,8 @@
 
 #include <jansson.h>
 
+#include "evfan.h"
+
 struct proxy;
 struct uv_loop_s;
 
@@ -167,6 +169,12 @@ struct ctl_target {
 	/* The counters JSON (as on SIGUSR1; malloc'd, caller frees), NULL on ENOMEM. */
 	char *(*stats_json)(void *data);
 	void *data;
+	/*
+	 * The event stream, as proxy_events_subscribe and _unsubscribe (NULL:
+	 * none; events and tracker waits are then refused, 501).
+	 */
+	int (*subscribe)(void *data, evfan_cb cb, void *cb_data, char **stats);
+	void (*unsubscribe)(void *data, int id);
 };
 
 /* The target for a live proxy p (borrowed: it must outlive the ctl). */

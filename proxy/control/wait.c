@@ -669,6 +669,14 @@ bool wait_wants_stats(const struct wait *w)
 	return false;
 }
 
+bool wait_wants_events(const struct wait *w)
+{
+	for (unsigned i = 0; i < w->n; i++)
+		if (w->t[i].kind != TERM_COUNTER)
+			return true;
+	return false;
+}
+
 unsigned wait_terms(const struct wait *w)
 {
 	return w->n;

@@ -79,6 +79,9 @@ bool wait_met(const struct wait *w);
 /* Has counter terms: the caller should feed fresh counters as events come. */
 bool wait_wants_stats(const struct wait *w);
 
+/* Has tracker terms: the caller should feed event lines (wait_feed_lines). */
+bool wait_wants_events(const struct wait *w);
+
 /* The terms: how many, each's text as written (borrowed), its value now and whether it holds. */
 unsigned wait_terms(const struct wait *w);
 const char *wait_term_text(const struct wait *w, unsigned i);
