@@ -235,6 +235,9 @@ void evfan_drain(struct evfan *f)
 
 void evfan_end(struct evfan *f)
 {
+	/* From a subscriber's callback (it stopped faultline): the drain below it goes on after. */
+	bool nested = f->draining;
+
 	evfan_drain(f);
 	f->draining = true;
 	for (unsigned i = 0; i < f->n_subs; i++) {
@@ -246,8 +249,10 @@ void evfan_end(struct evfan *f)
 		f->n_live--;
 		s->cb(s->data, NULL, 0, 0);
 	}
-	f->draining = false;
 	atomic_store(&f->gate, false);
+	if (nested)
+		return;
+	f->draining = false;
 	compact(f);
 }
 
