@@ -207,3 +207,61 @@ Test(events, a_failure_noted_from_outside_is_told_once)
 	cr_assert_eq(t.err, -EPIPE);
 	cr_assert_eq(ev.err, -EPIPE);
 }
+
+/*
+ * The control API's stream is a second log behind a gate: shut, it writes
+ * nothing; open, it writes the very lines the file gets from then on.
+ */
+Test(events, a_gated_log_writes_the_same_lines_only_while_open)
+{
+	struct pipeline_config pc = { .seed = 1 };
+	struct rule_error e;
+	struct rule_set *rs = rule_set_new();
+	struct events file, stream;
+	atomic_bool gate = false;
+	char *a = NULL, *b = NULL, *from;
+	size_t na = 0, nb = 0, mark = 0;
+	FILE *fa = open_memstream(&a, &na), *fb = open_memstream(&b, &nb);
+	unsigned verdicts = 0;
+	struct pipeline *pl;
+	uint8_t p[LEN];
+
+	cr_assert(rs && fa && fb);
+	cr_assert_eq(rule_set_add_line(rs, "udp => delay 1ms, drop 30%", "test", 1, &e), 0, "%s", e.msg);
+	pl = pipeline_new(&pc, rs, &ops, &verdicts);
+	cr_assert(pl);
+	events_init(&file, fa, 0, false, NULL, NULL);
+	events_init(&stream, fb, 0, false, NULL, NULL);
+	events_set_gate(&stream, &gate);
+	cr_assert_eq(pipeline_add_observer(pl, &events_observer, &file), 0);
+	cr_assert_eq(pipeline_add_observer(pl, &events_observer, &stream), 0);
+	for (unsigned i = 0; i < 20; i++) {
+		struct pipeline_pkt pk = { .id = i + 1, .dir = PKT_DIR_IN, .data = p, .len = LEN,
+					   .orig_len = LEN };
+
+		if (i == 10) {
+			fflush(fa);
+			fflush(fb);
+			cr_assert_eq(nb, 0, "nothing while nobody listens");
+			mark = na;
+			atomic_store(&gate, true);
+		}
+		udp_packet(p, (uint8_t)i);
+		pipeline_packet(pl, &pk, 1000000ull * (i + 1));
+	}
+	pipeline_release_all(pl, 100000000ull, true);
+	events_put(&file, 200000000ull, "scenario", "\"step\":1");
+	events_put(&stream, 200000000ull, "scenario", "\"step\":1");
+	fflush(fa);
+	fflush(fb);
+	cr_assert_gt(nb, 0);
+	from = a + mark;
+	cr_assert_str_eq(b, from, "the stream's lines are the file's since the gate opened");
+	cr_assert(strstr(b, "{\"t\":0.200000,\"ev\":\"scenario\",\"step\":1}\n"), "%s", b);
+	pipeline_free(pl);
+	rule_set_free(rs);
+	fclose(fa);
+	fclose(fb);
+	free(a);
+	free(b);
+}
