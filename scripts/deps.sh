@@ -4,10 +4,12 @@
 # Does nothing when everything is already there.
 set -euo pipefail
 
+# prometheus: only for promtool, which checks GET /metrics' text (metrics_test, 090).
 PKGS=(build-essential cmake pkg-config clang
 	libnetfilter-queue-dev libmnl-dev libuv1-dev libpcap-dev libcriterion-dev libcap-ng-dev
 	libwiretap-dev libwsutil-dev libglib2.0-dev libmicrohttpd-dev libjansson-dev
-	iptables iproute2 iputils-ping iperf3 socat netcat-openbsd curl tcpdump tshark python3 python3-jsonschema jq chromium ethtool)
+	iptables iproute2 iputils-ping iperf3 socat netcat-openbsd curl tcpdump tshark python3 python3-jsonschema jq chromium ethtool
+	prometheus)
 
 missing=()
 for p in "${PKGS[@]}"; do
