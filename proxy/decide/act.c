@@ -150,6 +150,11 @@ static void carry_over(const struct act_ctx *c, const struct rule_set *rs, struc
 		st[j].seen = c->st[i].seen;
 		st[j].fired = c->st[i].fired;
 		carry_rate(&st[j], &c->st[i]);
+		/* The models' state (loss chains, slots) goes on only with the very same rule. */
+		if (rule_equal(r, o)) {
+			st[j].model = c->st[i].model;
+			c->st[i].model = NULL;
+		}
 		if (map)
 			map[i] = j;
 	}

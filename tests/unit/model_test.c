@@ -327,6 +327,38 @@ Test(model, state_is_per_flow_direction)
 	fx_free(&b);
 }
 
+/*
+ * A new rule set that keeps the rule as it was keeps its models' state:
+ * the decisions go on as if nothing happened. A changed rule starts afresh.
+ */
+Test(model, swap_keeps_the_state_of_an_unchanged_rule)
+{
+	const char *rule = "udp => drop gemodel 5% 25% 90% 2%";
+	struct fx a = { 0 }, b = { 0 };
+	struct rule_set *rs2 = rule_set_new();
+	struct rule_error e;
+	int differ = 0;
+
+	fx_init(&a, rule, 6);
+	fx_init(&b, rule, 6);
+	cr_assert_eq(rule_set_add_line(rs2, rule, "t", 1, &e), 0);
+	for (int i = 0; i < 4000; i++) {
+		struct act_decision da, db;
+
+		if (i == 2000)
+			cr_assert_eq(act_ctx_swap(b.ctx, rs2, 0, NULL), 0);
+		fx_decide(&a, (uint16_t)(1000 + i % 50), PKT_DIR_IN, 0, &da);
+		fx_decide(&b, (uint16_t)(1000 + i % 50), PKT_DIR_IN, 0, &db);
+		differ += da.drop != db.drop;
+	}
+	cr_assert_eq(differ, 0);
+	act_ctx_free(b.ctx);
+	b.ctx = NULL;
+	rule_set_free(rs2);
+	fx_free(&a);
+	fx_free(&b);
+}
+
 /* ---- delay ----------------------------------------------------------------- */
 
 #define DFLOWS 20
