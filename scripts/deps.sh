@@ -24,4 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq "${missing[@]}" >/dev/null
+	# promtool comes with the Prometheus server, whose service the package starts: not wanted here.
+	if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null &&
+		systemctl is-active -q prometheus 2>/dev/null; then
+		systemctl disable --now prometheus >/dev/null 2>&1 || true
+	fi
 fi
