@@ -121,8 +121,8 @@ int http_parse_addr(const char *s, bool allow_remote, struct http_addr *a, char 
 	host[hlen] = '\0';
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
-	if (colon[1] < '0' || colon[1] > '9' || *end || errno || port < 1 || port > 65535)
-		return addr_error(msg, msg_size, -EINVAL, "'%s': the port must be a number from 1 to 65535", s);
+	if (colon[1] < '0' || colon[1] > '9' || *end || errno || port > 65535)
+		return addr_error(msg, msg_size, -EINVAL, "'%s': the port must be a number from 0 to 65535", s);
 	if (h != s) {
 		struct sockaddr_in6 *in6 = (void *)&a->ss;
 
@@ -147,6 +147,30 @@ int http_parse_addr(const char *s, bool allow_remote, struct http_addr *a, char 
 				  "'%s' is not a loopback address: anyone who reaches it could change the rules "
 				  "(give --http-allow-remote to allow it)", s);
 	return 0;
+}
+
+int http_addr_format(const struct http_addr *a, char *buf, size_t size)
+{
+	char host[INET6_ADDRSTRLEN];
+	const struct sockaddr_in6 *in6 = (const void *)&a->ss;
+	const struct sockaddr_in *in = (const void *)&a->ss;
+	int n;
+
+	if (a->ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		n = snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		n = snprintf(buf, size, "%s:%u", host, ntohs(in->sin_port));
+	}
+	return n;
+}
+
+int http_bound_addr(int fd, struct http_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->len = sizeof(a->ss);
+	return getsockname(fd, (struct sockaddr *)&a->ss, &a->len) ? -errno : 0;
 }
 
 int http_listen(const struct http_addr *a)

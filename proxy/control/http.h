@@ -36,11 +36,17 @@ struct http_addr {
 
 /*
  * Parse "IPV4:PORT" or "[IPV6]:PORT" (literal addresses only, port
- * 1-65535) into *a. Unless allow_remote, only a loopback address is
+ * 0-65535, 0 for any free one) into *a. Unless allow_remote, only a loopback address is
  * accepted (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104). Returns 0, or -EINVAL
  * (malformed) or -EPERM (not loopback) with a message in msg.
  */
 int http_parse_addr(const char *s, bool allow_remote, struct http_addr *a, char *msg, size_t msg_size);
+
+/* a as "127.0.0.1:8474" or "[::1]:8474" into buf (snprintf's contract). */
+int http_addr_format(const struct http_addr *a, char *buf, size_t size);
+
+/* The address the socket fd is bound to (its port, when port 0 was asked). 0 or -errno. */
+int http_bound_addr(int fd, struct http_addr *a);
 
 /*
  * A listening TCP socket on a (non-blocking, close-on-exec, SO_REUSEADDR;
