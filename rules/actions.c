@@ -615,6 +615,12 @@ static const struct rule_action_ops actions[RULE_ACT__COUNT] = {
 		.print = profile_print,
 		.equal = profile_equal,
 	},
+	/* TCP only: other packets pass (proxy/decide/act.c). */
+	[RULE_ACT_RESET] = {
+		.name = "reset",
+		.example = "reset 5%",
+		.follows = "P%, 'if' or ','",
+	},
 };
 
 const struct rule_action_ops *rule__action_ops(enum rule_action_type t)

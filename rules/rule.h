@@ -8,7 +8,7 @@
  * its set; an unnamed rule is named "rule-N" after its position N, from 1.
  * FILTER is a tcpdump/pcap-filter expression (may be empty: matches every
  * packet), compiled by libpcap for raw IP. An ITEM is an action
- * (drop, delay, reorder, duplicate, corrupt, rate, accept) or a qualifier
+ * (drop, delay, reorder, duplicate, corrupt, rate, accept, reset) or a qualifier
  * (in, out, fwd, every N, first N / count N, after DUR, for DUR,
  * if COND [and COND ...]). See README.md for the grammar.
  *
@@ -59,6 +59,7 @@ enum rule_action_type {
 	RULE_ACT_ACCEPT,	/* stop evaluating further rules, pass as decided so far */
 	RULE_ACT_SLOT,		/* netem's slotted delivery */
 	RULE_ACT_PROFILE,	/* a named link: delay, jitter, loss and rate each way */
+	RULE_ACT_RESET,		/* drop a TCP segment, send a RST to both endpoints */
 	RULE_ACT__COUNT,
 };
 

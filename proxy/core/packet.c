@@ -43,6 +43,18 @@ static inline uint32_t get_be32(const uint8_t *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
+static inline void put_be16(uint8_t *p, uint16_t x)
+{
+	p[0] = (uint8_t)(x >> 8);
+	p[1] = (uint8_t)x;
+}
+
+static inline void put_be32(uint8_t *p, uint32_t x)
+{
+	put_be16(p, (uint16_t)(x >> 16));
+	put_be16(p + 2, (uint16_t)x);
+}
+
 /*
  * End of the IP packet inside a buffer of len bytes (len covers the fixed
  * header). The length field may only shorten the packet: GSO and BIG TCP
@@ -512,6 +524,76 @@ int pkt_fix_checksums(uint8_t *data, size_t len, const struct pkt_view *v)
 		csum = 0xffff;
 	memcpy(data + off + csum_off, &csum, 2);
 	return 0;
+}
+
+int pkt_make_rst(uint8_t buf[static PKT_RST_MAX], const struct pkt_view *v, bool to_sender,
+		 uint32_t seq, uint32_t ack)
+{
+	const uint8_t *src = to_sender ? v->daddr : v->saddr, *dst = to_sender ? v->saddr : v->daddr;
+	uint16_t sport = to_sender ? v->dport : v->sport, dport = to_sender ? v->sport : v->dport;
+	size_t ip = v->family == 4 ? IPV4_MIN_HLEN : IPV6_HLEN, len = ip + 20;
+	struct pkt_view rv;
+	uint8_t *th = buf + ip;
+
+	if (!v->has_l4 || v->l4proto != IPPROTO_TCP || (v->family != 4 && v->family != 6))
+		return -EINVAL;
+	memset(buf, 0, len);
+	if (v->family == 4) {
+		buf[0] = 0x45;
+		put_be16(buf + 2, (uint16_t)len);
+		/* DF, id 0: what Linux puts on its own RSTs (ip_send_unicast_reply). */
+		put_be16(buf + 6, 0x4000);
+		buf[8] = 64;
+		buf[9] = IPPROTO_TCP;
+		memcpy(buf + 12, src, 4);
+		memcpy(buf + 16, dst, 4);
+	} else {
+		buf[0] = 0x60;
+		put_be16(buf + 4, 20);
+		buf[6] = IPPROTO_TCP;
+		buf[7] = 64;
+		memcpy(buf + 8, src, 16);
+		memcpy(buf + 24, dst, 16);
+	}
+	put_be16(th, sport);
+	put_be16(th + 2, dport);
+	put_be32(th + 4, seq);
+	put_be32(th + 8, ack);
+	th[12] = 5 << 4;
+	th[13] = PKT_TCP_RST | PKT_TCP_ACK;
+	if (pkt_parse(&rv, buf, len) || pkt_fix_checksums(buf, len, &rv))
+		return -EINVAL;
+	return (int)len;
+}
+
+int pkt_slice(uint8_t *buf, size_t size, const struct pkt_view *v, uint32_t off, uint32_t n,
+	      uint16_t index)
+{
+	size_t hdr = v->payload_off, len = hdr + n;
+	uint8_t *th = buf + v->l4_off;
+	struct pkt_view pv;
+
+	if (!v->has_l4 || v->l4proto != IPPROTO_TCP || v->len < v->wire_len || v->fragment ||
+	    v->first_fragment || off > v->payload_len || n > v->payload_len - off ||
+	    (!n && v->payload_len) || (uint64_t)v->payload_off + v->payload_len > v->len)
+		return -EINVAL;
+	if (len > size || len > 0xffff)
+		return -ENOSPC;
+	memcpy(buf, v->data, hdr);
+	memcpy(buf + hdr, v->data + hdr + off, n);
+	if (v->family == 4) {
+		put_be16(buf + 2, (uint16_t)len);
+		put_be16(buf + 4, (uint16_t)(get_be16(v->data + 4) + index));
+	} else {
+		put_be16(buf + 4, (uint16_t)(len - IPV6_HLEN));
+	}
+	put_be32(th + 4, v->seq + off);
+	/* As tcp_gso_segment: FIN and PSH belong to the last byte. */
+	if (off + n != v->payload_len)
+		th[13] &= (uint8_t)~(PKT_TCP_FIN | PKT_TCP_PSH);
+	if (pkt_parse(&pv, buf, len) || pkt_fix_checksums(buf, len, &pv))
+		return -EINVAL;
+	return (int)len;
 }
 
 FL_HOT void pkt_flow_key(const struct pkt_view *v, struct pkt_flow_key *key,

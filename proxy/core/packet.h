@@ -98,6 +98,34 @@ static inline uint32_t pkt_wire_len(const struct pkt_view *v)
  */
 int pkt_fix_checksums(uint8_t *data, size_t len, const struct pkt_view *v);
 
+/* Bytes a packet of pkt_make_rst() takes at most: IPv6 and a bare TCP header. */
+#define PKT_RST_MAX 60
+
+/*
+ * Build into buf a bare TCP RST+ACK (no payload, no options, window 0) in
+ * the connection of the parsed TCP segment v: to its sender, from its
+ * receiver's address and port, when to_sender, else to its receiver from
+ * the sender's. seq and ack are the RST's. IPv4 without options (DF, TTL
+ * 64) or IPv6 without extension headers (hop limit 64), checksums
+ * complete. Returns its length (40 or 60), or -EINVAL when v is not a
+ * TCP segment.
+ */
+int pkt_make_rst(uint8_t buf[static PKT_RST_MAX], const struct pkt_view *v, bool to_sender,
+		 uint32_t seq, uint32_t ack);
+
+/*
+ * Build into buf (size bytes) the piece of the parsed TCP segment v (whole,
+ * not a cut copy) that carries payload bytes [off, off + n): v's IP and TCP
+ * headers, options and extension headers included, with the sequence
+ * number moved on by off, the IP lengths of the piece, the IPv4 id moved
+ * on by 'index' (as the kernel's segmentation does), FIN and PSH only when
+ * the piece ends where v's payload ends, and complete checksums. Returns
+ * the piece's length, -EINVAL (not a whole TCP segment, or the range is
+ * not within its payload, or n is 0 while v has payload) or -ENOSPC.
+ */
+int pkt_slice(uint8_t *buf, size_t size, const struct pkt_view *v, uint32_t off, uint32_t n,
+	      uint16_t index);
+
 /*
  * A direction-independent flow key: both directions of one connection give
  * the same key. 'swapped' tells whether v's source is the key's second end.

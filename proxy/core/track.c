@@ -1033,6 +1033,63 @@ FL_HOT static void deliver(struct track *t, struct conn *cn, const struct track_
 	}
 }
 
+/*
+ * What a RST to endpoint x must carry (RFC 5961 3.2, Linux's
+ * tcp_validate_incoming): exactly its RCV.NXT in a synchronized state,
+ * else it only draws a challenge ACK; in SYN_SENT the sequence number
+ * is ignored and the ACK must be its SND.NXT (tcp_rcv_synsent_state_process).
+ * What the tracker does not know stays as the caller derived it.
+ */
+static void rst_for(const struct conn *cn, int x, struct track_rst *r)
+{
+	const struct dir *dx = &cn->d[x], *dy = &cn->d[!x];
+
+	switch (cn->st[x]) {
+	case TCPSTATE_LISTEN:
+	case TCPSTATE_CLOSED:
+	case TCPSTATE_TIME_WAIT:
+		/* No application left to tell: a RST would only end TIME_WAIT early. */
+		r->send = false;
+		return;
+	case TCPSTATE_SYN_SENT:
+		r->send = true;
+		if (dx->flags & D_NXT)
+			r->ack = dx->nxt;
+		return;
+	default:
+		r->send = true;
+		if (dy->flags & D_RCV)
+			r->seq = dy->rcv_nxt;
+		if (dx->flags & D_NXT)
+			r->ack = dx->nxt;
+	}
+}
+
+int track_reset(struct track *t, const struct track_seg *seg, const struct pkt_view *v,
+		uint64_t now, struct track_rst rst[2])
+{
+	struct segctx c = { .now = now, .v = v, .segno = seg->segno };
+	bool other;
+	struct conn *cn = seg_conn(t, seg, v, &other);
+
+	if (!cn || other)
+		return -ENOENT;
+	for (int k = 0; k < 2; k++)
+		rst_for(cn, k ? !seg->endpoint : seg->endpoint, &rst[k]);
+	for (int k = 0; k < 2; k++) {
+		int x = k ? !seg->endpoint : seg->endpoint;
+
+		if (!rst[k].send)
+			continue;
+		if (cn->st[x] == TCPSTATE_SYN_RECEIVED && (cn->cflags & (CF_PASSIVE0 << x)))
+			track__set_state(t, cn, x, TCPSTATE_LISTEN, &c);
+		else
+			track__set_state(t, cn, x, TCPSTATE_CLOSED, &c);
+	}
+	conn_place(t, cn, now, false);
+	return 0;
+}
+
 FL_HOT void track_released(struct track *t, const struct track_seg *seg,
 			   const struct pkt_view *v, uint64_t now)
 {

@@ -207,6 +207,26 @@ void track_altered(struct track *t, const struct track_seg *seg, uint32_t what);
 void track_released(struct track *t, const struct track_seg *seg,
 		    const struct pkt_view *v, uint64_t now_ns);
 
+/* A RST faultline sends to one endpoint of a connection (track_reset()). */
+struct track_rst {
+	bool send;		/* the endpoint holds a connection a RST can end */
+	uint32_t seq, ack;	/* what the RST carries */
+};
+
+/*
+ * faultline resets seg's connection (seg was dropped, or cut short and
+ * released): rst[0] is the RST to seg's sender, rst[1] to its receiver.
+ * The caller fills both from the segment first; the tracker then puts in
+ * what it knows: the sequence number each endpoint takes as RCV.NXT (the
+ * peer's data as released), the ACK its SYN_SENT state wants, and no RST
+ * to an endpoint in LISTEN, CLOSED or TIME_WAIT. Both endpoints move to
+ * CLOSED (LISTEN for a passive SYN_RECEIVED), with their transition
+ * events. Returns 0, or -ENOENT when the tracker no longer has that
+ * connection (rst is left as the caller filled it).
+ */
+int track_reset(struct track *t, const struct track_seg *seg, const struct pkt_view *v,
+		uint64_t now_ns, struct track_rst rst[2]);
+
 /* Expire TIME_WAIT/closed and idle connections due by now. O(1) if none. */
 void track_expire(struct track *t, uint64_t now_ns);
 

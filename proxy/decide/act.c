@@ -504,6 +504,21 @@ static unsigned step_rate(struct act_step *x, const struct rule_action *a)
 	return STEP_FIRED | STEP_COUNT;
 }
 
+/*
+ * A drop that also resets the connection: the pipeline sends the RSTs.
+ * Only a TCP segment has a connection to reset; anything else passes.
+ */
+static unsigned step_reset(struct act_step *x, const struct rule_action *a)
+{
+	const struct pkt_view *v = x->in->v;
+
+	if (!v->has_l4 || v->l4proto != 6)
+		return 0;
+	x->d->drop = true;
+	x->d->reset = true;
+	return STEP_FIRED | STEP_COUNT | STEP_STOP;
+}
+
 static unsigned step_accept(struct act_step *x, const struct rule_action *a)
 {
 	return STEP_STOP;
@@ -589,6 +604,7 @@ static const struct act_ops ops[RULE_ACT__COUNT] = {
 	[RULE_ACT_ACCEPT] = { .step = step_accept, .event = "accept", .undrawn = true },
 	[RULE_ACT_SLOT] = { .step = step_slot, .counter = "slotted", .event = "slot" },
 	[RULE_ACT_PROFILE] = { .step = step_profile, .counter = "profiled", .event = "profile" },
+	[RULE_ACT_RESET] = { .step = step_reset, .counter = "reset", .event = "reset" },
 };
 
 const struct act_ops *act_ops(enum rule_action_type t)

@@ -2,7 +2,7 @@
 /*
  * act: the decision for one packet. Given the packet, its identity, the
  * time and the seeded random source, run the rule set and say what to do:
- * drop, hold for how long, reorder, how many copies, corrupt. Keeps the
+ * drop, hold for how long, reorder, how many copies, corrupt, reset. Keeps the
  * per-rule state (counters, every/first counts, token buckets) of one queue.
  * Pure: no socket, clock or global; the proxy and replay both call it.
  *
@@ -60,6 +60,7 @@ struct act_fired {
 
 struct act_decision {
 	bool drop;
+	bool reset;		/* with drop: send a RST to both endpoints (TCP) */
 	uint64_t delay_ns;	/* total hold from now (delays + rate queueing) */
 	uint32_t copies;	/* extra copies to send with the packet */
 	bool corrupt;

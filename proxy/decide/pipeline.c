@@ -406,6 +406,64 @@ FL_HOT static void identify(struct pipeline *pl, struct pass *p)
 	}
 }
 
+/* Send a packet faultline made (len bytes in b) and tell the observers. */
+static void inject(struct pipeline *pl, const struct pass *p, enum pipeline_inj_kind kind,
+		   const uint8_t *b, uint32_t len)
+{
+	struct pipeline_injected e = {
+		.pkt = p->pkt, .kind = kind, .bytes = b, .len = len, .now_ns = p->now,
+	};
+	struct pkt_view v;
+
+	e.err = pl->ops.inject ? pl->ops.inject(pl->ops_data, b, len, p->now) : -ENOTSUP;
+	if (e.err)
+		pl->tot.inject_errors++;
+	if (pl->n_obs && pkt_parse(&v, b, len) == 0) {
+		e.v = &v;
+		OBSERVE(pl, injected, &e);
+	}
+}
+
+/*
+ * What the RSTs to the segment's sender ([0]) and receiver ([1]) carry
+ * when only the segment is known (--no-track, a connection the tracker
+ * lost): its sender takes its own ACK as RCV.NXT, and the receiver the
+ * segment's first byte, which is right while nothing else of the
+ * connection is in flight. A SYN's sender (SYN_SENT) wants the ACK of its
+ * SYN; a SYN's receiver is a listener, which a RST does not concern.
+ */
+static void rst_from_segment(const struct pkt_view *v, struct track_rst rst[2])
+{
+	uint8_t f = v->tcp_flags;
+	uint32_t end = v->seq + v->payload_len + !!(f & PKT_TCP_SYN) + !!(f & PKT_TCP_FIN);
+
+	rst[0] = (struct track_rst){ .send = true, .seq = f & PKT_TCP_ACK ? v->ack : 0, .ack = end };
+	rst[1] = (struct track_rst){ .send = !((f & PKT_TCP_SYN) && !(f & PKT_TCP_ACK)),
+				     .seq = v->seq, .ack = v->ack };
+}
+
+/* 'reset': a RST to each endpoint of the segment's connection, after its verdict. */
+static void send_resets(struct pipeline *pl, const struct pass *p)
+{
+	struct track_rst rst[2];
+	uint8_t b[PKT_RST_MAX];
+
+	rst_from_segment(p->v, rst);
+	if (p->segp)
+		track_reset(pl->track, p->segp, p->v, p->now, rst);
+	for (int k = 0; k < 2; k++) {
+		int len;
+
+		if (!rst[k].send)
+			continue;
+		len = pkt_make_rst(b, p->v, k == 0, rst[k].seq, rst[k].ack);
+		if (len < 0)
+			continue;
+		pl->tot.rsts++;
+		inject(pl, p, PIPELINE_INJ_RST, b, (uint32_t)len);
+	}
+}
+
 static void drop(struct pipeline *pl, const struct pass *p)
 {
 	const struct pipeline_pkt *pk = p->pk;
@@ -415,6 +473,8 @@ static void drop(struct pipeline *pl, const struct pass *p)
 	if (p->segp)
 		track_dropped(pl->track, p->segp, p->v, p->now);
 	pl->ops.verdict(pl->ops_data, pk->id, false, false, NULL, pk->len, pk->orig_len, pk->data, p->now);
+	if (p->d.reset)
+		send_resets(pl, p);
 }
 
 /*
@@ -683,14 +743,16 @@ char *pipeline_stats_json(const struct pipeline *pl)
 	strbuf_printf(&b, "\"packets\":%llu,\"accepted\":%llu,\"dropped\":%llu,\"held\":%llu,\"held_now\":%zu,"
 		    "\"held_bytes_now\":%llu,\"released\":%llu,\"released_early\":%llu,"
 		    "\"early_max_held\":%llu,\"early_max_held_bytes\":%llu,\"malformed\":%llu,\"gso\":%llu,"
-		    "\"corrupted\":%llu,\"flows\":%u,\"flow_evictions\":%llu,\"rules\":[",
+		    "\"corrupted\":%llu,\"rsts\":%llu,\"inject_errors\":%llu,\"flows\":%u,"
+		    "\"flow_evictions\":%llu,\"rules\":[",
 		(unsigned long long)t->packets, (unsigned long long)t->accepted,
 		(unsigned long long)t->dropped, (unsigned long long)t->held, sched_count(pl->sched),
 		(unsigned long long)sched_bytes(pl->sched),
 		(unsigned long long)t->released, (unsigned long long)t->released_early,
 		(unsigned long long)t->early_max_held, (unsigned long long)t->early_max_held_bytes,
 		(unsigned long long)t->malformed, (unsigned long long)t->gso,
-		(unsigned long long)t->corrupted, flow_table_count(pl->flows),
+		(unsigned long long)t->corrupted, (unsigned long long)t->rsts,
+		(unsigned long long)t->inject_errors, flow_table_count(pl->flows),
 		(unsigned long long)flow_table_evictions(pl->flows));
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = rule_set_get(pl->rules, i);

@@ -33,6 +33,12 @@ struct pipeline_ops {
 	/* Send 'copies' copies of the packet (bytes borrowed) after the original. */
 	void (*duplicate)(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies,
 			  uint64_t now_ns);
+	/*
+	 * Send a packet faultline made (a RST of 'reset'), bytes borrowed,
+	 * after every verdict given so far. Returns 0 or -errno (counted in
+	 * inject_errors). NULL: such packets are counted as not sent.
+	 */
+	int (*inject)(void *data, const uint8_t *bytes, uint32_t len, uint64_t now_ns);
 };
 
 /* What a 0 in pipeline_config stands for (the live run's defaults too). */
@@ -67,6 +73,8 @@ struct pipeline_totals {
 	uint64_t malformed, gso, corrupted, duplicated_packets;
 	/* Held packets that left early to make room, by the bound that was hit. */
 	uint64_t early_max_held, early_max_held_bytes;
+	uint64_t rsts;		/* RSTs 'reset' made (sent or not) */
+	uint64_t inject_errors;	/* packets faultline made that could not be sent */
 };
 
 /*
@@ -98,6 +106,22 @@ struct pipeline_left {
 	uint64_t now_ns;
 };
 
+/* What kind of packet faultline made. */
+enum pipeline_inj_kind {
+	PIPELINE_INJ_RST = 0,	/* 'reset': a RST to one endpoint */
+};
+
+/* A packet faultline made and sent (or tried to). */
+struct pipeline_injected {
+	uint64_t pkt;			/* the packet whose decision made it */
+	enum pipeline_inj_kind kind;
+	const struct pkt_view *v;	/* it, parsed */
+	const uint8_t *bytes;
+	uint32_t len;
+	int err;			/* 0: handed out; else -errno of the send */
+	uint64_t now_ns;
+};
+
 /*
  * An observer: every callback is optional. Called on the packet path (the
  * live reader thread, under the queue's lock): it must not block. A
@@ -109,6 +133,8 @@ struct pipeline_observer_ops {
 	void (*left)(void *data, const struct pipeline_left *e);
 	/* A packet that does not parse: passed unchanged, not decided. */
 	void (*malformed)(void *data, uint64_t pkt, const struct pipeline_pkt *in, uint64_t now_ns);
+	/* A packet faultline made, after the decision and verdict of its cause. */
+	void (*injected)(void *data, const struct pipeline_injected *e);
 	/* A tracker transition, class or connection start or end, at now_ns. */
 	void (*track_event)(void *data, const struct track_event *ev, uint64_t now_ns);
 	/* Wants the bytes of held packets when they leave (pipeline_left.bytes). */

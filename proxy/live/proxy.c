@@ -242,6 +242,24 @@ static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_
 	}
 }
 
+/* A packet faultline made (a RST): after every verdict given so far, as a copy. */
+static int on_inject(void *data, const uint8_t *bytes, uint32_t len, uint64_t now)
+{
+	struct proxy *p = data;
+	struct pkt_view v;
+	int ret;
+
+	if (pkt_parse(&v, bytes, len))
+		return -EBADMSG;
+	flush_accepts(p);
+	capture_flush(p->cap);
+	/* No raw sockets: no rule sent packets when they would have been opened. */
+	if (!p->inj)
+		return -ENOTCONN;
+	ret = inject_send(p->inj, &v);
+	return ret < 0 ? ret : 0;
+}
+
 FL_HOT static void flush_accepts(struct proxy *p)
 {
 	if (!p->n_accepts)
@@ -492,15 +510,24 @@ static void on_signal(uv_signal_t *h, int signum)
 		proxy_stop(p);
 }
 
-/* The first rule that sends copies, or NULL. */
-static const struct rule *duplicating_rule(const struct rule_set *rules)
+/*
+ * The first rule whose action sends packets of its own (copies, RSTs),
+ * and which action (may be NULL); NULL if none does.
+ */
+static const struct rule *injecting_rule(const struct rule_set *rules, int *action)
 {
 	for (size_t i = 0; i < rule_set_count(rules); i++) {
 		const struct rule *r = rule_set_get(rules, i);
 
-		for (unsigned a = 0; a < r->n_actions; a++)
-			if (r->actions[a].type == RULE_ACT_DUPLICATE)
-				return r;
+		for (unsigned a = 0; a < r->n_actions; a++) {
+			enum rule_action_type t = r->actions[a].type;
+
+			if (t != RULE_ACT_DUPLICATE && t != RULE_ACT_RESET)
+				continue;
+			if (action)
+				*action = t;
+			return r;
+		}
 	}
 	return NULL;
 }
@@ -516,14 +543,15 @@ static int fail(struct proxy_error *e, enum proxy_step step, int err)
 }
 
 /*
- * Raw sockets only when a rule sends copies: opening one takes
+ * Raw sockets only when a rule sends copies or RSTs: opening one takes
  * CAP_NET_RAW, which a container given only CAP_NET_ADMIN lacks, and an
  * open raw socket is one more thing to hold. Sending on it later takes no
  * capability, so CAP_NET_RAW is not kept after setup.
  */
 static int open_inject(struct proxy *p, struct proxy_error *e)
 {
-	const struct rule *r = duplicating_rule(p->rules);
+	int action = RULE_ACT_DUPLICATE;
+	const struct rule *r = injecting_rule(p->rules, &action);
 
 	if (!r)
 		return 0;
@@ -533,6 +561,7 @@ static int open_inject(struct proxy *p, struct proxy_error *e)
 	if (e) {
 		snprintf(e->rule_file, sizeof(e->rule_file), "%s", r->file);
 		e->rule_line = r->line;
+		e->rule_action = action;
 	}
 	return fail(e, PROXY_STEP_INJECT, -errno);
 }
@@ -720,6 +749,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	static const struct pipeline_ops ops = {
 		.verdict = on_verdict,
 		.duplicate = on_duplicate,
+		.inject = on_inject,
 	};
 	struct pipeline_config pc = { 0 };
 	struct proxy *p;
@@ -891,10 +921,10 @@ int proxy_swap_rules(struct proxy *p, struct rule_set *rules)
 	int ret;
 
 	/*
-	 * Raw sockets exist only if the first set duplicated, and CAP_NET_RAW
-	 * is gone now: a set that starts duplicating cannot have its copies.
+	 * Raw sockets exist only if the first set sent packets of its own, and
+	 * CAP_NET_RAW is gone now: a set that starts doing so cannot.
 	 */
-	if (!p->inj && duplicating_rule(rules)) {
+	if (!p->inj && injecting_rule(rules, NULL)) {
 		rule_set_free(rules);
 		return -EPERM;
 	}

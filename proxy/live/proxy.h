@@ -91,7 +91,8 @@ enum proxy_step {
 	PROXY_STEP_PIPELINE,		/* the decision pipeline */
 	PROXY_STEP_BIND,		/* binding 'queue' (EBUSY: another socket holds it, see owner) */
 	PROXY_STEP_QUEUE_TIMEOUT,	/* the queue socket's receive timeout */
-	PROXY_STEP_INJECT,		/* raw sockets for the rule at rule_file:rule_line, which duplicates */
+	PROXY_STEP_INJECT,		/* raw sockets for the rule at rule_file:rule_line, whose
+					 * action rule_action sends packets of its own */
 	PROXY_STEP_TIMERFD,		/* the release timer */
 	PROXY_STEP_LOOP,		/* the event loop */
 	PROXY_STEP_IPT_INSTALL,		/* installing the chain: the detail in 'ipt' */
@@ -114,6 +115,7 @@ struct proxy_error {
 	struct ipt_queue_owner owner;	/* ... and who holds it (owner.pid 0: not found) */
 	char rule_file[PATH_MAX];	/* PROXY_STEP_INJECT */
 	int rule_line;
+	int rule_action;		/* enum rule_action_type */
 	struct ipt_error ipt;		/* PROXY_STEP_IPT_INSTALL, PROXY_STEP_IPT_REMOVE */
 	struct pcapout_error pcap;	/* PROXY_STEP_PCAP_OPEN */
 };

@@ -312,6 +312,29 @@ static void on_left(void *data, const struct pipeline_left *l)
 	end(e);
 }
 
+/*
+ * A packet faultline made: {"t":..,"ev":"inject","pkt":N,"kind":"rst","flow":..,
+ * "flags":..,"seq":..,"ack":..,"len":..}, with "error" when it could not be sent.
+ */
+static void on_injected(void *data, const struct pipeline_injected *i)
+{
+	struct events *e = data;
+	char flow[PKT_FLOW_STRLEN], fl[10];
+	FILE *f = begin(e);
+
+	if (!f)
+		return;
+	pkt_format_flow(i->v, flow, sizeof(flow));
+	format_flags(i->v->tcp_flags, fl);
+	fprintf(f, "{\"t\":%.6f,\"ev\":\"inject\",\"pkt\":%llu,\"kind\":\"rst\",\"flow\":\"%s\","
+		   "\"flags\":\"%s\",\"seq\":%u,\"ack\":%u,\"len\":%u",
+		rel(e, i->now_ns), (unsigned long long)i->pkt, flow, fl, i->v->seq, i->v->ack, i->len);
+	if (i->err)
+		fprintf(f, ",\"error\":%d", -i->err);
+	fprintf(f, "}\n");
+	end(e);
+}
+
 static void on_malformed(void *data, uint64_t pkt, const struct pipeline_pkt *in, uint64_t now_ns)
 {
 	struct events *e = data;
@@ -362,5 +385,6 @@ const struct pipeline_observer_ops events_observer = {
 	.packet = on_packet,
 	.left = on_left,
 	.malformed = on_malformed,
+	.injected = on_injected,
 	.track_event = on_track_event,
 };

@@ -132,6 +132,15 @@ static void on_left(void *data, const struct pipeline_left *l)
 	}
 }
 
+static void on_injected(void *data, const struct pipeline_injected *i)
+{
+	char c[128];
+
+	snprintf(c, sizeof(c), "faultline pkt %llu: reset, RST made by faultline%s",
+		 (unsigned long long)i->pkt, i->err ? " (could not be sent)" : "");
+	record(data, PCAPOUT_OUT, i->now_ns, i->bytes, i->len, i->len, c);
+}
+
 static void on_malformed(void *data, uint64_t pkt, const struct pipeline_pkt *in, uint64_t now_ns)
 {
 	static const char c[] = "faultline: malformed, passed unchanged";
@@ -144,6 +153,7 @@ const struct pipeline_observer_ops pcaplog_observer = {
 	.packet = on_packet,
 	.left = on_left,
 	.malformed = on_malformed,
+	.injected = on_injected,
 	/* Held packets are written out when they leave: their bytes must be kept. */
 	.keep_bytes = true,
 };

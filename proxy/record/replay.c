@@ -263,6 +263,13 @@ static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_
 		write_pkt(r, bytes, len, len, now);
 }
 
+/* A packet faultline made (a RST) goes into --out where it was sent. */
+static int on_inject(void *data, const uint8_t *bytes, uint32_t len, uint64_t now)
+{
+	write_pkt(data, bytes, len, len, now);
+	return 0;
+}
+
 /* End of run: the last buffered packets go out, or are counted. */
 static void out_finish(struct replay *r)
 {
@@ -446,7 +453,11 @@ static void replay_close(struct replay *r)
 int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 	       struct replay_stats *st, char **json, struct replay_error *e)
 {
-	static const struct pipeline_ops ops = { .verdict = on_verdict, .duplicate = on_duplicate };
+	static const struct pipeline_ops ops = {
+		.verdict = on_verdict,
+		.duplicate = on_duplicate,
+		.inject = on_inject,
+	};
 	struct pipeline_config pc = {
 		.seed = cfg->seed,
 		.max_held = cfg->max_held ? cfg->max_held : REPLAY_DEFAULT_MAX_HELD,

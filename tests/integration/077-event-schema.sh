@@ -18,7 +18,8 @@ RULES=(--rule 'tcp port 8080 => drop if state LAST_ACK, first 1'
 	--rule 'udp dst port 5001 => rate 100kbit limit 5'
 	--rule 'icmp => delay 2ms'
 	--rule 'icmp6 and ip6[40] == 128 => duplicate'
-	--rule 'udp dst port 5003 => delay 30s')
+	--rule 'udp dst port 5003 => delay 30s'
+	--rule 'tcp dst port 8081 => reset if data, first 1')
 
 # What B receives, before faultline (tcpdump reads ahead of PREROUTING), for the replay.
 ip netns exec "$NS_B" tcpdump -i "vb-$ID" --immediate-mode -U -w "$T/cap.pcap" 2>"$T/tcpdump.err" &
@@ -39,6 +40,13 @@ head -c 3000 /dev/urandom >"$T/in"
 timeout 20 ip netns exec "$NS_A" socat -u OPEN:"$T/in" TCP:10.99.0.2:8080,sourceport=$P 2>"$T/send.err" ||
 	fail "TCP sender failed"
 wait "$RECV_PID" || fail "TCP receiver failed"
+# A connection reset at its first data segment: the RSTs are "inject" lines.
+ip netns exec "$NS_B" socat -u TCP-LISTEN:8081,reuseaddr OPEN:/dev/null 2>/dev/null &
+RST_PID=$!
+PIDS+=("$RST_PID")
+wait_listen "$NS_B" 8081
+timeout 20 ip netns exec "$NS_A" socat -u OPEN:"$T/in" TCP:10.99.0.2:8081 2>/dev/null || true
+wait "$RST_PID" || true
 
 # UDP through drop, duplicate, corrupt and reorder; a burst that overflows a rate
 # queue; two datagrams still held at SIGTERM (released early); ICMP and ICMPv6
@@ -69,9 +77,9 @@ log "live: $(cat "$T/seen.json")"
 [ "$(json "$T/counters.json" 'd["checked"]')" -eq 2 ] || fail "expected 2 counter lines (SIGUSR1, exit)"
 # covers FILE EXPR: the summary of what was seen satisfies EXPR.
 covers() { [ "$(json "$1" "$2")" = True ] || fail "$1: not $2: $(cat "$1")"; }
-covers "$T/seen.json" 'set(d["kinds"]) == {"packet", "release", "verdict", "malformed", "transition", "class", "flow-new", "flow-end"}'
+covers "$T/seen.json" 'set(d["kinds"]) == {"packet", "release", "verdict", "malformed", "inject", "transition", "class", "flow-new", "flow-end"}'
 covers "$T/seen.json" '{"tcp", "udp", "icmp", "icmp6"} <= set(d["proto"])'
-covers "$T/seen.json" 'set(d["actions"]) == {"drop", "delay", "reorder", "duplicate", "corrupt", "rate"}'
+covers "$T/seen.json" 'set(d["actions"]) == {"drop", "delay", "reorder", "duplicate", "corrupt", "rate", "reset"}'
 covers "$T/seen.json" 'set(d["verdict"]) == {"accept", "drop", "hold"}'
 covers "$T/seen.json" 'd["reasons"].get("rate:queue-full", 0) >= 1'
 covers "$T/seen.json" 'd["early"] >= 2 and d["tcp_flow"] >= 10 and d["caused_by"] >= 1'
@@ -82,7 +90,7 @@ covers "$T/seen.json" 'd["early"] >= 2 and d["tcp_flow"] >= 10 and d["caused_by"
 $SCHEMA events "$T/rep.jsonl" >"$T/rseen.json" || fail "the replay's event log does not conform to the schema"
 $SCHEMA replay-counters "$T/rep.out" >"$T/rcounters.json" || fail "the replay's counters do not conform to the schema"
 log "replay: $(cat "$T/rseen.json")"
-covers "$T/rseen.json" '{"packet", "release", "verdict", "malformed", "transition", "flow-new"} <= set(d["kinds"])'
+covers "$T/rseen.json" '{"packet", "release", "verdict", "malformed", "inject", "transition", "flow-new"} <= set(d["kinds"])'
 covers "$T/rseen.json" '{"tcp", "udp", "icmp", "icmp6"} <= set(d["proto"])'
 covers "$T/rseen.json" 'd["reasons"].get("rate:queue-full", 0) >= 1'
 no_chain_left "$NS_B"

@@ -26,12 +26,38 @@ static size_t udp4(uint8_t *b, uint16_t sport, uint16_t dport)
 	return 36;
 }
 
+/* The same as TCP: 10.0.0.1:sport -> 10.0.0.2:dport, ACK|PSH, seq 1000, 8 bytes of payload. */
+static size_t tcp4(uint8_t *b, uint16_t sport, uint16_t dport)
+{
+	memset(b, 0, 48);
+	b[0] = 0x45;
+	b[3] = 48;
+	b[8] = 64;
+	b[9] = 6;
+	b[12] = 10, b[15] = 1;
+	b[16] = 10, b[19] = 2;
+	b[20] = sport >> 8, b[21] = sport & 0xff;
+	b[22] = dport >> 8, b[23] = dport & 0xff;
+	b[26] = 1000 >> 8, b[27] = 1000 & 0xff;
+	b[32] = 5 << 4;
+	b[33] = 0x18;
+	memcpy(b + 40, "payload!", 8);
+	return 48;
+}
+
+/* Actions that act on TCP segments only. */
+static bool tcp_only(int t)
+{
+	return t == RULE_ACT_RESET;
+}
+
 struct fixture {
 	struct rule_set *rs;
 	struct act_ctx *ctx;
 	struct flow_table *flows;
 	uint8_t buf[64];
 	struct pkt_view v;
+	bool tcp;		/* decide() builds a TCP segment, not a datagram */
 };
 
 static void setup_rules(struct fixture *f, const char **lines, int n, uint64_t seed)
@@ -56,7 +82,7 @@ static void decide(struct fixture *f, uint16_t sport, uint16_t dport, enum pkt_d
 		   struct act_decision *d)
 {
 	struct act_input in = { .v = &f->v, .dir = dir, .now_ns = now };
-	size_t n = udp4(f->buf, sport, dport);
+	size_t n = f->tcp ? tcp4(f->buf, sport, dport) : udp4(f->buf, sport, dport);
 
 	cr_assert_eq(pkt_parse(&f->v, f->buf, n), 0);
 	flow_table_identify(f->flows, &f->v, now, &in.id);
@@ -487,7 +513,8 @@ Test(act, every_action_steps_from_its_example)
 
 		if (t == RULE_ACT_ACCEPT)
 			continue;	/* it stops evaluation: accept_stops_and_drop_clears */
-		snprintf(line, sizeof(line), "udp => %s", ex);
+		f.tcp = tcp_only(t);
+		snprintf(line, sizeof(line), "%s => %s", f.tcp ? "tcp" : "udp", ex);
 		setup_rules(&f, r, 1, 3);
 		for (int i = 0; i < 400; i++) {
 			struct act_decision d;
@@ -535,7 +562,27 @@ Test(act, counters_json_names_every_counter_in_order)
 	s = strbuf_take(&b);
 	cr_assert_str_eq(s, "\"matched\":1,\"dropped\":1,\"delayed\":0,\"reordered\":0,"
 			    "\"duplicated\":0,\"corrupted\":0,\"rate_queued\":0,\"slotted\":0,"
-			    "\"profiled\":0,\"rate_dropped\":0,\"released_early\":0");
+			    "\"profiled\":0,\"reset\":0,\"rate_dropped\":0,\"released_early\":0");
 	free(s);
+	teardown_rules(&f);
+}
+
+/* reset drops a TCP segment and asks for RSTs; a datagram it leaves alone. */
+Test(act, reset_drops_tcp_and_passes_the_rest)
+{
+	const char *r[] = { "=> reset" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 1, 1);
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(!d.drop && !d.reset && d.n_fired == 0, "a UDP datagram passes");
+	f.tcp = true;
+	decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+	cr_assert(d.drop && d.reset);
+	cr_assert_eq(d.n_fired, 1);
+	cr_assert_eq(d.fired[0].action, RULE_ACT_RESET);
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->acted[RULE_ACT_RESET], 1);
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->acted[RULE_ACT_DROP], 0);
 	teardown_rules(&f);
 }

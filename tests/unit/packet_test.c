@@ -1192,3 +1192,74 @@ Test(packet, cut_copy_needs_the_headers)
 	/* A copy longer than the packet is a caller bug. */
 	cr_assert_eq(pkt_parse_cut(&v, p, len, len - 1), -EBADMSG);
 }
+
+/* A checksum verifies when summing the header (or pseudo header and segment) gives 0. */
+static void assert_checksums_verify(const uint8_t *p, size_t len)
+{
+	int family = p[0] >> 4;
+	size_t l4 = family == 4 ? (size_t)(p[0] & 0x0f) * 4 : 40;
+
+	if (family == 4)
+		cr_assert_eq(ref_csum(p, l4), 0, "IPv4 header checksum");
+	cr_assert_eq(ref_l4_csum(p, family, IPPROTO_TCP, l4, len), 0, "TCP checksum");
+}
+
+/* A RST to the sender swaps addresses and ports; to the receiver keeps them. */
+Test(packet, make_rst_v4_both_ways)
+{
+	uint8_t p[256], r[PKT_RST_MAX];
+	struct pkt_view v, rv;
+	size_t n = mk_v4_tcp_opts(p);
+	int len;
+
+	cr_assert_eq(pkt_parse(&v, p, n), 0);
+	len = pkt_make_rst(r, &v, true, 0xaabbccdd, 0x01020304);
+	cr_assert_eq(len, 40);
+	assert_checksums_verify(r, (size_t)len);
+	cr_assert_eq(pkt_parse(&rv, r, (size_t)len), 0);
+	cr_assert_arr_eq(rv.saddr, v4b, 4);
+	cr_assert_arr_eq(rv.daddr, v4a, 4);
+	cr_assert_eq(rv.sport, 80);
+	cr_assert_eq(rv.dport, 40000);
+	cr_assert_eq(rv.seq, 0xaabbccdd);
+	cr_assert_eq(rv.ack, 0x01020304);
+	cr_assert_eq(rv.tcp_flags, PKT_TCP_RST | PKT_TCP_ACK);
+	cr_assert_eq(rv.payload_len, 0);
+	cr_assert_eq(rv.window, 0);
+	cr_assert_eq(rd16(r + 2), 40);
+	cr_assert_eq(rd16(r + 6), 0x4000, "DF, id 0");
+
+	len = pkt_make_rst(r, &v, false, 7, 8);
+	cr_assert_eq(len, 40);
+	assert_checksums_verify(r, (size_t)len);
+	cr_assert_eq(pkt_parse(&rv, r, (size_t)len), 0);
+	cr_assert_arr_eq(rv.saddr, v4a, 4);
+	cr_assert_eq(rv.sport, 40000);
+	cr_assert_eq(rv.dport, 80);
+	cr_assert_eq(rv.seq, 7);
+	cr_assert_eq(rv.ack, 8);
+}
+
+Test(packet, make_rst_v6_and_not_tcp)
+{
+	uint8_t p[256], r[PKT_RST_MAX];
+	struct pkt_view v, rv;
+	size_t n = mk_v6_tcp(p);
+	int len;
+
+	cr_assert_eq(pkt_parse(&v, p, n), 0);
+	len = pkt_make_rst(r, &v, true, 1, 2);
+	cr_assert_eq(len, 60);
+	assert_checksums_verify(r, (size_t)len);
+	cr_assert_eq(pkt_parse(&rv, r, (size_t)len), 0);
+	cr_assert_eq(rv.family, 6);
+	cr_assert_arr_eq(rv.saddr, v6b, 16);
+	cr_assert_arr_eq(rv.daddr, v6a, 16);
+	cr_assert_eq(rv.sport, 443);
+	cr_assert_eq(rv.dport, 1234);
+	cr_assert_eq(rd16(r + 4), 20, "payload length");
+
+	n = mk_v4_udp(p, "hi");
+	cr_assert_eq(pkt_parse(&v, p, n), 0);
+	cr_assert_eq(pkt_make_rst(r, &v, true, 1, 2), -EINVAL);
+}

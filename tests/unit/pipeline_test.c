@@ -482,3 +482,185 @@ Test(pipeline, swap_closes_reorder_group_of_a_removed_rule)
 	pipeline_free(pl);
 	rule_set_free(rs2);
 }
+
+/* ---- TCP: reset ---- */
+
+/* What a TCP test saw go out, in order: verdicts and packets faultline made. */
+struct tcp_seen {
+	char order[64];		/* 'a' accept, 'd' drop, 'i' inject */
+	unsigned n;
+	uint8_t inj[4][PKT_RST_MAX];
+	uint32_t inj_len[4];
+	unsigned n_inj;
+	unsigned observed_inj;
+};
+
+static void tcp_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
+			uint32_t len, uint32_t wire_len, const uint8_t *bytes, uint64_t now)
+{
+	struct tcp_seen *s = data;
+
+	if (s->n < sizeof(s->order) - 1)
+		s->order[s->n++] = accept ? 'a' : 'd';
+}
+
+static int tcp_inject(void *data, const uint8_t *bytes, uint32_t len, uint64_t now)
+{
+	struct tcp_seen *s = data;
+
+	if (s->n < sizeof(s->order) - 1)
+		s->order[s->n++] = 'i';
+	cr_assert_leq(len, PKT_RST_MAX);
+	if (s->n_inj < 4) {
+		memcpy(s->inj[s->n_inj], bytes, len);
+		s->inj_len[s->n_inj++] = len;
+	}
+	return 0;
+}
+
+static void heard_injected(void *data, const struct pipeline_injected *e)
+{
+	struct tcp_seen *s = data;
+
+	cr_assert_eq(e->kind, PIPELINE_INJ_RST);
+	cr_assert_eq(e->err, 0);
+	cr_assert(e->v && e->v->tcp_flags == (PKT_TCP_RST | PKT_TCP_ACK));
+	s->observed_inj++;
+}
+
+static const struct pipeline_observer_ops inj_recorder = { .injected = heard_injected };
+
+static const struct pipeline_ops tcp_ops = {
+	.verdict = tcp_verdict,
+	.duplicate = on_duplicate,
+	.inject = tcp_inject,
+};
+
+/* A TCP segment between 10.0.0.1:40000 (a) and 10.0.0.2:80 (b), len bytes of payload. */
+static size_t tcp_seg(uint8_t *p, bool from_a, uint8_t flags, uint32_t seq, uint32_t ack,
+		      uint32_t len)
+{
+	size_t n = 40 + len;
+	struct pkt_view v;
+
+	memset(p, 0, n);
+	p[0] = 0x45;
+	p[2] = (uint8_t)(n >> 8), p[3] = (uint8_t)n;
+	p[8] = 64, p[9] = 6;
+	p[12] = 10, p[15] = from_a ? 1 : 2;
+	p[16] = 10, p[19] = from_a ? 2 : 1;
+	p[20] = from_a ? 40000 >> 8 : 0, p[21] = from_a ? 40000 & 0xff : 80;
+	p[22] = from_a ? 0 : 40000 >> 8, p[23] = from_a ? 80 : 40000 & 0xff;
+	for (int i = 0; i < 4; i++) {
+		p[24 + i] = (uint8_t)(seq >> (24 - 8 * i));
+		p[28 + i] = (uint8_t)(ack >> (24 - 8 * i));
+	}
+	p[32] = 5 << 4;
+	p[33] = flags;
+	p[34] = 0xff, p[35] = 0xff;
+	memset(p + 40, 'x', len);
+	cr_assert_eq(pkt_parse(&v, p, n), 0);
+	cr_assert_eq(pkt_fix_checksums(p, n, &v), 0);
+	return n;
+}
+
+struct conv {
+	struct pipeline *pl;
+	uint32_t id;
+	uint64_t now;
+};
+
+static void send_seg(struct conv *c, bool from_a, uint8_t flags, uint32_t seq, uint32_t ack,
+		     uint32_t len)
+{
+	uint8_t p[1500];
+	struct pipeline_pkt pk = { .id = ++c->id, .dir = from_a ? PKT_DIR_OUT : PKT_DIR_IN, .data = p };
+
+	pk.len = pk.orig_len = (uint32_t)tcp_seg(p, from_a, flags, seq, ack, len);
+	c->now += 1000000;
+	pipeline_packet(c->pl, &pk, c->now);
+}
+
+/*
+ * a: ISN 100, b: ISN 5000. Handshake, a sends 10 bytes, b 20, then a's
+ * next 30 bytes meet 'reset'. Returns the pipeline's stats.
+ */
+static char *reset_conversation(bool no_track, struct tcp_seen *s)
+{
+	struct pipeline_config pc = { .seed = 1, .no_track = no_track };
+	struct rule_set *rs = rule_set_new();
+	struct rule_error e;
+	struct conv c = { 0 };
+	char *json;
+
+	cr_assert_eq(rule_set_add_line(rs, "tcp => reset, first 1, if data and not syn, out", "t", 1, &e), 0,
+		     "%s", e.msg);
+	c.pl = pipeline_new(&pc, rs, &tcp_ops, s);
+	cr_assert(c.pl);
+	cr_assert_eq(pipeline_add_observer(c.pl, &inj_recorder, s), 0);
+	send_seg(&c, true, PKT_TCP_SYN, 100, 0, 0);
+	send_seg(&c, false, PKT_TCP_SYN | PKT_TCP_ACK, 5000, 101, 0);
+	send_seg(&c, true, PKT_TCP_ACK, 101, 5001, 0);
+	send_seg(&c, false, PKT_TCP_ACK | PKT_TCP_PSH, 5001, 101, 20);
+	send_seg(&c, true, PKT_TCP_ACK | PKT_TCP_PSH, 101, 5021, 30);
+	json = pipeline_stats_json(c.pl);
+	pipeline_free(c.pl);
+	rule_set_free(rs);
+	return json;
+}
+
+/* The RST i that s saw, parsed. */
+static struct pkt_view rst_seen(const struct tcp_seen *s, unsigned i)
+{
+	struct pkt_view v;
+
+	cr_assert_lt(i, s->n_inj);
+	cr_assert_eq(pkt_parse(&v, s->inj[i], s->inj_len[i]), 0);
+	cr_assert_eq(v.tcp_flags, PKT_TCP_RST | PKT_TCP_ACK);
+	return v;
+}
+
+Test(pipeline, reset_drops_then_sends_a_rst_to_each_endpoint)
+{
+	struct tcp_seen s = { 0 };
+	char *json = reset_conversation(false, &s);
+	struct pkt_view to_a, to_b;
+
+	/* The segment's drop goes first, then the two RSTs. */
+	cr_assert_str_eq(s.order, "aaaadii");
+	cr_assert_eq(s.observed_inj, 2);
+	to_a = rst_seen(&s, 0);
+	to_b = rst_seen(&s, 1);
+	/* To a (the sender) from b: a's RCV.NXT is b's 20 bytes on. */
+	cr_assert_eq(to_a.sport, 80);
+	cr_assert_eq(to_a.dport, 40000);
+	cr_assert_eq(to_a.daddr[3], 1);
+	cr_assert_eq(to_a.seq, 5021);
+	cr_assert_eq(to_a.ack, 131);
+	/* To b from a: b's RCV.NXT is where the dropped segment started. */
+	cr_assert_eq(to_b.sport, 40000);
+	cr_assert_eq(to_b.daddr[3], 2);
+	cr_assert_eq(to_b.seq, 101);
+	cr_assert_eq(to_b.ack, 5021);
+	cr_assert(strstr(json, "\"rsts\":2,\"inject_errors\":0,"), "%s", json);
+	/* The tracker closed both endpoints. */
+	cr_assert(strstr(json, "\"state\":[\"CLOSED\",\"CLOSED\"]"), "%s", json);
+	free(json);
+}
+
+/* Without the tracker the RSTs come from the segment itself: the same here, nothing in flight. */
+Test(pipeline, reset_without_the_tracker_derives_the_rsts_from_the_segment)
+{
+	struct tcp_seen s = { 0 };
+	char *json = reset_conversation(true, &s);
+	struct pkt_view to_a, to_b;
+
+	cr_assert_str_eq(s.order, "aaaadii");
+	to_a = rst_seen(&s, 0);
+	to_b = rst_seen(&s, 1);
+	cr_assert_eq(to_a.seq, 5021);
+	cr_assert_eq(to_a.ack, 131);
+	cr_assert_eq(to_b.seq, 101);
+	cr_assert_eq(to_b.ack, 5021);
+	free(json);
+}

@@ -2032,3 +2032,89 @@ Test(track, buckets_grow_with_the_flows)
 	cr_assert_eq(stats(&x).conns_active, 3000);
 	fx_fini(&x);
 }
+
+/*
+ * 'reset' of an established connection: each RST carries what its
+ * receiver takes as RCV.NXT, the peer's data as released (not as
+ * captured: the segment reset was dropped), and both endpoints close.
+ */
+Test(track, reset_rsts_carry_each_rcv_nxt_and_close_both)
+{
+	struct fx x;
+	struct p d;
+	struct track_rst rst[2] = { { .send = true, .seq = 1, .ack = 2 }, { .send = true, .seq = 3, .ack = 4 } };
+
+	fx_init(&x);
+	handshake(&x);
+	tx(&x, A, P_ | A_, 100);
+	tx(&x, B, P_ | A_, 50);
+	d = in(&x, A, P_ | A_, 200);
+	drop(&x, &d);
+	cr_assert_eq(track_reset(x.t, &d.s, &d.v, x.now, rst), 0);
+	cr_assert(rst[0].send);
+	cr_assert_eq(rst[0].seq, x.isn[B] + 1 + 50, "A's RCV.NXT: B's 50 bytes");
+	cr_assert_eq(rst[0].ack, x.isn[A] + 1 + 300, "A's SND.NXT, the dropped segment included");
+	cr_assert(rst[1].send);
+	cr_assert_eq(rst[1].seq, x.isn[A] + 1 + 100, "B's RCV.NXT: only the 100 bytes released");
+	cr_assert_eq(rst[1].ack, x.isn[B] + 1 + 50);
+	assert_states(&x, TCPSTATE_CLOSED, TCPSTATE_CLOSED);
+	cr_assert_not_null(find_transition(&x, A, TCPSTATE_ESTABLISHED, TCPSTATE_CLOSED));
+	cr_assert_not_null(find_transition(&x, B, TCPSTATE_ESTABLISHED, TCPSTATE_CLOSED));
+	/* Closed: nothing more to reset, and what still comes is stale. */
+	d = in(&x, B, P_ | A_, 10);
+	cr_assert(d.s.classes & TRACK_C_STALE);
+	cr_assert_eq(track_reset(x.t, &d.s, &d.v, x.now, rst), 0);
+	cr_assert(!rst[0].send && !rst[1].send);
+	fx_fini(&x);
+}
+
+/* A SYN reset: its sender (SYN_SENT) wants the ACK of its SYN; the listener gets none. */
+Test(track, reset_of_a_syn_tells_only_the_client)
+{
+	struct fx x;
+	struct p s;
+	struct track_rst rst[2] = { { .send = true, .seq = 0, .ack = 9 }, { .send = true } };
+
+	fx_init(&x);
+	s = in(&x, A, S_, 0);
+	drop(&x, &s);
+	cr_assert_eq(track_reset(x.t, &s.s, &s.v, x.now, rst), 0);
+	cr_assert(rst[0].send);
+	cr_assert_eq(rst[0].ack, x.isn[A] + 1);
+	cr_assert(!rst[1].send);
+	cr_assert_eq(summary(&x).state[A], TCPSTATE_CLOSED);
+	fx_fini(&x);
+}
+
+/* In SYN_RECEIVED after a passive open the server goes back to LISTEN, as a RST makes it. */
+Test(track, reset_in_syn_received_returns_the_server_to_listen)
+{
+	struct fx x;
+	struct p s;
+	struct track_rst rst[2] = { { .send = true }, { .send = true } };
+
+	fx_init(&x);
+	tx(&x, A, S_, 0);
+	s = in(&x, B, S_ | A_, 0);
+	drop(&x, &s);
+	cr_assert_eq(track_reset(x.t, &s.s, &s.v, x.now, rst), 0);
+	cr_assert(rst[0].send && rst[1].send);
+	cr_assert_eq(rst[0].seq, x.isn[A] + 1, "B's RCV.NXT: the SYN");
+	cr_assert_eq(rst[1].ack, x.isn[A] + 1, "A in SYN_SENT: the ACK of its SYN");
+	assert_states(&x, TCPSTATE_CLOSED, TCPSTATE_LISTEN);
+	fx_fini(&x);
+}
+
+Test(track, reset_of_an_unknown_segment_leaves_the_caller_values)
+{
+	struct fx x;
+	struct p s;
+	struct track_rst rst[2] = { { .send = true, .seq = 5, .ack = 6 }, { .send = false } };
+
+	fx_init(&x);
+	s = in(&x, A, S_, 0);
+	s.s.conn = 0;
+	cr_assert_eq(track_reset(x.t, &s.s, &s.v, x.now, rst), -ENOENT);
+	cr_assert(rst[0].send && rst[0].seq == 5 && rst[0].ack == 6 && !rst[1].send);
+	fx_fini(&x);
+}
