@@ -47,7 +47,8 @@ enum {
 };
 
 struct evlog_action {
-	unsigned rule;
+	unsigned rule;		/* its number, from 1 (a log without names counts from 0: made 1-based) */
+	const char *name;	/* its name ("slow-db", "rule-3"), or "" in a log from before names */
 	const char *action;	/* as written: "drop", "delay", "reorder", ... */
 	int type;		/* its enum rule_action_type (act_event_lookup), -1: unknown */
 	const char *reason;	/* why it dropped ("queue-full"), or "" */
@@ -214,7 +215,7 @@ size_t evlog_pkt_label(const struct evlog *log, const struct evlog_pkt *p, size_
 		       size_t size);
 
 #define EVLOG_NOTES_MAX 8
-#define EVLOG_NOTE_LEN 96
+#define EVLOG_NOTE_LEN 128
 
 struct evlog_notes {
 	unsigned n;
@@ -223,7 +224,7 @@ struct evlog_notes {
 
 /*
  * What to write beside a packet's arrow: on its SEND row ("DROPPED by
- * rule 0", "held: delay 30.0 ms (rule 2)", "retransmission of seg 4
+ * rule 1", "held: delay 30.0 ms (rule 2 slow-db)", "retransmission of seg 4
  * (dropped)", ...) or on its RELEASE row ("delayed 30.1 ms", "sent #2,
  * released #4", ...). Facts about when it reached the receiver go where it
  * left: the RELEASE row of a held packet, else the SEND row.
@@ -235,9 +236,17 @@ void evlog_pkt_notes(const struct evlog *log, const struct evlog_pkt *p, enum ev
 size_t evlog_pkt_ident(const struct evlog_pkt *p, char *buf, size_t size);
 
 /*
- * The rule a verdict came from: that of the packet's first action of type t
- * (an enum rule_action_type; -1: of any action). -1 if none.
+ * The packet's first action of type t (an enum rule_action_type; -1: of
+ * any type), borrowed, or NULL if none.
  */
+const struct evlog_action *evlog_pkt_action(const struct evlog_pkt *p, int t);
+/* The number of the rule of evlog_pkt_action(p, t), or -1 if none. */
 int evlog_pkt_rule(const struct evlog_pkt *p, int t);
+
+/*
+ * A rule as messages name it: "rule 2", or "rule 2 slow-db" when its name
+ * is not just rule-2. Returns buf (size bytes, cut if need be).
+ */
+const char *evlog_rule_label(const struct evlog_action *a, char *buf, size_t size);
 
 #endif

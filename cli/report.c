@@ -270,6 +270,7 @@ static void overview(FILE *o, const struct evlog *log, const char *source)
 /* A column per action (act_ops), in the table's order; "other" counts names it does not know. */
 struct rule_row {
 	unsigned rule, pkts, other;
+	const char *name;	/* as the first action of the rule named it (borrowed from the log) */
 	unsigned act[RULE_ACT__COUNT];
 };
 
@@ -277,15 +278,21 @@ static int cmp_rule(const void *a, const void *b)
 {
 	const struct rule_row *x = a, *y = b;
 
-	return x->rule < y->rule ? -1 : x->rule > y->rule;
+	if (x->rule != y->rule)
+		return x->rule < y->rule ? -1 : 1;
+	return strcmp(x->name, y->name);
 }
 
-static struct rule_row *rule_get(struct rule_row **rows, size_t *n, unsigned rule)
+static struct rule_row *rule_get(struct rule_row **rows, size_t *n, const struct evlog_action *a)
 {
 	struct rule_row *r;
 
+	/*
+	 * A rule is its number and its name: after a new rule set, the same
+	 * number can be another rule's.
+	 */
 	for (size_t i = 0; i < *n; i++)
-		if ((*rows)[i].rule == rule)
+		if ((*rows)[i].rule == a->rule && !strcmp((*rows)[i].name, a->name))
 			return &(*rows)[i];
 	r = realloc(*rows, (*n + 1) * sizeof(**rows));
 	if (!r)
@@ -293,7 +300,8 @@ static struct rule_row *rule_get(struct rule_row **rows, size_t *n, unsigned rul
 	*rows = r;
 	r = &r[(*n)++];
 	memset(r, 0, sizeof(*r));
-	r->rule = rule;
+	r->rule = a->rule;
+	r->name = a->name;
 	return r;
 }
 
@@ -306,7 +314,7 @@ static int rules_table(FILE *o, const struct evlog *log)
 		const struct evlog_pkt *p = evlog_pkt(log, i);
 
 		for (unsigned a = 0; a < p->n_actions; a++) {
-			struct rule_row *r = rule_get(&rows, &n, p->actions[a].rule);
+			struct rule_row *r = rule_get(&rows, &n, &p->actions[a]);
 			bool seen = false;
 			int k;
 
@@ -316,7 +324,8 @@ static int rules_table(FILE *o, const struct evlog *log)
 			}
 			/* A packet counts once per rule, however many of its actions fired. */
 			for (unsigned b = 0; b < a; b++)
-				seen |= p->actions[b].rule == p->actions[a].rule;
+				seen |= p->actions[b].rule == p->actions[a].rule &&
+					!strcmp(p->actions[b].name, p->actions[a].name);
 			r->pkts += !seen;
 			k = p->actions[a].type;
 			if (k >= 0)
@@ -334,14 +343,16 @@ static int rules_table(FILE *o, const struct evlog *log)
 		return 0;
 	}
 	fprintf(o, "<p>From the packet lines' <code>actions</code>: what each rule did "
-		   "(rule 0 is the first of the rule list). A rule that matched but whose "
+		   "(rule 1 is the first of the rule list). A rule that matched but whose "
 		   "action did not fire (a probability) is not counted.</p>\n");
-	fprintf(o, "<table><tr><th>rule</th><th>packets acted on</th>");
+	fprintf(o, "<table><tr><th>rule</th><th>name</th><th>packets acted on</th>");
 	for (int k = 0; k < RULE_ACT__COUNT; k++)
 		fprintf(o, "<th>%s</th>", act_event_name(k));
 	fprintf(o, "<th>other</th></tr>\n");
 	for (size_t i = 0; i < n; i++) {
-		fprintf(o, "<tr><td>%u</td><td>%u</td>", rows[i].rule, rows[i].pkts);
+		fprintf(o, "<tr><td>%u</td><td>", rows[i].rule);
+		escf(o, "%s", rows[i].name);
+		fprintf(o, "</td><td>%u</td>", rows[i].pkts);
 		for (int k = 0; k < RULE_ACT__COUNT; k++)
 			fprintf(o, "<td>%u</td>", rows[i].act[k]);
 		fprintf(o, "<td>%u</td></tr>\n", rows[i].other);
@@ -614,8 +625,12 @@ static void pkt_title(FILE *o, const struct evlog_pkt *p)
 	     p->verdict == EVLOG_DROP ? "drop" : p->verdict == EVLOG_HOLD ? "hold" : "accept");
 	if (p->released)
 		escf(o, ", released %.6f s", p->rel_t);
-	for (unsigned i = 0; i < p->n_actions; i++)
-		escf(o, "\nrule %u: %s", p->actions[i].rule, p->actions[i].action);
+	for (unsigned i = 0; i < p->n_actions; i++) {
+		char rl[96];
+
+		escf(o, "\n%s: %s", evlog_rule_label(&p->actions[i], rl, sizeof(rl)),
+		     p->actions[i].action);
+	}
 	fprintf(o, "</title>");
 }
 

@@ -5,8 +5,8 @@
  *
  *      t (s)        client |                                        | server
  *   0.507883         seg 1 |-- SYN seq=0 -------------------------->|
- *   0.509994        seg 18 |-- ACK ack=1 ------------X              | DROPPED by rule 0
- *   0.508688         seg 4 |-- data seq=1 len=7240 ack=1 -+         | held: delay 30.0 ms (rule 2)
+ *   0.509994        seg 18 |-- ACK ack=1 ------------X              | DROPPED by rule 1
+ *   0.508688         seg 4 |-- data seq=1 len=7240 ack=1 -+         | held: delay 30.0 ms (rule 3 slow)
  *   0.538771         seg 4 |                              +~~~~~~~~>| delayed 30.1 ms
  */
 #include <errno.h>

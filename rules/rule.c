@@ -409,6 +409,14 @@ bool rule_name_valid(const char *s)
 	return s && name_valid(s, strnlen(s, RULE_MAX_NAME + 1));
 }
 
+bool rule_name_is_number(const char *name, unsigned number)
+{
+	char own[32];
+
+	snprintf(own, sizeof(own), "rule-%u", number);
+	return name && !strcmp(name, own);
+}
+
 #define NAME_RULES "a name is a letter, then letters, digits, '_', '.' or '-', at most 64 bytes"
 
 /*

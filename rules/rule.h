@@ -269,6 +269,11 @@ int rule_set_enable(struct rule_set *rs, const char *name, bool enabled);
 
 /* Is s a valid rule name ([A-Za-z][A-Za-z0-9_.-]*, at most RULE_MAX_NAME bytes)? */
 bool rule_name_valid(const char *s);
+/*
+ * Is name just "rule-N" for N = number (a rule's number, from 1)? Then
+ * "rule N" says all of it, and messages need not repeat the name.
+ */
+bool rule_name_is_number(const char *name, unsigned number);
 
 /*
  * How many leading bytes of each packet the set needs to decide and act:

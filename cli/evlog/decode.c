@@ -163,10 +163,14 @@ static int decode_actions(struct evlog *log, const struct evlog_jval *o, struct 
 		if (a->type != EVLOG_J_OBJ)
 			continue;
 		x->rule = get_uint(log, a, "rule");
+		x->name = get_str(log, a, "name");
 		x->action = get_str(log, a, "action");
 		x->reason = get_str(log, a, "reason");
-		if (!x->action || !x->reason)
+		if (!x->name || !x->action || !x->reason)
 			return -ENOMEM;
+		/* Logs written before rules had names numbered them from 0. */
+		if (!x->name[0])
+			x->rule++;
 		x->type = act_event_lookup(x->action);
 		p->n_actions++;
 	}

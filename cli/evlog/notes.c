@@ -62,12 +62,28 @@ cut:
 	return n;
 }
 
-int evlog_pkt_rule(const struct evlog_pkt *p, int t)
+const struct evlog_action *evlog_pkt_action(const struct evlog_pkt *p, int t)
 {
 	for (unsigned i = 0; i < p->n_actions; i++)
 		if (t < 0 || p->actions[i].type == t)
-			return (int)p->actions[i].rule;
-	return -1;
+			return &p->actions[i];
+	return NULL;
+}
+
+int evlog_pkt_rule(const struct evlog_pkt *p, int t)
+{
+	const struct evlog_action *a = evlog_pkt_action(p, t);
+
+	return a ? (int)a->rule : -1;
+}
+
+const char *evlog_rule_label(const struct evlog_action *a, char *buf, size_t size)
+{
+	if (!a->name[0] || rule_name_is_number(a->name, a->rule))
+		snprintf(buf, size, "rule %u", a->rule);
+	else
+		snprintf(buf, size, "rule %u %s", a->rule, a->name);
+	return buf;
 }
 
 size_t evlog_pkt_ident(const struct evlog_pkt *p, char *buf, size_t size)
@@ -81,14 +97,14 @@ size_t evlog_pkt_ident(const struct evlog_pkt *p, char *buf, size_t size)
 	return n < 0 ? 0 : (size_t)n;
 }
 
-/* The rule whose rate queue was full and dropped the packet, or -1. */
-static int rate_full_rule(const struct evlog_pkt *p)
+/* The action of the rule whose rate queue was full and dropped the packet, or NULL. */
+static const struct evlog_action *rate_full_rule(const struct evlog_pkt *p)
 {
 	for (unsigned i = 0; i < p->n_actions; i++)
 		if (p->actions[i].type == RULE_ACT_RATE &&
 		    !strcmp(p->actions[i].reason, act_reason_name(ACT_REASON_QUEUE_FULL)))
-			return (int)p->actions[i].rule;
-	return -1;
+			return &p->actions[i];
+	return NULL;
 }
 
 /* What faultline did to a packet, as a past participle. */
@@ -191,7 +207,8 @@ void evlog_pkt_notes(const struct evlog *log, const struct evlog_pkt *p, enum ev
 {
 	bool held = p->verdict == EVLOG_HOLD;
 	char list[EVLOG_NOTE_LEN];
-	int r;
+	const struct evlog_action *a;
+	char rl[96];
 
 	o->n = 0;
 	if (row == EVLOG_ROW_RELEASE) {
@@ -207,26 +224,31 @@ void evlog_pkt_notes(const struct evlog *log, const struct evlog_pkt *p, enum ev
 	if (row != EVLOG_ROW_SEND)
 		return;
 	if (p->verdict == EVLOG_DROP) {
-		if ((r = evlog_pkt_rule(p, RULE_ACT_DROP)) >= 0)
-			note(o, "DROPPED by rule %d", r);
-		else if ((r = rate_full_rule(p)) >= 0)
-			note(o, "DROPPED by rule %d (rate queue full)", r);
-		else if ((r = evlog_pkt_rule(p, -1)) >= 0)
-			note(o, "DROPPED by rule %d", r);
+		if ((a = evlog_pkt_action(p, RULE_ACT_DROP)))
+			note(o, "DROPPED by %s", evlog_rule_label(a, rl, sizeof(rl)));
+		else if ((a = rate_full_rule(p)))
+			note(o, "DROPPED by %s (rate queue full)", evlog_rule_label(a, rl, sizeof(rl)));
+		else if ((a = evlog_pkt_action(p, -1)))
+			note(o, "DROPPED by %s", evlog_rule_label(a, rl, sizeof(rl)));
 		else
 			note(o, "DROPPED");
 	} else if (held) {
-		if ((r = evlog_pkt_rule(p, RULE_ACT_DELAY)) >= 0)
-			note(o, "held: delay %.1f ms (rule %d)", p->delay_us / 1e3, r);
-		if ((r = evlog_pkt_rule(p, RULE_ACT_REORDER)) >= 0 || p->reorder)
-			note(o, r >= 0 ? "held for reorder (rule %d)" : "held for reorder", r);
-		if ((r = evlog_pkt_rule(p, RULE_ACT_RATE)) >= 0)
-			note(o, "queued by rate limit (rule %d)", r);
+		if ((a = evlog_pkt_action(p, RULE_ACT_DELAY)))
+			note(o, "held: delay %.1f ms (%s)", p->delay_us / 1e3,
+			     evlog_rule_label(a, rl, sizeof(rl)));
+		if ((a = evlog_pkt_action(p, RULE_ACT_REORDER)))
+			note(o, "held for reorder (%s)", evlog_rule_label(a, rl, sizeof(rl)));
+		else if (p->reorder)
+			note(o, "held for reorder");
+		if ((a = evlog_pkt_action(p, RULE_ACT_RATE)))
+			note(o, "queued by rate limit (%s)", evlog_rule_label(a, rl, sizeof(rl)));
 		if (!p->released)
 			note(o, "never released");
 	}
-	if (p->corrupt)
-		note(o, "corrupted (rule %d)", evlog_pkt_rule(p, RULE_ACT_CORRUPT));
+	if (p->corrupt) {
+		a = evlog_pkt_action(p, RULE_ACT_CORRUPT);
+		note(o, "corrupted (%s)", a ? evlog_rule_label(a, rl, sizeof(rl)) : "rule ?");
+	}
 	if (p->tcp && p->classes & (TRACK_C_RETRANSMISSION | TRACK_C_FAST_RETRANSMISSION |
 				    TRACK_C_SPURIOUS_RETRANSMISSION))
 		retrans_notes(log, p, o);

@@ -242,6 +242,7 @@ FL_COLD static void observe_decided(struct pipeline *pl, const struct pass *p)
 		.id = &p->in.id,
 		.seg = p->segp,
 		.d = &p->d,
+		.rules = pl->rules,
 		.now_ns = p->now,
 	};
 

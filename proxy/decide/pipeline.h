@@ -89,6 +89,7 @@ struct pipeline_decided {
 	const struct flow_id *id;
 	const struct track_seg *seg;	/* NULL: not a tracked TCP segment */
 	const struct act_decision *d;
+	const struct rule_set *rules;	/* the set that decided: d's rule indexes are its */
 	uint64_t now_ns;
 };
 

@@ -185,15 +185,22 @@ static const char *verdict_name(const struct act_decision *d)
 	return d->drop ? "drop" : d->reorder || d->delay_ns ? "hold" : "accept";
 }
 
-/* The member ,"actions":[{"rule":R,"action":"A"[,"reason":"W"]},...] and the line's end. */
-static void put_actions(FILE *f, const struct act_decision *d)
+/*
+ * The member ,"actions":[{"rule":R,"name":"N","action":"A"[,"reason":"W"]},...]
+ * and the line's end. R counts from 1, as users number rules; a name is
+ * letters, digits and "_.-", nothing to escape.
+ */
+static void put_actions(FILE *f, const struct act_decision *d, const struct rule_set *rules)
 {
 	fprintf(f, ",\"actions\":[");
 	for (unsigned i = 0; i < d->n_fired; i++) {
 		const char *why = act_reason_name((enum act_reason)d->fired[i].reason);
+		const struct rule *r = rule_set_get(rules, d->fired[i].rule);
 
-		fprintf(f, "%s{\"rule\":%u,\"action\":\"%s\"", i ? "," : "", d->fired[i].rule,
-			act_event_name(d->fired[i].action));
+		fprintf(f, "%s{\"rule\":%u", i ? "," : "", d->fired[i].rule + 1u);
+		if (r)
+			fprintf(f, ",\"name\":\"%s\"", r->name);
+		fprintf(f, ",\"action\":\"%s\"", act_event_name(d->fired[i].action));
 		if (why)
 			fprintf(f, ",\"reason\":\"%s\"", why);
 		fprintf(f, "}");
@@ -223,8 +230,8 @@ static void put_verdict(struct events *e, const struct pipeline_decided *p)
 	if (d->corrupt)
 		fprintf(f, ",\"corrupt\":true");
 	if (d->reorder)
-		fprintf(f, ",\"reorder_rule\":%u", d->reorder_rule);
-	put_actions(f, d);
+		fprintf(f, ",\"reorder_rule\":%u", d->reorder_rule + 1);
+	put_actions(f, d, p->rules);
 	end(e);
 }
 
@@ -281,7 +288,7 @@ static void put_packet(struct events *e, const struct pipeline_decided *p)
 		fprintf(f, ",\"copies\":%u", d->copies);
 	if (d->corrupt)
 		fprintf(f, ",\"corrupt\":true");
-	put_actions(f, d);
+	put_actions(f, d, p->rules);
 	end(e);
 }
 

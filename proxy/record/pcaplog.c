@@ -89,10 +89,17 @@ static void in_comment(char *b, size_t n, const struct pipeline_decided *p)
 		k += (size_t)snprintf(b + k, n - k, ", %u cop%s", d->copies, d->copies == 1 ? "y" : "ies");
 	if (d->corrupt && k < n)
 		k += (size_t)snprintf(b + k, n - k, ", corrupted");
-	for (unsigned i = 0; i < d->n_fired && k < n; i++)
-		k += (size_t)snprintf(b + k, n - k, "%s rule %u %s%s", i ? "," : ";", d->fired[i].rule,
-				      act_event_name(d->fired[i].action),
-				      d->fired[i].reason == ACT_REASON_QUEUE_FULL ? " (queue full)" : "");
+	for (unsigned i = 0; i < d->n_fired && k < n; i++) {
+		const struct rule *r = rule_set_get(p->rules, d->fired[i].rule);
+
+		/* Numbered from 1 as users count rules, and named when the name says more. */
+		k += (size_t)snprintf(b + k, n - k, "%s rule %u", i ? "," : ";", d->fired[i].rule + 1u);
+		if (r && !rule_name_is_number(r->name, d->fired[i].rule + 1u) && k < n)
+			k += (size_t)snprintf(b + k, n - k, " (%s)", r->name);
+		if (k < n)
+			k += (size_t)snprintf(b + k, n - k, " %s%s", act_event_name(d->fired[i].action),
+					      d->fired[i].reason == ACT_REASON_QUEUE_FULL ? " (queue full)" : "");
+	}
 	if (seg && k < n) {
 		k += (size_t)snprintf(b + k, n - k, "; tcp conn %llu seg %u %s->%s",
 				      (unsigned long long)seg->conn, seg->segno,

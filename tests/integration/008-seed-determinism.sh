@@ -63,7 +63,7 @@ cmp -s "$T/a.list" "$T/b.list" || { diff "$T/a.list" "$T/b.list" | head >&2; fai
 cmp -s "$T/a.list" "$T/c.list" && fail "seeds 1234 and 4321 gave identical verdicts"
 cmp -s "$T/d.list" "$T/e.list" || { diff "$T/d.list" "$T/e.list" | head >&2; fail "rerun with the printed seed $seed differs"; }
 # The counters agree with the events.
-[ "$drops" -eq "$(grep -c ' drop ' "$T/e.list")" ] || fail "rule 0 dropped $drops, events say otherwise"
+[ "$drops" -eq "$(grep -c ' drop ' "$T/e.list")" ] || fail "rule 1 dropped $drops, events say otherwise"
 grep -q "\"seed\":$seed," "$T/fl.out" || fail "final counters do not carry seed $seed"
 no_chain_left "$NS_B"
 echo ok

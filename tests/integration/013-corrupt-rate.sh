@@ -106,14 +106,14 @@ log "rate 100kbit limit 10: $n of 200 arrived, rate_dropped $rdrop, dropped $(js
 [ "$(json "$T/fl.out" 'd["dropped"]')" -eq "$rdrop" ] || fail "dropped != rate_dropped"
 full=$(python3 -c 'import json, sys
 print(sum(1 for l in open(sys.argv[1]) for e in [json.loads(l)] if e["ev"] == "packet" and e["verdict"] == "drop"
-          and e["actions"] == [{"rule": 0, "action": "rate", "reason": "queue-full"}]))' "$T/rate.jsonl")
+          and e["actions"] == [{"rule": 1, "name": "rule-1", "action": "rate", "reason": "queue-full"}]))' "$T/rate.jsonl")
 [ "$full" -eq "$rdrop" ] || fail "$full packet lines say the rate queue was full, rate_dropped $rdrop"
 "$FL" show "$T/rate.jsonl" >"$T/rate.txt" || fail "show failed"
 "$FL" report "$T/rate.jsonl" -o "$T/rate.html" || fail "report failed"
 # show wraps a long note at its column's width: the start of it is on one line.
-[ "$(grep -c 'DROPPED by rule 0 (rate queue' "$T/rate.txt")" -eq "$rdrop" ] ||
+[ "$(grep -c 'DROPPED by rule 1 (rate queue' "$T/rate.txt")" -eq "$rdrop" ] ||
 	fail "show does not say 'rate queue full' for each of the $rdrop drops"
-[ "$(grep -o 'DROPPED by rule 0 (rate queue full)' "$T/rate.html" | wc -l)" -eq "$rdrop" ] ||
+[ "$(grep -o 'DROPPED by rule 1 (rate queue full)' "$T/rate.html" | wc -l)" -eq "$rdrop" ] ||
 	fail "report does not say 'rate queue full' for each of the $rdrop drops"
 
 # 4. corrupt on ordinary datagrams: the UDP checksum is left to offload (veth), so

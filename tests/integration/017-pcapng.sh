@@ -26,9 +26,9 @@ log "faultline: $packets packets, $dropped dropped, $copies copies, $corrupted c
 [ "$n_in" -eq "$packets" ] || fail "$n_in packets on 'in', faultline saw $packets"
 [ "$n_out" -eq $((packets - dropped + copies)) ] || fail "$n_out packets on 'out', expected $((packets - dropped + copies))"
 [ "$(grep -c '|faultline pkt' "$T/f")" -eq $((n_in + n_out)) ] || fail "a packet without faultline's comment"
-grep -q '^in|faultline pkt [0-9]*: dropped; rule 0 drop' "$T/f" || fail "no drop comment"
+grep -q '^in|faultline pkt [0-9]*: dropped; rule 1 drop' "$T/f" || fail "no drop comment"
 grep -q '^out|faultline pkt [0-9]*: copy 1 of 1' "$T/f" || fail "no copy on 'out'"
-grep -q '^in|faultline pkt [0-9]*: held 20.000 ms; rule 3 delay' "$T/f" || fail "no delay comment"
+grep -q '^in|faultline pkt [0-9]*: held 20.000 ms; rule 4 delay' "$T/f" || fail "no delay comment"
 # Corrupted packets: the 'out' payload differs from the 'in' payload by one bit.
 python3 - "$T/f" "$corrupted" <<'PY' || fail "corrupted bytes are not what went out"
 import sys, re

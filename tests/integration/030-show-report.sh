@@ -47,7 +47,7 @@ UP=$((43000 + RANDOM % 1000))
 fl_start "$NS_B" --seed 1 --events "$T/ev.jsonl" \
 	--rule 'tcp port 8080 => drop if state LAST_ACK, first 1' \
 	--rule 'udp dst port 5000 => reorder 4' \
-	--rule 'tcp dst port 8080 => delay 30ms if first-data'
+	--rule 'slow: tcp dst port 8080 => delay 30ms if first-data'
 ip netns exec "$NS_B" socat -u TCP-LISTEN:8080,reuseaddr OPEN:"$T/out",creat,trunc 2>"$T/recv.err" &
 RECV_PID=$!
 PIDS+=("$RECV_PID")
@@ -86,12 +86,12 @@ want conn.txt '^ +[0-9.]+ +SYN_SENT \|' "client SYN_SENT"
 want conn.txt '\| SYN_RECEIVED$' "server SYN_RECEIVED"
 want conn.txt '^ +[0-9.]+ +TIME_WAIT \|' "client TIME_WAIT"
 want conn.txt '\| LAST_ACK$' "server LAST_ACK"
-want conn.txt '\|-- ACK ack=[0-9]+ -+X +\| DROPPED by rule 0$' "dropped final ACK"
-want conn.txt '\|-- data seq=1 len=[0-9]+ ack=1 -+\+ +\| held: delay 30.0 ms \(rule 2\)$' "held data segment"
+want conn.txt '\|-- ACK ack=[0-9]+ -+X +\| DROPPED by rule 1$' "dropped final ACK"
+want conn.txt '\|-- data seq=1 len=[0-9]+ ack=1 -+\+ +\| held: delay 30.0 ms \(rule 3 slow\)$' "held data segment"
 want conn.txt '\| +\+~+>\| delayed 3[0-9]\.[0-9] ms$' "delayed release"
 want conn.txt '\| caused by seg [0-9]+ \(dropped\)$' "FIN retransmission blamed on the drop"
 want conn.txt '^ +end +TIME_WAIT \|' "client ending in TIME_WAIT"
-want udp.txt '\| held for reorder \(rule 1\)$' "held for reorder"
+want udp.txt '\| held for reorder \(rule 2\)$' "held for reorder"
 want udp.txt '\| sent #([0-9]+), released #([0-9]+)$' "sent/released positions"
 # Some datagram must have moved: 12 in groups of 4 in send order would be 1/(4!)^3 likely.
 grep -E 'sent #[0-9]+, released #[0-9]+$' "$T/udp.txt" | sed -E 's/.*sent #([0-9]+), released #([0-9]+)/\1 \2/' |

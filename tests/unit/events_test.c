@@ -18,12 +18,13 @@
  * The verdict line the observer writes for decision d about a UDP
  * datagram (the first of its lines: the packet line follows).
  */
-static char *verdict_line(const struct act_decision *d)
+static char *verdict_line(const struct act_decision *d, const struct rule_set *rules)
 {
 	uint8_t p[36] = { 0x45, 0, 0, 36, 0, 0, 0, 0, 64, 17 };
 	struct flow_id id = { .hash = 0xab, .way = 1, .ordinal = 7 };
 	struct pipeline_pkt pk = { .id = 1, .dir = PKT_DIR_IN, .data = p, .len = 36, .orig_len = 36 };
-	struct pipeline_decided dec = { .pkt = 1, .in = &pk, .id = &id, .d = d, .now_ns = 1500000 };
+	struct pipeline_decided dec = { .pkt = 1, .in = &pk, .id = &id, .d = d, .rules = rules,
+					.now_ns = 1500000 };
 	struct pkt_view v;
 	struct events e;
 	char *text = NULL, *nl;
@@ -46,32 +47,51 @@ static char *verdict_line(const struct act_decision *d)
 	return text;
 }
 
+/* The rules the decisions below name by index: rule-1, b, rule-3, cut. */
+static struct rule_set *four_rules(void)
+{
+	static const char *const lines[] = { "udp => rate 1mbit", "b: udp => rate 1mbit",
+					     "udp => drop", "cut: udp => drop" };
+	struct rule_set *rs = rule_set_new();
+	struct rule_error e;
+
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(rule_set_add_line(rs, lines[i], "t", i + 1, &e), 0, "%s", e.msg);
+	return rs;
+}
+
 Test(events, verdict_line_names_each_action_and_a_rate_drop_reason)
 {
 	struct act_decision d = { .drop = true, .n_fired = 2 };
+	struct rule_set *rs = four_rules();
 	char *s;
 
 	d.fired[0] = (struct act_fired){ .rule = 0, .action = RULE_ACT_RATE };
 	d.fired[1] = (struct act_fired){ .rule = 1, .action = RULE_ACT_RATE,
 					 .reason = ACT_REASON_QUEUE_FULL };
-	s = verdict_line(&d);
+	s = verdict_line(&d, rs);
 	cr_assert_str_eq(s, "{\"t\":0.001500,\"ev\":\"verdict\",\"flow\":\"udp 10.0.0.1:12345 > "
 			    "10.0.0.2:5000\",\"flow_hash\":\"00000000000000ab\",\"way\":1,\"dir\":\"in\","
-			    "\"ord\":7,\"len\":36,\"verdict\":\"drop\",\"actions\":[{\"rule\":0,"
-			    "\"action\":\"rate\"},{\"rule\":1,\"action\":\"rate\",\"reason\":\"queue-full\"}]}\n");
+			    "\"ord\":7,\"len\":36,\"verdict\":\"drop\",\"actions\":[{\"rule\":1,"
+			    "\"name\":\"rule-1\",\"action\":\"rate\"},{\"rule\":2,\"name\":\"b\","
+			    "\"action\":\"rate\",\"reason\":\"queue-full\"}]}\n");
 	free(s);
+	rule_set_free(rs);
 }
 
 Test(events, verdict_line_of_a_plain_drop_has_no_reason)
 {
 	struct act_decision d = { .drop = true, .n_fired = 1 };
+	struct rule_set *rs = four_rules();
 	char *s;
 
 	d.fired[0] = (struct act_fired){ .rule = 3, .action = RULE_ACT_DROP };
-	s = verdict_line(&d);
-	cr_assert(strstr(s, ",\"actions\":[{\"rule\":3,\"action\":\"drop\"}]}\n"), "%s", s);
+	s = verdict_line(&d, rs);
+	cr_assert(strstr(s, ",\"actions\":[{\"rule\":4,\"name\":\"cut\",\"action\":\"drop\"}]}\n"),
+		  "%s", s);
 	cr_assert_null(strstr(s, "reason"), "%s", s);
 	free(s);
+	rule_set_free(rs);
 }
 
 #define LEN 64u

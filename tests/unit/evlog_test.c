@@ -186,13 +186,13 @@ static const char *const conn[] = {
 	    ",\"class\":[\"syn-ack\"],\"verdict\":\"accept\",\"actions\":[]"),
 	TCP(3, 0.3, 0, 2, 3, C2S, "A", 4294967291, 1001, 0, ",\"verdict\":\"accept\",\"actions\":[]"),
 	TCP(4, 0.4, 0, 3, 4, C2S, "PA", 4294967291, 1001, 100,
-	    ",\"verdict\":\"drop\",\"actions\":[{\"rule\":3,\"action\":\"drop\"}]"),
+	    ",\"verdict\":\"drop\",\"actions\":[{\"rule\":4,\"name\":\"cut\",\"action\":\"drop\"}]"),
 	"{\"t\":0.45,\"ev\":\"verdict\",\"flow\":\"tcp " C2S "\",\"verdict\":\"drop\"}",
 	"{\"t\":0.46,\"ev\":\"from-the-future\",\"pkt\":\"not a number\"}",
 	TCP(5, 0.5, 0, 4, 5, C2S, "PA", 4294967291, 1001, 100,
 	    ",\"class\":[\"retransmission\",\"a-class-from-the-future\"],\"caused_by\":4,"
 	    "\"verdict\":\"hold\",\"delay_us\":30000.0,\"new_key\":{\"x\":[1,2]},"
-	    "\"actions\":[{\"rule\":2,\"action\":\"delay\"}]"),
+	    "\"actions\":[{\"rule\":3,\"name\":\"rule-3\",\"action\":\"delay\"}]"),
 	"",
 	"{\"t\":0.53,\"ev\":\"release\",\"pkt\":5,\"rel\":1}",
 	"{\"t\":0.53,\"ev\":\"class\",\"flow\":1,\"conn\":\"" C2S "\",\"endpoint\":0,"
@@ -253,15 +253,16 @@ Test(evlog, notes_name_the_drop_the_delay_and_the_cause)
 	struct evlog_notes n;
 
 	evlog_pkt_notes(log, drop, EVLOG_ROW_SEND, &n);
-	cr_assert(has_note(&n, "DROPPED by rule 3"));
-	cr_assert_eq(evlog_pkt_rule(drop, RULE_ACT_DROP), 3);
+	cr_assert(has_note(&n, "DROPPED by rule 4 cut"), "a given name is shown");
+	cr_assert_eq(evlog_pkt_rule(drop, RULE_ACT_DROP), 4);
+	cr_assert_str_eq(evlog_pkt_action(drop, RULE_ACT_DROP)->name, "cut");
 	cr_assert_eq(evlog_pkt_rule(drop, RULE_ACT_DELAY), -1);
 
 	cr_assert(rx->released);
 	cr_assert_float_eq(rx->rel_t, 0.53, 1e-9);
 	cr_assert_eq(rx->cause, 3);
 	evlog_pkt_notes(log, rx, EVLOG_ROW_SEND, &n);
-	cr_assert(has_note(&n, "held: delay 30.0 ms (rule 2)"));
+	cr_assert(has_note(&n, "held: delay 30.0 ms (rule 3)"), "rule-3 is rule 3: said once");
 	cr_assert(has_note(&n, "retransmission of seg 4 (dropped)"));
 	evlog_pkt_notes(log, rx, EVLOG_ROW_RELEASE, &n);
 	cr_assert(has_note(&n, "delayed 30.0 ms"));
@@ -314,10 +315,10 @@ Test(evlog, rows_are_in_time_order_with_releases_paired)
 Test(evlog, udp_arrival_order_follows_releases)
 {
 	static const char *const lines[] = {
-		UDP(7, 1.0, 1, "hold") ",\"reorder\":true,\"actions\":[{\"rule\":1,\"action\":\"reorder\"}]}",
-		UDP(8, 1.1, 2, "hold") ",\"reorder\":true,\"actions\":[{\"rule\":1,\"action\":\"reorder\"}]}",
-		UDP(9, 1.2, 3, "drop") ",\"actions\":[{\"rule\":0,\"action\":\"drop\"}]}",
-		UDP(10, 1.3, 4, "accept") ",\"copies\":1,\"actions\":[{\"rule\":4,\"action\":\"duplicate\"}]}",
+		UDP(7, 1.0, 1, "hold") ",\"reorder\":true,\"actions\":[{\"rule\":2,\"name\":\"rule-2\",\"action\":\"reorder\"}]}",
+		UDP(8, 1.1, 2, "hold") ",\"reorder\":true,\"actions\":[{\"rule\":2,\"name\":\"rule-2\",\"action\":\"reorder\"}]}",
+		UDP(9, 1.2, 3, "drop") ",\"actions\":[{\"rule\":1,\"name\":\"rule-1\",\"action\":\"drop\"}]}",
+		UDP(10, 1.3, 4, "accept") ",\"copies\":1,\"actions\":[{\"rule\":5,\"name\":\"rule-5\",\"action\":\"duplicate\"}]}",
 		REL(8, 1.4, 1),
 		REL(7, 1.4, 2),
 		/* A release of a packet the file never showed is ignored. */
@@ -354,7 +355,7 @@ Test(evlog, udp_arrival_order_follows_releases)
 	cr_assert_eq(evlog_pkt(log, 0)->recv_pos, 3);
 	cr_assert_eq(evlog_pkt(log, 2)->recv_pos, 0);
 	evlog_pkt_notes(log, evlog_pkt(log, 0), EVLOG_ROW_SEND, &n);
-	cr_assert(has_note(&n, "held for reorder (rule 1)"));
+	cr_assert(has_note(&n, "held for reorder (rule 2)"));
 	evlog_pkt_notes(log, evlog_pkt(log, 0), EVLOG_ROW_RELEASE, &n);
 	cr_assert(has_note(&n, "held 400.0 ms"));
 	cr_assert(has_note(&n, "sent #1, released #3"));
@@ -499,21 +500,42 @@ Test(evlog, escaped_nul_ends_a_string)
 Test(evlog, rate_queue_full_drop_has_its_note)
 {
 	static const char *const lines[] = {
-		UDP(1, 1.0, 1, "hold") ",\"delay_us\":80.0,\"actions\":[{\"rule\":0,\"action\":\"rate\"}]}",
-		UDP(2, 1.0, 2, "drop") ",\"actions\":[{\"rule\":0,\"action\":\"rate\"},"
-				       "{\"rule\":1,\"action\":\"rate\",\"reason\":\"queue-full\"}]}",
-		UDP(3, 1.0, 3, "drop") ",\"actions\":[{\"rule\":0,\"action\":\"rate\"},"
-				       "{\"rule\":2,\"action\":\"drop\"}]}",
+		UDP(1, 1.0, 1, "hold") ",\"delay_us\":80.0,\"actions\":[{\"rule\":1,\"name\":\"rule-1\",\"action\":\"rate\"}]}",
+		UDP(2, 1.0, 2, "drop") ",\"actions\":[{\"rule\":1,\"name\":\"rule-1\",\"action\":\"rate\"},"
+				       "{\"rule\":2,\"name\":\"rule-2\",\"action\":\"rate\",\"reason\":\"queue-full\"}]}",
+		UDP(3, 1.0, 3, "drop") ",\"actions\":[{\"rule\":1,\"name\":\"rule-1\",\"action\":\"rate\"},"
+				       "{\"rule\":3,\"name\":\"rule-3\",\"action\":\"drop\"}]}",
 	};
 	struct evlog *log = LOAD(lines);
 	struct evlog_notes n;
 
 	evlog_pkt_notes(log, evlog_pkt(log, 0), EVLOG_ROW_SEND, &n);
-	cr_assert(has_note(&n, "queued by rate limit (rule 0)"));
+	cr_assert(has_note(&n, "queued by rate limit (rule 1)"));
 	evlog_pkt_notes(log, evlog_pkt(log, 1), EVLOG_ROW_SEND, &n);
-	cr_assert(has_note(&n, "DROPPED by rule 1 (rate queue full)"), "the rule whose queue was full");
+	cr_assert(has_note(&n, "DROPPED by rule 2 (rate queue full)"), "the rule whose queue was full");
 	evlog_pkt_notes(log, evlog_pkt(log, 2), EVLOG_ROW_SEND, &n);
-	cr_assert(has_note(&n, "DROPPED by rule 2"));
-	cr_assert_not(has_note(&n, "DROPPED by rule 0 (rate queue full)"));
+	cr_assert(has_note(&n, "DROPPED by rule 3"));
+	cr_assert_not(has_note(&n, "DROPPED by rule 1 (rate queue full)"));
+	evlog_free(log);
+}
+
+/*
+ * A log written before rules had names numbers them from 0 and names none:
+ * its numbers are shown from 1, as users count rules now.
+ */
+Test(evlog, a_log_without_names_counts_rules_from_zero)
+{
+	static const char *const lines[] = {
+		UDP(1, 1.0, 1, "drop") ",\"actions\":[{\"rule\":0,\"action\":\"drop\"}]}",
+		UDP(2, 1.1, 2, "drop") ",\"actions\":[{\"rule\":2,\"name\":\"x\",\"action\":\"drop\"}]}",
+	};
+	struct evlog *log = LOAD(lines);
+	struct evlog_notes n;
+
+	evlog_pkt_notes(log, evlog_pkt(log, 0), EVLOG_ROW_SEND, &n);
+	cr_assert(has_note(&n, "DROPPED by rule 1"));
+	cr_assert_str_eq(evlog_pkt(log, 0)->actions[0].name, "");
+	evlog_pkt_notes(log, evlog_pkt(log, 1), EVLOG_ROW_SEND, &n);
+	cr_assert(has_note(&n, "DROPPED by rule 2 x"), "a named rule's number is as written");
 	evlog_free(log);
 }

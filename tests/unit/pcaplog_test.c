@@ -117,7 +117,7 @@ Test(pcaplog, a_held_packet_is_recorded_in_and_out_with_comments)
 	cr_assert_eq(s.n, 2);
 	cr_assert_eq(s.rec[0].iface, PCAPOUT_IN);
 	cr_assert_eq(s.rec[0].ts, 5001000000ull);
-	cr_assert_str_eq(s.rec[0].comment, "faultline pkt 1: held 5.000 ms; rule 0 delay");
+	cr_assert_str_eq(s.rec[0].comment, "faultline pkt 1: held 5.000 ms; rule 1 delay");
 	cr_assert_eq(s.rec[1].iface, PCAPOUT_OUT);
 	cr_assert_eq(s.rec[1].ts, 5006000000ull, "%llu %s", (unsigned long long)s.rec[1].ts, s.rec[1].comment);
 	cr_assert(s.rec[1].bytes, "the observer keeps held packets' bytes");
@@ -132,9 +132,9 @@ Test(pcaplog, an_unheld_packet_and_its_copies)
 	struct pcaplog l;
 
 	pcaplog_init(&l, sink_write, &s, false, 0, NULL, NULL);
-	run("udp => duplicate 2", false, &l);
+	run("dup: udp => duplicate 2", false, &l);
 	cr_assert_eq(s.n, 4);
-	cr_assert_str_eq(s.rec[0].comment, "faultline pkt 1: accepted, 2 copies; rule 0 duplicate");
+	cr_assert_str_eq(s.rec[0].comment, "faultline pkt 1: accepted, 2 copies; rule 1 (dup) duplicate");
 	cr_assert_str_eq(s.rec[1].comment, "faultline pkt 1: released");
 	cr_assert_str_eq(s.rec[2].comment, "faultline pkt 1: copy 1 of 2");
 	cr_assert_str_eq(s.rec[3].comment, "faultline pkt 1: copy 2 of 2");
@@ -161,7 +161,7 @@ Test(pcaplog, a_failed_file_is_told_once_and_each_lost_record_counted)
 	struct pcaplog l;
 
 	pcaplog_init(&l, sink_write, &s, false, 0, on_error, &t);
-	run("udp => duplicate 2", false, &l);
+	run("dup: udp => duplicate 2", false, &l);
 	cr_assert_eq(t.n, 1);
 	cr_assert_eq(t.err, -ENOSPC);
 	cr_assert_eq(l.err, -ENOSPC);
@@ -179,7 +179,7 @@ Test(pcaplog, a_sink_that_counts_its_own_losses_is_not_counted_twice)
 	struct pcaplog l;
 
 	pcaplog_init(&l, sink_write, &s, true, 0, on_error, &t);
-	run("udp => duplicate 2", false, &l);
+	run("dup: udp => duplicate 2", false, &l);
 	cr_assert_eq(s.n, 4, "written on after the failure");
 	cr_assert_eq(t.n, 1);
 	cr_assert_eq(l.err, -EPIPE);
