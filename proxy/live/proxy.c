@@ -562,6 +562,7 @@ static int open_inject(struct proxy *p, struct proxy_error *e)
 		snprintf(e->rule_file, sizeof(e->rule_file), "%s", r->file);
 		e->rule_line = r->line;
 		e->rule_action = action;
+		snprintf(e->rule_name, sizeof(e->rule_name), "%s", r->name);
 	}
 	return fail(e, PROXY_STEP_INJECT, -errno);
 }

@@ -116,6 +116,7 @@ struct proxy_error {
 	char rule_file[PATH_MAX];	/* PROXY_STEP_INJECT */
 	int rule_line;
 	int rule_action;		/* enum rule_action_type */
+	char rule_name[RULE_MAX_NAME + 1];
 	struct ipt_error ipt;		/* PROXY_STEP_IPT_INSTALL, PROXY_STEP_IPT_REMOVE */
 	struct pcapout_error pcap;	/* PROXY_STEP_PCAP_OPEN */
 };

@@ -18,7 +18,7 @@ rc=0
 log "duplicate rule, CAP_NET_ADMIN only: exit $rc: $(cat "$T/err")"
 [ $rc -eq 1 ] || fail "exit $rc, expected 1"
 [ "$(wc -l <"$T/err")" -eq 1 ] || fail "expected one line on stderr"
-grep -q -- "--rule 2:1: 'duplicate' .*raw sockets.*(needs CAP_NET_RAW)" "$T/err" || fail "unclear message"
+grep -q -- "--rule 2:1: 'duplicate' of rule rule-2 sends .*raw sockets.*(needs CAP_NET_RAW)" "$T/err" || fail "unclear message"
 
 # No rule needs raw sockets: it runs, delays, and cleans up after itself.
 udp_recv "$NS_B" 5000 1000 100

@@ -44,16 +44,16 @@ Test(msg, queue_held_by_another_program_or_nobody_found)
 Test(msg, duplicate_without_raw_sockets_names_the_rule)
 {
 	struct proxy_error e = { .step = PROXY_STEP_INJECT, .err = -EPERM, .rule_file = "--rule 2",
-				 .rule_line = 1, .rule_action = RULE_ACT_DUPLICATE };
+				 .rule_line = 1, .rule_action = RULE_ACT_DUPLICATE, .rule_name = "copies" };
 	struct proxy_config cfg = { 0 };
 	char buf[512];
 
 	msg_proxy(&e, &cfg, buf, sizeof(buf));
-	cr_assert_str_eq(buf, "--rule 2:1: 'duplicate' sends copies through raw sockets, and opening one "
+	cr_assert_str_eq(buf, "--rule 2:1: 'duplicate' of rule copies sends copies through raw sockets, and opening one "
 			      "failed: Operation not permitted (needs CAP_NET_RAW)");
 	e.rule_action = RULE_ACT_RESET;
 	msg_proxy(&e, &cfg, buf, sizeof(buf));
-	cr_assert_str_eq(buf, "--rule 2:1: 'reset' sends RSTs through raw sockets, and opening one "
+	cr_assert_str_eq(buf, "--rule 2:1: 'reset' of rule copies sends RSTs through raw sockets, and opening one "
 			      "failed: Operation not permitted (needs CAP_NET_RAW)");
 }
 
