@@ -15,6 +15,9 @@ struct flow_entry {
 	struct model_flow f;
 };
 
+/* The README's figure: 32 bytes a flow direction, 16 MiB at most a rule. */
+_Static_assert(sizeof(struct flow_entry) == 32, "a flow direction's entry is 32 bytes");
+
 /* One packet direction's slot schedule. */
 struct slot_state {
 	uint64_t at_ns;		/* the current slot's boundary; 0: none yet */
