@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "ctl.h"
+#include "ctlcmd.h"
 #include "ipt.h"
 #include "msg.h"
 #include "proxy.h"
@@ -24,6 +26,7 @@
 #include "profile.h"
 #include "rule.h"
 #include "show.h"
+#include "sock.h"
 #include "usage.h"
 
 #define PROG_NAME "faultline"
@@ -57,6 +60,16 @@ struct cli_run {
 	/* The rule files read, so that no output overwrites one. */
 	const char **rule_files;
 	size_t n_rule_files;
+	/* Every -r and -f in order, for reset and reload (labels owned). */
+	struct ctl_source *sources;
+	size_t n_sources;
+	/* The control socket: --control, or the default path; none with --no-control. */
+	const char *control_path;
+	bool no_control;
+	char control_buf[PATH_MAX];
+	struct ctl *ctl;
+	struct ctl_sock *sock;
+	size_t n_rules;		/* the rules it started with */
 	bool seen[OPT_SEEN_MAX];
 };
 
@@ -210,8 +223,9 @@ static void on_report(void *data, const char *kind, const char *json)
 		if (!r->have_seed)
 			fprintf(stderr, PROG_NAME ": seed %llu (rerun with --seed %llu)\n",
 				(unsigned long long)r->cfg.seed, (unsigned long long)r->cfg.seed);
-		fprintf(stderr, PROG_NAME ": running (queue %u, %zu rules, seed %llu)\n", r->cfg.queue,
-			rule_set_count(r->rules), (unsigned long long)r->cfg.seed);
+		fprintf(stderr, PROG_NAME ": running (queue %u, %zu rules, seed %llu%s%s)\n", r->cfg.queue,
+			r->n_rules, (unsigned long long)r->cfg.seed, r->sock ? ", control " : "",
+			r->sock ? ctl_sock_path(r->sock) : "");
 		return;
 	}
 	printf("%s\n", json);
@@ -247,6 +261,7 @@ static int add_rule_file(struct cli_run *r, const char *path)
 		return -1;
 	}
 	r->rule_files[r->n_rule_files++] = path;
+	r->sources[r->n_sources++] = (struct ctl_source){ .kind = CTL_SRC_FILE, .value = path };
 	return 0;
 }
 
@@ -268,6 +283,12 @@ static int rule_option(struct cli_run *r, int c, const char *arg)
 		if (rule_set_count(r->rules) == before) {
 			fprintf(stderr, PROG_NAME ": %s: no rule in '%s' (blank or a comment)\n", name,
 				arg);
+			return -1;
+		}
+		r->sources[r->n_sources] = (struct ctl_source){ .kind = CTL_SRC_LINE, .value = arg,
+								 .label = strdup(name) };
+		if (!r->sources[r->n_sources++].label) {
+			fprintf(stderr, PROG_NAME ": out of memory\n");
 			return -1;
 		}
 		return 1;
@@ -299,7 +320,8 @@ static int cli_run_init(struct cli_run *r, int argc)
 	memset(r, 0, sizeof(*r));
 	r->rules = rule_set_new();
 	r->rule_files = calloc((size_t)argc + 1, sizeof(*r->rule_files));
-	if (!r->rules || !r->rule_files) {
+	r->sources = calloc((size_t)argc + 1, sizeof(*r->sources));
+	if (!r->rules || !r->rule_files || !r->sources) {
 		fprintf(stderr, PROG_NAME ": out of memory\n");
 		return -1;
 	}
@@ -312,6 +334,9 @@ static void cli_run_close(struct cli_run *r)
 {
 	rule_set_free(r->rules);
 	free(r->rule_files);
+	for (size_t i = 0; r->sources && i < r->n_sources; i++)
+		free((char *)r->sources[i].label);
+	free(r->sources);
 }
 
 enum {
@@ -331,6 +356,8 @@ enum {
 	OPT_EVENTS_BACKLOG,
 	OPT_PCAP_BACKLOG,
 	OPT_HTML,
+	OPT_CONTROL,
+	OPT_NO_CONTROL,
 };
 
 /* Where the options run and replay share land: the proxy's or the replay's config. */
@@ -433,6 +460,8 @@ static const struct option run_opts[] = {
 	{ "time-wait", required_argument, NULL, OPT_TIME_WAIT },
 	{ "track-idle", required_argument, NULL, OPT_TRACK_IDLE },
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "no-control", no_argument, NULL, OPT_NO_CONTROL },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -508,6 +537,14 @@ static int run_option(struct cli_run *r, void *data, int c, const char *arg)
 		return args_duration("--track-idle", arg, MAX_DURATION_NS, &cfg->track_idle_ns) ? -1 : 1;
 	case OPT_MAX_CONNS:
 		return opt_u32("--max-conns", arg, 1, MAX_CONNS, &cfg->max_conns) ? -1 : 1;
+	case OPT_CONTROL:
+		if (args_value("--control", arg))
+			return -1;
+		r->control_path = arg;
+		return 1;
+	case OPT_NO_CONTROL:
+		r->no_control = true;
+		return 1;
 	}
 	return -1;
 }
@@ -533,6 +570,16 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 		fprintf(stderr, PROG_NAME ": --netns and --netns-path exclude each other\n");
 		return -1;
 	}
+	if (r->control_path && r->no_control) {
+		fprintf(stderr, PROG_NAME ": --control and --no-control exclude each other\n");
+		return -1;
+	}
+	if (!r->no_control && !r->control_path) {
+		ctlcmd_default_path(r->control_buf, sizeof(r->control_buf), r->netns, r->cfg.queue);
+		r->control_path = r->control_buf;
+	}
+	/* With a control socket a duplicating rule may come later: raw sockets at the start. */
+	r->cfg.rules_may_change = !r->no_control;
 	if (!rule_set_count(r->rules)) {
 		fprintf(stderr, PROG_NAME ": no rules: give --rule or --rules\n");
 		return -1;
@@ -571,6 +618,81 @@ static int run_prepare(struct cli_run *r, FILE **events)
 	return 0;
 }
 
+/* The control layer says something for faultline's own stderr (a failed reload). */
+static void on_ctl_log(void *data, const char *msg)
+{
+	(void)data;
+	fprintf(stderr, PROG_NAME ": %s\n", msg);
+}
+
+/* A SIGHUP's reload went through (a failure was said by on_ctl_log). */
+static void on_hup_reply(void *data, const struct ctl_reply *rep, bool last)
+{
+	json_t *rules = json_object_get(rep->body, "rules");
+
+	(void)data;
+	if (rep->status == CTL_STATUS_OK)
+		fprintf(stderr, PROG_NAME ": SIGHUP: rules reloaded (%zu rules)\n", json_array_size(rules));
+}
+
+static int hook_start(void *data, struct uv_loop_s *loop)
+{
+	struct cli_run *r = data;
+
+	return r->sock ? ctl_sock_start(r->sock, loop, r->ctl) : 0;
+}
+
+static void hook_stop(void *data)
+{
+	struct cli_run *r = data;
+
+	ctl_stop(r->ctl);
+	ctl_sock_stop(r->sock);
+}
+
+static void hook_hup(void *data)
+{
+	struct cli_run *r = data;
+	struct ctl_req req = { .op = CTL_OP_RELOAD };
+
+	ctl_exec(r->ctl, &req, on_hup_reply, r);
+}
+
+/*
+ * The control layer over proxy p: the executor (SIGHUP reloads through
+ * it), and the socket unless --no-control. Opened once the queue is
+ * bound, so that a run without the privileges fails on those first. 0 or
+ * -1 (reported).
+ */
+static int run_control(struct cli_run *r, struct proxy *p)
+{
+	struct ctl_config cc = {
+		.target = ctl_proxy_target(p),
+		.sources = r->sources,
+		.n_sources = r->n_sources,
+		.log = on_ctl_log,
+		.log_data = r,
+	};
+	struct proxy_hooks h = { .start = hook_start, .stop = hook_stop, .hup = hook_hup, .data = r };
+	struct ctl_sock_error se;
+	struct ctl_error ce;
+
+	r->ctl = ctl_new(&cc, &ce);
+	if (!r->ctl) {
+		fprintf(stderr, PROG_NAME ": the rules changed while starting: %s\n", ce.msg);
+		return -1;
+	}
+	if (r->sock) {
+		if (ctl_sock_listen(r->sock, r->control_path, &se)) {
+			fprintf(stderr, PROG_NAME ": control socket: %s%s\n", se.msg,
+				r->control_path == r->control_buf ? " (--control PATH elsewhere, or --no-control)" : "");
+			return -1;
+		}
+	}
+	proxy_set_hooks(p, &h);
+	return 0;
+}
+
 /*
  * Start the proxy and run it until a signal: 0, or -1 after a failure
  * (reported). The rules are the proxy's from here, whatever happens.
@@ -581,13 +703,17 @@ static int run_proxy(struct cli_run *r, struct proxy **p)
 	char err[ERR_LEN];
 	int ret = -1;
 
+	r->n_rules = rule_set_count(r->rules);
 	*p = proxy_new(&r->cfg, r->rules, on_report, r, &pe);
-	/* on_report counts the rules while the proxy runs: they are let go after it. */
-	if (*p)
-		ret = proxy_run(*p, &pe) ? -1 : 0;
 	r->rules = NULL;	/* taken by proxy_new, freed with the proxy */
+	if (!*p)
+		goto failed;
+	if (run_control(r, *p))
+		return -1;
+	ret = proxy_run(*p, &pe) ? -1 : 0;
 	if (!ret)
 		return 0;
+failed:
 	msg_proxy(&pe, &r->cfg, err, sizeof(err));
 	fprintf(stderr, PROG_NAME ": %s\n", err);
 	return -1;
@@ -643,10 +769,21 @@ static int cmd_run(int argc, char **argv)
 	ret = 1;
 	if (!r.have_seed)
 		r.cfg.seed = pick_seed();
+	/*
+	 * The control socket is made before entering --netns: it listens in
+	 * the namespace faultline was started in, where its clients are.
+	 */
+	if (r.control_path && !(r.sock = ctl_sock_new())) {
+		fprintf(stderr, PROG_NAME ": control socket: %s\n", strerror(errno));
+		goto out;
+	}
 	if (run_prepare(&r, &events) || run_proxy(&r, &p))
 		goto out;
 	ret = run_losses(&r, p, events != NULL);
 out:
+	/* The loop ran the socket's close callbacks: it and the executor go before the proxy. */
+	ctl_sock_free(r.sock);
+	ctl_free(r.ctl);
 	proxy_free(p);
 	cli_run_close(&r);
 	/* The proxy flushed the log; a failure it told us of is not said twice. */
@@ -1098,7 +1235,9 @@ static int dispatch(const char *cmd, int argc, char **argv)
 		return cmd_show(argc, argv);
 	if (!strcmp(cmd, "report"))
 		return cmd_report(argc, argv);
-	fprintf(stderr, PROG_NAME ": unknown command '%s' (run, replay, demo, check, cleanup, show, report, version; see " PROG_NAME " --help)\n",
+	if (!strcmp(cmd, "ctl"))
+		return cmd_ctl(argc, argv);
+	fprintf(stderr, PROG_NAME ": unknown command '%s' (run, ctl, replay, demo, check, cleanup, show, report, version; see " PROG_NAME " --help)\n",
 		cmd);
 	return 2;
 }

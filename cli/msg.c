@@ -142,6 +142,9 @@ void msg_proxy(const struct proxy_error *e, const struct proxy_config *cfg, char
 	case PROXY_STEP_READER_START:
 		snprintf(buf, len, "cannot start the reader thread: %s", why);
 		break;
+	case PROXY_STEP_HOOK_START:
+		snprintf(buf, len, "cannot start serving the control socket: %s", why);
+		break;
 	case PROXY_STEP_IPT_REMOVE:
 		msg_ipt(&e->ipt, ipt, sizeof(ipt));
 		snprintf(buf, len, "cannot remove the iptables chain: %s",

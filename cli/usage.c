@@ -2,8 +2,11 @@
 #include <stdio.h>
 
 #include "capture.h"
+#include "ctl.h"
+#include "ctlcmd.h"
 #include "pipeline.h"
 #include "proxy.h"
+#include "sock.h"
 #include "track.h"
 #include "usage.h"
 
@@ -21,6 +24,7 @@ void usage_print(FILE *f)
 		"\n"
 		"commands:\n"
 		"  run       divert packets through the rules until SIGINT/SIGTERM\n"
+		"  ctl       change the rules of a running faultline, read its counters\n"
 		"  replay    run a capture file through the rules, offline (no root)\n"
 		"  demo      the guided demo in namespaces it makes and removes:\n"
 		"            demo [udp|reorder|handshake|teardown|timewait|retransmit|all] [--html FILE]\n"
@@ -59,8 +63,12 @@ void usage_print(FILE *f)
 		"      --time-wait DUR    how long the tracker keeps TIME_WAIT (2*MSL, default %llus)\n"
 		"      --track-idle DUR   forget idle connections after DUR (default %llus)\n"
 		"      --max-conns N      connections the tracker holds (default %u)\n"
+		"      --control PATH     the control socket (default " CTL_SOCK_DIR "/queue-N.sock,\n"
+		"                         " CTL_SOCK_DIR "/NAME.queue-N.sock with --netns NAME)\n"
+		"      --no-control       no control socket (SIGHUP still reloads)\n"
 		"\n"
-		"On SIGUSR1 the counters are printed as JSON; at exit too.\n"
+		"On SIGUSR1 the counters are printed as JSON; at exit too. On SIGHUP the -f\n"
+		"files and -r lines are read again: a good set swaps in, a bad one changes nothing.\n"
 		"Numbers are decimal or 0x hex; only -r, -f and -l may be given more than once.\n"
 		"A rule file has at most 1 MiB, a line 64 KiB, a rule set 10000 rules.\n"
 		"\n"
@@ -70,10 +78,26 @@ void usage_print(FILE *f)
 		"  -l, --local NET        addresses of the host faultline stood for (repeatable):\n"
 		"                         packets from them are 'out', to them 'in', others 'fwd'\n"
 		"                         (Linux cooked captures, tcpdump -i any, carry it already)\n"
-		"      --pcap FILE, --no-track, --time-wait DUR as for run\n",
+		"      --pcap FILE, --no-track, --time-wait DUR as for run\n"
+		"\n"
+		"ctl [--control PATH | --queue N [--netns NAME]] [--json] COMMAND: drive a run\n"
+		"  list                   the rules: name, enabled, counters (a table; --json: raw)\n"
+		"  get NAME               one rule\n"
+		"  add 'LINE' [NAME]      add a rule at the end (named NAME, else rule-N)\n"
+		"  del NAME               remove a rule\n"
+		"  enable NAME, disable NAME\n"
+		"  replace FILE           swap in FILE's rules, all at once or not at all\n"
+		"  stats                  the counters JSON, as on SIGUSR1\n"
+		"  reset                  back to the rules the run started with\n"
+		"  reload                 read the -f files and -r lines again (as SIGHUP)\n"
+		"  events                 stream event lines until faultline stops\n"
+		"  wait COND [--timeout DUR]  block until COND holds\n"
+		"  exit status: 0 done, 1 refused (why on stderr), 2 usage, %d wait timed out\n"
+		"  requests: one JSON line each, at most %u MiB\n",
 		PROXY_DEFAULT_QUEUE, PIPELINE_DEFAULT_MAX_HELD,
 		(unsigned long long)(PROXY_DEFAULT_MAX_HELD_BYTES >> 20), CAPTURE_DEFAULT_QUEUE_MAXLEN,
 		PIPELINE_DEFAULT_MAX_FLOWS, PROXY_DEFAULT_MARK, PROXY_DEFAULT_EVENTS_BACKLOG,
 		PROXY_DEFAULT_PCAP_BACKLOG, (unsigned long long)(TRACK_DEFAULT_TIME_WAIT_NS / 1000000000ull),
-		(unsigned long long)(TRACK_DEFAULT_IDLE_NS / 1000000000ull), TRACK_DEFAULT_MAX_CONNS);
+		(unsigned long long)(TRACK_DEFAULT_IDLE_NS / 1000000000ull), TRACK_DEFAULT_MAX_CONNS,
+		CTLCMD_EXIT_TIMEOUT, CTL_MAX_REQUEST >> 20);
 }

@@ -871,6 +871,8 @@ struct rule_set *rule_set_clone(const struct rule_set *rs)
 			break;
 		r->disabled = o->disabled;
 		if (!r->named) {
+			/* Named by rule_set_add's argument rather than its text: still given. */
+			r->named = o->named;
 			r->name = strdup(o->name);
 			if (!r->name)
 				ret = -ENOMEM;

@@ -30,8 +30,9 @@
  *   get, add, enable, disable:    "rule":RULE
  *   stats:                        "stats":{...} (the SIGUSR1 JSON)
  *   del:                          nothing more
- * where RULE is {"index":N (from 1),"name":"...","rule":"CANONICAL TEXT",
- * "enabled":true,"line":L,...counters}. Failure is
+ * where RULE is the stats JSON's rule object: {"index":N (from 1),
+ * "name":"...","rule":"CANONICAL TEXT","enabled":true,"line":L,...counters}.
+ * Failure is
  * {"error":"MESSAGE","status":N}, N one of the CTL_STATUS_* below.
  */
 #ifndef FL_CTL_H
@@ -44,6 +45,7 @@
 #include <jansson.h>
 
 #include "evfan.h"
+#include "rule.h"
 
 struct proxy;
 struct uv_loop_s;
@@ -54,7 +56,7 @@ enum {
 	CTL_STATUS_CREATED = 201,	/* add */
 	CTL_STATUS_BAD_REQUEST = 400,	/* bad JSON, field, name or rule text */
 	CTL_STATUS_NOT_FOUND = 404,	/* no rule by that name */
-	CTL_STATUS_TIMEOUT = 408,	/* a client that never finished its request */
+	CTL_STATUS_TIMEOUT = 408,	/* a client that never finished its request; a wait that timed out */
 	CTL_STATUS_CONFLICT = 409,	/* a duplicate name; a change the run cannot make */
 	CTL_STATUS_TOO_LARGE = 413,	/* a request over CTL_MAX_REQUEST bytes */
 	CTL_STATUS_INTERNAL = 500,	/* out of memory */
@@ -64,8 +66,8 @@ enum {
 
 /* Bytes in one request (a socket line, its newline included; an HTTP body). */
 #define CTL_MAX_REQUEST (2u << 20)
-/* Bytes in a rule name ([A-Za-z][A-Za-z0-9_.-]*). */
-#define CTL_MAX_NAME 64
+/* Bytes in a rule name ([A-Za-z][A-Za-z0-9_.-]*, rule_name_valid). */
+#define CTL_MAX_NAME RULE_MAX_NAME
 
 enum ctl_op {
 	CTL_OP_LIST = 0,
@@ -161,11 +163,14 @@ typedef void (*ctl_log_cb)(void *data, const char *msg);
 struct rule_set;
 struct ctl_target {
 	/*
-	 * Swap in a whole new rule set (taken, also on failure). 0, -ENOMEM,
-	 * or -EPERM: a rule duplicates packets and the run has no raw
-	 * sockets for the copies.
+	 * Swap in a whole new rule set (taken, also on failure): rules that
+	 * keep their name keep their counters, or with 'fresh' none does.
+	 * 0, -ENOMEM, or -EPERM: a rule duplicates packets and the run has
+	 * no raw sockets for the copies.
 	 */
-	int (*swap_rules)(void *data, struct rule_set *rules);
+	int (*swap_rules)(void *data, struct rule_set *rules, bool fresh);
+	/* The set running now (borrowed, valid until the next swap_rules). */
+	const struct rule_set *(*rules)(void *data);
 	/* The counters JSON (as on SIGUSR1; malloc'd, caller frees), NULL on ENOMEM. */
 	char *(*stats_json)(void *data);
 	void *data;

@@ -69,18 +69,6 @@ static int refuse(struct ctl_error *err, int status, const char *fmt, ...)
 	return status == CTL_STATUS_INTERNAL ? -ENOMEM : -EINVAL;
 }
 
-/* A name as rules write it: [A-Za-z][A-Za-z0-9_.-]*, at most CTL_MAX_NAME bytes. */
-static bool name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > CTL_MAX_NAME)
-		return false;
-	if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
-		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
-}
-
 /* A key quoted for a message: user text, so shortened and kept printable. */
 static void quote_key(char *dst, size_t size, const char *key)
 {
@@ -116,7 +104,7 @@ static int take_field(struct ctl_req *req, enum field f, const char *key, json_t
 	case F_NAME:
 		if (take_string(v, key, &req->name, err))
 			return -EINVAL;
-		if (!name_ok(req->name))
+		if (!rule_name_valid(req->name))
 			return refuse(err, CTL_STATUS_BAD_REQUEST,
 				      "\"name\": not a rule name (a letter, then letters, digits, '_', '.' "
 				      "or '-', at most %d bytes)", CTL_MAX_NAME);

@@ -160,20 +160,34 @@ static void carry_over(const struct act_ctx *c, const struct rule_set *rs, struc
 	}
 }
 
-int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, int *map)
+static int swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, int *map, bool carry)
 {
 	size_t n;
 	struct rule_state *st = states_new(rs, now_ns, &n);
 
 	if (!st)
 		return -ENOMEM;
-	carry_over(c, rs, st, map);
+	if (carry)
+		carry_over(c, rs, st, map);
+	else
+		for (size_t i = 0; map && i < c->n; i++)
+			map[i] = -1;
 	states_free(c->st, c->n);
 	c->st = st;
 	c->n = n;
 	c->rs = rs;
 	plan_memos(c);
 	return 0;
+}
+
+int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, int *map)
+{
+	return swap(c, rs, now_ns, map, true);
+}
+
+int act_ctx_reset(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, int *map)
+{
+	return swap(c, rs, now_ns, map, false);
 }
 
 const struct rng *act_ctx_rng(const struct act_ctx *c)

@@ -141,6 +141,13 @@ void act_ctx_free(struct act_ctx *c);
  */
 int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, int *map);
 
+/*
+ * The same, but no rule keeps anything: every rule starts at zero, its
+ * windows counting from now, as at the start of a run (a reset). map[i]
+ * is -1 for every old rule i.
+ */
+int act_ctx_reset(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, int *map);
+
 const struct rng *act_ctx_rng(const struct act_ctx *c);
 
 /* Decide for one packet. Never fails. */

@@ -696,7 +696,7 @@ static void rehome(struct sched_entry *e, void *data)
 		h->rule = map[h->rule];
 }
 
-int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint64_t now)
+static int swap(struct pipeline *pl, const struct rule_set *rules, uint64_t now, bool fresh)
 {
 	size_t n = rule_set_count(pl->rules);
 	int *map = calloc(n ? n : 1, sizeof(*map));
@@ -704,7 +704,7 @@ int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint6
 
 	if (!map)
 		return -ENOMEM;
-	ret = act_ctx_swap(pl->act, rules, now, map);
+	ret = fresh ? act_ctx_reset(pl->act, rules, now, map) : act_ctx_swap(pl->act, rules, now, map);
 	if (!ret) {
 		/*
 		 * Held packets keep their release times; what refers to a
@@ -716,6 +716,16 @@ int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint6
 	}
 	free(map);
 	return ret;
+}
+
+int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint64_t now)
+{
+	return swap(pl, rules, now, false);
+}
+
+int pipeline_reset_rules(struct pipeline *pl, const struct rule_set *rules, uint64_t now)
+{
+	return swap(pl, rules, now, true);
 }
 
 struct conn_list {

@@ -208,6 +208,12 @@ void pipeline_expire(struct pipeline *pl, uint64_t now_ns);
 int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint64_t now_ns);
 
 /*
+ * The same, but every rule starts afresh (act_ctx_reset): counters at 0,
+ * windows from now. Held packets still keep their release times.
+ */
+int pipeline_reset_rules(struct pipeline *pl, const struct rule_set *rules, uint64_t now_ns);
+
+/*
  * Append the pipeline's part of the counters JSON (the rules array, the
  * tracker's counts and the connection summaries, each as "key":value
  * members, comma-separated, no braces) to a malloc'd string. NULL on OOM.

@@ -39,8 +39,8 @@
 #define BURST 32		/* packets decided together: one recvmmsg's worth */
 /* How long the reader sleeps in recvmmsg before it looks at the stop flag. */
 #define READER_TICK_MS 100
-/* The loop's handles: timer poll, three signals, housekeeping, the event stream's wake-up. */
-#define N_HANDLES 6
+/* The loop's handles: timer poll, four signals, housekeeping, the event stream's wake-up. */
+#define N_HANDLES 7
 /* At exit, a reader of --events or --pcap that takes nothing this long is given up on. */
 #define EVENTS_STALL_MS 2000
 
@@ -61,7 +61,8 @@ struct proxy {
 	bool reader_started;
 	atomic_bool reader_stop;
 	struct lock lock;
-	uv_signal_t sig_int, sig_term, sig_usr1;
+	uv_signal_t sig_int, sig_term, sig_usr1, sig_hup;
+	struct proxy_hooks hooks;
 	uv_timer_t housekeeping; /* TIME_WAIT and idle expiry: coarse time is fine */
 	int timer_fd;
 	int stamp_fd;	/* holds kernel receive timestamps on, for the tracker */
@@ -433,6 +434,7 @@ static void close_handles(struct proxy *p)
 	uv_close((uv_handle_t *)&p->sig_int, on_close);
 	uv_close((uv_handle_t *)&p->sig_term, on_close);
 	uv_close((uv_handle_t *)&p->sig_usr1, on_close);
+	uv_close((uv_handle_t *)&p->sig_hup, on_close);
 	uv_close((uv_handle_t *)&p->housekeeping, on_close);
 }
 
@@ -454,6 +456,9 @@ void proxy_stop(struct proxy *p)
 	if (p->stopping)
 		return;
 	p->stopping = true;
+	/* No client changes the rules or waits on them from here on. */
+	if (p->hooks.stop)
+		p->hooks.stop(p->hooks.data);
 	/* The reader finishes the batch it has (ours to answer) and leaves. */
 	stop_reader(p);
 	/* Everything held goes now, in deadline order. */
@@ -506,6 +511,8 @@ static void on_signal(uv_signal_t *h, int signum)
 
 	if (signum == SIGUSR1)
 		report(p, "stats");
+	else if (signum == SIGHUP)
+		p->hooks.hup(p->hooks.data);
 	else
 		proxy_stop(p);
 }
@@ -553,8 +560,17 @@ static int open_inject(struct proxy *p, struct proxy_error *e)
 	int action = RULE_ACT_DUPLICATE;
 	const struct rule *r = injecting_rule(p->rules, &action);
 
-	if (!r)
+	if (!r) {
+		/*
+		 * Rules that may change may start sending packets of their own
+		 * (duplicate, reset): the sockets now,
+		 * while the capability is there. Without it that change is
+		 * refused then (proxy_swap_rules), and the run goes on.
+		 */
+		if (p->cfg.rules_may_change)
+			p->inj = inject_open(p->cfg.mark);
 		return 0;
+	}
 	p->inj = inject_open(p->cfg.mark);
 	if (p->inj)
 		return 0;
@@ -734,11 +750,12 @@ static int init_loop(struct proxy *p, struct proxy_error *e)
 	uv_signal_init(&p->loop, &p->sig_int);
 	uv_signal_init(&p->loop, &p->sig_term);
 	uv_signal_init(&p->loop, &p->sig_usr1);
+	uv_signal_init(&p->loop, &p->sig_hup);
 	uv_timer_init(&p->loop, &p->housekeeping);
 	uv_async_init(&p->loop, &p->fan_async, on_fan);
 	p->fan_async.data = p;
 	p->timer_poll.data = p;
-	p->sig_int.data = p->sig_term.data = p->sig_usr1.data = p;
+	p->sig_int.data = p->sig_term.data = p->sig_usr1.data = p->sig_hup.data = p;
 	p->housekeeping.data = p;
 	p->open_handles = N_HANDLES;
 	return 0;
@@ -892,8 +909,14 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 	uv_signal_start(&p->sig_int, on_signal, SIGINT);
 	uv_signal_start(&p->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&p->sig_usr1, on_signal, SIGUSR1);
+	if (p->hooks.hup)
+		uv_signal_start(&p->sig_hup, on_signal, SIGHUP);
 	if (!p->cfg.no_track)
 		uv_timer_start(&p->housekeeping, on_housekeeping, 1000, 1000);
+	/* The owner's handles (the control socket) before "ready": a client may connect once it is said. */
+	ret = p->hooks.start ? p->hooks.start(p->hooks.data, &p->loop) : 0;
+	if (ret)
+		return stop_failed(p, e, PROXY_STEP_HOOK_START, ret);
 	if (p->report)
 		p->report(p->report_data, "ready", "{}");
 	uv_run(&p->loop, UV_RUN_DEFAULT);
@@ -916,21 +939,28 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 	return 0;
 }
 
-int proxy_swap_rules(struct proxy *p, struct rule_set *rules)
+void proxy_set_hooks(struct proxy *p, const struct proxy_hooks *h)
+{
+	p->hooks = *h;
+}
+
+static int swap_rules(struct proxy *p, struct rule_set *rules, bool fresh)
 {
 	struct rule_set *old = rules;
 	int ret;
 
 	/*
-	 * Raw sockets exist only if the first set sent packets of its own, and
-	 * CAP_NET_RAW is gone now: a set that starts doing so cannot.
+	 * Raw sockets exist only if opened at setup (open_inject: the first
+	 * set sent packets of its own, or the rules may change), and
+	 * CAP_NET_RAW is gone now: without them a set that starts doing so
+	 * cannot.
 	 */
 	if (!p->inj && injecting_rule(rules, NULL)) {
 		rule_set_free(rules);
 		return -EPERM;
 	}
 	lock_take(&p->lock);
-	ret = pipeline_swap_rules(p->pl, rules, now_ns());
+	ret = fresh ? pipeline_reset_rules(p->pl, rules, now_ns()) : pipeline_swap_rules(p->pl, rules, now_ns());
 	if (!ret) {
 		uint32_t range = copy_range_for(p, rules);
 
@@ -944,6 +974,21 @@ int proxy_swap_rules(struct proxy *p, struct rule_set *rules)
 	/* The set that lost (the old one, or the new one on failure) is freed outside the lock. */
 	rule_set_free(old);
 	return ret;
+}
+
+int proxy_swap_rules(struct proxy *p, struct rule_set *rules)
+{
+	return swap_rules(p, rules, false);
+}
+
+int proxy_reset_rules(struct proxy *p, struct rule_set *rules)
+{
+	return swap_rules(p, rules, true);
+}
+
+const struct rule_set *proxy_rules(const struct proxy *p)
+{
+	return p->rules;
 }
 
 uint64_t proxy_events_dropped(struct proxy *p, int *err)

@@ -73,6 +73,13 @@ struct proxy_config {
 	uint64_t time_wait_ns;	/* tracker's 2*MSL (TRACK_DEFAULT_TIME_WAIT_NS) */
 	uint64_t track_idle_ns;	/* tracker's idle expiry (TRACK_DEFAULT_IDLE_NS) */
 	uint32_t max_conns;	/* tracker's table size (TRACK_DEFAULT_MAX_CONNS) */
+	/*
+	 * Rules may change while it runs (a control socket): open the raw
+	 * sockets for copies at the start even when no rule duplicates yet,
+	 * if CAP_NET_RAW allows (it is dropped after setup). Without it, a
+	 * duplicating set swapped in later is refused (proxy_swap_rules).
+	 */
+	bool rules_may_change;
 	proxy_output_error_cb output_error;	/* NULL: failures are only counted */
 };
 
@@ -100,6 +107,7 @@ enum proxy_step {
 	PROXY_STEP_EVENTS_START,	/* the event log's writer thread */
 	PROXY_STEP_PCAP_START,		/* the capture file's writer thread */
 	PROXY_STEP_READER_START,	/* the reader thread */
+	PROXY_STEP_HOOK_START,		/* the start hook (proxy_hooks) refused */
 	PROXY_STEP_IPT_REMOVE,		/* removing the chain on the way out: the detail in 'ipt' */
 };
 
@@ -148,14 +156,51 @@ int proxy_run(struct proxy *p, struct proxy_error *e);
 /* Ask a running proxy to stop, from the loop thread (signals, tests, control API). */
 void proxy_stop(struct proxy *p);
 
+struct uv_loop_s;
+
+/*
+ * Code the owner runs on the proxy's loop thread (the control socket, the
+ * HTTP API). Every callback is optional and gets 'data'.
+ */
+struct proxy_hooks {
+	/*
+	 * The run is up (chain installed, reader started), before the
+	 * "ready" report: start handles on loop. 0, or -errno to stop the run
+	 * (proxy_run fails with PROXY_STEP_HOOK_START).
+	 */
+	int (*start)(void *data, struct uv_loop_s *loop);
+	/*
+	 * The run stops (a signal, proxy_stop), before anything is released:
+	 * close every handle start opened; their close callbacks run before
+	 * proxy_run returns. Called once, also when start was not.
+	 */
+	void (*stop)(void *data);
+	/* SIGHUP: re-read the rules. NULL: SIGHUP is left as it was (it ends the process). */
+	void (*hup)(void *data);
+	void *data;
+};
+
+/* Install the hooks (copied) before proxy_run. */
+void proxy_set_hooks(struct proxy *p, const struct proxy_hooks *h);
+
 /*
  * Swap the rule set between two packets; the proxy takes ownership of the new
- * set and frees the old one. Returns 0, -ENOMEM, or -EPERM for a set that
- * duplicates when the first did not (raw sockets are opened at setup only,
- * before CAP_NET_RAW is dropped); on failure the old rules stay and the new
- * set is freed.
+ * set and frees the old one. Held packets keep their release times. Returns
+ * 0, -ENOMEM, or -EPERM for a set that duplicates when the run has no raw
+ * sockets (they are opened at setup only, before CAP_NET_RAW is dropped:
+ * when the first set duplicates, or with cfg.rules_may_change and
+ * CAP_NET_RAW); on failure the old rules stay and the new set is freed.
  */
 int proxy_swap_rules(struct proxy *p, struct rule_set *rules);
+
+/* The same, but every rule starts afresh: counters at 0 (pipeline_reset_rules). */
+int proxy_reset_rules(struct proxy *p, struct rule_set *rules);
+
+/*
+ * The rules running now (borrowed): valid on the loop thread until the
+ * next swap, which only the loop thread makes.
+ */
+const struct rule_set *proxy_rules(const struct proxy *p);
 
 /*
  * Event lines not written so far (no room while the reader lagged, a

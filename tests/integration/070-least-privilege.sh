@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Once running, faultline keeps CAP_NET_ADMIN only (effective, permitted and
 # bounding sets of every thread; no_new_privs set) and holds no raw socket
-# unless a rule duplicates. With those capabilities SIGTERM still releases
+# unless a rule duplicates or one may be added later (the control socket,
+# on by default: a duplicate rule added by `ctl add` sends its copies). With those capabilities SIGTERM still releases
 # held packets and removes the chain (iptables-restore runs as a child).
 # With the legacy iptables backend, whose iptables-restore opens a raw
 # socket, CAP_NET_RAW stays as well, and the chain still goes at exit.
@@ -45,7 +46,8 @@ log "before: CapEff of this shell $(awk '$1 == "CapEff:" {print $2}' /proc/self/
 # SIGTERM can release the datagrams.
 udp_recv "$NS_B" 5000 1500 200
 # With --events and --pcap: both writer threads are checked too.
-fl_start "$NS_B" --rule 'udp dst port 5000 => delay 60s' --seed 1 --events "$T/ev" --pcap "$T/cap.pcapng"
+fl_start "$NS_B" --rule 'udp dst port 5000 => delay 60s' --seed 1 --events "$T/ev" --pcap "$T/cap.pcapng" \
+	--no-control
 check_caps 4
 n=$(raw_sockets)
 log "raw sockets without a duplicate rule: $n"
@@ -64,13 +66,16 @@ log "after SIGTERM: received $(json "$T/recv.json" 'd["unique"]') of 200, $(json
 grep -q 'cannot remove' "$T/fl.err" && fail "$(cat "$T/fl.err")"
 no_chain_left "$NS_B"
 
-# A duplicate rule: raw sockets (IPv4 and IPv6) opened at setup, the same capabilities after.
+# Rules that may change (the control socket): raw sockets (IPv4 and IPv6)
+# opened at setup, the same capabilities after, and a duplicate rule added
+# later sends its copies.
 udp_recv "$NS_B" 5000 800
-fl_start "$NS_B" --rule 'udp dst port 5000 => duplicate' --seed 1
+fl_start "$NS_B" --rule 'udp dst port 9 => drop' --seed 1
 check_caps
 n=$(raw_sockets)
-log "raw sockets with a duplicate rule: $n"
+log "raw sockets with a control socket: $n"
 [ "$n" -eq 2 ] || fail "expected 2 raw sockets (IPv4, IPv6), found $n"
+"$FL" ctl --netns "$NS_B" add 'udp dst port 5000 => duplicate' >/dev/null || fail "ctl add refused"
 ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 100 500
 udp_recv_wait
 fl_stop TERM

@@ -3,7 +3,7 @@
 # --cap-add NET_ADMIN (emulated with setpriv inside the namespace): rules
 # that need no raw socket work, and the chain is removed at exit; a
 # duplicate rule is refused in one line naming the rule and CAP_NET_RAW,
-# leaving iptables as it was.
+# leaving iptables as it was, and so is one added later by `faultline ctl`.
 . "$(dirname "$0")/lib.sh"
 make_pair
 ip netns exec "$NS_B" iptables-save | sed '/^#/d' >"$T/before"
@@ -30,6 +30,9 @@ for _ in $(seq 1 100); do
 	kill -0 "$FL_PID" 2>/dev/null || fail "did not start: $(cat "$T/fl.err")"
 	sleep 0.05
 done
+rc=0
+"$FL" ctl add 'udp => duplicate' 2>"$T/ctl.err" || rc=$?
+[ $rc -eq 1 ] && grep -q 'no raw sockets.*CAP_NET_RAW' "$T/ctl.err" || fail "ctl add duplicate: exit $rc: $(cat "$T/ctl.err")"
 ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 100 1000
 udp_recv_wait
 fl_stop TERM

@@ -61,7 +61,7 @@ static bool duplicates(const struct rule_set *rs)
 	return false;
 }
 
-static int fake_swap(void *data, struct rule_set *rs)
+static int fake_swap(void *data, struct rule_set *rs, bool fresh)
 {
 	struct fake *f = data;
 	int ret;
@@ -70,7 +70,7 @@ static int fake_swap(void *data, struct rule_set *rs)
 		rule_set_free(rs);
 		return -EPERM;
 	}
-	ret = pipeline_swap_rules(f->pl, rs, 0);
+	ret = fresh ? pipeline_reset_rules(f->pl, rs, 0) : pipeline_swap_rules(f->pl, rs, 0);
 	if (ret) {
 		rule_set_free(rs);
 		return ret;
@@ -79,6 +79,13 @@ static int fake_swap(void *data, struct rule_set *rs)
 	f->rules = rs;
 	f->swaps++;
 	return 0;
+}
+
+static const struct rule_set *fake_rules(void *data)
+{
+	struct fake *f = data;
+
+	return f->rules;
 }
 
 static char *fake_stats(void *data)
@@ -131,7 +138,7 @@ static struct ctl *start(struct fake *f, const char *file_text)
 		{ CTL_SRC_LINE, "udp port 7 => drop", "--rule 1" },
 	};
 	struct ctl_config cfg = {
-		.target = { fake_swap, fake_stats, f },
+		.target = { fake_swap, fake_rules, fake_stats, f },
 		.sources = src,
 		.n_sources = 2,
 		.log = on_log,
@@ -274,7 +281,8 @@ Test(ctl, add_takes_effect_and_answers_201)
 	json_t *r;
 
 	send_udp(&f, 9);
-	cr_assert_eq(f.dropped, 0);
+	send_udp(&f, 5);
+	cr_assert_eq(f.dropped, 1);
 	run(c, &g, "{\"op\":\"add\",\"rule\":\"udp port 9 => drop\",\"name\":\"cut\"}");
 	ok(&g, 201);
 	r = json_object_get(g.body, "rule");
@@ -283,7 +291,10 @@ Test(ctl, add_takes_effect_and_answers_201)
 	cr_assert_str_eq(str(r, "rule"), "udp port 9 => drop");
 	cr_assert_eq(f.swaps, 1);
 	send_udp(&f, 9);
-	cr_assert_eq(f.dropped, 1);
+	cr_assert_eq(f.dropped, 2);
+	/* The rules that were there keep their counters across the change. */
+	run(c, &g, "{\"op\":\"get\",\"name\":\"rule-1\"}");
+	cr_assert_eq(num(json_object_get(g.body, "rule"), "dropped"), 1);
 
 	run(c, &g, "{\"op\":\"get\",\"name\":\"cut\"}");
 	ok(&g, 200);
@@ -347,7 +358,9 @@ Test(ctl, del_and_auto_names)
 	run(c, &g, "{\"op\":\"list\"}");
 	cr_assert_eq(json_array_size(rules_of(&g)), 2);
 	cr_assert_str_eq(str(json_array_get(rules_of(&g), 0), "rule"), "udp port 6 => drop");
-	cr_assert_str_eq(str(json_array_get(rules_of(&g), 0), "name"), "rule-1");
+	/* A rule keeps its name, automatic or not, when others go: scripts can hold on to it. */
+	cr_assert_str_eq(str(json_array_get(rules_of(&g), 0), "name"), "rule-2");
+	cr_assert_eq(num(json_array_get(rules_of(&g), 0), "index"), 1);
 	send_udp(&f, 5);
 	cr_assert_eq(f.dropped, 0);
 	send_udp(&f, 6);

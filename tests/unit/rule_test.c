@@ -1358,6 +1358,28 @@ Test(rule, clone_keeps_names_origins_and_state)
 	rule_set_free(c);
 }
 
+/* A name given as rule_set_add's argument, not in the text, is still a given name in a clone. */
+Test(rule, clone_keeps_a_name_given_beside_the_text)
+{
+	struct rule_set *rs = rule_set_new(), *c;
+	struct rule_error err;
+	char *text;
+
+	cr_assert_eq(rule_set_add(rs, "udp => drop", "cut", "rule", 1, &err), 0, "%s", err.msg);
+	c = rule_set_clone(rs);
+	cr_assert_not_null(c);
+	cr_assert_str_eq(rule_set_get(c, 0)->name, "cut");
+	cr_assert(rule_set_get(c, 0)->named);
+	text = rule_print_alloc(rule_set_get(c, 0));
+	cr_assert_str_eq(text, "cut: udp => drop");
+	free(text);
+	/* So a second rule of that name is refused as a name given twice. */
+	cr_assert_eq(rule_set_add(c, "tcp => drop", "cut", "rule", 1, &err), -EEXIST);
+	cr_assert(strstr(err.msg, "given twice"), "%s", err.msg);
+	rule_set_free(rs);
+	rule_set_free(c);
+}
+
 /* The control layer's edits: delete by name, add with a name or the first free rule-N. */
 Test(rule, build_by_name)
 {

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "capture.h"
+#include "ctl.h"
+#include "ctlcmd.h"
+#include "sock.h"
 #include "pipeline.h"
 #include "proxy.h"
 #include "track.h"
@@ -92,4 +95,26 @@ Test(usage, tracker_defaults_are_the_constants)
 	cr_assert_eq(c.time_wait_ns, TRACK_DEFAULT_TIME_WAIT_NS);
 	cr_assert_eq(c.idle_ns, TRACK_DEFAULT_IDLE_NS);
 	cr_assert_eq(c.max_conns, TRACK_DEFAULT_MAX_CONNS);
+}
+
+/* The control socket's defaults and ctl's exit codes are the code's. */
+Test(usage, ctl_says_the_paths_limits_and_exit_codes)
+{
+	char *t = usage_text();
+	char path[128];
+
+	ctlcmd_default_path(path, sizeof(path), NULL, 7);
+	cr_assert_str_eq(path, CTL_SOCK_DIR "/queue-7.sock");
+	ctlcmd_default_path(path, sizeof(path), "app", 7);
+	cr_assert_str_eq(path, CTL_SOCK_DIR "/app.queue-7.sock");
+	line_says(t, "--control PATH", CTL_SOCK_DIR "/queue-N.sock");
+	line_says(t, CTL_SOCK_DIR "/NAME.queue-N.sock", "--netns NAME");
+	line_says(t, "ctl [--control PATH", "--queue N [--netns NAME]");
+	line_says_u(t, "exit status: 0 done", "%llu wait timed out", CTLCMD_EXIT_TIMEOUT);
+	line_says_u(t, "requests: one JSON line", "at most %llu MiB", CTL_MAX_REQUEST >> 20);
+	cr_assert_eq(CTL_MAX_REQUEST % (1u << 20), 0);
+	for (const char *c = "list\0get NAME\0add 'LINE'\0del NAME\0enable NAME\0replace FILE\0stats\0reset\0"
+			     "reload\0events\0wait COND\0"; *c; c += strlen(c) + 1)
+		line_says(t, c, " ");
+	free(t);
 }
