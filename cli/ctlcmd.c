@@ -320,13 +320,29 @@ static void print_refusal(const struct ctl_args *a, const char *msg)
 		fprintf(stderr, PROG_NAME ": %s\n", msg);
 }
 
+/* A wait's terms, one "TERM = VALUE" line each. */
+static void print_terms(FILE *f, json_t *reply)
+{
+	size_t i;
+	json_t *t;
+
+	json_array_foreach(json_object_get(reply, "terms"), i, t) {
+		char *v = json_dumps(json_object_get(t, "value"), JSON_COMPACT | JSON_ENCODE_ANY);
+
+		fprintf(f, "%s = %s\n", json_string_value(json_object_get(t, "term")) ?: "?", v ? v : "?");
+		free(v);
+	}
+}
+
 /* Print a successful reply as the command's output. */
 static void print_reply(const char *cmd, json_t *reply)
 {
 	json_t *v;
 	char *s;
 
-	if ((v = json_object_get(reply, "rules")))
+	if (!strcmp(cmd, "wait"))
+		print_terms(stdout, reply);
+	else if ((v = json_object_get(reply, "rules")))
 		ctlcmd_print_rules(stdout, v);
 	else if ((v = json_object_get(reply, "rule")))
 		ctlcmd_print_rules(stdout, v);
@@ -337,8 +353,11 @@ static void print_reply(const char *cmd, json_t *reply)
 	(void)cmd;
 }
 
-/* One reply line: the exit code it makes. Streams (events) print each line as it comes. */
-static int take_reply(const struct ctl_args *a, const char *cmd, const char *line)
+/*
+ * One reply line: the exit code it makes. Streams (events) print each line
+ * as it comes; *end says the stream ended.
+ */
+static int take_reply(const struct ctl_args *a, const char *cmd, const char *line, bool *end)
 {
 	json_error_t je;
 	json_t *j = json_loads(line, 0, &je), *err;
@@ -349,12 +368,17 @@ static int take_reply(const struct ctl_args *a, const char *cmd, const char *lin
 		return 1;
 	}
 	err = json_object_get(j, "error");
+	*end = json_is_true(json_object_get(j, "end"));
 	if (err) {
 		print_refusal(a, json_string_value(err) ?: "refused");
 		ret = !strcmp(cmd, "wait") && json_integer_value(json_object_get(j, "status")) == CTL_STATUS_TIMEOUT ?
 			CTLCMD_EXIT_TIMEOUT : 1;
+		if (ret == CTLCMD_EXIT_TIMEOUT && !a->json)
+			print_terms(stderr, j);
 		if (a->json)
 			printf("%s\n", line);
+	} else if (*end && !a->json) {
+		/* The end of an events stream: faultline stopped. */
 	} else if (a->json || !json_is_true(json_object_get(j, "ok"))) {
 		/* --json, or a line of a stream: as it came. */
 		printf("%s\n", line);
@@ -381,13 +405,15 @@ static int exchange(const struct ctl_args *a, const char *cmd, json_t *req)
 		goto out;
 	}
 	while ((n = getline(&line, &cap, f)) > 0) {
+		bool end = false;
+
 		if (line[n - 1] != '\n')
 			break;
 		line[n - 1] = '\0';
-		ret = take_reply(a, cmd, line);
+		ret = take_reply(a, cmd, line, &end);
 		fflush(stdout);
-		/* One reply, but for a stream of events, which a refusal ends too. */
-		if (strcmp(cmd, "events") || ret)
+		/* One reply, but for a stream of events, which its end or a refusal ends. */
+		if (strcmp(cmd, "events") || ret || end)
 			goto out;
 	}
 	if (!strcmp(cmd, "events") && !ferror(f)) {

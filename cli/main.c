@@ -668,6 +668,7 @@ static int run_control(struct cli_run *r, struct proxy *p)
 {
 	struct ctl_config cc = {
 		.target = ctl_proxy_target(p),
+		.loop = proxy_loop(p),
 		.sources = r->sources,
 		.n_sources = r->n_sources,
 		.log = on_ctl_log,

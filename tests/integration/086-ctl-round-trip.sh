@@ -34,6 +34,8 @@ grep -Eq '^ +1 +rule-1 +yes +0 +- +udp dst port 9 => drop$' "$T/list" || fail "l
 grep -Eq '^ +2 +cut +yes ' "$T/out" || fail "add printed: $(cat "$T/out")"
 [ "$(lost)" -eq 5 ] || fail "the added drop did not drop"
 [ "$(field cut dropped)" -eq 5 ] || fail "cut dropped $(field cut dropped), not 5"
+"${CTL[@]}" wait 'cut.dropped >= 5' --timeout 10s >/dev/null || fail "wait for what holds did not exit 0"
+refused 3 "timed out" "${CTL[@]}" wait 'cut.dropped >= 1000' --timeout 200ms
 "${CTL[@]}" disable cut >/dev/null
 [ "$(lost)" -eq 0 ] || fail "pings lost with the rule disabled"
 [ "$(field cut enabled)" = false ] || fail "cut still enabled"
