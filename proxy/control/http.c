@@ -70,7 +70,7 @@ struct http {
 	struct http_req *reqs;
 	struct http_req *in_access;	/* the request whose handler runs inside libmicrohttpd's */
 	unsigned clients;
-	bool started, stopped;
+	bool started, stopping, stopped;
 };
 
 /* ---- addresses ---- */
@@ -549,6 +549,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	}
 	switch (r->state) {
 	case REQ_READING:
+		/* A request completed while the server stops would wait on nothing: refused. */
+		if (h->stopping) {
+			r->state = REQ_ANSWERED;
+			return queue_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "faultline is stopping");
+		}
 		return dispatch(r);
 	case REQ_WAITING:
 		/* Woken without an answer (the server stops): nothing to say. */
@@ -676,6 +681,7 @@ void http_stop(struct http *h)
 {
 	if (!h || !h->started || h->stopped)
 		return;
+	h->stopping = true;
 	/* Whoever waits on an answer hears now that none is wanted. */
 	for (struct http_req *r = h->reqs; r; r = r->next)
 		req_gone(r);
