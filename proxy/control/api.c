@@ -16,6 +16,17 @@
 
 #define JSON_TYPE "application/json"
 
+/*
+ * A message may quote the client's bytes (jansson's "near '...'"): control
+ * characters become '?', so that a terminal or a log line shows it as it is.
+ */
+static void printable(char *msg)
+{
+	for (; *msg; msg++)
+		if ((unsigned char)*msg < 0x20 || *msg == 0x7f)
+			*msg = '?';
+}
+
 __attribute__((format(printf, 3, 4)))
 static int refuse(struct ctl_error *err, int status, const char *fmt, ...)
 {
@@ -25,6 +36,7 @@ static int refuse(struct ctl_error *err, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	printable(err->msg);
 	return status == CTL_STATUS_INTERNAL ? -ENOMEM : -EINVAL;
 }
 
@@ -300,6 +312,8 @@ out:
 	free(text);
 	free(name);
 	json_decref(obj);
+	if (ret)
+		printable(err->msg);
 	return ret;
 }
 

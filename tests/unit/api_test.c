@@ -214,3 +214,16 @@ Test(api, wrong_method_405_with_allow)
 	r = route("HEAD", "/stats", NULL);
 	cr_assert_eq(r.err.status, 405);
 }
+
+/* A client's control bytes quoted by the JSON parser's message come out as '?' (fuzz.api found it). */
+Test(api, messages_printable)
+{
+	struct ctl_req req;
+	struct api_route rt;
+	struct ctl_error err;
+
+	cr_assert_eq(api_route("POST", "/rules", NULL, "{\x1b}", 3, &req, &rt, &err), -EINVAL);
+	cr_assert_eq(err.status, 400);
+	for (const char *p = err.msg; *p; p++)
+		cr_assert((unsigned char)*p >= 0x20, "control byte in '%s'", err.msg);
+}
