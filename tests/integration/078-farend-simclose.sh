@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# A simultaneous close replayed from a capture at either end (issue 17): the
+# tracker's states of the far endpoint follow what its segments acknowledge.
+#
+# faultline in the server's namespace B delays every FIN by 300 ms
+# ('tcp port 7003 => delay 300ms if fin'), both ways. The client A sends
+# "go"; the server closes as soon as it reads it, the client 50 ms after
+# sending it. Each FIN is held until after the other endpoint has sent its
+# own, so both kernels close simultaneously: FIN_WAIT_1, then CLOSING (or
+# FIN_WAIT_2, when the other's ACK of its FIN overtakes the held FIN), then
+# TIME_WAIT, as ss polled in both namespaces shows.
+#
+# tcpdump at A's interface sees the server's FIN 300 ms late, acknowledging
+# the client's data but not its FIN (the server had not received it); at B's
+# interface, the client's FIN 300 ms before B's kernel takes it. Replaying
+# either capture, the tracker must end both endpoints in TIME_WAIT and pass
+# through the states ss showed, in order. Before issue 17, the A capture gave
+# the server ESTABLISHED > CLOSE_WAIT > LAST_ACK > CLOSED (the client's FIN
+# taken as received when captured).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/farend.sh"
+make_pair
+
+P=$((41000 + RANDOM % 1000))
+fl_start "$NS_B" --rule "tcp port $FE_PORT => delay 300ms if fin"
+ip netns exec "$NS_B" python3 -c '
+import socket, sys
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("10.99.0.2", int(sys.argv[1])))
+l.listen(1)
+s, _ = l.accept()
+while b"go" not in s.recv(10):
+    pass
+s.close()' "$FE_PORT" 2>"$T/server.err" &
+PIDS+=($!)
+SERVER=$!
+wait_listen "$NS_B" "$FE_PORT"
+fe_capture A "$NS_A" "va-$ID"
+fe_capture B "$NS_B" "vb-$ID"
+fe_poll_start "$P"
+timeout 10 ip netns exec "$NS_A" python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("10.99.0.1", int(sys.argv[1])))
+s.connect(("10.99.0.2", int(sys.argv[2])))
+s.sendall(b"go")
+time.sleep(0.05)
+s.close()' "$P" "$FE_PORT" 2>"$T/client.err" || fail "client failed (rc $?)"
+wait "$SERVER" || fail "server failed: $(cat "$T/server.err")"
+fe_wait_ss "$NS_A" "$P" "$FE_PORT" TIME_WAIT
+fe_wait_ss "$NS_B" "$FE_PORT" "$P" TIME_WAIT
+sleep 0.1
+fe_poll_stop
+fe_capture_stop
+fl_stop
+
+# The kernels must have closed simultaneously, else the comparison is moot.
+grep -qx FIN_WAIT_1 "$T/ss.A" && grep -qx FIN_WAIT_1 "$T/ss.B" ||
+	fail "not a simultaneous close: A $(uniq "$T/ss.A" | tr '\n' ' '), B $(uniq "$T/ss.B" | tr '\n' ' ')"
+rc=0
+fe_check A "$P" || rc=1
+fe_check B "$P" || rc=1
+[ $rc -eq 0 ] || fail "the tracker's states differ from the kernels'"
+no_chain_left "$NS_B"
+echo ok

@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: MIT
+# Helpers for the far-end tests (issue 17): a connection between A (client,
+# 10.99.0.1) and B (server, 10.99.0.2, port FE_PORT) captured by tcpdump at
+# both interfaces while ss in both namespaces is polled; each capture is then
+# replayed and the tracker's states of both endpoints are compared with what
+# the kernels went through. Source after lib.sh and make_pair.
+FE_PORT=${FE_PORT:-7003}
+FE_TD=()
+
+# fe_capture NAME NS IFACE: tcpdump of FE_PORT at IFACE in NS into $T/NAME.pcap.
+fe_capture() {
+	local err=$T/$1.tcpdump.err
+	ip netns exec "$2" tcpdump -i "$3" -nn -s 128 --immediate-mode -U -w "$T/$1.pcap" \
+		tcp port "$FE_PORT" 2>"$err" &
+	FE_TD+=($!)
+	PIDS+=($!)
+	for _ in $(seq 1 100); do
+		grep -q 'listening on' "$err" && return 0
+		sleep 0.05
+	done
+	fail "tcpdump at $3 did not start"
+}
+
+# fe_capture_stop: stop every capture; each must have lost nothing.
+fe_capture_stop() {
+	local p
+	for p in "${FE_TD[@]}"; do kill -INT "$p"; done
+	for p in "${FE_TD[@]}"; do wait "$p" || true; done
+	FE_TD=()
+	for f in "$T"/*.tcpdump.err; do
+		grep -q '^0 packets dropped by kernel' "$f" || fail "tcpdump lost packets: $(cat "$f")"
+	done
+}
+
+# fe_ss NS LPORT RPORT: the state of the socket on that pair of ports as the
+# tracker names it (not the listener), "-" if there is none.
+fe_ss() {
+	local s
+	s=$(ip netns exec "$1" ss -Htan "( sport = :$2 and dport = :$3 )" |
+		awk '$1 != "LISTEN" {gsub("-", "_", $1); print $1; exit}')
+	echo "${s:--}"
+}
+
+# fe_poll_start CPORT: poll both kernels' states of the connection from A's
+# CPORT into $T/ss.A and $T/ss.B (one line per poll) until fe_poll_stop.
+fe_poll_start() {
+	local cport=$1
+	rm -f "$T/ss.A" "$T/ss.B" "$T/ss.stop"
+	(
+		while [ ! -e "$T/ss.stop" ]; do
+			fe_ss "$NS_A" "$cport" "$FE_PORT" >>"$T/ss.A"
+			fe_ss "$NS_B" "$FE_PORT" "$cport" >>"$T/ss.B"
+		done
+	) &
+	FE_POLL=$!
+	PIDS+=($!)
+}
+
+# fe_poll_stop: one last poll of both (the end states), then stop.
+fe_poll_stop() {
+	touch "$T/ss.stop"
+	wait "$FE_POLL" || true
+}
+
+# fe_wait_ss NS LPORT RPORT WANT: until the socket is in state WANT ("-": gone).
+fe_wait_ss() {
+	local got
+	for _ in $(seq 1 100); do
+		got=$(fe_ss "$1" "$2" "$3")
+		[ "$got" = "$4" ] && return 0
+		sleep 0.05
+	done
+	fail "ss in $1 for :$2 <-> :$3 shows '$got', expected '$4'"
+}
+
+# fe_check NAME CPORT [REPLAY ARGS...]: replay $T/NAME.pcap; the tracker's
+# final state of each endpoint must be what ss showed last (no socket:
+# CLOSED), and the states ss showed, in order, must be among the states the
+# tracker took, in that order (the poll can miss a short state, the tracker
+# must not invent an order the kernel did not go through).
+fe_check() {
+	local name=$1 cport=$2
+	shift 2
+	"$FL" replay "$T/$name.pcap" --rule 'tcp port 1 => drop' --events "$T/$name.ev" "$@" \
+		>"$T/$name.json" 2>"$T/$name.err" || fail "$name: replay failed: $(cat "$T/$name.err")"
+	python3 - "$T" "$name" "$cport" <<'PY'
+import json, sys
+T, name, cport = sys.argv[1:]
+d = json.loads([l for l in open("%s/%s.json" % (T, name)) if l.startswith("{")][-1])
+ev = [json.loads(l) for l in open("%s/%s.ev" % (T, name))]
+cs = [c for c in d["connections"] if c["conn"].startswith("10.99.0.1:%s " % cport)]
+if len(cs) != 1:
+    sys.exit("FAIL: %s: %d connections in the summary" % (name, len(cs)))
+c = cs[0]
+bad = []
+for e, host in ((0, "A"), (1, "B")):
+    polls = [l.strip() for l in open("%s/ss.%s" % (T, host))]
+    seen = []
+    for s in polls:
+        if s != "-" and (not seen or seen[-1] != s):
+            seen.append(s)
+    final = polls[-1] if polls[-1] != "-" else "CLOSED"
+    if polls[-1] == "-" and seen:
+        seen.append("CLOSED")
+    tr = [x for x in ev if x.get("ev") == "transition" and x["endpoint"] == e
+          and x["conn"].startswith("10.99.0.1:%s " % cport)]
+    took = ([tr[0]["old"]] if tr else []) + [x["new"] for x in tr]
+    it = iter(took)
+    ordered = all(s in it for s in seen)
+    print("  %s capture, endpoint %d (%s): ss %s; tracker %s"
+          % (name, e, host, " > ".join(seen) or "-", " > ".join(took)), file=sys.stderr)
+    if c["state"][e] != final:
+        bad.append("%s capture: endpoint %d (%s) ends %s, ss says %s" % (name, e, host, c["state"][e], final))
+    if not ordered:
+        bad.append("%s capture: endpoint %d (%s): ss went %s, the tracker %s"
+                   % (name, e, host, " > ".join(seen), " > ".join(took)))
+for b in bad:
+    print("FAIL: " + b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+}
