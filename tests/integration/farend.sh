@@ -37,7 +37,9 @@ fe_capture_stop() {
 fe_ss() {
 	local s
 	s=$(ip netns exec "$1" ss -Htan "( sport = :$2 and dport = :$3 )" |
-		awk '$1 != "LISTEN" {gsub("-", "_", $1); print $1; exit}')
+		awk '$1 != "LISTEN" {gsub("-", "_", $1); sub("^ESTAB$", "ESTABLISHED", $1);
+			sub("^SYN_RECV$", "SYN_RECEIVED", $1); sub("^FIN_WAIT1$", "FIN_WAIT_1", $1);
+			sub("^FIN_WAIT2$", "FIN_WAIT_2", $1); print $1; exit}')
 	echo "${s:--}"
 }
 
@@ -77,7 +79,10 @@ fe_wait_ss() {
 # final state of each endpoint must be what ss showed last (no socket:
 # CLOSED), and the states ss showed, in order, must be among the states the
 # tracker took, in that order (the poll can miss a short state, the tracker
-# must not invent an order the kernel did not go through).
+# must not invent an order the kernel did not go through); and no segment
+# may come from an endpoint in a state the tracker held, at that segment,
+# in which a kernel could not have sent it (a FIN from CLOSED, a SYN+ACK from
+# ESTABLISHED).
 fe_check() {
 	local name=$1 cport=$2
 	shift 2
@@ -114,6 +119,22 @@ for e, host in ((0, "A"), (1, "B")):
     if not ordered:
         bad.append("%s capture: endpoint %d (%s): ss went %s, the tracker %s"
                    % (name, e, host, " > ".join(seen), " > ".join(took)))
+# What a kernel in the state the tracker held for the sender could send:
+# nothing but a RST once closed, a SYN+ACK only before it is established, a
+# FIN only before it has its FIN acknowledged.
+may_send = {
+    "SA": {"LISTEN", "SYN_SENT", "SYN_RECEIVED"},
+    "F": {"SYN_RECEIVED", "ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT_1", "CLOSING", "LAST_ACK"},
+    "": {"SYN_RECEIVED", "ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSING",
+         "LAST_ACK", "TIME_WAIT"},
+}
+for p in ev:
+    if p.get("ev") != "packet" or "R" in p["flags"] or p["flags"] == "S":
+        continue
+    kind = "SA" if "S" in p["flags"] else "F" if "F" in p["flags"] else ""
+    if p["sender_state"] not in may_send[kind]:
+        bad.append("%s capture: endpoint %d sent segment %d (%s) in %s, by the tracker"
+                   % (name, p["endpoint"], p["seg"], p["flags"], p["sender_state"]))
 for b in bad:
     print("FAIL: " + b, file=sys.stderr)
 sys.exit(1 if bad else 0)
