@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# A close whose final ACK is lost, replayed from a capture at either end
+# (issue 17). faultline in the server's namespace B drops the first segment
+# that arrives at B in LAST_ACK ('drop if state LAST_ACK, first 1'): the
+# client A sends "go" and closes, the server reads to the end and closes,
+# the client's ACK of the server's FIN is lost after both captures saw it
+# (tcpdump in B sees it before faultline drops it). The server stays in
+# LAST_ACK and retransmits its FIN, the client's TIME_WAIT acknowledges it
+# again, and that ACK closes the server, as ss polled in both namespaces
+# shows. Replaying either capture, the tracker must not close the server at
+# the first ACK: the FIN it sends after that ACK says it had not received it.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/farend.sh"
+make_pair
+
+P=$((41000 + RANDOM % 1000))
+fl_start "$NS_B" --rule "tcp port $FE_PORT => drop if state LAST_ACK, first 1"
+ip netns exec "$NS_B" python3 -c '
+import socket, sys
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("10.99.0.2", int(sys.argv[1])))
+l.listen(1)
+s, _ = l.accept()
+while s.recv(10):
+    pass
+s.close()' "$FE_PORT" 2>"$T/server.err" &
+PIDS+=($!)
+SERVER=$!
+wait_listen "$NS_B" "$FE_PORT"
+fe_capture A "$NS_A" "va-$ID"
+fe_capture B "$NS_B" "vb-$ID"
+fe_poll_start "$P"
+timeout 10 ip netns exec "$NS_A" python3 -c '
+import socket, sys
+s = socket.socket()
+s.bind(("10.99.0.1", int(sys.argv[1])))
+s.connect(("10.99.0.2", int(sys.argv[2])))
+s.sendall(b"go")
+s.close()' "$P" "$FE_PORT" 2>"$T/client.err" || fail "client failed (rc $?)"
+wait "$SERVER" || fail "server failed: $(cat "$T/server.err")"
+fe_wait_ss "$NS_B" "$FE_PORT" "$P" -
+fe_wait_ss "$NS_A" "$P" "$FE_PORT" TIME_WAIT
+sleep 0.1
+fe_poll_stop
+fe_capture_stop
+fl_stop
+
+# The final ACK must have been lost, else the comparison is moot.
+[ "$(json "$T/fl.out" 'd["rules"][0]["dropped"]')" = 1 ] || fail "faultline did not drop the final ACK"
+grep -qx LAST_ACK "$T/ss.B" || fail "B never showed LAST-ACK: $(uniq "$T/ss.B" | tr '\n' ' ')"
+rc=0
+fe_check A "$P" || rc=1
+fe_check B "$P" || rc=1
+[ $rc -eq 0 ] || fail "the tracker's states differ from the kernels'"
+no_chain_left "$NS_B"
+echo ok
