@@ -656,6 +656,28 @@ FL_HOT static void initial_rtt(struct conn *cn, uint8_t fl, uint32_t now_t)
 	}
 }
 
+/*
+ * Which endpoint is far from the capture point (track.h, "The far end"):
+ * decided at the client's ACK completing the handshake, while irtt still
+ * holds the SYN's tick and d[1].last_t the SYN+ACK's.
+ */
+static void infer_far_end(const struct track *t, struct conn *cn, int e, uint8_t fl,
+			  uint32_t now_t)
+{
+	uint32_t syn_synack, synack_ack;
+
+	if (!t->cfg.far_end || e != 0 || (fl & (PKT_TCP_SYN | PKT_TCP_ACK)) != PKT_TCP_ACK ||
+	    !(cn->cflags & CF_SYN_T) || !(cn->d[1].flags & D_HS_ACK) ||
+	    (cn->cflags & CF_PICKUP) || ((cn->x[0].xflags | cn->x[1].xflags) & X_FAR))
+		return;
+	syn_synack = cn->d[1].last_t - cn->irtt;
+	synack_ack = now_t - cn->d[1].last_t;
+	if (syn_synack > synack_ack)
+		cn->x[1].xflags |= X_FAR;
+	else if (synack_ack > syn_synack)
+		cn->x[0].xflags |= X_FAR;
+}
+
 /* The classes of e's segment v (classes: those its connection's start gave). */
 FL_HOT static uint32_t classify(struct conn *cn, int e, const struct pkt_view *v,
 				uint32_t now_t, uint32_t classes)
@@ -743,6 +765,7 @@ FL_HOT int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now
 	seg->sender_state = cn->st[e];
 	seg->receiver_state = cn->st[!e];
 
+	infer_far_end(t, cn, e, fl, now_t);
 	seg->classes = classify(cn, e, v, now_t, classes);
 	sender_side(t, cn, e, v, &c);
 	count_answers(t, cn, e, v, end, seg);
@@ -1025,8 +1048,12 @@ FL_HOT static void deliver(struct track *t, struct conn *cn, const struct track_
 		deliver_data(t, cn, seg, v, c, again);
 	if (fl & PKT_TCP_FIN)
 		d->flags |= D_FIN_DLV;
+	/*
+	 * A far receiver has the FIN when it acknowledges it: sender_side()
+	 * takes it in then.
+	 */
 	if ((d->flags & (D_FIN | D_FIN_DLV | D_FIN_RCVD)) == (D_FIN | D_FIN_DLV) &&
-	    d->rcv_nxt == cn->x[x].fin_seq) {
+	    d->rcv_nxt == cn->x[x].fin_seq && !(cn->x[y].xflags & X_FAR)) {
 		d->rcv_nxt++;
 		d->flags |= D_FIN_RCVD;
 		fin_receipt(t, cn, y, c);

@@ -48,7 +48,47 @@ struct track_config {
 	 */
 	uint32_t max_records;
 	uint32_t records_per_conn;
+	/*
+	 * The segments come from a capture (replay), not through faultline:
+	 * the capture point need not be at the receiver. See "The far end"
+	 * below. false (the default, and live) takes every segment as
+	 * received when it is released.
+	 */
+	bool far_end;
 };
+
+/*
+ * The far end (far_end set; issue 17). A capture taken on one host sees
+ * that host's segments leave before the peer receives them and the peer's
+ * segments after the peer sent them, up to an RTT earlier. Taking capture
+ * (release) time as the receive time then gets the far endpoint wrong: in
+ * a simultaneous close captured at the client, the server's FIN acks the
+ * client's data but not its FIN, yet the client's FIN was captured first,
+ * and the server would be taken to CLOSE_WAIT and LAST_ACK where its
+ * kernel went FIN_WAIT_1, CLOSING (or FIN_WAIT_2), TIME_WAIT.
+ *
+ * Which end a connection was captured at is inferred from its handshake,
+ * as tshark splits its initial RTT: near the client the SYN -> SYN+ACK gap
+ * is the RTT and SYN+ACK -> ACK is the client's turnaround; near the server
+ * the other way round. The endpoint on the longer side is far. A tie, a
+ * connection picked up mid-stream or without a complete handshake: no
+ * endpoint is far and nothing changes. (A capture on a router between
+ * them makes the more distant endpoint far.)
+ *
+ * For a far endpoint, state changes that a receipt makes wait for evidence
+ * from the endpoint's own segments: a FIN reaches it when a segment it
+ * sends acknowledges the FIN (ACK beyond the FIN's sequence number); until
+ * then it is in flight, and the endpoint's segments are taken as sent in
+ * the state it had. What the near endpoint receives, and every class of
+ * the Wireshark-style analysis (which describes the wire at the capture
+ * point), are unchanged.
+ *
+ * Not done yet (see the tests 079-081): receipts no later segment can
+ * confirm, a pure ACK (of a SYN+ACK, of a FIN) and a RST, are still taken
+ * at capture; a far endpoint's later segment that it could not have sent
+ * after that receipt (its FIN again after the ACK of it, a SYN+ACK after
+ * the handshake's ACK, anything but a RST after a RST) should undo it.
+ */
 
 /* Fill c with the defaults above. */
 void track_config_default(struct track_config *c);

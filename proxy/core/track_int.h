@@ -117,7 +117,16 @@ struct dirx {
 	uint32_t ts_last;	/* last TSval, from the close on (see note_segment()) */
 	uint16_t mss;
 	int8_t wscale;		/* from the SYN; -1 absent */
-	uint8_t pad;
+	uint8_t xflags;		/* X_* */
+};
+
+/* struct dirx xflags: of the endpoint that sends this direction */
+enum {
+	/*
+	 * Far from the capture point (track_config.far_end): its receipts
+	 * of the peer's FIN wait for its own acknowledgement (track.h).
+	 */
+	X_FAR = 1u << 0,
 };
 
 /* connection cflags */

@@ -28,6 +28,7 @@ void track_config_default(struct track_config *c)
 	 * used) cover a thousand such connections at once.
 	 */
 	c->max_records = 65536;
+	c->far_end = false;
 	c->records_per_conn = 64;
 }
 

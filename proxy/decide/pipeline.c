@@ -174,6 +174,7 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct ru
 			tc.idle_ns = cfg->track_idle_ns;
 		if (cfg->max_conns)
 			tc.max_conns = cfg->max_conns;
+		tc.far_end = cfg->far_end;
 		pl->track = track_new(&tc);
 		if (!pl->track)
 			goto err;

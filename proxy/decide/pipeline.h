@@ -54,6 +54,7 @@ struct pipeline_config {
 	uint64_t time_wait_ns, track_idle_ns;
 	uint32_t max_conns;
 	bool keep_bytes;	/* keep a copy of every held packet (replay needs them) */
+	bool far_end;		/* packets come from a capture: track_config.far_end */
 	uint64_t start_ns;	/* the run's start: rules' time windows count from it */
 };
 

@@ -464,6 +464,7 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 		.no_track = cfg->no_track,
 		.time_wait_ns = cfg->time_wait_ns,
 		.keep_bytes = true,
+		.far_end = true,
 	};
 	struct replay r = { .cfg = cfg, .st = st };
 	uint64_t now = 0;
