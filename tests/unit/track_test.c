@@ -539,6 +539,105 @@ Test(track, simultaneous_close_through_closing)
 	fx_fini(&x);
 }
 
+/*
+ * The far end (track_config.far_end, replay): a capture at the client,
+ * told by the handshake (SYN -> SYN+ACK 10 ms, SYN+ACK -> ACK 0.1 ms), of a
+ * simultaneous close: the server's FIN acks the client's data but not its
+ * FIN. Returns the classes of the segments, for comparison.
+ */
+static void far_simclose(struct fx *x, bool far_end, uint32_t classes[5])
+{
+	struct track_config c;
+	struct p p[5];
+
+	track_config_default(&c);
+	c.max_conns = 1024;
+	c.far_end = far_end;
+	fx_init_cfg(x, 4, &c);
+	tx(x, A, S_, 0);
+	x->now += 10 * MS;
+	tx(x, B, S_ | A_, 0);
+	tx(x, A, A_, 0);
+	p[0] = tx(x, A, F_ | A_, 0);
+	x->now += 10 * MS;
+	p[1] = in_raw(x, B, F_ | A_, x->nxt[B], x->nxt[A] - 1, 0, 502);
+	x->nxt[B]++;
+	out(x, &p[1]);
+	p[2] = tx(x, A, A_, 0);
+	x->now += 10 * MS;
+	p[3] = tx(x, B, A_, 0);
+	for (int i = 0; i < 4; i++)
+		classes[i] = p[i].s.classes;
+}
+
+Test(track, far_end_fin_is_received_when_acknowledged)
+{
+	struct fx x;
+	uint32_t far[5], near[5];
+
+	far_simclose(&x, false, near);
+	/* Capture order alone: the server took the FIN first. */
+	assert_states(&x, TCPSTATE_TIME_WAIT, TCPSTATE_CLOSED);
+	cr_assert_not_null(find_transition(&x, B, TCPSTATE_ESTABLISHED, TCPSTATE_CLOSE_WAIT));
+	fx_fini(&x);
+
+	far_simclose(&x, true, far);
+	assert_states(&x, TCPSTATE_TIME_WAIT, TCPSTATE_TIME_WAIT);
+	cr_assert_null(find_transition(&x, B, TCPSTATE_ESTABLISHED, TCPSTATE_CLOSE_WAIT));
+	cr_assert_not_null(find_transition(&x, B, TCPSTATE_ESTABLISHED, TCPSTATE_FIN_WAIT_1));
+	cr_assert_not_null(find_transition(&x, B, TCPSTATE_FIN_WAIT_1, TCPSTATE_FIN_WAIT_2));
+	cr_assert_not_null(find_transition(&x, B, TCPSTATE_FIN_WAIT_2, TCPSTATE_TIME_WAIT));
+	/* The near endpoint took the server's FIN when captured. */
+	cr_assert_not_null(find_transition(&x, A, TCPSTATE_FIN_WAIT_1, TCPSTATE_CLOSING));
+	/* What the wire shows is classified the same. */
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(far[i], near[i], "segment %d: classes %#x, without far_end %#x", i,
+			     far[i], near[i]);
+	fx_fini(&x);
+}
+
+/* Near the server (SYN -> SYN+ACK 0.1 ms, SYN+ACK -> ACK 10 ms): the client is far. */
+Test(track, far_end_near_server_makes_the_client_far)
+{
+	struct track_config c;
+	struct fx x;
+	struct p f;
+
+	track_config_default(&c);
+	c.max_conns = 1024;
+	c.far_end = true;
+	fx_init_cfg(&x, 4, &c);
+	tx(&x, A, S_, 0);
+	tx(&x, B, S_ | A_, 0);
+	x.now += 10 * MS;
+	tx(&x, A, A_, 0);
+	tx(&x, B, F_ | A_, 0);
+	/* The client has not acknowledged the FIN yet. */
+	assert_states(&x, TCPSTATE_ESTABLISHED, TCPSTATE_FIN_WAIT_1);
+	f = in_raw(&x, A, A_, x.nxt[A], x.nxt[B] - 1, 0, 502);
+	out(&x, &f);
+	assert_states(&x, TCPSTATE_ESTABLISHED, TCPSTATE_FIN_WAIT_1);
+	tx(&x, A, A_, 0);
+	assert_states(&x, TCPSTATE_CLOSE_WAIT, TCPSTATE_FIN_WAIT_2);
+	fx_fini(&x);
+}
+
+/* A handshake whose two gaps are equal tells nothing: every receipt at capture. */
+Test(track, far_end_tie_changes_nothing)
+{
+	struct track_config c;
+	struct fx x;
+
+	track_config_default(&c);
+	c.max_conns = 1024;
+	c.far_end = true;
+	fx_init_cfg(&x, 4, &c);
+	handshake(&x);
+	tx(&x, B, F_ | A_, 0);
+	assert_states(&x, TCPSTATE_CLOSE_WAIT, TCPSTATE_FIN_WAIT_1);
+	fx_fini(&x);
+}
+
 Test(track, half_close_data_flows_after_fin)
 {
 	struct fx x;
