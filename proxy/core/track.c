@@ -676,6 +676,50 @@ static void infer_far_end(const struct track *t, struct conn *cn, int e, uint8_t
 		cn->x[1].xflags |= X_FAR;
 	else if (synack_ack > syn_synack)
 		cn->x[0].xflags |= X_FAR;
+	else
+		return;
+	cn->cflags |= CF_FAR;
+}
+
+/*
+ * Could e, in state s, have sent v? Not if it is closed (but for a RST or
+ * a new SYN), not a SYN+ACK once established, not its FIN again once the
+ * FIN was acknowledged.
+ */
+static bool could_send(const struct conn *cn, int e, uint8_t s, const struct pkt_view *v)
+{
+	uint8_t fl = v->tcp_flags;
+
+	if (fl & PKT_TCP_RST)
+		return true;
+	if (s == TCPSTATE_CLOSED || s == TCPSTATE_LISTEN)
+		return (fl & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN;
+	if ((fl & (PKT_TCP_SYN | PKT_TCP_ACK)) == (PKT_TCP_SYN | PKT_TCP_ACK))
+		return s == TCPSTATE_SYN_SENT || s == TCPSTATE_SYN_RECEIVED;
+	if ((fl & PKT_TCP_FIN) && (cn->d[e].flags & D_FIN) &&
+	    v->seq + v->payload_len == cn->x[e].fin_seq)
+		return s != TCPSTATE_FIN_WAIT_2 && s != TCPSTATE_TIME_WAIT;
+	return true;
+}
+
+/*
+ * A far endpoint's segment that it could not have sent in the state its
+ * last receipt of a pure ACK or RST put it in says that it had not
+ * received that yet (it is still in flight, or was lost on the far side
+ * of the capture): back to the state before it. Anything else it sends
+ * leaves the receipt standing.
+ */
+static void far_undo(struct track *t, struct conn *cn, int e, const struct pkt_view *v,
+		     const struct segctx *c)
+{
+	struct dir *d = &cn->d[e];
+	uint8_t prev = d->undo - 1;
+
+	if (!d->undo)
+		return;
+	d->undo = 0;
+	if (!could_send(cn, e, cn->st[e], v) && could_send(cn, e, prev, v))
+		track__set_state(t, cn, e, prev, c);
 }
 
 /* The classes of e's segment v (classes: those its connection's start gave). */
@@ -762,6 +806,8 @@ FL_HOT int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now
 	seg->ident = cn->ident;
 	seg->way = cn->ways >> e & 1;
 	seg->slot = cn->slot;
+	if (cn->cflags & CF_FAR)
+		far_undo(t, cn, e, v, &c);
 	seg->sender_state = cn->st[e];
 	seg->receiver_state = cn->st[!e];
 
@@ -1003,6 +1049,16 @@ FL_HOT static void deliver_data(struct track *t, struct conn *cn, const struct t
 }
 
 /*
+ * A receipt moved far endpoint y from ys: far_undo() may take it back. It
+ * is taken back only while y has sent nothing since.
+ */
+FL_HOT static inline void far_note(struct conn *cn, int y, uint8_t ys)
+{
+	if ((cn->cflags & CF_FAR) && cn->st[y] != ys && (cn->x[y].xflags & X_FAR))
+		cn->d[y].undo = ys + 1;
+}
+
+/*
  * seg reaches its receiver. 'again' says that faultline would be why the
  * receiver has its bytes already: it is a copy faultline made, or faultline
  * held it (and a resend may have got through first).
@@ -1016,6 +1072,7 @@ FL_HOT static void deliver(struct track *t, struct conn *cn, const struct track_
 
 	if (fl & PKT_TCP_RST) {
 		deliver_rst(t, cn, seg, v, c);
+		far_note(cn, y, ys);
 		return;
 	}
 	if (fl & PKT_TCP_SYN) {
@@ -1029,8 +1086,10 @@ FL_HOT static void deliver(struct track *t, struct conn *cn, const struct track_
 		return;
 	}
 	/* The ACK field first, then the text and FIN. */
-	if (fl & PKT_TCP_ACK)
+	if (fl & PKT_TCP_ACK) {
 		deliver_ack(t, cn, y, v, c);
+		far_note(cn, y, ys);
+	}
 	if (ys == TCPSTATE_TIME_WAIT) {
 		/* A FIN again: the final ACK was lost; re-ACK and restart 2*MSL. */
 		if ((fl & PKT_TCP_FIN) && (d->flags & D_FIN_RCVD))

@@ -107,7 +107,12 @@ struct dir {
 	uint16_t dupacks;	/* DUPACKS_RESET after an ACK of unseen data */
 	uint16_t flags;
 	uint8_t lflags;
-	uint8_t pad;
+	/*
+	 * Of the endpoint sending this direction, when it is far (X_FAR):
+	 * 1 + its state before the last receipt of a pure ACK or RST moved
+	 * it, which its next segment may show it had not had; 0 = none.
+	 */
+	uint8_t undo;
 };
 
 struct dirx {
@@ -137,6 +142,7 @@ enum {
 	CF_SYN_T = 1u << 3,	/* irtt holds the tick of the last SYN */
 	CF_IRTT = 1u << 4,	/* irtt holds the initial RTT */
 	CF_PASSIVE0 = 1u << 5,	/* endpoint 0 went to SYN_RECEIVED from LISTEN */
+	CF_FAR = 1u << 6,	/* an endpoint is far from the capture (X_FAR says which) */
 	CF_REC = 1u << 7,	/* has records (nrec > 0): spares a cold line per release */
 };
 
