@@ -75,19 +75,25 @@ struct track_config {
  * endpoint is far and nothing changes. (A capture on a router between
  * them makes the more distant endpoint far.)
  *
- * For a far endpoint, state changes that a receipt makes wait for evidence
- * from the endpoint's own segments: a FIN reaches it when a segment it
- * sends acknowledges the FIN (ACK beyond the FIN's sequence number); until
- * then it is in flight, and the endpoint's segments are taken as sent in
- * the state it had. What the near endpoint receives, and every class of
- * the Wireshark-style analysis (which describes the wire at the capture
- * point), are unchanged.
+ * For a far endpoint, the receipts that change its state wait for, or
+ * answer to, evidence from its own segments:
+ *  - a FIN reaches it when a segment it sends acknowledges the FIN (ACK
+ *    beyond the FIN's sequence number); until then the FIN is in flight,
+ *    and its segments are taken as sent in the state it had;
+ *  - a pure ACK or a RST, which no ACK field confirms, is taken when
+ *    released, as before; but the endpoint's next segment, if it could not
+ *    have sent it in the state that receipt gave (its FIN again once the
+ *    FIN was acknowledged, a SYN+ACK once established, anything but a RST
+ *    or a new SYN once closed), shows it had not received it: it goes back
+ *    to the state before, with a transition event of its own, and the next
+ *    copy moves it again.
+ * What the near endpoint receives, and every class of the Wireshark-style
+ * analysis (which describes the wire at the capture point), are unchanged;
+ * so are live runs, where far_end is false.
  *
- * Not done yet (see the tests 079-081): receipts no later segment can
- * confirm, a pure ACK (of a SYN+ACK, of a FIN) and a RST, are still taken
- * at capture; a far endpoint's later segment that it could not have sent
- * after that receipt (its FIN again after the ACK of it, a SYN+ACK after
- * the handshake's ACK, anything but a RST after a RST) should undo it.
+ * Not done yet: --local NET (replay) as the given capture point; SYN
+ * receipts (a far client's SYN+ACK receipt is already taken from its ACK);
+ * window and timestamps as evidence.
  */
 
 /* Fill c with the defaults above. */

@@ -638,6 +638,76 @@ Test(track, far_end_tie_changes_nothing)
 	fx_fini(&x);
 }
 
+/* A far_end tracker and a handshake captured at the client: the server is far. */
+static void far_client_side(struct fx *x)
+{
+	struct track_config c;
+
+	track_config_default(&c);
+	c.max_conns = 1024;
+	c.far_end = true;
+	fx_init_cfg(x, 4, &c);
+	tx(x, A, S_, 0);
+	x->now += 10 * MS;
+	tx(x, B, S_ | A_, 0);
+	tx(x, A, A_, 0);
+}
+
+/* The server's FIN again after the client's final ACK: it had not received it. */
+Test(track, far_end_fin_again_takes_back_the_final_ack)
+{
+	struct fx x;
+	struct p f, a;
+
+	far_client_side(&x);
+	tx(&x, A, F_ | A_, 0);
+	tx(&x, B, A_, 0);
+	f = tx(&x, B, F_ | A_, 0);
+	tx(&x, A, A_, 0);
+	assert_states(&x, TCPSTATE_TIME_WAIT, TCPSTATE_CLOSED);
+	a = in_raw(&x, B, F_ | A_, f.v.seq, f.v.ack, 0, 502);
+	cr_assert_eq(a.s.sender_state, TCPSTATE_LAST_ACK);
+	cr_assert(a.s.classes & TRACK_C_RETRANSMISSION);
+	cr_assert_not_null(find_transition(&x, B, TCPSTATE_CLOSED, TCPSTATE_LAST_ACK));
+	out(&x, &a);
+	tx(&x, A, A_, 0);
+	assert_states(&x, TCPSTATE_TIME_WAIT, TCPSTATE_CLOSED);
+	fx_fini(&x);
+}
+
+/* The server's FIN after the client's RST: it had not received the RST. */
+Test(track, far_end_segment_after_rst_takes_it_back)
+{
+	struct fx x;
+	struct p f;
+
+	far_client_side(&x);
+	tx(&x, A, R_ | A_, 0);
+	assert_states(&x, TCPSTATE_CLOSED, TCPSTATE_CLOSED);
+	f = tx(&x, B, F_ | A_, 0);
+	cr_assert_eq(f.s.sender_state, TCPSTATE_ESTABLISHED);
+	assert_states(&x, TCPSTATE_CLOSED, TCPSTATE_FIN_WAIT_1);
+	fx_fini(&x);
+}
+
+/* The server's SYN+ACK again after the handshake's ACK: it had not received it. */
+Test(track, far_end_synack_again_takes_back_the_handshake_ack)
+{
+	struct fx x;
+	struct p sa;
+
+	far_client_side(&x);
+	assert_states(&x, TCPSTATE_ESTABLISHED, TCPSTATE_ESTABLISHED);
+	sa = in_raw(&x, B, S_ | A_, x.isn[B], x.isn[A] + 1, 0, 502);
+	cr_assert_eq(sa.s.sender_state, TCPSTATE_SYN_RECEIVED);
+	cr_assert(sa.s.classes & TRACK_C_RETRANSMISSION);
+	out(&x, &sa);
+	assert_states(&x, TCPSTATE_ESTABLISHED, TCPSTATE_SYN_RECEIVED);
+	tx(&x, A, A_, 0);
+	assert_states(&x, TCPSTATE_ESTABLISHED, TCPSTATE_ESTABLISHED);
+	fx_fini(&x);
+}
+
 Test(track, half_close_data_flows_after_fin)
 {
 	struct fx x;
