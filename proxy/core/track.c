@@ -852,6 +852,20 @@ FL_HOT static struct conn *seg_conn(struct track *t, const struct track_seg *seg
 	return &t->pool[idx];
 }
 
+void track_capture_point(struct track *t, const struct track_seg *seg, bool at_sender)
+{
+	bool other;
+	struct conn *cn = t->cfg.far_end ? seg_conn(t, seg, NULL, &other) : NULL;
+	int far;
+
+	if (!cn || other)
+		return;
+	far = at_sender ? !seg->endpoint : seg->endpoint;
+	cn->x[far].xflags |= X_FAR;
+	cn->x[!far].xflags &= (uint8_t)~X_FAR;
+	cn->cflags |= CF_FAR;
+}
+
 void track_dropped(struct track *t, const struct track_seg *seg,
 		   const struct pkt_view *v, uint64_t now)
 {

@@ -91,9 +91,13 @@ struct track_config {
  * analysis (which describes the wire at the capture point), are unchanged;
  * so are live runs, where far_end is false.
  *
- * Not done yet: --local NET (replay) as the given capture point; SYN
- * receipts (a far client's SYN+ACK receipt is already taken from its ACK);
- * window and timestamps as evidence.
+ * The caller may know the capture point instead (replay's --local, or a
+ * link header's direction): track_capture_point() overrides the inference,
+ * and covers connections picked up mid-stream.
+ *
+ * Not done yet: SYN and SYN+ACK receipts are taken at release (the far end
+ * is only known at the handshake's end); window and timestamps as
+ * evidence.
  */
 
 /* Fill c with the defaults above. */
@@ -245,6 +249,15 @@ enum track_alter {
  * with track_dropped().
  */
 void track_altered(struct track *t, const struct track_seg *seg, uint32_t what);
+
+/*
+ * The capture holding seg was taken on the host of seg's sender
+ * (at_sender) or of its receiver, as the caller knows (replay's --local):
+ * the other endpoint is far ("The far end" above), whatever the handshake
+ * says. Only with far_end; a segment of no connection still there is
+ * ignored.
+ */
+void track_capture_point(struct track *t, const struct track_seg *seg, bool at_sender);
 
 /*
  * The segment goes on to its receiver now (at once or after a hold). The

@@ -403,6 +403,8 @@ FL_HOT static void identify(struct pipeline *pl, struct pass *p)
 	if (pl->track && v->has_l4 && v->l4proto == 6 && track_ingress(pl->track, v, seen, &p->seg) == 0) {
 		pipeline_tcp_input(&p->in, &p->ti, &p->seg);
 		p->segp = &p->seg;
+		if (p->pk->capture_at != PIPELINE_AT_UNKNOWN)
+			track_capture_point(pl->track, &p->seg, p->pk->capture_at == PIPELINE_AT_SENDER);
 	} else {
 		p->in.memo = flow_table_identify(pl->flows, v, p->now, &p->in.id);
 	}

@@ -398,6 +398,9 @@ static int feed(struct replay *r, struct replay_stats *st, uint64_t *now, int64_
 		/* A record claiming fewer bytes on the wire than it holds has them all. */
 		pk.orig_len = (h->len > h->caplen ? h->len : h->caplen) - (uint32_t)off;
 		pk.dir = direction(r->cfg, &pk, way);
+		/* Known only from the link header or --local, and then not for a routed packet. */
+		if ((way >= 0 || r->cfg->n_locals) && pk.dir != PKT_DIR_FWD)
+			pk.capture_at = pk.dir == PKT_DIR_OUT ? PIPELINE_AT_SENDER : PIPELINE_AT_RECEIVER;
 		/* What was due before this packet leaves first. */
 		pipeline_release_due(r->pl, *now);
 		pipeline_expire(r->pl, *now);

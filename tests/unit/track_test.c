@@ -708,6 +708,28 @@ Test(track, far_end_synack_again_takes_back_the_handshake_ack)
 	fx_fini(&x);
 }
 
+/* A connection picked up mid-stream, with the capture point given: the server is far. */
+Test(track, far_end_given_capture_point_for_a_pickup)
+{
+	struct track_config c;
+	struct fx x;
+	struct p d;
+
+	track_config_default(&c);
+	c.max_conns = 1024;
+	c.far_end = true;
+	fx_init_cfg(&x, 4, &c);
+	x.nxt[A] = x.isn[A] + 1;
+	x.nxt[B] = x.isn[B] + 1;
+	d = tx(&x, A, A_ | P_, 10);
+	track_capture_point(x.t, &d.s, true);
+	tx(&x, A, F_ | A_, 0);
+	assert_states(&x, TCPSTATE_FIN_WAIT_1, TCPSTATE_ESTABLISHED);
+	tx(&x, B, A_, 0);
+	assert_states(&x, TCPSTATE_FIN_WAIT_2, TCPSTATE_CLOSE_WAIT);
+	fx_fini(&x);
+}
+
 Test(track, half_close_data_flows_after_fin)
 {
 	struct fx x;
