@@ -91,8 +91,7 @@ struct track_config {
  * analysis (which describes the wire at the capture point), are unchanged;
  * so are live runs, where far_end is false.
  *
- * The caller may know the capture point instead (replay's --local, or a
- * link header's direction): track_capture_point() overrides the inference,
+ * The caller may know the capture point instead (replay's --local): track_capture_point() overrides the inference,
  * and covers connections picked up mid-stream.
  *
  * Not done yet: SYN and SYN+ACK receipts are taken at release (the far end

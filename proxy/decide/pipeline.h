@@ -67,9 +67,8 @@ struct pipeline_pkt {
 	uint32_t orig_len;	/* on the wire; > len when the copy was cut */
 	bool gso;		/* a GSO super-packet */
 	/*
-	 * Where a replayed capture was taken, when known (replay's --local,
-	 * or the link header's direction): on the host that sent this packet
-	 * or the one it went to. With far_end it tells the tracker which
+	 * Where a replayed capture was taken, when known (replay's --local):
+	 * on the host that sent this packet or the one it went to. With far_end it tells the tracker which
 	 * endpoint is far (track_capture_point()).
 	 */
 	enum pipeline_capture_at { PIPELINE_AT_UNKNOWN = 0, PIPELINE_AT_SENDER,

@@ -361,6 +361,25 @@ static enum pkt_dir direction(const struct replay_config *cfg, const struct pipe
 }
 
 /*
+ * Where the capture was taken, for the tracker's far end: on a --local
+ * host that sent or received pk. Not from the link header: on a router,
+ * "outgoing" means leaving the interface, not sent by the host.
+ */
+static enum pipeline_capture_at capture_at(const struct replay_config *cfg,
+					   const struct pipeline_pkt *pk)
+{
+	struct pkt_view v;
+
+	if (!cfg->n_locals || pkt_parse(&v, pk->data, pk->len) != 0)
+		return PIPELINE_AT_UNKNOWN;
+	if (is_local(cfg, v.family, v.saddr))
+		return PIPELINE_AT_SENDER;
+	if (is_local(cfg, v.family, v.daddr))
+		return PIPELINE_AT_RECEIVER;
+	return PIPELINE_AT_UNKNOWN;
+}
+
+/*
  * Every record of the input through the pipeline, in virtual time. Returns
  * pcap_next_ex()'s last result; *at is where the last record started.
  */
@@ -398,9 +417,7 @@ static int feed(struct replay *r, struct replay_stats *st, uint64_t *now, int64_
 		/* A record claiming fewer bytes on the wire than it holds has them all. */
 		pk.orig_len = (h->len > h->caplen ? h->len : h->caplen) - (uint32_t)off;
 		pk.dir = direction(r->cfg, &pk, way);
-		/* Known only from the link header or --local, and then not for a routed packet. */
-		if ((way >= 0 || r->cfg->n_locals) && pk.dir != PKT_DIR_FWD)
-			pk.capture_at = pk.dir == PKT_DIR_OUT ? PIPELINE_AT_SENDER : PIPELINE_AT_RECEIVER;
+		pk.capture_at = capture_at(r->cfg, &pk);
 		/* What was due before this packet leaves first. */
 		pipeline_release_due(r->pl, *now);
 		pipeline_expire(r->pl, *now);
