@@ -944,9 +944,17 @@ FL_HOT static void deliver_syn(struct track *t, struct conn *cn, const struct tr
 	struct dir *d = &cn->d[x];
 	const struct dir *r = &cn->d[y];
 	uint8_t ys = cn->st[y];
+	/*
+	 * A far endpoint known to be far already (the capture point given)
+	 * shows its receipt with its answer: sender_side() takes a SYN in at
+	 * its SYN+ACK, a SYN+ACK at its ACK.
+	 */
+	bool far = (cn->cflags & CF_FAR) && (cn->x[y].xflags & X_FAR);
 
 	if (!(v->tcp_flags & PKT_TCP_ACK)) {
 		/* Passive open, or simultaneous open from SYN_SENT. */
+		if (far && ys != TCPSTATE_TIME_WAIT)
+			return;
 		if (ys == TCPSTATE_LISTEN || ys == TCPSTATE_CLOSED ||
 		    ys == TCPSTATE_SYN_SENT) {
 			if (ys != TCPSTATE_SYN_SENT)
@@ -959,7 +967,7 @@ FL_HOT static void deliver_syn(struct track *t, struct conn *cn, const struct tr
 		}
 		return;
 	}
-	if ((ys == TCPSTATE_SYN_SENT || ys == TCPSTATE_SYN_RECEIVED) &&
+	if (!far && (ys == TCPSTATE_SYN_SENT || ys == TCPSTATE_SYN_RECEIVED) &&
 	    (r->flags & D_ISN) && v->ack == cn->x[y].isn + 1) {
 		track__set_state(t, cn, y, TCPSTATE_ESTABLISHED, c);
 		d->rcv_nxt = v->seq + 1;

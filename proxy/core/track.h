@@ -94,9 +94,11 @@ struct track_config {
  * The caller may know the capture point instead (replay's --local): track_capture_point() overrides the inference,
  * and covers connections picked up mid-stream.
  *
- * Not done yet: SYN and SYN+ACK receipts are taken at release (the far end
- * is only known at the handshake's end); window and timestamps as
- * evidence.
+ * With the capture point given from the SYN on, a far endpoint also takes
+ * a SYN in when it answers with its SYN+ACK, and a SYN+ACK when it sends
+ * its ACK. Not done yet: the same when the far end is inferred (it is only
+ * known at the handshake's end, after those receipts); window and
+ * timestamps as evidence.
  */
 
 /* Fill c with the defaults above. */

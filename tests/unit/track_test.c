@@ -730,6 +730,50 @@ Test(track, far_end_given_capture_point_for_a_pickup)
 	fx_fini(&x);
 }
 
+/* Captured at the server, as the caller says from the SYN on: the client is far. */
+Test(track, far_end_given_client_takes_the_synack_at_its_ack)
+{
+	struct track_config c;
+	struct fx x;
+	struct p s;
+
+	track_config_default(&c);
+	c.max_conns = 1024;
+	c.far_end = true;
+	fx_init_cfg(&x, 4, &c);
+	s = in(&x, A, S_, 0);
+	track_capture_point(x.t, &s.s, false);
+	out(&x, &s);
+	assert_states(&x, TCPSTATE_SYN_SENT, TCPSTATE_SYN_RECEIVED);
+	tx(&x, B, S_ | A_, 0);
+	assert_states(&x, TCPSTATE_SYN_SENT, TCPSTATE_SYN_RECEIVED);
+	tx(&x, A, A_, 0);
+	assert_states(&x, TCPSTATE_ESTABLISHED, TCPSTATE_ESTABLISHED);
+	fx_fini(&x);
+}
+
+/* Captured at the client, as the caller says: the server takes the SYN at its SYN+ACK. */
+Test(track, far_end_given_server_takes_the_syn_at_its_synack)
+{
+	struct track_config c;
+	struct fx x;
+	struct p s;
+
+	track_config_default(&c);
+	c.max_conns = 1024;
+	c.far_end = true;
+	fx_init_cfg(&x, 4, &c);
+	s = in(&x, A, S_, 0);
+	track_capture_point(x.t, &s.s, true);
+	out(&x, &s);
+	cr_assert_neq(summary(&x).state[B], TCPSTATE_SYN_RECEIVED);
+	tx(&x, B, S_ | A_, 0);
+	assert_states(&x, TCPSTATE_ESTABLISHED, TCPSTATE_SYN_RECEIVED);
+	tx(&x, A, A_, 0);
+	assert_states(&x, TCPSTATE_ESTABLISHED, TCPSTATE_ESTABLISHED);
+	fx_fini(&x);
+}
+
 Test(track, half_close_data_flows_after_fin)
 {
 	struct fx x;
