@@ -32,7 +32,7 @@ wait_listen "$NS_B" "$FE_PORT"
 fe_capture A "$NS_A" "va-$ID"
 fe_capture B "$NS_B" "vb-$ID"
 fe_poll_start "$P"
-timeout 10 ip netns exec "$NS_A" python3 -c '
+timeout 60 ip netns exec "$NS_A" python3 -c '
 import socket, struct, sys, time
 s = socket.socket()
 s.bind(("10.99.0.1", int(sys.argv[1])))
@@ -49,7 +49,11 @@ fe_capture_stop
 fl_stop
 
 # The server must have closed before the RST reached it, else the comparison is moot.
-grep -qx FIN_WAIT_1 "$T/ss.B" || fail "B never showed FIN-WAIT-1: $(uniq "$T/ss.B" | tr '\n' ' ')"
+# B sent a FIN (a socket the RST had reached would not) and A none: B went
+# from ESTABLISHED to FIN_WAIT_1.
+[ "$(fe_fins "$T/A.pcap" | cut -d' ' -f1 | sort -u | tr -d '\n')" = B ] ||
+	fail "the server did not close first: FINs $(fe_fins "$T/A.pcap" | tr '\n' ' ')"
+FE_MUST="1:FIN_WAIT_1"
 rc=0
 fe_check A "$P" || rc=1
 fe_check B "$P" || rc=1

@@ -32,7 +32,7 @@ wait_listen "$NS_B" "$FE_PORT"
 fe_capture A "$NS_A" "va-$ID"
 fe_capture B "$NS_B" "vb-$ID"
 fe_poll_start "$P"
-timeout 10 ip netns exec "$NS_A" python3 -c '
+timeout 60 ip netns exec "$NS_A" python3 -c '
 import socket, sys, time
 s = socket.socket()
 s.bind(("10.99.0.1", int(sys.argv[1])))

@@ -43,25 +43,79 @@ fe_ss() {
 	echo "${s:--}"
 }
 
+# fe_poll NS LPORT RPORT OUT: in NS, record the state of the socket on that
+# pair of ports into OUT as ss names it (fe_ss), one line per change, until
+# $T/ss.stop exists (or $T is gone); then the last state again. It asks the
+# kernel directly (NETLINK_SOCK_DIAG, as ss does) every 2 ms: an ss process
+# per poll took 70 ms and more on a loaded machine and missed states that
+# lasted 300. Run it in the background: $! is the poller itself (exec).
+fe_poll() {
+	exec ip netns exec "$1" python3 - "$2" "$3" "$4" "$T/ss.stop" <<'PY'
+import os, socket, struct, sys, time
+lport, rport, out, stop = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+tdir = os.path.dirname(stop)
+names = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECEIVED", 4: "FIN_WAIT_1",
+         5: "FIN_WAIT_2", 6: "TIME_WAIT", 7: "CLOSED", 8: "CLOSE_WAIT", 9: "LAST_ACK",
+         10: "LISTEN", 11: "CLOSING", 12: "SYN_RECEIVED"}
+nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4)  # NETLINK_SOCK_DIAG
+# SOCK_DIAG_BY_FAMILY dump of every TCP socket (inet_diag_req_v2, all states).
+req = struct.pack("=LHHLL", 72, 20, 0x301, 1, 0) + \
+      struct.pack("=BBBBL", socket.AF_INET, socket.IPPROTO_TCP, 0, 0, 0xffffffff) + bytes(48)
+def poll():
+    nl.send(req)
+    got, done = "-", False
+    while not done:
+        buf = nl.recv(65536)
+        off = 0
+        while off + 16 <= len(buf):
+            ln, typ = struct.unpack_from("=LH", buf, off)
+            if typ == 3 or typ == 2:  # NLMSG_DONE, NLMSG_ERROR
+                done = True
+            elif typ == 20:
+                st = buf[off + 17]
+                sp, dp = struct.unpack_from("!HH", buf, off + 20)
+                if sp == lport and dp == rport and st != 10:
+                    got = names.get(st, str(st))
+            off += (ln + 3) & ~3
+    return got
+last = None
+with open(out, "w") as f:
+    while not os.path.exists(stop) and os.path.isdir(tdir):
+        s = poll()
+        if s != last:
+            f.write(s + "\n")
+            f.flush()
+            last = s
+        time.sleep(0.002)
+    f.write(poll() + "\n")
+PY
+}
+
 # fe_poll_start CPORT: poll both kernels' states of the connection from A's
-# CPORT into $T/ss.A and $T/ss.B (one line per poll) until fe_poll_stop.
+# CPORT into $T/ss.A and $T/ss.B (fe_poll) until fe_poll_stop.
 fe_poll_start() {
 	local cport=$1
 	rm -f "$T/ss.A" "$T/ss.B" "$T/ss.stop"
-	(
-		while [ ! -e "$T/ss.stop" ]; do
-			fe_ss "$NS_A" "$cport" "$FE_PORT" >>"$T/ss.A"
-			fe_ss "$NS_B" "$FE_PORT" "$cport" >>"$T/ss.B"
-		done
-	) &
-	FE_POLL=$!
+	fe_poll "$NS_A" "$cport" "$FE_PORT" "$T/ss.A" &
+	FE_POLL=($!)
 	PIDS+=($!)
+	fe_poll "$NS_B" "$FE_PORT" "$cport" "$T/ss.B" &
+	FE_POLL+=($!)
+	PIDS+=($!)
+	# Both are polling before anything happens (python may take seconds to
+	# start on a loaded machine).
+	for _ in $(seq 1 1200); do
+		[ -s "$T/ss.A" ] && [ -s "$T/ss.B" ] && return 0
+		sleep 0.05
+	done
+	fail "the ss polls did not start"
 }
 
 # fe_poll_stop: one last poll of both (the end states), then stop.
 fe_poll_stop() {
+	local p
 	touch "$T/ss.stop"
-	wait "$FE_POLL" || true
+	for p in "${FE_POLL[@]}"; do wait "$p" || fail "an ss poll failed"; done
 }
 
 # fe_wait_ss NS LPORT RPORT WANT: until the socket is in state WANT ("-": gone).
@@ -75,6 +129,22 @@ fe_wait_ss() {
 	fail "ss in $1 for :$2 <-> :$3 shows '$got', expected '$4'"
 }
 
+# fe_fins PCAP: each FIN in the capture, one line each, in capture order:
+# the sender (A or B), the FIN's sequence number, its ACK number (raw).
+fe_fins() {
+	tshark -r "$1" -Y 'tcp.flags.fin == 1' -T fields -e ip.src -e tcp.seq_raw -e tcp.len \
+		-e tcp.ack_raw 2>/dev/null |
+		awk '{printf "%s %.0f %s\n", $1 == "10.99.0.1" ? "A" : "B", ($2 + $3) % 4294967296, $4}'
+}
+
+# fe_simclose PCAP: true if each endpoint's first FIN in the capture does
+# not acknowledge the other's FIN: each sent its FIN before it had the
+# other's, a simultaneous close (both kernels went through FIN_WAIT_1).
+fe_simclose() {
+	fe_fins "$1" | awk '!seen[$1]++ {fin[$1] = $2; ack[$1] = $3}
+		END {exit !(("A" in fin) && ("B" in fin) && ack["A"] == fin["B"] && ack["B"] == fin["A"])}'
+}
+
 # fe_check NAME CPORT [REPLAY ARGS...]: replay $T/NAME.pcap; the tracker's
 # final state of each endpoint must be what ss showed last (no socket:
 # CLOSED), and the states ss showed, in order, must be among the states the
@@ -83,14 +153,16 @@ fe_wait_ss() {
 # may come from an endpoint in a state the tracker held, at that segment,
 # in which a kernel could not have sent it (a FIN from CLOSED, a SYN+ACK from
 # ESTABLISHED), unless it acknowledges less than its sender did before.
+# FE_MUST ("E:STATE ...") names states the capture proves kernel E went
+# through (the poll may miss a short one): the tracker must take them too.
 fe_check() {
 	local name=$1 cport=$2
 	shift 2
 	"$FL" replay "$T/$name.pcap" --rule 'tcp port 1 => drop' --events "$T/$name.ev" "$@" \
 		>"$T/$name.json" 2>"$T/$name.err" || fail "$name: replay failed: $(cat "$T/$name.err")"
-	python3 - "$T" "$name" "$cport" <<'PY'
+	python3 - "$T" "$name" "$cport" "${FE_MUST:-}" <<'PY'
 import json, sys
-T, name, cport = sys.argv[1:]
+T, name, cport, must = sys.argv[1:]
 d = json.loads([l for l in open("%s/%s.json" % (T, name)) if l.startswith("{")][-1])
 ev = [json.loads(l) for l in open("%s/%s.ev" % (T, name))]
 cs = [c for c in d["connections"] if c["conn"].startswith("10.99.0.1:%s " % cport)]
@@ -119,6 +191,10 @@ for e, host in ((0, "A"), (1, "B")):
     if not ordered:
         bad.append("%s capture: endpoint %d (%s): ss went %s, the tracker %s"
                    % (name, e, host, " > ".join(seen), " > ".join(took)))
+    for m in must.split():
+        if m.split(":")[0] == str(e) and m.split(":")[1] not in took:
+            bad.append("%s capture: endpoint %d (%s) went through %s, the tracker %s"
+                       % (name, e, host, m.split(":")[1], " > ".join(took)))
 # What a kernel in the state the tracker held for the sender could send:
 # nothing but a RST once closed, a SYN+ACK only before it is established, a
 # FIN only before it has its FIN acknowledged.
