@@ -178,8 +178,9 @@ static void emit_class(struct track *t, const struct conn *cn, int e,
 	t->cb(t->cb_data, &ev);
 }
 
-void track__set_state(struct track *t, struct conn *cn, int e, uint8_t s,
-		      const struct segctx *c)
+/* e moves to s; 'retracted': back from a receipt taken too early (far_undo()). */
+static void set_state(struct track *t, struct conn *cn, int e, uint8_t s,
+		      const struct segctx *c, bool retracted)
 {
 	struct track_event ev;
 	uint8_t old = cn->st[e];
@@ -197,7 +198,14 @@ void track__set_state(struct track *t, struct conn *cn, int e, uint8_t s,
 	ev.endpoint = (uint8_t)e;
 	ev.old_state = old;
 	ev.new_state = s;
+	ev.retracted = retracted;
 	t->cb(t->cb_data, &ev);
+}
+
+void track__set_state(struct track *t, struct conn *cn, int e, uint8_t s,
+		      const struct segctx *c)
+{
+	set_state(t, cn, e, s, c, false);
 }
 
 /* ---- ingress: finding the connection ---- */
@@ -678,7 +686,6 @@ static void infer_far_end(const struct track *t, struct conn *cn, int e, uint8_t
 		cn->x[0].xflags |= X_FAR;
 	else
 		return;
-	cn->cflags |= CF_FAR;
 }
 
 /*
@@ -719,7 +726,7 @@ static void far_undo(struct track *t, struct conn *cn, int e, const struct pkt_v
 		return;
 	d->undo = 0;
 	if (!could_send(cn, e, cn->st[e], v) && could_send(cn, e, prev, v))
-		track__set_state(t, cn, e, prev, c);
+		set_state(t, cn, e, prev, c, true);
 }
 
 /* The classes of e's segment v (classes: those its connection's start gave). */
@@ -806,7 +813,7 @@ FL_HOT int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now
 	seg->ident = cn->ident;
 	seg->way = cn->ways >> e & 1;
 	seg->slot = cn->slot;
-	if (cn->cflags & CF_FAR)
+	if (t->cfg.far_end)
 		far_undo(t, cn, e, v, &c);
 	seg->sender_state = cn->st[e];
 	seg->receiver_state = cn->st[!e];
@@ -863,7 +870,6 @@ void track_capture_point(struct track *t, const struct track_seg *seg, bool at_s
 	far = at_sender ? !seg->endpoint : seg->endpoint;
 	cn->x[far].xflags |= X_FAR;
 	cn->x[!far].xflags &= (uint8_t)~X_FAR;
-	cn->cflags |= CF_FAR;
 }
 
 void track_dropped(struct track *t, const struct track_seg *seg,
@@ -947,9 +953,12 @@ FL_HOT static void deliver_syn(struct track *t, struct conn *cn, const struct tr
 	/*
 	 * A far endpoint known to be far already (the capture point given)
 	 * shows its receipt with its answer: sender_side() takes a SYN in at
-	 * its SYN+ACK, a SYN+ACK at its ACK.
+	 * its SYN+ACK, a SYN+ACK in SYN_SENT at its ACK. (Inferred, the far
+	 * end is known only at the handshake's end: track.h.) A SYN+ACK in
+	 * SYN_RECEIVED (simultaneous open) draws no answer that sender_side()
+	 * reads: taken when released.
 	 */
-	bool far = (cn->cflags & CF_FAR) && (cn->x[y].xflags & X_FAR);
+	bool far = t->cfg.far_end && (cn->x[y].xflags & X_FAR);
 
 	if (!(v->tcp_flags & PKT_TCP_ACK)) {
 		/* Passive open, or simultaneous open from SYN_SENT. */
@@ -967,7 +976,7 @@ FL_HOT static void deliver_syn(struct track *t, struct conn *cn, const struct tr
 		}
 		return;
 	}
-	if (!far && (ys == TCPSTATE_SYN_SENT || ys == TCPSTATE_SYN_RECEIVED) &&
+	if (((ys == TCPSTATE_SYN_SENT && !far) || ys == TCPSTATE_SYN_RECEIVED) &&
 	    (r->flags & D_ISN) && v->ack == cn->x[y].isn + 1) {
 		track__set_state(t, cn, y, TCPSTATE_ESTABLISHED, c);
 		d->rcv_nxt = v->seq + 1;
@@ -1074,9 +1083,9 @@ FL_HOT static void deliver_data(struct track *t, struct conn *cn, const struct t
  * A receipt moved far endpoint y from ys: far_undo() may take it back. It
  * is taken back only while y has sent nothing since.
  */
-FL_HOT static inline void far_note(struct conn *cn, int y, uint8_t ys)
+FL_HOT static inline void far_note(const struct track *t, struct conn *cn, int y, uint8_t ys)
 {
-	if ((cn->cflags & CF_FAR) && cn->st[y] != ys && (cn->x[y].xflags & X_FAR))
+	if (t->cfg.far_end && cn->st[y] != ys && (cn->x[y].xflags & X_FAR))
 		cn->d[y].undo = ys + 1;
 }
 
@@ -1094,7 +1103,7 @@ FL_HOT static void deliver(struct track *t, struct conn *cn, const struct track_
 
 	if (fl & PKT_TCP_RST) {
 		deliver_rst(t, cn, seg, v, c);
-		far_note(cn, y, ys);
+		far_note(t, cn, y, ys);
 		return;
 	}
 	if (fl & PKT_TCP_SYN) {
@@ -1110,7 +1119,7 @@ FL_HOT static void deliver(struct track *t, struct conn *cn, const struct track_
 	/* The ACK field first, then the text and FIN. */
 	if (fl & PKT_TCP_ACK) {
 		deliver_ack(t, cn, y, v, c);
-		far_note(cn, y, ys);
+		far_note(t, cn, y, ys);
 	}
 	if (ys == TCPSTATE_TIME_WAIT) {
 		/* A FIN again: the final ACK was lost; re-ACK and restart 2*MSL. */

@@ -85,20 +85,27 @@ struct track_config {
  *    have sent it in the state that receipt gave (its FIN again once the
  *    FIN was acknowledged, a SYN+ACK once established, anything but a RST
  *    or a new SYN once closed), shows it had not received it: it goes back
- *    to the state before, with a transition event of its own, and the next
- *    copy moves it again.
- * What the near endpoint receives, and every class of the Wireshark-style
- * analysis (which describes the wire at the capture point), are unchanged;
- * so are live runs, where far_end is false.
+ *    to the state before, with a transition event of its own marked
+ *    retracted, and the next copy moves it again;
+ *  - with the capture point given (track_capture_point()) from the SYN
+ *    on, a SYN reaches it when it answers with its SYN+ACK, a SYN+ACK (in
+ *    SYN_SENT) when it sends its ACK. Inferred, the far end is known only
+ *    at the handshake's end, after those receipts, which stay at capture:
+ *    waiting for the answer of both endpoints until then would change the
+ *    near one's states where the capture order is right (its handshake ACK
+ *    would be sent from SYN_SENT), and at capture the far endpoint's answer
+ *    is described in the state it was sent in; only the far receipt's time
+ *    is early, by up to the far side's round trip.
+ * What the near endpoint receives after the handshake, and every class of
+ * the Wireshark-style analysis (which describes the wire at the capture
+ * point), are unchanged; so are live runs, where far_end is false.
  *
- * The caller may know the capture point instead (replay's --local): track_capture_point() overrides the inference,
- * and covers connections picked up mid-stream.
+ * The caller may know the capture point instead (replay's --local):
+ * track_capture_point() overrides the inference, and covers connections
+ * picked up mid-stream.
  *
- * With the capture point given from the SYN on, a far endpoint also takes
- * a SYN in when it answers with its SYN+ACK, and a SYN+ACK when it sends
- * its ACK. Not done yet: the same when the far end is inferred (it is only
- * known at the handshake's end, after those receipts); window and
- * timestamps as evidence.
+ * Not done: window and timestamps as evidence; a receipt taken back
+ * leaves the state it had reached in the summary's "reached".
  */
 
 /* Fill c with the defaults above. */
@@ -353,6 +360,11 @@ struct track_event {
 	uint32_t seg;		/* segment number that caused it; 0 = a timer */
 	uint8_t endpoint;	/* TRANSITION: who moved; CLASS: the sender */
 	uint8_t old_state, new_state;	/* TRANSITION */
+	/*
+	 * TRANSITION: takes back a receipt the tracker had taken for a far
+	 * endpoint ("The far end" above): new_state is the state before it.
+	 */
+	bool retracted;
 	bool egress;		/* CLASS: seen at release (the receiver's view) */
 	uint32_t classes;	/* CLASS: the segment's classes */
 	uint32_t caused_by;	/* CLASS */

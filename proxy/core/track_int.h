@@ -141,8 +141,7 @@ enum {
 	CF_TIMER = 1u << 2,	/* on the timer list, tkey is a deadline */
 	CF_SYN_T = 1u << 3,	/* irtt holds the tick of the last SYN */
 	CF_IRTT = 1u << 4,	/* irtt holds the initial RTT */
-	CF_PASSIVE0 = 1u << 5,	/* endpoint 0 went to SYN_RECEIVED from LISTEN */
-	CF_FAR = 1u << 6,	/* an endpoint is far from the capture (X_FAR says which) */
+	CF_PASSIVE0 = 1u << 5,	/* endpoint 0 went to SYN_RECEIVED from LISTEN; << 1: endpoint 1 */
 	CF_REC = 1u << 7,	/* has records (nrec > 0): spares a cold line per release */
 };
 

@@ -200,6 +200,8 @@ int track_event_json(const struct track_event *ev, char *buf, size_t size)
 	case TRACK_EV_TRANSITION:
 		strbuf_fixed_printf(&o, ",\"endpoint\":%u,\"old\":\"%s\",\"new\":\"%s\"", ev->endpoint,
 		    tcpstate_name(ev->old_state), tcpstate_name(ev->new_state));
+		if (ev->retracted)
+			strbuf_fixed_printf(&o, ",\"retracted\":true");
 		break;
 	case TRACK_EV_CLASS:
 		strbuf_fixed_printf(&o, ",\"endpoint\":%u,\"view\":\"%s\",", ev->endpoint,

@@ -4,11 +4,16 @@
 #
 # faultline in the server's namespace B delays every FIN by 300 ms
 # ('tcp port 7003 => delay 300ms if fin'), both ways. The client A sends
-# "go"; the server closes as soon as it reads it, the client 50 ms after
-# sending it. Each FIN is held until after the other endpoint has sent its
-# own, so both kernels close simultaneously: FIN_WAIT_1, then CLOSING (or
-# FIN_WAIT_2, when the other's ACK of its FIN overtakes the held FIN), then
-# TIME_WAIT, as ss polled in both namespaces shows.
+# "go"; the server closes as soon as it reads it, the client 120 ms after
+# the server closed (a file says when). Each FIN is held until after the
+# other endpoint has sent its own, so both kernels close simultaneously:
+# FIN_WAIT_1, then the client CLOSING (the server's FIN comes first), the
+# server FIN_WAIT_2 (the client's ACK of its FIN overtakes the client's held
+# FIN), then TIME_WAIT, as ss polled in both namespaces shows. The order of
+# the closes is fixed, and 120 ms apart, so that the server's FIN is
+# released before the client's: with the server closing last, its ACK of the
+# client's FIN could pass its own held FIN and show it closing from
+# CLOSE_WAIT, which it was not.
 #
 # tcpdump at A's interface sees the server's FIN 300 ms late, acknowledging
 # the client's data but not its FIN (the server had not received it); at B's
@@ -32,7 +37,8 @@ l.listen(1)
 s, _ = l.accept()
 while b"go" not in s.recv(10):
     pass
-s.close()' "$FE_PORT" 2>"$T/server.err" &
+s.close()
+open(sys.argv[2], "w").close()' "$FE_PORT" "$T/closed" 2>"$T/server.err" &
 PIDS+=($!)
 SERVER=$!
 wait_listen "$NS_B" "$FE_PORT"
@@ -40,13 +46,15 @@ fe_capture A "$NS_A" "va-$ID"
 fe_capture B "$NS_B" "vb-$ID"
 fe_poll_start "$P"
 timeout 60 ip netns exec "$NS_A" python3 -c '
-import socket, sys, time
+import os, socket, sys, time
 s = socket.socket()
 s.bind(("10.99.0.1", int(sys.argv[1])))
 s.connect(("10.99.0.2", int(sys.argv[2])))
 s.sendall(b"go")
-time.sleep(0.05)
-s.close()' "$P" "$FE_PORT" 2>"$T/client.err" || fail "client failed (rc $?)"
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.005)
+time.sleep(0.12)
+s.close()' "$P" "$FE_PORT" "$T/closed" 2>"$T/client.err" || fail "client failed (rc $?)"
 wait "$SERVER" || fail "server failed: $(cat "$T/server.err")"
 fe_wait_ss "$NS_A" "$P" "$FE_PORT" TIME_WAIT
 fe_wait_ss "$NS_B" "$FE_PORT" "$P" TIME_WAIT

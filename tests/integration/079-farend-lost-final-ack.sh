@@ -54,6 +54,8 @@ fe_fins "$T/A.pcap" | awk '$1 == "A" && !ha {ha = 1; a = $2} $1 == "B" {n++; if 
 	END {exit !(ha && k == (a + 1) % 4294967296 && n >= 2)}' ||
 	fail "not a lost final ACK: FINs $(fe_fins "$T/A.pcap" | tr '\n' ' ')"
 FE_MUST="1:LAST_ACK"
+# The server's FIN again takes back the ACK it was taken to have received.
+FE_RETRACT="1:CLOSED>LAST_ACK"
 rc=0
 fe_check A "$P" || rc=1
 fe_check B "$P" || rc=1

@@ -22,7 +22,8 @@ l.listen(1)
 s, _ = l.accept()
 while b"go" not in s.recv(10):
     pass
-s.close()' "$FE_PORT" 2>"$T/server.err" &
+s.close()
+open(sys.argv[2], "w").close()' "$FE_PORT" "$T/closed" 2>"$T/server.err" &
 PIDS+=($!)
 SERVER=$!
 wait_listen "$NS_B" "$FE_PORT"
@@ -36,8 +37,10 @@ s.connect(("10.99.0.2", int(sys.argv[2])))
 while not os.path.exists(sys.argv[3]):
     time.sleep(0.01)
 s.sendall(b"go")
-time.sleep(0.05)
-s.close()' "$P" "$FE_PORT" "$T/go" 2>"$T/client.err" &
+while not os.path.exists(sys.argv[4]):
+    time.sleep(0.005)
+time.sleep(0.12)
+s.close()' "$P" "$FE_PORT" "$T/go" "$T/closed" 2>"$T/client.err" &
 CLIENT=$!
 PIDS+=($!)
 fe_wait_ss "$NS_A" "$P" "$FE_PORT" ESTABLISHED

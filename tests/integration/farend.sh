@@ -155,14 +155,21 @@ fe_simclose() {
 # ESTABLISHED), unless it acknowledges less than its sender did before.
 # FE_MUST ("E:STATE ...") names states the capture proves kernel E went
 # through (the poll may miss a short one): the tracker must take them too.
+# FE_RETRACT ("E:OLD>NEW ...") names the receipts the tracker must take back,
+# each with a transition marked "retracted" in the event log, and no other;
+# with it or without, every one so marked must return its endpoint to the
+# state before its previous transition. The event log must conform to
+# docs/events.schema.json.
 fe_check() {
 	local name=$1 cport=$2
 	shift 2
 	"$FL" replay "$T/$name.pcap" --rule 'tcp port 1 => drop' --events "$T/$name.ev" "$@" \
 		>"$T/$name.json" 2>"$T/$name.err" || fail "$name: replay failed: $(cat "$T/$name.err")"
-	python3 - "$T" "$name" "$cport" "${FE_MUST:-}" <<'PY'
+	python3 "$(dirname "${BASH_SOURCE[0]}")/../tools/evschema.py" events "$T/$name.ev" >/dev/null ||
+		fail "$name: the event log does not conform to the schema"
+	python3 - "$T" "$name" "$cport" "${FE_MUST:-}" "${FE_RETRACT:-}" <<'PY'
 import json, sys
-T, name, cport, must = sys.argv[1:]
+T, name, cport, must, retract = sys.argv[1:]
 d = json.loads([l for l in open("%s/%s.json" % (T, name)) if l.startswith("{")][-1])
 ev = [json.loads(l) for l in open("%s/%s.ev" % (T, name))]
 cs = [c for c in d["connections"] if c["conn"].startswith("10.99.0.1:%s " % cport)]
@@ -191,6 +198,16 @@ for e, host in ((0, "A"), (1, "B")):
     if not ordered:
         bad.append("%s capture: endpoint %d (%s): ss went %s, the tracker %s"
                    % (name, e, host, " > ".join(seen), " > ".join(took)))
+    marked = []
+    for i, x in enumerate(tr):
+        if x.get("retracted"):
+            marked.append("%d:%s>%s" % (e, x["old"], x["new"]))
+            if i == 0 or tr[i - 1]["old"] != x["new"] or tr[i - 1]["new"] != x["old"]:
+                bad.append("%s capture: endpoint %d: %s>%s marked retracted takes back no receipt"
+                           % (name, e, x["old"], x["new"]))
+    want = [r for r in retract.split() if r.startswith("%d:" % e)]
+    if retract and sorted(marked) != sorted(want):
+        bad.append("%s capture: endpoint %d: retracted %s, expected %s" % (name, e, marked, want))
     for m in must.split():
         if m.split(":")[0] == str(e) and m.split(":")[1] not in took:
             bad.append("%s capture: endpoint %d (%s) went through %s, the tracker %s"

@@ -669,6 +669,11 @@ Test(track, far_end_fin_again_takes_back_the_final_ack)
 	cr_assert_eq(a.s.sender_state, TCPSTATE_LAST_ACK);
 	cr_assert(a.s.classes & TRACK_C_RETRANSMISSION);
 	cr_assert_not_null(find_transition(&x, B, TCPSTATE_CLOSED, TCPSTATE_LAST_ACK));
+	/* The event log marks the take-back, and only it. */
+	cr_assert_not_null(strstr(find_transition(&x, B, TCPSTATE_CLOSED, TCPSTATE_LAST_ACK)->json,
+				  "\"retracted\":true"));
+	cr_assert_null(strstr(find_transition(&x, B, TCPSTATE_LAST_ACK, TCPSTATE_CLOSED)->json,
+			      "retracted"));
 	out(&x, &a);
 	tx(&x, A, A_, 0);
 	assert_states(&x, TCPSTATE_TIME_WAIT, TCPSTATE_CLOSED);
@@ -687,6 +692,8 @@ Test(track, far_end_segment_after_rst_takes_it_back)
 	f = tx(&x, B, F_ | A_, 0);
 	cr_assert_eq(f.s.sender_state, TCPSTATE_ESTABLISHED);
 	assert_states(&x, TCPSTATE_CLOSED, TCPSTATE_FIN_WAIT_1);
+	cr_assert_not_null(strstr(find_transition(&x, B, TCPSTATE_CLOSED, TCPSTATE_ESTABLISHED)->json,
+				  "\"retracted\":true"));
 	fx_fini(&x);
 }
 
@@ -701,6 +708,8 @@ Test(track, far_end_synack_again_takes_back_the_handshake_ack)
 	sa = in_raw(&x, B, S_ | A_, x.isn[B], x.isn[A] + 1, 0, 502);
 	cr_assert_eq(sa.s.sender_state, TCPSTATE_SYN_RECEIVED);
 	cr_assert(sa.s.classes & TRACK_C_RETRANSMISSION);
+	cr_assert_not_null(strstr(find_transition(&x, B, TCPSTATE_ESTABLISHED,
+						  TCPSTATE_SYN_RECEIVED)->json, "\"retracted\":true"));
 	out(&x, &sa);
 	assert_states(&x, TCPSTATE_ESTABLISHED, TCPSTATE_SYN_RECEIVED);
 	tx(&x, A, A_, 0);
@@ -771,6 +780,64 @@ Test(track, far_end_given_server_takes_the_syn_at_its_synack)
 	assert_states(&x, TCPSTATE_ESTABLISHED, TCPSTATE_SYN_RECEIVED);
 	tx(&x, A, A_, 0);
 	assert_states(&x, TCPSTATE_ESTABLISHED, TCPSTATE_ESTABLISHED);
+	fx_fini(&x);
+}
+
+/*
+ * Inferred (at the handshake's end), the far end's handshake receipts stay
+ * at capture: captured at the client (SYN -> SYN+ACK 10 ms), the server
+ * takes the SYN when it is released, its SYN+ACK is described as sent from
+ * SYN_RECEIVED and the client's ACK from ESTABLISHED, as without far_end;
+ * the FIN rule applies from the inference on.
+ */
+Test(track, far_end_inferred_handshake_receipts_stay_at_capture)
+{
+	struct track_config c;
+	struct fx x;
+	struct p sa, a;
+
+	track_config_default(&c);
+	c.max_conns = 1024;
+	c.far_end = true;
+	fx_init_cfg(&x, 4, &c);
+	tx(&x, A, S_, 0);
+	assert_states(&x, TCPSTATE_SYN_SENT, TCPSTATE_SYN_RECEIVED);
+	cr_assert_eq(find_transition(&x, B, TCPSTATE_LISTEN, TCPSTATE_SYN_RECEIVED)->seg, 1);
+	x.now += 10 * MS;
+	sa = tx(&x, B, S_ | A_, 0);
+	cr_assert_eq(sa.s.sender_state, TCPSTATE_SYN_RECEIVED);
+	assert_states(&x, TCPSTATE_ESTABLISHED, TCPSTATE_SYN_RECEIVED);
+	a = tx(&x, A, A_, 0);
+	cr_assert_eq(a.s.sender_state, TCPSTATE_ESTABLISHED);
+	assert_states(&x, TCPSTATE_ESTABLISHED, TCPSTATE_ESTABLISHED);
+	/* Inferred: the server is far, and its FIN receipt waits for its ACK. */
+	tx(&x, A, F_ | A_, 0);
+	assert_states(&x, TCPSTATE_FIN_WAIT_1, TCPSTATE_ESTABLISHED);
+	fx_fini(&x);
+}
+
+/* Captured at the server, the client is far, and only it: each FIN by its own rule. */
+Test(track, far_end_near_server_takes_the_fin_when_released)
+{
+	struct track_config c;
+	struct fx x;
+
+	track_config_default(&c);
+	c.max_conns = 1024;
+	c.far_end = true;
+	fx_init_cfg(&x, 4, &c);
+	tx(&x, A, S_, 0);
+	tx(&x, B, S_ | A_, 0);
+	x.now += 10 * MS;
+	tx(&x, A, A_, 0);
+	/* The near server takes the client's FIN when it is released. */
+	tx(&x, A, F_ | A_, 0);
+	assert_states(&x, TCPSTATE_FIN_WAIT_1, TCPSTATE_CLOSE_WAIT);
+	/* The far client takes the server's only at its ACK. */
+	tx(&x, B, F_ | A_, 0);
+	assert_states(&x, TCPSTATE_FIN_WAIT_2, TCPSTATE_LAST_ACK);
+	tx(&x, A, A_, 0);
+	assert_states(&x, TCPSTATE_TIME_WAIT, TCPSTATE_CLOSED);
 	fx_fini(&x);
 }
 
