@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # A simultaneous close replayed from a capture at either end (issue 17): the
 # tracker's states of the far endpoint follow what its segments acknowledge.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # A close whose final ACK is lost, replayed from a capture at either end
 # (issue 17). faultline in the server's namespace B drops the first segment
 # that arrives at B in LAST_ACK ('drop if state LAST_ACK, first 1'): the

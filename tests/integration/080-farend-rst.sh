@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # An abort by RST, replayed from a capture at either end (issue 17).
 # faultline in the server's namespace B delays every RST by 300 ms
 # ('delay 300ms if rst'), both ways. The client A sends "go" and, 50 ms

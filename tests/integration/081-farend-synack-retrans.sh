@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # A SYN+ACK retransmitted into an established connection, replayed from a
 # capture at either end (issue 17). faultline in the server's namespace B
 # drops the client's first ACK of the handshake ('drop if ack-only and state

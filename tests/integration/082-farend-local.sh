@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # --local names the capture point when the handshake cannot (issue 17): the
 # simultaneous close of 078, captured at the client A's interface from
 # after the handshake on, so the tracker picks the connection up mid-stream
