@@ -156,10 +156,10 @@ fe_simclose() {
 # FE_MUST ("E:STATE ...") names states the capture proves kernel E went
 # through (the poll may miss a short one): the tracker must take them too.
 # FE_RETRACT ("E:OLD>NEW ...") names the receipts the tracker must take back,
-# each with a transition marked "retracted" in the event log, and no other;
-# with it or without, every one so marked must return its endpoint to the
-# state before its previous transition. The event log must conform to
-# docs/events.schema.json.
+# each with a transition marked "retracted" in the event log (more may be:
+# a FIN resent before the RST reached its sender is a second one in 080);
+# every one so marked must return its endpoint to the state before its
+# previous transition. The event log must conform to docs/events.schema.json.
 fe_check() {
 	local name=$1 cport=$2
 	shift 2
@@ -206,7 +206,7 @@ for e, host in ((0, "A"), (1, "B")):
                 bad.append("%s capture: endpoint %d: %s>%s marked retracted takes back no receipt"
                            % (name, e, x["old"], x["new"]))
     want = [r for r in retract.split() if r.startswith("%d:" % e)]
-    if retract and sorted(marked) != sorted(want):
+    if any(marked.count(w) < want.count(w) for w in want):
         bad.append("%s capture: endpoint %d: retracted %s, expected %s" % (name, e, marked, want))
     for m in must.split():
         if m.split(":")[0] == str(e) and m.split(":")[1] not in took:
