@@ -15,7 +15,7 @@
 #include "tcpstate.h"
 #include "units.h"
 
-#define QUALIFIER_LIST "in, out, fwd, every, first, count, after, for, if"
+#define QUALIFIER_LIST "in, out, fwd, every, first, count, after, for, from-byte, if"
 #define COND_LIST                                                              \
 	"syn, syn-ack, fin, rst, ack-only, data, state S, peer-state S, "     \
 	"first-data, retransmission, out-of-order, dup-ack, stale"
@@ -298,6 +298,15 @@ static int parse_qualifier(struct rule_parser *p, const struct rule_tok *kw)
 		/* 0 means "forever" in struct rule, so 'for 0s' cannot be kept. */
 		if (r->for_ns == 0)
 			return rule__fail(p, rule__prev(p)->col, "'for' needs a duration > 0");
+	} else if (!strcmp(kw->s, "from-byte")) {
+		if (p->seen_from_byte)
+			return rule__fail(p, kw->col, "'from-byte' given twice");
+		p->seen_from_byte = true;
+		/* Sequence space is 32 bits; 0 would be every segment (and means "not given"). */
+		ret = rule__expect_uint(p, kw, 1, UINT32_MAX, &v);
+		if (ret < 0)
+			return ret;
+		r->from_byte = (uint32_t)v;
 	} else if (!strcmp(kw->s, "if")) {
 		return parse_conds(p, kw);
 	} else {
@@ -1088,9 +1097,15 @@ uint32_t rule_set_bytes_needed(const struct rule_set *rs)
 	for (size_t i = 0; rs && i < rs->n; i++) {
 		const struct rule *r = rs->rules[i];
 
-		for (unsigned a = 0; a < r->n_actions; a++)
-			if (rule__action_ops(r->actions[a].type)->whole_packet)
+		for (unsigned a = 0; a < r->n_actions; a++) {
+			enum rule_action_type t = r->actions[a].type;
+
+			if (rule__action_ops(t)->whole_packet)
 				return UINT32_MAX;
+			/* It cuts the segment that straddles byte N: the payload goes on. */
+			if (r->from_byte && (t == RULE_ACT_DROP || t == RULE_ACT_RESET))
+				return UINT32_MAX;
+		}
 		if (r->filter) {
 			uint32_t reach = rule__filter_reach(r->filter);
 
@@ -1167,6 +1182,8 @@ static int print(const struct rule *r, bool with_name, char *buf, size_t size)
 		units_put_duration(&o, ", after ", r->after_ns);
 	if (r->for_ns)
 		units_put_duration(&o, ", for ", r->for_ns);
+	if (r->from_byte)
+		strbuf_fixed_printf(&o, ", from-byte %u", r->from_byte);
 	for (unsigned i = 0; i < r->n_conds; i++) {
 		const struct rule_cond *c = &r->conds[i];
 
@@ -1203,7 +1220,7 @@ bool rule_equal(const struct rule *a, const struct rule *b)
 
 	if (strcmp(fa, fb) || a->n_actions != b->n_actions || a->n_conds != b->n_conds ||
 	    a->dir_mask != b->dir_mask || a->every != b->every || a->first != b->first ||
-	    a->after_ns != b->after_ns || a->for_ns != b->for_ns)
+	    a->after_ns != b->after_ns || a->for_ns != b->for_ns || a->from_byte != b->from_byte)
 		return false;
 	for (unsigned i = 0; i < a->n_actions; i++) {
 		if (!action_equal(&a->actions[i], &b->actions[i]))

@@ -9,7 +9,7 @@
  * FILTER is a tcpdump/pcap-filter expression (may be empty: matches every
  * packet), compiled by libpcap for raw IP. An ITEM is an action
  * (drop, delay, reorder, duplicate, corrupt, rate, accept, reset) or a qualifier
- * (in, out, fwd, every N, first N / count N, after DUR, for DUR,
+ * (in, out, fwd, every N, first N / count N, after DUR, for DUR, from-byte N,
  * if COND [and COND ...]). See README.md for the grammar.
  *
  * A rule set is immutable once loaded, so one set can be shared by several
@@ -168,6 +168,11 @@ struct rule {
 	uint32_t first;		/* fire on the first N matching packets only; 0 = no limit */
 	uint64_t after_ns;	/* fire only from this long after start */
 	uint64_t for_ns;	/* ... and for this long; 0 = forever */
+	/*
+	 * 'from-byte N': only TCP segments at or past byte N of their
+	 * direction's stream (needs the tracker); 0 = not given.
+	 */
+	uint32_t from_byte;
 	struct rule_cond conds[RULE_MAX_CONDS];
 	unsigned n_conds;
 

@@ -820,6 +820,9 @@ FL_HOT int track_ingress(struct track *t, const struct pkt_view *v, uint64_t now
 
 	infer_far_end(t, cn, e, fl, now_t);
 	seg->classes = classify(cn, e, v, now_t, classes);
+	/* Wireshark's base_seq (classify set it) is where relative sequence numbers count from. */
+	seg->has_off = cn->d[e].flags & D_BASE;
+	seg->off = v->seq - cn->x[e].isn - 1;
 	sender_side(t, cn, e, v, &c);
 	count_answers(t, cn, e, v, end, seg);
 	conn_place(t, cn, now, true);

@@ -202,6 +202,13 @@ struct track_seg {
 	uint8_t endpoint;	/* sender: 0 = client (first sender if picked up) */
 	uint8_t sender_state;	/* enum tcpstate before this segment: rule 'peer-state S' */
 	uint8_t receiver_state;	/* enum tcpstate before it arrives: rule 'state S' */
+	bool has_off;		/* off is known: the sender's stream start (ISN) was seen or guessed */
+	/*
+	 * Where seq is in the sender's stream: bytes from its first one after
+	 * the SYN (a SYN is at 0xffffffff), modulo 2^32. A connection picked up
+	 * mid-stream counts from its first captured byte. Rule 'from-byte N'.
+	 */
+	uint32_t off;
 	uint8_t _flags;
 	uint32_t _seq, _end, _ack;
 	uint32_t _slot;

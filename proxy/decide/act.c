@@ -415,6 +415,7 @@ struct act_step {
 	const struct act_input *in;
 	struct act_decision *d;
 	struct rule_state *s;	/* the rule's */
+	const struct rule *r;
 	unsigned rule, action;	/* indexes: keys of the action's random draws */
 };
 
@@ -452,9 +453,23 @@ static bool chance_drop(struct act_step *x, const struct rule_action *a)
 	return model_loss(a, f ? &f->loss : &fresh, u);
 }
 
+/*
+ * A drop (or reset) of a 'from-byte N' rule on a segment that starts
+ * before byte N cuts it there instead: the receiver gets exactly the
+ * stream's first N bytes (the pipeline passes the head).
+ */
+static void cut_at_byte(struct act_step *x)
+{
+	const struct act_tcp_info *ti = x->in->tcp;
+
+	if (x->r->from_byte && ti && ti->has_off && ti->off < x->r->from_byte)
+		x->d->keep = x->r->from_byte - ti->off;
+}
+
 static unsigned step_drop(struct act_step *x, const struct rule_action *a)
 {
 	x->d->drop = true;
+	cut_at_byte(x);
 	return STEP_FIRED | STEP_COUNT | STEP_STOP;
 }
 
@@ -530,6 +545,7 @@ static unsigned step_reset(struct act_step *x, const struct rule_action *a)
 		return 0;
 	x->d->drop = true;
 	x->d->reset = true;
+	cut_at_byte(x);
 	return STEP_FIRED | STEP_COUNT | STEP_STOP;
 }
 
@@ -658,7 +674,7 @@ void act_counters_json(const struct act_counters *c, struct strbuf *b)
 FL_HOT static bool apply_rule(struct act_ctx *c, unsigned ri, const struct rule *r,
 			      const struct act_input *in, struct act_decision *d)
 {
-	struct act_step x = { .c = c, .in = in, .d = d, .s = &c->st[ri], .rule = ri };
+	struct act_step x = { .c = c, .in = in, .d = d, .s = &c->st[ri], .r = r, .rule = ri };
 
 	for (unsigned ai = 0; ai < r->n_actions; ai++) {
 		const struct rule_action *a = &r->actions[ai];
@@ -679,6 +695,23 @@ FL_HOT static bool apply_rule(struct act_ctx *c, unsigned ri, const struct rule 
 	return true;
 }
 
+/*
+ * 'from-byte N': the segment carries byte N of its direction's stream or a
+ * later one; without data (a FIN, an ACK), it starts at N or later: the
+ * direction has carried N bytes. In sequence space, so a retransmission
+ * counts once. A SYN is before the stream; without the tracker's offset
+ * nothing holds.
+ */
+static bool from_byte_holds(uint32_t n, const struct act_input *in)
+{
+	const struct pkt_view *v = in->v;
+	uint32_t len = v->payload_len ? v->payload_len : 1;
+
+	if (!in->tcp || !in->tcp->has_off || (v->tcp_flags & PKT_TCP_SYN))
+		return false;
+	return (uint64_t)in->tcp->off + len > n;
+}
+
 FL_HOT static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct rule *r,
 				   const struct act_input *in)
 {
@@ -694,6 +727,8 @@ FL_HOT static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct 
 	for (unsigned k = 0; k < r->n_conds; k++)
 		if (!cond_holds(&r->conds[k], in))
 			return false;
+	if (r->from_byte && !from_byte_holds(r->from_byte, in))
+		return false;
 	/* Only now is it a candidate: the every/first counters count these. */
 	s->seen++;
 	if (r->every > 1 && s->seen % r->every)

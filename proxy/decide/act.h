@@ -28,6 +28,8 @@ struct act_tcp_info {
 	uint8_t sender_state;	/* enum tcpstate, before this segment: 'peer-state' */
 	uint8_t receiver_state;	/* the endpoint it arrives at: 'state' */
 	bool first_data, retransmission, out_of_order, dup_ack, stale;
+	bool has_off;		/* off is known ('from-byte') */
+	uint32_t off;		/* track_seg.off: the segment's byte offset in its stream */
 };
 
 struct act_input {
@@ -61,6 +63,13 @@ struct act_fired {
 struct act_decision {
 	bool drop;
 	bool reset;		/* with drop: send a RST to both endpoints (TCP) */
+	/*
+	 * With drop: a 'from-byte N' rule cuts the segment at byte N rather
+	 * than drop it: its first 'keep' payload bytes go on (0: none).
+	 * 'cut' is set by the pipeline when they went on (then drop is
+	 * false: the packet left, cut).
+	 */
+	uint32_t keep, cut;
 	uint64_t delay_ns;	/* total hold from now (delays + rate queueing) */
 	uint32_t copies;	/* extra copies to send with the packet */
 	bool corrupt;

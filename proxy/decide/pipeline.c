@@ -135,6 +135,8 @@ FL_HOT void pipeline_tcp_input(struct act_input *in, struct act_tcp_info *ti, co
 	ti->out_of_order = seg->classes & (TRACK_C_OUT_OF_ORDER | TRACK_C_GAP);
 	ti->dup_ack = seg->classes & TRACK_C_DUP_ACK;
 	ti->stale = seg->classes & TRACK_C_STALE;
+	ti->has_off = seg->has_off;
+	ti->off = seg->off;
 }
 
 struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct rule_set *rules,
@@ -432,18 +434,19 @@ static void inject(struct pipeline *pl, const struct pass *p, enum pipeline_inj_
  * What the RSTs to the segment's sender ([0]) and receiver ([1]) carry
  * when only the segment is known (--no-track, a connection the tracker
  * lost): its sender takes its own ACK as RCV.NXT, and the receiver the
- * segment's first byte, which is right while nothing else of the
- * connection is in flight. A SYN's sender (SYN_SENT) wants the ACK of its
- * SYN; a SYN's receiver is a listener, which a RST does not concern.
+ * segment's first byte (past the 'kept' bytes that went on), which is
+ * right while nothing else of the connection is in flight. A SYN's sender
+ * (SYN_SENT) wants the ACK of its SYN; a SYN's receiver is a listener,
+ * which a RST does not concern.
  */
-static void rst_from_segment(const struct pkt_view *v, struct track_rst rst[2])
+static void rst_from_segment(const struct pkt_view *v, uint32_t kept, struct track_rst rst[2])
 {
 	uint8_t f = v->tcp_flags;
 	uint32_t end = v->seq + v->payload_len + !!(f & PKT_TCP_SYN) + !!(f & PKT_TCP_FIN);
 
 	rst[0] = (struct track_rst){ .send = true, .seq = f & PKT_TCP_ACK ? v->ack : 0, .ack = end };
 	rst[1] = (struct track_rst){ .send = !((f & PKT_TCP_SYN) && !(f & PKT_TCP_ACK)),
-				     .seq = v->seq, .ack = v->ack };
+				     .seq = v->seq + kept, .ack = v->ack };
 }
 
 /* 'reset': a RST to each endpoint of the segment's connection, after its verdict. */
@@ -452,7 +455,7 @@ static void send_resets(struct pipeline *pl, const struct pass *p)
 	struct track_rst rst[2];
 	uint8_t b[PKT_RST_MAX];
 
-	rst_from_segment(p->v, rst);
+	rst_from_segment(p->v, p->d.cut, rst);
 	if (p->segp)
 		track_reset(pl->track, p->segp, p->v, p->now, rst);
 	for (int k = 0; k < 2; k++) {
@@ -526,6 +529,59 @@ static void note_altered(struct pipeline *pl, const struct pass *p)
 		track_altered(pl->track, p->segp, alt);
 }
 
+/*
+ * A drop or reset of 'from-byte N' cuts the segment at byte N: its first
+ * d.keep payload bytes go on, rewritten as a shorter segment (FIN and PSH
+ * go with the rest), and the RSTs follow. The tracker hears the whole
+ * segment dropped (what the sender resends names it) and the head
+ * released. Returns false when it cannot be cut (a cut copy, nothing
+ * left to drop): then it is dropped whole.
+ */
+static bool pass_head(struct pipeline *pl, struct pass *p)
+{
+	const struct pipeline_pkt *pk = p->pk;
+	struct pkt_view hv;
+	uint8_t *b;
+	int len;
+
+	if (pk->len != pk->orig_len || p->d.keep >= p->v->payload_len)
+		return false;
+	b = malloc(pk->len);
+	if (!b)
+		return false;
+	len = pkt_slice(b, pk->len, p->v, 0, p->d.keep, 0);
+	if (len < 0 || pkt_parse(&hv, b, (size_t)len)) {
+		free(b);
+		return false;
+	}
+	/* It leaves, cut: an accept with 'cut' in its events. */
+	p->d.drop = false;
+	p->d.cut = p->d.keep;
+	log_decision(pl, p);
+	pl->tot.accepted++;
+	if (p->segp) {
+		track_dropped(pl->track, p->segp, p->v, p->now);
+		track_released(pl->track, p->segp, &hv, p->now);
+	}
+	pl->ops.verdict(pl->ops_data, pk->id, true, false, b, (uint32_t)len, (uint32_t)len, b, p->now);
+	if (pl->n_obs) {
+		struct pipeline_left e = {
+			.pkt = p->pkt,
+			.bytes = b,
+			.len = (uint32_t)len,
+			.wire_len = (uint32_t)len,
+			.cut = p->d.cut,
+			.now_ns = p->now,
+		};
+
+		observe_left(pl, &e);
+	}
+	if (p->d.reset)
+		send_resets(pl, p);
+	free(b);
+	return true;
+}
+
 /* Not held: the packet leaves now, its copies after it. */
 static void pass_now(struct pipeline *pl, const struct pass *p)
 {
@@ -581,7 +637,8 @@ FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
 	identify(pl, &p);
 	act_decide(pl->act, &p.in, &p.d);
 	if (p.d.drop) {
-		drop(pl, &p);
+		if (!p.d.keep || !pass_head(pl, &p))
+			drop(pl, &p);
 		return;
 	}
 	/*

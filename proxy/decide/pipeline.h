@@ -108,6 +108,7 @@ struct pipeline_left {
 	uint32_t len, wire_len;		/* bytes in 'bytes', and on the wire */
 	uint32_t copies;		/* copies sent after it (whole: len bytes each) */
 	bool corrupted;			/* its bytes were rewritten */
+	uint32_t cut;			/* cut to its first 'cut' payload bytes (from-byte) */
 	bool held;			/* it waited in the scheduler; then: */
 	bool early;			/* it left before its time (a bound, shutdown) */
 	uint64_t release;		/* its ordinal among the releases, from 1 */

@@ -229,6 +229,8 @@ static void put_verdict(struct events *e, const struct pipeline_decided *p)
 		fprintf(f, ",\"copies\":%u", d->copies);
 	if (d->corrupt)
 		fprintf(f, ",\"corrupt\":true");
+	if (d->cut)
+		fprintf(f, ",\"cut\":%u", d->cut);
 	if (d->reorder)
 		fprintf(f, ",\"reorder_rule\":%u", d->reorder_rule + 1);
 	put_actions(f, d, p->rules);
@@ -288,6 +290,8 @@ static void put_packet(struct events *e, const struct pipeline_decided *p)
 		fprintf(f, ",\"copies\":%u", d->copies);
 	if (d->corrupt)
 		fprintf(f, ",\"corrupt\":true");
+	if (d->cut)
+		fprintf(f, ",\"cut\":%u", d->cut);
 	put_actions(f, d, p->rules);
 	end(e);
 }

@@ -89,6 +89,8 @@ static void in_comment(char *b, size_t n, const struct pipeline_decided *p)
 		k += (size_t)snprintf(b + k, n - k, ", %u cop%s", d->copies, d->copies == 1 ? "y" : "ies");
 	if (d->corrupt && k < n)
 		k += (size_t)snprintf(b + k, n - k, ", corrupted");
+	if (d->cut && k < n)
+		k += (size_t)snprintf(b + k, n - k, ", cut to %u payload bytes", d->cut);
 	for (unsigned i = 0; i < d->n_fired && k < n; i++) {
 		const struct rule *r = rule_set_get(p->rules, d->fired[i].rule);
 
@@ -128,6 +130,9 @@ static void on_left(void *data, const struct pipeline_left *l)
 		snprintf(c, sizeof(c), "faultline pkt %llu: released%s after %.3f ms",
 			 (unsigned long long)l->pkt, l->early ? " early" : "",
 			 (double)(l->now_ns - l->held_since_ns) / 1e6);
+	else if (l->cut)
+		snprintf(c, sizeof(c), "faultline pkt %llu: released, cut to its first %u payload bytes",
+			 (unsigned long long)l->pkt, l->cut);
 	else
 		snprintf(c, sizeof(c), "faultline pkt %llu: released%s", (unsigned long long)l->pkt,
 			 l->corrupted ? " corrupted" : "");

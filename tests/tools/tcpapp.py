@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 """Small TCP applications for the integration tests of reset, from-byte and segment.
 
-  tcpapp.py server PORT [--echo] [--rcvbuf N]   accept one connection, read until EOF or an
-                                                error; print one JSON line: bytes, recv sizes,
-                                                how it ended ("eof" or the errno name)
+  tcpapp.py server PORT [--echo] [--rcvbuf N] [--idle S]
+                                                accept one connection, read until EOF or an
+                                                error (or S seconds without data: "idle");
+                                                print one JSON line: bytes, recv sizes, how
+                                                it ended ("eof", "idle" or the errno name)
   tcpapp.py ping HOST PORT N                    send N small requests, one every 20 ms, each
                                                 answered by an echo server; print the JSON
                                                 line: replies, how it ended
@@ -47,6 +49,8 @@ def server(args):
     ls.listen(1)
     print("ready", file=sys.stderr, flush=True)
     c, _ = ls.accept()
+    if "--idle" in args:
+        c.settimeout(float(args[args.index("--idle") + 1]))
     total, sizes, ok, how = 0, [], True, "eof"
     try:
         while True:
@@ -59,6 +63,8 @@ def server(args):
             total += len(b)
             if echo:
                 c.sendall(b)
+    except socket.timeout:
+        how = "idle"
     except OSError as e:
         how = ended(e)
     print(json.dumps({"bytes": total, "recvs": len(sizes), "max_recv": max(sizes, default=0),

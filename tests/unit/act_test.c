@@ -586,3 +586,80 @@ Test(act, reset_drops_tcp_and_passes_the_rest)
 	cr_assert_eq(act_ctx_counters(f.ctx, 0)->acted[RULE_ACT_DROP], 0);
 	teardown_rules(&f);
 }
+
+/* The 8-byte TCP segment of tcp4() at stream offset off, through the rules of f. */
+static void decide_at(struct fixture *f, bool has_off, uint32_t off, uint8_t flags,
+		      struct act_decision *d)
+{
+	struct act_tcp_info ti = { .has_off = has_off, .off = off };
+	struct act_input in = { .v = &f->v, .dir = PKT_DIR_OUT, .tcp = &ti };
+	size_t n = tcp4(f->buf, 1, 80);
+
+	f->buf[33] = flags;
+	cr_assert_eq(pkt_parse(&f->v, f->buf, n), 0);
+	flow_table_identify(f->flows, &f->v, 0, &in.id);
+	act_decide(f->ctx, &in, d);
+}
+
+/*
+ * from-byte N: a segment holds once it carries byte N or later; one that
+ * straddles N is cut there by drop and reset (keep), left whole by the
+ * others; a segment without data holds from offset N on; a SYN, or a
+ * segment without the tracker's offset, never.
+ */
+Test(act, from_byte_fires_at_byte_n_and_cuts_drop_and_reset_there)
+{
+	const char *r[] = { "tcp => reset, from-byte 100" };
+	const char *dl[] = { "tcp => delay 5ms, from-byte 100" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 1, 1);
+	decide_at(&f, true, 0, 0x18, &d);
+	cr_assert(!d.drop, "bytes 0-7");
+	decide_at(&f, true, 92, 0x18, &d);
+	cr_assert(!d.drop, "bytes 92-99 end just before byte 100");
+	decide_at(&f, true, 93, 0x18, &d);
+	cr_assert(d.drop && d.reset && d.keep == 7, "bytes 93-100: cut after 7 bytes, keep %u", d.keep);
+	decide_at(&f, true, 100, 0x18, &d);
+	cr_assert(d.drop && d.keep == 0, "from byte 100 on: whole");
+	decide_at(&f, true, 5000, 0x18, &d);
+	cr_assert(d.drop && d.keep == 0);
+	decide_at(&f, false, 5000, 0x18, &d);
+	cr_assert(!d.drop, "no offset without the tracker");
+	decide_at(&f, true, 5000, 0x12, &d);
+	cr_assert(!d.drop, "a SYN is before the stream");
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->acted[RULE_ACT_RESET], 3);
+	teardown_rules(&f);
+
+	setup_rules(&f, dl, 1, 1);
+	decide_at(&f, true, 93, 0x18, &d);
+	cr_assert(d.delay_ns == 5000000 && d.keep == 0, "a delay takes the straddling segment whole");
+	teardown_rules(&f);
+}
+
+/* Without data (a FIN, an ACK) it holds from offset N on: 'delay ... if fin' is a slow close. */
+Test(act, from_byte_without_data_holds_from_offset_n)
+{
+	const char *r[] = { "tcp => delay 1s, from-byte 100, if fin" };
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 1, 1);
+	/* tcp4 always carries 8 bytes: make this one a bare FIN. */
+	f.tcp = true;
+	for (uint32_t off = 98; off <= 101; off++) {
+		struct act_tcp_info ti = { .has_off = true, .off = off };
+		struct act_input in = { .v = &f.v, .dir = PKT_DIR_OUT, .tcp = &ti };
+		size_t n = tcp4(f.buf, 1, 80);
+
+		f.buf[3] = 40;
+		f.buf[33] = 0x11;
+		cr_assert_eq(pkt_parse(&f.v, f.buf, n - 8), 0);
+		cr_assert_eq(f.v.payload_len, 0);
+		flow_table_identify(f.flows, &f.v, 0, &in.id);
+		act_decide(f.ctx, &in, &d);
+		cr_assert_eq(d.delay_ns != 0, off >= 100, "a FIN at offset %u", off);
+	}
+	teardown_rules(&f);
+}

@@ -493,6 +493,8 @@ struct tcp_seen {
 	uint32_t inj_len[4];
 	unsigned n_inj;
 	unsigned observed_inj;
+	uint8_t rewritten[1500];	/* the last accept that came with new bytes */
+	uint32_t rewritten_len;
 };
 
 static void tcp_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
@@ -502,6 +504,10 @@ static void tcp_verdict(void *data, uint32_t id, bool accept, bool held, const u
 
 	if (s->n < sizeof(s->order) - 1)
 		s->order[s->n++] = accept ? 'a' : 'd';
+	if (accept && payload && len <= sizeof(s->rewritten)) {
+		memcpy(s->rewritten, payload, len);
+		s->rewritten_len = len;
+	}
 }
 
 static int tcp_inject(void *data, const uint8_t *bytes, uint32_t len, uint64_t now)
@@ -585,7 +591,7 @@ static void send_seg(struct conv *c, bool from_a, uint8_t flags, uint32_t seq, u
  * a: ISN 100, b: ISN 5000. Handshake, a sends 10 bytes, b 20, then a's
  * next 30 bytes meet 'reset'. Returns the pipeline's stats.
  */
-static char *reset_conversation(bool no_track, struct tcp_seen *s)
+static char *conversation(const char *rule, bool no_track, struct tcp_seen *s)
 {
 	struct pipeline_config pc = { .seed = 1, .no_track = no_track };
 	struct rule_set *rs = rule_set_new();
@@ -593,8 +599,7 @@ static char *reset_conversation(bool no_track, struct tcp_seen *s)
 	struct conv c = { 0 };
 	char *json;
 
-	cr_assert_eq(rule_set_add_line(rs, "tcp => reset, first 1, if data and not syn, out", "t", 1, &e), 0,
-		     "%s", e.msg);
+	cr_assert_eq(rule_set_add_line(rs, rule, "t", 1, &e), 0, "%s", e.msg);
 	c.pl = pipeline_new(&pc, rs, &tcp_ops, s);
 	cr_assert(c.pl);
 	cr_assert_eq(pipeline_add_observer(c.pl, &inj_recorder, s), 0);
@@ -607,6 +612,11 @@ static char *reset_conversation(bool no_track, struct tcp_seen *s)
 	pipeline_free(c.pl);
 	rule_set_free(rs);
 	return json;
+}
+
+static char *reset_conversation(bool no_track, struct tcp_seen *s)
+{
+	return conversation("tcp => reset, first 1, if data and not syn, out", no_track, s);
 }
 
 /* The RST i that s saw, parsed. */
@@ -662,5 +672,55 @@ Test(pipeline, reset_without_the_tracker_derives_the_rsts_from_the_segment)
 	cr_assert_eq(to_a.ack, 131);
 	cr_assert_eq(to_b.seq, 101);
 	cr_assert_eq(to_b.ack, 5021);
+	free(json);
+}
+
+/*
+ * reset from byte 25: a's 30-byte segment (bytes 0-29) is cut after its
+ * first 25 bytes, which go on with checksums that verify, and the RST to b
+ * starts at byte 25.
+ */
+Test(pipeline, from_byte_reset_cuts_the_segment_at_byte_n)
+{
+	struct tcp_seen s = { 0 };
+	char *json = conversation("tcp => reset, from-byte 25, out", false, &s);
+	struct pkt_view h, to_b;
+	uint8_t check[1500];
+
+	cr_assert_str_eq(s.order, "aaaaaii", "the head is accepted, then the RSTs");
+	cr_assert_eq(pkt_parse(&h, s.rewritten, s.rewritten_len), 0);
+	cr_assert_eq(h.payload_len, 25);
+	cr_assert_eq(h.seq, 101);
+	cr_assert_eq(s.rewritten_len, 40 + 25);
+	memcpy(check, s.rewritten, s.rewritten_len);
+	cr_assert_eq(pkt_fix_checksums(check, s.rewritten_len, &h), 0);
+	cr_assert_arr_eq(check, s.rewritten, s.rewritten_len, "checksums were already right");
+	to_b = rst_seen(&s, 1);
+	cr_assert_eq(to_b.seq, 126, "b's RCV.NXT after the head: %u", to_b.seq);
+	cr_assert_eq(rst_seen(&s, 0).ack, 131, "a's SND.NXT: the whole segment");
+	free(json);
+}
+
+Test(pipeline, from_byte_never_holds_without_the_tracker)
+{
+	/* No offset without the tracker: the qualifier never holds, nothing is cut. */
+	struct tcp_seen s = { 0 };
+	char *json = conversation("tcp => reset, from-byte 25, out", true, &s);
+
+	cr_assert_str_eq(s.order, "aaaaa");
+	free(json);
+}
+
+/* drop from byte 25: the head goes on, the rest is dropped, no RST. */
+Test(pipeline, from_byte_drop_passes_the_head_only)
+{
+	struct tcp_seen s = { 0 };
+	char *json = conversation("tcp => drop, from-byte 25, out", false, &s);
+	struct pkt_view h;
+
+	cr_assert_str_eq(s.order, "aaaaa");
+	cr_assert_eq(pkt_parse(&h, s.rewritten, s.rewritten_len), 0);
+	cr_assert_eq(h.payload_len, 25);
+	cr_assert(strstr(json, "\"rsts\":0,"), "%s", json);
 	free(json);
 }

@@ -37,6 +37,9 @@ static const char *const good_lines[] = {
 
 /* More shapes for the round trip: every option and odd spacing. */
 static const char *const extra_lines[] = {
+	"tcp port 80 => reset, from-byte 10000",
+	"tcp port 80 => drop, in, first 1, after 10s, from-byte 4294967295, if fin",
+	"tcp port 80 => delay 2s, from-byte 1, if fin",
 	"udp => delay 1.5s jitter 0.25ms distribution pareto 0.0125%",
 	"udp => delay 0ms jitter 5ms distribution normal",
 	"udp => delay 5ms jitter 0ms distribution normal",
@@ -419,11 +422,16 @@ static const struct {
 	int col;
 	const char *msg;
 } bad_lines[] = {
+	{ "tcp => reset, from-byte 0", 25, "'from-byte 0' out of range (1 to 4294967295)" },
+	{ "tcp => reset, from-byte 4294967296", 25, "'from-byte 4294967296' out of range" },
+	{ "tcp => reset, from-byte", 15, "'from-byte' needs a number (1 to 4294967295)" },
+	{ "tcp => reset, from-byte 10k", 25, "'from-byte' needs a number, got '10k'" },
+	{ "tcp => reset, from-byte 1, from-byte 2", 28, "'from-byte' given twice" },
 	{ "udp dst prot 5000 => drop", 1, "bad filter 'udp dst prot 5000': unknown host 'prot'" },
 	{ "   (udp => drop", 4, "bad filter '(udp': " },
 	{ "udp => dorp", 8,
 	  "unknown action 'dorp' (expected drop, delay, reorder, duplicate, corrupt, rate, "
-	  "accept, slot, profile, reset, or a qualifier in, out, fwd, every, first, count, after, for, if)" },
+	  "accept, slot, profile, reset, or a qualifier in, out, fwd, every, first, count, after, for, from-byte, if)" },
 	{ "udp drop", 9, "missing '=>'" },
 	{ "drop 30%", 1, "missing '=>' before the actions" },
 	{ "udp => in", 5, "rule has no action" },
@@ -596,7 +604,7 @@ Test(rule, load_file_golden_errors)
 		  "%s:2:10: unknown action 'dorp' (expected drop, delay, reorder, duplicate, "
 		  "corrupt, rate, accept, slot, profile, reset, or a qualifier in, out, fwd, every, "
 		  "first, count, "
-		  "after, for, if)" },
+		  "after, for, from-byte, if)" },
 		{ "udp => delay 50\n", "%s:1:14: bad duration '50' after 'delay': missing unit "
 				       "(ns, us, ms, s or m)" },
 		{ "udp => drop\r\nudp => drop 150%\r\n",
@@ -705,7 +713,7 @@ Test(rule, long_user_text_is_shortened_not_the_reason)
 		{ "udp => %s", "", "...' (expected drop, delay, reorder, duplicate, corrupt, "
 				       "rate, accept, slot, profile, reset, or a qualifier in, out, fwd, "
 				       "every, first, "
-				       "count, after, for, if)" },
+				       "count, after, for, from-byte, if)" },
 		{ "udp => delay 5%s", "5", "...' after 'delay': unknown unit (expected ns, us, "
 					      "ms, s or m)" },
 		{ "udp => drop, every %s", "", "...'" },
