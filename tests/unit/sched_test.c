@@ -256,3 +256,71 @@ Test(sched, reorder_groups_count_bytes_through_their_release)
 	cr_assert_eq(sched_bytes(s), 0);
 	sched_free(s);
 }
+
+static void count_entry(struct sched_entry *e, void *data)
+{
+	(void)e;
+	(*(unsigned *)data)++;
+}
+
+Test(sched, foreach_visits_every_entry_grouped_or_not)
+{
+	struct sched *s = sched_new(16);
+	struct sched_entry e[5] = { 0 };
+	unsigned n = 0;
+
+	cr_assert_eq(sched_push(s, &e[0], 50), 0);
+	cr_assert_eq(sched_push(s, &e[1], 10), 0);
+	for (int i = 2; i < 5; i++)
+		cr_assert_eq(sched_reorder_add(s, 7, 4, 100, &e[i], 0, &R), 0);
+	sched_foreach(s, count_entry, &n);
+	cr_assert_eq(n, 5);
+	sched_free(s);
+}
+
+/*
+ * The order a group of key 3, opened with entries a and b, then rekeyed by
+ * map (n keys), and given a third entry under key 'then', leaves in.
+ */
+static void rekeyed_order(const int *map, size_t n, uint32_t then, int *out, unsigned *left)
+{
+	struct sched *s = sched_new(16);
+	struct sched_entry e[3] = { 0 };
+	struct sched_entry *x;
+
+	cr_assert_eq(sched_reorder_add(s, 3, 3, 1000, &e[0], 0, &R), 0);
+	cr_assert_eq(sched_reorder_add(s, 3, 3, 1000, &e[1], 0, &R), 0);
+	if (map)
+		sched_rekey(s, map, n);
+	cr_assert_eq(sched_reorder_add(s, then, 3, 1000, &e[2], 0, &R), 0);
+	*left = 0;
+	while ((x = sched_pop_due(s, 0, &R)))
+		out[(*left)++] = (int)(x - e);
+	sched_free(s);
+}
+
+/* A rekeyed group is found by its new key and keeps its permutation. */
+Test(sched, rekey_moves_a_group_to_its_new_key)
+{
+	int map[4] = { -1, -1, -1, 1 }, before[3], after[3];
+	unsigned n;
+
+	rekeyed_order(NULL, 0, 3, before, &n);
+	cr_assert_eq(n, 3, "the group filled");
+	rekeyed_order(map, 4, 1, after, &n);
+	cr_assert_eq(n, 3, "key 3 is key 1 now: the third entry filled the group");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(before[i], after[i], "the permutation is the one it opened with");
+}
+
+/* A group whose key is gone takes no one: the next entry opens a group of its own. */
+Test(sched, rekey_closes_a_group_whose_key_is_gone)
+{
+	int map[4] = { 0, 1, 2, -1 }, out[3];
+	unsigned n;
+
+	rekeyed_order(map, 4, 3, out, &n);
+	cr_assert_eq(n, 0, "nothing full, nothing due");
+	rekeyed_order(map, 2, 1, out, &n);
+	cr_assert_eq(n, 0, "a key past the map is no one's either");
+}
