@@ -379,6 +379,11 @@ static int take_reply(const struct ctl_args *a, const char *cmd, const char *lin
 			printf("%s\n", line);
 	} else if (*end && !a->json) {
 		/* The end of an events stream: faultline stopped. */
+	} else if (!a->json && !strcmp(cmd, "events") && json_is_integer(json_object_get(j, "lost")) &&
+		   !json_object_get(j, "ev")) {
+		/* A stream's notice, not an event: the lines stay pure event lines. */
+		fprintf(stderr, PROG_NAME ": ctl: %lld event lines lost (faultline's stream had no room for them)\n",
+			(long long)json_integer_value(json_object_get(j, "lost")));
 	} else if (a->json || !json_is_true(json_object_get(j, "ok"))) {
 		/* --json, or a line of a stream: as it came. */
 		printf("%s\n", line);

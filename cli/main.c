@@ -17,6 +17,8 @@
 #include "args.h"
 #include "ctl.h"
 #include "ctlcmd.h"
+#include "play.h"
+#include "scenario.h"
 #include "ipt.h"
 #include "msg.h"
 #include "proxy.h"
@@ -69,6 +71,10 @@ struct cli_run {
 	char control_buf[PATH_MAX];
 	struct ctl *ctl;
 	struct ctl_sock *sock;
+	/* --scenario: parsed before anything starts, played from the start. */
+	const char *scenario_path;
+	struct scenario *scenario;
+	struct play *play;
 	size_t n_rules;		/* the rules it started with */
 	bool seen[OPT_SEEN_MAX];
 };
@@ -337,6 +343,7 @@ static void cli_run_close(struct cli_run *r)
 	for (size_t i = 0; r->sources && i < r->n_sources; i++)
 		free((char *)r->sources[i].label);
 	free(r->sources);
+	scenario_free(r->scenario);
 }
 
 enum {
@@ -358,6 +365,7 @@ enum {
 	OPT_HTML,
 	OPT_CONTROL,
 	OPT_NO_CONTROL,
+	OPT_SCENARIO,
 };
 
 /* Where the options run and replay share land: the proxy's or the replay's config. */
@@ -462,6 +470,7 @@ static const struct option run_opts[] = {
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "no-control", no_argument, NULL, OPT_NO_CONTROL },
+	{ "scenario", required_argument, NULL, OPT_SCENARIO },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -508,6 +517,52 @@ static int run_place_option(struct cli_run *r, int c, const char *arg)
 	return 0;
 }
 
+/* --scenario FILE: read and parsed now, so that a bad one stops the run before it starts. */
+static int load_scenario(struct cli_run *r, const char *path)
+{
+	struct scenario_error e;
+	/* One byte more than a scenario may have: the parser says it is too large. */
+	size_t cap = SCENARIO_MAX_FILE + 1, n;
+	char *text = malloc(cap);
+	FILE *f;
+	int err;
+
+	if (args_value("--scenario", path))
+		goto err_free;
+	if (!text) {
+		fprintf(stderr, PROG_NAME ": out of memory\n");
+		return -1;
+	}
+	f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, PROG_NAME ": %s: %s\n", path, strerror(errno));
+		goto err_free;
+	}
+	n = fread(text, 1, cap, f);
+	if (ferror(f)) {
+		fprintf(stderr, PROG_NAME ": %s: %s\n", path, strerror(errno));
+		fclose(f);
+		goto err_free;
+	}
+	fclose(f);
+	r->scenario_path = path;
+	r->scenario = scenario_parse(text, n, path, &e);
+	err = errno;
+	free(text);
+	if (r->scenario)
+		return 0;
+	if (err == ENOMEM)
+		fprintf(stderr, PROG_NAME ": out of memory\n");
+	else if (e.line > 0)
+		fprintf(stderr, "%s:%d:%d: %s\n", e.file, e.line, e.col, e.msg);
+	else
+		fprintf(stderr, PROG_NAME ": %s: %s\n", e.file, e.msg);
+	return -1;
+err_free:
+	free(text);
+	return -1;
+}
+
 /* run's own options beyond those it shares with replay. */
 static int run_option(struct cli_run *r, void *data, int c, const char *arg)
 {
@@ -545,6 +600,8 @@ static int run_option(struct cli_run *r, void *data, int c, const char *arg)
 	case OPT_NO_CONTROL:
 		r->no_control = true;
 		return 1;
+	case OPT_SCENARIO:
+		return load_scenario(r, arg) ? -1 : 1;
 	}
 	return -1;
 }
@@ -578,10 +635,11 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 		ctlcmd_default_path(r->control_buf, sizeof(r->control_buf), r->netns, r->cfg.queue);
 		r->control_path = r->control_buf;
 	}
-	/* With a control socket a duplicating rule may come later: raw sockets at the start. */
-	r->cfg.rules_may_change = !r->no_control;
-	if (!rule_set_count(r->rules)) {
-		fprintf(stderr, PROG_NAME ": no rules: give --rule or --rules\n");
+	/* With a control socket or a scenario a duplicating rule may come later: raw sockets at the start. */
+	r->cfg.rules_may_change = !r->no_control || r->scenario;
+	/* A scenario may start from nothing and add its rules. */
+	if (!rule_set_count(r->rules) && !r->scenario) {
+		fprintf(stderr, PROG_NAME ": no rules: give --rule, --rules or --scenario\n");
 		return -1;
 	}
 	return check_outputs(r, (const char *const[]){ "--events", "--pcap" },
@@ -638,14 +696,17 @@ static void on_hup_reply(void *data, const struct ctl_reply *rep, bool last)
 static int hook_start(void *data, struct uv_loop_s *loop)
 {
 	struct cli_run *r = data;
+	int ret = r->sock ? ctl_sock_start(r->sock, loop, r->ctl) : 0;
 
-	return r->sock ? ctl_sock_start(r->sock, loop, r->ctl) : 0;
+	/* The scenario's clock starts with the run. */
+	return ret ? ret : r->play ? play_start(r->play) : 0;
 }
 
 static void hook_stop(void *data)
 {
 	struct cli_run *r = data;
 
+	play_stop(r->play);
 	ctl_stop(r->ctl);
 	ctl_sock_stop(r->sock);
 }
@@ -664,6 +725,48 @@ static void hook_hup(void *data)
  * bound, so that a run without the privileges fails on those first. 0 or
  * -1 (reported).
  */
+/* A scenario step for the event log and the stream. */
+static void play_log(void *data, const char *members)
+{
+	proxy_log_event(data, "scenario", members);
+}
+
+/* The scenario's end step: as SIGTERM. */
+static void play_end(void *data)
+{
+	proxy_stop(data);
+}
+
+static void play_say(void *data, const char *msg)
+{
+	(void)data;
+	fprintf(stderr, PROG_NAME ": %s\n", msg);
+}
+
+/* The player of --scenario over the executor; it takes the scenario. 0 or -1 (reported). */
+static int run_scenario(struct cli_run *r, struct proxy *p)
+{
+	struct play_config pc = {
+		.ctl = r->ctl,
+		.target = ctl_proxy_target(p),
+		.loop = proxy_loop(p),
+		.log_event = play_log,
+		.end = play_end,
+		.say = play_say,
+		.data = p,
+	};
+
+	if (!r->scenario)
+		return 0;
+	r->play = play_new(r->scenario, &pc);
+	r->scenario = NULL;
+	if (!r->play) {
+		fprintf(stderr, PROG_NAME ": %s: %s\n", r->scenario_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int run_control(struct cli_run *r, struct proxy *p)
 {
 	struct ctl_config cc = {
@@ -690,6 +793,8 @@ static int run_control(struct cli_run *r, struct proxy *p)
 			return -1;
 		}
 	}
+	if (run_scenario(r, p))
+		return -1;
 	proxy_set_hooks(p, &h);
 	return 0;
 }
@@ -784,6 +889,7 @@ static int cmd_run(int argc, char **argv)
 out:
 	/* The loop ran the socket's close callbacks: it and the executor go before the proxy. */
 	ctl_sock_free(r.sock);
+	play_free(r.play);
 	ctl_free(r.ctl);
 	proxy_free(p);
 	cli_run_close(&r);
