@@ -140,3 +140,10 @@ wait_listen() {
 	done
 	fail "nothing listens on port $2 in $1"
 }
+
+# http_base: the base URL of faultline's HTTP API, from its "HTTP API at" line
+# (--http ADDR:0 takes any free port).
+http_base() {
+	sed -n 's/^faultline: HTTP API at \(http:[^ ]*\)\/$/\1/p' "$T/fl.err" | head -1 | grep . ||
+		fail "no 'HTTP API at' line: $(cat "$T/fl.err")"
+}
