@@ -14,11 +14,13 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "args.h"
 #include "ctl.h"
 #include "ctlcmd.h"
 #include "play.h"
 #include "scenario.h"
+#include "http.h"
 #include "ipt.h"
 #include "msg.h"
 #include "proxy.h"
@@ -43,6 +45,7 @@ static bool stdout_failed;
 #define MAX_FLOWS (1u << 24)
 #define MAX_CONNS (1u << 26)
 #define MAX_DURATION_NS (7 * 24 * 3600 * 1000000000ull)	/* --time-wait, --track-idle */
+#define MAX_HTTP_TIMEOUT_NS (3600 * 1000000000ull)
 /*
  * Messages from the modules below: room for three file names of PATH_MAX
  * (replay's outputs) and their reasons, so that none is cut.
@@ -76,6 +79,14 @@ struct cli_run {
 	struct scenario *scenario;
 	struct play *play;
 	size_t n_rules;		/* the rules it started with */
+	/* The HTTP API (--http): its address, socket (bound before --netns), server. */
+	const char *http_arg;
+	bool http_allow_remote;
+	uint64_t http_timeout_ns;
+	struct http_addr http_addr;
+	int http_fd;
+	struct api *api;
+	struct http *http;
 	bool seen[OPT_SEEN_MAX];
 };
 
@@ -327,6 +338,7 @@ static int cli_run_init(struct cli_run *r, int argc)
 	r->rules = rule_set_new();
 	r->rule_files = calloc((size_t)argc + 1, sizeof(*r->rule_files));
 	r->sources = calloc((size_t)argc + 1, sizeof(*r->sources));
+	r->http_fd = -1;
 	if (!r->rules || !r->rule_files || !r->sources) {
 		fprintf(stderr, PROG_NAME ": out of memory\n");
 		return -1;
@@ -344,6 +356,8 @@ static void cli_run_close(struct cli_run *r)
 		free((char *)r->sources[i].label);
 	free(r->sources);
 	scenario_free(r->scenario);
+	if (r->http_fd >= 0)
+		close(r->http_fd);
 }
 
 enum {
@@ -366,6 +380,9 @@ enum {
 	OPT_CONTROL,
 	OPT_NO_CONTROL,
 	OPT_SCENARIO,
+	OPT_HTTP,
+	OPT_HTTP_ALLOW_REMOTE,
+	OPT_HTTP_TIMEOUT,
 };
 
 /* Where the options run and replay share land: the proxy's or the replay's config. */
@@ -471,6 +488,9 @@ static const struct option run_opts[] = {
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "no-control", no_argument, NULL, OPT_NO_CONTROL },
 	{ "scenario", required_argument, NULL, OPT_SCENARIO },
+	{ "http", required_argument, NULL, OPT_HTTP },
+	{ "http-allow-remote", no_argument, NULL, OPT_HTTP_ALLOW_REMOTE },
+	{ "http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -602,8 +622,69 @@ static int run_option(struct cli_run *r, void *data, int c, const char *arg)
 		return 1;
 	case OPT_SCENARIO:
 		return load_scenario(r, arg) ? -1 : 1;
+	case OPT_HTTP:
+		if (args_value("--http", arg))
+			return -1;
+		r->http_arg = arg;
+		return 1;
+	case OPT_HTTP_ALLOW_REMOTE:
+		r->http_allow_remote = true;
+		return 1;
+	case OPT_HTTP_TIMEOUT:
+		if (args_duration("--http-timeout", arg, MAX_HTTP_TIMEOUT_NS, &r->http_timeout_ns))
+			return -1;
+		/* libmicrohttpd counts whole seconds. */
+		if (r->http_timeout_ns < 1000000000ull) {
+			fprintf(stderr, PROG_NAME ": --http-timeout %s: at least 1s\n", arg);
+			return -1;
+		}
+		return 1;
 	}
 	return -1;
+}
+
+/* --http and its companions, checked before anything touches the system: 0 or -1 (printed). */
+static int check_http(struct cli_run *r)
+{
+	char msg[256];
+
+	if (!r->http_arg) {
+		if (r->http_allow_remote || r->http_timeout_ns) {
+			fprintf(stderr, PROG_NAME ": %s needs --http\n",
+				r->http_allow_remote ? "--http-allow-remote" : "--http-timeout");
+			return -1;
+		}
+		return 0;
+	}
+	if (http_parse_addr(r->http_arg, r->http_allow_remote, &r->http_addr, msg, sizeof(msg))) {
+		fprintf(stderr, PROG_NAME ": --http %s\n", msg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The API's socket, bound in the namespace faultline was started in
+ * (before --netns is entered), where the test runner is. 0 or -1 (reported).
+ */
+static int http_bind(struct cli_run *r)
+{
+	int ret;
+
+	if (!r->http_arg)
+		return 0;
+	r->http_fd = http_listen(&r->http_addr);
+	if (r->http_fd < 0) {
+		fprintf(stderr, PROG_NAME ": --http %s: cannot listen: %s\n", r->http_arg, strerror(-r->http_fd));
+		return -1;
+	}
+	/* With port 0 the kernel chose one: the start line says which. */
+	ret = http_bound_addr(r->http_fd, &r->http_addr);
+	if (ret) {
+		fprintf(stderr, PROG_NAME ": --http %s: %s\n", r->http_arg, strerror(-ret));
+		return -1;
+	}
+	return 0;
 }
 
 /* 0, -1 after a usage error (printed), 1 after --help. */
@@ -635,13 +716,15 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 		ctlcmd_default_path(r->control_buf, sizeof(r->control_buf), r->netns, r->cfg.queue);
 		r->control_path = r->control_buf;
 	}
-	/* With a control socket or a scenario a duplicating rule may come later: raw sockets at the start. */
-	r->cfg.rules_may_change = !r->no_control || r->scenario;
+	/* With a control socket, the API or a scenario a duplicating rule may come later: raw sockets at the start. */
+	r->cfg.rules_may_change = !r->no_control || r->http_arg || r->scenario;
 	/* A scenario may start from nothing and add its rules. */
 	if (!rule_set_count(r->rules) && !r->scenario) {
 		fprintf(stderr, PROG_NAME ": no rules: give --rule, --rules or --scenario\n");
 		return -1;
 	}
+	if (check_http(r))
+		return -1;
 	return check_outputs(r, (const char *const[]){ "--events", "--pcap" },
 			     (const char *const[]){ r->events_path, r->cfg.pcap_path }, 2);
 }
@@ -660,6 +743,8 @@ static int open_events(const char *path, FILE **f)
 /* Enter the namespace, check for iptables, open the event log: 0 or -1 (reported). */
 static int run_prepare(struct cli_run *r, FILE **events)
 {
+	if (http_bind(r))
+		return -1;
 	if ((r->netns || r->netns_path) && enter_netns(r->netns, r->netns_path))
 		return -1;
 	if (!ipt_available()) {
@@ -696,8 +781,18 @@ static void on_hup_reply(void *data, const struct ctl_reply *rep, bool last)
 static int hook_start(void *data, struct uv_loop_s *loop)
 {
 	struct cli_run *r = data;
-	int ret = r->sock ? ctl_sock_start(r->sock, loop, r->ctl) : 0;
+	char addr[80];
+	int ret;
 
+	ret = r->sock ? ctl_sock_start(r->sock, loop, r->ctl) : 0;
+	if (!ret && r->http) {
+		ret = http_start(r->http);
+		http_addr_format(&r->http_addr, addr, sizeof(addr));
+		if (ret)
+			fprintf(stderr, PROG_NAME ": --http %s: cannot serve: %s\n", addr, strerror(-ret));
+		else
+			fprintf(stderr, PROG_NAME ": HTTP API at http://%s/\n", addr);
+	}
 	/* The scenario's clock starts with the run. */
 	return ret ? ret : r->play ? play_start(r->play) : 0;
 }
@@ -706,6 +801,8 @@ static void hook_stop(void *data)
 {
 	struct cli_run *r = data;
 
+	/* The API's waiting clients are let go first: their calls end without a reply. */
+	http_stop(r->http);
 	play_stop(r->play);
 	ctl_stop(r->ctl);
 	ctl_sock_stop(r->sock);
@@ -717,6 +814,30 @@ static void hook_hup(void *data)
 	struct ctl_req req = { .op = CTL_OP_RELOAD };
 
 	ctl_exec(r->ctl, &req, on_hup_reply, r);
+}
+
+/* The HTTP API's server over the executor, on the proxy's loop: 0 or -1 (reported). */
+static int run_http(struct cli_run *r, struct uv_loop_s *loop)
+{
+	struct http_config hc = {
+		.fd = r->http_fd,
+		.timeout_s = (unsigned)((r->http_timeout_ns + 999999999ull) / 1000000000ull),
+		.handler = api_handle,
+	};
+
+	r->http_fd = -1;	/* the server's from here, whatever happens */
+	r->api = api_new(r->ctl);
+	if (r->api) {
+		hc.data = r->api;
+		r->http = http_new(loop, &hc);
+	} else {
+		close(hc.fd);
+	}
+	if (!r->http) {
+		fprintf(stderr, PROG_NAME ": --http: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -793,6 +914,8 @@ static int run_control(struct cli_run *r, struct proxy *p)
 			return -1;
 		}
 	}
+	if (r->http_fd >= 0 && run_http(r, proxy_loop(p)))
+		return -1;
 	if (run_scenario(r, p))
 		return -1;
 	proxy_set_hooks(p, &h);
@@ -890,6 +1013,8 @@ out:
 	/* The loop ran the socket's close callbacks: it and the executor go before the proxy. */
 	ctl_sock_free(r.sock);
 	play_free(r.play);
+	http_free(r.http);
+	api_free(r.api);
 	ctl_free(r.ctl);
 	proxy_free(p);
 	cli_run_close(&r);

@@ -4,6 +4,7 @@
 #include "capture.h"
 #include "ctl.h"
 #include "ctlcmd.h"
+#include "http.h"
 #include "pipeline.h"
 #include "proxy.h"
 #include "sock.h"
@@ -69,6 +70,13 @@ void usage_print(FILE *f)
 		"      --scenario FILE    play a timeline of rule changes: 'at 10s add cut: tcp port\n"
 		"                         5432 => drop', 'on conn port 5432 state ESTABLISHED del cut',\n"
 		"                         'at 30s end' (see README); each step in the event log\n"
+		"      --http ADDR:PORT   serve the HTTP API (off by default), e.g. 127.0.0.1:8474 or\n"
+		"                         [::1]:8474 (port 0: any free one), in the namespace faultline\n"
+		"                         was started in; loopback only unless --http-allow-remote\n"
+		"      --http-allow-remote  let --http listen on any address (anyone who reaches it\n"
+		"                         can change the rules)\n"
+		"      --http-timeout DUR close an HTTP client silent for DUR (default %us); at most\n"
+		"                         %u clients at once, bodies of at most %u MiB\n"
 		"\n"
 		"On SIGUSR1 the counters are printed as JSON; at exit too. On SIGHUP the -f\n"
 		"files and -r lines are read again: a good set swaps in, a bad one changes nothing.\n"
@@ -102,5 +110,6 @@ void usage_print(FILE *f)
 		PIPELINE_DEFAULT_MAX_FLOWS, PROXY_DEFAULT_MARK, PROXY_DEFAULT_EVENTS_BACKLOG,
 		PROXY_DEFAULT_PCAP_BACKLOG, (unsigned long long)(TRACK_DEFAULT_TIME_WAIT_NS / 1000000000ull),
 		(unsigned long long)(TRACK_DEFAULT_IDLE_NS / 1000000000ull), TRACK_DEFAULT_MAX_CONNS,
+		HTTP_DEFAULT_TIMEOUT_S, HTTP_DEFAULT_MAX_CLIENTS, HTTP_DEFAULT_MAX_BODY >> 20,
 		CTLCMD_EXIT_TIMEOUT, CTL_MAX_REQUEST >> 20);
 }

@@ -11,6 +11,7 @@
 #include "pipeline.h"
 #include "proxy.h"
 #include "track.h"
+#include "http.h"
 #include "usage.h"
 
 static char *usage_text(void)
@@ -116,5 +117,21 @@ Test(usage, ctl_says_the_paths_limits_and_exit_codes)
 	for (const char *c = "list\0get NAME\0add 'LINE'\0del NAME\0enable NAME\0replace FILE\0stats\0reset\0"
 			     "reload\0events\0wait COND\0"; *c; c += strlen(c) + 1)
 		line_says(t, c, " ");
+	free(t);
+}
+
+/* The HTTP API's limits are the server's defaults. */
+Test(usage, http_says_its_defaults)
+{
+	char *t = usage_text();
+	char want[128];
+
+	line_says_u(t, "--http-timeout DUR", "(default %llus)", HTTP_DEFAULT_TIMEOUT_S);
+	snprintf(want, sizeof(want), "at most\n                         %u clients at once, bodies of at most %u MiB\n",
+		 HTTP_DEFAULT_MAX_CLIENTS, HTTP_DEFAULT_MAX_BODY >> 20);
+	cr_assert(strstr(t, want), "the usage text does not say '%s'", want);
+	cr_assert_eq(HTTP_DEFAULT_MAX_BODY % (1u << 20), 0);
+	/* The API takes what the socket takes. */
+	cr_assert_eq(HTTP_DEFAULT_MAX_BODY, CTL_MAX_REQUEST);
 	free(t);
 }
