@@ -7,8 +7,10 @@
 #   message), get (404 unknown), disable/enable, delete (204), replace (PUT,
 #   JSON lines and a text/plain file); /stats; /metrics (promtool); /reset;
 #   /reload; /events streamed while a ping crosses a rule; 404 and 405.
+#   /wait that holds, that times out (408), with a bad condition (400).
 # What the API changed is what the packets meet: a ping is delayed by a
-# rule added through it, and no longer once it is deleted.
+# rule added through it, and no longer once it is deleted. Then the
+# README's "HTTP API" examples, each curl line as written.
 . "$(dirname "$0")/lib.sh"
 make_pair
 
@@ -107,6 +109,41 @@ grep -qi '^Allow: GET, POST, PUT' "$T/headers" || fail "405 without Allow: $(cat
 req GET /reset; expect 405
 grep -qi '^Allow: POST' "$T/headers" || fail "405 without Allow: $(cat "$T/headers")"
 
+# wait: one that holds once a ping is delayed, one whose timeout passes (408).
+req POST /rules -d '{"name":"w","rule":"icmp => delay 10ms, in"}'; expect 201
+curl -sS -o "$T/wait" -w '%{http_code}' "$API/wait" -d '{"condition":"w.delayed >= 2","timeout_ms":30000}' \
+	>"$T/wait.status" &
+WAIT=$!
+PIDS+=("$WAIT")
+ip netns exec "$NS_A" ping -c 2 -i 0.2 -W 5 10.99.0.2 >/dev/null || fail "ping failed"
+wait "$WAIT" || fail "curl POST /wait failed"
+[ "$(cat "$T/wait.status")" = 200 ] && jq -e '.met == true' "$T/wait" >/dev/null ||
+	fail "POST /wait that holds: $(cat "$T/wait.status") $(cat "$T/wait")"
+req POST /wait -d '{"condition":"w.delayed >= 100","timeout_ms":200}'; expect 408
+req POST /wait -d '{"condition":"w.delayed >=","timeout_ms":200}'; expect 400
 fl_stop
 no_chain_left "$NS_B"
+
+# The README's examples, as written (its "HTTP API" section): each curl -s line
+# against a run started as the block says, on the port this one got.
+fl_start "$NS_B" -r 'keep: udp port 53 => drop 10%' --http 127.0.0.1:0
+HP=$(http_base)
+HP=${HP#http://}
+README=$(dirname "$0")/../../README.md
+sed -n '/^## HTTP API/,/^| method and path/p' "$README" | grep -E '^(curl -s |printf )' | grep -v '/events' \
+	>"$T/examples"
+[ "$(grep -c '^curl' "$T/examples")" -ge 13 ] || fail "the README's examples were not found: $(cat "$T/examples")"
+while IFS= read -r line; do
+	line=${line//127.0.0.1:8474/$HP}
+	out=$(cd "$T" && curl() { command curl -w '\n%{http_code}' "$@"; } && eval "$line") ||
+		fail "README example failed: $line"
+	code=$(tail -1 <<<"$out")
+	case $line in
+	*/wait*) [ "$code" = 408 ] || fail "README example: $line: $code" ;;
+	printf*) ;;
+	*) [ "${code:0:1}" = 2 ] || fail "README example: $line: $out" ;;
+	esac
+done <"$T/examples"
+log "$(grep -c '^curl' "$T/examples") README examples ran"
+fl_stop
 echo ok
