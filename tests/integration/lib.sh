@@ -47,22 +47,39 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Two namespaces A (10.99.0.1, fd99::1) and B (10.99.0.2, fd99::2) on a veth pair.
+# make_pair --no-ipv6: IPv4 only. IPv6 is off in both namespaces before the
+# veths arrive, so the kernel sends none of its own ICMPv6 (router
+# solicitations, neighbour discovery, MLD) on its own schedule: for tests
+# that must account for every packet faultline diverts.
 make_pair() {
+	local v6=1
+	[ "${1:-}" = --no-ipv6 ] && v6=0
 	ip netns add "$NS_A"
 	ip netns add "$NS_B"
+	if [ $v6 = 0 ]; then
+		for ns in $NS_A $NS_B; do
+			ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+				net.ipv6.conf.default.disable_ipv6=1
+		done
+	fi
 	ip link add "va-$ID" type veth peer name "vb-$ID"
 	ip link set "va-$ID" netns "$NS_A"
 	ip link set "vb-$ID" netns "$NS_B"
 	ip -n "$NS_A" addr add 10.99.0.1/24 dev "va-$ID"
 	ip -n "$NS_B" addr add 10.99.0.2/24 dev "vb-$ID"
-	ip -n "$NS_A" addr add fd99::1/64 dev "va-$ID" nodad
-	ip -n "$NS_B" addr add fd99::2/64 dev "vb-$ID" nodad
+	if [ $v6 = 1 ]; then
+		ip -n "$NS_A" addr add fd99::1/64 dev "va-$ID" nodad
+		ip -n "$NS_B" addr add fd99::2/64 dev "vb-$ID" nodad
+	fi
 	for ns in $NS_A $NS_B; do ip -n "$ns" link set lo up; done
 	ip -n "$NS_A" link set "va-$ID" up
 	ip -n "$NS_B" link set "vb-$ID" up
 	# First packets must not wait for ARP/ND in a timing-sensitive test.
 	ip netns exec "$NS_A" ping -c1 -W2 10.99.0.2 >/dev/null
-	ip netns exec "$NS_A" ping -c1 -W2 fd99::2 >/dev/null 2>&1 || true
+	[ $v6 = 0 ] || ip netns exec "$NS_A" ping -c1 -W2 fd99::2 >/dev/null 2>&1 || true
+	if [ $v6 = 0 ] && ip -n "$NS_B" -6 addr show | grep -q inet6; then
+		fail "make_pair --no-ipv6: IPv6 addresses left in $NS_B"
+	fi
 }
 
 # fl_start NS ARGS...: run faultline in NS, wait until it is ready.
