@@ -32,9 +32,9 @@
 #include "show.h"
 #include "sock.h"
 #include "usage.h"
+#include "version.h"
 
 #define PROG_NAME "faultline"
-#define VERSION "0.1.0"
 
 /* A failed write to stdout was reported already: say it once. */
 static bool stdout_failed;
@@ -1447,7 +1447,7 @@ static int dispatch(const char *cmd, int argc, char **argv)
 		return 0;
 	}
 	if (version) {
-		printf(PROG_NAME " " VERSION "\n");
+		version_print(stdout);
 		return 0;
 	}
 	/* Sub-commands parse argv from their own name on. */

@@ -35,7 +35,7 @@ void usage_print(FILE *f)
 		"            cleanup [NAME | --netns NAME | --netns-path PATH] (NAME: a namespace)\n"
 		"  show      print an --events file as text ladder diagrams: show EVENTS [--flow N]\n"
 		"  report    write an --events file as one HTML page: report EVENTS -o FILE\n"
-		"  version   print the version\n"
+		"  version   the version, its git commit, the libraries' versions (or --version)\n"
 		"\n"
 		"run options:\n"
 		"  -r, --rule LINE        a rule line (repeatable), e.g. 'udp dst port 5000 => drop 30%%'\n"
