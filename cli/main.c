@@ -31,6 +31,8 @@
 #include "rule.h"
 #include "show.h"
 #include "sock.h"
+#include "progress.h"
+#include "tick.h"
 #include "usage.h"
 #include "version.h"
 
@@ -78,6 +80,10 @@ struct cli_run {
 	const char *scenario_path;
 	struct scenario *scenario;
 	struct play *play;
+	/* --progress: a summary line every progress_s seconds (0: none), by 'tick'. */
+	uint32_t progress_s;
+	struct tick *tick;
+	struct proxy *proxy;	/* borrowed: the run's, once made */
 	size_t n_rules;		/* the rules it started with */
 	/* The HTTP API (--http): its address, socket (bound before --netns), server. */
 	const char *http_arg;
@@ -383,6 +389,7 @@ enum {
 	OPT_HTTP,
 	OPT_HTTP_ALLOW_REMOTE,
 	OPT_HTTP_TIMEOUT,
+	OPT_PROGRESS,
 };
 
 /* Where the options run and replay share land: the proxy's or the replay's config. */
@@ -491,6 +498,7 @@ static const struct option run_opts[] = {
 	{ "http", required_argument, NULL, OPT_HTTP },
 	{ "http-allow-remote", no_argument, NULL, OPT_HTTP_ALLOW_REMOTE },
 	{ "http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT },
+	{ "progress", optional_argument, NULL, OPT_PROGRESS },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -583,13 +591,36 @@ err_free:
 	return -1;
 }
 
+/* run's command line, for an option that reads the word after it. */
+struct run_argv {
+	int argc;
+	char **argv;
+};
+
+/*
+ * --progress [SECONDS]: getopt gives an optional value only as
+ * --progress=N, so a number in the next word is taken too. run takes no
+ * other words, so that word cannot mean anything else.
+ */
+static int opt_progress(struct cli_run *r, const char *arg, const struct run_argv *av)
+{
+	char **argv = av->argv;
+
+	if (!arg && optind < av->argc && argv[optind][0] >= '0' && argv[optind][0] <= '9')
+		arg = argv[optind++];
+	if (!arg) {
+		r->progress_s = PROGRESS_RUN_DEFAULT_S;
+		return 0;
+	}
+	return opt_u32("--progress", arg, 1, 86400, &r->progress_s);
+}
+
 /* run's own options beyond those it shares with replay. */
 static int run_option(struct cli_run *r, void *data, int c, const char *arg)
 {
 	struct proxy_config *cfg = &r->cfg;
 	int h = run_place_option(r, c, arg);
 
-	(void)data;
 	if (h)
 		return h;
 	switch (c) {
@@ -639,6 +670,8 @@ static int run_option(struct cli_run *r, void *data, int c, const char *arg)
 			return -1;
 		}
 		return 1;
+	case OPT_PROGRESS:
+		return opt_progress(r, arg, data) ? -1 : 1;
 	}
 	return -1;
 }
@@ -696,9 +729,10 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 		.no_track = &r->cfg.no_track,
 		.time_wait_ns = &r->cfg.time_wait_ns,
 	};
+	struct run_argv av = { .argc = argc, .argv = argv };
 	int ret;
 
-	ret = parse_options(argc, argv, "run", ":r:f:s:n:q:e:h", run_opts, r, &d, run_option, NULL);
+	ret = parse_options(argc, argv, "run", ":r:f:s:n:q:e:h", run_opts, r, &d, run_option, &av);
 	if (ret)
 		return ret;
 	if (optind < argc)
@@ -778,12 +812,29 @@ static void on_hup_reply(void *data, const struct ctl_reply *rep, bool last)
 		fprintf(stderr, PROG_NAME ": SIGHUP: rules reloaded (%zu rules)\n", json_array_size(rules));
 }
 
+/* --progress: one line of the counters on stderr, which scripts leave alone. */
+static void on_progress_tick(void *data)
+{
+	struct cli_run *r = data;
+	char *json = proxy_stats_json(r->proxy);
+	char line[1024];
+
+	if (json && !progress_run_line(json, line, sizeof(line)))
+		fprintf(stderr, PROG_NAME ": progress: %s\n", line);
+	free(json);
+}
+
 static int hook_start(void *data, struct uv_loop_s *loop)
 {
 	struct cli_run *r = data;
 	char addr[80];
 	int ret;
 
+	if (r->progress_s) {
+		r->tick = tick_start(loop, (uint64_t)r->progress_s * 1000, on_progress_tick, r);
+		if (!r->tick)
+			return -errno;
+	}
 	ret = r->sock ? ctl_sock_start(r->sock, loop, r->ctl) : 0;
 	if (!ret && r->http) {
 		ret = http_start(r->http);
@@ -804,6 +855,8 @@ static void hook_stop(void *data)
 	/* The API's waiting clients are let go first: their calls end without a reply. */
 	http_stop(r->http);
 	play_stop(r->play);
+	tick_stop(r->tick);
+	r->tick = NULL;
 	ctl_stop(r->ctl);
 	ctl_sock_stop(r->sock);
 }
@@ -937,6 +990,7 @@ static int run_proxy(struct cli_run *r, struct proxy **p)
 	r->rules = NULL;	/* taken by proxy_new, freed with the proxy */
 	if (!*p)
 		goto failed;
+	r->proxy = *p;
 	if (run_control(r, *p))
 		return -1;
 	ret = proxy_run(*p, &pe) ? -1 : 0;
@@ -1283,6 +1337,7 @@ static int cmd_replay(int argc, char **argv)
 	struct replay_config *rc = &a.rc;
 	struct replay_stats st = { 0 };
 	struct replay_error re;
+	struct progress_meter meter;
 	struct cli_run r;
 	FILE *events = NULL;
 	char err[ERR_LEN], *json = NULL;
@@ -1308,6 +1363,16 @@ static int cmd_replay(int argc, char **argv)
 			goto out;
 		rc->events = events;
 		rc->events_path = out_name(r.events_path);
+	}
+	/*
+	 * Progress only where a person watches: stderr on a terminal, and
+	 * not mixed into events written to that same terminal.
+	 */
+	if (isatty(STDERR_FILENO) && !(events == stdout && isatty(STDOUT_FILENO))) {
+		progress_meter_init(&meter, stderr, rc->in_path);
+		rc->progress = progress_replay;
+		rc->progress_data = &meter;
+		rc->progress_every = 1024;
 	}
 	ret = 0;
 	if (replay_run(rc, r.rules, &st, &json, &re)) {

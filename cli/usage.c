@@ -9,6 +9,7 @@
 #include "proxy.h"
 #include "sock.h"
 #include "track.h"
+#include "progress.h"
 #include "usage.h"
 
 #define PROG_NAME "faultline"
@@ -77,6 +78,8 @@ void usage_print(FILE *f)
 		"                         can change the rules)\n"
 		"      --http-timeout DUR close an HTTP client silent for DUR (default %us); at most\n"
 		"                         %u clients at once, bodies of at most %u MiB\n"
+		"      --progress [SECONDS] a line of counters on stderr every SECONDS (default %u):\n"
+		"                         packets, held now, drops of each rule\n"
 		"\n"
 		"On SIGUSR1 the counters are printed as JSON; at exit too. On SIGHUP the -f\n"
 		"files and -r lines are read again: a good set swaps in, a bad one changes nothing.\n"
@@ -90,6 +93,7 @@ void usage_print(FILE *f)
 		"                         packets from them are 'out', to them 'in', others 'fwd'\n"
 		"                         (Linux cooked captures, tcpdump -i any, carry it already)\n"
 		"      --pcap FILE, --no-track, --time-wait DUR as for run\n"
+		"  on a terminal, stderr shows progress: packets, %% of the file, packets/s\n"
 		"\n"
 		"ctl [--control PATH | --queue N [--netns NAME]] [--json] COMMAND: drive a run\n"
 		"  list                   the rules: name, enabled, counters (a table; --json: raw)\n"
@@ -111,5 +115,5 @@ void usage_print(FILE *f)
 		PROXY_DEFAULT_PCAP_BACKLOG, (unsigned long long)(TRACK_DEFAULT_TIME_WAIT_NS / 1000000000ull),
 		(unsigned long long)(TRACK_DEFAULT_IDLE_NS / 1000000000ull), TRACK_DEFAULT_MAX_CONNS,
 		HTTP_DEFAULT_TIMEOUT_S, HTTP_DEFAULT_MAX_CLIENTS, HTTP_DEFAULT_MAX_BODY >> 20,
-		CTLCMD_EXIT_TIMEOUT, CTL_MAX_REQUEST >> 20);
+		PROGRESS_RUN_DEFAULT_S, CTLCMD_EXIT_TIMEOUT, CTL_MAX_REQUEST >> 20);
 }

@@ -5,6 +5,7 @@
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -285,6 +286,21 @@ static int64_t in_offset(pcap_t *in)
 	return f ? (int64_t)ftello(f) : -1;
 }
 
+/* Tell the caller's progress callback, if any, where the input is. */
+static void progress(struct replay *r, uint64_t read, bool done)
+{
+	struct replay_progress p = { .read = read, .offset = in_offset(r->in), .size = -1, .done = done };
+	FILE *f = pcap_file(r->in);
+	struct stat sb;
+
+	if (!r->cfg->progress)
+		return;
+	/* Asked each time: cheap next to a thousand packets, and no state to keep. */
+	if (f && !fstat(fileno(f), &sb) && S_ISREG(sb.st_mode))
+		p.size = sb.st_size;
+	r->cfg->progress(&p, r->cfg->progress_data);
+}
+
 /* Record which step failed and how. Returns err. */
 static int fail(struct replay_error *e, enum replay_step step, int err)
 {
@@ -402,6 +418,8 @@ static int feed(struct replay *r, struct replay_stats *st, uint64_t *now, int64_
 		ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
 		off = ip_offset(r->dlt, frame, h->caplen, &way);
 		st->read++;
+		if (r->cfg->progress_every && !(st->read % r->cfg->progress_every))
+			progress(r, st->read, false);
 		if (off < 0) {
 			st->skipped++;
 			continue;
@@ -489,7 +507,7 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 	struct replay r = { .cfg = cfg, .st = st };
 	uint64_t now = 0;
 	int64_t at = -1;
-	int ret;
+	int ret, rc;
 
 	memset(st, 0, sizeof(*st));
 	memset(e, 0, sizeof(*e));
@@ -507,7 +525,9 @@ int replay_run(const struct replay_config *cfg, const struct rule_set *rules,
 	ret = outputs_open(&r, e);
 	if (ret)
 		goto out;
-	if (feed(&r, st, &now, &at) == PCAP_ERROR) {
+	rc = feed(&r, st, &now, &at);
+	progress(&r, st->read, true);
+	if (rc == PCAP_ERROR) {
 		/*
 		 * A capture cut short (a full disk, a killed tcpdump, a copy in
 		 * progress) breaks off in its last record. What came before is

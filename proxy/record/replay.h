@@ -34,6 +34,17 @@ struct replay_local {
 /* Held packets a replay may keep when replay_config.max_held is 0. */
 #define REPLAY_DEFAULT_MAX_HELD 1000000u
 
+/* Where a replay is, for a progress display. */
+struct replay_progress {
+	uint64_t read;		/* records read so far */
+	int64_t offset;		/* bytes of the input read so far; -1: unknown */
+	int64_t size;		/* the input's size in bytes; -1: unknown (a pipe) */
+	bool done;		/* the last call: the input is read to its end or its cut */
+};
+
+/* Progress callback: p is borrowed for the call. It must not call replay. */
+typedef void (*replay_progress_cb)(const struct replay_progress *p, void *data);
+
 struct replay_config {
 	const char *in_path;	/* pcap or pcapng, any link type libpcap reads that carries IP */
 	const char *out_path;	/* NULL: no output capture (nanosecond pcap, raw IP) */
@@ -46,6 +57,10 @@ struct replay_config {
 	bool no_track;
 	uint64_t time_wait_ns;
 	uint32_t max_held;	/* 0: REPLAY_DEFAULT_MAX_HELD */
+	/* Called every progress_every records read (0: never), and once at the end. */
+	replay_progress_cb progress;
+	void *progress_data;
+	uint32_t progress_every;
 };
 
 struct replay_stats {
