@@ -117,7 +117,8 @@ void msg_proxy(const struct proxy_error *e, const struct proxy_config *cfg, char
 		snprintf(buf, len, "%s:%d: '%s' of rule %s sends %s through raw sockets, and opening one failed: %s%s",
 			 e->rule_file, e->rule_line, rule_action_name(e->rule_action),
 			 e->rule_name[0] ? e->rule_name : "?",
-			 e->rule_action == RULE_ACT_RESET ? "RSTs" : "copies", why,
+			 e->rule_action == RULE_ACT_RESET ? "RSTs" :
+			 e->rule_action == RULE_ACT_SEGMENT ? "the pieces of a segment" : "copies", why,
 			 e->err == -EPERM ? " (needs CAP_NET_RAW)" : "");
 		break;
 	case PROXY_STEP_TIMERFD:

@@ -531,6 +531,32 @@ static bool profile_equal(const struct rule_action *a, const struct rule_action 
 	return a->u.profile.id == b->u.profile.id;
 }
 
+/* ---- segment N ------------------------------------------------------------------ */
+
+/* A piece's payload fits an IP packet (65535 bytes with the headers). */
+#define MAX_SEGMENT 65000u
+
+static int segment_args(struct rule_parser *p, const struct rule_tok *kw, struct rule_action *a)
+{
+	uint64_t v;
+	int ret = rule__expect_uint(p, kw, 1, MAX_SEGMENT, &v);
+
+	if (ret < 0)
+		return ret;
+	a->u.segment.size = (uint32_t)v;
+	return 0;
+}
+
+static void segment_print(struct strbuf_fixed *o, const struct rule_action *a)
+{
+	strbuf_fixed_printf(o, " %u", a->u.segment.size);
+}
+
+static bool segment_equal(const struct rule_action *a, const struct rule_action *b)
+{
+	return a->u.segment.size == b->u.segment.size;
+}
+
 /* ---- the table ------------------------------------------------------------------ */
 
 /*
@@ -620,6 +646,16 @@ static const struct rule_action_ops actions[RULE_ACT__COUNT] = {
 		.name = "reset",
 		.example = "reset 5%",
 		.follows = "P%, 'if' or ','",
+	},
+	/* TCP data segments only; the pieces are sent after the first (pipeline). */
+	[RULE_ACT_SEGMENT] = {
+		.name = "segment",
+		.example = "segment 4 50%",
+		.follows = "P%, 'if' or ','",
+		.whole_packet = true,
+		.parse_args = segment_args,
+		.print = segment_print,
+		.equal = segment_equal,
 	},
 };
 

@@ -8,7 +8,7 @@
  * its set; an unnamed rule is named "rule-N" after its position N, from 1.
  * FILTER is a tcpdump/pcap-filter expression (may be empty: matches every
  * packet), compiled by libpcap for raw IP. An ITEM is an action
- * (drop, delay, reorder, duplicate, corrupt, rate, accept, reset) or a qualifier
+ * (drop, delay, reorder, duplicate, corrupt, rate, accept, reset, segment) or a qualifier
  * (in, out, fwd, every N, first N / count N, after DUR, for DUR, from-byte N,
  * if COND [and COND ...]). See README.md for the grammar.
  *
@@ -60,6 +60,7 @@ enum rule_action_type {
 	RULE_ACT_SLOT,		/* netem's slotted delivery */
 	RULE_ACT_PROFILE,	/* a named link: delay, jitter, loss and rate each way */
 	RULE_ACT_RESET,		/* drop a TCP segment, send a RST to both endpoints */
+	RULE_ACT_SEGMENT,	/* cut TCP data segments into pieces of at most N bytes */
 	RULE_ACT__COUNT,
 };
 
@@ -111,6 +112,9 @@ struct rule_action {
 			uint64_t bits_per_sec;
 			uint32_t limit;		/* packets allowed to wait, default 1000 */
 		} rate;
+		struct {
+			uint32_t size;		/* payload bytes a piece carries at most */
+		} segment;
 		struct {
 			uint64_t min_ns, max_ns;	/* the gap between slots, max >= min */
 			uint32_t packets;		/* per slot, 0: no limit */

@@ -549,6 +549,17 @@ static unsigned step_reset(struct act_step *x, const struct rule_action *a)
 	return STEP_FIRED | STEP_COUNT | STEP_STOP;
 }
 
+/* The first segment that fires decides the piece size. */
+static unsigned step_segment(struct act_step *x, const struct rule_action *a)
+{
+	const struct pkt_view *v = x->in->v;
+
+	if (!v->has_l4 || v->l4proto != 6 || v->payload_len <= a->u.segment.size || x->d->segment)
+		return 0;
+	x->d->segment = a->u.segment.size;
+	return STEP_FIRED | STEP_COUNT;
+}
+
 static unsigned step_accept(struct act_step *x, const struct rule_action *a)
 {
 	return STEP_STOP;
@@ -635,6 +646,7 @@ static const struct act_ops ops[RULE_ACT__COUNT] = {
 	[RULE_ACT_SLOT] = { .step = step_slot, .counter = "slotted", .event = "slot" },
 	[RULE_ACT_PROFILE] = { .step = step_profile, .counter = "profiled", .event = "profile" },
 	[RULE_ACT_RESET] = { .step = step_reset, .counter = "reset", .event = "reset" },
+	[RULE_ACT_SEGMENT] = { .step = step_segment, .counter = "segmented", .event = "segment" },
 };
 
 const struct act_ops *act_ops(enum rule_action_type t)
@@ -804,6 +816,7 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 		d->corrupt = false;
 		d->reorder = false;
 		d->hold_rule = -1;
+		d->segment = 0;
 	}
 }
 

@@ -70,6 +70,8 @@ struct act_decision {
 	 * false: the packet left, cut).
 	 */
 	uint32_t keep, cut;
+	/* 'segment N': leave in pieces of at most N payload bytes (0: whole). */
+	uint32_t segment;
 	uint64_t delay_ns;	/* total hold from now (delays + rate queueing) */
 	uint32_t copies;	/* extra copies to send with the packet */
 	bool corrupt;

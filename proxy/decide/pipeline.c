@@ -28,6 +28,7 @@ struct held {
 	uint32_t len;		/* bytes of it (a cut copy keeps what there was) */
 	uint32_t wire_len;	/* the packet's whole length */
 	bool mangled;		/* data replaces the packet in the verdict */
+	uint32_t segment;	/* 'segment N': leaves in pieces (data kept) */
 	uint64_t captured_ns;	/* for the capture file's comment */
 	bool tracked;		/* a TCP segment: the tracker hears of its release */
 	struct track_seg seg;
@@ -263,29 +264,81 @@ FL_COLD static void observe_left(struct pipeline *pl, const struct pipeline_left
 	OBSERVE(pl, left, e);
 }
 
+static void inject(struct pipeline *pl, struct pipeline_injected e, const uint8_t *b, uint32_t len);
+
+/*
+ * 'segment N': the packet (len bytes at b) leaves in pieces of at most n
+ * payload bytes, the first as its verdict (e->bytes and e->len become the
+ * first piece's), the others injected after it, in order. Returns false
+ * when it cannot be cut (the caller sends it whole).
+ */
+static bool leave_in_pieces(struct pipeline *pl, uint32_t id, bool held, const uint8_t *b,
+			    uint32_t len, uint32_t n, struct pipeline_left *e)
+{
+	struct pkt_view v;
+	uint32_t count;
+	uint8_t *buf;
+	int plen;
+
+	if (!b || !n || pkt_parse(&v, b, len) || v.payload_len <= n)
+		return false;
+	buf = malloc(len);
+	if (!buf)
+		return false;
+	count = (v.payload_len + n - 1) / n;
+	plen = pkt_slice(buf, len, &v, 0, n, 0);
+	if (plen < 0) {
+		free(buf);
+		return false;
+	}
+	pl->tot.pieces += count;
+	pl->ops.verdict(pl->ops_data, id, true, held, buf, (uint32_t)plen, (uint32_t)plen, buf, e->now_ns);
+	e->bytes = buf;
+	e->len = e->wire_len = (uint32_t)plen;
+	e->pieces = count;
+	if (pl->n_obs)
+		observe_left(pl, e);
+	for (uint32_t i = 1; i < count; i++) {
+		uint32_t off = i * n, k = v.payload_len - off < n ? v.payload_len - off : n;
+
+		plen = pkt_slice(buf, len, &v, off, k, (uint16_t)i);
+		if (plen < 0) {
+			pl->tot.inject_errors++;
+			continue;
+		}
+		inject(pl, (struct pipeline_injected){ .pkt = e->pkt, .kind = PIPELINE_INJ_PIECE,
+						       .index = i, .count = count, .now_ns = e->now_ns },
+		       buf, (uint32_t)plen);
+	}
+	free(buf);
+	return true;
+}
+
 static void release(struct pipeline *pl, struct held *h, bool early, uint64_t now)
 {
-	pl->now = now;
-	pl->ops.verdict(pl->ops_data, h->id, true, true, h->mangled ? h->data : NULL, h->len,
-			h->wire_len, h->data, now);
-	pl->tot.released++;
-	pl->releases++;
-	if (pl->n_obs) {
-		struct pipeline_left e = {
-			.pkt = h->pkt,
-			.bytes = h->data,
-			.len = h->len,
-			.wire_len = h->wire_len,
-			.copies = h->copies,
-			.corrupted = h->mangled,
-			.held = true,
-			.early = early,
-			.release = pl->releases,
-			.held_since_ns = h->captured_ns,
-			.now_ns = now,
-		};
+	struct pipeline_left e = {
+		.pkt = h->pkt,
+		.bytes = h->data,
+		.len = h->len,
+		.wire_len = h->wire_len,
+		.copies = h->copies,
+		.corrupted = h->mangled,
+		.held = true,
+		.early = early,
+		.held_since_ns = h->captured_ns,
+		.now_ns = now,
+	};
+	bool pieces;
 
-		observe_left(pl, &e);
+	pl->now = now;
+	pl->tot.released++;
+	e.release = ++pl->releases;
+	pieces = h->segment && leave_in_pieces(pl, h->id, true, h->data, h->len, h->segment, &e);
+	if (!pieces) {
+		pl->ops.verdict(pl->ops_data, h->id, true, true, h->mangled ? h->data : NULL, h->len,
+				h->wire_len, h->data, now);
+		if (pl->n_obs)
+			observe_left(pl, &e);
 	}
 	/* The receiver sees it now: that is when the shadow state moves. */
 	if (h->tracked) {
@@ -357,6 +410,7 @@ static void hold(struct pipeline *pl, const struct pass *p)
 	h->len = pk->len;
 	h->wire_len = pk->orig_len;
 	h->mangled = p->mangled;
+	h->segment = p->d.segment;
 	/* What the kernel keeps queued for it, whatever part of it we copied. */
 	h->e.bytes = pk->orig_len > pk->len ? pk->orig_len : pk->len;
 	if (p->segp) {
@@ -412,16 +466,14 @@ FL_HOT static void identify(struct pipeline *pl, struct pass *p)
 	}
 }
 
-/* Send a packet faultline made (len bytes in b) and tell the observers. */
-static void inject(struct pipeline *pl, const struct pass *p, enum pipeline_inj_kind kind,
-		   const uint8_t *b, uint32_t len)
+/* Send a packet faultline made (len bytes in b) and tell the observers (e: the rest). */
+static void inject(struct pipeline *pl, struct pipeline_injected e, const uint8_t *b, uint32_t len)
 {
-	struct pipeline_injected e = {
-		.pkt = p->pkt, .kind = kind, .bytes = b, .len = len, .now_ns = p->now,
-	};
 	struct pkt_view v;
 
-	e.err = pl->ops.inject ? pl->ops.inject(pl->ops_data, b, len, p->now) : -ENOTSUP;
+	e.bytes = b;
+	e.len = len;
+	e.err = pl->ops.inject ? pl->ops.inject(pl->ops_data, b, len, e.now_ns) : -ENOTSUP;
 	if (e.err)
 		pl->tot.inject_errors++;
 	if (pl->n_obs && pkt_parse(&v, b, len) == 0) {
@@ -467,7 +519,8 @@ static void send_resets(struct pipeline *pl, const struct pass *p)
 		if (len < 0)
 			continue;
 		pl->tot.rsts++;
-		inject(pl, p, PIPELINE_INJ_RST, b, (uint32_t)len);
+		inject(pl, (struct pipeline_injected){ .pkt = p->pkt, .kind = PIPELINE_INJ_RST,
+						       .now_ns = p->now }, b, (uint32_t)len);
 	}
 }
 
@@ -492,7 +545,7 @@ static void rewrite(struct pipeline *pl, struct pass *p, bool whole, bool keep)
 {
 	const struct pipeline_pkt *pk = p->pk;
 
-	if ((whole && (p->d.corrupt || p->d.copies)) || keep) {
+	if ((whole && (p->d.corrupt || p->d.copies || p->d.segment)) || keep) {
 		p->copy = malloc(pk->len ? pk->len : 1);
 		if (p->copy)
 			memcpy(p->copy, pk->data, pk->len);
@@ -512,8 +565,10 @@ static void rewrite(struct pipeline *pl, struct pass *p, bool whole, bool keep)
 	}
 	/* SYNs, bare ACKs, GSO and cut copies stay as they were: say so. */
 	p->d.corrupt = p->mangled;
-	if (!p->copy || !whole)
+	if (!p->copy || !whole) {
 		p->d.copies = 0;
+		p->d.segment = 0;
+	}
 	if (p->d.copies)
 		pl->tot.duplicated_packets++;
 }
@@ -593,21 +648,22 @@ static void pass_now(struct pipeline *pl, const struct pass *p)
 		for (uint32_t i = 0; i < p->d.copies; i++)
 			track_released(pl->track, p->segp, p->v, p->now);
 	}
-	pl->tot.accepted++;
-	pl->ops.verdict(pl->ops_data, pk->id, true, false, p->mangled ? p->copy : NULL, pk->len,
-			pk->orig_len, bytes, p->now);
-	if (pl->n_obs) {
-		struct pipeline_left e = {
-			.pkt = p->pkt,
-			.bytes = bytes,
-			.len = pk->len,
-			.wire_len = pk->orig_len,
-			.copies = p->d.copies,
-			.corrupted = p->mangled,
-			.now_ns = p->now,
-		};
+	struct pipeline_left e = {
+		.pkt = p->pkt,
+		.bytes = bytes,
+		.len = pk->len,
+		.wire_len = pk->orig_len,
+		.copies = p->d.copies,
+		.corrupted = p->mangled,
+		.now_ns = p->now,
+	};
 
-		observe_left(pl, &e);
+	pl->tot.accepted++;
+	if (!p->d.segment || !leave_in_pieces(pl, pk->id, false, bytes, pk->len, p->d.segment, &e)) {
+		pl->ops.verdict(pl->ops_data, pk->id, true, false, p->mangled ? p->copy : NULL, pk->len,
+				pk->orig_len, bytes, p->now);
+		if (pl->n_obs)
+			observe_left(pl, &e);
 	}
 	if (p->d.copies)
 		pl->ops.duplicate(pl->ops_data, p->copy, pk->len, p->d.copies, p->now);
@@ -651,7 +707,7 @@ FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
 
 	rewrite(pl, &p, pk->len == pk->orig_len, keep);
 	log_decision(pl, &p);
-	if (!p.d.copies && !p.mangled && !keep) {
+	if (!p.d.copies && !p.mangled && !p.d.segment && !keep) {
 		free(p.copy);
 		p.copy = NULL;
 	}
@@ -814,7 +870,7 @@ char *pipeline_stats_json(const struct pipeline *pl)
 	strbuf_printf(&b, "\"packets\":%llu,\"accepted\":%llu,\"dropped\":%llu,\"held\":%llu,\"held_now\":%zu,"
 		    "\"held_bytes_now\":%llu,\"released\":%llu,\"released_early\":%llu,"
 		    "\"early_max_held\":%llu,\"early_max_held_bytes\":%llu,\"malformed\":%llu,\"gso\":%llu,"
-		    "\"corrupted\":%llu,\"rsts\":%llu,\"inject_errors\":%llu,\"flows\":%u,"
+		    "\"corrupted\":%llu,\"rsts\":%llu,\"pieces\":%llu,\"inject_errors\":%llu,\"flows\":%u,"
 		    "\"flow_evictions\":%llu,\"rules\":[",
 		(unsigned long long)t->packets, (unsigned long long)t->accepted,
 		(unsigned long long)t->dropped, (unsigned long long)t->held, sched_count(pl->sched),
@@ -822,7 +878,7 @@ char *pipeline_stats_json(const struct pipeline *pl)
 		(unsigned long long)t->released, (unsigned long long)t->released_early,
 		(unsigned long long)t->early_max_held, (unsigned long long)t->early_max_held_bytes,
 		(unsigned long long)t->malformed, (unsigned long long)t->gso,
-		(unsigned long long)t->corrupted, (unsigned long long)t->rsts,
+		(unsigned long long)t->corrupted, (unsigned long long)t->rsts, (unsigned long long)t->pieces,
 		(unsigned long long)t->inject_errors, flow_table_count(pl->flows),
 		(unsigned long long)flow_table_evictions(pl->flows));
 	for (size_t i = 0; i < n; i++) {

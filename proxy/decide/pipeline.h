@@ -34,7 +34,8 @@ struct pipeline_ops {
 	void (*duplicate)(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies,
 			  uint64_t now_ns);
 	/*
-	 * Send a packet faultline made (a RST of 'reset'), bytes borrowed,
+	 * Send a packet faultline made (a RST of 'reset', a piece of
+	 * 'segment' after the first), bytes borrowed,
 	 * after every verdict given so far. Returns 0 or -errno (counted in
 	 * inject_errors). NULL: such packets are counted as not sent.
 	 */
@@ -82,6 +83,7 @@ struct pipeline_totals {
 	/* Held packets that left early to make room, by the bound that was hit. */
 	uint64_t early_max_held, early_max_held_bytes;
 	uint64_t rsts;		/* RSTs 'reset' made (sent or not) */
+	uint64_t pieces;	/* pieces 'segment' cut packets into, the first ones included */
 	uint64_t inject_errors;	/* packets faultline made that could not be sent */
 };
 
@@ -109,6 +111,7 @@ struct pipeline_left {
 	uint32_t copies;		/* copies sent after it (whole: len bytes each) */
 	bool corrupted;			/* its bytes were rewritten */
 	uint32_t cut;			/* cut to its first 'cut' payload bytes (from-byte) */
+	uint32_t pieces;		/* 'segment': this is the first of so many (0: whole) */
 	bool held;			/* it waited in the scheduler; then: */
 	bool early;			/* it left before its time (a bound, shutdown) */
 	uint64_t release;		/* its ordinal among the releases, from 1 */
@@ -119,6 +122,7 @@ struct pipeline_left {
 /* What kind of packet faultline made. */
 enum pipeline_inj_kind {
 	PIPELINE_INJ_RST = 0,	/* 'reset': a RST to one endpoint */
+	PIPELINE_INJ_PIECE,	/* 'segment': a piece after the first */
 };
 
 /* A packet faultline made and sent (or tried to). */
@@ -129,6 +133,8 @@ struct pipeline_injected {
 	const uint8_t *bytes;
 	uint32_t len;
 	int err;			/* 0: handed out; else -errno of the send */
+	uint32_t index, count;		/* PIECE: its number from 0 (the first left as the
+					 * packet's verdict) and how many */
 	uint64_t now_ns;
 };
 

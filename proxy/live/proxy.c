@@ -529,7 +529,7 @@ static const struct rule *injecting_rule(const struct rule_set *rules, int *acti
 		for (unsigned a = 0; a < r->n_actions; a++) {
 			enum rule_action_type t = r->actions[a].type;
 
-			if (t != RULE_ACT_DUPLICATE && t != RULE_ACT_RESET)
+			if (t != RULE_ACT_DUPLICATE && t != RULE_ACT_RESET && t != RULE_ACT_SEGMENT)
 				continue;
 			if (action)
 				*action = t;

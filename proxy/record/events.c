@@ -231,6 +231,8 @@ static void put_verdict(struct events *e, const struct pipeline_decided *p)
 		fprintf(f, ",\"corrupt\":true");
 	if (d->cut)
 		fprintf(f, ",\"cut\":%u", d->cut);
+	if (d->segment)
+		fprintf(f, ",\"pieces\":%u", (p->v->payload_len + d->segment - 1) / d->segment);
 	if (d->reorder)
 		fprintf(f, ",\"reorder_rule\":%u", d->reorder_rule + 1);
 	put_actions(f, d, p->rules);
@@ -292,6 +294,8 @@ static void put_packet(struct events *e, const struct pipeline_decided *p)
 		fprintf(f, ",\"corrupt\":true");
 	if (d->cut)
 		fprintf(f, ",\"cut\":%u", d->cut);
+	if (d->segment)
+		fprintf(f, ",\"pieces\":%u", (p->v->payload_len + d->segment - 1) / d->segment);
 	put_actions(f, d, p->rules);
 	end(e);
 }
@@ -331,8 +335,12 @@ static void on_injected(void *data, const struct pipeline_injected *i)
 {
 	struct events *e = data;
 	char flow[PKT_FLOW_STRLEN], fl[10];
-	FILE *f = begin(e);
+	FILE *f;
 
+	/* Pieces are counted in their packet's line ("pieces"): only RSTs get lines. */
+	if (i->kind != PIPELINE_INJ_RST)
+		return;
+	f = begin(e);
 	if (!f)
 		return;
 	pkt_format_flow(i->v, flow, sizeof(flow));

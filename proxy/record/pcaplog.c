@@ -130,6 +130,9 @@ static void on_left(void *data, const struct pipeline_left *l)
 		snprintf(c, sizeof(c), "faultline pkt %llu: released%s after %.3f ms",
 			 (unsigned long long)l->pkt, l->early ? " early" : "",
 			 (double)(l->now_ns - l->held_since_ns) / 1e6);
+	else if (l->pieces)
+		snprintf(c, sizeof(c), "faultline pkt %llu: released, segment, piece 1 of %u",
+			 (unsigned long long)l->pkt, l->pieces);
 	else if (l->cut)
 		snprintf(c, sizeof(c), "faultline pkt %llu: released, cut to its first %u payload bytes",
 			 (unsigned long long)l->pkt, l->cut);
@@ -148,8 +151,13 @@ static void on_injected(void *data, const struct pipeline_injected *i)
 {
 	char c[128];
 
-	snprintf(c, sizeof(c), "faultline pkt %llu: reset, RST made by faultline%s",
-		 (unsigned long long)i->pkt, i->err ? " (could not be sent)" : "");
+	if (i->kind == PIPELINE_INJ_PIECE)
+		snprintf(c, sizeof(c), "faultline pkt %llu: segment, piece %u of %u%s",
+			 (unsigned long long)i->pkt, i->index + 1, i->count,
+			 i->err ? " (could not be sent)" : "");
+	else
+		snprintf(c, sizeof(c), "faultline pkt %llu: reset, RST made by faultline%s",
+			 (unsigned long long)i->pkt, i->err ? " (could not be sent)" : "");
 	record(data, PCAPOUT_OUT, i->now_ns, i->bytes, i->len, i->len, c);
 }
 

@@ -48,7 +48,7 @@ static size_t tcp4(uint8_t *b, uint16_t sport, uint16_t dport)
 /* Actions that act on TCP segments only. */
 static bool tcp_only(int t)
 {
-	return t == RULE_ACT_RESET;
+	return t == RULE_ACT_RESET || t == RULE_ACT_SEGMENT;
 }
 
 struct fixture {
@@ -562,7 +562,7 @@ Test(act, counters_json_names_every_counter_in_order)
 	s = strbuf_take(&b);
 	cr_assert_str_eq(s, "\"matched\":1,\"dropped\":1,\"delayed\":0,\"reordered\":0,"
 			    "\"duplicated\":0,\"corrupted\":0,\"rate_queued\":0,\"slotted\":0,"
-			    "\"profiled\":0,\"reset\":0,\"rate_dropped\":0,\"released_early\":0");
+			    "\"profiled\":0,\"reset\":0,\"segmented\":0,\"rate_dropped\":0,\"released_early\":0");
 	free(s);
 	teardown_rules(&f);
 }

@@ -126,7 +126,7 @@ Test(actions, listed_in_messages_in_table_order)
 	cr_assert_null(parse("udp =>", &err));
 	cr_assert_str_eq(err.msg, want);
 	cr_assert_str_eq(want, "expected an action after '=>' (drop, delay, reorder, duplicate, "
-			       "corrupt, rate, accept, slot, profile, reset)");
+			       "corrupt, rate, accept, slot, profile, reset, segment)");
 }
 
 /*

@@ -1263,3 +1263,73 @@ Test(packet, make_rst_v6_and_not_tcp)
 	cr_assert_eq(pkt_parse(&v, p, n), 0);
 	cr_assert_eq(pkt_make_rst(r, &v, true, 1, 2), -EINVAL);
 }
+
+/*
+ * pkt_slice: each piece carries its bytes at seq + off, its IP lengths,
+ * checksums that verify by the reference sum, FIN and PSH only on the
+ * last; the pieces together are the payload. IPv4 (with options kept in
+ * the TCP header) and IPv6.
+ */
+static void check_slices(uint8_t *p, size_t n, uint32_t size)
+{
+	struct pkt_view v, pv;
+	uint8_t buf[512], joined[256];
+	uint32_t off = 0, k;
+	uint16_t i = 0;
+
+	cr_assert_eq(pkt_parse(&v, p, n), 0);
+	p[v.l4_off + 13] |= PKT_TCP_FIN;
+	cr_assert_eq(pkt_parse(&v, p, n), 0);
+	for (; off < v.payload_len; off += k, i++) {
+		int len;
+
+		k = v.payload_len - off < size ? v.payload_len - off : size;
+		len = pkt_slice(buf, sizeof(buf), &v, off, k, i);
+		cr_assert_eq(len, (int)(v.payload_off + k));
+		assert_checksums_verify(buf, (size_t)len);
+		cr_assert_eq(pkt_parse(&pv, buf, (size_t)len), 0);
+		cr_assert_eq(pv.seq, v.seq + off);
+		cr_assert_eq(pv.ack, v.ack);
+		cr_assert_eq(pv.payload_len, k);
+		cr_assert_eq(pv.tcp_hdr_len, v.tcp_hdr_len, "options kept");
+		if (v.family == 4) {
+			cr_assert_eq(rd16(buf + 2), len);
+			cr_assert_eq(rd16(buf + 4), (uint16_t)(rd16(p + 4) + i), "id moves on");
+		} else {
+			cr_assert_eq(rd16(buf + 4), len - 40);
+		}
+		cr_assert_eq(!!(pv.tcp_flags & PKT_TCP_FIN), off + k == v.payload_len);
+		cr_assert_eq(!!(pv.tcp_flags & PKT_TCP_PSH), off + k == v.payload_len && (v.tcp_flags & PKT_TCP_PSH));
+		memcpy(joined + off, buf + pv.payload_off, k);
+	}
+	cr_assert_arr_eq(joined, p + v.payload_off, v.payload_len);
+	cr_assert_eq(pkt_slice(buf, sizeof(buf), &v, 1, v.payload_len, 0), -EINVAL, "past the end");
+	cr_assert_eq(pkt_slice(buf, 10, &v, 0, 1, 0), -ENOSPC);
+}
+
+Test(packet, slice_v4_with_options_and_v6)
+{
+	uint8_t p[512];
+	size_t n;
+
+	n = mk_v4_tcp_opts(p);	/* 5 bytes of payload */
+	check_slices(p, n, 2);
+	n = mk_v6_tcp(p);	/* 3 bytes */
+	check_slices(p, n, 1);
+	n = mk_v6_tcp(p);
+	check_slices(p, n, 3);
+}
+
+/* A cut copy or a datagram cannot be sliced. */
+Test(packet, slice_refuses_what_it_cannot_cut)
+{
+	uint8_t p[512], buf[512];
+	struct pkt_view v;
+	size_t n = mk_v4_tcp_opts(p);
+
+	cr_assert_eq(pkt_parse_cut(&v, p, n - 2, n), 0);
+	cr_assert_eq(pkt_slice(buf, sizeof(buf), &v, 0, 1, 0), -EINVAL);
+	n = mk_v4_udp(p, "hello");
+	cr_assert_eq(pkt_parse(&v, p, n), 0);
+	cr_assert_eq(pkt_slice(buf, sizeof(buf), &v, 0, 1, 0), -EINVAL);
+}

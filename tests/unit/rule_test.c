@@ -431,7 +431,7 @@ static const struct {
 	{ "   (udp => drop", 4, "bad filter '(udp': " },
 	{ "udp => dorp", 8,
 	  "unknown action 'dorp' (expected drop, delay, reorder, duplicate, corrupt, rate, "
-	  "accept, slot, profile, reset, or a qualifier in, out, fwd, every, first, count, after, for, from-byte, if)" },
+	  "accept, slot, profile, reset, segment, or a qualifier in, out, fwd, every, first, count, after, for, from-byte, if)" },
 	{ "udp drop", 9, "missing '=>'" },
 	{ "drop 30%", 1, "missing '=>' before the actions" },
 	{ "udp => in", 5, "rule has no action" },
@@ -602,7 +602,7 @@ Test(rule, load_file_golden_errors)
 		  "%s:3:1: bad filter 'udp dst prot 5000': unknown host 'prot'" },
 		{ "udp => drop\n  udp => dorp 30%\n",
 		  "%s:2:10: unknown action 'dorp' (expected drop, delay, reorder, duplicate, "
-		  "corrupt, rate, accept, slot, profile, reset, or a qualifier in, out, fwd, every, "
+		  "corrupt, rate, accept, slot, profile, reset, segment, or a qualifier in, out, fwd, every, "
 		  "first, count, "
 		  "after, for, from-byte, if)" },
 		{ "udp => delay 50\n", "%s:1:14: bad duration '50' after 'delay': missing unit "
@@ -711,7 +711,7 @@ Test(rule, long_user_text_is_shortened_not_the_reason)
 		const char *fmt, *prefix, *tail;
 	} cases[] = {
 		{ "udp => %s", "", "...' (expected drop, delay, reorder, duplicate, corrupt, "
-				       "rate, accept, slot, profile, reset, or a qualifier in, out, fwd, "
+				       "rate, accept, slot, profile, reset, segment, or a qualifier in, out, fwd, "
 				       "every, first, "
 				       "count, after, for, from-byte, if)" },
 		{ "udp => delay 5%s", "5", "...' after 'delay': unknown unit (expected ns, us, "

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# segment N: faultline on the sender's side (where TCP hands it GSO
+# super-packets) cuts every data segment into pieces of at most 100 payload
+# bytes. The receiver's kernel (GRO off, so that it sees the segments as
+# sent) gets only pieces of at most 100 bytes, takes every one (no checksum
+# error), and the application reads the sender's 50000 bytes unchanged. The
+# pieces leave back to back, so an application that reads slower than they
+# arrive reads several at once: its read sizes are logged, not asserted.
+. "$(dirname "$0")/lib.sh"
+APP="python3 $(cd "$(dirname "$0")/../tools" && pwd)/tcpapp.py"
+make_pair
+counter() { ip netns exec "$1" nstat -asz "$2" | awk -v k="$2" '$1 == k {print $2}'; }
+ip netns exec "$NS_B" ethtool -K "vb-$ID" gro off >/dev/null 2>&1 || true
+
+ip netns exec "$NS_B" tcpdump -i "vb-$ID" -n -U -w "$T/b.pcap" 'tcp dst port 7002' 2>"$T/tcpdump.err" &
+td=$!
+PIDS+=("$td")
+for _ in $(seq 1 100); do grep -q listening "$T/tcpdump.err" && break; sleep 0.05; done
+csum=$(counter "$NS_B" TcpInCsumErrors)
+ip netns exec "$NS_B" $APP server 7002 --idle 10 >"$T/srv.json" 2>"$T/srv.err" &
+srv=$!
+PIDS+=("$srv")
+wait_listen "$NS_B" 7002
+fl_start "$NS_A" --rule 'tcp dst port 7002 => segment 100' --pcap "$T/live.pcapng"
+timeout 30 ip netns exec "$NS_A" $APP send 10.99.0.2 7002 50000 --nodelay --chunk 1000 >"$T/cli.json" 2>"$T/cli.err" ||
+	fail "the sender failed: $(cat "$T/cli.json" "$T/cli.err")"
+wait "$srv"
+fl_stop
+sleep 0.3
+kill -INT "$td"
+wait "$td" 2>/dev/null || true
+
+[ "$(json "$T/srv.json" 'd["bytes"]')" -eq 50000 ] || fail "the receiver got $(json "$T/srv.json" 'd["bytes"]') bytes"
+[ "$(json "$T/srv.json" 'd["ok_bytes"]')" = True ] || fail "the bytes it got are not the sender's"
+[ "$(counter "$NS_B" TcpInCsumErrors)" -eq "$csum" ] || fail "checksum errors in B"
+[ "$(json "$T/fl.out" 'd["inject_errors"]')" -eq 0 ] || fail "inject_errors"
+cut=$(json "$T/fl.out" 'd["rules"][0]["segmented"]')
+pieces=$(json "$T/fl.out" 'd["pieces"]')
+gso=$(json "$T/fl.out" 'd["gso"]')
+# What B's kernel got: data segments of at most 100 bytes, the whole stream.
+tshark -r "$T/b.pcap" -T fields -e tcp.len 2>/dev/null | awk '$1 > 0' >"$T/lens"
+n=$(wc -l <"$T/lens")
+max=$(sort -n "$T/lens" | tail -1)
+small=$(json "$T/srv.json" 'sum(1 for s in d["sizes"] if s <= 100)')
+log "$cut segments cut ($gso GSO) into $pieces pieces; B saw $n data segments, largest $max bytes; the app read $(json "$T/srv.json" 'd["recvs"]') times, $small of them at most 100 bytes, largest $(json "$T/srv.json" 'd["max_recv"]')"
+[ "$cut" -gt 0 ] && [ "$pieces" -gt "$cut" ] || fail "nothing was cut"
+[ "$max" -le 100 ] || fail "B got a data segment of $max bytes"
+[ "$(awk '{s += $1} END {print s}' "$T/lens")" -ge 50000 ] || fail "B's segments do not carry the stream"
+# The capture holds each piece on its "out" side.
+n=$(tshark -r "$T/live.pcapng" -Y 'frame.interface_name == "out" && frame.comment contains "segment, piece"' 2>/dev/null | wc -l)
+[ "$n" -gt 0 ] || fail "no piece in --pcap"
+echo ok
