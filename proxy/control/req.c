@@ -66,6 +66,14 @@ static int refuse(struct ctl_error *err, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	/*
+	 * jansson's own messages quote the client's bytes ("near '...'"):
+	 * control characters become '?', as the HTTP router's do, so that a
+	 * terminal (ctl prints the reason) or a log shows the message as it is.
+	 */
+	for (char *m = err->msg; *m; m++)
+		if ((unsigned char)*m < 0x20 || *m == 0x7f)
+			*m = '?';
 	return status == CTL_STATUS_INTERNAL ? -ENOMEM : -EINVAL;
 }
 

@@ -235,3 +235,17 @@ Test(req, quoted_keys_are_printable)
 	for (const char *p = e.msg; *p; p++)
 		cr_assert(*p >= 0x20 && *p < 0x7f, "%s", e.msg);
 }
+
+Test(req, jansson_messages_are_printable)
+{
+	struct ctl_req req;
+	struct ctl_error e;
+	/* Raw control bytes where a value should be: jansson quotes them. */
+	const char text[] = "{\"op\":\x01\x1b[31m}";
+
+	cr_assert_eq(ctl_req_decode(text, sizeof(text) - 1, &req, &e), -EINVAL);
+	cr_assert_eq(e.status, 400);
+	cr_assert(strstr(e.msg, "bad JSON"), "%s", e.msg);
+	for (const char *p = e.msg; *p; p++)
+		cr_assert((unsigned char)*p >= 0x20 && *p != 0x7f, "%s", e.msg);
+}
