@@ -752,9 +752,14 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 	}
 	/* With a control socket, the API or a scenario a duplicating rule may come later: raw sockets at the start. */
 	r->cfg.rules_may_change = !r->no_control || r->http_arg || r->scenario;
-	/* A scenario may start from nothing and add its rules. */
-	if (!rule_set_count(r->rules) && !r->scenario) {
-		fprintf(stderr, PROG_NAME ": no rules: give --rule, --rules or --scenario\n");
+	/*
+	 * A run that can be given rules later (the control socket, the HTTP
+	 * API, a scenario) may start from none, as a toxiproxy user starts
+	 * the server and adds toxics from the test; without any of them a
+	 * run with no rules could only be a mistake.
+	 */
+	if (!rule_set_count(r->rules) && r->no_control && !r->http_arg && !r->scenario) {
+		fprintf(stderr, PROG_NAME ": no rules: give --rule, --rules or --scenario, or leave the control socket on\n");
 		return -1;
 	}
 	if (check_http(r))

@@ -81,7 +81,7 @@ refuse 2 "faultline: --queue given twice" run "${R[@]}" --queue 1 --queue 1
 refuse 2 "faultline: --seed given twice" replay x.pcap -r 'udp => drop' -s 1 -s 2
 refuse 2 "faultline: --rule 2: no rule in '# only a comment' (blank or a comment)" check -r 'udp => drop' -r '# only a comment'
 refuse 2 "faultline: --netns and --netns-path exclude each other" cleanup --netns a --netns-path /proc/1/ns/net
-refuse 2 "faultline: no rules: give --rule or --rules" run --netns "$NONE"
+refuse 2 "faultline: no rules: give --rule, --rules or --scenario, or leave the control socket on" run --netns "$NONE" --no-control
 
 # --help is no error, on any command.
 for cmd in run check replay cleanup demo show report; do

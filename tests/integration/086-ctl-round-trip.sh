@@ -83,4 +83,12 @@ fl_stop
 [ ! -e "/run/faultline/$NS_B.queue-4242.sock" ] || fail "the socket stayed after exit"
 refused 1 "cannot reach faultline" "${CTL[@]}" list
 no_chain_left "$NS_B"
+
+# A run may start with no rules and take them through the socket.
+fl_start "$NS_B" --seed 1
+[ "$(lost)" -eq 0 ] || fail "pings lost with no rules"
+"${CTL[@]}" add 'icmp => drop' >/dev/null
+[ "$(lost)" -eq 5 ] || fail "a rule added to a run started with none did not drop"
+fl_stop
+no_chain_left "$NS_B"
 echo ok
