@@ -16,48 +16,6 @@
 
 #define JSON_TYPE "application/json"
 
-/*
- * A message may quote the client's bytes (jansson's "near '...'"): control
- * characters become '?', so that a terminal or a log line shows it as it is.
- */
-static void printable(char *msg)
-{
-	for (; *msg; msg++)
-		if ((unsigned char)*msg < 0x20 || *msg == 0x7f)
-			*msg = '?';
-}
-
-__attribute__((format(printf, 3, 4)))
-static int refuse(struct ctl_error *err, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	err->status = status;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	printable(err->msg);
-	return status == CTL_STATUS_INTERNAL ? -ENOMEM : -EINVAL;
-}
-
-/* A path's text in a message: user input, so cut and kept printable. */
-static void quote(char *dst, size_t size, const char *s)
-{
-	size_t j = 0;
-
-	for (size_t i = 0; s[i] && j + 4 < size; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		dst[j++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-		if (i == 60) {
-			memcpy(dst + j, "...", 3);
-			j += 3;
-			break;
-		}
-	}
-	dst[j] = '\0';
-}
-
 /* Whether the Content-Type is text/plain (parameters such as charset aside). */
 static bool is_text_plain(const char *ctype)
 {
@@ -77,17 +35,17 @@ static json_t *body_object(const char *body, size_t len, struct ctl_error *err)
 	if (!len) {
 		j = json_object();
 		if (!j)
-			refuse(err, CTL_STATUS_INTERNAL, "out of memory");
+			ctl_refuse(err, CTL_STATUS_INTERNAL, "out of memory");
 		return j;
 	}
 	j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!j) {
-		refuse(err, CTL_STATUS_BAD_REQUEST, "bad JSON at byte %d: %s", je.position, je.text);
+		ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "bad JSON at byte %d: %s", je.position, je.text);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		refuse(err, CTL_STATUS_BAD_REQUEST, "the body must be a JSON object");
+		ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "the body must be a JSON object");
 		return NULL;
 	}
 	return j;
@@ -102,22 +60,22 @@ static int lines_to_text(json_t *obj, struct ctl_error *err)
 	char *buf, *p;
 
 	if (!lines)
-		return refuse(err, CTL_STATUS_BAD_REQUEST, "PUT /rules needs \"rules\": [\"LINE\", ...]");
+		return ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "PUT /rules needs \"rules\": [\"LINE\", ...]");
 	if (!json_is_array(lines))
-		return refuse(err, CTL_STATUS_BAD_REQUEST, "\"rules\" must be an array of rule lines");
+		return ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "\"rules\" must be an array of rule lines");
 	n = json_array_size(lines);
 	json_array_foreach(lines, i, v) {
 		if (!json_is_string(v))
-			return refuse(err, CTL_STATUS_BAD_REQUEST, "\"rules\"[%zu] must be a string", i);
+			return ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "\"rules\"[%zu] must be a string", i);
 		/* One element is one line: a line break inside would make two rules of it. */
 		if (memchr(json_string_value(v), '\n', json_string_length(v)) ||
 		    memchr(json_string_value(v), '\r', json_string_length(v)))
-			return refuse(err, CTL_STATUS_BAD_REQUEST, "\"rules\"[%zu] holds a line break: one rule per element", i);
+			return ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "\"rules\"[%zu] holds a line break: one rule per element", i);
 		total += json_string_length(v) + 1;
 	}
 	buf = malloc(total + 1);
 	if (!buf)
-		return refuse(err, CTL_STATUS_INTERNAL, "out of memory");
+		return ctl_refuse(err, CTL_STATUS_INTERNAL, "out of memory");
 	p = buf;
 	for (i = 0; i < n; i++) {
 		v = json_array_get(lines, i);
@@ -129,7 +87,7 @@ static int lines_to_text(json_t *obj, struct ctl_error *err)
 	text = json_string(buf);
 	free(buf);
 	if (!text || json_object_set_new(obj, "rules", text))
-		return refuse(err, CTL_STATUS_INTERNAL, "out of memory");
+		return ctl_refuse(err, CTL_STATUS_INTERNAL, "out of memory");
 	return 0;
 }
 
@@ -139,17 +97,17 @@ static json_t *text_body(const char *body, size_t len, struct ctl_error *err)
 	json_t *j, *s;
 
 	if (memchr(body, '\0', len)) {
-		refuse(err, CTL_STATUS_BAD_REQUEST, "the rule text holds a NUL byte");
+		ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "the rule text holds a NUL byte");
 		return NULL;
 	}
 	s = json_stringn(body, len);
 	if (!s) {
-		refuse(err, CTL_STATUS_BAD_REQUEST, "the rule text is not valid UTF-8");
+		ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "the rule text is not valid UTF-8");
 		return NULL;
 	}
 	j = json_pack("{s:o}", "rules", s);
 	if (!j)
-		refuse(err, CTL_STATUS_INTERNAL, "out of memory");
+		ctl_refuse(err, CTL_STATUS_INTERNAL, "out of memory");
 	return j;
 }
 
@@ -248,7 +206,7 @@ static json_t *request_object(enum route_kind k, const struct method_op *m, cons
 		return NULL;
 	/* The path says the op and the name: the body may not say them again, or otherwise. */
 	if (json_object_get(obj, "op") || (k != R_RULES && json_object_get(obj, "name"))) {
-		refuse(err, CTL_STATUS_BAD_REQUEST, "unknown field \"%s\": the path says it",
+		ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "unknown field \"%s\": the path says it",
 		       json_object_get(obj, "op") ? "op" : "name");
 		json_decref(obj);
 		return NULL;
@@ -274,13 +232,13 @@ int api_route(const char *method, const char *path, const char *ctype, const cha
 	memset(err, 0, sizeof(*err));
 	k = find_route(path, &name);
 	if (k == R_BAD_NAME) {
-		quote(q, sizeof(q), name);
+		ctl_quote(q, sizeof(q), name, 60);
 		free(name);
-		return refuse(err, CTL_STATUS_NOT_FOUND, "no rule named '%s'", q);
+		return ctl_refuse(err, CTL_STATUS_NOT_FOUND, "no rule named '%s'", q);
 	}
 	if (k == R_NONE) {
-		quote(q, sizeof(q), path);
-		return refuse(err, CTL_STATUS_NOT_FOUND, "no such path: %s", q);
+		ctl_quote(q, sizeof(q), path, 60);
+		return ctl_refuse(err, CTL_STATUS_NOT_FOUND, "no such path: %s", q);
 	}
 	for (size_t i = 0; i < 3 && routes[k].m[i].method; i++)
 		if (!strcmp(method, routes[k].m[i].method))
@@ -288,8 +246,8 @@ int api_route(const char *method, const char *path, const char *ctype, const cha
 	if (!m) {
 		free(name);
 		rt->allow = routes[k].allow;
-		quote(q, sizeof(q), method);
-		return refuse(err, 405, "%s does not take %s (only %s)", path, q, routes[k].allow);
+		ctl_quote(q, sizeof(q), method, 60);
+		return ctl_refuse(err, 405, "%s does not take %s (only %s)", path, q, routes[k].allow);
 	}
 	obj = request_object(k, m, ctype, body, len, err);
 	if (!obj) {
@@ -299,7 +257,7 @@ int api_route(const char *method, const char *path, const char *ctype, const cha
 	if (json_object_set_new(obj, "op", json_string(m->op)) ||
 	    (name && json_object_set_new(obj, "name", json_string(name))) ||
 	    !(text = json_dumps(obj, JSON_COMPACT))) {
-		ret = refuse(err, CTL_STATUS_INTERNAL, "out of memory");
+		ret = ctl_refuse(err, CTL_STATUS_INTERNAL, "out of memory");
 		goto out;
 	}
 	ret = ctl_req_decode(text, strlen(text), req, err);
@@ -312,8 +270,6 @@ out:
 	free(text);
 	free(name);
 	json_decref(obj);
-	if (ret)
-		printable(err->msg);
 	return ret;
 }
 

@@ -102,6 +102,22 @@ struct ctl_error {
 	char msg[1024];
 };
 
+/*
+ * Refuse: fill err with status and the printf-style message, whose control
+ * characters become '?' (messages quote the client's bytes, and ctl prints
+ * them to a terminal). Returns -ENOMEM for CTL_STATUS_INTERNAL, else -EINVAL.
+ * For the request decoders (req.c, the HTTP router).
+ */
+__attribute__((format(printf, 3, 4)))
+int ctl_refuse(struct ctl_error *err, int status, const char *fmt, ...);
+
+/*
+ * Client text (a key, a path) for a message, in dst (size bytes): its first
+ * max + 1 bytes, then "..." if there is more, anything but printable ASCII
+ * as '?'.
+ */
+void ctl_quote(char *dst, size_t size, const char *s, size_t max);
+
 /* The op's name in requests ("list", "add", ...), or NULL out of range. */
 const char *ctl_op_name(enum ctl_op op);
 

@@ -57,8 +57,7 @@ const char *ctl_op_name(enum ctl_op op)
 	return ops[op].name;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int refuse(struct ctl_error *err, int status, const char *fmt, ...)
+int ctl_refuse(struct ctl_error *err, int status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -68,8 +67,8 @@ static int refuse(struct ctl_error *err, int status, const char *fmt, ...)
 	va_end(ap);
 	/*
 	 * jansson's own messages quote the client's bytes ("near '...'"):
-	 * control characters become '?', as the HTTP router's do, so that a
-	 * terminal (ctl prints the reason) or a log shows the message as it is.
+	 * control characters become '?', so that a terminal (ctl prints the
+	 * reason) or a log shows the message as it is.
 	 */
 	for (char *m = err->msg; *m; m++)
 		if ((unsigned char)*m < 0x20 || *m == 0x7f)
@@ -77,16 +76,15 @@ static int refuse(struct ctl_error *err, int status, const char *fmt, ...)
 	return status == CTL_STATUS_INTERNAL ? -ENOMEM : -EINVAL;
 }
 
-/* A key quoted for a message: user text, so shortened and kept printable. */
-static void quote_key(char *dst, size_t size, const char *key)
+void ctl_quote(char *dst, size_t size, const char *s, size_t max)
 {
 	size_t j = 0;
 
-	for (size_t i = 0; key[i] && j + 5 < size; i++) {
-		unsigned char ch = (unsigned char)key[i];
+	for (size_t i = 0; s[i] && j + 5 < size; i++) {
+		unsigned char ch = (unsigned char)s[i];
 
 		dst[j++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-		if (i == 40) {
+		if (i == max) {
 			memcpy(dst + j, "...", 3);
 			j += 3;
 			break;
@@ -98,10 +96,10 @@ static void quote_key(char *dst, size_t size, const char *key)
 static int take_string(json_t *v, const char *key, char **out, struct ctl_error *err)
 {
 	if (!json_is_string(v))
-		return refuse(err, CTL_STATUS_BAD_REQUEST, "\"%s\" must be a string", key);
+		return ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "\"%s\" must be a string", key);
 	*out = strdup(json_string_value(v));
 	if (!*out)
-		return refuse(err, CTL_STATUS_INTERNAL, "out of memory");
+		return ctl_refuse(err, CTL_STATUS_INTERNAL, "out of memory");
 	return 0;
 }
 
@@ -113,7 +111,7 @@ static int take_field(struct ctl_req *req, enum field f, const char *key, json_t
 		if (take_string(v, key, &req->name, err))
 			return -EINVAL;
 		if (!rule_name_valid(req->name))
-			return refuse(err, CTL_STATUS_BAD_REQUEST,
+			return ctl_refuse(err, CTL_STATUS_BAD_REQUEST,
 				      "\"name\": not a rule name (a letter, then letters, digits, '_', '.' "
 				      "or '-', at most %d bytes)", CTL_MAX_NAME);
 		return 0;
@@ -126,13 +124,13 @@ static int take_field(struct ctl_req *req, enum field f, const char *key, json_t
 	case F_TIMEOUT_MS:
 		/* A JSON integer that fits: no fraction, no sign, no string. */
 		if (!json_is_integer(v) || json_integer_value(v) < 0)
-			return refuse(err, CTL_STATUS_BAD_REQUEST,
+			return ctl_refuse(err, CTL_STATUS_BAD_REQUEST,
 				      "\"timeout_ms\" must be a whole number of milliseconds, 0 or more");
 		req->has_timeout = true;
 		req->timeout_ms = (uint64_t)json_integer_value(v);
 		return 0;
 	}
-	return refuse(err, CTL_STATUS_INTERNAL, "unknown field");
+	return ctl_refuse(err, CTL_STATUS_INTERNAL, "unknown field");
 }
 
 static int decode_op(json_t *root, struct ctl_req *req, struct ctl_error *err)
@@ -141,9 +139,9 @@ static int decode_op(json_t *root, struct ctl_req *req, struct ctl_error *err)
 	char q[64];
 
 	if (!op)
-		return refuse(err, CTL_STATUS_BAD_REQUEST, "no \"op\" in the request");
+		return ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "no \"op\" in the request");
 	if (!json_is_string(op))
-		return refuse(err, CTL_STATUS_BAD_REQUEST, "\"op\" must be a string");
+		return ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "\"op\" must be a string");
 	for (unsigned i = 0; i < CTL_OP__COUNT; i++) {
 		if (!strcmp(json_string_value(op), ops[i].name) &&
 		    strlen(ops[i].name) == json_string_length(op)) {
@@ -151,8 +149,8 @@ static int decode_op(json_t *root, struct ctl_req *req, struct ctl_error *err)
 			return 0;
 		}
 	}
-	quote_key(q, sizeof(q), json_string_value(op));
-	return refuse(err, CTL_STATUS_BAD_REQUEST,
+	ctl_quote(q, sizeof(q), json_string_value(op), 40);
+	return ctl_refuse(err, CTL_STATUS_BAD_REQUEST,
 		      "unknown op \"%s\" (list, get, add, del, enable, disable, replace, stats, reset, "
 		      "reload, events, wait)", q);
 }
@@ -174,8 +172,8 @@ static int decode_fields(json_t *root, struct ctl_req *req, struct ctl_error *er
 			if (!strcmp(key, fields[i].key))
 				f = fields[i].f;
 		if (!(f & ops[req->op].allowed)) {
-			quote_key(q, sizeof(q), key);
-			return refuse(err, CTL_STATUS_BAD_REQUEST, "unknown field \"%s\" for op \"%s\"", q,
+			ctl_quote(q, sizeof(q), key, 40);
+			return ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "unknown field \"%s\" for op \"%s\"", q,
 				      ops[req->op].name);
 		}
 		ret = take_field(req, (enum field)f, key, v, err);
@@ -185,7 +183,7 @@ static int decode_fields(json_t *root, struct ctl_req *req, struct ctl_error *er
 	}
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if ((want & fields[i].f) && !(seen & fields[i].f))
-			return refuse(err, CTL_STATUS_BAD_REQUEST, "op \"%s\" needs \"%s\"",
+			return ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "op \"%s\" needs \"%s\"",
 				      ops[req->op].name, fields[i].key);
 	return 0;
 }
@@ -199,7 +197,7 @@ int ctl_req_decode(const char *text, size_t len, struct ctl_req *req, struct ctl
 	memset(req, 0, sizeof(*req));
 	memset(err, 0, sizeof(*err));
 	if (len > CTL_MAX_REQUEST)
-		return refuse(err, CTL_STATUS_TOO_LARGE, "request over %u bytes", CTL_MAX_REQUEST);
+		return ctl_refuse(err, CTL_STATUS_TOO_LARGE, "request over %u bytes", CTL_MAX_REQUEST);
 	/*
 	 * A duplicate key is refused rather than "the last one wins": two
 	 * "name"s are a client bug, and which one it meant is a guess.
@@ -207,10 +205,10 @@ int ctl_req_decode(const char *text, size_t len, struct ctl_req *req, struct ctl
 	 */
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!root)
-		return refuse(err, CTL_STATUS_BAD_REQUEST, "bad JSON at byte %d: %s", je.position,
+		return ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "bad JSON at byte %d: %s", je.position,
 			      je.text);
 	if (!json_is_object(root)) {
-		ret = refuse(err, CTL_STATUS_BAD_REQUEST, "the request must be a JSON object");
+		ret = ctl_refuse(err, CTL_STATUS_BAD_REQUEST, "the request must be a JSON object");
 		goto out;
 	}
 	ret = decode_op(root, req, err);
