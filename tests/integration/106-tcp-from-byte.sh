@@ -3,12 +3,16 @@
 # application gets the stream's first N bytes, exactly and unchanged (the
 # segment that straddles byte N is cut there), then ECONNRESET; with drop
 # it gets the same N bytes and then nothing (a stall, toxiproxy's timeout).
-# faultline runs on the sender's side, where TCP hands it GSO super-packets:
-# the cut one goes on rewritten, and the receiver's kernel finds no bad
-# checksum.
+# faultline runs on the sender's side; the cut segment goes on rewritten,
+# and the receiver's kernel finds no bad checksum.
+# GSO and TSO are off on the sender's veth: a GSO super-packet whose head is
+# cut shorter than one MSS was lost in a CI run (cut 88 bytes of a 31160-byte
+# super-packet; the receiver never acknowledged them, and read 99912 bytes).
+# That is an open defect of cutting GSO packets (issue 12), not of counting.
 . "$(dirname "$0")/lib.sh"
 APP="python3 $(cd "$(dirname "$0")/../tools" && pwd)/tcpapp.py"
 make_pair
+ip netns exec "$NS_A" ethtool -K "va-$ID" gso off tso off >/dev/null
 counter() { ip netns exec "$1" nstat -asz "$2" | awk -v k="$2" '$1 == k {print $2}'; }
 
 # transfer RULE N IDLE: 300000 bytes from A to B through RULE; the receiver gives up after IDLE s without data.
