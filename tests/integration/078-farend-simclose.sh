@@ -43,9 +43,7 @@ open(sys.argv[2], "w").close()' "$FE_PORT" "$T/closed" 2>"$T/server.err" &
 PIDS+=($!)
 SERVER=$!
 wait_listen "$NS_B" "$FE_PORT"
-fe_capture A "$NS_A" "va-$ID"
-fe_capture B "$NS_B" "vb-$ID"
-fe_poll_start "$P"
+fe_capture_both "$P"
 timeout 60 ip netns exec "$NS_A" python3 -c '
 import os, socket, sys, time
 s = socket.socket()

@@ -33,9 +33,7 @@ s.close()' "$FE_PORT" "$T/aborted" 2>"$T/server.err" &
 PIDS+=($!)
 SERVER=$!
 wait_listen "$NS_B" "$FE_PORT"
-fe_capture A "$NS_A" "va-$ID"
-fe_capture B "$NS_B" "vb-$ID"
-fe_poll_start "$P"
+fe_capture_both "$P"
 timeout 60 ip netns exec "$NS_A" python3 -c '
 import socket, struct, sys, time
 s = socket.socket()

@@ -17,22 +17,8 @@ make_pair
 
 P=$((41000 + RANDOM % 1000))
 fl_start "$NS_B" --rule "tcp port $FE_PORT => drop if ack-only and state SYN_RECEIVED, first 1"
-ip netns exec "$NS_B" python3 -c '
-import socket, sys
-l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("10.99.0.2", int(sys.argv[1])))
-l.listen(1)
-s, _ = l.accept()
-while s.recv(10):
-    pass
-s.close()' "$FE_PORT" 2>"$T/server.err" &
-PIDS+=($!)
-SERVER=$!
-wait_listen "$NS_B" "$FE_PORT"
-fe_capture A "$NS_A" "va-$ID"
-fe_capture B "$NS_B" "vb-$ID"
-fe_poll_start "$P"
+fe_drain_server
+fe_capture_both "$P"
 timeout 60 ip netns exec "$NS_A" python3 -c '
 import socket, sys, time
 s = socket.socket()

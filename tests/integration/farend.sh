@@ -242,3 +242,29 @@ for b in bad:
 sys.exit(1 if bad else 0)
 PY
 }
+
+# fe_capture_both PORT: capture on both veth ends and poll both kernels'
+# states for the client's local PORT (the part of setup every test shares).
+fe_capture_both() {
+	fe_capture A "$NS_A" "va-$ID"
+	fe_capture B "$NS_B" "vb-$ID"
+	fe_poll_start "$1"
+}
+
+# fe_drain_server: a server in B on FE_PORT that reads until the client
+# closes, then closes; its pid in SERVER, stderr in $T/server.err.
+fe_drain_server() {
+	ip netns exec "$NS_B" python3 -c '
+import socket, sys
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("10.99.0.2", int(sys.argv[1])))
+l.listen(1)
+s, _ = l.accept()
+while s.recv(10):
+    pass
+s.close()' "$FE_PORT" 2>"$T/server.err" &
+	PIDS+=($!)
+	SERVER=$!
+	wait_listen "$NS_B" "$FE_PORT"
+}
