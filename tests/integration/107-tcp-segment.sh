@@ -12,7 +12,7 @@ make_pair
 counter() { ip netns exec "$1" nstat -asz "$2" | awk -v k="$2" '$1 == k {print $2}'; }
 ip netns exec "$NS_B" ethtool -K "vb-$ID" gro off >/dev/null 2>&1 || true
 
-ip netns exec "$NS_B" tcpdump -i "vb-$ID" -n -U -w "$T/b.pcap" 'tcp dst port 7002' 2>"$T/tcpdump.err" &
+ip netns exec "$NS_B" tcpdump -i "vb-$ID" -n -s 128 -B 8192 --immediate-mode -U -w "$T/b.pcap" 'tcp dst port 7002' 2>"$T/tcpdump.err" &
 td=$!
 PIDS+=("$td")
 for _ in $(seq 1 100); do grep -q listening "$T/tcpdump.err" && break; sleep 0.05; done
@@ -29,6 +29,7 @@ fl_stop
 sleep 0.3
 kill -INT "$td"
 wait "$td" 2>/dev/null || true
+grep -q '^0 packets dropped by kernel' "$T/tcpdump.err" || fail "tcpdump lost packets: $(cat "$T/tcpdump.err")"
 
 [ "$(json "$T/srv.json" 'd["bytes"]')" -eq 50000 ] || fail "the receiver got $(json "$T/srv.json" 'd["bytes"]') bytes"
 [ "$(json "$T/srv.json" 'd["ok_bytes"]')" = True ] || fail "the bytes it got are not the sender's"
