@@ -5,11 +5,13 @@
 set -euo pipefail
 
 # prometheus: only for promtool, which checks GET /metrics' text (metrics_test, 090).
+# docker.io, docker-compose, debootstrap: the container tests (120-129) start their own
+# dockerd on a base image debootstrapped from the apt mirror (tests/tools/base-rootfs.sh).
 PKGS=(build-essential cmake pkg-config clang
 	libnetfilter-queue-dev libmnl-dev libuv1-dev libpcap-dev libcriterion-dev libcap-ng-dev
 	libwiretap-dev libwsutil-dev libglib2.0-dev libmicrohttpd-dev libjansson-dev
 	iptables iproute2 iputils-ping iperf3 socat netcat-openbsd curl tcpdump tshark python3 python3-jsonschema jq chromium ethtool
-	prometheus)
+	prometheus docker.io docker-compose debootstrap)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -28,5 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 	if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null &&
 		systemctl is-active -q prometheus 2>/dev/null; then
 		systemctl disable --now prometheus >/dev/null 2>&1 || true
+	fi
+	# The container tests start their own dockerd (own data root, socket and bridge) and
+	# restore what it changes on the host; the package's service would hold the host's.
+	if [[ " ${missing[*]} " == *" docker.io "* ]] && command -v systemctl >/dev/null &&
+		systemctl is-active -q docker 2>/dev/null; then
+		systemctl disable --now docker.service docker.socket containerd.service >/dev/null 2>&1 || true
 	fi
 fi
