@@ -97,8 +97,8 @@ if [ $# -eq 0 ]; then
 fi
 
 if [ $# -eq 0 ] && command -v clang >/dev/null; then
-	echo "== fuzzing smoke run (${FUZZ_SECONDS:-20} s per harness)"
-	scripts/fuzz.sh "${FUZZ_SECONDS:-20}" || fails+=(fuzz)
+	echo "== fuzzing smoke run (${FUZZ_SECONDS:-10} s per harness)"
+	scripts/fuzz.sh "${FUZZ_SECONDS:-10}" || fails+=(fuzz)
 fi
 
 # Nothing of ours may stay behind on the host.

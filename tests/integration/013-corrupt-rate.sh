@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # corrupt: each datagram arrives with exactly one payload bit flipped (the
-# checksums are fixed, so the kernel delivers it). rate: a 100 kbit/s queue
+# checksums are fixed, so the kernel delivers it). rate: a 1 Mbit/s queue
 # stretches a burst over the time its bytes take at that rate, and past
 # 'limit' waiting packets it drops, counting each drop.
 . "$(dirname "$0")/lib.sh"
@@ -72,20 +72,20 @@ log "corrupt (no offloaded checksum): $n of 200 arrived, $alt altered, $one by e
 [ "$(json "$T/fl.out" 'd["corrupted"]')" -eq 200 ] || fail "faultline corrupted != 200"
 [ "$(json "$T/fl.out" 'd["rules"][0]["corrupted"]')" -eq 200 ] || fail "rule corrupted != 200"
 
-# 2. rate 100kbit: 200 datagrams of 1000 bytes (1028 with headers) sent at once.
+# 2. rate 1mbit: 200 datagrams of 1000 bytes (1028 with headers) sent at once.
 recv_start 3
-fl_start "$NS_B" --rule 'udp dst port 5000 => rate 100kbit'
+fl_start "$NS_B" --rule 'udp dst port 5000 => rate 1mbit'
 send 200 1000 0 0
 udp_recv_wait
 fl_stop
 n=$(json "$T/recv.json" 'len(d["got"])')
 dur=$(json "$T/recv.json" 'round(d["got"][-1][0] - d["got"][0][0], 2) if d["got"] else 0')
-want=$(python3 -c "print(round(200 * 1028 * 8 / 100000 * 0.8, 2))")
+want=$(python3 -c "print(round(200 * 1028 * 8 / 1000000 * 0.8, 2))")
 queued=$(json "$T/fl.out" 'd["rules"][0]["rate_queued"]')
-log "rate 100kbit: $n of 200 arrived over ${dur}s (at least ${want}s expected), rate_queued $queued," \
+log "rate 1mbit: $n of 200 arrived over ${dur}s (at least ${want}s expected), rate_queued $queued," \
 	"rate_dropped $(json "$T/fl.out" 'd["rules"][0]["rate_dropped"]')"
 [ "$n" -eq 200 ] || fail "$n of 200 arrived with the default limit of 1000"
-python3 -c "import sys; sys.exit(0 if $dur >= $want else 1)" || fail "200 x 1028 bytes passed in ${dur}s, faster than 100 kbit/s allows"
+python3 -c "import sys; sys.exit(0 if $dur >= $want else 1)" || fail "200 x 1028 bytes passed in ${dur}s, faster than 1 Mbit/s allows"
 [ "$queued" -gt 0 ] || fail "rate_queued is 0"
 [ "$(json "$T/fl.out" 'd["rules"][0]["rate_dropped"]')" -eq 0 ] || fail "rate dropped below its limit"
 

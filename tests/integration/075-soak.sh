@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The soak, one minute of it (scripts/soak.sh 60): new TCP connections and
+# The soak, half a minute of it (scripts/soak.sh 30): new TCP connections and
 # UDP flows, IPv4 and IPv6, through drop, duplicate, reorder and delay
 # rules. soak.sh fails on any broken invariant (a TCP byte missing or out
 # of order, a UDP flow where sent != received + dropped - copies, a packet
@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mktemp /tmp/flsoak.XXXXXX)
 trap 'rm -f "$out"' EXIT
 rc=0
-bash "$root/scripts/soak.sh" 60 >"$out" || rc=$?
+bash "$root/scripts/soak.sh" 30 >"$out" || rc=$?
 grep -v '^{' "$out" >&2 || true
 [ $rc -eq 0 ] || { echo "FAIL: scripts/soak.sh exited $rc" >&2; exit 1; }
 python3 - "$out" <<'PY'
