@@ -37,6 +37,7 @@ void usage_print(FILE *f)
 		"  show      print an --events file as text ladder diagrams: show EVENTS [--flow N]\n"
 		"  report    write an --events file as one HTML page: report EVENTS -o FILE\n"
 		"  version   the version, its git commit, the libraries' versions (or --version)\n"
+		"  help      this text (or -h, --help; after a command too)\n"
 		"\n"
 		"run options:\n"
 		"  -r, --rule LINE        a rule line (repeatable), e.g. 'udp dst port 5000 => drop 30%%'\n"

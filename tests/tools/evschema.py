@@ -10,8 +10,8 @@
                                     kinds and values the schema defines
   evschema.py check-writers SRC...  every key the writers print is in the schema
   evschema.py check                 the three checks above on the tree (ctest runs this)
-  evschema.py doc                   every kind and field as text (name, type, when, meaning):
-                                    the source of a future faultline-events(5)
+  evschema.py doc                   every kind and field as text (name, type, when, meaning)
+  evschema.py scdoc OUT             the same as faultline-events(5), in scdoc(5), to OUT
 
 Validation goes by the line's "ev": an unknown kind, an unknown key, a
 missing one or a wrong type fails, with FILE:LINE and the path of the value;
@@ -26,8 +26,6 @@ import os
 import re
 import sys
 
-import jsonschema
-
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
                            "events.schema.json")
 
@@ -39,6 +37,8 @@ def load_schema(path=SCHEMA_PATH):
 
 def validator(schema, name):
     """A validator for $defs/NAME, its references resolved within the file."""
+    import jsonschema  # only validation needs it, not the reference text
+
     sub = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/" + name}
     cls = jsonschema.Draft202012Validator
     cls.check_schema(sub)
@@ -333,6 +333,82 @@ def cmd_doc(schema):
     return 0
 
 
+SCDOC_HEAD = """faultline-events(5)
+
+; Made from docs/events.schema.json by tests/tools/evschema.py scdoc: edit those.
+
+# NAME
+
+faultline-events - the event log and the counters of faultline
+
+# DESCRIPTION
+
+*faultline run --events* _FILE_ and *faultline replay --events* _FILE_ write
+JSON lines: one object per line, each with *t*, the time in seconds since
+faultline started (a replay: since the first packet's timestamp), and *ev*,
+the kind of event. *faultline ctl events* and the HTTP API's *GET /events*
+stream the same lines. The counters are one JSON object: printed by
+*faultline run* on SIGUSR1 and at exit, by *faultline ctl stats* and
+*GET /stats*, and by *faultline replay* at its end.
+
+Every kind and every field is listed below with its type, when it is present
+and what it means. Objects are closed: a field not listed here is never
+written. This page is made from the JSON Schema (2020-12) that the tests
+validate faultline's output against, and that the build checks the code's
+readers and writers against: _/usr/share/doc/faultline/events.schema.json_
+in the package, _docs/events.schema.json_ in the source tree.
+
+Nested fields are named by their path: *actions[].rule* is the field *rule*
+of each object in the array *actions*.
+"""
+
+SCDOC_TAIL = """
+# SEE ALSO
+
+*faultline*(8), *faultline-rules*(5), *jq*(1)
+"""
+
+
+def scdoc_escape(text):
+    """scdoc reads '*' and '_' as bold and underline marks, '\\' as an escape,
+    and a line that starts with '[', '|', ':' or '-' as a table or a list."""
+    return re.sub(r"([\\*_])|^([\[|:-])", r"\\\1\2", str(text))
+
+
+def scdoc_fields(schema, node, prefix, out):
+    props, req = fields(schema, node)
+    for k, p in props.items():
+        when = "always" if k in req else p.get("x-present", "")
+        desc = resolve(schema, p).get("description", "")
+        out.append(f"*{scdoc_escape(prefix + k)}* ({scdoc_escape(type_of(schema, p))}; "
+                   f"{scdoc_escape(when)})\n\t{scdoc_escape(desc)}\n")
+        sub, path = resolve(schema, p), prefix + k
+        while isinstance(sub, dict) and ("$ref" in sub or sub.get("type") == "array"):
+            if "$ref" in sub:
+                sub = schema["$defs"][sub["$ref"].rsplit("/", 1)[1]]
+            else:
+                sub, path = sub.get("items", {}), path + "[]"
+        if isinstance(sub, dict) and "properties" in sub:
+            scdoc_fields(schema, sub, path + ".", out)
+
+
+def cmd_scdoc(schema, path):
+    out = [SCDOC_HEAD, "\n# EVENTS\n"]
+    for ev, name in event_kinds(schema).items():
+        node = schema["$defs"][name]
+        out.append(f"\n## {ev}\n\n{scdoc_escape(node['description'])}\n\n")
+        scdoc_fields(schema, node, "", out)
+    out.append("\n# COUNTERS\n")
+    for name in ("counters", "replay-counters"):
+        node = schema["$defs"][name]
+        out.append(f"\n## {name}\n\n{scdoc_escape(node['description'])}\n\n")
+        scdoc_fields(schema, node, "", out)
+    out.append(SCDOC_TAIL)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("".join(out))
+    return 0
+
+
 def cmd_check(schema):
     import glob
     top = os.path.join(os.path.dirname(SCHEMA_PATH), "..")
@@ -367,6 +443,8 @@ def main(argv):
         return cmd_check_schema(schema)
     if cmd == "doc" and not args:
         return cmd_doc(schema)
+    if cmd == "scdoc" and len(args) == 1:
+        return cmd_scdoc(schema, args[0])
     if cmd == "check" and not args:
         return cmd_check(schema)
     if cmd == "check-reader" and args:
