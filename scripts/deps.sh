@@ -7,7 +7,9 @@ set -euo pipefail
 # prometheus: only for promtool, which checks GET /metrics' text (metrics_test, 090).
 # docker.io, docker-compose, debootstrap: the container tests (120-129) start their own
 # dockerd on a base image debootstrapped from the apt mirror (tests/tools/base-rootfs.sh).
-PKGS=(build-essential cmake pkg-config clang
+# scdoc makes the man pages; bash-completion and lintian serve the completion
+# and package tests (ctest completion.bash, tests/integration/140).
+PKGS=(build-essential cmake pkg-config clang scdoc bash-completion lintian
 	libnetfilter-queue-dev libmnl-dev libuv1-dev libpcap-dev libcriterion-dev libcap-ng-dev
 	libwiretap-dev libwsutil-dev libglib2.0-dev libmicrohttpd-dev libjansson-dev
 	iptables iproute2 iputils-ping iperf3 socat netcat-openbsd curl tcpdump tshark python3 python3-jsonschema jq chromium ethtool
