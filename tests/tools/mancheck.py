@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""The options of faultline's --help texts against its man page.
+"""The options of faultline's --help texts against its man page and its
+bash completion.
 
-  mancheck.py FAULTLINE PAGE.scd
+  mancheck.py FAULTLINE PAGE.scd [COMPLETION.bash]
 
 Runs FAULTLINE --help, and COMMAND --help for every command that text lists,
 and collects each long option (--name) and each short alias written beside
@@ -10,6 +11,8 @@ one ("-r, --rule", "-r/--rule"). Every one must be in the man page's scdoc
 source, and every option the page names must be in some --help text. Each
 difference is one line naming the option, where it was seen and the page;
 exit status 1 if there is any, 0 otherwise, 2 on bad usage.
+With COMPLETION, the words of its NAME_opts='...' lists must be the same
+options too (each short alias as itself).
 """
 import os
 import re
@@ -56,8 +59,35 @@ def page_text(path):
     return re.sub(r"\\?[*_]", "", "".join(lines))
 
 
+def completion_words(path):
+    """The words of the completion's NAME_opts='...' lists."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    words = set()
+    for body in re.findall(r"\b\w+_opts='([^']*)'", text):
+        words |= {w for w in body.split() if w.startswith("-")}
+    return words
+
+
+def compare_completion(seen, path):
+    """Each long option and short alias of the help texts against the completion."""
+    want = {}
+    for o, where in seen.items():
+        for w in o.split():
+            want.setdefault(w, where)
+    have = completion_words(path)
+    bad = 0
+    for w in sorted(set(want) - have):
+        print(f"mancheck: {w} is in `{want[w]}` but not offered by the completion ({path})")
+        bad += 1
+    for w in sorted(have - set(want)):
+        print(f"mancheck: {w} is offered by the completion ({path}) but in no --help text")
+        bad += 1
+    return bad
+
+
 def main(argv):
-    if len(argv) != 3:
+    if len(argv) not in (3, 4):
         print(__doc__, file=sys.stderr)
         return 2
     exe, page = argv[1], argv[2]
@@ -95,10 +125,12 @@ def main(argv):
         print(f"mancheck: {what} is in {title} but in no --help text "
               f"(faultline --help, faultline COMMAND --help for {', '.join(cmds)})")
         bad += 1
+    if len(argv) == 4:
+        bad += compare_completion(seen, argv[3])
     if bad:
         return 1
     print(f"mancheck: {len(seen)} options and aliases of {len(cmds)} commands' help, "
-          f"all in {title}, and no other")
+          f"all in {title}{' and the completion' if len(argv) == 4 else ''}, and no other")
     return 0
 
 
