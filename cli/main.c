@@ -47,6 +47,7 @@ static bool stdout_failed;
 #define MAX_FLOWS (1u << 24)
 #define MAX_CONNS (1u << 26)
 #define MAX_DURATION_NS (7 * 24 * 3600 * 1000000000ull)	/* --time-wait, --track-idle */
+#define MAX_RELEASE_EARLY_NS 10000000ull	/* --release-early: 10 ms of spinning at most */
 #define MAX_HTTP_TIMEOUT_NS (3600 * 1000000000ull)
 /*
  * Messages from the modules below: room for three file names of PATH_MAX
@@ -390,6 +391,8 @@ enum {
 	OPT_HTTP_ALLOW_REMOTE,
 	OPT_HTTP_TIMEOUT,
 	OPT_PROGRESS,
+	OPT_RELEASE_EARLY,
+	OPT_REALTIME,
 };
 
 /* Where the options run and replay share land: the proxy's or the replay's config. */
@@ -499,6 +502,8 @@ static const struct option run_opts[] = {
 	{ "http-allow-remote", no_argument, NULL, OPT_HTTP_ALLOW_REMOTE },
 	{ "http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT },
 	{ "progress", optional_argument, NULL, OPT_PROGRESS },
+	{ "release-early", required_argument, NULL, OPT_RELEASE_EARLY },
+	{ "realtime", no_argument, NULL, OPT_REALTIME },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -643,6 +648,16 @@ static int run_option(struct cli_run *r, void *data, int c, const char *arg)
 		return args_duration("--track-idle", arg, MAX_DURATION_NS, &cfg->track_idle_ns) ? -1 : 1;
 	case OPT_MAX_CONNS:
 		return opt_u32("--max-conns", arg, 1, MAX_CONNS, &cfg->max_conns) ? -1 : 1;
+	case OPT_RELEASE_EARLY:
+		/* 0 in the config means the default; a bare 0 here means never early. */
+		if (!strcmp(arg, "0")) {
+			cfg->release_early_ns = PROXY_RELEASE_EARLY_OFF;
+			return 1;
+		}
+		return args_duration("--release-early", arg, MAX_RELEASE_EARLY_NS, &cfg->release_early_ns) ? -1 : 1;
+	case OPT_REALTIME:
+		cfg->realtime = PROXY_REALTIME_PRIORITY;
+		return 1;
 	case OPT_CONTROL:
 		if (args_value("--control", arg))
 			return -1;

@@ -124,6 +124,10 @@ void msg_proxy(const struct proxy_error *e, const struct proxy_config *cfg, char
 	case PROXY_STEP_TIMERFD:
 		snprintf(buf, len, "timerfd: %s", why);
 		break;
+	case PROXY_STEP_REALTIME:
+		snprintf(buf, len, "--realtime: cannot run the releasing thread SCHED_FIFO: %s%s", why,
+			 e->err == -EPERM ? " (needs CAP_SYS_NICE, or an RLIMIT_RTPRIO of at least 10)" : "");
+		break;
 	case PROXY_STEP_LOOP:
 		snprintf(buf, len, "cannot create the event loop");
 		break;

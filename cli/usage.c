@@ -18,6 +18,7 @@
 _Static_assert(PROXY_DEFAULT_MAX_HELD_BYTES % (1u << 20) == 0, "--max-held-bytes default in MiB");
 _Static_assert(TRACK_DEFAULT_TIME_WAIT_NS % 1000000000ull == 0, "--time-wait default in seconds");
 _Static_assert(TRACK_DEFAULT_IDLE_NS % 1000000000ull == 0, "--track-idle default in seconds");
+_Static_assert(PROXY_DEFAULT_RELEASE_EARLY_NS % 1000ull == 0, "--release-early default in microseconds");
 
 void usage_print(FILE *f)
 {
@@ -66,6 +67,10 @@ void usage_print(FILE *f)
 		"      --time-wait DUR    how long the tracker keeps TIME_WAIT (2*MSL, default %llus)\n"
 		"      --track-idle DUR   forget idle connections after DUR (default %llus)\n"
 		"      --max-conns N      connections the tracker holds (default %u)\n"
+		"      --release-early DUR  wake DUR before a held packet's deadline and spin the\n"
+		"                         rest, within 10%% of a CPU (default %lluus; 0: never)\n"
+		"      --realtime         release held packets from a SCHED_FIFO thread (priority\n"
+		"                         %d; needs CAP_SYS_NICE)\n"
 		"      --control PATH     the control socket (default " CTL_SOCK_DIR "/queue-N.sock,\n"
 		"                         " CTL_SOCK_DIR "/NAME.queue-N.sock with --netns NAME)\n"
 		"      --no-control       no control socket (SIGHUP still reloads)\n"
@@ -115,6 +120,7 @@ void usage_print(FILE *f)
 		PIPELINE_DEFAULT_MAX_FLOWS, PROXY_DEFAULT_MARK, PROXY_DEFAULT_EVENTS_BACKLOG,
 		PROXY_DEFAULT_PCAP_BACKLOG, (unsigned long long)(TRACK_DEFAULT_TIME_WAIT_NS / 1000000000ull),
 		(unsigned long long)(TRACK_DEFAULT_IDLE_NS / 1000000000ull), TRACK_DEFAULT_MAX_CONNS,
+		(unsigned long long)(PROXY_DEFAULT_RELEASE_EARLY_NS / 1000), PROXY_REALTIME_PRIORITY,
 		HTTP_DEFAULT_TIMEOUT_S, HTTP_DEFAULT_MAX_CLIENTS, HTTP_DEFAULT_MAX_BODY >> 20,
 		PROGRESS_RUN_DEFAULT_S, CTLCMD_EXIT_TIMEOUT, CTL_MAX_REQUEST >> 20);
 }

@@ -31,6 +31,7 @@
 #include "priv.h"
 #include "proxy.h"
 #include "thread.h"
+#include "wake.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -66,7 +67,8 @@ struct proxy {
 	uv_timer_t housekeeping; /* TIME_WAIT and idle expiry: coarse time is fine */
 	int timer_fd;
 	int stamp_fd;	/* holds kernel receive timestamps on, for the tracker */
-	uint64_t armed_ns;	/* deadline the timerfd is armed for, 0 = disarmed */
+	uint64_t armed_ns;	/* time the timerfd is armed for, 0 = disarmed */
+	struct wake wake;	/* how early to arm it, and the spin budget */
 
 	struct capture *cap;
 	struct inject *inj;
@@ -117,12 +119,17 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Arm the timerfd for the earliest held deadline (absolute, CLOCK_MONOTONIC). */
+/*
+ * Arm the timerfd for the earliest held deadline (absolute, CLOCK_MONOTONIC),
+ * or a little before it when the thread is to spin the rest (wake.h).
+ */
 static void rearm(struct proxy *p)
 {
 	uint64_t when = pipeline_next_deadline(p->pl);
 	struct itimerspec its = { 0 };
 
+	if (when)
+		when = wake_arm_at(&p->wake, when, now_ns());
 	if (when == p->armed_ns)
 		return;
 	if (when) {
@@ -374,6 +381,35 @@ FL_HOT static void *reader_main(void *arg)
 	return NULL;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * Woken early for the next deadline (wake.h): wait for it on the clock,
+ * without the lock, so the reader goes on deciding packets meanwhile.
+ * Returns with the lock taken. The spin is bounded by early_ns.
+ */
+static void spin_to_deadline(struct proxy *p)
+{
+	uint64_t deadline = pipeline_next_deadline(p->pl), start = now_ns(), t = start;
+
+	if (!wake_should_spin(&p->wake, deadline, start))
+		return;
+	lock_give(&p->lock);
+	while (t < deadline) {
+		cpu_relax();
+		t = now_ns();
+	}
+	lock_take(&p->lock);
+	wake_spent(&p->wake, t - start);
+}
+
 static void on_timer(uv_poll_t *h, int status, int events)
 {
 	struct proxy *p = container_of(h, struct proxy, timer_poll);
@@ -383,6 +419,7 @@ static void on_timer(uv_poll_t *h, int status, int events)
 		return;
 	lock_take(&p->lock);
 	p->armed_ns = 0;
+	spin_to_deadline(p);
 	pipeline_release_due(p->pl, now_ns());
 	flush_accepts(p);
 	capture_flush(p->cap);
@@ -761,6 +798,14 @@ static int init_loop(struct proxy *p, struct proxy_error *e)
 	return 0;
 }
 
+/* How long before a deadline the release timer fires: 0 means the default, OFF none. */
+static uint64_t release_early_for(const struct proxy_config *cfg)
+{
+	if (cfg->release_early_ns == PROXY_RELEASE_EARLY_OFF)
+		return 0;
+	return cfg->release_early_ns ? cfg->release_early_ns : PROXY_DEFAULT_RELEASE_EARLY_NS;
+}
+
 struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 			proxy_report_cb report_cb, void *report_data, struct proxy_error *e)
 {
@@ -792,6 +837,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 
 	pipeline_config_for(p, &pc);
 	pc.start_ns = now_ns();
+	wake_init(&p->wake, release_early_for(cfg), PROXY_RELEASE_SPIN_SHARE_PPM, pc.start_ns);
 	ret = open_events(p, &pc, e);
 	if (ret)
 		goto err_free;
@@ -871,6 +917,24 @@ static int stop_failed(struct proxy *p, struct proxy_error *e, enum proxy_step s
 	return fail(e, step, ret);
 }
 
+/*
+ * --realtime: the loop thread, which releases held packets, runs
+ * SCHED_FIFO at 'prio', so ordinary work on a busy host does not stand
+ * between a deadline and its release. Only this thread: it sleeps between
+ * deadlines, and its spins are bounded by the budget (wake.h); the kernel
+ * keeps 5 % of each second for others (sched_rt_runtime_us) regardless.
+ */
+static int set_realtime(int prio)
+{
+	struct sched_param sp = { .sched_priority = prio };
+	int ret;
+
+	if (!prio)
+		return 0;
+	ret = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	return -ret;
+}
+
 int proxy_run(struct proxy *p, struct proxy_error *e)
 {
 	struct ipt_config ic = {
@@ -884,6 +948,13 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 
 	if (e)
 		memset(e, 0, sizeof(*e));
+	/*
+	 * Before the capabilities go (CAP_SYS_NICE) and before any thread
+	 * starts; the helpers run SCHED_OTHER all the same (thread.h).
+	 */
+	ret = set_realtime(p->cfg.realtime);
+	if (ret)
+		return fail(e, PROXY_STEP_REALTIME, ret);
 	if (!p->cfg.no_iptables) {
 		ret = ipt_install(&ic, e ? &e->ipt : &(struct ipt_error){ 0 });
 		if (ret)
@@ -1052,7 +1123,8 @@ static char *stats_json_locked(struct proxy *p)
 		     "\"verdicts_refused\":%llu,\"verdict_sends\":%llu,\"config_errors\":%llu,"
 		     "\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu,"
 		     "\"events_written\":%llu,\"events_dropped\":%llu,\"events_dropped_full\":%llu,"
-		     "\"pcap_written\":%llu,\"pcap_dropped\":%llu,\"pcap_dropped_full\":%llu}",
+		     "\"pcap_written\":%llu,\"pcap_dropped\":%llu,\"pcap_dropped_full\":%llu,"
+		     "\"release_spins\":%llu,\"release_spin_us\":%llu}",
 		     (unsigned long long)p->cfg.seed, p->cfg.queue,
 		     (unsigned long long)(p->ev.lost + p->pcap.lost), inner,
 		     (unsigned long long)p->duplicates_sent, (unsigned long long)p->duplicate_errors,
@@ -1063,7 +1135,8 @@ static char *stats_json_locked(struct proxy *p)
 		     (unsigned long long)cs.stamped, (unsigned long long)p->stamps_used,
 		     (unsigned long long)es.written, (unsigned long long)es.dropped,
 		     (unsigned long long)es.full, (unsigned long long)qs.written,
-		     (unsigned long long)qs.dropped, (unsigned long long)qs.full) < 0)
+		     (unsigned long long)qs.dropped, (unsigned long long)qs.full,
+		     (unsigned long long)p->wake.spins, (unsigned long long)(p->wake.spun_ns / 1000)) < 0)
 		out = NULL;
 	free(inner);
 	return out;

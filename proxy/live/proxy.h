@@ -43,6 +43,17 @@ typedef void (*proxy_output_error_cb)(void *data, enum proxy_output out, int err
  * 64 KiB for a GSO super-packet): this bounds that memory by default.
  */
 #define PROXY_DEFAULT_MAX_HELD_BYTES (256ull << 20)
+/*
+ * The release timer fires this long before a held packet's deadline and
+ * the loop thread spins the rest (wake.h): a timerfd wakes a thread about
+ * 50 us late on the VMs measured. PROXY_RELEASE_EARLY_OFF: at the deadline.
+ */
+#define PROXY_DEFAULT_RELEASE_EARLY_NS 80000ull
+#define PROXY_RELEASE_EARLY_OFF UINT64_MAX
+/* --realtime: the SCHED_FIFO priority of the releasing thread (1-99; chrt's range). */
+#define PROXY_REALTIME_PRIORITY 10
+/* Share of the time that spins may take, in parts per million (10 %). */
+#define PROXY_RELEASE_SPIN_SHARE_PPM 100000u
 /* Bytes of event lines that may wait for a slow reader (--events-backlog). */
 #define PROXY_DEFAULT_EVENTS_BACKLOG (4u << 20)
 /* Bytes of records that may wait for a slow reader of --pcap (--pcap-backlog). */
@@ -73,6 +84,8 @@ struct proxy_config {
 	uint64_t time_wait_ns;	/* tracker's 2*MSL (TRACK_DEFAULT_TIME_WAIT_NS) */
 	uint64_t track_idle_ns;	/* tracker's idle expiry (TRACK_DEFAULT_IDLE_NS) */
 	uint32_t max_conns;	/* tracker's table size (TRACK_DEFAULT_MAX_CONNS) */
+	uint64_t release_early_ns; /* wake before a deadline and spin (PROXY_DEFAULT_RELEASE_EARLY_NS) */
+	int realtime;		/* SCHED_FIFO priority of the releasing thread; 0 = ordinary */
 	/*
 	 * Rules may change while it runs (a control socket): open the raw
 	 * sockets for copies at the start even when no rule duplicates yet,
@@ -101,6 +114,7 @@ enum proxy_step {
 	PROXY_STEP_INJECT,		/* raw sockets for the rule at rule_file:rule_line, whose
 					 * action rule_action sends packets of its own */
 	PROXY_STEP_TIMERFD,		/* the release timer */
+	PROXY_STEP_REALTIME,		/* SCHED_FIFO for the releasing thread (EPERM: needs CAP_SYS_NICE) */
 	PROXY_STEP_LOOP,		/* the event loop */
 	PROXY_STEP_IPT_INSTALL,		/* installing the chain: the detail in 'ipt' */
 	PROXY_STEP_CAPS,		/* giving up capabilities */

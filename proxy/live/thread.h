@@ -5,13 +5,14 @@
  * thread, so each starts with every signal blocked; a blocked SIGPIPE
  * also turns a reader that went away into EPIPE instead of death. Threads
  * keep their creator's capabilities: start them after priv_keep_only().
+ * They run SCHED_OTHER whatever their creator's scheduling class.
  */
 #ifndef FL_THREAD_H
 #define FL_THREAD_H
 
 #include <pthread.h>
 
-/* pthread_create(t, NULL, fn, arg) with every signal blocked in the new thread. Returns 0 or -errno. */
+/* pthread_create(t, SCHED_OTHER, fn, arg) with every signal blocked in the new thread. Returns 0 or -errno. */
 int thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 #endif

@@ -750,3 +750,28 @@ Test(pipeline, segment_sends_the_pieces_in_order_after_the_first)
 	cr_assert(strstr(json, "\"segmented\":1,"), "%s", json);
 	free(json);
 }
+
+/*
+ * A held packet's deadline is its arrival plus the delay, in nanoseconds:
+ * nothing on the way rounds it to milliseconds (libuv's timers would).
+ */
+Test(pipeline, delay_deadline_is_exact_in_nanoseconds)
+{
+	struct seen s = { 0 };
+	struct rule_set *rs;
+	struct pipeline *pl = new_pipeline("udp => delay 1234567ns", false, &s, &rs);
+	uint64_t t0 = 5000000000ull + 314159;
+	uint8_t p[CUT];
+	struct pipeline_pkt pk = { .id = 1, .dir = PKT_DIR_IN, .data = p, .len = CUT, .orig_len = WIRE };
+
+	udp_packet(p, 0);
+	pipeline_packet(pl, &pk, t0);
+	cr_assert_eq(pipeline_held(pl), 1);
+	cr_assert_eq(pipeline_next_deadline(pl), t0 + 1234567);
+	pipeline_release_due(pl, t0 + 1234566);
+	cr_assert_eq(s.verdicts, 0, "released 1 ns before its deadline");
+	pipeline_release_due(pl, t0 + 1234567);
+	cr_assert_eq(s.verdicts, 1);
+	pipeline_free(pl);
+	rule_set_free(rs);
+}

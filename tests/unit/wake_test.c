@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wake: the release timer is armed in nanoseconds, early by exactly
+ * early_ns while the spin budget allows it, at the deadline otherwise;
+ * spinning draws on a budget that refills at its share of time.
+ */
+#include <criterion/criterion.h>
+
+#include "wake.h"
+
+#define US 1000ull
+#define MS 1000000ull
+
+Test(wake, arms_early_by_exact_nanoseconds)
+{
+	struct wake w;
+	/* A deadline with sub-millisecond and sub-microsecond parts: nothing rounds them. */
+	uint64_t dl = 5 * 1000 * MS + 10 * MS + 123 * US + 457;
+
+	wake_init(&w, 80 * US, 100000, 5 * 1000 * MS);
+	cr_assert_eq(wake_arm_at(&w, dl, 5 * 1000 * MS), dl - 80 * US);
+	/* Nothing held: nothing armed. */
+	cr_assert_eq(wake_arm_at(&w, 0, 5 * 1000 * MS), 0);
+}
+
+Test(wake, off_arms_at_the_deadline_and_never_spins)
+{
+	struct wake w;
+	uint64_t dl = 7 * MS + 1;
+
+	wake_init(&w, 0, 100000, 0);
+	cr_assert_eq(wake_arm_at(&w, dl, 0), dl);
+	cr_assert_not(wake_should_spin(&w, dl, dl - 1));
+}
+
+Test(wake, spins_only_the_last_stretch)
+{
+	struct wake w;
+	uint64_t dl = 10 * MS;
+
+	wake_init(&w, 80 * US, 100000, 0);
+	cr_assert(wake_should_spin(&w, dl, dl - 80 * US));
+	cr_assert(wake_should_spin(&w, dl, dl - 1));
+	/* Further than early_ns: the timer waits, not the CPU. */
+	cr_assert_not(wake_should_spin(&w, dl, dl - 80 * US - 1));
+	/* Due already: release, no spin. */
+	cr_assert_not(wake_should_spin(&w, dl, dl));
+	cr_assert_not(wake_should_spin(&w, dl, dl + 1));
+}
+
+Test(wake, an_empty_budget_arms_at_the_deadline_until_it_refills)
+{
+	struct wake w;
+	uint64_t now = 1000 * MS, dl;
+
+	/* A 10 % share: 80 us of spin is earned by 800 us of time. */
+	wake_init(&w, 80 * US, 100000, now);
+	for (int i = 0; i < WAKE_BUDGET_SPINS; i++)
+		wake_spent(&w, 80 * US);
+	dl = now + MS;
+	cr_assert_eq(wake_arm_at(&w, dl, now), dl);
+	cr_assert_not(wake_should_spin(&w, now + 10 * US, now));
+	/* 799 us later one spin is not yet paid for; 800 us later it is. */
+	cr_assert_eq(wake_arm_at(&w, dl, now + 799 * US), dl);
+	cr_assert_eq(wake_arm_at(&w, dl, now + 800 * US), dl - 80 * US);
+}
+
+Test(wake, the_budget_is_capped)
+{
+	struct wake w;
+
+	wake_init(&w, 80 * US, 100000, 0);
+	/* An hour idle earns no more than WAKE_BUDGET_SPINS spins. */
+	cr_assert_eq(wake_arm_at(&w, 3600000 * MS, 3600000 * MS - MS), 3600000 * MS - 80 * US);
+	for (int i = 0; i < WAKE_BUDGET_SPINS; i++) {
+		cr_assert(wake_should_spin(&w, 3600000 * MS, 3600000 * MS - 80 * US));
+		wake_spent(&w, 80 * US);
+	}
+	cr_assert_not(wake_should_spin(&w, 3600000 * MS, 3600000 * MS - 80 * US));
+}
