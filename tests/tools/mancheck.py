@@ -78,7 +78,8 @@ def compare_completion(seen, path):
     have = completion_words(path)
     bad = 0
     for w in sorted(set(want) - have):
-        print(f"mancheck: {w} is in `{want[w]}` but not offered by the completion ({path})")
+        print(f"mancheck: {w} is in `{want[w]}` but not offered by the completion: add it to "
+              f"its command's *_opts list in {path}")
         bad += 1
     for w in sorted(have - set(want)):
         print(f"mancheck: {w} is offered by the completion ({path}) but in no --help text")
@@ -118,7 +119,7 @@ def main(argv):
     bad = 0
     for o in sorted(set(seen) - in_page):
         what = f"'{o.replace(' ', ', ')}'" if " " in o else o
-        print(f"mancheck: {what} is in `{seen[o]}` but not in {title}")
+        print(f"mancheck: {what} is in `{seen[o]}` but not in {title}: describe it there")
         bad += 1
     for o in sorted(in_page - set(seen)):
         what = f"'{o.replace(' ', ', ')}'" if " " in o else o
