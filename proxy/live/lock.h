@@ -3,7 +3,8 @@
  * lock: a mutex for the two threads of one queue. The uncontended path is
  * one atomic instruction, inline: the reader thread takes it once per burst,
  * and after an idle spell pthread_mutex_lock() cost it a cold page of libc
- * code. Contended, it sleeps in futex(2) (Drepper, "Futexes Are Tricky",
+ * code. Contended, it spins a little (about 1000 pauses) for a holder
+ * that is about to let go, then sleeps in futex(2) (Drepper, "Futexes Are Tricky",
  * mutex 2: 0 free, 1 taken, 2 taken and maybe waited for).
  */
 #ifndef FL_LOCK_H
