@@ -1,30 +1,44 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Throughput, packet-rate and latency cost of NFQUEUE interception.
+# Throughput, packet-rate, latency and delay-precision cost of faultline,
+# against its baselines, in one run.
 #
-#   sudo bench/run.sh [BUILD_DIR]          (default ./build)
-#   RUNS=3 sudo bench/run.sh build         medians of 3 runs
+#   sudo bench/run.sh [BUILD_DIR]          (default ./build; 3 runs)
 #
 # Two namespaces joined by a veth pair, A 10.77.0.1 (sender) and
-# B 10.77.0.2 (receiver, where the interception happens on INPUT and
-# OUTPUT).  Configurations:
+# B 10.77.0.2 (receiver, where the interception happens).  Configurations:
 #   a  no interception
 #   b  bare accept loop: NFQUEUE rules + $BUILD/nfq_accept
-#   c  $BUILD/faultline run (skipped, "faultline: n/a", when absent/failing)
+#   c  faultline, one rule that touches none of the traffic
+#   d  faultline, 50 rules whose filters match the traffic, none firing
+#   e  faultline, 'ip => delay 1ms' on everything
 # Tests per configuration: iperf3 TCP 1 flow, udp_blast 64-byte UDP,
-# ping -c 200 -i 0.01.  All traffic stays inside the two namespaces.
+# ping -c 200 -i 0.01 (p50, p99).  Per run: delay lateness (udp_lat, delays
+# of 1, 10, 100 ms at 1k and 20k datagrams/s) and held-packet capacity
+# (100k held, the kernel queue's drops).  All traffic stays inside the two
+# namespaces.  Prints one table (min/median/max over the runs, ratios per
+# run against its own baselines) and appends JSON lines to $JSONL.
 #
-# Environment: RUNS (1), DUR seconds per throughput test (5), QUEUE (7),
-# TESTS ("tcp udp ping": which tests, e.g. TESTS=ping).
+# Environment: RUNS (3), DUR seconds per throughput test (5), QUEUE (7),
+# TESTS ("tcp udp ping lat hold"), CONFIGS ("a b c d e"), LAT_DUR seconds
+# per lateness case (3), LAT_DELAYS ("1 10 100" ms), LAT_RATES
+# ("1000 20000"), HOLD_N (100000), JSONL ($BUILD/bench.jsonl).
 set -euo pipefail
 
 BUILD=${1:-./build}
-RUNS=${RUNS:-1}
+RUNS=${RUNS:-3}
 DUR=${DUR:-5}
 QUEUE=${QUEUE:-7}
-TESTS=${TESTS:-tcp udp ping}
-FL_RULE='tcp port 9 => drop'
+TESTS=${TESTS:-tcp udp ping lat hold}
+CONFIGS=${CONFIGS:-a b c d e}
+LAT_DUR=${LAT_DUR:-3}
+LAT_DELAYS=${LAT_DELAYS:-1 10 100}
+LAT_RATES=${LAT_RATES:-1000 20000}
+HOLD_N=${HOLD_N:-100000}
+JSONL=${JSONL:-$BUILD/bench.jsonl}
+LAT_PORT=9001
+HOLD_PORT=9002
 
 SUFFIX="$$-$RANDOM"
 NS_A="flb-a-$SUFFIX"
@@ -156,7 +170,7 @@ udp_bound() { [[ -n $(inB ss -Hlun "sport = :$1") ]]; }
 
 # ---------------------------------------------------------------- checks
 ((EUID == 0)) || die "needs root (network namespaces, iptables)"
-for tool in ip iptables iptables-save iperf3 ping jq ss awk; do
+for tool in ip iptables iptables-save iperf3 ping jq ss awk python3; do
 	command -v "$tool" >/dev/null ||
 		die "missing $tool (apt-get install -y iperf3 iputils-ping jq iproute2 iptables)"
 done
@@ -179,6 +193,7 @@ tool_path()
 }
 NFQ_ACCEPT=$(tool_path nfq_accept -lnetfilter_queue -lmnl)
 UDP_BLAST=$(tool_path udp_blast)
+UDP_LAT=$(tool_path udp_lat)
 FAULTLINE=$BUILD/faultline
 
 # ---------------------------------------------------------------- setup
@@ -244,7 +259,7 @@ test_udp()
 		awk '{ printf "%.1f\n", $1 / 1000 }') || RES=
 }
 
-# RES="avg_us p50_us mdev_us".
+# RES="avg_us p50_us p99_us".
 test_ping()
 {
 	inA ping -c 200 -i 0.01 -W 1 "$IP_B" >"$TMP/ping.out" 2>&1 || true
@@ -260,7 +275,7 @@ test_ping()
 				for (j = i - 1; j >= 0 && t[j] > v; j--) t[j + 1] = t[j]
 				t[j + 1] = v
 			}
-			printf "%.0f %.0f %.0f\n", avg, t[int(n / 2)], mdev
+			printf "%.0f %.0f %.0f\n", avg, t[int(n / 2)], t[int(n * 0.99)]
 		}' "$TMP/ping.out") || RES=
 }
 
@@ -281,9 +296,20 @@ nfqueue_counter()
 }
 
 # ---------------------------------------------------------------- programs
-# start_prog CONFIG: start the interceptor of CONFIG b or c; returns 1 when
-# it cannot run.  stop_prog CONFIG: stop it and leave the number of packets
-# it saw in RES.
+# Every figure goes into REC as "run<TAB>name<TAB>value"; report.py makes
+# the table and the JSON lines from it.
+REC=$TMP/rec.tsv
+: >"$REC"
+rec() { printf '%s\t%s\t%s\n' "$RUN" "$1" "$2" >>"$REC"; }
+
+# Configuration d's rules: 50 whose filters match the bench traffic (from
+# A to B, and B's replies) and that never fire (their window opens after
+# a day), so every packet is queued and runs through all of them.
+D_RULES=$TMP/d.rules
+for ((i = 0; i < 50; i++)); do
+	echo "host $IP_A => drop, after 86400s"
+done >"$D_RULES"
+
 PROG_PID=
 
 # wait_ready PID SECONDS ERRFILE: wait for the "running" line, giving up
@@ -300,26 +326,40 @@ wait_ready()
 	return 1
 }
 
+# start_fl ARGS...: faultline in B on our queue; returns 1 when it does not start.
+start_fl()
+{
+	spawn "$TMP/prog.out" "$TMP/prog.err" \
+		"$NS_B" "$FAULTLINE" run --queue "$QUEUE" --no-control "$@"
+	PROG_PID=$SPAWNED
+	if ! wait_ready "$PROG_PID" 10 "$TMP/prog.err"; then
+		log "  faultline did not become ready:"
+		sed 's/^/    | /' "$TMP/prog.err" >&2 || true
+		stop_prog_raw
+		return 1
+	fi
+}
+
+# start_prog CONFIG: start the interceptor of CONFIG b to e; returns 1 when
+# it cannot run.  stop_prog CONFIG: stop it and leave the number of
+# packets it saw in RES.
 start_prog()
 {
 	case $1 in
 	b)
 		spawn "$TMP/prog.out" "$TMP/prog.err" \
 			"$NS_B" "$NFQ_ACCEPT" -q "$QUEUE" -s "$TMP/nfq.stats"
+		PROG_PID=$SPAWNED
+		if ! wait_ready "$PROG_PID" 10 "$TMP/prog.err"; then
+			log "  b: nfq_accept did not become ready"
+			stop_prog_raw
+			return 1
+		fi
 		;;
-	c)
-		spawn "$TMP/prog.out" "$TMP/prog.err" \
-			"$NS_B" "$FAULTLINE" run --queue "$QUEUE" --rule "$FL_RULE"
-		;;
+	c) start_fl --rule 'tcp port 9 => drop' ;;
+	d) start_fl --rules "$D_RULES" ;;
+	e) start_fl --rule 'ip => delay 1ms' ;;
 	esac
-	PROG_PID=$SPAWNED
-	if ! wait_ready "$PROG_PID" 10 "$TMP/prog.err"; then
-		log "  $1: program did not become ready:"
-		sed 's/^/    | /' "$TMP/prog.err" >&2 || true
-		stop_prog_raw
-		return 1
-	fi
-	return 0
 }
 
 stop_prog_raw()
@@ -331,6 +371,12 @@ stop_prog_raw()
 	forget_pid "$PROG_PID"
 	PROG_PID=
 	return "$rc"
+}
+
+# The value of "key" in faultline's final counters (the last JSON line).
+fl_final()
+{
+	grep '^{' "$TMP/prog.out" | tail -1 | jq -r ".$1 // empty" 2>/dev/null
 }
 
 stop_prog()
@@ -345,70 +391,54 @@ stop_prog()
 		log "    nfq_accept: $(cat "$TMP/prog.out")"
 		RES=$(sed -n 's/.*packets=\([0-9]*\).*/\1/p' "$TMP/prog.out")
 		;;
-	c)
-		# The global count is the largest "packets" value in the
-		# JSON (per-rule counts are subsets of it).
-		RES=$(grep -o '"packets"[[:space:]]*:[[:space:]]*[0-9]*' \
-			"$TMP/prog.out" | grep -o '[0-9]*$' | sort -n |
-			tail -1) || RES=
+	*)
+		RES=$(fl_final packets)
 		;;
 	esac
 }
 
-# ---------------------------------------------------------------- main loop
-declare -A TCP UDP RTT P50 SEEN CNT DETAIL
-FL_OK=1
-[[ -x $FAULTLINE ]] || { FL_OK=0; log "faultline: n/a ($FAULTLINE missing)"; }
-
-add_rec()
+# CPU seconds (user + system) a process has used so far.
+cpu_s()
 {
-	local -n arr=$1
-
-	arr[$2]+="$3 "
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' \
+		"/proc/$1/stat" 2>/dev/null || echo 0
 }
 
+# ---------------------------------------------------------------- per configuration
 run_config()
 {
-	local cfg=$1 run=$2 t v seen cnt before after prefix=""
+	local cfg=$1 t v seen cnt before after prefix=FAULTLINE
 
-	[[ $cfg == c ]] && prefix=FAULTLINE
 	if [[ $cfg == b ]]; then
+		prefix=""
 		inB iptables -I INPUT -j NFQUEUE --queue-num "$QUEUE" --queue-bypass
 		B_RULES=1
 		inB iptables -I OUTPUT -j NFQUEUE --queue-num "$QUEUE" --queue-bypass
 	fi
 	for t in $TESTS; do
+		[[ $t == tcp || $t == udp || $t == ping ]] || continue
 		if [[ $cfg != a ]]; then
-			if ! start_prog "$cfg"; then
-				[[ $cfg == c ]] && { FL_OK=0; log "faultline: n/a"; }
-				break
-			fi
+			start_prog "$cfg" || { log "  $cfg: n/a"; break; }
 			before=$(nfqueue_counter "$prefix")
-			# faultline's chain may be named differently: any
-			# NFQUEUE rule in B is its own in configuration c.
-			if [[ $cfg == c && -z $before ]]; then
-				prefix=""
-				before=$(nfqueue_counter)
-			fi
 		fi
 		case $t in
 		tcp)
 			test_tcp; v=$RES
-			log "  run $run $cfg tcp: $(fmt %.2f "$v") Gbit/s"
-			[[ -n $v ]] && add_rec TCP "$cfg" "$v"
+			log "  run $RUN $cfg tcp: $(fmt %.2f "$v") Gbit/s"
+			[[ -n $v ]] && rec "$cfg/tcp_gbps" "$v"
 			;;
 		udp)
 			test_udp; v=$RES
-			log "  run $run $cfg udp: ${v:-failed} kpps"
-			[[ -n $v ]] && add_rec UDP "$cfg" "$v"
+			log "  run $RUN $cfg udp: ${v:-failed} kpps"
+			[[ -n $v ]] && rec "$cfg/udp_kpps" "$v"
 			;;
 		ping)
 			test_ping; v=$RES
-			log "  run $run $cfg ping avg/p50/mdev µs: ${v:-failed}"
+			log "  run $RUN $cfg ping avg/p50/p99 µs: ${v:-failed}"
 			if [[ -n $v ]]; then
-				read -r avg p50 _ <<<"$v"
-				add_rec RTT "$cfg" "$avg"
-				add_rec P50 "$cfg" "$p50"
+				read -r _ p50 p99 <<<"$v"
+				rec "$cfg/rtt_p50_us" "$p50"
+				rec "$cfg/rtt_p99_us" "$p99"
 			fi
 			;;
 		esac
@@ -418,9 +448,8 @@ run_config()
 			if [[ -n $before && -n $after && -n $seen ]]; then
 				cnt=$((after - before))
 				log "    $t: program saw $seen, NFQUEUE rule counter $cnt"
-				SEEN[$cfg]=$((${SEEN[$cfg]:-0} + seen))
-				CNT[$cfg]=$((${CNT[$cfg]:-0} + cnt))
-				DETAIL[$cfg,$t]="$((${DETAIL[$cfg,$t]%%/*} + seen))/$((${DETAIL[$cfg,$t]#*/} + cnt))"
+				rec "$cfg/seen_$t" "$seen"
+				rec "$cfg/queued_$t" "$cnt"
 			fi
 		fi
 	done
@@ -429,82 +458,111 @@ run_config()
 	fi
 }
 
-# Initialise the per-test detail counters.
-for cfg in b c; do
-	for t in $TESTS; do DETAIL[$cfg,$t]="0/0"; done
-done
+# ---------------------------------------------------------------- lateness
+# lat_case NAME PPS [faultline args]: udp_lat from A to B at PPS for
+# LAT_DUR seconds, with faultline holding the datagrams when args are
+# given; records the one-way p50/p99/max (µs) under lat/NAME/PPS, and
+# faultline's CPU use (% of one CPU) and spin time over the sending.
+lat_case()
+{
+	local name=$1 pps=$2 rcv c0 c1 t0 t1 r
 
-for ((run = 1; run <= RUNS; run++)); do
-	for cfg in a b c; do
-		[[ $cfg == c ]] && ((!FL_OK)) && continue
-		log "run $run/$RUNS, configuration $cfg"
-		run_config "$cfg" "$run"
+	shift 2
+	if (($#)); then
+		start_fl --no-track "$@" || return 0
+	fi
+	spawn "$TMP/lat-rcv.out" "$TMP/lat-rcv.err" \
+		"$NS_B" "$UDP_LAT" recv "$LAT_PORT" $((LAT_DUR + 5))
+	rcv=$SPAWNED
+	if ! wait_for 5 udp_bound "$LAT_PORT"; then
+		log "udp_lat receiver did not start"
+		stop_pid "$rcv" || true; forget_pid "$rcv"
+		(($#)) && { stop_prog_raw || true; }
+		return 0
+	fi
+	if (($#)); then c0=$(cpu_s "$PROG_PID"); fi
+	t0=$(date +%s.%N)
+	inA "$UDP_LAT" send "$IP_B" "$LAT_PORT" "$pps" "$LAT_DUR" >"$TMP/lat-snd.out" 2>&1 || true
+	t1=$(date +%s.%N)
+	if (($#)); then c1=$(cpu_s "$PROG_PID"); fi
+	wait "$rcv" 2>/dev/null || true
+	forget_pid "$rcv"
+	r=$(cat "$TMP/lat-rcv.out")
+	log "  run $RUN lat $name ${pps}pps: $r"
+	for q in p50 p99 max; do
+		v=$(sed -n "s/.*${q}_ns=\\([0-9-]*\\).*/\\1/p" <<<"$r")
+		[[ -n $v ]] && rec "lat/$name/$pps/${q}_us" "$(awk -v v="$v" 'BEGIN { printf "%.1f", v / 1000 }')"
 	done
+	if (($#)); then
+		rec "lat/$name/$pps/cpu_pct" "$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" \
+			'BEGIN { printf "%.1f", 100 * (b - a) / (e - s) }')"
+		stop_prog_raw || true
+		v=$(fl_final release_spin_us)
+		[[ -n $v ]] && rec "lat/$name/$pps/spin_pct" "$(awk -v v="$v" -v d="$LAT_DUR" \
+			'BEGIN { printf "%.1f", v / 1e4 / d }')"
+	fi
+}
+
+test_lat()
+{
+	local pps d
+
+	for pps in $LAT_RATES; do
+		lat_case base "$pps"
+		for d in $LAT_DELAYS; do
+			lat_case "${d}ms" "$pps" --rule "udp dst port $LAT_PORT => delay ${d}ms, in"
+		done
+		# What the early wake and spin buy, and cost: the same without them.
+		lat_case 10ms-early0 "$pps" --release-early 0 \
+			--rule "udp dst port $LAT_PORT => delay 10ms, in"
+	done
+}
+
+# ---------------------------------------------------------------- capacity
+# HOLD_N datagrams held at once ('delay 60s'): faultline's held_now, and
+# the kernel queue's length and drops from /proc/net/netfilter/nfnetlink_queue
+# (queue_total, queue_dropped: queue full, user_dropped: socket full).
+test_hold()
+{
+	local pps=50000 secs line held
+
+	start_fl --no-track --max-held $((HOLD_N + 1000)) --queue-maxlen $((HOLD_N + 1000)) \
+		--max-held-bytes 1G --rule "udp dst port $HOLD_PORT => delay 60s, in" || return 0
+	secs=$(awk -v n="$HOLD_N" -v r="$pps" 'BEGIN { printf "%.3f", n / r }')
+	inA "$UDP_LAT" send "$IP_B" "$HOLD_PORT" "$pps" "$secs" >"$TMP/hold-snd.out" 2>&1 || true
+	sleep 1
+	line=$(inB awk -v q="$QUEUE" '$1 == q' /proc/net/netfilter/nfnetlink_queue)
+	kill -USR1 "$PROG_PID"
+	sleep 0.5
+	held=$(fl_final held_now)
+	log "  run $RUN hold: $(cat "$TMP/hold-snd.out"), faultline held $held, /proc: $line"
+	rec hold/sent "$(sed -n 's/sent=//p' "$TMP/hold-snd.out")"
+	[[ -n $held ]] && rec hold/held "$held"
+	if [[ -n $line ]]; then
+		read -r _ _ total _ _ qdrop udrop _ <<<"$line"
+		rec hold/queue_total "$total"
+		rec hold/queue_dropped "$qdrop"
+		rec hold/user_dropped "$udrop"
+	fi
+	stop_prog_raw || true
+}
+
+# ---------------------------------------------------------------- main loop
+[[ -x $FAULTLINE ]] || die "$FAULTLINE missing"
+RUN=0
+for ((RUN = 1; RUN <= RUNS; RUN++)); do
+	for cfg in $CONFIGS; do
+		log "run $RUN/$RUNS, configuration $cfg"
+		run_config "$cfg"
+	done
+	[[ " $TESTS " == *" lat "* ]] && test_lat
+	[[ " $TESTS " == *" hold "* ]] && test_hold
 done
 
 # ---------------------------------------------------------------- report
-median()
-{
-	tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g |
-		awk '{ v[NR] = $1 } END {
-			if (!NR) exit
-			if (NR % 2) print v[(NR + 1) / 2]
-			else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-declare -A M_TCP M_UDP M_RTT M_P50
-for cfg in a b c; do
-	M_TCP[$cfg]=$(median "${TCP[$cfg]:-}")
-	M_UDP[$cfg]=$(median "${UDP[$cfg]:-}")
-	M_RTT[$cfg]=$(median "${RTT[$cfg]:-}")
-	M_P50[$cfg]=$(median "${P50[$cfg]:-}")
-done
-
-pct() { awk -v s="$1" -v c="$2" 'BEGIN { if (c > 0) printf "%.1f%%", 100 * s / c; else printf "n/a" }'; }
-ratio() { [[ -n $1 && -n $2 ]] && awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2f", x / y; else printf "n/a" }' || printf 'n/a'; }
-diff_us() { [[ -n $1 && -n $2 ]] && awk -v x="$1" -v y="$2" 'BEGIN { printf "%+.0f", x - y }' || printf 'n/a'; }
-
-echo
-echo "NFQUEUE bench: $RUNS run(s), ${DUR}s per throughput test, medians"
-printf '%-18s %10s %10s %12s %12s  %s\n' config "TCP Gbit/s" "UDP kpps" \
-	"ping avg µs" "ping p50 µs" "seen/counter"
-for cfg in a b c; do
-	case $cfg in
-	a) name="a none" ;;
-	b) name="b nfq_accept" ;;
-	c) name="c faultline" ;;
-	esac
-	if [[ $cfg == c ]] && ((!FL_OK)) && [[ -z ${TCP[c]:-} ]]; then
-		printf '%-18s %s\n' "$name" "faultline: n/a"
-		continue
-	fi
-	if [[ $cfg == a ]]; then
-		sc="-"
-	elif [[ -n ${CNT[$cfg]:-} ]]; then
-		sc="${SEEN[$cfg]}/${CNT[$cfg]} ($(pct "${SEEN[$cfg]}" "${CNT[$cfg]}"))"
-	else
-		sc="n/a"
-	fi
-	printf '%-18s %10s %10s %12s %12s  %s\n' "$name" \
-		"$(fmt %.2f "${M_TCP[$cfg]}")" "$(fmt %.1f "${M_UDP[$cfg]}")" \
-		"$(fmt %.0f "${M_RTT[$cfg]}")" "$(fmt %.0f "${M_P50[$cfg]}")" "$sc"
-done
-echo
-for cfg in b c; do
-	[[ -n ${CNT[$cfg]:-} ]] || continue
-	line="seen/counter per test, $cfg:"
-	for t in $TESTS; do
-		s=${DETAIL[$cfg,$t]%%/*}; c=${DETAIL[$cfg,$t]#*/}
-		line+=" $t $s/$c ($(pct "$s" "$c"))"
-	done
-	echo "$line"
-done
-echo "TCP ratio c/b: $(ratio "${M_TCP[c]}" "${M_TCP[b]}")   c/a: $(ratio "${M_TCP[c]}" "${M_TCP[a]}")   b/a: $(ratio "${M_TCP[b]}" "${M_TCP[a]}")"
-echo "UDP ratio c/b: $(ratio "${M_UDP[c]}" "${M_UDP[b]}")   c/a: $(ratio "${M_UDP[c]}" "${M_UDP[a]}")   b/a: $(ratio "${M_UDP[b]}" "${M_UDP[a]}")"
-echo "RTT added vs a (avg µs): b $(diff_us "${M_RTT[b]}" "${M_RTT[a]}")   c $(diff_us "${M_RTT[c]}" "${M_RTT[a]}")"
-echo "RTT added vs a (p50 µs): b $(diff_us "${M_P50[b]}" "${M_P50[a]}")   c $(diff_us "${M_P50[c]}" "${M_P50[a]}")"
-# A ping crosses the queue twice (request in, reply out): per packet is half the RTT difference.
-if [[ -n ${M_P50[b]:-} && -n ${M_P50[c]:-} ]]; then
-	echo "added per packet by c over b (p50 RTT difference / 2 queue crossings): $(awk -v c="${M_P50[c]}" -v b="${M_P50[b]}" 'BEGIN { printf "%+.1f", (c - b) / 2 }') µs"
-fi
-((FL_OK)) || echo "faultline: n/a"
+commit=$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$SRC_DIR" diff --quiet HEAD 2>/dev/null || commit+="-dirty"
+python3 "$SRC_DIR/report.py" "$REC" "$JSONL" \
+	"commit=$commit" "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+	"load=$(cut -d' ' -f1-3 /proc/loadavg)" "runs=$RUNS" "dur=$DUR" "lat_dur=$LAT_DUR" \
+	"nproc=$(nproc)" "kernel=$(uname -r)"

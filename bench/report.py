@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""bench/run.sh's report: one table from the figures of every run, and
+JSON lines appended to a file for comparison across commits.
+
+    report.py REC.tsv OUT.jsonl key=value...
+
+REC.tsv holds "run<TAB>name<TAB>value" lines. Names: CONFIG/METRIC for the
+configurations a-e, lat/CASE/PPS/FIGURE for the lateness cases, hold/FIGURE
+for the capacity test. Ratios are taken within each run (x of run i
+against a and b of run i), then summarised like the figures: min, median,
+max. Lateness is the one-way time minus the delay minus the median
+one-way time without interception at the same rate, in the same run.
+"""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+CONFIGS = {
+    "a": "none",
+    "b": "nfq_accept",
+    "c": "faultline, 1 rule, no match",
+    "d": "faultline, 50 rules, none fire",
+    "e": "faultline, delay 1ms",
+}
+# metric: (label, unit, "ratio" or "diff" against the baselines)
+METRICS = {
+    "tcp_gbps": ("TCP", "Gbit/s", "ratio"),
+    "udp_kpps": ("UDP 64B", "kpps", "ratio"),
+    "rtt_p50_us": ("RTT p50", "us", "diff"),
+    "rtt_p99_us": ("RTT p99", "us", "diff"),
+}
+
+
+def load(path):
+    runs = defaultdict(dict)
+    for line in open(path):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) != 3 or not parts[2]:
+            continue
+        try:
+            runs[int(parts[0])][parts[1]] = float(parts[2])
+        except ValueError:
+            continue
+    return runs
+
+
+def summary(values):
+    if not values:
+        return None
+    return {"min": min(values), "median": statistics.median(values), "max": max(values), "n": len(values)}
+
+
+def fmt(s, digits=2):
+    if not s:
+        return "n/a"
+    if s["n"] == 1:
+        return "%.*f" % (digits, s["median"])
+    return "%.*f [%.*f-%.*f]" % (digits, s["median"], digits, s["min"], digits, s["max"])
+
+
+def per_run(runs, fn):
+    """fn(run figures) -> value or None, for each run; the values."""
+    out = []
+    for r in sorted(runs):
+        v = fn(runs[r])
+        if v is not None:
+            out.append(v)
+    return out
+
+
+def main():
+    rec, out_path = sys.argv[1], sys.argv[2]
+    meta = dict(a.split("=", 1) for a in sys.argv[3:])
+    runs = load(rec)
+    lines = []
+
+    def emit(kind, name, unit, s, **extra):
+        if s:
+            lines.append(dict(meta, kind=kind, name=name, unit=unit, **s, **extra))
+
+    print()
+    print("faultline bench, commit %s, %s, load %s, %s run(s), %s s per throughput test"
+          % (meta.get("commit"), meta.get("date"), meta.get("load"), meta.get("runs"), meta.get("dur")))
+    print("median [min-max] over the runs; ratios and differences taken within each run")
+    print()
+    head = "%-32s" % "configuration"
+    for m, (label, unit, _) in METRICS.items():
+        head += " %22s" % ("%s %s" % (label, unit))
+    print(head)
+    for c, cname in CONFIGS.items():
+        row = "%-32s" % ("%s %s" % (c, cname))
+        any_fig = False
+        for m, (label, unit, _) in METRICS.items():
+            s = summary(per_run(runs, lambda f: f.get("%s/%s" % (c, m))))
+            any_fig |= bool(s)
+            row += " %22s" % fmt(s, 2 if m == "tcp_gbps" else 1 if m == "udp_kpps" else 0)
+            emit("figure", "%s/%s" % (c, m), unit, s)
+        if any_fig:
+            print(row)
+    print()
+    print("%-32s" % "against the baselines" + "".join(" %22s" % METRICS[m][0] for m in METRICS))
+    for c in CONFIGS:
+        for base in ("a", "b"):
+            if c <= base:
+                continue
+            row = "%-32s" % ("%s/%s" % (c, base))
+            any_fig = False
+            for m, (label, unit, how) in METRICS.items():
+                if how == "ratio":
+                    f = lambda r, m=m, base=base: (r["%s/%s" % (c, m)] / r["%s/%s" % (base, m)]
+                                                   if r.get("%s/%s" % (c, m)) and r.get("%s/%s" % (base, m)) else None)
+                    s = summary(per_run(runs, f))
+                    row += " %22s" % fmt(s, 2)
+                    emit("ratio", "%s/%s/%s" % (c, base, m), "ratio", s)
+                else:
+                    f = lambda r, m=m, base=base: (r["%s/%s" % (c, m)] - r["%s/%s" % (base, m)]
+                                                   if "%s/%s" % (c, m) in r and "%s/%s" % (base, m) in r else None)
+                    s = summary(per_run(runs, f))
+                    row += " %22s" % (("+" if s and s["median"] >= 0 else "") + fmt(s, 0))
+                    emit("diff", "%s-%s/%s" % (c, base, m), unit, s)
+                any_fig |= bool(s)
+            if any_fig:
+                print(row)
+    # Packets the program saw against the NFQUEUE rules' counter: below 100 %, fail-open passed some unseen.
+    seen = []
+    for c in CONFIGS:
+        for t in ("tcp", "udp", "ping"):
+            sn = sum(runs[r].get("%s/seen_%s" % (c, t), 0) for r in runs)
+            qn = sum(runs[r].get("%s/queued_%s" % (c, t), 0) for r in runs)
+            if qn:
+                seen.append("%s %s %d/%d" % (c, t, sn, qn))
+                lines.append(dict(meta, kind="seen", name="%s/%s" % (c, t), seen=sn, queued=qn))
+    if seen:
+        print()
+        print("seen/queued (program's count / NFQUEUE rule counter, all runs): " + ", ".join(seen))
+
+    cases = sorted({k.split("/")[1] for r in runs.values() for k in r if k.startswith("lat/")})
+    rates = sorted({int(k.split("/")[2]) for r in runs.values() for k in r if k.startswith("lat/")})
+    if cases:
+        print()
+        print("delay lateness: one-way time - delay - median one-way time without interception, us;")
+        print("faultline's CPU (% of one CPU) while sending, of which spinning to deadlines")
+        print("%-14s %7s %22s %22s %22s %16s %14s" % ("delay", "pps", "p50", "p99", "max", "CPU %", "spin %"))
+        for pps in rates:
+            base = "lat/base/%d/p50_us" % pps
+            s = summary(per_run(runs, lambda r: r.get(base)))
+            if s:
+                print("%-14s %7d %22s %22s %22s" % ("(no faultline)", pps, "one-way " + fmt(s, 0),
+                                                   fmt(summary(per_run(runs, lambda r: r.get("lat/base/%d/p99_us" % pps))), 0),
+                                                   fmt(summary(per_run(runs, lambda r: r.get("lat/base/%d/max_us" % pps))), 0)))
+                emit("latency", "lat/base/%d/p50" % pps, "us", s)
+            for case in sorted((c for c in cases if c != "base"), key=lambda c: (int(c.split("ms")[0]), c)):
+                delay_us = int(case.split("ms")[0]) * 1000
+                row = "%-14s %7d" % (case, pps)
+                for q in ("p50", "p99", "max"):
+                    key = "lat/%s/%d/%s_us" % (case, pps, q)
+                    f = lambda r, key=key: (r[key] - delay_us - r[base] if key in r and base in r else None)
+                    s = summary(per_run(runs, f))
+                    row += " %22s" % fmt(s, 0)
+                    emit("lateness", "lat/%s/%d/%s" % (case, pps, q), "us", s)
+                for fig in ("cpu_pct", "spin_pct"):
+                    s = summary(per_run(runs, lambda r, fig=fig: r.get("lat/%s/%d/%s" % (case, pps, fig))))
+                    row += " %16s" % fmt(s, 1) if fig == "cpu_pct" else " %14s" % fmt(s, 1)
+                    emit("cpu", "lat/%s/%d/%s" % (case, pps, fig), "%", s)
+                print(row)
+
+    hold = {k for r in runs.values() for k in r if k.startswith("hold/")}
+    if hold:
+        print()
+        parts = []
+        for k in ("hold/sent", "hold/held", "hold/queue_total", "hold/queue_dropped", "hold/user_dropped"):
+            s = summary(per_run(runs, lambda r, k=k: r.get(k)))
+            parts.append("%s %s" % (k.split("/")[1], fmt(s, 0)))
+            emit("capacity", k, "packets", s)
+        print("held-packet capacity: " + ", ".join(parts))
+
+    with open(out_path, "a") as f:
+        for line in lines:
+            f.write(json.dumps(line, sort_keys=True) + "\n")
+    print()
+    print("%d JSON lines appended to %s" % (len(lines), out_path))
+
+
+if __name__ == "__main__":
+    main()
