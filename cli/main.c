@@ -381,6 +381,7 @@ enum {
 	OPT_MAX_CONNS,
 	OPT_PCAP,
 	OPT_FULL_COPY,
+	OPT_QUEUE_ALL,
 	OPT_EVENTS_BACKLOG,
 	OPT_PCAP_BACKLOG,
 	OPT_HTML,
@@ -491,6 +492,7 @@ static const struct option run_opts[] = {
 	{ "pcap-backlog", required_argument, NULL, OPT_PCAP_BACKLOG },
 	{ "no-track", no_argument, NULL, OPT_NO_TRACK },
 	{ "full-copy", no_argument, NULL, OPT_FULL_COPY },
+	{ "queue-all", no_argument, NULL, OPT_QUEUE_ALL },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
 	{ "time-wait", required_argument, NULL, OPT_TIME_WAIT },
 	{ "track-idle", required_argument, NULL, OPT_TRACK_IDLE },
@@ -644,6 +646,9 @@ static int run_option(struct cli_run *r, void *data, int c, const char *arg)
 	case OPT_FULL_COPY:
 		cfg->full_copy = true;
 		return 1;
+	case OPT_QUEUE_ALL:
+		cfg->queue_all = "--queue-all";
+		return 1;
 	case OPT_TRACK_IDLE:
 		return args_duration("--track-idle", arg, MAX_DURATION_NS, &cfg->track_idle_ns) ? -1 : 1;
 	case OPT_MAX_CONNS:
@@ -735,6 +740,25 @@ static int http_bind(struct cli_run *r)
 	return 0;
 }
 
+/*
+ * What needs every packet, not only those the rules can match, queues
+ * them all (README: "What leaves the kernel"): the records of what
+ * happened, and a scenario's conditions, which watch the tracker's
+ * connections and the counters.
+ */
+static void queue_scope(struct cli_run *r)
+{
+	if (r->cfg.queue_all)
+		return;
+	if (r->events_path)
+		r->cfg.queue_all = "--events records every packet";
+	else if (r->cfg.pcap_path)
+		r->cfg.queue_all = "--pcap records every packet";
+	for (size_t i = 0; !r->cfg.queue_all && r->scenario && i < r->scenario->n; i++)
+		if (r->scenario->steps[i].when != SCENARIO_AT)
+			r->cfg.queue_all = "a scenario's 'on' and 'every' conditions watch every packet";
+}
+
 /* 0, -1 after a usage error (printed), 1 after --help. */
 static int parse_run(int argc, char **argv, struct cli_run *r)
 {
@@ -779,6 +803,7 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 	}
 	if (check_http(r))
 		return -1;
+	queue_scope(r);
 	return check_outputs(r, (const char *const[]){ "--events", "--pcap" },
 			     (const char *const[]){ r->events_path, r->cfg.pcap_path }, 2);
 }

@@ -64,6 +64,8 @@ void usage_print(FILE *f)
 		"      --no-track         do not run the TCP shadow-state tracker\n"
 		"      --full-copy        copy whole packets from the kernel even when the rules\n"
 		"                         need only headers\n"
+		"      --queue-all        queue every packet to faultline, not only those the rules'\n"
+		"                         filters can match (--events, --pcap do so too)\n"
 		"      --time-wait DUR    how long the tracker keeps TIME_WAIT (2*MSL, default %llus)\n"
 		"      --track-idle DUR   forget idle connections after DUR (default %llus)\n"
 		"      --max-conns N      connections the tracker holds (default %u)\n"

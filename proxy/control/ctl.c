@@ -220,6 +220,10 @@ static int commit(struct ctl *c, struct rule_set *rs, bool fresh, struct ctl_err
 				 "a rule sends packets of its own (duplicate, reset), but this run has no raw "
 				 "sockets to send them: start faultline with CAP_NET_RAW, and it opens them at "
 				 "the start");
+	if (ret == -EREMOTEIO)
+		return set_error(e, CTL_STATUS_INTERNAL,
+				 "the kernel's filter for the new rules could not be installed (iptables-restore "
+				 "failed): the rules are unchanged");
 	if (ret)
 		return set_error(e, CTL_STATUS_INTERNAL, "cannot swap the rules: %s", strerror(-ret));
 	return 0;

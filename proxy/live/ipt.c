@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ipt.h"
+#include "kfilter.h"
 #include "strbuf.h"
 
 static void close_fd(int *fd)
@@ -511,6 +512,24 @@ int ipt_detach_script(const char *save, uint16_t queue, struct strbuf *script)
 	return ret;
 }
 
+int ipt_unjump_lines(const char *save, uint16_t queue, struct strbuf *script)
+{
+	struct removal r = { .q = &queue, .n = 1 };
+	int ret = 0;
+
+	if (save)
+		mangle_walk(save, removal_line, &r);
+	for (size_t i = 0; i < r.deletes.len; i++)
+		ret += r.deletes.p[i] == '\n';
+	if (r.deletes.len)
+		strbuf_add(script, r.deletes.p, r.deletes.len);
+	if (r.deletes.oom || r.chains.oom || script->oom)
+		ret = -ENOMEM;
+	free(r.deletes.p);
+	free(r.chains.p);
+	return ret;
+}
+
 int ipt_removal_script(const char *save, const uint16_t *q, int n, struct strbuf *script,
 		       bool *flush)
 {
@@ -727,6 +746,43 @@ static void lock_drop(int fd)
 		close(fd);
 }
 
+/* One hook's jumps: what it matches first (the hook's own test), then each program's. */
+static void hook_jumps(const struct ipt_config *c, enum pkt_dir h, const char *from, const char *test,
+		       struct strbuf *s)
+{
+	const char *ch = IPT_CHAIN_PREFIX;
+	enum kfilter_scope scope = c->filter ? kfilter_scope(c->filter, h) : KFILTER_ALL;
+
+	if (scope == KFILTER_ALL) {
+		strbuf_printf(s, "-I %s 1 %s-m comment --comment faultline -j %s%u\n", from, test, ch,
+			      c->queue);
+		return;
+	}
+	/*
+	 * One jump per program: the chain NFQUEUEs what any of them accepts,
+	 * and a packet none accepts goes on through the hook untouched.
+	 */
+	for (unsigned i = 0; scope == KFILTER_SOME && i < kfilter_count(c->filter, h); i++)
+		strbuf_printf(s, "-I %s 1 %s-m bpf --bytecode \"%s\" -m comment --comment faultline -j %s%u\n",
+			      from, test, kfilter_bytecode(c->filter, h, i), ch, c->queue);
+}
+
+int ipt_jump_lines(const struct ipt_config *c, struct strbuf *s)
+{
+	hook_jumps(c, PKT_DIR_OUT, "OUTPUT", "", s);
+	/*
+	 * Incoming packets are taken at PREROUTING, before the routing step
+	 * where the kernel looks up their socket early (early demux): a packet
+	 * held at INPUT keeps that socket, and is silently thrown away if the
+	 * socket closes meanwhile, which is what a delayed segment meeting
+	 * TIME_WAIT must not do.
+	 */
+	hook_jumps(c, PKT_DIR_IN, "PREROUTING", "! -i lo -m addrtype --dst-type LOCAL ", s);
+	if (c->forward)
+		hook_jumps(c, PKT_DIR_FWD, "FORWARD", "", s);
+	return s->oom ? -ENOMEM : 0;
+}
+
 static int install_family(const struct ipt_config *c, bool v6, bool created, struct ipt_error *e)
 {
 	struct backend b = { .is_default = true };
@@ -747,19 +803,7 @@ static int install_family(const struct ipt_config *c, bool v6, bool created, str
 	if (created)
 		strbuf_printf(&s, "-A %s%u -m comment --comment " IPT_CREATED_MARK " -j RETURN\n",
 			      ch, c->queue);
-	strbuf_printf(&s, "-I OUTPUT 1 -m comment --comment faultline -j %s%u\n", ch, c->queue);
-	/*
-	 * Incoming packets are taken at PREROUTING, before the routing step
-	 * where the kernel looks up their socket early (early demux): a packet
-	 * held at INPUT keeps that socket, and is silently thrown away if the
-	 * socket closes meanwhile, which is what a delayed segment meeting
-	 * TIME_WAIT must not do.
-	 */
-	strbuf_printf(&s, "-I PREROUTING 1 ! -i lo -m addrtype --dst-type LOCAL "
-			  "-m comment --comment faultline -j %s%u\n", ch, c->queue);
-	if (c->forward)
-		strbuf_printf(&s, "-I FORWARD 1 -m comment --comment faultline -j %s%u\n", ch,
-			      c->queue);
+	ipt_jump_lines(c, &s);
 	strbuf_printf(&s, "COMMIT\n");
 	if (s.oom)
 		ret = -ENOMEM;
@@ -866,6 +910,52 @@ static int detach_queue(bool v6, uint16_t queue, struct ipt_error *e)
 	}
 	views_free(v, n > 0 ? n : 0);
 	return n < 0 ? n : ret;
+}
+
+/* One family's jumps, old out and new in, in one transaction; the lock is held. */
+static int set_filter_family(const struct ipt_config *c, bool v6, struct ipt_error *e)
+{
+	struct view v[2];
+	int n = load_views(v6, v, e), ret = 0;
+
+	for (int i = 0; i < n && !ret; i++) {
+		struct strbuf s = { 0 };
+
+		/* The chain is where install_family put it: the system's backend. */
+		if (!v[i].be.is_default)
+			continue;
+		strbuf_printf(&s, "*mangle\n");
+		ret = ipt_unjump_lines(v[i].save, c->queue, &s);
+		if (ret >= 0)
+			ret = ipt_jump_lines(c, &s);
+		strbuf_printf(&s, "COMMIT\n");
+		if (!ret && s.oom)
+			ret = -ENOMEM;
+		if (!ret)
+			ret = restore(&v[i].be, false, s.p, e);
+		free(s.p);
+	}
+	views_free(v, n > 0 ? n : 0);
+	return n < 0 ? n : ret;
+}
+
+int ipt_set_filter(const struct ipt_config *c, const struct kfilter *old, struct ipt_error *e)
+{
+	int lock = lock_take(), ret;
+
+	ret = set_filter_family(c, false, e);
+	if (!ret && c->ipv6) {
+		ret = set_filter_family(c, true, e);
+		if (ret) {
+			struct ipt_config back = *c;
+			struct ipt_error ignore;
+
+			back.filter = old;
+			set_filter_family(&back, false, &ignore);
+		}
+	}
+	lock_drop(lock);
+	return ret;
 }
 
 int ipt_detach(uint16_t queue, bool ipv6, struct ipt_error *e)

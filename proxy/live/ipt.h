@@ -60,12 +60,21 @@ struct ipt_error {
 	int kept;
 };
 
+struct kfilter;
+
 struct ipt_config {
 	uint16_t queue;		/* first queue */
 	uint16_t queues;	/* number of queues (>= 1): --queue-balance */
 	uint32_t mark;		/* mark of injected packets, matched exactly */
 	bool forward;		/* also hook FORWARD */
 	bool ipv6;		/* also install the ip6tables chain */
+	/*
+	 * Which packets each hook's jumps take to the chain (borrowed): one
+	 * jump per bpf program of a filtered hook ('-m bpf --bytecode'), one
+	 * plain jump for a hook that queues all, none for a hook that queues
+	 * nothing. NULL: every packet, at every hook.
+	 */
+	const struct kfilter *filter;
 };
 
 /*
@@ -78,6 +87,29 @@ struct ipt_config {
  * failure nothing new stays installed. Returns 0 or -errno, the detail in *e.
  */
 int ipt_install(const struct ipt_config *c, struct ipt_error *e);
+
+/*
+ * Replace the jumps to c->queue's installed chain by those c->filter asks
+ * for: per family one iptables-restore transaction that deletes the old
+ * jumps and inserts the new, so that every packet meets either the old
+ * jumps or the new. If the IPv6 step fails, the IPv4 jumps are put back
+ * as 'old' (borrowed, NULL: every packet) says. Returns 0 or -errno, the
+ * detail in *e.
+ */
+int ipt_set_filter(const struct ipt_config *c, const struct kfilter *old, struct ipt_error *e);
+
+/*
+ * Append to *script the --noflush lines (no table header, no COMMIT)
+ * deleting every jump to queue's chain in the mangle table of 'save'.
+ * Returns how many, or -ENOMEM.
+ */
+int ipt_unjump_lines(const char *save, uint16_t queue, struct strbuf *script);
+
+/*
+ * Append to *script the lines inserting c's jumps to its chain (c->filter
+ * decides which), for iptables-restore. Returns 0 or -ENOMEM.
+ */
+int ipt_jump_lines(const struct ipt_config *c, struct strbuf *script);
 
 /*
  * Delete the jumps to queue's chain, keeping the chain (and its note that

@@ -22,6 +22,7 @@
 #include "hot.h"
 #include "inject.h"
 #include "ipt.h"
+#include "kfilter.h"
 #include "lock.h"
 #include "packet.h"
 #include "pcaplog.h"
@@ -30,6 +31,7 @@
 #include "pipeline.h"
 #include "priv.h"
 #include "proxy.h"
+#include "strbuf.h"
 #include "thread.h"
 #include "wake.h"
 
@@ -102,6 +104,9 @@ struct proxy {
 	int64_t rt_offset;	/* realtime - monotonic, for kernel timestamps */
 	uint64_t stamps_used;	/* kernel timestamps plausible enough to use */
 
+	/* What the chain's jumps queue now (NULL: everything, as with no_iptables). */
+	struct kfilter *kf;
+	struct ipt_error filter_ipt;	/* why the last change of the jumps failed */
 	bool ipt_installed, stopping, loop_ready;
 	/* What went wrong first on the way out: the chain could not be removed. */
 	int stop_ret;		/* 0 or -errno */
@@ -935,15 +940,34 @@ static int set_realtime(int prio)
 	return -ret;
 }
 
-int proxy_run(struct proxy *p, struct proxy_error *e)
+/* The chain as this run installs it; filter: what its jumps queue (borrowed). */
+static struct ipt_config ipt_config_for(const struct proxy *p, const struct kfilter *filter)
 {
-	struct ipt_config ic = {
+	return (struct ipt_config){
 		.queue = p->cfg.queue,
 		.queues = 1,
 		.mark = p->cfg.mark,
 		.forward = p->cfg.forward,
 		.ipv6 = true,
+		.filter = filter,
 	};
+}
+
+/* What the kernel must queue for rules. NULL + errno. */
+static struct kfilter *filter_for(const struct proxy *p, const struct rule_set *rules)
+{
+	struct kfilter_opts o = {
+		.forward = p->cfg.forward,
+		.track = !p->cfg.no_track,
+		.all = p->cfg.queue_all,
+	};
+
+	return kfilter_new(rules, &o);
+}
+
+int proxy_run(struct proxy *p, struct proxy_error *e)
+{
+	struct ipt_config ic;
 	int ret;
 
 	if (e)
@@ -956,6 +980,10 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 	if (ret)
 		return fail(e, PROXY_STEP_REALTIME, ret);
 	if (!p->cfg.no_iptables) {
+		p->kf = filter_for(p, p->rules);
+		if (!p->kf)
+			return fail(e, PROXY_STEP_MEMORY, -ENOMEM);
+		ic = ipt_config_for(p, p->kf);
 		ret = ipt_install(&ic, e ? &e->ipt : &(struct ipt_error){ 0 });
 		if (ret)
 			return fail(e, PROXY_STEP_IPT_INSTALL, ret);
@@ -1015,9 +1043,51 @@ void proxy_set_hooks(struct proxy *p, const struct proxy_hooks *h)
 	p->hooks = *h;
 }
 
+/*
+ * Make the kernel queue what rules need, before they take over: *kf is
+ * then the new plan (the caller keeps it or undoes it with unfilter).
+ * 0 with *kf NULL when nothing changes. -EREMOTEIO: the jumps stay as
+ * they were.
+ */
+static int refilter(struct proxy *p, const struct rule_set *rules, struct kfilter **kf)
+{
+	struct ipt_config ic;
+
+	*kf = NULL;
+	if (!p->ipt_installed)
+		return 0;
+	*kf = filter_for(p, rules);
+	if (!*kf)
+		return -ENOMEM;
+	if (kfilter_equal(*kf, p->kf)) {
+		kfilter_free(*kf);
+		*kf = NULL;
+		return 0;
+	}
+	ic = ipt_config_for(p, *kf);
+	if (ipt_set_filter(&ic, p->kf, &p->filter_ipt)) {
+		kfilter_free(*kf);
+		*kf = NULL;
+		return -EREMOTEIO;
+	}
+	return 0;
+}
+
+/* The swap failed after refilter: the old jumps back, best effort (the old set still runs). */
+static void unfilter(struct proxy *p, struct kfilter *kf)
+{
+	struct ipt_config ic = ipt_config_for(p, p->kf);
+	struct ipt_error ignore;
+
+	if (kf)
+		ipt_set_filter(&ic, kf, &ignore);
+	kfilter_free(kf);
+}
+
 static int swap_rules(struct proxy *p, struct rule_set *rules, bool fresh)
 {
 	struct rule_set *old = rules;
+	struct kfilter *kf;
 	int ret;
 
 	/*
@@ -1030,8 +1100,25 @@ static int swap_rules(struct proxy *p, struct rule_set *rules, bool fresh)
 		rule_set_free(rules);
 		return -EPERM;
 	}
+	/*
+	 * The kernel first, outside the queue's lock (iptables-restore takes
+	 * milliseconds): while the old rules still decide, a packet that only
+	 * the new ones match is queued and passes as before, and one that
+	 * only the old ones matched goes by as it will under the new.
+	 */
+	ret = refilter(p, rules, &kf);
+	if (ret) {
+		rule_set_free(rules);
+		return ret;
+	}
 	lock_take(&p->lock);
 	ret = fresh ? pipeline_reset_rules(p->pl, rules, now_ns()) : pipeline_swap_rules(p->pl, rules, now_ns());
+	if (ret) {
+		unfilter(p, kf);
+	} else if (kf) {
+		kfilter_free(p->kf);
+		p->kf = kf;
+	}
 	if (!ret) {
 		uint32_t range = copy_range_for(p, rules);
 
@@ -1055,6 +1142,11 @@ int proxy_swap_rules(struct proxy *p, struct rule_set *rules)
 int proxy_reset_rules(struct proxy *p, struct rule_set *rules)
 {
 	return swap_rules(p, rules, true);
+}
+
+const struct ipt_error *proxy_filter_error(const struct proxy *p)
+{
+	return &p->filter_ipt;
 }
 
 const struct rule_set *proxy_rules(const struct proxy *p)
@@ -1101,15 +1193,48 @@ uint64_t proxy_verdict_errors(struct proxy *p)
 	return n;
 }
 
+/*
+ * What the kernel queues, as members of the counters: "all" at every
+ * hook, "filtered" (some hook queues less), or "external" (no_iptables:
+ * the caller's rules decide); per hook, and why more than the filters.
+ */
+static char *scope_json(const struct proxy *p)
+{
+	struct strbuf b = { 0 };
+	const char *const *why;
+	size_t n = 0;
+
+	if (!p->kf) {
+		strbuf_printf(&b, "\"queue_scope\":\"%s\"", p->cfg.no_iptables ? "external" : "all");
+		return strbuf_take(&b);
+	}
+	strbuf_printf(&b, "\"queue_scope\":\"%s\",\"queue_hooks\":{", kfilter_filtered(p->kf) ? "filtered" : "all");
+	for (unsigned h = 0; h < KFILTER_NHOOKS; h++)
+		strbuf_printf(&b, "%s\"%s\":\"%s\"", h ? "," : "", kfilter_hook_name(h),
+			      kfilter_scope_name(kfilter_scope(p->kf, h)));
+	why = kfilter_reasons(p->kf, &n);
+	strbuf_printf(&b, "},\"queue_programs\":%u,\"queue_reasons\":[",
+		      kfilter_count(p->kf, PKT_DIR_IN) + kfilter_count(p->kf, PKT_DIR_OUT) +
+			      kfilter_count(p->kf, PKT_DIR_FWD));
+	for (size_t i = 0; i < n && i < KFILTER_MAX_REASONS; i++) {
+		strbuf_printf(&b, "%s\"", i ? "," : "");
+		strbuf_add_json(&b, why[i]);
+		strbuf_printf(&b, "\"");
+	}
+	strbuf_printf(&b, "],\"queue_reasons_total\":%zu", n);
+	return strbuf_take(&b);
+}
+
 /* The counters JSON; the caller holds the lock. */
 static char *stats_json_locked(struct proxy *p)
 {
 	struct evq_stats es = { 0 };
 	struct pcapq_stats qs = { 0 };
 	struct capture_stats cs = { 0 };
-	char *inner, *out = NULL;
+	char *inner, *scope, *out = NULL;
 
 	inner = pipeline_stats_json(p->pl);
+	scope = scope_json(p);
 	if (p->evq)
 		evq_get_stats(p->evq, &es);
 	if (p->pcapq)
@@ -1124,7 +1249,7 @@ static char *stats_json_locked(struct proxy *p)
 		     "\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu,"
 		     "\"events_written\":%llu,\"events_dropped\":%llu,\"events_dropped_full\":%llu,"
 		     "\"pcap_written\":%llu,\"pcap_dropped\":%llu,\"pcap_dropped_full\":%llu,"
-		     "\"release_spins\":%llu,\"release_spin_us\":%llu}",
+		     "\"release_spins\":%llu,\"release_spin_us\":%llu,%s}",
 		     (unsigned long long)p->cfg.seed, p->cfg.queue,
 		     (unsigned long long)(p->ev.lost + p->pcap.lost), inner,
 		     (unsigned long long)p->duplicates_sent, (unsigned long long)p->duplicate_errors,
@@ -1136,8 +1261,14 @@ static char *stats_json_locked(struct proxy *p)
 		     (unsigned long long)es.written, (unsigned long long)es.dropped,
 		     (unsigned long long)es.full, (unsigned long long)qs.written,
 		     (unsigned long long)qs.dropped, (unsigned long long)qs.full,
-		     (unsigned long long)p->wake.spins, (unsigned long long)(p->wake.spun_ns / 1000)) < 0)
+		     (unsigned long long)p->wake.spins, (unsigned long long)(p->wake.spun_ns / 1000),
+		     scope ? scope : "") < 0)
 		out = NULL;
+	if (!scope) {
+		free(out);
+		out = NULL;
+	}
+	free(scope);
 	free(inner);
 	return out;
 }
@@ -1221,5 +1352,6 @@ void proxy_free(struct proxy *p)
 	evfan_free(p->fan);
 	pcapq_free(p->pcapq);
 	rule_set_free(p->rules);
+	kfilter_free(p->kf);
 	free(p);
 }

@@ -93,6 +93,12 @@ struct proxy_config {
 	 * duplicating set swapped in later is refused (proxy_swap_rules).
 	 */
 	bool rules_may_change;
+	/*
+	 * Queue every packet, and why (borrowed: "--queue-all", "--events
+	 * records every packet"). NULL: only what the rules can match leaves
+	 * the kernel (kfilter.h), in step with every rule change.
+	 */
+	const char *queue_all;
 	proxy_output_error_cb output_error;	/* NULL: failures are only counted */
 };
 
@@ -199,16 +205,22 @@ void proxy_set_hooks(struct proxy *p, const struct proxy_hooks *h);
 
 /*
  * Swap the rule set between two packets; the proxy takes ownership of the new
- * set and frees the old one. Held packets keep their release times. Returns
- * 0, -ENOMEM, or -EPERM for a set that duplicates when the run has no raw
- * sockets (they are opened at setup only, before CAP_NET_RAW is dropped:
- * when the first set duplicates, or with cfg.rules_may_change and
- * CAP_NET_RAW); on failure the old rules stay and the new set is freed.
+ * set and frees the old one. Held packets keep their release times. What
+ * the kernel queues changes with it (cfg.queue_all unset): the chain's
+ * jumps first, then the set. Returns 0, -ENOMEM, -EPERM for a set that
+ * duplicates when the run has no raw sockets (they are opened at setup
+ * only, before CAP_NET_RAW is dropped: when the first set duplicates, or
+ * with cfg.rules_may_change and CAP_NET_RAW), or -EREMOTEIO when the
+ * kernel's jumps could not be changed (proxy_filter_error says why); on
+ * failure the old rules stay, in the kernel too, and the new set is freed.
  */
 int proxy_swap_rules(struct proxy *p, struct rule_set *rules);
 
 /* The same, but every rule starts afresh: counters at 0 (pipeline_reset_rules). */
 int proxy_reset_rules(struct proxy *p, struct rule_set *rules);
+
+/* Why the last swap's -EREMOTEIO: the iptables tool's words (borrowed). */
+const struct ipt_error *proxy_filter_error(const struct proxy *p);
 
 /*
  * The rules running now (borrowed): valid on the loop thread until the

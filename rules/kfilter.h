@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kfilter: which packets the kernel must queue for a rule set, so that
+ * packets no rule can touch never leave it. Per hook (in, out, fwd: the
+ * jumps of the iptables chain), either nothing, everything, or the
+ * packets one of a few classic BPF programs accepts, written for the
+ * xtables bpf match ('-m bpf --bytecode'), which runs them on the packet
+ * from its IP header on: the layout libpcap compiles for (DLT_RAW).
+ *
+ * Conservative, never lossy: whatever a rule may act on is queued, and a
+ * hook queues everything (with the reason kept) when a rule matches every
+ * packet, a filter reads bytes that change within a flow (seeded
+ * identities count every packet of a flow direction: filters on the
+ * addresses, ports and protocol keep them), a program is longer than the
+ * match takes or one the kernel would not run as libpcap meant it, or a
+ * hook would need more than KFILTER_MAX_PROGS programs. Rules the TCP
+ * tracker serves (its conditions, from-byte, reset) queue both directions
+ * of their connections, on every hook. A caller that needs every packet
+ * (an event log) says so with kfilter_opts.all.
+ *
+ * Pure: libpcap compiles, nothing else is touched. The plan owns its
+ * strings; everything it returns is borrowed from it.
+ */
+#ifndef FL_RULES_KFILTER_H
+#define FL_RULES_KFILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet.h"
+
+struct rule_set;
+struct bpf_insn;
+
+/* The xtables bpf match's limit (XT_BPF_MAX_NUM_INSTR in linux/netfilter/xt_bpf.h). */
+#define KFILTER_MAX_INSNS 64
+/* Programs (jumps) on one hook; past that the hook queues everything. */
+#define KFILTER_MAX_PROGS 16
+/* Reasons a plan keeps; more are counted, not kept. */
+#define KFILTER_MAX_REASONS 8
+
+/* The hooks are the packet directions: PKT_DIR_IN, PKT_DIR_OUT, PKT_DIR_FWD. */
+#define KFILTER_NHOOKS 3
+
+enum kfilter_scope {
+	KFILTER_NONE = 0,	/* no packet at this hook is queued */
+	KFILTER_SOME,		/* the packets one of the hook's programs accepts */
+	KFILTER_ALL,		/* every packet */
+};
+
+struct kfilter_opts {
+	bool forward;		/* the FWD hook is jumped from (--forward) */
+	bool track;		/* the TCP tracker runs (not --no-track) */
+	/* Queue everything, because of this (borrowed, copied): "--queue-all", "--events ..." */
+	const char *all;
+};
+
+struct kfilter;
+
+/*
+ * The plan for the enabled rules of rs (borrowed). NULL + errno (ENOMEM)
+ * only when out of memory: a filter that cannot be made exact widens.
+ */
+struct kfilter *kfilter_new(const struct rule_set *rs, const struct kfilter_opts *o);
+void kfilter_free(struct kfilter *k);
+
+enum kfilter_scope kfilter_scope(const struct kfilter *k, enum pkt_dir hook);
+/* Programs of a KFILTER_SOME hook (0 otherwise). */
+unsigned kfilter_count(const struct kfilter *k, enum pkt_dir hook);
+/* Program i of the hook as --bytecode takes it: "N,code jt jf k,...". Borrowed. */
+const char *kfilter_bytecode(const struct kfilter *k, enum pkt_dir hook, unsigned i);
+
+/* Does some hook queue less than everything? */
+bool kfilter_filtered(const struct kfilter *k);
+/*
+ * Why packets are queued beyond what the rules' filters match (a hook
+ * queuing all, a widened rule), in rule order: n of them, at most
+ * KFILTER_MAX_REASONS kept; more are counted in *n. Borrowed.
+ */
+const char *const *kfilter_reasons(const struct kfilter *k, size_t *n);
+
+/* Would the two plans install the same jumps? NULL is no plan. */
+bool kfilter_equal(const struct kfilter *a, const struct kfilter *b);
+
+/* "in", "out", "fwd". */
+const char *kfilter_hook_name(enum pkt_dir hook);
+/* "none", "filtered", "all". */
+const char *kfilter_scope_name(enum kfilter_scope s);
+
+/*
+ * Would the kernel run this classic BPF program (n instructions) as
+ * libpcap's interpreter does? Mirrors the kernel's checks
+ * (bpf_check_classic: known opcodes, jumps in range, a return last,
+ * scratch memory written before read, no constant division by zero or
+ * shift past 31), and refuses negative load offsets, which the kernel
+ * takes for its ancillary data. Returns 0, or -EINVAL with *why (static).
+ */
+int kfilter_check(const struct bpf_insn *in, unsigned n, const char **why);
+
+/*
+ * A filter's text with its directions swapped (src and dst), so that
+ * "(F) or (mirror)" holds for both directions of F's flows. NULL when the
+ * words cannot say the mirror (byte offsets, multicast, broadcast), or
+ * out of memory (errno ENOMEM). The caller frees.
+ */
+char *kfilter_mirror(const char *filter);
+
+#endif

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kfilter: the programs the kernel runs in front of NFQUEUE accept what
+ * the rules' filters match (run here with libpcap's interpreter on built
+ * packets), and every case that cannot be exact widens, with its reason.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kfilter.h"
+#include "rule.h"
+
+static struct rule_set *set_of(const char *const *lines, int n)
+{
+	struct rule_set *rs = rule_set_new();
+	struct rule_error e;
+
+	cr_assert(rs);
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(rule_set_add_line(rs, lines[i], "t", i + 1, &e), 0, "%s: %s", lines[i], e.msg);
+	return rs;
+}
+
+static struct kfilter *plan(const char *const *lines, int n, bool forward, bool track)
+{
+	struct rule_set *rs = set_of(lines, n);
+	struct kfilter_opts o = { .forward = forward, .track = track };
+	struct kfilter *k = kfilter_new(rs, &o);
+
+	cr_assert(k);
+	rule_set_free(rs);
+	return k;
+}
+
+/* Parse "N,c t f k,..." back into instructions; returns N. */
+static unsigned parse_bytecode(const char *s, struct bpf_insn *in, unsigned max)
+{
+	unsigned n = 0, c, t, f, k;
+	int used;
+
+	cr_assert_eq(sscanf(s, "%u%n", &n, &used), 1);
+	cr_assert(n >= 1 && n <= max, "%u instructions", n);
+	s += used;
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert_eq(sscanf(s, ",%u %u %u %u%n", &c, &t, &f, &k, &used), 4, "at %u: %s", i, s);
+		in[i] = (struct bpf_insn){ .code = (uint16_t)c, .jt = (uint8_t)t, .jf = (uint8_t)f, .k = k };
+		s += used;
+	}
+	cr_assert_eq(*s, 0);
+	return n;
+}
+
+/* An IPv4 (or IPv6) TCP/UDP packet from sport to dport, 20 bytes of transport header. */
+static size_t packet(uint8_t *b, int family, uint8_t proto, uint16_t sport, uint16_t dport)
+{
+	size_t l3 = family == 4 ? 20 : 40;
+
+	memset(b, 0, 80);
+	if (family == 4) {
+		b[0] = 0x45;
+		b[3] = (uint8_t)(l3 + 20);
+		b[8] = 64;
+		b[9] = proto;
+		b[12] = 10, b[15] = 1;
+		b[16] = 10, b[19] = 2;
+	} else {
+		b[0] = 0x60;
+		b[5] = 20;
+		b[6] = proto;
+		b[7] = 64;
+		b[8] = 0xfd, b[23] = 1;
+		b[24] = 0xfd, b[39] = 2;
+	}
+	b[l3] = (uint8_t)(sport >> 8), b[l3 + 1] = (uint8_t)sport;
+	b[l3 + 2] = (uint8_t)(dport >> 8), b[l3 + 3] = (uint8_t)dport;
+	b[l3 + 12] = 0x50;
+	return l3 + 20;
+}
+
+/* Does one of the hook's programs accept the packet? */
+static bool queued(const struct kfilter *k, enum pkt_dir h, const uint8_t *b, size_t len)
+{
+	struct bpf_insn in[KFILTER_MAX_INSNS];
+
+	if (kfilter_scope(k, h) == KFILTER_ALL)
+		return true;
+	for (unsigned i = 0; i < kfilter_count(k, h); i++) {
+		unsigned n = parse_bytecode(kfilter_bytecode(k, h, i), in, KFILTER_MAX_INSNS);
+		const char *why;
+
+		cr_assert_eq(kfilter_check(in, n, &why), 0, "%s", why);
+		if (bpf_filter(in, b, (u_int)len, (u_int)len))
+			return true;
+	}
+	return false;
+}
+
+static bool has_reason(const struct kfilter *k, const char *part)
+{
+	size_t n;
+	const char *const *r = kfilter_reasons(k, &n);
+
+	for (size_t i = 0; i < n && i < KFILTER_MAX_REASONS; i++)
+		if (strstr(r[i], part))
+			return true;
+	return false;
+}
+
+Test(kfilter, a_port_rule_queues_its_port_only)
+{
+	const char *rules[] = { "tcp port 5432 => delay 100ms" };
+	struct kfilter *k = plan(rules, 1, false, true);
+	uint8_t b[80];
+	size_t n;
+
+	cr_assert(kfilter_filtered(k));
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_IN), KFILTER_SOME);
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_OUT), KFILTER_SOME);
+	/* No --forward: no jump from FORWARD, nothing there. */
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_FWD), KFILTER_NONE);
+	for (int fam = 4; fam <= 6; fam += 2) {
+		n = packet(b, fam, 6, 40000, 5432);
+		cr_assert(queued(k, PKT_DIR_IN, b, n), "IPv%d to 5432", fam);
+		n = packet(b, fam, 6, 5432, 40000);
+		cr_assert(queued(k, PKT_DIR_OUT, b, n), "IPv%d from 5432", fam);
+		n = packet(b, fam, 6, 40000, 5201);
+		cr_assert_not(queued(k, PKT_DIR_OUT, b, n), "IPv%d other port", fam);
+		n = packet(b, fam, 17, 40000, 5432);
+		cr_assert_not(queued(k, PKT_DIR_IN, b, n), "IPv%d UDP", fam);
+	}
+	kfilter_free(k);
+}
+
+Test(kfilter, rules_share_a_program_and_keep_their_hooks)
+{
+	const char *rules[] = {
+		"udp dst port 5000 => drop 30%, in",
+		"tcp port 8080 => delay 5ms, in",
+		"icmp => delay 50ms, out",
+	};
+	struct kfilter *k = plan(rules, 3, true, true);
+	uint8_t b[80];
+	size_t n;
+
+	cr_assert_eq(kfilter_count(k, PKT_DIR_IN), 1);
+	cr_assert_eq(kfilter_count(k, PKT_DIR_OUT), 1);
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_FWD), KFILTER_NONE);
+	n = packet(b, 4, 17, 1, 5000);
+	cr_assert(queued(k, PKT_DIR_IN, b, n));
+	cr_assert_not(queued(k, PKT_DIR_OUT, b, n));
+	n = packet(b, 6, 6, 8080, 1);
+	cr_assert(queued(k, PKT_DIR_IN, b, n));
+	n = packet(b, 4, 1, 0, 0);
+	cr_assert(queued(k, PKT_DIR_OUT, b, n));
+	cr_assert_not(queued(k, PKT_DIR_IN, b, n));
+	/* Nothing widened: no reason. */
+	size_t nr;
+
+	kfilter_reasons(k, &nr);
+	cr_assert_eq(nr, 0);
+	kfilter_free(k);
+}
+
+Test(kfilter, a_rule_without_filter_queues_everything_at_its_hooks)
+{
+	const char *rules[] = { "tcp port 1 => drop", "slow: => delay 1ms, in" };
+	struct kfilter *k = plan(rules, 2, false, true);
+
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_IN), KFILTER_ALL);
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_OUT), KFILTER_SOME);
+	cr_assert(kfilter_filtered(k));
+	cr_assert(has_reason(k, "slow: it has no filter"));
+	kfilter_free(k);
+}
+
+Test(kfilter, a_filter_on_bytes_that_change_in_a_flow_widens)
+{
+	const char *rules[] = { "flags: tcp port 80 and tcp[13] & 2 != 0 => drop" };
+	struct kfilter *k = plan(rules, 1, false, true);
+
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_IN), KFILTER_ALL);
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_OUT), KFILTER_ALL);
+	cr_assert_not(kfilter_filtered(k));
+	cr_assert(has_reason(k, "flags: its filter reads more than"));
+	kfilter_free(k);
+}
+
+Test(kfilter, a_program_over_64_instructions_widens_its_hooks)
+{
+	char line[2048];
+	size_t off = 0;
+	const char *rules[1] = { line };
+
+	off += (size_t)snprintf(line + off, sizeof(line) - off, "long: ");
+	for (int i = 1; i <= 30; i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, "%shost 10.0.%d.%d", i > 1 ? " or " : "", i, i);
+	snprintf(line + off, sizeof(line) - off, " => drop, out");
+
+	struct kfilter *k = plan(rules, 1, false, true);
+
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_OUT), KFILTER_ALL);
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_IN), KFILTER_NONE);
+	cr_assert(has_reason(k, "long: its filter compiles to"));
+	cr_assert(has_reason(k, "over the bpf match's 64"));
+	kfilter_free(k);
+}
+
+Test(kfilter, too_many_programs_widen_the_hook)
+{
+	char lines[300][64];
+	const char *rules[300];
+	struct kfilter *k;
+
+	for (int i = 0; i < 300; i++) {
+		snprintf(lines[i], sizeof(lines[i]), "tcp port %d or udp port %d => drop", 1000 + i, 3000 + i);
+		rules[i] = lines[i];
+	}
+	k = plan(rules, 300, false, false);
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_IN), KFILTER_ALL);
+	cr_assert(has_reason(k, "more than 16 bpf programs at in"));
+	kfilter_free(k);
+
+	/* A few dozen distinct ports fit in fewer programs than rules. */
+	k = plan(rules, 24, false, false);
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_IN), KFILTER_SOME);
+	cr_assert(kfilter_count(k, PKT_DIR_IN) < 24, "%u programs", kfilter_count(k, PKT_DIR_IN));
+	uint8_t b[80];
+	size_t n;
+
+	for (int i = 0; i < 24; i++) {
+		n = packet(b, 6, 17, 9, (uint16_t)(3000 + i));
+		cr_assert(queued(k, PKT_DIR_IN, b, n), "port %d", 3000 + i);
+	}
+	n = packet(b, 6, 17, 9, 3024);
+	cr_assert_not(queued(k, PKT_DIR_IN, b, n));
+	kfilter_free(k);
+}
+
+Test(kfilter, a_rule_the_tracker_serves_queues_both_directions_everywhere)
+{
+	const char *rules[] = { "cut: tcp dst port 80 => drop if state ESTABLISHED, in" };
+	struct kfilter *k = plan(rules, 1, false, true);
+	uint8_t b[80];
+	size_t n;
+
+	cr_assert(has_reason(k, "cut: the tracker serves it: both directions"));
+	n = packet(b, 4, 6, 40000, 80);
+	cr_assert(queued(k, PKT_DIR_IN, b, n));
+	n = packet(b, 4, 6, 80, 40000);
+	cr_assert(queued(k, PKT_DIR_OUT, b, n), "the replies");
+	n = packet(b, 4, 6, 81, 40000);
+	cr_assert_not(queued(k, PKT_DIR_OUT, b, n));
+	n = packet(b, 4, 17, 80, 40000);
+	cr_assert_not(queued(k, PKT_DIR_OUT, b, n), "UDP has no connection to track");
+	kfilter_free(k);
+
+	/* Without the tracker the rule is its filter and its hook. */
+	k = plan(rules, 1, false, false);
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_OUT), KFILTER_NONE);
+	kfilter_free(k);
+}
+
+Test(kfilter, a_caller_that_needs_every_packet_gets_all)
+{
+	const char *rules[] = { "tcp port 1 => drop" };
+	struct rule_set *rs = set_of(rules, 1);
+	struct kfilter_opts o = { .forward = true, .track = true, .all = "--queue-all" };
+	struct kfilter *k = kfilter_new(rs, &o);
+
+	cr_assert(k);
+	for (int h = 0; h < KFILTER_NHOOKS; h++)
+		cr_assert_eq(kfilter_scope(k, h), KFILTER_ALL);
+	cr_assert_not(kfilter_filtered(k));
+	cr_assert(has_reason(k, "--queue-all"));
+	kfilter_free(k);
+	rule_set_free(rs);
+}
+
+Test(kfilter, disabled_rules_are_not_queued_for)
+{
+	const char *rules[] = { "a: tcp port 1 => drop", "b: => drop" };
+	struct rule_set *rs = set_of(rules, 2);
+	struct kfilter_opts o = { .track = true };
+	struct kfilter *before = kfilter_new(rs, &o), *after;
+
+	cr_assert_eq(kfilter_scope(before, PKT_DIR_IN), KFILTER_ALL);
+	cr_assert_eq(rule_set_enable(rs, "b", false), 0);
+	after = kfilter_new(rs, &o);
+	cr_assert_eq(kfilter_scope(after, PKT_DIR_IN), KFILTER_SOME);
+	cr_assert_not(kfilter_equal(before, after));
+	cr_assert_eq(rule_set_enable(rs, "a", false), 0);
+	kfilter_free(after);
+	after = kfilter_new(rs, &o);
+	cr_assert_eq(kfilter_scope(after, PKT_DIR_IN), KFILTER_NONE);
+	cr_assert_eq(kfilter_scope(after, PKT_DIR_OUT), KFILTER_NONE);
+	cr_assert(kfilter_filtered(after));
+	kfilter_free(before);
+	before = kfilter_new(rs, &o);
+	cr_assert(kfilter_equal(before, after));
+	kfilter_free(before);
+	kfilter_free(after);
+	rule_set_free(rs);
+}
+
+Test(kfilter, the_check_refuses_what_the_kernel_would)
+{
+	struct bpf_insn ok[] = { BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9), BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 0, 1),
+				 BPF_STMT(BPF_RET | BPF_K, 1), BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct bpf_insn neg[] = { BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (bpf_u_int32)-4096), BPF_STMT(BPF_RET | BPF_A, 0) };
+	struct bpf_insn div0[] = { BPF_STMT(BPF_ALU | BPF_DIV | BPF_K, 0), BPF_STMT(BPF_RET | BPF_A, 0) };
+	struct bpf_insn mem[] = { BPF_STMT(BPF_LD | BPF_MEM, 3), BPF_STMT(BPF_RET | BPF_A, 0) };
+	struct bpf_insn memok[] = { BPF_STMT(BPF_ST, 3), BPF_STMT(BPF_LD | BPF_MEM, 3), BPF_STMT(BPF_RET | BPF_A, 0) };
+	struct bpf_insn memjump[] = { BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+				      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1), BPF_STMT(BPF_ST, 3),
+				      BPF_STMT(BPF_LD | BPF_MEM, 3), BPF_STMT(BPF_RET | BPF_A, 0) };
+	struct bpf_insn far[] = { BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 5, 0), BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct bpf_insn noret[] = { BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0) };
+	struct bpf_insn shift[] = { BPF_STMT(BPF_ALU | BPF_LSH | BPF_K, 32), BPF_STMT(BPF_RET | BPF_A, 0) };
+	const char *why;
+
+	cr_assert_eq(kfilter_check(ok, 4, &why), 0);
+	cr_assert_eq(kfilter_check(memok, 3, &why), 0);
+	cr_assert_eq(kfilter_check(neg, 2, &why), -EINVAL);
+	cr_assert(strstr(why, "negative offset"));
+	cr_assert_eq(kfilter_check(div0, 2, &why), -EINVAL);
+	cr_assert_eq(kfilter_check(mem, 2, &why), -EINVAL);
+	cr_assert(strstr(why, "scratch memory"));
+	cr_assert_eq(kfilter_check(memjump, 5, &why), -EINVAL, "one path skips the store");
+	cr_assert_eq(kfilter_check(far, 2, &why), -EINVAL);
+	cr_assert_eq(kfilter_check(noret, 1, &why), -EINVAL);
+	cr_assert_eq(kfilter_check(shift, 2, &why), -EINVAL);
+}
+
+Test(kfilter, mirror_swaps_the_directions_words)
+{
+	char *m = kfilter_mirror("tcp dst port 80 and (src host 10.0.0.1 or dst net 10.1.0.0/16)");
+
+	cr_assert_str_eq(m, "tcp src port 80 and (dst host 10.0.0.1 or src net 10.1.0.0/16)");
+	free(m);
+	m = kfilter_mirror("host my-src.example and !dst port 9");
+	cr_assert_str_eq(m, "host my-src.example and !src port 9");
+	free(m);
+	cr_assert_null(kfilter_mirror("tcp[2:2] = 80"));
+	cr_assert_null(kfilter_mirror("ip multicast"));
+}
