@@ -67,7 +67,7 @@ _faultline()
 	local top_opts='--version -h --help'
 	local run_opts='-r --rule -f --rules -s --seed -n --netns --netns-path -q --queue --forward
 		--max-held --max-held-bytes --queue-maxlen --max-flows --mark -e --events
-		--events-backlog --pcap --pcap-backlog --no-track --full-copy --time-wait --track-idle
+		--events-backlog --pcap --pcap-backlog --no-track --full-copy --queue-all --time-wait --track-idle
 		--max-conns --control --no-control --scenario --http --http-allow-remote --http-timeout
 		--progress --release-early --realtime -h --help'
 	local replay_opts='-r --rule -f --rules -s --seed -e --events -o --out -l --local
