@@ -2,12 +2,16 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "ipt.h"
+#include "kfilter.h"
+#include "rule.h"
+#include "strbuf.h"
 
 /* As the kernel prints it: "%5u %6u %5u %1u %5u %5u %5u %8u %2d". */
 static const char queues[] =
@@ -266,4 +270,72 @@ Test(ipt, a_failed_pipe_leaves_no_descriptor_open)
 		cr_assert_eq(after, before, "limit %d + %d: %d descriptors open, %d before",
 			     highest + 1, (int)extra, after, before);
 	}
+}
+
+static struct kfilter *plan_of(const char *line, bool forward)
+{
+	struct rule_set *rs = rule_set_new();
+	struct rule_error e;
+	struct kfilter_opts o = { .forward = forward, .track = true };
+	struct kfilter *k;
+
+	cr_assert_eq(rule_set_add_line(rs, line, "t", 1, &e), 0, "%s", e.msg);
+	k = kfilter_new(rs, &o);
+	cr_assert(k);
+	rule_set_free(rs);
+	return k;
+}
+
+Test(ipt, jumps_carry_the_programs_of_their_hook)
+{
+	struct kfilter *k = plan_of("udp dst port 5000 => drop, in", true);
+	struct ipt_config c = { .queue = 7, .queues = 1, .forward = true, .filter = k };
+	struct strbuf s = { 0 };
+	char want[1024];
+
+	cr_assert_eq(ipt_jump_lines(&c, &s), 0);
+	snprintf(want, sizeof(want),
+		 "-I PREROUTING 1 ! -i lo -m addrtype --dst-type LOCAL -m bpf --bytecode \"%s\" "
+		 "-m comment --comment faultline -j FAULTLINE-7\n",
+		 kfilter_bytecode(k, PKT_DIR_IN, 0));
+	/* Nothing goes out or through: no jump from OUTPUT or FORWARD. */
+	cr_assert_str_eq(s.p, want);
+	strbuf_free(&s);
+
+	/* No plan: one plain jump per hook, as before. */
+	c.filter = NULL;
+	cr_assert_eq(ipt_jump_lines(&c, &s), 0);
+	cr_assert_str_eq(s.p, "-I OUTPUT 1 -m comment --comment faultline -j FAULTLINE-7\n"
+			      "-I PREROUTING 1 ! -i lo -m addrtype --dst-type LOCAL -m comment --comment "
+			      "faultline -j FAULTLINE-7\n"
+			      "-I FORWARD 1 -m comment --comment faultline -j FAULTLINE-7\n");
+	strbuf_free(&s);
+	kfilter_free(k);
+}
+
+static const char save_bpf[] =
+	"*mangle\n"
+	":PREROUTING ACCEPT [0:0]\n"
+	":OUTPUT ACCEPT [0:0]\n"
+	":FAULTLINE-7 - [0:0]\n"
+	"-A PREROUTING -m mark --mark 0x1 -j ACCEPT\n"
+	"-A PREROUTING ! -i lo -m addrtype --dst-type LOCAL -m bpf --bytecode \"4,48 0 0 9,21 0 1 17,6 0 0 1,6 0 0 0\" "
+	"-m comment --comment faultline -j FAULTLINE-7\n"
+	"-A OUTPUT -m bpf --bytecode \"1,6 0 0 1\" -m comment --comment faultline -j FAULTLINE-7\n"
+	"-A OUTPUT -m bpf --bytecode \"1,6 0 0 0\" -m comment --comment faultline -j FAULTLINE-7\n"
+	"-A FAULTLINE-7 -j NFQUEUE --queue-num 7 --queue-bypass\n"
+	"COMMIT\n";
+
+Test(ipt, unjump_deletes_every_filtered_jump_and_nothing_else)
+{
+	struct strbuf s = { 0 };
+
+	cr_assert_eq(ipt_unjump_lines(save_bpf, 7, &s), 3);
+	cr_assert_str_eq(s.p, "-D PREROUTING ! -i lo -m addrtype --dst-type LOCAL -m bpf --bytecode "
+			      "\"4,48 0 0 9,21 0 1 17,6 0 0 1,6 0 0 0\" -m comment --comment faultline -j FAULTLINE-7\n"
+			      "-D OUTPUT -m bpf --bytecode \"1,6 0 0 1\" -m comment --comment faultline -j FAULTLINE-7\n"
+			      "-D OUTPUT -m bpf --bytecode \"1,6 0 0 0\" -m comment --comment faultline -j FAULTLINE-7\n");
+	strbuf_free(&s);
+	cr_assert_eq(ipt_unjump_lines(save_bpf, 8, &s), 0);
+	cr_assert_null(s.p);
 }
