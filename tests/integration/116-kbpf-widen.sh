@@ -2,8 +2,8 @@
 # Where the kernel cannot be exact it queues more, never less, and the
 # counters say why: a filter over the bpf match's 64 instructions queues
 # every packet of its hook (the unmatched pings are queued, and still
-# pass); --queue-all and --events queue everything, as before this filter
-# existed; a ctl add of a rule without a filter widens a running filter.
+# pass); --events queues everything, as before this filter existed; a
+# ctl add of a rule without a filter widens a running filter.
 . "$(dirname "$0")/lib.sh"
 make_pair --no-ipv6
 queued() { ip netns exec "$NS_B" awk '$1 == 4242 { print $8 }' /proc/net/netfilter/nfnetlink_queue; }
@@ -23,18 +23,16 @@ json "$T/fl.out" 'd["queue_reasons"][0]' | grep -q "^long: its filter compiles t
 	fail "reason: $(json "$T/fl.out" 'd["queue_reasons"]')"
 fl_stop
 
-for opt in --queue-all "--events $T/ev.jsonl"; do
-	# shellcheck disable=SC2086
-	fl_start "$NS_B" --no-control --rule 'udp dst port 9 => drop' $opt
-	q0=$(queued)
-	[ "$(pings)" -eq 3 ] || fail "$opt: pings lost"
-	# Each echo request in, each reply out: every packet is queued.
-	[ $(($(queued) - q0)) -eq 6 ] || fail "$opt: $(($(queued) - q0)) queued, not 6"
-	fl_stop
-	[ "$(json "$T/fl.out" 'd["queue_scope"]')" = all ] || fail "$opt: scope $(json "$T/fl.out" 'd["queue_scope"]')"
-	json "$T/fl.out" 'd["queue_reasons"][0]' | grep -q "^${opt%% *}.*every packet is queued$" ||
-		fail "$opt: reason $(json "$T/fl.out" 'd["queue_reasons"]')"
-done
+# --events records every packet (--queue-all: 117).
+fl_start "$NS_B" --no-control --rule 'udp dst port 9 => drop' --events "$T/ev.jsonl"
+q0=$(queued)
+[ "$(pings)" -eq 3 ] || fail "--events: pings lost"
+# Each echo request in, each reply out: every packet is queued.
+[ $(($(queued) - q0)) -eq 6 ] || fail "--events: $(($(queued) - q0)) queued, not 6"
+fl_stop
+[ "$(json "$T/fl.out" 'd["queue_scope"]')" = all ] || fail "--events: scope $(json "$T/fl.out" 'd["queue_scope"]')"
+[ "$(json "$T/fl.out" 'd["queue_reasons"][0]')" = "--events records every packet: every packet is queued" ] ||
+	fail "--events: reason $(json "$T/fl.out" 'd["queue_reasons"]')"
 
 fl_start "$NS_B" --rule 'udp dst port 9 => drop' --seed 1
 "$FL" ctl --netns "$NS_B" add 'slow: => delay 1ms, in' >/dev/null

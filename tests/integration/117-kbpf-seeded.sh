@@ -26,6 +26,9 @@ json "$T/recv.json" 'sorted(d["order"])' >"$T/filtered"
 run --queue-all
 json "$T/recv.json" 'sorted(d["order"])' >"$T/all"
 [ "$(json "$T/fl.out" 'd["packets"]')" -gt 300 ] || fail "--queue-all queued only the matched traffic"
+[ "$(json "$T/fl.out" 'd["queue_scope"]')" = all ] || fail "--queue-all: scope $(json "$T/fl.out" 'd["queue_scope"]')"
+[ "$(json "$T/fl.out" 'd["queue_reasons"]')" = "['--queue-all: every packet is queued']" ] ||
+	fail "--queue-all: reasons $(json "$T/fl.out" 'd["queue_reasons"]')"
 got=$(json "$T/recv.json" 'd["unique"]')
 log "$got of 300 arrived in both runs"
 [ "$got" -gt 150 ] && [ "$got" -lt 270 ] || fail "$got of 300 arrived: not drop 30%"
