@@ -70,6 +70,13 @@ struct av {
 	bool conn, over;
 	uint8_t n;
 	uint16_t pos[TAINT_MAX];
+	/*
+	 * from_size != 0: the value is the packet's from_size bytes at
+	 * 'from', as loaded (no arithmetic since), so "A == K" is a fact
+	 * about the packet (the rule index's witnesses).
+	 */
+	uint16_t from;
+	uint8_t from_size;
 };
 
 static inline struct av av_const(uint32_t v)
@@ -117,14 +124,74 @@ static struct av av_join(const struct av *a, const struct av *b)
 	struct av r = *a;
 
 	r.mask = a->mask & b->mask & ~(a->val ^ b->val);
+	if (a->from != b->from || a->from_size != b->from_size)
+		r.from_size = 0;
 	taint_merge(&r, b);
 	settle(&r);
 	return r;
 }
 
+/*
+ * What every path reaching an instruction is known to satisfy: at least
+ * one of the facts "these bytes of the packet equal val", or nothing
+ * known (top). The rule index files a rule under the facts its matching
+ * paths carry (rule_memo_witness).
+ */
+struct facts {
+	bool top;
+	uint8_t n;
+	struct rule_memo_fact f[RULE_MEMO_FACTS_MAX];
+};
+
+/* to: paths that satisfy to or from (the facts of either). */
+static void facts_join(struct facts *to, const struct facts *from)
+{
+	if (to->top)
+		return;
+	if (from->top) {
+		to->top = true;
+		return;
+	}
+	for (unsigned i = 0; i < from->n; i++) {
+		const struct rule_memo_fact *f = &from->f[i];
+		unsigned j = 0;
+
+		while (j < to->n && (to->f[j].off != f->off || to->f[j].size != f->size ||
+				     to->f[j].val != f->val))
+			j++;
+		if (j < to->n)
+			continue;
+		if (to->n == RULE_MEMO_FACTS_MAX) {
+			to->top = true;
+			return;
+		}
+		to->f[to->n++] = *f;
+	}
+}
+
+/*
+ * A path on which "a == k" held. The fact replaces what the path knew
+ * when that was nothing, several alternatives, or a wider field: one
+ * fact on the ports files a rule under one port ("host A and port P" is
+ * filed by its port), which is what generated rule files vary.
+ */
+static void facts_narrow(struct facts *fs, const struct av *a, uint32_t k)
+{
+	struct rule_memo_fact f = { .off = a->from, .size = a->from_size, .val = k };
+
+	if (!a->from_size)
+		return;
+	if (!fs->top && fs->n == 1 && fs->f[0].size <= f.size)
+		return;
+	fs->top = false;
+	fs->n = 1;
+	fs->f[0] = f;
+}
+
 struct astate {
 	bool live;
 	struct av a, x, m[BPF_MEMWORDS];
+	struct facts facts;
 };
 
 static void state_join(struct astate *to, const struct astate *from)
@@ -133,6 +200,7 @@ static void state_join(struct astate *to, const struct astate *from)
 		*to = *from;
 		return;
 	}
+	facts_join(&to->facts, &from->facts);
 	to->a = av_join(&to->a, &from->a);
 	to->x = av_join(&to->x, &from->x);
 	for (int i = 0; i < BPF_MEMWORDS; i++)
@@ -147,6 +215,7 @@ struct reads {
 	uint8_t nkey;
 	uint16_t key[RULE_MEMO_KEY_BYTES];
 	uint8_t results;	/* bit 0: some return says no match, bit 1: match */
+	struct facts match;	/* what the paths to a match satisfy */
 };
 
 static void note_changing(struct reads *r, uint16_t off)
@@ -205,6 +274,8 @@ static struct av load(struct reads *r, uint64_t off, uint32_t size)
 	if (size < 4)
 		v.mask |= ~((1u << (8 * size)) - 1);
 	settle(&v);
+	v.from = (uint16_t)off;
+	v.from_size = (uint8_t)size;
 	return v;
 }
 
@@ -212,6 +283,7 @@ static struct av alu(struct reads *r, uint16_t op, const struct av *a, const str
 {
 	struct av v = *a;
 
+	v.from_size = 0;
 	if (av_known(a) && av_known(s)) {
 		uint32_t x = a->val, y = s->val;
 
@@ -355,23 +427,32 @@ static bool ld_value(const struct astate *s, uint16_t c, uint32_t k, struct read
 	return false;
 }
 
-/* What a BPF_RET may answer in state s, added to r->results (1: no match, 2: a match). */
+/*
+ * What a BPF_RET may answer in state s, added to r->results (1: no match,
+ * 2: a match); a match adds what its paths satisfy to r->match.
+ */
 static void ret_results(const struct astate *s, uint16_t c, uint32_t k, struct reads *r)
 {
+	unsigned res;
+
 	if (BPF_RVAL(c) == BPF_K) {
-		r->results |= k ? 2 : 1;
+		res = k ? 2 : 1;
 	} else if (BPF_RVAL(c) == BPF_A && av_known(&s->a)) {
-		r->results |= s->a.val ? 2 : 1;
+		res = s->a.val ? 2 : 1;
 	} else {
 		use(r, &s->a);
-		r->results |= 3;
+		res = 3;
 	}
+	r->results |= (uint8_t)res;
+	if (res & 2)
+		facts_join(&r->match, &s->facts);
 }
 
 /* Abstract interpretation of one program; jumps only go forward, so one pass in order. */
 static void interpret(const struct bpf_insn *in, unsigned len, struct astate *st, struct reads *r)
 {
 	st[0].live = true;
+	st[0].facts.top = true;
 	st[0].a = st[0].x = av_const(0);
 	for (int i = 0; i < BPF_MEMWORDS; i++)
 		st[0].m[i] = av_const(0);	/* libpcap zeroes scratch memory */
@@ -426,8 +507,14 @@ static void interpret(const struct bpf_insn *in, unsigned len, struct astate *st
 				use(r, &s.a);
 				use(r, &src);
 			}
-			if (ways & 2)
-				flow_to(st, len, pc + 1 + in[pc].jt, &s, r);
+			if (ways & 2) {
+				struct astate t = s;
+
+				/* Taken: the loaded bytes equal the constant. */
+				if (ways == 3 && BPF_OP(c) == BPF_JEQ && av_known(&src))
+					facts_narrow(&t.facts, &s.a, src.val);
+				flow_to(st, len, pc + 1 + in[pc].jt, &t, r);
+			}
 			if (ways & 1)
 				flow_to(st, len, pc + 1 + in[pc].jf, &s, r);
 			break;
@@ -471,6 +558,29 @@ bool rule_memo_filter(const struct rule_filter *f, int cls, struct rule_memo_rea
 	out->nkey = r.nkey;
 	memcpy(out->key, r.key, r.nkey * sizeof(r.key[0]));
 	out->need = r.need;
+	return true;
+}
+
+bool rule_memo_witness(const struct rule_filter *f, int cls, struct rule_memo_witness *w)
+{
+	unsigned len;
+	const struct bpf_insn *in = rule__filter_insns(f, &len);
+	struct reads r = { .cls = cls };
+	struct astate *st;
+
+	memset(w, 0, sizeof(*w));
+	if (cls < 0 || cls >= RULE_MEMO_NCLASS || !len)
+		return false;
+	st = calloc(len, sizeof(*st));
+	if (!st)
+		return false;
+	interpret(in, len, st, &r);
+	free(st);
+	if (r.bad)
+		return false;
+	w->any = r.match.top;
+	w->n = r.match.top ? 0 : r.match.n;
+	memcpy(w->f, r.match.f, w->n * sizeof(w->f[0]));
 	return true;
 }
 

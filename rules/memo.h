@@ -126,6 +126,33 @@ struct rule_memo_reads {
  */
 bool rule_memo_filter(const struct rule_filter *f, int cls, struct rule_memo_reads *r);
 
+/* "The packet's size bytes at off, read big-endian, equal val." */
+struct rule_memo_fact {
+	uint16_t off;
+	uint8_t size;		/* 1, 2 or 4 */
+	uint32_t val;
+};
+
+#define RULE_MEMO_FACTS_MAX 8
+
+/*
+ * What every packet of a class that filter f matches satisfies (for the
+ * rule index): at least one of the n facts; any: nothing known (a
+ * matching path that compared no field with a constant, or more than
+ * RULE_MEMO_FACTS_MAX facts); n == 0 and !any: no packet of the class
+ * matches. Facts come from the program's own "load, jump if equal"
+ * steps on the paths that return a match, so libpcap stays the judge:
+ * they only say which packets cannot match.
+ */
+struct rule_memo_witness {
+	bool any;
+	uint8_t n;
+	struct rule_memo_fact f[RULE_MEMO_FACTS_MAX];
+};
+
+/* f's witness in class cls; false when the program cannot be analysed (then: any). */
+bool rule_memo_witness(const struct rule_filter *f, int cls, struct rule_memo_witness *w);
+
 /*
  * The memo for packet v (parsed, of the plan's class, going way 0 or 1 of
  * the connection m belongs to: flow_id.way): returns 1 and sets *bits to

@@ -9,6 +9,7 @@
 #include "actions.h"
 #include "filter.h"
 #include "hot.h"
+#include "index.h"
 #include "parser.h"
 #include "rule.h"
 #include "strbuf.h"
@@ -30,6 +31,12 @@ struct rule_set {
 	 */
 	uint32_t *slots;
 	size_t nslots;
+	/*
+	 * Which rules each packet can match (index.h), kept in step with
+	 * the rules as they join and leave, so a set is indexed before any
+	 * pipeline has it. NULL: every rule is a candidate.
+	 */
+	struct rule_index *idx;
 };
 
 static const char *const cond_names[RULE_COND__COUNT] = {
@@ -607,7 +614,12 @@ err:
 
 struct rule_set *rule_set_new(void)
 {
-	return calloc(1, sizeof(struct rule_set));
+	struct rule_set *rs = calloc(1, sizeof(*rs));
+
+	/* Without memory for an index the set still works: a linear scan. */
+	if (rs)
+		rs->idx = rule__index_new();
+	return rs;
 }
 
 void rule_set_free(struct rule_set *rs)
@@ -618,6 +630,7 @@ void rule_set_free(struct rule_set *rs)
 		rule_free(rs->rules[i]);
 	free(rs->rules);
 	free(rs->slots);
+	rule__index_free(rs->idx);
 	free(rs);
 }
 
@@ -702,6 +715,7 @@ static void append(struct rule_set *rs, struct rule *r)
 	r->index = (unsigned)rs->n;
 	rs->rules[rs->n++] = r;
 	rs->slots[name_slot(rs, r->name)] = (uint32_t)rs->n;
+	rule__index_append(rs->idx, r);
 }
 
 /* Drop the rules past the first n (a load that failed): the set is as it was. */
@@ -710,6 +724,7 @@ static void truncate_to(struct rule_set *rs, size_t n)
 	while (rs->n > n)
 		rule_free(rs->rules[--rs->n]);
 	names_refill(rs);
+	rule__index_truncate(rs->idx, n);
 }
 
 /* The error for a rule past RULE_MAX_RULES: at the rule's first character. */
@@ -914,6 +929,7 @@ int rule_set_del(struct rule_set *rs, const char *name)
 	for (size_t k = (size_t)i; k < rs->n; k++)
 		rs->rules[k]->index = (unsigned)k;
 	names_refill(rs);
+	rule__index_remove(rs->idx, (size_t)i);
 	return 0;
 }
 
@@ -1088,6 +1104,12 @@ FL_HOT const struct rule *rule_set_get(const struct rule_set *rs, size_t i)
 	if (!rs || i >= rs->n)
 		return NULL;
 	return rs->rules[i];
+}
+
+FL_HOT void rule_set_cands(const struct rule_set *rs, const struct pkt_view *v,
+			   struct rule_cands *c)
+{
+	rule__index_cands(rs ? rs->idx : NULL, rule_set_count(rs), v, c);
 }
 
 uint32_t rule_set_bytes_needed(const struct rule_set *rs)

@@ -305,6 +305,53 @@ char *rule_print_body_alloc(const struct rule *r);
 /* Compare the parsed content of two rules (not name, text, location or enabled state). */
 bool rule_equal(const struct rule *a, const struct rule *b);
 
+/*
+ * A packet's candidate rules: a superset of those whose filter matches
+ * it, in rule order (rules/index.h says how they are found). Kept on the
+ * caller's stack; valid while the set lives and is not changed.
+ */
+#define RULE_INDEX_DIMS 8	/* fields a class's rules are filed by, at most */
+
+struct rule_cands {
+	const uint32_t *at[RULE_INDEX_DIMS + 1], *end[RULE_INDEX_DIMS + 1];
+	unsigned n;		/* lists to merge */
+	bool all;		/* no index: every rule from next to last */
+	uint32_t next, last;
+};
+
+/* Fill *c with v's candidates among the rules of rs (both borrowed). */
+void rule_set_cands(const struct rule_set *rs, const struct pkt_view *v, struct rule_cands *c);
+
+/* Every one of the first n rules a candidate: what a linear scan looks at. */
+static inline void rule_cands_all(struct rule_cands *c, size_t n)
+{
+	c->n = 0;
+	c->all = true;
+	c->next = 0;
+	c->last = (uint32_t)n;
+}
+
+/* The next candidate's index, ascending, or -1 after the last. */
+static inline int rule_cands_next(struct rule_cands *c)
+{
+	uint32_t min = UINT32_MAX;
+
+	if (c->all)
+		return c->next < c->last ? (int)c->next++ : -1;
+	if (c->n == 1)
+		return c->at[0] < c->end[0] ? (int)*c->at[0]++ : -1;
+	/* A few sorted lists (the "always" one and one per field): merge their heads. */
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->at[i] < c->end[i] && *c->at[i] < min)
+			min = *c->at[i];
+	if (min == UINT32_MAX)
+		return -1;
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->at[i] < c->end[i] && *c->at[i] == min)
+			c->at[i]++;
+	return (int)min;
+}
+
 /* Does the rule's filter match this packet? (Qualifiers are not checked.) */
 bool rule_filter_match(const struct rule *r, const struct pkt_view *v);
 
