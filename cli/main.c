@@ -1076,6 +1076,18 @@ static int run_losses(const struct cli_run *r, struct proxy *p, bool events)
 	return ret;
 }
 
+/*
+ * FL_RULE_INDEX=0 turns the rule index off: every rule's filter runs for
+ * every packet, as before the index. A testing aid (tests/integration
+ * 118 compares the verdicts both ways); the verdicts are the same.
+ */
+static bool rule_index_off(void)
+{
+	const char *s = getenv("FL_RULE_INDEX");
+
+	return s && !strcmp(s, "0");
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct cli_run r;
@@ -1095,6 +1107,7 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	ret = 1;
+	r.cfg.rule_scan_all = rule_index_off();
 	if (!r.have_seed)
 		r.cfg.seed = pick_seed();
 	/*
@@ -1398,6 +1411,7 @@ static int cmd_replay(int argc, char **argv)
 		goto out;
 	}
 	ret = 1;
+	rc->rule_scan_all = rule_index_off();
 	if (!r.have_seed) {
 		rc->seed = pick_seed();
 		fprintf(stderr, PROG_NAME ": seed %llu (rerun with --seed %llu)\n",

@@ -34,6 +34,7 @@ struct act_ctx {
 	struct rng rng;
 	struct rule_state *st;
 	size_t n;
+	bool scan_all;		/* every rule's filter, not the index's candidates */
 };
 
 static void states_free(struct rule_state *st, size_t n)
@@ -188,6 +189,11 @@ int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, 
 int act_ctx_reset(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, int *map)
 {
 	return swap(c, rs, now_ns, map, false);
+}
+
+void act_ctx_scan_all(struct act_ctx *c, bool all)
+{
+	c->scan_all = all;
 }
 
 const struct rng *act_ctx_rng(const struct act_ctx *c)
@@ -786,12 +792,24 @@ FL_HOT static uint32_t known_results(const struct act_ctx *c, const struct act_i
 FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act_decision *d)
 {
 	uint32_t known = 0, bits = 0;
+	struct rule_cands cands;
+	int next;
 
 	/* fired[] is read only up to n_fired: clearing it cost a third of this function. */
 	memset(d, 0, offsetof(struct act_decision, fired));
 	d->hold_rule = -1;
 	known = known_results(c, in, &bits);
-	for (unsigned ri = 0; ri < c->n; ri++) {
+	/*
+	 * Only the rules the index cannot rule out, in rule order: any other
+	 * rule's filter would not match, so skipping it changes nothing (its
+	 * qualifiers and every/first counts are not reached either).
+	 */
+	if (c->scan_all || (c->n <= RULE_MEMO_MAX_RULES && known == (1u << c->n) - 1))
+		rule_cands_all(&cands, c->n);	/* the memo knows every result: no filter runs */
+	else
+		rule_set_cands(c->rs, in->v, &cands);
+	while ((next = rule_cands_next(&cands)) >= 0) {
+		unsigned ri = (unsigned)next;
 		const struct rule *r = rule_set_get(c->rs, ri);
 
 		/* Disabled: as if absent, but its counters and every/first counts stay. */

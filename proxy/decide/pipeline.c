@@ -166,6 +166,7 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct ru
 	pl->act = act_ctx_new(rules, cfg->seed, cfg->start_ns);
 	if (!pl->act)
 		goto err;
+	act_ctx_scan_all(pl->act, cfg->rule_scan_all);
 	sched_set_max_bytes(pl->sched, pl->cfg.max_held_bytes);
 	if (!cfg->no_track) {
 		struct track_config tc;

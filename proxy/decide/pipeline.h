@@ -57,6 +57,7 @@ struct pipeline_config {
 	bool keep_bytes;	/* keep a copy of every held packet (replay needs them) */
 	bool far_end;		/* packets come from a capture: track_config.far_end */
 	uint64_t start_ns;	/* the run's start: rules' time windows count from it */
+	bool rule_scan_all;	/* testing aid: no rule index (act_ctx_scan_all) */
 };
 
 /* One packet handed to the pipeline. data is borrowed for the call. */

@@ -635,6 +635,7 @@ static void pipeline_config_for(const struct proxy *p, struct pipeline_config *p
 	pc->max_held_bytes = cfg->max_held_bytes ? cfg->max_held_bytes : PROXY_DEFAULT_MAX_HELD_BYTES;
 	pc->max_flows = cfg->max_flows;
 	pc->no_track = cfg->no_track;
+	pc->rule_scan_all = cfg->rule_scan_all;
 	pc->time_wait_ns = cfg->time_wait_ns;
 	pc->track_idle_ns = cfg->track_idle_ns;
 	pc->max_conns = cfg->max_conns;

@@ -80,6 +80,7 @@ struct proxy_config {
 	const char *pcap_path;	/* annotated pcapng of every packet in and out; NULL = none */
 	size_t pcap_backlog;	/* bytes of its records that may wait for the reader (PROXY_DEFAULT_PCAP_BACKLOG) */
 	bool no_track;		/* do not run the TCP shadow tracker */
+	bool rule_scan_all;	/* testing aid: run every rule's filter (no rule index) */
 	bool full_copy;		/* copy whole packets even when headers would do */
 	uint64_t time_wait_ns;	/* tracker's 2*MSL (TRACK_DEFAULT_TIME_WAIT_NS) */
 	uint64_t track_idle_ns;	/* tracker's idle expiry (TRACK_DEFAULT_IDLE_NS) */

@@ -55,6 +55,7 @@ struct replay_config {
 	const struct replay_local *locals;
 	size_t n_locals;
 	bool no_track;
+	bool rule_scan_all;	/* testing aid: run every rule's filter (no rule index) */
 	uint64_t time_wait_ns;
 	uint32_t max_held;	/* 0: REPLAY_DEFAULT_MAX_HELD */
 	/* Called every progress_every records read (0: never), and once at the end. */
