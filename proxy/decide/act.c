@@ -757,13 +757,41 @@ FL_HOT static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct 
 	return true;
 }
 
+/* The packet's candidate rules, found when first needed. */
+struct cands {
+	struct rule_cands c;
+	bool have;
+};
+
+/* Bit i for each candidate i among the rules the memo may answer for. */
+static uint32_t cands_memo_mask(const struct act_ctx *c, const struct act_input *in,
+				struct cands *cs)
+{
+	struct rule_cands t;
+	uint32_t m = 0;
+	int i;
+
+	if (c->scan_all)
+		return UINT32_MAX;
+	if (!cs->have) {
+		rule_set_cands(c->rs, in->v, &cs->c);
+		cs->have = true;
+	}
+	t = cs->c;
+	while ((i = rule_cands_next(&t)) >= 0 && i < RULE_MEMO_MAX_RULES)
+		m |= 1u << i;
+	return m;
+}
+
 /*
  * The filter results known without running them (bit i of *bits for each
  * rule i in the returned mask): those the packet's class decides, and
  * those the connection's memo holds, running libpcap on the remembered
- * filters first when it holds none yet.
+ * filters first when it holds none yet: only those of candidates, the
+ * others are known not to match.
  */
-FL_HOT static uint32_t known_results(const struct act_ctx *c, const struct act_input *in, uint32_t *bits)
+FL_HOT static uint32_t known_results(const struct act_ctx *c, const struct act_input *in,
+				     struct cands *cs, uint32_t *bits)
 {
 	const struct rule_memo_plan *plan;
 	int cls = rule_memo_class(in->v), got;
@@ -779,9 +807,12 @@ FL_HOT static uint32_t known_results(const struct act_ctx *c, const struct act_i
 	if (got < 0)
 		return plan->decided;
 	if (!got) {
+		uint32_t cands = cands_memo_mask(c, in, cs);
+
 		memo = 0;
 		for (unsigned i = 0; i < RULE_MEMO_MAX_RULES; i++)
-			if (plan->rules >> i & 1 && rule_filter_match(rule_set_get(c->rs, i), in->v))
+			if ((plan->rules & cands) >> i & 1 &&
+			    rule_filter_match(rule_set_get(c->rs, i), in->v))
 				memo |= 1u << i;
 		rule_memo_fill(in->memo, plan, in->v, in->id.way, memo);
 	}
@@ -792,23 +823,32 @@ FL_HOT static uint32_t known_results(const struct act_ctx *c, const struct act_i
 FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act_decision *d)
 {
 	uint32_t known = 0, bits = 0;
-	struct rule_cands cands;
+	struct cands cs;	/* not zeroed: 150 bytes, filled only when needed */
 	int next;
 
 	/* fired[] is read only up to n_fired: clearing it cost a third of this function. */
 	memset(d, 0, offsetof(struct act_decision, fired));
 	d->hold_rule = -1;
-	known = known_results(c, in, &bits);
+	cs.have = false;
 	/*
 	 * Only the rules the index cannot rule out, in rule order: any other
 	 * rule's filter would not match, so skipping it changes nothing (its
-	 * qualifiers and every/first counts are not reached either).
+	 * qualifiers and every/first counts are not reached either). A set
+	 * the memo answers whole needs no index (a memo being filled asks it
+	 * which filters to run).
 	 */
-	if (c->scan_all || (c->n <= RULE_MEMO_MAX_RULES && known == (1u << c->n) - 1))
-		rule_cands_all(&cands, c->n);	/* the memo knows every result: no filter runs */
-	else
-		rule_set_cands(c->rs, in->v, &cands);
-	while ((next = rule_cands_next(&cands)) >= 0) {
+	if (!c->scan_all && c->n > RULE_MEMO_MAX_RULES) {
+		rule_set_cands(c->rs, in->v, &cs.c);
+		cs.have = true;
+	}
+	known = known_results(c, in, &cs, &bits);
+	if (!cs.have) {
+		if (c->scan_all || known == (1u << c->n) - 1)
+			rule_cands_all(&cs.c, c->n);
+		else
+			rule_set_cands(c->rs, in->v, &cs.c);
+	}
+	while ((next = rule_cands_next(&cs.c)) >= 0) {
 		unsigned ri = (unsigned)next;
 		const struct rule *r = rule_set_get(c->rs, ri);
 

@@ -459,3 +459,77 @@ Test(index, decisions_match_a_scan_of_every_rule)
 		rule_set_free(rs);
 	}
 }
+
+/*
+ * The same with the connections' memos in use (each context its own): a
+ * memo being filled runs only the candidates' filters, and a set the memo
+ * answers whole (16 rules or fewer) is scanned without the index.
+ */
+static void compare_with_memos(struct rule_set *rs, unsigned npkts)
+{
+	enum { CONNS = 6 };
+	struct act_ctx *idx = act_ctx_new(rs, 5, 0), *all = act_ctx_new(rs, 5, 0);
+	struct rule_memo m1[CONNS] = { 0 }, m2[CONNS] = { 0 };
+	uint8_t tmpl[CONNS][128];
+	size_t tlen[CONNS];
+	unsigned fired = 0;
+
+	cr_assert(idx && all);
+	act_ctx_scan_all(all, true);
+	/* A few connections of the classes the memo serves. */
+	for (int k = 0; k < CONNS; k++) {
+		struct pkt_view v;
+		size_t cut;
+
+		do
+			tlen[k] = any_packet(tmpl[k], &cut);
+		while (cut != tlen[k] || pkt_parse(&v, tmpl[k], tlen[k]) ||
+		       rule_memo_class(&v) == RULE_MEMO_NONE);
+	}
+	for (unsigned i = 1; i <= npkts; i++) {
+		int k = (int)(rnd() % CONNS);
+		uint8_t b[128];
+		struct act_decision d1, d2;
+		struct pkt_view v;
+		struct act_input in = {
+			.v = &v, .dir = PKT_DIR_IN, .now_ns = i * 1000ull,
+			.id = { .hash = (uint64_t)k, .way = 0, .ordinal = i },
+		};
+		size_t l3 = (tmpl[k][0] >> 4) == 6 ? 40 : 20;
+
+		/* What changes within a connection: TCP flags, the payload. */
+		memcpy(b, tmpl[k], tlen[k]);
+		if (tmpl[k][(tmpl[k][0] >> 4) == 6 ? 6 : 9] == 6)
+			b[l3 + 13] = (uint8_t)(rnd() % 3 ? 0x10 : 0x02);
+		for (size_t j = l3 + 20; j < tlen[k]; j++)
+			b[j] = (uint8_t)rnd();
+		cr_assert_eq(pkt_parse(&v, b, tlen[k]), 0);
+		in.memo = &m1[k];
+		act_decide(idx, &in, &d1);
+		in.memo = &m2[k];
+		act_decide(all, &in, &d2);
+		cr_assert_eq(d1.drop, d2.drop, "packet %u", i);
+		cr_assert_eq(d1.delay_ns, d2.delay_ns, "packet %u", i);
+		cr_assert_eq(d1.copies, d2.copies, "packet %u", i);
+		cr_assert_eq(d1.n_fired, d2.n_fired, "packet %u", i);
+		for (unsigned f = 0; f < d1.n_fired; f++)
+			cr_assert_eq(d1.fired[f].rule, d2.fired[f].rule, "packet %u", i);
+		fired += d1.n_fired;
+	}
+	for (size_t r = 0; r < rule_set_count(rs); r++)
+		cr_assert_eq(act_ctx_counters(idx, (unsigned)r)->matched,
+			     act_ctx_counters(all, (unsigned)r)->matched, "rule %zu", r + 1);
+	(void)fired;
+	act_ctx_free(idx);
+	act_ctx_free(all);
+}
+
+Test(index, decisions_with_memos_match_a_scan)
+{
+	for (int round = 0; round < 40; round++) {
+		struct rule_set *rs = any_rules(1 + rnd() % (round % 2 ? 16 : 120));
+
+		compare_with_memos(rs, 1500);
+		rule_set_free(rs);
+	}
+}
