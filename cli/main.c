@@ -21,6 +21,8 @@
 #include "play.h"
 #include "scenario.h"
 #include "http.h"
+#include "nat.h"
+#include "toxirun.h"
 #include "ipt.h"
 #include "msg.h"
 #include "proxy.h"
@@ -94,6 +96,9 @@ struct cli_run {
 	int http_fd;
 	struct api *api;
 	struct http *http;
+	/* --toxiproxy-api: bound before --netns, as --http. */
+	const char *toxi_arg;
+	struct toxirun *toxi;
 	bool seen[OPT_SEEN_MAX];
 };
 
@@ -391,6 +396,7 @@ enum {
 	OPT_HTTP,
 	OPT_HTTP_ALLOW_REMOTE,
 	OPT_HTTP_TIMEOUT,
+	OPT_TOXIPROXY_API,
 	OPT_PROGRESS,
 	OPT_RELEASE_EARLY,
 	OPT_REALTIME,
@@ -503,6 +509,7 @@ static const struct option run_opts[] = {
 	{ "http", required_argument, NULL, OPT_HTTP },
 	{ "http-allow-remote", no_argument, NULL, OPT_HTTP_ALLOW_REMOTE },
 	{ "http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT },
+	{ "toxiproxy-api", required_argument, NULL, OPT_TOXIPROXY_API },
 	{ "progress", optional_argument, NULL, OPT_PROGRESS },
 	{ "release-early", required_argument, NULL, OPT_RELEASE_EARLY },
 	{ "realtime", no_argument, NULL, OPT_REALTIME },
@@ -681,6 +688,11 @@ static int run_option(struct cli_run *r, void *data, int c, const char *arg)
 	case OPT_HTTP_ALLOW_REMOTE:
 		r->http_allow_remote = true;
 		return 1;
+	case OPT_TOXIPROXY_API:
+		if (args_value("--toxiproxy-api", arg))
+			return -1;
+		r->toxi_arg = arg;
+		return 1;
 	case OPT_HTTP_TIMEOUT:
 		if (args_duration("--http-timeout", arg, MAX_HTTP_TIMEOUT_NS, &r->http_timeout_ns))
 			return -1;
@@ -702,7 +714,7 @@ static int check_http(struct cli_run *r)
 	char msg[256];
 
 	if (!r->http_arg) {
-		if (r->http_allow_remote || r->http_timeout_ns) {
+		if ((r->http_allow_remote && !r->toxi_arg) || r->http_timeout_ns) {
 			fprintf(stderr, PROG_NAME ": %s needs --http\n",
 				r->http_allow_remote ? "--http-allow-remote" : "--http-timeout");
 			return -1;
@@ -790,14 +802,14 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 		r->control_path = r->control_buf;
 	}
 	/* With a control socket, the API or a scenario a duplicating rule may come later: raw sockets at the start. */
-	r->cfg.rules_may_change = !r->no_control || r->http_arg || r->scenario;
+	r->cfg.rules_may_change = !r->no_control || r->http_arg || r->scenario || r->toxi_arg;
 	/*
 	 * A run that can be given rules later (the control socket, the HTTP
 	 * API, a scenario) may start from none, as a toxiproxy user starts
 	 * the server and adds toxics from the test; without any of them a
 	 * run with no rules could only be a mistake.
 	 */
-	if (!rule_set_count(r->rules) && r->no_control && !r->http_arg && !r->scenario) {
+	if (!rule_set_count(r->rules) && r->no_control && !r->http_arg && !r->scenario && !r->toxi_arg) {
 		fprintf(stderr, PROG_NAME ": no rules: give --rule, --rules or --scenario, or leave the control socket on\n");
 		return -1;
 	}
@@ -824,6 +836,13 @@ static int run_prepare(struct cli_run *r, FILE **events)
 {
 	if (http_bind(r))
 		return -1;
+	if (r->toxi_arg) {
+		bool usage;
+
+		r->toxi = toxirun_bind(r->toxi_arg, r->http_allow_remote, &usage);
+		if (!r->toxi)
+			return -1;
+	}
 	if ((r->netns || r->netns_path) && enter_netns(r->netns, r->netns_path))
 		return -1;
 	if (!ipt_available()) {
@@ -889,6 +908,8 @@ static int hook_start(void *data, struct uv_loop_s *loop)
 		else
 			fprintf(stderr, PROG_NAME ": HTTP API at http://%s/\n", addr);
 	}
+	if (!ret && r->toxi)
+		ret = toxirun_start(r->toxi);
 	/* The scenario's clock starts with the run. */
 	return ret ? ret : r->play ? play_start(r->play) : 0;
 }
@@ -899,6 +920,7 @@ static void hook_stop(void *data)
 
 	/* The API's waiting clients are let go first: their calls end without a reply. */
 	http_stop(r->http);
+	toxirun_stop(r->toxi);
 	play_stop(r->play);
 	tick_stop(r->tick);
 	r->tick = NULL;
@@ -1014,6 +1036,9 @@ static int run_control(struct cli_run *r, struct proxy *p)
 	}
 	if (r->http_fd >= 0 && run_http(r, proxy_loop(p)))
 		return -1;
+	if (r->toxi && toxirun_open(r->toxi, proxy_loop(p), r->ctl, r->cfg.queue,
+				    (unsigned)((r->http_timeout_ns + 999999999ull) / 1000000000ull)))
+		return -1;
 	if (run_scenario(r, p))
 		return -1;
 	proxy_set_hooks(p, &h);
@@ -1122,10 +1147,14 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	ret = run_losses(&r, p, events != NULL);
 out:
+	/* The proxies' forwarding goes with the run, whichever way it ended. */
+	if (toxirun_finish(r.toxi) && ret != 2)
+		ret = 1;
 	/* The loop ran the socket's close callbacks: it and the executor go before the proxy. */
 	ctl_sock_free(r.sock);
 	play_free(r.play);
 	http_free(r.http);
+	toxirun_free(r.toxi);
 	api_free(r.api);
 	ctl_free(r.ctl);
 	proxy_free(p);
@@ -1287,6 +1316,16 @@ static int cmd_cleanup(int argc, char **argv)
 	/* -EBUSY: the stale chains went, a running faultline's stay. */
 	if (!c || c == -EBUSY)
 		fprintf(stderr, PROG_NAME ": removed %d chain%s\n", removed, removed == 1 ? "" : "s");
+	if (!c || c == -EBUSY) {
+		/* The toxiproxy API's nat chains of a killed run, and route_localnet as it was. */
+		int nat_removed, n = nat_cleanup(&nat_removed, &e);
+
+		if (nat_removed)
+			fprintf(stderr, PROG_NAME ": removed the nat chains of %d toxiproxy API run%s\n",
+				nat_removed, nat_removed == 1 ? "" : "s");
+		if (n && n != -ENOENT)
+			c = n;
+	}
 	if (c) {
 		msg_ipt(&e, err, sizeof(err));
 		fprintf(stderr, PROG_NAME ": cleanup: %s\n", err[0] ? err : "iptables failed");

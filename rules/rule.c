@@ -16,7 +16,7 @@
 #include "tcpstate.h"
 #include "units.h"
 
-#define QUALIFIER_LIST "in, out, fwd, every, first, count, after, for, from-byte, if"
+#define QUALIFIER_LIST "in, out, fwd, every, first, count, after, for, from-byte, conn, if"
 #define COND_LIST                                                              \
 	"syn, syn-ack, fin, rst, ack-only, data, state S, peer-state S, "     \
 	"first-data, retransmission, out-of-order, dup-ack, stale"
@@ -257,6 +257,35 @@ static int parse_action(struct rule_parser *p, const struct rule_tok *kw,
 	return finish_item(p, kw);
 }
 
+/* 'conn P% [key K]': 0% is allowed (toxiproxy's toxicity 0: no connection). */
+static int parse_conn(struct rule_parser *p, const struct rule_tok *kw)
+{
+	const struct rule_tok *t = rule__peek(p);
+	struct rule *r = p->r;
+	const char *why;
+	uint64_t v;
+
+	if (p->seen_conn)
+		return rule__fail(p, kw->col, "'conn' given twice");
+	p->seen_conn = true;
+	if (rule__ends_args(t) || !rule__ends_with_percent(t->s))
+		return rule__fail(p, kw->col, "'conn' needs a percentage of connections, e.g. conn 50%%");
+	rule__next(p);
+	if (strspn(t->s, "0.") == strlen(t->s) - 1 && t->s[0] == '0')
+		r->conn_ppm = 0;
+	else if (units_parse_percent(t->s, &r->conn_ppm, &why) < 0)
+		return rule__fail(p, t->col, "bad percentage '%s' after 'conn': %s", rule__shown(p, t->s), why);
+	r->has_conn = true;
+	t = rule__peek(p);
+	if (t->type == RULE_TOK_WORD && !strcmp(t->s, "key")) {
+		rule__next(p);
+		if (rule__expect_uint(p, t, 0, UINT32_MAX, &v) < 0)
+			return -EINVAL;
+		r->conn_key = (uint32_t)v;
+	}
+	return 0;
+}
+
 static int parse_qualifier(struct rule_parser *p, const struct rule_tok *kw)
 {
 	struct rule *r = p->r;
@@ -314,6 +343,10 @@ static int parse_qualifier(struct rule_parser *p, const struct rule_tok *kw)
 		if (ret < 0)
 			return ret;
 		r->from_byte = (uint32_t)v;
+	} else if (!strcmp(kw->s, "conn")) {
+		ret = parse_conn(p, kw);
+		if (ret < 0)
+			return ret;
 	} else if (!strcmp(kw->s, "if")) {
 		return parse_conds(p, kw);
 	} else {
@@ -1206,6 +1239,16 @@ static int print(const struct rule *r, bool with_name, char *buf, size_t size)
 		units_put_duration(&o, ", for ", r->for_ns);
 	if (r->from_byte)
 		strbuf_fixed_printf(&o, ", from-byte %u", r->from_byte);
+	if (r->has_conn) {
+		if (!r->conn_ppm)
+			strbuf_fixed_printf(&o, ", conn 0%%");
+		else if (r->conn_ppm >= UNITS_PPM_ALWAYS)
+			strbuf_fixed_printf(&o, ", conn 100%%");
+		else
+			units_put_percent(&o, ", conn ", r->conn_ppm);
+		if (r->conn_key)
+			strbuf_fixed_printf(&o, " key %u", r->conn_key);
+	}
 	for (unsigned i = 0; i < r->n_conds; i++) {
 		const struct rule_cond *c = &r->conds[i];
 
@@ -1242,7 +1285,8 @@ bool rule_equal(const struct rule *a, const struct rule *b)
 
 	if (strcmp(fa, fb) || a->n_actions != b->n_actions || a->n_conds != b->n_conds ||
 	    a->dir_mask != b->dir_mask || a->every != b->every || a->first != b->first ||
-	    a->after_ns != b->after_ns || a->for_ns != b->for_ns || a->from_byte != b->from_byte)
+	    a->after_ns != b->after_ns || a->for_ns != b->for_ns || a->from_byte != b->from_byte ||
+	    a->has_conn != b->has_conn || a->conn_ppm != b->conn_ppm || a->conn_key != b->conn_key)
 		return false;
 	for (unsigned i = 0; i < a->n_actions; i++) {
 		if (!action_equal(&a->actions[i], &b->actions[i]))

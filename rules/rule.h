@@ -177,6 +177,14 @@ struct rule {
 	 * direction's stream (needs the tracker); 0 = not given.
 	 */
 	uint32_t from_byte;
+	/*
+	 * 'conn P% [key K]': only for P% of the flows (TCP connections), each
+	 * flow decided once from the seed, the flow's identity and K (so two
+	 * rules with the same K decide alike); has_conn false: every flow.
+	 */
+	bool has_conn;
+	uint32_t conn_ppm;
+	uint32_t conn_key;
 	struct rule_cond conds[RULE_MAX_CONDS];
 	unsigned n_conds;
 

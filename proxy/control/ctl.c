@@ -426,6 +426,41 @@ struct ctl_call *ctl_exec(struct ctl *c, const struct ctl_req *req, ctl_reply_cb
 	return NULL;
 }
 
+int ctl_set_group(struct ctl *c, const char *prefix, const char *const *names,
+		  const char *const *lines, size_t n, struct ctl_error *e)
+{
+	size_t plen = strlen(prefix);
+	struct rule_set *rs;
+	struct rule_error re;
+	int ret = 0;
+
+	if (c->stopped)
+		return set_error(e, CTL_STATUS_UNAVAILABLE, "faultline is stopping");
+	rs = rule_set_clone(running(c));
+	if (!rs)
+		return set_error(e, CTL_STATUS_INTERNAL, "cannot copy the rules: %s", strerror(errno));
+	/* Deleting moves the later rules up: look again from the start each time. */
+	for (size_t i = 0; i < rule_set_count(rs);) {
+		const char *name = rule_set_get(rs, i)->name;
+
+		if (strncmp(name, prefix, plen)) {
+			i++;
+			continue;
+		}
+		rule_set_del(rs, name);
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		ret = rule_set_add(rs, lines[i], names[i], names[i], 1, &re);
+		if (ret)
+			ret = rule_error(e, &re, ret);
+	}
+	if (ret) {
+		rule_set_free(rs);
+		return ret;
+	}
+	return commit(c, rs, false, e);
+}
+
 struct ctl_call *ctl_exec_text(struct ctl *c, const char *text, size_t len, ctl_reply_cb cb, void *data)
 {
 	struct ctl_req req;

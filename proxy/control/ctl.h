@@ -242,6 +242,17 @@ void ctl_free(struct ctl *c);
  */
 struct ctl_call *ctl_exec(struct ctl *c, const struct ctl_req *req, ctl_reply_cb cb, void *data);
 
+/*
+ * Make the rules whose names start with prefix (borrowed) exactly the n
+ * rules lines[i] named names[i] (borrowed), after every other rule, in
+ * one swap; a rule that keeps its name keeps its counters. For callers
+ * that own a group of rules (the toxiproxy API, toxi.h). Returns 0, or
+ * -EINVAL/-ENOMEM with e set: 400 a bad line (its located message), 409 a
+ * name another rule outside the group has, 503 the run is stopping.
+ */
+int ctl_set_group(struct ctl *c, const char *prefix, const char *const *names,
+		  const char *const *lines, size_t n, struct ctl_error *e);
+
 /* End an asynchronous call without another reply. */
 void ctl_call_cancel(struct ctl_call *call);
 

@@ -747,6 +747,13 @@ FL_HOT static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct 
 			return false;
 	if (r->from_byte && !from_byte_holds(r->from_byte, in))
 		return false;
+	/*
+	 * 'conn P%': one draw per flow and key, never per packet, so a
+	 * connection is in or out for its whole life, as toxiproxy's toxicity.
+	 */
+	if (r->has_conn && !rng_chance(&c->rng, r->conn_ppm, in->id.hash, 0xc044c044c044ull,
+				       ((uint64_t)r->conn_key << 8) | 0x5c))
+		return false;
 	/* Only now is it a candidate: the every/first counters count these. */
 	s->seen++;
 	if (r->every > 1 && s->seen % r->every)

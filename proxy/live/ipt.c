@@ -594,6 +594,15 @@ static int restore(const struct backend *be, bool flush, const char *script, str
 	return ret;
 }
 
+int ipt_tool(const char *const argv[], const char *in, struct strbuf *out, struct ipt_error *e)
+{
+	int ret = run(argv, in, out, e);
+
+	if (ret == -ENOENT)
+		e->why = IPT_FAIL_NO_TOOL;
+	return ret > 0 ? -EIO : ret;
+}
+
 bool ipt_available(void)
 {
 	const char *argv[] = { "iptables-restore", "--version", NULL };

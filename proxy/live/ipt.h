@@ -136,6 +136,14 @@ int ipt_remove(uint16_t queue, bool ipv6, struct ipt_error *e);
  */
 int ipt_cleanup(int *removed, struct ipt_error *e);
 
+/*
+ * Run an iptables tool (argv[0], found on PATH) with 'in' on its stdin,
+ * its stdout into *out (may be NULL): for the other chains of faultline
+ * (nat.h). Returns 0, -EIO (it failed: e->said has the first line of its
+ * stderr), -ENOENT (not installed) or -errno.
+ */
+int ipt_tool(const char *const argv[], const char *in, struct strbuf *out, struct ipt_error *e);
+
 /* Is the iptables-restore binary there? */
 bool ipt_available(void);
 

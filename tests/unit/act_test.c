@@ -131,6 +131,35 @@ Test(act, other_flows_do_not_shift_decisions)
 	teardown_rules(&f2);
 }
 
+/*
+ * 'conn P% key K': a flow is in or out for all its packets; about P% of
+ * the flows are in; two rules with one key decide alike; 0% none.
+ */
+Test(act, conn_decides_once_per_flow)
+{
+	const char *r[] = { "udp => delay 1ms, conn 50% key 3", "udp => drop, conn 50% key 3",
+			    "udp => duplicate, conn 0%" };
+	struct fixture f = { 0 };
+	int in = 0;
+
+	setup_rules(&f, r, 3, 5);
+	for (uint16_t flow = 0; flow < 400; flow++) {
+		struct act_decision first, d;
+
+		decide(&f, (uint16_t)(10000 + flow), 5000, PKT_DIR_IN, 0, &first);
+		cr_assert_eq(first.copies, 0, "conn 0%% fired");
+		for (int k = 0; k < 5; k++) {
+			decide(&f, (uint16_t)(10000 + flow), 5000, PKT_DIR_IN, (uint64_t)k, &d);
+			cr_assert_eq(d.drop, first.drop, "flow %u changed its mind", flow);
+		}
+		in += first.drop;
+	}
+	cr_assert(in > 150 && in < 250, "conn 50%% took %d of 400 flows", in);
+	cr_assert_eq(act_ctx_counters(f.ctx, 0)->matched, act_ctx_counters(f.ctx, 1)->matched,
+		     "two rules of one key fire on the same flows");
+	teardown_rules(&f);
+}
+
 Test(act, non_matching_packet_passes)
 {
 	const char *r[] = { "udp dst port 5000 => drop" };

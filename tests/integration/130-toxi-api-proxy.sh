@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The toxiproxy API (--toxiproxy-api) with curl, faultline started inside
+# namespace A (as toxiproxy runs beside the app) and an echo server in B:
+# a proxy on 127.0.0.1:0 gets a free port and forwards through the kernel
+# (the nat chains); a latency toxic becomes the rule toxi.echo.latency_downstream
+# (ctl list, the event log) and holds every answer at least its latency;
+# a disabled proxy refuses new connections and resets an open one; reset
+# enables it again; DELETE removes it. SIGTERM removes the nat chains and
+# puts route_localnet back.
+. "$(dirname "$0")/lib.sh"
+make_pair --no-ipv6
+D=$(dirname "$0")
+# The system interpreter: a version manager's shim costs seconds a start on a loaded machine.
+PY=$(command -v /usr/bin/python3 || command -v python3)
+
+ip netns exec "$NS_B" "$PY" "$D/toxi_echo.py" 10.99.0.2 8080 &
+PIDS+=($!)
+wait_listen "$NS_B" 8080
+A() { ip netns exec "$NS_A" "$@"; }
+localnet_before=$(A sysctl -n net.ipv4.conf.all.route_localnet)
+ip netns exec "$NS_A" "$FL" run --toxiproxy-api 127.0.0.1:0 --control "$T/ctl.sock" --seed 3 -e "$T/ev" >"$T/fl.out" 2>"$T/fl.err" &
+FL_PID=$!
+for _ in $(seq 1 100); do grep -q 'faultline: running' "$T/fl.err" && break; sleep 0.05; done
+API=$(sed -n 's/^faultline: toxiproxy API at \(http:[^ ]*\)\/$/\1/p' "$T/fl.err" | grep .) ||
+	fail "no 'toxiproxy API at' line: $(cat "$T/fl.err")"
+
+req() {
+	local m=$1 p=$2
+	shift 2
+	A curl -sS -o "$T/body" -w '%{http_code}' -X "$m" "$@" "$API$p" >"$T/status" || fail "curl $m $p"
+}
+expect() { [ "$(cat "$T/status")" = "$1" ] || fail "expected $1, got $(cat "$T/status"): $(cat "$T/body")"; }
+client() { A "$PY" "$D/toxi_client.py" "$PORT" "$@"; }
+
+req POST /proxies -d '{"name":"echo","listen":"127.0.0.1:0","upstream":"10.99.0.2:8080"}'; expect 201
+PORT=$(jq -r '.listen | split(":")[1]' "$T/body")
+[ "$(jq -c '[.name,.upstream,.enabled,.toxics]' "$T/body")" = '["echo","10.99.0.2:8080",true,[]]' ] ||
+	fail "proxy: $(cat "$T/body")"
+[ "$PORT" -gt 0 ] || fail "no port: $(cat "$T/body")"
+A iptables-save -t nat | grep -q -- "--dport $PORT -j DNAT --to-destination 10.99.0.2:8080" || fail "no DNAT rule"
+client rtt >/dev/null || fail "no echo through the proxy"
+
+req POST /proxies/echo/toxics -d '{"type":"latency","attributes":{"latency":300}}'; expect 200
+rtt=$(client rtt)
+log "round trip with latency 300ms: $rtt s"
+python3 -c "import sys; sys.exit(0 if $rtt >= 0.3 else 1)" || fail "latency 300ms, but the answer came in $rtt s"
+A "$FL" ctl --control "$T/ctl.sock" --json list >"$T/list"
+[ "$(jq -r '.rules[0].name' "$T/list")" = toxi.echo.latency_downstream ] || fail "ctl list: $(cat "$T/list")"
+[ "$(jq -r '.rules[0].delayed' "$T/list")" -ge 1 ] || fail "nothing delayed: $(cat "$T/list")"
+grep -q '"name":"toxi.echo.latency_downstream","action":"delay"' "$T/ev" || fail "no delay in the event log"
+req DELETE /proxies/echo/toxics/latency_downstream; expect 204
+
+# Disabled: a new connection is refused, an open one is reset at its next send.
+coproc HOLD { A "$PY" "$D/toxi_client.py" "$PORT" hold; }
+read -r line <&"${HOLD[0]}"; [ "$line" = ready ] || fail "client: $line"
+req POST /proxies/echo -d '{"enabled":false}'; expect 200
+[ "$(jq .enabled "$T/body")" = false ] || fail "not disabled: $(cat "$T/body")"
+[ "$(client refused)" = refused ] || fail "a disabled proxy accepted a connection"
+echo go >&"${HOLD[1]}"
+read -r line <&"${HOLD[0]}"; [ "$line" = reset ] || fail "the open connection of a disabled proxy got '$line'"
+
+req POST /reset; expect 204
+req GET /proxies/echo; expect 200
+[ "$(jq .enabled "$T/body")" = true ] || fail "reset did not enable: $(cat "$T/body")"
+client rtt >/dev/null || fail "no echo after reset"
+req DELETE /proxies/echo; expect 204
+req GET /proxies/echo; expect 404
+[ "$(cat "$T/body")" = '{"error":"proxy not found","status":404}' ] || fail "404 body: $(cat "$T/body")"
+
+kill -TERM "$FL_PID"; wait "$FL_PID" || fail "faultline exited $?"; FL_PID=
+! A iptables-save | grep -q FAULTLINE || fail "chains left: $(A iptables-save | grep FAULTLINE)"
+[ "$(A sysctl -n net.ipv4.conf.all.route_localnet)" = "$localnet_before" ] || fail "route_localnet not put back"
+log "ok"

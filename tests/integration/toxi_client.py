@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: MIT
+# A TCP client for the toxiproxy API tests. toxi_client.py PORT MODE:
+#   rtt      one request/echo round trip; prints its seconds
+#   refused  connecting fails with ECONNREFUSED (prints "refused")
+#   hold     connect, echo once, print "ready", then on stdin's first line send again:
+#            prints "reset" on ECONNRESET, else what came back
+import socket
+import sys
+import time
+
+port, mode = int(sys.argv[1]), sys.argv[2]
+if mode == "refused":
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5)
+        print("connected")
+    except ConnectionRefusedError:
+        print("refused")
+    except ConnectionResetError:
+        print("refused")
+    sys.exit(0)
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+t = time.monotonic()
+s.sendall(b"ping")
+got = s.recv(16)
+if mode == "rtt":
+    assert got == b"ping", got
+    print("%.4f" % (time.monotonic() - t))
+    sys.exit(0)
+print("ready", flush=True)
+sys.stdin.readline()
+try:
+    s.sendall(b"again")
+    print(s.recv(16) or b"eof")
+except ConnectionResetError:
+    print("reset")
