@@ -68,7 +68,7 @@ _faultline()
 	local run_opts='-r --rule -f --rules -s --seed -n --netns --netns-path -q --queue --forward
 		--max-held --max-held-bytes --queue-maxlen --max-flows --mark -e --events
 		--events-backlog --pcap --pcap-backlog --no-track --full-copy --queue-all --time-wait --track-idle
-		--max-conns --control --no-control --scenario --http --http-allow-remote --http-timeout
+		--max-conns --control --no-control --scenario --http --http-allow-remote --http-timeout --toxiproxy-api
 		--progress --release-early --realtime -h --help'
 	local replay_opts='-r --rule -f --rules -s --seed -e --events -o --out -l --local
 		--no-track --time-wait --pcap -h --help'
@@ -106,7 +106,7 @@ _faultline()
 		;;
 	-r | --rule | -s | --seed | -q | --queue | --max-held | --max-held-bytes | --queue-maxlen | \
 		--max-flows | --mark | --events-backlog | --pcap-backlog | --time-wait | --track-idle | \
-		--max-conns | --release-early | --http | --http-timeout | -l | --local | -F | --flow | --timeout)
+		--max-conns | --release-early | --http | --http-timeout | --toxiproxy-api | -l | --local | -F | --flow | --timeout)
 		return	# a value of the user's own
 		;;
 	esac
