@@ -174,6 +174,11 @@ def main():
             s = summary(per_run(runs, lambda r, k=k: r.get(k)))
             parts.append("%s %s" % (k.split("/")[1], fmt(s, 0)))
             emit("capacity", k, "packets", s)
+        # Past the kernel queue's length, fail-open passes packets unheld: queue_dropped does not count them.
+        s = summary(per_run(runs, lambda r: (r["hold/sent"] - r["hold/queue_total"]
+                                            if "hold/sent" in r and "hold/queue_total" in r else None)))
+        parts.append("passed unheld (fail-open) %s" % fmt(s, 0))
+        emit("capacity", "hold/unheld", "packets", s)
         print("held-packet capacity: " + ", ".join(parts))
 
     with open(out_path, "a") as f:
