@@ -1298,3 +1298,24 @@ bool rule_equal(const struct rule *a, const struct rule *b)
 	}
 	return true;
 }
+
+const char *rule_cross_flow(const struct rule *r)
+{
+	if (r->every)
+		return "every";
+	if (r->first)
+		return "first";
+	for (unsigned a = 0; a < r->n_actions; a++) {
+		switch (r->actions[a].type) {
+		case RULE_ACT_RATE:
+			return "rate";
+		case RULE_ACT_SLOT:
+			return "slot";
+		case RULE_ACT_PROFILE:
+			return "profile";
+		default:
+			break;
+		}
+	}
+	return NULL;
+}

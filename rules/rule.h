@@ -310,6 +310,14 @@ char *rule_print_alloc(const struct rule *r);
 /* The same without the name ("FILTER => ITEMS"), for where the name has its own field. */
 char *rule_print_body_alloc(const struct rule *r);
 
+/*
+ * What part of r counts packets across flows, as written in a rule
+ * ("every", "first", "rate", "slot", "profile"; static), or NULL when
+ * its decisions depend on each flow's own packets only. Such state is
+ * one per queue: a run over several queues refuses such rules.
+ */
+const char *rule_cross_flow(const struct rule *r);
+
 /* Compare the parsed content of two rules (not name, text, location or enabled state). */
 bool rule_equal(const struct rule *a, const struct rule *b);
 

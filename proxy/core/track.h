@@ -55,6 +55,12 @@ struct track_config {
 	 * received when it is released.
 	 */
 	bool far_end;
+	/*
+	 * Connection ids: id_first, then every id_stride-th (0 stands for 1
+	 * and 1). Trackers of several queues of one run number theirs
+	 * 1, 1+N, ... / 2, 2+N, ... so that the run's ids stay unique.
+	 */
+	uint64_t id_first, id_stride;
 };
 
 /*

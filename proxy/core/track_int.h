@@ -241,7 +241,7 @@ struct track {
 	uint32_t free_head;
 	struct list live, timer;
 	uint64_t gran;		/* live list resolution */
-	uint64_t next_id;
+	uint64_t next_id, id_stride;
 	uint64_t t0;
 	bool t0_set;
 	struct rec *rec;	/* rcap + 1 records; [0] is never used */

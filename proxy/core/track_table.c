@@ -30,6 +30,8 @@ void track_config_default(struct track_config *c)
 	c->max_records = 65536;
 	c->far_end = false;
 	c->records_per_conn = 64;
+	c->id_first = 1;
+	c->id_stride = 1;
 }
 
 /*
@@ -101,7 +103,8 @@ struct track *track_new(const struct track_config *c)
 	t->rec = table_alloc(rec_bytes(t));
 	if (!t->rec)
 		goto err_rec;
-	t->next_id = 1;
+	t->next_id = c->id_first ? c->id_first : 1;
+	t->id_stride = c->id_stride ? c->id_stride : 1;
 	t->gran = c->idle_ns ? c->idle_ns / 64 : 1000000000ull;
 	return t;
 
@@ -419,7 +422,8 @@ uint32_t track__conn_start(struct track *t, struct conn *cn, int e,
 	uint8_t fl = v->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK | PKT_TCP_RST);
 	uint32_t classes = 0;
 
-	cn->id = t->next_id++;
+	cn->id = t->next_id;
+	t->next_id += t->id_stride;
 	t->st.conns_created++;
 	if (fl == PKT_TCP_SYN) {
 		/* The receiver of a SYN is assumed listening; a RST says otherwise. */

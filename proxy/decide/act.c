@@ -684,6 +684,15 @@ void act_counters_json(const struct act_counters *c, struct strbuf *b)
 		      (unsigned long long)c->rate_dropped, (unsigned long long)c->released_early);
 }
 
+void act_counters_add(struct act_counters *to, const struct act_counters *c)
+{
+	to->matched += c->matched;
+	for (int t = 0; t < RULE_ACT__COUNT; t++)
+		to->acted[t] += c->acted[t];
+	to->rate_dropped += c->rate_dropped;
+	to->released_early += c->released_early;
+}
+
 /*
  * Each action of the rule in order: its chance, then its step, one
  * indirect call per action that passed its chance. Returns false when

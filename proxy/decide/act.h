@@ -132,6 +132,9 @@ int act_event_lookup(const char *name);
  */
 void act_counters_json(const struct act_counters *c, struct strbuf *b);
 
+/* Add c's counts to *to (the queues of one run, shown as one). */
+void act_counters_add(struct act_counters *to, const struct act_counters *c);
+
 struct act_ctx;
 
 /*

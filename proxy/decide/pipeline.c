@@ -179,6 +179,10 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg, const struct ru
 		if (cfg->max_conns)
 			tc.max_conns = cfg->max_conns;
 		tc.far_end = cfg->far_end;
+		if (cfg->count > 1) {
+			tc.id_first = cfg->index + 1u;
+			tc.id_stride = cfg->count;
+		}
 		pl->track = track_new(&tc);
 		if (!pl->track)
 			goto err;
@@ -681,6 +685,9 @@ FL_HOT static void decide(struct pipeline *pl, const struct pipeline_pkt *pk,
 	p.pk = pk;
 	p.v = v;
 	p.pkt = ++pl->tot.packets;
+	/* One of several queues' pipelines: numbers unique in the run (pipeline_config.count). */
+	if (pl->cfg.count > 1)
+		p.pkt = (p.pkt - 1) * pl->cfg.count + pl->cfg.index + 1;
 	p.now = now;
 	p.copy = NULL;
 	p.mangled = false;
@@ -862,62 +869,151 @@ static void list_conn(void *data, const struct track_summary *s)
 	cl->first = false;
 }
 
-char *pipeline_stats_json(const struct pipeline *pl)
+void pipeline_get_totals(const struct pipeline *pl, struct pipeline_totals *t)
 {
-	const struct pipeline_totals *t = &pl->tot;
-	size_t n = rule_set_count(pl->rules);
-	struct strbuf b = { 0 };
+	*t = pl->tot;
+}
 
-	strbuf_printf(&b, "\"packets\":%llu,\"accepted\":%llu,\"dropped\":%llu,\"held\":%llu,\"held_now\":%zu,"
-		    "\"held_bytes_now\":%llu,\"released\":%llu,\"released_early\":%llu,"
-		    "\"early_max_held\":%llu,\"early_max_held_bytes\":%llu,\"malformed\":%llu,\"gso\":%llu,"
-		    "\"corrupted\":%llu,\"rsts\":%llu,\"pieces\":%llu,\"inject_errors\":%llu,\"flows\":%u,"
-		    "\"flow_evictions\":%llu,\"rules\":[",
-		(unsigned long long)t->packets, (unsigned long long)t->accepted,
-		(unsigned long long)t->dropped, (unsigned long long)t->held, sched_count(pl->sched),
-		(unsigned long long)sched_bytes(pl->sched),
-		(unsigned long long)t->released, (unsigned long long)t->released_early,
-		(unsigned long long)t->early_max_held, (unsigned long long)t->early_max_held_bytes,
-		(unsigned long long)t->malformed, (unsigned long long)t->gso,
-		(unsigned long long)t->corrupted, (unsigned long long)t->rsts, (unsigned long long)t->pieces,
-		(unsigned long long)t->inject_errors, flow_table_count(pl->flows),
-		(unsigned long long)flow_table_evictions(pl->flows));
-	for (size_t i = 0; i < n; i++) {
-		const struct rule *r = rule_set_get(pl->rules, i);
-		const struct act_counters *c = act_ctx_counters(pl->act, (unsigned)i);
+uint64_t pipeline_conns_created(const struct pipeline *pl)
+{
+	struct track_stats ts;
+
+	if (!pl->track)
+		return 0;
+	track_get_stats(pl->track, &ts);
+	return ts.conns_created;
+}
+
+/* Every field of the pipelines' totals, summed. */
+static void add_totals(struct pipeline_totals *to, const struct pipeline_totals *t)
+{
+	to->packets += t->packets;
+	to->accepted += t->accepted;
+	to->dropped += t->dropped;
+	to->held += t->held;
+	to->released += t->released;
+	to->released_early += t->released_early;
+	to->malformed += t->malformed;
+	to->gso += t->gso;
+	to->corrupted += t->corrupted;
+	to->duplicated_packets += t->duplicated_packets;
+	to->early_max_held += t->early_max_held;
+	to->early_max_held_bytes += t->early_max_held_bytes;
+	to->rsts += t->rsts;
+	to->pieces += t->pieces;
+	to->inject_errors += t->inject_errors;
+}
+
+static void add_track_stats(struct track_stats *to, const struct track_stats *s)
+{
+	to->conns_active += s->conns_active;
+	to->conns_created += s->conns_created;
+	to->evicted += s->evicted;
+	to->expired_time_wait += s->expired_time_wait;
+	to->expired_idle += s->expired_idle;
+	to->reused += s->reused;
+	to->segments += s->segments;
+	to->records_in_use += s->records_in_use;
+	to->records_lost_pool += s->records_lost_pool;
+	to->records_lost_cap += s->records_lost_cap;
+}
+
+/* The rules array: rule i's counters summed over the pipelines. */
+static void rules_json(const struct pipeline *const *pls, unsigned n, struct strbuf *b)
+{
+	const struct rule_set *rs = pls[0]->rules;
+
+	for (size_t i = 0; i < rule_set_count(rs); i++) {
+		const struct rule *r = rule_set_get(rs, i);
+		struct act_counters c = { 0 };
 		/* Whole, however long the rule: a cut text would lose its actions. */
 		char *text = rule_print_body_alloc(r);
 
+		for (unsigned k = 0; k < n; k++) {
+			const struct act_counters *qc = act_ctx_counters(pls[k]->act, (unsigned)i);
+
+			if (qc)
+				act_counters_add(&c, qc);
+		}
 		if (!text) {
-			b.oom = true;
+			b->oom = true;
 			break;
 		}
-		strbuf_printf(&b, "%s{\"index\":%zu,\"name\":\"", i ? "," : "", i + 1);
-		strbuf_add_json(&b, r->name);
-		strbuf_printf(&b, "\",\"rule\":\"");
-		strbuf_add_json(&b, text);
-		strbuf_printf(&b, "\",\"enabled\":%s,\"line\":%d,", r->disabled ? "false" : "true",
-			      r->line);
-		act_counters_json(c, &b);
-		strbuf_printf(&b, "}");
+		strbuf_printf(b, "%s{\"index\":%zu,\"name\":\"", i ? "," : "", i + 1);
+		strbuf_add_json(b, r->name);
+		strbuf_printf(b, "\",\"rule\":\"");
+		strbuf_add_json(b, text);
+		strbuf_printf(b, "\",\"enabled\":%s,\"line\":%d,", r->disabled ? "false" : "true", r->line);
+		act_counters_json(&c, b);
+		strbuf_printf(b, "}");
 		free(text);
 	}
-	strbuf_printf(&b, "]");
-	if (pl->track) {
-		struct track_stats ts;
-		struct conn_list cl = { .b = &b, .first = true };
-		char tj[512];
+}
 
-		track_get_stats(pl->track, &ts);
-		track_stats_json(&ts, tj, sizeof(tj));
-		strbuf_printf(&b, ",\"tcp\":%s,\"connections_omitted\":%llu,\"connections\":[", tj,
-			      (unsigned long long)pl->summaries_omitted);
-		if (pl->summaries_len) {
-			strbuf_printf(&b, "%s", pl->summaries);
+/* The tracker's counts and every connection, ended or open, of the pipelines. */
+static void tcp_json(const struct pipeline *const *pls, unsigned n, struct strbuf *b)
+{
+	struct track_stats ts = { 0 };
+	struct conn_list cl = { .b = b, .first = true };
+	uint64_t omitted = 0;
+	char tj[512];
+
+	for (unsigned k = 0; k < n; k++) {
+		struct track_stats s;
+
+		track_get_stats(pls[k]->track, &s);
+		add_track_stats(&ts, &s);
+		omitted += pls[k]->summaries_omitted;
+	}
+	track_stats_json(&ts, tj, sizeof(tj));
+	strbuf_printf(b, ",\"tcp\":%s,\"connections_omitted\":%llu,\"connections\":[", tj,
+		      (unsigned long long)omitted);
+	for (unsigned k = 0; k < n; k++) {
+		if (pls[k]->summaries_len) {
+			strbuf_printf(b, "%s%s", cl.first ? "" : ",", pls[k]->summaries);
 			cl.first = false;
 		}
-		track_foreach(pl->track, list_conn, &cl);
-		strbuf_printf(&b, "]");
 	}
+	for (unsigned k = 0; k < n; k++)
+		track_foreach(pls[k]->track, list_conn, &cl);
+	strbuf_printf(b, "]");
+}
+
+char *pipeline_stats_json_many(const struct pipeline *const *pls, unsigned n)
+{
+	struct pipeline_totals t = { 0 };
+	struct strbuf b = { 0 };
+	uint64_t held_now = 0, held_bytes = 0, flows = 0, evictions = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		add_totals(&t, &pls[k]->tot);
+		held_now += sched_count(pls[k]->sched);
+		held_bytes += sched_bytes(pls[k]->sched);
+		flows += flow_table_count(pls[k]->flows);
+		evictions += flow_table_evictions(pls[k]->flows);
+	}
+	strbuf_printf(&b, "\"packets\":%llu,\"accepted\":%llu,\"dropped\":%llu,\"held\":%llu,\"held_now\":%llu,"
+		    "\"held_bytes_now\":%llu,\"released\":%llu,\"released_early\":%llu,"
+		    "\"early_max_held\":%llu,\"early_max_held_bytes\":%llu,\"malformed\":%llu,\"gso\":%llu,"
+		    "\"corrupted\":%llu,\"rsts\":%llu,\"pieces\":%llu,\"inject_errors\":%llu,\"flows\":%llu,"
+		    "\"flow_evictions\":%llu,\"rules\":[",
+		(unsigned long long)t.packets, (unsigned long long)t.accepted,
+		(unsigned long long)t.dropped, (unsigned long long)t.held, (unsigned long long)held_now,
+		(unsigned long long)held_bytes,
+		(unsigned long long)t.released, (unsigned long long)t.released_early,
+		(unsigned long long)t.early_max_held, (unsigned long long)t.early_max_held_bytes,
+		(unsigned long long)t.malformed, (unsigned long long)t.gso,
+		(unsigned long long)t.corrupted, (unsigned long long)t.rsts, (unsigned long long)t.pieces,
+		(unsigned long long)t.inject_errors, (unsigned long long)flows,
+		(unsigned long long)evictions);
+	rules_json(pls, n, &b);
+	strbuf_printf(&b, "]");
+	if (pls[0]->track)
+		tcp_json(pls, n, &b);
 	return strbuf_take(&b);
+}
+
+char *pipeline_stats_json(const struct pipeline *pl)
+{
+	return pipeline_stats_json_many(&pl, 1);
 }

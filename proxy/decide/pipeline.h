@@ -58,6 +58,13 @@ struct pipeline_config {
 	bool far_end;		/* packets come from a capture: track_config.far_end */
 	uint64_t start_ns;	/* the run's start: rules' time windows count from it */
 	bool rule_scan_all;	/* testing aid: no rule index (act_ctx_scan_all) */
+	/*
+	 * One of several pipelines of a run (one per kernel queue): packets
+	 * and tracked connections are numbered 'index'+1, then every
+	 * 'count'-th, so that the numbers in the run's event log and pcapng
+	 * stay unique. 0 and 0 (or 1): one pipeline, numbered 1, 2, 3...
+	 */
+	uint32_t index, count;
 };
 
 /* One packet handed to the pipeline. data is borrowed for the call. */
@@ -229,6 +236,12 @@ int pipeline_swap_rules(struct pipeline *pl, const struct rule_set *rules, uint6
  */
 int pipeline_reset_rules(struct pipeline *pl, const struct rule_set *rules, uint64_t now_ns);
 
+/* Its counters so far (copied). */
+void pipeline_get_totals(const struct pipeline *pl, struct pipeline_totals *t);
+
+/* Connections its tracker has followed so far (0 with no_track). */
+uint64_t pipeline_conns_created(const struct pipeline *pl);
+
 /*
  * Append the pipeline's part of the counters JSON (the rules array, the
  * tracker's counts and the connection summaries, each as "key":value
@@ -236,5 +249,13 @@ int pipeline_reset_rules(struct pipeline *pl, const struct rule_set *rules, uint
  * Formatted in memory: the owner writes it.
  */
 char *pipeline_stats_json(const struct pipeline *pl);
+
+/*
+ * The same for the n pipelines of one run (one per queue), as one: every
+ * counter summed, the per-rule counters rule by rule (the pipelines must
+ * run the same rule set: the rules are taken from pls[0]), connections of
+ * all of them listed. pls borrowed; none may change during the call.
+ */
+char *pipeline_stats_json_many(const struct pipeline *const *pls, unsigned n);
 
 #endif

@@ -62,6 +62,12 @@ static FILE *begin(struct events *e)
 		e->lost++;
 		return NULL;
 	}
+	/*
+	 * A line is several writes, and the pipelines of several queues
+	 * write to one stream: the stream's own lock keeps each line whole
+	 * (stdio takes it per call anyway, so alone it costs nothing more).
+	 */
+	flockfile(e->out);
 	return e->out;
 }
 
@@ -130,6 +136,8 @@ static void end(struct events *e)
 	 */
 	if (e->out && ferror(e->out) && (!e->err || e->counts_own))
 		fail(e, e->err ? -e->err : errno);
+	if (e->out)
+		funlockfile(e->out);
 	tell(e);
 }
 
