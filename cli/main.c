@@ -48,6 +48,8 @@ static bool stdout_failed;
 #define MAX_QUEUE_MAXLEN (1u << 24)
 #define MAX_FLOWS (1u << 24)
 #define MAX_CONNS (1u << 26)
+/* --queues: a reader thread each; more than the cores of a large host buys nothing. */
+#define MAX_QUEUES 64u
 #define MAX_DURATION_NS (7 * 24 * 3600 * 1000000000ull)	/* --time-wait, --track-idle */
 #define MAX_RELEASE_EARLY_NS 10000000ull	/* --release-early: 10 ms of spinning at most */
 #define MAX_HTTP_TIMEOUT_NS (3600 * 1000000000ull)
@@ -246,13 +248,18 @@ static int enter_netns(const char *name, const char *path)
 static void on_report(void *data, const char *kind, const char *json)
 {
 	struct cli_run *r = data;
+	char qs[32];
 
 	if (!strcmp(kind, "ready")) {
 		/* Said once the run is up (chain installed): a failed start prints one line only. */
 		if (!r->have_seed)
 			fprintf(stderr, PROG_NAME ": seed %llu (rerun with --seed %llu)\n",
 				(unsigned long long)r->cfg.seed, (unsigned long long)r->cfg.seed);
-		fprintf(stderr, PROG_NAME ": running (queue %u, %zu rules, seed %llu%s%s)\n", r->cfg.queue,
+		if (r->cfg.queues > 1)
+			snprintf(qs, sizeof(qs), "queues %u-%u", r->cfg.queue, r->cfg.queue + r->cfg.queues - 1u);
+		else
+			snprintf(qs, sizeof(qs), "queue %u", r->cfg.queue);
+		fprintf(stderr, PROG_NAME ": running (%s, %zu rules, seed %llu%s%s)\n", qs,
 			r->n_rules, (unsigned long long)r->cfg.seed, r->sock ? ", control " : "",
 			r->sock ? ctl_sock_path(r->sock) : "");
 		return;
@@ -400,6 +407,7 @@ enum {
 	OPT_PROGRESS,
 	OPT_RELEASE_EARLY,
 	OPT_REALTIME,
+	OPT_QUEUES,
 };
 
 /* Where the options run and replay share land: the proxy's or the replay's config. */
@@ -487,6 +495,7 @@ static const struct option run_opts[] = {
 	{ "netns", required_argument, NULL, 'n' },
 	{ "netns-path", required_argument, NULL, OPT_NETNS_PATH },
 	{ "queue", required_argument, NULL, 'q' },
+	{ "queues", required_argument, NULL, OPT_QUEUES },
 	{ "forward", no_argument, NULL, OPT_FORWARD },
 	{ "max-held", required_argument, NULL, OPT_MAX_HELD },
 	{ "queue-maxlen", required_argument, NULL, OPT_QUEUE_MAXLEN },
@@ -548,6 +557,11 @@ static int run_place_option(struct cli_run *r, int c, const char *arg)
 		if (opt_u32("--queue", arg, 0, UINT16_MAX, &q))
 			return -1;
 		r->cfg.queue = (uint16_t)q;
+		return 1;
+	case OPT_QUEUES:
+		if (opt_u32("--queues", arg, 1, MAX_QUEUES, &q))
+			return -1;
+		r->cfg.queues = (uint16_t)q;
 		return 1;
 	case OPT_FORWARD:
 		r->cfg.forward = true;

@@ -150,6 +150,15 @@ void msg_proxy(const struct proxy_error *e, const struct proxy_config *cfg, char
 	case PROXY_STEP_HOOK_START:
 		snprintf(buf, len, "cannot start serving the control socket: %s", why);
 		break;
+	case PROXY_STEP_QUEUES:
+		if (e->err == -EXDEV)
+			snprintf(buf, len, "%s:%d: rule %s uses '%s', which counts packets across flows; with "
+				 "--queues %u the flows are spread over %u queues, and each would count its own: "
+				 "run such rules with --queues 1", e->rule_file, e->rule_line,
+				 e->rule_name[0] ? e->rule_name : "?", e->cross_flow, cfg->queues, cfg->queues);
+		else
+			snprintf(buf, len, "--queue %u --queues %u: queues past 65535", cfg->queue, cfg->queues);
+		break;
 	case PROXY_STEP_IPT_REMOVE:
 		msg_ipt(&e->ipt, ipt, sizeof(ipt));
 		snprintf(buf, len, "cannot remove the iptables chain: %s",

@@ -47,6 +47,8 @@ void usage_print(FILE *f)
 		"  -n, --netns NAME       work in network namespace NAME (ip netns)\n"
 		"      --netns-path PATH  work in the namespace at PATH (/proc/PID/ns/net)\n"
 		"  -q, --queue N          NFQUEUE queue number (default %u)\n"
+		"      --queues N         spread packets over queues N..N+Q-1 (default 1, at most 64):\n"
+		"                         a reader thread each; a connection stays on one queue\n"
 		"      --forward          also divert routed packets (FORWARD)\n"
 		"      --max-held N       bound on held packets (default %u)\n"
 		"      --max-held-bytes N bound on their bytes on the wire, k/M/G suffixes\n"

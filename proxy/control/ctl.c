@@ -213,8 +213,24 @@ static void reply_rules(struct ctl *c, ctl_reply_cb cb, void *data)
 /* Swap rs in (taken, also on failure): 0, or -errno with e set. */
 static int commit(struct ctl *c, struct rule_set *rs, bool fresh, struct ctl_error *e)
 {
-	int ret = c->cfg.target.swap_rules(c->cfg.target.data, rs, fresh);
+	char name[RULE_MAX_NAME + 1] = "?";
+	const char *what = NULL;
+	int ret;
 
+	/* Found before rs is given away: the rule a run of several queues refuses (-EXDEV). */
+	for (size_t i = 0; i < rule_set_count(rs) && !what; i++) {
+		const struct rule *r = rule_set_get(rs, i);
+
+		what = rule_cross_flow(r);
+		if (what)
+			snprintf(name, sizeof(name), "%s", r->name);
+	}
+	ret = c->cfg.target.swap_rules(c->cfg.target.data, rs, fresh);
+	if (ret == -EXDEV)
+		return set_error(e, CTL_STATUS_CONFLICT,
+				 "rule %s uses '%s', which counts packets across flows, and this run spreads "
+				 "the flows over several queues (--queues), each of which would count its own",
+				 name, what ? what : "?");
 	if (ret == -EPERM)
 		return set_error(e, CTL_STATUS_CONFLICT,
 				 "a rule sends packets of its own (duplicate, reset), but this run has no raw "

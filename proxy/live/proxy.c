@@ -42,52 +42,41 @@
 #define BURST 32		/* packets decided together: one recvmmsg's worth */
 /* How long the reader sleeps in recvmmsg before it looks at the stop flag. */
 #define READER_TICK_MS 100
-/* The loop's handles: timer poll, four signals, housekeeping, the event stream's wake-up. */
-#define N_HANDLES 7
+/* The loop's handles besides each queue's timer poll: four signals, housekeeping, the event stream's wake-up. */
+#define N_FIXED_HANDLES 6
 /* At exit, a reader of --events or --pcap that takes nothing this long is given up on. */
 #define EVENTS_STALL_MS 2000
 
 /*
- * Two threads. The reader sleeps in recvmmsg on the queue socket and runs
- * the decision path for what it got; the loop thread (libuv) owns signals,
- * the release timer and housekeeping, and later the control API. A poll
- * round before each read costs a packet about 10 us of latency more than
- * a bare blocking loop (measured: bench/run.sh ping), hence the thread.
- * 'lock' guards everything below it: pipeline, capture's send side and
- * counters, inject, the accept list, the timerfd's armed deadline.
+ * One kernel queue: its reader thread, its socket and its pipeline. The
+ * reader sleeps in recvmmsg on the queue socket and runs the decision
+ * path for what it got; the loop thread (libuv) owns signals, the release
+ * timers and housekeeping, and the control API. A poll round before each
+ * read costs a packet about 10 us of latency more than a bare blocking
+ * loop (measured: bench/run.sh ping), hence the thread. 'lock' guards
+ * everything below it: pipeline, capture's send side and counters,
+ * inject, the accept list, the timerfd's armed deadline. With several
+ * queues (--queues) nothing on the packet path is shared but what only
+ * the outputs need (the event log's and the capture file's rings, which
+ * have locks of their own): each queue is a faultline of its own, and the
+ * loop thread shows them as one.
  */
-struct proxy {
-	struct proxy_config cfg;
-	uv_loop_t loop;
-	uv_poll_t timer_poll;
+struct proxy_queue {
+	struct proxy *p;
+	uint16_t num;		/* the kernel's queue number */
 	pthread_t reader;
 	bool reader_started;
-	atomic_bool reader_stop;
 	struct lock lock;
-	uv_signal_t sig_int, sig_term, sig_usr1, sig_hup;
-	struct proxy_hooks hooks;
-	uv_timer_t housekeeping; /* TIME_WAIT and idle expiry: coarse time is fine */
+	uv_poll_t timer_poll;
 	int timer_fd;
-	int stamp_fd;	/* holds kernel receive timestamps on, for the tracker */
 	uint64_t armed_ns;	/* time the timerfd is armed for, 0 = disarmed */
 	struct wake wake;	/* how early to arm it, and the spin budget */
-
 	struct capture *cap;
 	struct inject *inj;
 	struct pipeline *pl;
-	struct rule_set *rules;
-	struct evq *evq;	/* the event log's lines on their way to the file */
-	struct pcapq *pcapq;	/* the --pcap records on their way to the file */
-	struct events ev;	/* the event log's observer, writing into evq */
-	/*
-	 * The control API's event stream: a second event log observer, gated
-	 * on anyone listening, writing into the fan-out ring that the loop
-	 * thread drains (fan_async) into its subscribers.
-	 */
-	struct evfan *fan;
-	struct events fan_ev;
-	uv_async_t fan_async;
-	struct pcaplog pcap;	/* the capture file's observer, writing into pcapq */
+	struct events ev;	/* the event log's observer, writing into the proxy's evq */
+	struct events fan_ev;	/* the event stream's, writing into its fan-out ring */
+	struct pcaplog pcap;	/* the capture file's observer, writing into the pcapq */
 
 	/*
 	 * Packets read but not decided yet: decided together (pipeline_burst).
@@ -101,8 +90,34 @@ struct proxy {
 	uint64_t burst_now[BURST];
 	uint32_t accepts[READ_BUDGET];
 	uint64_t duplicates_sent, duplicate_errors, verdict_errors, read_errors;
-	int64_t rt_offset;	/* realtime - monotonic, for kernel timestamps */
 	uint64_t stamps_used;	/* kernel timestamps plausible enough to use */
+} __attribute__((aligned(64)));	/* queues' hot data never shares a cache line */
+
+struct proxy {
+	struct proxy_config cfg;
+	uv_loop_t loop;
+	atomic_bool reader_stop;
+	uv_signal_t sig_int, sig_term, sig_usr1, sig_hup;
+	struct proxy_hooks hooks;
+	uv_timer_t housekeeping; /* TIME_WAIT and idle expiry: coarse time is fine */
+	int stamp_fd;	/* holds kernel receive timestamps on, for the tracker */
+	int64_t rt_offset;	/* realtime - monotonic, for kernel timestamps */
+
+	unsigned n_queues;
+	struct proxy_queue *q;	/* n_queues of them */
+	struct rule_set *rules;
+	struct evq *evq;	/* the event log's lines on their way to the file */
+	struct pcapq *pcapq;	/* the --pcap records on their way to the file */
+	uint64_t pcap_epoch_ns;	/* the capture file's time minus the pipelines' */
+	/* Each output's failure is told once, whichever queue met it first. */
+	atomic_bool told_events, told_pcap;
+	/*
+	 * The control API's event stream: a second event log observer per
+	 * queue, gated on anyone listening, writing into the fan-out ring
+	 * that the loop thread drains (fan_async) into its subscribers.
+	 */
+	struct evfan *fan;
+	uv_async_t fan_async;
 
 	/* What the chain's jumps queue now (NULL: everything, as with no_iptables). */
 	struct kfilter *kf;
@@ -111,10 +126,28 @@ struct proxy {
 	/* What went wrong first on the way out: the chain could not be removed. */
 	int stop_ret;		/* 0 or -errno */
 	struct ipt_error stop_ipt;
-	int open_handles;	/* N_HANDLES once set up, down to 0 as they close */
+	int open_handles;	/* n_handles() once set up, down to 0 as they close */
 	proxy_report_cb report;
 	void *report_data;
 };
+
+static int n_handles(const struct proxy *p)
+{
+	return N_FIXED_HANDLES + (int)p->n_queues;
+}
+
+/* Every queue's lock, in order: only the loop thread takes more than one. */
+static void lock_all(struct proxy *p)
+{
+	for (unsigned i = 0; i < p->n_queues; i++)
+		lock_take(&p->q[i].lock);
+}
+
+static void unlock_all(struct proxy *p)
+{
+	for (unsigned i = p->n_queues; i-- > 0;)
+		lock_give(&p->q[i].lock);
+}
 
 static uint64_t now_ns(void)
 {
@@ -125,27 +158,28 @@ static uint64_t now_ns(void)
 }
 
 /*
- * Arm the timerfd for the earliest held deadline (absolute, CLOCK_MONOTONIC),
- * or a little before it when the thread is to spin the rest (wake.h).
+ * Arm the queue's timerfd for its earliest held deadline (absolute,
+ * CLOCK_MONOTONIC), or a little before it when the thread is to spin the
+ * rest (wake.h).
  */
-static void rearm(struct proxy *p)
+static void rearm(struct proxy_queue *q)
 {
-	uint64_t when = pipeline_next_deadline(p->pl);
+	uint64_t when = pipeline_next_deadline(q->pl);
 	struct itimerspec its = { 0 };
 
 	if (when)
-		when = wake_arm_at(&p->wake, when, now_ns());
-	if (when == p->armed_ns)
+		when = wake_arm_at(&q->wake, when, now_ns());
+	if (when == q->armed_ns)
 		return;
 	if (when) {
 		its.it_value.tv_sec = (time_t)(when / 1000000000ull);
 		its.it_value.tv_nsec = (long)(when % 1000000000ull);
 	}
-	timerfd_settime(p->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
-	p->armed_ns = when;
+	timerfd_settime(q->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+	q->armed_ns = when;
 }
 
-static void flush_accepts(struct proxy *p);
+static void flush_accepts(struct proxy_queue *q);
 
 /*
  * Bytes of each packet to copy from the kernel. The decision path reads
@@ -171,21 +205,22 @@ static uint32_t copy_range_for(const struct proxy *p, const struct rule_set *rul
 FL_HOT static void on_verdict(void *data, uint32_t id, bool accept, bool held, const uint8_t *payload,
 			      uint32_t len, uint32_t wire_len, const uint8_t *bytes, uint64_t now)
 {
-	struct proxy *p = data;
+	struct proxy_queue *q = data;
 
-	if (accept && !held && !payload && p->n_accepts < READ_BUDGET) {
-		p->accepts[p->n_accepts++] = id;
+	if (accept && !held && !payload && q->n_accepts < READ_BUDGET) {
+		q->accepts[q->n_accepts++] = id;
 		return;
 	}
-	if (capture_verdict(p->cap, id, accept ? CAPTURE_ACCEPT : CAPTURE_DROP, payload, len) < 0)
-		p->verdict_errors++;
+	if (capture_verdict(q->cap, id, accept ? CAPTURE_ACCEPT : CAPTURE_DROP, payload, len) < 0)
+		q->verdict_errors++;
 }
 
+/* Each queue's observer tells of its first failure: the owner hears of the output's once. */
 static void on_events_error(void *data, int err)
 {
 	struct proxy *p = data;
 
-	if (p->cfg.output_error)
+	if (p->cfg.output_error && !atomic_exchange(&p->told_events, true))
 		p->cfg.output_error(p->report_data, PROXY_OUT_EVENTS, err);
 }
 
@@ -193,7 +228,7 @@ static void on_pcap_error(void *data, int err)
 {
 	struct proxy *p = data;
 
-	if (p->cfg.output_error)
+	if (p->cfg.output_error && !atomic_exchange(&p->told_pcap, true))
 		p->cfg.output_error(p->report_data, PROXY_OUT_PCAP, err);
 }
 
@@ -218,7 +253,7 @@ static void events_close_failed(struct proxy *p)
 	evq_get_stats(p->evq, &es);
 	if (!es.err)
 		return;
-	events_note_error(&p->ev, es.err);
+	events_note_error(&p->q[0].ev, es.err);
 	events_cut_fd(fileno(p->cfg.events));
 }
 
@@ -230,71 +265,72 @@ static void pcap_close_failed(struct proxy *p)
 	if (!p->pcapq)
 		return;
 	pcapq_get_stats(p->pcapq, &qs);
-	pcaplog_note_error(&p->pcap, qs.err);
+	pcaplog_note_error(&p->q[0].pcap, qs.err);
 }
 
 static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_t copies, uint64_t now)
 {
-	struct proxy *p = data;
+	struct proxy_queue *q = data;
 	struct pkt_view v;
 
 	/* Bytes the pipeline parsed should parse again; if not, the copies are counted as lost. */
 	if (pkt_parse(&v, bytes, len)) {
-		p->duplicate_errors += copies;
+		q->duplicate_errors += copies;
 		return;
 	}
 	/* The original goes first: send its verdict before the copies leave. */
-	flush_accepts(p);
-	capture_flush(p->cap);
+	flush_accepts(q);
+	capture_flush(q->cap);
 	for (uint32_t i = 0; i < copies; i++) {
 		/* No raw sockets: no rule duplicated when they would have been opened. */
-		if (!p->inj || inject_send(p->inj, &v) < 0)
-			p->duplicate_errors++;
+		if (!q->inj || inject_send(q->inj, &v) < 0)
+			q->duplicate_errors++;
 		else
-			p->duplicates_sent++;
+			q->duplicates_sent++;
 	}
 }
 
 /* A packet faultline made (a RST): after every verdict given so far, as a copy. */
 static int on_inject(void *data, const uint8_t *bytes, uint32_t len, uint64_t now)
 {
-	struct proxy *p = data;
+	struct proxy_queue *q = data;
 	struct pkt_view v;
 	int ret;
 
 	if (pkt_parse(&v, bytes, len))
 		return -EBADMSG;
-	flush_accepts(p);
-	capture_flush(p->cap);
+	flush_accepts(q);
+	capture_flush(q->cap);
 	/* No raw sockets: no rule sent packets when they would have been opened. */
-	if (!p->inj)
+	if (!q->inj)
 		return -ENOTCONN;
-	ret = inject_send(p->inj, &v);
+	ret = inject_send(q->inj, &v);
 	return ret < 0 ? ret : 0;
 }
 
-FL_HOT static void flush_accepts(struct proxy *p)
+FL_HOT static void flush_accepts(struct proxy_queue *q)
 {
-	if (!p->n_accepts)
+	if (!q->n_accepts)
 		return;
 	/*
 	 * A batch verdict accepts every queued id up to the given one, held
-	 * packets included, so it is only safe while nothing is held.
+	 * packets included, so it is only safe while nothing is held. Ids
+	 * and held packets are the queue's own: other queues do not matter.
 	 */
-	if (!pipeline_held(p->pl)) {
-		uint32_t max = p->accepts[0];
+	if (!pipeline_held(q->pl)) {
+		uint32_t max = q->accepts[0];
 
-		for (size_t i = 1; i < p->n_accepts; i++)
-			if ((int32_t)(p->accepts[i] - max) > 0)
-				max = p->accepts[i];
-		if (capture_accept_upto(p->cap, max) < 0)
-			p->verdict_errors++;
+		for (size_t i = 1; i < q->n_accepts; i++)
+			if ((int32_t)(q->accepts[i] - max) > 0)
+				max = q->accepts[i];
+		if (capture_accept_upto(q->cap, max) < 0)
+			q->verdict_errors++;
 	} else {
-		for (size_t i = 0; i < p->n_accepts; i++)
-			if (capture_verdict(p->cap, p->accepts[i], CAPTURE_ACCEPT, NULL, 0) < 0)
-				p->verdict_errors++;
+		for (size_t i = 0; i < q->n_accepts; i++)
+			if (capture_verdict(q->cap, q->accepts[i], CAPTURE_ACCEPT, NULL, 0) < 0)
+				q->verdict_errors++;
 	}
-	p->n_accepts = 0;
+	q->n_accepts = 0;
 }
 
 
@@ -309,18 +345,18 @@ static int64_t realtime_offset(void)
 }
 
 /* Decide the packets read so far; their verdicts go to the send buffer. */
-FL_HOT static void decide_burst(struct proxy *p)
+FL_HOT static void decide_burst(struct proxy_queue *q)
 {
 	/* A full accept list would overflow into single verdicts: send it first. */
-	if (p->n_accepts + p->n_burst > READ_BUDGET)
-		flush_accepts(p);
-	pipeline_burst(p->pl, p->burst, p->burst_now, p->n_burst);
-	p->n_burst = 0;
+	if (q->n_accepts + q->n_burst > READ_BUDGET)
+		flush_accepts(q);
+	pipeline_burst(q->pl, q->burst, q->burst_now, q->n_burst);
+	q->n_burst = 0;
 }
 
 FL_HOT static void on_packet(void *data, struct capture_pkt *cp)
 {
-	struct proxy *p = data;
+	struct proxy_queue *q = data;
 	struct pipeline_pkt pk = {
 		.id = cp->id,
 		.dir = cp->dir,
@@ -338,50 +374,50 @@ FL_HOT static void on_packet(void *data, struct capture_pkt *cp)
 	uint64_t now = now_ns();
 
 	if (cp->tstamp_ns) {
-		int64_t seen = (int64_t)cp->tstamp_ns - p->rt_offset;
+		int64_t seen = (int64_t)cp->tstamp_ns - q->p->rt_offset;
 
 		/* Only a plausible arrival: not in the future, not long ago. */
 		if (seen > 0 && (uint64_t)seen <= now && now - (uint64_t)seen < 1000000000ull) {
 			pk.seen_ns = (uint64_t)seen;
-			p->stamps_used++;
+			q->stamps_used++;
 		}
 	}
-	if (p->n_burst == BURST)
-		decide_burst(p);
-	p->burst[p->n_burst] = pk;
-	p->burst_now[p->n_burst++] = now;
+	if (q->n_burst == BURST)
+		decide_burst(q);
+	q->burst[q->n_burst] = pk;
+	q->burst_now[q->n_burst++] = now;
 }
 
 FL_HOT static void *reader_main(void *arg)
 {
-	struct proxy *p = arg;
+	struct proxy_queue *q = arg;
 
-	while (!atomic_load_explicit(&p->reader_stop, memory_order_relaxed)) {
-		int n = capture_recv(p->cap, true), total;
+	while (!atomic_load_explicit(&q->p->reader_stop, memory_order_relaxed)) {
+		int n = capture_recv(q->cap, true), total;
 
 		if (n <= 0) {
 			if (n < 0) {
-				lock_take(&p->lock);
-				p->read_errors++;
-				lock_give(&p->lock);
+				lock_take(&q->lock);
+				q->read_errors++;
+				lock_give(&q->lock);
 				/* Counted, not fatal; but a lasting error must not spin a CPU. */
 				usleep(1000);
 			}
 			continue;
 		}
-		lock_take(&p->lock);
+		lock_take(&q->lock);
 		/* This batch, then what else is there while batches come full, up to the budget. */
 		for (total = 0;;) {
-			total += capture_dispatch(p->cap, on_packet, p);
-			decide_burst(p);
-			if (!capture_more(p->cap, n) || total >= READ_BUDGET ||
-			    (n = capture_recv(p->cap, false)) <= 0)
+			total += capture_dispatch(q->cap, on_packet, q);
+			decide_burst(q);
+			if (!capture_more(q->cap, n) || total >= READ_BUDGET ||
+			    (n = capture_recv(q->cap, false)) <= 0)
 				break;
 		}
-		flush_accepts(p);
-		capture_flush(p->cap);
-		rearm(p);
-		lock_give(&p->lock);
+		flush_accepts(q);
+		capture_flush(q->cap);
+		rearm(q);
+		lock_give(&q->lock);
 	}
 	return NULL;
 }
@@ -400,45 +436,48 @@ static inline void cpu_relax(void)
  * without the lock, so the reader goes on deciding packets meanwhile.
  * Returns with the lock taken. The spin is bounded by early_ns.
  */
-static void spin_to_deadline(struct proxy *p)
+static void spin_to_deadline(struct proxy_queue *q)
 {
-	uint64_t deadline = pipeline_next_deadline(p->pl), start = now_ns(), t = start;
+	uint64_t deadline = pipeline_next_deadline(q->pl), start = now_ns(), t = start;
 
-	if (!wake_should_spin(&p->wake, deadline, start))
+	if (!wake_should_spin(&q->wake, deadline, start))
 		return;
-	lock_give(&p->lock);
+	lock_give(&q->lock);
 	while (t < deadline) {
 		cpu_relax();
 		t = now_ns();
 	}
-	lock_take(&p->lock);
-	wake_spent(&p->wake, t - start);
+	lock_take(&q->lock);
+	wake_spent(&q->wake, t - start);
 }
 
 static void on_timer(uv_poll_t *h, int status, int events)
 {
-	struct proxy *p = container_of(h, struct proxy, timer_poll);
+	struct proxy_queue *q = container_of(h, struct proxy_queue, timer_poll);
 	uint64_t expirations;
 
-	if (read(p->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+	if (read(q->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		return;
-	lock_take(&p->lock);
-	p->armed_ns = 0;
-	spin_to_deadline(p);
-	pipeline_release_due(p->pl, now_ns());
-	flush_accepts(p);
-	capture_flush(p->cap);
-	rearm(p);
-	lock_give(&p->lock);
+	lock_take(&q->lock);
+	q->armed_ns = 0;
+	spin_to_deadline(q);
+	pipeline_release_due(q->pl, now_ns());
+	flush_accepts(q);
+	capture_flush(q->cap);
+	rearm(q);
+	lock_give(&q->lock);
 }
 
 static void on_housekeeping(uv_timer_t *t)
 {
 	struct proxy *p = container_of(t, struct proxy, housekeeping);
 
-	lock_take(&p->lock);
-	pipeline_expire(p->pl, now_ns());
-	lock_give(&p->lock);
+	/* One queue at a time: the others' readers go on meanwhile. */
+	for (unsigned i = 0; i < p->n_queues; i++) {
+		lock_take(&p->q[i].lock);
+		pipeline_expire(p->q[i].pl, now_ns());
+		lock_give(&p->q[i].lock);
+	}
 }
 
 static void report(struct proxy *p, const char *kind)
@@ -462,17 +501,18 @@ static void on_close(uv_handle_t *h)
 
 static void drain_accept(void *data, struct capture_pkt *cp)
 {
-	struct proxy *p = data;
+	struct proxy_queue *q = data;
 
-	if (p->n_accepts == READ_BUDGET)
-		flush_accepts(p);
-	p->accepts[p->n_accepts++] = cp->id;
+	if (q->n_accepts == READ_BUDGET)
+		flush_accepts(q);
+	q->accepts[q->n_accepts++] = cp->id;
 }
 
 static void close_handles(struct proxy *p)
 {
 	uv_close((uv_handle_t *)&p->fan_async, on_close);
-	uv_close((uv_handle_t *)&p->timer_poll, on_close);
+	for (unsigned i = 0; i < p->n_queues; i++)
+		uv_close((uv_handle_t *)&p->q[i].timer_poll, on_close);
 	uv_close((uv_handle_t *)&p->sig_int, on_close);
 	uv_close((uv_handle_t *)&p->sig_term, on_close);
 	uv_close((uv_handle_t *)&p->sig_usr1, on_close);
@@ -480,16 +520,36 @@ static void close_handles(struct proxy *p)
 	uv_close((uv_handle_t *)&p->housekeeping, on_close);
 }
 
-static void stop_reader(struct proxy *p)
+static void stop_readers(struct proxy *p)
 {
-	if (!p->reader_started)
-		return;
 	atomic_store(&p->reader_stop, true);
-	pthread_join(p->reader, NULL);
-	p->reader_started = false;
+	for (unsigned i = 0; p->q && i < p->n_queues; i++) {
+		if (!p->q[i].reader_started)
+			continue;
+		pthread_join(p->q[i].reader, NULL);
+		p->q[i].reader_started = false;
+	}
 }
 
-/* From here on one thread only: the reader is gone. */
+/*
+ * Packets queued before the jumps went away are in the queue's socket;
+ * the kernel drops them when the socket closes, so accept them first.
+ * The last read also collects the kernel's errors for the verdicts just
+ * sent (it answers within the send), for the final counters.
+ */
+static void drain_queue(struct proxy_queue *q)
+{
+	for (int i = 0; i < 64; i++) {
+		flush_accepts(q);
+		capture_flush(q->cap);
+		if (capture_read(q->cap, READ_BUDGET, drain_accept, q) <= 0)
+			break;
+	}
+	flush_accepts(q);
+	capture_flush(q->cap);
+}
+
+/* From here on one thread only: the readers are gone. */
 void proxy_stop(struct proxy *p)
 {
 	struct ipt_error e;
@@ -501,12 +561,14 @@ void proxy_stop(struct proxy *p)
 	/* No client changes the rules or waits on them from here on. */
 	if (p->hooks.stop)
 		p->hooks.stop(p->hooks.data);
-	/* The reader finishes the batch it has (ours to answer) and leaves. */
-	stop_reader(p);
-	/* Everything held goes now, in deadline order. */
-	pipeline_release_all(p->pl, now_ns(), false);
-	flush_accepts(p);
-	capture_flush(p->cap);
+	/* Each reader finishes the batch it has (ours to answer) and leaves. */
+	stop_readers(p);
+	/* Everything held goes now, in deadline order, queue by queue. */
+	for (unsigned i = 0; i < p->n_queues; i++) {
+		pipeline_release_all(p->q[i].pl, now_ns(), false);
+		flush_accepts(&p->q[i]);
+		capture_flush(p->q[i].cap);
+	}
 	/*
 	 * The jumps go first: removing the chain may delete the mangle table,
 	 * whose hooks going away makes the kernel drop every packet still
@@ -520,20 +582,8 @@ void proxy_stop(struct proxy *p)
 			p->stop_ipt = e;
 		}
 	}
-	/*
-	 * Packets queued before the jumps went away are in our socket; the
-	 * kernel drops them when the socket closes, so accept them first.
-	 * The last read also collects the kernel's errors for the verdicts
-	 * just sent (it answers within the send), for the final counters.
-	 */
-	for (int i = 0; i < 64; i++) {
-		flush_accepts(p);
-		capture_flush(p->cap);
-		if (capture_read(p->cap, READ_BUDGET, drain_accept, p) <= 0)
-			break;
-	}
-	flush_accepts(p);
-	capture_flush(p->cap);
+	for (unsigned i = 0; i < p->n_queues; i++)
+		drain_queue(&p->q[i]);
 	if (p->ipt_installed) {
 		ret = ipt_remove(p->cfg.queue, true, &e);
 		if (ret && !p->stop_ret) {
@@ -592,6 +642,54 @@ static int fail(struct proxy_error *e, enum proxy_step step, int err)
 }
 
 /*
+ * The first rule that keeps state across flows (rule_cross_flow), with
+ * what it is, when the run has several queues: each queue would keep a
+ * count of its own. NULL with one queue or none.
+ */
+static const struct rule *cross_flow_rule(const struct proxy *p, const struct rule_set *rules,
+					  const char **what)
+{
+	if (p->n_queues < 2)
+		return NULL;
+	for (size_t i = 0; i < rule_set_count(rules); i++) {
+		const struct rule *r = rule_set_get(rules, i);
+
+		*what = rule_cross_flow(r);
+		if (*what)
+			return r;
+	}
+	return NULL;
+}
+
+/* The rule at fault, for the caller's message. */
+static void blame_rule(struct proxy_error *e, const struct rule *r)
+{
+	if (!e)
+		return;
+	snprintf(e->rule_file, sizeof(e->rule_file), "%s", r->file);
+	e->rule_line = r->line;
+	snprintf(e->rule_name, sizeof(e->rule_name), "%s", r->name);
+}
+
+/* Raw sockets for every queue, or for none: a queue's raw socket and buffer are its own. */
+static int open_injects(struct proxy *p)
+{
+	for (unsigned i = 0; i < p->n_queues; i++) {
+		p->q[i].inj = inject_open(p->cfg.mark);
+		if (!p->q[i].inj) {
+			int ret = -errno;
+
+			for (unsigned k = 0; k < i; k++) {
+				inject_close(p->q[k].inj);
+				p->q[k].inj = NULL;
+			}
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/*
  * Raw sockets only when a rule sends copies or RSTs: opening one takes
  * CAP_NET_RAW, which a container given only CAP_NET_ADMIN lacks, and an
  * open raw socket is one more thing to hold. Sending on it later takes no
@@ -599,7 +697,7 @@ static int fail(struct proxy_error *e, enum proxy_step step, int err)
  */
 static int open_inject(struct proxy *p, struct proxy_error *e)
 {
-	int action = RULE_ACT_DUPLICATE;
+	int action = RULE_ACT_DUPLICATE, ret;
 	const struct rule *r = injecting_rule(p->rules, &action);
 
 	if (!r) {
@@ -610,19 +708,16 @@ static int open_inject(struct proxy *p, struct proxy_error *e)
 		 * refused then (proxy_swap_rules), and the run goes on.
 		 */
 		if (p->cfg.rules_may_change)
-			p->inj = inject_open(p->cfg.mark);
+			open_injects(p);
 		return 0;
 	}
-	p->inj = inject_open(p->cfg.mark);
-	if (p->inj)
+	ret = open_injects(p);
+	if (!ret)
 		return 0;
-	if (e) {
-		snprintf(e->rule_file, sizeof(e->rule_file), "%s", r->file);
-		e->rule_line = r->line;
+	blame_rule(e, r);
+	if (e)
 		e->rule_action = action;
-		snprintf(e->rule_name, sizeof(e->rule_name), "%s", r->name);
-	}
-	return fail(e, PROXY_STEP_INJECT, -errno);
+	return fail(e, PROXY_STEP_INJECT, ret);
 }
 
 /* The pipeline's settings from the proxy's: 0 still means "the default" to it. */
@@ -639,10 +734,11 @@ static void pipeline_config_for(const struct proxy *p, struct pipeline_config *p
 	pc->time_wait_ns = cfg->time_wait_ns;
 	pc->track_idle_ns = cfg->track_idle_ns;
 	pc->max_conns = cfg->max_conns;
+	pc->count = p->n_queues;
 }
 
-/* The event log's queue, if there is a log. */
-static int open_events(struct proxy *p, struct pipeline_config *pc, struct proxy_error *e)
+/* The event log's queue, if there is a log: one ring and one writer for every queue. */
+static int open_events(struct proxy *p, struct proxy_error *e)
 {
 	const struct proxy_config *cfg = &p->cfg;
 
@@ -658,8 +754,6 @@ static int open_events(struct proxy *p, struct pipeline_config *pc, struct proxy
 			 cfg->events_backlog ? cfg->events_backlog : PROXY_DEFAULT_EVENTS_BACKLOG);
 	if (!p->evq)
 		return fail(e, PROXY_STEP_EVENTS, -errno);
-	/* The queue counts what it drops (events_dropped): nothing is counted twice. */
-	events_init(&p->ev, evq_stream(p->evq), pc->start_ns, true, on_events_error, p);
 	return 0;
 }
 
@@ -687,7 +781,7 @@ static void open_stamps(struct proxy *p)
 }
 
 /* The --pcap file and its queue, if asked for. */
-static int open_pcap(struct proxy *p, struct pipeline_config *pc, struct proxy_error *e)
+static int open_pcap(struct proxy *p, const struct pipeline_config *pc, struct proxy_error *e)
 {
 	const struct proxy_config *cfg = &p->cfg;
 	struct pcapout *o;
@@ -708,38 +802,35 @@ static int open_pcap(struct proxy *p, struct pipeline_config *pc, struct proxy_e
 		return fail(e, PROXY_STEP_PCAP_QUEUE, -errno);
 	/* The file wants wall-clock time; the pipeline runs on CLOCK_MONOTONIC. */
 	clock_gettime(CLOCK_REALTIME, &rt);
-	/* As the event log's queue, this one counts what it drops (pcap_dropped). */
-	pcaplog_init(&p->pcap, pcapq_sink, p->pcapq, true,
-		     (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec - pc->start_ns,
-		     on_pcap_error, p);
+	p->pcap_epoch_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec - pc->start_ns;
 	return 0;
 }
 
-/* Bind the queue; when another socket holds it, find out whose it is. */
-static int bind_queue(struct proxy *p, struct proxy_error *e)
+/* Bind queue q; when another socket holds it, find out whose it is. */
+static int bind_queue(struct proxy *p, struct proxy_queue *q, struct proxy_error *e)
 {
 	struct capture_config cc = {
-		.queue = p->cfg.queue,
+		.queue = q->num,
 		.copy_range = copy_range_for(p, p->rules),
 		.queue_maxlen = p->cfg.queue_maxlen,
 		.rcvbuf = p->cfg.rcvbuf,
 	};
 	int ret;
 
-	p->cap = capture_open(&cc);
-	if (!p->cap) {
+	q->cap = capture_open(&cc);
+	if (!q->cap) {
 		ret = -errno;
 		if (e) {
-			e->queue = p->cfg.queue;
+			e->queue = q->num;
 			if (ret == -EBUSY)
-				e->owner_found = ipt_queue_owner(p->cfg.queue, &e->owner) == 1;
+				e->owner_found = ipt_queue_owner(q->num, &e->owner) == 1;
 		}
 		return fail(e, PROXY_STEP_BIND, ret);
 	}
-	ret = capture_set_recv_timeout(p->cap, READER_TICK_MS);
+	ret = capture_set_recv_timeout(q->cap, READER_TICK_MS);
 	if (ret) {
-		capture_close(p->cap);
-		p->cap = NULL;
+		capture_close(q->cap);
+		q->cap = NULL;
 		return fail(e, PROXY_STEP_QUEUE_TIMEOUT, ret);
 	}
 	return 0;
@@ -766,30 +857,66 @@ static void fan_wake(void *data)
  * the same observer code, fanned out to whoever subscribes. With nobody
  * subscribed its gate is shut and the observer formats nothing.
  */
-static int open_stream(struct proxy *p, struct pipeline_config *pc, struct proxy_error *e)
+static int open_stream(struct proxy *p, struct proxy_error *e)
 {
 	p->fan = evfan_new(p->cfg.events_backlog ? p->cfg.events_backlog : PROXY_DEFAULT_EVENTS_BACKLOG,
 			   fan_wake, p);
 	if (!p->fan)
 		return fail(e, PROXY_STEP_EVENTS, -errno);
-	events_init(&p->fan_ev, evfan_stream(p->fan), pc->start_ns, true, NULL, NULL);
-	events_set_gate(&p->fan_ev, evfan_gate(p->fan));
 	return 0;
 }
 
-/* The release timer and the loop with its handles; nothing is left behind on failure. */
+/*
+ * Queue q's pipeline, its observers (writing into the run's one event
+ * log, stream and capture file) and its socket.
+ */
+static int open_queue(struct proxy *p, struct proxy_queue *q, const struct pipeline_config *pc0,
+		      struct proxy_error *e)
+{
+	static const struct pipeline_ops ops = {
+		.verdict = on_verdict,
+		.duplicate = on_duplicate,
+		.inject = on_inject,
+	};
+	struct pipeline_config pc = *pc0;
+
+	pc.index = (uint32_t)(q - p->q);
+	q->pl = pipeline_new(&pc, p->rules, &ops, q);
+	if (!q->pl)
+		return fail(e, PROXY_STEP_PIPELINE, -errno);
+	/* At most three of PIPELINE_MAX_OBSERVERS: these cannot fail. */
+	if (p->evq) {
+		/* The queue counts what it drops (events_dropped): nothing is counted twice. */
+		events_init(&q->ev, evq_stream(p->evq), pc.start_ns, true, on_events_error, p);
+		pipeline_add_observer(q->pl, &events_observer, &q->ev);
+	}
+	events_init(&q->fan_ev, evfan_stream(p->fan), pc.start_ns, true, NULL, NULL);
+	events_set_gate(&q->fan_ev, evfan_gate(p->fan));
+	pipeline_add_observer(q->pl, &events_observer, &q->fan_ev);
+	if (p->pcapq) {
+		/* As the event log's queue, this one counts what it drops (pcap_dropped). */
+		pcaplog_init(&q->pcap, pcapq_sink, p->pcapq, true, p->pcap_epoch_ns, on_pcap_error, p);
+		pipeline_add_observer(q->pl, &pcaplog_observer, &q->pcap);
+	}
+	return bind_queue(p, q, e);
+}
+
+/* The release timers and the loop with its handles; nothing is left behind on failure. */
 static int init_loop(struct proxy *p, struct proxy_error *e)
 {
-	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (p->timer_fd < 0)
-		return fail(e, PROXY_STEP_TIMERFD, -errno);
-	if (uv_loop_init(&p->loop)) {
-		close(p->timer_fd);
-		p->timer_fd = -1;
-		return fail(e, PROXY_STEP_LOOP, -ENOMEM);
+	for (unsigned i = 0; i < p->n_queues; i++) {
+		p->q[i].timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (p->q[i].timer_fd < 0)
+			return fail(e, PROXY_STEP_TIMERFD, -errno);
 	}
+	if (uv_loop_init(&p->loop))
+		return fail(e, PROXY_STEP_LOOP, -ENOMEM);
 	p->loop_ready = true;
-	uv_poll_init(&p->loop, &p->timer_poll, p->timer_fd);
+	for (unsigned i = 0; i < p->n_queues; i++) {
+		uv_poll_init(&p->loop, &p->q[i].timer_poll, p->q[i].timer_fd);
+		/* on_close counts the proxy's handles; on_timer finds its queue by container_of. */
+		p->q[i].timer_poll.data = p;
+	}
 	uv_signal_init(&p->loop, &p->sig_int);
 	uv_signal_init(&p->loop, &p->sig_term);
 	uv_signal_init(&p->loop, &p->sig_usr1);
@@ -797,10 +924,9 @@ static int init_loop(struct proxy *p, struct proxy_error *e)
 	uv_timer_init(&p->loop, &p->housekeeping);
 	uv_async_init(&p->loop, &p->fan_async, on_fan);
 	p->fan_async.data = p;
-	p->timer_poll.data = p;
 	p->sig_int.data = p->sig_term.data = p->sig_usr1.data = p->sig_hup.data = p;
 	p->housekeeping.data = p;
-	p->open_handles = N_HANDLES;
+	p->open_handles = n_handles(p);
 	return 0;
 }
 
@@ -812,15 +938,46 @@ static uint64_t release_early_for(const struct proxy_config *cfg)
 	return cfg->release_early_ns ? cfg->release_early_ns : PROXY_DEFAULT_RELEASE_EARLY_NS;
 }
 
+/* The queues' memory, each on cache lines of its own; every descriptor -1. */
+static int alloc_queues(struct proxy *p)
+{
+	void *mem;
+
+	p->n_queues = p->cfg.queues ? p->cfg.queues : 1;
+	if (posix_memalign(&mem, 64, p->n_queues * sizeof(struct proxy_queue)))
+		return -ENOMEM;
+	memset(mem, 0, p->n_queues * sizeof(struct proxy_queue));
+	p->q = mem;
+	for (unsigned i = 0; i < p->n_queues; i++) {
+		p->q[i].p = p;
+		p->q[i].num = (uint16_t)(p->cfg.queue + i);
+		p->q[i].timer_fd = -1;
+	}
+	return 0;
+}
+
+/* Everything the queues own (NULL-safe: a half-built proxy too). */
+static void free_queues(struct proxy *p)
+{
+	for (unsigned i = 0; p->q && i < p->n_queues; i++) {
+		struct proxy_queue *q = &p->q[i];
+
+		if (q->timer_fd >= 0)
+			close(q->timer_fd);
+		inject_close(q->inj);
+		capture_close(q->cap);
+		pipeline_free(q->pl);
+	}
+	free(p->q);
+	p->q = NULL;
+}
+
 struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 			proxy_report_cb report_cb, void *report_data, struct proxy_error *e)
 {
-	static const struct pipeline_ops ops = {
-		.verdict = on_verdict,
-		.duplicate = on_duplicate,
-		.inject = on_inject,
-	};
 	struct pipeline_config pc = { 0 };
+	const struct rule *r;
+	const char *what = NULL;
 	struct proxy *p;
 	int ret;
 
@@ -838,57 +995,63 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	p->rules = rules;
 	p->report = report_cb;
 	p->report_data = report_data;
-	p->timer_fd = -1;
 	p->stamp_fd = -1;
+	if ((uint32_t)p->cfg.queue + (p->cfg.queues ? p->cfg.queues : 1) - 1 > UINT16_MAX) {
+		ret = fail(e, PROXY_STEP_QUEUES, -ERANGE);
+		goto err_free;
+	}
+	ret = alloc_queues(p);
+	if (ret) {
+		ret = fail(e, PROXY_STEP_MEMORY, ret);
+		goto err_free;
+	}
+	r = cross_flow_rule(p, rules, &what);
+	if (r) {
+		blame_rule(e, r);
+		if (e)
+			snprintf(e->cross_flow, sizeof(e->cross_flow), "%s", what);
+		ret = fail(e, PROXY_STEP_QUEUES, -EXDEV);
+		goto err_free;
+	}
 
 	pipeline_config_for(p, &pc);
 	pc.start_ns = now_ns();
-	wake_init(&p->wake, release_early_for(cfg), PROXY_RELEASE_SPIN_SHARE_PPM, pc.start_ns);
-	ret = open_events(p, &pc, e);
+	/* Each queue's timer spins on its own budget: a share of the run's each, not more in all. */
+	for (unsigned i = 0; i < p->n_queues; i++)
+		wake_init(&p->q[i].wake, release_early_for(cfg), PROXY_RELEASE_SPIN_SHARE_PPM / p->n_queues,
+			  pc.start_ns);
+	ret = open_events(p, e);
 	if (ret)
-		goto err_free;
-	ret = open_stream(p, &pc, e);
+		goto err_outputs;
+	ret = open_stream(p, e);
 	if (ret)
 		goto err_outputs;
 	open_stamps(p);
 	ret = open_pcap(p, &pc, e);
 	if (ret)
 		goto err_outputs;
-	p->pl = pipeline_new(&pc, rules, &ops, p);
-	if (!p->pl) {
-		ret = fail(e, PROXY_STEP_PIPELINE, -errno);
-		goto err_outputs;
+	for (unsigned i = 0; i < p->n_queues; i++) {
+		ret = open_queue(p, &p->q[i], &pc, e);
+		if (ret)
+			goto err_outputs;
 	}
-	/* At most three of PIPELINE_MAX_OBSERVERS: these cannot fail. */
-	if (p->evq)
-		pipeline_add_observer(p->pl, &events_observer, &p->ev);
-	pipeline_add_observer(p->pl, &events_observer, &p->fan_ev);
-	if (p->pcapq)
-		pipeline_add_observer(p->pl, &pcaplog_observer, &p->pcap);
-	ret = bind_queue(p, e);
-	if (ret)
-		goto err_pipeline;
 	ret = open_inject(p, e);
 	if (ret)
-		goto err_capture;
+		goto err_outputs;
 	ret = init_loop(p, e);
 	if (ret)
-		goto err_inject;
+		goto err_outputs;
 	return p;
 
-err_inject:
-	inject_close(p->inj);
-err_capture:
-	capture_close(p->cap);
-err_pipeline:
-	pipeline_free(p->pl);
 err_outputs:
+	free_queues(p);
 	if (p->stamp_fd >= 0)
 		close(p->stamp_fd);
 	evq_free(p->evq);
 	evfan_free(p->fan);
 	pcapq_free(p->pcapq);
 err_free:
+	free(p->q);
 	rule_set_free(p->rules);
 	free(p);
 err:
@@ -941,12 +1104,32 @@ static int set_realtime(int prio)
 	return -ret;
 }
 
-/* The chain as this run installs it; filter: what its jumps queue (borrowed). */
+/* A reader thread per queue; each blocks every signal (thread.h). */
+static int start_readers(struct proxy *p)
+{
+	for (unsigned i = 0; i < p->n_queues; i++) {
+		int ret = thread_start(&p->q[i].reader, reader_main, &p->q[i]);
+
+		if (ret)
+			return ret;
+		p->q[i].reader_started = true;
+	}
+	return 0;
+}
+
+/*
+ * The chain as this run installs it; filter: what its jumps queue
+ * (borrowed). Several queues: the chain spreads packets with
+ * --queue-balance, whose hash (nfqueue_hash) is symmetric in the
+ * addresses, so both directions of a connection reach the same queue,
+ * and so its tracker. (--queue-cpu-fanout picks by CPU instead, which
+ * splits a connection whose directions are handled on different CPUs.)
+ */
 static struct ipt_config ipt_config_for(const struct proxy *p, const struct kfilter *filter)
 {
 	return (struct ipt_config){
 		.queue = p->cfg.queue,
-		.queues = 1,
+		.queues = (uint16_t)p->n_queues,
 		.mark = p->cfg.mark,
 		.forward = p->cfg.forward,
 		.ipv6 = true,
@@ -1001,11 +1184,11 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 	if (ret)
 		return stop_failed(p, e, PROXY_STEP_PCAP_START, ret);
 	/* Signals belong to the loop thread (thread.h). */
-	ret = thread_start(&p->reader, reader_main, p);
+	ret = start_readers(p);
 	if (ret)
 		return stop_failed(p, e, PROXY_STEP_READER_START, ret);
-	p->reader_started = true;
-	uv_poll_start(&p->timer_poll, UV_READABLE, on_timer);
+	for (unsigned i = 0; i < p->n_queues; i++)
+		uv_poll_start(&p->q[i].timer_poll, UV_READABLE, on_timer);
 	uv_signal_start(&p->sig_int, on_signal, SIGINT);
 	uv_signal_start(&p->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&p->sig_usr1, on_signal, SIGUSR1);
@@ -1022,9 +1205,9 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 	uv_run(&p->loop, UV_RUN_DEFAULT);
 	/* proxy_stop closed every handle; this run lets their close callbacks finish. */
 	uv_run(&p->loop, UV_RUN_DEFAULT);
-	/* The last event lines into the queue. */
+	/* The last event lines into the queue (one stream: any queue's observer flushes it). */
 	if (p->evq)
-		events_flush(&p->ev);
+		events_flush(&p->q[0].ev);
 	/* The event lines still queued go out before the final counters count them. */
 	evq_close(p->evq, EVENTS_STALL_MS);
 	events_close_failed(p);
@@ -1085,11 +1268,27 @@ static void unfilter(struct proxy *p, struct kfilter *kf)
 	kfilter_free(kf);
 }
 
+/* Queue q's pipeline onto rules, and its copy range with it. Under q's lock. */
+static int swap_queue(struct proxy *p, struct proxy_queue *q, const struct rule_set *rules, bool fresh,
+		      uint64_t now)
+{
+	int ret = fresh ? pipeline_reset_rules(q->pl, rules, now) : pipeline_swap_rules(q->pl, rules, now);
+	uint32_t range = copy_range_for(p, rules);
+
+	/* Widen or narrow the copy before the reader's next batch. */
+	if (!ret && range != capture_copy_range(q->cap) && capture_set_copy_range(q->cap, range) < 0)
+		q->verdict_errors++;
+	return ret;
+}
+
 static int swap_rules(struct proxy *p, struct rule_set *rules, bool fresh)
 {
 	struct rule_set *old = rules;
 	struct kfilter *kf;
-	int ret;
+	const char *what;
+	uint64_t now = now_ns();
+	unsigned i;
+	int ret = 0;
 
 	/*
 	 * Raw sockets exist only if opened at setup (open_inject: the first
@@ -1097,12 +1296,16 @@ static int swap_rules(struct proxy *p, struct rule_set *rules, bool fresh)
 	 * CAP_NET_RAW is gone now: without them a set that starts doing so
 	 * cannot.
 	 */
-	if (!p->inj && injecting_rule(rules, NULL)) {
+	if (!p->q[0].inj && injecting_rule(rules, NULL)) {
 		rule_set_free(rules);
 		return -EPERM;
 	}
+	if (cross_flow_rule(p, rules, &what)) {
+		rule_set_free(rules);
+		return -EXDEV;
+	}
 	/*
-	 * The kernel first, outside the queue's lock (iptables-restore takes
+	 * The kernel first, outside the queues' locks (iptables-restore takes
 	 * milliseconds): while the old rules still decide, a packet that only
 	 * the new ones match is queued and passes as before, and one that
 	 * only the old ones matched goes by as it will under the new.
@@ -1112,25 +1315,38 @@ static int swap_rules(struct proxy *p, struct rule_set *rules, bool fresh)
 		rule_set_free(rules);
 		return ret;
 	}
-	lock_take(&p->lock);
-	ret = fresh ? pipeline_reset_rules(p->pl, rules, now_ns()) : pipeline_swap_rules(p->pl, rules, now_ns());
-	if (ret) {
-		unfilter(p, kf);
-	} else if (kf) {
-		kfilter_free(p->kf);
-		p->kf = kf;
+	/*
+	 * Queue by queue, each between two of its packets; all at the same
+	 * 'now', so that the rules' windows agree.
+	 */
+	for (i = 0; i < p->n_queues && !ret; i++) {
+		lock_take(&p->q[i].lock);
+		ret = swap_queue(p, &p->q[i], rules, fresh, now);
+		lock_give(&p->q[i].lock);
 	}
-	if (!ret) {
-		uint32_t range = copy_range_for(p, rules);
-
+	if (ret) {
+		/*
+		 * Out of memory on queue i-1: the queues before it go back to
+		 * the old set, keeping what they counted meanwhile by name (a
+		 * reset's counters are lost then). Best effort: this swap can
+		 * fail too, and then that queue runs the old set with fresh
+		 * counters.
+		 */
+		for (unsigned k = 0; k + 1 < i; k++) {
+			lock_take(&p->q[k].lock);
+			swap_queue(p, &p->q[k], p->rules, false, now);
+			lock_give(&p->q[k].lock);
+		}
+		unfilter(p, kf);
+	} else {
+		if (kf) {
+			kfilter_free(p->kf);
+			p->kf = kf;
+		}
 		old = p->rules;
 		p->rules = rules;
-		/* Widen or narrow the copy before the reader's next batch. */
-		if (range != capture_copy_range(p->cap) && capture_set_copy_range(p->cap, range) < 0)
-			p->verdict_errors++;
 	}
-	lock_give(&p->lock);
-	/* The set that lost (the old one, or the new one on failure) is freed outside the lock. */
+	/* The set that lost (the old one, or the new one on failure) is freed outside the locks. */
 	rule_set_free(old);
 	return ret;
 }
@@ -1155,6 +1371,11 @@ const struct rule_set *proxy_rules(const struct proxy *p)
 	return p->rules;
 }
 
+unsigned proxy_queues(const struct proxy *p)
+{
+	return p->n_queues;
+}
+
 uint64_t proxy_events_dropped(struct proxy *p, int *err)
 {
 	struct evq_stats es = { 0 };
@@ -1175,23 +1396,50 @@ uint64_t proxy_pcap_dropped(struct proxy *p, int *err)
 	return qs.dropped;
 }
 
-/* Under the lock. */
-static uint64_t verdict_errors(const struct proxy *p, const struct capture_stats *cs)
+/* The counters of the queues' sockets and of the proxy's side of them, summed. */
+struct queue_sums {
+	struct capture_stats cs;
+	uint64_t verdict_errors, duplicates_sent, duplicate_errors, read_errors, stamps_used;
+	uint64_t write_errors;
+	uint64_t spins, spun_ns;	/* the release timers' spins (wake.h) */
+};
+
+/* Under the locks. */
+static void sum_queues(const struct proxy *p, struct queue_sums *s)
 {
-	return p->verdict_errors + cs->lost + cs->refused;
+	memset(s, 0, sizeof(*s));
+	for (unsigned i = 0; i < p->n_queues; i++) {
+		const struct proxy_queue *q = &p->q[i];
+		struct capture_stats cs = { 0 };
+
+		if (q->cap)
+			capture_get_stats(q->cap, &cs);
+		s->cs.enobufs += cs.enobufs;
+		s->cs.sends += cs.sends;
+		s->cs.lost += cs.lost;
+		s->cs.refused += cs.refused;
+		s->cs.config_errors += cs.config_errors;
+		s->cs.stamped += cs.stamped;
+		s->verdict_errors += q->verdict_errors;
+		s->duplicates_sent += q->duplicates_sent;
+		s->duplicate_errors += q->duplicate_errors;
+		s->read_errors += q->read_errors;
+		s->stamps_used += q->stamps_used;
+		s->write_errors += q->ev.lost + q->pcap.lost;
+		s->spins += q->wake.spins;
+		s->spun_ns += q->wake.spun_ns;
+	}
 }
 
 uint64_t proxy_verdict_errors(struct proxy *p)
 {
-	struct capture_stats cs = { 0 };
-	uint64_t n;
+	struct queue_sums s;
 
-	lock_take(&p->lock);
-	if (p->cap)
-		capture_get_stats(p->cap, &cs);
-	n = verdict_errors(p, &cs);
-	lock_give(&p->lock);
-	return n;
+	lock_all(p);
+	sum_queues(p, &s);
+	unlock_all(p);
+	/* Every verdict that did not take effect. */
+	return s.verdict_errors + s.cs.lost + s.cs.refused;
 }
 
 /*
@@ -1226,43 +1474,70 @@ static char *scope_json(const struct proxy *p)
 	return strbuf_take(&b);
 }
 
-/* The counters JSON; the caller holds the lock. */
+/*
+ * "queues": what each queue took, so that how the kernel spread the
+ * traffic shows (and a connection split over two queues would show as
+ * two). Under the locks.
+ */
+static void queues_json(const struct proxy *p, struct strbuf *b)
+{
+	strbuf_printf(b, "[");
+	for (unsigned i = 0; i < p->n_queues; i++) {
+		const struct proxy_queue *q = &p->q[i];
+		struct pipeline_totals t;
+
+		pipeline_get_totals(q->pl, &t);
+		strbuf_printf(b, "%s{\"queue\":%u,\"packets\":%llu,\"held\":%llu,\"held_now\":%zu,"
+			      "\"connections\":%llu}",
+			      i ? "," : "", q->num, (unsigned long long)t.packets, (unsigned long long)t.held,
+			      pipeline_held(q->pl), (unsigned long long)pipeline_conns_created(q->pl));
+	}
+	strbuf_printf(b, "]");
+}
+
+/* The counters JSON; the caller holds every queue's lock. */
 static char *stats_json_locked(struct proxy *p)
 {
+	const struct pipeline *pls[p->n_queues];
 	struct evq_stats es = { 0 };
 	struct pcapq_stats qs = { 0 };
-	struct capture_stats cs = { 0 };
-	char *inner, *scope, *out = NULL;
+	struct queue_sums s;
+	struct strbuf qb = { 0 };
+	char *inner, *qj, *scope, *out = NULL;
 
-	inner = pipeline_stats_json(p->pl);
+	for (unsigned i = 0; i < p->n_queues; i++)
+		pls[i] = p->q[i].pl;
+	inner = pipeline_stats_json_many(pls, p->n_queues);
+	queues_json(p, &qb);
+	qj = strbuf_take(&qb);
+	sum_queues(p, &s);
 	scope = scope_json(p);
 	if (p->evq)
 		evq_get_stats(p->evq, &es);
 	if (p->pcapq)
 		pcapq_get_stats(p->pcapq, &qs);
-	if (p->cap)
-		capture_get_stats(p->cap, &cs);
 	/* verdict_errors: every verdict that did not take effect; the rest say why. */
-	if (inner && asprintf(&out,
+	if (inner && qj && asprintf(&out,
 		     "{\"seed\":%llu,\"queue\":%u,\"write_errors\":%llu,%s,\"duplicates_sent\":%llu,\"duplicate_errors\":%llu,"
 		     "\"enobufs\":%llu,\"verdict_errors\":%llu,\"verdicts_unsent\":%llu,"
 		     "\"verdicts_refused\":%llu,\"verdict_sends\":%llu,\"config_errors\":%llu,"
 		     "\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu,"
 		     "\"events_written\":%llu,\"events_dropped\":%llu,\"events_dropped_full\":%llu,"
 		     "\"pcap_written\":%llu,\"pcap_dropped\":%llu,\"pcap_dropped_full\":%llu,"
-		     "\"release_spins\":%llu,\"release_spin_us\":%llu,%s}",
+		     "\"release_spins\":%llu,\"release_spin_us\":%llu,\"queues\":%s,%s}",
 		     (unsigned long long)p->cfg.seed, p->cfg.queue,
-		     (unsigned long long)(p->ev.lost + p->pcap.lost), inner,
-		     (unsigned long long)p->duplicates_sent, (unsigned long long)p->duplicate_errors,
-		     (unsigned long long)cs.enobufs, (unsigned long long)verdict_errors(p, &cs),
-		     (unsigned long long)(p->verdict_errors + cs.lost), (unsigned long long)cs.refused,
-		     (unsigned long long)cs.sends, (unsigned long long)cs.config_errors,
-		     (unsigned long long)p->read_errors, p->cap ? capture_copy_range(p->cap) : 0,
-		     (unsigned long long)cs.stamped, (unsigned long long)p->stamps_used,
+		     (unsigned long long)s.write_errors, inner,
+		     (unsigned long long)s.duplicates_sent, (unsigned long long)s.duplicate_errors,
+		     (unsigned long long)s.cs.enobufs,
+		     (unsigned long long)(s.verdict_errors + s.cs.lost + s.cs.refused),
+		     (unsigned long long)(s.verdict_errors + s.cs.lost), (unsigned long long)s.cs.refused,
+		     (unsigned long long)s.cs.sends, (unsigned long long)s.cs.config_errors,
+		     (unsigned long long)s.read_errors, p->q[0].cap ? capture_copy_range(p->q[0].cap) : 0,
+		     (unsigned long long)s.cs.stamped, (unsigned long long)s.stamps_used,
 		     (unsigned long long)es.written, (unsigned long long)es.dropped,
 		     (unsigned long long)es.full, (unsigned long long)qs.written,
 		     (unsigned long long)qs.dropped, (unsigned long long)qs.full,
-		     (unsigned long long)p->wake.spins, (unsigned long long)(p->wake.spun_ns / 1000),
+		     (unsigned long long)s.spins, (unsigned long long)(s.spun_ns / 1000), qj,
 		     scope ? scope : "") < 0)
 		out = NULL;
 	if (!scope) {
@@ -1271,6 +1546,7 @@ static char *stats_json_locked(struct proxy *p)
 	}
 	free(scope);
 	free(inner);
+	free(qj);
 	return out;
 }
 
@@ -1278,15 +1554,15 @@ char *proxy_stats_json(struct proxy *p)
 {
 	char *out;
 
-	lock_take(&p->lock);
+	lock_all(p);
 	out = stats_json_locked(p);
-	lock_give(&p->lock);
+	unlock_all(p);
 	return out;
 }
 
 /*
- * Under the queue's lock no observer is in the middle of a line: the new
- * subscriber starts at a line boundary, and the counters taken in the
+ * Under every queue's lock no observer is in the middle of a line: the
+ * new subscriber starts at a line boundary, and the counters taken in the
  * same hold are exactly those its first line comes after.
  */
 int proxy_events_subscribe(struct proxy *p, evfan_cb cb, void *data, char **stats)
@@ -1295,7 +1571,7 @@ int proxy_events_subscribe(struct proxy *p, evfan_cb cb, void *data, char **stat
 
 	if (p->stopping)
 		return -ESHUTDOWN;
-	lock_take(&p->lock);
+	lock_all(p);
 	id = evfan_subscribe(p->fan, cb, data);
 	if (id > 0 && stats) {
 		*stats = stats_json_locked(p);
@@ -1304,7 +1580,7 @@ int proxy_events_subscribe(struct proxy *p, evfan_cb cb, void *data, char **stat
 			id = -ENOMEM;
 		}
 	}
-	lock_give(&p->lock);
+	unlock_all(p);
 	return id;
 }
 
@@ -1315,14 +1591,15 @@ void proxy_events_unsubscribe(struct proxy *p, int id)
 
 void proxy_log_event(struct proxy *p, const char *ev, const char *members)
 {
+	struct proxy_queue *q = &p->q[0];
 	uint64_t now = now_ns();
 
-	/* Under the lock: the packet path writes to the same two logs. */
-	lock_take(&p->lock);
+	/* Through the first queue's observers, under its lock: they keep its error state. */
+	lock_take(&q->lock);
 	if (p->evq)
-		events_put(&p->ev, now, ev, members);
-	events_put(&p->fan_ev, now, ev, members);
-	lock_give(&p->lock);
+		events_put(&q->ev, now, ev, members);
+	events_put(&q->fan_ev, now, ev, members);
+	lock_give(&q->lock);
 }
 
 uv_loop_t *proxy_loop(struct proxy *p)
@@ -1334,21 +1611,17 @@ void proxy_free(struct proxy *p)
 {
 	if (!p)
 		return;
-	stop_reader(p);
-	if (p->loop_ready && p->open_handles == N_HANDLES && !p->stopping) {
+	stop_readers(p);
+	if (p->loop_ready && p->open_handles == n_handles(p) && !p->stopping) {
 		/* Built but never run: the handles were initialised, close them. */
 		close_handles(p);
 		uv_run(&p->loop, UV_RUN_DEFAULT);
 	}
 	if (p->loop_ready && p->open_handles == 0)
 		uv_loop_close(&p->loop);
-	if (p->timer_fd >= 0)
-		close(p->timer_fd);
 	if (p->stamp_fd >= 0)
 		close(p->stamp_fd);
-	inject_close(p->inj);
-	capture_close(p->cap);
-	pipeline_free(p->pl);
+	free_queues(p);
 	evq_free(p->evq);
 	evfan_free(p->fan);
 	pcapq_free(p->pcapq);

@@ -66,6 +66,14 @@ typedef void (*proxy_output_error_cb)(void *data, enum proxy_output out, int err
  */
 struct proxy_config {
 	uint16_t queue;
+	/*
+	 * Kernel queues queue..queue+queues-1 (0 stands for 1): one reader
+	 * thread and one pipeline each, shown as one run. The chain spreads
+	 * packets by a hash of their addresses, the same both ways, so a
+	 * connection stays on one queue. Rules that count across flows
+	 * (rule_cross_flow) are refused with more than one.
+	 */
+	uint16_t queues;
 	uint32_t queue_maxlen;	/* CAPTURE_DEFAULT_QUEUE_MAXLEN */
 	uint32_t rcvbuf;	/* CAPTURE_DEFAULT_RCVBUF */
 	uint32_t mark;		/* mark of injected copies (PROXY_DEFAULT_MARK) */
@@ -130,6 +138,8 @@ enum proxy_step {
 	PROXY_STEP_READER_START,	/* the reader thread */
 	PROXY_STEP_HOOK_START,		/* the start hook (proxy_hooks) refused */
 	PROXY_STEP_IPT_REMOVE,		/* removing the chain on the way out: the detail in 'ipt' */
+	PROXY_STEP_QUEUES,		/* -ERANGE: queue + queues passes 65535; -EXDEV: the rule at
+					 * rule_file:rule_line counts across flows ('cross_flow') */
 };
 
 /*
@@ -148,6 +158,7 @@ struct proxy_error {
 	char rule_name[RULE_MAX_NAME + 1];
 	struct ipt_error ipt;		/* PROXY_STEP_IPT_INSTALL, PROXY_STEP_IPT_REMOVE */
 	struct pcapout_error pcap;	/* PROXY_STEP_PCAP_OPEN */
+	char cross_flow[16];		/* PROXY_STEP_QUEUES: "first", "rate", ... */
 };
 
 struct proxy;
@@ -211,9 +222,12 @@ void proxy_set_hooks(struct proxy *p, const struct proxy_hooks *h);
  * jumps first, then the set. Returns 0, -ENOMEM, -EPERM for a set that
  * duplicates when the run has no raw sockets (they are opened at setup
  * only, before CAP_NET_RAW is dropped: when the first set duplicates, or
- * with cfg.rules_may_change and CAP_NET_RAW), or -EREMOTEIO when the
- * kernel's jumps could not be changed (proxy_filter_error says why); on
- * failure the old rules stay, in the kernel too, and the new set is freed.
+ * with cfg.rules_may_change and CAP_NET_RAW), -EXDEV for a set with a
+ * rule that counts across flows (rule_cross_flow) when the run has
+ * several queues, or -EREMOTEIO when the kernel's jumps could not be
+ * changed (proxy_filter_error says why); on failure the old rules stay,
+ * in the kernel too, and the new set is freed. With several queues each
+ * swaps between two of its own packets, one after the other.
  */
 int proxy_swap_rules(struct proxy *p, struct rule_set *rules);
 
@@ -228,6 +242,9 @@ const struct ipt_error *proxy_filter_error(const struct proxy *p);
  * next swap, which only the loop thread makes.
  */
 const struct rule_set *proxy_rules(const struct proxy *p);
+
+/* The number of kernel queues the run reads (proxy_config.queues). */
+unsigned proxy_queues(const struct proxy *p);
 
 /*
  * Event lines not written so far (no room while the reader lagged, a
