@@ -65,7 +65,7 @@ _faultline()
 
 	local commands='run ctl replay demo check cleanup show report version help'
 	local top_opts='--version -h --help'
-	local run_opts='-r --rule -f --rules -s --seed -n --netns --netns-path -q --queue --forward
+	local run_opts='-r --rule -f --rules -s --seed -n --netns --netns-path -q --queue --queues --forward
 		--max-held --max-held-bytes --queue-maxlen --max-flows --mark -e --events
 		--events-backlog --pcap --pcap-backlog --no-track --full-copy --queue-all --time-wait --track-idle
 		--max-conns --control --no-control --scenario --http --http-allow-remote --http-timeout --toxiproxy-api
@@ -104,7 +104,7 @@ _faultline()
 		COMPREPLY=($(compgen -W "$(_faultline_containers)" -- "$cur"))
 		return
 		;;
-	-r | --rule | -s | --seed | -q | --queue | --max-held | --max-held-bytes | --queue-maxlen | \
+	-r | --rule | -s | --seed | -q | --queue | --queues | --max-held | --max-held-bytes | --queue-maxlen | \
 		--max-flows | --mark | --events-backlog | --pcap-backlog | --time-wait | --track-idle | \
 		--max-conns | --release-early | --http | --http-timeout | --toxiproxy-api | -l | --local | -F | --flow | --timeout)
 		return	# a value of the user's own
