@@ -7,18 +7,22 @@ set -euo pipefail
 # prometheus: only for promtool, which checks GET /metrics' text (metrics_test, 090).
 # docker.io, docker-compose, debootstrap: the container tests (120-129) start their own
 # dockerd on a base image debootstrapped from the apt mirror (tests/tools/base-rootfs.sh).
+# nodejs and npm run the toxiproxy API's acceptance test (131, toxiproxy-node-client).
 # scdoc makes the man pages; bash-completion and lintian serve the completion
 # and package tests (ctest completion.bash, tests/integration/140).
 PKGS=(build-essential cmake pkg-config clang scdoc bash-completion lintian
 	libnetfilter-queue-dev libmnl-dev libuv1-dev libpcap-dev libcriterion-dev libcap-ng-dev
 	libwiretap-dev libwsutil-dev libglib2.0-dev libmicrohttpd-dev libjansson-dev
 	iptables iproute2 iputils-ping iperf3 socat netcat-openbsd curl tcpdump tshark python3 python3-jsonschema jq chromium ethtool
-	prometheus docker.io docker-compose debootstrap)
+	prometheus docker.io docker-compose debootstrap nodejs)
 
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# npm (tests/integration/131, the toxiproxy Node client): Debian's package, unless
+# a nodejs that bundles its own npm (NodeSource's) is installed already.
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "faultline: missing packages ${missing[*]}; run as root (sudo) to install them" >&2

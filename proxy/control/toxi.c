@@ -150,14 +150,14 @@ static json_t *toxic_json(const struct toxic *x)
 	return j;
 }
 
-/* toxiproxy's order: the downstream chain, then the upstream one, each as added. */
+/* toxiproxy's order (stream.Direction): the upstream chain, then the downstream one, each as added. */
 static json_t *toxics_json(const struct tproxy *p)
 {
 	json_t *a = json_array();
 
-	for (int up = 0; up < 2; up++)
+	for (int down = 0; down < 2; down++)
 		for (size_t i = 0; i < p->n_tox; i++)
-			if (p->tox[i]->upstream == (bool)up)
+			if (p->tox[i]->upstream != (bool)down)
 				json_array_append_new(a, toxic_json(p->tox[i]));
 	return a;
 }
@@ -810,10 +810,13 @@ static int route_populate(struct toxi *t, const char *body, size_t len, struct t
 		if (!json_is_object(in) || !json_is_string(n) || !json_string_length(n) || !json_is_string(u) ||
 		    !json_string_length(u)) {
 			const char *field = json_is_string(n) && json_string_length(n) ? "upstream" : "name";
+			char msg[80];
 
+			/* Populate answers its errors as JSON with the proxies made so far (none: null). */
 			json_decref(j);
 			json_decref(done);
-			return answer_error(a, 400, "missing required field: %s at proxy %zu", field, i + 1);
+			snprintf(msg, sizeof(msg), "missing required field: %s at proxy %zu", field, i + 1);
+			return answer_json(a, 400, json_pack("{s:s, s:i, s:n}", "error", msg, "status", 400, "proxies"));
 		}
 	}
 	json_array_foreach(j, i, in) {

@@ -173,9 +173,9 @@ Test(toxi, toxics_become_named_rules)
 	cr_assert(!strncmp(fk.lines[1], "tcp dst port 9000 and dst host 127.0.0.1 => reset, from-byte 100, conn 50.0000% key ",
 			   strlen("tcp dst port 9000 and dst host 127.0.0.1 => reset, from-byte 100, conn 50.0000% key ")),
 		  "%s", fk.lines[1]);
-	/* toxiproxy lists the downstream chain first. */
+	/* toxiproxy lists the upstream chain first. */
 	req("GET", "/proxies/db/toxics", NULL);
-	cr_assert(strstr(a.body, "latency_downstream") < strstr(a.body, "\"cut\""));
+	cr_assert(strstr(a.body, "latency_downstream") > strstr(a.body, "\"cut\""));
 	/* An update (the Node client POSTs) changes the attributes given, keeps the rest. */
 	req("POST", "/proxies/db/toxics/latency_downstream", "{\"attributes\":{\"latency\":300}}");
 	expect(200, "{\"attributes\":{\"latency\":300,\"jitter\":5},\"name\":\"latency_downstream\","
@@ -221,7 +221,7 @@ Test(toxi, populate_keeps_same_and_replaces_changed)
 	cr_assert(!strncmp(a.body, "{\"proxies\":[{\"name\":\"a\"", 23), "%s", a.body);
 	cr_assert_eq(fk.n_fwd, 1);
 	req("POST", "/populate", "[{\"name\":\"c\"}]");
-	expect(400, "{\"error\":\"missing required field: upstream at proxy 1\",\"status\":400}\n");
+	expect(400, "{\"error\":\"missing required field: upstream at proxy 1\",\"status\":400,\"proxies\":null}");
 	req("POST", "/populate", "{}");
 	cr_assert_eq(a.status, 400);
 }
