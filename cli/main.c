@@ -29,6 +29,8 @@
 #include "replay.h"
 #include "report.h"
 #include "file.h"
+#include "follow.h"
+#include "container.h"
 #include "profile.h"
 #include "rule.h"
 #include "show.h"
@@ -64,6 +66,13 @@ static bool stdout_failed;
 struct cli_run {
 	struct rule_set *rules;
 	const char *netns, *netns_path, *events_path;
+	/* --container NAME: its process, the namespace path made from it, the watch. */
+	const char *container;
+	pid_t container_pid;
+	char container_ns[64];
+	struct follow *follow;
+	int follow_end;		/* an enum follow_end once the namespace ended, else 0 */
+	unsigned attach;	/* how many times a restarted container was followed (FAULTLINE_ATTACH) */
 	struct proxy_config cfg;
 	bool have_seed;
 	unsigned n_rule_args;
@@ -408,6 +417,7 @@ enum {
 	OPT_RELEASE_EARLY,
 	OPT_REALTIME,
 	OPT_QUEUES,
+	OPT_CONTAINER,
 };
 
 /* Where the options run and replay share land: the proxy's or the replay's config. */
@@ -494,6 +504,7 @@ static const struct option run_opts[] = {
 	{ "seed", required_argument, NULL, 's' },
 	{ "netns", required_argument, NULL, 'n' },
 	{ "netns-path", required_argument, NULL, OPT_NETNS_PATH },
+	{ "container", required_argument, NULL, OPT_CONTAINER },
 	{ "queue", required_argument, NULL, 'q' },
 	{ "queues", required_argument, NULL, OPT_QUEUES },
 	{ "forward", no_argument, NULL, OPT_FORWARD },
@@ -552,6 +563,11 @@ static int run_place_option(struct cli_run *r, int c, const char *arg)
 		if (args_value("--netns-path", arg))
 			return -1;
 		r->netns_path = arg;
+		return 1;
+	case OPT_CONTAINER:
+		if (args_value("--container", arg))
+			return -1;
+		r->container = arg;
 		return 1;
 	case 'q':
 		if (opt_u32("--queue", arg, 0, UINT16_MAX, &q))
@@ -803,8 +819,8 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 	if (optind < argc)
 		return args_stray("run", argv[optind],
 				  access(argv[optind], F_OK) == 0 ? "a rule file needs -f" : NULL);
-	if (r->netns && r->netns_path) {
-		fprintf(stderr, PROG_NAME ": --netns and --netns-path exclude each other\n");
+	if (!!r->netns + !!r->netns_path + !!r->container > 1) {
+		fprintf(stderr, PROG_NAME ": --netns, --netns-path and --container exclude each other\n");
 		return -1;
 	}
 	if (r->control_path && r->no_control) {
@@ -812,7 +828,9 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 		return -1;
 	}
 	if (!r->no_control && !r->control_path) {
-		ctlcmd_default_path(r->control_buf, sizeof(r->control_buf), r->netns, r->cfg.queue);
+		/* A container's run is reached as 'faultline ctl --netns NAME'. */
+		ctlcmd_default_path(r->control_buf, sizeof(r->control_buf),
+				    r->container ? r->container : r->netns, r->cfg.queue);
 		r->control_path = r->control_buf;
 	}
 	/* With a control socket, the API or a scenario a duplicating rule may come later: raw sockets at the start. */
@@ -837,12 +855,72 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 /* Open --events ('-' is stdout): 0, or -1 with the failure reported. */
 static int open_events(const char *path, FILE **f)
 {
-	*f = strcmp(path, "-") ? fopen(path, "w") : stdout;
+	/* A run that follows a restarted container goes on with the same log. */
+	*f = strcmp(path, "-") ? fopen(path, getenv("FAULTLINE_ATTACH") ? "a" : "w") : stdout;
 	if (!*f) {
 		fprintf(stderr, PROG_NAME ": %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/* --container NAME: its process and namespace path, from its engine. 0 or -1 (reported). */
+static int find_container(struct cli_run *r)
+{
+	char engine[16];
+	pid_t pid = container_pid(r->container, engine, sizeof(engine));
+
+	if (pid < 0) {
+		fprintf(stderr, PROG_NAME ": --container %s: %s\n", r->container,
+			pid == -ENOENT ? "no such container (asked docker and podman)" :
+			pid == -ESRCH ? "the container is not running" :
+			pid == -ENOEXEC ? "neither docker nor podman is on PATH" : strerror(-pid));
+		return -1;
+	}
+	r->container_pid = pid;
+	snprintf(r->container_ns, sizeof(r->container_ns), "/proc/%d/ns/net", (int)pid);
+	r->netns_path = r->container_ns;
+	/* Following it needs setns and /proc/PID/ns/net again after a restart: see drop_privileges. */
+	r->cfg.reenter = true;
+	if (r->attach)
+		fprintf(stderr, PROG_NAME ": container '%s' (%s) attached again (%u)\n", r->container, engine, r->attach);
+	return 0;
+}
+
+/* The PID in a /proc/PID/ns/net path, or 0. */
+static pid_t proc_path_pid(const char *path)
+{
+	int pid = 0, n = 0;
+
+	if (path && sscanf(path, "/proc/%d/ns/net%n", &pid, &n) == 1 && path[n] == 0)
+		return pid;
+	return 0;
+}
+
+/* The namespace ended (follow.h): stop, and say why in the exit status. */
+static void on_follow_end(void *data, enum follow_end why)
+{
+	struct cli_run *r = data;
+
+	r->follow_end = why;
+	proxy_stop(r->proxy);
+}
+
+/* Watch the namespace for its end: 0 or -errno. */
+static int follow_namespace(struct cli_run *r, struct uv_loop_s *loop)
+{
+	struct follow_config fc = {
+		.container = r->container,
+		.netns_path = r->netns_path,
+		.pid = r->container ? r->container_pid : proc_path_pid(r->netns_path),
+		.sidecar = !r->netns && !r->netns_path &&
+			   (access("/.dockerenv", F_OK) == 0 || access("/run/.containerenv", F_OK) == 0),
+		.end = on_follow_end,
+		.data = r,
+	};
+
+	r->follow = follow_start(loop, &fc);
+	return r->follow || !errno ? 0 : -errno;
 }
 
 /* Enter the namespace, check for iptables, open the event log: 0 or -1 (reported). */
@@ -857,6 +935,8 @@ static int run_prepare(struct cli_run *r, FILE **events)
 		if (!r->toxi)
 			return -1;
 	}
+	if (r->container && find_container(r))
+		return -1;
 	if ((r->netns || r->netns_path) && enter_netns(r->netns, r->netns_path))
 		return -1;
 	if (!ipt_available()) {
@@ -913,6 +993,9 @@ static int hook_start(void *data, struct uv_loop_s *loop)
 		if (!r->tick)
 			return -errno;
 	}
+	ret = follow_namespace(r, loop);
+	if (ret)
+		return ret;
 	ret = r->sock ? ctl_sock_start(r->sock, loop, r->ctl) : 0;
 	if (!ret && r->http) {
 		ret = http_start(r->http);
@@ -935,6 +1018,8 @@ static void hook_stop(void *data)
 	/* The API's waiting clients are let go first: their calls end without a reply. */
 	http_stop(r->http);
 	toxirun_stop(r->toxi);
+	follow_stop(r->follow);
+	r->follow = NULL;
 	play_stop(r->play);
 	tick_stop(r->tick);
 	r->tick = NULL;
@@ -1127,6 +1212,32 @@ static bool rule_index_off(void)
 	return s && !strcmp(s, "0");
 }
 
+/*
+ * The container restarted: this run has stopped (packets released, chain
+ * gone with the old namespace) and faultline starts over as itself, with the
+ * same arguments, in the new one. A new process, because the queue's socket
+ * and the reader thread belong to the namespace they were made in.
+ */
+static int follow_again(struct cli_run *r, int argc, char **argv)
+{
+	char **args = calloc((size_t)argc + 2, sizeof(*args));
+	char n[16];
+
+	if (!args) {
+		fprintf(stderr, PROG_NAME ": out of memory\n");
+		return 1;
+	}
+	args[0] = PROG_NAME;
+	memcpy(args + 1, argv, (size_t)argc * sizeof(*args));
+	snprintf(n, sizeof(n), "%u", r->attach + 1);
+	setenv("FAULTLINE_ATTACH", n, 1);
+	fflush(NULL);
+	execv("/proc/self/exe", args);
+	fprintf(stderr, PROG_NAME ": cannot start again in the container's new namespace: %s\n", strerror(errno));
+	free(args);
+	return FOLLOW_GONE;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct cli_run r;
@@ -1157,9 +1268,13 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, PROG_NAME ": control socket: %s\n", strerror(errno));
 		goto out;
 	}
+	if (getenv("FAULTLINE_ATTACH"))
+		r.attach = (unsigned)strtoul(getenv("FAULTLINE_ATTACH"), NULL, 10);
 	if (run_prepare(&r, &events) || run_proxy(&r, &p))
 		goto out;
 	ret = run_losses(&r, p, events != NULL);
+	if (r.follow_end && r.follow_end != FOLLOW_RESTARTED)
+		ret = r.follow_end;
 out:
 	/* The proxies' forwarding goes with the run, whichever way it ended. */
 	if (toxirun_finish(r.toxi) && ret != 2)
@@ -1181,6 +1296,8 @@ out:
 			"(see above)\n");
 		ret = 1;
 	}
+	if (r.follow_end == FOLLOW_RESTARTED)
+		return follow_again(&r, argc, argv);
 	return ret;
 }
 
@@ -1571,6 +1688,13 @@ static int cmd_demo(int argc, char **argv)
 		return 1;
 	}
 	self[n] = 0;
+	/* A binary installed apart from its source tree (the container image) has no demo. */
+	if (access(script, R_OK)) {
+		fprintf(stderr, PROG_NAME ": demo: needs the source tree this binary was built from (%s: %s); "
+			"it is not offered in an installed copy such as the container image\n",
+			script, strerror(errno));
+		return 2;
+	}
 	memcpy(dir, self, (size_t)n + 1);
 	*strrchr(dir, '/') = 0;
 	/* An installed binary has no test tools beside it: let the script build them. */

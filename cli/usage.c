@@ -46,6 +46,8 @@ void usage_print(FILE *f)
 		"  -s, --seed N           seed for every random decision (default: random, printed)\n"
 		"  -n, --netns NAME       work in network namespace NAME (ip netns)\n"
 		"      --netns-path PATH  work in the namespace at PATH (/proc/PID/ns/net)\n"
+		"      --container NAME   work in container NAME's namespace (asks docker, then podman);\n"
+		"                         follows it when it restarts, exits 4 when it is removed\n"
 		"  -q, --queue N          NFQUEUE queue number (default %u)\n"
 		"      --queues N         spread packets over queues N..N+Q-1 (default 1, at most 64):\n"
 		"                         a reader thread each; a connection stays on one queue\n"

@@ -56,7 +56,9 @@ for t in tests/integration/[0-9]*.sh; do
 		rootfs_pid=
 	fi
 	start=$(date +%s)
-	if out=$(timeout 180 bash "$t" 2>&1); then
+	# A test may ask for more than 180 s ("# fl-timeout: N"): the container tests build images.
+	tmo=$(sed -n 's/^# fl-timeout: \([0-9]*\)$/\1/p' "$t")
+	if out=$(timeout "${tmo:-180}" bash "$t" 2>&1); then
 		# Only a machine that cannot start dockerd at all may skip the container tests.
 		if grep -q '^SKIP' <<<"$out" && command -v dockerd >/dev/null; then
 			printf 'FAIL %-40s %3ss (skipped although dockerd is installed)\n%s\n' \

@@ -1070,11 +1070,15 @@ err:
  */
 static int drop_privileges(struct proxy *p)
 {
-	unsigned keep[2] = { CAP_NET_ADMIN };
+	unsigned keep[4] = { CAP_NET_ADMIN };
 	size_t n = 1;
 
-	if (p->ipt_installed && ipt_legacy())
+	if ((p->ipt_installed && ipt_legacy()) || p->cfg.reenter)
 		keep[n++] = CAP_NET_RAW;
+	if (p->cfg.reenter) {
+		keep[n++] = CAP_SYS_ADMIN;
+		keep[n++] = CAP_SYS_PTRACE;
+	}
 	return priv_keep_only(keep, n);
 }
 

@@ -108,6 +108,12 @@ struct proxy_config {
 	 * the kernel (kfilter.h), in step with every rule change.
 	 */
 	const char *queue_all;
+	/*
+	 * Keep what entering another namespace takes (CAP_SYS_ADMIN for setns,
+	 * CAP_SYS_PTRACE for another process's /proc/PID/ns/net) and CAP_NET_RAW
+	 * after setup, for a caller that starts over in a new one (--container).
+	 */
+	bool reenter;
 	proxy_output_error_cb output_error;	/* NULL: failures are only counted */
 };
 
