@@ -360,6 +360,13 @@ static int check_outputs(const struct cli_run *r, const char *const *opt, const 
 	return 0;
 }
 
+/* '@NAME' in a live run's filters: the container's addresses (container.h). */
+static int container_names(void *data, const char *name, char *out, size_t size)
+{
+	(void)data;
+	return container_addrs(name, out, size);
+}
+
 static int cli_run_init(struct cli_run *r, int argc)
 {
 	memset(r, 0, sizeof(*r));
@@ -1250,6 +1257,8 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	r.cfg.queue = PROXY_DEFAULT_QUEUE;
+	/* '@NAME' (a container's addresses) is looked up whenever the rules are read. */
+	rule_set_names(r.rules, container_names, NULL);
 	/* Every rule and usage error is reported before anything touches the system. */
 	ret = parse_run(argc, argv, &r);
 	if (ret) {

@@ -37,6 +37,9 @@ struct rule_set {
 	 * pipeline has it. NULL: every rule is a candidate.
 	 */
 	struct rule_index *idx;
+	/* What '@NAME' in a filter stands for; NULL: '@NAME' is an error. */
+	rule_name_cb names;
+	void *names_data;
 };
 
 static const char *const cond_names[RULE_COND__COUNT] = {
@@ -580,8 +583,97 @@ static struct rule *rule_new(const char *text, const struct line_parts *lp, cons
  * none), for the set's name check. Returns 0, -EINVAL with err filled, or
  * -ENOMEM.
  */
-static int parse_line(const char *text, const char *file, int line, struct rule **out,
-		      int *name_col, struct rule_error *err)
+/* A character of a container name (Docker's [a-zA-Z0-9][a-zA-Z0-9_.-]*). */
+static bool ctr_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '.' || c == '-';
+}
+
+/* Does the expression so far (len bytes of s) end with the word "host"? */
+static bool after_host(const char *s, size_t len)
+{
+	while (len && isspace((unsigned char)s[len - 1]))
+		len--;
+	return len >= 4 && !strncmp(s + len - 4, "host", 4) && (len == 4 || !ctr_char(s[len - 5]));
+}
+
+/*
+ * The filter with every '@NAME' replaced by what rs's resolver says it
+ * stands for, in a new string (*out; NULL when there is no '@'). 0, -ENOMEM,
+ * or -EINVAL after rule__fail at the '@' (fcol: the filter's column).
+ */
+static int expand_names(struct rule_parser *p, const struct rule_set *rs, const char *f, int fcol,
+			char **out)
+{
+	size_t cap = strlen(f) + 1, len = 0;
+	char *buf, *grown;
+
+	*out = NULL;
+	if (!strchr(f, '@'))
+		return 0;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (const char *c = f; *c;) {
+		char name[256], addrs[4096];
+		size_t n = 0, add;
+		bool bare;
+		int ret;
+
+		if (*c != '@') {
+			buf[len++] = *c++;
+			continue;
+		}
+		while (ctr_char(c[1 + n]) && n < sizeof(name) - 1) {
+			name[n] = c[1 + n];
+			n++;
+		}
+		name[n] = 0;
+		if (!n || !rs || !rs->names) {
+			free(buf);
+			return rule__fail(p, fcol + (int)(c - f), n ? "'@%s' names a container, and container names "
+					  "can only be used by a live run" : "'@' must be followed by a container name",
+					  name);
+		}
+		ret = rs->names(rs->names_data, name, addrs, sizeof(addrs));
+		if (ret) {
+			free(buf);
+			return ret == -ENOMEM ? -ENOMEM :
+			       rule__fail(p, fcol + (int)(c - f), ret == -ENOENT ?
+					  "unknown container '@%s' (no engine knows the name, or it has no address)" :
+					  "cannot look up container '@%s': %s", name, strerror(-ret));
+		}
+		/*
+		 * libpcap takes "host (A or B)", with or without src/dst before
+		 * it, but not a bare "(A or B)": "@db" alone is "host @db".
+		 */
+		bare = !after_host(buf, len);
+		add = strlen(addrs) + (bare ? 5 : 0);
+		if (len + add + strlen(c) + 1 > cap) {
+			cap = len + add + strlen(c) + 1;
+			grown = realloc(buf, cap);
+			if (!grown) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = grown;
+		}
+		if (bare) {
+			memcpy(buf + len, "host ", 5);
+			len += 5;
+			add -= 5;
+		}
+		memcpy(buf + len, addrs, add);
+		len += add;
+		c += 1 + n;
+	}
+	buf[len] = 0;
+	*out = buf;
+	return 0;
+}
+
+static int parse_line(const struct rule_set *rs, const char *text, const char *file, int line,
+		      struct rule **out, int *name_col, struct rule_error *err)
 {
 	struct rule_parser p = { .err = err };
 	struct line_parts lp;
@@ -610,7 +702,15 @@ static int parse_line(const char *text, const char *file, int line, struct rule 
 
 	/* The filter comes first on the line, so its error is reported first. */
 	if (lp.fend > lp.fstart) {
-		ret = rule__filter_compile(r->filter_text, &r->filter, pmsg, sizeof(pmsg));
+		char *expanded;
+
+		ret = expand_names(&p, rs, r->filter_text, (int)lp.fstart + 1, &expanded);
+		if (ret == -ENOMEM)
+			goto err_nomem;
+		if (ret < 0)
+			goto err;
+		ret = rule__filter_compile(expanded ? expanded : r->filter_text, &r->filter, pmsg, sizeof(pmsg));
+		free(expanded);
 		if (ret == -ENOMEM)
 			goto err_nomem;
 		if (ret < 0) {
@@ -653,6 +753,18 @@ struct rule_set *rule_set_new(void)
 	if (rs)
 		rs->idx = rule__index_new();
 	return rs;
+}
+
+void rule_set_names(struct rule_set *rs, rule_name_cb cb, void *data)
+{
+	rs->names = cb;
+	rs->names_data = data;
+}
+
+void rule_set_names_from(struct rule_set *rs, const struct rule_set *from)
+{
+	if (rs && from)
+		rule_set_names(rs, from->names, from->names_data);
 }
 
 void rule_set_free(struct rule_set *rs)
@@ -859,7 +971,7 @@ int rule_set_add_line(struct rule_set *rs, const char *text, const char *file, i
 
 	if (!err)
 		err = &dummy;
-	ret = parse_line(text, file, line, &r, &col, err);
+	ret = parse_line(rs, text, file, line, &r, &col, err);
 	if (ret < 0 || !r)
 		return ret;
 	return join(rs, r, text, false, col, err);
@@ -882,7 +994,7 @@ int rule_set_add(struct rule_set *rs, const char *text, const char *name, const 
 			 RULE_SHOWN_MAX, name, strlen(name) > RULE_SHOWN_MAX ? "..." : "");
 		return -EINVAL;
 	}
-	ret = parse_line(text, file, line, &r, &col, err);
+	ret = parse_line(rs, text, file, line, &r, &col, err);
 	if (ret < 0)
 		return ret;
 	if (!r) {
@@ -912,6 +1024,8 @@ struct rule_set *rule_set_clone(const struct rule_set *rs)
 {
 	struct rule_set *c = rule_set_new();
 	struct rule_error err;
+
+	rule_set_names_from(c, rs);
 	int ret = 0, col;
 
 	if (!c)
@@ -921,7 +1035,7 @@ struct rule_set *rule_set_clone(const struct rule_set *rs)
 		struct rule *r;
 
 		/* The text parsed once already: only memory can fail now. */
-		ret = parse_line(o->text, o->file, o->line, &r, &col, &err);
+		ret = parse_line(rs, o->text, o->file, o->line, &r, &col, &err);
 		if (!ret && !r)
 			ret = -EINVAL;
 		if (ret < 0)
@@ -1084,7 +1198,7 @@ static int parse_lines(struct source *src, struct rule_set *rs, const char *path
 					  "NUL byte in rule line");
 		while (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
-		ret = parse_line(line, path, lineno, &r, &col, err);
+		ret = parse_line(rs, line, path, lineno, &r, &col, err);
 		if (!ret && r)
 			ret = join(rs, r, line, false, col, err);
 		if (ret < 0)

@@ -210,6 +210,22 @@ struct rule_set;
 
 /* Returns an empty set or NULL (errno set). */
 struct rule_set *rule_set_new(void);
+
+/*
+ * What '@NAME' in a filter stands for (a container's addresses): write a
+ * list of its addresses for name (borrowed) into out, as libpcap takes
+ * after "host": "(172.17.0.2 or fd00::2)". Returns 0, -ENOENT for an unknown name (a located rule
+ * error), or another -errno. The core calls it, it never looks anything up.
+ */
+typedef int (*rule_name_cb)(void *data, const char *name, char *out, size_t size);
+
+/*
+ * Let rules added to rs from now on use '@NAME' (cb may be NULL: none may).
+ * Sets made from rs (rule_set_clone) and by rule_set_names_from keep it.
+ */
+void rule_set_names(struct rule_set *rs, rule_name_cb cb, void *data);
+/* Give rs the '@NAME' resolver of from (either may be NULL). */
+void rule_set_names_from(struct rule_set *rs, const struct rule_set *from);
 /* Frees the set, its rules and their compiled filters. NULL-safe. */
 void rule_set_free(struct rule_set *rs);
 

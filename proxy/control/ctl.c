@@ -100,13 +100,18 @@ static int rule_error(struct ctl_error *e, const struct rule_error *re, int ret)
 
 /* ---- the sources ---- */
 
-/* Parse every source, in order, into a new set: NULL with e set (located). */
-static struct rule_set *load_sources(const struct ctl_source *src, size_t n, struct ctl_error *e)
+/*
+ * Parse every source, in order, into a new set: NULL with e set (located).
+ * '@NAME' in them means what it means in names_from (a running set).
+ */
+static struct rule_set *load_sources(const struct ctl_source *src, size_t n,
+				     const struct rule_set *names_from, struct ctl_error *e)
 {
 	struct rule_set *rs = rule_set_new();
 	struct rule_error re;
 	int ret = 0;
 
+	rule_set_names_from(rs, names_from);
 	if (!rs) {
 		set_error(e, CTL_STATUS_INTERNAL, "out of memory");
 		return NULL;
@@ -354,6 +359,7 @@ static void op_replace(struct ctl *c, const struct ctl_req *req, ctl_reply_cb cb
 	struct ctl_error e;
 	int ret;
 
+	rule_set_names_from(rs, running(c));
 	if (!rs) {
 		reply_error(cb, data, CTL_STATUS_INTERNAL, "out of memory");
 		return;
@@ -382,7 +388,7 @@ static void op_reset(struct ctl *c, ctl_reply_cb cb, void *data)
 static void op_reload(struct ctl *c, ctl_reply_cb cb, void *data)
 {
 	struct ctl_error e;
-	struct rule_set *rs = load_sources(c->sources, c->n_sources, &e);
+	struct rule_set *rs = load_sources(c->sources, c->n_sources, c->initial, &e);
 
 	if (!rs && c->cfg.log) {
 		/* The running rules stay; faultline's own stderr says so too. */
@@ -557,7 +563,7 @@ struct ctl *ctl_new(const struct ctl_config *cfg, struct ctl_error *err)
 		ret = set_error(err, CTL_STATUS_INTERNAL, "out of memory");
 		goto err;
 	}
-	c->initial = load_sources(c->sources, c->n_sources, err);
+	c->initial = load_sources(c->sources, c->n_sources, running(c), err);
 	if (!c->initial) {
 		ret = err->status == CTL_STATUS_INTERNAL ? -ENOMEM : -EINVAL;
 		goto err;

@@ -16,16 +16,16 @@
 extern char **environ;
 
 /*
- * Run `ENGINE inspect -f '{{.State.Pid}}' NAME` and read its one line. Its
- * stderr goes to /dev/null: "no such object" is an answer here, not news.
- * The PID, 0 (known but not running), -ENOENT (unknown), -ENOEXEC (no client).
+ * Run `ENGINE inspect --type container -f FMT NAME` and read what it prints
+ * into buf (NUL-terminated, cut at size). Its stderr goes to /dev/null: "no
+ * such object" is an answer here, not news. 0, -ENOENT (unknown), -ENOEXEC
+ * (no client), or -errno.
  */
-static pid_t inspect(const char *engine, const char *name)
+static int inspect_fmt(const char *engine, const char *name, const char *fmt, char *buf, size_t size)
 {
-	char *argv[] = { (char *)engine, "inspect", "--type", "container", "-f", "{{.State.Pid}}",
+	char *argv[] = { (char *)engine, "inspect", "--type", "container", "-f", (char *)fmt,
 			 (char *)name, NULL };
 	posix_spawn_file_actions_t fa;
-	char buf[32] = { 0 };
 	int pipefd[2], status, ret;
 	ssize_t n, got = 0;
 	pid_t child;
@@ -42,9 +42,10 @@ static pid_t inspect(const char *engine, const char *name)
 		close(pipefd[0]);
 		return ret == ENOENT ? -ENOEXEC : -ret;
 	}
-	while (got < (ssize_t)sizeof(buf) - 1 &&
-	       ((n = read(pipefd[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0 || (n < 0 && errno == EINTR)))
+	while (got < (ssize_t)size - 1 &&
+	       ((n = read(pipefd[0], buf + got, size - 1 - (size_t)got)) > 0 || (n < 0 && errno == EINTR)))
 		got += n > 0 ? n : 0;
+	buf[got] = 0;
 	close(pipefd[0]);
 	while (waitpid(child, &status, 0) < 0)
 		if (errno != EINTR)
@@ -52,7 +53,49 @@ static pid_t inspect(const char *engine, const char *name)
 	/* A client that ran but failed: the engine does not know the name (or is down). */
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOEXEC : -ENOENT;
-	return (pid_t)strtol(buf, NULL, 10);
+	return 0;
+}
+
+/* The PID, 0 (known but not running), -ENOENT (unknown), -ENOEXEC (no client). */
+static pid_t inspect(const char *engine, const char *name)
+{
+	char buf[32];
+	int ret = inspect_fmt(engine, name, "{{.State.Pid}}", buf, sizeof(buf));
+
+	return ret ? ret : (pid_t)strtol(buf, NULL, 10);
+}
+
+int container_addrs(const char *name, char *out, size_t size)
+{
+	static const char *const engines[] = { "docker", "podman" };
+	/* Every network's addresses, IPv4 and IPv6, space-separated; empty ones skipped below. */
+	static const char fmt[] = "{{range .NetworkSettings.Networks}}{{.IPAddress}} "
+				  "{{.GlobalIPv6Address}} {{end}}";
+	char buf[4096], *save = NULL;
+	size_t len = 0;
+	int ret = -ENOEXEC;
+
+	for (size_t i = 0; i < sizeof(engines) / sizeof(engines[0]); i++) {
+		ret = inspect_fmt(engines[i], name, fmt, buf, sizeof(buf));
+		if (ret != -ENOEXEC && ret != -ENOENT)
+			break;
+	}
+	if (ret)
+		return ret == -ENOEXEC ? -ENOENT : ret;
+	for (char *a = strtok_r(buf, " \n", &save); a; a = strtok_r(NULL, " \n", &save)) {
+		int n = snprintf(out + len, size - len, "%s%s", len ? " or " : "(", a);
+
+		if (n < 0 || (size_t)n >= size - len)
+			return -ENAMETOOLONG;
+		len += (size_t)n;
+	}
+	/* A container on no network (or stopped) has no address to stand for. */
+	if (!len)
+		return -ENOENT;
+	if (len + 2 > size)
+		return -ENAMETOOLONG;
+	memcpy(out + len, ")", 2);
+	return 0;
 }
 
 pid_t container_pid(const char *name, char *engine, size_t engine_len)

@@ -20,6 +20,14 @@
  */
 pid_t container_pid(const char *name, char *engine, size_t engine_len);
 
+/*
+ * What '@name' stands for in a filter, as libpcap takes it after "host":
+ * "(A or B ...)" over every
+ * address (IPv4 and IPv6, every network) of container name, written to out.
+ * 0, -ENOENT (no engine knows it, or it has no address), -ENAMETOOLONG, -errno.
+ */
+int container_addrs(const char *name, char *out, size_t size);
+
 /* A pidfd for pid (pidfd_open): readable once pid exits. fd or -errno. */
 int container_pidfd(pid_t pid);
 

@@ -5,6 +5,8 @@
 # after `docker restart app` it says so, enters the new namespace and the
 # delay is measured again; `docker rm -f app` ends it with exit 4. A
 # --netns-path run whose process dies (`docker kill`) says so and exits 3.
+# `host @db and host @api => drop` partitions db from api while web still
+# reaches db; an unknown @NAME is a located rule error.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/docker.sh"
 
@@ -68,4 +70,21 @@ wait "$FL_PID" || rc=$?
 FL_PID=
 [ $rc = 3 ] || fail "--netns-path after docker kill: exit $rc, not 3: $(cat "$T/fl2.err")"
 grep -q "is gone (its process exited)" "$T/fl2.err" || fail "no message: $(cat "$T/fl2.err")"
+
+# Partition by container names, measured from each container's own namespace.
+for c in db api web; do dk run -d --name $c debian:bookworm-slim sleep infinity >/dev/null; done
+pid_of() { dk inspect -f '{{.State.Pid}}' "$1"; }
+loss_from() {
+	nsenter -t "$(pid_of "$1")" -n ping -n -q -c 3 -i 0.2 -W 1 "$(dk_ip "$2")" |
+		sed -n 's/.* \([0-9]*\)% packet loss.*/\1/p'
+}
+[ "$(loss_from api db)" = 0 ] || fail "api cannot reach db before the partition"
+out=$("$FL" run --container db --no-control --rule 'host @db and host @nosuch => drop' 2>&1) &&
+	fail "an unknown @NAME ran"
+grep -q "1:19: unknown container '@nosuch'" <<<"$out" || fail "unknown @NAME: $out"
+"$FL" run --container db --no-control --rule 'host @db and host @api => drop' 2>"$T/fl3.err" &
+FL_PID=$!
+wait_log "$T/fl3.err" "running (queue"
+[ "$(loss_from api db)" = 100 ] || fail "api still reaches db through the partition"
+[ "$(loss_from web db)" = 0 ] || fail "web lost packets to db: the partition is not only api's"
 echo "PASS"

@@ -1455,3 +1455,79 @@ Test(rule, name_valid)
 	longest[RULE_MAX_NAME + 1] = '\0';
 	cr_assert_not(rule_name_valid(longest));
 }
+
+/* ---- '@NAME': a container's addresses, from the caller's resolver ---- */
+
+static int fake_names(void *data, const char *name, char *out, size_t size)
+{
+	(void)data;
+	if (!strcmp(name, "db"))
+		return snprintf(out, size, "(10.0.0.2 or ::2)") < (int)size ? 0 : -ENAMETOOLONG;
+	if (!strcmp(name, "api"))
+		return snprintf(out, size, "(10.0.0.1)") < (int)size ? 0 : -ENAMETOOLONG;
+	return -ENOENT;
+}
+
+static bool names_match(const char *line, const uint8_t *data, size_t len)
+{
+	struct rule_set *rs = rule_set_new();
+	struct pkt_view v = { .data = data, .len = (uint32_t)len };
+	struct rule_error err;
+	bool m;
+
+	rule_set_names(rs, fake_names, NULL);
+	cr_assert_eq(rule_set_add_line(rs, line, "t", 1, &err), 0, "%s: %d:%d: %s", line, err.line, err.col,
+		     err.msg);
+	m = rule_filter_match(rule_set_get(rs, 0), &v);
+	rule_set_free(rs);
+	return m;
+}
+
+Test(rule, at_name_stands_for_the_container_addresses)
+{
+	uint8_t pkt[80];
+	size_t len = build_ipv4(pkt, 17, 8 + 4);	/* 10.0.0.1 -> 10.0.0.2 */
+
+	cr_assert(names_match("host @db and host @api => drop", pkt, len));
+	cr_assert(names_match("@db => delay 50ms", pkt, len));
+	cr_assert_not(names_match("src host @db => drop", pkt, len));
+	len = build_ipv6(pkt, 17, 8);	/* ::1 -> ::2 */
+	cr_assert(names_match("dst host @db => drop", pkt, len));
+	cr_assert_not(names_match("host @api => drop", pkt, len));
+}
+
+Test(rule, at_name_keeps_its_text_and_clones_resolve_it_again)
+{
+	struct rule_set *rs = rule_set_new(), *c;
+	struct rule_error err;
+	char buf[128];
+
+	rule_set_names(rs, fake_names, NULL);
+	cr_assert_eq(rule_set_add_line(rs, "host @db => drop", "t", 1, &err), 0);
+	rule_print(rule_set_get(rs, 0), buf, sizeof(buf));
+	cr_assert(strstr(buf, "host @db =>"), "%s", buf);
+	c = rule_set_clone(rs);
+	cr_assert_not_null(c);
+	cr_assert_eq(rule_set_count(c), 1);
+	rule_set_free(c);
+	rule_set_free(rs);
+}
+
+Test(rule, unknown_at_name_is_a_located_error)
+{
+	struct rule_set *rs = rule_set_new();
+	struct rule_error err;
+
+	rule_set_names(rs, fake_names, NULL);
+	cr_assert_eq(rule_set_add_line(rs, "tcp and host @nosuch => drop", "f.rules", 3, &err), -EINVAL);
+	cr_assert_eq(err.line, 3);
+	cr_assert_eq(err.col, 14);
+	cr_assert(strstr(err.msg, "unknown container '@nosuch'"), "%s", err.msg);
+	rule_set_free(rs);
+	/* Without a resolver (check, replay) the name cannot be used at all. */
+	rs = rule_set_new();
+	cr_assert_eq(rule_set_add_line(rs, "host @db => drop", "f.rules", 1, &err), -EINVAL);
+	cr_assert_eq(err.col, 6);
+	cr_assert(strstr(err.msg, "only be used by a live run"), "%s", err.msg);
+	rule_set_free(rs);
+}
