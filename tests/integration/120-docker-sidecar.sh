@@ -7,7 +7,9 @@
 # (--network container:srv, --cap-drop ALL --cap-add NET_ADMIN) it delays and
 # drops what a client container measures, switched through the HTTP API on the
 # shared namespace's loopback; a duplicate rule without NET_RAW names the
-# capability; docker/compose.yaml comes up, its client measures the delay, the
+# capability; when the target restarts the sidecar exits 3 and its restart
+# policy brings it back in the new namespace; after docker kill of the sidecar
+# `faultline cleanup` in the namespace removes its chain; docker/compose.yaml comes up, its client measures the delay, the
 # runner switches it off through the published API, and it comes down again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/docker.sh"
@@ -100,6 +102,15 @@ SRV=$(dk_ip srv)
 avg=$(rtt_avg cli "$SRV" 5)
 log "sidecar after the target's restart: $avg ms"
 [ "${avg:-0}" -ge 200 ] || fail "after the target's restart: round trip $avg ms"
+# docker kill leaves the chain (no SIGTERM): traffic still flows (the queue
+# is bypassed without a reader) and `faultline cleanup` in the namespace removes it.
+dk kill fl2 >/dev/null
+pid=$(dk inspect -f '{{.State.Pid}}' srv)
+nsenter -t "$pid" -n iptables-save | grep -q FAULTLINE || fail "no chain after docker kill"
+[ "$(loss cli "$SRV" 3)" = 0 ] || fail "pings lost after docker kill of the sidecar"
+dk run --rm --network container:srv --cap-drop ALL --cap-add NET_ADMIN "$IMG" cleanup >"$T/cleanup.out" 2>&1 ||
+	fail "cleanup in the sidecar's namespace: $(cat "$T/cleanup.out")"
+if nsenter -t "$pid" -n iptables-save | grep -q FAULTLINE; then fail "chain left after cleanup"; fi
 dk rm -f srv cli fl2 >/dev/null
 
 # docker/compose.yaml as written, with this test's images and port, in every
