@@ -65,7 +65,7 @@ _faultline()
 
 	local commands='run ctl replay demo check cleanup show report version help'
 	local top_opts='--version -h --help'
-	local run_opts='-r --rule -f --rules -s --seed -n --netns --netns-path -q --queue --queues --forward
+	local run_opts='-r --rule -f --rules -s --seed -n --netns --netns-path --container -q --queue --queues --forward
 		--max-held --max-held-bytes --queue-maxlen --max-flows --mark -e --events
 		--events-backlog --pcap --pcap-backlog --no-track --full-copy --queue-all --time-wait --track-idle
 		--max-conns --control --no-control --scenario --http --http-allow-remote --http-timeout --toxiproxy-api
