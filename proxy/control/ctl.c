@@ -563,7 +563,8 @@ struct ctl *ctl_new(const struct ctl_config *cfg, struct ctl_error *err)
 		ret = set_error(err, CTL_STATUS_INTERNAL, "out of memory");
 		goto err;
 	}
-	c->initial = load_sources(c->sources, c->n_sources, running(c), err);
+	/* '@NAME' in the sources means what it means in the set the target runs. */
+	c->initial = load_sources(c->sources, c->n_sources, c->cfg.target.rules ? running(c) : NULL, err);
 	if (!c->initial) {
 		ret = err->status == CTL_STATUS_INTERNAL ? -ENOMEM : -EINVAL;
 		goto err;
