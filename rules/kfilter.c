@@ -509,7 +509,9 @@ static int plan_rule(struct kfilter *k, const struct rule *r, unsigned avail, bo
 			  "decisions count every packet of a flow: every packet at %s is queued",
 		       r->name, hooks_text(hooks, hbuf, sizeof(hbuf)));
 	} else {
-		text = conn ? both_ways(r->filter_text, &whole) : strdup(r->filter_text);
+		const char *expr = r->filter_expr ? r->filter_expr : r->filter_text;
+
+		text = conn ? both_ways(expr, &whole) : strdup(expr);
 		if (!text)
 			return -ENOMEM;
 		if (conn)

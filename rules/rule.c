@@ -412,6 +412,7 @@ static void rule_free(struct rule *r)
 	free(r->name);
 	free(r->text);
 	free(r->filter_text);
+	free(r->filter_expr);
 	free(r->file);
 	free(r);
 }
@@ -710,7 +711,8 @@ static int parse_line(const struct rule_set *rs, const char *text, const char *f
 		if (ret < 0)
 			goto err;
 		ret = rule__filter_compile(expanded ? expanded : r->filter_text, &r->filter, pmsg, sizeof(pmsg));
-		free(expanded);
+		/* The kernel-side filter (kfilter) compiles the same text again. */
+		r->filter_expr = expanded;
 		if (ret == -ENOMEM)
 			goto err_nomem;
 		if (ret < 0) {

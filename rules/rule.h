@@ -161,6 +161,7 @@ struct rule {
 	bool disabled;		/* act skips it; its counters stay (rule_set_enable) */
 	char *text;		/* the line as given, trimmed; owned */
 	char *filter_text;	/* the filter part, trimmed; owned ("" = all) */
+	char *filter_expr;	/* what libpcap compiled: filter_text with each @NAME replaced; owned, NULL = filter_text */
 	struct rule_filter *filter; /* compiled filter, NULL matches all; owned */
 
 	struct rule_action actions[RULE_MAX_ACTIONS];
