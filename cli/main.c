@@ -1396,6 +1396,40 @@ out:
 	return ret;
 }
 
+/* What cleanup did with one control socket: told unless it was removed. */
+static void on_swept(void *data, const char *path, int result)
+{
+	bool *failed = data;
+
+	if (result == -EADDRINUSE)
+		fprintf(stderr, PROG_NAME ": kept %s: a running faultline listens on it\n", path);
+	else if (result == -EEXIST || result == -EPERM)
+		fprintf(stderr, PROG_NAME ": kept %s: %s\n", path,
+			result == -EEXIST ? "not a socket" : "another user's socket");
+	else if (result) {
+		fprintf(stderr, PROG_NAME ": cleanup: %s: %s\n", path, strerror(-result));
+		*failed = true;
+	}
+}
+
+/*
+ * Remove the control sockets that runs in namespace ns (NULL: the host's)
+ * killed with SIGKILL left at their default paths. 0, or -1 when one
+ * could not be removed or the directory not read (said on stderr).
+ */
+static int sweep_sockets(const char *ns)
+{
+	bool failed = false;
+	int n = ctl_sock_sweep(CTL_SOCK_DIR, ns, on_swept, &failed);
+
+	if (n < 0) {
+		fprintf(stderr, PROG_NAME ": cleanup: %s: %s\n", CTL_SOCK_DIR, strerror(-n));
+		return -1;
+	}
+	fprintf(stderr, PROG_NAME ": removed %d stale control socket%s\n", n, n == 1 ? "" : "s");
+	return failed ? -1 : 0;
+}
+
 static int cmd_cleanup(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1469,9 +1503,11 @@ static int cmd_cleanup(int argc, char **argv)
 	if (c) {
 		msg_ipt(&e, err, sizeof(err));
 		fprintf(stderr, PROG_NAME ": cleanup: %s\n", err[0] ? err : "iptables failed");
-		return 1;
 	}
-	return 0;
+	/* The control sockets are files on the host, whatever namespace was entered. */
+	if (sweep_sockets(ns))
+		return 1;
+	return c ? 1 : 0;
 }
 
 #define MAX_LOCALS 32

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -102,11 +103,26 @@ static int fill_addr(struct sockaddr_un *a, const char *path, struct ctl_sock_er
 	return 0;
 }
 
+/*
+ * Whether someone listens at a: 0 when a connect is taken, -ECONNREFUSED
+ * when nobody does (the socket file of a run that died), other -errno.
+ */
+static int probe(const struct sockaddr_un *a)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (const struct sockaddr *)a, sizeof(*a)) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
 /* A socket file left at path: a dead run's is removed, a live run's or a stranger's is not. */
 static int clear_path(const char *path, const struct sockaddr_un *a, struct ctl_sock_error *e)
 {
 	struct stat st;
-	int fd, ret;
+	int ret;
 
 	if (lstat(path, &st))
 		return errno == ENOENT ? 0 : fail(e, -errno, "%s: %s", path, strerror(errno));
@@ -115,11 +131,9 @@ static int clear_path(const char *path, const struct sockaddr_un *a, struct ctl_
 	if (st.st_uid != geteuid())
 		return fail(e, -EPERM, "%s: a socket of uid %u, not of this user (uid %u)", path,
 			    (unsigned)st.st_uid, (unsigned)geteuid());
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return fail(e, -errno, "socket: %s", strerror(errno));
-	ret = connect(fd, (const struct sockaddr *)a, sizeof(*a)) ? -errno : 0;
-	close(fd);
+	ret = probe(a);
+	if (ret == -EMFILE || ret == -ENFILE || ret == -ENOMEM)
+		return fail(e, ret, "socket: %s", strerror(-ret));
 	if (!ret)
 		return fail(e, -EADDRINUSE, "%s: another faultline listens on it (give this run --control PATH)",
 			    path);
@@ -129,6 +143,76 @@ static int clear_path(const char *path, const struct sockaddr_un *a, struct ctl_
 	if (unlink(path) && errno != ENOENT)
 		return fail(e, -errno, "%s: cannot remove the stale socket: %s", path, strerror(errno));
 	return 0;
+}
+
+/* Whether name is a default socket name of netns (NULL: the host's): [NAME.]queue-N.sock. */
+static bool default_name(const char *name, const char *netns)
+{
+	size_t n = netns ? strlen(netns) : 0;
+	const char *p = name;
+
+	if (netns) {
+		if (strncmp(p, netns, n) || p[n] != '.')
+			return false;
+		p += n + 1;
+	}
+	if (strncmp(p, "queue-", 6))
+		return false;
+	p += 6;
+	if (*p < '0' || *p > '9')
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return !strcmp(p, ".sock");
+}
+
+/* One default-named entry of the sweep: 0 removed, -EADDRINUSE live, other -errno kept. */
+static int sweep_one(const char *path)
+{
+	struct sockaddr_un a;
+	struct ctl_sock_error e;
+	struct stat st;
+	int ret;
+
+	if (lstat(path, &st))
+		return -errno;
+	/* Not ours to judge: a file that is no socket, or another user's. */
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	if (st.st_uid != geteuid())
+		return -EPERM;
+	if (fill_addr(&a, path, &e))
+		return -ENAMETOOLONG;
+	ret = probe(&a);
+	if (!ret)
+		return -EADDRINUSE;
+	if (ret != -ECONNREFUSED)
+		return ret;
+	return unlink(path) && errno != ENOENT ? -errno : 0;
+}
+
+int ctl_sock_sweep(const char *dir, const char *netns, ctl_sock_sweep_cb cb, void *data)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[PATH_MAX];
+	int removed = 0, ret;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!default_name(de->d_name, netns))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		ret = sweep_one(path);
+		if (!ret)
+			removed++;
+		if (cb)
+			cb(data, path, ret);
+	}
+	closedir(d);
+	return removed;
 }
 
 struct ctl_sock *ctl_sock_new(void)

@@ -77,6 +77,19 @@ void ctl_sock_set_timeouts(struct ctl_sock *s, unsigned line_ms, unsigned idle_m
 /* Clients connected now (tests). */
 unsigned ctl_sock_clients(const struct ctl_sock *s);
 
+/* What ctl_sock_sweep did with path: 0 removed, -EADDRINUSE a live run's (kept), other -errno (kept). */
+typedef void (*ctl_sock_sweep_cb)(void *data, const char *path, int result);
+
+/*
+ * Remove, from dir, the sockets at the default paths of netns (NULL: the
+ * host's; "queue-N.sock" or "NAME.queue-N.sock") that no process listens
+ * on: a connect is refused, as to a run killed with SIGKILL. A live run's
+ * socket is kept, as is a file that is no socket or another user's.
+ * cb (may be NULL) hears of each such path. Returns how many were removed,
+ * or -errno when dir cannot be read (none there: 0).
+ */
+int ctl_sock_sweep(const char *dir, const char *netns, ctl_sock_sweep_cb cb, void *data);
+
 /* Free (after the loop ran the close callbacks), removing the path if still there. NULL-safe. */
 void ctl_sock_free(struct ctl_sock *s);
 

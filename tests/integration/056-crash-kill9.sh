@@ -7,7 +7,8 @@
 # run starts cleanly on the same queue with one chain and one jump of each
 # kind. At the end every byte arrived in order, and 'faultline cleanup'
 # leaves iptables-save and ip6tables-save as they were before the first run
-# (comment lines removed, chain counters blanked).
+# (comment lines removed, chain counters blanked) and removes the control
+# socket the last run left in /run/faultline (nobody answers on it).
 . "$(dirname "$0")/lib.sh"
 make_pair
 SEED=${CRASH_SEED:-$$}
@@ -124,7 +125,11 @@ bad=$(json "$T/rx.json" 'd["bad_reads"]')
 log "sent $sent bytes, received $got, $bad reads out of pattern"
 [ "$got" -eq "$sent" ] && [ "$bad" -eq 0 ] || fail "the stream did not arrive whole and in order"
 
+SOCK=/run/faultline/$NS_B.queue-4242.sock
+[ -S "$SOCK" ] || fail "the killed run left no control socket at $SOCK (was it renamed?)"
 "$FL" cleanup --netns "$NS_B" 2>"$T/cleanup.err" || fail "cleanup exited $?: $(cat "$T/cleanup.err")"
+[ -e "$SOCK" ] && fail "cleanup left the killed run's control socket $SOCK"
+grep -q 'removed 1 stale control socket$' "$T/cleanup.err" || fail "cleanup did not report the socket it removed"
 log "$(cat "$T/cleanup.err")"
 # The last kill hit a running faultline: its chains (IPv4, IPv6) were left.
 grep -q 'removed 2 chains' "$T/cleanup.err" || fail "cleanup found no chain of the last run"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 'faultline cleanup' removes stale chains and keeps the chain of a running
 # faultline (its queue is bound), saying whose it is, with exit 1: removing
-# it would silently cut that run off its packets.
+# it would silently cut that run off its packets. Its control socket stays
+# too: a process answers on it.
 . "$(dirname "$0")/lib.sh"
 make_pair
 
@@ -19,6 +20,9 @@ log "cleanup: exit $rc: $(tr '\n' ' ' <"$T/cleanup.err")"
 grep -q 'removed 2 chains' "$T/cleanup.err" || fail "the stale chains were not reported removed"
 grep -q "kept 2 chains of a running faultline: FAULTLINE-4242, whose queue 4242 is held by pid $FL_PID (faultline)" "$T/cleanup.err" ||
 	fail "cleanup does not name the running faultline"
+SOCK=/run/faultline/$NS_B.queue-4242.sock
+grep -q "kept $SOCK: a running faultline listens on it" "$T/cleanup.err" || fail "cleanup does not report the live control socket"
+[ -S "$SOCK" ] || fail "cleanup removed the running faultline's control socket"
 for ipt in iptables ip6tables; do
 	ip netns exec "$NS_B" $ipt-save >"$T/save"
 	grep -q FAULTLINE-11 "$T/save" && fail "$ipt: the stale chain stayed"

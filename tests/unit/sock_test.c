@@ -446,3 +446,111 @@ Test(sock, a_directory_of_another_user_is_refused)
 	cr_assert_eq(chown(env.dir, 0, 0), 0);
 	remove_dir(&env);
 }
+
+/* A socket file at dir/name; listening (a live run's) or closed at once (a killed run's). */
+static int sock_file(const char *dir, const char *name, bool listening)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/%s", dir, name);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0, "%s", a.sun_path);
+	if (listening) {
+		cr_assert_eq(listen(fd, 1), 0);
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+struct swept {
+	char paths[8][128];
+	int results[8];
+	unsigned n;
+};
+
+static void on_swept(void *data, const char *path, int result)
+{
+	struct swept *s = data;
+
+	cr_assert_lt(s->n, 8);
+	snprintf(s->paths[s->n], sizeof(s->paths[0]), "%s", strrchr(path, '/') + 1);
+	s->results[s->n++] = result;
+}
+
+/* What the sweep said of name, or 1 when it said nothing. */
+static int swept_result(const struct swept *s, const char *name)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (!strcmp(s->paths[i], name))
+			return s->results[i];
+	return 1;
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char p[192];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+/*
+ * cleanup's sweep: the stale sockets of the namespace asked for go, a
+ * live one and other namespaces', other names and files that are no
+ * socket stay.
+ */
+Test(sock, sweep_removes_the_stale_sockets_of_one_namespace)
+{
+	struct env env = { 0 };
+	struct swept s = { 0 };
+	const char *names[] = { "queue-0.sock", "queue-7.sock", "queue-12.sock", "ns1.queue-3.sock",
+				"queue-x.sock", "other.sock", "ns1.queue-4.sock" };
+	int live;
+	FILE *f;
+
+	make_dir(&env);
+	sock_file(env.dir, "queue-0.sock", false);
+	live = sock_file(env.dir, "queue-7.sock", true);
+	f = fopen(env.path, "w"); /* s.sock: no default name */
+	fclose(f);
+	snprintf(env.path, sizeof(env.path), "%s/queue-12.sock", env.dir);
+	f = fopen(env.path, "w"); /* a default name, but no socket */
+	fclose(f);
+	sock_file(env.dir, "ns1.queue-3.sock", false);
+	sock_file(env.dir, "queue-x.sock", false);
+	sock_file(env.dir, "other.sock", false);
+	sock_file(env.dir, "ns1.queue-4.sock", false);
+
+	/* The host's: queue-N.sock only. */
+	cr_assert_eq(ctl_sock_sweep(env.dir, NULL, on_swept, &s), 1);
+	cr_assert_eq(swept_result(&s, "queue-0.sock"), 0);
+	cr_assert_eq(swept_result(&s, "queue-7.sock"), -EADDRINUSE);
+	cr_assert_eq(swept_result(&s, "queue-12.sock"), -EEXIST);
+	cr_assert_eq(s.n, 3, "only default names of the host are looked at");
+	cr_assert_not(exists(env.dir, "queue-0.sock"));
+	cr_assert(exists(env.dir, "queue-7.sock"));
+	cr_assert(exists(env.dir, "queue-12.sock"));
+	cr_assert(exists(env.dir, "ns1.queue-3.sock"));
+	/* One namespace's: NAME.queue-N.sock. */
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(ctl_sock_sweep(env.dir, "ns1", on_swept, &s), 2);
+	cr_assert_eq(s.n, 2);
+	cr_assert_not(exists(env.dir, "ns1.queue-3.sock"));
+	cr_assert_not(exists(env.dir, "ns1.queue-4.sock"));
+	cr_assert_eq(ctl_sock_sweep(env.dir, "ns2", NULL, NULL), 0);
+	/* Nothing to sweep in a directory that is not there. */
+	cr_assert_eq(ctl_sock_sweep("/nonexistent-faultline-dir", NULL, NULL, NULL), 0);
+
+	close(live);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char p[192];
+
+		snprintf(p, sizeof(p), "%s/%s", env.dir, names[i]);
+		unlink(p);
+	}
+	unlink(env.path);
+	snprintf(env.path, sizeof(env.path), "%s/s.sock", env.dir);
+	remove_dir(&env);
+}
