@@ -1490,19 +1490,27 @@ static int cmd_cleanup(int argc, char **argv)
 	/* -EBUSY: the stale chains went, a running faultline's stay. */
 	if (!c || c == -EBUSY)
 		fprintf(stderr, PROG_NAME ": removed %d chain%s\n", removed, removed == 1 ? "" : "s");
+	if (c) {
+		msg_ipt(&e, err, sizeof(err));
+		fprintf(stderr, PROG_NAME ": cleanup: %s\n", err[0] ? err : "iptables failed");
+	}
 	if (!c || c == -EBUSY) {
-		/* The toxiproxy API's nat chains of a killed run, and route_localnet as it was. */
-		int nat_removed, n = nat_cleanup(&nat_removed, &e);
+		/*
+		 * The toxiproxy API's nat chains of a killed run, and
+		 * route_localnet as it was. Its own error record: the one
+		 * above says whose chains were kept.
+		 */
+		struct ipt_error ne = { 0 };
+		int nat_removed, n = nat_cleanup(&nat_removed, &ne);
 
 		if (nat_removed)
 			fprintf(stderr, PROG_NAME ": removed the nat chains of %d toxiproxy API run%s\n",
 				nat_removed, nat_removed == 1 ? "" : "s");
-		if (n && n != -ENOENT)
+		if (n && n != -ENOENT) {
+			msg_ipt(&ne, err, sizeof(err));
+			fprintf(stderr, PROG_NAME ": cleanup: %s\n", err[0] ? err : "iptables (nat) failed");
 			c = n;
-	}
-	if (c) {
-		msg_ipt(&e, err, sizeof(err));
-		fprintf(stderr, PROG_NAME ": cleanup: %s\n", err[0] ? err : "iptables failed");
+		}
 	}
 	/* The control sockets are files on the host, whatever namespace was entered. */
 	if (sweep_sockets(ns))
