@@ -536,22 +536,29 @@ static void interpret(const struct bpf_insn *in, unsigned len, struct astate *st
 	}
 }
 
-bool rule_memo_filter(const struct rule_filter *f, int cls, struct rule_memo_reads *out)
+/* Runs the abstract interpreter over f's program for class cls into r. */
+static bool analyse(const struct rule_filter *f, int cls, struct reads *r)
 {
 	unsigned len;
 	const struct bpf_insn *in = rule__filter_insns(f, &len);
-	struct reads r = { .cls = cls };
 	struct astate *st;
 
-	memset(out, 0, sizeof(*out));
 	if (cls < 0 || cls >= RULE_MEMO_NCLASS || !len)
 		return false;
 	st = calloc(len, sizeof(*st));
 	if (!st)
 		return false;
-	interpret(in, len, st, &r);
+	interpret(in, len, st, r);
 	free(st);
-	if (r.bad)
+	return !r->bad;
+}
+
+bool rule_memo_filter(const struct rule_filter *f, int cls, struct rule_memo_reads *out)
+{
+	struct reads r = { .cls = cls };
+
+	memset(out, 0, sizeof(*out));
+	if (!analyse(f, cls, &r))
 		return false;
 	out->fixed = !r.conn && !r.nkey && (r.results == 1 || r.results == 2);
 	out->match = r.results == 2;
@@ -563,20 +570,10 @@ bool rule_memo_filter(const struct rule_filter *f, int cls, struct rule_memo_rea
 
 bool rule_memo_witness(const struct rule_filter *f, int cls, struct rule_memo_witness *w)
 {
-	unsigned len;
-	const struct bpf_insn *in = rule__filter_insns(f, &len);
 	struct reads r = { .cls = cls };
-	struct astate *st;
 
 	memset(w, 0, sizeof(*w));
-	if (cls < 0 || cls >= RULE_MEMO_NCLASS || !len)
-		return false;
-	st = calloc(len, sizeof(*st));
-	if (!st)
-		return false;
-	interpret(in, len, st, &r);
-	free(st);
-	if (r.bad)
+	if (!analyse(f, cls, &r))
 		return false;
 	w->any = r.match.top;
 	w->n = r.match.top ? 0 : r.match.n;
