@@ -29,6 +29,7 @@ struct held {
 	uint32_t wire_len;	/* the packet's whole length */
 	bool mangled;		/* data replaces the packet in the verdict */
 	uint32_t segment;	/* 'segment N': leaves in pieces (data kept) */
+	bool gso;		/* a GSO super-packet: rewritten, it leaves as a fresh packet */
 	uint64_t captured_ns;	/* for the capture file's comment */
 	bool tracked;		/* a TCP segment: the tracker hears of its release */
 	struct track_seg seg;
@@ -272,12 +273,35 @@ FL_COLD static void observe_left(struct pipeline *pl, const struct pipeline_left
 static void inject(struct pipeline *pl, struct pipeline_injected e, const uint8_t *b, uint32_t len);
 
 /*
+ * The packet id leaves rewritten, as the len bytes at b. A GSO
+ * super-packet is not rewritten through its verdict: the kernel keeps its
+ * offload state (its segment size) on the shorter packet, and one cut
+ * shorter than that size was lost on the way (a from-byte head, the first
+ * piece of each cut segment: issue 12). It leaves as a fresh packet
+ * through the owner's inject, like the other pieces, and the original is
+ * dropped; only if that send fails does the rewritten verdict go instead.
+ */
+static void leave_rewritten(struct pipeline *pl, uint32_t id, bool held, bool gso, const uint8_t *b,
+			    uint32_t len, uint64_t now)
+{
+	if (gso && pl->ops.inject) {
+		if (pl->ops.inject(pl->ops_data, b, len, now) == 0) {
+			pl->ops.verdict(pl->ops_data, id, false, held, NULL, len, len, b, now);
+			pl->tot.resent++;
+			return;
+		}
+		pl->tot.inject_errors++;
+	}
+	pl->ops.verdict(pl->ops_data, id, true, held, b, len, len, b, now);
+}
+
+/*
  * 'segment N': the packet (len bytes at b) leaves in pieces of at most n
  * payload bytes, the first as its verdict (e->bytes and e->len become the
  * first piece's), the others injected after it, in order. Returns false
  * when it cannot be cut (the caller sends it whole).
  */
-static bool leave_in_pieces(struct pipeline *pl, uint32_t id, bool held, const uint8_t *b,
+static bool leave_in_pieces(struct pipeline *pl, uint32_t id, bool held, bool gso, const uint8_t *b,
 			    uint32_t len, uint32_t n, struct pipeline_left *e)
 {
 	struct pkt_view v;
@@ -297,7 +321,7 @@ static bool leave_in_pieces(struct pipeline *pl, uint32_t id, bool held, const u
 		return false;
 	}
 	pl->tot.pieces += count;
-	pl->ops.verdict(pl->ops_data, id, true, held, buf, (uint32_t)plen, (uint32_t)plen, buf, e->now_ns);
+	leave_rewritten(pl, id, held, gso, buf, (uint32_t)plen, e->now_ns);
 	e->bytes = buf;
 	e->len = e->wire_len = (uint32_t)plen;
 	e->pieces = count;
@@ -338,7 +362,7 @@ static void release(struct pipeline *pl, struct held *h, bool early, uint64_t no
 	pl->now = now;
 	pl->tot.released++;
 	e.release = ++pl->releases;
-	pieces = h->segment && leave_in_pieces(pl, h->id, true, h->data, h->len, h->segment, &e);
+	pieces = h->segment && leave_in_pieces(pl, h->id, true, h->gso, h->data, h->len, h->segment, &e);
 	if (!pieces) {
 		pl->ops.verdict(pl->ops_data, h->id, true, true, h->mangled ? h->data : NULL, h->len,
 				h->wire_len, h->data, now);
@@ -416,6 +440,7 @@ static void hold(struct pipeline *pl, const struct pass *p)
 	h->wire_len = pk->orig_len;
 	h->mangled = p->mangled;
 	h->segment = p->d.segment;
+	h->gso = pk->gso;
 	/* What the kernel keeps queued for it, whatever part of it we copied. */
 	h->e.bytes = pk->orig_len > pk->len ? pk->orig_len : pk->len;
 	if (p->segp) {
@@ -623,7 +648,7 @@ static bool pass_head(struct pipeline *pl, struct pass *p)
 		track_dropped(pl->track, p->segp, p->v, p->now);
 		track_released(pl->track, p->segp, &hv, p->now);
 	}
-	pl->ops.verdict(pl->ops_data, pk->id, true, false, b, (uint32_t)len, (uint32_t)len, b, p->now);
+	leave_rewritten(pl, pk->id, false, pk->gso, b, (uint32_t)len, p->now);
 	if (pl->n_obs) {
 		struct pipeline_left e = {
 			.pkt = p->pkt,
@@ -664,7 +689,8 @@ static void pass_now(struct pipeline *pl, const struct pass *p)
 	};
 
 	pl->tot.accepted++;
-	if (!p->d.segment || !leave_in_pieces(pl, pk->id, false, bytes, pk->len, p->d.segment, &e)) {
+	if (!p->d.segment ||
+	    !leave_in_pieces(pl, pk->id, false, pk->gso, bytes, pk->len, p->d.segment, &e)) {
 		pl->ops.verdict(pl->ops_data, pk->id, true, false, p->mangled ? p->copy : NULL, pk->len,
 				pk->orig_len, bytes, p->now);
 		if (pl->n_obs)
@@ -902,6 +928,7 @@ static void add_totals(struct pipeline_totals *to, const struct pipeline_totals 
 	to->rsts += t->rsts;
 	to->pieces += t->pieces;
 	to->inject_errors += t->inject_errors;
+	to->resent += t->resent;
 }
 
 static void add_track_stats(struct track_stats *to, const struct track_stats *s)
@@ -995,8 +1022,8 @@ char *pipeline_stats_json_many(const struct pipeline *const *pls, unsigned n)
 	strbuf_printf(&b, "\"packets\":%llu,\"accepted\":%llu,\"dropped\":%llu,\"held\":%llu,\"held_now\":%llu,"
 		    "\"held_bytes_now\":%llu,\"released\":%llu,\"released_early\":%llu,"
 		    "\"early_max_held\":%llu,\"early_max_held_bytes\":%llu,\"malformed\":%llu,\"gso\":%llu,"
-		    "\"corrupted\":%llu,\"rsts\":%llu,\"pieces\":%llu,\"inject_errors\":%llu,\"flows\":%llu,"
-		    "\"flow_evictions\":%llu,\"rules\":[",
+		    "\"corrupted\":%llu,\"rsts\":%llu,\"pieces\":%llu,\"inject_errors\":%llu,\"resent\":%llu,"
+		    "\"flows\":%llu,\"flow_evictions\":%llu,\"rules\":[",
 		(unsigned long long)t.packets, (unsigned long long)t.accepted,
 		(unsigned long long)t.dropped, (unsigned long long)t.held, (unsigned long long)held_now,
 		(unsigned long long)held_bytes,
@@ -1004,7 +1031,8 @@ char *pipeline_stats_json_many(const struct pipeline *const *pls, unsigned n)
 		(unsigned long long)t.early_max_held, (unsigned long long)t.early_max_held_bytes,
 		(unsigned long long)t.malformed, (unsigned long long)t.gso,
 		(unsigned long long)t.corrupted, (unsigned long long)t.rsts, (unsigned long long)t.pieces,
-		(unsigned long long)t.inject_errors, (unsigned long long)flows,
+		(unsigned long long)t.inject_errors, (unsigned long long)t.resent,
+		(unsigned long long)flows,
 		(unsigned long long)evictions);
 	rules_json(pls, n, &b);
 	strbuf_printf(&b, "]");

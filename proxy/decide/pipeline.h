@@ -35,7 +35,7 @@ struct pipeline_ops {
 			  uint64_t now_ns);
 	/*
 	 * Send a packet faultline made (a RST of 'reset', a piece of
-	 * 'segment' after the first), bytes borrowed,
+	 * 'segment' after the first, a rewritten GSO packet: see 'resent'), bytes borrowed,
 	 * after every verdict given so far. Returns 0 or -errno (counted in
 	 * inject_errors). NULL: such packets are counted as not sent.
 	 */
@@ -92,6 +92,11 @@ struct pipeline_totals {
 	uint64_t early_max_held, early_max_held_bytes;
 	uint64_t rsts;		/* RSTs 'reset' made (sent or not) */
 	uint64_t pieces;	/* pieces 'segment' cut packets into, the first ones included */
+	/*
+	 * Rewritten GSO super-packets (a from-byte head, a first piece) sent
+	 * as fresh packets through inject, their originals dropped.
+	 */
+	uint64_t resent;
 	uint64_t inject_errors;	/* packets faultline made that could not be sent */
 };
 

@@ -631,6 +631,15 @@ static const struct rule *injecting_rule(const struct rule_set *rules, int *acti
 	return NULL;
 }
 
+/* Whether a rule cuts segments at a byte ('from-byte N'), rewriting their heads. */
+static bool cutting_rule(const struct rule_set *rules)
+{
+	for (size_t i = 0; i < rule_set_count(rules); i++)
+		if (rule_set_get(rules, i)->from_byte)
+			return true;
+	return false;
+}
+
 /* Record which step failed and how; e may be NULL. Returns err. */
 static int fail(struct proxy_error *e, enum proxy_step step, int err)
 {
@@ -707,7 +716,12 @@ static int open_inject(struct proxy *p, struct proxy_error *e)
 		 * while the capability is there. Without it that change is
 		 * refused then (proxy_swap_rules), and the run goes on.
 		 */
-		if (p->cfg.rules_may_change)
+		/*
+		 * A from-byte head cut from a GSO super-packet leaves through
+		 * them too (pipeline's leave_rewritten); without them it goes
+		 * in its verdict, as before, so their lack is no error.
+		 */
+		if (p->cfg.rules_may_change || cutting_rule(p->rules))
 			open_injects(p);
 		return 0;
 	}

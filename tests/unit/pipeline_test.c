@@ -489,9 +489,10 @@ Test(pipeline, swap_closes_reorder_group_of_a_removed_rule)
 struct tcp_seen {
 	char order[64];		/* 'a' accept, 'd' drop, 'i' inject */
 	unsigned n;
-	uint8_t inj[4][PKT_RST_MAX];
-	uint32_t inj_len[4];
+	uint8_t inj[6][128];
+	uint32_t inj_len[6];
 	unsigned n_inj;
+	int inj_err;		/* what the owner's inject returns */
 	unsigned observed_inj;
 	uint8_t rewritten[1500];	/* the last accept that came with new bytes */
 	uint32_t rewritten_len;
@@ -516,11 +517,11 @@ static int tcp_inject(void *data, const uint8_t *bytes, uint32_t len, uint64_t n
 
 	if (s->n < sizeof(s->order) - 1)
 		s->order[s->n++] = 'i';
-	if (s->n_inj < 4 && len <= PKT_RST_MAX) {
+	if (s->n_inj < 6 && len <= sizeof(s->inj[0])) {
 		memcpy(s->inj[s->n_inj], bytes, len);
 		s->inj_len[s->n_inj++] = len;
 	}
-	return 0;
+	return s->inj_err;
 }
 
 static void heard_injected(void *data, const struct pipeline_injected *e)
@@ -575,13 +576,15 @@ struct conv {
 	struct pipeline *pl;
 	uint32_t id;
 	uint64_t now;
+	bool gso;		/* the next segment comes as a GSO super-packet */
 };
 
 static void send_seg(struct conv *c, bool from_a, uint8_t flags, uint32_t seq, uint32_t ack,
 		     uint32_t len)
 {
 	uint8_t p[1500];
-	struct pipeline_pkt pk = { .id = ++c->id, .dir = from_a ? PKT_DIR_OUT : PKT_DIR_IN, .data = p };
+	struct pipeline_pkt pk = { .id = ++c->id, .dir = from_a ? PKT_DIR_OUT : PKT_DIR_IN, .data = p,
+				   .gso = c->gso };
 
 	pk.len = pk.orig_len = (uint32_t)tcp_seg(p, from_a, flags, seq, ack, len);
 	c->now += 1000000;
@@ -589,10 +592,11 @@ static void send_seg(struct conv *c, bool from_a, uint8_t flags, uint32_t seq, u
 }
 
 /*
- * a: ISN 100, b: ISN 5000. Handshake, a sends 10 bytes, b 20, then a's
- * next 30 bytes meet 'reset'. Returns the pipeline's stats.
+ * a: ISN 100, b: ISN 5000. Handshake, b sends 20 bytes, then a's 30
+ * bytes (a GSO super-packet with 'gso') meet the rule; what is held is
+ * released at its deadline. Returns the pipeline's stats.
  */
-static char *conversation(const char *rule, bool no_track, struct tcp_seen *s)
+static char *conversation_gso(const char *rule, bool no_track, bool gso, struct tcp_seen *s)
 {
 	struct pipeline_config pc = { .seed = 1, .no_track = no_track };
 	struct rule_set *rs = rule_set_new();
@@ -608,11 +612,18 @@ static char *conversation(const char *rule, bool no_track, struct tcp_seen *s)
 	send_seg(&c, false, PKT_TCP_SYN | PKT_TCP_ACK, 5000, 101, 0);
 	send_seg(&c, true, PKT_TCP_ACK, 101, 5001, 0);
 	send_seg(&c, false, PKT_TCP_ACK | PKT_TCP_PSH, 5001, 101, 20);
+	c.gso = gso;
 	send_seg(&c, true, PKT_TCP_ACK | PKT_TCP_PSH, 101, 5021, 30);
+	pipeline_release_all(c.pl, c.now, true);
 	json = pipeline_stats_json(c.pl);
 	pipeline_free(c.pl);
 	rule_set_free(rs);
 	return json;
+}
+
+static char *conversation(const char *rule, bool no_track, struct tcp_seen *s)
+{
+	return conversation_gso(rule, no_track, false, s);
 }
 
 static char *reset_conversation(bool no_track, struct tcp_seen *s)
@@ -775,3 +786,83 @@ Test(pipeline, delay_deadline_is_exact_in_nanoseconds)
 	pipeline_free(pl);
 	rule_set_free(rs);
 }
+
+/* The bytes s saw injected as i-th, parsed, with checksums that verify. */
+static struct pkt_view inj_seen(const struct tcp_seen *s, unsigned i)
+{
+	uint8_t check[128];
+	struct pkt_view v;
+
+	cr_assert_lt(i, s->n_inj);
+	cr_assert_eq(pkt_parse(&v, s->inj[i], s->inj_len[i]), 0);
+	memcpy(check, s->inj[i], s->inj_len[i]);
+	cr_assert_eq(pkt_fix_checksums(check, s->inj_len[i], &v), 0);
+	cr_assert_arr_eq(check, s->inj[i], s->inj_len[i], "checksums were already right");
+	return v;
+}
+
+/*
+ * A GSO super-packet is never shortened in its verdict (the kernel lost
+ * such packets): its first piece is injected like the others, and the
+ * original dropped after it.
+ */
+Test(pipeline, segment_of_a_gso_packet_injects_the_first_piece_and_drops_the_original)
+{
+	struct tcp_seen s = { 0 };
+	char *json = conversation_gso("tcp => segment 8, out", false, true, &s);
+	struct pkt_view h;
+
+	cr_assert_str_eq(s.order, "aaaaidiii", "%s", s.order);
+	cr_assert_eq(s.rewritten_len, 0, "no verdict carried new bytes");
+	for (unsigned i = 0; i < 4; i++) {
+		h = inj_seen(&s, i);
+		cr_assert_eq(h.seq, 101 + 8 * i, "piece %u", i + 1);
+		cr_assert_eq(h.payload_len, i < 3 ? 8u : 6u);
+	}
+	cr_assert_eq(s.observed_inj, 3, "the first piece is the packet's 'left', not an injection");
+	cr_assert(strstr(json, "\"pieces\":4,\"inject_errors\":0,\"resent\":1,"), "%s", json);
+	free(json);
+}
+
+/* The same for a held one: it leaves in pieces at its deadline. */
+Test(pipeline, held_gso_packet_leaves_in_injected_pieces)
+{
+	struct tcp_seen s = { 0 };
+	char *json = conversation_gso("tcp => segment 8, delay 5ms, out", false, true, &s);
+
+	cr_assert_str_eq(s.order, "aaaaidiii", "%s", s.order);
+	cr_assert_eq(inj_seen(&s, 0).payload_len, 8);
+	cr_assert(strstr(json, "\"resent\":1,"), "%s", json);
+	free(json);
+}
+
+/* from-byte on a GSO packet: the head is injected, then the RSTs. */
+Test(pipeline, from_byte_head_of_a_gso_packet_is_injected)
+{
+	struct tcp_seen s = { 0 };
+	char *json = conversation_gso("tcp => reset, from-byte 25, out", false, true, &s);
+	struct pkt_view h;
+
+	cr_assert_str_eq(s.order, "aaaaidii", "%s", s.order);
+	h = inj_seen(&s, 0);
+	cr_assert_eq(h.seq, 101);
+	cr_assert_eq(h.payload_len, 25);
+	cr_assert_eq(rst_seen(&s, 2).seq, 126, "the RST to b starts after the head");
+	cr_assert(strstr(json, "\"rsts\":2,\"pieces\":0,\"inject_errors\":0,\"resent\":1,"), "%s", json);
+	free(json);
+}
+
+/* When the fresh packet cannot be sent, the rewritten verdict is the fallback: nothing is lost here. */
+Test(pipeline, gso_head_falls_back_to_the_verdict_when_inject_fails)
+{
+	struct tcp_seen s = { .inj_err = -ENOBUFS };
+	char *json = conversation_gso("tcp => drop, from-byte 25, out", false, true, &s);
+	struct pkt_view h;
+
+	cr_assert_str_eq(s.order, "aaaaia", "%s", s.order);
+	cr_assert_eq(pkt_parse(&h, s.rewritten, s.rewritten_len), 0);
+	cr_assert_eq(h.payload_len, 25);
+	cr_assert(strstr(json, "\"inject_errors\":1,\"resent\":0,"), "%s", json);
+	free(json);
+}
+
