@@ -531,7 +531,7 @@ static bool profile_equal(const struct rule_action *a, const struct rule_action 
 	return a->u.profile.id == b->u.profile.id;
 }
 
-/* ---- segment N ------------------------------------------------------------------ */
+/* ---- segment N [gap D] ----------------------------------------------------------- */
 
 /* A piece's payload fits an IP packet (65535 bytes with the headers). */
 #define MAX_SEGMENT 65000u
@@ -547,14 +547,27 @@ static int segment_args(struct rule_parser *p, const struct rule_tok *kw, struct
 	return 0;
 }
 
+static int segment_option(struct rule_parser *p, const struct rule_tok *t, struct rule_action *a,
+			  const struct rule_tok **seen)
+{
+	if (strcmp(t->s, "gap"))
+		return RULE_ACTION_NOT_OPTION;
+	if (seen[0])
+		return rule__fail(p, t->col, "'gap' given twice");
+	seen[0] = t;
+	return rule__expect_duration(p, t, &a->u.segment.gap_ns);
+}
+
 static void segment_print(struct strbuf_fixed *o, const struct rule_action *a)
 {
 	strbuf_fixed_printf(o, " %u", a->u.segment.size);
+	if (a->u.segment.gap_ns)
+		units_put_duration(o, " gap ", a->u.segment.gap_ns);
 }
 
 static bool segment_equal(const struct rule_action *a, const struct rule_action *b)
 {
-	return a->u.segment.size == b->u.segment.size;
+	return a->u.segment.size == b->u.segment.size && a->u.segment.gap_ns == b->u.segment.gap_ns;
 }
 
 /* ---- the table ------------------------------------------------------------------ */
@@ -647,13 +660,17 @@ static const struct rule_action_ops actions[RULE_ACT__COUNT] = {
 		.example = "reset 5%",
 		.follows = "P%, 'if' or ','",
 	},
-	/* TCP data segments only; the pieces are sent after the first (pipeline). */
+	/*
+	 * TCP data segments only; the pieces are sent after the first
+	 * (pipeline), 'gap' apart (toxiproxy slicer's delay).
+	 */
 	[RULE_ACT_SEGMENT] = {
 		.name = "segment",
-		.example = "segment 4 50%",
-		.follows = "P%, 'if' or ','",
+		.example = "segment 4 gap 1ms 50%",
+		.follows = "gap, P%, 'if' or ','",
 		.whole_packet = true,
 		.parse_args = segment_args,
+		.parse_option = segment_option,
 		.print = segment_print,
 		.equal = segment_equal,
 	},

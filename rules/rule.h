@@ -114,6 +114,7 @@ struct rule_action {
 		} rate;
 		struct {
 			uint32_t size;		/* payload bytes a piece carries at most */
+			uint64_t gap_ns;	/* 'gap D': between one piece and the next, 0: none */
 		} segment;
 		struct {
 			uint64_t min_ns, max_ns;	/* the gap between slots, max >= min */

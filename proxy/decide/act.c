@@ -555,14 +555,39 @@ static unsigned step_reset(struct act_step *x, const struct rule_action *a)
 	return STEP_FIRED | STEP_COUNT | STEP_STOP;
 }
 
-/* The first segment that fires decides the piece size. */
+/*
+ * 'gap D': the pieces leave D apart, and a flow direction's next segment
+ * not before its last piece plus D, or it would overtake that piece. The
+ * segment waits for that (held, like a delay): the flow's state says when
+ * its pieces run out. Without memory for it the segment does not wait.
+ */
+static void space_pieces(struct act_step *x, const struct rule_action *a, uint32_t count)
+{
+	uint64_t ready = x->in->now_ns + x->d->delay_ns;
+	struct model_flow *f = flow_state(x->s, x->in);
+
+	x->d->segment_gap_ns = a->u.segment.gap_ns;
+	if (!f)
+		return;
+	if (f->pieces_until > ready) {
+		x->d->delay_ns += f->pieces_until - ready;
+		hold_by(x->d, x->rule);
+		ready = f->pieces_until;
+	}
+	f->pieces_until = ready + (uint64_t)count * a->u.segment.gap_ns;
+}
+
+/* The first segment that fires decides the piece size (and the gap). */
 static unsigned step_segment(struct act_step *x, const struct rule_action *a)
 {
 	const struct pkt_view *v = x->in->v;
+	uint32_t n = a->u.segment.size;
 
-	if (!v->has_l4 || v->l4proto != 6 || v->payload_len <= a->u.segment.size || x->d->segment)
+	if (!v->has_l4 || v->l4proto != 6 || v->payload_len <= n || x->d->segment)
 		return 0;
-	x->d->segment = a->u.segment.size;
+	x->d->segment = n;
+	if (a->u.segment.gap_ns)
+		space_pieces(x, a, (v->payload_len + n - 1) / n);
 	return STEP_FIRED | STEP_COUNT;
 }
 
@@ -891,6 +916,7 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 		d->reorder = false;
 		d->hold_rule = -1;
 		d->segment = 0;
+		d->segment_gap_ns = 0;
 	}
 }
 

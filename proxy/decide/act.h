@@ -72,6 +72,7 @@ struct act_decision {
 	uint32_t keep, cut;
 	/* 'segment N': leave in pieces of at most N payload bytes (0: whole). */
 	uint32_t segment;
+	uint64_t segment_gap_ns;	/* 'gap D': piece i leaves i * D after the first */
 	uint64_t delay_ns;	/* total hold from now (delays + rate queueing) */
 	uint32_t copies;	/* extra copies to send with the packet */
 	bool corrupt;

@@ -15,8 +15,8 @@ struct flow_entry {
 	struct model_flow f;
 };
 
-/* The README's figure: 32 bytes a flow direction, 16 MiB at most a rule. */
-_Static_assert(sizeof(struct flow_entry) == 32, "a flow direction's entry is 32 bytes");
+/* The README's figure: 40 bytes a flow direction, 20 MiB at most a rule. */
+_Static_assert(sizeof(struct flow_entry) == 40, "a flow direction's entry is 40 bytes");
 
 /* One packet direction's slot schedule. */
 struct slot_state {

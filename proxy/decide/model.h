@@ -32,6 +32,7 @@ struct model_flow {
 	uint8_t loss;		/* the loss model's state; 0: no packet yet */
 	bool has_z;		/* z holds the last delay's normal deviate */
 	double z;
+	uint64_t pieces_until;	/* 'segment N gap D': when its next segment may start */
 };
 
 struct model_rule;

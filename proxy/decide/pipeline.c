@@ -30,6 +30,13 @@ struct held {
 	bool mangled;		/* data replaces the packet in the verdict */
 	uint32_t segment;	/* 'segment N': leaves in pieces (data kept) */
 	bool gso;		/* a GSO super-packet: rewritten, it leaves as a fresh packet */
+	uint64_t gap_ns;	/* 'segment N gap D': its pieces leave D apart */
+	/*
+	 * A piece of 'segment N gap D' waiting for its turn: no verdict, it
+	 * is sent (data, len) as piece 'index' of 'count' when it is due.
+	 */
+	bool piece;
+	uint32_t index, count;
 	uint64_t captured_ns;	/* for the capture file's comment */
 	bool tracked;		/* a TCP segment: the tracker hears of its release */
 	struct track_seg seg;
@@ -301,8 +308,11 @@ static void leave_rewritten(struct pipeline *pl, uint32_t id, bool held, bool gs
  * first piece's), the others injected after it, in order. Returns false
  * when it cannot be cut (the caller sends it whole).
  */
-static bool leave_in_pieces(struct pipeline *pl, uint32_t id, bool held, bool gso, const uint8_t *b,
-			    uint32_t len, uint32_t n, struct pipeline_left *e)
+static void hold_piece(struct pipeline *pl, uint64_t pkt, const uint8_t *b, uint32_t len, uint32_t index,
+		       uint32_t count, uint64_t at, uint64_t now);
+
+static bool leave_in_pieces(struct pipeline *pl, uint32_t id, bool held, bool gso, uint64_t gap,
+			    const uint8_t *b, uint32_t len, uint32_t n, struct pipeline_left *e)
 {
 	struct pkt_view v;
 	uint32_t count;
@@ -335,12 +345,26 @@ static bool leave_in_pieces(struct pipeline *pl, uint32_t id, bool held, bool gs
 			pl->tot.inject_errors++;
 			continue;
 		}
+		if (gap) {
+			hold_piece(pl, e->pkt, buf, (uint32_t)plen, i, count, e->now_ns + i * gap, e->now_ns);
+			continue;
+		}
 		inject(pl, (struct pipeline_injected){ .pkt = e->pkt, .kind = PIPELINE_INJ_PIECE,
 						       .index = i, .count = count, .now_ns = e->now_ns },
 		       buf, (uint32_t)plen);
 	}
 	free(buf);
 	return true;
+}
+
+/* A spaced piece is due (or must go early): it is sent, in its place among the packets. */
+static void release_piece(struct pipeline *pl, struct held *h, uint64_t now)
+{
+	pl->now = now;
+	inject(pl, (struct pipeline_injected){ .pkt = h->pkt, .kind = PIPELINE_INJ_PIECE,
+					       .index = h->index, .count = h->count, .now_ns = now },
+	       h->data, h->len);
+	held_free(h);
 }
 
 static void release(struct pipeline *pl, struct held *h, bool early, uint64_t now)
@@ -359,10 +383,15 @@ static void release(struct pipeline *pl, struct held *h, bool early, uint64_t no
 	};
 	bool pieces;
 
+	if (h->piece) {
+		release_piece(pl, h, now);
+		return;
+	}
 	pl->now = now;
 	pl->tot.released++;
 	e.release = ++pl->releases;
-	pieces = h->segment && leave_in_pieces(pl, h->id, true, h->gso, h->data, h->len, h->segment, &e);
+	pieces = h->segment &&
+		 leave_in_pieces(pl, h->id, true, h->gso, h->gap_ns, h->data, h->len, h->segment, &e);
 	if (!pieces) {
 		pl->ops.verdict(pl->ops_data, h->id, true, true, h->mangled ? h->data : NULL, h->len,
 				h->wire_len, h->data, now);
@@ -382,6 +411,47 @@ static void release(struct pipeline *pl, struct held *h, bool early, uint64_t no
 	if (h->copies && h->data)
 		pl->ops.duplicate(pl->ops_data, h->data, h->len, h->copies, now);
 	held_free(h);
+}
+
+/*
+ * Piece 'index' of 'count' of packet pkt (len bytes at b, copied) waits
+ * until 'at' in the scheduler, like a held packet, so that its gap is
+ * kept by the release timer and not by a sleep on the packet path. At a
+ * bound the one due soonest makes room, as for packets; out of memory it
+ * leaves now.
+ */
+static void hold_piece(struct pipeline *pl, uint64_t pkt, const uint8_t *b, uint32_t len, uint32_t index,
+		       uint32_t count, uint64_t at, uint64_t now)
+{
+	struct held *h = calloc(1, sizeof(*h));
+	int ret;
+
+	if (h)
+		h->data = malloc(len);
+	if (!h || !h->data) {
+		free(h);
+		inject(pl, (struct pipeline_injected){ .pkt = pkt, .kind = PIPELINE_INJ_PIECE,
+						       .index = index, .count = count, .now_ns = now },
+		       b, len);
+		return;
+	}
+	memcpy(h->data, b, len);
+	h->len = h->wire_len = len;
+	h->pkt = pkt;
+	h->rule = -1;
+	h->piece = true;
+	h->index = index;
+	h->count = count;
+	h->e.bytes = len;
+	while ((ret = sched_push(pl->sched, &h->e, at)) == -ENOSPC || ret == -ENOBUFS) {
+		if (ret == -ENOSPC)
+			pl->tot.early_max_held++;
+		else
+			pl->tot.early_max_held_bytes++;
+		release(pl, container_of(sched_pop(pl->sched), struct held, e), true, now);
+	}
+	if (ret)
+		release_piece(pl, h, now);
 }
 
 /* Schedule h as p's decision says; at a bound the packet due soonest leaves early. */
@@ -440,6 +510,7 @@ static void hold(struct pipeline *pl, const struct pass *p)
 	h->wire_len = pk->orig_len;
 	h->mangled = p->mangled;
 	h->segment = p->d.segment;
+	h->gap_ns = p->d.segment_gap_ns;
 	h->gso = pk->gso;
 	/* What the kernel keeps queued for it, whatever part of it we copied. */
 	h->e.bytes = pk->orig_len > pk->len ? pk->orig_len : pk->len;
@@ -598,6 +669,7 @@ static void rewrite(struct pipeline *pl, struct pass *p, bool whole, bool keep)
 	if (!p->copy || !whole) {
 		p->d.copies = 0;
 		p->d.segment = 0;
+		p->d.segment_gap_ns = 0;
 	}
 	if (p->d.copies)
 		pl->tot.duplicated_packets++;
@@ -690,7 +762,8 @@ static void pass_now(struct pipeline *pl, const struct pass *p)
 
 	pl->tot.accepted++;
 	if (!p->d.segment ||
-	    !leave_in_pieces(pl, pk->id, false, pk->gso, bytes, pk->len, p->d.segment, &e)) {
+	    !leave_in_pieces(pl, pk->id, false, pk->gso, p->d.segment_gap_ns, bytes, pk->len,
+			     p->d.segment, &e)) {
 		pl->ops.verdict(pl->ops_data, pk->id, true, false, p->mangled ? p->copy : NULL, pk->len,
 				pk->orig_len, bytes, p->now);
 		if (pl->n_obs)

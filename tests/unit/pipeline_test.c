@@ -493,6 +493,8 @@ struct tcp_seen {
 	uint32_t inj_len[6];
 	unsigned n_inj;
 	int inj_err;		/* what the owner's inject returns */
+	uint64_t inj_t[6];	/* when each was sent */
+	uint64_t rewritten_t;
 	unsigned observed_inj;
 	uint8_t rewritten[1500];	/* the last accept that came with new bytes */
 	uint32_t rewritten_len;
@@ -508,6 +510,7 @@ static void tcp_verdict(void *data, uint32_t id, bool accept, bool held, const u
 	if (accept && payload && len <= sizeof(s->rewritten)) {
 		memcpy(s->rewritten, payload, len);
 		s->rewritten_len = len;
+		s->rewritten_t = now;
 	}
 }
 
@@ -518,6 +521,7 @@ static int tcp_inject(void *data, const uint8_t *bytes, uint32_t len, uint64_t n
 	if (s->n < sizeof(s->order) - 1)
 		s->order[s->n++] = 'i';
 	if (s->n_inj < 6 && len <= sizeof(s->inj[0])) {
+		s->inj_t[s->n_inj] = now;
 		memcpy(s->inj[s->n_inj], bytes, len);
 		s->inj_len[s->n_inj++] = len;
 	}
@@ -866,3 +870,89 @@ Test(pipeline, gso_head_falls_back_to_the_verdict_when_inject_fails)
 	free(json);
 }
 
+/*
+ * segment 8 gap 1ms: the first piece leaves with the packet's verdict, the
+ * others wait in the scheduler and leave 1, 2 and 3 ms after it, in order.
+ */
+Test(pipeline, segment_gap_spaces_the_pieces_through_the_scheduler)
+{
+	struct tcp_seen s = { 0 };
+	char *json = conversation("tcp => segment 8 gap 1ms, out", false, &s);
+
+	cr_assert_str_eq(s.order, "aaaaaiii", "%s", s.order);
+	cr_assert_eq(s.rewritten_len, 40 + 8);
+	for (unsigned i = 0; i < 3; i++) {
+		struct pkt_view pv = inj_seen(&s, i);
+
+		cr_assert_eq(pv.seq, 109 + 8 * i, "piece %u", i + 2);
+		cr_assert_eq(s.inj_t[i], s.rewritten_t + (i + 1) * MS, "piece %u left at %llu, not %llu",
+			     i + 2, (unsigned long long)s.inj_t[i],
+			     (unsigned long long)(s.rewritten_t + (i + 1) * MS));
+	}
+	cr_assert(strstr(json, "\"pieces\":4,"), "%s", json);
+	free(json);
+}
+
+/*
+ * A flow's next segment waits for the last piece of the one before (plus
+ * the gap): it must not overtake it. a sends 30 bytes at 4 ms (pieces at
+ * 4, 5, 6 ms) and 20 bytes at 5 ms: held until 7 ms, its pieces at 7 and
+ * 8 ms. Nothing leaves out of order.
+ */
+Test(pipeline, segment_gap_keeps_a_flows_pieces_in_order)
+{
+	struct pipeline_config pc = { .seed = 1 };
+	struct rule_set *rs = rule_set_new();
+	struct tcp_seen s = { 0 };
+	struct rule_error e;
+	struct conv c = { 0 };
+	struct pkt_view pv;
+
+	cr_assert_eq(rule_set_add_line(rs, "tcp => segment 10 gap 1ms, out", "t", 1, &e), 0, "%s", e.msg);
+	c.pl = pipeline_new(&pc, rs, &tcp_ops, &s);
+	cr_assert(c.pl);
+	send_seg(&c, true, PKT_TCP_SYN, 100, 0, 0);
+	send_seg(&c, false, PKT_TCP_SYN | PKT_TCP_ACK, 5000, 101, 0);
+	send_seg(&c, true, PKT_TCP_ACK, 101, 5001, 0);
+	send_seg(&c, true, PKT_TCP_ACK | PKT_TCP_PSH, 101, 5001, 30);
+	cr_assert_eq(c.now, 4 * MS);
+	send_seg(&c, true, PKT_TCP_ACK | PKT_TCP_PSH, 131, 5001, 20);
+	cr_assert_str_eq(s.order, "aaaa", "the second segment is held: %s", s.order);
+	cr_assert_eq(pipeline_held(c.pl), 3, "two pieces and the second segment");
+	cr_assert_eq(pipeline_next_deadline(c.pl), 5 * MS);
+	pipeline_release_all(c.pl, c.now, true);
+	cr_assert_str_eq(s.order, "aaaaiiai", "%s", s.order);
+	cr_assert_eq(inj_seen(&s, 0).seq, 111);
+	cr_assert_eq(s.inj_t[0], 5 * MS);
+	cr_assert_eq(inj_seen(&s, 1).seq, 121);
+	cr_assert_eq(s.inj_t[1], 6 * MS);
+	cr_assert_eq(pkt_parse(&pv, s.rewritten, s.rewritten_len), 0);
+	cr_assert_eq(pv.seq, 131, "the second segment's first piece");
+	cr_assert_eq(s.rewritten_t, 7 * MS);
+	cr_assert_eq(inj_seen(&s, 2).seq, 141);
+	cr_assert_eq(s.inj_t[2], 8 * MS);
+	pipeline_free(c.pl);
+	rule_set_free(rs);
+}
+
+/* At shutdown the pieces still waiting leave at once, in order: none is lost. */
+Test(pipeline, segment_gap_pieces_leave_at_release_all)
+{
+	struct tcp_seen s = { 0 };
+	struct pipeline_config pc = { .seed = 1 };
+	struct rule_set *rs = rule_set_new();
+	struct rule_error e;
+	struct conv c = { 0 };
+
+	cr_assert_eq(rule_set_add_line(rs, "tcp => segment 10 gap 1s, out", "t", 1, &e), 0, "%s", e.msg);
+	c.pl = pipeline_new(&pc, rs, &tcp_ops, &s);
+	send_seg(&c, true, PKT_TCP_SYN, 100, 0, 0);
+	send_seg(&c, false, PKT_TCP_SYN | PKT_TCP_ACK, 5000, 101, 0);
+	send_seg(&c, true, PKT_TCP_ACK | PKT_TCP_PSH, 101, 5001, 30);
+	pipeline_release_all(c.pl, c.now, false);
+	cr_assert_str_eq(s.order, "aaaii", "%s", s.order);
+	cr_assert_eq(s.inj_t[1], c.now);
+	cr_assert_eq(pipeline_held(c.pl), 0);
+	pipeline_free(c.pl);
+	rule_set_free(rs);
+}

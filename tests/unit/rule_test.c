@@ -42,6 +42,8 @@ static const char *const extra_lines[] = {
 	"tcp port 80 => delay 10ms, conn 0%",
 	"tcp port 80 => reset, after 1s, conn 100% key 4294967295, if not syn and not syn-ack",
 	"udp => drop, conn 12.5%",
+	"tcp port 80 => segment 100 gap 500us",
+	"tcp => segment 1 gap 2ms 50%",
 	"tcp port 80 => drop, in, first 1, after 10s, from-byte 4294967295, if fin",
 	"tcp port 80 => delay 2s, from-byte 1, if fin",
 	"udp => delay 1.5s jitter 0.25ms distribution pareto 0.0125%",
@@ -407,6 +409,8 @@ Test(rule, equal_sees_differences)
 		{ "tcp => drop if state LAST_ACK", "tcp => drop if state CLOSING" },
 		{ "udp => rate 1mbit", "udp => rate 1mbit limit 5" },
 		{ "udp => drop, every 2", "udp => drop, first 2" },
+		{ "tcp => segment 10", "tcp => segment 10 gap 1ms" },
+		{ "tcp => segment 10 gap 1ms", "tcp => segment 10 gap 2ms" },
 	};
 
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
@@ -427,6 +431,8 @@ static const struct {
 	const char *msg;
 } bad_lines[] = {
 	{ "tcp => reset, from-byte 0", 25, "'from-byte 0' out of range (1 to 4294967295)" },
+	{ "tcp => segment 10 gap 1ms gap 2ms", 27, "'gap' given twice" },
+	{ "tcp => segment 10 gap", 19, "'gap' needs" },
 	{ "tcp => reset, from-byte 4294967296", 25, "'from-byte 4294967296' out of range" },
 	{ "tcp => reset, from-byte", 15, "'from-byte' needs a number (1 to 4294967295)" },
 	{ "tcp => reset, from-byte 10k", 25, "'from-byte' needs a number, got '10k'" },
