@@ -33,7 +33,7 @@ void usage_print(FILE *f)
 		"            demo [udp|reorder|handshake|teardown|timewait|retransmit|all] [--html FILE]\n"
 		"  check     parse rules and print them in canonical form:\n"
 		"            check [FILE ...] [-r LINE] [-f FILE] (a FILE is read as with -f)\n"
-		"  cleanup   remove every chain faultline left in iptables/ip6tables:\n"
+		"  cleanup   remove what killed runs left (iptables chains, control sockets):\n"
 		"            cleanup [NAME | --netns NAME | --netns-path PATH] (NAME: a namespace)\n"
 		"  show      print an --events file as text ladder diagrams: show EVENTS [--flow N]\n"
 		"  report    write an --events file as one HTML page: report EVENTS -o FILE\n"
