@@ -692,3 +692,30 @@ Test(act, from_byte_without_data_holds_from_offset_n)
 	}
 	teardown_rules(&f);
 }
+
+/*
+ * segment 3 gap 1ms on 8-byte segments (3 pieces each): the first segment
+ * of a flow leaves now, its pieces 1 ms apart until 3 ms; the next one,
+ * at 1 ms, waits 2 ms for them (a hold of the rule), and the one after
+ * that 3 ms more. Another flow does not wait for this one's pieces.
+ */
+Test(act, segment_gap_holds_a_flows_next_segment_until_its_pieces_left)
+{
+	const char *r[] = { "tcp => segment 3 gap 1ms" };
+	struct fixture f = { .tcp = true };
+	struct act_decision d;
+
+	setup_rules(&f, r, 1, 1);
+	decide(&f, 40000, 80, PKT_DIR_OUT, 0, &d);
+	cr_assert(d.segment == 3 && d.segment_gap_ns == 1000000);
+	cr_assert_eq(d.delay_ns, 0);
+	decide(&f, 40000, 80, PKT_DIR_OUT, 1000000, &d);
+	cr_assert_eq(d.delay_ns, 2000000, "waits for the pieces until 3 ms: %llu",
+		     (unsigned long long)d.delay_ns);
+	cr_assert_eq(d.hold_rule, 0);
+	decide(&f, 40000, 80, PKT_DIR_OUT, 3000000, &d);
+	cr_assert_eq(d.delay_ns, 3000000, "after the second one's, from 3 to 6 ms");
+	decide(&f, 40001, 80, PKT_DIR_OUT, 3000000, &d);
+	cr_assert_eq(d.delay_ns, 0, "another flow");
+	teardown_rules(&f);
+}
