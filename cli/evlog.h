@@ -79,6 +79,14 @@ struct evlog_pkt {
 	uint32_t classes;	/* TRACK_C_* bits, as captured (ingress) */
 	const char *sender_state, *receiver_state;
 	uint32_t egress_classes; /* how the receiver saw it after faultline ("view":"egress") */
+	/*
+	 * A RST faultline made ("inject" line): pkt is its cause's, its
+	 * actions are the cause's, seg 0; it is not one of the endpoints'
+	 * packets (not counted as sent or arrived). inj_error: the errno of
+	 * a send that failed, else 0.
+	 */
+	bool injected;
+	int inj_error;
 	uint32_t egress_caused_by;
 
 	/* Filled by evlog_finish. */
@@ -182,7 +190,9 @@ void evlog_free(struct evlog *log);
 /*
  * Add the next line of the file (line numbers count calls). Blank lines,
  * unknown events and unknown keys are ignored; "verdict" and "malformed"
- * lines too (the packet lines carry the same facts). Returns 0, -EBADMSG
+ * lines too (the packet lines carry the same facts). An "inject" line of
+ * a RST becomes a packet of its cause's conversation (injected); of
+ * another kind, or without its cause in the log, it is skipped. Returns 0, -EBADMSG
  * with *err filled (not JSON, not an object, a known event missing a
  * required field) or -ENOMEM. The log keeps what it had.
  */

@@ -225,13 +225,18 @@ static void legend(FILE *o)
 static void overview(FILE *o, const struct evlog *log, const char *source)
 {
 	unsigned acc = 0, drop = 0, held = 0, rel = 0, early = 0, lost = 0, copies = 0, corrupt = 0,
-		 gso = 0, tcp = 0;
+		 gso = 0, tcp = 0, made = 0;
 	size_t n = evlog_n_pkts(log);
 	double t0 = 0, t1 = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct evlog_pkt *p = evlog_pkt(log, i);
 
+		/* The RSTs faultline made are drawn, not counted among the packets it read. */
+		if (p->injected) {
+			made++;
+			continue;
+		}
 		acc += p->verdict == EVLOG_ACCEPT;
 		drop += p->verdict == EVLOG_DROP;
 		held += p->verdict == EVLOG_HOLD;
@@ -254,7 +259,7 @@ static void overview(FILE *o, const struct evlog *log, const char *source)
 	esc(o, source);
 	fprintf(o, "</code>: %zu lines, %zu packets from %.6f s to %.6f s, %u TCP connection%s, "
 		   "%zu other flow%s.</p>\n",
-		evlog_n_lines(log), n, t0, t1, tcp, tcp == 1 ? "" : "s", evlog_n_convs(log) - tcp,
+		evlog_n_lines(log), n - made, t0, t1, tcp, tcp == 1 ? "" : "s", evlog_n_convs(log) - tcp,
 		evlog_n_convs(log) - tcp == 1 ? "" : "s");
 	fprintf(o, "<h2 id=\"totals\">Totals</h2>\n<table><tr><th>packets</th><th>passed</th>"
 		   "<th>dropped</th><th>held</th><th>released</th><th>released early</th>"
@@ -262,7 +267,7 @@ static void overview(FILE *o, const struct evlog *log, const char *source)
 		   "<th>GSO super-packets</th></tr>\n");
 	fprintf(o, "<tr><td>%zu</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td>"
 		   "<td>%u</td><td>%u</td><td>%u</td><td>%u</td></tr></table>\n",
-		n, acc, drop, held, rel, early, lost, copies, corrupt, gso);
+		n - made, acc, drop, held, rel, early, lost, copies, corrupt, gso);
 }
 
 /* ---- counters per rule ---------------------------------------------------------------- */
@@ -313,6 +318,9 @@ static int rules_table(FILE *o, const struct evlog *log)
 	for (size_t i = 0; i < evlog_n_pkts(log); i++) {
 		const struct evlog_pkt *p = evlog_pkt(log, i);
 
+		/* It carries its cause's actions: counting it would count the cause twice. */
+		if (p->injected)
+			continue;
 		for (unsigned a = 0; a < p->n_actions; a++) {
 			struct rule_row *r = rule_get(&rows, &n, &p->actions[a]);
 			bool seen = false;
@@ -483,7 +491,8 @@ static int order_table(FILE *o, const struct evlog *log, const struct evlog_conv
 	for (size_t i = 0; i < conv->n_pkts; i++) {
 		const struct evlog_pkt *p = evlog_pkt(log, conv->pkts[i]);
 
-		if (p->from != from)
+		/* sent[] has room for the endpoint's own packets only. */
+		if (p->from != from || p->injected)
 			continue;
 		sent[k++] = p;
 		if (p->recv_pos && p->recv_pos <= n)

@@ -374,7 +374,7 @@ static void order_lines(FILE *out, const struct evlog *log, const struct evlog_c
 	for (size_t i = 0; i < conv->n_pkts; i++) {
 		const struct evlog_pkt *p = evlog_pkt(log, conv->pkts[i]);
 
-		if (p->from == from)
+		if (p->from == from && !p->injected)
 			fprintf(b.f, " %llu", (unsigned long long)p->ord);
 	}
 	text = sbuf_close(&b);
@@ -408,7 +408,7 @@ static void order_lines(FILE *out, const struct evlog *log, const struct evlog_c
 	for (size_t i = 0; i < conv->n_pkts; i++) {
 		const struct evlog_pkt *p = evlog_pkt(log, conv->pkts[i]);
 
-		if (p->from == from && !p->recv_pos)
+		if (p->from == from && !p->recv_pos && !p->injected)
 			fprintf(b.f, " %llu%s", (unsigned long long)p->ord,
 				p->verdict == EVLOG_DROP ? "" : "(held)");
 	}

@@ -43,8 +43,9 @@ static void resolve_releases(struct evlog *log, const size_t *by_num)
 			else
 				hi = mid;
 		}
+		/* A RST faultline made shares its cause's number, not its release. */
 		for (; lo < log->n_pkts && log->pkts[by_num[lo]].pkt == rl->pkt; lo++)
-			if (log->pkts[by_num[lo]].line < rl->line)
+			if (log->pkts[by_num[lo]].line < rl->line && !log->pkts[by_num[lo]].injected)
 				p = &log->pkts[by_num[lo]];
 		if (!p || p->verdict != EVLOG_HOLD || p->released)
 			continue;

@@ -242,6 +242,84 @@ static int add_packet(struct evlog *log, const struct evlog_jval *o, struct evlo
 	return 0;
 }
 
+/* The latest packet line before this one with capture number pkt, or NULL. */
+static const struct evlog_pkt *cause_of(const struct evlog *log, uint64_t pkt)
+{
+	/* Its RSTs follow a packet's line at once: the search ends at the first step. */
+	for (size_t i = log->n_pkts; i-- > 0;)
+		if (log->pkts[i].pkt == pkt && !log->pkts[i].injected)
+			return &log->pkts[i];
+	return NULL;
+}
+
+/*
+ * An "inject" line: a packet faultline made. A RST ("kind":"rst") becomes
+ * a packet record of its cause's conversation (an arrow of the ladder),
+ * from the endpoint it claims to come from: the cause's sender when it
+ * has the cause's flow, else its receiver. Other kinds are skipped: a
+ * piece of 'segment' is counted in its packet's "pieces" (the writer
+ * gives pieces no line), and a kind this build does not know is skipped
+ * as unknown events are. A RST whose cause is not in the log (a log cut
+ * at its start) has no conversation to go to: skipped too.
+ */
+static int add_inject(struct evlog *log, const struct evlog_jval *o, struct evlog_error *err)
+{
+	const struct evlog_pkt *c;
+	const char *kind, *flow, *fl;
+	struct evlog_pkt *p;
+	uint64_t pkt;
+	double t;
+	bool same;
+
+	if (!get_num(log, o, "t", &t))
+		return bad_event(log, err, "inject event without a valid \"t\"");
+	if (!get_u64(log, o, "pkt", &pkt))
+		return bad_event(log, err, "inject event without a valid \"pkt\"");
+	kind = get_str(log, o, "kind");
+	flow = get_str(log, o, "flow");
+	fl = get_str(log, o, "flags");
+	if (!kind || !flow || !fl)
+		return -ENOMEM;
+	if (strcmp(kind, "rst"))
+		return 0;
+	c = cause_of(log, pkt);
+	if (!c)
+		return 0;
+	if (evlog__grow((void **)&log->pkts, &log->cap_pkts, log->n_pkts, sizeof(*log->pkts)))
+		return -ENOMEM;
+	/* cause_of's pointer may have moved with the array. */
+	c = cause_of(log, pkt);
+	p = &log->pkts[log->n_pkts];
+	memset(p, 0, sizeof(*p));
+	same = !strcmp(flow, c->flow);
+	p->line = log->lines;
+	p->t = t;
+	p->pkt = pkt;
+	p->injected = true;
+	p->inj_error = (int)get_uint(log, o, "error");
+	p->proto = c->proto;
+	p->flow = flow;
+	p->flow_hash = c->flow_hash;
+	p->dir = same ? c->dir : evlog__intern(log, !strcmp(c->dir, "in") ? "out" : "in");
+	p->way = same ? c->way : !c->way;
+	p->len = get_uint(log, o, "len");
+	p->verdict = EVLOG_ACCEPT;
+	/* The cause's actions name the rule that made it. */
+	p->n_actions = c->n_actions;
+	p->actions = c->actions;
+	p->tcp = c->tcp;
+	p->tcp_flow = c->tcp_flow;
+	p->endpoint = same ? c->endpoint : !c->endpoint;
+	p->flags = parse_flags(fl);
+	get_u32(log, o, "seq", &p->seq);
+	get_u32(log, o, "ack", &p->ack);
+	p->sender_state = p->receiver_state = evlog__intern(log, "");
+	if (!p->dir || !p->sender_state)
+		return -ENOMEM;
+	log->n_pkts++;
+	return 0;
+}
+
 static int add_release(struct evlog *log, const struct evlog_jval *o, struct evlog_error *err)
 {
 	struct evlog__rel *r;
@@ -360,6 +438,8 @@ int evlog_add_line(struct evlog *log, const char *line, size_t len, struct evlog
 		return add_packet(log, root, err);
 	if (!strcmp(ev->str, "release"))
 		return add_release(log, root, err);
+	if (!strcmp(ev->str, "inject"))
+		return add_inject(log, root, err);
 	if (!strcmp(ev->str, "transition"))
 		return add_trk(log, root, EVLOG_TRK_TRANSITION, "transition", err);
 	if (!strcmp(ev->str, "flow-new"))

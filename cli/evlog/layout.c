@@ -102,6 +102,8 @@ static int rank_arrivals(struct evlog *log, struct evlog_conv *conv)
 	for (size_t i = 0; i < conv->n_pkts; i++) {
 		const struct evlog_pkt *p = &log->pkts[conv->pkts[i]];
 
+		if (p->injected)
+			continue;
 		if (p->verdict == EVLOG_ACCEPT)
 			lv[n++] = (struct leave){ p->line, conv->pkts[i] };
 		else if (p->verdict == EVLOG_HOLD && p->released)
@@ -186,6 +188,9 @@ static void count_pkts(struct evlog *log, struct evlog_conv *conv)
 
 		p->from = conv->tcp ? p->endpoint : p->way != conv->first_way;
 		p->cause = p->egress_cause = -1;
+		/* A RST faultline made is no endpoint's packet. */
+		if (p->injected)
+			continue;
 		conv->sent[p->from]++;
 		conv->dropped += p->verdict == EVLOG_DROP;
 		conv->held += p->verdict == EVLOG_HOLD;
@@ -220,7 +225,7 @@ static void find_isns(const struct evlog *log, struct evlog_conv *conv)
 		for (size_t i = 0; i < conv->n_pkts && !conv->has_isn[e]; i++) {
 			const struct evlog_pkt *p = &log->pkts[conv->pkts[i]];
 
-			if (p->from == (unsigned)e) {
+			if (p->from == (unsigned)e && !p->injected) {
 				conv->isn[e] = p->seq - 1;
 				conv->has_isn[e] = true;
 			}

@@ -223,6 +223,13 @@ void evlog_pkt_notes(const struct evlog *log, const struct evlog_pkt *p, enum ev
 	}
 	if (row != EVLOG_ROW_SEND)
 		return;
+	if (p->injected) {
+		a = evlog_pkt_action(p, RULE_ACT_RESET);
+		note(o, "made by faultline (%s)", a ? evlog_rule_label(a, rl, sizeof(rl)) : "reset");
+		if (p->inj_error)
+			note(o, "NOT SENT: %s", strerror(p->inj_error));
+		return;
+	}
 	if (p->verdict == EVLOG_DROP) {
 		if ((a = evlog_pkt_action(p, RULE_ACT_DROP)))
 			note(o, "DROPPED by %s", evlog_rule_label(a, rl, sizeof(rl)));

@@ -3,8 +3,8 @@
 # see ECONNRESET when 'reset' drops one of the client's requests, over IPv4
 # and IPv6: the RST to the client goes back through loopback, the one to
 # the server out on the wire, and each kernel takes it at once (no
-# challenge ACK, no checksum error). The RSTs are in the event log, in the
-# --pcap capture, and in replay's output.
+# challenge ACK, no checksum error). The RSTs are in the event log (drawn
+# by show and report), in the --pcap capture, and in replay's output.
 . "$(dirname "$0")/lib.sh"
 APP="python3 $(cd "$(dirname "$0")/../tools" && pwd)/tcpapp.py"
 make_pair
@@ -47,6 +47,12 @@ for host in 10.99.0.2 fd99::2; do
 	n=$(tshark -r "$T/live.pcapng" -Y 'frame.interface_name == "out" && tcp.flags.reset == 1' 2>/dev/null | wc -l)
 	[ "$n" -eq 2 ] || fail "$host: $n RSTs in the capture, expected 2"
 done
+# show and report draw both RSTs of the last run, noted as faultline's.
+"$FL" show "$T/ev.jsonl" >"$T/show.txt" 2>"$T/show.err" || fail "show: $(cat "$T/show.err")"
+n=$(grep -c 'RST+ACK.*made by faultline (rule 1)' "$T/show.txt" || true)
+[ "$n" -eq 2 ] || fail "show drew $n RSTs made by faultline, expected 2"
+"$FL" report "$T/ev.jsonl" -o "$T/report.html" 2>"$T/report.err" || fail "report: $(cat "$T/report.err")"
+[ "$(grep -o 'made by faultline' "$T/report.html" | wc -l)" -eq 2 ] || fail "report does not draw the 2 RSTs"
 
 # Replay the last run's captured side with a reset on the first request: the RSTs are in --out.
 tshark -r "$T/live.pcapng" -Y 'frame.interface_name == "in"' -F nsecpcap -w "$T/in.pcap" 2>/dev/null

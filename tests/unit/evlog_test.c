@@ -539,3 +539,64 @@ Test(evlog, a_log_without_names_counts_rules_from_zero)
 	cr_assert(has_note(&n, "DROPPED by rule 2 x"), "a named rule's number is as written");
 	evlog_free(log);
 }
+
+/*
+ * "inject" lines: the two RSTs of a 'reset' become arrows of the reset
+ * segment's conversation, one from each side (the one with the segment's
+ * flow from its sender, the other from its receiver), labelled as RSTs
+ * and noted as faultline's; a failed send says so. They are not counted
+ * as the endpoints' packets, a release line still finds its held packet,
+ * and a piece line (which this version never writes) is skipped, as is a
+ * RST whose cause is not in the log.
+ */
+Test(evlog, injected_rsts_are_arrows_of_their_cause)
+{
+	static const char *const lines[] = {
+		TCP(1, 0.1, 0, 1, 1, C2S, "S", 100, 0, 0, ",\"verdict\":\"accept\",\"actions\":[]"),
+		TCP(2, 0.2, 1, 1, 2, S2C, "SA", 5000, 101, 0, ",\"verdict\":\"accept\",\"actions\":[]"),
+		TCP(3, 0.3, 0, 2, 3, C2S, "PA", 101, 5001, 10,
+		    ",\"verdict\":\"hold\",\"delay_us\":5000.0,"
+		    "\"actions\":[{\"rule\":1,\"name\":\"slow\",\"action\":\"delay\"}]"),
+		TCP(4, 0.31, 0, 3, 4, C2S, "PA", 111, 5001, 30,
+		    ",\"verdict\":\"drop\",\"actions\":[{\"rule\":2,\"name\":\"cut\",\"action\":\"reset\"}]"),
+		"{\"t\":0.31,\"ev\":\"inject\",\"pkt\":4,\"kind\":\"rst\",\"flow\":\"tcp " S2C "\","
+		"\"flags\":\"RA\",\"seq\":5001,\"ack\":141,\"len\":40}",
+		"{\"t\":0.31,\"ev\":\"inject\",\"pkt\":4,\"kind\":\"rst\",\"flow\":\"tcp " C2S "\","
+		"\"flags\":\"RA\",\"seq\":111,\"ack\":5001,\"len\":40,\"error\":105}",
+		"{\"t\":0.31,\"ev\":\"inject\",\"pkt\":4,\"kind\":\"piece\",\"flow\":\"tcp " C2S "\","
+		"\"flags\":\"A\",\"seq\":121,\"ack\":5001,\"len\":50}",
+		"{\"t\":0.32,\"ev\":\"inject\",\"pkt\":99,\"kind\":\"rst\",\"flow\":\"tcp " C2S "\","
+		"\"flags\":\"RA\",\"seq\":1,\"ack\":1,\"len\":40}",
+		"{\"t\":0.35,\"ev\":\"release\",\"pkt\":3,\"rel\":1}",
+	};
+	struct evlog *log = LOAD(lines);
+	const struct evlog_conv *c;
+	const struct evlog_pkt *to_a, *to_b;
+	struct evlog_notes n;
+	char b[64];
+
+	cr_assert_eq(evlog_n_pkts(log), 6, "4 packets and 2 RSTs");
+	cr_assert_eq(evlog_n_convs(log), 1);
+	c = evlog_conv(log, 0);
+	cr_assert_eq(c->n_pkts, 6);
+	cr_assert_eq(c->sent[0], 3, "the RSTs are not the endpoints' packets");
+	cr_assert_eq(c->sent[1], 1);
+	to_a = evlog_pkt(log, 4);
+	to_b = evlog_pkt(log, 5);
+	cr_assert(to_a->injected && to_b->injected);
+	cr_assert_eq(to_a->from, 1, "the RST to the sender comes from the receiver's side");
+	cr_assert_eq(to_b->from, 0);
+	evlog_pkt_label(log, to_a, 40, b, sizeof(b));
+	cr_assert_str_eq(b, "RST+ACK seq=1 ack=41");
+	evlog_pkt_label(log, to_b, 40, b, sizeof(b));
+	cr_assert_str_eq(b, "RST+ACK seq=11 ack=1");
+	evlog_pkt_notes(log, to_a, EVLOG_ROW_SEND, &n);
+	cr_assert(has_note(&n, "made by faultline (rule 2 cut)"));
+	cr_assert_eq(n.n, 1);
+	evlog_pkt_notes(log, to_b, EVLOG_ROW_SEND, &n);
+	cr_assert(has_note(&n, "NOT SENT: No buffer space available"), "%s", n.s[n.n - 1]);
+	cr_assert(evlog_pkt(log, 2)->released, "the release found its held packet");
+	cr_assert_eq(c->n_rows, 7, "6 sends and a release");
+	cr_assert_eq(c->rows[4].idx, 4, "the RSTs right after their cause");
+	evlog_free(log);
+}
