@@ -242,7 +242,7 @@ struct evlog_notes {
 void evlog_pkt_notes(const struct evlog *log, const struct evlog_pkt *p, enum evlog_row_kind row,
 		     struct evlog_notes *out);
 
-/* Short name of a packet's identity in its conversation: "seg 4" (TCP) or "#4" (ord). */
+/* Short name of a packet's identity in its conversation: "seg 4" (TCP), "#4" (ord), "made" (injected). */
 size_t evlog_pkt_ident(const struct evlog_pkt *p, char *buf, size_t size);
 
 /*

@@ -90,7 +90,10 @@ size_t evlog_pkt_ident(const struct evlog_pkt *p, char *buf, size_t size)
 {
 	int n;
 
-	if (p->tcp)
+	/* A RST faultline made has no number of its own in the connection. */
+	if (p->injected)
+		n = snprintf(buf, size, "made");
+	else if (p->tcp)
 		n = snprintf(buf, size, "seg %u", p->seg);
 	else
 		n = snprintf(buf, size, "#%llu", (unsigned long long)p->ord);

@@ -590,6 +590,8 @@ Test(evlog, injected_rsts_are_arrows_of_their_cause)
 	cr_assert_str_eq(b, "RST+ACK seq=1 ack=41");
 	evlog_pkt_label(log, to_b, 40, b, sizeof(b));
 	cr_assert_str_eq(b, "RST+ACK seq=11 ack=1");
+	evlog_pkt_ident(to_a, b, sizeof(b));
+	cr_assert_str_eq(b, "made");
 	evlog_pkt_notes(log, to_a, EVLOG_ROW_SEND, &n);
 	cr_assert(has_note(&n, "made by faultline (rule 2 cut)"));
 	cr_assert_eq(n.n, 1);
