@@ -956,3 +956,168 @@ Test(pipeline, segment_gap_pieces_leave_at_release_all)
 	pipeline_free(c.pl);
 	rule_set_free(rs);
 }
+
+/* The unsigned number after the first 'key' in json, or -1 when none. */
+static long long json_num(const char *json, const char *key)
+{
+	const char *at = strstr(json, key);
+
+	return at ? atoll(at + strlen(key)) : -1;
+}
+
+/* A SYN like tcp_syn()'s, from source port 'sport'. */
+static void tcp_syn_from(uint8_t *p, uint32_t isn, uint16_t sport)
+{
+	tcp_syn(p, isn);
+	p[20] = sport >> 8, p[21] = sport & 0xff;
+}
+
+static void feed_syns(struct pipeline *pl, unsigned n, uint16_t sport0)
+{
+	uint8_t p[40];
+
+	for (unsigned i = 0; i < n; i++) {
+		struct pipeline_pkt pk = { .id = i + 1, .dir = PKT_DIR_IN, .data = p, .len = 40,
+					   .orig_len = 40 };
+
+		tcp_syn_from(p, 1000u * (i + 1), (uint16_t)(sport0 + i));
+		pipeline_packet(pl, &pk, 1000000ull * (i + 1));
+	}
+}
+
+/*
+ * --queues N: the counters of the N pipelines are presented as one
+ * faultline's. Each queue's packets, holds, rule counters, tracker counts
+ * and connections are in the sums, not only the first queue's.
+ */
+Test(pipeline, stats_of_several_queues_are_their_sums)
+{
+	struct pipeline_config pc0 = { .seed = 1, .index = 0, .count = 2 };
+	struct pipeline_config pc1 = { .seed = 1, .index = 1, .count = 2 };
+	struct seen s = { 0 };
+	struct rule_set *rs = rule_set_new();
+	struct rule_error e;
+	const struct pipeline *pls[2];
+	struct pipeline *pl0, *pl1;
+	char *json;
+	const char *conns;
+
+	cr_assert(rs);
+	cr_assert_eq(rule_set_add_line(rs, "udp => delay 5ms", "test", 1, &e), 0, "%s", e.msg);
+	pl0 = pipeline_new(&pc0, rs, &ops, &s);
+	pl1 = pipeline_new(&pc1, rs, &ops, &s);
+	cr_assert(pl0 && pl1);
+	/* Queue 0: 3 datagrams and 1 connection; queue 1: 5 and 2. */
+	feed(pl0, 3);
+	feed_syns(pl0, 1, 2000);
+	feed(pl1, 5);
+	feed_syns(pl1, 2, 3000);
+	pls[0] = pl0;
+	pls[1] = pl1;
+	json = pipeline_stats_json_many(pls, 2);
+	cr_assert(json);
+	cr_assert_eq(json_num(json, "\"packets\":"), 11, "%s", json);
+	cr_assert_eq(json_num(json, "\"accepted\":"), 3, "%s", json);
+	cr_assert_eq(json_num(json, "\"held\":"), 8, "%s", json);
+	cr_assert_eq(json_num(json, "\"held_now\":"), 8, "%s", json);
+	cr_assert_eq(json_num(json, "\"held_bytes_now\":"), 8 * WIRE, "%s", json);
+	cr_assert_eq(json_num(json, "\"flows\":"), 2, "%s", json);
+	/* The one rule's counters, summed rule by rule. */
+	cr_assert_eq(json_num(json, "\"matched\":"), 8, "%s", json);
+	cr_assert_eq(json_num(json, "\"delayed\":"), 8, "%s", json);
+	cr_assert_eq(json_num(json, "\"tcp\":{\"connections\":"), 3, "%s", json);
+	cr_assert_eq(json_num(json, "\"segments\":"), 3, "%s", json);
+	/* Every queue's connections listed, each once, by its run-wide number. */
+	conns = strstr(json, "\"connections\":[");
+	cr_assert(conns, "%s", json);
+	cr_assert(strstr(conns, "\"flow\":1,"), "%s", conns);
+	cr_assert(strstr(conns, "\"flow\":2,"), "%s", conns);
+	cr_assert(strstr(conns, "\"flow\":4,"), "%s", conns);
+	cr_assert_null(strstr(conns, "\"flow\":3,"), "%s", conns);
+	free(json);
+	/* One pipeline alone says only its own. */
+	json = pipeline_stats_json(pl0);
+	cr_assert_eq(json_num(json, "\"packets\":"), 4, "%s", json);
+	cr_assert_eq(json_num(json, "\"tcp\":{\"connections\":"), 1, "%s", json);
+	free(json);
+	pipeline_free(pl0);
+	pipeline_free(pl1);
+	rule_set_free(rs);
+}
+
+/* The numbers a pipeline gave its packets and its new connections. */
+struct numbers {
+	uint64_t pkt[8], conn[8];
+	unsigned n_pkt, n_conn;
+};
+
+static void number_packet(void *data, const struct pipeline_decided *e)
+{
+	struct numbers *n = data;
+
+	if (n->n_pkt < 8)
+		n->pkt[n->n_pkt++] = e->pkt;
+}
+
+static void number_conn(void *data, const struct track_event *ev, uint64_t now)
+{
+	struct numbers *n = data;
+
+	if (ev->type == TRACK_EV_CONN_NEW && n->n_conn < 8)
+		n->conn[n->n_conn++] = ev->conn;
+}
+
+static const struct pipeline_observer_ops numberer = {
+	.packet = number_packet,
+	.track_event = number_conn,
+};
+
+/* Three SYNs of new connections through pipeline 'index' of 'count'. */
+static void numbered(uint32_t index, uint32_t count, struct numbers *n)
+{
+	struct pipeline_config pc = { .seed = 1, .index = index, .count = count };
+	struct seen s = { 0 };
+	struct rule_set *rs = rule_set_new();
+	struct pipeline *pl;
+
+	cr_assert(rs);
+	pl = pipeline_new(&pc, rs, &ops, &s);
+	cr_assert(pl);
+	cr_assert_eq(pipeline_add_observer(pl, &numberer, n), 0);
+	feed_syns(pl, 3, 4000);
+	cr_assert_eq(n->n_pkt, 3);
+	cr_assert_eq(n->n_conn, 3);
+	pipeline_free(pl);
+	rule_set_free(rs);
+}
+
+/*
+ * The queues of one run number their packets and connections apart
+ * (index+1, then every count-th), so that the event log, the pcapng and
+ * the counters never show one number twice; alone, 1, 2, 3.
+ */
+Test(pipeline, queue_pipelines_number_packets_and_connections_apart)
+{
+	struct numbers a = { 0 }, b = { 0 }, c = { 0 }, one = { 0 };
+
+	numbered(0, 3, &a);
+	numbered(1, 3, &b);
+	numbered(2, 3, &c);
+	numbered(0, 0, &one);
+	for (unsigned i = 0; i < 3; i++) {
+		cr_assert_eq(a.pkt[i], 3 * i + 1, "packet %u of queue 0: %llu", i,
+			     (unsigned long long)a.pkt[i]);
+		cr_assert_eq(b.pkt[i], 3 * i + 2, "packet %u of queue 1: %llu", i,
+			     (unsigned long long)b.pkt[i]);
+		cr_assert_eq(c.pkt[i], 3 * i + 3, "packet %u of queue 2: %llu", i,
+			     (unsigned long long)c.pkt[i]);
+		cr_assert_eq(a.conn[i], 3 * i + 1, "connection %u of queue 0: %llu", i,
+			     (unsigned long long)a.conn[i]);
+		cr_assert_eq(b.conn[i], 3 * i + 2, "connection %u of queue 1: %llu", i,
+			     (unsigned long long)b.conn[i]);
+		cr_assert_eq(c.conn[i], 3 * i + 3, "connection %u of queue 2: %llu", i,
+			     (unsigned long long)c.conn[i]);
+		cr_assert_eq(one.pkt[i], i + 1);
+		cr_assert_eq(one.conn[i], i + 1);
+	}
+}
