@@ -840,8 +840,13 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 				    r->container ? r->container : r->netns, r->cfg.queue);
 		r->control_path = r->control_buf;
 	}
-	/* With a control socket, the API or a scenario a duplicating rule may come later: raw sockets at the start. */
-	r->cfg.rules_may_change = !r->no_control || r->http_arg || r->scenario || r->toxi_arg;
+	/*
+	 * Rules can change while it runs (the control socket, the API, a
+	 * scenario, SIGHUP re-reading a rule file): the proxy keeps
+	 * CAP_NET_RAW, if given, for the raw sockets a later rule may need.
+	 */
+	r->cfg.rules_may_change = !r->no_control || r->http_arg || r->scenario || r->toxi_arg ||
+				  r->n_rule_files;
 	/*
 	 * A run that can be given rules later (the control socket, the HTTP
 	 * API, a scenario) may start from none, as a toxiproxy user starts

@@ -238,9 +238,9 @@ static int commit(struct ctl *c, struct rule_set *rs, bool fresh, struct ctl_err
 				 name, what ? what : "?");
 	if (ret == -EPERM)
 		return set_error(e, CTL_STATUS_CONFLICT,
-				 "a rule sends packets of its own (duplicate, reset), but this run has no raw "
-				 "sockets to send them: start faultline with CAP_NET_RAW, and it opens them at "
-				 "the start");
+				 "a rule sends packets of its own (duplicate, reset, segment) and this run "
+				 "cannot open the raw sockets they leave by: it lacks CAP_NET_RAW (start "
+				 "faultline with it); the rules are unchanged");
 	if (ret == -EREMOTEIO)
 		return set_error(e, CTL_STATUS_INTERNAL,
 				 "the kernel's filter for the new rules could not be installed (iptables-restore "
@@ -390,14 +390,23 @@ static void op_reload(struct ctl *c, ctl_reply_cb cb, void *data)
 	struct ctl_error e;
 	struct rule_set *rs = load_sources(c->sources, c->n_sources, c->initial, &e);
 
-	if (!rs && c->cfg.log) {
-		/* The running rules stay; faultline's own stderr says so too. */
-		char line[sizeof(e.msg) + 64];
+	/*
+	 * Unreadable files, or a set the run refuses (raw sockets it cannot
+	 * open, a cross-flow rule with several queues): the running rules
+	 * stay, and faultline's own stderr says so too, since SIGHUP has no
+	 * one to answer.
+	 */
+	if (!rs || commit(c, rs, false, &e)) {
+		if (c->cfg.log) {
+			char line[sizeof(e.msg) + 64];
 
-		snprintf(line, sizeof(line), "reload failed, the rules are unchanged: %s", e.msg);
-		c->cfg.log(c->cfg.log_data, line);
+			snprintf(line, sizeof(line), "reload failed, the rules are unchanged: %s", e.msg);
+			c->cfg.log(c->cfg.log_data, line);
+		}
+		reply_ctl_error(cb, data, &e);
+		return;
 	}
-	swap_set(c, rs, false, &e, cb, data);
+	reply_rules(c, cb, data);
 }
 
 static void op_stats(struct ctl *c, ctl_reply_cb cb, void *data)

@@ -181,8 +181,8 @@ struct ctl_target {
 	/*
 	 * Swap in a whole new rule set (taken, also on failure): rules that
 	 * keep their name keep their counters, or with 'fresh' none does.
-	 * 0, -ENOMEM, or -EPERM: a rule duplicates packets and the run has
-	 * no raw sockets for the copies.
+	 * 0, -ENOMEM, or -EPERM: a rule sends packets of its own and the
+	 * raw sockets for them cannot be opened (no CAP_NET_RAW).
 	 */
 	int (*swap_rules)(void *data, struct rule_set *rules, bool fresh);
 	/* The set running now (borrowed, valid until the next swap_rules). */

@@ -669,20 +669,38 @@ static const struct act_ops ops[RULE_ACT__COUNT] = {
 	[RULE_ACT_DELAY] = { .step = step_delay, .counter = "delayed", .event = "delay" },
 	[RULE_ACT_REORDER] = { .step = step_reorder, .counter = "reordered", .event = "reorder" },
 	[RULE_ACT_DUPLICATE] = { .step = step_duplicate, .counter = "duplicated",
-				 .event = "duplicate" },
+				 .event = "duplicate", .sends = true },
 	[RULE_ACT_CORRUPT] = { .step = step_corrupt, .counter = "corrupted", .event = "corrupt" },
 	[RULE_ACT_RATE] = { .step = step_rate, .counter = "rate_queued", .event = "rate" },
 	/* accept stops evaluation whatever its P%: the chance was never drawn for it. */
 	[RULE_ACT_ACCEPT] = { .step = step_accept, .event = "accept", .undrawn = true },
 	[RULE_ACT_SLOT] = { .step = step_slot, .counter = "slotted", .event = "slot" },
 	[RULE_ACT_PROFILE] = { .step = step_profile, .counter = "profiled", .event = "profile" },
-	[RULE_ACT_RESET] = { .step = step_reset, .counter = "reset", .event = "reset" },
-	[RULE_ACT_SEGMENT] = { .step = step_segment, .counter = "segmented", .event = "segment" },
+	[RULE_ACT_RESET] = { .step = step_reset, .counter = "reset", .event = "reset", .sends = true },
+	/* Every piece after the first leaves as a packet of its own. */
+	[RULE_ACT_SEGMENT] = { .step = step_segment, .counter = "segmented", .event = "segment",
+			       .sends = true },
 };
 
 const struct act_ops *act_ops(enum rule_action_type t)
 {
 	return (unsigned)t < RULE_ACT__COUNT ? &ops[t] : NULL;
+}
+
+const struct rule *act_sending_rule(const struct rule_set *rules, enum rule_action_type *action)
+{
+	for (size_t i = 0; i < rule_set_count(rules); i++) {
+		const struct rule *r = rule_set_get(rules, i);
+
+		for (unsigned a = 0; a < r->n_actions; a++) {
+			if (!ops[r->actions[a].type].sends)
+				continue;
+			if (action)
+				*action = r->actions[a].type;
+			return r;
+		}
+	}
+	return NULL;
 }
 
 const char *act_event_name(unsigned action)

@@ -118,10 +118,21 @@ struct act_ops {
 	const char *counter;	/* its key in the per-rule stats; NULL: none */
 	const char *event;	/* its name in the packet events' "actions" */
 	bool undrawn;		/* runs whatever its P% (accept) */
+	/*
+	 * Sends packets of its own (copies, RSTs, pieces) through the owner's
+	 * inject: live, that is a raw socket, which takes CAP_NET_RAW to open.
+	 */
+	bool sends;
 };
 
 /* The entry of action t (static), or NULL out of range. */
 const struct act_ops *act_ops(enum rule_action_type t);
+/*
+ * The first rule of rules whose actions send packets of their own (ops
+ * .sends), with that action in *action (may be NULL); NULL if none does.
+ * Borrowed from rules.
+ */
+const struct rule *act_sending_rule(const struct rule_set *rules, enum rule_action_type *action);
 /* The event name of action t ("drop", "delay", ...), "?" out of range. */
 const char *act_event_name(unsigned t);
 /* The action an event names, or -1 (NULL or unknown name). */

@@ -609,28 +609,6 @@ static void on_signal(uv_signal_t *h, int signum)
 		proxy_stop(p);
 }
 
-/*
- * The first rule whose action sends packets of its own (copies, RSTs),
- * and which action (may be NULL); NULL if none does.
- */
-static const struct rule *injecting_rule(const struct rule_set *rules, int *action)
-{
-	for (size_t i = 0; i < rule_set_count(rules); i++) {
-		const struct rule *r = rule_set_get(rules, i);
-
-		for (unsigned a = 0; a < r->n_actions; a++) {
-			enum rule_action_type t = r->actions[a].type;
-
-			if (t != RULE_ACT_DUPLICATE && t != RULE_ACT_RESET && t != RULE_ACT_SEGMENT)
-				continue;
-			if (action)
-				*action = t;
-			return r;
-		}
-	}
-	return NULL;
-}
-
 /* Whether a rule cuts segments at a byte ('from-byte N'), rewriting their heads. */
 static bool cutting_rule(const struct rule_set *rules)
 {
@@ -680,52 +658,68 @@ static void blame_rule(struct proxy_error *e, const struct rule *r)
 	snprintf(e->rule_name, sizeof(e->rule_name), "%s", r->name);
 }
 
-/* Raw sockets for every queue, or for none: a queue's raw socket and buffer are its own. */
+/*
+ * Raw sockets for every queue, or for none: a queue's raw socket and
+ * buffer are its own. Opened into inj (n_queues slots) first and given to
+ * the queues only once all are open, each under its queue's lock: the
+ * reader threads send on them (on_duplicate, on_inject) only under it, so
+ * a reader sees a queue's socket whole or not at all. Once open they stay
+ * open until the run ends: sending takes no capability, opening does.
+ */
 static int open_injects(struct proxy *p)
 {
+	struct inject *inj[p->n_queues];
+
+	if (p->q[0].inj)
+		return 0;
 	for (unsigned i = 0; i < p->n_queues; i++) {
-		p->q[i].inj = inject_open(p->cfg.mark);
-		if (!p->q[i].inj) {
+		inj[i] = inject_open(p->cfg.mark);
+		if (!inj[i]) {
 			int ret = -errno;
 
-			for (unsigned k = 0; k < i; k++) {
-				inject_close(p->q[k].inj);
-				p->q[k].inj = NULL;
-			}
+			for (unsigned k = 0; k < i; k++)
+				inject_close(inj[k]);
 			return ret;
 		}
+	}
+	for (unsigned i = 0; i < p->n_queues; i++) {
+		lock_take(&p->q[i].lock);
+		p->q[i].inj = inj[i];
+		lock_give(&p->q[i].lock);
 	}
 	return 0;
 }
 
 /*
- * Raw sockets only when a rule sends copies or RSTs: opening one takes
+ * Raw sockets when, and only when, rules need them, opened by the step
+ * that brings those rules in (the start, or a swap): opening one takes
  * CAP_NET_RAW, which a container given only CAP_NET_ADMIN lacks, and an
- * open raw socket is one more thing to hold. Sending on it later takes no
- * capability, so CAP_NET_RAW is not kept after setup.
+ * open raw socket is one more thing to hold. An action that sends packets
+ * of its own (act_ops .sends: copies, RSTs, pieces) cannot work without
+ * them: their failure is the rules' (-errno, *r and *action set). A
+ * from-byte cut of a GSO super-packet leaves through them too
+ * (pipeline's leave_rewritten: 'resent'), but without them it goes in
+ * its verdict, as it did before resending existed (the kernel loses it
+ * and TCP sends it again; counted in inject_errors): tried, no error.
  */
+static int open_injects_for(struct proxy *p, const struct rule_set *rules, const struct rule **r,
+			    enum rule_action_type *action)
+{
+	*r = act_sending_rule(rules, action);
+	if (*r)
+		return open_injects(p);
+	if (cutting_rule(rules))
+		open_injects(p);
+	return 0;
+}
+
+/* At the start: the first rule set's sockets; a failure names the rule that needs them. */
 static int open_inject(struct proxy *p, struct proxy_error *e)
 {
-	int action = RULE_ACT_DUPLICATE, ret;
-	const struct rule *r = injecting_rule(p->rules, &action);
+	enum rule_action_type action = RULE_ACT_DUPLICATE;
+	const struct rule *r;
+	int ret = open_injects_for(p, p->rules, &r, &action);
 
-	if (!r) {
-		/*
-		 * Rules that may change may start sending packets of their own
-		 * (duplicate, reset): the sockets now,
-		 * while the capability is there. Without it that change is
-		 * refused then (proxy_swap_rules), and the run goes on.
-		 */
-		/*
-		 * A from-byte head cut from a GSO super-packet leaves through
-		 * them too (pipeline's leave_rewritten); without them it goes
-		 * in its verdict, as before, so their lack is no error.
-		 */
-		if (p->cfg.rules_may_change || cutting_rule(p->rules))
-			open_injects(p);
-		return 0;
-	}
-	ret = open_injects(p);
 	if (!ret)
 		return 0;
 	blame_rule(e, r);
@@ -1080,14 +1074,18 @@ err:
  * (nfnetlink_rcv), and a copy-range change is one too. So does
  * iptables-restore at exit, a child that as uid 0 gets what the bounding
  * set leaves it; the legacy backend's also opens a raw socket, hence
- * CAP_NET_RAW with it. Before the reader thread starts: it inherits.
+ * CAP_NET_RAW with it. Rules that may change may come to need raw
+ * sockets (open_injects_for) after the start: CAP_NET_RAW stays, if it
+ * was given, until they are open, so that the swap that needs them can
+ * open them. Before the reader thread starts: it inherits.
  */
 static int drop_privileges(struct proxy *p)
 {
 	unsigned keep[4] = { CAP_NET_ADMIN };
 	size_t n = 1;
 
-	if ((p->ipt_installed && ipt_legacy()) || p->cfg.reenter)
+	if ((p->ipt_installed && ipt_legacy()) || p->cfg.reenter ||
+	    (p->cfg.rules_may_change && !p->q[0].inj))
 		keep[n++] = CAP_NET_RAW;
 	if (p->cfg.reenter) {
 		keep[n++] = CAP_SYS_ADMIN;
@@ -1308,19 +1306,23 @@ static int swap_rules(struct proxy *p, struct rule_set *rules, bool fresh)
 	unsigned i;
 	int ret = 0;
 
-	/*
-	 * Raw sockets exist only if opened at setup (open_inject: the first
-	 * set sent packets of its own, or the rules may change), and
-	 * CAP_NET_RAW is gone now: without them a set that starts doing so
-	 * cannot.
-	 */
-	if (!p->q[0].inj && injecting_rule(rules, NULL)) {
-		rule_set_free(rules);
-		return -EPERM;
-	}
+	const struct rule *r;
+	enum rule_action_type action;
+
 	if (cross_flow_rule(p, rules, &what)) {
 		rule_set_free(rules);
 		return -EXDEV;
+	}
+	/*
+	 * The raw sockets the new set needs, before anything else changes
+	 * and before any reader can see the set (swap_queue publishes it
+	 * under each queue's lock, after this): when they cannot be opened
+	 * (no CAP_NET_RAW: -EPERM), the set is refused and nothing changed.
+	 */
+	ret = open_injects_for(p, rules, &r, &action);
+	if (ret) {
+		rule_set_free(rules);
+		return ret;
 	}
 	/*
 	 * The kernel first, outside the queues' locks (iptables-restore takes

@@ -96,10 +96,10 @@ struct proxy_config {
 	uint64_t release_early_ns; /* wake before a deadline and spin (PROXY_DEFAULT_RELEASE_EARLY_NS) */
 	int realtime;		/* SCHED_FIFO priority of the releasing thread; 0 = ordinary */
 	/*
-	 * Rules may change while it runs (a control socket): open the raw
-	 * sockets for copies at the start even when no rule duplicates yet,
-	 * if CAP_NET_RAW allows (it is dropped after setup). Without it, a
-	 * duplicating set swapped in later is refused (proxy_swap_rules).
+	 * Rules may change while it runs (a control socket, SIGHUP): keep
+	 * CAP_NET_RAW after setup, if it was given, until the raw sockets are
+	 * open, so that the swap that first needs them (proxy_swap_rules) can
+	 * open them. Without it such a set is refused then.
 	 */
 	bool rules_may_change;
 	/*
@@ -179,7 +179,8 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 
 /*
  * Install the chain, give up every capability but CAP_NET_ADMIN (and
- * CAP_NET_RAW with legacy iptables), and run until
+ * CAP_NET_RAW with legacy iptables, or while rules that may change may
+ * still need raw sockets), and run until
  * SIGINT/SIGTERM (or proxy_stop). The caller must not have started
  * threads: capabilities are per thread. On the way out every held packet
  * is released in deadline order, the chain removed and the queue drained.
@@ -225,10 +226,11 @@ void proxy_set_hooks(struct proxy *p, const struct proxy_hooks *h);
  * Swap the rule set between two packets; the proxy takes ownership of the new
  * set and frees the old one. Held packets keep their release times. What
  * the kernel queues changes with it (cfg.queue_all unset): the chain's
- * jumps first, then the set. Returns 0, -ENOMEM, -EPERM for a set that
- * duplicates when the run has no raw sockets (they are opened at setup
- * only, before CAP_NET_RAW is dropped: when the first set duplicates, or
- * with cfg.rules_may_change and CAP_NET_RAW), -EXDEV for a set with a
+ * jumps first, then the set. The raw sockets a set needs (an action that
+ * sends packets of its own: act_sending_rule) are opened before it is
+ * published, by the first set that needs them. Returns 0, -ENOMEM, -EPERM
+ * for such a set when they cannot be opened (no CAP_NET_RAW: it is kept
+ * after setup only with cfg.rules_may_change), -EXDEV for a set with a
  * rule that counts across flows (rule_cross_flow) when the run has
  * several queues, or -EREMOTEIO when the kernel's jumps could not be
  * changed (proxy_filter_error says why); on failure the old rules stay,

@@ -32,7 +32,7 @@ for _ in $(seq 1 100); do
 done
 rc=0
 "$FL" ctl add 'udp => duplicate' 2>"$T/ctl.err" || rc=$?
-[ $rc -eq 1 ] && grep -q 'no raw sockets.*CAP_NET_RAW' "$T/ctl.err" || fail "ctl add duplicate: exit $rc: $(cat "$T/ctl.err")"
+[ $rc -eq 1 ] && grep -q 'raw sockets.*lacks CAP_NET_RAW' "$T/ctl.err" || fail "ctl add duplicate: exit $rc: $(cat "$T/ctl.err")"
 ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 100 1000
 udp_recv_wait
 fl_stop TERM

@@ -560,6 +560,59 @@ Test(act, every_action_steps_from_its_example)
 	}
 }
 
+/*
+ * An action is marked .sends (raw sockets, CAP_NET_RAW live) exactly when
+ * its decision asks for packets of faultline's own: copies, RSTs, or
+ * pieces beyond the first. Each action's example over 400 packets.
+ */
+Test(act, sends_marks_exactly_the_actions_that_send_packets)
+{
+	for (int t = 0; t < RULE_ACT__COUNT; t++) {
+		const char *ex = rule__action_ops(t)->example;
+		char line[256];
+		const char *r[] = { line };
+		struct fixture f = { 0 };
+		bool sent = false;
+
+		if (t == RULE_ACT_ACCEPT) {
+			cr_assert_not(act_ops(t)->sends);
+			continue;
+		}
+		f.tcp = tcp_only(t);
+		/* Segments of 8 payload bytes: 'segment 4' cuts each in two. */
+		snprintf(line, sizeof(line), "%s => %s", f.tcp ? "tcp" : "udp", ex);
+		setup_rules(&f, r, 1, 3);
+		for (int i = 0; i < 400; i++) {
+			struct act_decision d;
+
+			decide(&f, 1, 5000, PKT_DIR_IN, 0, &d);
+			sent |= d.copies > 0 || d.reset || (d.segment && d.segment < 8);
+		}
+		cr_assert_eq(act_ops(t)->sends, sent, "%s: sends %d, its decisions sent %d", line,
+			     act_ops(t)->sends, sent);
+		cr_assert_eq(act_sending_rule(f.rs, NULL) != NULL, sent, "%s", line);
+		teardown_rules(&f);
+	}
+}
+
+/* The first rule that sends, and which of its actions; none in a set without one. */
+Test(act, sending_rule_is_found_by_its_action)
+{
+	const char *lines[] = { "udp => delay 1ms", "tcp => delay 1ms, reset", "udp => duplicate" };
+	struct fixture f = { 0 };
+	enum rule_action_type a = RULE_ACT_DROP;
+
+	setup_rules(&f, lines, 1, 1);
+	cr_assert_null(act_sending_rule(f.rs, &a));
+	cr_assert_eq(a, RULE_ACT_DROP, "untouched when none sends");
+	teardown_rules(&f);
+	setup_rules(&f, lines, 3, 1);
+	cr_assert_eq(act_sending_rule(f.rs, &a), rule_set_get(f.rs, 1));
+	cr_assert_eq(a, RULE_ACT_RESET);
+	teardown_rules(&f);
+	cr_assert_null(act_sending_rule(NULL, NULL));
+}
+
 /* 'accept 50%' parses, and accept stops evaluation whatever its P%. */
 Test(act, accept_ignores_its_probability)
 {

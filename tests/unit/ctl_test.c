@@ -22,7 +22,7 @@ struct fake {
 	struct rule_set *rules;
 	unsigned swaps;
 	unsigned accepted, dropped;
-	bool no_raw;		/* refuse duplicating sets, as a run without raw sockets */
+	bool no_raw;		/* refuse sets that send packets, as a run without CAP_NET_RAW */
 	char logged[2048];
 };
 
@@ -49,24 +49,12 @@ static void on_duplicate(void *data, const uint8_t *bytes, uint32_t len, uint32_
 
 static const struct pipeline_ops ops = { .verdict = on_verdict, .duplicate = on_duplicate };
 
-static bool duplicates(const struct rule_set *rs)
-{
-	for (size_t i = 0; i < rule_set_count(rs); i++) {
-		const struct rule *r = rule_set_get(rs, i);
-
-		for (unsigned a = 0; a < r->n_actions; a++)
-			if (r->actions[a].type == RULE_ACT_DUPLICATE)
-				return true;
-	}
-	return false;
-}
-
 static int fake_swap(void *data, struct rule_set *rs, bool fresh)
 {
 	struct fake *f = data;
 	int ret;
 
-	if (f->no_raw && duplicates(rs)) {
+	if (f->no_raw && act_sending_rule(rs, NULL)) {
 		rule_set_free(rs);
 		return -EPERM;
 	}
@@ -496,6 +484,13 @@ Test(ctl, a_run_without_raw_sockets_refuses_duplicates)
 	refused(&g, 409, "CAP_NET_RAW");
 	run(c, &g, "{\"op\":\"list\"}");
 	cr_assert_eq(json_array_size(rules_of(&g)), 2);
+	cr_assert_eq(f.swaps, 0);
+	/* A reload that brings one in: refused the same way, and said on faultline's stderr. */
+	write_file("udp port 5 => drop\ntcp => segment 100\n");
+	run(c, &g, "{\"op\":\"reload\"}");
+	refused(&g, 409, "lacks CAP_NET_RAW");
+	cr_assert(strstr(f.logged, "reload failed, the rules are unchanged: "), "%s", f.logged);
+	cr_assert(strstr(f.logged, "CAP_NET_RAW"), "%s", f.logged);
 	cr_assert_eq(f.swaps, 0);
 	json_decref(g.body);
 	stop(&f, c);
