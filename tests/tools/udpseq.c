@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * udpseq: numbered UDP datagrams for the integration tests.
- *   udpseq send HOST PORT COUNT [GAP_US] [SRCPORT] [FIRST]
+ *   udpseq send HOST PORT COUNT [GAP_US] [SRC] [FIRST]
  *                                                   send COUNT datagrams "seq N", N from
- *                                                   FIRST (default 0); SRCPORT 0: any
+ *                                                   FIRST (default 0); SRC: a source port
+ *                                                   (0: any), or ADDR:PORT ([ADDR]:PORT
+ *                                                   for IPv6) to send from ADDR
  *   udpseq recv PORT IDLE_MS [EXPECT [WAIT_MS]]      print what arrived, as JSON
  * The receiver stops IDLE_MS after the last datagram (or after EXPECT
  * datagrams plus IDLE_MS; while fewer than EXPECT have come, a quiet spell
@@ -19,6 +21,41 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Bind fd to SRC (see the top); a bare port 0 leaves both to the kernel. */
+static int bind_source(int fd, int family, const char *src)
+{
+	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_DGRAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
+	const char *port = src, *colon = strrchr(src, ':');
+	struct addrinfo *sa;
+	char host[64] = "";
+	int one = 1, ret;
+
+	if (colon) {
+		size_t n = (size_t)(colon - src);
+
+		if (src[0] == '[' && n >= 2 && src[n - 1] == ']')
+			src++, n -= 2;
+		if (n >= sizeof(host))
+			return -1;
+		memcpy(host, src, n);
+		host[n] = 0;
+		port = colon + 1;
+	} else if (!atoi(src)) {
+		return 0;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (getaddrinfo(host[0] ? host : NULL, port, &hints, &sa)) {
+		fprintf(stderr, "udpseq: bad source %s\n", src);
+		return -1;
+	}
+	ret = bind(fd, sa->ai_addr, sa->ai_addrlen);
+	if (ret)
+		perror("udpseq: bind");
+	freeaddrinfo(sa);
+	return ret;
+}
+
 static int do_send(const char *host, const char *port, long count, long gap_us, const char *sport,
 		   long first)
 {
@@ -30,21 +67,8 @@ static int do_send(const char *host, const char *port, long count, long gap_us, 
 		return 1;
 	}
 	fd = socket(ai->ai_family, SOCK_DGRAM, 0);
-	if (sport && atoi(sport)) {
-		struct sockaddr_storage ss = { 0 };
-		int one = 1;
-
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		ss.ss_family = (sa_family_t)ai->ai_family;
-		if (ai->ai_family == AF_INET)
-			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)atoi(sport));
-		else
-			((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)atoi(sport));
-		if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen)) {
-			perror("udpseq: bind");
-			return 1;
-		}
-	}
+	if (sport && bind_source(fd, ai->ai_family, sport))
+		return 1;
 	for (long i = first; i < first + count; i++) {
 		char buf[64];
 		int n = snprintf(buf, sizeof(buf), "seq %ld", i);
@@ -132,6 +156,6 @@ int main(int argc, char **argv)
 	if (argc >= 4 && !strcmp(argv[1], "recv"))
 		return do_recv(argv[2], atoi(argv[3]), argc > 4 ? atol(argv[4]) : 0,
 			       argc > 5 ? atoi(argv[5]) : atoi(argv[3]));
-	fprintf(stderr, "usage: udpseq send HOST PORT COUNT [GAP_US] [SRCPORT] [FIRST] | recv PORT IDLE_MS [EXPECT [WAIT_MS]]\n");
+	fprintf(stderr, "usage: udpseq send HOST PORT COUNT [GAP_US] [SRC] [FIRST] | recv PORT IDLE_MS [EXPECT [WAIT_MS]]\n");
 	return 2;
 }
