@@ -6,8 +6,8 @@ JSON lines appended to a file for comparison across commits.
     report.py REC.tsv OUT.jsonl key=value...
 
 REC.tsv holds "run<TAB>name<TAB>value" lines. Names: CONFIG/METRIC for the
-configurations a-e, lat/CASE/PPS/FIGURE for the lateness cases, hold/FIGURE
-for the capacity test. Ratios are taken within each run (x of run i
+configurations a-e and f0-f2 (many flows), lat/CASE/PPS/FIGURE for the
+lateness cases, hold/FIGURE for the capacity test. Ratios are taken within each run (x of run i
 against a and b of run i), then summarised like the figures: min, median,
 max. Lateness is the one-way time minus the delay minus the median
 one-way time without interception at the same rate, in the same run.
@@ -24,6 +24,13 @@ CONFIGS = {
     "d": "faultline, 50 rules, none fire",
     "e": "faultline, delay 1ms",
 }
+# Configuration f: many flows, each from its own address, and the queues.
+MANY = {
+    "f0": "none",
+    "f1": "faultline, --queues 1",
+    "f2": "faultline, --queues 2",
+}
+MANY_RATIOS = (("f2", "f1"), ("f1", "f0"), ("f2", "f0"))
 # metric: (label, unit, "ratio" or "diff" against the baselines)
 METRICS = {
     "tcp_gbps": ("TCP", "Gbit/s", "ratio"),
@@ -70,6 +77,40 @@ def per_run(runs, fn):
     return out
 
 
+def many_flows(runs, emit):
+    """Configuration f's table: TCP and UDP through 0, 1 and 2 queues, the
+    ratios within each run, and how evenly the kernel spread the flows."""
+    metrics = ("tcp_gbps", "udp_kpps")
+    if not any("%s/%s" % (c, m) in r for r in runs.values() for c in MANY for m in metrics):
+        return
+    print()
+    print("%-32s" % "many flows (f)" + "".join(" %22s" % ("%s %s" % METRICS[m][:2]) for m in metrics)
+          + " %22s" % "largest queue's share")
+    for c, cname in MANY.items():
+        row = "%-32s" % ("%s %s" % (c, cname))
+        for m in metrics:
+            s = summary(per_run(runs, lambda r, m=m: r.get("%s/%s" % (c, m))))
+            row += " %22s" % fmt(s, 2 if m == "tcp_gbps" else 1)
+            emit("figure", "%s/%s" % (c, m), METRICS[m][1], s)
+        shares = []
+        for t in ("tcp", "udp"):
+            s = summary(per_run(runs, lambda r, t=t: r.get("%s/queue_share_%s" % (c, t))))
+            if s:
+                shares.append("%s %s" % (t, fmt(s, 2)))
+                emit("share", "%s/queue_share_%s" % (c, t), "fraction", s)
+        row += " %22s" % (", ".join(shares) if c != "f0" else "")
+        print(row)
+    for c, base in MANY_RATIOS:
+        row = "%-32s" % ("%s/%s" % (c, base))
+        for m in metrics:
+            f = lambda r, m=m: (r["%s/%s" % (c, m)] / r["%s/%s" % (base, m)]
+                                if r.get("%s/%s" % (c, m)) and r.get("%s/%s" % (base, m)) else None)
+            s = summary(per_run(runs, f))
+            row += " %22s" % fmt(s, 2)
+            emit("ratio", "%s/%s/%s" % (c, base, m), "ratio", s)
+        print(row)
+
+
 def main():
     rec, out_path = sys.argv[1], sys.argv[2]
     meta = dict(a.split("=", 1) for a in sys.argv[3:])
@@ -88,7 +129,9 @@ def main():
     head = "%-32s" % "configuration"
     for m, (label, unit, _) in METRICS.items():
         head += " %22s" % ("%s %s" % (label, unit))
-    print(head)
+    # CONFIGS=f alone, or TESTS="lat hold": no a-e table.
+    if any("%s/%s" % (c, m) in r for r in runs.values() for c in CONFIGS for m in METRICS):
+        print(head)
     for c, cname in CONFIGS.items():
         row = "%-32s" % ("%s %s" % (c, cname))
         any_fig = False
@@ -99,8 +142,9 @@ def main():
             emit("figure", "%s/%s" % (c, m), unit, s)
         if any_fig:
             print(row)
-    print()
-    print("%-32s" % "against the baselines" + "".join(" %22s" % METRICS[m][0] for m in METRICS))
+    if len({c for r in runs.values() for c in CONFIGS for m in METRICS if "%s/%s" % (c, m) in r}) > 1:
+        print()
+        print("%-32s" % "against the baselines" + "".join(" %22s" % METRICS[m][0] for m in METRICS))
     for c in CONFIGS:
         for base in ("a", "b"):
             if c <= base:
@@ -124,8 +168,9 @@ def main():
             if any_fig:
                 print(row)
     # Packets the program saw against the NFQUEUE rules' counter: below 100 %, fail-open passed some unseen.
+    many_flows(runs, emit)
     seen = []
-    for c in CONFIGS:
+    for c in list(CONFIGS) + list(MANY):
         for t in ("tcp", "udp", "ping"):
             sn = sum(runs[r].get("%s/seen_%s" % (c, t), 0) for r in runs)
             qn = sum(runs[r].get("%s/queued_%s" % (c, t), 0) for r in runs)
@@ -170,7 +215,8 @@ def main():
     if hold:
         print()
         parts = []
-        for k in ("hold/sent", "hold/held", "hold/queue_total", "hold/queue_dropped", "hold/user_dropped"):
+        for k in ("hold/queues", "hold/sent", "hold/held", "hold/queue_total", "hold/queue_dropped",
+                  "hold/user_dropped"):
             s = summary(per_run(runs, lambda r, k=k: r.get(k)))
             parts.append("%s %s" % (k.split("/")[1], fmt(s, 0)))
             emit("capacity", k, "packets", s)

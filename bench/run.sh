@@ -13,17 +13,23 @@
 #   c  faultline, one rule that touches none of the traffic
 #   d  faultline, 50 rules whose filters match the traffic, none firing
 #   e  faultline, 'ip => delay 1ms' on everything
+#   f  many flows (FLOWS source addresses in A, one flow each), three ways:
+#      f0 no interception, f1 faultline --queues 1, f2 faultline --queues 2,
+#      with one rule whose filter matches all of it and that never fires
 # Tests per configuration: iperf3 TCP 1 flow, udp_blast 64-byte UDP,
-# ping -c 200 -i 0.01 (p50, p99).  Per run: delay lateness (udp_lat, delays
-# of 1, 10, 100 ms at 1k and 20k datagrams/s) and held-packet capacity
-# (100k held, the kernel queue's drops).  All traffic stays inside the two
-# namespaces.  Prints one table (min/median/max over the runs, ratios per
-# run against its own baselines) and appends JSON lines to $JSONL.
+# ping -c 200 -i 0.01 (p50, p99); for f, FLOWS iperf3 clients each from its
+# own address, and one udp_blast from all of them.  Per run: delay lateness
+# (udp_lat, delays of 1, 10, 100 ms at 1k and 20k datagrams/s) and
+# held-packet capacity (100k held on HOLD_QUEUES queues, the kernel queue's
+# drops).  All traffic stays inside the two namespaces.  Prints one table
+# (min/median/max over the runs, ratios per run against its own baselines)
+# and appends JSON lines to $JSONL.
 #
 # Environment: RUNS (3), DUR seconds per throughput test (5), QUEUE (7),
-# TESTS ("tcp udp ping lat hold"), CONFIGS ("a b c d e"), LAT_DUR seconds
-# per lateness case (3), LAT_DELAYS ("1 10 100" ms), LAT_RATES
-# ("1000 20000"), HOLD_N (100000), JSONL ($BUILD/bench.jsonl).
+# TESTS ("tcp udp ping lat hold"), CONFIGS ("a b c d e f"), FLOWS (8),
+# LAT_DUR seconds per lateness case (3), LAT_DELAYS ("1 10 100" ms),
+# LAT_RATES ("1000 20000"), HOLD_N (100000), HOLD_QUEUES (2),
+# JSONL ($BUILD/bench.jsonl).
 set -euo pipefail
 
 BUILD=${1:-./build}
@@ -31,11 +37,17 @@ RUNS=${RUNS:-3}
 DUR=${DUR:-5}
 QUEUE=${QUEUE:-7}
 TESTS=${TESTS:-tcp udp ping lat hold}
-CONFIGS=${CONFIGS:-a b c d e}
+CONFIGS=${CONFIGS:-a b c d e f}
+FLOWS=${FLOWS:-8}
+[[ $FLOWS =~ ^[0-9]+$ ]] && ((FLOWS >= 1 && FLOWS <= 64)) || {
+	echo "run.sh: FLOWS must be 1 to 64" >&2
+	exit 1
+}
 LAT_DUR=${LAT_DUR:-3}
 LAT_DELAYS=${LAT_DELAYS:-1 10 100}
 LAT_RATES=${LAT_RATES:-1000 20000}
 HOLD_N=${HOLD_N:-100000}
+HOLD_QUEUES=${HOLD_QUEUES:-2}
 JSONL=${JSONL:-$BUILD/bench.jsonl}
 LAT_PORT=9001
 HOLD_PORT=9002
@@ -45,6 +57,9 @@ NS_A="flb-a-$SUFFIX"
 NS_B="flb-b-$SUFFIX"
 IP_A=10.77.0.1
 IP_B=10.77.0.2
+# The many-flow sources in A: 10.77.0.11, .12, ...
+FLOW_SRCS=()
+for ((i = 1; i <= FLOWS; i++)); do FLOW_SRCS+=("10.77.0.$((10 + i))"); done
 TCP_PORT=5201
 UDP_PORT=9000
 
@@ -207,6 +222,9 @@ for ns in "$NS_A" "$NS_B"; do
 	ip -n "$ns" link set lo up
 	ip -n "$ns" link set veth0 up
 done
+for src in "${FLOW_SRCS[@]}"; do
+	echo "addr add $src/24 dev veth0"
+done | ip -n "$NS_A" -batch -
 wait_for 5 inA ping -c 1 -W 1 "$IP_B" || die "veth pair does not pass traffic"
 
 # ---------------------------------------------------------------- tests
@@ -236,6 +254,7 @@ test_tcp()
 		<<<"$out" 2>/dev/null) || RES=
 }
 
+# test_udp [SRC...]: from A's address, or from each SRC in turn.
 test_udp()
 {
 	local rcv
@@ -249,7 +268,7 @@ test_udp()
 		stop_pid "$rcv" || true; forget_pid "$rcv"
 		return 0
 	fi
-	inA "$UDP_BLAST" send "$IP_B" "$UDP_PORT" "$DUR" \
+	inA "$UDP_BLAST" send "$IP_B" "$UDP_PORT" "$DUR" "$@" \
 		>"$TMP/udp-snd.out" 2>&1 || true
 	wait "$rcv" 2>/dev/null || true
 	forget_pid "$rcv"
@@ -257,6 +276,51 @@ test_udp()
 	# Delivered rate, in kpps.
 	RES=$(sed -n 's/.*pps=\([0-9.]*\).*/\1/p' "$TMP/udp-rcv.out" |
 		awk '{ printf "%.1f\n", $1 / 1000 }') || RES=
+}
+
+# FLOWS TCP flows at once, each from its own address of A to its own
+# iperf3 server in B (a server runs one test at a time).  The kernel's
+# --queue-balance hash takes the two addresses only, so 'iperf3 -P 8' from
+# one address would put all 8 flows on one queue.  RES: the sum of what
+# the servers received, in Gbit/s; empty when a flow failed.
+test_tcp_many()
+{
+	local i pid v ok=1 srvs=() clis=() sum=0
+
+	RES=
+	for ((i = 0; i < FLOWS; i++)); do
+		spawn "$TMP/iperf3-srv$i.out" "$TMP/iperf3-srv$i.err" \
+			"$NS_B" iperf3 -s -1 -B "$IP_B" -p $((TCP_PORT + 100 + i))
+		srvs+=("$SPAWNED")
+	done
+	for ((i = 0; i < FLOWS; i++)); do
+		wait_for 5 tcp_listening $((TCP_PORT + 100 + i)) ||
+			{ log "iperf3 server $i did not start"; ok=0; break; }
+	done
+	if ((ok)); then
+		for ((i = 0; i < FLOWS; i++)); do
+			spawn "$TMP/iperf3-cli$i.json" "$TMP/iperf3-cli$i.err" "$NS_A" \
+				timeout $((DUR + 30)) iperf3 -c "$IP_B" -p $((TCP_PORT + 100 + i)) \
+				-B "${FLOW_SRCS[i]}" -t "$DUR" -J
+			clis+=("$SPAWNED")
+		done
+		for pid in "${clis[@]}"; do
+			wait "$pid" 2>/dev/null || true
+			forget_pid "$pid"
+		done
+	fi
+	for pid in "${srvs[@]}"; do
+		stop_pid "$pid" 2 || true
+		forget_pid "$pid"
+	done
+	((ok)) || return 0
+	for ((i = 0; i < FLOWS; i++)); do
+		v=$(jq -r '.end.sum_received.bits_per_second // empty' \
+			"$TMP/iperf3-cli$i.json" 2>/dev/null) || v=
+		[[ -n $v ]] || { log "iperf3 flow $i gave no figure"; return 0; }
+		sum=$(awk -v a="$sum" -v b="$v" 'BEGIN { print a + b }')
+	done
+	RES=$(awk -v s="$sum" 'BEGIN { printf "%.3f\n", s / 1e9 }')
 }
 
 # RES="avg_us p50_us p99_us".
@@ -458,6 +522,62 @@ run_config()
 	fi
 }
 
+# ---------------------------------------------------------------- many flows
+# Configuration f: the same many-flow traffic with no interception (f0),
+# through faultline on one queue (f1) and on two (f2), in the same run, so
+# f2/f1 says what a second queue buys.  The rule's filter matches every
+# packet of the bench (so all of it is queued and filtered) and the rule
+# never fires (its window opens after a day).
+F_RULE="net 10.77.0.0/24 => drop, after 86400s"
+
+# The largest queue's share of the packets faultline took, from the
+# "queues" of its final counters: 0.5 is an even spread over two queues.
+queue_share()
+{
+	grep '^{' "$TMP/prog.out" | tail -1 |
+		jq -r '[.queues[].packets] | if add > 0 then max / add * 100 | round / 100 else empty end' 2>/dev/null
+}
+
+run_many()
+{
+	local sub t v seen before after share
+
+	for sub in f0 f1 f2; do
+		for t in $TESTS; do
+			[[ $t == tcp || $t == udp ]] || continue
+			if [[ $sub != f0 ]]; then
+				start_fl --queues "${sub#f}" --rule "$F_RULE" || { log "  $sub: n/a"; break; }
+				before=$(nfqueue_counter FAULTLINE)
+			fi
+			case $t in
+			tcp)
+				test_tcp_many; v=$RES
+				log "  run $RUN $sub tcp, $FLOWS flows: $(fmt %.2f "$v") Gbit/s"
+				[[ -n $v ]] && rec "$sub/tcp_gbps" "$v"
+				;;
+			udp)
+				test_udp "${FLOW_SRCS[@]}"; v=$RES
+				log "  run $RUN $sub udp, $FLOWS flows: ${v:-failed} kpps"
+				[[ -n $v ]] && rec "$sub/udp_kpps" "$v"
+				;;
+			esac
+			[[ $sub == f0 ]] && continue
+			after=$(nfqueue_counter FAULTLINE)
+			stop_prog "$sub"; seen=$RES
+			if [[ -n $before && -n $after && -n $seen ]]; then
+				log "    $t: faultline saw $seen, NFQUEUE rule counter $((after - before))"
+				rec "$sub/seen_$t" "$seen"
+				rec "$sub/queued_$t" $((after - before))
+			fi
+			share=$(queue_share)
+			if [[ -n $share ]]; then
+				log "    $t: the largest queue took $share of the packets"
+				rec "$sub/queue_share_$t" "$share"
+			fi
+		done
+	done
+}
+
 # ---------------------------------------------------------------- lateness
 # lat_case NAME PPS [faultline args]: udp_lat from A to B at PPS for
 # LAT_DUR seconds, with faultline holding the datagrams when args are
@@ -522,27 +642,110 @@ test_lat()
 }
 
 # ---------------------------------------------------------------- capacity
-# HOLD_N datagrams held at once ('delay 60s'): faultline's held_now, and
-# the kernel queue's length and drops from /proc/net/netfilter/nfnetlink_queue
-# (queue_total, queue_dropped: queue full, user_dropped: socket full).
+# A kernel queue's line in B's /proc/net/netfilter/nfnetlink_queue:
+# queue_num peer_portid queue_total copy_mode copy_range queue_dropped
+# user_dropped id_sequence 1.
+queue_line() { inB awk -v q="$1" '$1 == q' /proc/net/netfilter/nfnetlink_queue; }
+# The last packet id the queue gave out: how many it has numbered.
+queue_ids() { queue_line "$1" | awk '{ print $8 }'; }
+
+# hold_sources: one source address of A for each of the HOLD_QUEUES
+# queues.  The kernel hashes the address pair with a seed drawn at boot, so
+# which queue an address gets is known only by trying: one datagram from
+# each candidate, and the queue whose id sequence moved took it.  Sets
+# HOLD_SRCS (by queue offset) and HOLD_PROBES (datagrams sent, held too);
+# returns 1 when the FLOWS candidates do not reach every queue.
+hold_sources()
+{
+	local src k q n tries before=()
+
+	HOLD_SRCS=()
+	HOLD_PROBES=0
+	for src in "${FLOW_SRCS[@]}"; do
+		for ((k = 0; k < HOLD_QUEUES; k++)); do
+			before[k]=$(queue_ids $((QUEUE + k)))
+		done
+		inA "$UDP_LAT" send "$IP_B" "$HOLD_PORT" 1000 0.001 "$src" >/dev/null 2>&1 || continue
+		HOLD_PROBES=$((HOLD_PROBES + 1))
+		q=
+		for ((tries = 0; tries < 100; tries++)); do
+			for ((k = 0; k < HOLD_QUEUES; k++)); do
+				[[ $(queue_ids $((QUEUE + k))) != "${before[k]}" ]] && q=$k
+			done
+			[[ -n $q ]] && break
+			sleep 0.01
+		done
+		[[ -n $q && -z ${HOLD_SRCS[q]:-} ]] && HOLD_SRCS[q]=$src
+		n=0
+		for ((k = 0; k < HOLD_QUEUES; k++)); do
+			[[ -n ${HOLD_SRCS[k]:-} ]] && n=$((n + 1))
+		done
+		((n == HOLD_QUEUES)) && return 0
+	done
+	return 1
+}
+
+# HOLD_N datagrams held at once ('delay 60s') on HOLD_QUEUES queues, an
+# equal share from one source address per queue (from A's own address with
+# one queue): faultline's held_now, and each kernel queue's length and drops
+# from /proc/net/netfilter/nfnetlink_queue (queue_total, queue_dropped:
+# queue full, user_dropped: socket full), summed.  Each kernel queue holds
+# at most 65,536 packets on recent kernels (see README.md), so 100k need
+# two queues and addresses that the kernel's hash puts on both.
 test_hold()
 {
-	local pps=50000 secs line held
+	local pps=50000 secs line held k n pid t d u lines=""
+	local sent=0 total=0 qdrop=0 udrop=0 pids=() srcs=()
 
-	start_fl --no-track --max-held $((HOLD_N + 1000)) --queue-maxlen $((HOLD_N + 1000)) \
-		--max-held-bytes 1G --rule "udp dst port $HOLD_PORT => delay 60s, in" || return 0
+	start_fl --queues "$HOLD_QUEUES" --no-track --max-held $((HOLD_N + 1000)) \
+		--queue-maxlen $((HOLD_N + 1000)) --max-held-bytes 1G \
+		--rule "udp dst port $HOLD_PORT => delay 60s, in" || return 0
+	HOLD_PROBES=0
+	if ((HOLD_QUEUES > 1)); then
+		if ! hold_sources; then
+			log "  hold: $FLOWS source addresses did not reach all $HOLD_QUEUES queues (raise FLOWS)"
+			stop_prog_raw || true
+			return 0
+		fi
+		srcs=("${HOLD_SRCS[@]}")
+		log "  hold: sources ${srcs[*]} for queues $QUEUE-$((QUEUE + HOLD_QUEUES - 1))"
+	else
+		srcs=("")
+	fi
+	n=${#srcs[@]}
 	secs=$(awk -v n="$HOLD_N" -v r="$pps" 'BEGIN { printf "%.3f", n / r }')
-	inA "$UDP_LAT" send "$IP_B" "$HOLD_PORT" "$pps" "$secs" >"$TMP/hold-snd.out" 2>&1 || true
+	for ((k = 0; k < n; k++)); do
+		spawn "$TMP/hold-snd$k.out" "$TMP/hold-snd$k.err" "$NS_A" "$UDP_LAT" send \
+			"$IP_B" "$HOLD_PORT" $((pps / n)) "$secs" ${srcs[k]:+"${srcs[k]}"}
+		pids+=("$SPAWNED")
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+		forget_pid "$pid"
+	done
+	for ((k = 0; k < n; k++)); do
+		t=$(sed -n 's/sent=//p' "$TMP/hold-snd$k.out")
+		sent=$((sent + ${t:-0}))
+	done
+	sent=$((sent + HOLD_PROBES))
 	sleep 1
-	line=$(inB awk -v q="$QUEUE" '$1 == q' /proc/net/netfilter/nfnetlink_queue)
+	for ((k = 0; k < HOLD_QUEUES; k++)); do
+		line=$(queue_line $((QUEUE + k)))
+		[[ -n $line ]] || continue
+		read -r _ _ t _ _ d u _ <<<"$line"
+		total=$((total + t))
+		qdrop=$((qdrop + d))
+		udrop=$((udrop + u))
+		lines+=" [$line]"
+	done
 	kill -USR1 "$PROG_PID"
 	sleep 0.5
 	held=$(fl_final held_now)
-	log "  run $RUN hold: $(cat "$TMP/hold-snd.out"), faultline held $held, /proc: $line"
-	rec hold/sent "$(sed -n 's/sent=//p' "$TMP/hold-snd.out")"
+	log "  run $RUN hold on $HOLD_QUEUES queue(s): sent $sent, faultline held $held, /proc:$lines"
+	rec hold/queues "$HOLD_QUEUES"
+	rec hold/sent "$sent"
 	[[ -n $held ]] && rec hold/held "$held"
-	if [[ -n $line ]]; then
-		read -r _ _ total _ _ qdrop udrop _ <<<"$line"
+	if [[ -n $lines ]]; then
 		rec hold/queue_total "$total"
 		rec hold/queue_dropped "$qdrop"
 		rec hold/user_dropped "$udrop"
@@ -556,7 +759,11 @@ RUN=0
 for ((RUN = 1; RUN <= RUNS; RUN++)); do
 	for cfg in $CONFIGS; do
 		log "run $RUN/$RUNS, configuration $cfg"
-		run_config "$cfg"
+		if [[ $cfg == f ]]; then
+			run_many
+		else
+			run_config "$cfg"
+		fi
 	done
 	[[ " $TESTS " == *" lat "* ]] && test_lat
 	[[ " $TESTS " == *" hold "* ]] && test_hold

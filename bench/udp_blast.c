@@ -2,11 +2,13 @@
 /*
  * udp_blast: 64-byte-payload UDP packet-rate generator and sink.
  *
- *   udp_blast send DST_IP PORT SECONDS   prints "sent=N pps=X"
+ *   udp_blast send DST_IP PORT SECONDS [SRC_IP...]   prints "sent=N pps=X"
  *   udp_blast recv PORT SECONDS          prints "received=N pps=X"
  *
  * The sender pushes sendmmsg batches of 64 as fast as it can and ignores
  * transient errors (ENOBUFS, EAGAIN, ECONNREFUSED from an earlier ICMP).
+ * With source addresses (up to 64) it sends from each in turn, a batch at
+ * a time: one flow per address, for traffic that several queues share.
  * The receiver binds the wildcard address (IPv6 dual-stack when available,
  * else IPv4), waits at most SECONDS, stops after 2 s without packets once
  * some arrived, and reports the rate between the first and the last burst
@@ -28,6 +30,7 @@
 #define PAYLOAD		64
 #define RCVBUF_BYTES	(32 << 20)
 #define IDLE_STOP_NS	2000000000LL
+#define MAX_SRCS	64
 
 static int64_t now_ns(void)
 {
@@ -60,7 +63,54 @@ static int parse_port(const char *s)
 	return (int)v;
 }
 
-static int do_send(const char *dst, const char *port, double seconds)
+/*
+ * A socket connected to dst:port, bound to src when it is not NULL (the
+ * source address of a flow). -1 after a message on error.
+ */
+static int open_tx_socket(const struct addrinfo *dst, const char *src)
+{
+	struct addrinfo hints = {
+		.ai_family = dst->ai_family,
+		.ai_socktype = SOCK_DGRAM,
+		.ai_flags = AI_NUMERICHOST,
+	};
+	struct addrinfo *sa;
+	int fd, err;
+
+	fd = socket(dst->ai_family, SOCK_DGRAM, 0);
+	if (fd < 0) {
+		perror("udp_blast: socket");
+		return -1;
+	}
+	if (src) {
+		err = getaddrinfo(src, NULL, &hints, &sa);
+		if (err) {
+			fprintf(stderr, "udp_blast: source %s: %s\n", src, gai_strerror(err));
+			close(fd);
+			return -1;
+		}
+		err = bind(fd, sa->ai_addr, sa->ai_addrlen);
+		freeaddrinfo(sa);
+		if (err < 0) {
+			fprintf(stderr, "udp_blast: bind %s: %s\n", src, strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	if (connect(fd, dst->ai_addr, dst->ai_addrlen) < 0) {
+		perror("udp_blast: connect");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Batches go round the sources' sockets in turn: each source address is
+ * one flow, and NFQUEUE's --queue-balance spreads flows over queues by
+ * their addresses only (one address pair is always one queue).
+ */
+static int do_send(const char *dst, const char *port, double seconds, char **srcs, int n_srcs)
 {
 	static struct mmsghdr msgs[BATCH];
 	static struct iovec iov[BATCH];
@@ -72,20 +122,23 @@ static int do_send(const char *dst, const char *port, double seconds)
 	struct addrinfo *ai;
 	int64_t start, deadline, now;
 	uint64_t sent = 0, seq = 0;
-	int fd, err, i;
+	int fds[MAX_SRCS], n_fds = n_srcs ? n_srcs : 1, opened = 0, err, i, k = 0;
+	int ret = EXIT_FAILURE;
 
 	err = getaddrinfo(dst, port, &hints, &ai);
 	if (err) {
 		fprintf(stderr, "udp_blast: %s: %s\n", dst, gai_strerror(err));
 		return EXIT_FAILURE;
 	}
-	fd = socket(ai->ai_family, SOCK_DGRAM, 0);
-	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		perror("udp_blast: socket/connect");
-		freeaddrinfo(ai);
-		return EXIT_FAILURE;
+	while (opened < n_fds) {
+		fds[opened] = open_tx_socket(ai, n_srcs ? srcs[opened] : NULL);
+		if (fds[opened] < 0)
+			break;
+		opened++;
 	}
 	freeaddrinfo(ai);
+	if (opened < n_fds)
+		goto out;
 
 	for (i = 0; i < BATCH; i++) {
 		iov[i].iov_base = payload[i];
@@ -102,22 +155,25 @@ static int do_send(const char *dst, const char *port, double seconds)
 		/* A sequence number makes captures easier to read. */
 		for (i = 0; i < BATCH; i++, seq++)
 			memcpy(payload[i], &seq, sizeof(seq));
-		n = sendmmsg(fd, msgs, BATCH, 0);
+		n = sendmmsg(fds[k], msgs, BATCH, 0);
+		k = (k + 1) % n_fds;
 		if (n > 0) {
 			sent += n;
 		} else if (n < 0 && errno != ENOBUFS && errno != EAGAIN &&
 			   errno != ECONNREFUSED && errno != EINTR) {
 			perror("udp_blast: sendmmsg");
-			close(fd);
-			return EXIT_FAILURE;
+			goto out;
 		}
 		now = now_ns();
 	} while (now < deadline);
 
 	printf("sent=%llu pps=%.0f\n", (unsigned long long)sent,
 	       sent / ((now - start) / 1e9));
-	close(fd);
-	return EXIT_SUCCESS;
+	ret = EXIT_SUCCESS;
+out:
+	while (opened > 0)
+		close(fds[--opened]);
+	return ret;
 }
 
 static int open_rx_socket(int port)
@@ -217,7 +273,7 @@ static int do_recv(int port, double seconds)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: udp_blast send DST_IP PORT SECONDS\n"
+	fprintf(stderr, "usage: udp_blast send DST_IP PORT SECONDS [SRC_IP...]\n"
 			"       udp_blast recv PORT SECONDS\n");
 }
 
@@ -226,13 +282,13 @@ int main(int argc, char *argv[])
 	double seconds;
 	int port;
 
-	if (argc == 5 && !strcmp(argv[1], "send")) {
+	if (argc >= 5 && argc <= 5 + MAX_SRCS && !strcmp(argv[1], "send")) {
 		if (parse_port(argv[3]) < 0 ||
 		    parse_seconds(argv[4], &seconds) < 0) {
 			usage();
 			return EXIT_FAILURE;
 		}
-		return do_send(argv[2], argv[3], seconds);
+		return do_send(argv[2], argv[3], seconds, argv + 5, argc - 5);
 	}
 	if (argc == 4 && !strcmp(argv[1], "recv")) {
 		port = parse_port(argv[2]);

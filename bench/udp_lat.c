@@ -2,7 +2,7 @@
 /*
  * udp_lat: one-way latency of paced UDP datagrams, for delay lateness.
  *
- *   udp_lat send DST_IP PORT PPS SECONDS     prints "sent=N"
+ *   udp_lat send DST_IP PORT PPS SECONDS [SRC_IP]   prints "sent=N"
  *   udp_lat recv PORT SECONDS [OUTFILE]      prints "received=N p50_ns=.. p99_ns=.. max_ns=.."
  *
  * The sender stamps each 64-byte datagram with its CLOCK_MONOTONIC send
@@ -58,7 +58,29 @@ static int parse_num(const char *s, double min, double *out)
 	return 0;
 }
 
-static int do_send(const char *dst, const char *port, double pps, double seconds)
+/* Bind fd to the source address src (numeric). 0 or -1 after a message. */
+static int bind_source(int fd, int family, const char *src)
+{
+	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_DGRAM,
+				  .ai_flags = AI_NUMERICHOST };
+	struct addrinfo *sa;
+	int err;
+
+	err = getaddrinfo(src, NULL, &hints, &sa);
+	if (err) {
+		fprintf(stderr, "udp_lat: source %s: %s\n", src, gai_strerror(err));
+		return -1;
+	}
+	err = bind(fd, sa->ai_addr, sa->ai_addrlen);
+	freeaddrinfo(sa);
+	if (err < 0) {
+		fprintf(stderr, "udp_lat: bind %s: %s\n", src, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int do_send(const char *dst, const char *port, double pps, double seconds, const char *src)
 {
 	struct addrinfo hints = {
 		.ai_socktype = SOCK_DGRAM,
@@ -76,6 +98,11 @@ static int do_send(const char *dst, const char *port, double pps, double seconds
 		return EXIT_FAILURE;
 	}
 	fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+	if (fd >= 0 && src && bind_source(fd, ai->ai_family, src) < 0) {
+		close(fd);
+		freeaddrinfo(ai);
+		return EXIT_FAILURE;
+	}
 	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		perror("udp_lat: socket");
 		freeaddrinfo(ai);
@@ -189,12 +216,12 @@ int main(int argc, char **argv)
 {
 	double pps, seconds;
 
-	if (argc == 6 && !strcmp(argv[1], "send") && !parse_num(argv[4], 1, &pps) &&
+	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "send") && !parse_num(argv[4], 1, &pps) &&
 	    !parse_num(argv[5], 0.001, &seconds))
-		return do_send(argv[2], argv[3], pps, seconds);
+		return do_send(argv[2], argv[3], pps, seconds, argc == 7 ? argv[6] : NULL);
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "recv") && !parse_num(argv[3], 0.001, &seconds))
 		return do_recv(argv[2], seconds, argc == 5 ? argv[4] : NULL);
-	fprintf(stderr, "usage: udp_lat send DST_IP PORT PPS SECONDS\n"
+	fprintf(stderr, "usage: udp_lat send DST_IP PORT PPS SECONDS [SRC_IP]\n"
 			"       udp_lat recv PORT SECONDS [OUTFILE]\n");
 	return 2;
 }
