@@ -39,7 +39,7 @@ last() { grep '^{' "$2" | tail -1 | jq -r "$1"; }
 fl_start "$NS_B" --queues 2 --no-track --queue-maxlen $MAXLEN --rule 'udp dst port 5000 => delay 60s'
 
 # One source address per queue; probe datagrams are numbered 900001...
-SRC0= SRC1= probes=0
+SRC0='' SRC1='' probes=0
 for i in $(seq 1 64); do
 	a=10.99.0.$((100 + i))
 	b0=$(ids $Q0) b1=$(ids $Q1)
