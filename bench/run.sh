@@ -51,15 +51,22 @@ HOLD_QUEUES=${HOLD_QUEUES:-2}
 JSONL=${JSONL:-$BUILD/bench.jsonl}
 LAT_PORT=9001
 HOLD_PORT=9002
+PROBE_PORT=9003
 
 SUFFIX="$$-$RANDOM"
 NS_A="flb-a-$SUFFIX"
 NS_B="flb-b-$SUFFIX"
 IP_A=10.77.0.1
 IP_B=10.77.0.2
-# The many-flow sources in A: 10.77.0.11, .12, ...
-FLOW_SRCS=()
-for ((i = 1; i <= FLOWS; i++)); do FLOW_SRCS+=("10.77.0.$((10 + i))"); done
+# Source addresses in A: a pool of 10.77.0.11, .12, ... (4 per flow, at
+# most 200), from which configuration f takes FLOWS that the kernel's hash
+# spreads evenly over two queues (pick_flows), and the capacity test one
+# per queue (hold_sources).
+POOL_SRCS=()
+for ((i = 1; i <= FLOWS * 4 && i <= 200; i++)); do POOL_SRCS+=("10.77.0.$((10 + i))"); done
+TCP_SRCS=("${POOL_SRCS[@]:0:FLOWS}")
+UDP_SRCS=("${TCP_SRCS[@]}")
+FLOWS_PICKED=0
 TCP_PORT=5201
 UDP_PORT=9000
 
@@ -185,9 +192,9 @@ udp_bound() { [[ -n $(inB ss -Hlun "sport = :$1") ]]; }
 
 # ---------------------------------------------------------------- checks
 ((EUID == 0)) || die "needs root (network namespaces, iptables)"
-for tool in ip iptables iptables-save iperf3 ping jq ss awk python3; do
+for tool in ip iptables iptables-save iperf3 ping jq ss awk python3 nc; do
 	command -v "$tool" >/dev/null ||
-		die "missing $tool (apt-get install -y iperf3 iputils-ping jq iproute2 iptables)"
+		die "missing $tool (apt-get install -y iperf3 iputils-ping jq iproute2 iptables netcat-openbsd)"
 done
 
 # The bench helpers come from the build; compile them here when the build
@@ -222,7 +229,7 @@ for ns in "$NS_A" "$NS_B"; do
 	ip -n "$ns" link set lo up
 	ip -n "$ns" link set veth0 up
 done
-for src in "${FLOW_SRCS[@]}"; do
+for src in "${POOL_SRCS[@]}"; do
 	echo "addr add $src/24 dev veth0"
 done | ip -n "$NS_A" -batch -
 wait_for 5 inA ping -c 1 -W 1 "$IP_B" || die "veth pair does not pass traffic"
@@ -280,8 +287,8 @@ test_udp()
 
 # FLOWS TCP flows at once, each from its own address of A to its own
 # iperf3 server in B (a server runs one test at a time).  The kernel's
-# --queue-balance hash takes the two addresses only, so 'iperf3 -P 8' from
-# one address would put all 8 flows on one queue.  RES: the sum of what
+# --queue-balance hash takes the two addresses and the protocol only, so
+# 'iperf3 -P 8' from one address would put all 8 flows on one queue.  RES: the sum of what
 # the servers received, in Gbit/s; empty when a flow failed.
 test_tcp_many()
 {
@@ -301,7 +308,7 @@ test_tcp_many()
 		for ((i = 0; i < FLOWS; i++)); do
 			spawn "$TMP/iperf3-cli$i.json" "$TMP/iperf3-cli$i.err" "$NS_A" \
 				timeout $((DUR + 30)) iperf3 -c "$IP_B" -p $((TCP_PORT + 100 + i)) \
-				-B "${FLOW_SRCS[i]}" -t "$DUR" -J
+				-B "${TCP_SRCS[i]}" -t "$DUR" -J
 			clis+=("$SPAWNED")
 		done
 		for pid in "${clis[@]}"; do
@@ -522,6 +529,49 @@ run_config()
 	fi
 }
 
+# ---------------------------------------------------------------- probing
+# A kernel queue's line in B's /proc/net/netfilter/nfnetlink_queue:
+# queue_num peer_portid queue_total copy_mode copy_range queue_dropped
+# user_dropped id_sequence 1.
+queue_line() { inB awk -v q="$1" '$1 == q' /proc/net/netfilter/nfnetlink_queue; }
+# The last packet id the queue gave out: how many it has numbered.
+queue_ids() { queue_line "$1" | awk '{ print $8 }'; }
+
+# probe_queue SRC PROTO NQ [PORT]: which of the NQ queues from QUEUE on
+# (faultline running on them, queueing PROTO to PORT, PROBE_PORT by
+# default) takes PROTO between SRC and B.  The kernel hashes the two
+# addresses and the protocol with a seed drawn at boot, so it is known only
+# by trying: one UDP datagram (faultline must hold or drop it: an ICMP
+# reply would be hashed apart), or one TCP SYN (its RST comes back on the
+# same queue), and the queue whose id sequence moved took it.  Sets
+# PROBED_Q (the queue's offset, empty when none moved within a second) and
+# PROBE_SENT (1 when a UDP datagram left).
+probe_queue()
+{
+	local src=$1 proto=$2 nq=$3 port=${4:-$PROBE_PORT} k tries before=()
+
+	PROBED_Q=
+	PROBE_SENT=0
+	for ((k = 0; k < nq; k++)); do
+		before[k]=$(queue_ids $((QUEUE + k)))
+	done
+	if [[ $proto == tcp ]]; then
+		inA nc -z -w 1 -s "$src" "$IP_B" "$port" >/dev/null 2>&1 || true
+	else
+		inA "$UDP_LAT" send "$IP_B" "$port" 1000 0.001 "$src" >/dev/null 2>&1 || return 0
+		PROBE_SENT=1
+	fi
+	for ((tries = 0; tries < 100; tries++)); do
+		for ((k = 0; k < nq; k++)); do
+			if [[ $(queue_ids $((QUEUE + k))) != "${before[k]}" ]]; then
+				PROBED_Q=$k
+				return 0
+			fi
+		done
+		sleep 0.01
+	done
+}
+
 # ---------------------------------------------------------------- many flows
 # Configuration f: the same many-flow traffic with no interception (f0),
 # through faultline on one queue (f1) and on two (f2), in the same run, so
@@ -538,10 +588,59 @@ queue_share()
 		jq -r '[.queues[].packets] | if add > 0 then max / add * 100 | round / 100 else empty end' 2>/dev/null
 }
 
+# pick_half PROTO: PICKED becomes FLOWS addresses of the pool that the
+# kernel puts evenly on two queues for PROTO (half each, in turn).  When
+# the pool cannot give an even split, the addresses it gave are used as
+# they are, and the report's share says so.
+pick_half()
+{
+	local proto=$1 want0=$(((FLOWS + 1) / 2)) want1=$((FLOWS / 2)) on0=() on1=() rest=() src i
+
+	for src in "${POOL_SRCS[@]}"; do
+		probe_queue "$src" "$proto" 2
+		if [[ $PROBED_Q == 0 ]] && ((${#on0[@]} < want0)); then
+			on0+=("$src")
+		elif [[ $PROBED_Q == 1 ]] && ((${#on1[@]} < want1)); then
+			on1+=("$src")
+		else
+			rest+=("$src")
+		fi
+		((${#on0[@]} == want0 && ${#on1[@]} == want1)) && break
+	done
+	PICKED=()
+	for ((i = 0; i < want0; i++)); do
+		PICKED+=(${on0[i]:+"${on0[i]}"})
+		((i < want1)) && PICKED+=(${on1[i]:+"${on1[i]}"})
+	done
+	PICKED+=("${rest[@]:0:FLOWS - ${#PICKED[@]}}")
+	log "  f, $proto: ${#on0[@]} addresses on queue $QUEUE, ${#on1[@]} on queue $((QUEUE + 1)):" \
+		"${PICKED[*]}"
+}
+
+# pick_flows: the sources of f's TCP flows (TCP_SRCS) and of its UDP blast
+# (UDP_SRCS), each split evenly over two queues by the kernel's hash, so
+# that f2/f1 is not limited by an uneven split (8 addresses taken blindly
+# split 4/4 only 27 % of the time).  The hash has the protocol in it, so
+# TCP and UDP are picked apart.  Once per invocation: the seed does not
+# change until the module is reloaded.
+pick_flows()
+{
+	((FLOWS_PICKED)) && return 0
+	FLOWS_PICKED=1
+	start_fl --queues 2 --rule "udp dst port $PROBE_PORT => drop" \
+		--rule "tcp port $PROBE_PORT => drop, after 86400s" || return 0
+	pick_half tcp
+	TCP_SRCS=("${PICKED[@]}")
+	pick_half udp
+	UDP_SRCS=("${PICKED[@]}")
+	stop_prog_raw || true
+}
+
 run_many()
 {
 	local sub t v seen before after share
 
+	pick_flows
 	for sub in f0 f1 f2; do
 		for t in $TESTS; do
 			[[ $t == tcp || $t == udp ]] || continue
@@ -556,7 +655,7 @@ run_many()
 				[[ -n $v ]] && rec "$sub/tcp_gbps" "$v"
 				;;
 			udp)
-				test_udp "${FLOW_SRCS[@]}"; v=$RES
+				test_udp "${UDP_SRCS[@]}"; v=$RES
 				log "  run $RUN $sub udp, $FLOWS flows: ${v:-failed} kpps"
 				[[ -n $v ]] && rec "$sub/udp_kpps" "$v"
 				;;
@@ -642,39 +741,21 @@ test_lat()
 }
 
 # ---------------------------------------------------------------- capacity
-# A kernel queue's line in B's /proc/net/netfilter/nfnetlink_queue:
-# queue_num peer_portid queue_total copy_mode copy_range queue_dropped
-# user_dropped id_sequence 1.
-queue_line() { inB awk -v q="$1" '$1 == q' /proc/net/netfilter/nfnetlink_queue; }
-# The last packet id the queue gave out: how many it has numbered.
-queue_ids() { queue_line "$1" | awk '{ print $8 }'; }
 
 # hold_sources: one source address of A for each of the HOLD_QUEUES
-# queues.  The kernel hashes the address pair with a seed drawn at boot, so
-# which queue an address gets is known only by trying: one datagram from
-# each candidate, and the queue whose id sequence moved took it.  Sets
-# HOLD_SRCS (by queue offset) and HOLD_PROBES (datagrams sent, held too);
-# returns 1 when the FLOWS candidates do not reach every queue.
+# queues (probe_queue on the pool's addresses in turn).  Sets HOLD_SRCS (by
+# queue offset) and HOLD_PROBES (datagrams sent, held too); returns 1 when
+# the pool does not reach every queue.
 hold_sources()
 {
-	local src k q n tries before=()
+	local src k q n
 
 	HOLD_SRCS=()
 	HOLD_PROBES=0
-	for src in "${FLOW_SRCS[@]}"; do
-		for ((k = 0; k < HOLD_QUEUES; k++)); do
-			before[k]=$(queue_ids $((QUEUE + k)))
-		done
-		inA "$UDP_LAT" send "$IP_B" "$HOLD_PORT" 1000 0.001 "$src" >/dev/null 2>&1 || continue
-		HOLD_PROBES=$((HOLD_PROBES + 1))
-		q=
-		for ((tries = 0; tries < 100; tries++)); do
-			for ((k = 0; k < HOLD_QUEUES; k++)); do
-				[[ $(queue_ids $((QUEUE + k))) != "${before[k]}" ]] && q=$k
-			done
-			[[ -n $q ]] && break
-			sleep 0.01
-		done
+	for src in "${POOL_SRCS[@]}"; do
+		probe_queue "$src" udp "$HOLD_QUEUES" "$HOLD_PORT"
+		HOLD_PROBES=$((HOLD_PROBES + PROBE_SENT))
+		q=$PROBED_Q
 		[[ -n $q && -z ${HOLD_SRCS[q]:-} ]] && HOLD_SRCS[q]=$src
 		n=0
 		for ((k = 0; k < HOLD_QUEUES; k++)); do
@@ -703,7 +784,7 @@ test_hold()
 	HOLD_PROBES=0
 	if ((HOLD_QUEUES > 1)); then
 		if ! hold_sources; then
-			log "  hold: $FLOWS source addresses did not reach all $HOLD_QUEUES queues (raise FLOWS)"
+			log "  hold: ${#POOL_SRCS[@]} source addresses did not reach all $HOLD_QUEUES queues (raise FLOWS)"
 			stop_prog_raw || true
 			return 0
 		fi

@@ -10,11 +10,12 @@
 #  - the counters are the sums of the queues', the delay rule acted on
 #    every packet of every queue, and the event log is whole lines with
 #    packet numbers unique in the run.
-# The kernel hashes only the address pair (with a seed drawn at boot), so
-# which queue a pair gets is random but fixed. Everything asserted here
-# holds whatever the hash does, except "both queues took packets": with 64
-# distinct pairs it fails falsely only if all 64 land on one queue, a
-# chance of 2 * 2^-64 = 2^-63 (16 pairs, as before, gave 2^-15).
+# The kernel hashes only the address pair and the protocol (with a seed
+# drawn at boot; not the ports), so which queue a pair gets is random but
+# fixed. Everything asserted here holds whatever the hash does, except
+# "both queues took packets": with 64 distinct pairs it fails falsely only
+# if all 64 land on one queue, a chance of 2 * 2^-64 = 2^-63 (16 pairs, as
+# before, gave 2^-15).
 . "$(dirname "$0")/lib.sh"
 make_pair --no-ipv6
 for i in $(seq 1 64); do echo "addr add 10.99.0.$((100 + i))/24 dev va-$ID"; done | ip -n "$NS_A" -batch -

@@ -2,8 +2,8 @@
 # Held capacity with --queues, and a full kernel queue. Each kernel queue
 # holds at most --queue-maxlen packets (and at most 65,536 on recent
 # kernels, whatever it asks: README, "Overload"); the kernel picks the
-# queue by the address pair only. Here --queue-maxlen 1000 stands for that
-# cap, so the test needs few packets:
+# queue by the address pair and protocol only. Here --queue-maxlen 1000
+# stands for that cap, so the test needs few packets:
 #  - 2 x 900 datagrams into a 60 s delay, from one source address per
 #    queue, are all held at once, more than one queue can hold: in
 #    faultline (held_now) and in the kernel queues (queue_total in
