@@ -184,6 +184,14 @@ void args_getopt_error(const char *cmd, int c, char **argv, const struct option 
 			cmd, typed);
 }
 
+int args_split(int argc, char *const argv[], int from)
+{
+	for (int i = from; i < argc; i++)
+		if (!strcmp(argv[i], "--"))
+			return i;
+	return -1;
+}
+
 int args_stray(const char *cmd, const char *arg, const char *hint)
 {
 	fprintf(stderr, PROG_NAME ": %s: unexpected argument '%s'%s%s%s\n", cmd, arg,

@@ -41,6 +41,14 @@ int args_once(const char *opt, bool *seen);
  */
 void args_getopt_error(const char *cmd, int c, char **argv, const struct option *opts);
 
+/*
+ * Pure. Where a command line's own words end and a command to run begins
+ * (wrap's "OPTIONS -- COMMAND [ARGS]"): the index of the first word "--"
+ * at or after 'from', or -1 if there is none. No option value can be
+ * "--" (args_value refuses it), so the first one is the separator.
+ */
+int args_split(int argc, char *const argv[], int from);
+
 /* More words than the subcommand takes. Always -1 (printed). */
 int args_stray(const char *cmd, const char *arg, const char *hint);
 

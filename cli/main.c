@@ -39,6 +39,7 @@
 #include "tick.h"
 #include "usage.h"
 #include "version.h"
+#include "wrap.h"
 
 #define PROG_NAME "faultline"
 
@@ -110,6 +111,17 @@ struct cli_run {
 	/* --toxiproxy-api: bound before --netns, as --http. */
 	const char *toxi_arg;
 	struct toxirun *toxi;
+	/*
+	 * wrap: the command (the words after "--"), its child and cgroup,
+	 * its exit status once it ended (else -1), the signal (SIGINT,
+	 * SIGTERM) that stopped the run (else 0), and whether the chain
+	 * could not be removed (the cgroup it names then stays too).
+	 */
+	char **wrap_argv;
+	struct wrap *wrap;
+	int wrap_status;
+	int stop_signal;
+	bool chain_left;
 	bool seen[OPT_SEEN_MAX];
 };
 
@@ -273,6 +285,11 @@ static void on_report(void *data, const char *kind, const char *json)
 			r->sock ? ctl_sock_path(r->sock) : "");
 		return;
 	}
+	/* A wrapped command owns stdout: the counters go beside faultline's other words. */
+	if (r->wrap_argv) {
+		fprintf(stderr, "%s\n", json);
+		return;
+	}
 	printf("%s\n", json);
 	if (check_written(stdout, "standard output (counters)"))
 		r->write_failed = true;
@@ -374,6 +391,7 @@ static int cli_run_init(struct cli_run *r, int argc)
 	r->rule_files = calloc((size_t)argc + 1, sizeof(*r->rule_files));
 	r->sources = calloc((size_t)argc + 1, sizeof(*r->sources));
 	r->http_fd = -1;
+	r->wrap_status = -1;
 	if (!r->rules || !r->rule_files || !r->sources) {
 		fprintf(stderr, PROG_NAME ": out of memory\n");
 		return -1;
@@ -808,8 +826,29 @@ static void queue_scope(struct cli_run *r)
 			r->cfg.queue_all = "a scenario's 'on' and 'every' conditions watch every packet";
 }
 
-/* 0, -1 after a usage error (printed), 1 after --help. */
-static int parse_run(int argc, char **argv, struct cli_run *r)
+/*
+ * wrap: the command after "--" (split: its index, -1 if none), and no
+ * option that reaches beyond the command's own traffic. 0 or -1 (printed).
+ */
+static int wrap_command(struct cli_run *r, int argc, char **argv, int split)
+{
+	const char *no = r->container ? "--container" : r->cfg.forward ? "--forward" :
+			 r->toxi_arg ? "--toxiproxy-api" : NULL;
+
+	if (no) {
+		fprintf(stderr, PROG_NAME ": wrap: %s does not apply: only the command's own traffic is faulted\n", no);
+		return -1;
+	}
+	if (split < 0 || split + 1 == argc) {
+		fprintf(stderr, PROG_NAME ": wrap: which command? (wrap [OPTIONS] -- COMMAND [ARGS])\n");
+		return -1;
+	}
+	r->wrap_argv = argv + split + 1;
+	return 0;
+}
+
+/* 0, -1 after a usage error (printed), 1 after --help. wrap: run's options, "--", a command. */
+static int parse_run(int argc, char **argv, struct cli_run *r, bool wrap)
 {
 	const struct shared_dst d = {
 		.seed = &r->cfg.seed,
@@ -817,15 +856,21 @@ static int parse_run(int argc, char **argv, struct cli_run *r)
 		.no_track = &r->cfg.no_track,
 		.time_wait_ns = &r->cfg.time_wait_ns,
 	};
-	struct run_argv av = { .argc = argc, .argv = argv };
+	const char *cmd = wrap ? "wrap" : "run";
+	int split = wrap ? args_split(argc, argv, 1) : -1, n = split < 0 ? argc : split;
+	struct run_argv av = { .argc = n, .argv = argv };
 	int ret;
 
-	ret = parse_options(argc, argv, "run", ":r:f:s:n:q:e:h", run_opts, r, &d, run_option, &av);
+	/* getopt sees the words before "--" only: the command's are its own. */
+	ret = parse_options(n, argv, cmd, ":r:f:s:n:q:e:h", run_opts, r, &d, run_option, &av);
 	if (ret)
 		return ret;
-	if (optind < argc)
-		return args_stray("run", argv[optind],
+	if (optind < n)
+		return args_stray(cmd, argv[optind],
+				  wrap ? "the command goes after --" :
 				  access(argv[optind], F_OK) == 0 ? "a rule file needs -f" : NULL);
+	if (wrap && wrap_command(r, argc, argv, split))
+		return -1;
 	if (!!r->netns + !!r->netns_path + !!r->container > 1) {
 		fprintf(stderr, PROG_NAME ": --netns, --netns-path and --container exclude each other\n");
 		return -1;
@@ -935,6 +980,88 @@ static int follow_namespace(struct cli_run *r, struct uv_loop_s *loop)
 	return r->follow || !errno ? 0 : -errno;
 }
 
+/* What wrap_sweep did with a killed wrap run's cgroup: said unless it went quietly. */
+static void on_wrap_swept(void *data, const char *path, int result, long left)
+{
+	bool *failed = data;
+
+	if (!result)
+		fprintf(stderr, PROG_NAME ": removed %s (a killed wrap run's cgroup)\n", path);
+	else if (result == -EBUSY)
+		fprintf(stderr, PROG_NAME ": kept %s: %ld process%s of its wrapped command still run%s in it\n",
+			path, left, left == 1 ? "" : "es", left == 1 ? "s" : "");
+	else if (result != -EALREADY) {
+		fprintf(stderr, PROG_NAME ": cannot remove %s: %s\n", path, strerror(-result));
+		*failed = true;
+	}
+}
+
+/* Remove the cgroups killed wrap runs left: 0, or -1 when one could not go (said). */
+static int sweep_wrap_cgroups(void)
+{
+	bool failed = false;
+	int n = wrap_sweep(on_wrap_swept, &failed);
+
+	if (n < 0) {
+		fprintf(stderr, PROG_NAME ": cannot look for the cgroups of wrap runs: %s\n", strerror(-n));
+		return -1;
+	}
+	return failed ? -1 : 0;
+}
+
+/* wrap: what a wrap_* call reported, in words. */
+static void say_wrap_error(const struct wrap_error *e)
+{
+	const char *hint = "";
+
+	switch (e->step) {
+	case WRAP_STEP_MOUNT:
+		if (e->err == -ENOENT)
+			/* ip netns exec mounts a sysfs of its own over /sys, and the cgroup mounts go with it. */
+			fprintf(stderr, PROG_NAME ": wrap: no cgroup2 file system is mounted here "
+				"(inside 'ip netns exec' /sys is remounted: use wrap --netns NAME)\n");
+		else
+			fprintf(stderr, PROG_NAME ": wrap: %s: %s\n", e->path, strerror(-e->err));
+		return;
+	case WRAP_STEP_MKDIR:
+		if (e->err == -EROFS || e->err == -EACCES || e->err == -EPERM)
+			hint = " (needs root and a writable cgroup2 file system)";
+		fprintf(stderr, PROG_NAME ": wrap: cannot make the cgroup %s: %s%s\n", e->path,
+			strerror(-e->err), hint);
+		return;
+	case WRAP_STEP_FORK:
+		fprintf(stderr, PROG_NAME ": wrap: cannot start the command: %s\n", strerror(-e->err));
+		return;
+	case WRAP_STEP_JOIN:
+		fprintf(stderr, PROG_NAME ": wrap: the command cannot enter its cgroup (%s): %s\n", e->path,
+			strerror(-e->err));
+		return;
+	case WRAP_STEP_EXEC:
+		fprintf(stderr, PROG_NAME ": wrap: cannot run '%s': %s\n", e->path, strerror(-e->err));
+		return;
+	}
+}
+
+/*
+ * wrap: the cgroups of killed wrap runs go (the stale chains naming them
+ * are removed by this run's install, as ever), then the command's child
+ * is made in a new one, where it waits until the rules are in. 0 or -1
+ * (reported).
+ */
+static int wrap_prepare(struct cli_run *r)
+{
+	struct wrap_error e;
+
+	sweep_wrap_cgroups();
+	r->wrap = wrap_new(r->wrap_argv, &e);
+	if (!r->wrap) {
+		say_wrap_error(&e);
+		return -1;
+	}
+	r->cfg.cgroup = wrap_xt_path(r->wrap);
+	return 0;
+}
+
 /* Enter the namespace, check for iptables, open the event log: 0 or -1 (reported). */
 static int run_prepare(struct cli_run *r, FILE **events)
 {
@@ -950,6 +1077,9 @@ static int run_prepare(struct cli_run *r, FILE **events)
 	if (r->container && find_container(r))
 		return -1;
 	if ((r->netns || r->netns_path) && enter_netns(r->netns, r->netns_path))
+		return -1;
+	/* The child is forked here: in the namespace, before faultline opens its outputs. */
+	if (r->wrap_argv && wrap_prepare(r))
 		return -1;
 	if (!ipt_available()) {
 		fprintf(stderr, PROG_NAME ": iptables-restore not found: install iptables\n");
@@ -994,6 +1124,34 @@ static void on_progress_tick(void *data)
 	free(json);
 }
 
+/* The wrapped command ended: so does the run, and faultline passes its status on. */
+static void on_wrap_exit(void *data, int status)
+{
+	struct cli_run *r = data;
+
+	r->wrap_status = status;
+	proxy_stop(r->proxy);
+}
+
+/*
+ * The rules are in and every handle is up (the command may use the
+ * control socket or the API at once): the command runs. A failed exec is
+ * said here; the child's exit (126, 127) ends the run as any exit does.
+ */
+static int wrap_start_command(struct cli_run *r, struct uv_loop_s *loop)
+{
+	struct wrap_error e;
+	int ret = wrap_start(r->wrap, loop, on_wrap_exit, r);
+
+	if (ret) {
+		fprintf(stderr, PROG_NAME ": wrap: cannot watch the command: %s\n", strerror(-ret));
+		return ret;
+	}
+	if (wrap_go(r->wrap, &e))
+		say_wrap_error(&e);
+	return 0;
+}
+
 static int hook_start(void *data, struct uv_loop_s *loop)
 {
 	struct cli_run *r = data;
@@ -1020,7 +1178,9 @@ static int hook_start(void *data, struct uv_loop_s *loop)
 	if (!ret && r->toxi)
 		ret = toxirun_start(r->toxi);
 	/* The scenario's clock starts with the run. */
-	return ret ? ret : r->play ? play_start(r->play) : 0;
+	if (!ret && r->play)
+		ret = play_start(r->play);
+	return ret ? ret : r->wrap ? wrap_start_command(r, loop) : 0;
 }
 
 static void hook_stop(void *data)
@@ -1037,6 +1197,15 @@ static void hook_stop(void *data)
 	r->tick = NULL;
 	ctl_stop(r->ctl);
 	ctl_sock_stop(r->sock);
+	wrap_stop(r->wrap);
+}
+
+/* SIGINT or SIGTERM: the wrapped command gets it too, once the rules are out. */
+static void hook_term(void *data, int signum)
+{
+	struct cli_run *r = data;
+
+	r->stop_signal = signum;
 }
 
 static void hook_hup(void *data)
@@ -1129,7 +1298,8 @@ static int run_control(struct cli_run *r, struct proxy *p)
 		.log = on_ctl_log,
 		.log_data = r,
 	};
-	struct proxy_hooks h = { .start = hook_start, .stop = hook_stop, .hup = hook_hup, .data = r };
+	struct proxy_hooks h = { .start = hook_start, .stop = hook_stop, .hup = hook_hup, .term = hook_term,
+				 .data = r };
 	struct ctl_sock_error se;
 	struct ctl_error ce;
 
@@ -1178,6 +1348,7 @@ static int run_proxy(struct cli_run *r, struct proxy **p)
 	if (!ret)
 		return 0;
 failed:
+	r->chain_left = pe.step == PROXY_STEP_IPT_REMOVE;
 	msg_proxy(&pe, &r->cfg, err, sizeof(err));
 	fprintf(stderr, PROG_NAME ": %s\n", err);
 	return -1;
@@ -1250,11 +1421,56 @@ static int follow_again(struct cli_run *r, int argc, char **argv)
 	return FOLLOW_GONE;
 }
 
-static int cmd_run(int argc, char **argv)
+/*
+ * wrap, the run over: the command ends (one still running gets the
+ * signal that stopped the run, SIGTERM if none did, and is waited for),
+ * then its cgroup goes, unless processes it left run there or the chain
+ * that names it stayed. The command's status, or -1 (reported).
+ */
+static int wrap_finish(struct cli_run *r)
+{
+	int status = wrap_end(r->wrap, r->stop_signal ? r->stop_signal : SIGTERM), left;
+	int ret = r->chain_left ? 0 : wrap_remove(r->wrap, &left);
+
+	if (ret == -EBUSY)
+		fprintf(stderr, PROG_NAME ": wrap: %d process%s started by '%s' still run%s in %s: it stays "
+			"until they end ('" PROG_NAME " cleanup' removes it then)\n", left, left == 1 ? "" : "es",
+			r->wrap_argv[0], left == 1 ? "s" : "", wrap_dir(r->wrap));
+	else if (ret)
+		fprintf(stderr, PROG_NAME ": wrap: cannot remove %s: %s\n", wrap_dir(r->wrap), strerror(-ret));
+	else if (r->chain_left)
+		fprintf(stderr, PROG_NAME ": wrap: %s stays with the chain that names it ('" PROG_NAME
+			" cleanup' removes both)\n", wrap_dir(r->wrap));
+	if (status < 0)
+		fprintf(stderr, PROG_NAME ": wrap: cannot wait for '%s': %s\n", r->wrap_argv[0], strerror(-status));
+	wrap_free(r->wrap);
+	r->wrap = NULL;
+	return status;
+}
+
+/*
+ * wrap's exit status from run's (0 fine, 1 failed, 2 usage, 4 and up:
+ * the namespace ended) and the command's: the command's when faultline
+ * did all it should, else 125, and the command's said on stderr.
+ */
+static int wrap_exit(const struct cli_run *r, int ret, bool help)
+{
+	if (help)
+		return 0;
+	if (!ret && r->wrap_status >= 0)
+		return r->wrap_status;
+	if (r->wrap_status >= 0)
+		fprintf(stderr, PROG_NAME ": wrap: '%s' exited with %d; faultline failed (see above): exit %d\n",
+			r->wrap_argv[0], r->wrap_status, WRAP_EXIT_FAILED);
+	return WRAP_EXIT_FAILED;
+}
+
+static int run_main(int argc, char **argv, bool wrap)
 {
 	struct cli_run r;
 	struct proxy *p = NULL;
 	FILE *events = NULL;
+	bool help = false;
 	int ret = 2;
 
 	if (cli_run_init(&r, argc)) {
@@ -1265,9 +1481,10 @@ static int cmd_run(int argc, char **argv)
 	/* '@NAME' (a container's addresses) is looked up whenever the rules are read. */
 	rule_set_names(r.rules, container_names, NULL);
 	/* Every rule and usage error is reported before anything touches the system. */
-	ret = parse_run(argc, argv, &r);
+	ret = parse_run(argc, argv, &r, wrap);
 	if (ret) {
-		ret = ret > 0 ? 0 : 2;	/* 1: --help was printed */
+		help = ret > 0;
+		ret = help ? 0 : 2;	/* 1: --help was printed */
 		goto out;
 	}
 	ret = 1;
@@ -1293,6 +1510,8 @@ out:
 	/* The proxies' forwarding goes with the run, whichever way it ended. */
 	if (toxirun_finish(r.toxi) && ret != 2)
 		ret = 1;
+	if (r.wrap)
+		r.wrap_status = wrap_finish(&r);
 	/* The loop ran the socket's close callbacks: it and the executor go before the proxy. */
 	ctl_sock_free(r.sock);
 	play_free(r.play);
@@ -1312,7 +1531,17 @@ out:
 	}
 	if (r.follow_end == FOLLOW_RESTARTED)
 		return follow_again(&r, argc, argv);
-	return ret;
+	return wrap ? wrap_exit(&r, ret, help) : ret;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	return run_main(argc, argv, false);
+}
+
+static int cmd_wrap(int argc, char **argv)
+{
+	return run_main(argc, argv, true);
 }
 
 /*
@@ -1517,6 +1746,13 @@ static int cmd_cleanup(int argc, char **argv)
 			c = n;
 		}
 	}
+	/*
+	 * The cgroups of killed wrap runs are the host's too; only once the
+	 * chains went, which may name them (legacy iptables refuses every
+	 * change while a rule names a removed cgroup).
+	 */
+	if ((!c || c == -EBUSY) && sweep_wrap_cgroups())
+		c = -EIO;
 	/* The control sockets are files on the host, whatever namespace was entered. */
 	if (sweep_sockets(ns))
 		return 1;
@@ -1814,6 +2050,8 @@ static int dispatch(const char *cmd, int argc, char **argv)
 	argv++;
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc, argv);
+	if (!strcmp(cmd, "wrap"))
+		return cmd_wrap(argc, argv);
 	if (!strcmp(cmd, "check"))
 		return cmd_check(argc, argv);
 	if (!strcmp(cmd, "replay"))
@@ -1828,7 +2066,7 @@ static int dispatch(const char *cmd, int argc, char **argv)
 		return cmd_report(argc, argv);
 	if (!strcmp(cmd, "ctl"))
 		return cmd_ctl(argc, argv);
-	fprintf(stderr, PROG_NAME ": unknown command '%s' (run, ctl, replay, demo, check, cleanup, show, report, version; see " PROG_NAME " --help)\n",
+	fprintf(stderr, PROG_NAME ": unknown command '%s' (run, wrap, ctl, replay, demo, check, cleanup, show, report, version; see " PROG_NAME " --help)\n",
 		cmd);
 	return 2;
 }

@@ -11,6 +11,7 @@
 #include "track.h"
 #include "progress.h"
 #include "usage.h"
+#include "wrap.h"
 
 #define PROG_NAME "faultline"
 
@@ -27,6 +28,8 @@ void usage_print(FILE *f)
 		"\n"
 		"commands:\n"
 		"  run       divert packets through the rules until SIGINT/SIGTERM\n"
+		"  wrap      run a command with the rules applied to its traffic only:\n"
+		"            wrap [run options] -- COMMAND [ARGS] (see below)\n"
 		"  ctl       change the rules of a running faultline, read its counters\n"
 		"  replay    run a capture file through the rules, offline (no root)\n"
 		"  demo      the guided demo in namespaces it makes and removes:\n"
@@ -101,6 +104,13 @@ void usage_print(FILE *f)
 		"Numbers are decimal or 0x hex; only -r, -f and -l may be given more than once.\n"
 		"A rule file has at most 1 MiB, a line 64 KiB, a rule set 10000 rules.\n"
 		"\n"
+		"wrap [run options] -- COMMAND [ARGS]: COMMAND and its children in a cgroup of\n"
+		"  their own, whose connections alone meet the rules (both ways); the run options\n"
+		"  but --container, --forward and --toxiproxy-api. COMMAND starts once the rules\n"
+		"  are in; faultline ends when it does. SIGINT and SIGTERM remove the rules, then\n"
+		"  go on to COMMAND. Counters go to stderr. Exit status: COMMAND's (128+N when\n"
+		"  signal N killed it), %d faultline failed, %d COMMAND cannot run, %d not found\n"
+		"\n"
 		"replay IN.pcap [options]: the same decisions on a capture, in virtual time\n"
 		"  -r/--rule, -f/--rules, -s/--seed, -e/--events as for run\n"
 		"  -o, --out FILE         write the packets as they leave (nanosecond pcap, raw IP)\n"
@@ -131,5 +141,6 @@ void usage_print(FILE *f)
 		(unsigned long long)(TRACK_DEFAULT_IDLE_NS / 1000000000ull), TRACK_DEFAULT_MAX_CONNS,
 		(unsigned long long)(PROXY_DEFAULT_RELEASE_EARLY_NS / 1000), PROXY_REALTIME_PRIORITY,
 		HTTP_DEFAULT_TIMEOUT_S, HTTP_DEFAULT_MAX_CLIENTS, HTTP_DEFAULT_MAX_BODY >> 20,
-		PROGRESS_RUN_DEFAULT_S, CTLCMD_EXIT_TIMEOUT, CTL_MAX_REQUEST >> 20);
+		PROGRESS_RUN_DEFAULT_S, WRAP_EXIT_FAILED, WRAP_EXIT_CANNOT_RUN, WRAP_EXIT_NOT_FOUND,
+		CTLCMD_EXIT_TIMEOUT, CTL_MAX_REQUEST >> 20);
 }

@@ -63,12 +63,18 @@ _faultline()
 		prev=${COMP_WORDS[COMP_CWORD - 1]}
 	fi
 
-	local commands='run ctl replay demo check cleanup show report version help'
+	local commands='run wrap ctl replay demo check cleanup show report version help'
 	local top_opts='--version -h --help'
 	local run_opts='-r --rule -f --rules -s --seed -n --netns --netns-path --container -q --queue --queues --forward
 		--max-held --max-held-bytes --queue-maxlen --max-flows --mark -e --events
 		--events-backlog --pcap --pcap-backlog --no-track --full-copy --queue-all --time-wait --track-idle
 		--max-conns --control --no-control --scenario --http --http-allow-remote --http-timeout --toxiproxy-api
+		--progress --release-early --realtime -h --help'
+	# wrap: run's options but those beyond the command's own traffic.
+	local wrap_opts='-r --rule -f --rules -s --seed -n --netns --netns-path -q --queue --queues
+		--max-held --max-held-bytes --queue-maxlen --max-flows --mark -e --events
+		--events-backlog --pcap --pcap-backlog --no-track --full-copy --queue-all --time-wait --track-idle
+		--max-conns --control --no-control --scenario --http --http-allow-remote --http-timeout
 		--progress --release-early --realtime -h --help'
 	local replay_opts='-r --rule -f --rules -s --seed -e --events -o --out -l --local
 		--no-track --time-wait --pcap -h --help'
@@ -85,6 +91,20 @@ _faultline()
 		return
 	fi
 	local cmd=${words[1]}
+
+	# wrap: after "--" come the command and its own words, completed as for env or sudo.
+	if [[ $cmd == wrap ]]; then
+		local w
+		for ((w = 2; w < cword; w++)); do
+			[[ ${words[w]} == -- ]] || continue
+			if declare -F _command_offset >/dev/null; then
+				_command_offset $((w + 1))
+			else
+				COMPREPLY=($(compgen -c -- "$cur"))
+			fi
+			return
+		done
+	fi
 
 	# The value of the option before the cursor.
 	case $prev in
@@ -114,6 +134,7 @@ _faultline()
 	local opts
 	case $cmd in
 	run) opts=$run_opts ;;
+	wrap) opts="$wrap_opts --" ;;
 	replay) opts=$replay_opts ;;
 	ctl) opts=$ctl_opts ;;
 	check) opts=$check_opts ;;

@@ -419,6 +419,27 @@ static bool mangle_walk(const char *save, mangle_line_cb fn, void *data)
 	return exists;
 }
 
+/* The queue of a wrapped run's conntrack-marking rule ("--comment faultline-wrap-Q"), or -1. */
+static int wrap_rule_queue(const char *l, const char *end)
+{
+	static const char key[] = " --comment " IPT_WRAP_COMMENT;
+	size_t kl = sizeof(key) - 1;
+	unsigned long q = 0;
+	const char *d;
+
+	for (const char *s = l; s + kl <= end; s++) {
+		if (memcmp(s, key, kl))
+			continue;
+		d = s + kl;
+		if (d == end || *d < '0' || *d > '9')
+			return -1;
+		for (; d < end && *d >= '0' && *d <= '9' && q <= UINT16_MAX; d++)
+			q = q * 10 + (unsigned long)(*d - '0');
+		return q <= UINT16_MAX && (d == end || *d == ' ') ? (int)q : -1;
+	}
+	return -1;
+}
+
 static bool has_mark(const char *l, size_t len)
 {
 	size_t ml = strlen(IPT_CREATED_MARK);
@@ -486,7 +507,8 @@ static void removal_line(void *data, const char *l, size_t len)
 		return;
 	}
 	t = rule_target(l, end, &tl);
-	if (t && in_set(chain_queue(t, tl), r->q, r->n))
+	/* A jump to one of the chains, or a wrapped run's marking rule: it goes with them. */
+	if ((t && in_set(chain_queue(t, tl), r->q, r->n)) || in_set(wrap_rule_queue(l, end), r->q, r->n))
 		strbuf_printf(&r->deletes, "-D %.*s\n", (int)(len - 3), l + 3);
 	else
 		r->foreign = true;
@@ -776,8 +798,34 @@ static void hook_jumps(const struct ipt_config *c, enum pkt_dir h, const char *f
 			      from, test, kfilter_bytecode(c->filter, h, i), ch, c->queue);
 }
 
+/*
+ * A wrapped run: the jumps take only the connections the cgroup's sockets
+ * send on, by their conntrack mark. The cgroup match cannot stand on the
+ * jumps itself: it needs the packet's socket, which an incoming packet
+ * has not at PREROUTING, nor a packet the peer sends over loopback. So
+ * the first rule of OUTPUT (inserted last) marks the connection whenever
+ * a packet leaves from the cgroup, before its own jump tests the mark:
+ * conntrack has made the entry by then (it hooks OUTPUT before mangle).
+ */
+static void wrap_jump_lines(const struct ipt_config *c, struct strbuf *s)
+{
+	char test[128];
+
+	snprintf(test, sizeof(test), "-m connmark --mark 0x%x/0x%x ", c->mark, c->mark);
+	hook_jumps(c, PKT_DIR_OUT, "OUTPUT", test, s);
+	snprintf(test, sizeof(test), "! -i lo -m addrtype --dst-type LOCAL -m connmark --mark 0x%x/0x%x ",
+		 c->mark, c->mark);
+	hook_jumps(c, PKT_DIR_IN, "PREROUTING", test, s);
+	strbuf_printf(s, "-I OUTPUT 1 -m cgroup --path \"%s\" -m comment --comment " IPT_WRAP_COMMENT "%u "
+		      "-j CONNMARK --set-xmark 0x%x/0x%x\n", c->cgroup, c->queue, c->mark, c->mark);
+}
+
 int ipt_jump_lines(const struct ipt_config *c, struct strbuf *s)
 {
+	if (c->cgroup) {
+		wrap_jump_lines(c, s);
+		return s->oom ? -ENOMEM : 0;
+	}
 	hook_jumps(c, PKT_DIR_OUT, "OUTPUT", "", s);
 	/*
 	 * Incoming packets are taken at PREROUTING, before the routing step

@@ -17,6 +17,14 @@
  * Chains are looked for with both iptables backends (nf_tables and legacy)
  * where both are installed; new chains go where the system's iptables-restore
  * puts them. Runs in the calling thread's network namespace.
+ *
+ * A wrapped command's run (ipt_config.cgroup) queues only the connections
+ * of one cgroup: a first rule in OUTPUT, commented IPT_WRAP_COMMENT<queue>,
+ * sets the mark's bits in the conntrack mark of every connection a socket
+ * of the cgroup sends on (xt_cgroup, cgroup2 path), and the jumps of
+ * OUTPUT and PREROUTING match that conntrack mark: both directions of the
+ * connection, on loopback too. That rule belongs to the chain of its queue:
+ * it goes wherever its jumps go.
  */
 #ifndef FL_IPT_H
 #define FL_IPT_H
@@ -30,6 +38,8 @@
 #define IPT_CHAIN_PREFIX "FAULTLINE-"
 /* The comment of the rule that says faultline created the mangle table. */
 #define IPT_CREATED_MARK "faultline-created-table"
+/* The comment of a wrapped run's conntrack-marking rule, followed by its queue. */
+#define IPT_WRAP_COMMENT "faultline-wrap-"
 /* FAULTLINE chains of one table that ipt_parse_save() lists (more are ignored). */
 #define IPT_MAX_CHAINS 32
 
@@ -75,6 +85,13 @@ struct ipt_config {
 	 * nothing. NULL: every packet, at every hook.
 	 */
 	const struct kfilter *filter;
+	/*
+	 * A wrapped command's cgroup, as -m cgroup --path takes it (the path
+	 * from the cgroup2 root, borrowed): only its connections are queued,
+	 * their conntrack mark tagged with 'mark's bits. NULL: every packet.
+	 * Not with 'forward'.
+	 */
+	const char *cgroup;
 };
 
 /*

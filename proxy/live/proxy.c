@@ -605,7 +605,9 @@ static void on_signal(uv_signal_t *h, int signum)
 		report(p, "stats");
 	else if (signum == SIGHUP)
 		p->hooks.hup(p->hooks.data);
-	else
+	else if (!p->stopping && p->hooks.term)
+		p->hooks.term(p->hooks.data, signum);
+	if (signum == SIGINT || signum == SIGTERM)
 		proxy_stop(p);
 }
 
@@ -1081,12 +1083,15 @@ err:
  */
 static int drop_privileges(struct proxy *p)
 {
-	unsigned keep[4] = { CAP_NET_ADMIN };
+	unsigned keep[5] = { CAP_NET_ADMIN };
 	size_t n = 1;
 
 	if ((p->ipt_installed && ipt_legacy()) || p->cfg.reenter ||
 	    (p->cfg.rules_may_change && !p->q[0].inj))
 		keep[n++] = CAP_NET_RAW;
+	/* The cgroup2 root is read-only to all (0555): the wrap's cgroup is removed at exit with this. */
+	if (p->cfg.cgroup)
+		keep[n++] = CAP_DAC_OVERRIDE;
 	if (p->cfg.reenter) {
 		keep[n++] = CAP_SYS_ADMIN;
 		keep[n++] = CAP_SYS_PTRACE;
@@ -1150,6 +1155,7 @@ static struct ipt_config ipt_config_for(const struct proxy *p, const struct kfil
 		.forward = p->cfg.forward,
 		.ipv6 = true,
 		.filter = filter,
+		.cgroup = p->cfg.cgroup,
 	};
 }
 

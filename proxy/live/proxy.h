@@ -114,6 +114,13 @@ struct proxy_config {
 	 * after setup, for a caller that starts over in a new one (--container).
 	 */
 	bool reenter;
+	/*
+	 * faultline wrap: only the connections of this cgroup (its path from
+	 * the cgroup2 root, borrowed) are queued (ipt_config.cgroup), and
+	 * CAP_DAC_OVERRIDE is kept after setup, for the owner to remove the
+	 * cgroup from the cgroup2 root (mode 0555) at the end. NULL: all.
+	 */
+	const char *cgroup;
 	proxy_output_error_cb output_error;	/* NULL: failures are only counted */
 };
 
@@ -216,6 +223,8 @@ struct proxy_hooks {
 	void (*stop)(void *data);
 	/* SIGHUP: re-read the rules. NULL: SIGHUP is left as it was (it ends the process). */
 	void (*hup)(void *data);
+	/* SIGINT or SIGTERM (signum) arrived: called before the run stops. */
+	void (*term)(void *data, int signum);
 	void *data;
 };
 

@@ -339,3 +339,60 @@ Test(ipt, unjump_deletes_every_filtered_jump_and_nothing_else)
 	cr_assert_eq(ipt_unjump_lines(save_bpf, 8, &s), 0);
 	cr_assert_null(s.p);
 }
+
+Test(ipt, a_wrap_marks_the_cgroup_connections_first_and_jumps_on_the_mark)
+{
+	struct ipt_config c = { .queue = 7, .queues = 1, .mark = 0xfa17, .cgroup = "/faultline-wrap.9" };
+	struct strbuf s = { 0 };
+
+	cr_assert_eq(ipt_jump_lines(&c, &s), 0);
+	/* Inserted at 1 one after the other: the marking rule, written last, comes first. */
+	cr_assert_str_eq(s.p, "-I OUTPUT 1 -m connmark --mark 0xfa17/0xfa17 -m comment --comment faultline "
+			      "-j FAULTLINE-7\n"
+			      "-I PREROUTING 1 ! -i lo -m addrtype --dst-type LOCAL -m connmark --mark "
+			      "0xfa17/0xfa17 -m comment --comment faultline -j FAULTLINE-7\n"
+			      "-I OUTPUT 1 -m cgroup --path \"/faultline-wrap.9\" -m comment --comment "
+			      "faultline-wrap-7 -j CONNMARK --set-xmark 0xfa17/0xfa17\n");
+	strbuf_free(&s);
+}
+
+/* As iptables-save prints a wrap run's table, with another wrap rule of queue 8's. */
+static const char save_wrap[] =
+	"*mangle\n"
+	":PREROUTING ACCEPT [0:0]\n"
+	":OUTPUT ACCEPT [0:0]\n"
+	":FAULTLINE-7 - [0:0]\n"
+	"-A PREROUTING ! -i lo -m addrtype --dst-type LOCAL -m connmark --mark 0xfa17/0xfa17 "
+	"-m comment --comment faultline -j FAULTLINE-7\n"
+	"-A OUTPUT -m cgroup --path \"/faultline-wrap.9\" -m comment --comment faultline-wrap-7 "
+	"-j CONNMARK --set-xmark 0xfa17/0xfa17\n"
+	"-A OUTPUT -m cgroup --path \"/x\" -m comment --comment faultline-wrap-78 "
+	"-j CONNMARK --set-xmark 0x1/0x1\n"
+	"-A OUTPUT -m connmark --mark 0xfa17/0xfa17 -m comment --comment faultline -j FAULTLINE-7\n"
+	"-A FAULTLINE-7 -m mark --mark 0xfa17 -j RETURN\n"
+	"-A FAULTLINE-7 -j NFQUEUE --queue-num 7 --queue-bypass\n"
+	"-A FAULTLINE-7 -m comment --comment faultline-created-table -j RETURN\n"
+	"COMMIT\n";
+
+Test(ipt, the_marking_rule_goes_with_its_chain)
+{
+	struct strbuf s = { 0 };
+	uint16_t q = 7;
+	bool flush = true;
+	int ret;
+	char *r;
+
+	/* Detached and re-filtered with the jumps ... */
+	cr_assert_eq(ipt_unjump_lines(save_wrap, 7, &s), 3);
+	cr_assert(strstr(s.p, "-D OUTPUT -m cgroup --path \"/faultline-wrap.9\" -m comment --comment "
+			      "faultline-wrap-7 -j CONNMARK --set-xmark 0xfa17/0xfa17\n"));
+	cr_assert_null(strstr(s.p, "faultline-wrap-78"), "queue 78's rule is not queue 7's");
+	strbuf_free(&s);
+	/* ... and removed with the chain; the other one keeps the table. */
+	r = script_for(save_wrap, &q, 1, &ret, &flush);
+	cr_assert_eq(ret, 1);
+	cr_assert(!flush);
+	cr_assert(strstr(r, "-D OUTPUT -m cgroup --path \"/faultline-wrap.9\""));
+	cr_assert(strstr(r, "-X FAULTLINE-7\n"));
+	free(r);
+}
