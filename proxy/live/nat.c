@@ -63,6 +63,19 @@ int nat_script(uint16_t q, bool jumps, int localnet, const struct nat_proxy *p, 
 	}
 	for (size_t i = 0; i < n; i++)
 		put_proxy(out, q, &p[i]);
+	/*
+	 * The kernel's connection tracking runs in a namespace while a rule
+	 * needs it, and when the last such rule goes it takes its hooks
+	 * away; taking any netfilter hook away makes nfnetlink_queue drop
+	 * every packet queued in the namespace (nfqnl_nf_hook_drop), so
+	 * removing the last proxy lost what faultline held or was about to
+	 * release, and cut the proxied connections still open (no conntrack,
+	 * no translation). This rule needs conntrack and is in every version
+	 * of the chain, so it is needed from the first nat_set to nat_remove,
+	 * which comes after faultline left its queue.
+	 */
+	strbuf_printf(out, "-A " NAT_CHAIN_SNAT "%u -m conntrack --ctstate DNAT -m comment --comment "
+		      NAT_CONNTRACK_MARK " -j RETURN\n", q);
 	if (localnet >= 0)
 		strbuf_printf(out, "-A " NAT_CHAIN_SNAT "%u -m comment --comment " NAT_LOCALNET_MARK "%d -j RETURN\n",
 			      q, localnet);

@@ -13,7 +13,9 @@
  * route_localnet: it is set while proxies exist and put back as it was;
  * its old value is also written into the SNAT chain as a comment rule
  * ("faultline-route-localnet=V"), so that `faultline cleanup` can put it
- * back after a kill -9. IPv4 only. Runs in the calling thread's network
+ * back after a kill -9. A last rule keeps the kernel's connection tracking
+ * in use from the first change to the removal, whatever the proxies: its
+ * going away would drop every queued packet (nat.c). IPv4 only. Runs in the calling thread's network
  * namespace; not thread-safe (the loop thread calls it).
  */
 #ifndef FL_NAT_H
@@ -30,6 +32,7 @@
 #define NAT_CHAIN_DNAT "FAULTLINE-NAT-"
 #define NAT_CHAIN_SNAT "FAULTLINE-SNAT-"
 #define NAT_LOCALNET_MARK "faultline-route-localnet="
+#define NAT_CONNTRACK_MARK "faultline-keeps-conntrack"
 
 /* One proxy as the kernel forwards it. Addresses and ports in network order. */
 struct nat_proxy {

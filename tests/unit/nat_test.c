@@ -31,13 +31,19 @@ Test(nat, script_declares_chains_jumps_once_and_each_proxy)
 		"-A FAULTLINE-SNAT-7 -p tcp -m conntrack --ctstate DNAT --ctorigdst 127.0.0.1/32 --ctorigdstport 9000 -j MASQUERADE\n"
 		"-A FAULTLINE-NAT-7 -m addrtype --dst-type LOCAL -p udp -m udp --dport 5353 -j DNAT --to-destination 10.0.0.2:53\n"
 		"-A FAULTLINE-SNAT-7 -p udp -m conntrack --ctstate DNAT --ctorigdstport 5353 -j MASQUERADE\n"
+		"-A FAULTLINE-SNAT-7 -m conntrack --ctstate DNAT -m comment --comment faultline-keeps-conntrack -j RETURN\n"
 		"-A FAULTLINE-SNAT-7 -m comment --comment faultline-route-localnet=0 -j RETURN\n"
 		"COMMIT\n");
 	strbuf_free(&s);
 	memset(&s, 0, sizeof(s));
-	/* Later changes only rewrite the chains. */
+	/*
+	 * Later changes only rewrite the chains; with no proxy left, the rule
+	 * that keeps conntrack in use stays (its going would drop the queue).
+	 */
 	cr_assert_eq(nat_script(7, false, -1, p, 0, &s), 0);
-	cr_assert_str_eq(s.p, "*nat\n:FAULTLINE-NAT-7 - [0:0]\n:FAULTLINE-SNAT-7 - [0:0]\nCOMMIT\n");
+	cr_assert_str_eq(s.p, "*nat\n:FAULTLINE-NAT-7 - [0:0]\n:FAULTLINE-SNAT-7 - [0:0]\n"
+			 "-A FAULTLINE-SNAT-7 -m conntrack --ctstate DNAT -m comment --comment "
+			 "faultline-keeps-conntrack -j RETURN\nCOMMIT\n");
 	strbuf_free(&s);
 }
 
