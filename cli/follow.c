@@ -24,10 +24,18 @@ struct follow {
 	bool ended;
 };
 
-static void end(struct follow *f, enum follow_end why)
+/* pid: the container's new process (FOLLOW_RESTARTED), else 0. */
+static void end(struct follow *f, enum follow_end why, pid_t pid)
 {
+	struct follow_ended e = { .why = why, .from = f->have_id ? f->ino : 0, .pid = pid };
+	char path[64];
+	unsigned long long dev;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	if (pid > 0 && container_ns_id(path, &dev, &e.to))
+		e.to = 0;
 	f->ended = true;
-	f->cfg.end(f->cfg.data, why);
+	f->cfg.end(f->cfg.data, &e);
 }
 
 /* The process that held the namespace has exited (or the pidfd says so). */
@@ -60,7 +68,7 @@ static void ask_engine(struct follow *f)
 	}
 	if (pid == -ENOENT) {
 		fprintf(stderr, PROG_NAME ": container '%s' was removed; stopping\n", f->cfg.container);
-		end(f, FOLLOW_REMOVED);
+		end(f, FOLLOW_REMOVED, 0);
 		return;
 	}
 	if (pid < 0) {
@@ -72,7 +80,7 @@ static void ask_engine(struct follow *f)
 		return;
 	fprintf(stderr, PROG_NAME ": container '%s' restarted (process %d): following it into its new "
 		"network namespace\n", f->cfg.container, (int)pid);
-	end(f, FOLLOW_RESTARTED);
+	end(f, FOLLOW_RESTARTED, pid);
 }
 
 static void on_tick(void *data)
@@ -93,7 +101,7 @@ static void on_tick(void *data)
 		if (f->pidfd >= 0 ? pid_exited(f) : !path_same(f)) {
 			fprintf(stderr, PROG_NAME ": network namespace %s is gone (%s); stopping\n",
 				f->cfg.netns_path, f->pidfd >= 0 ? "its process exited" : "the path names another now");
-			end(f, FOLLOW_GONE);
+			end(f, FOLLOW_GONE, 0);
 		}
 		return;
 	}
@@ -102,7 +110,7 @@ static void on_tick(void *data)
 		fprintf(stderr, PROG_NAME ": this namespace lost its last interface: the container whose "
 			"network this one shares stopped or restarted; stopping (exit %d), so that a restart "
 			"policy starts faultline again in the new namespace\n", FOLLOW_GONE);
-		end(f, FOLLOW_GONE);
+		end(f, FOLLOW_GONE, 0);
 	}
 }
 
@@ -128,7 +136,8 @@ struct follow *follow_start(struct uv_loop_s *loop, const struct follow_config *
 		if (f->pidfd < 0)
 			f->pidfd = -1;
 	}
-	if (c->netns_path && container_ns_id(c->netns_path, &f->dev, &f->ino) == 0)
+	/* A sidecar is in the namespace it watches: its own, for the "netns" event. */
+	if (container_ns_id(c->netns_path ? c->netns_path : "/proc/self/ns/net", &f->dev, &f->ino) == 0)
 		f->have_id = true;
 	f->tick = tick_start(loop, FOLLOW_PERIOD_MS, on_tick, f);
 	if (!f->tick) {

@@ -25,7 +25,15 @@ enum follow_end {
 	FOLLOW_RESTARTED = 5,	/* --container: running again in a new namespace (re-entered, not an exit) */
 };
 
-typedef void (*follow_end_cb)(void *data, enum follow_end why);
+/* What ended, for the caller's event: namespaces by inode number (as lsns shows them), 0 unknown. */
+struct follow_ended {
+	enum follow_end why;
+	unsigned long long from;	/* the namespace the run was in */
+	unsigned long long to;		/* FOLLOW_RESTARTED: the container's new one */
+	pid_t pid;			/* FOLLOW_RESTARTED: the container's new process */
+};
+
+typedef void (*follow_end_cb)(void *data, const struct follow_ended *e);
 
 struct follow_config {
 	const char *container;	/* borrowed: --container NAME, or NULL */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -30,6 +31,8 @@
 #include "report.h"
 #include "file.h"
 #include "follow.h"
+#include "carry.h"
+#include "events.h"
 #include "container.h"
 #include "profile.h"
 #include "rule.h"
@@ -74,6 +77,13 @@ struct cli_run {
 	struct follow *follow;
 	int follow_end;		/* an enum follow_end once the namespace ended, else 0 */
 	unsigned attach;	/* how many times a restarted container was followed (FAULTLINE_ATTACH) */
+	/*
+	 * The counters of the runs before this one, when it follows a
+	 * restarted container (FAULTLINE_CARRY_FD), added to its own; and
+	 * its own last ones, for the next (the "final" report).
+	 */
+	struct carry *carry;
+	char *final_json;
 	struct proxy_config cfg;
 	bool have_seed;
 	unsigned n_rule_args;
@@ -285,6 +295,10 @@ static void on_report(void *data, const char *kind, const char *json)
 			r->sock ? ctl_sock_path(r->sock) : "");
 		return;
 	}
+	if (!strcmp(kind, "final") && r->follow_end == FOLLOW_RESTARTED) {
+		free(r->final_json);
+		r->final_json = strdup(json);
+	}
 	/* A wrapped command owns stdout: the counters go beside faultline's other words. */
 	if (r->wrap_argv) {
 		fprintf(stderr, "%s\n", json);
@@ -409,6 +423,8 @@ static void cli_run_close(struct cli_run *r)
 		free((char *)r->sources[i].label);
 	free(r->sources);
 	scenario_free(r->scenario);
+	carry_free(r->carry);
+	free(r->final_json);
 	if (r->http_fd >= 0)
 		close(r->http_fd);
 }
@@ -954,12 +970,24 @@ static pid_t proc_path_pid(const char *path)
 	return 0;
 }
 
-/* The namespace ended (follow.h): stop, and say why in the exit status. */
-static void on_follow_end(void *data, enum follow_end why)
+/* The namespace ended (follow.h): a "netns" event, stop, and say why in the exit status. */
+static void on_follow_end(void *data, const struct follow_ended *e)
 {
 	struct cli_run *r = data;
+	struct events_netns n = {
+		.change = e->why == FOLLOW_RESTARTED ? "followed" : e->why == FOLLOW_REMOVED ? "removed" : "gone",
+		.container = r->container,
+		.from = e->from,
+		.to = e->to,
+		.pid = e->pid,
+		.follows = r->attach + (e->why == FOLLOW_RESTARTED),
+	};
+	char *members = events_netns_members(&n);
 
-	r->follow_end = why;
+	if (members)
+		proxy_log_event(r->proxy, "netns", members);
+	free(members);
+	r->follow_end = e->why;
 	proxy_stop(r->proxy);
 }
 
@@ -1216,6 +1244,18 @@ static void hook_hup(void *data)
 	ctl_exec(r->ctl, &req, on_hup_reply, r);
 }
 
+/*
+ * Every reader of the counters sees the earlier runs' added (carry.h); if
+ * that fails (memory), this run's own rather than none.
+ */
+static char *hook_stats(void *data, const char *json)
+{
+	struct cli_run *r = data;
+	char *out = carry_add(r->carry, json);
+
+	return out ? out : strdup(json);
+}
+
 /* The HTTP API's server over the executor, on the proxy's loop: 0 or -1 (reported). */
 static int run_http(struct cli_run *r, struct uv_loop_s *loop)
 {
@@ -1299,7 +1339,7 @@ static int run_control(struct cli_run *r, struct proxy *p)
 		.log_data = r,
 	};
 	struct proxy_hooks h = { .start = hook_start, .stop = hook_stop, .hup = hook_hup, .term = hook_term,
-				 .data = r };
+				 .stats = r->carry ? hook_stats : NULL, .data = r };
 	struct ctl_sock_error se;
 	struct ctl_error ce;
 
@@ -1396,12 +1436,90 @@ static bool rule_index_off(void)
 }
 
 /*
+ * The counters so far (json, borrowed; NULL: none) for the run that
+ * follows, in a memory file it inherits across exec (FAULTLINE_CARRY_FD):
+ * the environment is too small for a large rule set's counters. Without
+ * it the next run counts from 0, and says so.
+ */
+static void carry_pass(const char *json)
+{
+	int fd = json ? memfd_create("faultline-counters", 0) : -1;
+	size_t len = json ? strlen(json) : 0, off = 0;
+	char s[16];
+
+	unsetenv("FAULTLINE_CARRY_FD");
+	while (fd >= 0 && off < len) {
+		ssize_t w = write(fd, json + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			close(fd);
+			fd = -1;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (fd < 0) {
+		fprintf(stderr, PROG_NAME ": cannot keep the counters for the new namespace: %s; they start "
+			"from 0 there\n", json ? strerror(errno) : "none were reported");
+		return;
+	}
+	snprintf(s, sizeof(s), "%d", fd);
+	setenv("FAULTLINE_CARRY_FD", s, 1);
+}
+
+/*
+ * A run that follows a restarted container: the counters of the runs
+ * before it (carry_pass), and their seed unless --seed says one. 0, or -1
+ * (reported; the run goes on counting from 0 then).
+ */
+static int carry_take(struct cli_run *r)
+{
+	const char *s = getenv("FAULTLINE_CARRY_FD");
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f;
+	int fd;
+
+	if (!s)
+		return 0;
+	fd = (int)strtol(s, NULL, 10);
+	unsetenv("FAULTLINE_CARRY_FD");
+	f = fd > 2 ? fdopen(fd, "r") : NULL;
+	if (!f && fd > 2)
+		close(fd);
+	if (f) {
+		FILE *m = open_memstream(&text, &size);
+		char buf[4096];
+		size_t n;
+
+		rewind(f);
+		while (m && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+			fwrite(buf, 1, n, m);
+		if (m)
+			fclose(m);
+		fclose(f);
+	}
+	r->carry = text ? carry_new(text) : NULL;
+	free(text);
+	if (!r->carry) {
+		fprintf(stderr, PROG_NAME ": the counters of the earlier namespace could not be read: this run "
+			"counts from 0\n");
+		return -1;
+	}
+	if (!r->have_seed && !carry_seed(r->carry, &r->cfg.seed))
+		r->have_seed = true;
+	return 0;
+}
+
+/*
  * The container restarted: this run has stopped (packets released, chain
  * gone with the old namespace) and faultline starts over as itself, with the
  * same arguments, in the new one. A new process, because the queue's socket
  * and the reader thread belong to the namespace they were made in.
  */
-static int follow_again(struct cli_run *r, int argc, char **argv)
+static int follow_again(unsigned attach, char *final_json, int argc, char **argv)
 {
 	char **args = calloc((size_t)argc + 2, sizeof(*args));
 	char n[16];
@@ -1412,8 +1530,10 @@ static int follow_again(struct cli_run *r, int argc, char **argv)
 	}
 	args[0] = PROG_NAME;
 	memcpy(args + 1, argv, (size_t)argc * sizeof(*args));
-	snprintf(n, sizeof(n), "%u", r->attach + 1);
+	snprintf(n, sizeof(n), "%u", attach + 1);
 	setenv("FAULTLINE_ATTACH", n, 1);
+	carry_pass(final_json);
+	free(final_json);
 	fflush(NULL);
 	execv("/proc/self/exe", args);
 	fprintf(stderr, PROG_NAME ": cannot start again in the container's new namespace: %s\n", strerror(errno));
@@ -1471,6 +1591,7 @@ static int run_main(int argc, char **argv, bool wrap)
 	struct proxy *p = NULL;
 	FILE *events = NULL;
 	bool help = false;
+	char *final_json = NULL;
 	int ret = 2;
 
 	if (cli_run_init(&r, argc)) {
@@ -1489,6 +1610,10 @@ static int run_main(int argc, char **argv, bool wrap)
 	}
 	ret = 1;
 	r.cfg.rule_scan_all = rule_index_off();
+	if (getenv("FAULTLINE_ATTACH"))
+		r.attach = (unsigned)strtoul(getenv("FAULTLINE_ATTACH"), NULL, 10);
+	r.cfg.netns_follows = r.attach;
+	carry_take(&r);
 	if (!r.have_seed)
 		r.cfg.seed = pick_seed();
 	/*
@@ -1499,8 +1624,6 @@ static int run_main(int argc, char **argv, bool wrap)
 		fprintf(stderr, PROG_NAME ": control socket: %s\n", strerror(errno));
 		goto out;
 	}
-	if (getenv("FAULTLINE_ATTACH"))
-		r.attach = (unsigned)strtoul(getenv("FAULTLINE_ATTACH"), NULL, 10);
 	if (run_prepare(&r, &events) || run_proxy(&r, &p))
 		goto out;
 	ret = run_losses(&r, p, events != NULL);
@@ -1520,6 +1643,9 @@ out:
 	api_free(r.api);
 	ctl_free(r.ctl);
 	proxy_free(p);
+	/* The counters so far go on to the next run (follow_again), not with this one. */
+	final_json = r.final_json;
+	r.final_json = NULL;
 	cli_run_close(&r);
 	/* The proxy flushed the log; a failure it told us of is not said twice. */
 	if (events && close_written(events, out_name(r.events_path), r.events_failed))
@@ -1530,7 +1656,8 @@ out:
 		ret = 1;
 	}
 	if (r.follow_end == FOLLOW_RESTARTED)
-		return follow_again(&r, argc, argv);
+		return follow_again(r.attach, final_json, argc, argv);
+	free(final_json);
 	return wrap ? wrap_exit(&r, ret, help) : ret;
 }
 

@@ -36,6 +36,8 @@ static const struct family totals[] = {
 	{ "events_written", "events_written_total", "counter", "Event log lines written." },
 	{ "events_dropped", "events_dropped_total", "counter", "Event log lines lost." },
 	{ "write_errors", "write_errors_total", "counter", "Outputs (event log, capture file) whose writes failed." },
+	{ "netns_follows", "netns_follows_total", "counter",
+	  "Restarts of the container (--container) followed into its new network namespace." },
 	{ "held_now", "held_packets", "gauge", "Packets held now." },
 	{ "held_bytes_now", "held_bytes", "gauge", "Bytes on the wire of the packets held now." },
 	{ "flows", "flows", "gauge", "Non-TCP flows remembered now." },

@@ -1550,7 +1550,7 @@ static char *stats_json_locked(struct proxy *p)
 		     "\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu,"
 		     "\"events_written\":%llu,\"events_dropped\":%llu,\"events_dropped_full\":%llu,"
 		     "\"pcap_written\":%llu,\"pcap_dropped\":%llu,\"pcap_dropped_full\":%llu,"
-		     "\"release_spins\":%llu,\"release_spin_us\":%llu,\"queues\":%s,%s}",
+		     "\"release_spins\":%llu,\"release_spin_us\":%llu,\"netns_follows\":%llu,\"queues\":%s,%s}",
 		     (unsigned long long)p->cfg.seed, p->cfg.queue,
 		     (unsigned long long)s.write_errors, inner,
 		     (unsigned long long)s.duplicates_sent, (unsigned long long)s.duplicate_errors,
@@ -1563,7 +1563,8 @@ static char *stats_json_locked(struct proxy *p)
 		     (unsigned long long)es.written, (unsigned long long)es.dropped,
 		     (unsigned long long)es.full, (unsigned long long)qs.written,
 		     (unsigned long long)qs.dropped, (unsigned long long)qs.full,
-		     (unsigned long long)s.spins, (unsigned long long)(s.spun_ns / 1000), qj,
+		     (unsigned long long)s.spins, (unsigned long long)(s.spun_ns / 1000),
+		     (unsigned long long)p->cfg.netns_follows, qj,
 		     scope ? scope : "") < 0)
 		out = NULL;
 	if (!scope) {
@@ -1576,6 +1577,18 @@ static char *stats_json_locked(struct proxy *p)
 	return out;
 }
 
+/* The owner's view of the counters (hooks.stats), from json (taken). NULL-safe. */
+static char *owner_stats(struct proxy *p, char *json)
+{
+	char *out;
+
+	if (!json || !p->hooks.stats)
+		return json;
+	out = p->hooks.stats(p->hooks.data, json);
+	free(json);
+	return out;
+}
+
 char *proxy_stats_json(struct proxy *p)
 {
 	char *out;
@@ -1583,7 +1596,7 @@ char *proxy_stats_json(struct proxy *p)
 	lock_all(p);
 	out = stats_json_locked(p);
 	unlock_all(p);
-	return out;
+	return owner_stats(p, out);
 }
 
 /*
@@ -1599,14 +1612,16 @@ int proxy_events_subscribe(struct proxy *p, evfan_cb cb, void *data, char **stat
 		return -ESHUTDOWN;
 	lock_all(p);
 	id = evfan_subscribe(p->fan, cb, data);
-	if (id > 0 && stats) {
+	if (id > 0 && stats)
 		*stats = stats_json_locked(p);
+	unlock_all(p);
+	if (id > 0 && stats) {
+		*stats = owner_stats(p, *stats);
 		if (!*stats) {
 			evfan_unsubscribe(p->fan, id);
 			id = -ENOMEM;
 		}
 	}
-	unlock_all(p);
 	return id;
 }
 

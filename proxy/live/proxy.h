@@ -121,6 +121,8 @@ struct proxy_config {
 	 * cgroup from the cgroup2 root (mode 0555) at the end. NULL: all.
 	 */
 	const char *cgroup;
+	/* Times the caller followed its container into a new namespace before this run: "netns_follows". */
+	uint64_t netns_follows;
 	proxy_output_error_cb output_error;	/* NULL: failures are only counted */
 };
 
@@ -225,6 +227,13 @@ struct proxy_hooks {
 	void (*hup)(void *data);
 	/* SIGINT or SIGTERM (signum) arrived: called before the run stops. */
 	void (*term)(void *data, int signum);
+	/*
+	 * The counters JSON as the run made it (borrowed): return what every
+	 * reader of them gets instead (proxy_stats_json, the reports, a new
+	 * subscriber's), malloc'd, or NULL on ENOMEM. Called on any thread
+	 * that asks, outside the queues' locks. NULL: the run's own.
+	 */
+	char *(*stats)(void *data, const char *json);
 	void *data;
 };
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "events.h"
+#include "strbuf.h"
 #include "tcpstate.h"
 #include "track.h"
 
@@ -415,3 +416,23 @@ const struct pipeline_observer_ops events_observer = {
 	.injected = on_injected,
 	.track_event = on_track_event,
 };
+
+char *events_netns_members(const struct events_netns *n)
+{
+	struct strbuf b = { 0 };
+
+	strbuf_printf(&b, "\"change\":\"%s\"", n->change);
+	if (n->container) {
+		strbuf_printf(&b, ",\"container\":\"");
+		strbuf_add_json(&b, n->container);
+		strbuf_printf(&b, "\"");
+	}
+	if (n->from)
+		strbuf_printf(&b, ",\"from\":%llu", n->from);
+	if (n->to)
+		strbuf_printf(&b, ",\"to\":%llu", n->to);
+	if (n->pid > 0)
+		strbuf_printf(&b, ",\"pid\":%ld", n->pid);
+	strbuf_printf(&b, ",\"netns_follows\":%llu", (unsigned long long)n->follows);
+	return strbuf_take(&b);
+}

@@ -63,6 +63,22 @@ void events_set_gate(struct events *e, const atomic_bool *gate);
  */
 void events_put(struct events *e, uint64_t now_ns, const char *ev, const char *members);
 
+/*
+ * The run's network namespace ended (its container restarted and was
+ * followed, or it is gone): the members of its "netns" line, for
+ * events_put.
+ */
+struct events_netns {
+	const char *change;		/* "followed", "gone" or "removed" */
+	const char *container;		/* --container NAME (borrowed), NULL: none */
+	unsigned long long from, to;	/* namespaces' inode numbers, 0: unknown / none */
+	long pid;			/* "followed": the container's new process */
+	uint64_t follows;		/* netns_follows once this one is counted */
+};
+
+/* n's members as JSON ("change":...; malloc'd, caller frees), NULL on ENOMEM. */
+char *events_netns_members(const struct events_netns *n);
+
 /* The observer: install it with the struct events as its data. */
 extern const struct pipeline_observer_ops events_observer;
 

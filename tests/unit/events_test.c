@@ -285,3 +285,33 @@ Test(events, a_gated_log_writes_the_same_lines_only_while_open)
 	free(a);
 	free(b);
 }
+
+/*
+ * The "netns" line of a followed restart and of a lost namespace: the
+ * container's name escaped, the identities and the new process only
+ * where known.
+ */
+Test(events, netns_line_says_what_became_of_the_namespace)
+{
+	struct events_netns followed = { .change = "followed", .container = "db\"1", .from = 4026532001ull,
+					 .to = 4026532002ull, .pid = 321, .follows = 2 };
+	struct events_netns gone = { .change = "gone", .from = 4026532003ull };
+	char *m = events_netns_members(&followed), *line = NULL;
+	struct events e;
+	size_t size = 0;
+	FILE *f;
+
+	cr_assert_str_eq(m, "\"change\":\"followed\",\"container\":\"db\\\"1\",\"from\":4026532001,"
+			    "\"to\":4026532002,\"pid\":321,\"netns_follows\":2");
+	f = open_memstream(&line, &size);
+	cr_assert_not_null(f);
+	events_init(&e, f, 0, false, NULL, NULL);
+	events_put(&e, 2000000, "netns", m);
+	fclose(f);
+	cr_assert(strstr(line, "\"ev\":\"netns\",\"change\":\"followed\""), "%s", line);
+	free(m);
+	free(line);
+	m = events_netns_members(&gone);
+	cr_assert_str_eq(m, "\"change\":\"gone\",\"from\":4026532003,\"netns_follows\":0");
+	free(m);
+}

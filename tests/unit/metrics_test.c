@@ -17,7 +17,7 @@
 static const char stats_text[] =
 	"{\"seed\":7,\"queue\":4242,\"write_errors\":0,\"packets\":120,\"accepted\":100,\"dropped\":12,"
 	"\"held\":8,\"held_now\":3,\"held_bytes_now\":4500,\"released\":5,\"released_early\":0,"
-	"\"malformed\":0,\"gso\":0,\"corrupted\":0,\"flows\":2,\"flow_evictions\":0,"
+	"\"malformed\":0,\"gso\":0,\"corrupted\":0,\"flows\":2,\"flow_evictions\":0,\"netns_follows\":2,"
 	"\"rules\":[{\"index\":1,\"name\":\"slow-db\",\"rule\":\"tcp port 5432 => delay 200ms\",\"enabled\":true,"
 	"\"line\":1,\"matched\":8,\"dropped\":0,\"delayed\":8,\"reordered\":0,\"duplicated\":0,\"corrupted\":0,"
 	"\"rate_queued\":0,\"rate_dropped\":0,\"released_early\":0},"
@@ -65,6 +65,8 @@ Test(metrics, totals_gauges_and_tracker)
 	cr_assert(strstr(t, "# TYPE faultline_tcp_connections_active gauge\nfaultline_tcp_connections_active 1\n"),
 		  "%s", t);
 	cr_assert(strstr(t, "\nfaultline_rules 2\n"), "%s", t);
+	cr_assert(strstr(t, "# TYPE faultline_netns_follows_total counter\nfaultline_netns_follows_total 2\n"),
+		  "%s", t);
 	/* Not counters: the seed, the queue, the rule's line and index. */
 	cr_assert_null(strstr(t, "seed"), "%s", t);
 	cr_assert_null(strstr(t, "4242"), "%s", t);
