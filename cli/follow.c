@@ -136,8 +136,13 @@ struct follow *follow_start(struct uv_loop_s *loop, const struct follow_config *
 		if (f->pidfd < 0)
 			f->pidfd = -1;
 	}
-	/* A sidecar is in the namespace it watches: its own, for the "netns" event. */
-	if (container_ns_id(c->netns_path ? c->netns_path : "/proc/self/ns/net", &f->dev, &f->ino) == 0)
+	/*
+	 * The run is in the namespace it watches (it entered it, or a sidecar
+	 * shares it): its own is the path's, and reading it takes nothing,
+	 * where another process's /proc/PID/ns/net takes CAP_SYS_PTRACE,
+	 * which only --container keeps.
+	 */
+	if (container_ns_id("/proc/self/ns/net", &f->dev, &f->ino) == 0)
 		f->have_id = true;
 	f->tick = tick_start(loop, FOLLOW_PERIOD_MS, on_tick, f);
 	if (!f->tick) {

@@ -6,7 +6,8 @@
 # (followed, the old and new namespaces' inodes, the new PID), counters that
 # go on from where they were (a rule's delayed, packets) and netns_follows
 # 1. When the container is then removed, a "netns" event says so and the
-# exit status is 4. Every event and counters line conforms to the schema.
+# exit status is 4; so does one when a --netns-path's process exits (exit
+# 3). Every event and counters line conforms to the schema.
 . "$(dirname "$0")/lib.sh"
 SCHEMA="python3 $(dirname "$0")/../tools/evschema.py"
 make_pair --no-ipv6
@@ -100,6 +101,21 @@ print(f"  first run: delayed {first['rules'][0]['delayed']}; after the follow: d
       f"{last['rules'][0]['delayed']}, packets {last['packets']}, netns_follows {last['netns_follows']}",
       file=sys.stderr)
 EOF
-$SCHEMA events "$T/ev" >/dev/null || fail "event log against the schema"
+
+# --netns-path whose process exits: a "netns" line says it is gone, exit 3.
+in_ns "$NS_B"
+"$FL" run --netns-path /proc/"$HELD"/ns/net --rule 'udp => delay 1ms' --no-control --events "$T/ev2" \
+	>"$T/fl.out2" 2>"$T/fl.err" &
+FL_PID=$!
+running 1
+kill "$HELD"
+rc=0
+wait "$FL_PID" || rc=$?
+FL_PID=
+gone=$(grep '"ev":"netns"' "$T/ev2" | sed 's/^{"t":[0-9.]*,//')
+log "--netns-path, its process gone: exit $rc, $gone"
+[ $rc -eq 3 ] || fail "exit $rc, expected 3"
+[ "$gone" = "\"ev\":\"netns\",\"change\":\"gone\",\"from\":$from,\"netns_follows\":0}" ] || fail "netns line: $gone"
+$SCHEMA events "$T/ev" "$T/ev2" >/dev/null || fail "event log against the schema"
 $SCHEMA counters "$T/fl.out" || fail "counters against the schema"
 echo ok
