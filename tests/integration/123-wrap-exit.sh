@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # faultline wrap passes the command's exit status on, as env and timeout do
 # (an exit code: 122 and 124): a signal death as 128+N (the command killed
-# with SIGKILL by the test: 137), 127 for a command not found; after each,
+# with SIGKILL by the test: 137), 127 for a command not found, 126 for one
+# that cannot run, and SIGTERM to faultline goes on to the command, whose
+# status (7, from its trap) faultline passes on; after each,
 # the chain, the marking rule and the cgroup are gone. SIGKILL of the
 # command is noticed at once: the run ends with it, and its command was in
 # the cgroup faultline-wrap.PID.
@@ -42,5 +44,22 @@ rc=$(wrap_rc no-such-command-here)
 grep -q "cannot run 'no-such-command-here': No such file or directory" "$T/fl.err" ||
 	fail "no message for the missing command: $(cat "$T/fl.err")"
 clean "command not found"
-log "SIGKILL -> 137, not found -> 127; nothing left after each"
+rc=$(wrap_rc "$T")	# a directory
+[ "$rc" -eq 126 ] || fail "a command that cannot run gave $rc, not 126"
+clean "command cannot run"
+
+# SIGTERM to faultline: the rules go, then the command gets it (its trap exits 7).
+rm -f "$T/pid"
+"$FL" wrap --netns "$NS_A" --no-control -r 'udp => drop' -- \
+	sh -c 'trap "exit 7" TERM; echo $$ >"$0"; while :; do sleep 0.05; done' "$T/pid" 2>"$T/fl.err" &
+FL_PID=$!
+for _ in $(seq 1 200); do [ -s "$T/pid" ] && break; sleep 0.05; done
+[ -s "$T/pid" ] || fail "the wrapped command did not start: $(cat "$T/fl.err")"
+kill -TERM "$FL_PID"
+rc=0
+wait "$FL_PID" || rc=$?
+FL_PID=
+[ "$rc" -eq 7 ] || fail "SIGTERM to faultline: exit $rc, not the command's 7: $(cat "$T/fl.err")"
+clean "SIGTERM to faultline"
+log "SIGKILL -> 137, not found -> 127, cannot run -> 126, SIGTERM to faultline -> the command's 7; nothing left after each"
 echo ok
