@@ -290,9 +290,9 @@ static void on_report(void *data, const char *kind, const char *json)
 			snprintf(qs, sizeof(qs), "queues %u-%u", r->cfg.queue, r->cfg.queue + r->cfg.queues - 1u);
 		else
 			snprintf(qs, sizeof(qs), "queue %u", r->cfg.queue);
-		fprintf(stderr, PROG_NAME ": running (%s, %zu rules, seed %llu%s%s)\n", qs,
-			r->n_rules, (unsigned long long)r->cfg.seed, r->sock ? ", control " : "",
-			r->sock ? ctl_sock_path(r->sock) : "");
+		fprintf(stderr, PROG_NAME ": running (%s, %zu rules, seed %llu, iptables %s%s%s)\n", qs,
+			r->n_rules, (unsigned long long)r->cfg.seed, ipt_backend_name(r->cfg.ipt_backend),
+			r->sock ? ", control " : "", r->sock ? ctl_sock_path(r->sock) : "");
 		return;
 	}
 	if (!strcmp(kind, "final") && r->follow_end == FOLLOW_RESTARTED) {
@@ -459,6 +459,7 @@ enum {
 	OPT_REALTIME,
 	OPT_QUEUES,
 	OPT_CONTAINER,
+	OPT_IPTABLES_BACKEND,
 };
 
 /* Where the options run and replay share land: the proxy's or the replay's config. */
@@ -554,6 +555,7 @@ static const struct option run_opts[] = {
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "max-held-bytes", required_argument, NULL, OPT_MAX_HELD_BYTES },
 	{ "mark", required_argument, NULL, OPT_MARK },
+	{ "iptables-backend", required_argument, NULL, OPT_IPTABLES_BACKEND },
 	{ "events", required_argument, NULL, 'e' },
 	{ "events-backlog", required_argument, NULL, OPT_EVENTS_BACKLOG },
 	{ "pcap-backlog", required_argument, NULL, OPT_PCAP_BACKLOG },
@@ -626,6 +628,12 @@ static int run_place_option(struct cli_run *r, int c, const char *arg)
 	case OPT_MARK:
 		/* 0 is every unmarked packet: the chain would let them all pass. */
 		return opt_u32("--mark", arg, 1, UINT32_MAX, &r->cfg.mark) ? -1 : 1;
+	case OPT_IPTABLES_BACKEND:
+		if (ipt_backend_parse(arg, &r->cfg.ipt_backend)) {
+			fprintf(stderr, PROG_NAME ": --iptables-backend '%s': expected nft, legacy or auto\n", arg);
+			return -1;
+		}
+		return 1;
 	}
 	return 0;
 }
@@ -1090,6 +1098,26 @@ static int wrap_prepare(struct cli_run *r)
 	return 0;
 }
 
+/*
+ * The iptables backend of the run, from the namespace's rules (or
+ * --iptables-backend), now: the toxiproxy API's nat chains follow it too.
+ * 0 or -1 (reported).
+ */
+static int choose_backend(struct cli_run *r)
+{
+	struct ipt_choice c;
+	struct ipt_error e;
+	char err[ERR_LEN];
+
+	if (ipt_backend_choose(r->cfg.ipt_backend, &c, &e)) {
+		msg_ipt(&e, err, sizeof(err));
+		fprintf(stderr, PROG_NAME ": %s\n", err);
+		return -1;
+	}
+	r->cfg.ipt_backend = c.backend;
+	return 0;
+}
+
 /* Enter the namespace, check for iptables, open the event log: 0 or -1 (reported). */
 static int run_prepare(struct cli_run *r, FILE **events)
 {
@@ -1113,6 +1141,8 @@ static int run_prepare(struct cli_run *r, FILE **events)
 		fprintf(stderr, PROG_NAME ": iptables-restore not found: install iptables\n");
 		return -1;
 	}
+	if (choose_backend(r))
+		return -1;
 	if (r->events_path) {
 		if (open_events(r->events_path, events))
 			return -1;
@@ -1357,7 +1387,7 @@ static int run_control(struct cli_run *r, struct proxy *p)
 	}
 	if (r->http_fd >= 0 && run_http(r, proxy_loop(p)))
 		return -1;
-	if (r->toxi && toxirun_open(r->toxi, proxy_loop(p), r->ctl, r->cfg.queue,
+	if (r->toxi && toxirun_open(r->toxi, proxy_loop(p), r->ctl, r->cfg.queue, r->cfg.ipt_backend,
 				    (unsigned)((r->http_timeout_ns + 999999999ull) / 1000000000ull)))
 		return -1;
 	if (run_scenario(r, p))
@@ -1791,6 +1821,20 @@ static int sweep_sockets(const char *ns)
 	return failed ? -1 : 0;
 }
 
+/* "removed N chains (nf_tables: A, legacy: B)", naming the backends that had any. */
+static void say_removed(const int removed[static 3])
+{
+	int n = removed[IPT_BACKEND_NFT] + removed[IPT_BACKEND_LEGACY];
+
+	fprintf(stderr, PROG_NAME ": removed %d chain%s", n, n == 1 ? "" : "s");
+	if (removed[IPT_BACKEND_NFT] && removed[IPT_BACKEND_LEGACY])
+		fprintf(stderr, " (nf_tables: %d, legacy: %d)", removed[IPT_BACKEND_NFT],
+			removed[IPT_BACKEND_LEGACY]);
+	else if (n)
+		fprintf(stderr, " (%s)", removed[IPT_BACKEND_NFT] ? "nf_tables" : "legacy");
+	fprintf(stderr, "\n");
+}
+
 static int cmd_cleanup(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1803,7 +1847,7 @@ static int cmd_cleanup(int argc, char **argv)
 	bool seen[OPT_SEEN_MAX] = { false };
 	struct ipt_error e;
 	char err[ERR_LEN];
-	int c, removed;
+	int c, removed[3];
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
@@ -1847,10 +1891,10 @@ static int cmd_cleanup(int argc, char **argv)
 	}
 	if ((ns || path) && enter_netns(ns, path))
 		return 1;
-	c = ipt_cleanup(&removed, &e);
+	c = ipt_cleanup(removed, &e);
 	/* -EBUSY: the stale chains went, a running faultline's stay. */
 	if (!c || c == -EBUSY)
-		fprintf(stderr, PROG_NAME ": removed %d chain%s\n", removed, removed == 1 ? "" : "s");
+		say_removed(removed);
 	if (c) {
 		msg_ipt(&e, err, sizeof(err));
 		fprintf(stderr, PROG_NAME ": cleanup: %s\n", err[0] ? err : "iptables failed");

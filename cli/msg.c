@@ -51,6 +51,15 @@ void msg_ipt(const struct ipt_error *e, char *buf, size_t len)
 			 "%u, whose queue %u is held by %s; stop it (SIGTERM) and it removes its chain",
 			 e->kept, e->kept == 1 ? "" : "s", e->queue, e->queue, who);
 		break;
+	case IPT_FAIL_SPLIT:
+		snprintf(buf, len,
+			 "both iptables backends hold rules in this network namespace (%d in nf_tables: "
+			 "iptables-nft-save; %d in legacy: iptables-legacy-save), and faultline's chain "
+			 "in either would run beside the other's rules in an order neither chose: say "
+			 "which with --iptables-backend nft or --iptables-backend legacy (the one whose "
+			 "rules the faults should come before), or move the rules into one",
+			 e->rules[0], e->rules[1]);
+		break;
 	case IPT_FAIL_TOOL:
 	default:
 		snprintf(buf, len, "%s", e->said);

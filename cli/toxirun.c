@@ -82,14 +82,15 @@ err:
 	return NULL;
 }
 
-int toxirun_open(struct toxirun *t, struct uv_loop_s *loop, struct ctl *c, uint16_t queue, unsigned timeout_s)
+int toxirun_open(struct toxirun *t, struct uv_loop_s *loop, struct ctl *c, uint16_t queue, enum ipt_backend b,
+		 unsigned timeout_s)
 {
 	struct toxi_ops ops = { .forward = forward, .reserve = reserve, .rules = rules, .data = t };
 	struct http_config hc = { .fd = t->fd, .timeout_s = timeout_s, .handler = toxi_handle };
 
 	t->ctl = c;
 	t->fd = -1;	/* the server's from here */
-	t->nat = nat_new(queue);
+	t->nat = nat_new(queue, b);
 	t->toxi = t->nat ? toxi_new(&ops) : NULL;
 	if (t->toxi) {
 		hc.data = t->toxi;

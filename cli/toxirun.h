@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ipt.h"
+
 struct ctl;
 struct uv_loop_s;
 struct toxirun;
@@ -23,8 +25,11 @@ struct toxirun;
  */
 struct toxirun *toxirun_bind(const char *arg, bool allow_remote, bool *usage);
 
-/* The API over executor c on loop; the chains take queue's name. 0 or -1 (printed). */
-int toxirun_open(struct toxirun *t, struct uv_loop_s *loop, struct ctl *c, uint16_t queue,
+/*
+ * The API over executor c on loop; the chains take queue's name and go to
+ * iptables backend b (the run's). 0 or -1 (printed).
+ */
+int toxirun_open(struct toxirun *t, struct uv_loop_s *loop, struct ctl *c, uint16_t queue, enum ipt_backend b,
 		 unsigned timeout_s);
 
 /* Serve (the proxy's start hook): 0 or -errno (printed). */

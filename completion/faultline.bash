@@ -66,7 +66,7 @@ _faultline()
 	local commands='run wrap ctl replay demo check cleanup show report version help'
 	local top_opts='--version -h --help'
 	local run_opts='-r --rule -f --rules -s --seed -n --netns --netns-path --container -q --queue --queues --forward
-		--max-held --max-held-bytes --queue-maxlen --max-flows --mark -e --events
+		--max-held --max-held-bytes --queue-maxlen --max-flows --mark --iptables-backend -e --events
 		--events-backlog --pcap --pcap-backlog --no-track --full-copy --queue-all --time-wait --track-idle
 		--max-conns --control --no-control --scenario --http --http-allow-remote --http-timeout --toxiproxy-api
 		--progress --release-early --realtime -h --help'
@@ -122,6 +122,10 @@ _faultline()
 		;;
 	--container)
 		COMPREPLY=($(compgen -W "$(_faultline_containers)" -- "$cur"))
+		return
+		;;
+	--iptables-backend)
+		COMPREPLY=($(compgen -W "auto nft legacy" -- "$cur"))
 		return
 		;;
 	-r | --rule | -s | --seed | -q | --queue | --queues | --max-held | --max-held-bytes | --queue-maxlen | \

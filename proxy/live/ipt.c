@@ -594,7 +594,8 @@ int ipt_removal_script(const char *save, const uint16_t *q, int n, struct strbuf
 /* One iptables backend of one family: its save and restore programs. */
 struct backend {
 	char save[40], restore[40];
-	bool is_default;	/* the system's iptables-restore: new chains go there */
+	enum ipt_backend which;
+	bool is_system;		/* plain iptables-restore: where AUTO puts new chains */
 };
 
 /* What one backend's mangle table holds now. */
@@ -633,57 +634,160 @@ bool ipt_available(void)
 	return run(argv, NULL, NULL, &e) == 0;
 }
 
+const char *ipt_backend_name(enum ipt_backend b)
+{
+	switch (b) {
+	case IPT_BACKEND_NFT:
+		return "nft";
+	case IPT_BACKEND_LEGACY:
+		return "legacy";
+	case IPT_BACKEND_AUTO:
+	default:
+		return "auto";
+	}
+}
+
+int ipt_backend_parse(const char *s, enum ipt_backend *b)
+{
+	static const enum ipt_backend all[] = { IPT_BACKEND_AUTO, IPT_BACKEND_NFT, IPT_BACKEND_LEGACY };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (!strcmp(s, ipt_backend_name(all[i]))) {
+			*b = all[i];
+			return 0;
+		}
+	return -EINVAL;
+}
+
+void ipt_backend_tools(enum ipt_backend b, enum ipt_backend system, bool v6, char save[static 40],
+		       char restore[static 40])
+{
+	const char *base = v6 ? "ip6tables" : "iptables";
+	const char *mid = b == system ? "" : b == IPT_BACKEND_LEGACY ? "-legacy" : "-nft";
+
+	snprintf(save, 40, "%s%s-save", base, mid);
+	snprintf(restore, 40, "%s%s-restore", base, mid);
+}
+
+/* Does the chain name (len bytes at s) start with FAULTLINE-? */
+static bool ours(const char *s, size_t len)
+{
+	size_t pl = strlen(IPT_CHAIN_PREFIX);
+
+	return len >= pl && !memcmp(s, IPT_CHAIN_PREFIX, pl);
+}
+
+int ipt_foreign_rules(const char *save)
+{
+	const char *p = save, *l;
+	size_t len;
+	int n = 0;
+
+	while ((l = next_line(&p, &len))) {
+		const char *end = l + len, *t;
+		size_t nl, tl;
+
+		if (len > 1 && l[0] == ':') {
+			nl = tok_len(l + 1, end);
+			if (ours(l + 1, nl))
+				continue;
+			/* A user chain ("-") counts, as does a built-in one that does not accept. */
+			t = l + 1 + nl + 1;
+			if (t >= end || strncmp(t, "ACCEPT ", 7))
+				n++;
+		} else if (len > 3 && !strncmp(l, "-A ", 3)) {
+			/* In a chain of ours, or a wrapped run's marking rule. */
+			if (ours(l + 3, tok_len(l + 3, end)) || wrap_rule_queue(l, end) >= 0)
+				continue;
+			t = rule_target(l, end, &tl);
+			if (!t || !ours(t, tl))
+				n++;
+		}
+	}
+	return n;
+}
+
+int ipt_backend_decide(enum ipt_backend want, enum ipt_backend system, const char *nft_save,
+		       const char *legacy_save, struct ipt_choice *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->system = system;
+	c->rules[0] = nft_save ? ipt_foreign_rules(nft_save) : 0;
+	c->rules[1] = legacy_save ? ipt_foreign_rules(legacy_save) : 0;
+	if (want != IPT_BACKEND_AUTO) {
+		c->backend = want;
+		c->forced = true;
+		return 0;
+	}
+	/*
+	 * Both: whichever faultline picks, its chain and half of the rules
+	 * run in different tables whose order is their hooks' priority, not
+	 * anyone's choice. That is for the user to decide.
+	 */
+	if (c->rules[0] && c->rules[1])
+		return -EEXIST;
+	if (c->rules[0])
+		c->backend = IPT_BACKEND_NFT;
+	else if (c->rules[1])
+		c->backend = IPT_BACKEND_LEGACY;
+	else
+		c->backend = system;
+	return 0;
+}
+
+/* Which backend plain iptables-restore is: its --version says "nf_tables" or "legacy". */
+static int system_backend(enum ipt_backend *b, struct ipt_error *e)
+{
+	const char *argv[] = { "iptables-restore", "--version", NULL };
+	struct strbuf out = { 0 };
+	int ret = run(argv, NULL, &out, e);
+
+	*b = out.p && strstr(out.p, "nf_tables") ? IPT_BACKEND_NFT : IPT_BACKEND_LEGACY;
+	strbuf_free(&out);
+	if (ret == -ENOENT)
+		e->why = IPT_FAIL_NO_TOOL;
+	return ret > 0 ? -EIO : ret;
+}
+
 /*
  * The legacy backend's tables come into being in a namespace when first
- * used, and never go: iptables-legacy-save -t mangle would create one. Only
- * look at it when the kernel lists it already.
+ * used, and never go: iptables-legacy-save -t mangle would create one, and
+ * any legacy tool may load the x_tables modules. Only run them when the
+ * kernel lists a table already (then its modules are there).
  */
-static bool legacy_has_mangle(bool v6)
+static bool legacy_tables(bool v6)
 {
 	struct strbuf b = { 0 };
-	bool has = false;
-	const char *p, *l;
-	size_t len;
+	bool has;
 
-	if (!slurp(v6 ? "/proc/thread-self/net/ip6_tables_names" : "/proc/thread-self/net/ip_tables_names", &b)) {
-		p = b.p;
-		while (!has && (l = next_line(&p, &len)))
-			has = len == 6 && !memcmp(l, "mangle", 6);
-	}
+	has = !slurp(v6 ? "/proc/thread-self/net/ip6_tables_names" : "/proc/thread-self/net/ip_tables_names", &b) &&
+	      b.p && b.p[0];
 	free(b.p);
 	return has;
 }
 
 /*
- * The backends to look at for one family: the system's iptables-save, and
- * the other backend's where it is installed and may hold chains (a legacy
- * faultline chain is invisible to iptables-nft-save, and the reverse).
- * Returns how many (1 or 2) or -errno.
+ * The backends to look at for one family: the system's, and the other
+ * where it is installed and may hold chains (a legacy faultline chain is
+ * invisible to iptables-nft-save, and the reverse). Returns how many (1
+ * or 2) or -errno.
  */
 static int backends(bool v6, struct backend be[2], struct ipt_error *e)
 {
-	const char *base = v6 ? "ip6tables" : "iptables";
-	const char *argv[] = { be[0].save, "--version", NULL };
-	struct strbuf out = { 0 };
-	bool nft;
-	int ret;
+	enum ipt_backend sys, other;
+	int ret = system_backend(&sys, e);
 
+	if (ret)
+		return ret;
 	memset(be, 0, 2 * sizeof(*be));
-	snprintf(be[0].save, sizeof(be[0].save), "%s-save", base);
-	snprintf(be[0].restore, sizeof(be[0].restore), "%s-restore", base);
-	be[0].is_default = true;
-	ret = run(argv, NULL, &out, e);
-	nft = out.p && strstr(out.p, "nf_tables");
-	free(out.p);
-	if (ret) {
-		if (ret == -ENOENT)
-			e->why = IPT_FAIL_NO_TOOL;
-		return ret < 0 ? ret : -EIO;
-	}
-	if (nft && !legacy_has_mangle(v6))
+	other = sys == IPT_BACKEND_NFT ? IPT_BACKEND_LEGACY : IPT_BACKEND_NFT;
+	be[0].which = sys;
+	be[0].is_system = true;
+	ipt_backend_tools(sys, sys, v6, be[0].save, be[0].restore);
+	if (other == IPT_BACKEND_LEGACY && !legacy_tables(v6))
 		return 1;
-	snprintf(be[1].save, sizeof(be[1].save), "%s-%s-save", base, nft ? "legacy" : "nft");
-	snprintf(be[1].restore, sizeof(be[1].restore), "%s-%s-restore", base, nft ? "legacy" : "nft");
+	be[1].which = other;
+	ipt_backend_tools(other, sys, v6, be[1].save, be[1].restore);
 	return 2;
 }
 
@@ -695,7 +799,7 @@ static void views_free(struct view *v, int n)
 	}
 }
 
-/* Read the mangle table of every backend of one family. Returns the count or -errno. */
+/* Read the tables of every backend of one family. Returns the count or -errno. */
 static int load_views(bool v6, struct view v[2], struct ipt_error *e)
 {
 	struct backend be[2];
@@ -710,7 +814,7 @@ static int load_views(bool v6, struct view v[2], struct ipt_error *e)
 
 		/* Every table, not -t mangle: iptables-nft-save -t mangle shows one that does not exist. */
 		ret = run(argv, NULL, &out, e);
-		if (ret && !be[i].is_default) {
+		if (ret && !be[i].is_system) {
 			/* The other backend is optional (not installed, or no kernel support). */
 			free(out.p);
 			continue;
@@ -718,6 +822,8 @@ static int load_views(bool v6, struct view v[2], struct ipt_error *e)
 		if (!ret && out.oom)
 			ret = -ENOMEM;
 		if (ret) {
+			if (ret == -ENOENT)
+				e->why = IPT_FAIL_NO_TOOL;
 			free(out.p);
 			views_free(v, n);
 			return ret < 0 ? ret : -EIO;
@@ -728,6 +834,76 @@ static int load_views(bool v6, struct view v[2], struct ipt_error *e)
 		n++;
 	}
 	return n;
+}
+
+/* Is the restore tool of b installed (and working)? */
+static int have_tools(enum ipt_backend b, enum ipt_backend sys, struct ipt_error *e)
+{
+	struct backend be;
+	const char *argv[] = { be.restore, "--version", NULL };
+	int ret;
+
+	ipt_backend_tools(b, sys, false, be.save, be.restore);
+	ret = run(argv, NULL, NULL, e);
+	if (ret == -ENOENT)
+		e->why = IPT_FAIL_NO_TOOL;
+	return ret > 0 ? -EIO : ret;
+}
+
+int ipt_backend_choose(enum ipt_backend want, struct ipt_choice *c, struct ipt_error *e)
+{
+	struct strbuf save[2] = { { 0 } };
+	enum ipt_backend sys;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	ret = system_backend(&sys, e);
+	if (ret)
+		return ret;
+	if (want != IPT_BACKEND_AUTO) {
+		ret = have_tools(want, sys, e);
+		return ret ? ret : ipt_backend_decide(want, sys, NULL, NULL, c);
+	}
+	for (int f = 0; f < 2; f++) {
+		struct view v[2];
+		int n = load_views(f, v, e);
+
+		if (n < 0) {
+			ret = n;
+			goto out;
+		}
+		/* Both families' tables, one text per backend: a rule is a line. */
+		for (int i = 0; i < n; i++)
+			if (v[i].save)
+				strbuf_printf(&save[v[i].be.which == IPT_BACKEND_LEGACY], "%s\n", v[i].save);
+		views_free(v, n);
+	}
+	if (save[0].oom || save[1].oom) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = ipt_backend_decide(want, sys, save[0].p, save[1].p, c);
+	if (ret == -EEXIST) {
+		memset(e, 0, sizeof(*e));
+		e->why = IPT_FAIL_SPLIT;
+		e->rules[0] = c->rules[0];
+		e->rules[1] = c->rules[1];
+	}
+out:
+	strbuf_free(&save[0]);
+	strbuf_free(&save[1]);
+	return ret;
+}
+
+int ipt_foreach_save(bool v6, ipt_save_cb fn, void *data, struct ipt_error *e)
+{
+	struct view v[2];
+	int n = load_views(v6, v, e), ret = 0;
+
+	for (int i = 0; i < n && !ret; i++)
+		ret = fn(data, v[i].be.which, v[i].save ? v[i].save : "");
+	views_free(v, n > 0 ? n : 0);
+	return n < 0 ? n : ret;
 }
 
 /* Remove the chains of queues q[0..n) from one backend. *flushed: the table went too. */
@@ -840,14 +1016,45 @@ int ipt_jump_lines(const struct ipt_config *c, struct strbuf *s)
 	return s->oom ? -ENOMEM : 0;
 }
 
+/* Is view w of the backend c's chain goes to? AUTO: the system's. */
+static bool is_target(const struct ipt_config *c, const struct view *w)
+{
+	return c->backend == IPT_BACKEND_AUTO ? w->be.is_system : w->be.which == c->backend;
+}
+
+/* The programs of the backend c's chain goes to, for one family. */
+static int target_backend(const struct ipt_config *c, bool v6, struct backend *b, struct ipt_error *e)
+{
+	enum ipt_backend sys;
+	int ret = system_backend(&sys, e);
+
+	if (ret)
+		return ret;
+	memset(b, 0, sizeof(*b));
+	b->which = c->backend == IPT_BACKEND_AUTO ? sys : c->backend;
+	b->is_system = b->which == sys;
+	ipt_backend_tools(b->which, sys, v6, b->save, b->restore);
+	return 0;
+}
+
+int ipt_restore(enum ipt_backend b, bool v6, const char *script, bool flush, struct ipt_error *e)
+{
+	struct ipt_config c = { .backend = b };
+	struct backend be;
+	int ret = target_backend(&c, v6, &be, e);
+
+	return ret ? ret : restore(&be, flush, script, e);
+}
+
 static int install_family(const struct ipt_config *c, bool v6, bool created, struct ipt_error *e)
 {
-	struct backend b = { .is_default = true };
+	struct backend b;
 	struct strbuf s = { 0 };
 	const char *ch = IPT_CHAIN_PREFIX;
-	int ret = 0;
+	int ret = target_backend(c, v6, &b, e);
 
-	snprintf(b.restore, sizeof(b.restore), "%s-restore", v6 ? "ip6tables" : "iptables");
+	if (ret)
+		return ret;
 	strbuf_printf(&s, "*mangle\n:%s%u - [0:0]\n", ch, c->queue);
 	strbuf_printf(&s, "-A %s%u -m mark --mark 0x%x -j RETURN\n", ch, c->queue, c->mark);
 	if (c->queues > 1)
@@ -930,7 +1137,7 @@ int ipt_install(const struct ipt_config *c, struct ipt_error *e)
 			ret = remove_in(w, w->m.queue, w->m.n_chains, NULL, &flushed, e);
 			if (ret)
 				goto out;
-			if (w->be.is_default)
+			if (is_target(c, w))
 				created[f] = !w->m.exists || flushed;
 		}
 	ret = install_family(c, false, created[0], e);
@@ -978,8 +1185,8 @@ static int set_filter_family(const struct ipt_config *c, bool v6, struct ipt_err
 	for (int i = 0; i < n && !ret; i++) {
 		struct strbuf s = { 0 };
 
-		/* The chain is where install_family put it: the system's backend. */
-		if (!v[i].be.is_default)
+		/* The chain is where install_family put it. */
+		if (!is_target(c, &v[i]))
 			continue;
 		strbuf_printf(&s, "*mangle\n");
 		ret = ipt_unjump_lines(v[i].save, c->queue, &s);
@@ -1043,13 +1250,13 @@ int ipt_remove(uint16_t queue, bool ipv6, struct ipt_error *e)
 	return r4 ? r4 : r6;
 }
 
-int ipt_cleanup(int *removed, struct ipt_error *e)
+int ipt_cleanup(int removed[static 3], struct ipt_error *e)
 {
 	struct ipt_queue_owner live = { 0 };
 	int lock = lock_take(), ret = 0, n_live = 0;
 	uint16_t live_q = 0;
 
-	*removed = 0;
+	removed[0] = removed[1] = removed[2] = 0;
 	for (int f = 0; f < 2; f++) {
 		struct view v[2];
 		int n = load_views(f, v, e);
@@ -1074,7 +1281,7 @@ int ipt_cleanup(int *removed, struct ipt_error *e)
 					live_q = q;
 				}
 			}
-			ret = remove_in(&v[i], stale, ns, removed, &flushed, e);
+			ret = remove_in(&v[i], stale, ns, &removed[v[i].be.which], &flushed, e);
 		}
 		views_free(v, n);
 	}
@@ -1088,16 +1295,4 @@ int ipt_cleanup(int *removed, struct ipt_error *e)
 		ret = -EBUSY;
 	}
 	return ret;
-}
-
-bool ipt_legacy(void)
-{
-	const char *argv[] = { "iptables-restore", "--version", NULL };
-	struct strbuf out = { 0 };
-	struct ipt_error e;
-	bool legacy;
-
-	legacy = run(argv, NULL, &out, &e) == 0 && out.p && strstr(out.p, "legacy");
-	strbuf_free(&out);
-	return legacy;
 }

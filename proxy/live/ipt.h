@@ -15,8 +15,12 @@
  * network namespace: a chain whose queue is bound belongs to a running
  * faultline; a chain whose queue nobody holds is stale and is removed.
  * Chains are looked for with both iptables backends (nf_tables and legacy)
- * where both are installed; new chains go where the system's iptables-restore
- * puts them. Runs in the calling thread's network namespace.
+ * where both are installed; new chains go to the backend that
+ * ipt_backend_choose() picked (the one the namespace's own rules use):
+ * packets pass both backends' hooks, so a chain in each would queue every
+ * packet twice, and a chain beside the rules it should see the effect of
+ * would run in an order nobody chose. Runs in the calling thread's network
+ * namespace.
  *
  * A wrapped command's run (ipt_config.cgroup) queues only the connections
  * of one cgroup: a first rule in OUTPUT, commented IPT_WRAP_COMMENT<queue>,
@@ -43,6 +47,13 @@
 /* FAULTLINE chains of one table that ipt_parse_save() lists (more are ignored). */
 #define IPT_MAX_CHAINS 32
 
+/* The two iptables backends (iptables-nft and iptables-legacy). */
+enum ipt_backend {
+	IPT_BACKEND_AUTO,	/* not chosen yet: ipt_backend_choose() decides */
+	IPT_BACKEND_NFT,	/* nf_tables (iptables-nft) */
+	IPT_BACKEND_LEGACY,	/* x_tables (iptables-legacy) */
+};
+
 /* Who holds an NFQUEUE queue in this namespace. */
 struct ipt_queue_owner {
 	uint32_t portid;	/* netlink port id of the bound socket */
@@ -59,6 +70,7 @@ enum ipt_failure {
 	IPT_FAIL_NO_TOOL,	/* 'tool' is not installed */
 	IPT_FAIL_BUSY,		/* a chain of another running faultline: 'queue', held by 'owner' */
 	IPT_FAIL_KEPT,		/* ipt_cleanup kept 'kept' chains of running faultlines; the first: 'queue', 'owner' */
+	IPT_FAIL_SPLIT,		/* both backends hold rules: 'rules' (nft, legacy) of each */
 };
 
 struct ipt_error {
@@ -68,6 +80,7 @@ struct ipt_error {
 	uint16_t queue;
 	struct ipt_queue_owner owner;
 	int kept;
+	int rules[2];		/* IPT_FAIL_SPLIT: rules in nf_tables, in legacy (both families) */
 };
 
 struct kfilter;
@@ -78,6 +91,8 @@ struct ipt_config {
 	uint32_t mark;		/* mark of injected packets, matched exactly */
 	bool forward;		/* also hook FORWARD */
 	bool ipv6;		/* also install the ip6tables chain */
+	/* Where the chain goes and is changed (ipt_backend_choose); AUTO: the system's iptables. */
+	enum ipt_backend backend;
 	/*
 	 * Which packets each hook's jumps take to the chain (borrowed): one
 	 * jump per bpf program of a filtered hook ('-m bpf --bytecode'), one
@@ -147,11 +162,63 @@ int ipt_remove(uint16_t queue, bool ipv6, struct ipt_error *e);
 /*
  * Remove every stale FAULTLINE chain (both families, both backends) and
  * every mangle table that faultline created and that is empty then.
- * *removed counts the chains removed. Chains of a running faultline stay:
+ * removed[IPT_BACKEND_NFT] and removed[IPT_BACKEND_LEGACY] count the chains
+ * removed from each ([IPT_BACKEND_AUTO] is 0). A backend whose tools are
+ * not installed has nothing to sweep. Chains of a running faultline stay:
  * then -EBUSY (IPT_FAIL_KEPT: the first of them and its process).
  * Returns 0 or -errno, the detail in *e.
  */
-int ipt_cleanup(int *removed, struct ipt_error *e);
+int ipt_cleanup(int removed[static 3], struct ipt_error *e);
+
+/* "nft", "legacy" or "auto". */
+const char *ipt_backend_name(enum ipt_backend b);
+
+/* "nft", "legacy" or "auto" into *b. Returns 0 or -EINVAL. */
+int ipt_backend_parse(const char *s, enum ipt_backend *b);
+
+/* What ipt_backend_choose() decided, and what it saw. */
+struct ipt_choice {
+	enum ipt_backend backend;	/* NFT or LEGACY */
+	enum ipt_backend system;	/* what plain iptables-restore is */
+	bool forced;			/* 'want' said it; the rules were not looked at */
+	int rules[2];			/* rules not faultline's: [0] nf_tables, [1] legacy (both families) */
+};
+
+/*
+ * Choose the backend for this namespace: 'want' if it is not AUTO (its
+ * tools must be installed: else -ENOENT, IPT_FAIL_NO_TOOL); else the one
+ * whose tables hold rules (faultline's own chains do not count), the
+ * system's iptables when neither does, and -EEXIST (IPT_FAIL_SPLIT, the
+ * counts in e->rules) when both do. The legacy tables are read only when
+ * the kernel lists one (reading none loads no module). Returns 0 or
+ * -errno, the detail in *e.
+ */
+int ipt_backend_choose(enum ipt_backend want, struct ipt_choice *c, struct ipt_error *e);
+
+/*
+ * The pure decision of ipt_backend_choose: the same, given the save
+ * outputs of each backend (every table; both families concatenated; NULL
+ * for none) and what the system's iptables is. Returns 0 or -EEXIST.
+ */
+int ipt_backend_decide(enum ipt_backend want, enum ipt_backend system, const char *nft_save,
+		       const char *legacy_save, struct ipt_choice *c);
+
+/*
+ * Rules in an iptables-save output (every table) that are not faultline's:
+ * rule lines neither in nor jumping to a FAULTLINE- chain (nor a wrapped
+ * run's marking rule), user chains not
+ * named FAULTLINE-, and built-in chains whose policy is not ACCEPT. Pure.
+ */
+int ipt_foreign_rules(const char *save);
+
+/*
+ * The save and restore programs of backend b (NFT or LEGACY) for one
+ * family, when plain iptables-restore is 'system': the plain names for
+ * the system's own backend (so a system with only iptables 1.6's legacy
+ * tools works), iptables-nft-* or iptables-legacy-* for the other. Pure.
+ */
+void ipt_backend_tools(enum ipt_backend b, enum ipt_backend system, bool v6, char save[static 40],
+		       char restore[static 40]);
 
 /*
  * Run an iptables tool (argv[0], found on PATH) with 'in' on its stdin,
@@ -161,14 +228,25 @@ int ipt_cleanup(int *removed, struct ipt_error *e);
  */
 int ipt_tool(const char *const argv[], const char *in, struct strbuf *out, struct ipt_error *e);
 
-/* Is the iptables-restore binary there? */
-bool ipt_available(void);
+/*
+ * Feed 'script' to backend b's (AUTO: the system's) iptables-restore of one
+ * family, with --noflush unless 'flush': for faultline's other chains
+ * (nat.h), which go where its mangle chain went. Returns 0 or -errno
+ * (-EIO: it failed, e->said has why; -ENOENT: not installed).
+ */
+int ipt_restore(enum ipt_backend b, bool v6, const char *script, bool flush, struct ipt_error *e);
 
 /*
- * Is it the legacy backend? Its iptables-restore opens a raw socket, so
- * removing the chain at exit needs CAP_NET_RAW besides CAP_NET_ADMIN.
+ * Call fn with the save output (every table; borrowed) of each backend of
+ * one family that may hold faultline's chains (as ipt_cleanup looks: the
+ * other backend only where installed and its kernel lists a table).
+ * Stops at fn's first non-zero return, which it returns; else 0 or -errno.
  */
-bool ipt_legacy(void);
+typedef int (*ipt_save_cb)(void *data, enum ipt_backend b, const char *save);
+int ipt_foreach_save(bool v6, ipt_save_cb fn, void *data, struct ipt_error *e);
+
+/* Is the iptables-restore binary there? */
+bool ipt_available(void);
 
 /*
  * Is queue 'queue' bound in this namespace (per /proc/net/netfilter/

@@ -23,6 +23,7 @@ struct nat {
 	uint16_t queue;
 	bool installed;		/* the chains and jumps are there */
 	int localnet;		/* route_localnet before nat_set changed it, -1: untouched */
+	enum ipt_backend backend;
 };
 
 static const char *proto_name(int proto)
@@ -93,11 +94,9 @@ int nat_removal_script(uint16_t q, struct strbuf *out)
 	return out->oom ? -ENOMEM : 0;
 }
 
-static int restore(const char *script, struct ipt_error *e)
+static int restore(const struct nat *t, const char *script, struct ipt_error *e)
 {
-	const char *argv[] = { "iptables-restore", "-w", "--noflush", NULL };
-
-	return ipt_tool(argv, script, NULL, e);
+	return ipt_restore(t->backend, false, script, false, e);
 }
 
 static int localnet_read(void)
@@ -129,13 +128,14 @@ static int localnet_write(int v)
 	return ret;
 }
 
-struct nat *nat_new(uint16_t queue)
+struct nat *nat_new(uint16_t queue, enum ipt_backend b)
 {
 	struct nat *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
 	t->queue = queue;
+	t->backend = b;
 	t->localnet = -1;
 	return t;
 }
@@ -161,7 +161,7 @@ int nat_set(struct nat *t, const struct nat_proxy *p, size_t n, struct ipt_error
 	}
 	ret = nat_script(t->queue, !t->installed, old, p, n, &s);
 	if (!ret)
-		ret = restore(s.p, e);
+		ret = restore(t, s.p, e);
 	strbuf_free(&s);
 	if (ret) {
 		if (old == 0 && t->localnet < 0)
@@ -182,7 +182,7 @@ int nat_remove(struct nat *t, struct ipt_error *e)
 		return 0;
 	ret = nat_removal_script(t->queue, &s);
 	if (!ret)
-		ret = restore(s.p, e);
+		ret = restore(t, s.p, e);
 	strbuf_free(&s);
 	if (ret)
 		return ret;
@@ -246,33 +246,39 @@ int nat_parse_save(const char *save, uint16_t *q, int *localnet, int max)
 	return n;
 }
 
-int nat_cleanup(int *removed, struct ipt_error *e)
-{
-	const char *argv[] = { "iptables-save", NULL };
-	struct strbuf save = { 0 };
-	uint16_t q[IPT_MAX_CHAINS];
-	int localnet[IPT_MAX_CHAINS], n, ret;
+struct sweep {
+	int removed;
+	struct ipt_error *e;
+};
 
-	*removed = 0;
-	ret = ipt_tool(argv, NULL, &save, e);
-	if (ret) {
-		strbuf_free(&save);
-		return ret;
-	}
-	n = save.p ? nat_parse_save(save.p, q, localnet, IPT_MAX_CHAINS) : 0;
-	strbuf_free(&save);
+/* One backend's nat chains of killed runs (ipt_foreach_save). */
+static int sweep_backend(void *data, enum ipt_backend b, const char *save)
+{
+	struct sweep *sw = data;
+	uint16_t q[IPT_MAX_CHAINS];
+	int localnet[IPT_MAX_CHAINS], n = nat_parse_save(save, q, localnet, IPT_MAX_CHAINS), ret;
+
 	for (int i = 0; i < n; i++) {
-		struct nat t = { .queue = q[i], .installed = true, .localnet = localnet[i] };
+		struct nat t = { .queue = q[i], .installed = true, .localnet = localnet[i], .backend = b };
 
 		/* A run that holds its queue owns its chains. */
 		if (ipt_queue_owner(q[i], NULL) == 1)
 			continue;
-		ret = nat_remove(&t, e);
+		ret = nat_remove(&t, sw->e);
 		if (ret)
 			return ret;
-		(*removed)++;
+		sw->removed++;
 	}
 	return 0;
+}
+
+int nat_cleanup(int *removed, struct ipt_error *e)
+{
+	struct sweep sw = { .e = e };
+	int ret = ipt_foreach_save(false, sweep_backend, &sw, e);
+
+	*removed = sw.removed;
+	return ret;
 }
 
 int nat_reserve(int proto, struct sockaddr_in *a)

@@ -55,8 +55,12 @@ int nat_removal_script(uint16_t queue, struct strbuf *out);
 
 struct nat;
 
-/* The forwarding of one run (queue names its chains). Touches nothing yet. NULL + errno. */
-struct nat *nat_new(uint16_t queue);
+/*
+ * The forwarding of one run (queue names its chains; they go to iptables
+ * backend b, AUTO: the system's, as the run's mangle chain). Touches
+ * nothing yet. NULL + errno.
+ */
+struct nat *nat_new(uint16_t queue, enum ipt_backend b);
 
 /*
  * Forward exactly the n proxies p (borrowed): 0, or -errno with *e saying
@@ -83,8 +87,8 @@ int nat_reserve(int proto, struct sockaddr_in *a);
 
 /*
  * `faultline cleanup`: remove the chains of every queue nobody holds (a
- * killed run), putting route_localnet back from their note. *removed
- * counts the queues cleaned. 0 or -errno (*e).
+ * killed run), in either iptables backend, putting route_localnet back
+ * from their note. *removed counts the queues cleaned. 0 or -errno (*e).
  */
 int nat_cleanup(int *removed, struct ipt_error *e);
 

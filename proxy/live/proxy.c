@@ -1086,7 +1086,7 @@ static int drop_privileges(struct proxy *p)
 	unsigned keep[5] = { CAP_NET_ADMIN };
 	size_t n = 1;
 
-	if ((p->ipt_installed && ipt_legacy()) || p->cfg.reenter ||
+	if ((p->ipt_installed && p->cfg.ipt_backend == IPT_BACKEND_LEGACY) || p->cfg.reenter ||
 	    (p->cfg.rules_may_change && !p->q[0].inj))
 		keep[n++] = CAP_NET_RAW;
 	/* The cgroup2 root is read-only to all (0555): the wrap's cgroup is removed at exit with this. */
@@ -1156,7 +1156,22 @@ static struct ipt_config ipt_config_for(const struct proxy *p, const struct kfil
 		.ipv6 = true,
 		.filter = filter,
 		.cgroup = p->cfg.cgroup,
+		.backend = p->cfg.ipt_backend,
 	};
+}
+
+/* The backend for the chain, if the caller left it to us (proxy_config.ipt_backend). */
+static int choose_backend(struct proxy *p, struct proxy_error *e)
+{
+	struct ipt_choice c;
+	int ret;
+
+	if (p->cfg.ipt_backend != IPT_BACKEND_AUTO)
+		return 0;
+	ret = ipt_backend_choose(IPT_BACKEND_AUTO, &c, e ? &e->ipt : &(struct ipt_error){ 0 });
+	if (!ret)
+		p->cfg.ipt_backend = c.backend;
+	return ret;
 }
 
 /* What the kernel must queue for rules. NULL + errno. */
@@ -1189,6 +1204,9 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 		p->kf = filter_for(p, p->rules);
 		if (!p->kf)
 			return fail(e, PROXY_STEP_MEMORY, -ENOMEM);
+		ret = choose_backend(p, e);
+		if (ret)
+			return fail(e, PROXY_STEP_IPT_INSTALL, ret);
 		ic = ipt_config_for(p, p->kf);
 		ret = ipt_install(&ic, e ? &e->ipt : &(struct ipt_error){ 0 });
 		if (ret)
@@ -1479,6 +1497,9 @@ static char *scope_json(const struct proxy *p)
 	const char *const *why;
 	size_t n = 0;
 
+	/* The backend first, so that both ways out say it. */
+	if (!p->cfg.no_iptables)
+		strbuf_printf(&b, "\"iptables_backend\":\"%s\",", ipt_backend_name(p->cfg.ipt_backend));
 	if (!p->kf) {
 		strbuf_printf(&b, "\"queue_scope\":\"%s\"", p->cfg.no_iptables ? "external" : "all");
 		return strbuf_take(&b);

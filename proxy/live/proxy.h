@@ -79,6 +79,8 @@ struct proxy_config {
 	uint32_t mark;		/* mark of injected copies (PROXY_DEFAULT_MARK) */
 	bool forward;		/* also hook FORWARD */
 	bool no_iptables;	/* the caller manages iptables itself */
+	/* The iptables backend of the chain; AUTO: proxy_run asks ipt_backend_choose. */
+	enum ipt_backend ipt_backend;
 	uint64_t seed;
 	uint32_t max_held;	/* bound on held packets (PIPELINE_DEFAULT_MAX_HELD) */
 	uint64_t max_held_bytes; /* bound on their bytes on the wire (PROXY_DEFAULT_MAX_HELD_BYTES) */

@@ -39,7 +39,7 @@ ipt_state "$NS_A" | cmp -s - "$T/a.before" || fail "cleanup of a missing namespa
 # cleanup NAME, started in A: B is clean, A and the host are as they were.
 ip netns exec "$NS_A" "$FL" cleanup "$NS_B" >"$T/out" 2>"$T/err" || fail "cleanup $NS_B: $(cat "$T/err")"
 log "cleanup $NS_B: $(cat "$T/err")"
-grep -q '^faultline: removed [1-9][0-9]* chains\?$' "$T/err" || fail "cleanup said '$(cat "$T/err")'"
+grep -Eq '^faultline: removed [1-9][0-9]* chains?( \((nf_tables|legacy|nf_tables: [0-9]+, legacy: [0-9]+)\))?$' "$T/err" || fail "cleanup said '$(cat "$T/err")'"
 no_chain_left "$NS_B"
 ipt_state "$NS_A" | cmp -s - "$T/a.before" || fail "cleanup $NS_B changed $NS_A, where it was started"
 ipt_state host | cmp -s - "$T/host.before" || fail "cleanup $NS_B changed the host's iptables"

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ipt.h"
@@ -395,4 +397,253 @@ Test(ipt, the_marking_rule_goes_with_its_chain)
 	cr_assert(strstr(r, "-D OUTPUT -m cgroup --path \"/faultline-wrap.9\""));
 	cr_assert(strstr(r, "-X FAULTLINE-7\n"));
 	free(r);
+}
+
+/* A namespace with nothing but faultline's own chains: a stale (wrap) one and a NAT pair. */
+static const char save_only_ours[] =
+	"# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n"
+	"*mangle\n"
+	":PREROUTING ACCEPT [0:0]\n"
+	":OUTPUT ACCEPT [0:0]\n"
+	":FAULTLINE-11 - [0:0]\n"
+	"-A OUTPUT -m cgroup --path \"/faultline-wrap.9\" -m comment --comment faultline-wrap-11 "
+	"-j CONNMARK --set-xmark 0xfa17/0xfa17\n"
+	"-A OUTPUT -m connmark --mark 0xfa17/0xfa17 -m comment --comment faultline -j FAULTLINE-11\n"
+	"-A FAULTLINE-11 -j NFQUEUE --queue-num 11 --queue-bypass\n"
+	"COMMIT\n"
+	"*nat\n"
+	":PREROUTING ACCEPT [0:0]\n"
+	":POSTROUTING ACCEPT [0:0]\n"
+	":FAULTLINE-NAT-11 - [0:0]\n"
+	":FAULTLINE-SNAT-11 - [0:0]\n"
+	"-A PREROUTING -j FAULTLINE-NAT-11\n"
+	"-A POSTROUTING -j FAULTLINE-SNAT-11\n"
+	"-A FAULTLINE-NAT-11 -p tcp --dport 80 -j DNAT --to-destination 10.0.0.1:8080\n"
+	"COMMIT\n";
+
+/* Rules of someone else's: a docker-like filter table and a DROP policy. */
+static const char save_docker[] =
+	"*filter\n"
+	":INPUT ACCEPT [0:0]\n"
+	":FORWARD DROP [0:0]\n"
+	":OUTPUT ACCEPT [0:0]\n"
+	":DOCKER - [0:0]\n"
+	"-A FORWARD -o docker0 -j DOCKER\n"
+	"-A DOCKER -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -j ACCEPT\n"
+	"COMMIT\n";
+
+/* Empty tables, as the legacy kernel keeps them once used. */
+static const char save_empty[] =
+	"*mangle\n:PREROUTING ACCEPT [5:300]\n:INPUT ACCEPT [5:300]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+	"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+
+Test(ipt, foreign_rules_leave_out_faultlines_chains_and_empty_tables)
+{
+	cr_assert_eq(ipt_foreign_rules(save_only_ours), 0);
+	cr_assert_eq(ipt_foreign_rules(save_empty), 0);
+	cr_assert_eq(ipt_foreign_rules(""), 0);
+	/* FORWARD's DROP policy, the DOCKER chain, two rules. */
+	cr_assert_eq(ipt_foreign_rules(save_docker), 4);
+	/* save_mixed: the filter table's rule; its stray FAULTLINE-7 is ours by name. */
+	cr_assert_eq(ipt_foreign_rules(save_mixed), 1);
+}
+
+static struct ipt_choice decide(enum ipt_backend want, enum ipt_backend sys, const char *nft, const char *legacy,
+				int *ret)
+{
+	struct ipt_choice c;
+
+	*ret = ipt_backend_decide(want, sys, nft, legacy, &c);
+	return c;
+}
+
+Test(ipt, auto_takes_the_backend_that_holds_rules)
+{
+	struct ipt_choice c;
+	int ret;
+
+	c = decide(IPT_BACKEND_AUTO, IPT_BACKEND_NFT, save_only_ours, save_docker, &ret);
+	cr_assert_eq(ret, 0);
+	cr_assert_eq(c.backend, IPT_BACKEND_LEGACY, "a stale faultline chain is no rule of the namespace");
+	cr_assert_eq(c.rules[0], 0);
+	cr_assert_eq(c.rules[1], 4);
+	cr_assert(!c.forced);
+
+	c = decide(IPT_BACKEND_AUTO, IPT_BACKEND_LEGACY, save_docker, NULL, &ret);
+	cr_assert_eq(ret, 0);
+	cr_assert_eq(c.backend, IPT_BACKEND_NFT);
+	cr_assert_eq(c.system, IPT_BACKEND_LEGACY);
+}
+
+Test(ipt, auto_takes_the_systems_iptables_when_neither_holds_rules)
+{
+	struct ipt_choice c;
+	int ret;
+
+	c = decide(IPT_BACKEND_AUTO, IPT_BACKEND_NFT, NULL, NULL, &ret);
+	cr_assert_eq(ret, 0);
+	cr_assert_eq(c.backend, IPT_BACKEND_NFT);
+	c = decide(IPT_BACKEND_AUTO, IPT_BACKEND_LEGACY, save_empty, save_only_ours, &ret);
+	cr_assert_eq(ret, 0);
+	cr_assert_eq(c.backend, IPT_BACKEND_LEGACY);
+	c = decide(IPT_BACKEND_AUTO, IPT_BACKEND_NFT, save_only_ours, save_empty, &ret);
+	cr_assert_eq(ret, 0);
+	cr_assert_eq(c.backend, IPT_BACKEND_NFT);
+}
+
+Test(ipt, auto_refuses_when_both_hold_rules_and_a_choice_overrides)
+{
+	struct ipt_choice c;
+	int ret;
+
+	c = decide(IPT_BACKEND_AUTO, IPT_BACKEND_NFT, save_mixed, save_docker, &ret);
+	cr_assert_eq(ret, -EEXIST);
+	cr_assert_eq(c.rules[0], 1);
+	cr_assert_eq(c.rules[1], 4);
+
+	c = decide(IPT_BACKEND_LEGACY, IPT_BACKEND_NFT, save_mixed, save_docker, &ret);
+	cr_assert_eq(ret, 0);
+	cr_assert_eq(c.backend, IPT_BACKEND_LEGACY);
+	cr_assert(c.forced);
+	c = decide(IPT_BACKEND_NFT, IPT_BACKEND_NFT, save_mixed, save_docker, &ret);
+	cr_assert_eq(ret, 0);
+	cr_assert_eq(c.backend, IPT_BACKEND_NFT);
+}
+
+Test(ipt, backend_names_round_trip)
+{
+	enum ipt_backend b = IPT_BACKEND_AUTO;
+
+	cr_assert_eq(ipt_backend_parse("legacy", &b), 0);
+	cr_assert_eq(b, IPT_BACKEND_LEGACY);
+	cr_assert_str_eq(ipt_backend_name(b), "legacy");
+	cr_assert_eq(ipt_backend_parse("nft", &b), 0);
+	cr_assert_eq(b, IPT_BACKEND_NFT);
+	cr_assert_eq(ipt_backend_parse("auto", &b), 0);
+	cr_assert_eq(b, IPT_BACKEND_AUTO);
+	cr_assert_eq(ipt_backend_parse("nf_tables", &b), -EINVAL);
+	cr_assert_eq(ipt_backend_parse("", &b), -EINVAL);
+}
+
+Test(ipt, each_backend_has_its_own_programs)
+{
+	char save[40], restore[40];
+
+	/* The system's own backend is plain iptables: also iptables 1.6, which has no suffixed names. */
+	ipt_backend_tools(IPT_BACKEND_NFT, IPT_BACKEND_NFT, false, save, restore);
+	cr_assert_str_eq(save, "iptables-save");
+	cr_assert_str_eq(restore, "iptables-restore");
+	ipt_backend_tools(IPT_BACKEND_LEGACY, IPT_BACKEND_NFT, false, save, restore);
+	cr_assert_str_eq(save, "iptables-legacy-save");
+	cr_assert_str_eq(restore, "iptables-legacy-restore");
+	ipt_backend_tools(IPT_BACKEND_LEGACY, IPT_BACKEND_NFT, true, save, restore);
+	cr_assert_str_eq(save, "ip6tables-legacy-save");
+	cr_assert_str_eq(restore, "ip6tables-legacy-restore");
+	ipt_backend_tools(IPT_BACKEND_NFT, IPT_BACKEND_LEGACY, true, save, restore);
+	cr_assert_str_eq(save, "ip6tables-nft-save");
+	cr_assert_str_eq(restore, "ip6tables-nft-restore");
+	ipt_backend_tools(IPT_BACKEND_LEGACY, IPT_BACKEND_LEGACY, true, save, restore);
+	cr_assert_str_eq(restore, "ip6tables-restore");
+}
+
+/*
+ * Stand-in iptables programs on PATH, each writing its command line and
+ * its stdin to 'log': which program ipt runs, and with what, for a backend.
+ */
+static char stub_dir[64];
+
+static void stub(const char *name, const char *version, const char *log)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", stub_dir, name);
+	f = fopen(path, "w");
+	cr_assert(f);
+	fprintf(f, "#!/bin/sh\n[ \"$1\" = --version ] && { echo '%s v1.8.9 (%s)'; exit 0; }\n"
+		   "echo \"${0##*/} $*\" >>%s\ncat >>%s\n",
+		name, version, log, log);
+	fclose(f);
+	cr_assert_eq(chmod(path, 0755), 0);
+}
+
+static void stubs_on_path(const char *sys_version)
+{
+	static char path[256];
+
+	snprintf(stub_dir, sizeof(stub_dir), "/tmp/ipt_test.XXXXXX");
+	cr_assert(mkdtemp(stub_dir));
+	snprintf(path, sizeof(path), "%s/log", stub_dir);
+	stub("iptables-restore", sys_version, path);
+	stub("iptables-legacy-restore", "legacy", path);
+	stub("ip6tables-legacy-restore", "legacy", path);
+	/* cat from /usr/bin; no iptables there (Debian keeps them in /usr/sbin). */
+	snprintf(path, sizeof(path), "%s:/usr/bin:/bin", stub_dir);
+	setenv("PATH", path, 1);
+}
+
+/* Nothing left in /tmp. */
+static void stubs_remove(void)
+{
+	static const char *const names[] = { "iptables-restore", "iptables-legacy-restore",
+					     "ip6tables-legacy-restore", "log" };
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", stub_dir, names[i]);
+		unlink(path);
+	}
+	cr_assert_eq(rmdir(stub_dir), 0);
+}
+
+static char *stub_log(void)
+{
+	char path[128];
+	struct strbuf b = { 0 };
+	char tmp[512];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/log", stub_dir);
+	f = fopen(path, "r");
+	cr_assert(f);
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		strbuf_add(&b, tmp, n);
+	fclose(f);
+	strbuf_add(&b, "", 0);
+	return b.p;
+}
+
+Test(ipt, a_chosen_backend_gets_every_restore)
+{
+	struct ipt_error e;
+	char *log;
+
+	stubs_on_path("nf_tables");
+	cr_assert_eq(ipt_restore(IPT_BACKEND_LEGACY, false, "*nat\nCOMMIT\n", false, &e), 0, "%s", e.said);
+	cr_assert_eq(ipt_restore(IPT_BACKEND_LEGACY, true, "*mangle\nCOMMIT\n", true, &e), 0, "%s", e.said);
+	cr_assert_eq(ipt_restore(IPT_BACKEND_AUTO, false, "*raw\nCOMMIT\n", false, &e), 0, "%s", e.said);
+	log = stub_log();
+	cr_assert_str_eq(log, "iptables-legacy-restore -w --noflush\n*nat\nCOMMIT\n"
+			      "ip6tables-legacy-restore -w\n*mangle\nCOMMIT\n"
+			      "iptables-restore -w --noflush\n*raw\nCOMMIT\n");
+	free(log);
+	stubs_remove();
+}
+
+Test(ipt, a_forced_backend_without_its_programs_is_named)
+{
+	struct ipt_choice c;
+	struct ipt_error e;
+
+	/* The system's iptables is legacy here; iptables-nft-restore is not installed. */
+	stubs_on_path("legacy");
+	cr_assert_eq(ipt_backend_choose(IPT_BACKEND_NFT, &c, &e), -ENOENT);
+	cr_assert_eq(e.why, IPT_FAIL_NO_TOOL);
+	cr_assert_str_eq(e.tool, "iptables-nft-restore");
+	cr_assert_eq(ipt_backend_choose(IPT_BACKEND_LEGACY, &c, &e), 0);
+	cr_assert_eq(c.backend, IPT_BACKEND_LEGACY);
+	cr_assert_eq(c.system, IPT_BACKEND_LEGACY);
+	cr_assert(c.forced);
+	stubs_remove();
 }
