@@ -899,9 +899,20 @@ static int route_proxy_update(struct toxi *t, struct tproxy *p, const char *body
 		p->proto = in.proto;
 		in.listen = in.upstream = NULL;
 	}
-	if (in.enabled && !p->enabled)
+	if (in.enabled && !p->enabled) {
 		ret = proxy_start(t, p, a, &answered);
-	else {
+		/*
+		 * A move that cannot listen leaves the proxy stopped, as
+		 * toxiproxy does: the kernel must stop forwarding it too, and
+		 * its toxics' rules give way to its "..off" one.
+		 */
+		if (!ret && answered) {
+			struct toxi_answer ignored = { 0 };
+
+			ret = apply(t, p, &ignored, &(bool){ false });
+			free(ignored.body);
+		}
+	} else {
 		if (!in.enabled)
 			proxy_stop(p);
 		ret = 0;
