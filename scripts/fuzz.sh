@@ -25,11 +25,12 @@ for n in "${names[@]}"; do
 done
 cmake --build build-fuzz -j"$(nproc)" "${targets[@]}" >/dev/null
 
-# The longest input libFuzzer makes: events files and packet streams need
-# several lines or packets to reach the code that relates them.
+# The longest input libFuzzer makes: events files, packet streams and API
+# request sequences need several lines, packets or requests to reach the
+# code that relates them.
 max_len() {
 	case "$1" in
-	events | pipeline) echo 8192 ;;
+	events | pipeline | toxi) echo 8192 ;;
 	*) echo 4096 ;;
 	esac
 }
