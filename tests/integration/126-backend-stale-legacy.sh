@@ -5,7 +5,8 @@
 # (legacy)"), and so does the next run on the same queue, which then
 # queues each datagram exactly once (the stale chain left in place would
 # queue it a second time, to the same queue). Both backends' save outputs
-# end as they began.
+# end as they began. A cleanup with only the nf_tables tools installed
+# still works (nothing legacy to sweep is no error).
 . "$(dirname "$0")/lib.sh"
 command -v iptables-legacy-save >/dev/null && command -v iptables-nft-save >/dev/null &&
 	iptables --version | grep -q nf_tables || { echo "skip: needs both backends, nf_tables the system's"; exit 0; }
@@ -59,4 +60,15 @@ log "next run: 20 datagrams, queue ids $seq0 -> $seq1"
 [ "$(json "$T/fl.out" 'd["rules"][0]["delayed"]')" -eq 20 ] || fail "not every datagram was delayed once"
 ipt_state >"$T/after"
 diff -u "$T/before" "$T/after" >&2 || fail "iptables after the run differ from before"
+
+# A host with the nf_tables tools only: the legacy tables are there, their
+# tools are not; cleanup has nothing of theirs to sweep, and that is no error.
+mkdir "$T/nft-only"
+for t in iptables ip6tables; do
+	for k in save restore; do ln -s "$(command -v $t-nft-$k)" "$T/nft-only/$t-$k"; done
+done
+rc=0
+PATH=$T/nft-only "$FL" cleanup --netns "$NS_B" 2>"$T/cleanup.err" || rc=$?
+[ $rc -eq 0 ] && grep -q '^faultline: removed 0 chains$' "$T/cleanup.err" ||
+	fail "cleanup without the legacy tools: exit $rc: $(cat "$T/cleanup.err")"
 echo ok
