@@ -46,6 +46,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# ip netns add, once more after a failure: while other namespaces come and
+# go it has been seen to fail once with "Peer netns reference is invalid".
+ns_add() {
+	ip netns add "$1" 2>/dev/null && return 0
+	ip netns del "$1" 2>/dev/null
+	ip netns add "$1"
+}
+
 # Two namespaces A (10.99.0.1, fd99::1) and B (10.99.0.2, fd99::2) on a veth pair.
 # make_pair --no-ipv6: IPv4 only. IPv6 is off in both namespaces before the
 # veths arrive, so the kernel sends none of its own ICMPv6 (router
@@ -54,8 +62,8 @@ trap 'exit 130' INT TERM
 make_pair() {
 	local v6=1
 	[ "${1:-}" = --no-ipv6 ] && v6=0
-	ip netns add "$NS_A"
-	ip netns add "$NS_B"
+	ns_add "$NS_A"
+	ns_add "$NS_B"
 	if [ $v6 = 0 ]; then
 		for ns in $NS_A $NS_B; do
 			ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
