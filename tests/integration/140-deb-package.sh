@@ -82,6 +82,9 @@ cp /etc/resolv.conf "$R/etc/resolv.conf"
 # A throwaway system: dpkg need not sync each file it unpacks (as in
 # Debian's container images).
 echo force-unsafe-io >"$R/etc/dpkg/dpkg.cfg.d/unsafe-io"
+# A plain Debian system, not the container image the base imitates: docs,
+# man pages and translations are installed (base-rootfs.sh's slim_config).
+rm -f "$R/etc/dpkg/dpkg.cfg.d/docker" "$R/etc/apt/apt.conf.d/docker-no-languages"
 rm -f "$R"/etc/apt/sources.list "$R"/etc/apt/sources.list.d/*
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
 	[ -f "$f" ] && cp "$f" "$R$f"

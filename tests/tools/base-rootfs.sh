@@ -13,7 +13,8 @@
 set -euo pipefail
 
 CACHE=${FL_ROOTFS_CACHE:-/var/cache/faultline-tests}
-TAR=$CACHE/bookworm.tar
+# Named for its contents: a tarball made the old way (without slim_config) is not reused.
+TAR=$CACHE/bookworm-slim.tar
 SUITE=bookworm
 TAG=debian:bookworm-slim
 
@@ -53,6 +54,34 @@ find_mirror() {
 	done | head -1
 }
 
+# slim_config ROOT: what Debian's official slim images set for dpkg and apt
+# (debuerreotype's minimizing config and slimify): no fsync per unpacked
+# file, no docs, man pages or translations, no Translation index. Not their
+# apt-cache cleaning hook: the Dockerfile must clean up on its own, and 120
+# checks that it does. 140 takes these out again for its plain Debian system.
+slim_config() {
+	local root=$1
+	echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
+	cat >"$root/etc/dpkg/dpkg.cfg.d/docker" <<-'EOF'
+		path-exclude /usr/share/doc/*
+		path-include /usr/share/doc/*/copyright
+		path-exclude /usr/share/man/*
+		path-exclude /usr/share/groff/*
+		path-exclude /usr/share/info/*
+		path-exclude /usr/share/lintian/*
+		path-exclude /usr/share/linda/*
+		path-exclude /usr/share/locale/*
+	EOF
+	mkdir -p "$root/etc/apt/apt.conf.d"
+	echo 'Acquire::Languages "none";' >"$root/etc/apt/apt.conf.d/docker-no-languages"
+}
+
+# umount_under DIR: lazily unmount everything mounted below DIR, deepest first.
+umount_under() {
+	awk -v d="$1/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
 make_tar() {
 	local mirror keyring root
 	read -r mirror keyring < <(find_mirror) || true
@@ -65,12 +94,19 @@ make_tar() {
 		return 1
 	}
 	root=$(mktemp -d "$CACHE/root.XXXXXX")
-	# The rootfs and the half-written tarball go if anything fails or we are stopped.
-	trap 'rm -rf "$root" "$TAR.tmp"' EXIT
+	# The rootfs and the half-written tarball go if anything fails or we are
+	# stopped, after whatever the second stage left mounted in it (its /proc).
+	trap 'umount_under "$root"; rm -rf "$root" "$TAR.tmp"' EXIT
 	echo "base-rootfs: debootstrap $SUITE (minbase) from $mirror into $TAR" >&2
-	local args=(--variant=minbase)
+	local args=(--variant=minbase --foreign)
 	[ -n "${keyring:-}" ] && [ -f "$keyring" ] && args+=(--keyring="$keyring")
-	if ! debootstrap "${args[@]}" "$SUITE" "$root" "$mirror" >"$CACHE/debootstrap.log" 2>&1; then
+	# Two stages, so the registry image's dpkg settings are in place before
+	# dpkg installs anything: the second stage, and every apt-get of an image
+	# built on this base, then skips the fsyncs and the docs as they do on
+	# the real debian:bookworm-slim.
+	if ! debootstrap "${args[@]}" "$SUITE" "$root" "$mirror" >"$CACHE/debootstrap.log" 2>&1 ||
+		! slim_config "$root" ||
+		! chroot "$root" /debootstrap/debootstrap --second-stage >>"$CACHE/debootstrap.log" 2>&1; then
 		echo "base-rootfs: debootstrap failed; the end of its log ($CACHE/debootstrap.log):" >&2
 		tail -20 "$CACHE/debootstrap.log" >&2
 		return 1
@@ -78,8 +114,10 @@ make_tar() {
 	# Like the registry's slim image: no downloaded packages or lists, no docs.
 	rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
 		"$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/*
+	umount_under "$root"
 	tar --numeric-owner -C "$root" -cf "$TAR.tmp" .
 	mv "$TAR.tmp" "$TAR"
+	rm -f "$CACHE/bookworm.tar"	# the previous format's
 	rm -rf "$root"
 	trap - EXIT
 }
@@ -99,10 +137,12 @@ exec 9>"$CACHE/.lock"
 flock 9
 [ -s "$TAR" ] || make_tar
 if [ $import = 1 ]; then
-	# Imported only once per engine: an existing tag is kept (its layers are the same tarball).
+	# Imported once per engine and tarball: the import's message names the
+	# tarball, and a tag from another (an older cache) is replaced.
 	docker=${DOCKER:-docker}
-	if ! $docker image inspect "$TAG" >/dev/null 2>&1; then
-		$docker import "$TAR" "$TAG" >/dev/null
+	msg="faultline-tests $(basename "$TAR") $(stat -c '%Y %s' "$TAR")"
+	if [ "$($docker image inspect -f '{{.Comment}}' "$TAG" 2>/dev/null)" != "$msg" ]; then
+		$docker import -m "$msg" "$TAR" "$TAG" >/dev/null
 	fi
 fi
 flock -u 9
