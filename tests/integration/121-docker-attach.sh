@@ -69,7 +69,7 @@ rc=0
 wait "$FL_PID" || rc=$?
 FL_PID=
 [ $rc = 3 ] || fail "--netns-path after docker kill: exit $rc, not 3: $(cat "$T/fl2.err")"
-grep -q "is gone (its process exited)" "$T/fl2.err" || fail "no message: $(cat "$T/fl2.err")"
+grep -q "network namespace /proc/$pid/ns/net is gone (" "$T/fl2.err" || fail "no message: $(cat "$T/fl2.err")"
 
 # Partition by container names, measured from each container's own namespace.
 for c in db api web; do dk run -d --name $c debian:bookworm-slim sleep infinity >/dev/null; done
