@@ -852,6 +852,11 @@ static int route_populate(struct toxi *t, const char *body, size_t len, struct t
 	if (answered) {
 		/* The error's fields, then the proxies made before it. */
 		json_t *e = json_loads(err.body, 0, NULL);
+		struct toxi_answer ignored = { 0 };
+
+		/* A proxy replaced by one that failed is gone: its forwarding goes too. */
+		apply(t, NULL, &ignored, &(bool){ false });
+		free(ignored.body);
 
 		free(err.body);
 		if (!e) {
