@@ -3,7 +3,8 @@
 # A minimal Debian bookworm root file system for the container and package
 # tests, made offline from any registry: debootstrap (variant minbase) from the
 # mirror apt is already configured with, read from /etc/apt/sources.list(.d),
-# never written into the repository. The tarball is cached on the machine and
+# never written into the repository, with the dpkg and apt settings of the
+# registry's debian:bookworm-slim (slim_config). The tarball is cached on the machine and
 # reused; concurrent callers wait for one another on a lock, so scripts/test.sh
 # can start it in the background and the tests simply call it again.
 #   tests/tools/base-rootfs.sh            make (or reuse) the tarball, print its path
