@@ -44,7 +44,7 @@ struct rule_parser {
 	int eol_col;		/* one past the last character before any comment */
 
 	/* Which qualifier already appeared, for "given twice". */
-	bool seen_every, seen_first, seen_after, seen_for, seen_from_byte, seen_conn;
+	bool seen_every, seen_first, seen_after, seen_conn_after, seen_for, seen_from_byte, seen_conn;
 	const char *first_word;	/* 'first' or 'count', as the user wrote it */
 
 	char shown[RULE_SHOWN_MAX + 4];	/* see rule__shown() */

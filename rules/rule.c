@@ -16,7 +16,7 @@
 #include "tcpstate.h"
 #include "units.h"
 
-#define QUALIFIER_LIST "in, out, fwd, every, first, count, after, for, from-byte, conn, if"
+#define QUALIFIER_LIST "in, out, fwd, every, first, count, after, conn-after, for, from-byte, conn, if"
 #define COND_LIST                                                              \
 	"syn, syn-ack, fin, rst, ack-only, data, state S, peer-state S, "     \
 	"first-data, retransmission, out-of-order, dup-ack, stale"
@@ -325,6 +325,13 @@ static int parse_qualifier(struct rule_parser *p, const struct rule_tok *kw)
 			return rule__fail(p, kw->col, "'after' given twice");
 		p->seen_after = true;
 		ret = rule__expect_duration(p, kw, &r->after_ns);
+		if (ret < 0)
+			return ret;
+	} else if (!strcmp(kw->s, "conn-after")) {
+		if (p->seen_conn_after)
+			return rule__fail(p, kw->col, "'conn-after' given twice");
+		p->seen_conn_after = true;
+		ret = rule__expect_duration(p, kw, &r->conn_after_ns);
 		if (ret < 0)
 			return ret;
 	} else if (!strcmp(kw->s, "for")) {
@@ -1351,6 +1358,8 @@ static int print(const struct rule *r, bool with_name, char *buf, size_t size)
 		strbuf_fixed_printf(&o, ", first %u", r->first);
 	if (r->after_ns)
 		units_put_duration(&o, ", after ", r->after_ns);
+	if (r->conn_after_ns)
+		units_put_duration(&o, ", conn-after ", r->conn_after_ns);
 	if (r->for_ns)
 		units_put_duration(&o, ", for ", r->for_ns);
 	if (r->from_byte)
@@ -1402,6 +1411,7 @@ bool rule_equal(const struct rule *a, const struct rule *b)
 	if (strcmp(fa, fb) || a->n_actions != b->n_actions || a->n_conds != b->n_conds ||
 	    a->dir_mask != b->dir_mask || a->every != b->every || a->first != b->first ||
 	    a->after_ns != b->after_ns || a->for_ns != b->for_ns || a->from_byte != b->from_byte ||
+	    a->conn_after_ns != b->conn_after_ns ||
 	    a->has_conn != b->has_conn || a->conn_ppm != b->conn_ppm || a->conn_key != b->conn_key)
 		return false;
 	for (unsigned i = 0; i < a->n_actions; i++) {

@@ -175,6 +175,12 @@ struct rule {
 	uint64_t after_ns;	/* fire only from this long after start */
 	uint64_t for_ns;	/* ... and for this long; 0 = forever */
 	/*
+	 * 'conn-after DUR': only from DUR after the rule first saw the
+	 * packet's flow direction (its first packet, or its first since the
+	 * rule was added), each flow on its own clock; 0 = not given.
+	 */
+	uint64_t conn_after_ns;
+	/*
 	 * 'from-byte N': only TCP segments at or past byte N of their
 	 * direction's stream (needs the tracker); 0 = not given.
 	 */

@@ -379,7 +379,7 @@ int toxi_toxic_rules(const struct toxi_toxic_spec *s, char **names, char **lines
 	} else if (!strcmp(ty->name, "timeout")) {
 		/* The close first: a drop ends the evaluation, and the stall would hide it. */
 		if (a[0] > 0) {
-			snprintf(items, sizeof(items), "reset, after %lldms%s", a[0], rhs);
+			snprintf(items, sizeof(items), "reset, conn-after %lldms%s", a[0], rhs);
 			ret = add_rule(names, lines, &n, max, name, ".close", filter, items, quals);
 		}
 		snprintf(items, sizeof(items), "drop%s", hs);
@@ -387,7 +387,7 @@ int toxi_toxic_rules(const struct toxi_toxic_spec *s, char **names, char **lines
 			ret = add_rule(names, lines, &n, max, name, "", filter, items, quals);
 	} else if (!strcmp(ty->name, "reset_peer")) {
 		if (a[0] > 0)
-			snprintf(items, sizeof(items), "reset, after %lldms%s", a[0], rhs);
+			snprintf(items, sizeof(items), "reset, conn-after %lldms%s", a[0], rhs);
 		else
 			snprintf(items, sizeof(items), "reset%s", rhs);
 		ret = add_rule(names, lines, &n, max, name, "", filter, items, quals);

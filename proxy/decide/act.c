@@ -782,6 +782,24 @@ static bool from_byte_holds(uint32_t n, const struct act_input *in)
 	return (uint64_t)in->tcp->off + len > n;
 }
 
+/*
+ * 'conn-after D': the flow direction's clock starts at the first packet
+ * of it the rule is asked about (before its conditions, so a connection's
+ * starts at its handshake), as toxiproxy's timeout counts from the
+ * connection's start, or from the toxic's arrival for one already open.
+ * Without memory for the state it does not hold: nothing fires early.
+ */
+static bool conn_after_holds(struct rule_state *s, uint64_t d, const struct act_input *in)
+{
+	struct model_flow *f = flow_state(s, in);
+
+	if (!f)
+		return false;
+	if (!f->first_ns)
+		f->first_ns = in->now_ns ? in->now_ns : 1;
+	return in->now_ns >= f->first_ns && in->now_ns - f->first_ns >= d;
+}
+
 FL_HOT static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct rule *r,
 				   const struct act_input *in)
 {
@@ -793,6 +811,8 @@ FL_HOT static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct 
 	if (el < r->after_ns)
 		return false;
 	if (r->for_ns && el >= r->after_ns + r->for_ns)
+		return false;
+	if (r->conn_after_ns && !conn_after_holds(s, r->conn_after_ns, in))
 		return false;
 	for (unsigned k = 0; k < r->n_conds; k++)
 		if (!cond_holds(&r->conds[k], in))

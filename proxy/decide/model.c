@@ -15,8 +15,8 @@ struct flow_entry {
 	struct model_flow f;
 };
 
-/* The README's figure: 40 bytes a flow direction, 20 MiB at most a rule. */
-_Static_assert(sizeof(struct flow_entry) == 40, "a flow direction's entry is 40 bytes");
+/* The README's figure: 48 bytes a flow direction, 24 MiB at most a rule. */
+_Static_assert(sizeof(struct flow_entry) == 48, "a flow direction's entry is 48 bytes");
 
 /* One packet direction's slot schedule. */
 struct slot_state {

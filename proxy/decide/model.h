@@ -33,6 +33,7 @@ struct model_flow {
 	bool has_z;		/* z holds the last delay's normal deviate */
 	double z;
 	uint64_t pieces_until;	/* 'segment N gap D': when its next segment may start */
+	uint64_t first_ns;	/* 'conn-after': when the rule first saw it; 0: not yet */
 };
 
 struct model_rule;

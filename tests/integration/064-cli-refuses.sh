@@ -112,7 +112,7 @@ printf 'tcp => drop\n' >"$T/t.rules"
 "$FL" check -r 'icmp => drop' "$T/r.rules" -f "$T/t.rules" >"$T/out" 2>"$T/err" || fail "check FILE: $(cat "$T/err")"
 printf 'icmp => drop\nudp => drop\ntcp => drop\n' | cmp -s - "$T/out" || fail "check FILE printed '$(cat "$T/out")'"
 printf 'udp => drop\n# c\nudp => dorp\n' >"$T/bad.rules"
-refuse 2 "$T/bad.rules:3:8: unknown action 'dorp' (expected drop, delay, reorder, duplicate, corrupt, rate, accept, slot, profile, reset, segment, or a qualifier in, out, fwd, every, first, count, after, for, from-byte, conn, if)" check "$T/bad.rules"
+refuse 2 "$T/bad.rules:3:8: unknown action 'dorp' (expected drop, delay, reorder, duplicate, corrupt, rate, accept, slot, profile, reset, segment, or a qualifier in, out, fwd, every, first, count, after, conn-after, for, from-byte, conn, if)" check "$T/bad.rules"
 
 # A rule longer than any buffer: check prints it whole, and so do replay's counters.
 filter=$(python3 -c "print(' or '.join('udp port %d' % p for p in range(1000, 1200)))")

@@ -160,6 +160,40 @@ Test(act, conn_decides_once_per_flow)
 	teardown_rules(&f);
 }
 
+/*
+ * 'conn-after D' counts each flow from when the rule first saw it (its
+ * connection's start, or the toxic's arrival), where 'after D' counts from
+ * the rule's start: a flow that comes late gets its whole D.
+ */
+Test(act, conn_after_counts_per_flow)
+{
+	const char *r[] = { "udp dst port 5000 => drop, conn-after 100ms", "udp dst port 6000 => drop, after 100ms" };
+	const uint64_t ms = 1000000;
+	struct fixture f = { 0 };
+	struct act_decision d;
+
+	setup_rules(&f, r, 2, 1);
+	decide(&f, 1, 5000, PKT_DIR_IN, 1 * ms, &d);
+	cr_assert(!d.drop, "flow 1 dropped at its start");
+	decide(&f, 1, 5000, PKT_DIR_IN, 100 * ms, &d);
+	cr_assert(!d.drop, "flow 1 dropped 99 ms after its start");
+	decide(&f, 1, 5000, PKT_DIR_IN, 101 * ms, &d);
+	cr_assert(d.drop, "flow 1 not dropped 100 ms after its start");
+	/* A flow first seen at 150 ms: its own 100 ms, not the rule's. */
+	decide(&f, 2, 5000, PKT_DIR_IN, 150 * ms, &d);
+	cr_assert(!d.drop, "flow 2 dropped at its start");
+	decide(&f, 2, 5000, PKT_DIR_IN, 249 * ms, &d);
+	cr_assert(!d.drop, "flow 2 dropped 99 ms after its start");
+	decide(&f, 2, 5000, PKT_DIR_IN, 250 * ms, &d);
+	cr_assert(d.drop, "flow 2 not dropped 100 ms after its start");
+	/* 'after' on the same timeline: a flow first seen at 150 ms is dropped at once. */
+	decide(&f, 1, 6000, PKT_DIR_IN, 1 * ms, &d);
+	cr_assert(!d.drop);
+	decide(&f, 3, 6000, PKT_DIR_IN, 150 * ms, &d);
+	cr_assert(d.drop, "'after' counts from the rule's start");
+	teardown_rules(&f);
+}
+
 Test(act, non_matching_packet_passes)
 {
 	const char *r[] = { "udp dst port 5000 => drop" };

@@ -38,6 +38,8 @@ static const char *const good_lines[] = {
 /* More shapes for the round trip: every option and odd spacing. */
 static const char *const extra_lines[] = {
 	"tcp port 80 => reset, from-byte 10000",
+	"tcp port 80 => reset, conn-after 1500ms, if not syn and not syn-ack and not ack-only",
+	"udp => drop, after 1s, conn-after 250us, for 2s",
 	"tcp port 80 => delay 10ms, conn 50% key 7",
 	"tcp port 80 => delay 10ms, conn 0%",
 	"tcp port 80 => reset, after 1s, conn 100% key 4294967295, if not syn and not syn-ack",
@@ -437,6 +439,8 @@ static const struct {
 	{ "tcp => reset, from-byte", 15, "'from-byte' needs a number (1 to 4294967295)" },
 	{ "tcp => reset, from-byte 10k", 25, "'from-byte' needs a number, got '10k'" },
 	{ "tcp => reset, from-byte 1, from-byte 2", 28, "'from-byte' given twice" },
+	{ "tcp => reset, conn-after 1s, conn-after 2s", 30, "'conn-after' given twice" },
+	{ "tcp => reset, conn-after", 15, "'conn-after' needs a duration" },
 	{ "tcp => reset, conn", 15, "'conn' needs a percentage of connections, e.g. conn 50%" },
 	{ "tcp => reset, conn 50", 15, "'conn' needs a percentage of connections" },
 	{ "tcp => reset, conn 150%", 20, "bad percentage '150%' after 'conn'" },
@@ -446,7 +450,7 @@ static const struct {
 	{ "   (udp => drop", 4, "bad filter '(udp': " },
 	{ "udp => dorp", 8,
 	  "unknown action 'dorp' (expected drop, delay, reorder, duplicate, corrupt, rate, "
-	  "accept, slot, profile, reset, segment, or a qualifier in, out, fwd, every, first, count, after, for, from-byte, conn, if)" },
+	  "accept, slot, profile, reset, segment, or a qualifier in, out, fwd, every, first, count, after, conn-after, for, from-byte, conn, if)" },
 	{ "udp drop", 9, "missing '=>'" },
 	{ "drop 30%", 1, "missing '=>' before the actions" },
 	{ "udp => in", 5, "rule has no action" },
@@ -619,7 +623,7 @@ Test(rule, load_file_golden_errors)
 		  "%s:2:10: unknown action 'dorp' (expected drop, delay, reorder, duplicate, "
 		  "corrupt, rate, accept, slot, profile, reset, segment, or a qualifier in, out, fwd, every, "
 		  "first, count, "
-		  "after, for, from-byte, conn, if)" },
+		  "after, conn-after, for, from-byte, conn, if)" },
 		{ "udp => delay 50\n", "%s:1:14: bad duration '50' after 'delay': missing unit "
 				       "(ns, us, ms, s or m)" },
 		{ "udp => drop\r\nudp => drop 150%\r\n",
@@ -728,7 +732,7 @@ Test(rule, long_user_text_is_shortened_not_the_reason)
 		{ "udp => %s", "", "...' (expected drop, delay, reorder, duplicate, corrupt, "
 				       "rate, accept, slot, profile, reset, segment, or a qualifier in, out, fwd, "
 				       "every, first, "
-				       "count, after, for, from-byte, conn, if)" },
+				       "count, after, conn-after, for, from-byte, conn, if)" },
 		{ "udp => delay 5%s", "5", "...' after 'delay': unknown unit (expected ns, us, "
 					      "ms, s or m)" },
 		{ "udp => drop, every %s", "", "...'" },

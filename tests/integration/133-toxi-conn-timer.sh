@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# reset_peer's timeout counts per connection (rule qualifier conn-after),
+# as toxiproxy counts from the connection's start: a connection opened
+# after the toxic had been there longer than its timeout still gets its
+# echo, and is reset (ECONNRESET) once its own timeout has passed. With
+# the time counted from the toxic's arrival its first echo would be reset.
+. "$(dirname "$0")/lib.sh"
+make_pair --no-ipv6
+D=$(dirname "$0")
+PY=$(command -v /usr/bin/python3 || command -v python3)
+
+ip netns exec "$NS_B" "$PY" "$D/toxi_echo.py" 10.99.0.2 8080 &
+PIDS+=($!)
+wait_listen "$NS_B" 8080
+A() { ip netns exec "$NS_A" "$@"; }
+ip netns exec "$NS_A" "$FL" run --toxiproxy-api 127.0.0.1:0 --control "$T/ctl.sock" --seed 3 >"$T/fl.out" 2>"$T/fl.err" &
+FL_PID=$!
+for _ in $(seq 1 200); do grep -q 'faultline: running' "$T/fl.err" && break; sleep 0.05; done
+API=$(sed -n 's/^faultline: toxiproxy API at \(http:[^ ]*\)\/$/\1/p' "$T/fl.err" | grep .) ||
+	fail "no 'toxiproxy API at' line: $(cat "$T/fl.err")"
+post() { A curl -sS -f -o "$T/body" -X POST -d "$2" "$API$1" || fail "POST $1: $(cat "$T/body")"; }
+
+post /proxies '{"name":"echo","listen":"127.0.0.1:0","upstream":"10.99.0.2:8080"}'
+PORT=$(jq -r '.listen | split(":")[1]' "$T/body")
+post /proxies/echo/toxics '{"type":"reset_peer","attributes":{"timeout":3000}}'
+A "$FL" ctl --control "$T/ctl.sock" --json list | jq -r '.rules[0].rule' | grep -q 'reset, conn-after 3s' ||
+	fail "rule: $(A "$FL" ctl --control "$T/ctl.sock" --json list)"
+# Longer than the timeout since the toxic came: a new connection still has its own.
+sleep 3.3
+coproc HOLD { A "$PY" "$D/toxi_client.py" "$PORT" hold 2>&1; }
+read -r line <&"${HOLD[0]}" || line=
+[ "$line" = ready ] || fail "a connection opened 3.3 s after the toxic was not echoed: '$line'"
+sleep 3.1
+echo go >&"${HOLD[1]}"
+read -r line <&"${HOLD[0]}" || line=
+[ "$line" = reset ] || fail "3.1 s after its echo the connection got '$line', not a reset"
+[ "$(A "$FL" ctl --control "$T/ctl.sock" --json list | jq '.rules[0].reset')" -ge 1 ] || fail "the rule reset nothing"
+
+kill -TERM "$FL_PID"; wait "$FL_PID" || fail "faultline exited $?: $(cat "$T/fl.err")"; FL_PID=
+log "ok"
