@@ -14,6 +14,8 @@ PY=$(command -v /usr/bin/python3 || command -v python3)
 
 ip netns exec "$NS_B" "$PY" "$D/toxi_udp.py" serve 10.99.0.2 5353 &
 PIDS+=($!)
+for _ in $(seq 1 200); do ip netns exec "$NS_B" ss -Hlun "sport = :5353" | grep -q . && break; sleep 0.05; done
+ip netns exec "$NS_B" ss -Hlun "sport = :5353" | grep -q . || fail "the UDP echo server is not bound"
 A() { ip netns exec "$NS_A" "$@"; }
 ip netns exec "$NS_A" "$FL" run --toxiproxy-api 127.0.0.1:0 --control "$T/ctl.sock" --seed 5 >"$T/fl.out" 2>"$T/fl.err" &
 FL_PID=$!
@@ -34,8 +36,7 @@ req POST /proxies -d '{"name":"dns","listen":"127.0.0.1:0","upstream":"10.99.0.2
 PORT=$(jq -r '.listen | split(":")[1]' "$T/body")
 A iptables-save -t nat | grep -q -- "-p udp -m udp --dport $PORT -j DNAT --to-destination 10.99.0.2:5353" ||
 	fail "no UDP DNAT rule"
-# The server may still be starting: the first exchange is retried.
-for _ in $(seq 1 20); do read -r got _ _ <<<"$(send 5 64)"; [ "$got" = 5 ] && break; done
+read -r got _ _ <<<"$(send 5 64)"
 [ "$got" = 5 ] || fail "no echo through the UDP proxy: $got of 5"
 
 req POST /proxies/dns/toxics -d '{"type":"latency","attributes":{"latency":200}}'; expect 200
