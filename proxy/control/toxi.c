@@ -394,7 +394,12 @@ int toxi_toxic_rules(const struct toxi_toxic_spec *s, char **names, char **lines
 	} else if (!strcmp(ty->name, "slicer")) {
 		if (a[0] <= 0)
 			return 0;
-		snprintf(items, sizeof(items), "segment %lld", a[0] > 65000 ? 65000 : a[0]);
+		/* toxiproxy's delay is in microseconds, between the pieces: segment's gap. */
+		if (a[2] > 0)
+			snprintf(items, sizeof(items), "segment %lld gap %lldus", a[0] > 65000 ? 65000 : a[0],
+				 a[2] > 60000000 ? 60000000 : a[2]);
+		else
+			snprintf(items, sizeof(items), "segment %lld", a[0] > 65000 ? 65000 : a[0]);
 		ret = add_rule(names, lines, &n, max, name, "", filter, items, quals);
 	} else if (!strcmp(ty->name, "limit_data")) {
 		if (a[0] > 0 && a[0] <= UINT32_MAX)
