@@ -297,7 +297,7 @@ Test(ipt, jumps_carry_the_programs_of_their_hook)
 
 	cr_assert_eq(ipt_jump_lines(&c, &s), 0);
 	snprintf(want, sizeof(want),
-		 "-I PREROUTING 1 ! -i lo -m addrtype --dst-type LOCAL -m bpf --bytecode \"%s\" "
+		 "-I PREROUTING 1 -m bpf --bytecode \"%s\" ! -i lo -m addrtype --dst-type LOCAL "
 		 "-m comment --comment faultline -j FAULTLINE-7\n",
 		 kfilter_bytecode(k, PKT_DIR_IN, 0));
 	/* Nothing goes out or through: no jump from OUTPUT or FORWARD. */
