@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/capability.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "toxirun.h"
 #include "ipt.h"
 #include "msg.h"
+#include "priv.h"
 #include "proxy.h"
 #include "replay.h"
 #include "report.h"
@@ -1111,7 +1113,9 @@ static int choose_backend(struct cli_run *r)
 
 	if (ipt_backend_choose(r->cfg.ipt_backend, &c, &e)) {
 		msg_ipt(&e, err, sizeof(err));
-		fprintf(stderr, PROG_NAME ": %s\n", err);
+		/* The first step that needs the privilege: say which one is missing. */
+		fprintf(stderr, PROG_NAME ": %s%s\n", err,
+			priv_has(CAP_NET_ADMIN) ? "" : " (needs root or CAP_NET_ADMIN)");
 		return -1;
 	}
 	r->cfg.ipt_backend = c.backend;

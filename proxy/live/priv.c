@@ -48,3 +48,10 @@ int priv_keep_only(const unsigned *keep, size_t n)
 		return -errno;
 	return 0;
 }
+
+bool priv_has(unsigned cap)
+{
+	if (capng_get_caps_process())
+		return false;
+	return capng_have_capability(CAPNG_EFFECTIVE, cap) == 1;
+}

@@ -24,4 +24,7 @@
  */
 int priv_keep_only(const unsigned *keep, size_t n);
 
+/* Does the calling thread hold capability cap (a CAP_* number) in its effective set? */
+bool priv_has(unsigned cap);
+
 #endif
