@@ -17,12 +17,6 @@ for ipt in iptables-legacy ip6tables-legacy; do
 	ip netns exec "$NS_B" $ipt -A INPUT -p tcp --dport 9 -j ACCEPT
 	ip netns exec "$NS_B" $ipt -t mangle -A PREROUTING -p udp --dport 7 -j ACCEPT
 done
-ipt_state() {
-	for s in iptables-nft-save ip6tables-nft-save iptables-legacy-save ip6tables-legacy-save; do
-		echo "--- $s"
-		ip netns exec "$NS_B" $s 2>/dev/null | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//'
-	done
-}
 ipt_state >"$T/before"
 # The packet ids the kernel gave queue $1 so far (nfnetlink_queue's id_sequence).
 qseq() { ip netns exec "$NS_B" awk -v q="$1" '$1 == q { print $8 }' /proc/net/netfilter/nfnetlink_queue; }

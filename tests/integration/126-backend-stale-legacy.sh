@@ -14,12 +14,6 @@ make_pair --no-ipv6
 
 # The legacy kernel keeps a table once made: make the mangle tables now, empty.
 for ipt in iptables-legacy ip6tables-legacy; do ip netns exec "$NS_B" $ipt -t mangle -S >/dev/null; done
-ipt_state() {
-	for s in iptables-nft-save ip6tables-nft-save iptables-legacy-save ip6tables-legacy-save; do
-		echo "--- $s"
-		ip netns exec "$NS_B" $s 2>/dev/null | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//'
-	done
-}
 ipt_state >"$T/before"
 qseq() { ip netns exec "$NS_B" awk -v q="$1" '$1 == q { print $8 }' /proc/net/netfilter/nfnetlink_queue; }
 RULE='udp dst port 5000 => delay 20ms'

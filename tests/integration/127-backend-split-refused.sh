@@ -15,12 +15,6 @@ for ipt in iptables ip6tables; do
 		ip netns exec "$NS_B" $ipt-$b -t mangle -A PREROUTING -p udp --dport 7 -j ACCEPT
 	done
 done
-ipt_state() {
-	for s in iptables-nft-save ip6tables-nft-save iptables-legacy-save ip6tables-legacy-save; do
-		echo "--- $s"
-		ip netns exec "$NS_B" $s 2>/dev/null | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//'
-	done
-}
 ipt_state >"$T/before"
 
 rc=0

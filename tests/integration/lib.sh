@@ -90,6 +90,15 @@ make_pair() {
 	fi
 }
 
+# ipt_state: B's rules in both iptables backends and both families, without
+# comments or counters, to compare before and after a run.
+ipt_state() {
+	for s in iptables-nft-save ip6tables-nft-save iptables-legacy-save ip6tables-legacy-save; do
+		echo "--- $s"
+		ip netns exec "$NS_B" $s 2>/dev/null | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//'
+	done
+}
+
 # fl_start NS ARGS...: run faultline in NS, wait until it is ready.
 fl_start() {
 	local ns=$1
