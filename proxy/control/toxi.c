@@ -101,6 +101,15 @@ static int answer_error(struct toxi_answer *a, int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	j = json_pack("{s:s, s:i}", "error", msg, "status", status);
+	/*
+	 * The message quotes the client's (valid UTF-8) text, but a bounded
+	 * snprintf may cut a character in two, which jansson refuses: the
+	 * error is then told in ASCII rather than not at all.
+	 */
+	for (char *c = msg; !j && *c; c++)
+		*c = (unsigned char)*c < 0x80 ? *c : '?';
+	if (!j)
+		j = json_pack("{s:s, s:i}", "error", msg, "status", status);
 	text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	if (!text)
@@ -440,7 +449,7 @@ static int apply_rules(struct toxi *t, const struct tproxy *p, char *msg, size_t
 {
 	char *names[MAX_TOXICS * MAX_TOXIC_RULES + 1], *lines[MAX_TOXICS * MAX_TOXIC_RULES + 1];
 	char prefix[RULE_MAX_NAME + 1];
-	struct ctl_error e;
+	struct ctl_error e = { 0 };
 	size_t n = 0;
 	int ret = 0;
 
@@ -1075,6 +1084,9 @@ static int route_toxic_update(struct toxi *t, struct tproxy *p, struct toxic *x,
 	/* toxiproxy's update reads the attributes and the toxicity; the rest of the body is ignored. */
 	if (!j || !json_is_object(j) || decode_attrs(j, x, why, sizeof(why)) ||
 	    get_toxicity(j, &x->toxicity, why, sizeof(why))) {
+		/* A body that is JSON but no object ("x", 1) has no parse error to tell. */
+		if (j && !json_is_object(j))
+			snprintf(why, sizeof(why), "json: cannot unmarshal into Go value of type struct");
 		*x = old;
 		json_decref(j);
 		return answer_error(a, 400, "bad request body: %s", why);
