@@ -1392,7 +1392,7 @@ static int run_control(struct cli_run *r, struct proxy *p)
 	if (r->http_fd >= 0 && run_http(r, proxy_loop(p)))
 		return -1;
 	if (r->toxi && toxirun_open(r->toxi, proxy_loop(p), r->ctl, r->cfg.queue, r->cfg.ipt_backend,
-				    (unsigned)((r->http_timeout_ns + 999999999ull) / 1000000000ull)))
+				    r->cfg.mark ? r->cfg.mark : PROXY_DEFAULT_MARK, (unsigned)((r->http_timeout_ns + 999999999ull) / 1000000000ull)))
 		return -1;
 	if (run_scenario(r, p))
 		return -1;

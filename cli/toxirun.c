@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The glue of --toxiproxy-api: toxi's effects on the live layer and the executor. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "cut.h"
 #include "http.h"
 #include "msg.h"
 #include "nat.h"
@@ -22,6 +24,7 @@ struct toxirun {
 	struct toxi *toxi;
 	struct http *http;
 	struct ctl *ctl;
+	uint32_t mark;		/* of the run's own packets: the cut's probes */
 };
 
 static int forward(void *data, const struct nat_proxy *p, size_t n, char *msg, size_t size)
@@ -47,6 +50,26 @@ static int rules(void *data, const char *prefix, const char *const *names, const
 	struct toxirun *t = data;
 
 	return ctl_set_group(t->ctl, prefix, names, lines, n, e);
+}
+
+/* Cut a stopped proxy's connections (cut.h); the API's answer stands either way, so say what failed. */
+static void cut(void *data, const struct nat_proxy *p)
+{
+	struct toxirun *t = data;
+	struct cut_stats st;
+	int ret = cut_proxy(p, t->mark, &st);
+	char l[INET_ADDRSTRLEN];
+
+	if (!ret && !st.probe_err)
+		return;
+	inet_ntop(AF_INET, &p->listen.sin_addr, l, sizeof(l));
+	if (ret)
+		fprintf(stderr, PROG_NAME ": toxiproxy API: the connections of %s:%u stay in conntrack: %s\n", l,
+			ntohs(p->listen.sin_port), strerror(-ret));
+	if (st.probe_err)
+		fprintf(stderr, PROG_NAME ": toxiproxy API: the connections of %s:%u are cut at their next packet, "
+			"not at once: %s%s\n", l, ntohs(p->listen.sin_port), strerror(-st.probe_err),
+			st.probe_err == -EPERM ? " (needs CAP_NET_RAW)" : "");
 }
 
 struct toxirun *toxirun_bind(const char *arg, bool allow_remote, bool *usage)
@@ -83,12 +106,13 @@ err:
 }
 
 int toxirun_open(struct toxirun *t, struct uv_loop_s *loop, struct ctl *c, uint16_t queue, enum ipt_backend b,
-		 unsigned timeout_s)
+		 uint32_t mark, unsigned timeout_s)
 {
-	struct toxi_ops ops = { .forward = forward, .reserve = reserve, .rules = rules, .data = t };
+	struct toxi_ops ops = { .forward = forward, .reserve = reserve, .rules = rules, .cut = cut, .data = t };
 	struct http_config hc = { .fd = t->fd, .timeout_s = timeout_s, .handler = toxi_handle };
 
 	t->ctl = c;
+	t->mark = mark;
 	t->fd = -1;	/* the server's from here */
 	t->nat = nat_new(queue, b);
 	t->toxi = t->nat ? toxi_new(&ops) : NULL;
@@ -129,8 +153,13 @@ int toxirun_finish(struct toxirun *t)
 	struct ipt_error e;
 	char msg[1024];
 
-	if (!t || !t->nat || !nat_remove(t->nat, &e))
+	if (!t || !t->nat)
 		return 0;
+	if (!nat_remove(t->nat, &e)) {
+		/* Without the chains the kernel forwards nothing new; the open connections end as toxiproxy's do. */
+		toxi_cut_all(t->toxi);
+		return 0;
+	}
 	msg_ipt(&e, msg, sizeof(msg));
 	fprintf(stderr, PROG_NAME ": cannot remove the toxiproxy API's nat chains: %s\n", msg);
 	return -1;

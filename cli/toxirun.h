@@ -27,10 +27,11 @@ struct toxirun *toxirun_bind(const char *arg, bool allow_remote, bool *usage);
 
 /*
  * The API over executor c on loop; the chains take queue's name and go to
- * iptables backend b (the run's). 0 or -1 (printed).
+ * iptables backend b (the run's); the probes that cut a stopped proxy's
+ * connections (cut.h) carry the run's mark. 0 or -1 (printed).
  */
 int toxirun_open(struct toxirun *t, struct uv_loop_s *loop, struct ctl *c, uint16_t queue, enum ipt_backend b,
-		 unsigned timeout_s);
+		 uint32_t mark, unsigned timeout_s);
 
 /* Serve (the proxy's start hook): 0 or -errno (printed). */
 int toxirun_start(struct toxirun *t);
@@ -38,7 +39,10 @@ int toxirun_start(struct toxirun *t);
 /* Stop serving (the proxy's stop hook). NULL-safe. */
 void toxirun_stop(struct toxirun *t);
 
-/* After the run: remove the kernel forwarding. 0 or -1 (printed). NULL-safe. */
+/*
+ * After the run: remove the kernel forwarding, then cut the proxies' open
+ * connections (cut.h). 0 or -1 (printed). NULL-safe.
+ */
 int toxirun_finish(struct toxirun *t);
 
 /* Free. NULL-safe. */

@@ -389,7 +389,7 @@ static void one_line(struct toxi *t, struct fake *f, const char *s, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fake f;
-	struct toxi_ops ops = { fake_forward, fake_reserve, fake_rules, &f };
+	struct toxi_ops ops = { .forward = fake_forward, .reserve = fake_reserve, .rules = fake_rules, .data = &f };
 	const char *s = (const char *)data, *end = s + size;
 	struct toxi *t;
 	int reqs = 0;

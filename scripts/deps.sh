@@ -11,7 +11,7 @@ set -euo pipefail
 # scdoc makes the man pages; bash-completion and lintian serve the completion
 # and package tests (ctest completion.bash, tests/integration/140).
 PKGS=(build-essential cmake pkg-config clang scdoc bash-completion lintian
-	libnetfilter-queue-dev libmnl-dev libuv1-dev libpcap-dev libcriterion-dev libcap-ng-dev libmount-dev
+	libnetfilter-queue-dev libmnl-dev libnetfilter-conntrack-dev libuv1-dev libpcap-dev libcriterion-dev libcap-ng-dev libmount-dev
 	libwiretap-dev libwsutil-dev libglib2.0-dev libmicrohttpd-dev libjansson-dev
 	iptables iproute2 iputils-ping iperf3 socat netcat-openbsd curl tcpdump tshark python3 python3-jsonschema jq chromium ethtool
 	prometheus docker.io docker-compose debootstrap nodejs)

@@ -456,9 +456,10 @@ static int apply_rules(struct toxi *t, const struct tproxy *p, char *msg, size_t
 	rule_prefix(prefix, sizeof(prefix), p->name);
 	if (!p->enabled) {
 		/*
-		 * toxiproxy closes a stopped proxy's connections; the kernel
-		 * keeps translating established ones (conntrack), so they are
-		 * reset at their client's next packet.
+		 * toxiproxy closes a stopped proxy's connections: ops.cut
+		 * does it at once; this rule resets, at its client's next
+		 * packet, one whose first packet passed the DNAT rule while
+		 * it was removed, after the cut.
 		 */
 		struct toxi_toxic_spec s = { .proto = p->proto, .upstream = true, .listen = p->laddr };
 		char filter[160];
@@ -1221,7 +1222,92 @@ static int route_named(struct toxi *t, const char *m, const char *path, const ch
 	return route_toxic_update(t, p, x, body, len, a);
 }
 
+/* The forwarding the state asks for: the enabled proxies, as apply_forward gives them. */
+static size_t forwarded(const struct toxi *t, struct nat_proxy *np)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		if (!t->p[i]->enabled)
+			continue;
+		np[n].proto = t->p[i]->proto;
+		np[n].listen = t->p[i]->laddr;
+		np[n++].upstream = t->p[i]->uaddr;
+	}
+	return n;
+}
+
+static bool same_forward(const struct nat_proxy *a, const struct nat_proxy *b)
+{
+	return a->proto == b->proto && a->listen.sin_addr.s_addr == b->listen.sin_addr.s_addr &&
+	       a->listen.sin_port == b->listen.sin_port && a->upstream.sin_addr.s_addr == b->upstream.sin_addr.s_addr &&
+	       a->upstream.sin_port == b->upstream.sin_port;
+}
+
+/*
+ * Cut the connections of every forwarding in before[] that the state no
+ * longer asks for. Comparing the forwarding before and after a request,
+ * rather than following each route, also covers a populate that replaces
+ * a proxy, a move, and a refused change that was undone (nothing to cut).
+ */
+static void cut_gone(struct toxi *t, const struct nat_proxy *before, size_t nb)
+{
+	struct nat_proxy *after;
+	size_t na;
+
+	if (!t->ops.cut || !nb)
+		return;
+	after = malloc(MAX_PROXIES * sizeof(*after));
+	if (!after)
+		return;
+	na = forwarded(t, after);
+	for (size_t i = 0; i < nb; i++) {
+		bool kept = false;
+
+		for (size_t k = 0; k < na && !kept; k++)
+			kept = same_forward(&before[i], &after[k]);
+		if (!kept)
+			t->ops.cut(t->ops.data, &before[i]);
+	}
+	free(after);
+}
+
+void toxi_cut_all(struct toxi *t)
+{
+	struct nat_proxy *np;
+	size_t n;
+
+	if (!t || !t->ops.cut || !(np = malloc(MAX_PROXIES * sizeof(*np))))
+		return;
+	n = forwarded(t, np);
+	for (size_t i = 0; i < n; i++)
+		t->ops.cut(t->ops.data, &np[i]);
+	free(np);
+}
+
+static int route(struct toxi *t, const char *m, const char *path, const char *agent, const char *body,
+		 size_t len, struct toxi_answer *a);
+
 int toxi_request(struct toxi *t, const char *m, const char *path, const char *agent, const char *body,
+		 size_t len, struct toxi_answer *a)
+{
+	struct nat_proxy *before = t->ops.cut ? malloc(MAX_PROXIES * sizeof(*before)) : NULL;
+	size_t nb;
+	int ret;
+
+	if (t->ops.cut && !before) {
+		memset(a, 0, sizeof(*a));
+		return -ENOMEM;
+	}
+	nb = before ? forwarded(t, before) : 0;
+	ret = route(t, m, path, agent, body, len, a);
+
+	cut_gone(t, before, nb);
+	free(before);
+	return ret;
+}
+
+static int route(struct toxi *t, const char *m, const char *path, const char *agent, const char *body,
 		 size_t len, struct toxi_answer *a)
 {
 	memset(a, 0, sizeof(*a));

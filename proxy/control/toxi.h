@@ -53,6 +53,13 @@ struct toxi_ops {
 	/* Make the rules named prefix* exactly these (ctl_set_group's contract). */
 	int (*rules)(void *data, const char *prefix, const char *const *names, const char *const *lines,
 		     size_t n, struct ctl_error *e);
+	/*
+	 * End at once the open connections of p (borrowed), a proxy the
+	 * kernel forwarded before the request and no longer does (disabled,
+	 * deleted, moved), as toxiproxy closes them. Called after the
+	 * forwarding changed; NULL: not done. Cannot fail the request.
+	 */
+	void (*cut)(void *data, const struct nat_proxy *p);
 	void *data;
 };
 
@@ -94,6 +101,12 @@ struct toxi_toxic_spec {
 	long long a[3];			/* the type's attributes, in toxiproxy's order */
 };
 int toxi_toxic_rules(const struct toxi_toxic_spec *s, char **names, char **lines, int max);
+
+/*
+ * At exit, once the forwarding is removed: cut the connections of every
+ * proxy that forwarded (ops.cut), as toxiproxy's exit closes them.
+ */
+void toxi_cut_all(struct toxi *t);
 
 /* The http_handler_cb of the --toxiproxy-api server: data is the struct toxi. */
 void toxi_handle(void *data, struct http_req *r);

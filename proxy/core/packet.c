@@ -526,19 +526,18 @@ int pkt_fix_checksums(uint8_t *data, size_t len, const struct pkt_view *v)
 	return 0;
 }
 
-int pkt_make_rst(uint8_t buf[static PKT_RST_MAX], const struct pkt_view *v, bool to_sender,
-		 uint32_t seq, uint32_t ack)
+/* A bare TCP segment (no payload, no options, window 0) with complete checksums. */
+static int make_bare(uint8_t buf[static PKT_RST_MAX], uint8_t family, const uint8_t *src, const uint8_t *dst,
+		     uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags)
 {
-	const uint8_t *src = to_sender ? v->daddr : v->saddr, *dst = to_sender ? v->saddr : v->daddr;
-	uint16_t sport = to_sender ? v->dport : v->sport, dport = to_sender ? v->sport : v->dport;
-	size_t ip = v->family == 4 ? IPV4_MIN_HLEN : IPV6_HLEN, len = ip + 20;
+	size_t ip = family == 4 ? IPV4_MIN_HLEN : IPV6_HLEN, len = ip + 20;
 	struct pkt_view rv;
 	uint8_t *th = buf + ip;
 
-	if (!v->has_l4 || v->l4proto != IPPROTO_TCP || (v->family != 4 && v->family != 6))
+	if (family != 4 && family != 6)
 		return -EINVAL;
 	memset(buf, 0, len);
-	if (v->family == 4) {
+	if (family == 4) {
 		buf[0] = 0x45;
 		put_be16(buf + 2, (uint16_t)len);
 		/* DF, id 0: what Linux puts on its own RSTs (ip_send_unicast_reply). */
@@ -560,10 +559,27 @@ int pkt_make_rst(uint8_t buf[static PKT_RST_MAX], const struct pkt_view *v, bool
 	put_be32(th + 4, seq);
 	put_be32(th + 8, ack);
 	th[12] = 5 << 4;
-	th[13] = PKT_TCP_RST | PKT_TCP_ACK;
+	th[13] = flags;
 	if (pkt_parse(&rv, buf, len) || pkt_fix_checksums(buf, len, &rv))
 		return -EINVAL;
 	return (int)len;
+}
+
+int pkt_make_rst(uint8_t buf[static PKT_RST_MAX], const struct pkt_view *v, bool to_sender,
+		 uint32_t seq, uint32_t ack)
+{
+	const uint8_t *src = to_sender ? v->daddr : v->saddr, *dst = to_sender ? v->saddr : v->daddr;
+	uint16_t sport = to_sender ? v->dport : v->sport, dport = to_sender ? v->sport : v->dport;
+
+	if (!v->has_l4 || v->l4proto != IPPROTO_TCP)
+		return -EINVAL;
+	return make_bare(buf, v->family, src, dst, sport, dport, seq, ack, PKT_TCP_RST | PKT_TCP_ACK);
+}
+
+int pkt_make_syn(uint8_t buf[static PKT_RST_MAX], uint8_t family, const uint8_t *src, const uint8_t *dst,
+		 uint16_t sport, uint16_t dport, uint32_t seq)
+{
+	return make_bare(buf, family, src, dst, sport, dport, seq, 0, PKT_TCP_SYN);
 }
 
 int pkt_slice(uint8_t *buf, size_t size, const struct pkt_view *v, uint32_t off, uint32_t n,

@@ -114,6 +114,17 @@ int pkt_make_rst(uint8_t buf[static PKT_RST_MAX], const struct pkt_view *v, bool
 		 uint32_t seq, uint32_t ack);
 
 /*
+ * Build into buf a bare TCP SYN (no payload, no options, window 0) from
+ * src:sport to dst:dport (addresses of family 4 or 6: 4 or 16 bytes,
+ * ports in host order), sequence number seq, as pkt_make_rst builds its
+ * RST. Sent into an established connection it makes the receiver answer
+ * with an ACK carrying its own sequence numbers (RFC 5961's challenge
+ * ACK). Returns its length (40 or 60), or -EINVAL (another family).
+ */
+int pkt_make_syn(uint8_t buf[static PKT_RST_MAX], uint8_t family, const uint8_t *src, const uint8_t *dst,
+		 uint16_t sport, uint16_t dport, uint32_t seq);
+
+/*
  * Build into buf (size bytes) the piece of the parsed TCP segment v (whole,
  * not a cut copy) that carries payload bytes [off, off + n): v's IP and TCP
  * headers, options and extension headers included, with the sequence

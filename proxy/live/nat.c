@@ -3,8 +3,8 @@
  * The chains of nat.h. The DNAT rules see a connection's first packet
  * only (the nat table is consulted once per connection): established
  * connections keep their translation in conntrack whatever the chain
- * says later, which is why a disabled proxy is cut by a rule of faultline
- * (toxi.c), not here.
+ * says later, which is why a stopped proxy's connections are cut through
+ * conntrack (cut.h), not here.
  */
 #include <arpa/inet.h>
 #include <errno.h>

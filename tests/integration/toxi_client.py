@@ -4,6 +4,8 @@
 #   refused  connecting fails with ECONNREFUSED (prints "refused")
 #   hold     connect, echo once, print "ready", then on stdin's first line send again:
 #            prints "reset" on ECONNRESET, else what came back
+#   idle     connect, echo once, print "ready", then block in a read (30 s at most, never
+#            sending): prints "reset", "eof" or "timeout", and the wall-clock time it returned
 import socket
 import sys
 import time
@@ -27,6 +29,16 @@ if mode == "rtt":
     print("%.4f" % (time.monotonic() - t))
     sys.exit(0)
 print("ready", flush=True)
+if mode == "idle":
+    s.settimeout(30)
+    try:
+        what = "eof" if not s.recv(16) else "data"
+    except ConnectionResetError:
+        what = "reset"
+    except socket.timeout:
+        what = "timeout"
+    print(what, "%.6f" % time.time())
+    sys.exit(0)
 sys.stdin.readline()
 try:
     s.sendall(b"again")

@@ -1264,6 +1264,33 @@ Test(packet, make_rst_v6_and_not_tcp)
 	cr_assert_eq(pkt_make_rst(r, &v, true, 1, 2), -EINVAL);
 }
 
+/* A bare SYN from the given end to the other, either family, checksums complete. */
+Test(packet, make_syn_v4_v6)
+{
+	uint8_t r[PKT_RST_MAX];
+	struct pkt_view rv;
+	int len = pkt_make_syn(r, 4, v4a, v4b, 9000, 40001, 5);
+
+	cr_assert_eq(len, 40);
+	assert_checksums_verify(r, (size_t)len);
+	cr_assert_eq(pkt_parse(&rv, r, (size_t)len), 0);
+	cr_assert_arr_eq(rv.saddr, v4a, 4);
+	cr_assert_arr_eq(rv.daddr, v4b, 4);
+	cr_assert_eq(rv.sport, 9000);
+	cr_assert_eq(rv.dport, 40001);
+	cr_assert_eq(rv.seq, 5);
+	cr_assert_eq(rv.ack, 0);
+	cr_assert_eq(rv.tcp_flags, PKT_TCP_SYN);
+	cr_assert_eq(rv.payload_len, 0);
+	len = pkt_make_syn(r, 6, v6a, v6b, 1, 2, 3);
+	cr_assert_eq(len, 60);
+	assert_checksums_verify(r, (size_t)len);
+	cr_assert_eq(pkt_parse(&rv, r, (size_t)len), 0);
+	cr_assert_arr_eq(rv.daddr, v6b, 16);
+	cr_assert_eq(rv.tcp_flags, PKT_TCP_SYN);
+	cr_assert_eq(pkt_make_syn(r, 5, v4a, v4b, 1, 2, 3), -EINVAL);
+}
+
 /*
  * pkt_slice: each piece carries its bytes at seq + off, its IP lengths,
  * checksums that verify by the reference sum, FIN and PSH only on the

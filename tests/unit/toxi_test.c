@@ -17,6 +17,8 @@ struct fake {
 	size_t n_rules;
 	char names[8][80], lines[8][300];
 	int fail_rules;
+	size_t n_cut;			/* proxies cut (ops.cut) */
+	struct nat_proxy cut[8];
 };
 
 static int fake_forward(void *data, const struct nat_proxy *p, size_t n, char *msg, size_t size)
@@ -60,13 +62,24 @@ static int fake_rules(void *data, const char *prefix, const char *const *names, 
 	return 0;
 }
 
+static void fake_cut(void *data, const struct nat_proxy *p)
+{
+	struct fake *f = data;
+
+	if (f->n_cut < 8)
+		f->cut[f->n_cut] = *p;
+	f->n_cut++;
+}
+
 static struct fake fk;
 static struct toxi *t;
 static struct toxi_answer a;
 
 static void setup(void)
 {
-	struct toxi_ops ops = { fake_forward, fake_reserve, fake_rules, &fk };
+	struct toxi_ops ops = {
+		.forward = fake_forward, .reserve = fake_reserve, .rules = fake_rules, .cut = fake_cut, .data = &fk,
+	};
 
 	memset(&fk, 0, sizeof(fk));
 	fk.next_port = 40000;
@@ -319,4 +332,63 @@ Test(toxi, error_cut_inside_a_character_is_answered)
 	cr_assert(strstr(a.body, "\"error\":\"listen tcp: address ??"), "%s", a.body);
 	req("GET", "/proxies", NULL);
 	expect(200, "{}");
+}
+
+/* The proxy's forwarding that ops.cut got: listen port, upstream address and port. */
+static void expect_cut(size_t i, uint16_t lport, const char *up, uint16_t uport)
+{
+	cr_assert_lt(i, fk.n_cut, "cut %zu of %zu", i, fk.n_cut);
+	cr_assert_eq(ntohs(fk.cut[i].listen.sin_port), lport);
+	cr_assert_eq(fk.cut[i].upstream.sin_addr.s_addr, inet_addr(up));
+	cr_assert_eq(ntohs(fk.cut[i].upstream.sin_port), uport);
+	cr_assert_eq(fk.cut[i].proto, IPPROTO_TCP);
+}
+
+/* A proxy the kernel stops forwarding (disabled, moved, replaced, deleted) has its connections cut, once. */
+Test(toxi, stopped_proxies_are_cut)
+{
+	req("POST", "/proxies", "{\"name\":\"db\",\"listen\":\"127.0.0.1:9000\",\"upstream\":\"10.0.0.2:5432\"}");
+	req("POST", "/proxies/db/toxics", "{\"type\":\"latency\",\"attributes\":{\"latency\":5}}");
+	req("POST", "/proxies/db", "{\"enabled\":true}");
+	cr_assert_eq(fk.n_cut, 0);
+	req("POST", "/proxies/db", "{\"enabled\":false}");
+	cr_assert_eq(a.status, 200, "%s", a.body);
+	cr_assert_eq(fk.n_cut, 1);
+	expect_cut(0, 9000, "10.0.0.2", 5432);
+	req("POST", "/proxies/db", "{\"enabled\":false}");
+	req("POST", "/reset", NULL);
+	cr_assert_eq(fk.n_cut, 1);
+	req("POST", "/proxies/db", "{\"upstream\":\"10.0.0.3:5432\"}");
+	cr_assert_eq(a.status, 200, "%s", a.body);
+	cr_assert_eq(fk.n_cut, 2);
+	expect_cut(1, 9000, "10.0.0.2", 5432);
+	req("POST", "/populate", "[{\"name\":\"db\",\"listen\":\"127.0.0.1:9000\",\"upstream\":\"10.0.0.3:5432\"}]");
+	cr_assert_eq(fk.n_cut, 2);
+	req("POST", "/populate", "[{\"name\":\"db\",\"listen\":\"127.0.0.1:9000\",\"upstream\":\"10.0.0.4:5432\"}]");
+	cr_assert_eq(a.status, 201, "%s", a.body);
+	cr_assert_eq(fk.n_cut, 3);
+	expect_cut(2, 9000, "10.0.0.3", 5432);
+	fk.fail_rules = 1;
+	req("POST", "/proxies/db/toxics", "{\"type\":\"latency\",\"attributes\":{\"latency\":5}}");
+	cr_assert_eq(a.status, 500, "%s", a.body);
+	cr_assert_eq(fk.n_cut, 3);
+	fk.fail_rules = 0;
+	req("DELETE", "/proxies/db", NULL);
+	cr_assert_eq(a.status, 204, "%s", a.body);
+	cr_assert_eq(fk.n_cut, 4);
+	expect_cut(3, 9000, "10.0.0.4", 5432);
+}
+
+/* At exit every forwarding proxy is cut, a disabled one not (it was cut when it stopped). */
+Test(toxi, exit_cuts_every_forwarding_proxy)
+{
+	req("POST", "/proxies", "{\"name\":\"a\",\"listen\":\"127.0.0.1:9001\",\"upstream\":\"10.0.0.2:1\"}");
+	req("POST", "/proxies", "{\"name\":\"b\",\"listen\":\"127.0.0.1:9002\",\"upstream\":\"10.0.0.2:2\"}");
+	req("POST", "/proxies", "{\"name\":\"c\",\"listen\":\"127.0.0.1:9003\",\"upstream\":\"10.0.0.2:3\"}");
+	req("POST", "/proxies/b", "{\"enabled\":false}");
+	cr_assert_eq(fk.n_cut, 1);
+	toxi_cut_all(t);
+	cr_assert_eq(fk.n_cut, 3);
+	expect_cut(1, 9001, "10.0.0.2", 1);
+	expect_cut(2, 9003, "10.0.0.2", 3);
 }

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# A disabled or deleted toxiproxy API proxy, and faultline's exit, cut the
+# open connections at once, as toxiproxy closes both sides: a client idle
+# in a blocking read through the proxy (in A, on loopback) gets a RST
+# without sending anything, the echo server's end (in B) is reset too,
+# and a new connection is refused. faultline deletes the proxy's conntrack entries
+# and sends each end a SYN; its challenge ACK meets no translation, and
+# the kernel's RST answers it (cut.h).
+. "$(dirname "$0")/lib.sh"
+make_pair --no-ipv6
+D=$(dirname "$0")
+PY=$(command -v /usr/bin/python3 || command -v python3)
+
+ip netns exec "$NS_B" "$PY" "$D/toxi_echo.py" 10.99.0.2 8080 &
+PIDS+=($!)
+wait_listen "$NS_B" 8080
+A() { ip netns exec "$NS_A" "$@"; }
+ip netns exec "$NS_A" "$FL" run --toxiproxy-api 127.0.0.1:0 >"$T/fl.out" 2>"$T/fl.err" &
+FL_PID=$!
+for _ in $(seq 1 100); do grep -q 'faultline: running' "$T/fl.err" && break; sleep 0.05; done
+API=$(sed -n 's/^faultline: toxiproxy API at \(http:[^ ]*\)\/$/\1/p' "$T/fl.err" | grep .) ||
+	fail "no 'toxiproxy API at' line: $(cat "$T/fl.err")"
+req() {
+	local m=$1 p=$2
+	shift 2
+	A curl -sS -o "$T/body" -w '%{http_code}' -X "$m" "$@" "$API$p" >"$T/status" || fail "curl $m $p"
+}
+expect() { [ "$(cat "$T/status")" = "$1" ] || fail "expected $1, got $(cat "$T/status"): $(cat "$T/body")"; }
+# Connections the echo server holds in B.
+upstream_conns() { ip netns exec "$NS_B" ss -Htn state established '( sport = :8080 )' | wc -l; }
+
+# cut WHAT COMMAND...: an idle client is cut by the command, both ends.
+cut() {
+	local what=$1 out
+	shift
+	local in
+	coproc IDLE { A "$PY" "$D/toxi_client.py" "$PORT" idle; }
+	# bash unsets IDLE when the client ends: read its output through a copy
+	exec {in}<&"${IDLE[0]}"
+	read -r line <&"$in"; [ "$line" = ready ] || fail "client: $line"
+	# (an earlier client's end may still be closing)
+	for _ in $(seq 1 100); do [ "$(upstream_conns)" = 1 ] && break; sleep 0.05; done
+	[ "$(upstream_conns)" = 1 ] || fail "the echo server holds $(upstream_conns) connections, not 1"
+	local sent
+	sent=$(date +%s.%N)
+	"$@"
+	local answered
+	answered=$(date +%s.%N)
+	read -r out <&"$in" || fail "$what: the client said nothing"
+	exec {in}<&-
+	[ "${out% *}" = reset ] || fail "$what: the idle client's read got '$out', not a reset"
+	log "$what: the idle client's read reset $(python3 -c "print('%.1f ms after the command started, %.1f after it ended' % ((${out#* } - $sent) * 1000, (${out#* } - $answered) * 1000))")"
+	for _ in $(seq 1 100); do [ "$(upstream_conns)" = 0 ] && break; sleep 0.05; done
+	[ "$(upstream_conns)" = 0 ] || fail "$what: the echo server's end is still open"
+	[ "$(A "$PY" "$D/toxi_client.py" "$PORT" refused)" = refused ] || fail "$what: a new connection was taken"
+}
+
+req POST /proxies -d '{"name":"echo","listen":"127.0.0.1:0","upstream":"10.99.0.2:8080"}'; expect 201
+PORT=$(jq -r '.listen | split(":")[1]' "$T/body")
+cut disabled req POST /proxies/echo -d '{"enabled":false}'
+expect 200
+req POST /proxies/echo -d '{"enabled":true}'; expect 200
+A "$PY" "$D/toxi_client.py" "$PORT" rtt >/dev/null || fail "no echo once enabled again"
+cut deleted req DELETE /proxies/echo
+expect 204
+
+# faultline's exit cuts the proxies' connections as toxiproxy's does.
+req POST /proxies -d '{"name":"echo","listen":"127.0.0.1:0","upstream":"10.99.0.2:8080"}'; expect 201
+PORT=$(jq -r '.listen | split(":")[1]' "$T/body")
+stop() { kill -TERM "$FL_PID"; wait "$FL_PID" || fail "faultline exited $?: $(cat "$T/fl.err")"; FL_PID=; }
+cut exit stop
+! grep -q 'toxiproxy API: the connections' "$T/fl.err" || fail "a cut failed: $(cat "$T/fl.err")"
+log "ok"
