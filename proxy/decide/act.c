@@ -481,7 +481,10 @@ static unsigned step_drop(struct act_step *x, const struct rule_action *a)
 
 static unsigned step_delay(struct act_step *x, const struct rule_action *a)
 {
-	x->d->delay_ns += jittered(x->c, x->s, x->in, x->rule, x->action, a);
+	uint64_t ns = jittered(x->c, x->s, x->in, x->rule, x->action, a);
+
+	x->d->delay_ns += ns;
+	x->d->asked_ns += ns;
 	hold_by(x->d, x->rule);
 	return STEP_FIRED | STEP_COUNT;
 }
@@ -610,6 +613,8 @@ static unsigned step_slot(struct act_step *x, const struct rule_action *a)
 	at = model_slot(x->s->model, x->in->dir, a, ready, pkt_wire_len(x->in->v), &x->c->rng,
 			purpose(x->rule, x->action, 3));
 	x->d->delay_ns = at - x->in->now_ns;
+	/* The slot's time is absolute: nothing of it is a delay from the arrival. */
+	x->d->asked_ns = 0;
 	hold_by(x->d, x->rule);
 	return STEP_FIRED | STEP_COUNT;
 }
@@ -624,7 +629,7 @@ static unsigned step_profile(struct act_step *x, const struct rule_action *a)
 	const struct rule_profile *p = rule_profile_get(a->u.profile.id);
 	const struct rule_profile_dir *pd;
 	const struct act_input *in = x->in;
-	uint64_t pk = pkt_key(in), wait = 0;
+	uint64_t pk = pkt_key(in), wait = 0, asked;
 	double j;
 	int ret;
 
@@ -638,7 +643,9 @@ static unsigned step_profile(struct act_step *x, const struct rule_action *a)
 	}
 	j = (2.0 * rng_unit(&x->c->rng, in->id.hash, pk, purpose(x->rule, x->action, 9)) - 1.0) *
 	    (double)pd->jitter_ns;
-	x->d->delay_ns += (uint64_t)((double)pd->delay_ns + j > 0 ? (double)pd->delay_ns + j : 0);
+	asked = (uint64_t)((double)pd->delay_ns + j > 0 ? (double)pd->delay_ns + j : 0);
+	x->d->delay_ns += asked;
+	x->d->asked_ns += asked;
 	if (pd->rate_bps) {
 		if (!x->s->model && !(x->s->model = model_rule_new()))
 			ret = -ENOMEM;

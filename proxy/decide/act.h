@@ -74,6 +74,12 @@ struct act_decision {
 	uint32_t segment;
 	uint64_t segment_gap_ns;	/* 'gap D': piece i leaves i * D after the first */
 	uint64_t delay_ns;	/* total hold from now (delays + rate queueing) */
+	/*
+	 * Of delay_ns, the delays asked for (delay, a profile's delay): they
+	 * count from the packet's arrival, which the pipeline may know to be
+	 * earlier than now; rate queueing, slots and gaps count from now.
+	 */
+	uint64_t asked_ns;
 	uint32_t copies;	/* extra copies to send with the packet */
 	bool corrupt;
 	uint32_t corrupt_rule;	/* the rule that asked, counted once applied */

@@ -7,6 +7,7 @@
 #include "act.h"
 #include "flow.h"
 #include "hot.h"
+#include "lathist.h"
 #include "pipeline.h"
 #include "sched.h"
 #include "strbuf.h"
@@ -55,6 +56,8 @@ struct pipeline {
 	struct pipeline_totals tot;
 	uint64_t releases;	/* release ordinal, for the observers */
 	uint64_t now;		/* time of the call in progress, for tracker events */
+	uint64_t arrived_floor;	/* the latest arrival a held packet's delay counted from */
+	struct lathist late;	/* how late held packets left: release time - deadline */
 	char *summaries;	/* JSON of connections that ended */
 	size_t summaries_len, summaries_cap, n_summaries;
 	uint64_t summaries_omitted;	/* ended connections past MAX_SUMMARIES or unprintable */
@@ -379,6 +382,7 @@ static void release(struct pipeline *pl, struct held *h, bool early, uint64_t no
 		.held = true,
 		.early = early,
 		.held_since_ns = h->captured_ns,
+		.due_ns = h->e.deadline,
 		.now_ns = now,
 	};
 	bool pieces;
@@ -407,6 +411,8 @@ static void release(struct pipeline *pl, struct held *h, bool early, uint64_t no
 	if (early) {
 		pl->tot.released_early++;
 		act_note_released_early(pl->act, h->rule);
+	} else {
+		lathist_add(&pl->late, now > h->e.deadline ? now - h->e.deadline : 0);
 	}
 	if (h->copies && h->data)
 		pl->ops.duplicate(pl->ops_data, h->data, h->len, h->copies, now);
@@ -454,10 +460,34 @@ static void hold_piece(struct pipeline *pl, uint64_t pkt, const uint8_t *b, uint
 		release_piece(pl, h, now);
 }
 
+/*
+ * When p's packet is due. A delay counts from the packet's arrival: the
+ * kernel's receive time when it had one (pipeline_pkt.seen_ns), else now.
+ * Under load a packet can wait milliseconds in the queue before faultline
+ * reads it; counting the delay from the read added that wait to it. Only
+ * the delays asked for count from the arrival (act_decision.asked_ns), and
+ * never further back than they reach. Arrivals are taken in queue order
+ * and never go back (the floor), so that packets held alike still leave
+ * in the order they came: their deadlines are max(arrival + delay, now).
+ */
+static uint64_t due_at(struct pipeline *pl, const struct pass *p)
+{
+	const struct act_decision *d = &p->d;
+	uint64_t arrived = p->pk->seen_ns && p->pk->seen_ns < p->now ? p->pk->seen_ns : p->now;
+	uint64_t waited;
+
+	if (arrived < pl->arrived_floor)
+		arrived = pl->arrived_floor;
+	pl->arrived_floor = arrived;
+	waited = p->now - arrived;
+	return p->now + d->delay_ns - (waited < d->asked_ns ? waited : d->asked_ns);
+}
+
 /* Schedule h as p's decision says; at a bound the packet due soonest leaves early. */
 static void schedule(struct pipeline *pl, const struct pass *p, struct held *h)
 {
 	const struct act_decision *d = &p->d;
+	uint64_t due = d->reorder ? 0 : due_at(pl, p);
 	int ret;
 
 	for (;;) {
@@ -466,7 +496,7 @@ static void schedule(struct pipeline *pl, const struct pass *p, struct held *h)
 			ret = sched_reorder_add(pl->sched, d->reorder_rule, d->reorder_n,
 						d->reorder_timeout_ns, &h->e, p->now, act_ctx_rng(pl->act));
 		} else {
-			ret = sched_push(pl->sched, &h->e, p->now + d->delay_ns);
+			ret = sched_push(pl->sched, &h->e, due);
 		}
 		if (ret != -ENOSPC && ret != -ENOBUFS)
 			break;
@@ -1083,10 +1113,12 @@ char *pipeline_stats_json_many(const struct pipeline *const *pls, unsigned n)
 {
 	struct pipeline_totals t = { 0 };
 	struct strbuf b = { 0 };
+	struct lathist late = { 0 };
 	uint64_t held_now = 0, held_bytes = 0, flows = 0, evictions = 0;
 
 	for (unsigned k = 0; k < n; k++) {
 		add_totals(&t, &pls[k]->tot);
+		lathist_merge(&late, &pls[k]->late);
 		held_now += sched_count(pls[k]->sched);
 		held_bytes += sched_bytes(pls[k]->sched);
 		flows += flow_table_count(pls[k]->flows);
@@ -1096,7 +1128,8 @@ char *pipeline_stats_json_many(const struct pipeline *const *pls, unsigned n)
 		    "\"held_bytes_now\":%llu,\"released\":%llu,\"released_early\":%llu,"
 		    "\"early_max_held\":%llu,\"early_max_held_bytes\":%llu,\"malformed\":%llu,\"gso\":%llu,"
 		    "\"corrupted\":%llu,\"rsts\":%llu,\"pieces\":%llu,\"inject_errors\":%llu,\"resent\":%llu,"
-		    "\"flows\":%llu,\"flow_evictions\":%llu,\"rules\":[",
+		    "\"flows\":%llu,\"flow_evictions\":%llu,"
+		    "\"release_late_us\":{\"n\":%llu,\"p50\":%llu,\"p99\":%llu,\"max\":%llu},\"rules\":[",
 		(unsigned long long)t.packets, (unsigned long long)t.accepted,
 		(unsigned long long)t.dropped, (unsigned long long)t.held, (unsigned long long)held_now,
 		(unsigned long long)held_bytes,
@@ -1106,7 +1139,9 @@ char *pipeline_stats_json_many(const struct pipeline *const *pls, unsigned n)
 		(unsigned long long)t.corrupted, (unsigned long long)t.rsts, (unsigned long long)t.pieces,
 		(unsigned long long)t.inject_errors, (unsigned long long)t.resent,
 		(unsigned long long)flows,
-		(unsigned long long)evictions);
+		(unsigned long long)evictions, (unsigned long long)late.n,
+		(unsigned long long)lathist_quantile_us(&late, 500000),
+		(unsigned long long)lathist_quantile_us(&late, 990000), (unsigned long long)(late.max_ns / 1000));
 	rules_json(pls, n, &b);
 	strbuf_printf(&b, "]");
 	if (pls[0]->track)

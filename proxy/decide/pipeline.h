@@ -82,7 +82,11 @@ struct pipeline_pkt {
 	 */
 	enum pipeline_capture_at { PIPELINE_AT_UNKNOWN = 0, PIPELINE_AT_SENDER,
 				   PIPELINE_AT_RECEIVER } capture_at;
-	uint64_t seen_ns;	/* when it arrived, if known earlier than 'now'; 0 = now */
+	/*
+	 * When it arrived, if known earlier than 'now'; 0 = now. The tracker's
+	 * clock for the packet, and where its delays count from.
+	 */
+	uint64_t seen_ns;
 };
 
 struct pipeline_totals {
@@ -129,6 +133,7 @@ struct pipeline_left {
 	bool early;			/* it left before its time (a bound, shutdown) */
 	uint64_t release;		/* its ordinal among the releases, from 1 */
 	uint64_t held_since_ns;		/* when it was decided */
+	uint64_t due_ns;		/* when it was due (held packets) */
 	uint64_t now_ns;
 };
 

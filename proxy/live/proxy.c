@@ -91,6 +91,13 @@ struct proxy_queue {
 	uint32_t accepts[READ_BUDGET];
 	uint64_t duplicates_sent, duplicate_errors, verdict_errors, read_errors;
 	uint64_t stamps_used;	/* kernel timestamps plausible enough to use */
+	/*
+	 * CLOCK_REALTIME - CLOCK_MONOTONIC when the reader last woke: kernel
+	 * stamps are on the first clock, the pipelines on the second, and the
+	 * two drift apart (NTP) by up to 0.5 ms a second, so the difference is
+	 * read anew for each batch (two vDSO reads).
+	 */
+	int64_t rt_offset;
 } __attribute__((aligned(64)));	/* queues' hot data never shares a cache line */
 
 struct proxy {
@@ -100,8 +107,8 @@ struct proxy {
 	uv_signal_t sig_int, sig_term, sig_usr1, sig_hup;
 	struct proxy_hooks hooks;
 	uv_timer_t housekeeping; /* TIME_WAIT and idle expiry: coarse time is fine */
-	int stamp_fd;	/* holds kernel receive timestamps on, for the tracker */
-	int64_t rt_offset;	/* realtime - monotonic, for kernel timestamps */
+	int stamp_fd;	/* holds kernel receive timestamps on: the tracker's and the delays' clock */
+	int64_t rt_offset;	/* realtime - monotonic at the start, for the capture file */
 
 	unsigned n_queues;
 	struct proxy_queue *q;	/* n_queues of them */
@@ -374,7 +381,7 @@ FL_HOT static void on_packet(void *data, struct capture_pkt *cp)
 	uint64_t now = now_ns();
 
 	if (cp->tstamp_ns) {
-		int64_t seen = (int64_t)cp->tstamp_ns - q->p->rt_offset;
+		int64_t seen = (int64_t)cp->tstamp_ns - q->rt_offset;
 
 		/* Only a plausible arrival: not in the future, not long ago. */
 		if (seen > 0 && (uint64_t)seen <= now && now - (uint64_t)seen < 1000000000ull) {
@@ -406,6 +413,7 @@ FL_HOT static void *reader_main(void *arg)
 			continue;
 		}
 		lock_take(&q->lock);
+		q->rt_offset = realtime_offset();
 		/* This batch, then what else is there while batches come full, up to the budget. */
 		for (total = 0;;) {
 			total += capture_dispatch(q->cap, on_packet, q);
@@ -770,19 +778,19 @@ static int open_events(struct proxy *p, struct proxy_error *e)
 /*
  * The kernel stamps received packets (and NFQUEUE passes the stamp on)
  * only while some socket asked for receive timestamps; the switch is
- * host-wide. The tracker wants the arrival time, which is what tcpdump
- * records, not the time the queue handed the packet over: under load the
- * two are milliseconds apart, and Wireshark's retransmission/out-of-order
- * call depends on it. One clock read per received packet; without it the
- * tracker uses the read time. Best effort: nothing fails.
+ * host-wide. The arrival time is what the tracker wants, which is what
+ * tcpdump records, not the time the queue handed the packet over: under
+ * load the two are milliseconds apart, and Wireshark's
+ * retransmission/out-of-order call depends on it. Delays count from it
+ * too (pipeline_pkt.seen_ns), so the reader's own wake-up is not added to
+ * them, with or without the tracker. One clock read per received packet;
+ * without it the read time is used. Best effort: nothing fails.
  */
 static void open_stamps(struct proxy *p)
 {
 	int on = 1;
 
 	p->rt_offset = realtime_offset();
-	if (p->cfg.no_track)
-		return;
 	p->stamp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (p->stamp_fd >= 0 && setsockopt(p->stamp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) {
 		close(p->stamp_fd);

@@ -331,8 +331,9 @@ static void on_left(void *data, const struct pipeline_left *l)
 	f = begin(e);
 	if (!f)
 		return;
-	fprintf(f, "{\"t\":%.6f,\"ev\":\"release\",\"pkt\":%llu,\"rel\":%llu%s}\n", rel(e, l->now_ns),
-		(unsigned long long)l->pkt, (unsigned long long)l->release, l->early ? ",\"early\":true" : "");
+	fprintf(f, "{\"t\":%.6f,\"ev\":\"release\",\"pkt\":%llu,\"rel\":%llu,\"due\":%.6f%s}\n",
+		rel(e, l->now_ns), (unsigned long long)l->pkt, (unsigned long long)l->release, rel(e, l->due_ns),
+		l->early ? ",\"early\":true" : "");
 	end(e);
 }
 

@@ -2,7 +2,7 @@
 # Delays on time, in nanoseconds: datagrams "seq 0".."seq 7", sent back to
 # back, are held 16.3, 14.3, ... 2.3 ms by eight rules (their payload's
 # digit picks the rule), so each is due before the one sent before it.
-# faultline releases them in deadline order (its event log: decision time
+# faultline releases them in deadline order (its event log: arrival time
 # plus the delay, to the microsecond), never before their deadline, and
 # the receiver gets them in that order. With --realtime the releasing
 # thread (the loop thread, the process's first) runs SCHED_FIFO 10 and
@@ -50,7 +50,17 @@ if len(held) != 8 or len(rel) != 8:
 delays = sorted(e["delay_us"] for e in held.values())
 if delays != [2300.0 + 2000 * k for k in range(8)]:
     bad.append("delays logged %s" % delays)
-dl = {p: e["t"] * 1e6 + e["delay_us"] for p, e in held.items()}
+# A delay counts from the packet's arrival (the kernel's stamp, "arrived",
+# else the decision time t); each release says when it was due.
+due = {e["pkt"]: e["due"] * 1e6 for e in ev if e["ev"] == "release"}
+# Arrivals never count earlier than the one before (in queue order).
+dl, floor = {}, 0
+for p, e in sorted(held.items()):
+    floor = max(floor, e.get("arrived", e["t"]) * 1e6)
+    dl[p] = max(floor + e["delay_us"], e["t"] * 1e6)
+    # Each time is rounded to 1 us in the log.
+    if abs(due.get(p, 0) - dl[p]) > 2:
+        bad.append("pkt %d due %.1f, not its arrival + delay %.1f" % (p, due.get(p, 0), dl[p]))
 # The log's order is the release order (releases of one wake-up share their time).
 order = [p for _, p in rel]
 for a, b in zip(order, order[1:]):
