@@ -13,10 +13,11 @@
  *    with N the status), but for 404's "404 page not found";
  *  - GET /proxies answers 200 with an object of proxies keyed by name;
  *  - every rule line toxi hands over parses under its name (rule_set_add);
- *  - while no failure was injected: the rules the fakes hold are exactly
- *    those of the listed proxies and toxics (toxi_toxic_rules' names; a
- *    disabled TCP proxy its "..off" rule), none under another prefix, and
- *    the forwarding is the listed enabled proxies;
+ *  - also after an injected failure (a refused change is undone whole):
+ *    the rules the fakes hold are exactly those of the listed proxies and
+ *    toxics (toxi_toxic_rules' names; a disabled TCP proxy its "..off"
+ *    rule), none under another prefix, and the forwarding is the listed
+ *    enabled proxies (protocol and listen port);
  *  - at the end, toxi_free closed every reserved port, and ASan sees no leak.
  */
 #include <errno.h>
@@ -51,9 +52,9 @@ struct group {
 
 struct fake {
 	bool fail_forward, fail_reserve, fail_rules;
-	bool injected;			/* a failure was injected: skip the state checks */
 	bool forwarded;
 	size_t n_fwd;
+	uint32_t fwd[MAX_FDS];		/* protocol << 16 | listen port, of each forwarded proxy */
 	uint16_t next_port;
 	struct group g[MAX_GROUPS];
 	size_t n_g;
@@ -65,14 +66,16 @@ static int fake_forward(void *data, const struct nat_proxy *p, size_t n, char *m
 {
 	struct fake *f = data;
 
-	(void)p;
 	if (f->fail_forward) {
 		f->fail_forward = false;
 		snprintf(msg, size, "forward refused");
 		return -EPERM;
 	}
+	CHECK(n <= MAX_FDS);
 	f->forwarded = true;
 	f->n_fwd = n;
+	for (size_t i = 0; i < n; i++)
+		f->fwd[i] = (uint32_t)p[i].proto << 16 | ntohs(p[i].listen.sin_port);
 	return 0;
 }
 
@@ -269,8 +272,8 @@ static char *proxy_prefix(const char *pname)
 	return nm;
 }
 
-/* One listed proxy: well formed, and (strict) its rules are what the fakes hold. */
-static void check_proxy(struct fake *f, const char *key, json_t *p, bool strict, bool *seen)
+/* One listed proxy: well formed, and its rules are what the fakes hold. */
+static void check_proxy(struct fake *f, const char *key, json_t *p, bool *seen)
 {
 	const char *name = json_string_value(json_object_get(p, "name"));
 	json_t *toxics = json_object_get(p, "toxics"), *x, *proto = json_object_get(p, "protocol");
@@ -294,8 +297,6 @@ static void check_proxy(struct fake *f, const char *key, json_t *p, bool strict,
 		for (size_t k = 0; k < i; k++)
 			CHECK(strcmp(xn, json_string_value(json_object_get(json_array_get(toxics, k), "name"))));
 	}
-	if (!strict)
-		return;
 	prefix = proxy_prefix(name);
 	if (!json_is_true(json_object_get(p, "enabled"))) {
 		if (pr == IPPROTO_TCP && asprintf(&want[n++], "%s.off", prefix) < 0)
@@ -319,9 +320,17 @@ static void check_proxy(struct fake *f, const char *key, json_t *p, bool strict,
 }
 
 /* GET /proxies, and the fakes' state against it. */
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static void check_state(struct toxi *t, struct fake *f)
 {
 	static bool seen[MAX_GROUPS];
+	static uint32_t want[MAX_FDS];
 	struct toxi_answer a;
 	const char *key;
 	json_t *j, *p;
@@ -334,16 +343,28 @@ static void check_state(struct toxi *t, struct fake *f)
 	CHECK(json_is_object(j));
 	memset(seen, 0, sizeof(seen));
 	json_object_foreach(j, key, p) {
-		check_proxy(f, key, p, !f->injected, seen);
-		enabled += json_is_true(json_object_get(p, "enabled"));
+		const char *listen = json_string_value(json_object_get(p, "listen"));
+
+		check_proxy(f, key, p, seen);
+		if (!json_is_true(json_object_get(p, "enabled")))
+			continue;
+		CHECK(enabled < MAX_FDS && strrchr(listen, ':'));
+		want[enabled++] = (uint32_t)(json_object_get(p, "protocol") ? IPPROTO_UDP : IPPROTO_TCP) << 16 |
+				  (uint32_t)atoi(strrchr(listen, ':') + 1);
 	}
 	json_decref(j);
-	if (f->injected)
-		return;
 	/* No rules left under a prefix no listed proxy has. */
 	for (size_t i = 0; i < f->n_g; i++)
 		CHECK(seen[i] || !f->g[i].n);
-	CHECK(!f->forwarded || f->n_fwd == enabled);
+	/* The forwarding is that of the listed enabled proxies. */
+	if (!f->forwarded) {
+		CHECK(!enabled);
+		return;
+	}
+	CHECK(f->n_fwd == enabled);
+	qsort(want, enabled, sizeof(want[0]), cmp_u32);
+	qsort(f->fwd, f->n_fwd, sizeof(f->fwd[0]), cmp_u32);
+	CHECK(!memcmp(want, f->fwd, enabled * sizeof(want[0])));
 }
 
 static void inject(struct fake *f, const char *s, size_t n)
@@ -353,7 +374,6 @@ static void inject(struct fake *f, const char *s, size_t n)
 		f->fail_reserve |= s[i] == 'p';
 		f->fail_rules |= s[i] == 'r';
 	}
-	f->injected = true;
 }
 
 static void one_line(struct toxi *t, struct fake *f, const char *s, size_t n)

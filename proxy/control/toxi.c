@@ -65,16 +65,20 @@ struct tproxy {
 	bool enabled;
 	int proto;
 	struct sockaddr_in laddr, uaddr;
-	int fd;			/* the reserved listen port, -1 when stopped */
+	int fd;			/* the reserved listen port, -1 when stopped (closed by txn_end, txn_abort) */
 	struct toxic *tox[MAX_TOXICS];
 	size_t n_tox;
 };
+
+struct txn;
 
 struct toxi {
 	struct toxi_ops ops;
 	struct tproxy *p[MAX_PROXIES];
 	size_t n;
 	uint64_t seq;
+	struct txn *tx;		/* the change in progress, or NULL */
+	bool dirty;		/* a refused change could not all be put back: the next one sets everything */
 };
 
 /* ---- answers ---- */
@@ -92,7 +96,7 @@ static int answer_text(struct toxi_answer *a, int status, const char *ctype, con
 __attribute__((format(printf, 3, 4)))
 static int answer_error(struct toxi_answer *a, int status, const char *fmt, ...)
 {
-	char msg[512], *text;
+	char msg[2048], *text;
 	json_t *j;
 	va_list ap;
 	int ret;
@@ -444,15 +448,17 @@ static void free_lines(char **names, char **lines, size_t n)
 	}
 }
 
-/* The rules of proxy p, made again whole. 0, or -errno with msg. */
-static int apply_rules(struct toxi *t, const struct tproxy *p, char *msg, size_t size)
+/*
+ * The rule names and lines of proxy p (NULL: none) into names[] and
+ * lines[] (malloc'd; free_lines): their count, or -errno.
+ */
+static int proxy_rules(const struct tproxy *p, char **names, char **lines)
 {
-	char *names[MAX_TOXICS * MAX_TOXIC_RULES + 1], *lines[MAX_TOXICS * MAX_TOXIC_RULES + 1];
 	char prefix[RULE_MAX_NAME + 1];
-	struct ctl_error e = { 0 };
-	size_t n = 0;
-	int ret = 0;
+	int n = 0, ret = 0;
 
+	if (!p)
+		return 0;
 	rule_prefix(prefix, sizeof(prefix), p->name);
 	if (!p->enabled) {
 		/*
@@ -466,45 +472,40 @@ static int apply_rules(struct toxi *t, const struct tproxy *p, char *msg, size_t
 
 		stream_filter(filter, sizeof(filter), &s);
 		if (p->proto == IPPROTO_TCP)
-			ret = add_rule(names, lines, (int *)&n, 1, prefix, ".off", filter, "reset", "");
-	} else {
-		for (size_t i = 0; i < p->n_tox && !ret; i++) {
-			const struct toxic *x = p->tox[i];
-			struct toxi_toxic_spec s = {
-				.proxy = p->name, .name = x->name, .type = x->type->name, .proto = p->proto,
-				.upstream = x->upstream, .toxicity = x->toxicity, .listen = p->laddr,
-				.upstream_addr = p->uaddr, .a = { x->a[0], x->a[1], x->a[2] },
-			};
-
-			ret = toxi_toxic_rules(&s, names + n, lines + n, MAX_TOXIC_RULES);
-			if (ret > 0)
-				n += (size_t)ret;
-			ret = ret < 0 ? ret : 0;
-		}
+			ret = add_rule(names, lines, &n, 1, prefix, ".off", filter, "reset", "");
+		return ret < 0 ? ret : n;
 	}
-	if (!ret)
-		ret = t->ops.rules(t->ops.data, prefix, (const char *const *)names, (const char *const *)lines, n,
-				   &e);
-	if (ret)
-		snprintf(msg, size, "%s", ret == -ENOMEM ? "out of memory" : e.msg);
-	free_lines(names, lines, n);
-	return ret;
+	for (size_t i = 0; i < p->n_tox; i++) {
+		const struct toxic *x = p->tox[i];
+		struct toxi_toxic_spec s = {
+			.proxy = p->name, .name = x->name, .type = x->type->name, .proto = p->proto,
+			.upstream = x->upstream, .toxicity = x->toxicity, .listen = p->laddr,
+			.upstream_addr = p->uaddr, .a = { x->a[0], x->a[1], x->a[2] },
+		};
+
+		ret = toxi_toxic_rules(&s, names + n, lines + n, MAX_TOXIC_RULES);
+		if (ret < 0) {
+			free_lines(names, lines, (size_t)n);
+			return ret;
+		}
+		n += ret;
+	}
+	return n;
 }
 
-/* The kernel forwarding of every enabled proxy. 0, or -errno with msg. */
-static int apply_forward(struct toxi *t, char *msg, size_t size)
+/* The kernel forwarding of the enabled proxies of p[0..n) into np[]: its length. */
+static size_t forward_of(struct tproxy *const *p, size_t n, struct nat_proxy *np)
 {
-	struct nat_proxy np[MAX_PROXIES];
-	size_t n = 0;
+	size_t k = 0;
 
-	for (size_t i = 0; i < t->n; i++) {
-		if (!t->p[i]->enabled)
+	for (size_t i = 0; i < n; i++) {
+		if (!p[i]->enabled)
 			continue;
-		np[n].proto = t->p[i]->proto;
-		np[n].listen = t->p[i]->laddr;
-		np[n++].upstream = t->p[i]->uaddr;
+		np[k].proto = p[i]->proto;
+		np[k].listen = p[i]->laddr;
+		np[k++].upstream = p[i]->uaddr;
 	}
-	return t->ops.forward(t->ops.data, np, n, msg, size);
+	return k;
 }
 
 /* ---- proxies ---- */
@@ -517,10 +518,9 @@ static void toxic_free(struct toxic *x)
 	free(x);
 }
 
+/* Stopped in the state; its port is closed when the change ends (a refusal gives it back). */
 static void proxy_stop(struct tproxy *p)
 {
-	if (p->fd >= 0)
-		close(p->fd);
 	p->fd = -1;
 	p->enabled = false;
 }
@@ -529,7 +529,6 @@ static void proxy_free(struct tproxy *p)
 {
 	if (!p)
 		return;
-	proxy_stop(p);
 	for (size_t i = 0; i < p->n_tox; i++)
 		toxic_free(p->tox[i]);
 	free(p->name);
@@ -550,6 +549,27 @@ static struct tproxy *proxy_find(struct toxi *t, const char *name, size_t *idx)
 	return NULL;
 }
 
+static bool fd_held(struct tproxy *const *p, size_t n, int fd)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i]->fd == fd)
+			return true;
+	return false;
+}
+
+static bool same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
+}
+
+/*
+ * The port the state before this change held at a (a given port) and the
+ * changed state holds no more: a proxy moved to the same address (a new
+ * upstream) keeps its socket, since binding it again beside the old one,
+ * kept until the change ends, would fail. -1 if none.
+ */
+static int port_reuse(struct toxi *t, int proto, const struct sockaddr_in *a);
+
 /*
  * Take p's listen address (as toxiproxy's net.Listen: a port in use fails,
  * port 0 takes a free one). 0, or an error answered (500, as toxiproxy's
@@ -565,12 +585,15 @@ static int proxy_start(struct toxi *t, struct tproxy *p, struct toxi_answer *a, 
 		*answered = true;
 		return answer_error(a, 500, "listen %s: %s", p->proto == IPPROTO_UDP ? "udp" : "tcp", why);
 	}
-	fd = t->ops.reserve(t->ops.data, p->proto, &p->laddr);
+	fd = port_reuse(t, p->proto, &p->laddr);
+	if (fd < 0)
+		fd = t->ops.reserve(t->ops.data, p->proto, &p->laddr);
 	if (fd < 0) {
 		*answered = true;
 		return answer_error(a, 500, "listen %s %s: bind: %s", p->proto == IPPROTO_UDP ? "udp" : "tcp",
 				    p->listen, strerror(-fd));
 	}
+	/* Held by p from here: the change's end closes it if it fails. */
 	p->fd = fd;
 	p->enabled = true;
 	/* Shown as Go shows its listener: a wildcard as [::]. */
@@ -583,16 +606,290 @@ static int proxy_start(struct toxi *t, struct tproxy *p, struct toxi_answer *a, 
 	return p->listen ? 0 : -ENOMEM;
 }
 
-/* Apply the state to the kernel and the rules after p changed; 500 on failure. */
-static int apply(struct toxi *t, const struct tproxy *p, struct toxi_answer *a, bool *answered)
-{
-	char msg[1024];
+/* ---- changes: all or nothing ---- */
 
-	if (apply_forward(t, msg, sizeof(msg)) || (p && apply_rules(t, p, msg, sizeof(msg)))) {
-		*answered = true;
-		return answer_error(a, 500, "%s", msg);
+/*
+ * A request that changes something works on a copy of the state. Its
+ * commit then makes the kernel forwarding and each proxy's rules what the
+ * copy asks for, touching only what differs (forwarding first, as a new
+ * proxy has no rules yet). When the kernel or the rules refuse a step,
+ * the steps already made are put back in reverse and the copy is
+ * dropped: the state, the rules and the forwarding are what they were.
+ * Each step (nat_set, ctl_set_group) is itself all or nothing.
+ *
+ * A reserved port belongs to both states until the end: the commit closes
+ * those the new state no longer holds, an abort those the old never held.
+ */
+struct txn {
+	struct tproxy *old[MAX_PROXIES];
+	size_t n_old;
+};
+
+static struct tproxy *proxy_clone(const struct tproxy *p)
+{
+	struct tproxy *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	*c = *p;
+	c->n_tox = 0;
+	c->name = strdup(p->name);
+	c->listen = strdup(p->listen);
+	c->upstream = strdup(p->upstream);
+	if (!c->name || !c->listen || !c->upstream)
+		goto err;
+	for (size_t i = 0; i < p->n_tox; i++) {
+		struct toxic *x = malloc(sizeof(*x));
+
+		if (!x)
+			goto err;
+		*x = *p->tox[i];
+		x->name = strdup(x->name);
+		if (!x->name) {
+			free(x);
+			goto err;
+		}
+		c->tox[c->n_tox++] = x;
 	}
+	return c;
+err:
+	proxy_free(c);
+	return NULL;
+}
+
+static int port_reuse(struct toxi *t, int proto, const struct sockaddr_in *a)
+{
+	if (!t->tx || !a->sin_port)
+		return -1;
+	for (size_t i = 0; i < t->tx->n_old; i++) {
+		const struct tproxy *o = t->tx->old[i];
+
+		if (o->fd >= 0 && o->proto == proto && same_addr(&o->laddr, a) && !fd_held(t->p, t->n, o->fd))
+			return o->fd;
+	}
+	return -1;
+}
+
+/* Free the proxies drop[0..nd), closing the ports that keep[0..nk) does not hold. */
+static void state_drop(struct tproxy **drop, size_t nd, struct tproxy *const *keep, size_t nk)
+{
+	for (size_t i = 0; i < nd; i++) {
+		if (drop[i]->fd >= 0 && !fd_held(keep, nk, drop[i]->fd))
+			close(drop[i]->fd);
+		proxy_free(drop[i]);
+	}
+}
+
+static int txn_begin(struct toxi *t, struct txn *x)
+{
+	x->n_old = t->n;
+	memcpy(x->old, t->p, t->n * sizeof(t->p[0]));
+	for (size_t i = 0; i < t->n; i++) {
+		t->p[i] = proxy_clone(x->old[i]);
+		if (!t->p[i]) {
+			while (i--)
+				proxy_free(t->p[i]);
+			memcpy(t->p, x->old, t->n * sizeof(t->p[0]));
+			return -ENOMEM;
+		}
+	}
+	t->tx = x;
 	return 0;
+}
+
+/* The change is dropped: the state before it is the state again. */
+static void txn_abort(struct toxi *t, struct txn *x)
+{
+	state_drop(t->p, t->n, x->old, x->n_old);
+	memcpy(t->p, x->old, x->n_old * sizeof(t->p[0]));
+	t->n = x->n_old;
+	t->tx = NULL;
+}
+
+/* The change stands: the state before it goes. */
+static void txn_end(struct toxi *t, struct txn *x)
+{
+	state_drop(x->old, x->n_old, t->p, t->n);
+	t->tx = NULL;
+}
+
+static const struct tproxy *by_prefix(struct tproxy *const *p, size_t n, const char *prefix)
+{
+	char b[RULE_MAX_NAME + 1];
+
+	for (size_t i = 0; i < n; i++) {
+		rule_prefix(b, sizeof(b), p[i]->name);
+		if (!strcmp(b, prefix))
+			return p[i];
+	}
+	return NULL;
+}
+
+/*
+ * Make the rules under prefix those of p (NULL: none), unless they are
+ * those of was already and !force. 1 when set, 0 when nothing was to do,
+ * or -errno with msg.
+ */
+static int set_rules(struct toxi *t, const char *prefix, const struct tproxy *p, const struct tproxy *was,
+		     bool force, char *msg, size_t size)
+{
+	char *names[MAX_TOXICS * MAX_TOXIC_RULES + 1], *lines[MAX_TOXICS * MAX_TOXIC_RULES + 1];
+	char *wn[MAX_TOXICS * MAX_TOXIC_RULES + 1], *wl[MAX_TOXICS * MAX_TOXIC_RULES + 1];
+	struct ctl_error e = { 0 };
+	int n = proxy_rules(p, names, lines), nw = 0, ret;
+	bool same = !force;
+
+	if (n < 0) {
+		snprintf(msg, size, "out of memory");
+		return n;
+	}
+	if (same) {
+		nw = proxy_rules(was, wn, wl);
+		same = nw == n;
+		for (int i = 0; same && i < n; i++)
+			same = !strcmp(names[i], wn[i]) && !strcmp(lines[i], wl[i]);
+		free_lines(wn, wl, nw > 0 ? (size_t)nw : 0);
+	}
+	ret = same ? 0 : t->ops.rules(t->ops.data, prefix, (const char *const *)names, (const char *const *)lines,
+				      (size_t)n, &e);
+	free_lines(names, lines, (size_t)n);
+	if (ret < 0) {
+		snprintf(msg, size, "%s", ret == -ENOMEM ? "out of memory" : e.msg);
+		return ret;
+	}
+	return same ? 0 : 1;
+}
+
+static bool same_forward(const struct nat_proxy *a, const struct nat_proxy *b)
+{
+	return a->proto == b->proto && same_addr(&a->listen, &b->listen) && same_addr(&a->upstream, &b->upstream);
+}
+
+static bool same_forwarding(const struct nat_proxy *a, size_t na, const struct nat_proxy *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!same_forward(&a[i], &b[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Cut the connections of every forwarding in before[] that after[] no
+ * longer has (a proxy disabled, deleted, moved or replaced). Comparing the
+ * forwarding before and after a change, rather than following each route,
+ * covers them all, and a refused change that was undone cuts nothing.
+ */
+static void cut_gone(struct toxi *t, const struct nat_proxy *before, size_t nb, const struct nat_proxy *after,
+		     size_t na)
+{
+	if (!t->ops.cut)
+		return;
+	for (size_t i = 0; i < nb; i++) {
+		bool kept = false;
+
+		for (size_t k = 0; k < na && !kept; k++)
+			kept = same_forward(&before[i], &after[k]);
+		if (!kept)
+			t->ops.cut(t->ops.data, &before[i]);
+	}
+}
+
+/*
+ * The k-th proxy whose rules a commit looks at: the changed state's, then
+ * the old state's that the changed one has no more. Its prefix into
+ * prefix; *now and *was the rules it should have and had. false past the end.
+ */
+static bool rule_group(struct toxi *t, struct txn *x, size_t k, char *prefix, size_t size,
+		       const struct tproxy **now, const struct tproxy **was)
+{
+	if (k < t->n) {
+		rule_prefix(prefix, size, t->p[k]->name);
+		*now = t->p[k];
+		*was = by_prefix(x->old, x->n_old, prefix);
+		return true;
+	}
+	if (k - t->n >= x->n_old)
+		return false;
+	*was = x->old[k - t->n];
+	rule_prefix(prefix, size, (*was)->name);
+	/* Kept under the same prefix (a replaced proxy): looked at above. */
+	*now = by_prefix(t->p, t->n, prefix) ? *was : NULL;
+	return true;
+}
+
+/*
+ * Make the kernel and the rules what the changed state asks for, and end
+ * the change: 0. Or -errno with msg saying what failed (and whether
+ * putting back failed too), the change aborted.
+ */
+static int txn_commit(struct toxi *t, struct txn *x, char *msg, size_t size)
+{
+	struct nat_proxy np_old[MAX_PROXIES], np_new[MAX_PROXIES];
+	size_t n_old = forward_of(x->old, x->n_old, np_old), n_new = forward_of(t->p, t->n, np_new);
+	size_t done[2 * MAX_PROXIES], n_done = 0, len;
+	const struct tproxy *now, *was;
+	char prefix[RULE_MAX_NAME + 1], why[1024];
+	bool forwarded = false, undo_failed = false;
+	int ret = 0;
+
+	if (t->dirty || !same_forwarding(np_old, n_old, np_new, n_new)) {
+		ret = t->ops.forward(t->ops.data, np_new, n_new, why, sizeof(why));
+		if (ret) {
+			snprintf(msg, size, "forwarding: %s", why);
+			goto fail;
+		}
+		forwarded = true;
+	}
+	for (size_t k = 0; rule_group(t, x, k, prefix, sizeof(prefix), &now, &was); k++) {
+		if (k >= t->n && now)
+			continue;
+		ret = set_rules(t, prefix, now, was, t->dirty, why, sizeof(why));
+		if (ret < 0) {
+			snprintf(msg, size, "rules of proxy '%s': %s", (now ? now : was)->name, why);
+			goto fail;
+		}
+		if (ret)
+			done[n_done++] = k;
+	}
+	t->dirty = false;
+	if (forwarded)
+		cut_gone(t, np_old, n_old, np_new, n_new);
+	txn_end(t, x);
+	return 0;
+fail:
+	/* Put back what was made, in reverse. */
+	while (n_done--) {
+		rule_group(t, x, done[n_done], prefix, sizeof(prefix), &now, &was);
+		if (set_rules(t, prefix, was, NULL, true, why, sizeof(why)) < 0 && !undo_failed) {
+			len = strlen(msg);
+			snprintf(msg + len, size - len, "; putting back the rules of proxy '%s' failed too: %s",
+				 (now ? now : was)->name, why);
+			undo_failed = true;
+		}
+	}
+	if (forwarded && t->ops.forward(t->ops.data, np_old, n_old, why, sizeof(why))) {
+		len = strlen(msg);
+		snprintf(msg + len, size - len, "; putting back the forwarding failed too: %s", why);
+		undo_failed = true;
+	}
+	/* What runs is then not what the state says: the next change sets everything again. */
+	if (undo_failed)
+		t->dirty = true;
+	txn_abort(t, x);
+	return ret;
+}
+
+/* Commit x; a refusal is answered 500 with what failed. */
+static int commit(struct toxi *t, struct txn *x, struct toxi_answer *a, bool *answered)
+{
+	char msg[1536];
+
+	if (!txn_commit(t, x, msg, sizeof(msg)))
+		return 0;
+	*answered = true;
+	return answer_error(a, 500, "%s", msg);
 }
 
 /* ---- decoding (Go's encoding/json: unknown fields ignored, null leaves the default) ---- */
@@ -721,8 +1018,8 @@ static const struct tproxy *name_clash(struct toxi *t, const char *name)
 }
 
 /*
- * Add p (taken) to the set, started if enabled: 0 with p in the set, or an
- * error answered (p freed).
+ * Add p (taken) to the changed state, started if enabled: 0 with p in
+ * the state, or an error answered (p freed).
  */
 static int proxy_add(struct toxi *t, struct tproxy *p, struct toxi_answer *a, bool *answered)
 {
@@ -742,27 +1039,20 @@ static int proxy_add(struct toxi *t, struct tproxy *p, struct toxi_answer *a, bo
 	if (start) {
 		ret = proxy_start(t, p, a, answered);
 		if (ret || *answered) {
+			/* Outside the state, so no end of the change closes its port. */
+			if (p->fd >= 0 && !(t->tx && fd_held(t->tx->old, t->tx->n_old, p->fd)))
+				close(p->fd);
 			proxy_free(p);
 			return ret;
 		}
 	}
 	t->p[t->n++] = p;
-	ret = apply(t, p, a, answered);
-	if (ret || *answered) {
-		t->n--;
-		proxy_free(p);
-		apply(t, NULL, a, &(bool){ false });
-	}
-	return ret;
+	return 0;
 }
 
+/* Out of the state; the commit removes its forwarding and rules. */
 static void proxy_remove_at(struct toxi *t, size_t i)
 {
-	char prefix[RULE_MAX_NAME + 1];
-	struct ctl_error e;
-
-	rule_prefix(prefix, sizeof(prefix), t->p[i]->name);
-	t->ops.rules(t->ops.data, prefix, NULL, NULL, 0, &e);
 	proxy_free(t->p[i]);
 	memmove(&t->p[i], &t->p[i + 1], (t->n - i - 1) * sizeof(t->p[0]));
 	t->n--;
@@ -834,8 +1124,14 @@ static int route_populate(struct toxi *t, const char *body, size_t len, struct t
 			return answer_json(a, 400, json_pack("{s:s, s:i, s:n}", "error", msg, "status", 400, "proxies"));
 		}
 	}
+	/*
+	 * One change per proxy, as toxiproxy makes them one after the other:
+	 * those before a failure stay (and are listed), the failed one is
+	 * undone whole (a proxy it was to replace stays as it was).
+	 */
 	json_array_foreach(j, i, in) {
 		struct tproxy *p = proxy_alloc(), *old;
+		struct txn x;
 		size_t at;
 
 		if (!p || decode_proxy(in, p, why, sizeof(why))) {
@@ -851,9 +1147,19 @@ static int route_populate(struct toxi *t, const char *body, size_t len, struct t
 			proxy_free(p);
 			continue;
 		}
-		if (old)
+		ret = txn_begin(t, &x);
+		if (ret) {
+			proxy_free(p);
+			break;
+		}
+		if (proxy_find(t, p->name, &at))
 			proxy_remove_at(t, at);
 		ret = proxy_add(t, p, &err, &answered);
+		if (ret || answered) {
+			txn_abort(t, &x);
+			break;
+		}
+		ret = commit(t, &x, &err, &answered);
 		if (ret || answered)
 			break;
 		json_array_append_new(done, proxy_json(p));
@@ -867,11 +1173,6 @@ static int route_populate(struct toxi *t, const char *body, size_t len, struct t
 	if (answered) {
 		/* The error's fields, then the proxies made before it. */
 		json_t *e = json_loads(err.body, 0, NULL);
-		struct toxi_answer ignored = { 0 };
-
-		/* A proxy replaced by one that failed is gone: its forwarding goes too. */
-		apply(t, NULL, &ignored, &(bool){ false });
-		free(ignored.body);
 
 		free(err.body);
 		if (!e) {
@@ -919,26 +1220,18 @@ static int route_proxy_update(struct toxi *t, struct tproxy *p, const char *body
 		p->proto = in.proto;
 		in.listen = in.upstream = NULL;
 	}
+	/*
+	 * A move that cannot listen is answered 500 and undone whole: the
+	 * proxy keeps its addresses and runs on (toxiproxy leaves it stopped
+	 * at the new ones).
+	 */
 	if (in.enabled && !p->enabled) {
 		ret = proxy_start(t, p, a, &answered);
-		/*
-		 * A move that cannot listen leaves the proxy stopped, as
-		 * toxiproxy does: the kernel must stop forwarding it too, and
-		 * its toxics' rules give way to its "..off" one.
-		 */
-		if (!ret && answered) {
-			struct toxi_answer ignored = { 0 };
-
-			ret = apply(t, p, &ignored, &(bool){ false });
-			free(ignored.body);
-		}
 	} else {
 		if (!in.enabled)
 			proxy_stop(p);
 		ret = 0;
 	}
-	if (!ret && !answered)
-		ret = apply(t, p, a, &answered);
 	if (!ret && !answered)
 		ret = answer_json(a, 200, proxy_json(p));
 out:
@@ -992,23 +1285,11 @@ static int get_toxicity(json_t *o, float *dst, char *why, size_t size)
 	return 0;
 }
 
-/* Apply p's rules after a toxic changed; on failure put back 'undo' (run it) and answer 500. */
-static int toxic_apply(struct toxi *t, struct tproxy *p, struct toxi_answer *a, bool *answered)
-{
-	char msg[1024];
-
-	if (!apply_rules(t, p, msg, sizeof(msg)))
-		return 0;
-	*answered = true;
-	return answer_error(a, 500, "%s", msg);
-}
-
 static int route_toxic_create(struct toxi *t, struct tproxy *p, const char *body, size_t len,
 			      struct toxi_answer *a)
 {
 	char *name = NULL, *type = NULL, *stream = NULL, why[256];
 	struct toxic *x = calloc(1, sizeof(*x));
-	bool answered = false;
 	json_t *j = NULL;
 	int ret;
 
@@ -1056,11 +1337,6 @@ static int route_toxic_create(struct toxi *t, struct tproxy *p, const char *body
 	}
 	x->seq = t->seq++;
 	p->tox[p->n_tox++] = x;
-	ret = toxic_apply(t, p, a, &answered);
-	if (ret || answered) {
-		p->n_tox--;
-		goto out;
-	}
 	ret = answer_json(a, 200, toxic_json(x));
 	x = NULL;
 out:
@@ -1072,14 +1348,11 @@ out:
 	return ret;
 }
 
-static int route_toxic_update(struct toxi *t, struct tproxy *p, struct toxic *x, const char *body, size_t len,
-			      struct toxi_answer *a)
+/* An update of x; a refusal leaves x half changed, but only in the copy the request drops. */
+static int route_toxic_update(struct toxic *x, const char *body, size_t len, struct toxi_answer *a)
 {
-	struct toxic old = *x;
-	bool answered = false;
 	char why[256];
 	json_t *j;
-	int ret;
 
 	j = parse_body(body, len, why, sizeof(why));
 	/* toxiproxy's update reads the attributes and the toxicity; the rest of the body is ignored. */
@@ -1088,16 +1361,10 @@ static int route_toxic_update(struct toxi *t, struct tproxy *p, struct toxic *x,
 		/* A body that is JSON but no object ("x", 1) has no parse error to tell. */
 		if (j && !json_is_object(j))
 			snprintf(why, sizeof(why), "json: cannot unmarshal into Go value of type struct");
-		*x = old;
 		json_decref(j);
 		return answer_error(a, 400, "bad request body: %s", why);
 	}
 	json_decref(j);
-	ret = toxic_apply(t, p, a, &answered);
-	if (ret || answered) {
-		*x = old;
-		return ret;
-	}
 	return answer_json(a, 200, toxic_json(x));
 }
 
@@ -1106,7 +1373,7 @@ static int route_reset(struct toxi *t, struct toxi_answer *a)
 	bool answered = false;
 	int ret = 0;
 
-	/* Every proxy enabled again, every toxic gone. */
+	/* Every proxy enabled again, every toxic gone; or, if one cannot listen, nothing changed. */
 	for (size_t i = 0; i < t->n && !ret && !answered; i++) {
 		struct tproxy *p = t->p[i];
 
@@ -1115,8 +1382,6 @@ static int route_reset(struct toxi *t, struct toxi_answer *a)
 		p->n_tox = 0;
 		if (!p->enabled)
 			ret = proxy_start(t, p, a, &answered);
-		if (!ret && !answered)
-			ret = apply(t, p, a, &answered);
 	}
 	if (ret || answered)
 		return ret;
@@ -1190,12 +1455,8 @@ static int route_named(struct toxi *t, const char *m, const char *path, const ch
 		if (is(m, "GET"))
 			return answer_json(a, 200, proxy_json(p));
 		if (is(m, "DELETE")) {
-			bool answered = false;
-			int ret;
-
 			proxy_remove_at(t, i);
-			ret = apply(t, NULL, a, &answered);
-			return ret || answered ? ret : answer_text(a, 204, NULL, NULL);
+			return answer_text(a, 204, NULL, NULL);
 		}
 		return route_proxy_update(t, p, body, len, a);
 	}
@@ -1210,107 +1471,17 @@ static int route_named(struct toxi *t, const char *m, const char *path, const ch
 	if (is(m, "GET"))
 		return answer_json(a, 200, toxic_json(x));
 	if (is(m, "DELETE")) {
-		bool answered = false;
-		int ret;
-
 		memmove(&p->tox[k], &p->tox[k + 1], (p->n_tox - k - 1) * sizeof(p->tox[0]));
 		p->n_tox--;
-		ret = toxic_apply(t, p, a, &answered);
 		toxic_free(x);
-		return ret || answered ? ret : answer_text(a, 204, NULL, NULL);
+		return answer_text(a, 204, NULL, NULL);
 	}
-	return route_toxic_update(t, p, x, body, len, a);
-}
-
-/* The forwarding the state asks for: the enabled proxies, as apply_forward gives them. */
-static size_t forwarded(const struct toxi *t, struct nat_proxy *np)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < t->n; i++) {
-		if (!t->p[i]->enabled)
-			continue;
-		np[n].proto = t->p[i]->proto;
-		np[n].listen = t->p[i]->laddr;
-		np[n++].upstream = t->p[i]->uaddr;
-	}
-	return n;
-}
-
-static bool same_forward(const struct nat_proxy *a, const struct nat_proxy *b)
-{
-	return a->proto == b->proto && a->listen.sin_addr.s_addr == b->listen.sin_addr.s_addr &&
-	       a->listen.sin_port == b->listen.sin_port && a->upstream.sin_addr.s_addr == b->upstream.sin_addr.s_addr &&
-	       a->upstream.sin_port == b->upstream.sin_port;
-}
-
-/*
- * Cut the connections of every forwarding in before[] that the state no
- * longer asks for. Comparing the forwarding before and after a request,
- * rather than following each route, also covers a populate that replaces
- * a proxy, a move, and a refused change that was undone (nothing to cut).
- */
-static void cut_gone(struct toxi *t, const struct nat_proxy *before, size_t nb)
-{
-	struct nat_proxy *after;
-	size_t na;
-
-	if (!t->ops.cut || !nb)
-		return;
-	after = malloc(MAX_PROXIES * sizeof(*after));
-	if (!after)
-		return;
-	na = forwarded(t, after);
-	for (size_t i = 0; i < nb; i++) {
-		bool kept = false;
-
-		for (size_t k = 0; k < na && !kept; k++)
-			kept = same_forward(&before[i], &after[k]);
-		if (!kept)
-			t->ops.cut(t->ops.data, &before[i]);
-	}
-	free(after);
-}
-
-void toxi_cut_all(struct toxi *t)
-{
-	struct nat_proxy *np;
-	size_t n;
-
-	if (!t || !t->ops.cut || !(np = malloc(MAX_PROXIES * sizeof(*np))))
-		return;
-	n = forwarded(t, np);
-	for (size_t i = 0; i < n; i++)
-		t->ops.cut(t->ops.data, &np[i]);
-	free(np);
-}
-
-static int route(struct toxi *t, const char *m, const char *path, const char *agent, const char *body,
-		 size_t len, struct toxi_answer *a);
-
-int toxi_request(struct toxi *t, const char *m, const char *path, const char *agent, const char *body,
-		 size_t len, struct toxi_answer *a)
-{
-	struct nat_proxy *before = t->ops.cut ? malloc(MAX_PROXIES * sizeof(*before)) : NULL;
-	size_t nb;
-	int ret;
-
-	if (t->ops.cut && !before) {
-		memset(a, 0, sizeof(*a));
-		return -ENOMEM;
-	}
-	nb = before ? forwarded(t, before) : 0;
-	ret = route(t, m, path, agent, body, len, a);
-
-	cut_gone(t, before, nb);
-	free(before);
-	return ret;
+	return route_toxic_update(x, body, len, a);
 }
 
 static int route(struct toxi *t, const char *m, const char *path, const char *agent, const char *body,
 		 size_t len, struct toxi_answer *a)
 {
-	memset(a, 0, sizeof(*a));
 	/* toxiproxy keeps browsers away (a page could POST to it). */
 	if (agent && !strncmp(agent, "Mozilla/", 8))
 		return answer_text(a, 403, "text/plain; charset=utf-8", "User agent not allowed\n");
@@ -1334,6 +1505,51 @@ static int route(struct toxi *t, const char *m, const char *path, const char *ag
 	return not_found(a);
 }
 
+/*
+ * A request that may change something runs on a copy of the state, kept
+ * if it succeeded and the kernel and the rules take it; otherwise dropped
+ * (txn_commit). A populate makes one change per proxy itself.
+ */
+int toxi_request(struct toxi *t, const char *m, const char *path, const char *agent, const char *body,
+		 size_t len, struct toxi_answer *a)
+{
+	bool change = !is(m, "GET") && strcmp(path, "/populate");
+	struct toxi_answer err = { 0 };
+	bool refused = false;
+	struct txn x;
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	if (change && txn_begin(t, &x))
+		return -ENOMEM;
+	ret = route(t, m, path, agent, body, len, a);
+	if (!change)
+		return ret;
+	if (ret || a->status >= 400) {
+		txn_abort(t, &x);
+		return ret;
+	}
+	ret = commit(t, &x, &err, &refused);
+	if (refused || ret) {
+		free(a->body);
+		*a = err;
+	}
+	return ret;
+}
+
+void toxi_cut_all(struct toxi *t)
+{
+	struct nat_proxy *np;
+	size_t n;
+
+	if (!t || !t->ops.cut || !(np = malloc(MAX_PROXIES * sizeof(*np))))
+		return;
+	n = forward_of(t->p, t->n, np);
+	for (size_t i = 0; i < n; i++)
+		t->ops.cut(t->ops.data, &np[i]);
+	free(np);
+}
+
 struct toxi *toxi_new(const struct toxi_ops *ops)
 {
 	struct toxi *t = calloc(1, sizeof(*t));
@@ -1348,8 +1564,7 @@ void toxi_free(struct toxi *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n; i++)
-		proxy_free(t->p[i]);
+	state_drop(t->p, t->n, NULL, 0);
 	free(t);
 }
 

@@ -2,6 +2,7 @@
 /* toxi: toxiproxy's API against fake forwarding, ports and rules. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,17 +17,32 @@ struct fake {
 	char prefix[80];
 	size_t n_rules;
 	char names[8][80], lines[8][300];
-	int fail_rules;
+	struct {
+		char prefix[80];
+		size_t n;
+		char lines[8][300];
+	} g[8];				/* every group's rules, by prefix */
+	size_t n_g;
+	/* The k-th next call of each fails (1: the next one); 0: none. */
+	int fail_rules, fail_forward, fail_reserve;
+	int last_fd;			/* the last port reserved */
 	size_t n_cut;			/* proxies cut (ops.cut) */
 	struct nat_proxy cut[8];
 };
+
+static bool fails(int *countdown)
+{
+	return *countdown && !--*countdown;
+}
 
 static int fake_forward(void *data, const struct nat_proxy *p, size_t n, char *msg, size_t size)
 {
 	struct fake *f = data;
 
-	(void)msg;
-	(void)size;
+	if (fails(&f->fail_forward)) {
+		snprintf(msg, size, "iptables-restore: refused");
+		return -EPERM;
+	}
 	f->forwards++;
 	f->n_fwd = n;
 	memcpy(f->fwd, p, n * sizeof(*p));
@@ -38,9 +54,12 @@ static int fake_reserve(void *data, int proto, struct sockaddr_in *a)
 	struct fake *f = data;
 
 	(void)proto;
+	if (fails(&f->fail_reserve))
+		return -EADDRINUSE;
 	if (!a->sin_port)
 		a->sin_port = htons(f->next_port++);
-	return dup(0);
+	f->last_fd = dup(0);
+	return f->last_fd;
 }
 
 static int fake_rules(void *data, const char *prefix, const char *const *names, const char *const *lines,
@@ -48,11 +67,21 @@ static int fake_rules(void *data, const char *prefix, const char *const *names, 
 {
 	struct fake *f = data;
 
-	if (f->fail_rules) {
+	size_t g;
+
+	if (fails(&f->fail_rules)) {
 		e->status = 400;
 		snprintf(e->msg, sizeof(e->msg), "refused");
 		return -EINVAL;
 	}
+	for (g = 0; g < f->n_g && strcmp(f->g[g].prefix, prefix); g++)
+		;
+	cr_assert_lt(g, 8);
+	f->n_g += g == f->n_g;
+	snprintf(f->g[g].prefix, sizeof(f->g[g].prefix), "%s", prefix);
+	f->g[g].n = n;
+	for (size_t i = 0; i < n && i < 8; i++)
+		snprintf(f->g[g].lines[i], sizeof(f->g[g].lines[i]), "%s", lines[i]);
 	snprintf(f->prefix, sizeof(f->prefix), "%s", prefix);
 	f->n_rules = n;
 	for (size_t i = 0; i < n && i < 8; i++) {
@@ -74,6 +103,21 @@ static void fake_cut(void *data, const struct nat_proxy *p)
 static struct fake fk;
 static struct toxi *t;
 static struct toxi_answer a;
+
+/* The rule lines the fake holds under prefix, joined by '|'. */
+static const char *group(const char *prefix)
+{
+	static char out[1024];
+
+	out[0] = '\0';
+	for (size_t i = 0; i < fk.n_g; i++) {
+		if (strcmp(fk.g[i].prefix, prefix))
+			continue;
+		for (size_t k = 0; k < fk.g[i].n; k++)
+			snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", k ? "|" : "", fk.g[i].lines[k]);
+	}
+	return out;
+}
 
 static void setup(void)
 {
@@ -391,4 +435,166 @@ Test(toxi, exit_cuts_every_forwarding_proxy)
 	cr_assert_eq(fk.n_cut, 3);
 	expect_cut(1, 9001, "10.0.0.2", 1);
 	expect_cut(2, 9003, "10.0.0.2", 3);
+}
+
+/* ---- a refused change is undone whole: state, rules and forwarding as before ---- */
+
+#define PROXY_A "{\"name\":\"a\",\"listen\":\"127.0.0.1:9000\",\"upstream\":\"10.0.0.2:1\"}"
+#define PROXY_B "{\"name\":\"b\",\"listen\":\"127.0.0.1:9001\",\"upstream\":\"10.0.0.2:2\"}"
+#define LAT_A "tcp src port 1 and src host 10.0.0.2 => delay 10ms jitter 0ms, if not syn and not syn-ack"
+#define LAT_B "tcp src port 2 and src host 10.0.0.2 => delay 20ms jitter 0ms, if not syn and not syn-ack"
+
+/* a with a latency toxic, b with one or disabled. */
+static void two_proxies(bool b_disabled)
+{
+	req("POST", "/proxies", PROXY_A);
+	req("POST", "/proxies/a/toxics", "{\"type\":\"latency\",\"attributes\":{\"latency\":10}}");
+	req("POST", "/proxies", PROXY_B);
+	if (b_disabled)
+		req("POST", "/proxies/b", "{\"enabled\":false}");
+	else
+		req("POST", "/proxies/b/toxics", "{\"type\":\"latency\",\"attributes\":{\"latency\":20}}");
+	cr_assert_eq(a.status, 200, "%s", a.body);
+	cr_assert_str_eq(group("toxi.a."), LAT_A);
+}
+
+/* Proxy NAME as GET shows it, in *out. */
+static const char *shown(const char *name)
+{
+	static char out[1024];
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proxies/%s", name);
+	snprintf(out, sizeof(out), "%s", req("GET", path, NULL));
+	return out;
+}
+
+Test(toxi, reset_refused_by_forwarding_changes_nothing)
+{
+	char a_before[1024], b_before[1024];
+	int forwards;
+
+	two_proxies(true);
+	snprintf(a_before, sizeof(a_before), "%s", shown("a"));
+	snprintf(b_before, sizeof(b_before), "%s", shown("b"));
+	forwards = fk.forwards;
+	fk.fail_forward = 1;
+	req("POST", "/reset", NULL);
+	expect(500, "{\"error\":\"forwarding: iptables-restore: refused\",\"status\":500}\n");
+	cr_assert_str_eq(shown("a"), a_before);
+	cr_assert_str_eq(shown("b"), b_before);
+	cr_assert_str_eq(group("toxi.a."), LAT_A);
+	cr_assert_str_eq(group("toxi.b."), "tcp dst port 9001 and dst host 127.0.0.1 => reset");
+	cr_assert_eq(fk.forwards, forwards);
+	cr_assert_eq(fk.n_fwd, 1);
+	cr_assert_eq(ntohs(fk.fwd[0].listen.sin_port), 9000);
+}
+
+Test(toxi, reset_refused_by_the_second_proxys_rules_puts_the_first_back)
+{
+	two_proxies(false);
+	fk.fail_rules = 2;
+	req("POST", "/reset", NULL);
+	expect(500, "{\"error\":\"rules of proxy 'b': refused\",\"status\":500}\n");
+	cr_assert(strstr(shown("a"), "latency_downstream"), "%s", a.body);
+	cr_assert(strstr(shown("b"), "latency_downstream"), "%s", a.body);
+	cr_assert_str_eq(group("toxi.a."), LAT_A);
+	cr_assert_str_eq(group("toxi.b."), LAT_B);
+	/* And a reset that the kernel and the rules take does it all. */
+	req("POST", "/reset", NULL);
+	expect(204, "");
+	cr_assert_str_eq(group("toxi.a."), "");
+	cr_assert_str_eq(group("toxi.b."), "");
+}
+
+Test(toxi, update_refused_by_forwarding_keeps_the_proxy_and_its_port)
+{
+	char before[1024];
+	int fd;
+
+	two_proxies(false);
+	fd = fk.last_fd;
+	snprintf(before, sizeof(before), "%s", shown("b"));
+	fk.fail_forward = 1;
+	req("PATCH", "/proxies/b", "{\"upstream\":\"10.0.0.3:7\"}");
+	expect(500, "{\"error\":\"forwarding: iptables-restore: refused\",\"status\":500}\n");
+	cr_assert_str_eq(shown("b"), before);
+	cr_assert_str_eq(group("toxi.b."), LAT_B);
+	cr_assert_eq(fk.fwd[1].upstream.sin_addr.s_addr, inet_addr("10.0.0.2"));
+	/* The listen port is still held (a move to the same address keeps its socket). */
+	cr_assert_neq(fcntl(fd, F_GETFD), -1);
+	req("PATCH", "/proxies/b", "{\"upstream\":\"10.0.0.3:7\"}");
+	cr_assert_eq(a.status, 200, "%s", a.body);
+	cr_assert_eq(fk.fwd[1].upstream.sin_addr.s_addr, inet_addr("10.0.0.3"));
+	cr_assert_str_eq(group("toxi.b."), "tcp src port 7 and src host 10.0.0.3 => delay 20ms jitter 0ms, "
+					   "if not syn and not syn-ack");
+	cr_assert_neq(fcntl(fd, F_GETFD), -1);
+}
+
+Test(toxi, move_that_cannot_listen_is_undone)
+{
+	char before[1024];
+
+	two_proxies(false);
+	snprintf(before, sizeof(before), "%s", shown("b"));
+	fk.fail_reserve = 1;
+	req("PATCH", "/proxies/b", "{\"listen\":\"127.0.0.1:9009\"}");
+	expect(500, "{\"error\":\"listen tcp 127.0.0.1:9009: bind: Address already in use\",\"status\":500}\n");
+	cr_assert_str_eq(shown("b"), before);
+	cr_assert_str_eq(group("toxi.b."), LAT_B);
+	cr_assert_eq(fk.n_fwd, 2);
+	cr_assert_eq(ntohs(fk.fwd[1].listen.sin_port), 9001);
+}
+
+Test(toxi, toxic_delete_refused_keeps_the_toxic)
+{
+	two_proxies(false);
+	fk.fail_rules = 1;
+	req("DELETE", "/proxies/a/toxics/latency_downstream", NULL);
+	expect(500, "{\"error\":\"rules of proxy 'a': refused\",\"status\":500}\n");
+	req("GET", "/proxies/a/toxics/latency_downstream", NULL);
+	cr_assert_eq(a.status, 200, "%s", a.body);
+	cr_assert_str_eq(group("toxi.a."), LAT_A);
+}
+
+Test(toxi, proxy_delete_refused_by_forwarding_keeps_the_proxy)
+{
+	two_proxies(false);
+	fk.fail_forward = 1;
+	req("DELETE", "/proxies/a", NULL);
+	expect(500, "{\"error\":\"forwarding: iptables-restore: refused\",\"status\":500}\n");
+	cr_assert(strstr(shown("a"), "latency_downstream"), "%s", a.body);
+	cr_assert_str_eq(group("toxi.a."), LAT_A);
+	cr_assert_eq(fk.n_fwd, 2);
+}
+
+Test(toxi, proxy_delete_refused_by_the_rules_puts_the_forwarding_back)
+{
+	two_proxies(false);
+	fk.fail_rules = 1;
+	req("DELETE", "/proxies/a", NULL);
+	expect(500, "{\"error\":\"rules of proxy 'a': refused\",\"status\":500}\n");
+	cr_assert(strstr(shown("a"), "latency_downstream"), "%s", a.body);
+	cr_assert_str_eq(group("toxi.a."), LAT_A);
+	cr_assert_eq(fk.n_fwd, 2);
+	cr_assert_eq(ntohs(fk.fwd[0].listen.sin_port), 9000);
+}
+
+/* Populate's proxies are made one after the other: those before a refusal stay, the refused one is undone. */
+Test(toxi, populate_refused_replacement_keeps_the_old_proxy)
+{
+	char before[1024];
+
+	two_proxies(false);
+	snprintf(before, sizeof(before), "%s", shown("a"));
+	fk.fail_forward = 2;
+	req("POST", "/populate", "[{\"name\":\"c\",\"listen\":\"127.0.0.1:9002\",\"upstream\":\"10.0.0.2:3\"},"
+				 "{\"name\":\"a\",\"listen\":\"127.0.0.1:9000\",\"upstream\":\"10.0.0.9:1\"}]");
+	cr_assert_eq(a.status, 500, "%s", a.body);
+	cr_assert_str_eq(a.body, "{\"error\":\"forwarding: iptables-restore: refused\",\"status\":500,"
+				 "\"proxies\":[{\"name\":\"c\",\"listen\":\"127.0.0.1:9002\",\"upstream\":\"10.0.0.2:3\","
+				 "\"enabled\":true,\"toxics\":[]}]}");
+	cr_assert_str_eq(shown("a"), before);
+	cr_assert_str_eq(group("toxi.a."), LAT_A);
+	cr_assert_eq(fk.n_fwd, 3);
 }
