@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * toxiproxy's API. The state (proxies and their toxics, in toxiproxy's
- * order) lives here; after every change the kernel forwarding and the
- * changed proxy's rules are made again whole from it, so what runs is
- * always a function of what the API shows. A change the kernel or the
- * rules refuse is undone here too, and answered 500 (toxiproxy answers
- * its own failures to listen with 500).
+ * order) lives here; a change is made on a copy of it, and the kernel
+ * forwarding and the proxies' rules are then set from the copy where they
+ * differ, so what runs is always a function of what the API shows. A
+ * change the kernel or the rules refuse is undone whole (state, rules,
+ * forwarding, ports: txn_commit), and answered 500 (toxiproxy answers its
+ * own failures to listen with 500).
  */
 #include <arpa/inet.h>
 #include <errno.h>
