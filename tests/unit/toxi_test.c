@@ -458,47 +458,65 @@ static void two_proxies(bool b_disabled)
 	cr_assert_str_eq(group("toxi.a."), LAT_A);
 }
 
-/* Proxy NAME as GET shows it, in *out. */
-static const char *shown(const char *name)
-{
-	static char out[1024];
-	char path[64];
+/* What a refused change must leave as it was: the proxies GET lists, every rules group, the forwarding. */
+struct snap {
+	char proxies[4096];
+	struct fake fk;
+};
 
-	snprintf(path, sizeof(path), "/proxies/%s", name);
-	snprintf(out, sizeof(out), "%s", req("GET", path, NULL));
-	return out;
+static void snap_take(struct snap *sn)
+{
+	snprintf(sn->proxies, sizeof(sn->proxies), "%s", req("GET", "/proxies", NULL));
+	sn->fk = fk;
 }
+
+static void assert_unchanged(const struct snap *sn)
+{
+	cr_assert_str_eq(req("GET", "/proxies", NULL), sn->proxies);
+	cr_assert_eq(fk.n_g, sn->fk.n_g);
+	for (size_t i = 0; i < fk.n_g; i++) {
+		cr_assert_str_eq(fk.g[i].prefix, sn->fk.g[i].prefix);
+		cr_assert_eq(fk.g[i].n, sn->fk.g[i].n, "%s", fk.g[i].prefix);
+		for (size_t k = 0; k < fk.g[i].n && k < 8; k++)
+			cr_assert_str_eq(fk.g[i].lines[k], sn->fk.g[i].lines[k]);
+	}
+	cr_assert_eq(fk.n_fwd, sn->fk.n_fwd);
+	for (size_t i = 0; i < fk.n_fwd; i++) {
+		cr_assert_eq(fk.fwd[i].proto, sn->fk.fwd[i].proto);
+		cr_assert_eq(fk.fwd[i].listen.sin_port, sn->fk.fwd[i].listen.sin_port);
+		cr_assert_eq(fk.fwd[i].upstream.sin_addr.s_addr, sn->fk.fwd[i].upstream.sin_addr.s_addr);
+		cr_assert_eq(fk.fwd[i].upstream.sin_port, sn->fk.fwd[i].upstream.sin_port);
+	}
+}
+
+/* Request m path body with the fake's *countdown set, refused with the error msg, and nothing changed. */
+static void refused(int *countdown, int k, const char *m, const char *path, const char *body, const char *msg)
+{
+	struct snap before;
+	char want[512];
+
+	snap_take(&before);
+	*countdown = k;
+	req(m, path, body);
+	snprintf(want, sizeof(want), "{\"error\":\"%s\",\"status\":500}\n", msg);
+	expect(500, want);
+	assert_unchanged(&before);
+}
+
+#define REFUSED_FWD "forwarding: iptables-restore: refused"
 
 Test(toxi, reset_refused_by_forwarding_changes_nothing)
 {
-	char a_before[1024], b_before[1024];
-	int forwards;
-
 	two_proxies(true);
-	snprintf(a_before, sizeof(a_before), "%s", shown("a"));
-	snprintf(b_before, sizeof(b_before), "%s", shown("b"));
-	forwards = fk.forwards;
-	fk.fail_forward = 1;
-	req("POST", "/reset", NULL);
-	expect(500, "{\"error\":\"forwarding: iptables-restore: refused\",\"status\":500}\n");
-	cr_assert_str_eq(shown("a"), a_before);
-	cr_assert_str_eq(shown("b"), b_before);
+	refused(&fk.fail_forward, 1, "POST", "/reset", NULL, REFUSED_FWD);
 	cr_assert_str_eq(group("toxi.a."), LAT_A);
 	cr_assert_str_eq(group("toxi.b."), "tcp dst port 9001 and dst host 127.0.0.1 => reset");
-	cr_assert_eq(fk.forwards, forwards);
-	cr_assert_eq(fk.n_fwd, 1);
-	cr_assert_eq(ntohs(fk.fwd[0].listen.sin_port), 9000);
 }
 
 Test(toxi, reset_refused_by_the_second_proxys_rules_puts_the_first_back)
 {
 	two_proxies(false);
-	fk.fail_rules = 2;
-	req("POST", "/reset", NULL);
-	expect(500, "{\"error\":\"rules of proxy 'b': refused\",\"status\":500}\n");
-	cr_assert(strstr(shown("a"), "latency_downstream"), "%s", a.body);
-	cr_assert(strstr(shown("b"), "latency_downstream"), "%s", a.body);
-	cr_assert_str_eq(group("toxi.a."), LAT_A);
+	refused(&fk.fail_rules, 2, "POST", "/reset", NULL, "rules of proxy 'b': refused");
 	cr_assert_str_eq(group("toxi.b."), LAT_B);
 	/* And a reset that the kernel and the rules take does it all. */
 	req("POST", "/reset", NULL);
@@ -509,18 +527,11 @@ Test(toxi, reset_refused_by_the_second_proxys_rules_puts_the_first_back)
 
 Test(toxi, update_refused_by_forwarding_keeps_the_proxy_and_its_port)
 {
-	char before[1024];
 	int fd;
 
 	two_proxies(false);
 	fd = fk.last_fd;
-	snprintf(before, sizeof(before), "%s", shown("b"));
-	fk.fail_forward = 1;
-	req("PATCH", "/proxies/b", "{\"upstream\":\"10.0.0.3:7\"}");
-	expect(500, "{\"error\":\"forwarding: iptables-restore: refused\",\"status\":500}\n");
-	cr_assert_str_eq(shown("b"), before);
-	cr_assert_str_eq(group("toxi.b."), LAT_B);
-	cr_assert_eq(fk.fwd[1].upstream.sin_addr.s_addr, inet_addr("10.0.0.2"));
+	refused(&fk.fail_forward, 1, "PATCH", "/proxies/b", "{\"upstream\":\"10.0.0.3:7\"}", REFUSED_FWD);
 	/* The listen port is still held (a move to the same address keeps its socket). */
 	cr_assert_neq(fcntl(fd, F_GETFD), -1);
 	req("PATCH", "/proxies/b", "{\"upstream\":\"10.0.0.3:7\"}");
@@ -533,51 +544,38 @@ Test(toxi, update_refused_by_forwarding_keeps_the_proxy_and_its_port)
 
 Test(toxi, move_that_cannot_listen_is_undone)
 {
-	char before[1024];
-
 	two_proxies(false);
-	snprintf(before, sizeof(before), "%s", shown("b"));
-	fk.fail_reserve = 1;
-	req("PATCH", "/proxies/b", "{\"listen\":\"127.0.0.1:9009\"}");
-	expect(500, "{\"error\":\"listen tcp 127.0.0.1:9009: bind: Address already in use\",\"status\":500}\n");
-	cr_assert_str_eq(shown("b"), before);
+	refused(&fk.fail_reserve, 1, "PATCH", "/proxies/b", "{\"listen\":\"127.0.0.1:9009\"}",
+		"listen tcp 127.0.0.1:9009: bind: Address already in use");
 	cr_assert_str_eq(group("toxi.b."), LAT_B);
-	cr_assert_eq(fk.n_fwd, 2);
-	cr_assert_eq(ntohs(fk.fwd[1].listen.sin_port), 9001);
 }
 
 Test(toxi, toxic_delete_refused_keeps_the_toxic)
 {
 	two_proxies(false);
-	fk.fail_rules = 1;
-	req("DELETE", "/proxies/a/toxics/latency_downstream", NULL);
-	expect(500, "{\"error\":\"rules of proxy 'a': refused\",\"status\":500}\n");
+	refused(&fk.fail_rules, 1, "DELETE", "/proxies/a/toxics/latency_downstream", NULL,
+		"rules of proxy 'a': refused");
 	req("GET", "/proxies/a/toxics/latency_downstream", NULL);
 	cr_assert_eq(a.status, 200, "%s", a.body);
-	cr_assert_str_eq(group("toxi.a."), LAT_A);
 }
 
 Test(toxi, proxy_delete_refused_by_forwarding_keeps_the_proxy)
 {
 	two_proxies(false);
-	fk.fail_forward = 1;
-	req("DELETE", "/proxies/a", NULL);
-	expect(500, "{\"error\":\"forwarding: iptables-restore: refused\",\"status\":500}\n");
-	cr_assert(strstr(shown("a"), "latency_downstream"), "%s", a.body);
+	refused(&fk.fail_forward, 1, "DELETE", "/proxies/a", NULL, REFUSED_FWD);
 	cr_assert_str_eq(group("toxi.a."), LAT_A);
-	cr_assert_eq(fk.n_fwd, 2);
 }
 
 Test(toxi, proxy_delete_refused_by_the_rules_puts_the_forwarding_back)
 {
+	int forwards;
+
 	two_proxies(false);
-	fk.fail_rules = 1;
-	req("DELETE", "/proxies/a", NULL);
-	expect(500, "{\"error\":\"rules of proxy 'a': refused\",\"status\":500}\n");
-	cr_assert(strstr(shown("a"), "latency_downstream"), "%s", a.body);
+	forwards = fk.forwards;
+	refused(&fk.fail_rules, 1, "DELETE", "/proxies/a", NULL, "rules of proxy 'a': refused");
+	/* Taken away, then put back. */
+	cr_assert_eq(fk.forwards, forwards + 2);
 	cr_assert_str_eq(group("toxi.a."), LAT_A);
-	cr_assert_eq(fk.n_fwd, 2);
-	cr_assert_eq(ntohs(fk.fwd[0].listen.sin_port), 9000);
 }
 
 /* Populate's proxies are made one after the other: those before a refusal stay, the refused one is undone. */
@@ -586,15 +584,14 @@ Test(toxi, populate_refused_replacement_keeps_the_old_proxy)
 	char before[1024];
 
 	two_proxies(false);
-	snprintf(before, sizeof(before), "%s", shown("a"));
+	snprintf(before, sizeof(before), "%s", req("GET", "/proxies/a", NULL));
 	fk.fail_forward = 2;
 	req("POST", "/populate", "[{\"name\":\"c\",\"listen\":\"127.0.0.1:9002\",\"upstream\":\"10.0.0.2:3\"},"
 				 "{\"name\":\"a\",\"listen\":\"127.0.0.1:9000\",\"upstream\":\"10.0.0.9:1\"}]");
-	cr_assert_eq(a.status, 500, "%s", a.body);
-	cr_assert_str_eq(a.body, "{\"error\":\"forwarding: iptables-restore: refused\",\"status\":500,"
+	cr_assert_str_eq(a.body, "{\"error\":\"" REFUSED_FWD "\",\"status\":500,"
 				 "\"proxies\":[{\"name\":\"c\",\"listen\":\"127.0.0.1:9002\",\"upstream\":\"10.0.0.2:3\","
 				 "\"enabled\":true,\"toxics\":[]}]}");
-	cr_assert_str_eq(shown("a"), before);
+	cr_assert_str_eq(req("GET", "/proxies/a", NULL), before);
 	cr_assert_str_eq(group("toxi.a."), LAT_A);
 	cr_assert_eq(fk.n_fwd, 3);
 }
