@@ -19,16 +19,6 @@ fl_start "$NS_B" --rules "$T/rules" --http 127.0.0.1:0 --seed 1
 API=$(http_base)
 log "API at $API"
 
-# req METHOD PATH [CURL ARGS...]: the status in $T/status, the body in $T/body.
-req() {
-	local m=$1 p=$2
-	shift 2
-	curl -sS -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$m" "$@" "$API$p" >"$T/status" ||
-		fail "curl $m $p failed"
-}
-expect() {
-	[ "$(cat "$T/status")" = "$1" ] || fail "expected $1, got $(cat "$T/status"): $(cat "$T/body")"
-}
 body() { jq -c "$1" "$T/body"; }
 json_ct() { grep -qi '^Content-Type: application/json' "$T/headers" || fail "not JSON: $(cat "$T/headers")"; }
 

@@ -20,18 +20,8 @@ PIDS+=($!)
 wait_listen "$NS_B" 8080
 A() { ip netns exec "$NS_A" "$@"; }
 localnet_before=$(A sysctl -n net.ipv4.conf.all.route_localnet)
-ip netns exec "$NS_A" "$FL" run --toxiproxy-api 127.0.0.1:0 --control "$T/ctl.sock" --seed 3 -e "$T/ev" >"$T/fl.out" 2>"$T/fl.err" &
-FL_PID=$!
-for _ in $(seq 1 100); do grep -q 'faultline: running' "$T/fl.err" && break; sleep 0.05; done
-API=$(sed -n 's/^faultline: toxiproxy API at \(http:[^ ]*\)\/$/\1/p' "$T/fl.err" | grep .) ||
-	fail "no 'toxiproxy API at' line: $(cat "$T/fl.err")"
+toxi_start "$NS_A" --seed 3 -e "$T/ev"
 
-req() {
-	local m=$1 p=$2
-	shift 2
-	A curl -sS -o "$T/body" -w '%{http_code}' -X "$m" "$@" "$API$p" >"$T/status" || fail "curl $m $p"
-}
-expect() { [ "$(cat "$T/status")" = "$1" ] || fail "expected $1, got $(cat "$T/status"): $(cat "$T/body")"; }
 client() { A "$PY" "$D/toxi_client.py" "$PORT" "$@"; }
 
 req POST /proxies -d '{"name":"echo","listen":"127.0.0.1:0","upstream":"10.99.0.2:8080"}'; expect 201

@@ -24,11 +24,7 @@ make_pair --no-ipv6
 ip netns exec "$NS_B" "$PY" "$D/toxi_echo.py" 10.99.0.2 8080 &
 PIDS+=($!)
 wait_listen "$NS_B" 8080
-ip netns exec "$NS_A" "$FL" run --toxiproxy-api 127.0.0.1:0 --control "$T/ctl.sock" --seed 5 >"$T/fl.out" 2>"$T/fl.err" &
-FL_PID=$!
-for _ in $(seq 1 100); do grep -q 'faultline: running' "$T/fl.err" && break; sleep 0.05; done
-API=$(sed -n 's/^faultline: toxiproxy API at \(http:[^ ]*\)\/$/\1/p' "$T/fl.err" | grep .) ||
-	fail "no 'toxiproxy API at' line: $(cat "$T/fl.err")"
+toxi_start "$NS_A" --seed 5
 NODE_PATH=$CACHE/node_modules ip netns exec "$NS_A" node "$D/toxi-node/test.js" "$API" 10.99.0.2:8080 >"$T/node.out" 2>&1 ||
 	fail "the Node client's test: $(cat "$T/node.out")"
 sed 's/^/  node: /' "$T/node.out" >&2

@@ -17,17 +17,7 @@ PIDS+=($!)
 for _ in $(seq 1 200); do ip netns exec "$NS_B" ss -Hlun "sport = :5353" | grep -q . && break; sleep 0.05; done
 ip netns exec "$NS_B" ss -Hlun "sport = :5353" | grep -q . || fail "the UDP echo server is not bound"
 A() { ip netns exec "$NS_A" "$@"; }
-ip netns exec "$NS_A" "$FL" run --toxiproxy-api 127.0.0.1:0 --control "$T/ctl.sock" --seed 5 >"$T/fl.out" 2>"$T/fl.err" &
-FL_PID=$!
-for _ in $(seq 1 200); do grep -q 'faultline: running' "$T/fl.err" && break; sleep 0.05; done
-API=$(sed -n 's/^faultline: toxiproxy API at \(http:[^ ]*\)\/$/\1/p' "$T/fl.err" | grep .) ||
-	fail "no 'toxiproxy API at' line: $(cat "$T/fl.err")"
-req() {
-	local m=$1 p=$2
-	shift 2
-	A curl -sS -o "$T/body" -w '%{http_code}' -X "$m" "$@" "$API$p" >"$T/status" || fail "curl $m $p"
-}
-expect() { [ "$(cat "$T/status")" = "$1" ] || fail "expected $1, got $(cat "$T/status"): $(cat "$T/body")"; }
+toxi_start "$NS_A" --seed 5
 send() { A "$PY" "$D/toxi_udp.py" send "$PORT" "$@"; }
 rule() { A "$FL" ctl --control "$T/ctl.sock" --json list | jq -r --arg n "$1" ".rules[] | select(.name == \$n) | .$2"; }
 

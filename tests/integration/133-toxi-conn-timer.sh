@@ -14,16 +14,11 @@ ip netns exec "$NS_B" "$PY" "$D/toxi_echo.py" 10.99.0.2 8080 &
 PIDS+=($!)
 wait_listen "$NS_B" 8080
 A() { ip netns exec "$NS_A" "$@"; }
-ip netns exec "$NS_A" "$FL" run --toxiproxy-api 127.0.0.1:0 --control "$T/ctl.sock" --seed 3 >"$T/fl.out" 2>"$T/fl.err" &
-FL_PID=$!
-for _ in $(seq 1 200); do grep -q 'faultline: running' "$T/fl.err" && break; sleep 0.05; done
-API=$(sed -n 's/^faultline: toxiproxy API at \(http:[^ ]*\)\/$/\1/p' "$T/fl.err" | grep .) ||
-	fail "no 'toxiproxy API at' line: $(cat "$T/fl.err")"
-post() { A curl -sS -f -o "$T/body" -X POST -d "$2" "$API$1" || fail "POST $1: $(cat "$T/body")"; }
+toxi_start "$NS_A" --seed 3
 
-post /proxies '{"name":"echo","listen":"127.0.0.1:0","upstream":"10.99.0.2:8080"}'
+req POST /proxies -d '{"name":"echo","listen":"127.0.0.1:0","upstream":"10.99.0.2:8080"}'; expect 201
 PORT=$(jq -r '.listen | split(":")[1]' "$T/body")
-post /proxies/echo/toxics '{"type":"reset_peer","attributes":{"timeout":3000}}'
+req POST /proxies/echo/toxics -d '{"type":"reset_peer","attributes":{"timeout":3000}}'; expect 200
 A "$FL" ctl --control "$T/ctl.sock" --json list | jq -r '.rules[0].rule' | grep -q 'reset, conn-after 3s' ||
 	fail "rule: $(A "$FL" ctl --control "$T/ctl.sock" --json list)"
 # Longer than the timeout since the toxic came: a new connection still has its own.

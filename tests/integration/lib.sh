@@ -181,3 +181,37 @@ http_base() {
 	sed -n 's/^faultline: HTTP API at \(http:[^ ]*\)\/$/\1/p' "$T/fl.err" | head -1 | grep . ||
 		fail "no 'HTTP API at' line: $(cat "$T/fl.err")"
 }
+
+# req METHOD PATH [CURL ARGS...]: one request to the API at $API, from
+# namespace $API_NS when set: the status in $T/status, the body in $T/body,
+# the headers in $T/headers. expect STATUS: that was the status.
+req() {
+	local m=$1 p=$2 in=()
+	shift 2
+	[ -z "${API_NS:-}" ] || in=(ip netns exec "$API_NS")
+	"${in[@]}" curl -sS -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$m" "$@" "$API$p" >"$T/status" ||
+		fail "curl $m $p failed"
+}
+expect() {
+	[ "$(cat "$T/status")" = "$1" ] || fail "expected $1, got $(cat "$T/status"): $(cat "$T/body")"
+}
+
+# toxi_start NS [RUN ARGS...]: faultline run --toxiproxy-api 127.0.0.1:0
+# --control $T/ctl.sock inside namespace NS (beside the application, as
+# toxiproxy runs), once it is running; its base URL in $API, and NS in
+# $API_NS for req.
+toxi_start() {
+	API_NS=$1
+	shift
+	rm -f "$T/fl.out" "$T/fl.err"
+	ip netns exec "$API_NS" "$FL" run --toxiproxy-api 127.0.0.1:0 --control "$T/ctl.sock" "$@" \
+		>"$T/fl.out" 2>"$T/fl.err" &
+	FL_PID=$!
+	for _ in $(seq 1 200); do
+		grep -q 'faultline: running' "$T/fl.err" 2>/dev/null && break
+		kill -0 "$FL_PID" 2>/dev/null || { cat "$T/fl.err" >&2; fail "faultline did not start"; }
+		sleep 0.05
+	done
+	API=$(sed -n 's/^faultline: toxiproxy API at \(http:[^ ]*\)\/$/\1/p' "$T/fl.err" | grep .) ||
+		fail "no 'toxiproxy API at' line: $(cat "$T/fl.err")"
+}
