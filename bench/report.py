@@ -5,12 +5,16 @@ JSON lines appended to a file for comparison across commits.
 
     report.py REC.tsv OUT.jsonl key=value...
 
-REC.tsv holds "run<TAB>name<TAB>value" lines. Names: CONFIG/METRIC for the
+REC.tsv holds "run<TAB>name<TAB>value[<TAB>pair]" lines. Names: CONFIG/METRIC for the
 configurations a-e and f0-f2 (many flows), lat/CASE/PPS/FIGURE for the
 lateness cases, hold/FIGURE for the capacity test. Ratios are taken within each run (x of run i
 against a and b of run i), then summarised like the figures: min, median,
 max. Lateness is the one-way time minus the delay minus the median
 one-way time without interception at the same rate, in the same run.
+Configurations a and c may run as alternating pairs within a run (pair
+1, 2, ... in the fourth column): a run's figure is then the median of its
+pairs, and c/a is taken per pair and summarised over every pair of every
+run.
 """
 import json
 import statistics
@@ -37,20 +41,48 @@ METRICS = {
     "udp_kpps": ("UDP 64B", "kpps", "ratio"),
     "rtt_p50_us": ("RTT p50", "us", "diff"),
     "rtt_p99_us": ("RTT p99", "us", "diff"),
+    # CPU time of the UDP test's processes per packet delivered.
+    "udp_cpu_ns": ("UDP CPU", "ns/pkt", "ratio"),
 }
 
 
 def load(path):
+    """runs[run][name]: the figure (the median of its pairs when paired);
+    pairs[run][name][pair]: the paired figures."""
     runs = defaultdict(dict)
+    pairs = defaultdict(lambda: defaultdict(dict))
     for line in open(path):
         parts = line.rstrip("\n").split("\t")
-        if len(parts) != 3 or not parts[2]:
+        if len(parts) not in (3, 4) or not parts[2]:
             continue
         try:
-            runs[int(parts[0])][parts[1]] = float(parts[2])
+            r, v = int(parts[0]), float(parts[2])
+            k = int(parts[3]) if len(parts) == 4 else 0
         except ValueError:
             continue
-    return runs
+        if k:
+            pairs[r][parts[1]][k] = v
+        else:
+            runs[r][parts[1]] = v
+    for r in pairs:
+        for name, by_pair in pairs[r].items():
+            runs[r][name] = statistics.median(by_pair.values())
+    return runs, pairs
+
+
+def against(runs, pairs, x, base, op):
+    """op(x's figure, base's figure) for every pair both ran in, or per run
+    where they are not paired: the values to summarise."""
+    out = []
+    for r in sorted(runs):
+        px, pb = pairs.get(r, {}).get(x), pairs.get(r, {}).get(base)
+        if px and pb:
+            out += [op(px[k], pb[k]) for k in sorted(px) if k in pb and op(px[k], pb[k]) is not None]
+        elif x in runs[r] and base in runs[r]:
+            v = op(runs[r][x], runs[r][base])
+            if v is not None:
+                out.append(v)
+    return out
 
 
 def summary(values):
@@ -114,7 +146,7 @@ def many_flows(runs, emit):
 def main():
     rec, out_path = sys.argv[1], sys.argv[2]
     meta = dict(a.split("=", 1) for a in sys.argv[3:])
-    runs = load(rec)
+    runs, pairs = load(rec)
     lines = []
 
     def emit(kind, name, unit, s, **extra):
@@ -124,7 +156,9 @@ def main():
     print()
     print("faultline bench, commit %s, %s, load %s, %s run(s), %s s per throughput test"
           % (meta.get("commit"), meta.get("date"), meta.get("load"), meta.get("runs"), meta.get("dur")))
-    print("median [min-max] over the runs; ratios and differences taken within each run")
+    print("median [min-max] over the runs; ratios and differences taken within each run,")
+    print("for a and c run as alternating pairs: per adjacent pair, over every pair (%s per run)"
+          % meta.get("pairs", "0"))
     print()
     head = "%-32s" % "configuration"
     for m, (label, unit, _) in METRICS.items():
@@ -153,15 +187,13 @@ def main():
             any_fig = False
             for m, (label, unit, how) in METRICS.items():
                 if how == "ratio":
-                    f = lambda r, m=m, base=base: (r["%s/%s" % (c, m)] / r["%s/%s" % (base, m)]
-                                                   if r.get("%s/%s" % (c, m)) and r.get("%s/%s" % (base, m)) else None)
-                    s = summary(per_run(runs, f))
+                    s = summary(against(runs, pairs, "%s/%s" % (c, m), "%s/%s" % (base, m),
+                                        lambda x, b: x / b if b else None))
                     row += " %22s" % fmt(s, 2)
                     emit("ratio", "%s/%s/%s" % (c, base, m), "ratio", s)
                 else:
-                    f = lambda r, m=m, base=base: (r["%s/%s" % (c, m)] - r["%s/%s" % (base, m)]
-                                                   if "%s/%s" % (c, m) in r and "%s/%s" % (base, m) in r else None)
-                    s = summary(per_run(runs, f))
+                    s = summary(against(runs, pairs, "%s/%s" % (c, m), "%s/%s" % (base, m),
+                                        lambda x, b: x - b))
                     row += " %22s" % (("+" if s and s["median"] >= 0 else "") + fmt(s, 0))
                     emit("diff", "%s-%s/%s" % (c, base, m), unit, s)
                 any_fig |= bool(s)
@@ -172,8 +204,10 @@ def main():
     seen = []
     for c in list(CONFIGS) + list(MANY):
         for t in ("tcp", "udp", "ping"):
-            sn = sum(runs[r].get("%s/seen_%s" % (c, t), 0) for r in runs)
-            qn = sum(runs[r].get("%s/queued_%s" % (c, t), 0) for r in runs)
+            total = lambda k: sum(sum(pairs[r][k].values()) if k in pairs.get(r, {}) else runs[r].get(k, 0)
+                                  for r in runs)
+            sn = total("%s/seen_%s" % (c, t))
+            qn = total("%s/queued_%s" % (c, t))
             if qn:
                 seen.append("%s %s %d/%d" % (c, t, sn, qn))
                 lines.append(dict(meta, kind="seen", name="%s/%s" % (c, t), seen=sn, queued=qn))

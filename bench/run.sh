@@ -25,10 +25,22 @@
 # (min/median/max over the runs, ratios per run against its own baselines)
 # and appends JSON lines to $JSONL.
 #
+# Method against noise (a shared 2-vCPU VM moves the baseline by 2x): the
+# sender runs on CPU PIN_SEND and the receiver on PIN_RECV in every
+# configuration but f (the veth pair delivers in the sender's softirq, so
+# the kernel's receive path and its netfilter hooks run on the sender's
+# CPU); a and c, the pair the no-match target compares, run as PAIRS
+# alternating short tests (a c a c ...) of PAIR_DUR seconds, and c/a is
+# taken per adjacent pair; and each UDP test also reports the CPU time its
+# processes used per packet delivered (sender, receiver, ksoftirqd,
+# interceptor), a figure that placement and rate do not move much.
+#
 # Environment: RUNS (3), DUR seconds per throughput test (5), QUEUE (7),
 # TESTS ("tcp udp ping lat hold"), CONFIGS ("a b c d e f"), FLOWS (8),
 # LAT_DUR seconds per lateness case (3), LAT_DELAYS ("1 10 100" ms),
 # LAT_RATES ("1000 20000"), HOLD_N (100000), HOLD_QUEUES (2),
+# PAIRS (3, 0: a and c once like the others), PAIR_DUR (2),
+# PIN_SEND (0), PIN_RECV (1) (CPU lists for taskset; empty: no pinning),
 # JSONL ($BUILD/bench.jsonl).
 set -euo pipefail
 
@@ -48,6 +60,15 @@ LAT_DELAYS=${LAT_DELAYS:-1 10 100}
 LAT_RATES=${LAT_RATES:-1000 20000}
 HOLD_N=${HOLD_N:-100000}
 HOLD_QUEUES=${HOLD_QUEUES:-2}
+PAIRS=${PAIRS:-3}
+PAIR_DUR=${PAIR_DUR:-2}
+if (($(nproc) >= 2)); then
+	PIN_SEND=${PIN_SEND-0}
+	PIN_RECV=${PIN_RECV-1}
+else
+	PIN_SEND=${PIN_SEND-}
+	PIN_RECV=${PIN_RECV-}
+fi
 JSONL=${JSONL:-$BUILD/bench.jsonl}
 LAT_PORT=9001
 HOLD_PORT=9002
@@ -83,6 +104,12 @@ fmt() { [[ -n $2 ]] && printf "$1" "$2" || printf 'n/a'; }
 
 inA() { ip netns exec "$NS_A" "$@"; }
 inB() { ip netns exec "$NS_B" "$@"; }
+# The sender's and the receiver's side of a test, pinned (PIN_SEND,
+# PIN_RECV) so that every configuration has the same placement.
+PIN_S=()
+PIN_R=()
+[[ -n $PIN_SEND ]] && PIN_S=(taskset -c "$PIN_SEND")
+[[ -n $PIN_RECV ]] && PIN_R=(taskset -c "$PIN_RECV")
 
 # Is the child $1 still running (not exited, not a zombie awaiting wait)?
 alive()
@@ -192,7 +219,7 @@ udp_bound() { [[ -n $(inB ss -Hlun "sport = :$1") ]]; }
 
 # ---------------------------------------------------------------- checks
 ((EUID == 0)) || die "needs root (network namespaces, iptables)"
-for tool in ip iptables iptables-save iperf3 ping jq ss awk python3 nc; do
+for tool in ip iptables iptables-save iperf3 ping jq ss awk python3 nc taskset; do
 	command -v "$tool" >/dev/null ||
 		die "missing $tool (apt-get install -y iperf3 iputils-ping jq iproute2 iptables netcat-openbsd)"
 done
@@ -239,21 +266,22 @@ wait_for 5 inA ping -c 1 -W 1 "$IP_B" || die "veth pair does not pass traffic"
 # the main shell (not in $(...)) so that the pids they start stay known.
 RES=
 
+# test_tcp SECONDS
 test_tcp()
 {
-	local srv out
+	local dur=$1 srv out
 
 	RES=
 	spawn "$TMP/iperf3-srv.out" "$TMP/iperf3-srv.err" \
-		"$NS_B" iperf3 -s -1 -B "$IP_B" -p "$TCP_PORT"
+		"$NS_B" "${PIN_R[@]}" iperf3 -s -1 -B "$IP_B" -p "$TCP_PORT"
 	srv=$SPAWNED
 	if ! wait_for 5 tcp_listening "$TCP_PORT"; then
 		log "iperf3 server did not start"
 		stop_pid "$srv" || true; forget_pid "$srv"
 		return 0
 	fi
-	out=$(timeout $((DUR + 30)) \
-		ip netns exec "$NS_A" iperf3 -c "$IP_B" -p "$TCP_PORT" -t "$DUR" -J \
+	out=$(timeout $((dur + 30)) \
+		ip netns exec "$NS_A" "${PIN_S[@]}" iperf3 -c "$IP_B" -p "$TCP_PORT" -t "$dur" -J \
 		2>/dev/null) || true
 	stop_pid "$srv" 2 || true; forget_pid "$srv"
 	# Receiver side, in Gbit/s.
@@ -261,28 +289,68 @@ test_tcp()
 		<<<"$out" 2>/dev/null) || RES=
 }
 
-# test_udp [SRC...]: from A's address, or from each SRC in turn.
+# CPU time (ns) the kernel's softirq threads have used so far, all CPUs:
+# softirq work runs there when it overflows the context that raised it.
+ksoftirqd_ns()
+{
+	local p sum=0 ns
+
+	for p in $(pgrep -x 'ksoftirqd/[0-9]+'); do
+		read -r ns _ <"/proc/$p/schedstat" 2>/dev/null || continue
+		sum=$((sum + ns))
+	done
+	echo "$sum"
+}
+
+# CPU time (ns) process $1 has used so far, 0 when it is gone.
+proc_ns()
+{
+	local ns=0
+
+	[[ -n $1 ]] && read -r ns _ <"/proc/$1/schedstat" 2>/dev/null
+	echo "${ns:-0}"
+}
+
+# test_udp SECONDS PINNED [SRC...]: from A's address, or from each SRC in
+# turn; pinned (PIN_SEND, PIN_RECV) when PINNED is 1.  RES: the delivered
+# rate in kpps; CPU_NS: the CPU time per delivered packet (ns) of the
+# sender and receiver (with the softirq work that ran in their context:
+# the receive path of a veth pair runs in the sender's), ksoftirqd and the
+# interceptor, empty when nothing arrived.
 test_udp()
 {
-	local rcv
+	local dur=$1 pin=$2 rcv k0 k1 p0 p1 ps=() pr=()
 
+	shift 2
 	RES=
+	CPU_NS=
+	((pin)) && ps=("${PIN_S[@]}") && pr=("${PIN_R[@]}")
 	spawn "$TMP/udp-rcv.out" "$TMP/udp-rcv.err" \
-		"$NS_B" "$UDP_BLAST" recv "$UDP_PORT" $((DUR + 5))
+		"$NS_B" "${pr[@]}" "$UDP_BLAST" recv "$UDP_PORT" $((dur + 5))
 	rcv=$SPAWNED
 	if ! wait_for 5 udp_bound "$UDP_PORT"; then
 		log "udp_blast receiver did not start"
 		stop_pid "$rcv" || true; forget_pid "$rcv"
 		return 0
 	fi
-	inA "$UDP_BLAST" send "$IP_B" "$UDP_PORT" "$DUR" "$@" \
+	k0=$(ksoftirqd_ns)
+	p0=$(proc_ns "$PROG_PID")
+	inA "${ps[@]}" "$UDP_BLAST" send "$IP_B" "$UDP_PORT" "$dur" "$@" \
 		>"$TMP/udp-snd.out" 2>&1 || true
 	wait "$rcv" 2>/dev/null || true
+	k1=$(ksoftirqd_ns)
+	p1=$(proc_ns "$PROG_PID")
 	forget_pid "$rcv"
 	log "    udp: $(cat "$TMP/udp-snd.out") $(cat "$TMP/udp-rcv.out")"
 	# Delivered rate, in kpps.
 	RES=$(sed -n 's/.*pps=\([0-9.]*\).*/\1/p' "$TMP/udp-rcv.out" |
 		awk '{ printf "%.1f\n", $1 / 1000 }') || RES=
+	CPU_NS=$(cat "$TMP/udp-snd.out" "$TMP/udp-rcv.out" | awk -v k=$((k1 - k0)) -v p=$((p1 - p0)) '
+		/^sent=/ { for (i = 1; i <= NF; i++) if ($i ~ /^cpu_us=/) c += substr($i, 8) * 1000 }
+		/^received=/ { for (i = 1; i <= NF; i++) {
+				if ($i ~ /^cpu_us=/) c += substr($i, 8) * 1000
+				if ($i ~ /^received=/) n = substr($i, 10) } }
+		END { if (n > 0) printf "%.0f\n", (c + k + p) / n }') || CPU_NS=
 }
 
 # FLOWS TCP flows at once, each from its own address of A to its own
@@ -333,7 +401,7 @@ test_tcp_many()
 # RES="avg_us p50_us p99_us".
 test_ping()
 {
-	inA ping -c 200 -i 0.01 -W 1 "$IP_B" >"$TMP/ping.out" 2>&1 || true
+	inA "${PIN_S[@]}" ping -c 200 -i 0.01 -W 1 "$IP_B" >"$TMP/ping.out" 2>&1 || true
 	RES=$(awk '
 		/time=/ { for (i = 1; i <= NF; i++)
 				if ($i ~ /^time=/) t[n++] = substr($i, 6) * 1000 }
@@ -371,7 +439,9 @@ nfqueue_counter()
 # the table and the JSON lines from it.
 REC=$TMP/rec.tsv
 : >"$REC"
-rec() { printf '%s\t%s\t%s\n' "$RUN" "$1" "$2" >>"$REC"; }
+# rec NAME VALUE: a figure of run RUN, of its pair PAIR (0: not paired).
+PAIR=0
+rec() { printf '%s\t%s\t%s\t%s\n' "$RUN" "$1" "$2" "$PAIR" >>"$REC"; }
 
 # Configuration d's rules: 50 whose filters match the bench traffic (from
 # A to B, and B's replies) and that never fire (their window opens after
@@ -476,57 +546,88 @@ cpu_s()
 }
 
 # ---------------------------------------------------------------- per configuration
+# one_test CONFIG TEST SECONDS: one test of configuration a to e, its
+# interceptor started for it (so its counts are per test) and stopped
+# after; b's NFQUEUE rules must be in place.  Records under PAIR.
+run_label() { ((PAIR)) && echo "run $RUN pair $PAIR" || echo "run $RUN"; }
+
+one_test()
+{
+	local cfg=$1 t=$2 dur=$3 v seen cnt before after prefix=FAULTLINE
+
+	[[ $cfg == b ]] && prefix=""
+	if [[ $cfg != a ]]; then
+		start_prog "$cfg" || { log "  $cfg: n/a"; return 1; }
+		before=$(nfqueue_counter "$prefix")
+	fi
+	case $t in
+	tcp)
+		test_tcp "$dur"; v=$RES
+		log "  $(run_label) $cfg tcp: $(fmt %.2f "$v") Gbit/s"
+		[[ -n $v ]] && rec "$cfg/tcp_gbps" "$v"
+		;;
+	udp)
+		test_udp "$dur" 1; v=$RES
+		log "  $(run_label) $cfg udp: ${v:-failed} kpps, ${CPU_NS:-n/a} ns CPU per packet"
+		[[ -n $v ]] && rec "$cfg/udp_kpps" "$v"
+		[[ -n $CPU_NS ]] && rec "$cfg/udp_cpu_ns" "$CPU_NS"
+		;;
+	ping)
+		test_ping; v=$RES
+		log "  $(run_label) $cfg ping avg/p50/p99 µs: ${v:-failed}"
+		if [[ -n $v ]]; then
+			read -r _ p50 p99 <<<"$v"
+			rec "$cfg/rtt_p50_us" "$p50"
+			rec "$cfg/rtt_p99_us" "$p99"
+		fi
+		;;
+	esac
+	if [[ $cfg != a ]]; then
+		after=$(nfqueue_counter "$prefix")
+		stop_prog "$cfg"; seen=$RES
+		if [[ -n $before && -n $after && -n $seen ]]; then
+			cnt=$((after - before))
+			log "    $t: program saw $seen, NFQUEUE rule counter $cnt"
+			rec "$cfg/seen_$t" "$seen"
+			rec "$cfg/queued_$t" "$cnt"
+		fi
+	fi
+}
+
 run_config()
 {
-	local cfg=$1 t v seen cnt before after prefix=FAULTLINE
+	local cfg=$1 t
 
 	if [[ $cfg == b ]]; then
-		prefix=""
 		inB iptables -I INPUT -j NFQUEUE --queue-num "$QUEUE" --queue-bypass
 		B_RULES=1
 		inB iptables -I OUTPUT -j NFQUEUE --queue-num "$QUEUE" --queue-bypass
 	fi
 	for t in $TESTS; do
 		[[ $t == tcp || $t == udp || $t == ping ]] || continue
-		if [[ $cfg != a ]]; then
-			start_prog "$cfg" || { log "  $cfg: n/a"; break; }
-			before=$(nfqueue_counter "$prefix")
-		fi
-		case $t in
-		tcp)
-			test_tcp; v=$RES
-			log "  run $RUN $cfg tcp: $(fmt %.2f "$v") Gbit/s"
-			[[ -n $v ]] && rec "$cfg/tcp_gbps" "$v"
-			;;
-		udp)
-			test_udp; v=$RES
-			log "  run $RUN $cfg udp: ${v:-failed} kpps"
-			[[ -n $v ]] && rec "$cfg/udp_kpps" "$v"
-			;;
-		ping)
-			test_ping; v=$RES
-			log "  run $RUN $cfg ping avg/p50/p99 µs: ${v:-failed}"
-			if [[ -n $v ]]; then
-				read -r _ p50 p99 <<<"$v"
-				rec "$cfg/rtt_p50_us" "$p50"
-				rec "$cfg/rtt_p99_us" "$p99"
-			fi
-			;;
-		esac
-		if [[ $cfg != a ]]; then
-			after=$(nfqueue_counter "$prefix")
-			stop_prog "$cfg"; seen=$RES
-			if [[ -n $before && -n $after && -n $seen ]]; then
-				cnt=$((after - before))
-				log "    $t: program saw $seen, NFQUEUE rule counter $cnt"
-				rec "$cfg/seen_$t" "$seen"
-				rec "$cfg/queued_$t" "$cnt"
-			fi
-		fi
+		one_test "$cfg" "$t" "$DUR" || break
 	done
 	if [[ $cfg == b ]]; then
 		del_b_rules
 	fi
+}
+
+# a and c as PAIRS alternating short tests, a c a c ..., each pair
+# recorded under its number: c/a is then taken per adjacent pair, so a
+# slow spell of the machine moves both sides of a ratio, not one.
+run_pairs()
+{
+	local t k
+
+	for t in $TESTS; do
+		[[ $t == tcp || $t == udp || $t == ping ]] || continue
+		for ((k = 1; k <= PAIRS; k++)); do
+			PAIR=$k
+			one_test a "$t" "$PAIR_DUR"
+			one_test c "$t" "$PAIR_DUR"
+		done
+	done
+	PAIR=0
 }
 
 # ---------------------------------------------------------------- probing
@@ -655,7 +756,7 @@ run_many()
 				[[ -n $v ]] && rec "$sub/tcp_gbps" "$v"
 				;;
 			udp)
-				test_udp "${UDP_SRCS[@]}"; v=$RES
+				test_udp "$DUR" 0 "${UDP_SRCS[@]}"; v=$RES
 				log "  run $RUN $sub udp, $FLOWS flows: ${v:-failed} kpps"
 				[[ -n $v ]] && rec "$sub/udp_kpps" "$v"
 				;;
@@ -837,12 +938,20 @@ test_hold()
 # ---------------------------------------------------------------- main loop
 [[ -x $FAULTLINE ]] || die "$FAULTLINE missing"
 RUN=0
+PAIRED=0
+((PAIRS > 0)) && [[ " $CONFIGS " == *" a "* && " $CONFIGS " == *" c "* ]] && PAIRED=1
 for ((RUN = 1; RUN <= RUNS; RUN++)); do
 	for cfg in $CONFIGS; do
-		log "run $RUN/$RUNS, configuration $cfg"
 		if [[ $cfg == f ]]; then
+			log "run $RUN/$RUNS, configuration f"
 			run_many
+		elif ((PAIRED)) && [[ $cfg == a ]]; then
+			log "run $RUN/$RUNS, configurations a and c, $PAIRS pairs of $PAIR_DUR s"
+			run_pairs
+		elif ((PAIRED)) && [[ $cfg == c ]]; then
+			continue
 		else
+			log "run $RUN/$RUNS, configuration $cfg"
 			run_config "$cfg"
 		fi
 	done
@@ -856,4 +965,5 @@ git -C "$SRC_DIR" diff --quiet HEAD 2>/dev/null || commit+="-dirty"
 python3 "$SRC_DIR/report.py" "$REC" "$JSONL" \
 	"commit=$commit" "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	"load=$(cut -d' ' -f1-3 /proc/loadavg)" "runs=$RUNS" "dur=$DUR" "lat_dur=$LAT_DUR" \
+	"pairs=$((PAIRED ? PAIRS : 0))" "pair_dur=$PAIR_DUR" "pin=${PIN_SEND:-none}/${PIN_RECV:-none}" \
 	"nproc=$(nproc)" "kernel=$(uname -r)"
