@@ -17,6 +17,7 @@ struct hook {
 	enum kfilter_scope scope;
 	unsigned n;
 	char *bytecode[KFILTER_MAX_PROGS];
+	int proto4[KFILTER_MAX_PROGS];	/* kfilter_proto4() of each */
 };
 
 struct kfilter {
@@ -216,6 +217,211 @@ int kfilter_check(const struct bpf_insn *in, unsigned n, const char **why)
 	return 0;
 }
 
+/* ---- the IPv4 protocols a program can accept ---- */
+
+/*
+ * A 32-bit value of which some bits are known: 'm' has the unknown bits,
+ * 'v' the known ones (0 where unknown). Enough to follow libpcap's
+ * programs through the version test ("ldb [0]; and #0xf0; jeq #0x40")
+ * and the protocol test ("ldb [9]; jeq #P") with the rest unknown.
+ */
+struct kval {
+	uint32_t v, m;
+};
+
+static const struct kval unknown = { 0, 0xffffffffu };
+
+static struct kval known(uint32_t v)
+{
+	return (struct kval){ v, 0 };
+}
+
+static struct kval kval_join(struct kval a, struct kval b)
+{
+	uint32_t m = a.m | b.m | (a.v ^ b.v);
+
+	return (struct kval){ a.v & ~m, m };
+}
+
+/* The state before an instruction; 'live' when some path reaches it. */
+struct kstate {
+	bool live;
+	struct kval a, x, mem[BPF_MEMWORDS];
+};
+
+static void state_join(struct kstate *to, const struct kstate *from)
+{
+	if (!to->live) {
+		*to = *from;
+		return;
+	}
+	to->a = kval_join(to->a, from->a);
+	to->x = kval_join(to->x, from->x);
+	for (unsigned i = 0; i < BPF_MEMWORDS; i++)
+		to->mem[i] = kval_join(to->mem[i], from->mem[i]);
+}
+
+/* An IPv4 packet of protocol 'proto': byte 0 is 0x4?, byte 9 the protocol, the rest unknown. */
+static struct kval ip4_load(uint32_t off, unsigned size, uint8_t proto)
+{
+	struct kval r = known(0);
+
+	for (unsigned i = 0; i < size; i++) {
+		struct kval b = { 0, 0xff };
+
+		if (off + i == 0)
+			b = (struct kval){ 0x40, 0x0f };
+		else if (off + i == 9)
+			b = known(proto);
+		r = (struct kval){ r.v << 8 | b.v, r.m << 8 | b.m };
+	}
+	return r;
+}
+
+static struct kval alu(uint16_t op, struct kval a, struct kval b)
+{
+	if (op == BPF_AND)
+		return (struct kval){ a.v & b.v, (a.m | b.m) & (a.v | a.m) & (b.v | b.m) };
+	if (op == BPF_OR)
+		return (struct kval){ a.v | b.v, (a.m | b.m) & ~(a.v | b.v) };
+	if (a.m || b.m)
+		return unknown;
+	switch (op) {
+	case BPF_ADD: return known(a.v + b.v);
+	case BPF_SUB: return known(a.v - b.v);
+	case BPF_MUL: return known(a.v * b.v);
+	case BPF_DIV: return b.v ? known(a.v / b.v) : unknown;
+	case BPF_MOD: return b.v ? known(a.v % b.v) : unknown;
+	case BPF_XOR: return known(a.v ^ b.v);
+	case BPF_LSH: return b.v < 32 ? known(a.v << b.v) : unknown;
+	case BPF_RSH: return b.v < 32 ? known(a.v >> b.v) : unknown;
+	case BPF_NEG: return known(-a.v);
+	default: return unknown;
+	}
+}
+
+/* Can the jump go its true way (*t), its false way (*f)? */
+static void branch(uint16_t op, struct kval a, struct kval k, bool *t, bool *f)
+{
+	uint32_t lo = a.v, hi = a.v | a.m;
+
+	*t = *f = true;
+	if (k.m)
+		return;
+	switch (op) {
+	case BPF_JEQ:
+		if ((a.v ^ k.v) & ~a.m)
+			*t = false;
+		else if (!a.m)
+			*f = false;
+		break;
+	case BPF_JGT:
+		*t = hi > k.v;
+		*f = lo <= k.v;
+		break;
+	case BPF_JGE:
+		*t = hi >= k.v;
+		*f = lo < k.v;
+		break;
+	case BPF_JSET:
+		*t = (hi & k.v) != 0;
+		*f = !(lo & k.v);
+		break;
+	}
+}
+
+/*
+ * Could the program accept an IPv4 packet of this protocol? Every
+ * instruction is visited once, in order, with the join of the states of
+ * the paths into it (jumps only go forward): joins and unknown bytes only
+ * add paths, so "no" is exact and "yes" may be too wide.
+ */
+static bool may_accept(const struct bpf_insn *in, unsigned n, uint8_t proto)
+{
+	struct kstate st[KFILTER_MAX_INSNS] = { 0 };
+
+	st[0].live = true;
+	st[0].a = st[0].x = known(0);
+	for (unsigned i = 0; i < BPF_MEMWORDS; i++)
+		st[0].mem[i] = unknown;
+	for (unsigned pc = 0; pc < n; pc++) {
+		struct kstate s = st[pc];
+		uint16_t c = in[pc].code;
+		struct kval k = known(in[pc].k);
+		bool t, f;
+
+		if (!s.live)
+			continue;
+		switch (BPF_CLASS(c)) {
+		case BPF_RET:
+			if (BPF_RVAL(c) == BPF_A ? (s.a.v | s.a.m) != 0 : in[pc].k != 0)
+				return true;
+			continue;
+		case BPF_JMP:
+			if (c == (BPF_JMP | BPF_JA)) {
+				state_join(&st[pc + 1 + in[pc].k], &s);
+				continue;
+			}
+			branch(BPF_OP(c), s.a, BPF_SRC(c) == BPF_X ? s.x : k, &t, &f);
+			if (t)
+				state_join(&st[pc + 1 + in[pc].jt], &s);
+			if (f)
+				state_join(&st[pc + 1 + in[pc].jf], &s);
+			continue;
+		case BPF_LD:
+			if (BPF_MODE(c) == BPF_ABS)
+				s.a = ip4_load(in[pc].k, BPF_SIZE(c) == BPF_W ? 4 : BPF_SIZE(c) == BPF_H ? 2 : 1,
+					       proto);
+			else if (BPF_MODE(c) == BPF_IMM)
+				s.a = k;
+			else if (BPF_MODE(c) == BPF_MEM)
+				s.a = s.mem[in[pc].k % BPF_MEMWORDS];
+			else
+				s.a = unknown;	/* indirect, length */
+			break;
+		case BPF_LDX:
+			s.x = BPF_MODE(c) == BPF_IMM ? k : BPF_MODE(c) == BPF_MEM ?
+			      s.mem[in[pc].k % BPF_MEMWORDS] : unknown;
+			break;
+		case BPF_ST:
+			s.mem[in[pc].k % BPF_MEMWORDS] = s.a;
+			break;
+		case BPF_STX:
+			s.mem[in[pc].k % BPF_MEMWORDS] = s.x;
+			break;
+		case BPF_ALU:
+			s.a = alu(BPF_OP(c), s.a, BPF_SRC(c) == BPF_X ? s.x : k);
+			break;
+		case BPF_MISC:
+			if (BPF_MISCOP(c) == BPF_TAX)
+				s.x = s.a;
+			else
+				s.a = s.x;
+			break;
+		}
+		if (pc + 1 < n)
+			state_join(&st[pc + 1], &s);
+	}
+	return false;
+}
+
+int kfilter_proto4(const struct bpf_insn *in, unsigned n)
+{
+	int found = KFILTER_PROTO_NONE;
+
+	if (!n || n > KFILTER_MAX_INSNS)
+		return KFILTER_PROTO_ANY;
+	for (unsigned p = 0; p < 256; p++) {
+		if (!may_accept(in, n, (uint8_t)p))
+			continue;
+		/* iptables reads protocol 0 as "any". */
+		if (found != KFILTER_PROTO_NONE || p == 0)
+			return KFILTER_PROTO_ANY;
+		found = (int)p;
+	}
+	return found;
+}
+
 /* ---- rules to texts ---- */
 
 /* Does the rule need the tracker's view of both directions of its connections? */
@@ -354,7 +560,7 @@ static void pending_free(struct pending *p)
  * bpf match can run it as it is, write its --bytecode form into *out.
  * Returns 0, -E2BIG (too long: *len says how long), -EINVAL (*why) or -ENOMEM.
  */
-static int compile(const char *text, char **out, unsigned *len, const char **why)
+static int compile(const char *text, char **out, int *proto4, unsigned *len, const char **why)
 {
 	struct rule_filter *f;
 	const struct bpf_insn *in;
@@ -377,6 +583,7 @@ static int compile(const char *text, char **out, unsigned *len, const char **why
 	ret = kfilter_check(in, *len, why);
 	if (ret)
 		goto out;
+	*proto4 = kfilter_proto4(in, *len);
 	strbuf_printf(&b, "%u", *len);
 	for (unsigned i = 0; i < *len; i++)
 		strbuf_printf(&b, ",%u %u %u %u", in[i].code, in[i].jt, in[i].jf, in[i].k);
@@ -414,7 +621,7 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 	char *cur = NULL, *cur_code = NULL, *code;
 	const char *why;
 	unsigned len;
-	int ret = 0;
+	int ret = 0, proto, cur_proto = KFILTER_PROTO_ANY;
 
 	for (size_t i = 0; i < p->n && hk->scope != KFILTER_ALL; i++) {
 		if (cur) {
@@ -424,12 +631,13 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 				ret = -ENOMEM;
 				break;
 			}
-			ret = compile(both, &code, &len, &why);
+			ret = compile(both, &code, &proto, &len, &why);
 			if (!ret) {
 				free(cur);
 				free(cur_code);
 				cur = both;
 				cur_code = code;
+				cur_proto = proto;
 				continue;
 			}
 			free(both);
@@ -443,12 +651,13 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 				hook_all(k, h);
 				break;
 			}
+			hk->proto4[hk->n] = cur_proto;
 			hk->bytecode[hk->n++] = cur_code;
 			free(cur);
 			cur = NULL;
 			cur_code = NULL;
 		}
-		ret = compile(p->text[i], &code, &len, &why);
+		ret = compile(p->text[i], &code, &proto, &len, &why);
 		if (ret == -ENOMEM)
 			break;
 		if (ret == -E2BIG)
@@ -464,6 +673,7 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 		}
 		cur = strdup(p->text[i]);
 		cur_code = code;
+		cur_proto = proto;
 		if (!cur) {
 			ret = -ENOMEM;
 			break;
@@ -475,6 +685,7 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 				  "packet there is queued", KFILTER_MAX_PROGS, hook_names[h]);
 			hook_all(k, h);
 		} else {
+			hk->proto4[hk->n] = cur_proto;
 			hk->bytecode[hk->n++] = cur_code;
 			cur_code = NULL;
 		}
@@ -592,6 +803,11 @@ unsigned kfilter_count(const struct kfilter *k, enum pkt_dir hook)
 const char *kfilter_bytecode(const struct kfilter *k, enum pkt_dir hook, unsigned i)
 {
 	return i < kfilter_count(k, hook) ? k->hook[hook].bytecode[i] : NULL;
+}
+
+int kfilter_ip4_proto(const struct kfilter *k, enum pkt_dir hook, unsigned i)
+{
+	return i < kfilter_count(k, hook) ? k->hook[hook].proto4[i] : KFILTER_PROTO_ANY;
 }
 
 bool kfilter_filtered(const struct kfilter *k)

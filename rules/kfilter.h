@@ -71,6 +71,22 @@ unsigned kfilter_count(const struct kfilter *k, enum pkt_dir hook);
 /* Program i of the hook as --bytecode takes it: "N,code jt jf k,...". Borrowed. */
 const char *kfilter_bytecode(const struct kfilter *k, enum pkt_dir hook, unsigned i);
 
+/* kfilter_proto4()'s answers besides a protocol number. */
+#define KFILTER_PROTO_ANY	(-1)	/* several, or not known */
+#define KFILTER_PROTO_NONE	(-2)	/* no IPv4 packet */
+/*
+ * The one IPv4 protocol (1-255) whose packets the program can accept, so
+ * that a jump can test it natively ('-p P', a compare in nf_tables) before
+ * the bpf match, which the kernel reaches through its xtables compat layer.
+ * Found by running the program over known bits (byte 0 is 0x4?, byte 9 the
+ * protocol, all else unknown) for each protocol; where that cannot decide,
+ * the answer widens: "none" is exact, a protocol is a superset of what the
+ * program accepts. Pure.
+ */
+int kfilter_proto4(const struct bpf_insn *in, unsigned n);
+/* kfilter_proto4() of program i of the hook (KFILTER_PROTO_ANY past the end). */
+int kfilter_ip4_proto(const struct kfilter *k, enum pkt_dir hook, unsigned i);
+
 /* Does some hook queue less than everything? */
 bool kfilter_filtered(const struct kfilter *k);
 /*

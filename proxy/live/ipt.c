@@ -953,9 +953,30 @@ static void lock_drop(int fd)
 		close(fd);
 }
 
+/*
+ * A program's native protocol test, for IPv4 ("-p 17 "): a packet of
+ * another protocol leaves the jump at a compare of nf_tables (or of the
+ * legacy entry) instead of going through the xtables compat call into
+ * the bpf match. Empty for IPv6, where -p looks past extension headers
+ * and libpcap does not, and where the program may take several protocols.
+ * NULL: the program accepts no IPv4 packet, so IPv4 needs no jump for it.
+ */
+static const char *proto_test(const struct kfilter *k, enum pkt_dir h, unsigned i, bool v6,
+			      char *buf, size_t size)
+{
+	int p = v6 ? KFILTER_PROTO_ANY : kfilter_ip4_proto(k, h, i);
+
+	if (p == KFILTER_PROTO_NONE)
+		return NULL;
+	if (p == KFILTER_PROTO_ANY)
+		return "";
+	snprintf(buf, size, "-p %d ", p);
+	return buf;
+}
+
 /* One hook's jumps: what it matches first (the hook's own test), then each program's. */
-static void hook_jumps(const struct ipt_config *c, enum pkt_dir h, const char *from, const char *test,
-		       struct strbuf *s)
+static void hook_jumps(const struct ipt_config *c, bool v6, enum pkt_dir h, const char *from,
+		       const char *test, struct strbuf *s)
 {
 	const char *ch = IPT_CHAIN_PREFIX;
 	enum kfilter_scope scope = c->filter ? kfilter_scope(c->filter, h) : KFILTER_ALL;
@@ -972,9 +993,15 @@ static void hook_jumps(const struct ipt_config *c, enum pkt_dir h, const char *f
 	 * in order, and addrtype costs a route lookup that every packet no
 	 * rule wants would otherwise pay.
 	 */
-	for (unsigned i = 0; scope == KFILTER_SOME && i < kfilter_count(c->filter, h); i++)
-		strbuf_printf(s, "-I %s 1 -m bpf --bytecode \"%s\" %s-m comment --comment faultline -j %s%u\n",
-			      from, kfilter_bytecode(c->filter, h, i), test, ch, c->queue);
+	for (unsigned i = 0; scope == KFILTER_SOME && i < kfilter_count(c->filter, h); i++) {
+		char buf[16];
+		const char *proto = proto_test(c->filter, h, i, v6, buf, sizeof(buf));
+
+		if (proto)
+			strbuf_printf(s, "-I %s 1 %s-m bpf --bytecode \"%s\" %s-m comment --comment faultline "
+				      "-j %s%u\n", from, proto, kfilter_bytecode(c->filter, h, i), test, ch,
+				      c->queue);
+	}
 }
 
 /*
@@ -986,26 +1013,26 @@ static void hook_jumps(const struct ipt_config *c, enum pkt_dir h, const char *f
  * a packet leaves from the cgroup, before its own jump tests the mark:
  * conntrack has made the entry by then (it hooks OUTPUT before mangle).
  */
-static void wrap_jump_lines(const struct ipt_config *c, struct strbuf *s)
+static void wrap_jump_lines(const struct ipt_config *c, bool v6, struct strbuf *s)
 {
 	char test[128];
 
 	snprintf(test, sizeof(test), "-m connmark --mark 0x%x/0x%x ", c->mark, c->mark);
-	hook_jumps(c, PKT_DIR_OUT, "OUTPUT", test, s);
+	hook_jumps(c, v6, PKT_DIR_OUT, "OUTPUT", test, s);
 	snprintf(test, sizeof(test), "! -i lo -m addrtype --dst-type LOCAL -m connmark --mark 0x%x/0x%x ",
 		 c->mark, c->mark);
-	hook_jumps(c, PKT_DIR_IN, "PREROUTING", test, s);
+	hook_jumps(c, v6, PKT_DIR_IN, "PREROUTING", test, s);
 	strbuf_printf(s, "-I OUTPUT 1 -m cgroup --path \"%s\" -m comment --comment " IPT_WRAP_COMMENT "%u "
 		      "-j CONNMARK --set-xmark 0x%x/0x%x\n", c->cgroup, c->queue, c->mark, c->mark);
 }
 
-int ipt_jump_lines(const struct ipt_config *c, struct strbuf *s)
+int ipt_jump_lines(const struct ipt_config *c, bool v6, struct strbuf *s)
 {
 	if (c->cgroup) {
-		wrap_jump_lines(c, s);
+		wrap_jump_lines(c, v6, s);
 		return s->oom ? -ENOMEM : 0;
 	}
-	hook_jumps(c, PKT_DIR_OUT, "OUTPUT", "", s);
+	hook_jumps(c, v6, PKT_DIR_OUT, "OUTPUT", "", s);
 	/*
 	 * Incoming packets are taken at PREROUTING, before the routing step
 	 * where the kernel looks up their socket early (early demux): a packet
@@ -1013,9 +1040,9 @@ int ipt_jump_lines(const struct ipt_config *c, struct strbuf *s)
 	 * socket closes meanwhile, which is what a delayed segment meeting
 	 * TIME_WAIT must not do.
 	 */
-	hook_jumps(c, PKT_DIR_IN, "PREROUTING", "! -i lo -m addrtype --dst-type LOCAL ", s);
+	hook_jumps(c, v6, PKT_DIR_IN, "PREROUTING", "! -i lo -m addrtype --dst-type LOCAL ", s);
 	if (c->forward)
-		hook_jumps(c, PKT_DIR_FWD, "FORWARD", "", s);
+		hook_jumps(c, v6, PKT_DIR_FWD, "FORWARD", "", s);
 	return s->oom ? -ENOMEM : 0;
 }
 
@@ -1070,7 +1097,7 @@ static int install_family(const struct ipt_config *c, bool v6, bool created, str
 	if (created)
 		strbuf_printf(&s, "-A %s%u -m comment --comment " IPT_CREATED_MARK " -j RETURN\n",
 			      ch, c->queue);
-	ipt_jump_lines(c, &s);
+	ipt_jump_lines(c, v6, &s);
 	strbuf_printf(&s, "COMMIT\n");
 	if (s.oom)
 		ret = -ENOMEM;
@@ -1194,7 +1221,7 @@ static int set_filter_family(const struct ipt_config *c, bool v6, struct ipt_err
 		strbuf_printf(&s, "*mangle\n");
 		ret = ipt_unjump_lines(v[i].save, c->queue, &s);
 		if (ret >= 0)
-			ret = ipt_jump_lines(c, &s);
+			ret = ipt_jump_lines(c, v6, &s);
 		strbuf_printf(&s, "COMMIT\n");
 		if (!ret && s.oom)
 			ret = -ENOMEM;

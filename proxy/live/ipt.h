@@ -139,9 +139,12 @@ int ipt_unjump_lines(const char *save, uint16_t queue, struct strbuf *script);
 
 /*
  * Append to *script the lines inserting c's jumps to its chain (c->filter
- * decides which), for iptables-restore. Returns 0 or -ENOMEM.
+ * decides which), for iptables-restore (ip6tables-restore when v6). An
+ * IPv4 jump tests its program's one protocol natively first, when it has
+ * one, and a program that accepts no IPv4 packet gets no IPv4 jump.
+ * Returns 0 or -ENOMEM.
  */
-int ipt_jump_lines(const struct ipt_config *c, struct strbuf *script);
+int ipt_jump_lines(const struct ipt_config *c, bool v6, struct strbuf *script);
 
 /*
  * Delete the jumps to queue's chain, keeping the chain (and its note that

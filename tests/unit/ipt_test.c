@@ -295,22 +295,56 @@ Test(ipt, jumps_carry_the_programs_of_their_hook)
 	struct strbuf s = { 0 };
 	char want[1024];
 
-	cr_assert_eq(ipt_jump_lines(&c, &s), 0);
+	cr_assert_eq(ipt_jump_lines(&c, false, &s), 0);
+	/* IPv4: UDP leaves at a native compare before the bpf match. */
 	snprintf(want, sizeof(want),
-		 "-I PREROUTING 1 -m bpf --bytecode \"%s\" ! -i lo -m addrtype --dst-type LOCAL "
+		 "-I PREROUTING 1 -p 17 -m bpf --bytecode \"%s\" ! -i lo -m addrtype --dst-type LOCAL "
 		 "-m comment --comment faultline -j FAULTLINE-7\n",
 		 kfilter_bytecode(k, PKT_DIR_IN, 0));
 	/* Nothing goes out or through: no jump from OUTPUT or FORWARD. */
 	cr_assert_str_eq(s.p, want);
 	strbuf_free(&s);
+	/* IPv6: -p would look past extension headers, which libpcap does not. */
+	cr_assert_eq(ipt_jump_lines(&c, true, &s), 0);
+	snprintf(want, sizeof(want),
+		 "-I PREROUTING 1 -m bpf --bytecode \"%s\" ! -i lo -m addrtype --dst-type LOCAL "
+		 "-m comment --comment faultline -j FAULTLINE-7\n",
+		 kfilter_bytecode(k, PKT_DIR_IN, 0));
+	cr_assert_str_eq(s.p, want);
+	strbuf_free(&s);
 
 	/* No plan: one plain jump per hook, as before. */
 	c.filter = NULL;
-	cr_assert_eq(ipt_jump_lines(&c, &s), 0);
+	cr_assert_eq(ipt_jump_lines(&c, false, &s), 0);
 	cr_assert_str_eq(s.p, "-I OUTPUT 1 -m comment --comment faultline -j FAULTLINE-7\n"
 			      "-I PREROUTING 1 ! -i lo -m addrtype --dst-type LOCAL -m comment --comment "
 			      "faultline -j FAULTLINE-7\n"
 			      "-I FORWARD 1 -m comment --comment faultline -j FAULTLINE-7\n");
+	strbuf_free(&s);
+	kfilter_free(k);
+}
+
+Test(ipt, a_jump_tests_a_protocol_only_where_its_program_has_one)
+{
+	struct kfilter *k = plan_of("ip6 and udp dst port 5000 => drop, in", false);
+	struct ipt_config c = { .queue = 7, .queues = 1, .filter = k };
+	struct strbuf s = { 0 };
+
+	/* No IPv4 packet can match: no IPv4 jump at all ... */
+	cr_assert_eq(ipt_jump_lines(&c, false, &s), 0);
+	cr_assert_null(s.p);
+	/* ... and the IPv6 one as before. */
+	cr_assert_eq(ipt_jump_lines(&c, true, &s), 0);
+	cr_assert(s.p && strstr(s.p, "-I PREROUTING 1 -m bpf --bytecode "), "%s", s.p);
+	strbuf_free(&s);
+	kfilter_free(k);
+
+	/* TCP and UDP: one program, no single protocol to test. */
+	k = plan_of("port 53 => drop, in", false);
+	c.filter = k;
+	cr_assert_eq(ipt_jump_lines(&c, false, &s), 0);
+	cr_assert(s.p && strstr(s.p, "-I PREROUTING 1 -m bpf --bytecode "), "%s", s.p);
+	cr_assert_null(strstr(s.p, "-p "), "%s", s.p);
 	strbuf_free(&s);
 	kfilter_free(k);
 }
@@ -324,7 +358,7 @@ static const char save_bpf[] =
 	"-A PREROUTING ! -i lo -m addrtype --dst-type LOCAL -m bpf --bytecode \"4,48 0 0 9,21 0 1 17,6 0 0 1,6 0 0 0\" "
 	"-m comment --comment faultline -j FAULTLINE-7\n"
 	"-A OUTPUT -m bpf --bytecode \"1,6 0 0 1\" -m comment --comment faultline -j FAULTLINE-7\n"
-	"-A OUTPUT -m bpf --bytecode \"1,6 0 0 0\" -m comment --comment faultline -j FAULTLINE-7\n"
+	"-A OUTPUT -p udp -m bpf --bytecode \"1,6 0 0 0\" -m comment --comment faultline -j FAULTLINE-7\n"
 	"-A FAULTLINE-7 -j NFQUEUE --queue-num 7 --queue-bypass\n"
 	"COMMIT\n";
 
@@ -336,7 +370,7 @@ Test(ipt, unjump_deletes_every_filtered_jump_and_nothing_else)
 	cr_assert_str_eq(s.p, "-D PREROUTING ! -i lo -m addrtype --dst-type LOCAL -m bpf --bytecode "
 			      "\"4,48 0 0 9,21 0 1 17,6 0 0 1,6 0 0 0\" -m comment --comment faultline -j FAULTLINE-7\n"
 			      "-D OUTPUT -m bpf --bytecode \"1,6 0 0 1\" -m comment --comment faultline -j FAULTLINE-7\n"
-			      "-D OUTPUT -m bpf --bytecode \"1,6 0 0 0\" -m comment --comment faultline -j FAULTLINE-7\n");
+			      "-D OUTPUT -p udp -m bpf --bytecode \"1,6 0 0 0\" -m comment --comment faultline -j FAULTLINE-7\n");
 	strbuf_free(&s);
 	cr_assert_eq(ipt_unjump_lines(save_bpf, 8, &s), 0);
 	cr_assert_null(s.p);
@@ -347,7 +381,7 @@ Test(ipt, a_wrap_marks_the_cgroup_connections_first_and_jumps_on_the_mark)
 	struct ipt_config c = { .queue = 7, .queues = 1, .mark = 0xfa17, .cgroup = "/faultline-wrap.9" };
 	struct strbuf s = { 0 };
 
-	cr_assert_eq(ipt_jump_lines(&c, &s), 0);
+	cr_assert_eq(ipt_jump_lines(&c, false, &s), 0);
 	/* Inserted at 1 one after the other: the marking rule, written last, comes first. */
 	cr_assert_str_eq(s.p, "-I OUTPUT 1 -m connmark --mark 0xfa17/0xfa17 -m comment --comment faultline "
 			      "-j FAULTLINE-7\n"

@@ -347,3 +347,94 @@ Test(kfilter, mirror_swaps_the_directions_words)
 	cr_assert_null(kfilter_mirror("tcp[2:2] = 80"));
 	cr_assert_null(kfilter_mirror("ip multicast"));
 }
+
+/* Compile a filter as the rules are compiled (raw IP) and give its protocol. */
+static int proto_of(const char *filter, struct bpf_program *prog)
+{
+	pcap_t *p = pcap_open_dead(DLT_RAW, 65535);
+
+	cr_assert(p);
+	cr_assert_eq(pcap_compile(p, prog, filter, 1, PCAP_NETMASK_UNKNOWN), 0, "%s: %s", filter,
+		     pcap_geterr(p));
+	pcap_close(p);
+	return kfilter_proto4(prog->bf_insns, prog->bf_len);
+}
+
+Test(kfilter, a_program_names_its_one_ipv4_protocol)
+{
+	static const struct {
+		const char *filter;
+		int proto;
+	} cases[] = {
+		{ "tcp port 9", 6 },
+		{ "udp dst port 5000", 17 },
+		{ "icmp", 1 },
+		{ "ip proto 47", 47 },
+		{ "tcp port 9 or tcp port 10", 6 },
+		{ "udp and host 10.0.0.1", 17 },
+		/* Several protocols, or any: no native test. */
+		{ "port 53", KFILTER_PROTO_ANY },
+		{ "tcp or udp", KFILTER_PROTO_ANY },
+		{ "host 10.0.0.1", KFILTER_PROTO_ANY },
+		{ "not tcp", KFILTER_PROTO_ANY },
+		{ "ip", KFILTER_PROTO_ANY },
+		/* iptables reads -p 0 as any protocol. */
+		{ "ip proto 0", KFILTER_PROTO_ANY },
+		/* IPv6 only: no IPv4 packet. */
+		{ "ip6", KFILTER_PROTO_NONE },
+		{ "ip6 and tcp port 9", KFILTER_PROTO_NONE },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bpf_program prog;
+
+		cr_expect_eq(proto_of(cases[i].filter, &prog), cases[i].proto, "%s: %d, want %d",
+			     cases[i].filter, kfilter_proto4(prog.bf_insns, prog.bf_len), cases[i].proto);
+		pcap_freecode(&prog);
+	}
+}
+
+/*
+ * Never lossy: whatever IPv4 packet a program accepts (libpcap's
+ * interpreter, every protocol, the ports and fragment offsets it tests)
+ * carries the protocol the jump would test, and a program said to take no
+ * IPv4 packet takes none.
+ */
+Test(kfilter, the_protocol_test_never_drops_what_the_program_accepts)
+{
+	static const char *const filters[] = {
+		"tcp port 9", "udp dst port 5000", "icmp", "port 53", "ip6 and udp", "tcp[13] & 2 != 0",
+		"udp and not port 53", "ip proto 132 or (tcp and dst port 80)", "len > 100 and tcp",
+		"ip[9] > 16 and ip[9] < 18", "ip[9] & 0x10 != 0 and ip[9] & 0xef == 1",
+	};
+	static const uint16_t ports[] = { 9, 53, 80, 5000, 40000 };
+	static const uint16_t frags[] = { 0, 0x2000, 0x0001 };
+
+	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+		struct bpf_program prog;
+		int want = proto_of(filters[i], &prog), hits = 0;
+		uint8_t b[160] = { 0 };
+
+		for (unsigned p = 0; p < 256; p++)
+			for (size_t s = 0; s < 5; s++)
+				for (size_t d = 0; d < 5; d++)
+					for (size_t f = 0; f < 3; f++) {
+						size_t n = packet(b, 4, (uint8_t)p, ports[s], ports[d]) + (d & 1 ? 64 : 0);
+
+						/* SYN or ACK; lengths of 60 and 124 bytes, for "len > 100". */
+						b[20 + 13] = s & 1 ? 0x02 : 0x10;
+						b[6] = (uint8_t)(frags[f] >> 8), b[7] = (uint8_t)frags[f];
+						b[2] = 0, b[3] = (uint8_t)n;
+						if (!bpf_filter(prog.bf_insns, b, (u_int)n, (u_int)n))
+							continue;
+						hits++;
+						cr_assert_neq(want, KFILTER_PROTO_NONE, "%s took protocol %u", filters[i],
+							      p);
+						cr_assert(want == KFILTER_PROTO_ANY || want == (int)p,
+							  "%s took protocol %u, the jump tests %d", filters[i], p, want);
+					}
+		/* The cases are not vacuous: each but the IPv6 one accepts something. */
+		cr_assert((hits > 0) == (want != KFILTER_PROTO_NONE), "%s: %d hits", filters[i], hits);
+		pcap_freecode(&prog);
+	}
+}
