@@ -25,6 +25,7 @@ struct fake {
 	size_t n_g;
 	/* The k-th next call of each fails (1: the next one); 0: none. */
 	int fail_rules, fail_forward, fail_reserve;
+	int fail_rules_too;		/* a second countdown of the rules, for a failed undo */
 	int last_fd;			/* the last port reserved */
 	size_t n_cut;			/* proxies cut (ops.cut) */
 	struct nat_proxy cut[8];
@@ -69,7 +70,8 @@ static int fake_rules(void *data, const char *prefix, const char *const *names, 
 
 	size_t g;
 
-	if (fails(&f->fail_rules)) {
+	/* Both countdowns run: || would skip the second one. */
+	if (fails(&f->fail_rules) | fails(&f->fail_rules_too)) {
 		e->status = 400;
 		snprintf(e->msg, sizeof(e->msg), "refused");
 		return -EINVAL;
@@ -594,4 +596,22 @@ Test(toxi, populate_refused_replacement_keeps_the_old_proxy)
 	cr_assert_str_eq(req("GET", "/proxies/a", NULL), before);
 	cr_assert_str_eq(group("toxi.a."), LAT_A);
 	cr_assert_eq(fk.n_fwd, 3);
+}
+
+/* When putting back fails too, the answer says so, and the next change sets every group again. */
+Test(toxi, failed_undo_is_said_and_mended_by_the_next_change)
+{
+	two_proxies(false);
+	fk.fail_rules = 2;		/* b's rules in the reset */
+	fk.fail_rules_too = 3;		/* then putting a's back */
+	req("POST", "/reset", NULL);
+	expect(500, "{\"error\":\"rules of proxy 'b': refused; putting back the rules of proxy 'a' failed too: "
+		    "refused\",\"status\":500}\n");
+	/* The state is as before; a's rules are not (the reset emptied them). */
+	req("GET", "/proxies/a/toxics/latency_downstream", NULL);
+	cr_assert_eq(a.status, 200, "%s", a.body);
+	cr_assert_str_eq(group("toxi.a."), "");
+	req("POST", "/proxies/b/toxics", "{\"type\":\"bandwidth\",\"attributes\":{\"rate\":5}}");
+	cr_assert_eq(a.status, 200, "%s", a.body);
+	cr_assert_str_eq(group("toxi.a."), LAT_A);
 }
