@@ -10,15 +10,8 @@
 # is not lost. SIGTERM removes the nat chains and puts route_localnet back,
 # with every verdict taken by the kernel (exit 0).
 . "$(dirname "$0")/lib.sh"
-make_pair --no-ipv6
+toxi_echo_pair
 D=$(dirname "$0")
-# The system interpreter: a version manager's shim costs seconds a start on a loaded machine.
-PY=$(command -v /usr/bin/python3 || command -v python3)
-
-ip netns exec "$NS_B" "$PY" "$D/toxi_echo.py" 10.99.0.2 8080 &
-PIDS+=($!)
-wait_listen "$NS_B" 8080
-A() { ip netns exec "$NS_A" "$@"; }
 localnet_before=$(A sysctl -n net.ipv4.conf.all.route_localnet)
 toxi_start "$NS_A" --seed 3 -e "$T/ev"
 

@@ -10,7 +10,6 @@
 # and removes the proxy.
 . "$(dirname "$0")/lib.sh"
 D=$(cd "$(dirname "$0")" && pwd)
-PY=$(command -v /usr/bin/python3 || command -v python3)
 CACHE=${FL_NPM_CACHE:-/var/cache/faultline/toxi-node}
 command -v node >/dev/null && command -v npm >/dev/null || fail "node and npm are needed (scripts/deps.sh)"
 mkdir -p "$CACHE"
@@ -20,10 +19,7 @@ if ! cmp -s "$D/toxi-node/package-lock.json" "$CACHE/package-lock.json" ||
 	(cd "$CACHE" && npm ci --no-audit --no-fund --loglevel=error) >"$T/npm.err" 2>&1 ||
 		fail "npm ci failed: $(tail -5 "$T/npm.err")"
 fi
-make_pair --no-ipv6
-ip netns exec "$NS_B" "$PY" "$D/toxi_echo.py" 10.99.0.2 8080 &
-PIDS+=($!)
-wait_listen "$NS_B" 8080
+toxi_echo_pair
 toxi_start "$NS_A" --seed 5
 NODE_PATH=$CACHE/node_modules ip netns exec "$NS_A" node "$D/toxi-node/test.js" "$API" 10.99.0.2:8080 >"$T/node.out" 2>&1 ||
 	fail "the Node client's test: $(cat "$T/node.out")"

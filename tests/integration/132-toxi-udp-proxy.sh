@@ -16,7 +16,6 @@ ip netns exec "$NS_B" "$PY" "$D/toxi_udp.py" serve 10.99.0.2 5353 &
 PIDS+=($!)
 for _ in $(seq 1 200); do ip netns exec "$NS_B" ss -Hlun "sport = :5353" | grep -q . && break; sleep 0.05; done
 ip netns exec "$NS_B" ss -Hlun "sport = :5353" | grep -q . || fail "the UDP echo server is not bound"
-A() { ip netns exec "$NS_A" "$@"; }
 toxi_start "$NS_A" --seed 5
 send() { A "$PY" "$D/toxi_udp.py" send "$PORT" "$@"; }
 rule() { A "$FL" ctl --control "$T/ctl.sock" --json list | jq -r --arg n "$1" ".rules[] | select(.name == \$n) | .$2"; }

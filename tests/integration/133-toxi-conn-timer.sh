@@ -6,14 +6,8 @@
 # echo, and is reset (ECONNRESET) once its own timeout has passed. With
 # the time counted from the toxic's arrival its first echo would be reset.
 . "$(dirname "$0")/lib.sh"
-make_pair --no-ipv6
+toxi_echo_pair
 D=$(dirname "$0")
-PY=$(command -v /usr/bin/python3 || command -v python3)
-
-ip netns exec "$NS_B" "$PY" "$D/toxi_echo.py" 10.99.0.2 8080 &
-PIDS+=($!)
-wait_listen "$NS_B" 8080
-A() { ip netns exec "$NS_A" "$@"; }
 toxi_start "$NS_A" --seed 3
 
 req POST /proxies -d '{"name":"echo","listen":"127.0.0.1:0","upstream":"10.99.0.2:8080"}'; expect 201

@@ -8,25 +8,9 @@
 # and sends each end a SYN; its challenge ACK meets no translation, and
 # the kernel's RST answers it (cut.h).
 . "$(dirname "$0")/lib.sh"
-make_pair --no-ipv6
+toxi_echo_pair
 D=$(dirname "$0")
-PY=$(command -v /usr/bin/python3 || command -v python3)
-
-ip netns exec "$NS_B" "$PY" "$D/toxi_echo.py" 10.99.0.2 8080 &
-PIDS+=($!)
-wait_listen "$NS_B" 8080
-A() { ip netns exec "$NS_A" "$@"; }
-ip netns exec "$NS_A" "$FL" run --toxiproxy-api 127.0.0.1:0 >"$T/fl.out" 2>"$T/fl.err" &
-FL_PID=$!
-for _ in $(seq 1 100); do grep -q 'faultline: running' "$T/fl.err" && break; sleep 0.05; done
-API=$(sed -n 's/^faultline: toxiproxy API at \(http:[^ ]*\)\/$/\1/p' "$T/fl.err" | grep .) ||
-	fail "no 'toxiproxy API at' line: $(cat "$T/fl.err")"
-req() {
-	local m=$1 p=$2
-	shift 2
-	A curl -sS -o "$T/body" -w '%{http_code}' -X "$m" "$@" "$API$p" >"$T/status" || fail "curl $m $p"
-}
-expect() { [ "$(cat "$T/status")" = "$1" ] || fail "expected $1, got $(cat "$T/status"): $(cat "$T/body")"; }
+toxi_start "$NS_A"
 # Connections the echo server holds in B.
 upstream_conns() { ip netns exec "$NS_B" ss -Htn state established '( sport = :8080 )' | wc -l; }
 

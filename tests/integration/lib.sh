@@ -196,6 +196,20 @@ expect() {
 	[ "$(cat "$T/status")" = "$1" ] || fail "expected $1, got $(cat "$T/status"): $(cat "$T/body")"
 }
 
+# toxi_echo_pair: namespaces A and B (make_pair --no-ipv6), $PY the
+# system's python3 (a version manager's shim costs seconds a start on a
+# loaded machine), and toxi_echo.py echoing TCP on 10.99.0.2:8080 in B.
+toxi_echo_pair() {
+	make_pair --no-ipv6
+	PY=$(command -v /usr/bin/python3 || command -v python3)
+	ip netns exec "$NS_B" "$PY" "$(dirname "$0")/toxi_echo.py" 10.99.0.2 8080 &
+	PIDS+=($!)
+	wait_listen "$NS_B" 8080
+}
+
+# A CMD...: CMD in namespace A.
+A() { ip netns exec "$NS_A" "$@"; }
+
 # toxi_start NS [RUN ARGS...]: faultline run --toxiproxy-api 127.0.0.1:0
 # --control $T/ctl.sock inside namespace NS (beside the application, as
 # toxiproxy runs), once it is running; its base URL in $API, and NS in
