@@ -531,7 +531,7 @@ static bool profile_equal(const struct rule_action *a, const struct rule_action 
 	return a->u.profile.id == b->u.profile.id;
 }
 
-/* ---- segment N [gap D] ----------------------------------------------------------- */
+/* ---- segment N [vary V] [gap D] -------------------------------------------------- */
 
 /* A piece's payload fits an IP packet (65535 bytes with the headers). */
 #define MAX_SEGMENT 65000u
@@ -550,24 +550,41 @@ static int segment_args(struct rule_parser *p, const struct rule_tok *kw, struct
 static int segment_option(struct rule_parser *p, const struct rule_tok *t, struct rule_action *a,
 			  const struct rule_tok **seen)
 {
-	if (strcmp(t->s, "gap"))
+	uint64_t v;
+	int ret;
+
+	if (!strcmp(t->s, "gap")) {
+		if (seen[0])
+			return rule__fail(p, t->col, "'gap' given twice");
+		seen[0] = t;
+		return rule__expect_duration(p, t, &a->u.segment.gap_ns);
+	}
+	if (strcmp(t->s, "vary"))
 		return RULE_ACTION_NOT_OPTION;
-	if (seen[0])
-		return rule__fail(p, t->col, "'gap' given twice");
-	seen[0] = t;
-	return rule__expect_duration(p, t, &a->u.segment.gap_ns);
+	if (seen[1])
+		return rule__fail(p, t->col, "'vary' given twice");
+	seen[1] = t;
+	/* Every piece keeps at least one byte: V below N. */
+	ret = rule__expect_uint(p, t, 1, a->u.segment.size - 1, &v);
+	if (ret < 0)
+		return ret;
+	a->u.segment.vary = (uint32_t)v;
+	return 0;
 }
 
 static void segment_print(struct strbuf_fixed *o, const struct rule_action *a)
 {
 	strbuf_fixed_printf(o, " %u", a->u.segment.size);
+	if (a->u.segment.vary)
+		strbuf_fixed_printf(o, " vary %u", a->u.segment.vary);
 	if (a->u.segment.gap_ns)
 		units_put_duration(o, " gap ", a->u.segment.gap_ns);
 }
 
 static bool segment_equal(const struct rule_action *a, const struct rule_action *b)
 {
-	return a->u.segment.size == b->u.segment.size && a->u.segment.gap_ns == b->u.segment.gap_ns;
+	return a->u.segment.size == b->u.segment.size && a->u.segment.vary == b->u.segment.vary &&
+	       a->u.segment.gap_ns == b->u.segment.gap_ns;
 }
 
 /* ---- the table ------------------------------------------------------------------ */
@@ -662,12 +679,13 @@ static const struct rule_action_ops actions[RULE_ACT__COUNT] = {
 	},
 	/*
 	 * TCP data segments only; the pieces are sent after the first
-	 * (pipeline), 'gap' apart (toxiproxy slicer's delay).
+	 * (pipeline), 'gap' apart (toxiproxy slicer's delay), each of
+	 * N +- 'vary' bytes drawn from the seed (its size_variation).
 	 */
 	[RULE_ACT_SEGMENT] = {
 		.name = "segment",
-		.example = "segment 4 gap 1ms 50%",
-		.follows = "gap, P%, 'if' or ','",
+		.example = "segment 4 vary 2 gap 1ms 50%",
+		.follows = "vary, gap, P%, 'if' or ','",
 		.whole_packet = true,
 		.parse_args = segment_args,
 		.parse_option = segment_option,

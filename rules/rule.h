@@ -114,6 +114,7 @@ struct rule_action {
 		} rate;
 		struct {
 			uint32_t size;		/* payload bytes a piece carries at most */
+			uint32_t vary;		/* 'vary V': a piece carries size +- V bytes, V < size */
 			uint64_t gap_ns;	/* 'gap D': between one piece and the next, 0: none */
 		} segment;
 		struct {

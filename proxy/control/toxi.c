@@ -406,14 +406,22 @@ int toxi_toxic_rules(const struct toxi_toxic_spec *s, char **names, char **lines
 			snprintf(items, sizeof(items), "reset%s", rhs);
 		ret = add_rule(names, lines, &n, max, name, "", filter, items, quals);
 	} else if (!strcmp(ty->name, "slicer")) {
-		if (a[0] <= 0)
+		long long size = a[0] > 65000 ? 65000 : a[0];
+		int at;
+
+		if (size <= 0)
 			return 0;
-		/* toxiproxy's delay is in microseconds, between the pieces: segment's gap. */
+
+		/*
+		 * size_variation: +- bytes around the average, below it
+		 * (toxiproxy's rule too); delay is in microseconds, between
+		 * the pieces: segment's gap.
+		 */
+		at = snprintf(items, sizeof(items), "segment %lld", size);
+		if (a[1] > 0 && size > 1)
+			at += snprintf(items + at, sizeof(items) - (size_t)at, " vary %lld", a[1] < size ? a[1] : size - 1);
 		if (a[2] > 0)
-			snprintf(items, sizeof(items), "segment %lld gap %lldus", a[0] > 65000 ? 65000 : a[0],
-				 a[2] > 60000000 ? 60000000 : a[2]);
-		else
-			snprintf(items, sizeof(items), "segment %lld", a[0] > 65000 ? 65000 : a[0]);
+			snprintf(items + at, sizeof(items) - (size_t)at, " gap %lldus", a[2] > 60000000 ? 60000000 : a[2]);
 		ret = add_rule(names, lines, &n, max, name, "", filter, items, quals);
 	} else if (!strcmp(ty->name, "limit_data")) {
 		if (a[0] > 0 && a[0] <= UINT32_MAX)

@@ -580,17 +580,42 @@ static void space_pieces(struct act_step *x, const struct rule_action *a, uint32
 	f->pieces_until = ready + (uint64_t)count * a->u.segment.gap_ns;
 }
 
-/* The first segment that fires decides the piece size (and the gap). */
+uint32_t act_piece_len(uint32_t n, uint32_t vary, uint64_t key, uint32_t i)
+{
+	if (!vary)
+		return n;
+	return n - vary + (uint32_t)(rng_mix(key, i) % (2 * (uint64_t)vary + 1));
+}
+
+uint32_t act_piece_count(uint32_t len, uint32_t n, uint32_t vary, uint64_t key)
+{
+	uint32_t count = 0;
+
+	if (!vary)
+		return (len + n - 1) / n;
+	for (uint64_t off = 0; off < len; count++)
+		off += act_piece_len(n, vary, key, count);
+	return count;
+}
+
+/* The first segment that fires decides the piece sizes (and the gap). */
 static unsigned step_segment(struct act_step *x, const struct rule_action *a)
 {
 	const struct pkt_view *v = x->in->v;
-	uint32_t n = a->u.segment.size;
+	uint32_t n = a->u.segment.size, vary = a->u.segment.vary;
+	uint64_t key;
 
-	if (!v->has_l4 || v->l4proto != 6 || v->payload_len <= n || x->d->segment)
+	if (!v->has_l4 || v->l4proto != 6 || x->d->segment)
+		return 0;
+	/* One keyed draw per packet, as every action's: its pieces are the seed's. */
+	key = vary ? rng_draw(&x->c->rng, x->in->id.hash, pkt_key(x->in), purpose(x->rule, x->action, 10)) : 0;
+	if (v->payload_len <= act_piece_len(n, vary, key, 0))
 		return 0;
 	x->d->segment = n;
+	x->d->segment_vary = vary;
+	x->d->segment_key = key;
 	if (a->u.segment.gap_ns)
-		space_pieces(x, a, (v->payload_len + n - 1) / n);
+		space_pieces(x, a, act_piece_count(v->payload_len, n, vary, key));
 	return STEP_FIRED | STEP_COUNT;
 }
 
@@ -962,6 +987,7 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 		d->hold_rule = -1;
 		d->segment = 0;
 		d->segment_gap_ns = 0;
+		d->segment_vary = 0;
 	}
 }
 

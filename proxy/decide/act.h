@@ -73,6 +73,9 @@ struct act_decision {
 	/* 'segment N': leave in pieces of at most N payload bytes (0: whole). */
 	uint32_t segment;
 	uint64_t segment_gap_ns;	/* 'gap D': piece i leaves i * D after the first */
+	/* 'vary V': piece i carries act_piece_len(segment, vary, key, i) bytes. */
+	uint32_t segment_vary;
+	uint64_t segment_key;
 	uint64_t delay_ns;	/* total hold from now (delays + rate queueing) */
 	/*
 	 * Of delay_ns, the delays asked for (delay, a profile's delay): they
@@ -206,6 +209,16 @@ const char *act_reason_name(enum act_reason r);
 /* Counters of rule i (borrowed), or NULL past the end. */
 const struct act_counters *act_ctx_counters(const struct act_ctx *c, unsigned i);
 void act_note_released_early(struct act_ctx *c, int rule);
+/*
+ * 'segment N vary V': the payload bytes of piece i, uniform in [N - V,
+ * N + V] from the decision's key (V 0: N). Pure; the same key gives the
+ * same pieces.
+ */
+uint32_t act_piece_len(uint32_t n, uint32_t vary, uint64_t key, uint32_t i);
+
+/* How many pieces len payload bytes make (the last takes what is left). Pure. */
+uint32_t act_piece_count(uint32_t len, uint32_t n, uint32_t vary, uint64_t key);
+
 /* The packet was really corrupted (act_corrupt succeeded and it went out). */
 void act_note_corrupted(struct act_ctx *c, uint32_t rule);
 

@@ -30,6 +30,8 @@ struct held {
 	uint32_t wire_len;	/* the packet's whole length */
 	bool mangled;		/* data replaces the packet in the verdict */
 	uint32_t segment;	/* 'segment N': leaves in pieces (data kept) */
+	uint32_t vary;		/* 'vary V': the pieces' sizes, from key (act_piece_len) */
+	uint64_t key;
 	bool gso;		/* a GSO super-packet: rewritten, it leaves as a fresh packet */
 	uint64_t gap_ns;	/* 'segment N gap D': its pieces leave D apart */
 	/*
@@ -307,28 +309,30 @@ static void leave_rewritten(struct pipeline *pl, uint32_t id, bool held, bool gs
 
 /*
  * 'segment N': the packet (len bytes at b) leaves in pieces of at most n
- * payload bytes, the first as its verdict (e->bytes and e->len become the
- * first piece's), the others injected after it, in order. Returns false
- * when it cannot be cut (the caller sends it whole).
+ * payload bytes (with 'vary', of act_piece_len's), the first as its
+ * verdict (e->bytes and e->len become the first piece's), the others
+ * injected after it, in order. Returns false when it cannot be cut (the
+ * caller sends it whole).
  */
 static void hold_piece(struct pipeline *pl, uint64_t pkt, const uint8_t *b, uint32_t len, uint32_t index,
 		       uint32_t count, uint64_t at, uint64_t now);
 
 static bool leave_in_pieces(struct pipeline *pl, uint32_t id, bool held, bool gso, uint64_t gap,
-			    const uint8_t *b, uint32_t len, uint32_t n, struct pipeline_left *e)
+			    const uint8_t *b, uint32_t len, uint32_t n, uint32_t vary, uint64_t key,
+			    struct pipeline_left *e)
 {
 	struct pkt_view v;
-	uint32_t count;
+	uint32_t count, first = n ? act_piece_len(n, vary, key, 0) : 0, off;
 	uint8_t *buf;
 	int plen;
 
-	if (!b || !n || pkt_parse(&v, b, len) || v.payload_len <= n)
+	if (!b || !n || pkt_parse(&v, b, len) || v.payload_len <= first)
 		return false;
 	buf = malloc(len);
 	if (!buf)
 		return false;
-	count = (v.payload_len + n - 1) / n;
-	plen = pkt_slice(buf, len, &v, 0, n, 0);
+	count = act_piece_count(v.payload_len, n, vary, key);
+	plen = pkt_slice(buf, len, &v, 0, first, 0);
 	if (plen < 0) {
 		free(buf);
 		return false;
@@ -340,10 +344,13 @@ static bool leave_in_pieces(struct pipeline *pl, uint32_t id, bool held, bool gs
 	e->pieces = count;
 	if (pl->n_obs)
 		observe_left(pl, e);
+	off = first;
 	for (uint32_t i = 1; i < count; i++) {
-		uint32_t off = i * n, k = v.payload_len - off < n ? v.payload_len - off : n;
+		uint32_t want = act_piece_len(n, vary, key, i), at = off;
+		uint32_t k = v.payload_len - at < want ? v.payload_len - at : want;
 
-		plen = pkt_slice(buf, len, &v, off, k, (uint16_t)i);
+		off += k;
+		plen = pkt_slice(buf, len, &v, at, k, (uint16_t)i);
 		if (plen < 0) {
 			pl->tot.inject_errors++;
 			continue;
@@ -394,8 +401,8 @@ static void release(struct pipeline *pl, struct held *h, bool early, uint64_t no
 	pl->now = now;
 	pl->tot.released++;
 	e.release = ++pl->releases;
-	pieces = h->segment &&
-		 leave_in_pieces(pl, h->id, true, h->gso, h->gap_ns, h->data, h->len, h->segment, &e);
+	pieces = h->segment && leave_in_pieces(pl, h->id, true, h->gso, h->gap_ns, h->data, h->len, h->segment,
+					       h->vary, h->key, &e);
 	if (!pieces) {
 		pl->ops.verdict(pl->ops_data, h->id, true, true, h->mangled ? h->data : NULL, h->len,
 				h->wire_len, h->data, now);
@@ -540,6 +547,8 @@ static void hold(struct pipeline *pl, const struct pass *p)
 	h->wire_len = pk->orig_len;
 	h->mangled = p->mangled;
 	h->segment = p->d.segment;
+	h->vary = p->d.segment_vary;
+	h->key = p->d.segment_key;
 	h->gap_ns = p->d.segment_gap_ns;
 	h->gso = pk->gso;
 	/* What the kernel keeps queued for it, whatever part of it we copied. */
@@ -700,6 +709,7 @@ static void rewrite(struct pipeline *pl, struct pass *p, bool whole, bool keep)
 		p->d.copies = 0;
 		p->d.segment = 0;
 		p->d.segment_gap_ns = 0;
+		p->d.segment_vary = 0;
 	}
 	if (p->d.copies)
 		pl->tot.duplicated_packets++;
@@ -793,7 +803,7 @@ static void pass_now(struct pipeline *pl, const struct pass *p)
 	pl->tot.accepted++;
 	if (!p->d.segment ||
 	    !leave_in_pieces(pl, pk->id, false, pk->gso, p->d.segment_gap_ns, bytes, pk->len,
-			     p->d.segment, &e)) {
+			     p->d.segment, p->d.segment_vary, p->d.segment_key, &e)) {
 		pl->ops.verdict(pl->ops_data, pk->id, true, false, p->mangled ? p->copy : NULL, pk->len,
 				pk->orig_len, bytes, p->now);
 		if (pl->n_obs)

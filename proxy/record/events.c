@@ -241,7 +241,8 @@ static void put_verdict(struct events *e, const struct pipeline_decided *p)
 	if (d->cut)
 		fprintf(f, ",\"cut\":%u", d->cut);
 	if (d->segment)
-		fprintf(f, ",\"pieces\":%u", (p->v->payload_len + d->segment - 1) / d->segment);
+		fprintf(f, ",\"pieces\":%u",
+			act_piece_count(p->v->payload_len, d->segment, d->segment_vary, d->segment_key));
 	if (d->reorder)
 		fprintf(f, ",\"reorder_rule\":%u", d->reorder_rule + 1);
 	put_actions(f, d, p->rules);
@@ -304,7 +305,8 @@ static void put_packet(struct events *e, const struct pipeline_decided *p)
 	if (d->cut)
 		fprintf(f, ",\"cut\":%u", d->cut);
 	if (d->segment)
-		fprintf(f, ",\"pieces\":%u", (p->v->payload_len + d->segment - 1) / d->segment);
+		fprintf(f, ",\"pieces\":%u",
+			act_piece_count(p->v->payload_len, d->segment, d->segment_vary, d->segment_key));
 	put_actions(f, d, p->rules);
 	end(e);
 }

@@ -806,3 +806,27 @@ Test(act, segment_gap_holds_a_flows_next_segment_until_its_pieces_left)
 	cr_assert_eq(d.delay_ns, 0, "another flow");
 	teardown_rules(&f);
 }
+
+/* 'vary V': every piece N +- V, every size of the range drawn, the count covering the payload. */
+Test(act, piece_len_is_uniform_within_n_plus_minus_v)
+{
+	unsigned seen[21] = { 0 };
+	uint64_t off = 0;
+	uint32_t count;
+
+	for (uint32_t i = 0; i < 21000; i++) {
+		uint32_t k = act_piece_len(100, 10, 0x5eed, i);
+
+		cr_assert(k >= 90 && k <= 110, "piece %u: %u", i, k);
+		seen[k - 90]++;
+	}
+	for (unsigned i = 0; i < 21; i++)
+		cr_assert(seen[i] > 700 && seen[i] < 1300, "size %u drawn %u times of 21000", 90 + i, seen[i]);
+	cr_assert_eq(act_piece_len(100, 0, 0x5eed, 7), 100);
+	cr_assert_eq(act_piece_count(1000, 100, 0, 0), 10);
+	cr_assert_eq(act_piece_count(1001, 100, 0, 0), 11);
+	count = act_piece_count(5000, 100, 10, 0x5eed);
+	for (uint32_t i = 0; i + 1 < count; i++)
+		off += act_piece_len(100, 10, 0x5eed, i);
+	cr_assert(off < 5000 && off + act_piece_len(100, 10, 0x5eed, count - 1) >= 5000, "%u pieces", count);
+}

@@ -771,6 +771,57 @@ Test(pipeline, segment_sends_the_pieces_in_order_after_the_first)
 	free(json);
 }
 
+/* The payload sizes of the pieces s saw (the verdict's first): their count. */
+static unsigned piece_sizes(const struct tcp_seen *s, uint32_t *sz)
+{
+	struct pkt_view h;
+	uint32_t seq;
+
+	cr_assert_eq(pkt_parse(&h, s->rewritten, s->rewritten_len), 0);
+	cr_assert_eq(h.seq, 101);
+	sz[0] = h.payload_len;
+	seq = 101 + h.payload_len;
+	for (unsigned i = 0; i < s->n_inj; i++) {
+		struct pkt_view pv;
+
+		cr_assert_eq(pkt_parse(&pv, s->inj[i], s->inj_len[i]), 0);
+		cr_assert_eq(pv.seq, seq, "piece %u follows the last", i + 2);
+		sz[i + 1] = pv.payload_len;
+		seq += pv.payload_len;
+	}
+	return s->n_inj + 1;
+}
+
+/*
+ * segment 8 vary 3: a's 30 bytes leave in pieces of 5 to 11 bytes, not
+ * all 8, that add up to the 30 in order; the same seed cuts them the same.
+ */
+Test(pipeline, segment_vary_draws_each_piece_within_n_plus_minus_v)
+{
+	struct tcp_seen s = { 0 }, again = { 0 };
+	char *json = conversation("tcp => segment 8 vary 3, out", false, &s), *json2;
+	uint32_t sz[8], sz2[8], sum = 0;
+	unsigned n = piece_sizes(&s, sz);
+	bool varied = false;
+	char want[32];
+
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert(i == n - 1 || (sz[i] >= 5 && sz[i] <= 11), "piece %u: %u bytes", i + 1, sz[i]);
+		cr_assert(sz[i] >= 1 && sz[i] <= 11);
+		varied |= sz[i] != 8;
+		sum += sz[i];
+	}
+	cr_assert_eq(sum, 30);
+	cr_assert(varied, "every piece 8 bytes");
+	snprintf(want, sizeof(want), "\"pieces\":%u,", n);
+	cr_assert(strstr(json, want), "%s, want %s", json, want);
+	json2 = conversation("tcp => segment 8 vary 3, out", false, &again);
+	cr_assert_eq(piece_sizes(&again, sz2), n);
+	cr_assert_arr_eq(sz, sz2, n * sizeof(sz[0]));
+	free(json);
+	free(json2);
+}
+
 /*
  * A held packet's deadline is its arrival plus the delay, in nanoseconds:
  * nothing on the way rounds it to milliseconds (libuv's timers would).

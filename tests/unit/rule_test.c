@@ -46,6 +46,7 @@ static const char *const extra_lines[] = {
 	"udp => drop, conn 12.5%",
 	"tcp port 80 => segment 100 gap 500us",
 	"tcp => segment 1 gap 2ms 50%",
+	"tcp port 80 => segment 100 vary 40 gap 500us",
 	"tcp port 80 => drop, in, first 1, after 10s, from-byte 4294967295, if fin",
 	"tcp port 80 => delay 2s, from-byte 1, if fin",
 	"udp => delay 1.5s jitter 0.25ms distribution pareto 0.0125%",
@@ -413,6 +414,8 @@ Test(rule, equal_sees_differences)
 		{ "udp => drop, every 2", "udp => drop, first 2" },
 		{ "tcp => segment 10", "tcp => segment 10 gap 1ms" },
 		{ "tcp => segment 10 gap 1ms", "tcp => segment 10 gap 2ms" },
+		{ "tcp => segment 10", "tcp => segment 10 vary 3" },
+		{ "tcp => segment 10 vary 2", "tcp => segment 10 vary 3" },
 	};
 
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
@@ -435,6 +438,9 @@ static const struct {
 	{ "tcp => reset, from-byte 0", 25, "'from-byte 0' out of range (1 to 4294967295)" },
 	{ "tcp => segment 10 gap 1ms gap 2ms", 27, "'gap' given twice" },
 	{ "tcp => segment 10 gap", 19, "'gap' needs" },
+	{ "tcp => segment 10 vary 1 vary 2", 26, "'vary' given twice" },
+	{ "tcp => segment 10 vary 10", 24, "'vary 10' out of range (1 to 9)" },
+	{ "tcp => segment 10 vary 0", 24, "'vary 0' out of range (1 to 9)" },
 	{ "tcp => reset, from-byte 4294967296", 25, "'from-byte 4294967296' out of range" },
 	{ "tcp => reset, from-byte", 15, "'from-byte' needs a number (1 to 4294967295)" },
 	{ "tcp => reset, from-byte 10k", 25, "'from-byte' needs a number, got '10k'" },

@@ -318,8 +318,11 @@ Test(toxi, mapping_of_every_type)
 		{ "reset_peer", false, { 0 }, { "F => reset, if not syn and not syn-ack and not ack-only" } },
 		{ "reset_peer", false, { 300 },
 		  { "F => reset, conn-after 300ms, if not syn and not syn-ack and not ack-only" } },
-		{ "slicer", false, { 10, 5, 100 }, { "F => segment 10 gap 100us" } },
-		{ "slicer", false, { 10, 5, 0 }, { "F => segment 10" } },
+		{ "slicer", false, { 10, 5, 100 }, { "F => segment 10 vary 5 gap 100us" } },
+		{ "slicer", false, { 10, 5, 0 }, { "F => segment 10 vary 5" } },
+		{ "slicer", false, { 10, 0, 0 }, { "F => segment 10" } },
+		{ "slicer", false, { 10, 30, 7 }, { "F => segment 10 vary 9 gap 7us" } },
+		{ "slicer", false, { 1, 30, 0 }, { "F => segment 1" } },
 		{ "limit_data", false, { 1000 }, { "F => reset, from-byte 1000" } },
 		{ "noop", false, { 0 }, { NULL } },
 	};
