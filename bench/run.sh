@@ -30,7 +30,7 @@
 # configuration but f (the veth pair delivers in the sender's softirq, so
 # the kernel's receive path and its netfilter hooks run on the sender's
 # CPU); a and c, the pair the no-match target compares, run as PAIRS
-# alternating short tests (a c a c ...) of PAIR_DUR seconds, and c/a is
+# alternating short tests (a c, c a, a c, ...) of PAIR_DUR seconds, and c/a is
 # taken per adjacent pair; and each UDP test also reports the CPU time its
 # processes used per packet delivered (sender, receiver, ksoftirqd,
 # interceptor), a figure that placement and rate do not move much.
@@ -612,9 +612,11 @@ run_config()
 	fi
 }
 
-# a and c as PAIRS alternating short tests, a c a c ..., each pair
-# recorded under its number: c/a is then taken per adjacent pair, so a
-# slow spell of the machine moves both sides of a ratio, not one.
+# a and c as PAIRS alternating short tests, each pair recorded under its
+# number: c/a is then taken per adjacent pair, so a slow spell of the
+# machine moves both sides of a ratio, not one.  The order turns each
+# pair (a c, c a, a c, ...), so that a drift over the pairs, or whatever
+# the test before leaves behind, does not always favour the same side.
 run_pairs()
 {
 	local t k
@@ -623,8 +625,13 @@ run_pairs()
 		[[ $t == tcp || $t == udp || $t == ping ]] || continue
 		for ((k = 1; k <= PAIRS; k++)); do
 			PAIR=$k
-			one_test a "$t" "$PAIR_DUR"
-			one_test c "$t" "$PAIR_DUR"
+			if ((k % 2)); then
+				one_test a "$t" "$PAIR_DUR"
+				one_test c "$t" "$PAIR_DUR"
+			else
+				one_test c "$t" "$PAIR_DUR"
+				one_test a "$t" "$PAIR_DUR"
+			fi
 		done
 	done
 	PAIR=0
