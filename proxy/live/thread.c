@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "thread.h"
 
@@ -29,4 +34,30 @@ int thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	return -ret;
+}
+
+/*
+ * The kernel's struct sched_attr as of its first version (48 bytes,
+ * SCHED_ATTR_SIZE_VER0): glibc before 2.41 has no sched_setattr, and
+ * <linux/sched/types.h> clashes with glibc's struct sched_param.
+ */
+struct slice_attr {
+	uint32_t size, sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+int thread_short_slice(uint64_t ns)
+{
+	/* For SCHED_OTHER, sched_runtime is the slice asked for. */
+	struct slice_attr a = {
+		.size = sizeof(a),
+		.sched_policy = SCHED_OTHER,
+		.sched_nice = getpriority(PRIO_PROCESS, 0),
+		.sched_runtime = ns,
+	};
+
+	return syscall(SYS_sched_setattr, 0, &a, 0) ? -errno : 0;
 }

@@ -11,8 +11,19 @@
 #define FL_THREAD_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 /* pthread_create(t, SCHED_OTHER, fn, arg) with every signal blocked in the new thread. Returns 0 or -errno. */
 int thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/*
+ * Ask the fair scheduler (EEVDF, Linux 6.12 and later) for slices of ns
+ * for the calling thread, which stays SCHED_OTHER at its nice value: a
+ * thread that runs briefly and asks for a short slice is let onto a busy
+ * CPU sooner after it wakes, with the same share of CPU time. No
+ * privilege needed; the kernel clamps ns to 0.1-100 ms, and kernels
+ * before 6.12 take the call and ignore the slice. Returns 0 or -errno.
+ */
+int thread_short_slice(uint64_t ns);
 
 #endif
