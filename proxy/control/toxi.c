@@ -578,6 +578,7 @@ static bool same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
  * kept until the change ends, would fail. -1 if none.
  */
 static int port_reuse(struct toxi *t, int proto, const struct sockaddr_in *a);
+static bool port_release(struct toxi *t, int proto, const struct sockaddr_in *a);
 
 /*
  * Take p's listen address (as toxiproxy's net.Listen: a port in use fails,
@@ -596,6 +597,8 @@ static int proxy_start(struct toxi *t, struct tproxy *p, struct toxi_answer *a, 
 	}
 	fd = port_reuse(t, p->proto, &p->laddr);
 	if (fd < 0)
+		fd = t->ops.reserve(t->ops.data, p->proto, &p->laddr);
+	if (fd == -EADDRINUSE && port_release(t, p->proto, &p->laddr))
 		fd = t->ops.reserve(t->ops.data, p->proto, &p->laddr);
 	if (fd < 0) {
 		*answered = true;
@@ -632,6 +635,8 @@ static int proxy_start(struct toxi *t, struct tproxy *p, struct toxi_answer *a, 
 struct txn {
 	struct tproxy *old[MAX_PROXIES];
 	size_t n_old;
+	struct tproxy *released[MAX_PROXIES];	/* old proxies whose port was closed early */
+	size_t n_released;
 };
 
 static struct tproxy *proxy_clone(const struct tproxy *p)
@@ -679,6 +684,32 @@ static int port_reuse(struct toxi *t, int proto, const struct sockaddr_in *a)
 	return -1;
 }
 
+/*
+ * The port at a is in use: if the state before this change held it (at any
+ * address: 127.0.0.1:P and 0.0.0.0:P clash) and the changed state no
+ * longer does, close it now, to be taken again if the change fails, as
+ * toxiproxy's update stops the proxy before it starts it at the new
+ * address. true if one was closed.
+ */
+static bool port_release(struct toxi *t, int proto, const struct sockaddr_in *a)
+{
+	bool any = false;
+
+	if (!t->tx || !a->sin_port)
+		return false;
+	for (size_t i = 0; i < t->tx->n_old; i++) {
+		struct tproxy *o = t->tx->old[i];
+
+		if (o->fd < 0 || o->proto != proto || o->laddr.sin_port != a->sin_port || fd_held(t->p, t->n, o->fd))
+			continue;
+		close(o->fd);
+		o->fd = -1;
+		t->tx->released[t->tx->n_released++] = o;
+		any = true;
+	}
+	return any;
+}
+
 /* Free the proxies drop[0..nd), closing the ports that keep[0..nk) does not hold. */
 static void state_drop(struct tproxy **drop, size_t nd, struct tproxy *const *keep, size_t nk)
 {
@@ -692,6 +723,7 @@ static void state_drop(struct tproxy **drop, size_t nd, struct tproxy *const *ke
 static int txn_begin(struct toxi *t, struct txn *x)
 {
 	x->n_old = t->n;
+	x->n_released = 0;
 	memcpy(x->old, t->p, t->n * sizeof(t->p[0]));
 	for (size_t i = 0; i < t->n; i++) {
 		t->p[i] = proxy_clone(x->old[i]);
@@ -713,6 +745,17 @@ static void txn_abort(struct toxi *t, struct txn *x)
 	memcpy(t->p, x->old, x->n_old * sizeof(t->p[0]));
 	t->n = x->n_old;
 	t->tx = NULL;
+	/*
+	 * Take back the ports closed early. Should another socket have taken
+	 * one meanwhile, the proxy still forwards (the DNAT comes first); its
+	 * port is only no longer kept from others.
+	 */
+	for (size_t i = 0; i < x->n_released; i++) {
+		struct tproxy *o = x->released[i];
+		int fd = t->ops.reserve(t->ops.data, o->proto, &o->laddr);
+
+		o->fd = fd >= 0 ? fd : -1;
+	}
 }
 
 /* The change stands: the state before it goes. */

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,6 +28,11 @@ struct fake {
 	int fail_rules, fail_forward, fail_reserve;
 	int fail_rules_too;		/* a second countdown of the rules, for a failed undo */
 	int last_fd;			/* the last port reserved */
+	struct {
+		int peer;		/* the write end of the pipe whose read end toxi holds */
+		uint16_t port;
+	} held[32];			/* every port reserved, to refuse one still held, as bind does */
+	size_t n_held;
 	size_t n_cut;			/* proxies cut (ops.cut) */
 	struct nat_proxy cut[8];
 };
@@ -50,16 +56,33 @@ static int fake_forward(void *data, const struct nat_proxy *p, size_t n, char *m
 	return 0;
 }
 
+/* Is the read end of held[i]'s pipe still open (by toxi)? A closed one leaves POLLERR on the write end. */
+static bool held_open(const struct fake *f, size_t i)
+{
+	struct pollfd p = { .fd = f->held[i].peer, .events = POLLOUT };
+
+	return poll(&p, 1, 0) >= 0 && !(p.revents & POLLERR);
+}
+
+/* A port is a pipe's read end; a port still held at any address is refused, as 0.0.0.0:P and 127.0.0.1:P clash. */
 static int fake_reserve(void *data, int proto, struct sockaddr_in *a)
 {
 	struct fake *f = data;
+	int pfd[2];
 
 	(void)proto;
 	if (fails(&f->fail_reserve))
 		return -EADDRINUSE;
+	for (size_t i = 0; a->sin_port && i < f->n_held; i++)
+		if (f->held[i].port == ntohs(a->sin_port) && held_open(f, i))
+			return -EADDRINUSE;
 	if (!a->sin_port)
 		a->sin_port = htons(f->next_port++);
-	f->last_fd = dup(0);
+	cr_assert_lt(f->n_held, 32);
+	cr_assert_eq(pipe(pfd), 0);
+	f->held[f->n_held].peer = pfd[1];
+	f->held[f->n_held++].port = ntohs(a->sin_port);
+	f->last_fd = pfd[0];
 	return f->last_fd;
 }
 
@@ -106,6 +129,16 @@ static struct fake fk;
 static struct toxi *t;
 static struct toxi_answer a;
 
+/* How many reserved ports toxi holds at port. */
+static int holding(uint16_t port)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < fk.n_held; i++)
+		n += fk.held[i].port == port && held_open(&fk, i);
+	return n;
+}
+
 /* The rule lines the fake holds under prefix, joined by '|'. */
 static const char *group(const char *prefix)
 {
@@ -137,6 +170,8 @@ static void teardown(void)
 {
 	free(a.body);
 	toxi_free(t);
+	for (size_t i = 0; i < fk.n_held; i++)
+		close(fk.held[i].peer);
 }
 
 /* One request; the body as text (or ""). */
@@ -617,4 +652,22 @@ Test(toxi, failed_undo_is_said_and_mended_by_the_next_change)
 	req("POST", "/proxies/b/toxics", "{\"type\":\"bandwidth\",\"attributes\":{\"rate\":5}}");
 	cr_assert_eq(a.status, 200, "%s", a.body);
 	cr_assert_str_eq(group("toxi.a."), LAT_A);
+}
+
+/*
+ * A move to another address on the same port (127.0.0.1:P to 0.0.0.0:P,
+ * which bind refuses while the old socket is open) closes the old one
+ * first, as toxiproxy stops before it starts; refused, the old is taken back.
+ */
+Test(toxi, move_to_the_same_port_at_another_address)
+{
+	two_proxies(false);
+	cr_assert_eq(holding(9001), 1);
+	refused(&fk.fail_forward, 1, "PATCH", "/proxies/b", "{\"listen\":\"0.0.0.0:9001\"}", REFUSED_FWD);
+	cr_assert_eq(holding(9001), 1);
+	req("PATCH", "/proxies/b", "{\"listen\":\"0.0.0.0:9001\"}");
+	cr_assert_eq(a.status, 200, "%s", a.body);
+	cr_assert(strstr(a.body, "\"listen\":\"[::]:9001\""), "%s", a.body);
+	cr_assert_eq(fk.fwd[1].listen.sin_addr.s_addr, INADDR_ANY);
+	cr_assert_eq(holding(9001), 1);
 }
