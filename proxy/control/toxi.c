@@ -320,8 +320,14 @@ static void stream_filter(char *dst, size_t size, const struct toxi_toxic_spec *
 			snprintf(dst, size, "%s dst port %u and dst host %s", pn, ntohs(s->listen.sin_port), a);
 		return;
 	}
+	/*
+	 * The upstream answers a proxy's connections at the ports nat.c's
+	 * MASQUERADE gave them; other connections from this namespace to the
+	 * same upstream have ephemeral ports below them.
+	 */
 	inet_ntop(AF_INET, &s->upstream_addr.sin_addr, a, sizeof(a));
-	snprintf(dst, size, "%s src port %u and src host %s", pn, ntohs(s->upstream_addr.sin_port), a);
+	snprintf(dst, size, "%s src port %u and src host %s and dst portrange %u-%u", pn,
+		 ntohs(s->upstream_addr.sin_port), a, NAT_MASQ_PORT_LO, NAT_MASQ_PORT_HI);
 }
 
 static int add_rule(char **names, char **lines, int *n, int max, const char *name, const char *suffix,

@@ -49,7 +49,8 @@ static void put_proxy(struct strbuf *o, uint16_t q, const struct nat_proxy *p)
 	strbuf_printf(o, "-A " NAT_CHAIN_SNAT "%u -p %s -m conntrack --ctstate DNAT", q, pn);
 	if (p->listen.sin_addr.s_addr != INADDR_ANY)
 		strbuf_printf(o, " --ctorigdst %s/32", l);
-	strbuf_printf(o, " --ctorigdstport %u -j MASQUERADE\n", ntohs(p->listen.sin_port));
+	strbuf_printf(o, " --ctorigdstport %u -j MASQUERADE --to-ports %u-%u\n", ntohs(p->listen.sin_port),
+		      NAT_MASQ_PORT_LO, NAT_MASQ_PORT_HI);
 }
 
 int nat_script(uint16_t q, bool jumps, int localnet, const struct nat_proxy *p, size_t n,

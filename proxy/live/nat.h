@@ -33,6 +33,16 @@
 #define NAT_CHAIN_SNAT "FAULTLINE-SNAT-"
 #define NAT_LOCALNET_MARK "faultline-route-localnet="
 #define NAT_CONNTRACK_MARK "faultline-keeps-conntrack"
+/*
+ * The source ports MASQUERADE gives the proxies' connections to their
+ * upstream: above Linux's default ephemeral range (32768-60999), so the
+ * upstream's answers to a proxy's connections, and not to the
+ * namespace's own connections to the same upstream, are to these ports
+ * (toxi.c's downstream filter). At most this many connections at once
+ * per upstream address and port.
+ */
+#define NAT_MASQ_PORT_LO 61000
+#define NAT_MASQ_PORT_HI 65535
 
 /* One proxy as the kernel forwards it. Addresses and ports in network order. */
 struct nat_proxy {

@@ -4,7 +4,8 @@
 # namespace A (as toxiproxy runs beside the app) and an echo server in B:
 # a proxy on 127.0.0.1:0 gets a free port and forwards through the kernel
 # (the nat chains); a latency toxic becomes the rule toxi.echo.latency_downstream
-# (ctl list, the event log) and holds every answer at least its latency;
+# (ctl list, the event log) and holds every answer at least its latency,
+# but not those of A's own connection to the same upstream;
 # a disabled proxy refuses new connections and resets an open one; reset
 # enables it again; DELETE removes it, and a packet a toxic held meanwhile
 # is not lost. SIGTERM removes the nat chains and puts route_localnet back,
@@ -26,6 +27,12 @@ A iptables-save -t nat | grep -q -- "--dport $PORT -j DNAT --to-destination 10.9
 client rtt >/dev/null || fail "no echo through the proxy"
 
 req POST /proxies/echo/toxics -d '{"type":"latency","attributes":{"latency":300}}'; expect 200
+# The toxic is the proxy's: A's own connection to the upstream does not
+# meet it (the rule's count is taken before the echo is let through).
+A "$PY" -c 'import socket; s = socket.create_connection(("10.99.0.2", 8080)); s.sendall(b"x"); assert s.recv(1) == b"x"' ||
+	fail "no echo on A's own connection to the upstream"
+A "$FL" ctl --control "$T/ctl.sock" --json list >"$T/list"
+[ "$(jq -r '.rules[0].matched' "$T/list")" = 0 ] || fail "the downstream toxic took A's own connection: $(cat "$T/list")"
 rtt=$(client rtt)
 log "round trip with latency 300ms: $rtt s"
 python3 -c "import sys; sys.exit(0 if $rtt >= 0.3 else 1)" || fail "latency 300ms, but the answer came in $rtt s"

@@ -28,9 +28,9 @@ Test(nat, script_declares_chains_jumps_once_and_each_proxy)
 		"*nat\n:FAULTLINE-NAT-7 - [0:0]\n:FAULTLINE-SNAT-7 - [0:0]\n"
 		"-A OUTPUT -j FAULTLINE-NAT-7\n-A PREROUTING -j FAULTLINE-NAT-7\n-A POSTROUTING -j FAULTLINE-SNAT-7\n"
 		"-A FAULTLINE-NAT-7 -d 127.0.0.1/32 -p tcp -m tcp --dport 9000 -j DNAT --to-destination 10.0.0.2:5432\n"
-		"-A FAULTLINE-SNAT-7 -p tcp -m conntrack --ctstate DNAT --ctorigdst 127.0.0.1/32 --ctorigdstport 9000 -j MASQUERADE\n"
+		"-A FAULTLINE-SNAT-7 -p tcp -m conntrack --ctstate DNAT --ctorigdst 127.0.0.1/32 --ctorigdstport 9000 -j MASQUERADE --to-ports 61000-65535\n"
 		"-A FAULTLINE-NAT-7 -m addrtype --dst-type LOCAL -p udp -m udp --dport 5353 -j DNAT --to-destination 10.0.0.2:53\n"
-		"-A FAULTLINE-SNAT-7 -p udp -m conntrack --ctstate DNAT --ctorigdstport 5353 -j MASQUERADE\n"
+		"-A FAULTLINE-SNAT-7 -p udp -m conntrack --ctstate DNAT --ctorigdstport 5353 -j MASQUERADE --to-ports 61000-65535\n"
 		"-A FAULTLINE-SNAT-7 -m conntrack --ctstate DNAT -m comment --comment faultline-keeps-conntrack -j RETURN\n"
 		"-A FAULTLINE-SNAT-7 -m comment --comment faultline-route-localnet=0 -j RETURN\n"
 		"COMMIT\n");

@@ -250,7 +250,7 @@ Test(toxi, toxics_become_named_rules)
 	cr_assert_str_eq(fk.prefix, "toxi.db.");
 	cr_assert_eq(fk.n_rules, 1);
 	cr_assert_str_eq(fk.names[0], "toxi.db.latency_downstream");
-	cr_assert_str_eq(fk.lines[0], "tcp src port 5432 and src host 10.0.0.2 => delay 100ms jitter 5ms, "
+	cr_assert_str_eq(fk.lines[0], "tcp src port 5432 and src host 10.0.0.2 and dst portrange 61000-65535 => delay 100ms jitter 5ms, "
 				      "if not syn and not syn-ack");
 	req("POST", "/proxies/db/toxics", "{\"type\":\"latency\"}");
 	expect(409, "{\"error\":\"toxic already exists\",\"status\":409}\n");
@@ -331,7 +331,7 @@ Test(toxi, udp_proxies_take_datagram_toxics_only)
 	expect(400, "{\"error\":\"invalid toxic type\",\"status\":400}\n");
 	req("POST", "/proxies/dns/toxics", "{\"type\":\"packet_loss\",\"attributes\":{\"loss_rate\":30}}");
 	cr_assert_eq(a.status, 200, "%s", a.body);
-	cr_assert_str_eq(fk.lines[0], "udp src port 53 and src host 10.0.0.2 => drop 30%");
+	cr_assert_str_eq(fk.lines[0], "udp src port 53 and src host 10.0.0.2 and dst portrange 61000-65535 => drop 30%");
 }
 
 /* Each toxic type's rules, as the README's table says. */
@@ -377,7 +377,7 @@ Test(toxi, mapping_of_every_type)
 			const char *w = cases[i].want[k] + 1;	/* after the F */
 			char full[300];
 
-			snprintf(full, sizeof(full), "tcp src port 80 and src host 10.0.0.2%s", w);
+			snprintf(full, sizeof(full), "tcp src port 80 and src host 10.0.0.2 and dst portrange 61000-65535%s", w);
 			cr_assert_str_eq(lines[k], full, "%s", cases[i].type);
 			cr_assert_str_eq(names[k], k == 0 && n == 2 ? "toxi.p.x.close" : "toxi.p.x");
 			free(names[k]);
@@ -481,8 +481,8 @@ Test(toxi, exit_cuts_every_forwarding_proxy)
 
 #define PROXY_A "{\"name\":\"a\",\"listen\":\"127.0.0.1:9000\",\"upstream\":\"10.0.0.2:1\"}"
 #define PROXY_B "{\"name\":\"b\",\"listen\":\"127.0.0.1:9001\",\"upstream\":\"10.0.0.2:2\"}"
-#define LAT_A "tcp src port 1 and src host 10.0.0.2 => delay 10ms jitter 0ms, if not syn and not syn-ack"
-#define LAT_B "tcp src port 2 and src host 10.0.0.2 => delay 20ms jitter 0ms, if not syn and not syn-ack"
+#define LAT_A "tcp src port 1 and src host 10.0.0.2 and dst portrange 61000-65535 => delay 10ms jitter 0ms, if not syn and not syn-ack"
+#define LAT_B "tcp src port 2 and src host 10.0.0.2 and dst portrange 61000-65535 => delay 20ms jitter 0ms, if not syn and not syn-ack"
 
 /* a with a latency toxic, b with one or disabled. */
 static void two_proxies(bool b_disabled)
@@ -577,7 +577,7 @@ Test(toxi, update_refused_by_forwarding_keeps_the_proxy_and_its_port)
 	req("PATCH", "/proxies/b", "{\"upstream\":\"10.0.0.3:7\"}");
 	cr_assert_eq(a.status, 200, "%s", a.body);
 	cr_assert_eq(fk.fwd[1].upstream.sin_addr.s_addr, inet_addr("10.0.0.3"));
-	cr_assert_str_eq(group("toxi.b."), "tcp src port 7 and src host 10.0.0.3 => delay 20ms jitter 0ms, "
+	cr_assert_str_eq(group("toxi.b."), "tcp src port 7 and src host 10.0.0.3 and dst portrange 61000-65535 => delay 20ms jitter 0ms, "
 					   "if not syn and not syn-ack");
 	cr_assert_neq(fcntl(fd, F_GETFD), -1);
 }
