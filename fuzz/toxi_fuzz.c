@@ -156,7 +156,12 @@ static int fake_rules(void *data, const char *prefix, const char *const *names, 
 		snprintf(e->msg, sizeof(e->msg), "rules refused");
 		return -EINVAL;
 	}
-	/* One set for the whole run, emptied after each check: a new set's index is costly. */
+	/*
+	 * One set for the whole run, emptied after each check: a new set's
+	 * index is costly. It and checked()'s memory are the only state kept
+	 * from one input to the next, and neither changes an outcome: a line
+	 * parses under its name or not, whatever came before.
+	 */
 	if (!rs)
 		rs = rule_set_new();
 	CHECK(rs);
