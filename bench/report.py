@@ -220,8 +220,10 @@ def main():
     if cases:
         print()
         print("delay lateness: one-way time - delay - median one-way time without interception, us;")
-        print("faultline's CPU (% of one CPU) while sending, of which spinning to deadlines")
-        print("%-14s %7s %22s %22s %22s %16s %14s" % ("delay", "pps", "p50", "p99", "max", "CPU %", "spin %"))
+        print("faultline's CPU (% of one CPU) while sending, of which spinning to deadlines;")
+        print("faultline's own release lateness (its release_late_us: release time - due), us")
+        print("%-14s %7s %22s %22s %22s %16s %14s %16s %18s %18s" % ("delay", "pps", "p50", "p99", "max", "CPU %",
+                                                                "spin %", "own p50", "own p99", "own max"))
         for pps in rates:
             base = "lat/base/%d/p50_us" % pps
             s = summary(per_run(runs, lambda r: r.get(base)))
@@ -243,6 +245,10 @@ def main():
                     s = summary(per_run(runs, lambda r, fig=fig: r.get("lat/%s/%d/%s" % (case, pps, fig))))
                     row += " %16s" % fmt(s, 1) if fig == "cpu_pct" else " %14s" % fmt(s, 1)
                     emit("cpu", "lat/%s/%d/%s" % (case, pps, fig), "%", s)
+                for q, w in (("p50", 16), ("p99", 18), ("max", 18)):
+                    s = summary(per_run(runs, lambda r, q=q: r.get("lat/%s/%d/rel_%s_us" % (case, pps, q))))
+                    row += " %*s" % (w, fmt(s, 0))
+                    emit("release_late", "lat/%s/%d/rel_%s" % (case, pps, q), "us", s)
                 print(row)
 
     hold = {k for r in runs.values() for k in r if k.startswith("hold/")}

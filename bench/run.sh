@@ -788,8 +788,9 @@ run_many()
 # ---------------------------------------------------------------- lateness
 # lat_case NAME PPS [faultline args]: udp_lat from A to B at PPS for
 # LAT_DUR seconds, with faultline holding the datagrams when args are
-# given; records the one-way p50/p99/max (µs) under lat/NAME/PPS, and
-# faultline's CPU use (% of one CPU) and spin time over the sending.
+# given; records the one-way p50/p99/max (µs) under lat/NAME/PPS,
+# faultline's CPU use (% of one CPU) and spin time over the sending, and
+# its own release lateness (release_late_us: release time - due, p50/p99/max).
 lat_case()
 {
 	local name=$1 pps=$2 rcv c0 c1 t0 t1 r
@@ -827,6 +828,10 @@ lat_case()
 		v=$(fl_final release_spin_us)
 		[[ -n $v ]] && rec "lat/$name/$pps/spin_pct" "$(awk -v v="$v" -v d="$LAT_DUR" \
 			'BEGIN { printf "%.1f", v / 1e4 / d }')"
+		for q in p50 p99 max; do
+			v=$(fl_final "release_late_us.$q")
+			[[ -n $v ]] && rec "lat/$name/$pps/rel_${q}_us" "$v"
+		done
 	fi
 }
 
