@@ -338,8 +338,11 @@ static void branch(uint16_t op, struct kval a, struct kval k, bool *t, bool *f)
  */
 static bool may_accept(const struct bpf_insn *in, unsigned n, uint8_t proto)
 {
-	struct kstate st[KFILTER_MAX_INSNS] = { 0 };
+	struct kstate st[KFILTER_MAX_INSNS];
 
+	/* Only the live flags: a state is read once a path has joined it. */
+	for (unsigned pc = 1; pc < n; pc++)
+		st[pc].live = false;
 	st[0].live = true;
 	st[0].a = st[0].x = known(0);
 	for (unsigned i = 0; i < BPF_MEMWORDS; i++)
@@ -560,7 +563,7 @@ static void pending_free(struct pending *p)
  * bpf match can run it as it is, write its --bytecode form into *out.
  * Returns 0, -E2BIG (too long: *len says how long), -EINVAL (*why) or -ENOMEM.
  */
-static int compile(const char *text, char **out, int *proto4, unsigned *len, const char **why)
+static int compile(const char *text, char **out, unsigned *len, const char **why)
 {
 	struct rule_filter *f;
 	const struct bpf_insn *in;
@@ -583,7 +586,6 @@ static int compile(const char *text, char **out, int *proto4, unsigned *len, con
 	ret = kfilter_check(in, *len, why);
 	if (ret)
 		goto out;
-	*proto4 = kfilter_proto4(in, *len);
 	strbuf_printf(&b, "%u", *len);
 	for (unsigned i = 0; i < *len; i++)
 		strbuf_printf(&b, ",%u %u %u %u", in[i].code, in[i].jt, in[i].jf, in[i].k);
@@ -597,6 +599,34 @@ static int compile(const char *text, char **out, int *proto4, unsigned *len, con
 out:
 	rule__filter_free(f);
 	return ret;
+}
+
+/*
+ * A program of the hook, its --bytecode text taken over, and its protocol
+ * (kfilter_proto4), read back from the text: only the programs kept pay
+ * for the analysis, not every trial of pack()'s.
+ */
+static void push(struct hook *hk, char *code)
+{
+	struct bpf_insn in[KFILTER_MAX_INSNS];
+	const char *p = code;
+	char *end;
+	unsigned long n = strtoul(p, &end, 10), i;
+
+	/* compile() wrote it: "N,code jt jf k,..." with N <= KFILTER_MAX_INSNS. */
+	for (i = 0, p = end; i < n && i < KFILTER_MAX_INSNS && *p == ','; i++) {
+		unsigned long f[4];
+
+		p++;
+		for (int j = 0; j < 4; j++) {
+			f[j] = strtoul(p, &end, 10);
+			p = end;
+		}
+		in[i] = (struct bpf_insn){ .code = (uint16_t)f[0], .jt = (uint8_t)f[1], .jf = (uint8_t)f[2],
+					   .k = (uint32_t)f[3] };
+	}
+	hk->proto4[hk->n] = i == n && !*p ? kfilter_proto4(in, (unsigned)n) : KFILTER_PROTO_ANY;
+	hk->bytecode[hk->n++] = code;
 }
 
 static void hook_all(struct kfilter *k, unsigned h)
@@ -621,7 +651,7 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 	char *cur = NULL, *cur_code = NULL, *code;
 	const char *why;
 	unsigned len;
-	int ret = 0, proto, cur_proto = KFILTER_PROTO_ANY;
+	int ret = 0;
 
 	for (size_t i = 0; i < p->n && hk->scope != KFILTER_ALL; i++) {
 		if (cur) {
@@ -631,13 +661,12 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 				ret = -ENOMEM;
 				break;
 			}
-			ret = compile(both, &code, &proto, &len, &why);
+			ret = compile(both, &code, &len, &why);
 			if (!ret) {
 				free(cur);
 				free(cur_code);
 				cur = both;
 				cur_code = code;
-				cur_proto = proto;
 				continue;
 			}
 			free(both);
@@ -651,13 +680,12 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 				hook_all(k, h);
 				break;
 			}
-			hk->proto4[hk->n] = cur_proto;
-			hk->bytecode[hk->n++] = cur_code;
+			push(hk, cur_code);
 			free(cur);
 			cur = NULL;
 			cur_code = NULL;
 		}
-		ret = compile(p->text[i], &code, &proto, &len, &why);
+		ret = compile(p->text[i], &code, &len, &why);
 		if (ret == -ENOMEM)
 			break;
 		if (ret == -E2BIG)
@@ -673,7 +701,6 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 		}
 		cur = strdup(p->text[i]);
 		cur_code = code;
-		cur_proto = proto;
 		if (!cur) {
 			ret = -ENOMEM;
 			break;
@@ -685,8 +712,7 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 				  "packet there is queued", KFILTER_MAX_PROGS, hook_names[h]);
 			hook_all(k, h);
 		} else {
-			hk->proto4[hk->n] = cur_proto;
-			hk->bytecode[hk->n++] = cur_code;
+			push(hk, cur_code);
 			cur_code = NULL;
 		}
 	}
