@@ -4,7 +4,8 @@
 # open connections at once, as toxiproxy closes both sides: a client idle
 # in a blocking read through the proxy (in A, on loopback) gets a RST
 # without sending anything, the echo server's end (in B) is reset too,
-# and a new connection is refused. faultline deletes the proxy's conntrack entries
+# and a new connection is refused; so is a client in B, through A's
+# forwarding. faultline deletes the proxy's conntrack entries
 # and sends each end a SYN; its challenge ACK meets no translation, and
 # the kernel's RST answers it (cut.h).
 . "$(dirname "$0")/lib.sh"
@@ -14,12 +15,13 @@ toxi_start "$NS_A"
 # Connections the echo server holds in B.
 upstream_conns() { ip netns exec "$NS_B" ss -Htn state established '( sport = :8080 )' | wc -l; }
 
-# cut WHAT COMMAND...: an idle client is cut by the command, both ends.
+# cut WHAT COMMAND...: an idle client (run by CLIENT) is cut by the command, both ends.
+CLIENT=(A env)
 cut() {
 	local what=$1 out
 	shift
 	local in
-	coproc IDLE { A "$PY" "$D/toxi_client.py" "$PORT" idle; }
+	coproc IDLE { "${CLIENT[@]}" "$PY" "$D/toxi_client.py" "$PORT" idle; }
 	# bash unsets IDLE when the client ends: read its output through a copy
 	exec {in}<&"${IDLE[0]}"
 	read -r line <&"$in"; [ "$line" = ready ] || fail "client: $line"
@@ -37,7 +39,8 @@ cut() {
 	log "$what: the idle client's read reset $(python3 -c "print('%.1f ms after the command started, %.1f after it ended' % ((${out#* } - $sent) * 1000, (${out#* } - $answered) * 1000))")"
 	for _ in $(seq 1 100); do [ "$(upstream_conns)" = 0 ] && break; sleep 0.05; done
 	[ "$(upstream_conns)" = 0 ] || fail "$what: the echo server's end is still open"
-	[ "$(A "$PY" "$D/toxi_client.py" "$PORT" refused)" = refused ] || fail "$what: a new connection was taken"
+	[ "$("${CLIENT[@]}" "$PY" "$D/toxi_client.py" "$PORT" refused)" = refused ] ||
+		fail "$what: a new connection was taken"
 }
 
 req POST /proxies -d '{"name":"echo","listen":"127.0.0.1:0","upstream":"10.99.0.2:8080"}'; expect 201
@@ -48,6 +51,17 @@ req POST /proxies/echo -d '{"enabled":true}'; expect 200
 A "$PY" "$D/toxi_client.py" "$PORT" rtt >/dev/null || fail "no echo once enabled again"
 cut deleted req DELETE /proxies/echo
 expect 204
+
+# A client in B reaches a proxy on A's address through A's forwarding
+# (the namespace must allow it: faultline does not turn it on), and its
+# challenge ACK comes in through PREROUTING.
+A sysctl -qw net.ipv4.ip_forward=1
+req POST /proxies -d '{"name":"far","listen":"10.99.0.1:0","upstream":"10.99.0.2:8080"}'; expect 201
+PORT=$(jq -r '.listen | split(":")[1]' "$T/body")
+CLIENT=(ip netns exec "$NS_B" env TOXI_HOST=10.99.0.1)
+cut "deleted, client in B" req DELETE /proxies/far
+expect 204
+CLIENT=(A env)
 
 # faultline's exit cuts the proxies' connections as toxiproxy's does.
 req POST /proxies -d '{"name":"echo","listen":"127.0.0.1:0","upstream":"10.99.0.2:8080"}'; expect 201
