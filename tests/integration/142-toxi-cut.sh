@@ -5,7 +5,7 @@
 # in a blocking read through the proxy (in A, on loopback) gets a RST
 # without sending anything, the echo server's end (in B) is reset too,
 # and a new connection is refused; so is a client in B, through A's
-# forwarding. faultline deletes the proxy's conntrack entries
+# forwarding. Without CAP_NET_RAW the cut waits for the next packet. faultline deletes the proxy's conntrack entries
 # and sends each end a SYN; its challenge ACK meets no translation, and
 # the kernel's RST answers it (cut.h).
 . "$(dirname "$0")/lib.sh"
@@ -69,4 +69,22 @@ PORT=$(jq -r '.listen | split(":")[1]' "$T/body")
 stop() { kill -TERM "$FL_PID"; wait "$FL_PID" || fail "faultline exited $?: $(cat "$T/fl.err")"; FL_PID=; }
 cut exit stop
 ! grep -q 'toxiproxy API: the connections' "$T/fl.err" || fail "a cut failed: $(cat "$T/fl.err")"
+
+# Without CAP_NET_RAW no SYN goes out: stderr says so, and the client's
+# next packet finds no translation and gets the kernel's RST.
+rm -f "$T/fl.err"
+ip netns exec "$NS_A" setpriv --inh-caps=-all --ambient-caps=-all --bounding-set=-net_raw -- "$FL" run --toxiproxy-api 127.0.0.1:0 >"$T/fl.out" 2>"$T/fl.err" &
+FL_PID=$!
+for _ in $(seq 1 200); do grep -q 'faultline: running' "$T/fl.err" 2>/dev/null && break; sleep 0.05; done
+API=$(sed -n 's/^faultline: toxiproxy API at \(http:[^ ]*\)\/$/\1/p' "$T/fl.err" | grep .) || fail "no API: $(cat "$T/fl.err")"
+req POST /proxies -d '{"name":"echo","listen":"127.0.0.1:0","upstream":"10.99.0.2:8080"}'; expect 201
+PORT=$(jq -r '.listen | split(":")[1]' "$T/body")
+coproc HOLD { A "$PY" "$D/toxi_client.py" "$PORT" hold; }
+exec {in}<&"${HOLD[0]}"
+read -r line <&"$in"; [ "$line" = ready ] || fail "client: $line"
+req DELETE /proxies/echo; expect 204
+grep -q 'cut at their next packet, not at once: .*(needs CAP_NET_RAW)' "$T/fl.err" || fail "no word of the SYNs: $(cat "$T/fl.err")"
+echo go >&"${HOLD[1]}"
+read -r line <&"$in"; [ "$line" = reset ] || fail "without CAP_NET_RAW the client's next send got '$line'"
+stop
 log "ok"
