@@ -828,9 +828,10 @@ lat_case()
 		v=$(fl_final release_spin_us)
 		[[ -n $v ]] && rec "lat/$name/$pps/spin_pct" "$(awk -v v="$v" -v d="$LAT_DUR" \
 			'BEGIN { printf "%.1f", v / 1e4 / d }')"
+		# An older faultline has no release_late_us: nothing to record.
 		for q in p50 p99 max; do
 			v=$(fl_final "release_late_us.$q")
-			[[ -n $v ]] && rec "lat/$name/$pps/rel_${q}_us" "$v"
+			[[ -z $v ]] || rec "lat/$name/$pps/rel_${q}_us" "$v"
 		done
 	fi
 }
