@@ -2,6 +2,7 @@
 /* The glue of --toxiproxy-api: toxi's effects on the live layer and the executor. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,24 @@
 #include "http.h"
 #include "msg.h"
 #include "nat.h"
+#include "tick.h"
 #include "toxi.h"
 #include "toxirun.h"
 
 #define PROG_NAME "faultline"
+/* How long a request or a tick waits for a lookup it starts; after that, the next tick looks. */
+#define LOOKUP_WAIT_MS 50
+#define REFRESH_MS 1000
+/* At exit, how long a lookup still under way is waited for before its memory is left to the exit. */
+#define LOOKUP_EXIT_MS 2000
+
+/* A name lookup under way (glibc's getaddrinfo_a: its own thread, so the loop never waits on DNS). */
+struct lookup {
+	char *host;
+	struct addrinfo hints;
+	struct gaicb cb;
+	struct lookup *next;
+};
 
 struct toxirun {
 	struct http_addr addr;
@@ -25,7 +40,100 @@ struct toxirun {
 	struct http *http;
 	struct ctl *ctl;
 	uint32_t mark;		/* of the run's own packets: the cut's probes */
+	struct lookup *lookups;
+	struct tick *tick;
 };
+
+static void lookup_free(struct lookup *l)
+{
+	if (l->cb.ar_result)
+		freeaddrinfo(l->cb.ar_result);
+	free(l->host);
+	free(l);
+}
+
+static struct lookup *lookup_start(struct toxirun *t, const char *host)
+{
+	struct lookup *l = calloc(1, sizeof(*l));
+	struct gaicb *list[1];
+	struct timespec wait = { 0, LOOKUP_WAIT_MS * 1000000L };
+
+	if (!l || !(l->host = strdup(host))) {
+		free(l);
+		return NULL;
+	}
+	l->hints.ai_family = AF_INET;
+	l->cb.ar_name = l->host;
+	l->cb.ar_request = &l->hints;
+	list[0] = &l->cb;
+	if (getaddrinfo_a(GAI_NOWAIT, list, 1, NULL)) {
+		lookup_free(l);
+		return NULL;
+	}
+	/* A name in /etc/hosts (or a quick DNS answer) is known at once: a new proxy forwards from its 201. */
+	gai_suspend((const struct gaicb *const *)list, 1, &wait);
+	l->next = t->lookups;
+	t->lookups = l;
+	return l;
+}
+
+/*
+ * toxi's resolve: the answer of a lookup of host, started now if none is
+ * under way. A finished lookup is forgotten, so the next call asks again
+ * (a name added to /etc/hosts or DNS later is found).
+ */
+static int resolve(void *data, const char *host, struct in_addr *in)
+{
+	struct toxirun *t = data;
+	struct lookup **pl, *l;
+	int err;
+
+	for (pl = &t->lookups; *pl && strcmp((*pl)->host, host); pl = &(*pl)->next)
+		;
+	l = *pl;
+	if (!l) {
+		l = lookup_start(t, host);
+		if (!l)
+			return -ENOENT;
+		pl = &t->lookups;
+	}
+	err = gai_error(&l->cb);
+	if (err == EAI_INPROGRESS)
+		return -EAGAIN;
+	*pl = l->next;
+	if (!err && l->cb.ar_result)
+		*in = ((struct sockaddr_in *)l->cb.ar_result->ai_addr)->sin_addr;
+	lookup_free(l);
+	return err ? -ENOENT : 0;
+}
+
+static void lookups_free(struct toxirun *t)
+{
+	struct timespec wait = { LOOKUP_EXIT_MS / 1000, 0 };
+
+	while (t->lookups) {
+		struct lookup *l = t->lookups;
+		const struct gaicb *list[1] = { &l->cb };
+
+		t->lookups = l->next;
+		if (gai_error(&l->cb) == EAI_INPROGRESS && gai_cancel(&l->cb) != EAI_CANCELED)
+			gai_suspend(list, 1, &wait);
+		/* Still under way: glibc's thread writes into it later, so it is left to the exit. */
+		if (gai_error(&l->cb) != EAI_INPROGRESS)
+			lookup_free(l);
+	}
+}
+
+/* Each second: the proxies whose upstream name did not resolve get their forwarding once it does. */
+static void on_tick(void *data)
+{
+	struct toxirun *t = data;
+	int ret = toxi_refresh(t->toxi);
+
+	if (ret < 0)
+		fprintf(stderr, PROG_NAME ": toxiproxy API: a proxy whose upstream now resolves is not forwarded "
+			"yet: %s (tried again each second)\n", strerror(-ret));
+}
 
 static int forward(void *data, const struct nat_proxy *p, size_t n, char *msg, size_t size)
 {
@@ -108,7 +216,8 @@ err:
 int toxirun_open(struct toxirun *t, struct uv_loop_s *loop, struct ctl *c, uint16_t queue, enum ipt_backend b,
 		 uint32_t mark, unsigned timeout_s)
 {
-	struct toxi_ops ops = { .forward = forward, .reserve = reserve, .rules = rules, .cut = cut, .data = t };
+	struct toxi_ops ops = { .forward = forward, .reserve = reserve, .rules = rules, .cut = cut,
+				.resolve = resolve, .data = t };
 	struct http_config hc = { .fd = t->fd, .timeout_s = timeout_s, .handler = toxi_handle };
 
 	t->ctl = c;
@@ -122,7 +231,9 @@ int toxirun_open(struct toxirun *t, struct uv_loop_s *loop, struct ctl *c, uint1
 	} else {
 		close(hc.fd);
 	}
-	if (!t->http) {
+	if (t->http)
+		t->tick = tick_start(loop, REFRESH_MS, on_tick, t);
+	if (!t->http || !t->tick) {
 		fprintf(stderr, PROG_NAME ": --toxiproxy-api: %s\n", strerror(errno));
 		return -1;
 	}
@@ -144,8 +255,11 @@ int toxirun_start(struct toxirun *t)
 
 void toxirun_stop(struct toxirun *t)
 {
-	if (t)
-		http_stop(t->http);
+	if (!t)
+		return;
+	http_stop(t->http);
+	tick_stop(t->tick);
+	t->tick = NULL;
 }
 
 int toxirun_finish(struct toxirun *t)
@@ -173,6 +287,7 @@ void toxirun_free(struct toxirun *t)
 		close(t->fd);
 	http_free(t->http);
 	toxi_free(t->toxi);
+	lookups_free(t);
 	nat_free(t->nat);
 	free(t);
 }

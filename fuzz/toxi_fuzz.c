@@ -5,7 +5,9 @@
  * deleted, reset, populated. Input: one request a line, "METHOD PATH BODY"
  * (the body is the rest of the line, may be empty); a line "!" followed by
  * any of f, p, r makes the next forward, port reservation or rules change
- * of the fakes fail. At most MAX_REQ requests.
+ * of the fakes fail; n makes the names beginning with 'u' resolve from then
+ * on (until then they do not: such a proxy waits, unforwarded, as toxi
+ * takes a name that does not resolve yet). At most MAX_REQ requests.
  *
  * The ops are in-memory fakes (no kernel, no sockets). After each request:
  *  - the answer has one of the documented statuses; 204 and 405 no body,
@@ -17,7 +19,9 @@
  *    the rules the fakes hold are exactly those of the listed proxies and
  *    toxics (toxi_toxic_rules' names; a disabled TCP proxy its "..off"
  *    rule), none under another prefix, and the forwarding is the listed
- *    enabled proxies (protocol and listen port);
+ *    enabled proxies (protocol and listen port), but for those whose
+ *    upstream name is one that did not resolve: forwarded with their
+ *    toxics' rules, or neither;
  *  - at the end, toxi_free closed every reserved port, and ASan sees no leak.
  */
 #include <errno.h>
@@ -60,7 +64,25 @@ struct fake {
 	size_t n_g;
 	int fds[MAX_FDS];
 	size_t n_fds;
+	bool u_resolves;		/* names beginning with 'u' resolve */
 };
+
+/* A name: 10.0.0.1 at once (no real lookup), but those beginning with 'u' until 'n'. */
+static int fake_resolve(void *data, const char *host, struct in_addr *in)
+{
+	struct fake *f = data;
+
+	if (host[0] == 'u' && !f->u_resolves)
+		return -ENOENT;
+	in->s_addr = htonl(0x0a000001);
+	return 0;
+}
+
+/* Could this upstream be waiting for its name? */
+static bool may_wait(const char *upstream)
+{
+	return upstream && upstream[0] == 'u';
+}
 
 static int fake_forward(void *data, const struct nat_proxy *p, size_t n, char *msg, size_t size)
 {
@@ -278,7 +300,7 @@ static char *proxy_prefix(const char *pname)
 }
 
 /* One listed proxy: well formed, and its rules are what the fakes hold. */
-static void check_proxy(struct fake *f, const char *key, json_t *p, bool *seen)
+static void check_proxy(struct fake *f, const char *key, json_t *p, bool forwarded, bool *seen)
 {
 	const char *name = json_string_value(json_object_get(p, "name"));
 	json_t *toxics = json_object_get(p, "toxics"), *x, *proto = json_object_get(p, "protocol");
@@ -306,7 +328,7 @@ static void check_proxy(struct fake *f, const char *key, json_t *p, bool *seen)
 	if (!json_is_true(json_object_get(p, "enabled"))) {
 		if (pr == IPPROTO_TCP && asprintf(&want[n++], "%s.off", prefix) < 0)
 			CHECK(0);
-	} else {
+	} else if (forwarded) {
 		json_array_foreach(toxics, i, x)
 			toxic_names(name, pr, x, want, &n, sizeof(want) / sizeof(want[0]));
 	}
@@ -349,13 +371,21 @@ static void check_state(struct toxi *t, struct fake *f)
 	memset(seen, 0, sizeof(seen));
 	json_object_foreach(j, key, p) {
 		const char *listen = json_string_value(json_object_get(p, "listen"));
+		bool on = json_is_true(json_object_get(p, "enabled")), fwd = false;
+		uint32_t k = 0;
 
-		check_proxy(f, key, p, seen);
-		if (!json_is_true(json_object_get(p, "enabled")))
-			continue;
-		CHECK(enabled < MAX_FDS && strrchr(listen, ':'));
-		want[enabled++] = (uint32_t)(json_object_get(p, "protocol") ? IPPROTO_UDP : IPPROTO_TCP) << 16 |
-				  (uint32_t)atoi(strrchr(listen, ':') + 1);
+		if (on) {
+			CHECK(enabled < MAX_FDS && strrchr(listen, ':'));
+			k = (uint32_t)(json_object_get(p, "protocol") ? IPPROTO_UDP : IPPROTO_TCP) << 16 |
+			    (uint32_t)atoi(strrchr(listen, ':') + 1);
+			for (size_t i = 0; f->forwarded && i < f->n_fwd && !fwd; i++)
+				fwd = f->fwd[i] == k;
+			/* Not forwarded while enabled: only while its name does not resolve. */
+			CHECK(fwd || may_wait(json_string_value(json_object_get(p, "upstream"))));
+		}
+		check_proxy(f, key, p, fwd, seen);
+		if (fwd)
+			want[enabled++] = k;
 	}
 	json_decref(j);
 	/* No rules left under a prefix no listed proxy has. */
@@ -378,6 +408,7 @@ static void inject(struct fake *f, const char *s, size_t n)
 		f->fail_forward |= s[i] == 'f';
 		f->fail_reserve |= s[i] == 'p';
 		f->fail_rules |= s[i] == 'r';
+		f->u_resolves |= s[i] == 'n';
 	}
 }
 
@@ -414,7 +445,8 @@ static void one_line(struct toxi *t, struct fake *f, const char *s, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fake f;
-	struct toxi_ops ops = { .forward = fake_forward, .reserve = fake_reserve, .rules = fake_rules, .data = &f };
+	struct toxi_ops ops = { .forward = fake_forward, .reserve = fake_reserve, .rules = fake_rules,
+				.resolve = fake_resolve, .data = &f };
 	const char *s = (const char *)data, *end = s + size;
 	struct toxi *t;
 	int reqs = 0;

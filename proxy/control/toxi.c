@@ -67,6 +67,7 @@ struct tproxy {
 	int proto;
 	struct sockaddr_in laddr, uaddr;
 	int fd;			/* the reserved listen port, -1 when stopped (closed by txn_end, txn_abort) */
+	bool unresolved;	/* started, but the upstream's name does not resolve (yet): not forwarded */
 	struct toxic *tox[MAX_TOXICS];
 	size_t n_tox;
 };
@@ -237,14 +238,32 @@ static void rule_prefix(char *dst, size_t size, const char *proxy)
 
 /* ---- addresses ---- */
 
-/* "host:port" (host: a name, an IPv4 address, [::] or empty for any) into *a. 0 or -EINVAL. */
-static int parse_hostport(const char *s, bool listen, struct sockaddr_in *a, char *why, size_t size)
+/* host's IPv4 address into *in: ops.resolve, or else the resolver at once. 0, -EAGAIN or -ENOENT. */
+static int resolve(struct toxi *t, const char *host, struct in_addr *in)
+{
+	struct addrinfo hints = { .ai_family = AF_INET }, *res = NULL;
+
+	if (t->ops.resolve)
+		return t->ops.resolve(t->ops.data, host, in);
+	if (getaddrinfo(host, NULL, &hints, &res) || !res)
+		return -ENOENT;
+	*in = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/*
+ * "host:port" (host: a name, an IPv4 address, [::] or empty for any) into
+ * *a. 0 or -EINVAL with why; for a name that does not resolve, -ENOENT
+ * (the port set, the address 0) with why.
+ */
+static int parse_hostport(struct toxi *t, const char *s, bool listen, struct sockaddr_in *a, char *why,
+			  size_t size)
 {
 	const char *colon = strrchr(s, ':');
 	char host[256];
 	char *end;
 	unsigned long port;
-	struct addrinfo hints = { .ai_family = AF_INET }, *res = NULL;
 
 	memset(a, 0, sizeof(*a));
 	a->sin_family = AF_INET;
@@ -275,12 +294,10 @@ static int parse_hostport(const char *s, bool listen, struct sockaddr_in *a, cha
 		return -EINVAL;
 	}
 	/* Names (localhost, a container's) as the resolver says; IPv4 only. */
-	if (getaddrinfo(host, NULL, &hints, &res) || !res) {
+	if (resolve(t, host, &a->sin_addr)) {
 		snprintf(why, size, "address %s: cannot resolve '%s' to an IPv4 address", s, host);
-		return -EINVAL;
+		return -ENOENT;
 	}
-	a->sin_addr = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
-	freeaddrinfo(res);
 	return 0;
 }
 
@@ -490,6 +507,9 @@ static int proxy_rules(const struct tproxy *p, char **names, char **lines)
 			ret = add_rule(names, lines, &n, 1, prefix, ".off", filter, "reset", "");
 		return ret < 0 ? ret : n;
 	}
+	/* Not forwarded: its toxics' rules need the upstream's address, and no packet would meet them. */
+	if (p->unresolved)
+		return 0;
 	for (size_t i = 0; i < p->n_tox; i++) {
 		const struct toxic *x = p->tox[i];
 		struct toxi_toxic_spec s = {
@@ -514,7 +534,7 @@ static size_t forward_of(struct tproxy *const *p, size_t n, struct nat_proxy *np
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!p[i]->enabled)
+		if (!p[i]->enabled || p[i]->unresolved)
 			continue;
 		np[k].proto = p[i]->proto;
 		np[k].listen = p[i]->laddr;
@@ -538,6 +558,7 @@ static void proxy_stop(struct tproxy *p)
 {
 	p->fd = -1;
 	p->enabled = false;
+	p->unresolved = false;
 }
 
 static void proxy_free(struct tproxy *p)
@@ -594,10 +615,21 @@ static bool port_release(struct toxi *t, int proto, const struct sockaddr_in *a)
 static int proxy_start(struct toxi *t, struct tproxy *p, struct toxi_answer *a, bool *answered)
 {
 	char why[320], shown[64];
-	int fd;
+	int fd, ret;
 
-	if (parse_hostport(p->listen, true, &p->laddr, why, sizeof(why)) ||
-	    parse_hostport(p->upstream, false, &p->uaddr, why, sizeof(why))) {
+	/*
+	 * An upstream name that does not resolve (yet) is taken, as toxiproxy
+	 * resolves it only when a client connects: the proxy is not forwarded
+	 * until toxi_refresh finds its address.
+	 */
+	ret = parse_hostport(t, p->listen, true, &p->laddr, why, sizeof(why));
+	if (!ret) {
+		ret = parse_hostport(t, p->upstream, false, &p->uaddr, why, sizeof(why));
+		p->unresolved = ret == -ENOENT;
+		if (p->unresolved)
+			ret = 0;
+	}
+	if (ret) {
 		*answered = true;
 		return answer_error(a, 500, "listen %s: %s", p->proto == IPPROTO_UDP ? "udp" : "tcp", why);
 	}
@@ -1578,6 +1610,8 @@ int toxi_request(struct toxi *t, const char *m, const char *path, const char *ag
 	int ret;
 
 	memset(a, 0, sizeof(*a));
+	/* A name that resolves now is forwarded before the request is answered (its failure is the tick's to retry). */
+	toxi_refresh(t);
 	if (change && txn_begin(t, &x))
 		return -ENOMEM;
 	ret = route(t, m, path, agent, body, len, a);
@@ -1593,6 +1627,46 @@ int toxi_request(struct toxi *t, const char *m, const char *path, const char *ag
 		*a = err;
 	}
 	return ret;
+}
+
+/* Resolve the upstream of the copy's started proxies that wait for it: true if one did. */
+static bool resolve_waiting(struct toxi *t)
+{
+	char why[320];
+	bool any = false;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct tproxy *p = t->p[i];
+
+		if (p->enabled && p->unresolved && !parse_hostport(t, p->upstream, false, &p->uaddr, why, sizeof(why))) {
+			p->unresolved = false;
+			any = true;
+		}
+	}
+	return any;
+}
+
+int toxi_refresh(struct toxi *t)
+{
+	char msg[1536];
+	struct txn x;
+	bool waiting = false;
+	int ret;
+
+	for (size_t i = 0; i < t->n && !waiting; i++)
+		waiting = t->p[i]->enabled && t->p[i]->unresolved;
+	if (!waiting)
+		return 0;
+	ret = txn_begin(t, &x);
+	if (ret)
+		return ret;
+	if (!resolve_waiting(t)) {
+		txn_abort(t, &x);
+		return 0;
+	}
+	/* Refused: the proxies wait on, and the next refresh tries again. */
+	ret = txn_commit(t, &x, msg, sizeof(msg));
+	return ret ? ret : 1;
 }
 
 void toxi_cut_all(struct toxi *t)

@@ -60,6 +60,12 @@ struct toxi_ops {
 	 * forwarding changed; NULL: not done. Cannot fail the request.
 	 */
 	void (*cut)(void *data, const struct nat_proxy *p);
+	/*
+	 * host's IPv4 address into *in, without blocking for long: 0, -EAGAIN
+	 * (a lookup is under way: ask again later) or -ENOENT (it does not
+	 * resolve). NULL: getaddrinfo, at once.
+	 */
+	int (*resolve)(void *data, const char *host, struct in_addr *in);
 	void *data;
 };
 
@@ -101,6 +107,16 @@ struct toxi_toxic_spec {
 	long long a[3];			/* the type's attributes, in toxiproxy's order */
 };
 int toxi_toxic_rules(const struct toxi_toxic_spec *s, char **names, char **lines, int max);
+
+/*
+ * Try again to resolve the upstream names of the started proxies whose
+ * names did not resolve (accepted as toxiproxy does: it resolves at each
+ * connection), and forward those that do now, with their toxics' rules.
+ * Called on each request and by the caller's periodic tick. 1 when a
+ * proxy got its forwarding, 0 when none did, -errno when the kernel or
+ * the rules refused it (all undone; the next call tries again).
+ */
+int toxi_refresh(struct toxi *t);
 
 /*
  * At exit, once the forwarding is removed: cut the connections of every

@@ -35,6 +35,9 @@ struct fake {
 	size_t n_held;
 	size_t n_cut;			/* proxies cut (ops.cut) */
 	struct nat_proxy cut[8];
+	char known[80];			/* the one name besides localhost that resolves, to 10.0.0.9 */
+	bool pending;			/* other names: a lookup under way (else: do not resolve) */
+	int lookups;			/* calls of resolve */
 };
 
 static bool fails(int *countdown)
@@ -125,6 +128,22 @@ static void fake_cut(void *data, const struct nat_proxy *p)
 	f->n_cut++;
 }
 
+static int fake_resolve(void *data, const char *host, struct in_addr *in)
+{
+	struct fake *f = data;
+
+	f->lookups++;
+	if (!strcmp(host, "localhost")) {
+		in->s_addr = htonl(INADDR_LOOPBACK);
+		return 0;
+	}
+	if (f->known[0] && !strcmp(host, f->known)) {
+		in->s_addr = inet_addr("10.0.0.9");
+		return 0;
+	}
+	return f->pending ? -EAGAIN : -ENOENT;
+}
+
 static struct fake fk;
 static struct toxi *t;
 static struct toxi_answer a;
@@ -157,7 +176,8 @@ static const char *group(const char *prefix)
 static void setup(void)
 {
 	struct toxi_ops ops = {
-		.forward = fake_forward, .reserve = fake_reserve, .rules = fake_rules, .cut = fake_cut, .data = &fk,
+		.forward = fake_forward, .reserve = fake_reserve, .rules = fake_rules, .cut = fake_cut,
+		.resolve = fake_resolve, .data = &fk,
 	};
 
 	memset(&fk, 0, sizeof(fk));
@@ -670,4 +690,91 @@ Test(toxi, move_to_the_same_port_at_another_address)
 	cr_assert(strstr(a.body, "\"listen\":\"[::]:9001\""), "%s", a.body);
 	cr_assert_eq(fk.fwd[1].listen.sin_addr.s_addr, INADDR_ANY);
 	cr_assert_eq(holding(9001), 1);
+}
+
+/* toxiproxy resolves the upstream at each connection: a name that does not resolve yet is taken. */
+Test(toxi, unresolved_upstream_is_taken_and_forwarded_once_it_resolves)
+{
+	req("POST", "/proxies", "{\"name\":\"web\",\"listen\":\"127.0.0.1:9100\",\"upstream\":\"later:8080\"}");
+	expect(201, "{\"name\":\"web\",\"listen\":\"127.0.0.1:9100\",\"upstream\":\"later:8080\","
+		    "\"enabled\":true,\"toxics\":[]}");
+	cr_assert_eq(fk.n_fwd, 0);
+	cr_assert_eq(holding(9100), 1);
+	req("POST", "/proxies/web/toxics", "{\"type\":\"latency\",\"attributes\":{\"latency\":100}}");
+	cr_assert_eq(a.status, 200);
+	/* No forwarding, so no rules: they need the upstream's address. */
+	cr_assert_str_eq(group("toxi.web."), "");
+	cr_assert_eq(toxi_refresh(t), 0);
+	cr_assert_eq(fk.n_fwd, 0);
+	snprintf(fk.known, sizeof(fk.known), "later");
+	cr_assert_eq(toxi_refresh(t), 1);
+	cr_assert_eq(fk.n_fwd, 1);
+	cr_assert_eq(ntohs(fk.fwd[0].listen.sin_port), 9100);
+	cr_assert_eq(fk.fwd[0].upstream.sin_addr.s_addr, inet_addr("10.0.0.9"));
+	cr_assert_eq(ntohs(fk.fwd[0].upstream.sin_port), 8080);
+	cr_assert_str_eq(group("toxi.web."), "tcp src port 8080 and src host 10.0.0.9 and dst portrange 61000-65535 => "
+					     "delay 100ms jitter 0ms, if not syn and not syn-ack");
+	/* Resolved once: the next refreshes look no more. */
+	fk.lookups = 0;
+	cr_assert_eq(toxi_refresh(t), 0);
+	req("GET", "/proxies/web", NULL);
+	cr_assert(strstr(a.body, "\"upstream\":\"later:8080\""), "%s", a.body);
+	cr_assert_eq(fk.lookups, 0);
+}
+
+Test(toxi, unresolved_upstream_resolves_at_the_next_request)
+{
+	fk.pending = true;
+	req("POST", "/proxies", "{\"name\":\"web\",\"listen\":\"127.0.0.1:9100\",\"upstream\":\"later:8080\"}");
+	cr_assert_eq(a.status, 201);
+	cr_assert_eq(fk.n_fwd, 0);
+	snprintf(fk.known, sizeof(fk.known), "later");
+	req("GET", "/version", NULL);
+	cr_assert_eq(fk.n_fwd, 1);
+	cr_assert_eq(fk.fwd[0].upstream.sin_addr.s_addr, inet_addr("10.0.0.9"));
+}
+
+/* toxiproxy-node-client's "Should update a proxy": a running proxy moved to a name that does not resolve. */
+Test(toxi, update_to_an_unresolved_upstream_stops_forwarding)
+{
+	req("POST", "/proxies", "{\"name\":\"db\",\"listen\":\"127.0.0.1:9000\",\"upstream\":\"10.0.0.2:5432\"}");
+	cr_assert_eq(fk.n_fwd, 1);
+	req("POST", "/proxies/db", "{\"upstream\":\"somehost:12345\"}");
+	expect(200, "{\"name\":\"db\",\"listen\":\"127.0.0.1:9000\",\"upstream\":\"somehost:12345\","
+		    "\"enabled\":true,\"toxics\":[]}");
+	cr_assert_eq(fk.n_fwd, 0);
+	cr_assert_eq(fk.n_cut, 1);
+	cr_assert_eq(holding(9000), 1);
+	/* Disabled and enabled again: still waiting for the name. */
+	req("POST", "/proxies/db", "{\"enabled\":false}");
+	req("POST", "/proxies/db", "{\"enabled\":true}");
+	cr_assert_eq(a.status, 200);
+	cr_assert_eq(fk.n_fwd, 0);
+	snprintf(fk.known, sizeof(fk.known), "somehost");
+	cr_assert_eq(toxi_refresh(t), 1);
+	cr_assert_eq(fk.n_fwd, 1);
+}
+
+Test(toxi, upstream_syntax_errors_are_still_refused)
+{
+	req("POST", "/proxies", "{\"name\":\"a\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"later\"}");
+	expect(500, "{\"error\":\"listen tcp: address later: missing port in address\",\"status\":500}\n");
+	req("POST", "/proxies", "{\"name\":\"a\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"later:x\"}");
+	expect(500, "{\"error\":\"listen tcp: address later:x: invalid port\",\"status\":500}\n");
+	/* A listen name must resolve: there is nothing to wait for. */
+	req("POST", "/proxies", "{\"name\":\"a\",\"listen\":\"nowhere:0\",\"upstream\":\"later:1\"}");
+	cr_assert_eq(a.status, 500);
+	req("GET", "/proxies", NULL);
+	expect(200, "{}");
+}
+
+Test(toxi, refused_forwarding_of_a_resolved_name_is_tried_again)
+{
+	req("POST", "/proxies", "{\"name\":\"web\",\"listen\":\"127.0.0.1:9100\",\"upstream\":\"later:8080\"}");
+	snprintf(fk.known, sizeof(fk.known), "later");
+	fk.fail_forward = 1;
+	cr_assert_lt(toxi_refresh(t), 0);
+	cr_assert_eq(fk.n_fwd, 0);
+	cr_assert_eq(toxi_refresh(t), 1);
+	cr_assert_eq(fk.n_fwd, 1);
 }
