@@ -18,6 +18,9 @@
  * 204 a delete or reset; errors {"error":"...","status":N} + newline as
  * text/plain (Go's http.Error); 404 "404 page not found" for an unknown
  * path, 405 with no body for a method the path does not take.
+ * An upstream name that does not resolve (yet) is taken, as toxiproxy
+ * resolves at each connection: the proxy is listed and holds its port, but
+ * is not forwarded and has no rules until toxi_refresh finds the name.
  * Extension: a proxy with "protocol":"udp" forwards UDP (toxics latency,
  * bandwidth and packet_loss only).
  *
