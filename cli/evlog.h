@@ -92,6 +92,7 @@ struct evlog_pkt {
 	/* Filled by evlog_finish. */
 	bool released, early;	/* a held packet's "release" line */
 	double rel_t;
+	double arrived;	/* the kernel's receive time ("arrived"), when before t; else 0 */
 	unsigned rel_line;
 	uint64_t rel;
 	size_t conv_idx;	/* index of its conversation */

@@ -1321,9 +1321,9 @@ static int run_http(struct cli_run *r, struct uv_loop_s *loop)
  * -1 (reported).
  */
 /* A scenario step for the event log and the stream. */
-static void play_log(void *data, const char *members)
+static void play_log(void *data, uint64_t since_ns, const char *members)
 {
-	proxy_log_event(data, "scenario", members);
+	proxy_log_change(data, since_ns, "scenario", members);
 }
 
 /* The scenario's end step: as SIGTERM. */

@@ -231,6 +231,8 @@ static int add_packet(struct evlog *log, const struct evlog_jval *o, struct evlo
 	p->copies = get_uint(log, o, "copies");
 	if (get_num(log, o, "delay_us", &d))
 		p->delay_us = d;
+	if (get_num(log, o, "arrived", &d) && d < p->t)
+		p->arrived = d;
 	verdict = get_str(log, o, "verdict");
 	if (!p->proto || !p->flow || !p->flow_hash || !p->dir || !verdict)
 		return -ENOMEM;

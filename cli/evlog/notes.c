@@ -215,7 +215,8 @@ void evlog_pkt_notes(const struct evlog *log, const struct evlog_pkt *p, enum ev
 
 	o->n = 0;
 	if (row == EVLOG_ROW_RELEASE) {
-		double ms = (p->rel_t - p->t) * 1e3;
+		/* A delay counts from the packet's arrival, which can be before faultline read it. */
+		double ms = (p->rel_t - (p->arrived ? p->arrived : p->t)) * 1e3;
 
 		note(o, "%s %.1f ms%s", evlog_pkt_rule(p, RULE_ACT_DELAY) >= 0 ? "delayed" : "held",
 		     ms, p->early ? " (released early)" : "");

@@ -54,7 +54,7 @@ static void on_reply(void *data, const struct ctl_reply *r, bool last)
 }
 
 /* The line for the event log: "step":N,"line":L,"op":..,"text":..,"ok":true | "error":.. */
-static void log_step(struct play *pl, size_t i, const struct outcome *o)
+static void log_step(struct play *pl, size_t i, uint64_t since_ns, const struct outcome *o)
 {
 	const struct scenario_step *st = &pl->sc->steps[i];
 	json_t *j = json_pack("{s:I, s:i, s:s, s:s}", "step", (json_int_t)(i + 1), "line", st->line, "op",
@@ -73,7 +73,7 @@ static void log_step(struct play *pl, size_t i, const struct outcome *o)
 		return;
 	/* Members only: the braces go. */
 	s[strlen(s) - 1] = 0;
-	pl->cfg.log_event(pl->cfg.data, s + 1);
+	pl->cfg.log_event(pl->cfg.data, since_ns, s + 1);
 	free(s);
 }
 
@@ -112,10 +112,16 @@ static void run_step(struct play *pl, size_t i)
 	struct outcome o = { .status = CTL_STATUS_OK };
 	struct ctl_req req = { 0 };
 	char line[sizeof(o.msg) + 64];
+	/*
+	 * The line's time is when the rules changed, not when the step's
+	 * answer came: a change waits for the kernel's filter (milliseconds)
+	 * and the packets decided meanwhile still met the old rules.
+	 */
+	uint64_t begun = uv_hrtime();
 
 	if (st->op == SCENARIO_END) {
 		/* Written first: stopping ends the stream. */
-		log_step(pl, i, NULL);
+		log_step(pl, i, UINT64_MAX, NULL);
 		pl->cfg.end(pl->cfg.data);
 		return;
 	}
@@ -131,7 +137,7 @@ static void run_step(struct play *pl, size_t i)
 		ctl_exec(pl->cfg.ctl, &req, on_reply, &o);
 	if (st->op == SCENARIO_REPLACE)
 		free(req.rules);
-	log_step(pl, i, &o);
+	log_step(pl, i, begun, &o);
 	if (o.status >= 400 && pl->cfg.say) {
 		snprintf(line, sizeof(line), "scenario line %d: %s", st->line, o.msg);
 		pl->cfg.say(pl->cfg.data, line);

@@ -24,8 +24,13 @@ struct play_config {
 	struct ctl *ctl;		/* runs the steps (borrowed) */
 	struct ctl_target target;	/* the event stream and counters, for triggers */
 	struct uv_loop_s *loop;
-	/* Write a scenario line: members as proxy_log_event takes them. */
-	void (*log_event)(void *data, const char *members);
+	/*
+	 * Write a scenario line: members as proxy_log_event takes them.
+	 * since_ns (CLOCK_MONOTONIC, as uv_hrtime) is when the step began: a
+	 * rule change made after it is the step's, and the line's time is
+	 * that change's (UINT64_MAX: none is, the time is now).
+	 */
+	void (*log_event)(void *data, uint64_t since_ns, const char *members);
 	/* Stop faultline (the end step). */
 	void (*end)(void *data);
 	/* A step was refused: msg says which and why (one line). May be NULL. */

@@ -113,6 +113,7 @@ struct proxy {
 	uv_signal_t sig_int, sig_term, sig_usr1, sig_hup;
 	struct proxy_hooks hooks;
 	uv_timer_t housekeeping; /* TIME_WAIT and idle expiry: coarse time is fine */
+	uint64_t rules_changed_ns;	/* when a swap last published a set (loop thread) */
 	int stamp_fd;	/* holds kernel receive timestamps on: the tracker's and the delays' clock */
 	int64_t rt_offset;	/* realtime - monotonic at the start, for the capture file */
 
@@ -1355,7 +1356,7 @@ static int swap_rules(struct proxy *p, struct rule_set *rules, bool fresh)
 	struct rule_set *old = rules;
 	struct kfilter *kf;
 	const char *what;
-	uint64_t now = now_ns();
+	uint64_t now = now_ns(), changed = 0;
 	unsigned i;
 	int ret = 0;
 
@@ -1395,6 +1396,9 @@ static int swap_rules(struct proxy *p, struct rule_set *rules, bool fresh)
 	for (i = 0; i < p->n_queues && !ret; i++) {
 		lock_take(&p->q[i].lock);
 		ret = swap_queue(p, &p->q[i], rules, fresh, now);
+		/* Under the lock: every packet this queue decided before it met the old set, after it the new. */
+		if (!i && !ret)
+			changed = now_ns();
 		lock_give(&p->q[i].lock);
 	}
 	if (ret) {
@@ -1418,6 +1422,7 @@ static int swap_rules(struct proxy *p, struct rule_set *rules, bool fresh)
 		}
 		old = p->rules;
 		p->rules = rules;
+		p->rules_changed_ns = changed;
 	}
 	/* The set that lost (the old one, or the new one on failure) is freed outside the locks. */
 	rule_set_free(old);
@@ -1680,10 +1685,9 @@ void proxy_events_unsubscribe(struct proxy *p, int id)
 	evfan_unsubscribe(p->fan, id);
 }
 
-void proxy_log_event(struct proxy *p, const char *ev, const char *members)
+static void log_event_at(struct proxy *p, uint64_t now, const char *ev, const char *members)
 {
 	struct proxy_queue *q = &p->q[0];
-	uint64_t now = now_ns();
 
 	/* Through the first queue's observers, under its lock: they keep its error state. */
 	lock_take(&q->lock);
@@ -1691,6 +1695,16 @@ void proxy_log_event(struct proxy *p, const char *ev, const char *members)
 		events_put(&q->ev, now, ev, members);
 	events_put(&q->fan_ev, now, ev, members);
 	lock_give(&q->lock);
+}
+
+void proxy_log_event(struct proxy *p, const char *ev, const char *members)
+{
+	log_event_at(p, now_ns(), ev, members);
+}
+
+void proxy_log_change(struct proxy *p, uint64_t since_ns, const char *ev, const char *members)
+{
+	log_event_at(p, p->rules_changed_ns >= since_ns ? p->rules_changed_ns : now_ns(), ev, members);
 }
 
 uv_loop_t *proxy_loop(struct proxy *p)

@@ -311,6 +311,15 @@ void proxy_events_unsubscribe(struct proxy *p, int id);
  */
 void proxy_log_event(struct proxy *p, const char *ev, const char *members);
 
+/*
+ * As proxy_log_event, but the line's time is when the rules last changed
+ * if that was at or after since_ns (CLOCK_MONOTONIC): the moment a change
+ * the caller just made took effect, which separates the packets decided
+ * by the old rules from those decided by the new (exactly with one
+ * queue; with several, the first queue's moment). Else now. Loop thread.
+ */
+void proxy_log_change(struct proxy *p, uint64_t since_ns, const char *ev, const char *members);
+
 /* The proxy's libuv loop (for the control layer's handles and timers). */
 struct uv_loop_s *proxy_loop(struct proxy *p);
 

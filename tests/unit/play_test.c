@@ -83,8 +83,9 @@ static void fake_unsubscribe(void *data, int id)
 	((struct fake *)data)->cb = NULL;
 }
 
-static void log_event(void *data, const char *members)
+static void log_event(void *data, uint64_t since_ns, const char *members)
 {
+	(void)since_ns;
 	struct fake *f = data;
 
 	cr_assert_lt(f->n_logged, 16);
