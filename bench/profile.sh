@@ -63,16 +63,7 @@ for ns in "$NS_A" "$NS_B"; do
 done
 ip netns exec "$NS_A" ping -c 1 -W 2 10.77.0.2 >/dev/null
 
-ksoftirqd_ns()
-{
-	local p sum=0 ns
-
-	for p in $(pgrep -x 'ksoftirqd/[0-9]+'); do
-		read -r ns _ <"/proc/$p/schedstat" 2>/dev/null || continue
-		sum=$((sum + ns))
-	done
-	echo "$sum"
-}
+. "$(dirname "$0")/lib.sh"	# ksoftirqd_ns
 
 # profile NAME: one flood, SECS of it recorded; prints the figures.
 profile()

@@ -289,18 +289,8 @@ test_tcp()
 		<<<"$out" 2>/dev/null) || RES=
 }
 
-# CPU time (ns) the kernel's softirq threads have used so far, all CPUs:
-# softirq work runs there when it overflows the context that raised it.
-ksoftirqd_ns()
-{
-	local p sum=0 ns
-
-	for p in $(pgrep -x 'ksoftirqd/[0-9]+'); do
-		read -r ns _ <"/proc/$p/schedstat" 2>/dev/null || continue
-		sum=$((sum + ns))
-	done
-	echo "$sum"
-}
+# ksoftirqd_ns, shared with profile.sh
+. "$SRC_DIR/lib.sh"
 
 # CPU time (ns) process $1 has used so far, 0 when it is gone.
 proc_ns()

@@ -175,6 +175,38 @@ wait_listen() {
 	fail "nothing listens on port $2 in $1"
 }
 
+# seg_capture_start PORT: for the segment tests, B's kernel with GRO off (so
+# it sees segments as sent), tcpdump of the data to PORT into $T/b.pcap, and
+# tcpapp's server on PORT in B ($SEG_SRV, $SEG_TD).
+seg_capture_start() {
+	ip netns exec "$NS_B" ethtool -K "vb-$ID" gro off >/dev/null 2>&1 || true
+	ip netns exec "$NS_B" tcpdump -i "vb-$ID" -n -s 128 -B 8192 --immediate-mode -U -w "$T/b.pcap" \
+		"tcp dst port $1" 2>"$T/tcpdump.err" &
+	SEG_TD=$!
+	PIDS+=("$SEG_TD")
+	for _ in $(seq 1 100); do grep -q listening "$T/tcpdump.err" && break; sleep 0.05; done
+	ip netns exec "$NS_B" $TCPAPP server "$1" --idle 10 >"$T/srv.json" 2>"$T/srv.err" &
+	SEG_SRV=$!
+	PIDS+=("$SEG_SRV")
+	wait_listen "$NS_B" "$1"
+}
+
+# seg_send_check PORT BYTES: A sends BYTES to B's PORT through the running
+# faultline, which is then stopped with the capture; B's application must
+# have read exactly the sender's bytes and tcpdump lost nothing.
+seg_send_check() {
+	timeout 30 ip netns exec "$NS_A" $TCPAPP send 10.99.0.2 "$1" "$2" --nodelay --chunk 1000 >"$T/cli.json" 2>"$T/cli.err" ||
+		fail "the sender failed: $(cat "$T/cli.json" "$T/cli.err")"
+	wait "$SEG_SRV"
+	fl_stop
+	sleep 0.3
+	kill -INT "$SEG_TD"
+	wait "$SEG_TD" 2>/dev/null || true
+	grep -q '^0 packets dropped by kernel' "$T/tcpdump.err" || fail "tcpdump lost packets: $(cat "$T/tcpdump.err")"
+	[ "$(json "$T/srv.json" 'd["bytes"]')" -eq "$2" ] || fail "the receiver got $(json "$T/srv.json" 'd["bytes"]') bytes"
+	[ "$(json "$T/srv.json" 'd["ok_bytes"]')" = True ] || fail "the bytes it got are not the sender's"
+}
+
 # http_base: the base URL of faultline's HTTP API, from its "HTTP API at" line
 # (--http ADDR:0 takes any free port).
 http_base() {
