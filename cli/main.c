@@ -31,6 +31,7 @@
 #include "proxy.h"
 #include "replay.h"
 #include "report.h"
+#include "units.h"
 #include "file.h"
 #include "follow.h"
 #include "carry.h"
@@ -196,6 +197,25 @@ static int opt_u32(const char *opt, const char *s, uint32_t min, uint32_t max, u
 	if (args_uint(opt, s, min, max, &v))
 		return -1;
 	*out = (uint32_t)v;
+	return 0;
+}
+
+/* "25%" or "25": more than 0, at most 100. */
+static int opt_percent(const char *opt, const char *s, uint32_t *ppm)
+{
+	char buf[32];
+	const char *why, *v = s;
+	size_t n = strlen(s);
+
+	/* units_parse_percent wants the sign; a bare number means the same. */
+	if (n && n < sizeof(buf) - 1 && s[n - 1] != '%') {
+		snprintf(buf, sizeof(buf), "%s%%", s);
+		v = buf;
+	}
+	if (units_parse_percent(v, ppm, &why)) {
+		fprintf(stderr, PROG_NAME ": %s: '%s': %s\n", opt, s, why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -458,6 +478,7 @@ enum {
 	OPT_TOXIPROXY_API,
 	OPT_PROGRESS,
 	OPT_RELEASE_EARLY,
+	OPT_RELEASE_CPU,
 	OPT_REALTIME,
 	OPT_QUEUES,
 	OPT_CONTAINER,
@@ -577,6 +598,7 @@ static const struct option run_opts[] = {
 	{ "toxiproxy-api", required_argument, NULL, OPT_TOXIPROXY_API },
 	{ "progress", optional_argument, NULL, OPT_PROGRESS },
 	{ "release-early", required_argument, NULL, OPT_RELEASE_EARLY },
+	{ "release-cpu", required_argument, NULL, OPT_RELEASE_CPU },
 	{ "realtime", no_argument, NULL, OPT_REALTIME },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -748,6 +770,8 @@ static int run_option(struct cli_run *r, void *data, int c, const char *arg)
 			return 1;
 		}
 		return args_duration("--release-early", arg, MAX_RELEASE_EARLY_NS, &cfg->release_early_ns) ? -1 : 1;
+	case OPT_RELEASE_CPU:
+		return opt_percent("--release-cpu", arg, &cfg->release_cpu_ppm) ? -1 : 1;
 	case OPT_REALTIME:
 		cfg->realtime = PROXY_REALTIME_PRIORITY;
 		return 1;
@@ -903,6 +927,12 @@ static int parse_run(int argc, char **argv, struct cli_run *r, bool wrap)
 	}
 	if (r->control_path && r->no_control) {
 		fprintf(stderr, PROG_NAME ": --control and --no-control exclude each other\n");
+		return -1;
+	}
+	/* A SCHED_FIFO thread spinning most of the time would starve its CPU's ordinary tasks. */
+	if (r->cfg.realtime && r->cfg.release_cpu_ppm > PROXY_REALTIME_MAX_SPIN_PPM) {
+		fprintf(stderr, PROG_NAME ": --realtime spins at most %u%% of a CPU (--release-cpu)\n",
+			PROXY_REALTIME_MAX_SPIN_PPM / 10000);
 		return -1;
 	}
 	if (!r->no_control && !r->control_path) {

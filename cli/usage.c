@@ -20,6 +20,7 @@ _Static_assert(PROXY_DEFAULT_MAX_HELD_BYTES % (1u << 20) == 0, "--max-held-bytes
 _Static_assert(TRACK_DEFAULT_TIME_WAIT_NS % 1000000000ull == 0, "--time-wait default in seconds");
 _Static_assert(TRACK_DEFAULT_IDLE_NS % 1000000000ull == 0, "--track-idle default in seconds");
 _Static_assert(PROXY_DEFAULT_RELEASE_EARLY_NS % 1000ull == 0, "--release-early default in microseconds");
+_Static_assert(PROXY_RELEASE_SPIN_SHARE_PPM % 10000u == 0, "--release-cpu default in whole percent");
 
 void usage_print(FILE *f)
 {
@@ -81,7 +82,9 @@ void usage_print(FILE *f)
 		"      --track-idle DUR   forget idle connections after DUR (default %llus)\n"
 		"      --max-conns N      connections the tracker holds (default %u)\n"
 		"      --release-early DUR  wake DUR before a held packet's deadline and spin the\n"
-		"                         rest, within 10%% of a CPU (default %lluus; 0: never)\n"
+		"                         rest, within --release-cpu (default %lluus; 0: never)\n"
+		"      --release-cpu PCT  share of a CPU those spins may take (default %u%%; 100%%:\n"
+		"                         spin whenever a deadline is within --release-early)\n"
 		"      --realtime         release held packets from a SCHED_FIFO thread (priority\n"
 		"                         %d; needs CAP_SYS_NICE)\n"
 		"      --control PATH     the control socket (default " CTL_SOCK_DIR "/queue-N.sock,\n"
@@ -143,7 +146,8 @@ void usage_print(FILE *f)
 		PIPELINE_DEFAULT_MAX_FLOWS, PROXY_DEFAULT_MARK, PROXY_DEFAULT_EVENTS_BACKLOG,
 		PROXY_DEFAULT_PCAP_BACKLOG, (unsigned long long)(TRACK_DEFAULT_TIME_WAIT_NS / 1000000000ull),
 		(unsigned long long)(TRACK_DEFAULT_IDLE_NS / 1000000000ull), TRACK_DEFAULT_MAX_CONNS,
-		(unsigned long long)(PROXY_DEFAULT_RELEASE_EARLY_NS / 1000), PROXY_REALTIME_PRIORITY,
+		(unsigned long long)(PROXY_DEFAULT_RELEASE_EARLY_NS / 1000),
+		PROXY_RELEASE_SPIN_SHARE_PPM / 10000, PROXY_REALTIME_PRIORITY,
 		HTTP_DEFAULT_TIMEOUT_S, HTTP_DEFAULT_MAX_CLIENTS, HTTP_DEFAULT_MAX_BODY >> 20,
 		PROGRESS_RUN_DEFAULT_S, WRAP_EXIT_FAILED, WRAP_EXIT_CANNOT_RUN, WRAP_EXIT_NOT_FOUND,
 		CTLCMD_EXIT_TIMEOUT, CTL_MAX_REQUEST >> 20);

@@ -971,6 +971,12 @@ static uint64_t release_early_for(const struct proxy_config *cfg)
 	return cfg->release_early_ns ? cfg->release_early_ns : PROXY_DEFAULT_RELEASE_EARLY_NS;
 }
 
+/* The share of a CPU that spinning to deadlines may take, in ppm: 0 means the default. */
+static uint32_t release_cpu_for(const struct proxy_config *cfg)
+{
+	return cfg->release_cpu_ppm ? cfg->release_cpu_ppm : PROXY_RELEASE_SPIN_SHARE_PPM;
+}
+
 /* The queues' memory, each on cache lines of its own; every descriptor -1. */
 static int alloc_queues(struct proxy *p)
 {
@@ -1051,7 +1057,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	pc.start_ns = now_ns();
 	/* Each queue's timer spins on its own budget: a share of the run's each, not more in all. */
 	for (unsigned i = 0; i < p->n_queues; i++)
-		wake_init(&p->q[i].wake, release_early_for(cfg), PROXY_RELEASE_SPIN_SHARE_PPM / p->n_queues,
+		wake_init(&p->q[i].wake, release_early_for(cfg), release_cpu_for(cfg) / p->n_queues,
 			  pc.start_ns);
 	ret = open_events(p, e);
 	if (ret)

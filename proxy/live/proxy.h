@@ -52,7 +52,12 @@ typedef void (*proxy_output_error_cb)(void *data, enum proxy_output out, int err
 #define PROXY_RELEASE_EARLY_OFF UINT64_MAX
 /* --realtime: the SCHED_FIFO priority of the releasing thread (1-99; chrt's range). */
 #define PROXY_REALTIME_PRIORITY 10
-/* Share of the time that spins may take, in parts per million (10 %). */
+/* --realtime with --release-cpu: at most half a CPU, so the CPU's other tasks still run. */
+#define PROXY_REALTIME_MAX_SPIN_PPM 500000u
+/*
+ * Share of a CPU that spins may take by default, in parts per million
+ * (10 %); --release-cpu sets it, up to all of one CPU.
+ */
 #define PROXY_RELEASE_SPIN_SHARE_PPM 100000u
 /* Bytes of event lines that may wait for a slow reader (--events-backlog). */
 #define PROXY_DEFAULT_EVENTS_BACKLOG (4u << 20)
@@ -96,6 +101,7 @@ struct proxy_config {
 	uint64_t track_idle_ns;	/* tracker's idle expiry (TRACK_DEFAULT_IDLE_NS) */
 	uint32_t max_conns;	/* tracker's table size (TRACK_DEFAULT_MAX_CONNS) */
 	uint64_t release_early_ns; /* wake before a deadline and spin (PROXY_DEFAULT_RELEASE_EARLY_NS) */
+	uint32_t release_cpu_ppm;  /* share of a CPU those spins may take (0: PROXY_RELEASE_SPIN_SHARE_PPM) */
 	int realtime;		/* SCHED_FIFO priority of the releasing thread; 0 = ordinary */
 	/*
 	 * Rules may change while it runs (a control socket, SIGHUP): keep

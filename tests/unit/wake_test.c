@@ -78,3 +78,30 @@ Test(wake, the_budget_is_capped)
 	}
 	cr_assert_not(wake_should_spin(&w, 3600000 * MS, 3600000 * MS - 80 * US));
 }
+
+/* Back-to-back spins: deadlines 1 ms apart, each spun from 1 ms before it. */
+static int spins_in_a_row(uint32_t share_ppm, int n)
+{
+	struct wake w;
+	uint64_t now = 1000 * MS;
+	int i;
+
+	wake_init(&w, MS, share_ppm, now);
+	for (i = 0; i < n; i++) {
+		uint64_t dl = now + MS;
+
+		if (wake_arm_at(&w, dl, now) != dl - MS || !wake_should_spin(&w, dl, now))
+			break;
+		wake_spent(&w, MS);
+		now = dl;
+	}
+	return i;
+}
+
+Test(wake, a_whole_cpu_spins_for_ever)
+{
+	/* --release-cpu 100%: spinning all the time never runs the budget dry. */
+	cr_assert_eq(spins_in_a_row(1000000, 100000), 100000);
+	/* The default 10 %: the budget's spins and what the time earned, then the timer. */
+	cr_assert_eq(spins_in_a_row(100000, 100000), WAKE_BUDGET_SPINS + 3);
+}
