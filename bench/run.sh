@@ -826,17 +826,36 @@ lat_case()
 	fi
 }
 
+# timer_case PPS: the floor under any release that sleeps, in this run:
+# how late a thread sleeping on a timerfd wakes (udp_lat timer), at PPS
+# deadlines a second for LAT_DUR seconds, under lat/timer/PPS.
+timer_case()
+{
+	local pps=$1 r q v
+
+	r=$("$UDP_LAT" timer "$pps" "$LAT_DUR") || { log "udp_lat timer failed"; return 0; }
+	log "  run $RUN lat timer ${pps}pps: $r"
+	for q in p50 p99 max; do
+		v=$(sed -n "s/.*${q}_ns=\\([0-9-]*\\).*/\\1/p" <<<"$r")
+		[[ -n $v ]] && rec "lat/timer/$pps/${q}_us" "$(awk -v v="$v" 'BEGIN { printf "%.1f", v / 1000 }')"
+	done
+}
+
 test_lat()
 {
 	local pps d
 
 	for pps in $LAT_RATES; do
 		lat_case base "$pps"
+		timer_case "$pps"
 		for d in $LAT_DELAYS; do
 			lat_case "${d}ms" "$pps" --rule "udp dst port $LAT_PORT => delay ${d}ms, in"
 		done
 		# What the early wake and spin buy, and cost: the same without them.
 		lat_case 10ms-early0 "$pps" --release-early 0 \
+			--rule "udp dst port $LAT_PORT => delay 10ms, in"
+		# Spinning through the timer's worst wake-ups, at up to a CPU.
+		lat_case 10ms-spin "$pps" --release-early 1ms --release-cpu 100 \
 			--rule "udp dst port $LAT_PORT => delay 10ms, in"
 		# And what a SCHED_FIFO releasing thread buys on a busy host.
 		lat_case 10ms-realtime "$pps" --realtime \

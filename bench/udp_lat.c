@@ -4,6 +4,7 @@
  *
  *   udp_lat send DST_IP PORT PPS SECONDS [SRC_IP]   prints "sent=N"
  *   udp_lat recv PORT SECONDS [OUTFILE]      prints "received=N p50_ns=.. p99_ns=.. max_ns=.."
+ *   udp_lat timer PPS SECONDS                prints "woke=N p50_ns=.. p99_ns=.. max_ns=.."
  *
  * The sender stamps each 64-byte datagram with its CLOCK_MONOTONIC send
  * time and paces them at PPS on an absolute schedule (a late send does
@@ -18,6 +19,12 @@
  * slices (EEVDF, Linux 6.12 on; as faultline's loop thread does), so that
  * on a busy host its own wake-up after a datagram arrives weighs less in
  * what it measures; kernels without it ignore the request.
+ *
+ * timer measures the floor under any release that sleeps: a thread like
+ * faultline's loop thread (the same slices) sleeps on a timerfd armed at
+ * absolute deadlines PPS times a second and records how late it woke
+ * (its read's time minus the deadline), datagrams of the first 200 ms
+ * again left out.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -29,6 +36,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -158,6 +166,70 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Append v to *lat (n used, cap allocated). 0, or -1 out of memory. */
+static int push(int64_t **lat, size_t *n, size_t *cap, int64_t v)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 4096;
+		int64_t *grown = realloc(*lat, c * sizeof(**lat));
+
+		if (!grown)
+			return -1;
+		*lat = grown;
+		*cap = c;
+	}
+	(*lat)[(*n)++] = v;
+	return 0;
+}
+
+/* "LABEL=COUNT kept=N p50_ns=.. p99_ns=.. max_ns=.. min_ns=.."; sorts lat. */
+static void print_dist(const char *label, size_t count, int64_t *lat, size_t n)
+{
+	if (!n) {
+		printf("%s=%zu\n", label, count);
+		return;
+	}
+	qsort(lat, n, sizeof(*lat), cmp_i64);
+	printf("%s=%zu kept=%zu p50_ns=%lld p99_ns=%lld max_ns=%lld min_ns=%lld\n", label, count, n,
+	       (long long)lat[n / 2], (long long)lat[n * 99 / 100], (long long)lat[n - 1], (long long)lat[0]);
+}
+
+static int do_timer(double pps, double seconds)
+{
+	int64_t gap = (int64_t)(1e9 / pps), n_total = (int64_t)(pps * seconds), start, *lat = NULL;
+	size_t n = 0, cap = 0, woke = 0;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+
+	if (fd < 0) {
+		perror("udp_lat: timerfd");
+		return EXIT_FAILURE;
+	}
+	short_slice(100000);
+	start = now_ns();
+	for (int64_t i = 1; i <= n_total; i++) {
+		int64_t due = start + i * gap;
+		struct itimerspec its = {
+			.it_value = { .tv_sec = due / 1000000000LL, .tv_nsec = due % 1000000000LL },
+		};
+		uint64_t exp;
+
+		if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ||
+		    read(fd, &exp, sizeof(exp)) != (ssize_t)sizeof(exp)) {
+			perror("udp_lat: timer");
+			break;
+		}
+		woke++;
+		if (i * gap >= WARMUP_NS && push(&lat, &n, &cap, now_ns() - due) < 0) {
+			perror("udp_lat");
+			break;
+		}
+	}
+	close(fd);
+	print_dist("woke", woke, lat, n);
+	free(lat);
+	return EXIT_SUCCESS;
+}
+
 static int do_recv(const char *port, double seconds, const char *outfile)
 {
 	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
@@ -196,17 +268,10 @@ static int do_recv(const char *port, double seconds, const char *outfile)
 			first = s.sent_ns;
 		if (s.sent_ns - first < WARMUP_NS)
 			continue;
-		if (n == cap) {
-			int64_t *grown = realloc(lat, (cap ? cap * 2 : 4096) * sizeof(*lat));
-
-			if (!grown) {
-				perror("udp_lat");
-				return EXIT_FAILURE;
-			}
-			lat = grown;
-			cap = cap ? cap * 2 : 4096;
+		if (push(&lat, &n, &cap, t - s.sent_ns) < 0) {
+			perror("udp_lat");
+			return EXIT_FAILURE;
 		}
-		lat[n++] = t - s.sent_ns;
 	}
 	close(fd);
 	if (outfile) {
@@ -222,14 +287,7 @@ static int do_recv(const char *port, double seconds, const char *outfile)
 			return EXIT_FAILURE;
 		}
 	}
-	if (!n) {
-		printf("received=%zu\n", received);
-		free(lat);
-		return EXIT_SUCCESS;
-	}
-	qsort(lat, n, sizeof(*lat), cmp_i64);
-	printf("received=%zu kept=%zu p50_ns=%lld p99_ns=%lld max_ns=%lld min_ns=%lld\n", received, n,
-	       (long long)lat[n / 2], (long long)lat[n * 99 / 100], (long long)lat[n - 1], (long long)lat[0]);
+	print_dist("received", received, lat, n);
 	free(lat);
 	return EXIT_SUCCESS;
 }
@@ -243,7 +301,11 @@ int main(int argc, char **argv)
 		return do_send(argv[2], argv[3], pps, seconds, argc == 7 ? argv[6] : NULL);
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "recv") && !parse_num(argv[3], 0.001, &seconds))
 		return do_recv(argv[2], seconds, argc == 5 ? argv[4] : NULL);
+	if (argc == 4 && !strcmp(argv[1], "timer") && !parse_num(argv[2], 1, &pps) &&
+	    !parse_num(argv[3], 0.001, &seconds))
+		return do_timer(pps, seconds);
 	fprintf(stderr, "usage: udp_lat send DST_IP PORT PPS SECONDS [SRC_IP]\n"
-			"       udp_lat recv PORT SECONDS [OUTFILE]\n");
+			"       udp_lat recv PORT SECONDS [OUTFILE]\n"
+			"       udp_lat timer PPS SECONDS\n");
 	return 2;
 }
