@@ -7,6 +7,7 @@
 
 #include <pcap/bpf.h>
 
+#include "bpfwalk.h"
 #include "filter.h"
 #include "kfilter.h"
 #include "memo.h"
@@ -243,22 +244,20 @@ static struct kval kval_join(struct kval a, struct kval b)
 	return (struct kval){ a.v & ~m, m };
 }
 
-/* The state before an instruction; 'live' when some path reaches it. */
+/* The state before an instruction, the join of the paths into it. */
 struct kstate {
-	bool live;
 	struct kval a, x, mem[BPF_MEMWORDS];
 };
 
-static void state_join(struct kstate *to, const struct kstate *from)
+static void state_join(void *into, const void *from)
 {
-	if (!to->live) {
-		*to = *from;
-		return;
-	}
-	to->a = kval_join(to->a, from->a);
-	to->x = kval_join(to->x, from->x);
+	struct kstate *to = into;
+	const struct kstate *s = from;
+
+	to->a = kval_join(to->a, s->a);
+	to->x = kval_join(to->x, s->x);
 	for (unsigned i = 0; i < BPF_MEMWORDS; i++)
-		to->mem[i] = kval_join(to->mem[i], from->mem[i]);
+		to->mem[i] = kval_join(to->mem[i], s->mem[i]);
 }
 
 /* An IPv4 packet of protocol 'proto': byte 0 is 0x4?, byte 9 the protocol, the rest unknown. */
@@ -330,82 +329,79 @@ static void branch(uint16_t op, struct kval a, struct kval k, bool *t, bool *f)
 	}
 }
 
+/* One instruction over an IPv4 packet of protocol *data (bpfwalk_step_cb). */
+static int step(const struct bpf_insn *in, void *state, void *taken, void *data)
+{
+	struct kstate *s = state;
+	uint8_t proto = *(const uint8_t *)data;
+	uint16_t c = in->code;
+	struct kval k = known(in->k);
+	bool t, f;
+
+	(void)taken;
+	switch (BPF_CLASS(c)) {
+	case BPF_RET:
+		/* A path that may accept answers the question. */
+		if (BPF_RVAL(c) == BPF_A ? (s->a.v | s->a.m) != 0 : in->k != 0)
+			return BPFWALK_STOP;
+		return 0;
+	case BPF_JMP:
+		if (c == (BPF_JMP | BPF_JA))
+			return BPFWALK_NEXT;
+		branch(BPF_OP(c), s->a, BPF_SRC(c) == BPF_X ? s->x : k, &t, &f);
+		return (t ? BPFWALK_JT : 0) | (f ? BPFWALK_JF : 0);
+	case BPF_LD:
+		if (BPF_MODE(c) == BPF_ABS)
+			s->a = ip4_load(in->k, BPF_SIZE(c) == BPF_W ? 4 : BPF_SIZE(c) == BPF_H ? 2 : 1, proto);
+		else if (BPF_MODE(c) == BPF_IMM)
+			s->a = k;
+		else if (BPF_MODE(c) == BPF_MEM)
+			s->a = s->mem[in->k % BPF_MEMWORDS];
+		else
+			s->a = unknown;	/* indirect, length */
+		break;
+	case BPF_LDX:
+		s->x = BPF_MODE(c) == BPF_IMM ? k : BPF_MODE(c) == BPF_MEM ?
+		       s->mem[in->k % BPF_MEMWORDS] : unknown;
+		break;
+	case BPF_ST:
+		s->mem[in->k % BPF_MEMWORDS] = s->a;
+		break;
+	case BPF_STX:
+		s->mem[in->k % BPF_MEMWORDS] = s->x;
+		break;
+	case BPF_ALU:
+		s->a = alu(BPF_OP(c), s->a, BPF_SRC(c) == BPF_X ? s->x : k);
+		break;
+	case BPF_MISC:
+		if (BPF_MISCOP(c) == BPF_TAX)
+			s->x = s->a;
+		else
+			s->a = s->x;
+		break;
+	}
+	return BPFWALK_NEXT;
+}
+
+static const struct bpfwalk_ops walk_ops = {
+	.size = sizeof(struct kstate),
+	.join = state_join,
+	.step = step,
+};
+
 /*
- * Could the program accept an IPv4 packet of this protocol? Every
- * instruction is visited once, in order, with the join of the states of
- * the paths into it (jumps only go forward): joins and unknown bytes only
- * add paths, so "no" is exact and "yes" may be too wide.
+ * Could the program accept an IPv4 packet of this protocol? Joins and
+ * unknown bytes only add paths, so "no" is exact and "yes" may be too
+ * wide; a program the walk refuses (a jump past the end: kfilter_check
+ * refuses it first) may accept anything.
  */
 static bool may_accept(const struct bpf_insn *in, unsigned n, uint8_t proto)
 {
-	struct kstate st[KFILTER_MAX_INSNS];
+	struct kstate init = { .a = known(0), .x = known(0) };
 
-	/* Only the live flags: a state is read once a path has joined it. */
-	for (unsigned pc = 1; pc < n; pc++)
-		st[pc].live = false;
-	st[0].live = true;
-	st[0].a = st[0].x = known(0);
 	for (unsigned i = 0; i < BPF_MEMWORDS; i++)
-		st[0].mem[i] = unknown;
-	for (unsigned pc = 0; pc < n; pc++) {
-		struct kstate s = st[pc];
-		uint16_t c = in[pc].code;
-		struct kval k = known(in[pc].k);
-		bool t, f;
-
-		if (!s.live)
-			continue;
-		switch (BPF_CLASS(c)) {
-		case BPF_RET:
-			if (BPF_RVAL(c) == BPF_A ? (s.a.v | s.a.m) != 0 : in[pc].k != 0)
-				return true;
-			continue;
-		case BPF_JMP:
-			if (c == (BPF_JMP | BPF_JA)) {
-				state_join(&st[pc + 1 + in[pc].k], &s);
-				continue;
-			}
-			branch(BPF_OP(c), s.a, BPF_SRC(c) == BPF_X ? s.x : k, &t, &f);
-			if (t)
-				state_join(&st[pc + 1 + in[pc].jt], &s);
-			if (f)
-				state_join(&st[pc + 1 + in[pc].jf], &s);
-			continue;
-		case BPF_LD:
-			if (BPF_MODE(c) == BPF_ABS)
-				s.a = ip4_load(in[pc].k, BPF_SIZE(c) == BPF_W ? 4 : BPF_SIZE(c) == BPF_H ? 2 : 1,
-					       proto);
-			else if (BPF_MODE(c) == BPF_IMM)
-				s.a = k;
-			else if (BPF_MODE(c) == BPF_MEM)
-				s.a = s.mem[in[pc].k % BPF_MEMWORDS];
-			else
-				s.a = unknown;	/* indirect, length */
-			break;
-		case BPF_LDX:
-			s.x = BPF_MODE(c) == BPF_IMM ? k : BPF_MODE(c) == BPF_MEM ?
-			      s.mem[in[pc].k % BPF_MEMWORDS] : unknown;
-			break;
-		case BPF_ST:
-			s.mem[in[pc].k % BPF_MEMWORDS] = s.a;
-			break;
-		case BPF_STX:
-			s.mem[in[pc].k % BPF_MEMWORDS] = s.x;
-			break;
-		case BPF_ALU:
-			s.a = alu(BPF_OP(c), s.a, BPF_SRC(c) == BPF_X ? s.x : k);
-			break;
-		case BPF_MISC:
-			if (BPF_MISCOP(c) == BPF_TAX)
-				s.x = s.a;
-			else
-				s.a = s.x;
-			break;
-		}
-		if (pc + 1 < n)
-			state_join(&st[pc + 1], &s);
-	}
-	return false;
+		init.mem[i] = unknown;
+	return bpfwalk_run(in, n, &walk_ops, &init, &proto) != 0;
 }
 
 int kfilter_proto4(const struct bpf_insn *in, unsigned n)

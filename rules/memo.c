@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-#include <stdlib.h>
 #include <string.h>
 
 #include <netinet/in.h>
 #include <pcap/bpf.h>
 
+#include "bpfwalk.h"
 #include "filter.h"
 #include "memo.h"
 #include "rule.h"
@@ -188,23 +188,22 @@ static void facts_narrow(struct facts *fs, const struct av *a, uint32_t k)
 	fs->f[0] = f;
 }
 
+/* The state before an instruction, the join of the paths into it. */
 struct astate {
-	bool live;
 	struct av a, x, m[BPF_MEMWORDS];
 	struct facts facts;
 };
 
-static void state_join(struct astate *to, const struct astate *from)
+static void state_join(void *into, const void *from)
 {
-	if (!to->live) {
-		*to = *from;
-		return;
-	}
-	facts_join(&to->facts, &from->facts);
-	to->a = av_join(&to->a, &from->a);
-	to->x = av_join(&to->x, &from->x);
+	struct astate *to = into;
+	const struct astate *s = from;
+
+	facts_join(&to->facts, &s->facts);
+	to->a = av_join(&to->a, &s->a);
+	to->x = av_join(&to->x, &s->x);
 	for (int i = 0; i < BPF_MEMWORDS; i++)
-		to->m[i] = av_join(&to->m[i], &from->m[i]);
+		to->m[i] = av_join(&to->m[i], &s->m[i]);
 }
 
 struct reads {
@@ -353,7 +352,7 @@ static struct av alu(struct reads *r, uint16_t op, const struct av *a, const str
 	return v;
 }
 
-/* Which ways a conditional jump can go: bit 0 false, bit 1 true. */
+/* Which ways a conditional jump can go: bit 0 false, bit 1 true (BPFWALK_JF, BPFWALK_JT). */
 static unsigned jump_ways(uint16_t op, const struct av *a, const struct av *s)
 {
 	if (av_known(a) && av_known(s)) {
@@ -376,16 +375,6 @@ static unsigned jump_ways(uint16_t op, const struct av *a, const struct av *s)
 			return 1;	/* every tested bit known to be 0 */
 	}
 	return 3;
-}
-
-static void flow_to(struct astate *st, unsigned len, unsigned to, const struct astate *s,
-		    struct reads *r)
-{
-	if (to >= len) {
-		r->bad = true;
-		return;
-	}
-	state_join(&st[to], s);
 }
 
 /*
@@ -448,109 +437,90 @@ static void ret_results(const struct astate *s, uint16_t c, uint32_t k, struct r
 		facts_join(&r->match, &s->facts);
 }
 
-/* Abstract interpretation of one program; jumps only go forward, so one pass in order. */
-static void interpret(const struct bpf_insn *in, unsigned len, struct astate *st, struct reads *r)
+/* One instruction (bpfwalk_step_cb): r->bad stops the walk. */
+static int step(const struct bpf_insn *in, void *state, void *taken, void *data)
 {
-	st[0].live = true;
-	st[0].facts.top = true;
-	st[0].a = st[0].x = av_const(0);
-	for (int i = 0; i < BPF_MEMWORDS; i++)
-		st[0].m[i] = av_const(0);	/* libpcap zeroes scratch memory */
+	struct astate *s = state, *t = taken;
+	struct reads *r = data;
+	uint16_t c = in->code;
+	uint32_t k = in->k;
+	unsigned ways = BPFWALK_NEXT;
 
-	for (unsigned pc = 0; pc < len && !r->bad; pc++) {
-		struct astate s = st[pc];
-		uint16_t c = in[pc].code;
-		uint32_t k = in[pc].k;
+	switch (BPF_CLASS(c)) {
+	case BPF_LD:
+	case BPF_LDX: {
+		struct av v;
 
-		if (!s.live)
-			continue;
-		switch (BPF_CLASS(c)) {
-		case BPF_LD:
-		case BPF_LDX: {
-			struct av v;
-
-			if (!ld_value(&s, c, k, r, &v))
-				continue;
-			if (BPF_CLASS(c) == BPF_LDX)
-				s.x = v;
-			else
-				s.a = v;
-			flow_to(st, len, pc + 1, &s, r);
+		if (!ld_value(s, c, k, r, &v))
 			break;
-		}
-		case BPF_ST:
-		case BPF_STX:
-			if (k >= BPF_MEMWORDS) {
-				r->bad = true;
-				continue;
-			}
-			s.m[k] = BPF_CLASS(c) == BPF_ST ? s.a : s.x;
-			flow_to(st, len, pc + 1, &s, r);
-			break;
-		case BPF_ALU: {
-			struct av src = BPF_SRC(c) == BPF_X ? s.x : av_const(k);
-
-			s.a = alu(r, BPF_OP(c), &s.a, &src);
-			flow_to(st, len, pc + 1, &s, r);
-			break;
-		}
-		case BPF_JMP: {
-			struct av src = BPF_SRC(c) == BPF_X ? s.x : av_const(k);
-			unsigned ways;
-
-			if (BPF_OP(c) == BPF_JA) {
-				flow_to(st, len, pc + 1 + k, &s, r);
-				break;
-			}
-			ways = jump_ways(BPF_OP(c), &s.a, &src);
-			if (ways == 3) {
-				use(r, &s.a);
-				use(r, &src);
-			}
-			if (ways & 2) {
-				struct astate t = s;
-
-				/* Taken: the loaded bytes equal the constant. */
-				if (ways == 3 && BPF_OP(c) == BPF_JEQ && av_known(&src))
-					facts_narrow(&t.facts, &s.a, src.val);
-				flow_to(st, len, pc + 1 + in[pc].jt, &t, r);
-			}
-			if (ways & 1)
-				flow_to(st, len, pc + 1 + in[pc].jf, &s, r);
-			break;
-		}
-		case BPF_RET:
-			ret_results(&s, c, k, r);
-			break;
-		case BPF_MISC:
-			if (BPF_MISCOP(c) == BPF_TAX)
-				s.x = s.a;
-			else
-				s.a = s.x;
-			flow_to(st, len, pc + 1, &s, r);
-			break;
-		default:
+		if (BPF_CLASS(c) == BPF_LDX)
+			s->x = v;
+		else
+			s->a = v;
+		break;
+	}
+	case BPF_ST:
+	case BPF_STX:
+		if (k >= BPF_MEMWORDS) {
 			r->bad = true;
 			break;
 		}
+		s->m[k] = BPF_CLASS(c) == BPF_ST ? s->a : s->x;
+		break;
+	case BPF_ALU: {
+		struct av src = BPF_SRC(c) == BPF_X ? s->x : av_const(k);
+
+		s->a = alu(r, BPF_OP(c), &s->a, &src);
+		break;
 	}
+	case BPF_JMP: {
+		struct av src = BPF_SRC(c) == BPF_X ? s->x : av_const(k);
+
+		if (BPF_OP(c) == BPF_JA)
+			break;
+		ways = jump_ways(BPF_OP(c), &s->a, &src);
+		if (ways == (BPFWALK_JT | BPFWALK_JF)) {
+			use(r, &s->a);
+			use(r, &src);
+			/* Taken: the loaded bytes equal the constant. */
+			if (BPF_OP(c) == BPF_JEQ && av_known(&src))
+				facts_narrow(&t->facts, &s->a, src.val);
+		}
+		break;
+	}
+	case BPF_RET:
+		ret_results(s, c, k, r);
+		ways = 0;
+		break;
+	case BPF_MISC:
+		if (BPF_MISCOP(c) == BPF_TAX)
+			s->x = s->a;
+		else
+			s->a = s->x;
+		break;
+	}
+	return r->bad ? BPFWALK_STOP : (int)ways;
 }
+
+static const struct bpfwalk_ops walk_ops = {
+	.size = sizeof(struct astate),
+	.join = state_join,
+	.step = step,
+};
 
 /* Runs the abstract interpreter over f's program for class cls into r. */
 static bool analyse(const struct rule_filter *f, int cls, struct reads *r)
 {
 	unsigned len;
 	const struct bpf_insn *in = rule__filter_insns(f, &len);
-	struct astate *st;
+	struct astate init = { .facts.top = true };
 
 	if (cls < 0 || cls >= RULE_MEMO_NCLASS || !len)
 		return false;
-	st = calloc(len, sizeof(*st));
-	if (!st)
-		return false;
-	interpret(in, len, st, r);
-	free(st);
-	return !r->bad;
+	init.a = init.x = av_const(0);
+	for (int i = 0; i < BPF_MEMWORDS; i++)
+		init.m[i] = av_const(0);	/* libpcap zeroes scratch memory */
+	return bpfwalk_run(in, len, &walk_ops, &init, r) == 0 && !r->bad;
 }
 
 bool rule_memo_filter(const struct rule_filter *f, int cls, struct rule_memo_reads *out)
