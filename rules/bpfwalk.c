@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,25 +77,37 @@ static int visit(struct walk *w, const struct bpf_insn *in, unsigned pc, void *d
 int bpfwalk_run(const struct bpf_insn *prog, unsigned n, const struct bpfwalk_ops *ops,
 		const void *init, void *data)
 {
+	/*
+	 * Most programs' states fit on the stack: kfilter walks each program
+	 * once per protocol, 256 times, and a malloc per walk cost it more
+	 * than the walk itself.
+	 */
+	_Alignas(max_align_t) unsigned char stack[16384];
 	struct walk w = { .ops = ops, .n = n };
+	unsigned char *mem = stack;
+	size_t states, bytes;
 	int ret = 0;
 
 	if (!n)
 		return -EINVAL;
-	/* Slots are written before they are read (flow): only liveness starts zeroed. */
-	w.st = malloc(((size_t)n + 1) * ops->size);
-	w.live = calloc(n, sizeof(*w.live));
-	if (!w.st || !w.live) {
-		ret = -ENOMEM;
-		goto out;
+	if (__builtin_mul_overflow((size_t)n + 1, ops->size, &states) ||
+	    __builtin_add_overflow(states, (size_t)n, &bytes))
+		return -ENOMEM;
+	if (bytes > sizeof(stack)) {
+		mem = malloc(bytes);
+		if (!mem)
+			return -ENOMEM;
 	}
+	w.st = mem;
+	w.live = (bool *)(mem + states);
+	/* Slots are written before they are read (flow): only liveness starts zeroed. */
+	memset(w.live, 0, n * sizeof(*w.live));
 	memcpy(slot(&w, 0), init, ops->size);
 	w.live[0] = true;
 	for (unsigned pc = 0; pc < n && !ret; pc++)
 		if (w.live[pc])
 			ret = visit(&w, &prog[pc], pc, data);
-out:
-	free(w.live);
-	free(w.st);
+	if (mem != stack)
+		free(mem);
 	return ret;
 }

@@ -15,8 +15,9 @@
  * other than a return falling off the end) refuses the program, but only
  * when a path takes it: unreachable code is not looked at.
  *
- * Pure: the states live in memory the walk allocates and frees; the
- * program, the initial state and the caller's data are borrowed.
+ * Pure: the states live on the walk's stack (16 KiB), or for a long
+ * program in memory it allocates and frees; the program, the initial
+ * state and the caller's data are borrowed.
  */
 #ifndef FL_RULES_BPFWALK_H
 #define FL_RULES_BPFWALK_H

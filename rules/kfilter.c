@@ -338,7 +338,7 @@ static int step(const struct bpf_insn *in, void *state, void *taken, void *data)
 	struct kval k = known(in->k);
 	bool t, f;
 
-	(void)taken;
+	(void)taken;	/* a jump taken tells this domain nothing more */
 	switch (BPF_CLASS(c)) {
 	case BPF_RET:
 		/* A path that may accept answers the question. */

@@ -194,3 +194,39 @@ Test(bpfwalk, every_path_joins_before_the_step)
 	cr_assert_eq(r.at[6].joins, 2);
 	cr_assert_eq(r.at[6].passed, 0x3full);
 }
+
+/* A path's length, for a program longer than the walk keeps on its stack. */
+static void len_join(void *into, const void *from)
+{
+	unsigned *to = into;
+
+	if (*(const unsigned *)from > *to)
+		*to = *(const unsigned *)from;
+}
+
+static int len_step(const struct bpf_insn *in, void *state, void *taken, void *data)
+{
+	unsigned *len = state, *last = data;
+
+	(void)taken;
+	if (BPF_CLASS(in->code) == BPF_RET)
+		*last = *len;
+	++*len;
+	return BPFWALK_NEXT;
+}
+
+Test(bpfwalk, a_long_program_is_walked_whole)
+{
+	enum { N = 20000 };
+	static struct bpf_insn p[N];
+	const struct bpfwalk_ops ops = { .size = sizeof(unsigned), .join = len_join, .step = len_step };
+	unsigned init = 0, last = 0;
+
+	for (unsigned i = 0; i < N - 1; i++)
+		p[i] = (struct bpf_insn)LD0;
+	p[N - 1] = (struct bpf_insn)RET(1);
+	cr_assert_eq(bpfwalk_run(p, N, &ops, &init, &last), 0);
+	cr_assert_eq(last, N - 1, "the return after %u instructions", last);
+	/* The same program, cut short of its return. */
+	cr_assert_eq(bpfwalk_run(p, N - 1, &ops, &init, &last), -EINVAL);
+}
