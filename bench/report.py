@@ -6,7 +6,7 @@ JSON lines appended to a file for comparison across commits.
     report.py REC.tsv OUT.jsonl key=value...
 
 REC.tsv holds "run<TAB>name<TAB>value[<TAB>pair]" lines. Names: CONFIG/METRIC for the
-configurations a-e and f0-f2 (many flows), lat/CASE/PPS/FIGURE for the
+configurations a-e, f0-f2 (many flows) and r1, rn (many rules), lat/CASE/PPS/FIGURE for the
 lateness cases, hold/FIGURE for the capacity test. Ratios are taken within each run (x of run i
 against a and b of run i), then summarised like the figures: min, median,
 max. Lateness is the one-way time minus the delay minus the median
@@ -35,6 +35,12 @@ MANY = {
     "f2": "faultline, --queues 2",
 }
 MANY_RATIOS = (("f2", "f1"), ("f1", "f0"), ("f2", "f0"))
+# Many rules: the one rule the traffic matches, and RULES_N rules on distinct
+# ports with the same one among them, run as alternating pairs.
+RULES = {
+    "r1": "faultline, 1 rule, matching",
+    "rn": "faultline, %s rules, 1 matching",
+}
 # metric: (label, unit, "ratio" or "diff" against the baselines)
 METRICS = {
     "tcp_gbps": ("TCP", "Gbit/s", "ratio"),
@@ -143,6 +149,45 @@ def many_flows(runs, emit):
         print(row)
 
 
+def many_rules(runs, pairs, meta, emit):
+    """The r1/rn table: TCP, UDP and its CPU per packet with one rule and
+    with RULES_N, rn/r1 per pair, and what the kernel queued for each."""
+    metrics = ("tcp_gbps", "udp_kpps", "udp_cpu_ns")
+    if not any("%s/%s" % (c, m) in r for r in runs.values() for c in RULES for m in metrics):
+        return
+    print()
+    print("%-32s" % "many rules (r)" + "".join(" %22s" % ("%s %s" % METRICS[m][:2]) for m in metrics))
+    for c, cname in RULES.items():
+        name = cname % meta.get("rules_n", "N") if "%s" in cname else cname
+        row = "%-32s" % ("%s %s" % (c, name))
+        for m in metrics:
+            s = summary(per_run(runs, lambda r, m=m: r.get("%s/%s" % (c, m))))
+            row += " %22s" % fmt(s, 2 if m == "tcp_gbps" else 1 if m == "udp_kpps" else 0)
+            emit("figure", "%s/%s" % (c, m), METRICS[m][1], s)
+        print(row)
+    row = "%-32s" % "rn/r1 (per pair)"
+    for m in metrics:
+        s = summary(against(runs, pairs, "rn/%s" % m, "r1/%s" % m, lambda x, b: x / b if b else None))
+        row += " %22s" % fmt(s, 2)
+        emit("ratio", "rn/r1/%s" % m, "ratio", s)
+    print(row)
+    # What the kernel queued: the programs its jumps ran, and of the stray
+    # datagrams to a port no rule names, how many packets reached the queue.
+    for c in RULES:
+        parts = []
+        for t in ("tcp", "udp"):
+            for fig, label in (("programs", "bpf programs"), ("stray_queued", "stray packets queued")):
+                k = "%s/%s_%s" % (c, fig, t)
+                vals = [v for r in runs for v in (pairs.get(r, {}).get(k, {}).values() or
+                                                   ([runs[r][k]] if k in runs[r] else []))]
+                s = summary(vals)
+                if s:
+                    parts.append("%s %s %s" % (t, label, fmt(s, 0)))
+                    emit("queued", k, "count", s)
+        if parts:
+            print("  %s: %s" % (c, ", ".join(parts)))
+
+
 def main():
     rec, out_path = sys.argv[1], sys.argv[2]
     meta = dict(a.split("=", 1) for a in sys.argv[3:])
@@ -201,8 +246,9 @@ def main():
                 print(row)
     # Packets the program saw against the NFQUEUE rules' counter: below 100 %, fail-open passed some unseen.
     many_flows(runs, emit)
+    many_rules(runs, pairs, meta, emit)
     seen = []
-    for c in list(CONFIGS) + list(MANY):
+    for c in list(CONFIGS) + list(MANY) + list(RULES):
         for t in ("tcp", "udp", "ping"):
             total = lambda k: sum(sum(pairs[r][k].values()) if k in pairs.get(r, {}) else runs[r].get(k, 0)
                                   for r in runs)

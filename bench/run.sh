@@ -16,12 +16,15 @@
 #   f  many flows (FLOWS source addresses in A, one flow each), three ways:
 #      f0 no interception, f1 faultline --queues 1, f2 faultline --queues 2,
 #      with one rule whose filter matches all of it and that never fires
+#   r1 faultline, the one rule the traffic matches (TESTS=rules)
+#   rn faultline, RULES_N rules on distinct ports, the same one matching
 # Tests per configuration: iperf3 TCP 1 flow, udp_blast 64-byte UDP,
 # ping -c 200 -i 0.01 (p50, p99); for f, FLOWS iperf3 clients each from its
 # own address, and one udp_blast from all of them.  Per run: delay lateness
 # (udp_lat, delays of 1, 10, 100 ms at 1k and 20k datagrams/s) and
 # held-packet capacity (100k held on HOLD_QUEUES queues, the kernel queue's
-# drops).  All traffic stays inside the two namespaces.  Prints one table
+# drops); and r1 against rn as RULES_PAIRS alternating pairs (TCP, UDP).
+# All traffic stays inside the two namespaces.  Prints one table
 # (min/median/max over the runs, ratios per run against its own baselines)
 # and appends JSON lines to $JSONL.
 #
@@ -36,11 +39,12 @@
 # interceptor), a figure that placement and rate do not move much.
 #
 # Environment: RUNS (3), DUR seconds per throughput test (5), QUEUE (7),
-# TESTS ("tcp udp ping lat hold"), CONFIGS ("a b c d e f"), FLOWS (8),
+# TESTS ("tcp udp ping lat hold rules"), CONFIGS ("a b c d e f"), FLOWS (8),
 # LAT_DUR seconds per lateness case (3), LAT_DELAYS ("1 10 100" ms),
 # LAT_RATES ("1000 20000"), HOLD_N (100000), HOLD_QUEUES (2),
 # PAIRS (3, 0: a and c once like the others), PAIR_DUR (2),
 # PIN_SEND (0), PIN_RECV (1) (CPU lists for taskset; empty: no pinning),
+# RULES_N (1000), RULES_PAIRS (1 per run), RULES_TESTS ("tcp udp"),
 # JSONL ($BUILD/bench.jsonl).
 set -euo pipefail
 
@@ -48,7 +52,7 @@ BUILD=${1:-./build}
 RUNS=${RUNS:-3}
 DUR=${DUR:-5}
 QUEUE=${QUEUE:-7}
-TESTS=${TESTS:-tcp udp ping lat hold}
+TESTS=${TESTS:-tcp udp ping lat hold rules}
 CONFIGS=${CONFIGS:-a b c d e f}
 FLOWS=${FLOWS:-8}
 [[ $FLOWS =~ ^[0-9]+$ ]] && ((FLOWS >= 1 && FLOWS <= 64)) || {
@@ -62,6 +66,9 @@ HOLD_N=${HOLD_N:-100000}
 HOLD_QUEUES=${HOLD_QUEUES:-2}
 PAIRS=${PAIRS:-3}
 PAIR_DUR=${PAIR_DUR:-2}
+RULES_N=${RULES_N:-1000}
+RULES_PAIRS=${RULES_PAIRS:-1}
+RULES_TESTS=${RULES_TESTS:-tcp udp}
 if (($(nproc) >= 2)); then
 	PIN_SEND=${PIN_SEND-0}
 	PIN_RECV=${PIN_RECV-1}
@@ -471,8 +478,8 @@ start_fl()
 	fi
 }
 
-# start_prog CONFIG: start the interceptor of CONFIG b to e; returns 1 when
-# it cannot run.  stop_prog CONFIG: stop it and leave the number of
+# start_prog CONFIG [TEST]: start the interceptor of CONFIG b to e, or r1
+# and rn (their rules are per TEST); returns 1 when it cannot run.  stop_prog CONFIG: stop it and leave the number of
 # packets it saw in RES.
 start_prog()
 {
@@ -489,6 +496,7 @@ start_prog()
 		;;
 	c) start_fl --rule 'tcp port 9 => drop' ;;
 	d) start_fl --rules "$D_RULES" ;;
+	r1 | rn) start_fl --rules "$TMP/$1-$2.rules" ;;
 	e) start_fl --rule 'ip => delay 1ms' ;;
 	esac
 }
@@ -547,7 +555,7 @@ one_test()
 
 	[[ $cfg == b ]] && prefix=""
 	if [[ $cfg != a ]]; then
-		start_prog "$cfg" || { log "  $cfg: n/a"; return 1; }
+		start_prog "$cfg" "$t" || { log "  $cfg: n/a"; return 1; }
 		before=$(nfqueue_counter "$prefix")
 	fi
 	case $t in
@@ -574,13 +582,17 @@ one_test()
 	esac
 	if [[ $cfg != a ]]; then
 		after=$(nfqueue_counter "$prefix")
+		[[ $cfg == r1 || $cfg == rn ]] && rules_stray
 		stop_prog "$cfg"; seen=$RES
+		# What faultline saw of the test's own traffic: the stray probe's packets are not.
+		[[ -n $seen && ($cfg == r1 || $cfg == rn) ]] && seen=$((seen - ${STRAY_Q:-0}))
 		if [[ -n $before && -n $after && -n $seen ]]; then
 			cnt=$((after - before))
 			log "    $t: program saw $seen, NFQUEUE rule counter $cnt"
 			rec "$cfg/seen_$t" "$seen"
 			rec "$cfg/queued_$t" "$cnt"
 		fi
+		[[ $cfg == r1 || $cfg == rn ]] && rules_plan "$cfg" "$t"
 	fi
 }
 
@@ -621,6 +633,91 @@ run_pairs()
 			else
 				one_test c "$t" "$PAIR_DUR"
 				one_test a "$t" "$PAIR_DUR"
+			fi
+		done
+	done
+	PAIR=0
+}
+
+# ---------------------------------------------------------------- many rules
+# Configurations r1 and rn: faultline with the one rule the traffic
+# matches, and with RULES_N rules on distinct ports of which the traffic
+# matches the same one (the last line: the place a rule walk finds last),
+# per protocol (tcp: iperf3's port, udp: udp_blast's). Like d's, the rules
+# match and never fire (their window opens after a day), so the packets
+# pass unchanged and rn/r1 is what the other rules cost, kernel side
+# (which jumps the plan installs, what they queue) and faultline's side.
+# The other ports are 3 apart (no two adjacent), above the bench's own.
+make_rules()
+{
+	local proto port i
+
+	for proto in tcp udp; do
+		port=$TCP_PORT
+		[[ $proto == udp ]] && port=$UDP_PORT
+		echo "$proto port $port => drop, after 86400s" >"$TMP/r1-$proto.rules"
+		for ((i = 0; i < RULES_N - 1; i++)); do
+			echo "$proto port $((20000 + 3 * i)) => drop, after 86400s"
+		done >"$TMP/rn-$proto.rules"
+		cat "$TMP/r1-$proto.rules" >>"$TMP/rn-$proto.rules"
+	done
+}
+
+# What the kernel queued for faultline's rules, from its last counters
+# (queue_hooks, queue_programs, the first of queue_reasons) and from the
+# stray probe one_test ran (rules_stray): logged, and the programs and the
+# stray packets queued recorded.
+rules_plan()
+{
+	local cfg=$1 t=$2 plan v
+
+	plan=$(grep '^{' "$TMP/prog.out" | tail -1 | jq -r \
+		'"hooks in \(.queue_hooks.in), out \(.queue_hooks.out); \(.queue_programs) bpf programs" +
+		 (if (.queue_reasons | length) > 0 then "; why: " + .queue_reasons[0] else "" end)' \
+		2>/dev/null) || plan=
+	log "    $t: ${plan:-no plan in the counters}"
+	v=$(fl_final queue_programs)
+	[[ -n $v ]] && rec "$cfg/programs_$t" "$v"
+	[[ -n $STRAY_Q ]] && rec "$cfg/stray_queued_$t" "$STRAY_Q"
+	return 0
+}
+
+# rules_stray: while faultline runs with r1's or rn's rules, STRAY_N UDP
+# datagrams to a port no rule names (PROBE_PORT): how many packets its
+# jumps queued meanwhile (the datagrams and B's ICMP answers) in STRAY_Q.
+STRAY_N=200
+STRAY_Q=
+rules_stray()
+{
+	local before after
+
+	STRAY_Q=
+	before=$(nfqueue_counter FAULTLINE)
+	inA "$UDP_LAT" send "$IP_B" "$PROBE_PORT" 2000 0.1 >/dev/null 2>&1 || return 0
+	sleep 0.2
+	after=$(nfqueue_counter FAULTLINE)
+	[[ -n $before && -n $after ]] && STRAY_Q=$((after - before))
+	log "    stray: $STRAY_N datagrams to port $PROBE_PORT (no rule names it), ${STRAY_Q:-?} packets queued"
+}
+
+# r1 and rn as alternating short tests like a and c, RULES_PAIRS per run,
+# the order turned with each pair over the whole invocation; rn/r1 is
+# taken per pair.
+RULES_PAIR_N=0
+test_rules()
+{
+	local t k
+
+	for t in $RULES_TESTS; do
+		for ((k = 1; k <= RULES_PAIRS; k++)); do
+			PAIR=$k
+			RULES_PAIR_N=$((RULES_PAIR_N + 1))
+			if ((RULES_PAIR_N % 2)); then
+				one_test r1 "$t" "$PAIR_DUR"
+				one_test rn "$t" "$PAIR_DUR"
+			else
+				one_test rn "$t" "$PAIR_DUR"
+				one_test r1 "$t" "$PAIR_DUR"
 			fi
 		done
 	done
@@ -738,6 +835,8 @@ run_many()
 {
 	local sub t v seen before after share
 
+	# TESTS without tcp and udp (e.g. TESTS=rules): nothing of f to run.
+	[[ " $TESTS " == *" tcp "* || " $TESTS " == *" udp "* ]] || return 0
 	pick_flows
 	for sub in f0 f1 f2; do
 		for t in $TESTS; do
@@ -959,6 +1058,7 @@ test_hold()
 
 # ---------------------------------------------------------------- main loop
 [[ -x $FAULTLINE ]] || die "$FAULTLINE missing"
+make_rules
 RUN=0
 PAIRED=0
 ((PAIRS > 0)) && [[ " $CONFIGS " == *" a "* && " $CONFIGS " == *" c "* ]] && PAIRED=1
@@ -977,6 +1077,10 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
 			run_config "$cfg"
 		fi
 	done
+	if [[ " $TESTS " == *" rules "* ]]; then
+		log "run $RUN/$RUNS, configurations r1 and rn ($RULES_N rules), $RULES_PAIRS pair(s) of $PAIR_DUR s"
+		test_rules
+	fi
 	[[ " $TESTS " == *" lat "* ]] && test_lat
 	[[ " $TESTS " == *" hold "* ]] && test_hold
 done
@@ -988,4 +1092,4 @@ python3 "$SRC_DIR/report.py" "$REC" "$JSONL" \
 	"commit=$commit" "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	"load=$(cut -d' ' -f1-3 /proc/loadavg)" "runs=$RUNS" "dur=$DUR" "lat_dur=$LAT_DUR" \
 	"pairs=$((PAIRED ? PAIRS : 0))" "pair_dur=$PAIR_DUR" "pin=${PIN_SEND:-none}/${PIN_RECV:-none}" \
-	"nproc=$(nproc)" "kernel=$(uname -r)"
+	"rules_n=$RULES_N" "nproc=$(nproc)" "kernel=$(uname -r)"
