@@ -3,14 +3,17 @@
  * rules_fuzz: any bytes given to the rule parser must either be rejected
  * with an error or parse to a rule whose canonical print parses back to an
  * equal rule and prints identically. And whatever the filter, what the
- * memo's analysis and the rule index say of it must hold (check_memo(),
- * check_index()).
+ * memo's analysis, the rule index and the kernel-side prefilter say of it
+ * must hold (check_memo(), check_index(), check_kfilter()).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <pcap/bpf.h>
+
+#include "kfilter.h"
 #include "memo.h"
 #include "packet.h"
 #include "rule.h"
@@ -160,6 +163,25 @@ static uint8_t class_bits(int cls, size_t off)
 }
 
 /*
+ * q: a packet of class cls like p (len bytes), each byte but the class's
+ * own drawn from seed half the time. Returns the seed drawn on.
+ */
+static uint64_t draw(int cls, const uint8_t *p, uint8_t *q, size_t len, uint64_t seed)
+{
+	for (size_t k = 0; k < len; k++) {
+		uint8_t keep = class_bits(cls, k), x;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		x = (uint8_t)(seed >> 56);
+		/* The sample's bytes often: its header stays plausible. */
+		if (x & 1)
+			keep = 0xff;
+		q[k] = (uint8_t)((p[k] & keep) | (x & ~keep));
+	}
+	return seed;
+}
+
+/*
  * The rule index's promise: a packet the filter matches has the rule
  * among its candidates. Packets of each class with every byte but the
  * class's own drawn from seed, and half the time one of the facts the
@@ -184,16 +206,7 @@ static void check_index(const struct rule_set *rs, uint64_t seed)
 			int i;
 			bool cand = false;
 
-			for (size_t k = 0; k < len; k++) {
-				uint8_t keep = class_bits(cls, k), x;
-
-				seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-				x = (uint8_t)(seed >> 56);
-				/* The sample's bytes often: its header stays plausible. */
-				if (x & 1)
-					keep = 0xff;
-				q[k] = (uint8_t)((p[k] & keep) | (x & ~keep));
-			}
+			seed = draw(cls, p, q, len, seed);
 			if (w.n && seed >> 63) {
 				const struct rule_memo_fact *f = &w.f[(seed >> 40) % w.n];
 
@@ -212,6 +225,93 @@ static void check_index(const struct rule_set *rs, uint64_t seed)
 			}
 		}
 	}
+}
+
+/* A --bytecode text, "N,code jt jf k,...", back into instructions. */
+static void parse_bytecode(const char *s, struct bpf_insn *in)
+{
+	unsigned n, c, t, f, k;
+	int used;
+
+	if (sscanf(s, "%u%n", &n, &used) != 1 || !n || n > KFILTER_MAX_INSNS)
+		abort();
+	s += used;
+	for (unsigned i = 0; i < n; i++) {
+		if (sscanf(s, ",%u %u %u %u%n", &c, &t, &f, &k, &used) != 4)
+			abort();
+		in[i] = (struct bpf_insn){ .code = (uint16_t)c, .jt = (uint8_t)t, .jf = (uint8_t)f, .k = k };
+		s += used;
+	}
+	if (*s)
+		abort();
+}
+
+/*
+ * Does hook h of the plan queue packet q (len bytes)? Some program accepts
+ * it; and a program that accepts an IPv4 packet must have its protocol as
+ * kfilter_ip4_proto(), tested by the jump before the program runs.
+ */
+static bool queued(const struct kfilter *k, enum pkt_dir h, const uint8_t *q, size_t len)
+{
+	if (kfilter_scope(k, h) != KFILTER_SOME)
+		return kfilter_scope(k, h) == KFILTER_ALL;
+	for (unsigned i = 0; i < kfilter_count(k, h); i++) {
+		struct bpf_insn in[KFILTER_MAX_INSNS];
+		int proto = kfilter_ip4_proto(k, h, i);
+
+		parse_bytecode(kfilter_bytecode(k, h, i), in);
+
+		if (!bpf_filter(in, q, (unsigned)len, (unsigned)len))
+			continue;
+		/* ip6tables' jumps test no protocol: only IPv4 meets '-p'. */
+		if (q[0] >> 4 == 4 && proto != KFILTER_PROTO_ANY && proto != q[9]) {
+			fprintf(stderr, "program %u accepts IPv4 protocol %u, kfilter_proto4 says %d\n", i,
+				q[9], proto);
+			abort();
+		}
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The prefilter's promise: a packet the rule's filter matches is queued
+ * at each hook the rule acts at, with packets of each class drawn as for
+ * the rule index. The walk under kfilter_proto4 decides the '-p' test.
+ */
+static void check_kfilter(const struct rule_set *rs, uint64_t seed)
+{
+	const struct rule *r = rule_set_get(rs, 0);
+	const struct kfilter_opts o = { .forward = false, .track = false };
+	struct kfilter *k = kfilter_new(rs, &o);
+
+	if (!k)
+		abort();
+	for (int cls = 0; cls < RULE_MEMO_NCLASS && !r->disabled; cls++) {
+		uint8_t p[72], q[72];
+		size_t len = sample(cls, p);
+		struct pkt_view vp, vq;
+
+		if (pkt_parse(&vp, p, len))
+			abort();
+		for (int round = 0; round < 8; round++) {
+			seed = draw(cls, p, q, len, seed);
+			vq = vp;
+			vq.data = q;
+			if (!rule_filter_match(r, &vq))
+				continue;
+			for (enum pkt_dir h = PKT_DIR_IN; h <= PKT_DIR_OUT; h++) {
+				if (r->dir_mask && !(r->dir_mask & 1u << h))
+					continue;
+				if (!queued(k, h, q, len)) {
+					fprintf(stderr, "class %d: '%s' matches a packet hook %s does not queue\n",
+						cls, r->filter_text, kfilter_hook_name(h));
+					abort();
+				}
+			}
+		}
+	}
+	kfilter_free(k);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -250,6 +350,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			seed = (seed ^ data[i]) * 1099511628211ull;
 		check_memo(a, seed);
 		check_index(a, seed);
+		check_kfilter(a, seed);
 	}
 	p1 = print_rule(ra);
 	if (rule_set_add_line(b, p1, "fuzz-print", 1, &err) < 0) {
