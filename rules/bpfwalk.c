@@ -48,14 +48,14 @@ static int visit(struct walk *w, const struct bpf_insn *in, unsigned pc, void *d
 	void *s = slot(w, pc), *t = NULL;
 	int ways, ret = 0;
 
-	/*
-	 * The step works on the slot in place: the walk only goes forward,
-	 * so no path joins pc once it is stepped.
-	 */
 	if (BPF_CLASS(c) == BPF_JMP && BPF_OP(c) != BPF_JA) {
 		t = slot(w, w->n);
 		memcpy(t, s, w->ops->size);
 	}
+	/*
+	 * The step works on the slot in place: the walk only goes forward,
+	 * so no path joins pc once it is stepped.
+	 */
 	ways = w->ops->step(in, s, t, data);
 	if (ways < 0)
 		return ways;

@@ -26,7 +26,10 @@
 
 struct bpf_insn;
 
-/* The ways out of an instruction, as a step answers them (bits). */
+/*
+ * The ways out of an instruction, as a step answers them (bits). NEXT and
+ * JF are one bit: the way on when no condition holds.
+ */
 #define BPFWALK_NEXT	1u	/* the one way on: pc + 1, or a 'ja''s target */
 #define BPFWALK_JF	1u	/* a conditional jump's false way */
 #define BPFWALK_JT	2u	/* a conditional jump's true way */
