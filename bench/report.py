@@ -38,8 +38,8 @@ MANY_RATIOS = (("f2", "f1"), ("f1", "f0"), ("f2", "f0"))
 # Many rules: the one rule the traffic matches, and RULES_N rules on distinct
 # ports with the same one among them, run as alternating pairs.
 RULES = {
-    "r1": "faultline, 1 rule, matching",
-    "rn": "faultline, %s rules, 1 matching",
+    "r1": "faultline, 1 rule, %s",
+    "rn": "faultline, %s rules, %s",
 }
 # metric: (label, unit, "ratio" or "diff" against the baselines)
 METRICS = {
@@ -158,7 +158,11 @@ def many_rules(runs, pairs, meta, emit):
     print()
     print("%-32s" % "many rules (r)" + "".join(" %22s" % ("%s %s" % METRICS[m][:2]) for m in metrics))
     for c, cname in RULES.items():
-        name = cname % meta.get("rules_n", "N") if "%s" in cname else cname
+        match = meta.get("rules_match", "1") != "0"
+        if c == "r1":
+            name = cname % ("matching" if match else "no match")
+        else:
+            name = cname % (meta.get("rules_n", "N"), "1 matching" if match else "none match")
         row = "%-32s" % ("%s %s" % (c, name))
         for m in metrics:
             s = summary(per_run(runs, lambda r, m=m: r.get("%s/%s" % (c, m))))

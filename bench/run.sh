@@ -45,6 +45,7 @@
 # PAIRS (3, 0: a and c once like the others), PAIR_DUR (2),
 # PIN_SEND (0), PIN_RECV (1) (CPU lists for taskset; empty: no pinning),
 # RULES_N (1000), RULES_PAIRS (1 per run), RULES_TESTS ("tcp udp"),
+# RULES_MATCH (1; 0: the traffic matches none of r1's and rn's rules),
 # JSONL ($BUILD/bench.jsonl).
 set -euo pipefail
 
@@ -69,6 +70,7 @@ PAIR_DUR=${PAIR_DUR:-2}
 RULES_N=${RULES_N:-1000}
 RULES_PAIRS=${RULES_PAIRS:-1}
 RULES_TESTS=${RULES_TESTS:-tcp udp}
+RULES_MATCH=${RULES_MATCH:-1}
 if (($(nproc) >= 2)); then
 	PIN_SEND=${PIN_SEND-0}
 	PIN_RECV=${PIN_RECV-1}
@@ -648,6 +650,9 @@ run_pairs()
 # pass unchanged and rn/r1 is what the other rules cost, kernel side
 # (which jumps the plan installs, what they queue) and faultline's side.
 # The other ports are 3 apart (no two adjacent), above the bench's own.
+# With RULES_MATCH=0 the traffic matches none of the rules (r1 is then
+# like configuration c, and rn/r1 what the rules cost traffic they do not
+# touch).
 make_rules()
 {
 	local proto port i
@@ -655,6 +660,8 @@ make_rules()
 	for proto in tcp udp; do
 		port=$TCP_PORT
 		[[ $proto == udp ]] && port=$UDP_PORT
+		# RULES_MATCH=0: the next port, which the traffic does not use.
+		((RULES_MATCH)) || port=$((port + 1))
 		echo "$proto port $port => drop, after 86400s" >"$TMP/r1-$proto.rules"
 		for ((i = 0; i < RULES_N - 1; i++)); do
 			echo "$proto port $((20000 + 3 * i)) => drop, after 86400s"
@@ -1092,4 +1099,4 @@ python3 "$SRC_DIR/report.py" "$REC" "$JSONL" \
 	"commit=$commit" "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	"load=$(cut -d' ' -f1-3 /proc/loadavg)" "runs=$RUNS" "dur=$DUR" "lat_dur=$LAT_DUR" \
 	"pairs=$((PAIRED ? PAIRS : 0))" "pair_dur=$PAIR_DUR" "pin=${PIN_SEND:-none}/${PIN_RECV:-none}" \
-	"rules_n=$RULES_N" "nproc=$(nproc)" "kernel=$(uname -r)"
+	"rules_n=$RULES_N" "rules_match=$RULES_MATCH" "nproc=$(nproc)" "kernel=$(uname -r)"
