@@ -301,13 +301,19 @@ test_tcp()
 # ksoftirqd_ns, shared with profile.sh
 . "$SRC_DIR/lib.sh"
 
-# CPU time (ns) process $1 has used so far, 0 when it is gone.
+# CPU time (ns) process $1 has used so far, all its threads, 0 when it is gone.
 proc_ns()
 {
-	local ns=0
+	local f ns sum=0
 
-	[[ -n $1 ]] && read -r ns _ <"/proc/$1/schedstat" 2>/dev/null
-	echo "${ns:-0}"
+	[[ -n $1 ]] || { echo 0; return; }
+	# Every thread's: faultline's readers are threads of their own, and
+	# /proc/PID/schedstat is the main thread's alone.
+	for f in /proc/"$1"/task/*/schedstat; do
+		read -r ns _ <"$f" 2>/dev/null || continue
+		sum=$((sum + ns))
+	done
+	echo "$sum"
 }
 
 # test_udp SECONDS PINNED [SRC...]: from A's address, or from each SRC in
