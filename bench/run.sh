@@ -600,7 +600,9 @@ one_test()
 			rec "$cfg/seen_$t" "$seen"
 			rec "$cfg/queued_$t" "$cnt"
 		fi
-		[[ $cfg == r1 || $cfg == rn ]] && rules_plan "$cfg" "$t"
+		if [[ $cfg == r1 || $cfg == rn ]]; then
+			rules_plan "$cfg" "$t"
+		fi
 	fi
 }
 
@@ -627,6 +629,20 @@ run_config()
 # machine moves both sides of a ratio, not one.  The order turns each
 # pair (a c, c a, a c, ...), so that a drift over the pairs, or whatever
 # the test before leaves behind, does not always favour the same side.
+# pair_in_turn N X Y TEST: configurations X and Y run TEST for PAIR_DUR
+# seconds each, X first when N is odd and Y first when it is even, so a
+# slow spell of the machine does not always land on the same side.
+pair_in_turn()
+{
+	if (($1 % 2)); then
+		one_test "$2" "$4" "$PAIR_DUR"
+		one_test "$3" "$4" "$PAIR_DUR"
+	else
+		one_test "$3" "$4" "$PAIR_DUR"
+		one_test "$2" "$4" "$PAIR_DUR"
+	fi
+}
+
 run_pairs()
 {
 	local t k
@@ -635,13 +651,7 @@ run_pairs()
 		[[ $t == tcp || $t == udp || $t == ping ]] || continue
 		for ((k = 1; k <= PAIRS; k++)); do
 			PAIR=$k
-			if ((k % 2)); then
-				one_test a "$t" "$PAIR_DUR"
-				one_test c "$t" "$PAIR_DUR"
-			else
-				one_test c "$t" "$PAIR_DUR"
-				one_test a "$t" "$PAIR_DUR"
-			fi
+			pair_in_turn "$k" a c "$t"
 		done
 	done
 	PAIR=0
@@ -725,13 +735,7 @@ test_rules()
 		for ((k = 1; k <= RULES_PAIRS; k++)); do
 			PAIR=$k
 			RULES_PAIR_N=$((RULES_PAIR_N + 1))
-			if ((RULES_PAIR_N % 2)); then
-				one_test r1 "$t" "$PAIR_DUR"
-				one_test rn "$t" "$PAIR_DUR"
-			else
-				one_test rn "$t" "$PAIR_DUR"
-				one_test r1 "$t" "$PAIR_DUR"
-			fi
+			pair_in_turn "$RULES_PAIR_N" r1 rn "$t"
 		done
 	done
 	PAIR=0
