@@ -624,11 +624,6 @@ run_config()
 	fi
 }
 
-# a and c as PAIRS alternating short tests, each pair recorded under its
-# number: c/a is then taken per adjacent pair, so a slow spell of the
-# machine moves both sides of a ratio, not one.  The order turns each
-# pair (a c, c a, a c, ...), so that a drift over the pairs, or whatever
-# the test before leaves behind, does not always favour the same side.
 # pair_in_turn N X Y TEST: configurations X and Y run TEST for PAIR_DUR
 # seconds each, X first when N is odd and Y first when it is even, so a
 # slow spell of the machine does not always land on the same side.
@@ -643,6 +638,11 @@ pair_in_turn()
 	fi
 }
 
+# a and c as PAIRS alternating short tests, each pair recorded under its
+# number: c/a is then taken per adjacent pair, so a slow spell of the
+# machine moves both sides of a ratio, not one.  The order turns each
+# pair (a c, c a, a c, ...), so that a drift over the pairs, or whatever
+# the test before leaves behind, does not always favour the same side.
 run_pairs()
 {
 	local t k
@@ -716,7 +716,8 @@ rules_stray()
 
 	STRAY_Q=
 	before=$(nfqueue_counter FAULTLINE)
-	inA "$UDP_LAT" send "$IP_B" "$PROBE_PORT" 2000 0.1 >/dev/null 2>&1 || return 0
+	# STRAY_N datagrams in 0.1 s.
+	inA "$UDP_LAT" send "$IP_B" "$PROBE_PORT" $((STRAY_N * 10)) 0.1 >/dev/null 2>&1 || return 0
 	sleep 0.2
 	after=$(nfqueue_counter FAULTLINE)
 	[[ -n $before && -n $after ]] && STRAY_Q=$((after - before))
@@ -923,10 +924,7 @@ lat_case()
 	forget_pid "$rcv"
 	r=$(cat "$TMP/lat-rcv.out")
 	log "  run $RUN lat $name ${pps}pps: $r"
-	for q in p50 p99 max; do
-		v=$(sed -n "s/.*${q}_ns=\\([0-9-]*\\).*/\\1/p" <<<"$r")
-		[[ -n $v ]] && rec "lat/$name/$pps/${q}_us" "$(awk -v v="$v" 'BEGIN { printf "%.1f", v / 1000 }')"
-	done
+	rec_dist "lat/$name/$pps" "$r"
 	if (($#)); then
 		rec "lat/$name/$pps/cpu_pct" "$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" \
 			'BEGIN { printf "%.1f", 100 * (b - a) / (e - s) }')"
@@ -942,6 +940,19 @@ lat_case()
 	fi
 }
 
+# rec_dist NAME LINE: udp_lat's p50_ns, p99_ns and max_ns in LINE,
+# recorded in µs as NAME/p50_us, NAME/p99_us, NAME/max_us.
+rec_dist()
+{
+	local q v
+
+	for q in p50 p99 max; do
+		v=$(sed -n "s/.*${q}_ns=\\([0-9-]*\\).*/\\1/p" <<<"$2")
+		[[ -n $v ]] && rec "$1/${q}_us" "$(awk -v v="$v" 'BEGIN { printf "%.1f", v / 1000 }')"
+	done
+	return 0
+}
+
 # timer_case PPS: the floor under any release that sleeps, in this run:
 # how late a thread sleeping on a timerfd wakes (udp_lat timer), at PPS
 # deadlines a second for LAT_DUR seconds, under lat/timer/PPS.
@@ -951,10 +962,7 @@ timer_case()
 
 	r=$("$UDP_LAT" timer "$pps" "$LAT_DUR") || { log "udp_lat timer failed"; return 0; }
 	log "  run $RUN lat timer ${pps}pps: $r"
-	for q in p50 p99 max; do
-		v=$(sed -n "s/.*${q}_ns=\\([0-9-]*\\).*/\\1/p" <<<"$r")
-		[[ -n $v ]] && rec "lat/timer/$pps/${q}_us" "$(awk -v v="$v" 'BEGIN { printf "%.1f", v / 1000 }')"
-	done
+	rec_dist "lat/timer/$pps" "$r"
 }
 
 test_lat()

@@ -23,8 +23,8 @@
  * timer measures the floor under any release that sleeps: a thread like
  * faultline's loop thread (the same slices) sleeps on a timerfd armed at
  * absolute deadlines PPS times a second and records how late it woke
- * (its read's time minus the deadline), datagrams of the first 200 ms
- * again left out.
+ * (its read's time minus the deadline), the first 200 ms again left
+ * out.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -198,7 +198,7 @@ static int do_timer(double pps, double seconds)
 {
 	int64_t gap = (int64_t)(1e9 / pps), n_total = (int64_t)(pps * seconds), start, *lat = NULL;
 	size_t n = 0, cap = 0, woke = 0;
-	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	int ret = EXIT_SUCCESS, fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 
 	if (fd < 0) {
 		perror("udp_lat: timerfd");
@@ -216,18 +216,21 @@ static int do_timer(double pps, double seconds)
 		if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ||
 		    read(fd, &exp, sizeof(exp)) != (ssize_t)sizeof(exp)) {
 			perror("udp_lat: timer");
+			ret = EXIT_FAILURE;
 			break;
 		}
 		woke++;
 		if (i * gap >= WARMUP_NS && push(&lat, &n, &cap, now_ns() - due) < 0) {
 			perror("udp_lat");
+			ret = EXIT_FAILURE;
 			break;
 		}
 	}
 	close(fd);
-	print_dist("woke", woke, lat, n);
+	if (ret == EXIT_SUCCESS)
+		print_dist("woke", woke, lat, n);
 	free(lat);
-	return EXIT_SUCCESS;
+	return ret;
 }
 
 static int do_recv(const char *port, double seconds, const char *outfile)
