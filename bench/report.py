@@ -266,23 +266,26 @@ def main():
         print("seen/queued (program's count / NFQUEUE rule counter, all runs): " + ", ".join(seen))
 
     cases = sorted({k.split("/")[1] for r in runs.values() for k in r if k.startswith("lat/")} - {"timer"})
+    # A -sleep case's receiver slept: its baseline is base-sleep's, measured the same way.
+    base_of = lambda case, pps: "lat/%s/%d/p50_us" % ("base-sleep" if case.endswith("-sleep") else "base", pps)
     rates = sorted({int(k.split("/")[2]) for r in runs.values() for k in r if k.startswith("lat/")})
     if cases:
         print()
-        print("delay lateness: one-way time - delay - median one-way time without interception, us;")
+        print("delay lateness: one-way time - delay - median one-way time without interception, us,")
+        print("to a receiver polling its socket (-sleep: sleeping in recv, against its own baseline);")
         print("faultline's CPU (% of one CPU) while sending, of which spinning to deadlines;")
         print("faultline's own release lateness (its release_late_us: release time - due), us")
         print("(timer floor): how late a thread sleeping on a timerfd woke, same run, us")
         print("%-14s %7s %22s %22s %22s %16s %14s %16s %18s %18s" % ("delay", "pps", "p50", "p99", "max", "CPU %",
                                                                 "spin %", "own p50", "own p99", "own max"))
         for pps in rates:
-            base = "lat/base/%d/p50_us" % pps
-            s = summary(per_run(runs, lambda r: r.get(base)))
-            if s:
-                print("%-14s %7d %22s %22s %22s" % ("(no faultline)", pps, "one-way " + fmt(s, 0),
-                                                   fmt(summary(per_run(runs, lambda r: r.get("lat/base/%d/p99_us" % pps))), 0),
-                                                   fmt(summary(per_run(runs, lambda r: r.get("lat/base/%d/max_us" % pps))), 0)))
-                emit("latency", "lat/base/%d/p50" % pps, "us", s)
+            for b, label in (("base", "(no faultline)"), ("base-sleep", "(sleeping rcv)")):
+                s = summary(per_run(runs, lambda r: r.get("lat/%s/%d/p50_us" % (b, pps))))
+                if s:
+                    print("%-14s %7d %22s %22s %22s" % (label, pps, "one-way " + fmt(s, 0),
+                          fmt(summary(per_run(runs, lambda r: r.get("lat/%s/%d/p99_us" % (b, pps)))), 0),
+                          fmt(summary(per_run(runs, lambda r: r.get("lat/%s/%d/max_us" % (b, pps)))), 0)))
+                    emit("latency", "lat/%s/%d/p50" % (b, pps), "us", s)
             # The floor under any release that sleeps: a timerfd's wake-up lateness.
             t = [summary(per_run(runs, lambda r, q=q: r.get("lat/timer/%d/%s_us" % (pps, q))))
                  for q in ("p50", "p99", "max")]
@@ -290,8 +293,9 @@ def main():
                 print("%-14s %7d %22s %22s %22s" % ("(timer floor)", pps, fmt(t[0], 0), fmt(t[1], 0), fmt(t[2], 0)))
                 for q, s in zip(("p50", "p99", "max"), t):
                     emit("timer_floor", "lat/timer/%d/%s" % (pps, q), "us", s)
-            for case in sorted((c for c in cases if c != "base"), key=lambda c: (int(c.split("ms")[0]), c)):
+            for case in sorted((c for c in cases if not c.startswith("base")), key=lambda c: (int(c.split("ms")[0]), c)):
                 delay_us = int(case.split("ms")[0]) * 1000
+                base = base_of(case, pps)
                 row = "%-14s %7d" % (case, pps)
                 for q in ("p50", "p99", "max"):
                     key = "lat/%s/%d/%s_us" % (case, pps, q)

@@ -21,7 +21,9 @@
 # Tests per configuration: iperf3 TCP 1 flow, udp_blast 64-byte UDP,
 # ping -c 200 -i 0.01 (p50, p99); for f, FLOWS iperf3 clients each from its
 # own address, and one udp_blast from all of them.  Per run: delay lateness
-# (udp_lat, delays of 1, 10, 100 ms at 1k and 20k datagrams/s) and
+# (udp_lat, delays of 1, 10, 100 ms at 1k and 20k datagrams/s, to a
+# receiver that polls its socket, so that its own wake-up is not counted;
+# base-sleep and 10ms-sleep: the same to a receiver that sleeps) and
 # held-packet capacity (100k held on HOLD_QUEUES queues, the kernel queue's
 # drops); and r1 against rn as RULES_PAIRS alternating pairs (TCP, UDP).
 # All traffic stays inside the two namespaces.  Prints one table
@@ -41,7 +43,7 @@
 # Environment: RUNS (3), DUR seconds per throughput test (5), QUEUE (7),
 # TESTS ("tcp udp ping lat hold rules"), CONFIGS ("a b c d e f"), FLOWS (8),
 # LAT_DUR seconds per lateness case (3), LAT_DELAYS ("1 10 100" ms),
-# LAT_RATES ("1000 20000"), HOLD_N (100000), HOLD_QUEUES (2),
+# LAT_RATES ("1000 20000"), LAT_RECV (poll; recv: the receiver sleeps), HOLD_N (100000), HOLD_QUEUES (2),
 # PAIRS (3, 0: a and c once like the others), PAIR_DUR (2),
 # PIN_SEND (0), PIN_RECV (1) (CPU lists for taskset; empty: no pinning),
 # RULES_N (1000), RULES_PAIRS (1 per run), RULES_TESTS ("tcp udp"),
@@ -63,6 +65,7 @@ FLOWS=${FLOWS:-8}
 LAT_DUR=${LAT_DUR:-3}
 LAT_DELAYS=${LAT_DELAYS:-1 10 100}
 LAT_RATES=${LAT_RATES:-1000 20000}
+LAT_RECV=${LAT_RECV:-poll}
 HOLD_N=${HOLD_N:-100000}
 HOLD_QUEUES=${HOLD_QUEUES:-2}
 PAIRS=${PAIRS:-3}
@@ -900,14 +903,16 @@ run_many()
 # its own release lateness (release_late_us: release time - due, p50/p99/max).
 lat_case()
 {
-	local name=$1 pps=$2 rcv c0 c1 t0 t1 r
+	local name=$1 pps=$2 rcv c0 c1 t0 t1 r how
 
 	shift 2
 	if (($#)); then
 		start_fl --no-track "$@" || return 0
 	fi
+	# The -sleep cases' receiver sleeps in recv(); the others' polls (LAT_RECV).
+	[[ $name == *-sleep ]] && how=recv || how=$LAT_RECV
 	spawn "$TMP/lat-rcv.out" "$TMP/lat-rcv.err" \
-		"$NS_B" "$UDP_LAT" recv "$LAT_PORT" $((LAT_DUR + 5))
+		"$NS_B" "$UDP_LAT" "$how" "$LAT_PORT" $((LAT_DUR + 5))
 	rcv=$SPAWNED
 	if ! wait_for 5 udp_bound "$LAT_PORT"; then
 		log "udp_lat receiver did not start"
@@ -984,6 +989,10 @@ test_lat()
 		# And what a SCHED_FIFO releasing thread buys on a busy host.
 		lat_case 10ms-realtime "$pps" --realtime \
 			--rule "udp dst port $LAT_PORT => delay 10ms, in"
+		# The same 10 ms with a receiver that sleeps until the datagram
+		# comes, against its own baseline: its wake-up is in what it measures.
+		lat_case base-sleep "$pps"
+		lat_case 10ms-sleep "$pps" --rule "udp dst port $LAT_PORT => delay 10ms, in"
 	done
 }
 

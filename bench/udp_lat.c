@@ -4,6 +4,7 @@
  *
  *   udp_lat send DST_IP PORT PPS SECONDS [SRC_IP]   prints "sent=N"
  *   udp_lat recv PORT SECONDS [OUTFILE]      prints "received=N p50_ns=.. p99_ns=.. max_ns=.."
+ *   udp_lat poll PORT SECONDS [OUTFILE]      the same, never sleeping
  *   udp_lat timer PPS SECONDS                prints "woke=N p50_ns=.. p99_ns=.. max_ns=.."
  *
  * The sender stamps each 64-byte datagram with its CLOCK_MONOTONIC send
@@ -20,6 +21,11 @@
  * on a busy host its own wake-up after a datagram arrives weighs less in
  * what it measures; kernels without it ignore the request.
  *
+ * poll reads without sleeping (MSG_DONTWAIT in a loop, a CPU's worth):
+ * the receiver is always running when a datagram arrives, so what it
+ * measures leaves out its own wake-up, which on a VM whose idle vCPUs
+ * halt can take milliseconds (README, "Timers").
+ *
  * timer measures the floor under any release that sleeps: a thread like
  * faultline's loop thread (the same slices) sleeps on a timerfd armed at
  * absolute deadlines PPS times a second and records how late it woke
@@ -27,6 +33,7 @@
  * out.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -233,7 +240,7 @@ static int do_timer(double pps, double seconds)
 	return ret;
 }
 
-static int do_recv(const char *port, double seconds, const char *outfile)
+static int do_recv(const char *port, double seconds, const char *outfile, bool poll)
 {
 	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
 	int64_t start, stop, last = 0, first = 0, *lat = NULL;
@@ -257,7 +264,7 @@ static int do_recv(const char *port, double seconds, const char *outfile)
 	for (;;) {
 		uint8_t buf[PAYLOAD];
 		struct stamp s;
-		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		ssize_t r = recv(fd, buf, sizeof(buf), poll ? MSG_DONTWAIT : 0);
 		int64_t t = now_ns();
 
 		if (t >= stop || (last && t - last > IDLE_STOP_NS))
@@ -302,13 +309,15 @@ int main(int argc, char **argv)
 	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "send") && !parse_num(argv[4], 1, &pps) &&
 	    !parse_num(argv[5], 0.001, &seconds))
 		return do_send(argv[2], argv[3], pps, seconds, argc == 7 ? argv[6] : NULL);
-	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "recv") && !parse_num(argv[3], 0.001, &seconds))
-		return do_recv(argv[2], seconds, argc == 5 ? argv[4] : NULL);
+	if ((argc == 4 || argc == 5) && (!strcmp(argv[1], "recv") || !strcmp(argv[1], "poll")) &&
+	    !parse_num(argv[3], 0.001, &seconds))
+		return do_recv(argv[2], seconds, argc == 5 ? argv[4] : NULL, !strcmp(argv[1], "poll"));
 	if (argc == 4 && !strcmp(argv[1], "timer") && !parse_num(argv[2], 1, &pps) &&
 	    !parse_num(argv[3], 0.001, &seconds))
 		return do_timer(pps, seconds);
 	fprintf(stderr, "usage: udp_lat send DST_IP PORT PPS SECONDS [SRC_IP]\n"
 			"       udp_lat recv PORT SECONDS [OUTFILE]\n"
+			"       udp_lat poll PORT SECONDS [OUTFILE]\n"
 			"       udp_lat timer PPS SECONDS\n");
 	return 2;
 }
