@@ -19,20 +19,50 @@ struct hook {
 	unsigned n;
 	char *bytecode[KFILTER_MAX_PROGS];
 	int proto4[KFILTER_MAX_PROGS];	/* kfilter_proto4() of each */
+	unsigned nsets;
+	struct kfilter_portset set[KFILTER_MAX_SETS];	/* each set's ranges are owned */
+};
+
+/* Reasons, the first KFILTER_MAX_REASONS kept, all counted. */
+struct reasons {
+	char *r[KFILTER_MAX_REASONS];
+	size_t n;
+	bool oom;
 };
 
 struct kfilter {
 	struct hook hook[KFILTER_NHOOKS];
-	char *reasons[KFILTER_MAX_REASONS];
-	size_t n_reasons;
+	struct reasons why;
 	unsigned avail;		/* the hooks jumped from: bit (1 << enum pkt_dir) */
-	bool oom;
+};
+
+/* Protocols and sides of a port test, as bits. */
+#define P_TCP 1u
+#define P_UDP 2u
+#define P_SCTP 4u
+#define P_ALL (P_TCP | P_UDP | P_SCTP)
+#define S_SRC 1u
+#define S_DST 2u
+#define S_ALL (S_SRC | S_DST)
+
+/* One port test of a filter: "[proto] [side] port lo" or "... portrange lo-hi". */
+struct pterm {
+	uint8_t protos, sides;
+	bool range;
+	uint16_t lo, hi;
+};
+
+/* A filter that is nothing but port tests, or'ed. */
+struct pterms {
+	struct pterm *t;
+	size_t n;
 };
 
 /* A hook's filters before they are compiled together: the texts and whose they are. */
 struct pending {
 	char **text;
 	const char **rule;	/* the name of the rule each text comes from (borrowed) */
+	const struct pterms **ports;	/* its port tests, if it is one (borrowed), else NULL */
 	size_t n, cap;
 };
 
@@ -48,24 +78,50 @@ const char *kfilter_scope_name(enum kfilter_scope s)
 	return s == KFILTER_ALL ? "all" : s == KFILTER_SOME ? "filtered" : "none";
 }
 
-static void reason(struct kfilter *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reason(struct reasons *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void reason(struct kfilter *k, const char *fmt, ...)
+static void reason(struct reasons *w, const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
 
-	if (k->n_reasons++ >= KFILTER_MAX_REASONS)
+	if (w->n++ >= KFILTER_MAX_REASONS)
 		return;
 	va_start(ap, fmt);
 	if (vasprintf(&s, fmt, ap) < 0) {
 		s = NULL;
-		k->oom = true;
+		w->oom = true;
 	}
 	va_end(ap);
-	k->reasons[k->n_reasons - 1] = s;
+	w->r[w->n - 1] = s;
 	if (!s)
-		k->n_reasons--;
+		w->n--;
+}
+
+static void reasons_free(struct reasons *w)
+{
+	for (size_t i = 0; i < w->n && i < KFILTER_MAX_REASONS; i++)
+		free(w->r[i]);
+	w->n = 0;
+}
+
+/* Append from's reasons to to's (as many as it keeps); from is emptied. */
+static void reasons_move(struct reasons *to, struct reasons *from)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		char *s = i < KFILTER_MAX_REASONS ? from->r[i] : NULL;
+
+		/* One that from only counted can only be counted (a kept one is never NULL). */
+		if (!s && to->n < KFILTER_MAX_REASONS)
+			continue;
+		if (to->n < KFILTER_MAX_REASONS)
+			to->r[to->n] = s;
+		else
+			free(s);
+		to->n++;
+	}
+	to->oom |= from->oom;
+	from->n = 0;
 }
 
 /* "in, out" for a mask of hooks, into buf. */
@@ -518,7 +574,7 @@ static char *both_ways(const char *filter, bool *whole)
 	return ret < 0 ? NULL : out;
 }
 
-static int pending_add(struct pending *p, const char *text, const char *rule)
+static int pending_add(struct pending *p, const char *text, const char *rule, const struct pterms *ports)
 {
 	for (size_t i = 0; i < p->n; i++)
 		if (!strcmp(p->text[i], text))
@@ -535,11 +591,17 @@ static int pending_add(struct pending *p, const char *text, const char *rule)
 		if (!r)
 			return -ENOMEM;
 		p->rule = r;
+		const struct pterms **pt = realloc(p->ports, cap * sizeof(*pt));
+
+		if (!pt)
+			return -ENOMEM;
+		p->ports = pt;
 		p->cap = cap;
 	}
 	p->text[p->n] = strdup(text);
 	if (!p->text[p->n])
 		return -ENOMEM;
+	p->ports[p->n] = ports;
 	p->rule[p->n++] = rule;
 	return 0;
 }
@@ -550,6 +612,289 @@ static void pending_free(struct pending *p)
 		free(p->text[i]);
 	free(p->text);
 	free(p->rule);
+	free(p->ports);
+}
+
+/* ---- filters that are port tests only ---- */
+
+/*
+ * The next word of a filter into w (at most size - 1 bytes): parentheses
+ * are skipped (with nothing but "or" between tests they group nothing),
+ * "||" is "or". Returns its length, 0 at the end, -1 at anything else
+ * ("!", "&&", a word too long).
+ */
+static int next_word(const char **s, char *w, size_t size)
+{
+	const char *p = *s;
+	size_t n;
+
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '(' || *p == ')')
+		p++;
+	if (!*p)
+		return 0;
+	if (p[0] == '|' && p[1] == '|') {
+		*s = p + 2;
+		snprintf(w, size, "or");
+		return 2;
+	}
+	n = word_len(p);
+	if (!n || n >= size)
+		return -1;
+	memcpy(w, p, n);
+	w[n] = 0;
+	*s = p + n;
+	return (int)n;
+}
+
+/* A port number as written in decimal, 0-65535. libpcap may read it otherwise: it judges. */
+static bool port_number(const char *w, uint16_t *port)
+{
+	unsigned long v = 0;
+
+	if (!*w)
+		return false;
+	for (; *w; w++) {
+		if (*w < '0' || *w > '9' || v > 65535)
+			return false;
+		v = v * 10 + (unsigned long)(*w - '0');
+	}
+	if (v > 65535)
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+/* "A-B" into the term; the text's order is kept (libpcap judges what it makes of B < A). */
+static bool port_range(const char *w, struct pterm *t)
+{
+	char a[8];
+	const char *dash = strchr(w, '-');
+
+	if (!dash || (size_t)(dash - w) >= sizeof(a))
+		return false;
+	memcpy(a, w, (size_t)(dash - w));
+	a[dash - w] = 0;
+	return port_number(a, &t->lo) && port_number(dash + 1, &t->hi);
+}
+
+/*
+ * Read filter as "[tcp|udp|sctp] [src|dst] (port N | portrange A-B)"
+ * terms joined by "or"; a bare number (or range) after "or" takes the
+ * qualifiers of the term before it, as libpcap's grammar does. Anything
+ * else: false. The reading is a guess until libpcap confirms it
+ * (ports_confirmed).
+ */
+static bool ports_parse(const char *filter, struct pterms *out)
+{
+	const char *s = filter;
+	struct pterm t = { 0 };
+	char w[32];
+	int n;
+
+	out->t = NULL;
+	out->n = 0;
+	for (;;) {
+		n = next_word(&s, w, sizeof(w));
+		if (n <= 0)
+			goto refuse;
+		if (out->n && (w[0] >= '0' && w[0] <= '9')) {
+			/* t still holds the term before: its qualifiers carry over. */
+			if (t.range ? !port_range(w, &t) : !port_number(w, &t.lo))
+				goto refuse;
+			if (!t.range)
+				t.hi = t.lo;
+		} else {
+			t = (struct pterm){ .protos = P_ALL, .sides = S_ALL };
+			if (!strcmp(w, "tcp") || !strcmp(w, "udp") || !strcmp(w, "sctp")) {
+				t.protos = w[0] == 't' ? P_TCP : w[0] == 'u' ? P_UDP : P_SCTP;
+				if (next_word(&s, w, sizeof(w)) <= 0)
+					goto refuse;
+			}
+			if (!strcmp(w, "src") || !strcmp(w, "dst")) {
+				t.sides = w[0] == 's' ? S_SRC : S_DST;
+				if (next_word(&s, w, sizeof(w)) <= 0)
+					goto refuse;
+			}
+			t.range = !strcmp(w, "portrange");
+			if (!t.range && strcmp(w, "port"))
+				goto refuse;
+			if (next_word(&s, w, sizeof(w)) <= 0)
+				goto refuse;
+			if (t.range ? !port_range(w, &t) : !port_number(w, &t.lo))
+				goto refuse;
+			if (!t.range)
+				t.hi = t.lo;
+		}
+		struct pterm *grown = realloc(out->t, (out->n + 1) * sizeof(*grown));
+
+		if (!grown)
+			goto refuse;
+		out->t = grown;
+		out->t[out->n++] = t;
+		n = next_word(&s, w, sizeof(w));
+		if (!n)
+			return true;
+		if (n < 0 || strcmp(w, "or"))
+			goto refuse;
+	}
+refuse:
+	free(out->t);
+	out->t = NULL;
+	out->n = 0;
+	return false;
+}
+
+/* The terms written back in full, each with its own qualifiers: the reading, as text. */
+static char *ports_text(const struct pterms *pt)
+{
+	struct strbuf b = { 0 };
+
+	for (size_t i = 0; i < pt->n; i++) {
+		const struct pterm *t = &pt->t[i];
+
+		strbuf_printf(&b, "%s%s%s", i ? " or " : "",
+			      t->protos == P_TCP ? "tcp " : t->protos == P_UDP ? "udp " : t->protos == P_SCTP ? "sctp " : "",
+			      t->sides == S_SRC ? "src " : t->sides == S_DST ? "dst " : "");
+		if (t->range)
+			strbuf_printf(&b, "portrange %u-%u", t->lo, t->hi);
+		else
+			strbuf_printf(&b, "port %u", t->lo);
+	}
+	strbuf_add(&b, "", 0);
+	if (b.oom) {
+		strbuf_free(&b);
+		return NULL;
+	}
+	return strbuf_take(&b);
+}
+
+/* Do the two texts compile (as the rules' filters do) to the same program, instruction for instruction? */
+static bool same_program(const char *a, const char *b)
+{
+	struct rule_filter *fa = NULL, *fb = NULL;
+	const struct bpf_insn *ia, *ib;
+	unsigned na, nb;
+	char msg[256];
+	bool same = false;
+
+	if (rule__filter_compile(a, &fa, msg, sizeof(msg)) || rule__filter_compile(b, &fb, msg, sizeof(msg)))
+		goto out;
+	ia = rule__filter_insns(fa, &na);
+	ib = rule__filter_insns(fb, &nb);
+	same = na == nb && !memcmp(ia, ib, na * sizeof(*ia));
+out:
+	rule__filter_free(fa);
+	rule__filter_free(fb);
+	return same;
+}
+
+/*
+ * Is filter a port test that sets can hold? The hand reading must be
+ * libpcap's: written back as text, it must compile to the very program
+ * the filter compiles to, else the filter stays a program. The ranges
+ * are then what libpcap tests, low to high (its portrange takes B-A as
+ * A-B): sorted here.
+ */
+static bool ports_confirmed(const char *filter, struct pterms *out)
+{
+	char *canon;
+	bool ok;
+
+	if (!ports_parse(filter, out))
+		return false;
+	canon = ports_text(out);
+	ok = canon && same_program(filter, canon);
+	free(canon);
+	if (!ok) {
+		free(out->t);
+		out->t = NULL;
+		out->n = 0;
+		return false;
+	}
+	for (size_t i = 0; i < out->n; i++)
+		if (out->t[i].lo > out->t[i].hi) {
+			uint16_t lo = out->t[i].hi;
+
+			out->t[i].hi = out->t[i].lo;
+			out->t[i].lo = lo;
+		}
+	return true;
+}
+
+/*
+ * A hook's port tests while they are gathered: a bitmap of 65536 ports
+ * per protocol (TCP, UDP) and side (src, dst), and whether SCTP is named.
+ */
+struct portmap {
+	uint8_t *bits[4];	/* [proto * 2 + side], proto 0 TCP, 1 UDP; NULL: empty */
+	bool sctp;
+};
+
+static int portmap_add(struct portmap *m, const struct pterms *pt)
+{
+	for (size_t i = 0; i < pt->n; i++) {
+		const struct pterm *t = &pt->t[i];
+
+		if (t->protos & P_SCTP)
+			m->sctp = true;
+		for (unsigned b = 0; b < 4; b++) {
+			if (!(t->protos & (b / 2 ? P_UDP : P_TCP)) || !(t->sides & (b % 2 ? S_DST : S_SRC)))
+				continue;
+			if (!m->bits[b] && !(m->bits[b] = calloc(1, 65536 / 8)))
+				return -ENOMEM;
+			for (uint32_t port = t->lo; port <= t->hi; port++)
+				m->bits[b][port / 8] |= (uint8_t)(1u << port % 8);
+		}
+	}
+	return 0;
+}
+
+static void portmap_free(struct portmap *m)
+{
+	for (unsigned b = 0; b < 4; b++)
+		free(m->bits[b]);
+}
+
+static bool bit(const uint8_t *bits, uint32_t port)
+{
+	return bits[port / 8] & 1u << port % 8;
+}
+
+/* The map as the hook's sets, its ranges merged. Returns 0 or -ENOMEM. */
+static int portmap_sets(const struct portmap *m, struct hook *hk)
+{
+	for (unsigned b = 0; b < 4; b++) {
+		struct kfilter_portset *set = &hk->set[hk->nsets];
+		struct kfilter_range *r = NULL;
+		unsigned n = 0, cap = 0;
+
+		if (!m->bits[b])
+			continue;
+		for (uint32_t port = 0; port < 65536; port++) {
+			uint32_t lo = port;
+
+			if (!bit(m->bits[b], port))
+				continue;
+			while (port + 1 < 65536 && bit(m->bits[b], port + 1))
+				port++;
+			if (n == cap) {
+				struct kfilter_range *g = realloc(r, (cap = cap ? 2 * cap : 16) * sizeof(*g));
+
+				if (!g) {
+					free(r);
+					return -ENOMEM;
+				}
+				r = g;
+			}
+			r[n++] = (struct kfilter_range){ (uint16_t)lo, (uint16_t)port };
+		}
+		*set = (struct kfilter_portset){ .proto = b / 2 ? 17 : 6, .side = b % 2 ? KFILTER_DST : KFILTER_SRC,
+						 .n = n, .r = r };
+		hk->nsets++;
+	}
+	if (m->sctp)
+		hk->set[hk->nsets++] = (struct kfilter_portset){ .proto = 132, .side = KFILTER_DST, .whole = true };
+	return 0;
 }
 
 /* ---- texts to programs ---- */
@@ -625,13 +970,20 @@ static void push(struct hook *hk, char *code)
 	hk->bytecode[hk->n++] = code;
 }
 
-static void hook_all(struct kfilter *k, unsigned h)
+/* Free the hook's programs and sets: it holds none after. */
+static void hook_clear(struct hook *hk)
 {
-	struct hook *hk = &k->hook[h];
-
 	for (unsigned i = 0; i < hk->n; i++)
 		free(hk->bytecode[i]);
+	for (unsigned i = 0; i < hk->nsets; i++)
+		free((void *)hk->set[i].r);
 	hk->n = 0;
+	hk->nsets = 0;
+}
+
+static void hook_all(struct hook *hk)
+{
+	hook_clear(hk);
 	hk->scope = KFILTER_ALL;
 }
 
@@ -641,15 +993,17 @@ static void hook_all(struct kfilter *k, unsigned h)
  * fits, else starts the next one. libpcap's optimiser shares the tests
  * of the version and the protocol, so several port filters fit in one.
  */
-static int pack(struct kfilter *k, unsigned h, const struct pending *p)
+static int pack(struct hook *hk, unsigned h, const struct pending *p, bool ports, struct reasons *w)
 {
-	struct hook *hk = &k->hook[h];
 	char *cur = NULL, *cur_code = NULL, *code;
 	const char *why;
 	unsigned len;
 	int ret = 0;
 
 	for (size_t i = 0; i < p->n && hk->scope != KFILTER_ALL; i++) {
+		/* Without 'ports', the port tests are left to sets. */
+		if (!ports && p->ports[i])
+			continue;
 		if (cur) {
 			char *both;
 
@@ -671,9 +1025,9 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 			/* It does not fit: the program built so far is done. */
 			ret = 0;
 			if (hk->n == KFILTER_MAX_PROGS) {
-				reason(k, "the rules' filters need more than %d bpf programs at %s: "
+				reason(w, "the rules' filters need more than %d bpf programs at %s: "
 					  "every packet there is queued", KFILTER_MAX_PROGS, hook_names[h]);
-				hook_all(k, h);
+				hook_all(hk);
 				break;
 			}
 			push(hk, cur_code);
@@ -685,14 +1039,14 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 		if (ret == -ENOMEM)
 			break;
 		if (ret == -E2BIG)
-			reason(k, "%s: its filter compiles to %u bpf instructions, over the bpf match's %d: "
+			reason(w, "%s: its filter compiles to %u bpf instructions, over the bpf match's %d: "
 				  "every packet at %s is queued", p->rule[i], len, KFILTER_MAX_INSNS, hook_names[h]);
 		else if (ret)
-			reason(k, "%s: the kernel cannot run its filter as compiled (%s): every packet at "
+			reason(w, "%s: the kernel cannot run its filter as compiled (%s): every packet at "
 				  "%s is queued", p->rule[i], why, hook_names[h]);
 		if (ret) {
 			ret = 0;
-			hook_all(k, h);
+			hook_all(hk);
 			break;
 		}
 		cur = strdup(p->text[i]);
@@ -704,9 +1058,9 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 	}
 	if (!ret && cur && hk->scope != KFILTER_ALL) {
 		if (hk->n == KFILTER_MAX_PROGS) {
-			reason(k, "the rules' filters need more than %d bpf programs at %s: every "
+			reason(w, "the rules' filters need more than %d bpf programs at %s: every "
 				  "packet there is queued", KFILTER_MAX_PROGS, hook_names[h]);
-			hook_all(k, h);
+			hook_all(hk);
 		} else {
 			push(hk, cur_code);
 			cur_code = NULL;
@@ -715,16 +1069,19 @@ static int pack(struct kfilter *k, unsigned h, const struct pending *p)
 	free(cur);
 	free(cur_code);
 	if (!ret && hk->scope != KFILTER_ALL)
-		hk->scope = hk->n ? KFILTER_SOME : KFILTER_NONE;
+		hk->scope = hk->n || hk->nsets ? KFILTER_SOME : KFILTER_NONE;
 	return ret;
 }
 
-/* What one rule asks of the hooks; texts go to pend[h]. */
-static int plan_rule(struct kfilter *k, const struct rule *r, unsigned avail, bool track,
-		     struct pending pend[KFILTER_NHOOKS])
+/*
+ * What one rule asks of the hooks; texts go to pend[h]. With 'ports', a
+ * filter of port tests only is read into *pt, which its texts point to.
+ */
+static int plan_rule(struct kfilter *k, const struct rule *r, unsigned avail, bool track, bool ports,
+		     struct pterms *pt, struct pending pend[KFILTER_NHOOKS])
 {
 	unsigned hooks = r->dir_mask ? r->dir_mask & avail : avail, all = 0;
-	bool conn = track && serves_tracker(r), whole = false;
+	bool conn = track && serves_tracker(r), whole = false, is_ports = false;
 	char *text = NULL, hbuf[32];
 	int ret = 0;
 
@@ -734,11 +1091,11 @@ static int plan_rule(struct kfilter *k, const struct rule *r, unsigned avail, bo
 		return 0;
 	if (!r->filter) {
 		all = hooks;
-		reason(k, "%s: it has no filter, so it matches every packet (%s)", r->name,
+		reason(&k->why, "%s: it has no filter, so it matches every packet (%s)", r->name,
 		       hooks_text(hooks, hbuf, sizeof(hbuf)));
 	} else if (!flow_decided(r->filter)) {
 		all = hooks;
-		reason(k, "%s: its filter reads more than the protocol, addresses and ports, and seeded "
+		reason(&k->why, "%s: its filter reads more than the protocol, addresses and ports, and seeded "
 			  "decisions count every packet of a flow: every packet at %s is queued",
 		       r->name, hooks_text(hooks, hbuf, sizeof(hbuf)));
 	} else {
@@ -748,17 +1105,90 @@ static int plan_rule(struct kfilter *k, const struct rule *r, unsigned avail, bo
 		if (!text)
 			return -ENOMEM;
 		if (conn)
-			reason(k, "%s: the tracker serves it: %s queued at %s", r->name,
+			reason(&k->why, "%s: the tracker serves it: %s queued at %s", r->name,
 			       whole ? "every TCP packet is" : "both directions of its connections are",
 			       hooks_text(hooks, hbuf, sizeof(hbuf)));
+		/* A rule the tracker serves queues more than its filter says: not a port test. */
+		else if (ports)
+			is_ports = ports_confirmed(expr, pt);
 	}
 	for (unsigned h = 0; h < KFILTER_NHOOKS; h++) {
 		if (all & 1u << h)
 			k->hook[h].scope = KFILTER_ALL;
 		else if (text && hooks & 1u << h && k->hook[h].scope != KFILTER_ALL)
-			ret = ret ? ret : pending_add(&pend[h], text, r->name);
+			ret = ret ? ret : pending_add(&pend[h], text, r->name, is_ports ? pt : NULL);
 	}
 	free(text);
+	return ret;
+}
+
+/* Jumps a hook makes: a program or a set each. */
+static unsigned hook_jumps(const struct hook *hk)
+{
+	return hk->n + hk->nsets;
+}
+
+/*
+ * Plan hook h: its texts as programs (today's plan), and, when the
+ * caller may use sets or wants to know why not, the same with its port
+ * tests as sets. The sets win when the programs would not fit, or when
+ * they cost fewer jumps; a tie stays programs.
+ *
+ * Why the sets queue a superset of what the port tests match: libpcap's
+ * "udp port N" reads the port of an IPv4 packet whose fragment offset is
+ * 0, and of an IPv6 packet whose next header is UDP itself. The set
+ * match (ip_set_get_ip4_port, ip_set_get_ip6_port) reads the same IPv4
+ * port and refuses the same non-first fragments, and for IPv6 skips
+ * extension headers first: it takes every packet libpcap's test does,
+ * and some with extension headers it does not. The jump's '-p udp' is
+ * the IPv4 protocol, or IPv6's after extension headers: again a
+ * superset. SCTP, whose ports bitmap:port does not read, is queued whole.
+ */
+static int plan_hook(struct kfilter *k, unsigned h, const struct pending *p, const struct kfilter_opts *o)
+{
+	struct hook *hk = &k->hook[h], alt = { 0 };
+	struct reasons why = { 0 }, alt_why = { 0 };
+	struct portmap m = { 0 };
+	bool any = false, use;
+	char hbuf[32];
+	int ret;
+
+	for (size_t i = 0; i < p->n && !any; i++)
+		any = p->ports[i] != NULL;
+	ret = pack(hk, h, p, true, &why);
+	if (ret || !any || !(o->sets || o->no_sets))
+		goto out;
+	for (size_t i = 0; i < p->n && !ret; i++)
+		if (p->ports[i])
+			ret = portmap_add(&m, p->ports[i]);
+	if (!ret)
+		ret = portmap_sets(&m, &alt);
+	if (!ret)
+		ret = pack(&alt, h, p, false, &alt_why);
+	if (ret)
+		goto out;
+	use = alt.scope != KFILTER_ALL &&
+	      (hk->scope == KFILTER_ALL || hook_jumps(&alt) < hook_jumps(hk));
+	if (use && !o->sets) {
+		reason(&why, "port sets cannot be used (%s): the port rules at %s stay bpf programs", o->no_sets,
+		       hook_names[h]);
+	} else if (use) {
+		struct hook lost = *hk;
+
+		*hk = alt;
+		alt = lost;
+		reasons_free(&why);
+		why = alt_why;
+		alt_why = (struct reasons){ 0 };
+		if (m.sctp)
+			reason(&why, "port rules at %s name SCTP, whose ports ipset's bitmap:port cannot read: "
+				  "every SCTP packet there is queued", hooks_text(1u << h, hbuf, sizeof(hbuf)));
+	}
+out:
+	hook_clear(&alt);
+	reasons_free(&alt_why);
+	reasons_move(&k->why, &why);
+	portmap_free(&m);
 	return ret;
 }
 
@@ -768,31 +1198,40 @@ struct kfilter *kfilter_new(const struct rule_set *rs, const struct kfilter_opts
 	unsigned avail = 1u << PKT_DIR_IN | 1u << PKT_DIR_OUT | (o->forward ? 1u << PKT_DIR_FWD : 0);
 	struct kfilter *k = calloc(1, sizeof(*k));
 	size_t n = rs ? rule_set_count(rs) : 0;
+	bool ports = o->sets || o->no_sets;
+	struct pterms *pts = NULL;
 	int ret = 0;
 
 	if (!k)
 		return NULL;
 	k->avail = avail;
 	if (o->all) {
-		reason(k, "%s: every packet is queued", o->all);
+		reason(&k->why, "%s: every packet is queued", o->all);
 		for (unsigned h = 0; h < KFILTER_NHOOKS; h++)
 			if (avail & 1u << h)
 				k->hook[h].scope = KFILTER_ALL;
+		goto out;
+	}
+	if (ports && n && !(pts = calloc(n, sizeof(*pts)))) {
+		ret = -ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < n && !ret; i++) {
 		const struct rule *r = rule_set_get(rs, i);
 
 		if (!r->disabled)
-			ret = plan_rule(k, r, avail, o->track, pend);
+			ret = plan_rule(k, r, avail, o->track, ports, pts ? &pts[i] : NULL, pend);
 	}
 	for (unsigned h = 0; h < KFILTER_NHOOKS && !ret; h++)
 		if (k->hook[h].scope != KFILTER_ALL)
-			ret = pack(k, h, &pend[h]);
+			ret = plan_hook(k, h, &pend[h], o);
 out:
 	for (unsigned h = 0; h < KFILTER_NHOOKS; h++)
 		pending_free(&pend[h]);
-	if (ret || k->oom) {
+	for (size_t i = 0; pts && i < n; i++)
+		free(pts[i].t);
+	free(pts);
+	if (ret || k->why.oom) {
 		kfilter_free(k);
 		errno = ENOMEM;
 		return NULL;
@@ -805,10 +1244,8 @@ void kfilter_free(struct kfilter *k)
 	if (!k)
 		return;
 	for (unsigned h = 0; h < KFILTER_NHOOKS; h++)
-		for (unsigned i = 0; i < k->hook[h].n; i++)
-			free(k->hook[h].bytecode[i]);
-	for (size_t i = 0; i < k->n_reasons && i < KFILTER_MAX_REASONS; i++)
-		free(k->reasons[i]);
+		hook_clear(&k->hook[h]);
+	reasons_free(&k->why);
 	free(k);
 }
 
@@ -842,8 +1279,8 @@ bool kfilter_filtered(const struct kfilter *k)
 
 const char *const *kfilter_reasons(const struct kfilter *k, size_t *n)
 {
-	*n = k->n_reasons;
-	return (const char *const *)k->reasons;
+	*n = k->why.n;
+	return (const char *const *)k->why.r;
 }
 
 bool kfilter_equal(const struct kfilter *a, const struct kfilter *b)
@@ -858,6 +1295,25 @@ bool kfilter_equal(const struct kfilter *a, const struct kfilter *b)
 		for (unsigned i = 0; i < a->hook[h].n; i++)
 			if (strcmp(a->hook[h].bytecode[i], b->hook[h].bytecode[i]))
 				return false;
+		if (a->hook[h].nsets != b->hook[h].nsets)
+			return false;
+		for (unsigned i = 0; i < a->hook[h].nsets; i++) {
+			const struct kfilter_portset *x = &a->hook[h].set[i], *y = &b->hook[h].set[i];
+
+			if (x->proto != y->proto || x->side != y->side || x->whole != y->whole || x->n != y->n ||
+			    (x->n && memcmp(x->r, y->r, x->n * sizeof(*x->r))))
+				return false;
+		}
 	}
 	return true;
+}
+
+unsigned kfilter_nsets(const struct kfilter *k, enum pkt_dir hook)
+{
+	return (unsigned)hook < KFILTER_NHOOKS ? k->hook[hook].nsets : 0;
+}
+
+const struct kfilter_portset *kfilter_set(const struct kfilter *k, enum pkt_dir hook, unsigned i)
+{
+	return i < kfilter_nsets(k, hook) ? &k->hook[hook].set[i] : NULL;
 }

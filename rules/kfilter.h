@@ -18,6 +18,16 @@
  * of their connections, on every hook. A caller that needs every packet
  * (an event log) says so with kfilter_opts.all.
  *
+ * Port sets (kfilter_opts.sets): a rule whose filter is nothing but port
+ * tests ("[tcp|udp|sctp] [src|dst] port N" or "... portrange A-B", or'ed
+ * together; a bare "port N" is TCP, UDP and SCTP on either side, as in
+ * libpcap) may be kept in ipset bitmap:port sets instead of programs: per
+ * hook, one set per protocol and side, each jumped to once. A hook takes
+ * sets where they cost fewer jumps than the programs they replace, or
+ * where the programs would not fit at all; libpcap judges every such
+ * filter (its reading, written back as text, must compile to the same
+ * program), and whatever it does not confirm stays a program.
+ *
  * Pure: libpcap compiles, nothing else is touched. The plan owns its
  * strings; everything it returns is borrowed from it.
  */
@@ -54,6 +64,13 @@ struct kfilter_opts {
 	bool track;		/* the TCP tracker runs (not --no-track) */
 	/* Queue everything, because of this (borrowed, copied): "--queue-all", "--events ..." */
 	const char *all;
+	bool sets;		/* ipset bitmap:port sets can be used */
+	/*
+	 * Why sets cannot be used, when !sets (borrowed, copied): a hook that
+	 * would have used them says so in a reason. NULL: today's plan, not
+	 * even looked at.
+	 */
+	const char *no_sets;
 };
 
 struct kfilter;
@@ -66,7 +83,7 @@ struct kfilter *kfilter_new(const struct rule_set *rs, const struct kfilter_opts
 void kfilter_free(struct kfilter *k);
 
 enum kfilter_scope kfilter_scope(const struct kfilter *k, enum pkt_dir hook);
-/* Programs of a KFILTER_SOME hook (0 otherwise). */
+/* Programs of a KFILTER_SOME hook (0 otherwise); its sets are kfilter_nsets(). */
 unsigned kfilter_count(const struct kfilter *k, enum pkt_dir hook);
 /* Program i of the hook as --bytecode takes it: "N,code jt jf k,...". Borrowed. */
 const char *kfilter_bytecode(const struct kfilter *k, enum pkt_dir hook, unsigned i);
@@ -86,6 +103,38 @@ const char *kfilter_bytecode(const struct kfilter *k, enum pkt_dir hook, unsigne
 int kfilter_proto4(const struct bpf_insn *in, unsigned n);
 /* kfilter_proto4() of program i of the hook (KFILTER_PROTO_ANY past the end). */
 int kfilter_ip4_proto(const struct kfilter *k, enum pkt_dir hook, unsigned i);
+
+enum kfilter_side {
+	KFILTER_SRC,
+	KFILTER_DST,
+};
+
+/* Ports lo to hi, both included. */
+struct kfilter_range {
+	uint16_t lo, hi;
+};
+
+/*
+ * One set of a hook: the packets of 'proto' whose port on 'side' is in
+ * one of the ranges (ascending, disjoint, never adjacent). 'whole': every
+ * packet of proto at the hook, no set (SCTP: bitmap:port reads the ports
+ * of TCP and UDP only, so SCTP port rules queue all of SCTP).
+ */
+struct kfilter_portset {
+	uint8_t proto;		/* 6 (TCP), 17 (UDP); 132 (SCTP) only whole */
+	enum kfilter_side side;
+	bool whole;
+	unsigned n;
+	const struct kfilter_range *r;
+};
+
+/* Sets of one hook: TCP and UDP each side, and SCTP whole. */
+#define KFILTER_MAX_SETS 5
+
+/* Sets of a KFILTER_SOME hook (0 otherwise), besides its programs. */
+unsigned kfilter_nsets(const struct kfilter *k, enum pkt_dir hook);
+/* Set i of the hook, NULL past the end. Borrowed. */
+const struct kfilter_portset *kfilter_set(const struct kfilter *k, enum pkt_dir hook, unsigned i);
 
 /* Does some hook queue less than everything? */
 bool kfilter_filtered(const struct kfilter *k);

@@ -438,3 +438,206 @@ Test(kfilter, the_protocol_test_never_drops_what_the_program_accepts)
 		pcap_freecode(&prog);
 	}
 }
+
+/* ---- port sets ---- */
+
+static struct kfilter *plan_sets(const char *const *lines, int n, bool sets, const char *no_sets)
+{
+	struct rule_set *rs = set_of(lines, n);
+	struct kfilter_opts o = { .track = true, .sets = sets, .no_sets = no_sets };
+	struct kfilter *k = kfilter_new(rs, &o);
+
+	cr_assert(k);
+	rule_set_free(rs);
+	return k;
+}
+
+/* The hook's set of protocol proto on side, or NULL. */
+static const struct kfilter_portset *set_of_hook(const struct kfilter *k, enum pkt_dir h, uint8_t proto,
+						 enum kfilter_side side)
+{
+	for (unsigned i = 0; i < kfilter_nsets(k, h); i++) {
+		const struct kfilter_portset *s = kfilter_set(k, h, i);
+
+		if (s->proto == proto && (s->whole || s->side == side))
+			return s;
+	}
+	return NULL;
+}
+
+/* n rules "FMT => drop" with the i-th of ports (as the one %d of fmt). */
+static struct kfilter *many(const char *fmt, int n, int first, int step, bool sets, const char *no_sets)
+{
+	char (*lines)[80] = calloc((size_t)n, sizeof(*lines));
+	const char **rules = calloc((size_t)n, sizeof(*rules));
+	struct kfilter *k;
+
+	cr_assert(lines && rules);
+	for (int i = 0; i < n; i++) {
+		char f[64];
+
+		snprintf(f, sizeof(f), fmt, first + step * i);
+		snprintf(lines[i], sizeof(lines[i]), "%s => drop", f);
+		rules[i] = lines[i];
+	}
+	k = plan_sets(rules, n, sets, no_sets);
+	free(lines);
+	free(rules);
+	return k;
+}
+
+Test(kfilter, a_thousand_udp_port_rules_are_two_sets)
+{
+	struct kfilter *k = many("udp port %d", 1000, 20000, 3, true, NULL);
+
+	for (enum pkt_dir h = PKT_DIR_IN; h <= PKT_DIR_OUT; h++) {
+		cr_assert_eq(kfilter_scope(k, h), KFILTER_SOME);
+		cr_assert_eq(kfilter_count(k, h), 0);
+		cr_assert_eq(kfilter_nsets(k, h), 2);
+		for (enum kfilter_side side = KFILTER_SRC; side <= KFILTER_DST; side++) {
+			const struct kfilter_portset *s = set_of_hook(k, h, 17, side);
+
+			cr_assert(s && !s->whole);
+			cr_assert_eq(s->n, 1000);
+			for (unsigned i = 0; i < s->n; i++)
+				cr_assert(s->r[i].lo == 20000 + 3 * i && s->r[i].hi == s->r[i].lo, "range %u", i);
+		}
+	}
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_FWD), KFILTER_NONE);
+	cr_assert(kfilter_filtered(k));
+	kfilter_free(k);
+
+	/* Without sets: today's plan, exactly. */
+	k = many("udp port %d", 1000, 20000, 3, false, NULL);
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_IN), KFILTER_ALL);
+	cr_assert_eq(kfilter_nsets(k, PKT_DIR_IN), 0);
+	cr_assert(has_reason(k, "more than 16 bpf programs at in"));
+	kfilter_free(k);
+
+	/* Sets wanted but not there: the same, and a reason says why. */
+	k = many("udp port %d", 1000, 20000, 3, false, "ipset is not installed");
+	cr_assert_eq(kfilter_scope(k, PKT_DIR_IN), KFILTER_ALL);
+	cr_assert_eq(kfilter_nsets(k, PKT_DIR_IN), 0);
+	cr_assert(has_reason(k, "port sets cannot be used (ipset is not installed): the port rules at in stay"));
+	kfilter_free(k);
+}
+
+Test(kfilter, ranges_are_exact_and_merged)
+{
+	char lines[407][80];
+	const char *rules[407] = {
+		"udp dst portrange 100-200 => drop",
+		"udp dst port 201 => drop",
+		"udp dst port 203 => drop",
+		"tcp src port 5 or 7 => drop, in",
+		"udp dst portrange 150-160 => drop",
+		"udp dst port 65535 => drop",
+		"tcp src portrange 9-8 => drop, in",
+	};
+
+	/* Enough other rules that the hook takes sets. */
+	for (int i = 7; i < 407; i++) {
+		snprintf(lines[i], sizeof(lines[i]), "tcp dst port %d => drop", 40000 + 2 * i);
+		rules[i] = lines[i];
+	}
+	struct kfilter *k = plan_sets(rules, 407, true, NULL);
+	const struct kfilter_portset *u = set_of_hook(k, PKT_DIR_IN, 17, KFILTER_DST), *t;
+
+	cr_assert(u, "%u sets %u progs %d", kfilter_nsets(k, PKT_DIR_IN), kfilter_count(k, PKT_DIR_IN), kfilter_scope(k, PKT_DIR_IN));
+	cr_assert_eq(u->n, 3);
+	cr_assert(u->r[0].lo == 100 && u->r[0].hi == 201);
+	cr_assert(u->r[1].lo == 203 && u->r[1].hi == 203);
+	cr_assert(u->r[2].lo == 65535 && u->r[2].hi == 65535);
+	cr_assert_null(set_of_hook(k, PKT_DIR_IN, 17, KFILTER_SRC));
+	/* "or 7" takes the term's qualifiers; "9-8" is libpcap's 8-9; ", in" keeps them off out. */
+	t = set_of_hook(k, PKT_DIR_IN, 6, KFILTER_SRC);
+	cr_assert(t);
+	cr_assert_eq(t->n, 2);
+	cr_assert(t->r[0].lo == 5 && t->r[0].hi == 5);
+	cr_assert(t->r[1].lo == 7 && t->r[1].hi == 9);
+	cr_assert_null(set_of_hook(k, PKT_DIR_OUT, 6, KFILTER_SRC));
+	cr_assert_eq(kfilter_count(k, PKT_DIR_IN), 0);
+	kfilter_free(k);
+}
+
+Test(kfilter, a_plain_port_is_tcp_udp_both_sides_and_sctp_whole)
+{
+	struct kfilter *k = many("port %d", 100, 1000, 1, true, NULL);
+
+	cr_assert_eq(kfilter_nsets(k, PKT_DIR_IN), 5);
+	for (uint8_t p = 6; p <= 17; p += 11)
+		for (enum kfilter_side side = KFILTER_SRC; side <= KFILTER_DST; side++) {
+			const struct kfilter_portset *s = set_of_hook(k, PKT_DIR_IN, p, side);
+
+			cr_assert(s && s->n == 1 && s->r[0].lo == 1000 && s->r[0].hi == 1099, "%u %d", p, side);
+		}
+	cr_assert(set_of_hook(k, PKT_DIR_IN, 132, KFILTER_DST)->whole);
+	cr_assert(has_reason(k, "name SCTP"));
+	kfilter_free(k);
+}
+
+Test(kfilter, what_is_not_a_port_test_stays_a_program)
+{
+	/* Each next to 100 port rules, so that sets are taken for those. */
+	static const char *const others[] = {
+		"udp port 53 and host 10.0.0.1",	/* an address */
+		"port domain",				/* a name */
+		"port 053",				/* libpcap reads octal: 43, not 53 */
+		"not port 53",
+		"udp port 53 or icmp",
+		"src or dst port 53",
+		"tcp dst port 80",			/* tracker-served below */
+	};
+
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		char lines[101][80];
+		const char *rules[101];
+		struct kfilter *k;
+
+		for (int j = 0; j < 100; j++) {
+			snprintf(lines[j], sizeof(lines[j]), "udp dst port %d => drop", 30000 + j);
+			rules[j] = lines[j];
+		}
+		snprintf(lines[100], sizeof(lines[100]), "%s => %s", others[i],
+			 i == 6 ? "drop if state ESTABLISHED" : "drop");
+		rules[100] = lines[100];
+		k = plan_sets(rules, 101, true, NULL);
+		cr_assert_eq(kfilter_scope(k, PKT_DIR_IN), KFILTER_SOME, "%s", others[i]);
+		cr_assert_eq(kfilter_count(k, PKT_DIR_IN), 1, "%s: %u programs", others[i],
+			     kfilter_count(k, PKT_DIR_IN));
+		cr_assert_eq(kfilter_nsets(k, PKT_DIR_IN), 1, "%s", others[i]);
+		cr_assert_eq(set_of_hook(k, PKT_DIR_IN, 17, KFILTER_DST)->n, 1, "%s", others[i]);
+		kfilter_free(k);
+	}
+}
+
+Test(kfilter, a_few_port_rules_stay_programs)
+{
+	/* One program against one set jump: a tie keeps today's program. */
+	const char *rules[] = { "udp dst port 5000 => drop" };
+	struct kfilter *k = plan_sets(rules, 1, true, NULL);
+
+	cr_assert_eq(kfilter_count(k, PKT_DIR_IN), 1);
+	cr_assert_eq(kfilter_nsets(k, PKT_DIR_IN), 0);
+	kfilter_free(k);
+	/* And no reason for the sets it would not have used anyway. */
+	k = plan_sets(rules, 1, false, "ipset is not installed");
+	cr_assert_not(has_reason(k, "port sets"));
+	kfilter_free(k);
+}
+
+Test(kfilter, plans_with_sets_compare_by_their_ports)
+{
+	struct kfilter *a = many("udp port %d", 200, 20000, 3, true, NULL);
+	struct kfilter *b = many("udp port %d", 200, 20000, 3, true, NULL);
+	struct kfilter *c = many("udp port %d", 200, 20001, 3, true, NULL);
+	struct kfilter *d = many("tcp port %d", 200, 20000, 3, true, NULL);
+
+	cr_assert(kfilter_equal(a, b));
+	cr_assert_not(kfilter_equal(a, c));
+	cr_assert_not(kfilter_equal(a, d));
+	kfilter_free(a);
+	kfilter_free(b);
+	kfilter_free(c);
+	kfilter_free(d);
+}
