@@ -690,7 +690,7 @@ make_rules()
 }
 
 # What the kernel queued for faultline's rules, from its last counters
-# (queue_hooks, queue_programs, the first of queue_reasons) and from the
+# (queue_hooks, queue_programs, queue_sets, the first of queue_reasons) and from the
 # stray probe one_test ran (rules_stray): logged, and the programs and the
 # stray packets queued recorded.
 rules_plan()
@@ -698,12 +698,14 @@ rules_plan()
 	local cfg=$1 t=$2 plan v
 
 	plan=$(grep '^{' "$TMP/prog.out" | tail -1 | jq -r \
-		'"hooks in \(.queue_hooks.in), out \(.queue_hooks.out); \(.queue_programs) bpf programs" +
+		'"hooks in \(.queue_hooks.in), out \(.queue_hooks.out); \(.queue_programs) bpf programs, \(.queue_sets // 0) port set jumps" +
 		 (if (.queue_reasons | length) > 0 then "; why: " + .queue_reasons[0] else "" end)' \
 		2>/dev/null) || plan=
 	log "    $t: ${plan:-no plan in the counters}"
 	v=$(fl_final queue_programs)
 	[[ -n $v ]] && rec "$cfg/programs_$t" "$v"
+	v=$(fl_final queue_sets)
+	[[ -n $v ]] && rec "$cfg/sets_$t" "$v"
 	[[ -n $STRAY_Q ]] && rec "$cfg/stray_queued_$t" "$STRAY_Q"
 	return 0
 }

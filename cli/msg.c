@@ -60,6 +60,9 @@ void msg_ipt(const struct ipt_error *e, char *buf, size_t len)
 			 "rules the faults should come before), or move the rules into one",
 			 e->rules[0], e->rules[1]);
 		break;
+	case IPT_FAIL_SETS:
+		snprintf(buf, len, "the port sets could not be made (%s)", e->said);
+		break;
 	case IPT_FAIL_TOOL:
 	default:
 		snprintf(buf, len, "%s", e->said);

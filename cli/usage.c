@@ -38,7 +38,7 @@ void usage_print(FILE *f)
 		"  check     parse rules and print them in canonical form:\n"
 		"            check [FILE ...] [-r LINE] [-f FILE] (a FILE is read as with -f)\n"
 		"  cleanup   remove what killed runs left (iptables chains of both\n"
-		"            backends, control sockets):\n"
+		"            backends, their ipset port sets, control sockets):\n"
 		"            cleanup [NAME | --netns NAME | --netns-path PATH] (NAME: a namespace)\n"
 		"  show      print an --events file as text ladder diagrams: show EVENTS [--flow N]\n"
 		"  report    write an --events file as one HTML page: report EVENTS -o FILE\n"

@@ -1139,8 +1139,9 @@ static unsigned hook_jumps(const struct hook *hk)
  * 0, and of an IPv6 packet whose next header is UDP itself. The set
  * match (ip_set_get_ip4_port, ip_set_get_ip6_port) reads the same IPv4
  * port and refuses the same non-first fragments, and for IPv6 skips
- * extension headers first: it takes every packet libpcap's test does,
- * and some with extension headers it does not. The jump's '-p udp' is
+ * extension headers first (a fragment header among them, refusing
+ * non-first fragments): it takes every packet libpcap's test does, and
+ * some with extension headers that libpcap's does not. The jump's '-p udp' is
  * the IPv4 protocol, or IPv6's after extension headers: again a
  * superset. SCTP, whose ports bitmap:port does not read, is queued whole.
  */

@@ -8,12 +8,13 @@ set -euo pipefail
 # docker.io, docker-compose, debootstrap: the container tests (120-129) start their own
 # dockerd on a base image debootstrapped from the apt mirror (tests/tools/base-rootfs.sh).
 # nodejs and npm run the toxiproxy API's acceptance test (131, toxiproxy-node-client).
+# ipset keeps port rules in the kernel as sets (149, 150; without it they stay bpf programs).
 # scdoc makes the man pages; bash-completion and lintian serve the completion
 # and package tests (ctest completion.bash, tests/integration/140).
 PKGS=(build-essential cmake pkg-config clang scdoc bash-completion lintian
 	libnetfilter-queue-dev libmnl-dev libnetfilter-conntrack-dev libuv1-dev libpcap-dev libcriterion-dev libcap-ng-dev libmount-dev
 	libwiretap-dev libwsutil-dev libglib2.0-dev libmicrohttpd-dev libjansson-dev
-	iptables iproute2 iputils-ping iperf3 socat netcat-openbsd curl tcpdump tshark python3 python3-jsonschema jq chromium ethtool
+	iptables ipset iproute2 iputils-ping iperf3 socat netcat-openbsd curl tcpdump tshark python3 python3-jsonschema jq chromium ethtool
 	prometheus docker.io docker-compose debootstrap nodejs)
 
 missing=()

@@ -14,7 +14,7 @@ struct carry {
 
 /* Members that say what the run is or holds now, not what it counted. */
 static const char *const top_fixed[] = { "seed", "queue", "copy_range", "held_now", "held_bytes_now", "flows",
-					 "queue_programs", "queue_reasons_total", "netns_follows", NULL };
+					 "queue_programs", "queue_sets", "queue_reasons_total", "netns_follows", NULL };
 static const char *const rule_fixed[] = { "index", "line", NULL };
 static const char *const queue_fixed[] = { "queue", "held_now", NULL };
 static const char *const tcp_fixed[] = { "active", "records_in_use", NULL };

@@ -10,7 +10,7 @@
  * What is added: every integer member that counts (top level, each rule
  * matched by name, each queue by its number, the tracker's "tcp"), not
  * what describes the run now or who it is: seed, queue, copy_range,
- * held_now, held_bytes_now, flows, queue_programs, queue_reasons_total,
+ * held_now, held_bytes_now, flows, queue_programs, queue_sets, queue_reasons_total,
  * netns_follows (the caller's own), a rule's index and line, a queue's
  * held_now, the tracker's active and records_in_use. The connections
  * list is not carried: those connections were in the old namespace. A

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,10 +11,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipt.h"
 #include "kfilter.h"
+#include "portset.h"
 #include "strbuf.h"
 
 static void close_fd(int *fd)
@@ -125,6 +128,33 @@ static void pump(int pin[2], int pout[2], int perr[2], const char *in, struct st
 	close_fd(&perr[0]);
 }
 
+/*
+ * pump() with SIGPIPE blocked in this thread: a tool that stops reading
+ * its script at the first error (ipset restore does) makes the write fail
+ * with EPIPE, which must not end faultline. A SIGPIPE that this caused is
+ * taken back before the mask is restored; one pending before stays.
+ */
+static void pump_quiet(int pin[2], int pout[2], int perr[2], const char *in, struct strbuf *out,
+		       struct ipt_error *e)
+{
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	pump(pin, pout, perr, in, out, e);
+	sigpending(&pending);
+	if (!was_pending && sigismember(&pending, SIGPIPE) == 1) {
+		const struct timespec zero = { 0, 0 };
+
+		sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* Wait for the child; its exit status, -ENOENT if it could not be run, or -errno. */
 static int reap(pid_t pid, struct ipt_error *e)
 {
@@ -174,7 +204,7 @@ static int run(const char *const argv[], const char *in, struct strbuf *out, str
 		ret = (int)pid;
 		goto err_perr;
 	}
-	pump(pin, pout, perr, in, out, e);
+	pump_quiet(pin, pout, perr, in, out, e);
 	ret = reap(pid, e);
 	/* Also the way out after success: pump closed every end, and close_pipe skips them. */
 err_perr:
@@ -1002,6 +1032,25 @@ static void hook_jumps(const struct ipt_config *c, bool v6, enum pkt_dir h, cons
 				      "-j %s%u\n", from, proto, kfilter_bytecode(c->filter, h, i), test, ch,
 				      c->queue);
 	}
+	/*
+	 * One jump per port set, its protocol tested natively first (in
+	 * ip6tables, -p looks past extension headers, as the set match does).
+	 * A protocol queued whole has no set.
+	 */
+	for (unsigned i = 0; scope == KFILTER_SOME && i < kfilter_nsets(c->filter, h); i++) {
+		const struct kfilter_portset *set = kfilter_set(c->filter, h, i);
+		char name[PORTSET_NAME_LEN];
+
+		if (set->whole) {
+			strbuf_printf(s, "-I %s 1 -p %u %s-m comment --comment faultline -j %s%u\n", from,
+				      set->proto, test, ch, c->queue);
+			continue;
+		}
+		portset_name(c->queue, c->set_gen, h, set, name);
+		strbuf_printf(s, "-I %s 1 -p %u -m set --match-set %s %s %s-m comment --comment faultline "
+			      "-j %s%u\n", from, set->proto, name, set->side == KFILTER_SRC ? "src" : "dst",
+			      test, ch, c->queue);
+	}
 }
 
 /*
@@ -1124,11 +1173,28 @@ static int remove_queue(bool v6, uint16_t queue, struct ipt_error *e)
 	return n < 0 ? n : ret;
 }
 
+/* c's port sets, before the jumps that use them. IPT_FAIL_SETS when they cannot be made. */
+static int make_sets(const struct ipt_config *c, struct ipt_error *e)
+{
+	int ret;
+
+	if (!portset_needed(c->filter))
+		return 0;
+	ret = portset_create(c->filter, c->queue, c->set_gen, e);
+	if (ret) {
+		if (ret == -ENOENT)
+			snprintf(e->said, sizeof(e->said), "ipset is not installed");
+		e->why = IPT_FAIL_SETS;
+	}
+	return ret;
+}
+
 int ipt_install(const struct ipt_config *c, struct ipt_error *e)
 {
 	struct view v[2][2];
 	int nv[2] = { 0 }, fams = c->ipv6 ? 2 : 1, lock = lock_take(), ret = 0;
 	bool created[2] = { true, true };
+	struct ipt_error ignore;
 
 	for (int f = 0; f < fams; f++) {
 		nv[f] = load_views(f, v[f], e);
@@ -1170,15 +1236,25 @@ int ipt_install(const struct ipt_config *c, struct ipt_error *e)
 			if (is_target(c, w))
 				created[f] = !w->m.exists || flushed;
 		}
+	/*
+	 * Their sets too, now that no jump uses them, and those a crashed run
+	 * of this queue left. Best effort: a set left over takes nothing from
+	 * this run (its names are new generations'), and ipset may fail here
+	 * where the run needs no set.
+	 */
+	portset_cleanup(&ignore);
+	portset_destroy(c->queue, PORTSET_NONE_KEPT, &ignore);
+	ret = make_sets(c, e);
+	if (ret)
+		goto out;
 	ret = install_family(c, false, created[0], e);
 	if (!ret && c->ipv6) {
 		ret = install_family(c, true, created[1], e);
-		if (ret) {
-			struct ipt_error ignore;
-
+		if (ret)
 			remove_queue(false, c->queue, &ignore);
-		}
 	}
+	if (ret)
+		portset_destroy(c->queue, PORTSET_NONE_KEPT, &ignore);
 out:
 	for (int f = 0; f < fams; f++)
 		views_free(v[f], nv[f]);
@@ -1233,21 +1309,36 @@ static int set_filter_family(const struct ipt_config *c, bool v6, struct ipt_err
 	return n < 0 ? n : ret;
 }
 
-int ipt_set_filter(const struct ipt_config *c, const struct kfilter *old, struct ipt_error *e)
+int ipt_set_filter(const struct ipt_config *c, const struct kfilter *old, uint32_t old_gen,
+		   struct ipt_error *e)
 {
 	int lock = lock_take(), ret;
+	struct ipt_error ignore;
 
+	ret = make_sets(c, e);
+	if (ret)
+		goto out;
 	ret = set_filter_family(c, false, e);
 	if (!ret && c->ipv6) {
 		ret = set_filter_family(c, true, e);
 		if (ret) {
 			struct ipt_config back = *c;
-			struct ipt_error ignore;
 
 			back.filter = old;
+			back.set_gen = old_gen;
 			set_filter_family(&back, false, &ignore);
 		}
 	}
+	/*
+	 * The sets no jump uses any more: the old generation's after a swap,
+	 * the new one's after a failure. A set a jump still uses (a failed
+	 * rollback) refuses to go, and stays until the chain goes.
+	 */
+	if (!ret && (portset_needed(old) || portset_needed(c->filter)))
+		portset_destroy(c->queue, c->set_gen, &ignore);
+	else if (ret && portset_needed(c->filter))
+		portset_destroy(c->queue, old_gen, &ignore);
+out:
 	lock_drop(lock);
 	return ret;
 }
@@ -1276,6 +1367,9 @@ int ipt_remove(uint16_t queue, bool ipv6, struct ipt_error *e)
 		r6 = remove_queue(true, queue, &e6);
 	if (!r4 && r6)
 		*e = e6;
+	/* The sets after the jumps that use them; with a jump left, they cannot go. */
+	if (!r4 && !r6 && portset_destroy(queue, PORTSET_NONE_KEPT, e) < 0)
+		r4 = -EIO;
 	lock_drop(lock);
 	return r4 ? r4 : r6;
 }
@@ -1315,6 +1409,9 @@ int ipt_cleanup(int removed[static 3], struct ipt_error *e)
 		}
 		views_free(v, n);
 	}
+	/* The stale queues' sets, now that their jumps are gone. */
+	if (!ret && portset_cleanup(e) < 0)
+		ret = -EIO;
 	lock_drop(lock);
 	if (!ret && n_live) {
 		memset(e, 0, sizeof(*e));

@@ -71,6 +71,7 @@ enum ipt_failure {
 	IPT_FAIL_BUSY,		/* a chain of another running faultline: 'queue', held by 'owner' */
 	IPT_FAIL_KEPT,		/* ipt_cleanup kept 'kept' chains of running faultlines; the first: 'queue', 'owner' */
 	IPT_FAIL_SPLIT,		/* both backends hold rules: 'rules' (nft, legacy) of each */
+	IPT_FAIL_SETS,		/* the filter's port sets could not be made: 'said' (portset.h) */
 };
 
 struct ipt_error {
@@ -95,11 +96,14 @@ struct ipt_config {
 	enum ipt_backend backend;
 	/*
 	 * Which packets each hook's jumps take to the chain (borrowed): one
-	 * jump per bpf program of a filtered hook ('-m bpf --bytecode'), one
-	 * plain jump for a hook that queues all, none for a hook that queues
+	 * jump per bpf program of a filtered hook ('-m bpf --bytecode') and
+	 * per port set ('-p P -m set --match-set NAME src|dst'), one plain
+	 * jump for a hook that queues all, none for a hook that queues
 	 * nothing. NULL: every packet, at every hook.
 	 */
 	const struct kfilter *filter;
+	/* The generation of filter's port sets (portset.h): their names. */
+	uint32_t set_gen;
 	/*
 	 * A wrapped command's cgroup, as -m cgroup --path takes it (the path
 	 * from the cgroup2 root, borrowed): only its connections are queued,
@@ -111,7 +115,9 @@ struct ipt_config {
 
 /*
  * Install the chain for both families (IPv6 if asked), after removing stale
- * FAULTLINE chains. Refuses with -EBUSY (IPT_FAIL_BUSY: the other
+ * FAULTLINE chains and the port sets of stale queues and of c->queue; the
+ * filter's port sets are made first, under c->set_gen (IPT_FAIL_SETS when
+ * they cannot be: the caller may plan without sets and try again). Refuses with -EBUSY (IPT_FAIL_BUSY: the other
  * instance's queue and process) when a chain of another queue is live
  * (its queue is bound): an NFQUEUE verdict ends the hook for the packet, so
  * the second chain would hide the first. The caller must hold c->queue
@@ -122,13 +128,17 @@ int ipt_install(const struct ipt_config *c, struct ipt_error *e);
 
 /*
  * Replace the jumps to c->queue's installed chain by those c->filter asks
- * for: per family one iptables-restore transaction that deletes the old
- * jumps and inserts the new, so that every packet meets either the old
- * jumps or the new. If the IPv6 step fails, the IPv4 jumps are put back
- * as 'old' (borrowed, NULL: every packet) says. Returns 0 or -errno, the
- * detail in *e.
+ * for: c->filter's port sets made under c->set_gen (which must differ
+ * from old_gen; IPT_FAIL_SETS when they cannot be), then per family one
+ * iptables-restore transaction that deletes the old jumps and inserts the
+ * new, so that every packet meets either the old jumps or the new, then
+ * every other set of the queue destroyed. If the IPv6 step fails, the
+ * IPv4 jumps are put back as 'old' (borrowed, NULL: every packet; its
+ * sets under old_gen) says, and the new sets go. Returns 0 or -errno,
+ * the detail in *e.
  */
-int ipt_set_filter(const struct ipt_config *c, const struct kfilter *old, struct ipt_error *e);
+int ipt_set_filter(const struct ipt_config *c, const struct kfilter *old, uint32_t old_gen,
+		   struct ipt_error *e);
 
 /*
  * Append to *script the --noflush lines (no table header, no COMMIT)
@@ -154,8 +164,8 @@ int ipt_jump_lines(const struct ipt_config *c, bool v6, struct strbuf *script);
 int ipt_detach(uint16_t queue, bool ipv6, struct ipt_error *e);
 
 /*
- * Remove the chain of queue 'queue' and its jumps, and the mangle table if
- * faultline created it and it is empty now. Deleting a table unregisters
+ * Remove the chain of queue 'queue' and its jumps, then its port sets, and
+ * the mangle table if faultline created it and it is empty now. Deleting a table unregisters
  * its hooks, and the kernel then drops every packet still queued in the
  * namespace (nfqnl_nf_hook_drop): detach, answer what is queued, then
  * remove. Returns 0 or -errno, the detail in *e.
@@ -163,8 +173,9 @@ int ipt_detach(uint16_t queue, bool ipv6, struct ipt_error *e);
 int ipt_remove(uint16_t queue, bool ipv6, struct ipt_error *e);
 
 /*
- * Remove every stale FAULTLINE chain (both families, both backends) and
- * every mangle table that faultline created and that is empty then.
+ * Remove every stale FAULTLINE chain (both families, both backends), every
+ * mangle table that faultline created and that is empty then, and the
+ * port sets of every queue nobody holds.
  * removed[IPT_BACKEND_NFT] and removed[IPT_BACKEND_LEGACY] count the chains
  * removed from each ([IPT_BACKEND_AUTO] is 0). A backend whose tools are
  * not installed has nothing to sweep. Chains of a running faultline stay:

@@ -23,6 +23,7 @@
 #include "inject.h"
 #include "ipt.h"
 #include "kfilter.h"
+#include "portset.h"
 #include "lock.h"
 #include "packet.h"
 #include "pcaplog.h"
@@ -135,6 +136,9 @@ struct proxy {
 
 	/* What the chain's jumps queue now (NULL: everything, as with no_iptables). */
 	struct kfilter *kf;
+	uint32_t set_gen;	/* the generation of kf's port sets (portset.h) */
+	/* Why port sets are not used ("" while they may be): ipset failed once, so the plans do without. */
+	char no_sets[160];
 	struct ipt_error filter_ipt;	/* why the last change of the jumps failed */
 	bool ipt_installed, stopping, loop_ready;
 	/* What went wrong first on the way out: the chain could not be removed. */
@@ -1184,6 +1188,7 @@ static struct ipt_config ipt_config_for(const struct proxy *p, const struct kfil
 		.forward = p->cfg.forward,
 		.ipv6 = true,
 		.filter = filter,
+		.set_gen = p->set_gen,
 		.cgroup = p->cfg.cgroup,
 		.backend = p->cfg.ipt_backend,
 	};
@@ -1210,13 +1215,35 @@ static struct kfilter *filter_for(const struct proxy *p, const struct rule_set *
 		.forward = p->cfg.forward,
 		.track = !p->cfg.no_track,
 		.all = p->cfg.queue_all,
+		.sets = !p->no_sets[0],
+		.no_sets = p->no_sets[0] ? p->no_sets : NULL,
 	};
 
 	return kfilter_new(rules, &o);
 }
 
+/*
+ * The port sets could not be made (ipset missing, or the kernel without
+ * bitmap:port): from now on the plans do without them, and say so. Then
+ * the plan for rules again (NULL + errno), *kf freed.
+ */
+static struct kfilter *without_sets(struct proxy *p, const struct rule_set *rules, struct kfilter *kf,
+				    const struct ipt_error *e)
+{
+	snprintf(p->no_sets, sizeof(p->no_sets), "%.150s", e->said[0] ? e->said : "ipset failed");
+	kfilter_free(kf);
+	return filter_for(p, rules);
+}
+
+/* The generation after the current one's, for the next change of the jumps. */
+static uint32_t next_gen(const struct proxy *p)
+{
+	return (p->set_gen + 1) % PORTSET_MAX_GEN;
+}
+
 int proxy_run(struct proxy *p, struct proxy_error *e)
 {
+	struct ipt_error ie = { 0 };
 	struct ipt_config ic;
 	int ret;
 
@@ -1237,9 +1264,20 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 		if (ret)
 			return fail(e, PROXY_STEP_IPT_INSTALL, ret);
 		ic = ipt_config_for(p, p->kf);
-		ret = ipt_install(&ic, e ? &e->ipt : &(struct ipt_error){ 0 });
-		if (ret)
+		ret = ipt_install(&ic, &ie);
+		/* No sets after all: the plan without them, and the reason in its counters. */
+		if (ret && ie.why == IPT_FAIL_SETS) {
+			p->kf = without_sets(p, p->rules, p->kf, &ie);
+			if (!p->kf)
+				return fail(e, PROXY_STEP_MEMORY, -ENOMEM);
+			ic = ipt_config_for(p, p->kf);
+			ret = ipt_install(&ic, &ie);
+		}
+		if (ret) {
+			if (e)
+				e->ipt = ie;
 			return fail(e, PROXY_STEP_IPT_INSTALL, ret);
+		}
 		p->ipt_installed = true;
 	}
 	ret = drop_privileges(p);
@@ -1312,6 +1350,7 @@ void proxy_set_hooks(struct proxy *p, const struct proxy_hooks *h)
 static int refilter(struct proxy *p, const struct rule_set *rules, struct kfilter **kf)
 {
 	struct ipt_config ic;
+	int ret;
 
 	*kf = NULL;
 	if (!p->ipt_installed)
@@ -1325,11 +1364,26 @@ static int refilter(struct proxy *p, const struct rule_set *rules, struct kfilte
 		return 0;
 	}
 	ic = ipt_config_for(p, *kf);
-	if (ipt_set_filter(&ic, p->kf, &p->filter_ipt)) {
+	ic.set_gen = next_gen(p);
+	ret = ipt_set_filter(&ic, p->kf, p->set_gen, &p->filter_ipt);
+	if (ret && p->filter_ipt.why == IPT_FAIL_SETS) {
+		*kf = without_sets(p, rules, *kf, &p->filter_ipt);
+		if (!*kf)
+			return -ENOMEM;
+		if (kfilter_equal(*kf, p->kf)) {
+			kfilter_free(*kf);
+			*kf = NULL;
+			return 0;
+		}
+		ic.filter = *kf;
+		ret = ipt_set_filter(&ic, p->kf, p->set_gen, &p->filter_ipt);
+	}
+	if (ret) {
 		kfilter_free(*kf);
 		*kf = NULL;
 		return -EREMOTEIO;
 	}
+	p->set_gen = ic.set_gen;
 	return 0;
 }
 
@@ -1339,8 +1393,10 @@ static void unfilter(struct proxy *p, struct kfilter *kf)
 	struct ipt_config ic = ipt_config_for(p, p->kf);
 	struct ipt_error ignore;
 
-	if (kf)
-		ipt_set_filter(&ic, kf, &ignore);
+	/* The old plan's sets went with the swap: made again, under a generation of their own. */
+	ic.set_gen = next_gen(p);
+	if (kf && !ipt_set_filter(&ic, kf, p->set_gen, &ignore))
+		p->set_gen = ic.set_gen;
 	kfilter_free(kf);
 }
 
@@ -1549,9 +1605,11 @@ static char *scope_json(const struct proxy *p)
 		strbuf_printf(&b, "%s\"%s\":\"%s\"", h ? "," : "", kfilter_hook_name(h),
 			      kfilter_scope_name(kfilter_scope(p->kf, h)));
 	why = kfilter_reasons(p->kf, &n);
-	strbuf_printf(&b, "},\"queue_programs\":%u,\"queue_reasons\":[",
+	strbuf_printf(&b, "},\"queue_programs\":%u,\"queue_sets\":%u,\"queue_reasons\":[",
 		      kfilter_count(p->kf, PKT_DIR_IN) + kfilter_count(p->kf, PKT_DIR_OUT) +
-			      kfilter_count(p->kf, PKT_DIR_FWD));
+			      kfilter_count(p->kf, PKT_DIR_FWD),
+		      kfilter_nsets(p->kf, PKT_DIR_IN) + kfilter_nsets(p->kf, PKT_DIR_OUT) +
+			      kfilter_nsets(p->kf, PKT_DIR_FWD));
 	for (size_t i = 0; i < n && i < KFILTER_MAX_REASONS; i++) {
 		strbuf_printf(&b, "%s\"", i ? "," : "");
 		strbuf_add_json(&b, why[i]);

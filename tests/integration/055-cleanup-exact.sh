@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Cleanup is exact: after SIGTERM, after kill -9 and 'faultline cleanup', and
-# after kill -9 and the next run's SIGTERM, iptables-save and ip6tables-save
-# print what they printed before the first run. "The same" here: byte for
-# byte, once the '#' comment lines (a date) are removed and the chains'
+# after kill -9 and the next run's SIGTERM, iptables-save, ip6tables-save
+# and ipset save print what they printed before the first run. "The same"
+# here: byte for byte, once the '#' comment lines (a date) are removed and the chains'
 # [packets:bytes] counters blanked (traffic moves them). Two namespaces:
 #  A, with no table at all: faultline creates mangle and must delete it;
 #  B, with an empty IPv4 mangle table and an IPv6 mangle rule of the user's,
@@ -18,6 +18,8 @@ ipt_state() {
 	ip netns exec "$1" iptables-save | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//'
 	echo "--- ip6"
 	ip netns exec "$1" ip6tables-save | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//'
+	# The port sets go too (none are made here; 149 makes and removes them).
+	! command -v ipset >/dev/null || ip netns exec "$1" ipset save
 }
 same_as_before() {
 	ipt_state "$1" >"$T/after.$1"
