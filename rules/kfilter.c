@@ -768,22 +768,23 @@ static char *ports_text(const struct pterms *pt)
 	return strbuf_take(&b);
 }
 
-/* Do the two texts compile (as the rules' filters do) to the same program, instruction for instruction? */
-static bool same_program(const char *a, const char *b)
+/*
+ * Does text b compile (as the rules' filters do) to a's program (the
+ * rule's filter, compiled from its text), instruction for instruction?
+ */
+static bool same_program(const struct rule_filter *a, const char *b)
 {
-	struct rule_filter *fa = NULL, *fb = NULL;
+	struct rule_filter *fb = NULL;
 	const struct bpf_insn *ia, *ib;
 	unsigned na, nb;
 	char msg[256];
 	bool same = false;
 
-	if (rule__filter_compile(a, &fa, msg, sizeof(msg)) || rule__filter_compile(b, &fb, msg, sizeof(msg)))
-		goto out;
-	ia = rule__filter_insns(fa, &na);
+	if (rule__filter_compile(b, &fb, msg, sizeof(msg)))
+		return false;
+	ia = rule__filter_insns(a, &na);
 	ib = rule__filter_insns(fb, &nb);
 	same = na == nb && !memcmp(ia, ib, na * sizeof(*ia));
-out:
-	rule__filter_free(fa);
 	rule__filter_free(fb);
 	return same;
 }
@@ -795,7 +796,7 @@ out:
  * are then what libpcap tests, low to high (its portrange takes B-A as
  * A-B): sorted here.
  */
-static bool ports_confirmed(const char *filter, struct pterms *out)
+static bool ports_confirmed(const char *filter, const struct rule_filter *compiled, struct pterms *out)
 {
 	char *canon;
 	bool ok;
@@ -803,7 +804,7 @@ static bool ports_confirmed(const char *filter, struct pterms *out)
 	if (!ports_parse(filter, out))
 		return false;
 	canon = ports_text(out);
-	ok = canon && same_program(filter, canon);
+	ok = canon && same_program(compiled, canon);
 	free(canon);
 	if (!ok) {
 		free(out->t);
@@ -993,7 +994,8 @@ static void hook_all(struct hook *hk)
  * fits, else starts the next one. libpcap's optimiser shares the tests
  * of the version and the protocol, so several port filters fit in one.
  */
-static int pack(struct hook *hk, unsigned h, const struct pending *p, bool ports, struct reasons *w)
+static int pack(struct hook *hk, unsigned h, const struct pending *p, bool ports, unsigned limit,
+		struct reasons *w)
 {
 	char *cur = NULL, *cur_code = NULL, *code;
 	const char *why;
@@ -1024,9 +1026,9 @@ static int pack(struct hook *hk, unsigned h, const struct pending *p, bool ports
 				break;
 			/* It does not fit: the program built so far is done. */
 			ret = 0;
-			if (hk->n == KFILTER_MAX_PROGS) {
-				reason(w, "the rules' filters need more than %d bpf programs at %s: "
-					  "every packet there is queued", KFILTER_MAX_PROGS, hook_names[h]);
+			if (hk->n == limit) {
+				reason(w, "the rules' filters need more than %u bpf programs at %s: "
+					  "every packet there is queued", limit, hook_names[h]);
 				hook_all(hk);
 				break;
 			}
@@ -1057,9 +1059,9 @@ static int pack(struct hook *hk, unsigned h, const struct pending *p, bool ports
 		}
 	}
 	if (!ret && cur && hk->scope != KFILTER_ALL) {
-		if (hk->n == KFILTER_MAX_PROGS) {
-			reason(w, "the rules' filters need more than %d bpf programs at %s: every "
-				  "packet there is queued", KFILTER_MAX_PROGS, hook_names[h]);
+		if (hk->n == limit) {
+			reason(w, "the rules' filters need more than %u bpf programs at %s: every "
+				  "packet there is queued", limit, hook_names[h]);
 			hook_all(hk);
 		} else {
 			push(hk, cur_code);
@@ -1110,7 +1112,7 @@ static int plan_rule(struct kfilter *k, const struct rule *r, unsigned avail, bo
 			       hooks_text(hooks, hbuf, sizeof(hbuf)));
 		/* A rule the tracker serves queues more than its filter says: not a port test. */
 		else if (ports)
-			is_ports = ports_confirmed(expr, pt);
+			is_ports = ports_confirmed(expr, r->filter, pt);
 	}
 	for (unsigned h = 0; h < KFILTER_NHOOKS; h++) {
 		if (all & 1u << h)
@@ -1150,22 +1152,34 @@ static int plan_hook(struct kfilter *k, unsigned h, const struct pending *p, con
 	struct hook *hk = &k->hook[h], alt = { 0 };
 	struct reasons why = { 0 }, alt_why = { 0 };
 	struct portmap m = { 0 };
+	unsigned limit = KFILTER_MAX_PROGS;
 	bool any = false, use;
 	char hbuf[32];
-	int ret;
+	int ret = 0;
 
 	for (size_t i = 0; i < p->n && !any; i++)
 		any = p->ports[i] != NULL;
-	ret = pack(hk, h, p, true, &why);
-	if (ret || !any || !(o->sets || o->no_sets))
+	if (!any || !(o->sets || o->no_sets)) {
+		ret = pack(hk, h, p, true, KFILTER_MAX_PROGS, &why);
 		goto out;
+	}
 	for (size_t i = 0; i < p->n && !ret; i++)
 		if (p->ports[i])
 			ret = portmap_add(&m, p->ports[i]);
 	if (!ret)
 		ret = portmap_sets(&m, &alt);
 	if (!ret)
-		ret = pack(&alt, h, p, false, &alt_why);
+		ret = pack(&alt, h, p, false, KFILTER_MAX_PROGS, &alt_why);
+	if (ret)
+		goto out;
+	/*
+	 * All texts as programs only win with fewer jumps than the sets make:
+	 * packing stops past that many (1,000 port rules: after two programs,
+	 * not sixteen). Without sets the plan must be whole.
+	 */
+	if (o->sets && alt.scope != KFILTER_ALL && hook_jumps(&alt) < limit)
+		limit = hook_jumps(&alt);
+	ret = pack(hk, h, p, true, limit, &why);
 	if (ret)
 		goto out;
 	use = alt.scope != KFILTER_ALL &&
