@@ -112,6 +112,10 @@ if iptables-save | grep -q FAULTLINE || ip6tables-save | grep -q FAULTLINE; then
 	echo "FAIL: a FAULTLINE chain was left on the host"
 	fails+=(host-clean)
 fi
+if command -v ipset >/dev/null && ipset list -n | grep -q '^FAULTLINE-'; then
+	echo "FAIL: a FAULTLINE- port set was left on the host: $(ipset list -n | grep '^FAULTLINE-' | tr '\n' ' ')"
+	fails+=(host-clean)
+fi
 if [ ${#fails[@]} -gt 0 ]; then
 	echo "FAILED: ${fails[*]}"
 	exit 1
