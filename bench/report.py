@@ -175,12 +175,13 @@ def many_rules(runs, pairs, meta, emit):
         row += " %22s" % fmt(s, 2)
         emit("ratio", "rn/r1/%s" % m, "ratio", s)
     print(row)
-    # What the kernel queued: the programs its jumps ran, and of the stray
+    # What the kernel queued: the programs and port sets its jumps ran, and of the stray
     # datagrams to a port no rule names, how many packets reached the queue.
     for c in RULES:
         parts = []
         for t in ("tcp", "udp"):
-            for fig, label in (("programs", "bpf programs"), ("stray_queued", "stray packets queued")):
+            for fig, label in (("programs", "bpf programs"), ("sets", "port set jumps"),
+                               ("stray_queued", "stray packets queued")):
                 k = "%s/%s_%s" % (c, fig, t)
                 vals = [v for r in runs for v in (pairs.get(r, {}).get(k, {}).values() or
                                                    ([runs[r][k]] if k in runs[r] else []))]
