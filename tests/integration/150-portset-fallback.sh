@@ -32,7 +32,7 @@ grep -q "^port sets cannot be used (ipset v7.17: Kernel error received: set type
 grep -q "more than 16 bpf programs at in" "$T/why" || fail "reasons: $(cat "$T/why")"
 [ "$(jumps '-m set')" -eq 0 ] || fail "set jumps without sets"
 [ -z "$(sets)" ] || fail "sets: $(sets)"
-udp_recv "$NS_B" 20000 300 20
+udp_recv "$NS_B" 20000 300 20 2000
 ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 20000 20 1000
 udp_recv_wait
 [ "$(json "$T/recv.json" 'd["unique"]')" -eq 0 ] || fail "the drop rule let $(json "$T/recv.json" 'd["unique"]') through"

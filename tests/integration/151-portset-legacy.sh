@@ -23,7 +23,8 @@ state() {
 send() {
 	local q0
 	q0=$(queued)
-	udp_recv "$NS_B" "$1" 300 "$2"
+	# 2 s for the first datagram: a dropped flow's receiver waits no longer.
+	udp_recv "$NS_B" "$1" 300 "$2" 2000
 	ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 "$1" "$2" 1000
 	udp_recv_wait
 	echo "$(json "$T/recv.json" 'd["unique"]') $(($(queued) - q0))"

@@ -152,7 +152,8 @@ no_chain_left() {
 }
 
 # udp_recv NS PORT IDLE_MS [EXPECT [WAIT_MS]]: start a receiver in the background, output
-# in $T/recv.json. WAIT_MS: the quiet spell that ends it while fewer than EXPECT came.
+# in $T/recv.json. WAIT_MS: the quiet spell that ends it while fewer than EXPECT came, and
+# the wait for the first datagram (default 30 s).
 udp_recv() {
 	rm -f "$T/recv.json"
 	ip netns exec "$1" "$UDPSEQ" recv "$2" "$3" "${4:-0}" ${5:+"$5"} >"$T/recv.json" &

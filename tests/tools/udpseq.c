@@ -9,7 +9,8 @@
  *   udpseq recv PORT IDLE_MS [EXPECT [WAIT_MS]]      print what arrived, as JSON
  * The receiver stops IDLE_MS after the last datagram (or after EXPECT
  * datagrams plus IDLE_MS; while fewer than EXPECT have come, a quiet spell
- * of WAIT_MS, default IDLE_MS, ends it) and prints received, unique, duplicates,
+ * of WAIT_MS, default IDLE_MS, ends it; it waits WAIT_MS for the first
+ * datagram, 30 s without WAIT_MS) and prints received, unique, duplicates,
  * out-of-order (arrivals smaller than an earlier one) and the arrival order.
  */
 #include <arpa/inet.h>
@@ -83,7 +84,7 @@ static int do_send(const char *host, const char *port, long count, long gap_us, 
 	return 0;
 }
 
-static int do_recv(const char *port, int idle_ms, long expect, int wait_ms)
+static int do_recv(const char *port, int idle_ms, long expect, int wait_ms, int first_ms)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)atoi(port)) };
 	/*
@@ -107,7 +108,7 @@ static int do_recv(const char *port, int idle_ms, long expect, int wait_ms)
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		/* Wait long for the first datagram, then stop after a quiet spell. */
-		int t = n ? wait_ms : 30000;
+		int t = n ? wait_ms : first_ms;
 		char buf[128];
 		long s;
 		ssize_t k;
@@ -155,7 +156,7 @@ int main(int argc, char **argv)
 			       argc > 6 ? argv[6] : NULL, argc > 7 ? atol(argv[7]) : 0);
 	if (argc >= 4 && !strcmp(argv[1], "recv"))
 		return do_recv(argv[2], atoi(argv[3]), argc > 4 ? atol(argv[4]) : 0,
-			       argc > 5 ? atoi(argv[5]) : atoi(argv[3]));
+			       argc > 5 ? atoi(argv[5]) : atoi(argv[3]), argc > 5 ? atoi(argv[5]) : 30000);
 	fprintf(stderr, "usage: udpseq send HOST PORT COUNT [GAP_US] [SRC] [FIRST] | recv PORT IDLE_MS [EXPECT [WAIT_MS]]\n");
 	return 2;
 }
