@@ -8,7 +8,7 @@ set -euo pipefail
 # docker.io, docker-compose, debootstrap: the container tests (120-129) start their own
 # dockerd on a base image debootstrapped from the apt mirror (tests/tools/base-rootfs.sh).
 # nodejs and npm run the toxiproxy API's acceptance test (131, toxiproxy-node-client).
-# ipset keeps port rules in the kernel as sets (149, 150; without it they stay bpf programs).
+# ipset keeps port rules in the kernel as sets (149-151; without it they stay bpf programs).
 # scdoc makes the man pages; bash-completion and lintian serve the completion
 # and package tests (ctest completion.bash, tests/integration/140).
 PKGS=(build-essential cmake pkg-config clang scdoc bash-completion lintian
