@@ -33,9 +33,9 @@
  * out.
  */
 #include <errno.h>
-#include <stdbool.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -247,38 +247,6 @@ static void parse_bytecode(const char *s, struct bpf_insn *in)
 }
 
 /*
- * Does one of the hook's port sets take packet q? The kernel's set match
- * (ip_set_get_ip4_port, ip_set_get_ip6_port, bitmap:port) on the class
- * packets drawn here (IPv4 with a 20-byte header or IPv6 without
- * extension headers): the jump's protocol, no port in a non-first IPv4
- * fragment, the side's port in a range; a protocol queued whole takes all.
- */
-static bool set_takes(const struct kfilter *k, enum pkt_dir h, const uint8_t *q, size_t len)
-{
-	bool v4 = q[0] >> 4 == 4;
-	size_t l4 = v4 ? (size_t)(q[0] & 0xf) * 4 : 40;
-	bool later_frag = v4 && ((q[6] & 0x1f) << 8 | q[7]) != 0;
-
-	for (unsigned i = 0; i < kfilter_nsets(k, h); i++) {
-		const struct kfilter_portset *s = kfilter_set(k, h, i);
-		size_t at = l4 + (s->side == KFILTER_SRC ? 0 : 2);
-		uint16_t port;
-
-		if (s->proto != (v4 ? q[9] : q[6]))
-			continue;
-		if (s->whole)
-			return true;
-		if (later_frag || at + 2 > len)
-			continue;
-		port = (uint16_t)(q[at] << 8 | q[at + 1]);
-		for (unsigned r = 0; r < s->n; r++)
-			if (port >= s->r[r].lo && port <= s->r[r].hi)
-				return true;
-	}
-	return false;
-}
-
-/*
  * Does hook h of the plan queue packet q (len bytes)? One of its port
  * sets or programs takes it; and a program that accepts an IPv4 packet
  * must have its protocol as kfilter_ip4_proto(), tested by the jump
@@ -288,7 +256,7 @@ static bool queued(const struct kfilter *k, enum pkt_dir h, const uint8_t *q, si
 {
 	if (kfilter_scope(k, h) != KFILTER_SOME)
 		return kfilter_scope(k, h) == KFILTER_ALL;
-	if (set_takes(k, h, q, len))
+	if (kfilter_sets_take(k, h, q, len))
 		return true;
 	for (unsigned i = 0; i < kfilter_count(k, h); i++) {
 		struct bpf_insn in[KFILTER_MAX_INSNS];

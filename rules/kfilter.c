@@ -1332,3 +1332,30 @@ const struct kfilter_portset *kfilter_set(const struct kfilter *k, enum pkt_dir 
 {
 	return i < kfilter_nsets(k, hook) ? &k->hook[hook].set[i] : NULL;
 }
+
+bool kfilter_sets_take(const struct kfilter *k, enum pkt_dir hook, const uint8_t *b, size_t len)
+{
+	bool v4 = len >= 20 && b[0] >> 4 == 4;
+	size_t l4 = v4 ? (size_t)(b[0] & 0xf) * 4 : 40;
+	bool later_frag = v4 && ((b[6] & 0x1f) << 8 | b[7]) != 0;
+
+	if (!v4 && (len < 40 || b[0] >> 4 != 6))
+		return false;
+	for (unsigned i = 0; i < kfilter_nsets(k, hook); i++) {
+		const struct kfilter_portset *s = kfilter_set(k, hook, i);
+		size_t at = l4 + (s->side == KFILTER_SRC ? 0 : 2);
+		uint16_t port;
+
+		if (s->proto != (v4 ? b[9] : b[6]))
+			continue;
+		if (s->whole)
+			return true;
+		if (later_frag || at + 2 > len)
+			continue;
+		port = (uint16_t)(b[at] << 8 | b[at + 1]);
+		for (unsigned r = 0; r < s->n; r++)
+			if (port >= s->r[r].lo && port <= s->r[r].hi)
+				return true;
+	}
+	return false;
+}

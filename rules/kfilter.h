@@ -136,6 +136,16 @@ unsigned kfilter_nsets(const struct kfilter *k, enum pkt_dir hook);
 /* Set i of the hook, NULL past the end. Borrowed. */
 const struct kfilter_portset *kfilter_set(const struct kfilter *k, enum pkt_dir hook, unsigned i);
 
+/*
+ * Would one of the hook's port sets take packet b (len bytes from its IP
+ * header on; IPv4, or IPv6 without extension headers) as the kernel's set
+ * match reads it (ip_set_get_ip4_port, ip_set_get_ip6_port, bitmap:port)?
+ * The jump's protocol, no port in a non-first IPv4 fragment, the side's
+ * port in one of the ranges; a protocol queued whole takes all of it. The
+ * model the tests hold the sets to. Pure.
+ */
+bool kfilter_sets_take(const struct kfilter *k, enum pkt_dir hook, const uint8_t *b, size_t len);
+
 /* Does some hook queue less than everything? */
 bool kfilter_filtered(const struct kfilter *k);
 /*

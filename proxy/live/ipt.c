@@ -1242,8 +1242,7 @@ int ipt_install(const struct ipt_config *c, struct ipt_error *e)
 	 * this run (its names are new generations'), and ipset may fail here
 	 * where the run needs no set.
 	 */
-	portset_cleanup(&ignore);
-	portset_destroy(c->queue, PORTSET_NONE_KEPT, &ignore);
+	portset_sweep(c->queue, &ignore);
 	ret = make_sets(c, e);
 	if (ret)
 		goto out;

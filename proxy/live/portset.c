@@ -81,23 +81,26 @@ bool portset_parse_name(const char *name, size_t len, uint16_t *queue, uint32_t 
 /* Run 'ipset [-exist] restore' over script. */
 static int ipset_restore(const char *script, bool exist, struct ipt_error *e)
 {
-	const char *argv[] = { "ipset", exist ? "-exist" : "restore", exist ? "restore" : NULL, NULL };
+	const char *plain[] = { "ipset", "restore", NULL }, *lenient[] = { "ipset", "-exist", "restore", NULL };
 
-	return ipt_tool(argv, script, NULL, e);
+	return ipt_tool(exist ? lenient : plain, script, NULL, e);
 }
 
-/* Which sets to destroy: the queue's (gen only, or all gens but gen), or any queue nobody holds. */
+/*
+ * Which sets to destroy: with 'mine', queue's (of generation gen only, or
+ * all but gen); with 'stale', those of every other queue nobody holds.
+ */
 struct pick {
-	bool stale, only;
+	bool mine, only, stale;
 	uint16_t queue;
 	uint32_t gen;
 };
 
 static bool picked(const struct pick *w, uint16_t q, uint32_t g)
 {
-	if (w->stale)
-		return ipt_queue_owner(q, NULL) != 1;
-	return q == w->queue && (w->only ? g == w->gen : g != w->gen);
+	if (w->mine && q == w->queue)
+		return w->only ? g == w->gen : g != w->gen;
+	return w->stale && ipt_queue_owner(q, NULL) != 1;
 }
 
 static int destroy(const struct pick *w, struct ipt_error *e)
@@ -141,7 +144,15 @@ out:
 
 int portset_destroy(uint16_t queue, uint32_t keep, struct ipt_error *e)
 {
-	struct pick w = { .queue = queue, .gen = keep == PORTSET_NONE_KEPT ? keep : keep % PORTSET_MAX_GEN };
+	struct pick w = { .mine = true, .queue = queue,
+			  .gen = keep == PORTSET_NONE_KEPT ? keep : keep % PORTSET_MAX_GEN };
+
+	return destroy(&w, e);
+}
+
+int portset_sweep(uint16_t queue, struct ipt_error *e)
+{
+	struct pick w = { .mine = true, .stale = true, .queue = queue, .gen = PORTSET_NONE_KEPT };
 
 	return destroy(&w, e);
 }
@@ -163,7 +174,7 @@ int portset_create(const struct kfilter *k, uint16_t queue, uint32_t gen, struct
 		/* restore stops at its first error: what it made before goes. */
 		if (ret) {
 			struct ipt_error ignore;
-			struct pick w = { .queue = queue, .gen = gen % PORTSET_MAX_GEN, .only = true };
+			struct pick w = { .mine = true, .only = true, .queue = queue, .gen = gen % PORTSET_MAX_GEN };
 
 			destroy(&w, &ignore);
 		}

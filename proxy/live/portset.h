@@ -69,4 +69,10 @@ int portset_destroy(uint16_t queue, uint32_t keep, struct ipt_error *e);
  */
 int portset_cleanup(struct ipt_error *e);
 
+/*
+ * Both at once, with one listing of the sets: queue's (every generation)
+ * and those of every queue nobody holds. Returns how many went, or -errno.
+ */
+int portset_sweep(uint16_t queue, struct ipt_error *e);
+
 #endif

@@ -643,37 +643,6 @@ Test(kfilter, plans_with_sets_compare_by_their_ports)
 }
 
 /*
- * The kernel's set match as ip_set_get_ip4_port/ip6_port and bitmap:port
- * do it, on these packets (no IPv6 extension headers): the protocol must
- * be the set's, a non-first IPv4 fragment has no port, the side's port
- * must be in a range. A protocol queued whole takes every packet of it.
- */
-static bool set_queued(const struct kfilter *k, enum pkt_dir h, const uint8_t *b)
-{
-	bool v4 = b[0] >> 4 == 4;
-	uint8_t proto = v4 ? b[9] : b[6];
-	size_t l4 = v4 ? (size_t)(b[0] & 0xf) * 4 : 40;
-	bool later_frag = v4 && ((b[6] & 0x1f) << 8 | b[7]) != 0;
-
-	for (unsigned i = 0; i < kfilter_nsets(k, h); i++) {
-		const struct kfilter_portset *s = kfilter_set(k, h, i);
-		size_t at = l4 + (s->side == KFILTER_SRC ? 0 : 2);
-		uint16_t port = (uint16_t)(b[at] << 8 | b[at + 1]);
-
-		if (s->proto != proto)
-			continue;
-		if (s->whole)
-			return true;
-		if (later_frag)
-			continue;
-		for (unsigned r = 0; r < s->n; r++)
-			if (port >= s->r[r].lo && port <= s->r[r].hi)
-				return true;
-	}
-	return false;
-}
-
-/*
  * Never lossy with sets: every packet a port filter matches (libpcap's
  * interpreter: IPv4 and IPv6, TCP, UDP, SCTP and ICMP, ports on either
  * side, fragments) is taken by one of the hook's sets, the filter beside
@@ -723,7 +692,7 @@ Test(kfilter, the_sets_take_every_packet_the_filter_matches)
 							if (!bpf_filter(prog.bf_insns, b, (u_int)n, (u_int)n))
 								continue;
 							hits++;
-							cr_assert(set_queued(k, PKT_DIR_IN, b),
+							cr_assert(kfilter_sets_take(k, PKT_DIR_IN, b, n),
 								  "%s: IPv%d proto %u %u > %u frag %#x not queued", filters[f],
 								  fam, protos[p], ports[s], ports[d], frags[fr]);
 						}
