@@ -1068,7 +1068,7 @@ static void wrap_jump_lines(const struct ipt_config *c, bool v6, struct strbuf *
 
 	snprintf(test, sizeof(test), "-m connmark --mark 0x%x/0x%x ", c->mark, c->mark);
 	hook_jumps(c, v6, PKT_DIR_OUT, "OUTPUT", test, s);
-	snprintf(test, sizeof(test), "! -i lo -m addrtype --dst-type LOCAL -m connmark --mark 0x%x/0x%x ",
+	snprintf(test, sizeof(test), "-m addrtype --dst-type LOCAL -m connmark --mark 0x%x/0x%x ",
 		 c->mark, c->mark);
 	hook_jumps(c, v6, PKT_DIR_IN, "PREROUTING", test, s);
 	strbuf_printf(s, "-I OUTPUT 1 -m cgroup --path \"%s\" -m comment --comment " IPT_WRAP_COMMENT "%u "
@@ -1089,7 +1089,7 @@ int ipt_jump_lines(const struct ipt_config *c, bool v6, struct strbuf *s)
 	 * socket closes meanwhile, which is what a delayed segment meeting
 	 * TIME_WAIT must not do.
 	 */
-	hook_jumps(c, v6, PKT_DIR_IN, "PREROUTING", "! -i lo -m addrtype --dst-type LOCAL ", s);
+	hook_jumps(c, v6, PKT_DIR_IN, "PREROUTING", "-m addrtype --dst-type LOCAL ", s);
 	if (c->forward)
 		hook_jumps(c, v6, PKT_DIR_FWD, "FORWARD", "", s);
 	return s->oom ? -ENOMEM : 0;
@@ -1135,6 +1135,13 @@ static int install_family(const struct ipt_config *c, bool v6, bool created, str
 	if (ret)
 		return ret;
 	strbuf_printf(&s, "*mangle\n:%s%u - [0:0]\n", ch, c->queue);
+	/*
+	 * Loopback traffic was queued once already, at OUTPUT. The test is
+	 * here, not on the PREROUTING jumps: there every packet of every
+	 * protocol would pay its interface-name copy, here only the packets a
+	 * jump took.
+	 */
+	strbuf_printf(&s, "-A %s%u -i lo -j RETURN\n", ch, c->queue);
 	strbuf_printf(&s, "-A %s%u -m mark --mark 0x%x -j RETURN\n", ch, c->queue, c->mark);
 	if (c->queues > 1)
 		strbuf_printf(&s, "-A %s%u -j NFQUEUE --queue-balance %u:%u --queue-bypass\n", ch,

@@ -298,7 +298,7 @@ Test(ipt, jumps_carry_the_programs_of_their_hook)
 	cr_assert_eq(ipt_jump_lines(&c, false, &s), 0);
 	/* IPv4: UDP leaves at a native compare before the bpf match. */
 	snprintf(want, sizeof(want),
-		 "-I PREROUTING 1 -p 17 -m bpf --bytecode \"%s\" ! -i lo -m addrtype --dst-type LOCAL "
+		 "-I PREROUTING 1 -p 17 -m bpf --bytecode \"%s\" -m addrtype --dst-type LOCAL "
 		 "-m comment --comment faultline -j FAULTLINE-7\n",
 		 kfilter_bytecode(k, PKT_DIR_IN, 0));
 	/* Nothing goes out or through: no jump from OUTPUT or FORWARD. */
@@ -307,7 +307,7 @@ Test(ipt, jumps_carry_the_programs_of_their_hook)
 	/* IPv6: -p would look past extension headers, which libpcap does not. */
 	cr_assert_eq(ipt_jump_lines(&c, true, &s), 0);
 	snprintf(want, sizeof(want),
-		 "-I PREROUTING 1 -m bpf --bytecode \"%s\" ! -i lo -m addrtype --dst-type LOCAL "
+		 "-I PREROUTING 1 -m bpf --bytecode \"%s\" -m addrtype --dst-type LOCAL "
 		 "-m comment --comment faultline -j FAULTLINE-7\n",
 		 kfilter_bytecode(k, PKT_DIR_IN, 0));
 	cr_assert_str_eq(s.p, want);
@@ -317,7 +317,7 @@ Test(ipt, jumps_carry_the_programs_of_their_hook)
 	c.filter = NULL;
 	cr_assert_eq(ipt_jump_lines(&c, false, &s), 0);
 	cr_assert_str_eq(s.p, "-I OUTPUT 1 -m comment --comment faultline -j FAULTLINE-7\n"
-			      "-I PREROUTING 1 ! -i lo -m addrtype --dst-type LOCAL -m comment --comment "
+			      "-I PREROUTING 1 -m addrtype --dst-type LOCAL -m comment --comment "
 			      "faultline -j FAULTLINE-7\n"
 			      "-I FORWARD 1 -m comment --comment faultline -j FAULTLINE-7\n");
 	strbuf_free(&s);
@@ -385,7 +385,7 @@ Test(ipt, a_wrap_marks_the_cgroup_connections_first_and_jumps_on_the_mark)
 	/* Inserted at 1 one after the other: the marking rule, written last, comes first. */
 	cr_assert_str_eq(s.p, "-I OUTPUT 1 -m connmark --mark 0xfa17/0xfa17 -m comment --comment faultline "
 			      "-j FAULTLINE-7\n"
-			      "-I PREROUTING 1 ! -i lo -m addrtype --dst-type LOCAL -m connmark --mark "
+			      "-I PREROUTING 1 -m addrtype --dst-type LOCAL -m connmark --mark "
 			      "0xfa17/0xfa17 -m comment --comment faultline -j FAULTLINE-7\n"
 			      "-I OUTPUT 1 -m cgroup --path \"/faultline-wrap.9\" -m comment --comment "
 			      "faultline-wrap-7 -j CONNMARK --set-xmark 0xfa17/0xfa17\n");

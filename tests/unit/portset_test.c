@@ -97,9 +97,9 @@ Test(portset, each_set_gets_a_jump_with_its_protocol)
 	struct ipt_config c = { .queue = 7, .queues = 1, .filter = k, .set_gen = 2 };
 	struct strbuf s = { 0 };
 	const char *want =
-		"-I PREROUTING 1 -p 6 -m set --match-set FAULTLINE-7-2-ints src ! -i lo -m addrtype "
+		"-I PREROUTING 1 -p 6 -m set --match-set FAULTLINE-7-2-ints src -m addrtype "
 		"--dst-type LOCAL -m comment --comment faultline -j FAULTLINE-7\n"
-		"-I PREROUTING 1 -p 17 -m set --match-set FAULTLINE-7-2-inud dst ! -i lo -m addrtype "
+		"-I PREROUTING 1 -p 17 -m set --match-set FAULTLINE-7-2-inud dst -m addrtype "
 		"--dst-type LOCAL -m comment --comment faultline -j FAULTLINE-7\n";
 
 	/*
