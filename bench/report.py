@@ -7,7 +7,8 @@ JSON lines appended to a file for comparison across commits.
 
 REC.tsv holds "run<TAB>name<TAB>value[<TAB>pair]" lines. Names: CONFIG/METRIC for the
 configurations a-e, f0-f2 (many flows) and r1, rn (many rules), lat/CASE/PPS/FIGURE for the
-lateness cases, hold/FIGURE for the capacity test. Ratios are taken within each run (x of run i
+lateness cases, hold/FIGURE for the capacity test, mix/a and mix/c (per pair) for
+the interleaved windows. Ratios are taken within each run (x of run i
 against a and b of run i), then summarised like the figures: min, median,
 max. Lateness is the one-way time minus the delay minus the median
 one-way time without interception at the same rate, in the same run.
@@ -193,6 +194,23 @@ def many_rules(runs, pairs, meta, emit):
             print("  %s: %s" % (c, ", ".join(parts)))
 
 
+def interleaved(runs, pairs, emit):
+    """TESTS=mix: c/a of the UDP rate per pair of windows of one flood, over
+    every pair of every run, with its quartiles (the pairs are many)."""
+    v = sorted(against(runs, pairs, "mix/c", "mix/a", lambda x, b: x / b if b else None))
+    if not v:
+        return
+    s = summary(v)
+    q1, q3 = v[len(v) // 4], v[(3 * len(v)) // 4]
+    emit("ratio", "mix/c/a/udp_kpps", "ratio", s, q1=q1, q3=q3)
+    a = summary(per_run(runs, lambda r: r.get("mix/a")))
+    seen = sum(r.get("mix/seen", 0) for r in runs.values())
+    print()
+    print("c/a of the UDP rate in interleaved windows of one flood (TESTS=mix): %s, quartiles %.3f-%.3f,"
+          % (fmt(s, 3), q1, q3))
+    print("  %d pairs; a's rate %s kpps; faultline saw %d packets of the flood" % (s["n"], fmt(a, 1), seen))
+
+
 def main():
     rec, out_path = sys.argv[1], sys.argv[2]
     meta = dict(a.split("=", 1) for a in sys.argv[3:])
@@ -249,6 +267,7 @@ def main():
                 any_fig |= bool(s)
             if any_fig:
                 print(row)
+    interleaved(runs, pairs, emit)
     # Packets the program saw against the NFQUEUE rules' counter: below 100 %, fail-open passed some unseen.
     many_flows(runs, emit)
     many_rules(runs, pairs, meta, emit)

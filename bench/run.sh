@@ -55,7 +55,7 @@ BUILD=${1:-./build}
 RUNS=${RUNS:-3}
 DUR=${DUR:-5}
 QUEUE=${QUEUE:-7}
-TESTS=${TESTS:-tcp udp ping lat hold rules}
+TESTS=${TESTS:-tcp udp ping mix lat hold rules}
 CONFIGS=${CONFIGS:-a b c d e f}
 FLOWS=${FLOWS:-8}
 [[ $FLOWS =~ ^[0-9]+$ ]] && ((FLOWS >= 1 && FLOWS <= 64)) || {
@@ -70,6 +70,9 @@ HOLD_N=${HOLD_N:-100000}
 HOLD_QUEUES=${HOLD_QUEUES:-2}
 PAIRS=${PAIRS:-3}
 PAIR_DUR=${PAIR_DUR:-2}
+MIX_DUR=${MIX_DUR:-40}
+MIX_WIN=${MIX_WIN:-0.5}
+MIX_SETTLE=${MIX_SETTLE:-0.5}
 RULES_N=${RULES_N:-1000}
 RULES_PAIRS=${RULES_PAIRS:-1}
 RULES_TESTS=${RULES_TESTS:-tcp udp}
@@ -1092,6 +1095,47 @@ test_hold()
 	stop_prog_raw || true
 }
 
+# c against a in interleaved windows of one flood (interleave.py): the
+# pinned 64-byte UDP flood of the udp test runs for MIX_DUR seconds while
+# windows of MIX_WIN seconds alternate between no interception (a) and a
+# faultline of c's own started for its window, MIX_SETTLE seconds after it
+# is ready. Recorded as mix/a and mix/c per pair; c/a is taken per pair.
+test_mix()
+{
+	local snd rcv line k cfg v seen=
+
+	log "run $RUN/$RUNS, c against a in interleaved windows of one flood ($MIX_DUR s, windows of $MIX_WIN s)"
+	spawn "$TMP/mix-rcv.out" "$TMP/mix-rcv.err" \
+		"$NS_B" "${PIN_R[@]}" "$UDP_BLAST" recv "$UDP_PORT" $((MIX_DUR + 40))
+	rcv=$SPAWNED
+	if ! wait_for 5 udp_bound "$UDP_PORT"; then
+		log "  mix: udp_blast receiver did not start"
+		stop_pid "$rcv" || true; forget_pid "$rcv"
+		return 0
+	fi
+	spawn "$TMP/mix-snd.out" "$TMP/mix-snd.err" \
+		"$NS_A" "${PIN_S[@]}" "$UDP_BLAST" send "$IP_B" "$UDP_PORT" $((MIX_DUR + 30))
+	snd=$SPAWNED
+	sleep 1
+	inB "${PIN_R[@]}" python3 "$SRC_DIR/interleave.py" "$MIX_DUR" "$MIX_WIN" "$MIX_SETTLE" veth0 \
+		"$TMP/mix-fl.err" -- "$FAULTLINE" run --queue "$QUEUE" --no-control \
+		--rule 'tcp port 9 => drop' >"$TMP/mix.out" || log "  mix: interleave.py failed"
+	stop_pid "$snd" 2 || true; forget_pid "$snd"
+	stop_pid "$rcv" 2 || true; forget_pid "$rcv"
+	while read -r line; do
+		case $line in
+		pair\ *)
+			read -r _ k cfg v <<<"$line"
+			PAIR=$k rec "mix/$cfg" "$(awk -v v="$v" 'BEGIN { printf "%.1f", v / 1000 }')"
+			;;
+		seen\ *) seen=${line#seen } ;;
+		esac
+	done <"$TMP/mix.out"
+	log "  run $RUN mix: $(grep -c '^pair' "$TMP/mix.out") windows, faultline saw ${seen:-?} packets of the flood"
+	[[ -n $seen ]] && rec mix/seen "$seen"
+	PAIR=0
+}
+
 # ---------------------------------------------------------------- main loop
 [[ -x $FAULTLINE ]] || die "$FAULTLINE missing"
 make_rules
@@ -1117,6 +1161,7 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		log "run $RUN/$RUNS, configurations r1 and rn ($RULES_N rules), $RULES_PAIRS pair(s) of $PAIR_DUR s"
 		test_rules
 	fi
+	[[ " $TESTS " == *" mix "* ]] && test_mix
 	[[ " $TESTS " == *" lat "* ]] && test_lat
 	[[ " $TESTS " == *" hold "* ]] && test_hold
 done
@@ -1128,4 +1173,4 @@ python3 "$SRC_DIR/report.py" "$REC" "$JSONL" \
 	"commit=$commit" "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	"load=$(cut -d' ' -f1-3 /proc/loadavg)" "runs=$RUNS" "dur=$DUR" "lat_dur=$LAT_DUR" \
 	"pairs=$((PAIRED ? PAIRS : 0))" "pair_dur=$PAIR_DUR" "pin=${PIN_SEND:-none}/${PIN_RECV:-none}" \
-	"rules_n=$RULES_N" "rules_match=$RULES_MATCH" "nproc=$(nproc)" "kernel=$(uname -r)"
+	"mix_dur=$MIX_DUR" "mix_win=$MIX_WIN" "rules_n=$RULES_N" "rules_match=$RULES_MATCH" "nproc=$(nproc)" "kernel=$(uname -r)"
