@@ -322,6 +322,21 @@ proc_ns()
 	echo "$sum"
 }
 
+# start_udp_rcv NAME SECONDS [PIN...]: a udp_blast receiver in B on
+# UDP_PORT for SECONDS, its output in $TMP/NAME.out, its pid in SPAWNED;
+# returns 1 (and stops it) when it does not bind.
+start_udp_rcv()
+{
+	local name=$1 secs=$2
+
+	shift 2
+	spawn "$TMP/$name.out" "$TMP/$name.err" "$NS_B" "$@" "$UDP_BLAST" recv "$UDP_PORT" "$secs"
+	wait_for 5 udp_bound "$UDP_PORT" && return 0
+	log "udp_blast receiver did not start"
+	stop_pid "$SPAWNED" || true; forget_pid "$SPAWNED"
+	return 1
+}
+
 # test_udp SECONDS PINNED [SRC...]: from A's address, or from each SRC in
 # turn; pinned (PIN_SEND, PIN_RECV) when PINNED is 1.  RES: the delivered
 # rate in kpps; CPU_NS: the CPU time per delivered packet (ns) of the
@@ -336,14 +351,8 @@ test_udp()
 	RES=
 	CPU_NS=
 	((pin)) && ps=("${PIN_S[@]}") && pr=("${PIN_R[@]}")
-	spawn "$TMP/udp-rcv.out" "$TMP/udp-rcv.err" \
-		"$NS_B" "${pr[@]}" "$UDP_BLAST" recv "$UDP_PORT" $((dur + 5))
+	start_udp_rcv udp-rcv $((dur + 5)) "${pr[@]}" || return 0
 	rcv=$SPAWNED
-	if ! wait_for 5 udp_bound "$UDP_PORT"; then
-		log "udp_blast receiver did not start"
-		stop_pid "$rcv" || true; forget_pid "$rcv"
-		return 0
-	fi
 	k0=$(ksoftirqd_ns)
 	p0=$(proc_ns "$PROG_PID")
 	inA "${ps[@]}" "$UDP_BLAST" send "$IP_B" "$UDP_PORT" "$dur" "$@" \
@@ -1105,14 +1114,8 @@ test_mix()
 	local snd rcv line k cfg v seen=
 
 	log "run $RUN/$RUNS, c against a in interleaved windows of one flood ($MIX_DUR s, windows of $MIX_WIN s)"
-	spawn "$TMP/mix-rcv.out" "$TMP/mix-rcv.err" \
-		"$NS_B" "${PIN_R[@]}" "$UDP_BLAST" recv "$UDP_PORT" $((MIX_DUR + 40))
+	start_udp_rcv mix-rcv $((MIX_DUR + 40)) "${PIN_R[@]}" || return 0
 	rcv=$SPAWNED
-	if ! wait_for 5 udp_bound "$UDP_PORT"; then
-		log "  mix: udp_blast receiver did not start"
-		stop_pid "$rcv" || true; forget_pid "$rcv"
-		return 0
-	fi
 	spawn "$TMP/mix-snd.out" "$TMP/mix-snd.err" \
 		"$NS_A" "${PIN_S[@]}" "$UDP_BLAST" send "$IP_B" "$UDP_PORT" $((MIX_DUR + 30))
 	snd=$SPAWNED
