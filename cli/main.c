@@ -9,6 +9,7 @@
 #include <linux/capability.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1725,13 +1726,24 @@ out:
 	return wrap ? wrap_exit(&r, ret, help) : ret;
 }
 
+/*
+ * A run writes to peers that may go at any moment: a control client that
+ * streams events and is killed, a toxiproxy client that resets. With
+ * SIGPIPE at its default, the next write to such a peer on the loop
+ * thread ended faultline there and then (exit 141: rules left installed,
+ * held packets lost); ignored, it is an EPIPE that the writer handles.
+ * The programs a run starts get SIGPIPE back at its default (ipt.c,
+ * wrap.c, container.c).
+ */
 static int cmd_run(int argc, char **argv)
 {
+	signal(SIGPIPE, SIG_IGN);
 	return run_main(argc, argv, false);
 }
 
 static int cmd_wrap(int argc, char **argv)
 {
+	signal(SIGPIPE, SIG_IGN);
 	return run_main(argc, argv, true);
 }
 

@@ -596,6 +596,7 @@ static bool segment_equal(const struct rule_action *a, const struct rule_action 
 static const struct rule_action_ops actions[RULE_ACT__COUNT] = {
 	[RULE_ACT_DROP] = {
 		.name = "drop",
+		.instant = true,
 		.example = "drop 30% correlation 25%",
 		.follows = "correlation, P%, 'if' or ','",
 		.parse_args = drop_args,
@@ -635,6 +636,7 @@ static const struct rule_action_ops actions[RULE_ACT__COUNT] = {
 	},
 	[RULE_ACT_CORRUPT] = {
 		.name = "corrupt",
+		.instant = true,
 		.example = "corrupt 1%",
 		.follows = "P%, 'if' or ','",
 		.whole_packet = true,
@@ -650,6 +652,7 @@ static const struct rule_action_ops actions[RULE_ACT__COUNT] = {
 	},
 	[RULE_ACT_ACCEPT] = {
 		.name = "accept",
+		.instant = true,
 		.example = "accept",
 		.follows = "P%, 'if' or ','",
 		.alone = true,

@@ -35,6 +35,12 @@ struct rule_action_ops {
 	bool alone;		/* may not share a rule with another action */
 	bool whole_packet;	/* copies or rewrites the packet: needs every byte */
 	/*
+	 * Decides at once from the packet alone: holds nothing, paces
+	 * nothing, so it needs no arrival time. False (the safe side) for
+	 * an action that delays, paces or sends later.
+	 */
+	bool instant;
+	/*
 	 * The positional argument after the keyword kw, where the action has
 	 * one, and the options' defaults. NULL: neither.
 	 */

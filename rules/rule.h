@@ -325,6 +325,16 @@ bool rule_name_is_number(const char *name, unsigned number);
 uint32_t rule_set_bytes_needed(const struct rule_set *rs);
 
 /*
+ * Does any rule of rs (disabled ones too: they may be enabled at run
+ * time) need each packet's arrival time? An action that holds or paces
+ * packets counts from it, and a tracker condition needs the tracker to
+ * tell retransmissions from out-of-order segments by elapsed time, as
+ * Wireshark does. Rules of drop, corrupt and accept with packet-only
+ * conditions do not. NULL: no.
+ */
+bool rule_set_needs_arrival(const struct rule_set *rs);
+
+/*
  * Print a rule in canonical form (parses back to an equal rule with the
  * same name), "NAME: " first when the name was given. Returns the length
  * it needed, like snprintf.

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@ static int inspect_fmt(const char *engine, const char *name, const char *fmt, ch
 	char *argv[] = { (char *)engine, "inspect", "--type", "container", "-f", (char *)fmt,
 			 (char *)name, NULL };
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t dfl;
 	int pipefd[2], status, ret;
 	ssize_t n, got = 0;
 	pid_t child;
@@ -35,7 +38,14 @@ static int inspect_fmt(const char *engine, const char *name, const char *fmt, ch
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
 	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	ret = posix_spawnp(&child, engine, &fa, NULL, argv, environ);
+	/* A run ignores SIGPIPE (cli/main.c); the client gets the default. */
+	posix_spawnattr_init(&attr);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+	ret = posix_spawnp(&child, engine, &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pipefd[1]);
 	if (ret) {

@@ -797,7 +797,10 @@ static int open_events(struct proxy *p, struct proxy_error *e)
 /*
  * The kernel stamps received packets (and NFQUEUE passes the stamp on)
  * only while some socket asked for receive timestamps; the switch is
- * host-wide. The arrival time is what the tracker wants, which is what
+ * host-wide, and while it is on every packet the host receives pays a
+ * clock read, touched by a rule or not (on a VM's paravirtual clock, 2 %
+ * of a 64-byte UDP flood that no rule touches: see the README). So the
+ * stamps are on only while something wants them (stamps_follow). The arrival time is what the tracker wants, which is what
  * tcpdump records, not the time the queue handed the packet over: under
  * load the two are milliseconds apart, and Wireshark's
  * retransmission/out-of-order call depends on it. Delays count from it
@@ -812,6 +815,32 @@ static void open_stamps(struct proxy *p)
 	p->rt_offset = realtime_offset();
 	p->stamp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (p->stamp_fd >= 0 && setsockopt(p->stamp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) {
+		close(p->stamp_fd);
+		p->stamp_fd = -1;
+	}
+}
+
+/*
+ * Arrival times matter to the rules that hold or pace packets and to
+ * tracker conditions (rule_set_needs_arrival), and to whatever shows the
+ * tracker's calls: --events, --pcap, a subscriber to the event stream.
+ * Without them (drop, corrupt and accept rules, nothing watching) a
+ * packet's time is when faultline read it.
+ */
+static bool stamps_wanted(const struct proxy *p, const struct rule_set *rules)
+{
+	return p->cfg.events || p->cfg.pcap_path || (p->fan && evfan_subscribers(p->fan) > 0) ||
+	       rule_set_needs_arrival(rules);
+}
+
+/* Turn the stamps on or off after a change of rules or subscribers. */
+static void stamps_follow(struct proxy *p, const struct rule_set *rules)
+{
+	bool want = stamps_wanted(p, rules);
+
+	if (want && p->stamp_fd < 0) {
+		open_stamps(p);
+	} else if (!want && p->stamp_fd >= 0) {
 		close(p->stamp_fd);
 		p->stamp_fd = -1;
 	}
@@ -1069,7 +1098,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	ret = open_stream(p, e);
 	if (ret)
 		goto err_outputs;
-	open_stamps(p);
+	stamps_follow(p, rules);
 	ret = open_pcap(p, &pc, e);
 	if (ret)
 		goto err_outputs;
@@ -1485,6 +1514,7 @@ static int swap_rules(struct proxy *p, struct rule_set *rules, bool fresh)
 		old = p->rules;
 		p->rules = rules;
 		p->rules_changed_ns = changed;
+		stamps_follow(p, rules);
 	}
 	/* The set that lost (the old one, or the new one on failure) is freed outside the locks. */
 	rule_set_free(old);
@@ -1666,7 +1696,7 @@ static char *stats_json_locked(struct proxy *p)
 		     "{\"seed\":%llu,\"queue\":%u,\"write_errors\":%llu,%s,\"duplicates_sent\":%llu,\"duplicate_errors\":%llu,"
 		     "\"enobufs\":%llu,\"verdict_errors\":%llu,\"verdicts_unsent\":%llu,"
 		     "\"verdicts_refused\":%llu,\"verdict_sends\":%llu,\"config_errors\":%llu,"
-		     "\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu,"
+		     "\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu,\"kernel_stamps\":%s,"
 		     "\"events_written\":%llu,\"events_dropped\":%llu,\"events_dropped_full\":%llu,"
 		     "\"pcap_written\":%llu,\"pcap_dropped\":%llu,\"pcap_dropped_full\":%llu,"
 		     "\"release_spins\":%llu,\"release_spin_us\":%llu,\"netns_follows\":%llu,\"queues\":%s,%s}",
@@ -1679,6 +1709,7 @@ static char *stats_json_locked(struct proxy *p)
 		     (unsigned long long)s.cs.sends, (unsigned long long)s.cs.config_errors,
 		     (unsigned long long)s.read_errors, p->q[0].cap ? capture_copy_range(p->q[0].cap) : 0,
 		     (unsigned long long)s.cs.stamped, (unsigned long long)s.stamps_used,
+		     p->stamp_fd >= 0 ? "true" : "false",
 		     (unsigned long long)es.written, (unsigned long long)es.dropped,
 		     (unsigned long long)es.full, (unsigned long long)qs.written,
 		     (unsigned long long)qs.dropped, (unsigned long long)qs.full,
@@ -1741,12 +1772,15 @@ int proxy_events_subscribe(struct proxy *p, evfan_cb cb, void *data, char **stat
 			id = -ENOMEM;
 		}
 	}
+	if (id > 0)
+		stamps_follow(p, p->rules);
 	return id;
 }
 
 void proxy_events_unsubscribe(struct proxy *p, int id)
 {
 	evfan_unsubscribe(p->fan, id);
+	stamps_follow(p, p->rules);
 }
 
 static void log_event_at(struct proxy *p, uint64_t now, const char *ev, const char *members)

@@ -145,6 +145,8 @@ static void child(int sock, const char *procs, char *const argv[], pid_t parent)
 	close(fd);
 	if (send(sock, &n, sizeof(n), MSG_NOSIGNAL) != sizeof(n) || recv(sock, &go, 1, 0) != 1)
 		_exit(WRAP_EXIT_FAILED);
+	/* faultline ignores SIGPIPE (cli/main.c); the command gets the default. */
+	signal(SIGPIPE, SIG_DFL);
 	execvp(argv[0], argv);
 	/* The socket closes with the exec (CLOEXEC): this note says it failed. */
 	n = (struct note){ .step = WRAP_STEP_EXEC, .err = -errno };

@@ -75,6 +75,54 @@ Test(actions, every_example_round_trips_canonically)
 	}
 }
 
+/*
+ * Arrival times: every action but drop, corrupt and accept holds, paces or
+ * sends later, so it needs them; a tracker condition needs them whatever
+ * the action, a packet-only condition does not.
+ */
+Test(actions, which_rules_need_arrival_times)
+{
+	static const struct {
+		const char *line;
+		bool need;
+	} cases[] = {
+		{ "udp => drop 30%", false },
+		{ "udp => corrupt 1%", false },
+		{ "udp => accept", false },
+		{ "tcp => drop if syn", false },
+		{ "tcp => drop if not data", false },
+		{ "udp => drop, after 86400s", false },
+		{ "tcp => drop if retransmission", true },
+		{ "tcp => drop if state ESTABLISHED", true },
+		{ "tcp => accept if out-of-order", true },
+		{ "udp => delay 10ms", true },
+		{ "udp => drop 10%, delay 1ms", true },
+	};
+	struct rule_error err;
+
+	for (int t = 0; t < RULE_ACT__COUNT; t++) {
+		const struct rule_action_ops *ops = rule__action_ops(t);
+		char line[256];
+		struct rule_set *a;
+
+		snprintf(line, sizeof(line), "udp => %s", ops->example);
+		a = parse(line, &err);
+		cr_assert_not_null(a, "'%s': %s", line, err.msg);
+		cr_assert_eq(rule_set_needs_arrival(a), !ops->instant, "%s", ops->name);
+		rule_set_free(a);
+	}
+	cr_assert(rule__action_ops(RULE_ACT_DROP)->instant);
+	cr_assert_not(rule__action_ops(RULE_ACT_DELAY)->instant);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rule_set *a = parse(cases[i].line, &err);
+
+		cr_assert_not_null(a, "'%s': %s", cases[i].line, err.msg);
+		cr_assert_eq(rule_set_needs_arrival(a), cases[i].need, "%s", cases[i].line);
+		rule_set_free(a);
+	}
+	cr_assert_not(rule_set_needs_arrival(NULL));
+}
+
 /* A word the action does not take is refused with the entry's own list. */
 Test(actions, unknown_option_lists_what_may_follow)
 {
