@@ -798,15 +798,14 @@ static int open_events(struct proxy *p, struct proxy_error *e)
  * The kernel stamps received packets (and NFQUEUE passes the stamp on)
  * only while some socket asked for receive timestamps; the switch is
  * host-wide, and while it is on every packet the host receives pays a
- * clock read, touched by a rule or not (on a VM's paravirtual clock, 2 %
- * of a 64-byte UDP flood that no rule touches: see the README). So the
- * stamps are on only while something wants them (stamps_follow). The arrival time is what the tracker wants, which is what
- * tcpdump records, not the time the queue handed the packet over: under
- * load the two are milliseconds apart, and Wireshark's
- * retransmission/out-of-order call depends on it. Delays count from it
- * too (pipeline_pkt.seen_ns), so the reader's own wake-up is not added to
- * them, with or without the tracker. One clock read per received packet;
- * without it the read time is used. Best effort: nothing fails.
+ * clock read, touched by a rule or not: so the stamps are on only while
+ * something wants them (stamps_follow). The arrival time is what the
+ * tracker wants, which is what tcpdump records, not the time the queue
+ * handed the packet over: under load the two are milliseconds apart, and
+ * Wireshark's retransmission/out-of-order call depends on it. Delays
+ * count from it too (pipeline_pkt.seen_ns), so the reader's own wake-up
+ * is not added to them, with or without the tracker. Without it the read
+ * time is used. Best effort: nothing fails.
  */
 static void open_stamps(struct proxy *p)
 {
