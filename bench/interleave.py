@@ -41,7 +41,7 @@ def window(iface, seconds):
 
 def start(cmd, errfile):
     """The command, not pinned where this script is, once it says it is running."""
-    cpus = os.sched_getaffinity(0) | set(range(os.cpu_count() or 1))
+    cpus = set(range(os.cpu_count() or 1))
     err = open(errfile, "w+b")
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err,
                          preexec_fn=lambda: os.sched_setaffinity(0, cpus))

@@ -482,11 +482,8 @@ int kfilter_proto4(const struct bpf_insn *in, unsigned n)
 /* Does the rule need the tracker's view of both directions of its connections? */
 static bool serves_tracker(const struct rule *r)
 {
-	if (r->from_byte)
+	if (r->from_byte || rule_has_tracker_cond(r))
 		return true;
-	for (unsigned i = 0; i < r->n_conds; i++)
-		if (r->conds[i].type >= RULE_COND__PACKET_ONLY)
-			return true;
 	/* reset's sequence numbers are each endpoint's RCV.NXT, as the tracker saw the other side. */
 	for (unsigned i = 0; i < r->n_actions; i++)
 		if (r->actions[i].type == RULE_ACT_RESET)

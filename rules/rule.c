@@ -1294,16 +1294,23 @@ uint32_t rule_set_bytes_needed(const struct rule_set *rs)
 	return need;
 }
 
+bool rule_has_tracker_cond(const struct rule *r)
+{
+	for (unsigned c = 0; c < r->n_conds; c++)
+		if (r->conds[c].type >= RULE_COND__PACKET_ONLY)
+			return true;
+	return false;
+}
+
 bool rule_set_needs_arrival(const struct rule_set *rs)
 {
 	for (size_t i = 0; rs && i < rs->n; i++) {
 		const struct rule *r = rs->rules[i];
 
+		if (rule_has_tracker_cond(r))
+			return true;
 		for (unsigned a = 0; a < r->n_actions; a++)
 			if (!rule__action_ops(r->actions[a].type)->instant)
-				return true;
-		for (unsigned c = 0; c < r->n_conds; c++)
-			if (r->conds[c].type >= RULE_COND__PACKET_ONLY)
 				return true;
 	}
 	return false;

@@ -324,6 +324,9 @@ bool rule_name_is_number(const char *name, unsigned number);
  */
 uint32_t rule_set_bytes_needed(const struct rule_set *rs);
 
+/* Has r a condition that needs the tracker (state, retransmission, ...)? */
+bool rule_has_tracker_cond(const struct rule *r);
+
 /*
  * Does any rule of rs (disabled ones too: they may be enabled at run
  * time) need each packet's arrival time? An action that holds or paces
