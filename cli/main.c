@@ -481,6 +481,7 @@ enum {
 	OPT_RELEASE_EARLY,
 	OPT_RELEASE_CPU,
 	OPT_REALTIME,
+	OPT_NO_REALTIME,
 	OPT_QUEUES,
 	OPT_CONTAINER,
 	OPT_IPTABLES_BACKEND,
@@ -601,6 +602,7 @@ static const struct option run_opts[] = {
 	{ "release-early", required_argument, NULL, OPT_RELEASE_EARLY },
 	{ "release-cpu", required_argument, NULL, OPT_RELEASE_CPU },
 	{ "realtime", no_argument, NULL, OPT_REALTIME },
+	{ "no-realtime", no_argument, NULL, OPT_NO_REALTIME },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -776,6 +778,9 @@ static int run_option(struct cli_run *r, void *data, int c, const char *arg)
 	case OPT_REALTIME:
 		cfg->realtime = PROXY_REALTIME_PRIORITY;
 		return 1;
+	case OPT_NO_REALTIME:
+		cfg->realtime = PROXY_REALTIME_OFF;
+		return 1;
 	case OPT_CONTROL:
 		if (args_value("--control", arg))
 			return -1;
@@ -931,7 +936,7 @@ static int parse_run(int argc, char **argv, struct cli_run *r, bool wrap)
 		return -1;
 	}
 	/* A SCHED_FIFO thread spinning most of the time would starve its CPU's ordinary tasks. */
-	if (r->cfg.realtime && r->cfg.release_cpu_ppm > PROXY_REALTIME_MAX_SPIN_PPM) {
+	if (r->cfg.realtime > 0 && r->cfg.release_cpu_ppm > PROXY_REALTIME_MAX_SPIN_PPM) {
 		fprintf(stderr, PROG_NAME ": --realtime spins at most %u%% of a CPU (--release-cpu)\n",
 			PROXY_REALTIME_MAX_SPIN_PPM / 10000);
 		return -1;

@@ -159,6 +159,9 @@ void msg_proxy(const struct proxy_error *e, const struct proxy_config *cfg, char
 	case PROXY_STEP_READER_START:
 		snprintf(buf, len, "cannot start the reader thread: %s", why);
 		break;
+	case PROXY_STEP_RELEASER_START:
+		snprintf(buf, len, "cannot start the releasing thread: %s", why);
+		break;
 	case PROXY_STEP_HOOK_START:
 		snprintf(buf, len, "cannot start serving the control socket: %s", why);
 		break;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -43,22 +45,24 @@
 #define BURST 32		/* packets decided together: one recvmmsg's worth */
 /* How long the reader sleeps in recvmmsg before it looks at the stop flag. */
 #define READER_TICK_MS 100
-/* The loop's handles besides each queue's timer poll: four signals, housekeeping, the event stream's wake-up. */
-#define N_FIXED_HANDLES 6
+/* The loop's handles: four signals, housekeeping, the event stream's wake-up. */
+#define N_HANDLES 6
 /*
- * The loop thread's slice (thread_short_slice): it runs 100 us at a time
- * at most for a release (the early wake's spin included), and asking for
- * as much lets it onto a busy CPU sooner when its timer fires.
+ * The releasing thread's slice when it runs SCHED_OTHER
+ * (thread_short_slice): it runs 100 us at a time at most for a release
+ * (the early wake's spin included), and asking for as much lets it onto
+ * a busy CPU sooner when its timer fires.
  */
-#define LOOP_SLICE_NS 100000ull
+#define RELEASE_SLICE_NS 100000ull
 /* At exit, a reader of --events or --pcap that takes nothing this long is given up on. */
 #define EVENTS_STALL_MS 2000
 
 /*
  * One kernel queue: its reader thread, its socket and its pipeline. The
  * reader sleeps in recvmmsg on the queue socket and runs the decision
- * path for what it got; the loop thread (libuv) owns signals, the release
- * timers and housekeeping, and the control API. A poll round before each
+ * path for what it got; the releasing thread sleeps on every queue's
+ * release timer and lets held packets go when they are due; the loop
+ * thread (libuv) owns signals, housekeeping and the control API. A poll round before each
  * read costs a packet about 10 us of latency more than a bare blocking
  * loop (measured: bench/run.sh ping), hence the thread. 'lock' guards
  * everything below it: pipeline, capture's send side and counters,
@@ -74,7 +78,6 @@ struct proxy_queue {
 	pthread_t reader;
 	bool reader_started;
 	struct lock lock;
-	uv_poll_t timer_poll;
 	int timer_fd;
 	uint64_t armed_ns;	/* time the timerfd is armed for, 0 = disarmed */
 	struct wake wake;	/* how early to arm it, and the spin budget */
@@ -144,15 +147,22 @@ struct proxy {
 	/* What went wrong first on the way out: the chain could not be removed. */
 	int stop_ret;		/* 0 or -errno */
 	struct ipt_error stop_ipt;
-	int open_handles;	/* n_handles() once set up, down to 0 as they close */
+	int open_handles;	/* N_HANDLES once set up, down to 0 as they close */
 	proxy_report_cb report;
 	void *report_data;
-};
 
-static int n_handles(const struct proxy *p)
-{
-	return N_FIXED_HANDLES + (int)p->n_queues;
-}
+	/*
+	 * The releasing thread: it sleeps in epoll_wait on every queue's
+	 * timerfd and on rel_stop (an eventfd), so that a release waits for
+	 * nothing the loop thread does (a control request, an event stream's
+	 * write), and so that only this small job runs SCHED_FIFO.
+	 */
+	pthread_t releaser;
+	bool releaser_started;
+	int rel_epfd, rel_stop;
+	int rel_prio;		/* the SCHED_FIFO priority it runs at; 0 = SCHED_OTHER */
+	int rel_err;		/* why not SCHED_FIFO, when tried by default: -errno */
+};
 
 /* Every queue's lock, in order: only the loop thread takes more than one. */
 static void lock_all(struct proxy *p)
@@ -478,9 +488,9 @@ static void spin_to_deadline(struct proxy_queue *q)
 	wake_spent(&q->wake, t - start);
 }
 
-static void on_timer(uv_poll_t *h, int status, int events)
+/* The queue's release timer fired (the releasing thread). */
+static void release_fired(struct proxy_queue *q)
 {
-	struct proxy_queue *q = container_of(h, struct proxy_queue, timer_poll);
 	uint64_t expirations;
 
 	if (read(q->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
@@ -493,6 +503,42 @@ static void on_timer(uv_poll_t *h, int status, int events)
 	capture_flush(q->cap);
 	rearm(q);
 	lock_give(&q->lock);
+}
+
+static void *releaser_main(void *arg)
+{
+	struct proxy *p = arg;
+	struct epoll_event ev[8];
+
+	/* For top -H and ps -L; the tests find it by this name. */
+	pthread_setname_np(pthread_self(), "fl-release");
+	/* Best effort: a kernel without it still wakes the thread, only later on a busy CPU. */
+	if (!p->rel_prio)
+		thread_short_slice(RELEASE_SLICE_NS);
+	for (;;) {
+		int n = epoll_wait(p->rel_epfd, ev, 8, -1);
+
+		for (int i = 0; i < n; i++) {
+			if (!ev[i].data.ptr)
+				return NULL;	/* rel_stop: the readers are gone, proxy_stop releases the rest */
+			release_fired(ev[i].data.ptr);
+		}
+		/* EINTR aside, a failing epoll_wait must not spin a CPU at SCHED_FIFO. */
+		if (n < 0 && errno != EINTR)
+			usleep(1000);
+	}
+}
+
+static void stop_releaser(struct proxy *p)
+{
+	uint64_t one = 1;
+
+	if (!p->releaser_started)
+		return;
+	if (write(p->rel_stop, &one, sizeof(one)) != sizeof(one))
+		abort();	/* an eventfd write fails only on overflow: cannot happen with one write */
+	pthread_join(p->releaser, NULL);
+	p->releaser_started = false;
 }
 
 static void on_housekeeping(uv_timer_t *t)
@@ -538,8 +584,6 @@ static void drain_accept(void *data, struct capture_pkt *cp)
 static void close_handles(struct proxy *p)
 {
 	uv_close((uv_handle_t *)&p->fan_async, on_close);
-	for (unsigned i = 0; i < p->n_queues; i++)
-		uv_close((uv_handle_t *)&p->q[i].timer_poll, on_close);
 	uv_close((uv_handle_t *)&p->sig_int, on_close);
 	uv_close((uv_handle_t *)&p->sig_term, on_close);
 	uv_close((uv_handle_t *)&p->sig_usr1, on_close);
@@ -590,6 +634,7 @@ void proxy_stop(struct proxy *p)
 		p->hooks.stop(p->hooks.data);
 	/* Each reader finishes the batch it has (ours to answer) and leaves. */
 	stop_readers(p);
+	stop_releaser(p);
 	/* Everything held goes now, in deadline order, queue by queue. */
 	for (unsigned i = 0; i < p->n_queues; i++) {
 		pipeline_release_all(p->q[i].pl, now_ns(), false);
@@ -966,22 +1011,31 @@ static int open_queue(struct proxy *p, struct proxy_queue *q, const struct pipel
 	return bind_queue(p, q, e);
 }
 
-/* The release timers and the loop with its handles; nothing is left behind on failure. */
+/*
+ * The release timers and what the releasing thread waits on, then the
+ * loop with its handles; proxy_free closes what was made on failure.
+ */
 static int init_loop(struct proxy *p, struct proxy_error *e)
 {
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	p->rel_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (p->rel_epfd < 0)
+		return fail(e, PROXY_STEP_TIMERFD, -errno);
+	p->rel_stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->rel_stop < 0 || epoll_ctl(p->rel_epfd, EPOLL_CTL_ADD, p->rel_stop, &ev))
+		return fail(e, PROXY_STEP_TIMERFD, -errno);
 	for (unsigned i = 0; i < p->n_queues; i++) {
 		p->q[i].timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		if (p->q[i].timer_fd < 0)
+			return fail(e, PROXY_STEP_TIMERFD, -errno);
+		ev.data.ptr = &p->q[i];
+		if (epoll_ctl(p->rel_epfd, EPOLL_CTL_ADD, p->q[i].timer_fd, &ev))
 			return fail(e, PROXY_STEP_TIMERFD, -errno);
 	}
 	if (uv_loop_init(&p->loop))
 		return fail(e, PROXY_STEP_LOOP, -ENOMEM);
 	p->loop_ready = true;
-	for (unsigned i = 0; i < p->n_queues; i++) {
-		uv_poll_init(&p->loop, &p->q[i].timer_poll, p->q[i].timer_fd);
-		/* on_close counts the proxy's handles; on_timer finds its queue by container_of. */
-		p->q[i].timer_poll.data = p;
-	}
 	uv_signal_init(&p->loop, &p->sig_int);
 	uv_signal_init(&p->loop, &p->sig_term);
 	uv_signal_init(&p->loop, &p->sig_usr1);
@@ -991,7 +1045,7 @@ static int init_loop(struct proxy *p, struct proxy_error *e)
 	p->fan_async.data = p;
 	p->sig_int.data = p->sig_term.data = p->sig_usr1.data = p->sig_hup.data = p;
 	p->housekeeping.data = p;
-	p->open_handles = n_handles(p);
+	p->open_handles = N_HANDLES;
 	return 0;
 }
 
@@ -1067,6 +1121,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	p->report = report_cb;
 	p->report_data = report_data;
 	p->stamp_fd = -1;
+	p->rel_epfd = p->rel_stop = -1;
 	if ((uint32_t)p->cfg.queue + (p->cfg.queues ? p->cfg.queues : 1) - 1 > UINT16_MAX) {
 		ret = fail(e, PROXY_STEP_QUEUES, -ERANGE);
 		goto err_free;
@@ -1169,21 +1224,65 @@ static int stop_failed(struct proxy *p, struct proxy_error *e, enum proxy_step s
 }
 
 /*
- * --realtime: the loop thread, which releases held packets, runs
- * SCHED_FIFO at 'prio', so ordinary work on a busy host does not stand
- * between a deadline and its release. Only this thread: it sleeps between
- * deadlines, and its spins are bounded by the budget (wake.h); the kernel
- * keeps 5 % of each second for others (sched_rt_runtime_us) regardless.
+ * The releasing thread runs SCHED_FIFO, so that ordinary work on a busy
+ * CPU (the readers, the host's daemons, a program polling its socket)
+ * does not stand between a deadline and its release: a fair-share thread
+ * waits behind them for up to a tick. Only this thread: it sleeps
+ * between deadlines, and its spins are bounded by the budget (wake.h);
+ * the kernel keeps 5 % of each second for others (sched_rt_runtime_us)
+ * regardless. By default it is tried and given up quietly without the
+ * privilege (rel_err says why), and not tried when the spins may take
+ * more than half a CPU; --realtime insists, --no-realtime never tries.
  */
-static int set_realtime(int prio)
+static int realtime_prio(const struct proxy *p)
 {
-	struct sched_param sp = { .sched_priority = prio };
+	if (p->cfg.realtime == PROXY_REALTIME_OFF)
+		return 0;
+	if (p->cfg.realtime)
+		return p->cfg.realtime;
+	return release_cpu_for(&p->cfg) > PROXY_REALTIME_MAX_SPIN_PPM ? 0 : PROXY_REALTIME_PRIORITY;
+}
+
+/*
+ * The priority goes to the releasing thread by inheritance: the calling
+ * thread takes SCHED_FIFO while it still holds CAP_SYS_NICE (set up
+ * before priv_keep_only), starts the releasing thread, and goes back to
+ * SCHED_OTHER, which needs no privilege.
+ */
+static int become_realtime(struct proxy *p)
+{
+	struct sched_param sp = { .sched_priority = realtime_prio(p) };
 	int ret;
 
-	if (!prio)
+	if (!sp.sched_priority)
 		return 0;
 	ret = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	if (ret && !p->cfg.realtime) {
+		p->rel_err = -ret;
+		return 0;
+	}
+	if (!ret)
+		p->rel_prio = sp.sched_priority;
 	return -ret;
+}
+
+/* The calling thread back to SCHED_OTHER: only the releasing thread keeps SCHED_FIFO. */
+static void leave_realtime(struct proxy *p)
+{
+	struct sched_param none = { .sched_priority = 0 };
+
+	if (p->rel_prio)
+		pthread_setschedparam(pthread_self(), SCHED_OTHER, &none);
+}
+
+static int start_releaser(struct proxy *p)
+{
+	int ret = thread_start_inherit(&p->releaser, releaser_main, p);
+
+	if (!ret)
+		p->releaser_started = true;
+	leave_realtime(p);
+	return ret;
 }
 
 /* A reader thread per queue; each blocks every signal (thread.h). */
@@ -1277,13 +1376,6 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 
 	if (e)
 		memset(e, 0, sizeof(*e));
-	/*
-	 * Before the capabilities go (CAP_SYS_NICE) and before any thread
-	 * starts; the helpers run SCHED_OTHER all the same (thread.h).
-	 */
-	ret = set_realtime(p->cfg.realtime);
-	if (ret)
-		return fail(e, PROXY_STEP_REALTIME, ret);
 	if (!p->cfg.no_iptables) {
 		p->kf = filter_for(p, p->rules);
 		if (!p->kf)
@@ -1308,10 +1400,19 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 		}
 		p->ipt_installed = true;
 	}
-	ret = drop_privileges(p);
+	/* Before the capabilities go (CAP_SYS_NICE); no program is run from here to start_releaser. */
+	ret = become_realtime(p);
 	if (ret)
+		return stop_failed(p, e, PROXY_STEP_REALTIME, ret);
+	ret = drop_privileges(p);
+	if (ret) {
+		leave_realtime(p);
 		return stop_failed(p, e, PROXY_STEP_CAPS, ret);
+	}
 	/* Threads only now: each keeps the capabilities its creator had. */
+	ret = start_releaser(p);
+	if (ret)
+		return stop_failed(p, e, PROXY_STEP_RELEASER_START, ret);
 	ret = p->evq ? evq_start(p->evq) : 0;
 	if (ret)
 		return stop_failed(p, e, PROXY_STEP_EVENTS_START, ret);
@@ -1322,8 +1423,6 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 	ret = start_readers(p);
 	if (ret)
 		return stop_failed(p, e, PROXY_STEP_READER_START, ret);
-	for (unsigned i = 0; i < p->n_queues; i++)
-		uv_poll_start(&p->q[i].timer_poll, UV_READABLE, on_timer);
 	uv_signal_start(&p->sig_int, on_signal, SIGINT);
 	uv_signal_start(&p->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&p->sig_usr1, on_signal, SIGUSR1);
@@ -1335,13 +1434,6 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 	ret = p->hooks.start ? p->hooks.start(p->hooks.data, &p->loop) : 0;
 	if (ret)
 		return stop_failed(p, e, PROXY_STEP_HOOK_START, ret);
-	/*
-	 * Last, so that no thread started above inherits it: the readers
-	 * keep the default slice, which a flood wants. Best effort: a kernel
-	 * without it still runs the loop, only later after a wake-up.
-	 */
-	if (!p->cfg.realtime)
-		thread_short_slice(LOOP_SLICE_NS);
 	if (p->report)
 		p->report(p->report_data, "ready", "{}");
 	uv_run(&p->loop, UV_RUN_DEFAULT);
@@ -1669,6 +1761,22 @@ static void queues_json(const struct proxy *p, struct strbuf *b)
 	strbuf_printf(b, "]");
 }
 
+/* Why the releasing thread runs SCHED_OTHER (realtime_prio, become_realtime); "" when it does not. */
+static const char *release_sched_why(const struct proxy *p)
+{
+	if (p->rel_prio)
+		return "";
+	if (p->cfg.realtime == PROXY_REALTIME_OFF)
+		return "--no-realtime";
+	if (p->rel_err == -EPERM)
+		return "not permitted: needs CAP_SYS_NICE";
+	if (p->rel_err)
+		return "sched_setscheduler failed";
+	if (!realtime_prio(p))
+		return "--release-cpu above 50%";
+	return "not started";
+}
+
 /* The counters JSON; the caller holds every queue's lock. */
 static char *stats_json_locked(struct proxy *p)
 {
@@ -1678,7 +1786,10 @@ static char *stats_json_locked(struct proxy *p)
 	struct queue_sums s;
 	struct strbuf qb = { 0 };
 	char *inner, *qj, *scope, *out = NULL;
+	char sched[32] = "SCHED_OTHER";
 
+	if (p->rel_prio)
+		snprintf(sched, sizeof(sched), "SCHED_FIFO %d", p->rel_prio);
 	for (unsigned i = 0; i < p->n_queues; i++)
 		pls[i] = p->q[i].pl;
 	inner = pipeline_stats_json_many(pls, p->n_queues);
@@ -1698,7 +1809,8 @@ static char *stats_json_locked(struct proxy *p)
 		     "\"read_errors\":%llu,\"copy_range\":%u,\"kernel_timestamps\":%llu,\"timestamps_used\":%llu,\"kernel_stamps\":%s,"
 		     "\"events_written\":%llu,\"events_dropped\":%llu,\"events_dropped_full\":%llu,"
 		     "\"pcap_written\":%llu,\"pcap_dropped\":%llu,\"pcap_dropped_full\":%llu,"
-		     "\"release_spins\":%llu,\"release_spin_us\":%llu,\"netns_follows\":%llu,\"queues\":%s,%s}",
+		     "\"release_spins\":%llu,\"release_spin_us\":%llu,\"release_sched\":\"%s\","
+		     "\"release_sched_why\":\"%s\",\"netns_follows\":%llu,\"queues\":%s,%s}",
 		     (unsigned long long)p->cfg.seed, p->cfg.queue,
 		     (unsigned long long)s.write_errors, inner,
 		     (unsigned long long)s.duplicates_sent, (unsigned long long)s.duplicate_errors,
@@ -1713,7 +1825,7 @@ static char *stats_json_locked(struct proxy *p)
 		     (unsigned long long)es.full, (unsigned long long)qs.written,
 		     (unsigned long long)qs.dropped, (unsigned long long)qs.full,
 		     (unsigned long long)s.spins, (unsigned long long)(s.spun_ns / 1000),
-		     (unsigned long long)p->cfg.netns_follows, qj,
+		     sched, release_sched_why(p), (unsigned long long)p->cfg.netns_follows, qj,
 		     scope ? scope : "") < 0)
 		out = NULL;
 	if (!scope) {
@@ -1814,7 +1926,8 @@ void proxy_free(struct proxy *p)
 	if (!p)
 		return;
 	stop_readers(p);
-	if (p->loop_ready && p->open_handles == n_handles(p) && !p->stopping) {
+	stop_releaser(p);
+	if (p->loop_ready && p->open_handles == N_HANDLES && !p->stopping) {
 		/* Built but never run: the handles were initialised, close them. */
 		close_handles(p);
 		uv_run(&p->loop, UV_RUN_DEFAULT);
@@ -1823,6 +1936,10 @@ void proxy_free(struct proxy *p)
 		uv_loop_close(&p->loop);
 	if (p->stamp_fd >= 0)
 		close(p->stamp_fd);
+	if (p->rel_epfd >= 0)
+		close(p->rel_epfd);
+	if (p->rel_stop >= 0)
+		close(p->rel_stop);
 	free_queues(p);
 	evq_free(p->evq);
 	evfan_free(p->fan);

@@ -50,9 +50,14 @@ typedef void (*proxy_output_error_cb)(void *data, enum proxy_output out, int err
  */
 #define PROXY_DEFAULT_RELEASE_EARLY_NS 80000ull
 #define PROXY_RELEASE_EARLY_OFF UINT64_MAX
-/* --realtime: the SCHED_FIFO priority of the releasing thread (1-99; chrt's range). */
+/* The SCHED_FIFO priority of the releasing thread (1-99; chrt's range), by default where allowed. */
 #define PROXY_REALTIME_PRIORITY 10
-/* --realtime with --release-cpu: at most half a CPU, so the CPU's other tasks still run. */
+/* proxy_config.realtime: the releasing thread runs SCHED_OTHER (--no-realtime). */
+#define PROXY_REALTIME_OFF (-1)
+/*
+ * SCHED_FIFO with --release-cpu: at most half a CPU, so the CPU's other
+ * tasks still run (--realtime refuses more; by default, more means SCHED_OTHER).
+ */
 #define PROXY_REALTIME_MAX_SPIN_PPM 500000u
 /*
  * Share of a CPU that spins may take by default, in parts per million
@@ -102,7 +107,13 @@ struct proxy_config {
 	uint32_t max_conns;	/* tracker's table size (TRACK_DEFAULT_MAX_CONNS) */
 	uint64_t release_early_ns; /* wake before a deadline and spin (PROXY_DEFAULT_RELEASE_EARLY_NS) */
 	uint32_t release_cpu_ppm;  /* share of a CPU those spins may take (0: PROXY_RELEASE_SPIN_SHARE_PPM) */
-	int realtime;		/* SCHED_FIFO priority of the releasing thread; 0 = ordinary */
+	/*
+	 * The releasing thread's SCHED_FIFO priority, required (--realtime);
+	 * 0: PROXY_REALTIME_PRIORITY where the process may (CAP_SYS_NICE) and
+	 * the spins stay within PROXY_REALTIME_MAX_SPIN_PPM, else SCHED_OTHER;
+	 * PROXY_REALTIME_OFF: SCHED_OTHER.
+	 */
+	int realtime;
 	/*
 	 * Rules may change while it runs (a control socket, SIGHUP): keep
 	 * CAP_NET_RAW after setup, if it was given, until the raw sockets are
@@ -159,6 +170,7 @@ enum proxy_step {
 	PROXY_STEP_EVENTS_START,	/* the event log's writer thread */
 	PROXY_STEP_PCAP_START,		/* the capture file's writer thread */
 	PROXY_STEP_READER_START,	/* the reader thread */
+	PROXY_STEP_RELEASER_START,	/* the releasing thread */
 	PROXY_STEP_HOOK_START,		/* the start hook (proxy_hooks) refused */
 	PROXY_STEP_IPT_REMOVE,		/* removing the chain on the way out: the detail in 'ipt' */
 	PROXY_STEP_QUEUES,		/* -ERANGE: queue + queues passes 65535; -EXDEV: the rule at

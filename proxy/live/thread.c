@@ -8,17 +8,31 @@
 
 #include "thread.h"
 
+/* Create the thread with every signal blocked; attr NULL: the creator's scheduling. */
+static int start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int ret;
+
+	/* The new thread inherits the mask in force when it is created. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(t, attr, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -ret;
+}
+
 int thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
 	struct sched_param none = { .sched_priority = 0 };
-	sigset_t all, old;
 	int ret;
 
 	/*
-	 * The loop thread may run SCHED_FIFO (--realtime) for its releases;
-	 * the helpers do not inherit that: a reader busy with a flood must
-	 * not starve the host (nor softirq work in ksoftirqd) of a CPU.
+	 * The creator may be SCHED_FIFO for a moment (the releasing
+	 * thread's priority is handed down that way); the helpers do not
+	 * inherit that: a reader busy with a flood must not starve the host
+	 * (nor softirq work in ksoftirqd) of a CPU.
 	 */
 	ret = pthread_attr_init(&attr);
 	if (ret)
@@ -26,14 +40,15 @@ int thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
 	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
 	pthread_attr_setschedparam(&attr, &none);
-
-	/* The new thread inherits the mask in force when it is created. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(t, &attr, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = start(t, &attr, fn, arg);
 	pthread_attr_destroy(&attr);
-	return -ret;
+	return ret;
+}
+
+int thread_start_inherit(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	/* glibc's default attributes inherit the creator's scheduling (PTHREAD_INHERIT_SCHED). */
+	return start(t, NULL, fn, arg);
 }
 
 /*

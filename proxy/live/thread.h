@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * thread: start the helper threads of a run (the queue reader, the event
- * log's and the capture file's writers). Signals belong to the loop
- * thread, so each starts with every signal blocked; a blocked SIGPIPE
- * also turns a reader that went away into EPIPE instead of death. Threads
- * keep their creator's capabilities: start them after priv_keep_only().
- * They run SCHED_OTHER whatever their creator's scheduling class.
+ * log's and the capture file's writers, the releasing thread). Signals
+ * belong to the loop thread, so each starts with every signal blocked; a
+ * blocked SIGPIPE also turns a reader that went away into EPIPE instead
+ * of death. Threads keep their creator's capabilities: start them after
+ * priv_keep_only(). thread_start's run SCHED_OTHER whatever their
+ * creator's scheduling class; thread_start_inherit's take the creator's.
  */
 #ifndef FL_THREAD_H
 #define FL_THREAD_H
@@ -15,6 +16,13 @@
 
 /* pthread_create(t, SCHED_OTHER, fn, arg) with every signal blocked in the new thread. Returns 0 or -errno. */
 int thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/*
+ * The same, but the new thread takes its creator's scheduling class and
+ * priority (for the releasing thread's SCHED_FIFO, which its creator can
+ * take while it holds CAP_SYS_NICE). Returns 0 or -errno.
+ */
+int thread_start_inherit(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /*
  * Ask the fair scheduler (EEVDF, Linux 6.12 and later) for slices of ns

@@ -4,10 +4,12 @@
 # digit picks the rule), so each is due before the one sent before it.
 # faultline releases them in deadline order (its event log: arrival time
 # plus the delay, to the microsecond), never before their deadline, and
-# the receiver gets them in that order. With --realtime the releasing
-# thread (the loop thread, the process's first) runs SCHED_FIFO 10 and
-# every other thread SCHED_OTHER; without it, the loop thread asks for
-# short slices.
+# the receiver gets them in that order. The releasing thread (named
+# fl-release) runs SCHED_FIFO 10 with --realtime and by default where
+# allowed, and every other thread SCHED_OTHER; with --no-realtime, or by
+# default without CAP_SYS_NICE, it runs SCHED_OTHER, asks for short
+# slices, and the counters say why; --realtime without CAP_SYS_NICE is
+# refused.
 . "$(dirname "$0")/lib.sh"
 make_pair --no-ipv6
 rules=()
@@ -19,21 +21,43 @@ fl_start "$NS_B" "${rules[@]}" --no-track --realtime --events "$T/ev.jsonl"
 if grep -q 'realtime' "$T/fl.err"; then
 	fail "--realtime refused: $(cat "$T/fl.err")"
 fi
-# Scheduling classes, from /proc (policy is field 41: 1 = SCHED_FIFO, 0 = SCHED_OTHER).
-python3 - "$FL_PID" <<'PY' || exit 1
+# sched_check PID WANT: the releasing thread's class and priority, from
+# /proc (policy is stat's field 41: 1 = SCHED_FIFO, 0 = SCHED_OTHER),
+# WANT "fifo" or "other"; every other thread SCHED_OTHER at the default
+# slice; the releasing thread at 100 us slices when SCHED_OTHER (kernels
+# 6.12 and later).
+sched_check() {
+	python3 - "$1" "$2" <<'PY'
 import os, sys
-pid = sys.argv[1]
-bad = []
+pid, want = sys.argv[1], sys.argv[2]
+new_kernel = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2]) >= (6, 12)
+bad, rel = [], []
 for tid in os.listdir("/proc/%s/task" % pid):
-    f = open("/proc/%s/task/%s/stat" % (pid, tid)).read().rsplit(")", 1)[1].split()
+    base = "/proc/%s/task/%s/" % (pid, tid)
+    name = open(base + "comm").read().strip()
+    f = open(base + "stat").read().rsplit(")", 1)[1].split()
     prio, policy = int(f[37]), int(f[38])
-    want = (1, 10) if tid == pid else (0, 0)
-    if (policy, prio) != want:
-        bad.append("thread %s: policy %d priority %d, not %s" % (tid, policy, prio, want))
+    sl = [int(l.split(":")[1]) for l in open(base + "sched") if l.startswith("se.slice")]
+    if name == "fl-release":
+        rel.append(tid)
+        wanted = (1, 10) if want == "fifo" else (0, 0)
+        if (policy, prio) != wanted:
+            bad.append("releasing thread %s: policy %d priority %d, not %s" % (tid, policy, prio, wanted))
+        if want == "other" and new_kernel and sl and sl[0] != 100000:
+            bad.append("releasing thread %s: slice %d, not 100 us" % (tid, sl[0]))
+    else:
+        if (policy, prio) != (0, 0):
+            bad.append("thread %s (%s): policy %d priority %d, not SCHED_OTHER" % (tid, name, policy, prio))
+        if new_kernel and sl and sl[0] == 100000:
+            bad.append("thread %s (%s) asks for the releasing thread's short slices" % (tid, name))
+if len(rel) != 1:
+    bad.append("%d threads named fl-release" % len(rel))
 if bad:
     print("FAIL: " + "; ".join(bad), file=sys.stderr)
     sys.exit(1)
 PY
+}
+sched_check "$FL_PID" fifo || exit 1
 ip netns exec "$NS_A" "$UDPSEQ" send 10.99.0.2 5000 8 0
 udp_recv_wait
 fl_stop
@@ -84,26 +108,38 @@ if bad:
     print("FAIL: " + "; ".join(bad[:5]), file=sys.stderr)
     sys.exit(1)
 PY
-# Without --realtime the loop thread asks the fair scheduler for 100 us
-# slices (EEVDF, Linux 6.12 on: sooner onto a busy CPU after its timer
-# fires); the readers keep the default slice.
+# released: counters' release_sched and release_sched_why, as "A|B".
+released() {
+	json "$T/fl.out" 'd["release_sched"] + "|" + d["release_sched_why"]'
+}
+[ "$(released)" = "SCHED_FIFO 10|" ] || fail "--realtime: counters say $(released)"
+
+# By default, with the privilege: the same SCHED_FIFO, unasked.
 fl_start "$NS_B" "${rules[@]}" --no-track
-python3 - "$FL_PID" <<'PY' || exit 1
-import os, sys
-pid = sys.argv[1]
-if tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2]) < (6, 12):
-    print("  kernel before 6.12: no slice to ask for", file=sys.stderr)
-    sys.exit(0)
-def slice_of(tid):
-    for l in open("/proc/%s/task/%s/sched" % (pid, tid)):
-        if l.startswith("se.slice"):
-            return int(l.split(":")[1])
-slices = {tid: slice_of(tid) for tid in os.listdir("/proc/%s/task" % pid)}
-others = [s for t, s in slices.items() if t != pid]
-if slices[pid] != 100000 or not others or 100000 in others:
-    print("FAIL: slices %s (loop thread %s)" % (slices, pid), file=sys.stderr)
-    sys.exit(1)
-PY
+sched_check "$FL_PID" fifo || exit 1
 fl_stop
+[ "$(released)" = "SCHED_FIFO 10|" ] || fail "default: counters say $(released)"
+
+# --no-realtime: an ordinary thread, at short slices.
+fl_start "$NS_B" "${rules[@]}" --no-track --no-realtime
+sched_check "$FL_PID" other || exit 1
+fl_stop
+[ "$(released)" = "SCHED_OTHER|--no-realtime" ] || fail "--no-realtime: counters say $(released)"
+
+# Without CAP_SYS_NICE (gone from the bounding set, so root's exec does
+# not get it): the default gives it up and says why, --realtime refuses.
+FL_EXEC=(setpriv --bounding-set -sys_nice)
+fl_start "$NS_B" "${rules[@]}" --no-track
+FL_EXEC=()
+# FL_PID is setpriv's, which exec'd faultline: the same process.
+sched_check "$FL_PID" other || exit 1
+fl_stop
+[ "$(released)" = "SCHED_OTHER|not permitted: needs CAP_SYS_NICE" ] ||
+	fail "default without CAP_SYS_NICE: counters say $(released)"
+if setpriv --bounding-set -sys_nice "$FL" run --netns "$NS_B" --no-control --realtime \
+	-r 'udp dst port 5000 => delay 1ms' 2>"$T/err"; then
+	fail "--realtime without CAP_SYS_NICE accepted"
+fi
+grep -q 'CAP_SYS_NICE' "$T/err" || fail "--realtime without CAP_SYS_NICE: $(cat "$T/err")"
 no_chain_left "$NS_B"
 echo ok

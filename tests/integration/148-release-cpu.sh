@@ -5,7 +5,9 @@
 # default 10 % budget could ever pay for over the whole run (its initial
 # 32 spins plus a tenth of the time that passed); every datagram arrives.
 # A share out of range, and more than half a CPU with --realtime, are
-# refused with the option named.
+# refused with the option named; by default, more than half a CPU makes
+# the releasing thread an ordinary one (it would be SCHED_FIFO), and the
+# counters say why.
 . "$(dirname "$0")/lib.sh"
 make_pair --no-ipv6
 for bad in 0 101 abc; do
@@ -28,6 +30,8 @@ udp_recv_wait
 fl_stop
 t1=$(date +%s%N)
 [ "$(json "$T/recv.json" 'd["unique"]')" -eq 500 ] || fail "lost datagrams: $(cat "$T/recv.json")"
+why=$(json "$T/fl.out" 'd["release_sched"] + "|" + d["release_sched_why"]')
+[ "$why" = "SCHED_OTHER|--release-cpu above 50%" ] || fail "--release-cpu 100: counters say $why"
 spin=$(json "$T/fl.out" 'd["release_spin_us"]')
 # What the default share allows at most: 32 spins of 2 ms, and 10 % of the time.
 cap=$(( 32 * 2000 + (t1 - t0) / 1000 / 10 ))

@@ -100,13 +100,15 @@ ipt_state() {
 }
 
 # fl_start NS ARGS...: run faultline in NS, wait until it is ready.
+# FL_EXEC: words to run faultline with (e.g. setpriv ...), empty by default.
+FL_EXEC=()
 fl_start() {
 	local ns=$1
 	shift
 	# Remove the old log first: the shell truncates it only once the
 	# background job runs, and a stale "running" line would pass the wait.
 	rm -f "$T/fl.out" "$T/fl.err"
-	"$FL" run --netns "$ns" "$@" >"$T/fl.out" 2>"$T/fl.err" &
+	"${FL_EXEC[@]}" "$FL" run --netns "$ns" "$@" >"$T/fl.out" 2>"$T/fl.err" &
 	FL_PID=$!
 	for _ in $(seq 1 100); do
 		grep -q 'faultline: running' "$T/fl.err" 2>/dev/null && return 0
