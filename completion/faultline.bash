@@ -69,13 +69,13 @@ _faultline()
 		--max-held --max-held-bytes --queue-maxlen --max-flows --mark --iptables-backend -e --events
 		--events-backlog --pcap --pcap-backlog --no-track --full-copy --queue-all --time-wait --track-idle
 		--max-conns --control --no-control --scenario --http --http-allow-remote --http-timeout --toxiproxy-api
-		--progress --release-early --release-cpu --realtime -h --help'
+		--progress --release-early --release-cpu --realtime --no-realtime -h --help'
 	# wrap: run's options but those beyond the command's own traffic.
 	local wrap_opts='-r --rule -f --rules -s --seed -n --netns --netns-path -q --queue --queues
 		--max-held --max-held-bytes --queue-maxlen --max-flows --mark -e --events
 		--events-backlog --pcap --pcap-backlog --no-track --full-copy --queue-all --time-wait --track-idle
 		--max-conns --control --no-control --scenario --http --http-allow-remote --http-timeout
-		--progress --release-early --release-cpu --realtime -h --help'
+		--progress --release-early --release-cpu --realtime --no-realtime -h --help'
 	local replay_opts='-r --rule -f --rules -s --seed -e --events -o --out -l --local
 		--no-track --time-wait --pcap -h --help'
 	local ctl_opts='--control -q --queue -n --netns --json --timeout -h --help'

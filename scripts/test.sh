@@ -79,14 +79,14 @@ done
 
 # The proxy runs a reader thread beside the libuv loop, and the event log
 # and --pcap their own writers: ThreadSanitizer watches the tests that drive them at once
-# (timer releases, SIGUSR1 statistics, SIGTERM while the reader runs, a
+# (timer releases from the releasing thread, SIGUSR1 statistics, SIGTERM while the reader runs, a
 # stalled event or capture reader).
 if [ $# -eq 0 ]; then
 	echo "== integration tests touching both threads (ThreadSanitizer build)"
 	if cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFL_TESTS=OFF \
 		-DCMAKE_C_FLAGS=-fsanitize=thread -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null &&
 		cmake --build build-tsan -j"$(nproc)" >/dev/null; then
-		for t in 002 003 006 014 074 076; do
+		for t in 002 003 006 014 074 076 138; do
 			f=$(ls tests/integration/$t-*.sh)
 			start=$(date +%s)
 			if out=$(FL_BUILD=$PWD/build-tsan TSAN_OPTIONS=halt_on_error=1:exitcode=66 timeout 180 bash "$f" 2>&1); then

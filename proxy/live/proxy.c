@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -162,6 +163,8 @@ struct proxy {
 	int rel_epfd, rel_stop;
 	int rel_prio;		/* the SCHED_FIFO priority it runs at; 0 = SCHED_OTHER */
 	int rel_err;		/* why not SCHED_FIFO, when tried by default: -errno */
+	sem_t rel_ready;	/* posted once the thread gave up its capabilities */
+	int rel_caps;		/* how that went: 0 or -errno */
 };
 
 /* Every queue's lock, in order: only the loop thread takes more than one. */
@@ -505,11 +508,18 @@ static void release_fired(struct proxy_queue *q)
 	lock_give(&q->lock);
 }
 
+static int drop_privileges(struct proxy *p);
+
 static void *releaser_main(void *arg)
 {
 	struct proxy *p = arg;
 	struct epoll_event ev[8];
 
+	/* Started before the caller gave up its capabilities: the same go here (start_releaser). */
+	p->rel_caps = drop_privileges(p);
+	sem_post(&p->rel_ready);
+	if (p->rel_caps)
+		return NULL;
 	/* For top -H and ps -L; the tests find it by this name. */
 	pthread_setname_np(pthread_self(), "fl-release");
 	/* Best effort: a kernel without it still wakes the thread, only later on a busy CPU. */
@@ -1122,6 +1132,7 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	p->report_data = report_data;
 	p->stamp_fd = -1;
 	p->rel_epfd = p->rel_stop = -1;
+	sem_init(&p->rel_ready, 0, 0);
 	if ((uint32_t)p->cfg.queue + (p->cfg.queues ? p->cfg.queues : 1) - 1 > UINT16_MAX) {
 		ret = fail(e, PROXY_STEP_QUEUES, -ERANGE);
 		goto err_free;
@@ -1173,6 +1184,10 @@ err_outputs:
 	free_queues(p);
 	if (p->stamp_fd >= 0)
 		close(p->stamp_fd);
+	if (p->rel_epfd >= 0)
+		close(p->rel_epfd);
+	if (p->rel_stop >= 0)
+		close(p->rel_stop);
 	evq_free(p->evq);
 	evfan_free(p->fan);
 	pcapq_free(p->pcapq);
@@ -1244,45 +1259,36 @@ static int realtime_prio(const struct proxy *p)
 }
 
 /*
- * The priority goes to the releasing thread by inheritance: the calling
- * thread takes SCHED_FIFO while it still holds CAP_SYS_NICE (set up
- * before priv_keep_only), starts the releasing thread, and goes back to
- * SCHED_OTHER, which needs no privilege.
+ * The releasing thread, SCHED_FIFO at realtime_prio() where that may be
+ * had. It is created while the caller still holds every capability
+ * (CAP_SYS_NICE for the class), and gives up the same ones as the caller
+ * before it does anything else; the caller waits for that. No thread
+ * ever inherits SCHED_FIFO.
  */
-static int become_realtime(struct proxy *p)
+static int start_releaser(struct proxy *p, struct proxy_error *e)
 {
-	struct sched_param sp = { .sched_priority = realtime_prio(p) };
-	int ret;
+	int prio = realtime_prio(p), ret = -EPERM;
 
-	if (!sp.sched_priority)
-		return 0;
-	ret = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
-	if (ret && !p->cfg.realtime) {
-		p->rel_err = -ret;
-		return 0;
+	if (prio) {
+		/* Before it starts: it reads what it runs at. */
+		p->rel_prio = prio;
+		ret = thread_start_fifo(&p->releaser, releaser_main, p, prio);
+		if (ret) {
+			p->rel_prio = 0;
+			if (p->cfg.realtime > 0)
+				return fail(e, PROXY_STEP_REALTIME, ret);
+			p->rel_err = ret;
+		}
 	}
-	if (!ret)
-		p->rel_prio = sp.sched_priority;
-	return -ret;
-}
-
-/* The calling thread back to SCHED_OTHER: only the releasing thread keeps SCHED_FIFO. */
-static void leave_realtime(struct proxy *p)
-{
-	struct sched_param none = { .sched_priority = 0 };
-
-	if (p->rel_prio)
-		pthread_setschedparam(pthread_self(), SCHED_OTHER, &none);
-}
-
-static int start_releaser(struct proxy *p)
-{
-	int ret = thread_start_inherit(&p->releaser, releaser_main, p);
-
-	if (!ret)
-		p->releaser_started = true;
-	leave_realtime(p);
-	return ret;
+	if (!p->rel_prio) {
+		ret = thread_start(&p->releaser, releaser_main, p);
+		if (ret)
+			return fail(e, PROXY_STEP_RELEASER_START, ret);
+	}
+	p->releaser_started = true;
+	while (sem_wait(&p->rel_ready) && errno == EINTR)
+		;
+	return p->rel_caps ? fail(e, PROXY_STEP_CAPS, p->rel_caps) : 0;
 }
 
 /* A reader thread per queue; each blocks every signal (thread.h). */
@@ -1400,19 +1406,14 @@ int proxy_run(struct proxy *p, struct proxy_error *e)
 		}
 		p->ipt_installed = true;
 	}
-	/* Before the capabilities go (CAP_SYS_NICE); no program is run from here to start_releaser. */
-	ret = become_realtime(p);
+	/* Before the capabilities go (CAP_SYS_NICE): it gives up its own. */
+	ret = start_releaser(p, e);
 	if (ret)
-		return stop_failed(p, e, PROXY_STEP_REALTIME, ret);
+		return stop_failed(p, e, e ? e->step : PROXY_STEP_RELEASER_START, ret);
 	ret = drop_privileges(p);
-	if (ret) {
-		leave_realtime(p);
-		return stop_failed(p, e, PROXY_STEP_CAPS, ret);
-	}
-	/* Threads only now: each keeps the capabilities its creator had. */
-	ret = start_releaser(p);
 	if (ret)
-		return stop_failed(p, e, PROXY_STEP_RELEASER_START, ret);
+		return stop_failed(p, e, PROXY_STEP_CAPS, ret);
+	/* The other threads only now: each keeps the capabilities its creator had. */
 	ret = p->evq ? evq_start(p->evq) : 0;
 	if (ret)
 		return stop_failed(p, e, PROXY_STEP_EVENTS_START, ret);
@@ -1761,7 +1762,7 @@ static void queues_json(const struct proxy *p, struct strbuf *b)
 	strbuf_printf(b, "]");
 }
 
-/* Why the releasing thread runs SCHED_OTHER (realtime_prio, become_realtime); "" when it does not. */
+/* Why the releasing thread runs SCHED_OTHER (realtime_prio, start_releaser); "" when it does not. */
 static const char *release_sched_why(const struct proxy *p)
 {
 	if (p->rel_prio)
@@ -1946,5 +1947,6 @@ void proxy_free(struct proxy *p)
 	pcapq_free(p->pcapq);
 	rule_set_free(p->rules);
 	kfilter_free(p->kf);
+	sem_destroy(&p->rel_ready);
 	free(p);
 }

@@ -8,7 +8,7 @@
 
 #include "thread.h"
 
-/* Create the thread with every signal blocked; attr NULL: the creator's scheduling. */
+/* Create the thread with every signal blocked. */
 static int start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
 	sigset_t all, old;
@@ -22,33 +22,33 @@ static int start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), 
 	return -ret;
 }
 
-int thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+/* pthread_create(t, policy at prio, fn, arg), never inheriting the creator's class. */
+static int start_as(pthread_t *t, int policy, int prio, void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
-	struct sched_param none = { .sched_priority = 0 };
+	struct sched_param sp = { .sched_priority = prio };
 	int ret;
 
-	/*
-	 * The creator may be SCHED_FIFO for a moment (the releasing
-	 * thread's priority is handed down that way); the helpers do not
-	 * inherit that: a reader busy with a flood must not starve the host
-	 * (nor softirq work in ksoftirqd) of a CPU.
-	 */
 	ret = pthread_attr_init(&attr);
 	if (ret)
 		return -ret;
 	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-	pthread_attr_setschedparam(&attr, &none);
+	pthread_attr_setschedpolicy(&attr, policy);
+	pthread_attr_setschedparam(&attr, &sp);
 	ret = start(t, &attr, fn, arg);
 	pthread_attr_destroy(&attr);
 	return ret;
 }
 
-int thread_start_inherit(pthread_t *t, void *(*fn)(void *), void *arg)
+int thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
-	/* glibc's default attributes inherit the creator's scheduling (PTHREAD_INHERIT_SCHED). */
-	return start(t, NULL, fn, arg);
+	/* A reader busy with a flood must not starve the host (nor softirq work in ksoftirqd) of a CPU. */
+	return start_as(t, SCHED_OTHER, 0, fn, arg);
+}
+
+int thread_start_fifo(pthread_t *t, void *(*fn)(void *), void *arg, int prio)
+{
+	return start_as(t, SCHED_FIFO, prio, fn, arg);
 }
 
 /*

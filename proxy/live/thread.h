@@ -5,8 +5,7 @@
  * belong to the loop thread, so each starts with every signal blocked; a
  * blocked SIGPIPE also turns a reader that went away into EPIPE instead
  * of death. Threads keep their creator's capabilities: start them after
- * priv_keep_only(). thread_start's run SCHED_OTHER whatever their
- * creator's scheduling class; thread_start_inherit's take the creator's.
+ * priv_keep_only() (or have the thread give them up itself).
  */
 #ifndef FL_THREAD_H
 #define FL_THREAD_H
@@ -18,11 +17,11 @@
 int thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /*
- * The same, but the new thread takes its creator's scheduling class and
- * priority (for the releasing thread's SCHED_FIFO, which its creator can
- * take while it holds CAP_SYS_NICE). Returns 0 or -errno.
+ * The same, but the new thread runs SCHED_FIFO at prio (1-99): the
+ * creator must be allowed to give it that (CAP_SYS_NICE, or an
+ * RLIMIT_RTPRIO of at least prio). Returns 0 or -errno (-EPERM: not allowed).
  */
-int thread_start_inherit(pthread_t *t, void *(*fn)(void *), void *arg);
+int thread_start_fifo(pthread_t *t, void *(*fn)(void *), void *arg, int prio);
 
 /*
  * Ask the fair scheduler (EEVDF, Linux 6.12 and later) for slices of ns
