@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,30 +26,51 @@ static inline void relax(void)
 #endif
 }
 
-void lock__wait(struct lock *l, int seen)
+int lock__tid(void)
 {
-	int c = seen;
+	static __thread int tid;
 
-	for (int i = 0; i < LOCK_SPINS && c == 1; i++) {
+	if (__builtin_expect(!tid, 0))
+		tid = (int)syscall(SYS_gettid);
+	return tid;
+}
+
+void lock__wait(struct lock *l)
+{
+	int me = lock__tid();
+
+	for (int i = 0; i < LOCK_SPINS; i++) {
+		int c = atomic_load_explicit(&l->state, memory_order_relaxed);
+
+		if (c == 0 && atomic_compare_exchange_strong_explicit(&l->state, &c, me, memory_order_acquire,
+								      memory_order_relaxed))
+			return;
 		relax();
-		c = atomic_load_explicit(&l->state, memory_order_relaxed);
-		if (c == 0) {
-			if (atomic_compare_exchange_strong_explicit(&l->state, &c, 1, memory_order_acquire,
-								    memory_order_relaxed))
-				return;
-		}
 	}
+	/*
+	 * The kernel queues us by priority, lends it to the holder, and
+	 * returns once the lock is ours (restarting itself after a signal).
+	 */
+	while (syscall(SYS_futex, &l->state, FUTEX_LOCK_PI_PRIVATE, 0, NULL, NULL, 0)) {
+		int c = 0;
 
-	/* Say a waiter may sleep (2), then sleep until the holder lets go and wakes us. */
-	if (c != 2)
-		c = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
-	while (c != 0) {
-		syscall(SYS_futex, &l->state, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
-		c = atomic_exchange_explicit(&l->state, 2, memory_order_acquire);
+		if (errno == EAGAIN)	/* the holder is exiting: ask again */
+			continue;
+		/* No PI futexes here (ENOSYS): take it when it is free, yielding meanwhile. */
+		while (!atomic_compare_exchange_weak_explicit(&l->state, &c, me, memory_order_acquire,
+							      memory_order_relaxed)) {
+			c = 0;
+			sched_yield();
+		}
+		return;
 	}
+	/* The kernel handed the word over: this orders what the holder wrote before ours (and tells TSan). */
+	(void)atomic_load_explicit(&l->state, memory_order_acquire);
 }
 
 void lock__wake(struct lock *l)
 {
-	syscall(SYS_futex, &l->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	/* A release for what we wrote under the lock (and for TSan), then the kernel hands it on. */
+	atomic_fetch_add_explicit(&l->state, 0, memory_order_release);
+	syscall(SYS_futex, &l->state, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0);
 }
