@@ -34,6 +34,13 @@ uint64_t wake_arm_at(struct wake *w, uint64_t deadline, uint64_t now)
 {
 	if (!deadline || !w->early_ns)
 		return deadline;
+	if (deadline != w->cur_ns) {
+		w->prev_ns = w->cur_ns;
+		w->cur_ns = deadline;
+	}
+	/* A busy spell (WAKE_BUSY_GAP_NS): later deadlines than the last, close behind it. */
+	if (w->prev_ns && deadline > w->prev_ns && deadline - w->prev_ns < WAKE_BUSY_GAP_NS)
+		return deadline;
 	refill(w, now);
 	/*
 	 * Only early when a whole spin is paid for: a partial budget would

@@ -2,7 +2,8 @@
 /*
  * wake: the release timer is armed in nanoseconds, early by exactly
  * early_ns while the spin budget allows it, at the deadline otherwise;
- * spinning draws on a budget that refills at its share of time.
+ * spinning draws on a budget that refills at its share of time; deadlines
+ * close behind each other (a busy spell) are armed at themselves.
  */
 #include <criterion/criterion.h>
 
@@ -104,4 +105,24 @@ Test(wake, a_whole_cpu_spins_for_ever)
 	cr_assert_eq(spins_in_a_row(1000000, 100000), 100000);
 	/* The default 10 %: the budget's spins and what the time earned, then the timer. */
 	cr_assert_eq(spins_in_a_row(100000, 100000), WAKE_BUDGET_SPINS + 3);
+}
+
+Test(wake, deadlines_close_behind_each_other_are_armed_at_themselves)
+{
+	struct wake w;
+	uint64_t now = 1000 * MS, dl = now + 10 * MS;
+
+	wake_init(&w, 80 * US, 100000, now);
+	cr_assert_eq(wake_arm_at(&w, dl, now), dl - 80 * US);
+	/* The same deadline again (a reader's rearm): unchanged. */
+	cr_assert_eq(wake_arm_at(&w, dl, now + 1), dl - 80 * US);
+	/* 50 us behind it (20,000 a second): a busy spell, no early wake. */
+	cr_assert_eq(wake_arm_at(&w, dl + 50 * US, dl), dl + 50 * US);
+	cr_assert_eq(wake_arm_at(&w, dl + 100 * US, dl + 50 * US), dl + 100 * US);
+	/* WAKE_BUSY_GAP_NS behind the last: early again (1 ms: 1,000 a second). */
+	cr_assert_eq(wake_arm_at(&w, dl + 100 * US + WAKE_BUSY_GAP_NS, dl + 100 * US),
+		     dl + 100 * US + WAKE_BUSY_GAP_NS - 80 * US);
+	cr_assert_eq(wake_arm_at(&w, dl + 2 * MS, dl + MS), dl + 2 * MS - 80 * US);
+	/* An earlier deadline than the last (a shorter delay came in): early. */
+	cr_assert_eq(wake_arm_at(&w, dl + MS + 900 * US, dl + MS), dl + MS + 900 * US - 80 * US);
 }
