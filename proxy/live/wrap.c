@@ -359,7 +359,9 @@ static long count_procs(const char *dir)
 	ssize_t got;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	/* A path too long to name is no cgroup of ours. */
+	if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >= sizeof(path))
+		return 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
