@@ -26,13 +26,12 @@ static inline void relax(void)
 #endif
 }
 
-int lock__tid(void)
-{
-	static __thread int tid;
+__thread int lock__tid_cache;
 
-	if (__builtin_expect(!tid, 0))
-		tid = (int)syscall(SYS_gettid);
-	return tid;
+int lock__tid_slow(void)
+{
+	lock__tid_cache = (int)syscall(SYS_gettid);
+	return lock__tid_cache;
 }
 
 void lock__wait(struct lock *l)

@@ -23,10 +23,18 @@ struct lock {
 	atomic_int state;
 };
 
-/* The calling thread's id, as the futex word holds it (cached per thread). */
-int lock__tid(void);
+/* The calling thread's id, as the futex word holds it: read once per thread (lock__tid_slow). */
+extern __thread int lock__tid_cache;
+int lock__tid_slow(void);
 void lock__wait(struct lock *l);
 void lock__wake(struct lock *l);
+
+static inline int lock__tid(void)
+{
+	int tid = lock__tid_cache;
+
+	return __builtin_expect(tid != 0, 1) ? tid : lock__tid_slow();
+}
 
 static inline void lock_take(struct lock *l)
 {
