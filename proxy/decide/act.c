@@ -25,6 +25,15 @@ struct rule_state {
 	uint64_t *ring;
 	uint32_t ring_head, ring_len, ring_cap;
 	struct model_rule *model;	/* the models' state, made on first use; owned */
+	/*
+	 * Rules with the same filter run it once per packet: twin is the
+	 * first rule of the set with this rule's filter, and that rule's
+	 * fgen/fmatch hold the result for decision number fgen.
+	 */
+	uint32_t twin;
+	bool shares;		/* another rule has this rule's filter */
+	bool fmatch;
+	uint64_t fgen;
 };
 
 struct act_ctx {
@@ -34,7 +43,8 @@ struct act_ctx {
 	struct rng rng;
 	struct rule_state *st;
 	size_t n;
-	bool scan_all;		/* every rule's filter, not the index's candidates */
+	uint64_t dgen;		/* decisions made: dates the shared filters' results */
+	bool scan_all;		/* the reference: every rule's own filter, then its window */
 };
 
 static void states_free(struct rule_state *st, size_t n)
@@ -89,6 +99,70 @@ static void plan_memos(struct act_ctx *c)
 	}
 }
 
+static const char *filter_of(const struct rule *r)
+{
+	return r->filter_expr ? r->filter_expr : r->filter_text;
+}
+
+/*
+ * Each rule's twin: the first rule whose filter compiles from the same
+ * expression, so the same program. Generated rule files repeat a filter
+ * with other qualifiers (a scenario's phases, one action per window);
+ * those rules then share one run per packet. A hash table of expressions,
+ * for a set of 10,000 rules has to be planned in a blink.
+ */
+static int plan_twins(const struct rule_set *rs, struct rule_state *st, size_t n)
+{
+	size_t cap = 16;
+	uint32_t *slot;
+
+	while (cap < 2 * n)
+		cap <<= 1;
+	slot = calloc(cap, sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct rule *r = rule_set_get(rs, i);
+		const char *e = filter_of(r);
+		uint64_t h = 1469598103934665603ull;
+
+		st[i].twin = (uint32_t)i;
+		if (!r->filter)
+			continue;
+		for (const char *p = e; *p; p++)
+			h = (h ^ (uint8_t)*p) * 1099511628211ull;
+		for (size_t k = h & (cap - 1);; k = (k + 1) & (cap - 1)) {
+			if (!slot[k]) {
+				slot[k] = (uint32_t)i + 1;
+				break;
+			}
+			if (!strcmp(filter_of(rule_set_get(rs, slot[k] - 1)), e)) {
+				st[i].twin = slot[k] - 1;
+				st[i].shares = st[slot[k] - 1].shares = true;
+				break;
+			}
+		}
+	}
+	free(slot);
+	return 0;
+}
+
+/* Whether rule ri's filter matches the packet: run once per packet for a filter rules share. */
+FL_HOT static bool filter_matches(struct act_ctx *c, unsigned ri, const struct rule *r,
+				  const struct act_input *in)
+{
+	struct rule_state *t;
+
+	if (!c->st[ri].shares)
+		return rule_filter_match(r, in->v);
+	t = &c->st[c->st[ri].twin];
+	if (t->fgen != c->dgen) {
+		t->fgen = c->dgen;
+		t->fmatch = rule_filter_match(r, in->v);
+	}
+	return t->fmatch;
+}
+
 struct act_ctx *act_ctx_new(const struct rule_set *rs, uint64_t seed, uint64_t now_ns)
 {
 	struct act_ctx *c = calloc(1, sizeof(*c));
@@ -98,8 +172,8 @@ struct act_ctx *act_ctx_new(const struct rule_set *rs, uint64_t seed, uint64_t n
 	c->rs = rs;
 	c->rng.seed = seed;
 	c->st = states_new(rs, now_ns, &c->n);
-	if (!c->st) {
-		free(c);
+	if (!c->st || plan_twins(rs, c->st, c->n)) {
+		act_ctx_free(c);
 		return NULL;
 	}
 	plan_memos(c);
@@ -168,6 +242,10 @@ static int swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, i
 
 	if (!st)
 		return -ENOMEM;
+	if (plan_twins(rs, st, n)) {
+		states_free(st, n);
+		return -ENOMEM;
+	}
 	if (carry)
 		carry_over(c, rs, st, map);
 	else
@@ -832,18 +910,32 @@ static bool conn_after_holds(struct rule_state *s, uint64_t d, const struct act_
 	return in->now_ns >= f->first_ns && in->now_ns - f->first_ns >= d;
 }
 
-FL_HOT static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct rule *r,
-				   const struct act_input *in)
+/*
+ * The qualifiers that read only the packet's direction and the rule's
+ * clock. They change no state whichever way they go, so act_decide asks
+ * them before the filter: a rule whose window is shut, or that watches the
+ * other direction, costs no filter run (a scenario's later phases, rules
+ * added for later). Counts and verdicts are as if they came after it.
+ */
+FL_HOT static bool window_holds(const struct act_ctx *c, unsigned ri, const struct rule *r,
+				const struct act_input *in)
 {
-	struct rule_state *s = &c->st[ri];
-	uint64_t el = in->now_ns > s->since_ns ? in->now_ns - s->since_ns : 0;
+	uint64_t since = c->st[ri].since_ns;
+	uint64_t el = in->now_ns > since ? in->now_ns - since : 0;
 
 	if (r->dir_mask && !(r->dir_mask & (1u << in->dir)))
 		return false;
 	if (el < r->after_ns)
 		return false;
-	if (r->for_ns && el >= r->after_ns + r->for_ns)
-		return false;
+	return !r->for_ns || el < r->after_ns + r->for_ns;
+}
+
+/* The other qualifiers, for a packet the filter and window_holds let through. */
+FL_HOT static bool qualifiers_hold(struct act_ctx *c, unsigned ri, const struct rule *r,
+				   const struct act_input *in)
+{
+	struct rule_state *s = &c->st[ri];
+
 	if (r->conn_after_ns && !conn_after_holds(s, r->conn_after_ns, in))
 		return false;
 	for (unsigned k = 0; k < r->n_conds; k++)
@@ -941,6 +1033,7 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 	memset(d, 0, offsetof(struct act_decision, fired));
 	d->hold_rule = -1;
 	cs.have = false;
+	c->dgen++;
 	/*
 	 * Only the rules the index cannot rule out, in rule order: any other
 	 * rule's filter would not match, so skipping it changes nothing (its
@@ -964,14 +1057,17 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 		const struct rule *r = rule_set_get(c->rs, ri);
 
 		/* Disabled: as if absent, but its counters and every/first counts stay. */
-		if (r->disabled)
+		if (r->disabled || (!c->scan_all && !window_holds(c, ri, r, in)))
 			continue;
 		if (ri < RULE_MEMO_MAX_RULES && known >> ri & 1) {
 			if (!(bits >> ri & 1))
 				continue;
-		} else if (!rule_filter_match(r, in->v)) {
+		} else if (c->scan_all ? !rule_filter_match(r, in->v) : !filter_matches(c, ri, r, in)) {
 			continue;
 		}
+		/* The reference order (scan_all): the window after the filter, as the rule reads. */
+		if (c->scan_all && !window_holds(c, ri, r, in))
+			continue;
 		if (!qualifiers_hold(c, ri, r, in))
 			continue;
 		c->st[ri].cnt.matched++;

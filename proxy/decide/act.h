@@ -184,9 +184,11 @@ int act_ctx_swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, 
 int act_ctx_reset(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, int *map);
 
 /*
- * all: decide by running every rule's filter, not only the candidates of
- * the rule set's index (rule_set_cands()). The verdicts are the same; a
- * testing aid that compares the two (FL_RULE_INDEX=0).
+ * all: decide the plain way, the reference: every rule's filter, not only
+ * the candidates of the rule set's index (rule_set_cands()), each rule's
+ * own run even where rules share a filter, and its direction and window
+ * checked after its filter, as the rule reads. The verdicts are the same;
+ * a testing aid that compares the two (FL_RULE_INDEX=0).
  */
 void act_ctx_scan_all(struct act_ctx *c, bool all);
 

@@ -231,9 +231,22 @@ static struct rule_set *any_rules(unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		char f[128], line[256];
 
-		any_filter(f, sizeof(f));
+		/* Generated files repeat filters (a rule per phase): those share a run. */
+		if (i && rnd() % 4 == 0)
+			snprintf(f, sizeof(f), "%s", rule_set_get(rs, rnd() % i)->filter_text);
+		else
+			any_filter(f, sizeof(f));
 		/* Actions and qualifiers that make the order of evaluation show. */
-		switch (rnd() % 6) {
+		switch (rnd() % 8) {
+		case 6:
+			/* Windows that open and shut while the packets go by (1 us each). */
+			snprintf(line, sizeof(line), "%s => drop 40%%, after %uus, for %uus", f,
+				 rnd() % 2000, 1 + rnd() % 1500);
+			break;
+		case 7:
+			snprintf(line, sizeof(line), "%s => delay 3ms, out, after %uus, every 3", f,
+				 rnd() % 1500);
+			break;
 		case 0:
 			snprintf(line, sizeof(line), "%s => drop 30%%", f);
 			break;
