@@ -227,6 +227,7 @@ def main():
     print("median [min-max] over the runs; ratios and differences taken within each run,")
     print("for a and c run as alternating pairs: per adjacent pair, over every pair (%s per run)"
           % meta.get("pairs", "0"))
+    print("for b and d likewise (%s pairs per run)" % meta.get("pairs_bd", "0"))
     print()
     head = "%-32s" % "configuration"
     for m, (label, unit, _) in METRICS.items():
@@ -235,6 +236,9 @@ def main():
     if any("%s/%s" % (c, m) in r for r in runs.values() for c in CONFIGS for m in METRICS):
         print(head)
     for c, cname in CONFIGS.items():
+        # D_KIND other than the default: the rules whose filters run.
+        if c == "d" and meta.get("d_kind", "window") != "window":
+            cname = "faultline, 50 rules (%s)" % meta["d_kind"]
         row = "%-32s" % ("%s %s" % (c, cname))
         any_fig = False
         for m, (label, unit, _) in METRICS.items():

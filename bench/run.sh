@@ -34,9 +34,9 @@
 # sender runs on CPU PIN_SEND and the receiver on PIN_RECV in every
 # configuration but f (the veth pair delivers in the sender's softirq, so
 # the kernel's receive path and its netfilter hooks run on the sender's
-# CPU); a and c, the pair the no-match target compares, run as PAIRS
-# alternating short tests (a c, c a, a c, ...) of PAIR_DUR seconds, and c/a is
-# taken per adjacent pair; and each UDP test also reports the CPU time its
+# CPU); a and c, and b and d, the pairs the targets compare, run as PAIRS
+# alternating tests (a c, c a, a c, ...) of PAIR_DUR (a, c) or DUR (b, d)
+# seconds, and c/a and d/b are taken per adjacent pair; and each UDP test also reports the CPU time its
 # processes used per packet delivered (sender, receiver, ksoftirqd,
 # interceptor), a figure that placement and rate do not move much.
 #
@@ -44,10 +44,13 @@
 # TESTS ("tcp udp ping lat hold rules"), CONFIGS ("a b c d e f"), FLOWS (8),
 # LAT_DUR seconds per lateness case (3), LAT_DELAYS ("1 10 100" ms),
 # LAT_RATES ("1000 20000"), LAT_RECV (poll; recv: the receiver sleeps), HOLD_N (100000), HOLD_QUEUES (2),
-# PAIRS (3, 0: a and c once like the others), PAIR_DUR (2),
+# PAIRS (3, 0: a, b, c and d once like the others), PAIR_DUR (2),
 # PIN_SEND (0), PIN_RECV (1) (CPU lists for taskset; empty: no pinning),
 # RULES_N (1000), RULES_PAIRS (1 per run), RULES_TESTS ("tcp udp"),
 # RULES_MATCH (1; 0: the traffic matches none of r1's and rn's rules),
+# D_KIND (window: d's rules as above; cond: their filter runs, the same
+# one for all 50, and an 'if rst' qualifier fails after it; distinct: 50
+# different filters that all match, each run, then 'if rst' fails),
 # JSONL ($BUILD/bench.jsonl).
 set -euo pipefail
 
@@ -77,6 +80,9 @@ RULES_N=${RULES_N:-1000}
 RULES_PAIRS=${RULES_PAIRS:-1}
 RULES_TESTS=${RULES_TESTS:-tcp udp}
 RULES_MATCH=${RULES_MATCH:-1}
+D_KIND=${D_KIND:-window}
+[[ $D_KIND == window || $D_KIND == cond || $D_KIND == distinct ]] ||
+	{ echo "run.sh: D_KIND is window, cond or distinct" >&2; exit 2; }
 if (($(nproc) >= 2)); then
 	PIN_SEND=${PIN_SEND-0}
 	PIN_RECV=${PIN_RECV-1}
@@ -465,10 +471,17 @@ rec() { printf '%s\t%s\t%s\t%s\n' "$RUN" "$1" "$2" "$PAIR" >>"$REC"; }
 
 # Configuration d's rules: 50 whose filters match the bench traffic (from
 # A to B, and B's replies) and that never fire (their window opens after
-# a day), so every packet is queued and runs through all of them.
+# a day), so every packet is queued and looks at all of them. faultline
+# asks a rule's window before its filter, so D_KIND chooses rules whose
+# filters do run: 'cond' the same filter in all 50 (run once per packet),
+# 'distinct' 50 different ones (each run).
 D_RULES=$TMP/d.rules
 for ((i = 0; i < 50; i++)); do
-	echo "host $IP_A => drop, after 86400s"
+	case $D_KIND in
+	window) echo "host $IP_A => drop, after 86400s" ;;
+	cond) echo "host $IP_A => drop if rst" ;;
+	distinct) echo "host $IP_A and not port $((1000 + i)) => drop if rst" ;;
+	esac
 done >"$D_RULES"
 
 PROG_PID=
@@ -508,6 +521,9 @@ start_prog()
 {
 	case $1 in
 	b)
+		inB iptables -I INPUT -j NFQUEUE --queue-num "$QUEUE" --queue-bypass
+		B_RULES=1
+		inB iptables -I OUTPUT -j NFQUEUE --queue-num "$QUEUE" --queue-bypass
 		spawn "$TMP/prog.out" "$TMP/prog.err" \
 			"$NS_B" "$NFQ_ACCEPT" -q "$QUEUE" -s "$TMP/nfq.stats"
 		PROG_PID=$SPAWNED
@@ -550,6 +566,7 @@ stop_prog()
 	((rc == 0)) || log "  $1: program exited with status $rc"
 	case $1 in
 	b)
+		del_b_rules
 		log "    nfq_accept: $(cat "$TMP/prog.out")"
 		RES=$(sed -n 's/.*packets=\([0-9]*\).*/\1/p' "$TMP/prog.out")
 		;;
@@ -625,39 +642,34 @@ run_config()
 {
 	local cfg=$1 t
 
-	if [[ $cfg == b ]]; then
-		inB iptables -I INPUT -j NFQUEUE --queue-num "$QUEUE" --queue-bypass
-		B_RULES=1
-		inB iptables -I OUTPUT -j NFQUEUE --queue-num "$QUEUE" --queue-bypass
-	fi
 	for t in $TESTS; do
 		[[ $t == tcp || $t == udp || $t == ping ]] || continue
 		one_test "$cfg" "$t" "$DUR" || break
 	done
-	if [[ $cfg == b ]]; then
-		del_b_rules
-	fi
 }
 
-# pair_in_turn N X Y TEST: configurations X and Y run TEST for PAIR_DUR
-# seconds each, X first when N is odd and Y first when it is even, so a
-# slow spell of the machine does not always land on the same side.
+# pair_in_turn N X Y TEST [SECONDS]: configurations X and Y run TEST for
+# SECONDS (PAIR_DUR) each, X first when N is odd and Y first when it is
+# even, so a slow spell of the machine does not always land on the same side.
 pair_in_turn()
 {
+	local dur=${5:-$PAIR_DUR}
+
 	if (($1 % 2)); then
-		one_test "$2" "$4" "$PAIR_DUR"
-		one_test "$3" "$4" "$PAIR_DUR"
+		one_test "$2" "$4" "$dur"
+		one_test "$3" "$4" "$dur"
 	else
-		one_test "$3" "$4" "$PAIR_DUR"
-		one_test "$2" "$4" "$PAIR_DUR"
+		one_test "$3" "$4" "$dur"
+		one_test "$2" "$4" "$dur"
 	fi
 }
 
-# a and c as PAIRS alternating short tests, each pair recorded under its
-# number: c/a is then taken per adjacent pair, so a slow spell of the
-# machine moves both sides of a ratio, not one.  The order turns each
-# pair (a c, c a, a c, ...), so that a drift over the pairs, or whatever
-# the test before leaves behind, does not always favour the same side.
+# run_pairs X Y SECONDS: X and Y (a and c; b and d) as PAIRS alternating
+# tests of SECONDS, each pair recorded under its number: c/a and d/b are
+# then taken per adjacent pair, so a slow spell of the machine moves both
+# sides of a ratio, not one.  The order turns each pair (a c, c a, a c,
+# ...), so that a drift over the pairs, or whatever the test before leaves
+# behind, does not always favour the same side.
 run_pairs()
 {
 	local t k
@@ -666,7 +678,7 @@ run_pairs()
 		[[ $t == tcp || $t == udp || $t == ping ]] || continue
 		for ((k = 1; k <= PAIRS; k++)); do
 			PAIR=$k
-			pair_in_turn "$k" a c "$t"
+			pair_in_turn "$k" "$1" "$2" "$t" "$3"
 		done
 	done
 	PAIR=0
@@ -1145,7 +1157,9 @@ test_mix()
 make_rules
 RUN=0
 PAIRED=0
+PAIRED_BD=0
 ((PAIRS > 0)) && [[ " $CONFIGS " == *" a "* && " $CONFIGS " == *" c "* ]] && PAIRED=1
+((PAIRS > 0)) && [[ " $CONFIGS " == *" b "* && " $CONFIGS " == *" d "* ]] && PAIRED_BD=1
 for ((RUN = 1; RUN <= RUNS; RUN++)); do
 	for cfg in $CONFIGS; do
 		if [[ $cfg == f ]]; then
@@ -1153,8 +1167,15 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
 			run_many
 		elif ((PAIRED)) && [[ $cfg == a ]]; then
 			log "run $RUN/$RUNS, configurations a and c, $PAIRS pairs of $PAIR_DUR s"
-			run_pairs
+			run_pairs a c "$PAIR_DUR"
 		elif ((PAIRED)) && [[ $cfg == c ]]; then
+			continue
+		elif ((PAIRED_BD)) && [[ $cfg == b ]]; then
+			# Tests of DUR, as before pairing: BBR's start-up weighs more in
+			# 2 s, and costs d more than b (see bench/README.md).
+			log "run $RUN/$RUNS, configurations b and d, $PAIRS pairs of $DUR s"
+			run_pairs b d "$DUR"
+		elif ((PAIRED_BD)) && [[ $cfg == d ]]; then
 			continue
 		else
 			log "run $RUN/$RUNS, configuration $cfg"
@@ -1176,5 +1197,5 @@ git -C "$SRC_DIR" diff --quiet HEAD 2>/dev/null || commit+="-dirty"
 python3 "$SRC_DIR/report.py" "$REC" "$JSONL" \
 	"commit=$commit" "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	"load=$(cut -d' ' -f1-3 /proc/loadavg)" "runs=$RUNS" "dur=$DUR" "lat_dur=$LAT_DUR" \
-	"pairs=$((PAIRED ? PAIRS : 0))" "pair_dur=$PAIR_DUR" "pin=${PIN_SEND:-none}/${PIN_RECV:-none}" \
-	"mix_dur=$MIX_DUR" "mix_win=$MIX_WIN" "rules_n=$RULES_N" "rules_match=$RULES_MATCH" "nproc=$(nproc)" "kernel=$(uname -r)"
+	"pairs=$((PAIRED ? PAIRS : 0))" "pairs_bd=$((PAIRED_BD ? PAIRS : 0))" "pair_dur=$PAIR_DUR" "pin=${PIN_SEND:-none}/${PIN_RECV:-none}" \
+	"mix_dur=$MIX_DUR" "mix_win=$MIX_WIN" "rules_n=$RULES_N" "rules_match=$RULES_MATCH" "d_kind=$D_KIND" "nproc=$(nproc)" "kernel=$(uname -r)"
