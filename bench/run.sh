@@ -530,6 +530,7 @@ start_prog()
 		if ! wait_ready "$PROG_PID" 10 "$TMP/prog.err"; then
 			log "  b: nfq_accept did not become ready"
 			stop_prog_raw
+			del_b_rules
 			return 1
 		fi
 		;;
