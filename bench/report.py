@@ -227,7 +227,8 @@ def main():
     print("median [min-max] over the runs; ratios and differences taken within each run,")
     print("for a and c run as alternating pairs: per adjacent pair, over every pair (%s per run)"
           % meta.get("pairs", "0"))
-    print("for b and d likewise (%s pairs per run)" % meta.get("pairs_bd", "0"))
+    if meta.get("pairs_bd", "0") != "0":
+        print("for b and d likewise (%s pairs per run)" % meta["pairs_bd"])
     print()
     head = "%-32s" % "configuration"
     for m, (label, unit, _) in METRICS.items():
