@@ -1098,7 +1098,7 @@ static int plan_rule(struct kfilter *k, const struct rule *r, unsigned avail, bo
 			  "decisions count every packet of a flow: every packet at %s is queued",
 		       r->name, hooks_text(hooks, hbuf, sizeof(hbuf)));
 	} else {
-		const char *expr = r->filter_expr ? r->filter_expr : r->filter_text;
+		const char *expr = rule_filter_source(r);
 
 		text = conn ? both_ways(expr, &whole) : strdup(expr);
 		if (!text)

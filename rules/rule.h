@@ -409,6 +409,12 @@ static inline int rule_cands_next(struct rule_cands *c)
 /* Does the rule's filter match this packet? (Qualifiers are not checked.) */
 bool rule_filter_match(const struct rule *r, const struct pkt_view *v);
 
+/* The expression libpcap compiled for the rule: its filter with each @NAME replaced. */
+static inline const char *rule_filter_source(const struct rule *r)
+{
+	return r->filter_expr ? r->filter_expr : r->filter_text;
+}
+
 /* Names used in the grammar, for printing and JSON. */
 const char *rule_action_name(enum rule_action_type t);
 /* "syn", "syn-ack", "state", ... (static string; "?" if out of range). */

@@ -27,14 +27,16 @@ struct rule_state {
 	struct model_rule *model;	/* the models' state, made on first use; owned */
 	/*
 	 * Rules with the same filter run it once per packet: twin is the
-	 * first rule of the set with this rule's filter, and that rule's
-	 * fgen/fmatch hold the result for decision number fgen.
+	 * first rule of the set with this rule's filter (NO_TWIN: no other
+	 * rule has it), and that rule's fgen/fmatch hold the result for
+	 * decision number fgen.
 	 */
 	uint32_t twin;
-	bool shares;		/* another rule has this rule's filter */
 	bool fmatch;
 	uint64_t fgen;
 };
+
+#define NO_TWIN UINT32_MAX
 
 struct act_ctx {
 	const struct rule_set *rs;
@@ -99,11 +101,6 @@ static void plan_memos(struct act_ctx *c)
 	}
 }
 
-static const char *filter_of(const struct rule *r)
-{
-	return r->filter_expr ? r->filter_expr : r->filter_text;
-}
-
 /*
  * Each rule's twin: the first rule whose filter compiles from the same
  * expression, so the same program. Generated rule files repeat a filter
@@ -124,10 +121,10 @@ static int plan_twins(const struct rule_set *rs, struct rule_state *st, size_t n
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = rule_set_get(rs, i);
-		const char *e = filter_of(r);
+		const char *e = rule_filter_source(r);
 		uint64_t h = 1469598103934665603ull;
 
-		st[i].twin = (uint32_t)i;
+		st[i].twin = NO_TWIN;
 		if (!r->filter)
 			continue;
 		for (const char *p = e; *p; p++)
@@ -137,9 +134,8 @@ static int plan_twins(const struct rule_set *rs, struct rule_state *st, size_t n
 				slot[k] = (uint32_t)i + 1;
 				break;
 			}
-			if (!strcmp(filter_of(rule_set_get(rs, slot[k] - 1)), e)) {
-				st[i].twin = slot[k] - 1;
-				st[i].shares = st[slot[k] - 1].shares = true;
+			if (!strcmp(rule_filter_source(rule_set_get(rs, slot[k] - 1)), e)) {
+				st[i].twin = st[slot[k] - 1].twin = slot[k] - 1;
 				break;
 			}
 		}
@@ -148,13 +144,17 @@ static int plan_twins(const struct rule_set *rs, struct rule_state *st, size_t n
 	return 0;
 }
 
-/* Whether rule ri's filter matches the packet: run once per packet for a filter rules share. */
+/*
+ * Whether rule ri's filter matches the packet: run once per packet for a
+ * filter rules share, but by every rule for itself in the reference
+ * (scan_all).
+ */
 FL_HOT static bool filter_matches(struct act_ctx *c, unsigned ri, const struct rule *r,
 				  const struct act_input *in)
 {
 	struct rule_state *t;
 
-	if (!c->st[ri].shares)
+	if (c->st[ri].twin == NO_TWIN || c->scan_all)
 		return rule_filter_match(r, in->v);
 	t = &c->st[c->st[ri].twin];
 	if (t->fgen != c->dgen) {
@@ -1063,7 +1063,7 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 		if (ri < RULE_MEMO_MAX_RULES && known >> ri & 1) {
 			if (!(bits >> ri & 1))
 				continue;
-		} else if (c->scan_all ? !rule_filter_match(r, in->v) : !filter_matches(c, ri, r, in)) {
+		} else if (!filter_matches(c, ri, r, in)) {
 			continue;
 		}
 		/* The reference order (scan_all): the window after the filter, as the rule reads. */
