@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <stdlib.h>
 #include <string.h>
 
 #include <netinet/in.h>
@@ -551,49 +552,114 @@ bool rule_memo_witness(const struct rule_filter *f, int cls, struct rule_memo_wi
 	return true;
 }
 
+/* What one plan knows of its remembered filters: the bytes they read. */
+struct keyset {
+	uint32_t need;
+	uint8_t nkey;
+	uint16_t key[RULE_MEMO_KEY_BYTES];
+};
+
+enum plan_kind { P_NONE, P_DECIDED, P_REMEMBERED };
+
+/*
+ * Rule r in class cls for a plan whose filters read ks so far: decided by
+ * the class (*match says how), remembered (its changing bytes merged into
+ * ks), or neither (run on every packet: no filter to analyse, or too many
+ * changing bytes together).
+ */
+static enum plan_kind plan_rule(const struct rule *r, int cls, struct keyset *ks, bool *match)
+{
+	struct keyset p = *ks;
+	struct rule_memo_reads rd;
+
+	if (!r->filter || !rule_memo_filter(r->filter, cls, &rd))
+		return P_NONE;
+	/* No memo: but a copy too short for its loads still says no. */
+	if (rd.fixed && rd.need <= (cls >= RULE_MEMO_TCP6 ? 40u : 20u)) {
+		*match = rd.match;
+		return P_DECIDED;
+	}
+	for (unsigned j = 0; j < rd.nkey; j++) {
+		unsigned q = 0;
+
+		while (q < p.nkey && p.key[q] != rd.key[j])
+			q++;
+		if (q < p.nkey)
+			continue;
+		if (p.nkey == RULE_MEMO_KEY_BYTES)
+			return P_NONE;
+		p.key[p.nkey++] = rd.key[j];
+	}
+	if (rd.need > p.need)
+		p.need = rd.need;
+	*ks = p;
+	return P_REMEMBERED;
+}
+
+/* The unused key bytes read the protocol byte, the same in every packet of the class. */
+static void keyset_pad(struct keyset *ks, int cls)
+{
+	for (unsigned q = ks->nkey; q < RULE_MEMO_KEY_BYTES; q++)
+		ks->key[q] = cls >= RULE_MEMO_TCP6 ? 6 : 9;
+}
+
 void rule_memo_plan(const struct rule_set *rs, int cls, struct rule_memo_plan *plan)
 {
 	size_t n = rule_set_count(rs);
+	struct keyset ks = { 0 };
 
 	memset(plan, 0, sizeof(*plan));
 	for (size_t i = 0; i < n && i < RULE_MEMO_MAX_RULES; i++) {
-		const struct rule *r = rule_set_get(rs, i);
-		struct rule_memo_plan p = *plan;
-		struct rule_memo_reads rd;
 		uint16_t bit = (uint16_t)(1u << i);
+		bool match = false;
 
-		if (!r->filter || !rule_memo_filter(r->filter, cls, &rd))
-			continue;
-		if (rd.fixed) {
-			/* No memo: but a copy too short for its loads still says no. */
-			if (rd.need <= (cls >= RULE_MEMO_TCP6 ? 40u : 20u)) {
-				plan->decided |= bit;
-				if (rd.match)
-					plan->matches |= bit;
-				continue;
-			}
+		switch (plan_rule(rule_set_get(rs, i), cls, &ks, &match)) {
+		case P_DECIDED:
+			plan->decided |= bit;
+			if (match)
+				plan->matches |= bit;
+			break;
+		case P_REMEMBERED:
+			plan->rules |= bit;
+			break;
+		case P_NONE:
+			break;
 		}
-		/* Merge its changing bytes into the plan's key, if they fit. */
-		for (unsigned j = 0; j < rd.nkey; j++) {
-			unsigned q = 0;
-
-			while (q < p.nkey && p.key[q] != rd.key[j])
-				q++;
-			if (q < p.nkey)
-				continue;
-			if (p.nkey == RULE_MEMO_KEY_BYTES)
-				goto next;
-			p.key[p.nkey++] = rd.key[j];
-		}
-		p.rules |= bit;
-		if (rd.need > p.need)
-			p.need = rd.need;
-		*plan = p;
-next:;
 	}
-	/* The unused key bytes read the protocol byte, the same in every packet of the class. */
-	for (unsigned q = plan->nkey; q < RULE_MEMO_KEY_BYTES; q++)
-		plan->key[q] = cls >= RULE_MEMO_TCP6 ? 6 : 9;
+	keyset_pad(&ks, cls);
+	plan->need = ks.need;
+	plan->nkey = ks.nkey;
+	memcpy(plan->key, ks.key, sizeof(plan->key));
+}
+
+void rule_memo_wide_plan(const struct rule_set *rs, int cls, struct rule_memo_wide *plan)
+{
+	size_t n = rule_set_count(rs);
+	struct keyset ks = { 0 };
+
+	memset(plan, 0, sizeof(*plan));
+	for (size_t i = RULE_MEMO_MAX_RULES; i < n && i < RULE_MEMO_WIDE_RULES; i++) {
+		uint64_t bit = 1ull << (i % 64);
+		bool match = false;
+
+		switch (plan_rule(rule_set_get(rs, i), cls, &ks, &match)) {
+		case P_DECIDED:
+			plan->decided[i / 64] |= bit;
+			if (match)
+				plan->matches[i / 64] |= bit;
+			break;
+		case P_REMEMBERED:
+			plan->rules[i / 64] |= bit;
+			plan->any = true;
+			break;
+		case P_NONE:
+			break;
+		}
+	}
+	keyset_pad(&ks, cls);
+	plan->need = ks.need;
+	plan->nkey = ks.nkey;
+	memcpy(plan->key, ks.key, sizeof(plan->key));
 }
 
 void rule_memo_fill(struct rule_memo *m, const struct rule_memo_plan *plan,
@@ -606,4 +672,79 @@ void rule_memo_fill(struct rule_memo *m, const struct rule_memo_plan *plan,
 	m->key[way] = rule_memo_key(plan, v);
 	m->bits[way] = (uint16_t)bits;
 	m->tag |= 1u << way;
+}
+
+/* ---- the wide memo's table ---- */
+
+#define TABLE_BITS 11
+
+/* The bytes a class holds for the connection (byte_at's B_CONN): v4 from 12, v6 from 8. */
+#define CONN_MAX 36
+
+struct entry {
+	uint32_t tag;		/* the plan's; 0: empty */
+	uint32_t key;		/* the changing bytes it was filled for */
+	uint8_t conn[CONN_MAX];	/* the connection bytes it was filled for, zero past the class's */
+	uint64_t bits[RULE_MEMO_WIDE_WORDS];
+};
+
+struct rule_memo_table {
+	struct entry e[1u << TABLE_BITS];
+};
+
+struct rule_memo_table *rule_memo_table_new(void)
+{
+	return calloc(1, sizeof(struct rule_memo_table));
+}
+
+void rule_memo_table_free(struct rule_memo_table *t)
+{
+	free(t);
+}
+
+/* Where byte_at's connection bytes of v's class lie, as [*from, end). */
+static uint32_t conn_span(const struct pkt_view *v, uint32_t *from)
+{
+	bool icmp = v->l4proto != IPPROTO_TCP && v->l4proto != IPPROTO_UDP;
+
+	*from = v->family == 6 ? 8 : 12;
+	return v->family == 6 ? (icmp ? 40 : 44) : (icmp ? 20 : 24);
+}
+
+static struct entry *slot_of(const struct rule_memo_table *t, uint64_t hash, unsigned way)
+{
+	/* Both ways of a flow share its hash: the way moves one to another slot. */
+	uint64_t h = (hash + (way & 1) * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
+
+	return (struct entry *)&t->e[h >> (64 - TABLE_BITS)];
+}
+
+const uint64_t *rule_memo_table_get(const struct rule_memo_table *t,
+				    const struct rule_memo_wide *plan, const struct pkt_view *v,
+				    uint64_t hash, unsigned way)
+{
+	const struct entry *e = slot_of(t, hash, way);
+	uint32_t from, end = conn_span(v, &from);
+
+	if (v->len < plan->need || v->len < end)
+		return NULL;
+	if (e->tag != plan->tag || e->key != rule_memo_key_of(plan->key, v) ||
+	    memcmp(e->conn, v->data + from, end - from))
+		return NULL;
+	return e->bits;
+}
+
+uint64_t *rule_memo_table_put(struct rule_memo_table *t, const struct rule_memo_wide *plan,
+			      const struct pkt_view *v, uint64_t hash, unsigned way)
+{
+	struct entry *e = slot_of(t, hash, way);
+	uint32_t from, end = conn_span(v, &from);
+
+	if (v->len < plan->need || v->len < end)
+		return NULL;
+	memset(e, 0, sizeof(*e));
+	e->tag = plan->tag;
+	e->key = rule_memo_key_of(plan->key, v);
+	memcpy(e->conn, v->data + from, end - from);
+	return e->bits;
 }

@@ -164,14 +164,20 @@ bool rule_memo_witness(const struct rule_filter *f, int cls, struct rule_memo_wi
 void rule_memo_fill(struct rule_memo *m, const struct rule_memo_plan *plan,
 		    const struct pkt_view *v, unsigned way, uint32_t bits);
 
-/* The plan's changing bytes of v, in one word. */
-static inline uint32_t rule_memo_key(const struct rule_memo_plan *plan, const struct pkt_view *v)
+/* The bytes of v at key[0..3], in one word. */
+static inline uint32_t rule_memo_key_of(const uint16_t *key, const struct pkt_view *v)
 {
 	_Static_assert(RULE_MEMO_KEY_BYTES == 4, "the key is one 32-bit word");
 	const uint8_t *d = v->data;
 
-	return (uint32_t)d[plan->key[0]] | (uint32_t)d[plan->key[1]] << 8 |
-	       (uint32_t)d[plan->key[2]] << 16 | (uint32_t)d[plan->key[3]] << 24;
+	return (uint32_t)d[key[0]] | (uint32_t)d[key[1]] << 8 | (uint32_t)d[key[2]] << 16 |
+	       (uint32_t)d[key[3]] << 24;
+}
+
+/* The plan's changing bytes of v, in one word. */
+static inline uint32_t rule_memo_key(const struct rule_memo_plan *plan, const struct pkt_view *v)
+{
+	return rule_memo_key_of(plan->key, v);
 }
 
 /* Inline: it runs for every TCP segment, and is a few compares. */
@@ -188,5 +194,62 @@ static inline int rule_memo_get(const struct rule_memo *m, const struct rule_mem
 	*bits = m->bits[way];
 	return 1;
 }
+
+/*
+ * ---- the wide memo: rules 16 to 255 ----
+ *
+ * A connection's slot has room for 16 rules' results. Rule files that
+ * give one host or service dozens of rules (one per condition, per port
+ * it leaves alone) have more filters that match the same packets, and
+ * the index cannot rule those out. Their results are remembered per
+ * flow direction in a table the decision keeps itself: the same analysis
+ * says which rules are remembered and by which changing bytes, and an
+ * entry holds the bytes of the connection it was filled for, so it is
+ * never taken for another flow's; a flow whose entry another took fills
+ * it again. Like the slot's memo it only replays libpcap's results.
+ */
+#define RULE_MEMO_WIDE_RULES 256
+#define RULE_MEMO_WIDE_WORDS (RULE_MEMO_WIDE_RULES / 64)
+
+/* What the filters of rules 16 to 255 read in one class; bit i of a mask: rule i. */
+struct rule_memo_wide {
+	uint32_t tag;		/* set by the caller, as rule_memo_plan's; nonzero */
+	bool any;		/* some rule is remembered: the table is worth asking */
+	uint32_t need;
+	uint8_t nkey;
+	uint16_t key[RULE_MEMO_KEY_BYTES];
+	/* decided/matches: as rule_memo_plan's; rules: results the table remembers */
+	uint64_t decided[RULE_MEMO_WIDE_WORDS], matches[RULE_MEMO_WIDE_WORDS];
+	uint64_t rules[RULE_MEMO_WIDE_WORDS];
+};
+
+/* rule_memo_plan() for rules 16 to 255 (those past 255 always run). */
+void rule_memo_wide_plan(const struct rule_set *rs, int cls, struct rule_memo_wide *plan);
+
+struct rule_memo_table;
+
+/* An empty table (a few thousand flow directions), or NULL (ENOMEM). */
+struct rule_memo_table *rule_memo_table_new(void);
+/* NULL-safe. */
+void rule_memo_table_free(struct rule_memo_table *t);
+
+/*
+ * The remembered results of plan->rules for v (parsed, of the plan's
+ * class; hash and way: its flow_id's, to place it), RULE_MEMO_WIDE_WORDS
+ * words valid until the next rule_memo_table_put(); NULL when the table
+ * holds none for v's connection bytes, changing bytes and plan, or v is
+ * too short a copy for the plan's filters (then remember nothing).
+ */
+const uint64_t *rule_memo_table_get(const struct rule_memo_table *t,
+				    const struct rule_memo_wide *plan, const struct pkt_view *v,
+				    uint64_t hash, unsigned way);
+/*
+ * The entry for v, taken for it (from the flow that had it) with its
+ * words zeroed: the caller sets bit i for each remembered rule i whose
+ * filter matches v, among those a packet like v can match. NULL when v
+ * is too short a copy to be remembered.
+ */
+uint64_t *rule_memo_table_put(struct rule_memo_table *t, const struct rule_memo_wide *plan,
+			      const struct pkt_view *v, uint64_t hash, unsigned way);
 
 #endif

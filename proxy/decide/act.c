@@ -42,6 +42,9 @@ struct act_ctx {
 	const struct rule_set *rs;
 	uint32_t gen;		/* rule sets seen: tells their memos apart */
 	struct rule_memo_plan plan[RULE_MEMO_NCLASS];
+	/* Rules 16 to 255: their plans, and the table (NULL while the set has 16 or fewer). */
+	struct rule_memo_wide wide_plan[RULE_MEMO_NCLASS];
+	struct rule_memo_table *wide;
 	struct rng rng;
 	struct rule_state *st;
 	size_t n;
@@ -98,7 +101,21 @@ static void plan_memos(struct act_ctx *c)
 	for (int cls = 0; cls < RULE_MEMO_NCLASS; cls++) {
 		rule_memo_plan(c->rs, cls, &c->plan[cls]);
 		c->plan[cls].tag = c->gen << 5 | (uint32_t)cls << 2;
+		if (c->wide) {
+			rule_memo_wide_plan(c->rs, cls, &c->wide_plan[cls]);
+			c->wide_plan[cls].tag = c->plan[cls].tag;
+		} else {
+			memset(&c->wide_plan[cls], 0, sizeof(c->wide_plan[cls]));
+		}
 	}
+}
+
+/* A set of more than 16 rules has a wide memo: made before anything is committed. */
+static int wide_table_for(struct act_ctx *c, size_t n)
+{
+	if (n > RULE_MEMO_MAX_RULES && !c->wide && !(c->wide = rule_memo_table_new()))
+		return -ENOMEM;
+	return 0;
 }
 
 /*
@@ -173,7 +190,7 @@ struct act_ctx *act_ctx_new(const struct rule_set *rs, uint64_t seed, uint64_t n
 	c->rs = rs;
 	c->rng.seed = seed;
 	c->st = states_new(rs, now_ns, &c->n);
-	if (!c->st || plan_twins(rs, c->st, c->n)) {
+	if (!c->st || plan_twins(rs, c->st, c->n) || wide_table_for(c, c->n)) {
 		act_ctx_free(c);
 		return NULL;
 	}
@@ -186,6 +203,7 @@ void act_ctx_free(struct act_ctx *c)
 	if (!c)
 		return;
 	states_free(c->st, c->n);
+	rule_memo_table_free(c->wide);
 	free(c);
 }
 
@@ -243,7 +261,8 @@ static int swap(struct act_ctx *c, const struct rule_set *rs, uint64_t now_ns, i
 
 	if (!st)
 		return -ENOMEM;
-	if (plan_twins(rs, st, n)) {
+	/* A table made here and then not needed is harmless: the plans say whether to ask it. */
+	if (plan_twins(rs, st, n) || wide_table_for(c, n)) {
 		states_free(st, n);
 		return -ENOMEM;
 	}
@@ -1024,10 +1043,77 @@ FL_HOT static uint32_t known_results(const struct act_ctx *c, const struct act_i
 	return plan->decided | plan->rules;
 }
 
+/* The wide memo's answer for one rule. */
+struct wide_known {
+	const struct rule_memo_wide *plan;	/* NULL: none */
+	const uint64_t *bits;			/* NULL: only what the class decides */
+};
+
+/*
+ * Rules 16 to 255 in the wide memo's plan: what it knows of the packet,
+ * filling the flow's entry first when it holds none yet (only the
+ * candidates' filters run; the others are known not to match).
+ */
+FL_HOT static void wide_results(struct act_ctx *c, const struct act_input *in, struct cands *cs,
+				struct wide_known *w)
+{
+	int cls = rule_memo_class(in->v), i;
+	struct rule_cands t;
+	uint64_t *fill;
+
+	w->plan = NULL;
+	w->bits = NULL;
+	if (cls < 0 || !c->wide)
+		return;
+	w->plan = &c->wide_plan[cls];
+	if (!in->memo || !w->plan->any)
+		return;
+	w->bits = rule_memo_table_get(c->wide, w->plan, in->v, in->id.hash, in->id.way);
+	if (w->bits)
+		return;
+	fill = rule_memo_table_put(c->wide, w->plan, in->v, in->id.hash, in->id.way);
+	if (!fill)
+		return;
+	if (c->scan_all) {
+		rule_cands_all(&t, c->n);
+	} else {
+		if (!cs->have) {
+			rule_set_cands(c->rs, in->v, &cs->c);
+			cs->have = true;
+		}
+		t = cs->c;
+	}
+	while ((i = rule_cands_next(&t)) >= 0 && i < RULE_MEMO_WIDE_RULES) {
+		unsigned ri = (unsigned)i;
+		uint64_t bit = 1ull << (ri % 64);
+
+		if (w->plan->rules[ri / 64] & bit &&
+		    filter_matches(c, ri, rule_set_get(c->rs, ri), in))
+			fill[ri / 64] |= bit;
+	}
+	w->bits = fill;
+}
+
+/* 1 or 0: rule ri's filter result as the wide memo knows it; -1: unknown. */
+static inline int wide_result(const struct wide_known *w, unsigned ri)
+{
+	uint64_t bit = 1ull << (ri % 64);
+	unsigned k = ri / 64;
+
+	if (!w->plan || ri >= RULE_MEMO_WIDE_RULES)
+		return -1;
+	if (w->plan->decided[k] & bit)
+		return !!(w->plan->matches[k] & bit);
+	if (w->bits && w->plan->rules[k] & bit)
+		return !!(w->bits[k] & bit);
+	return -1;
+}
+
 FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act_decision *d)
 {
 	uint32_t known = 0, bits = 0;
 	struct cands cs;	/* not zeroed: 150 bytes, filled only when needed */
+	struct wide_known wk;
 	int next;
 
 	/* fired[] is read only up to n_fired: clearing it cost a third of this function. */
@@ -1047,6 +1133,7 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 		cs.have = true;
 	}
 	known = known_results(c, in, &cs, &bits);
+	wide_results(c, in, &cs, &wk);
 	if (!cs.have) {
 		if (c->scan_all || known == (1u << c->n) - 1)
 			rule_cands_all(&cs.c, c->n);
@@ -1060,11 +1147,14 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 		/* Disabled: as if absent, but its counters and every/first counts stay. */
 		if (r->disabled || (!c->scan_all && !window_holds(c, ri, r, in)))
 			continue;
-		if (ri < RULE_MEMO_MAX_RULES && known >> ri & 1) {
-			if (!(bits >> ri & 1))
+		if (ri < RULE_MEMO_MAX_RULES) {
+			if (known >> ri & 1 ? !(bits >> ri & 1) : !filter_matches(c, ri, r, in))
 				continue;
-		} else if (!filter_matches(c, ri, r, in)) {
-			continue;
+		} else {
+			int w = wide_result(&wk, ri);
+
+			if (w < 0 ? !filter_matches(c, ri, r, in) : !w)
+				continue;
 		}
 		/* The reference order (scan_all): the window after the filter, as the rule reads. */
 		if (c->scan_all && !window_holds(c, ri, r, in))

@@ -227,29 +227,35 @@ static size_t conn_packet(uint8_t *b, bool v6, int l4p, int way)
 	return len;
 }
 
+/* Filters of every kind the analysis tells apart, for conn_packet()'s connection. */
+static const char *const conn_filters[] = {
+	"icmp[icmptype] = icmp-echo",
+	"icmp6 and ip6[40] = 128",
+	"not icmp",
+	"tcp dst port 9",
+	"udp port 9",
+	"tcp",
+	"tcp[tcpflags] & (tcp-syn|tcp-fin) != 0",
+	"ip[1] & 3 = 3",
+	"ip6[1] & 0xf0 != 0",
+	"ip[6] & 0x20 != 0",
+	"ip6 and ip6[7] = 64",
+	"host 10.0.0.1 and src port 1000",
+	"dst host fd00::2",
+	"tcp[14] = 1",
+	"ip[8] = 63",
+	"src port 9 or dst port 1000",
+	"udp[8] = 0x47",
+	"tcp and tcp[20] = 0x47",
+	"host fd00::1 and not port 1001",
+	"host 10.0.0.1 and not port 1002",
+};
+#define N_CONN_FILTERS (int)(sizeof(conn_filters) / sizeof(conn_filters[0]))
+
 static void check_against_libpcap(bool v6, int l4p)
 {
-	const char *f[] = {
-		"icmp[icmptype] = icmp-echo",
-		"icmp6 and ip6[40] = 128",
-		"not icmp",
-		"tcp dst port 9",
-		"udp port 9",
-		"tcp",
-		"tcp[tcpflags] & (tcp-syn|tcp-fin) != 0",
-		"ip[1] & 3 = 3",
-		"ip6[1] & 0xf0 != 0",
-		"ip[6] & 0x20 != 0",
-		"ip6 and ip6[7] = 64",
-		"host 10.0.0.1 and src port 1000",
-		"dst host fd00::2",
-		"tcp[14] = 1",
-		"ip[8] = 63",
-		"src port 9 or dst port 1000",
-		"udp[8] = 0x47",
-		"tcp and tcp[20] = 0x47",
-	};
-	int n = (int)(sizeof(f) / sizeof(f[0]));
+	const char *const *f = conn_filters;
+	int n = N_CONN_FILTERS;
 	struct rule_set *rs = rules(f, n);
 	int cls = (v6 ? RULE_MEMO_TCP6 : RULE_MEMO_TCP4) + l4p;
 	struct rule_memo memo = { 0 };
@@ -303,6 +309,131 @@ Test(memo, matches_libpcap_icmp4) { check_against_libpcap(false, 2); }
 Test(memo, matches_libpcap_tcp6) { check_against_libpcap(true, 0); }
 Test(memo, matches_libpcap_udp6) { check_against_libpcap(true, 1); }
 Test(memo, matches_libpcap_icmp6) { check_against_libpcap(true, 2); }
+
+/* conn_packet()'s connection, or (other) one from 10.0.0.3 / fd00::3 instead of .1. */
+static size_t wide_packet(uint8_t *b, bool v6, int l4p, int way, bool other)
+{
+	size_t len = conn_packet(b, v6, l4p, way);
+
+	if (other)
+		b[v6 ? (way ? 39 : 23) : (way ? 19 : 15)] = 3;
+	return len;
+}
+
+/*
+ * The wide memo (rules 16 to 255): 16 rules first, then the filters
+ * above; two connections whose packets land on the same entry (one hash
+ * for both) take it from each other, and every result it gives is
+ * libpcap's on the packet itself.
+ */
+static void check_wide(bool v6, int l4p)
+{
+	const char *f[16 + N_CONN_FILTERS];
+	int n = 16 + N_CONN_FILTERS;
+	struct rule_set *rs;
+	int cls = (v6 ? RULE_MEMO_TCP6 : RULE_MEMO_TCP4) + l4p;
+	struct rule_memo_wide plan;
+	struct rule_memo_table *t = rule_memo_table_new();
+	unsigned hits = 0, fills = 0, shorts = 0;
+	uint8_t b[128];
+
+	for (int i = 0; i < 16; i++)
+		f[i] = "ip[8] = 63";
+	memcpy(f + 16, conn_filters, sizeof(conn_filters));
+	rs = rules(f, n);
+	cr_assert(t);
+	rule_memo_wide_plan(rs, cls, &plan);
+	plan.tag = 4;
+	cr_assert(plan.any);
+	cr_assert_eq(plan.rules[0] & 0xffff, 0, "the slot's 16 rules are not the table's");
+	cr_assert_eq(plan.decided[0] & 0xffff, 0);
+	cr_assert_neq(plan.decided[0], 0);
+	for (int i = 0; i < 20000; i++) {
+		int way = (int)(rnd() % 2);
+		bool other = rnd() % 2;
+		size_t len = wide_packet(b, v6, l4p, way, other);
+		struct pkt_view v;
+		uint64_t direct = 0;
+		const uint64_t *got;
+
+		cr_assert_eq(pkt_parse(&v, b, len), 0);
+		cr_assert_eq(rule_memo_class(&v), cls);
+		for (int k = 16; k < n; k++)
+			if (rule_filter_match(rule_set_get(rs, (size_t)k), &v))
+				direct |= 1ull << k;
+		cr_assert_eq(direct & plan.decided[0], plan.matches[0], "packet %d", i);
+		got = rule_memo_table_get(t, &plan, &v, 7, (unsigned)way);
+		if (got) {
+			hits++;
+			cr_assert_eq(got[0] & plan.rules[0], direct & plan.rules[0],
+				     "packet %d way %d other %d: remembered %#llx, libpcap %#llx", i,
+				     way, other, (unsigned long long)got[0],
+				     (unsigned long long)direct);
+		} else {
+			uint64_t *put = rule_memo_table_put(t, &plan, &v, 7, (unsigned)way);
+
+			/* Shorter than what a filter can read ("udp[8] = 0x47"): nothing kept. */
+			if (!put) {
+				cr_assert_lt(v.len, plan.need);
+				shorts++;
+				continue;
+			}
+			fills++;
+			put[0] = direct & plan.rules[0];
+		}
+	}
+	cr_log_info("class %d: wide: decided %#llx, remembered %#llx by %u key bytes: %u hits, "
+		    "%u fills, %u short", cls, (unsigned long long)plan.decided[0],
+		    (unsigned long long)plan.rules[0], plan.nkey, hits, fills, shorts);
+	cr_assert_gt(hits, 1000, "hits %u fills %u short %u", hits, fills, shorts);
+	cr_assert_gt(fills, 500, "hits %u fills %u: the two connections take the entry", hits,
+		     fills);
+	rule_memo_table_free(t);
+	rule_set_free(rs);
+}
+
+Test(memo, wide_matches_libpcap_tcp4) { check_wide(false, 0); }
+Test(memo, wide_matches_libpcap_udp4) { check_wide(false, 1); }
+Test(memo, wide_matches_libpcap_icmp4) { check_wide(false, 2); }
+Test(memo, wide_matches_libpcap_tcp6) { check_wide(true, 0); }
+Test(memo, wide_matches_libpcap_udp6) { check_wide(true, 1); }
+Test(memo, wide_matches_libpcap_icmp6) { check_wide(true, 2); }
+
+Test(memo, wide_plans_stop_at_rule_255_and_tell_sets_apart)
+{
+	const char *f[300];
+	struct rule_set *rs;
+	struct rule_memo_wide plan, other;
+	struct rule_memo_table *t = rule_memo_table_new();
+	uint8_t b[128];
+	struct pkt_view v;
+	uint64_t *put;
+
+	for (int i = 0; i < 300; i++)
+		f[i] = "host 10.0.0.1 and not port 1002";
+	rs = rules(f, 300);
+	cr_assert(t);
+	rule_memo_wide_plan(rs, RULE_MEMO_TCP4, &plan);
+	plan.tag = 4;
+	cr_assert_eq(plan.rules[0], ~0ull << 16);
+	for (int k = 1; k < RULE_MEMO_WIDE_WORDS; k++)
+		cr_assert_eq(plan.rules[k], ~0ull, "word %d", k);
+	other = plan;
+	other.tag = 8;
+	cr_assert_eq(pkt_parse(&v, b, wide_packet(b, false, 0, 0, false)), 0);
+	cr_assert_null(rule_memo_table_get(t, &plan, &v, 1, 0), "an empty table holds nothing");
+	put = rule_memo_table_put(t, &plan, &v, 1, 0);
+	cr_assert(put);
+	put[3] = 5;
+	cr_assert_eq(rule_memo_table_get(t, &plan, &v, 1, 0)[3], 5);
+	cr_assert_null(rule_memo_table_get(t, &other, &v, 1, 0), "another rule set's plan");
+	cr_assert_null(rule_memo_table_get(t, &plan, &v, 1, 1), "the other way");
+	v.len = plan.need - 1;
+	cr_assert_null(rule_memo_table_get(t, &plan, &v, 1, 0), "a copy too short");
+	cr_assert_null(rule_memo_table_put(t, &plan, &v, 1, 0));
+	rule_memo_table_free(t);
+	rule_set_free(rs);
+}
 
 static void one_packet(uint8_t *b, struct pkt_view *v, int way)
 {
