@@ -44,7 +44,8 @@
 # TESTS ("tcp udp ping lat hold rules"), CONFIGS ("a b c d e f"), FLOWS (8),
 # LAT_DUR seconds per lateness case (3), LAT_DELAYS ("1 10 100" ms),
 # LAT_RATES ("1000 20000"), LAT_RECV (poll; recv: the receiver sleeps), HOLD_N (100000), HOLD_QUEUES (2),
-# PAIRS (3, 0: a, b, c and d once like the others), PAIR_DUR (2),
+# PAIRS (3: a and c pairs per run, 0: once like the others), PAIR_DUR (2),
+# BD_PAIRS (5: b and d pairs per run, 0: once like the others),
 # PIN_SEND (0), PIN_RECV (1) (CPU lists for taskset; empty: no pinning),
 # RULES_N (1000), RULES_PAIRS (1 per run), RULES_TESTS ("tcp udp"),
 # RULES_MATCH (1; 0: the traffic matches none of r1's and rn's rules),
@@ -72,6 +73,7 @@ LAT_RECV=${LAT_RECV:-poll}
 HOLD_N=${HOLD_N:-100000}
 HOLD_QUEUES=${HOLD_QUEUES:-2}
 PAIRS=${PAIRS:-3}
+BD_PAIRS=${BD_PAIRS:-5}
 PAIR_DUR=${PAIR_DUR:-2}
 MIX_DUR=${MIX_DUR:-40}
 MIX_WIN=${MIX_WIN:-0.5}
@@ -665,7 +667,7 @@ pair_in_turn()
 	fi
 }
 
-# run_pairs X Y SECONDS: X and Y (a and c; b and d) as PAIRS alternating
+# run_pairs X Y SECONDS N: X and Y (a and c; b and d) as N alternating
 # tests of SECONDS, each pair recorded under its number: c/a and d/b are
 # then taken per adjacent pair, so a slow spell of the machine moves both
 # sides of a ratio, not one.  The order turns each pair (a c, c a, a c,
@@ -677,7 +679,7 @@ run_pairs()
 
 	for t in $TESTS; do
 		[[ $t == tcp || $t == udp || $t == ping ]] || continue
-		for ((k = 1; k <= PAIRS; k++)); do
+		for ((k = 1; k <= $4; k++)); do
 			PAIR=$k
 			pair_in_turn "$k" "$1" "$2" "$t" "$3"
 		done
@@ -1160,7 +1162,7 @@ RUN=0
 PAIRED=0
 PAIRED_BD=0
 ((PAIRS > 0)) && [[ " $CONFIGS " == *" a "* && " $CONFIGS " == *" c "* ]] && PAIRED=1
-((PAIRS > 0)) && [[ " $CONFIGS " == *" b "* && " $CONFIGS " == *" d "* ]] && PAIRED_BD=1
+((BD_PAIRS > 0)) && [[ " $CONFIGS " == *" b "* && " $CONFIGS " == *" d "* ]] && PAIRED_BD=1
 for ((RUN = 1; RUN <= RUNS; RUN++)); do
 	for cfg in $CONFIGS; do
 		if [[ $cfg == f ]]; then
@@ -1168,14 +1170,14 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
 			run_many
 		elif ((PAIRED)) && [[ $cfg == a ]]; then
 			log "run $RUN/$RUNS, configurations a and c, $PAIRS pairs of $PAIR_DUR s"
-			run_pairs a c "$PAIR_DUR"
+			run_pairs a c "$PAIR_DUR" "$PAIRS"
 		elif ((PAIRED)) && [[ $cfg == c ]]; then
 			continue
 		elif ((PAIRED_BD)) && [[ $cfg == b ]]; then
 			# Tests of DUR, as before pairing: BBR's start-up weighs more in
 			# 2 s, and costs d more than b (see bench/README.md).
-			log "run $RUN/$RUNS, configurations b and d, $PAIRS pairs of $DUR s"
-			run_pairs b d "$DUR"
+			log "run $RUN/$RUNS, configurations b and d, $BD_PAIRS pairs of $DUR s"
+			run_pairs b d "$DUR" "$BD_PAIRS"
 		elif ((PAIRED_BD)) && [[ $cfg == d ]]; then
 			continue
 		else
@@ -1198,5 +1200,5 @@ git -C "$SRC_DIR" diff --quiet HEAD 2>/dev/null || commit+="-dirty"
 python3 "$SRC_DIR/report.py" "$REC" "$JSONL" \
 	"commit=$commit" "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	"load=$(cut -d' ' -f1-3 /proc/loadavg)" "runs=$RUNS" "dur=$DUR" "lat_dur=$LAT_DUR" \
-	"pairs=$((PAIRED ? PAIRS : 0))" "pairs_bd=$((PAIRED_BD ? PAIRS : 0))" "pair_dur=$PAIR_DUR" "pin=${PIN_SEND:-none}/${PIN_RECV:-none}" \
+	"pairs=$((PAIRED ? PAIRS : 0))" "pairs_bd=$((PAIRED_BD ? BD_PAIRS : 0))" "pair_dur=$PAIR_DUR" "pin=${PIN_SEND:-none}/${PIN_RECV:-none}" \
 	"mix_dur=$MIX_DUR" "mix_win=$MIX_WIN" "rules_n=$RULES_N" "rules_match=$RULES_MATCH" "d_kind=$D_KIND" "nproc=$(nproc)" "kernel=$(uname -r)"
