@@ -40,8 +40,9 @@ struct act_input {
 	const struct act_tcp_info *tcp;	/* NULL: no tracker info, TCP conditions fail */
 	/*
 	 * The flow's filter memo (in the tracker's or the flow table's
-	 * slot), or NULL: filters then run on every packet. Same verdicts
-	 * either way.
+	 * slot), or NULL: filters then run on every packet, and the
+	 * context's own table for rules 16 to 255 (placed by id.hash and
+	 * id.way) is not asked either. Same verdicts either way.
 	 */
 	struct rule_memo *memo;
 };
