@@ -1111,14 +1111,15 @@ struct wide_known {
 
 /*
  * Rules 16 to 255 in the wide memo's plan: what it knows of the packet,
- * filling the flow's entry first when it holds none yet (only the
- * candidates' filters run; the others are known not to match).
+ * filling the flow's entry first when it holds none yet. Only the
+ * filters of candidates run (all of them, from the start of the list:
+ * the others are known not to match).
  */
-FL_HOT static void wide_results(struct act_ctx *c, const struct act_input *in, struct cands *cs,
-				struct wide_known *w)
+FL_HOT static void wide_results(struct act_ctx *c, const struct act_input *in,
+				const struct rule_cands *cands, struct wide_known *w)
 {
 	int cls = rule_memo_class(in->v), i;
-	struct rule_cands t;
+	struct rule_cands t = *cands;
 	uint64_t *fill;
 
 	w->plan = NULL;
@@ -1134,15 +1135,6 @@ FL_HOT static void wide_results(struct act_ctx *c, const struct act_input *in, s
 	fill = rule_memo_table_put(c->wide, w->plan, in->v, in->id.hash, in->id.way);
 	if (!fill)
 		return;
-	if (c->scan_all) {
-		rule_cands_all(&t, c->n);
-	} else {
-		if (!cs->have) {
-			rule_set_cands(c->rs, in->v, &cs->c);
-			cs->have = true;
-		}
-		t = cs->c;
-	}
 	while ((i = rule_cands_next(&t)) >= 0 && i < RULE_MEMO_WIDE_RULES) {
 		unsigned ri = (unsigned)i;
 		uint64_t bit = 1ull << (ri % 64);
@@ -1173,7 +1165,10 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 {
 	uint32_t known = 0, bits = 0;
 	struct cands cs;	/* not zeroed: 150 bytes, filled only when needed */
-	struct wide_known wk;
+	/* The wide memo, asked when the first rule past the 16th gets that far. */
+	struct wide_known wk = { 0 };
+	bool wide_asked = !c->wide;
+	struct rule_cands start;
 	int next;
 
 	/* fired[] is read only up to n_fired: clearing it cost a third of this function. */
@@ -1193,13 +1188,14 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 		cs.have = true;
 	}
 	known = known_results(c, in, &cs, &bits);
-	wide_results(c, in, &cs, &wk);
 	if (!cs.have) {
 		if (c->scan_all || known == (1u << c->n) - 1)
 			rule_cands_all(&cs.c, c->n);
 		else
 			rule_set_cands(c->rs, in->v, &cs.c);
 	}
+	if (!wide_asked)
+		start = cs.c;
 	while ((next = rule_cands_next(&cs.c)) >= 0) {
 		unsigned ri = (unsigned)next;
 		const struct rule *r;
@@ -1214,8 +1210,13 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 			if (known >> ri & 1 ? !(bits >> ri & 1) : !filter_matches(c, ri, r, in))
 				continue;
 		} else {
-			int w = wide_result(&wk, ri);
+			int w;
 
+			if (!wide_asked) {
+				wide_results(c, in, &start, &wk);
+				wide_asked = true;
+			}
+			w = wide_result(&wk, ri);
 			if (w < 0 ? !filter_matches(c, ri, r, in) : !w)
 				continue;
 		}
