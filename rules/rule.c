@@ -10,6 +10,7 @@
 #include "filter.h"
 #include "hot.h"
 #include "index.h"
+#include "memo.h"
 #include "parser.h"
 #include "rule.h"
 #include "strbuf.h"
@@ -37,6 +38,11 @@ struct rule_set {
 	 * pipeline has it. NULL: every rule is a candidate.
 	 */
 	struct rule_index *idx;
+	/*
+	 * The wide memo's plans, one per class (rule_set_plan), or NULL;
+	 * dropped whenever a rule joins or leaves, as the index changes.
+	 */
+	struct rule_memo_wide *wide;
 	/* What '@NAME' in a filter stands for; NULL: '@NAME' is an error. */
 	rule_name_cb names;
 	void *names_data;
@@ -785,7 +791,35 @@ void rule_set_free(struct rule_set *rs)
 	free(rs->rules);
 	free(rs->slots);
 	rule__index_free(rs->idx);
+	free(rs->wide);
 	free(rs);
+}
+
+/* The rules changed: plans made for the old ones are void. */
+static void unplan(struct rule_set *rs)
+{
+	free(rs->wide);
+	rs->wide = NULL;
+}
+
+int rule_set_plan(struct rule_set *rs)
+{
+	struct rule_memo_wide *w;
+
+	if (rs->wide)
+		return 0;
+	w = calloc(RULE_MEMO_NCLASS, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	for (int cls = 0; cls < RULE_MEMO_NCLASS; cls++)
+		rule_memo_wide_plan(rs, cls, &w[cls]);
+	rs->wide = w;
+	return 0;
+}
+
+const struct rule_memo_wide *rule_set_wide_plans(const struct rule_set *rs)
+{
+	return rs->wide;
 }
 
 /* FNV-1a: names are short, and the index is only used off the packet path. */
@@ -870,6 +904,7 @@ static void append(struct rule_set *rs, struct rule *r)
 	rs->rules[rs->n++] = r;
 	rs->slots[name_slot(rs, r->name)] = (uint32_t)rs->n;
 	rule__index_append(rs->idx, r);
+	unplan(rs);
 }
 
 /* Drop the rules past the first n (a load that failed): the set is as it was. */
@@ -879,6 +914,7 @@ static void truncate_to(struct rule_set *rs, size_t n)
 		rule_free(rs->rules[--rs->n]);
 	names_refill(rs);
 	rule__index_truncate(rs->idx, n);
+	unplan(rs);
 }
 
 /* The error for a rule past RULE_MAX_RULES: at the rule's first character. */
@@ -1086,6 +1122,7 @@ int rule_set_del(struct rule_set *rs, const char *name)
 		rs->rules[k]->index = (unsigned)k;
 	names_refill(rs);
 	rule__index_remove(rs->idx, (size_t)i);
+	unplan(rs);
 	return 0;
 }
 

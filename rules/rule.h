@@ -238,6 +238,21 @@ void rule_set_names_from(struct rule_set *rs, const struct rule_set *from);
 /* Frees the set, its rules and their compiled filters. NULL-safe. */
 void rule_set_free(struct rule_set *rs);
 
+struct rule_memo_wide;
+
+/*
+ * Makes the set's wide memo plans (memo.h: rule_memo_wide_plan() for each
+ * class) once, for every pipeline that takes the set: call it before the
+ * set goes to the packet path, where act would otherwise make them itself
+ * under the queue's lock (with 256 rules, a couple of milliseconds of
+ * packets waiting). A rule joining or leaving drops them. Returns 0 or
+ * -ENOMEM (act then plans for itself). Not for a set already published:
+ * readers may be asking rule_set_wide_plans().
+ */
+int rule_set_plan(struct rule_set *rs);
+/* The plans rule_set_plan() made, RULE_MEMO_NCLASS of them (tags 0), or NULL. */
+const struct rule_memo_wide *rule_set_wide_plans(const struct rule_set *rs);
+
 /*
  * Parse one rule line and append it. Blank lines and '#' comments are
  * accepted and add nothing (returns 0). 'file' names the source for error

@@ -143,7 +143,12 @@ static void plan_memos(struct act_ctx *c)
 		rule_memo_plan(c->rs, cls, &c->plan[cls]);
 		c->plan[cls].tag = c->gen << 5 | (uint32_t)cls << 2;
 		if (c->wide) {
-			rule_memo_wide_plan(c->rs, cls, &c->wide_plan[cls]);
+			const struct rule_memo_wide *made = rule_set_wide_plans(c->rs);
+
+			if (made)
+				c->wide_plan[cls] = made[cls];
+			else
+				rule_memo_wide_plan(c->rs, cls, &c->wide_plan[cls]);
 			c->wide_plan[cls].tag = c->plan[cls].tag;
 		} else {
 			memset(&c->wide_plan[cls], 0, sizeof(c->wide_plan[cls]));

@@ -1128,6 +1128,8 @@ struct proxy *proxy_new(const struct proxy_config *cfg, struct rule_set *rules,
 	if (!p->cfg.mark)
 		p->cfg.mark = PROXY_DEFAULT_MARK;
 	p->rules = rules;
+	/* Once for every queue's pipeline (swap_rules says why); best effort. */
+	(void)rule_set_plan(rules);
 	p->report = report_cb;
 	p->report_data = report_data;
 	p->stamp_fd = -1;
@@ -1572,6 +1574,11 @@ static int swap_rules(struct proxy *p, struct rule_set *rules, bool fresh)
 		rule_set_free(rules);
 		return ret;
 	}
+	/*
+	 * The memo's plans once, outside the locks: else each queue makes
+	 * them while its packets wait. Without memory for them it still does.
+	 */
+	(void)rule_set_plan(rules);
 	/*
 	 * Queue by queue, each between two of its packets; all at the same
 	 * 'now', so that the rules' windows agree.

@@ -26,6 +26,18 @@ static struct rule_set *rules(const char *const *filters, int n)
 	return rs;
 }
 
+static ssize_t read_text(void *data, char *buf, size_t size)
+{
+	const char **s = data;
+	size_t n = strlen(*s);
+
+	if (n > size)
+		n = size;
+	memcpy(buf, *s, n);
+	*s += n;
+	return (ssize_t)n;
+}
+
 /* One filter's analysis in class cls; returns whether it can be remembered. */
 static bool analyse(const char *filter, int cls, struct rule_memo_reads *r)
 {
@@ -398,6 +410,97 @@ Test(memo, wide_matches_libpcap_icmp4) { check_wide(false, 2); }
 Test(memo, wide_matches_libpcap_tcp6) { check_wide(true, 0); }
 Test(memo, wide_matches_libpcap_udp6) { check_wide(true, 1); }
 Test(memo, wide_matches_libpcap_icmp6) { check_wide(true, 2); }
+
+/*
+ * The decision with a set's own plans and the memos (the live proxy's
+ * way) against the reference with none, on two connections of one class
+ * sharing a wide memo entry: 16 rules, then the filters above, each a
+ * delay that adds up, so every rule's result shows in the total.
+ */
+static void check_act_wide(bool v6, int l4p)
+{
+	struct rule_set *rs = rule_set_new();
+	struct rule_memo m[2] = { 0 };
+	struct act_ctx *a, *ref;
+	struct rule_error e;
+	unsigned fired = 0;
+	char line[256];
+	uint8_t b[128];
+
+	cr_assert(rs);
+	for (int i = 0; i < 16 + N_CONN_FILTERS; i++) {
+		snprintf(line, sizeof(line), "%s => delay 1ms",
+			 i < 16 ? "ip[8] = 63" : conn_filters[i - 16]);
+		cr_assert_eq(rule_set_add_line(rs, line, "t", i + 1, &e), 0, "%s: %s", line, e.msg);
+	}
+	cr_assert_eq(rule_set_plan(rs), 0);
+	a = act_ctx_new(rs, 1, 0);
+	ref = act_ctx_new(rs, 1, 0);
+	cr_assert(a && ref);
+	act_ctx_scan_all(ref, true);
+	for (int i = 0; i < 4000; i++) {
+		int way = (int)(rnd() % 2);
+		bool other = rnd() % 2;
+		size_t len = wide_packet(b, v6, l4p, way, other);
+		struct pkt_view v;
+		struct act_decision d1, d2;
+		struct act_input in = {
+			.v = &v, .dir = PKT_DIR_IN, .now_ns = 1000 + (uint64_t)i,
+			.id = { .hash = 7, .way = (uint32_t)way, .ordinal = (uint64_t)i + 1 },
+		};
+
+		cr_assert_eq(pkt_parse(&v, b, len), 0);
+		in.memo = &m[other];
+		act_decide(a, &in, &d1);
+		in.memo = NULL;
+		act_decide(ref, &in, &d2);
+		cr_assert_eq(d1.delay_ns, d2.delay_ns, "packet %d", i);
+		cr_assert_eq(d1.n_fired, d2.n_fired, "packet %d", i);
+		fired += d1.n_fired;
+	}
+	cr_assert_gt(fired, 4000);
+	act_ctx_free(a);
+	act_ctx_free(ref);
+	rule_set_free(rs);
+}
+
+Test(memo, act_with_a_sets_plans_tcp4) { check_act_wide(false, 0); }
+Test(memo, act_with_a_sets_plans_udp4) { check_act_wide(false, 1); }
+Test(memo, act_with_a_sets_plans_icmp4) { check_act_wide(false, 2); }
+Test(memo, act_with_a_sets_plans_tcp6) { check_act_wide(true, 0); }
+Test(memo, act_with_a_sets_plans_udp6) { check_act_wide(true, 1); }
+Test(memo, act_with_a_sets_plans_icmp6) { check_act_wide(true, 2); }
+
+Test(memo, a_sets_own_plans_are_the_same_and_go_with_any_change)
+{
+	const char *f[40];
+	struct rule_set *rs;
+	struct rule_error e;
+	const char *text = "tcp port 1 => drop\nbad => dorp\n";
+
+	for (int i = 0; i < 40; i++)
+		f[i] = i % 2 ? "host 10.0.0.1 and not port 1002" : "udp port 53";
+	rs = rules(f, 40);
+	cr_assert_null(rule_set_wide_plans(rs));
+	cr_assert_eq(rule_set_plan(rs), 0);
+	cr_assert(rule_set_wide_plans(rs));
+	for (int cls = 0; cls < RULE_MEMO_NCLASS; cls++) {
+		struct rule_memo_wide w;
+
+		rule_memo_wide_plan(rs, cls, &w);
+		cr_assert_eq(memcmp(&rule_set_wide_plans(rs)[cls], &w, sizeof(w)), 0, "class %d", cls);
+	}
+	cr_assert_eq(rule_set_add(rs, "tcp port 7 => drop", "seven", "t", 41, &e), 0, "%s", e.msg);
+	cr_assert_null(rule_set_wide_plans(rs), "a rule joined");
+	cr_assert_eq(rule_set_plan(rs), 0);
+	cr_assert_eq(rule_set_del(rs, "seven"), 0);
+	cr_assert_null(rule_set_wide_plans(rs), "a rule left");
+	cr_assert_eq(rule_set_plan(rs), 0);
+	cr_assert_lt(rule_set_load(rs, "f", read_text, &text, &e), 0);
+	cr_assert_eq(rule_set_count(rs), 40);
+	cr_assert_null(rule_set_wide_plans(rs), "a load taken back");
+	rule_set_free(rs);
+}
 
 Test(memo, wide_plans_stop_at_rule_255_and_tell_sets_apart)
 {
