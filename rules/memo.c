@@ -596,37 +596,47 @@ static enum plan_kind plan_rule(const struct rule *r, int cls, struct keyset *ks
 	return P_REMEMBERED;
 }
 
-/* The unused key bytes read the protocol byte, the same in every packet of the class. */
-static void keyset_pad(struct keyset *ks, int cls)
+/*
+ * Rules [first, end) of rs in class cls: bit i of the word masks (i from
+ * 0, the set's rule i) for those the class decides, how, and those
+ * remembered, by the bytes ks gathers.
+ */
+static void plan_span(const struct rule_set *rs, int cls, size_t first, size_t end,
+		      uint64_t *decided, uint64_t *matches, uint64_t *rules, struct keyset *ks)
 {
+	for (size_t i = first; i < end && i < rule_set_count(rs); i++) {
+		uint64_t bit = 1ull << (i % 64);
+		bool match = false;
+
+		switch (plan_rule(rule_set_get(rs, i), cls, ks, &match)) {
+		case P_DECIDED:
+			decided[i / 64] |= bit;
+			if (match)
+				matches[i / 64] |= bit;
+			break;
+		case P_REMEMBERED:
+			rules[i / 64] |= bit;
+			break;
+		case P_NONE:
+			break;
+		}
+	}
+	/* The unused key bytes read the protocol byte, the same in every packet of the class. */
 	for (unsigned q = ks->nkey; q < RULE_MEMO_KEY_BYTES; q++)
 		ks->key[q] = cls >= RULE_MEMO_TCP6 ? 6 : 9;
 }
 
 void rule_memo_plan(const struct rule_set *rs, int cls, struct rule_memo_plan *plan)
 {
-	size_t n = rule_set_count(rs);
+	uint64_t decided = 0, matches = 0, rules = 0;
 	struct keyset ks = { 0 };
 
+	_Static_assert(RULE_MEMO_MAX_RULES <= 16, "the plan's masks are 16 bits");
 	memset(plan, 0, sizeof(*plan));
-	for (size_t i = 0; i < n && i < RULE_MEMO_MAX_RULES; i++) {
-		uint16_t bit = (uint16_t)(1u << i);
-		bool match = false;
-
-		switch (plan_rule(rule_set_get(rs, i), cls, &ks, &match)) {
-		case P_DECIDED:
-			plan->decided |= bit;
-			if (match)
-				plan->matches |= bit;
-			break;
-		case P_REMEMBERED:
-			plan->rules |= bit;
-			break;
-		case P_NONE:
-			break;
-		}
-	}
-	keyset_pad(&ks, cls);
+	plan_span(rs, cls, 0, RULE_MEMO_MAX_RULES, &decided, &matches, &rules, &ks);
+	plan->decided = (uint16_t)decided;
+	plan->matches = (uint16_t)matches;
+	plan->rules = (uint16_t)rules;
 	plan->need = ks.need;
 	plan->nkey = ks.nkey;
 	memcpy(plan->key, ks.key, sizeof(plan->key));
@@ -634,29 +644,13 @@ void rule_memo_plan(const struct rule_set *rs, int cls, struct rule_memo_plan *p
 
 void rule_memo_wide_plan(const struct rule_set *rs, int cls, struct rule_memo_wide *plan)
 {
-	size_t n = rule_set_count(rs);
 	struct keyset ks = { 0 };
 
 	memset(plan, 0, sizeof(*plan));
-	for (size_t i = RULE_MEMO_MAX_RULES; i < n && i < RULE_MEMO_WIDE_RULES; i++) {
-		uint64_t bit = 1ull << (i % 64);
-		bool match = false;
-
-		switch (plan_rule(rule_set_get(rs, i), cls, &ks, &match)) {
-		case P_DECIDED:
-			plan->decided[i / 64] |= bit;
-			if (match)
-				plan->matches[i / 64] |= bit;
-			break;
-		case P_REMEMBERED:
-			plan->rules[i / 64] |= bit;
-			plan->any = true;
-			break;
-		case P_NONE:
-			break;
-		}
-	}
-	keyset_pad(&ks, cls);
+	plan_span(rs, cls, RULE_MEMO_MAX_RULES, RULE_MEMO_WIDE_RULES, plan->decided, plan->matches,
+		  plan->rules, &ks);
+	for (unsigned k = 0; k < RULE_MEMO_WIDE_WORDS; k++)
+		plan->any |= plan->rules[k] != 0;
 	plan->need = ks.need;
 	plan->nkey = ks.nkey;
 	memcpy(plan->key, ks.key, sizeof(plan->key));

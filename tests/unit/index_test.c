@@ -411,8 +411,10 @@ Test(index, a_failed_load_takes_its_rules_back_out)
 	struct pkt_view v;
 	struct rule_cands c;
 
+	cr_assert_eq(rule_set_plan(rs), 0);
 	cr_assert_lt(rule_set_load(rs, "f", read_text, &text, &e), 0);
 	cr_assert_eq(rule_set_count(rs), 1);
+	cr_assert_null(rule_set_wide_plans(rs), "the memo's plans go with the load");
 	cr_assert_eq(pkt_parse(&v, b, 40), 0);
 	rule_set_cands(rs, &v, &c);
 	cr_assert_eq(rule_cands_next(&c), 0);
