@@ -806,7 +806,7 @@ int rule_set_plan(struct rule_set *rs)
 {
 	struct rule_memo_wide *w;
 
-	if (rs->wide)
+	if (!rs || rs->wide)
 		return 0;
 	w = calloc(RULE_MEMO_NCLASS, sizeof(*w));
 	if (!w)
@@ -819,7 +819,7 @@ int rule_set_plan(struct rule_set *rs)
 
 const struct rule_memo_wide *rule_set_wide_plans(const struct rule_set *rs)
 {
-	return rs->wide;
+	return rs ? rs->wide : NULL;
 }
 
 /* FNV-1a: names are short, and the index is only used off the packet path. */

@@ -250,7 +250,7 @@ struct rule_memo_wide;
  * readers may be asking rule_set_wide_plans().
  */
 int rule_set_plan(struct rule_set *rs);
-/* The plans rule_set_plan() made, RULE_MEMO_NCLASS of them (tags 0), or NULL. */
+/* The plans rule_set_plan() made, RULE_MEMO_NCLASS of them (tags 0), or NULL. Both NULL-safe. */
 const struct rule_memo_wide *rule_set_wide_plans(const struct rule_set *rs);
 
 /*
