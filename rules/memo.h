@@ -228,7 +228,7 @@ void rule_memo_wide_plan(const struct rule_set *rs, int cls, struct rule_memo_wi
 
 struct rule_memo_table;
 
-/* An empty table (a few thousand flow directions), or NULL (ENOMEM). */
+/* An empty table (2,048 flow directions, direct-mapped; 160 KiB), or NULL (ENOMEM). */
 struct rule_memo_table *rule_memo_table_new(void);
 /* NULL-safe. */
 void rule_memo_table_free(struct rule_memo_table *t);
