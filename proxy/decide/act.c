@@ -1117,14 +1117,15 @@ struct wide_known {
 /*
  * Rules 16 to 255 in the wide memo's plan: what it knows of the packet,
  * filling the flow's entry first when it holds none yet. Only the
- * filters of candidates run (all of them, from the start of the list:
- * the others are known not to match).
+ * filters of candidates run (the others are known not to match), all of
+ * them: the list is asked again here, as the loop has used up its own
+ * by now, and a fill is rare next to the packets it saves a copy on.
  */
 FL_HOT static void wide_results(struct act_ctx *c, const struct act_input *in,
-				const struct rule_cands *cands, struct wide_known *w)
+				struct wide_known *w)
 {
 	int cls = rule_memo_class(in->v), i;
-	struct rule_cands t = *cands;
+	struct rule_cands t;
 	uint64_t *fill;
 
 	w->plan = NULL;
@@ -1140,6 +1141,10 @@ FL_HOT static void wide_results(struct act_ctx *c, const struct act_input *in,
 	fill = rule_memo_table_put(c->wide, w->plan, in->v, in->id.hash, in->id.way);
 	if (!fill)
 		return;
+	if (c->scan_all)
+		rule_cands_all(&t, c->n);
+	else
+		rule_set_cands(c->rs, in->v, &t);
 	while ((i = rule_cands_next(&t)) >= 0 && i < RULE_MEMO_WIDE_RULES) {
 		unsigned ri = (unsigned)i;
 		uint64_t bit = 1ull << (ri % 64);
@@ -1173,7 +1178,6 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 	/* The wide memo, asked when the first rule past the 16th gets that far. */
 	struct wide_known wk = { 0 };
 	bool wide_asked = !c->wide;
-	struct rule_cands start;
 	int next;
 
 	/* fired[] is read only up to n_fired: clearing it cost a third of this function. */
@@ -1199,8 +1203,6 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 		else
 			rule_set_cands(c->rs, in->v, &cs.c);
 	}
-	if (!wide_asked)
-		start = cs.c;
 	while ((next = rule_cands_next(&cs.c)) >= 0) {
 		unsigned ri = (unsigned)next;
 		const struct rule *r;
@@ -1218,7 +1220,7 @@ FL_HOT void act_decide(struct act_ctx *c, const struct act_input *in, struct act
 			int w;
 
 			if (!wide_asked) {
-				wide_results(c, in, &start, &wk);
+				wide_results(c, in, &wk);
 				wide_asked = true;
 			}
 			w = wide_result(&wk, ri);
